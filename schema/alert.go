@@ -1,0 +1,90 @@
+package schema
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+	"time"
+)
+
+// Priority values of a signal and its alerts, lowest first.
+const (
+	PriorityLow    = "low"
+	PriorityMedium = "medium"
+	PriorityHigh   = "high"
+	PriorityUrgent = "urgent"
+)
+
+// Evidence is the compact record of one event that contributed to an alert:
+// enough for a rep to see what happened and for routing to find content
+// owners, without carrying the whole event (no e-mail bodies).
+type Evidence struct {
+	EventID    string    `json:"event_id"`
+	Type       string    `json:"type"`
+	Time       time.Time `json:"time"`
+	CustomerID string    `json:"customer_id,omitempty"`
+	ContentID  string    `json:"content_id,omitempty"`
+	URL        string    `json:"url,omitempty"`
+	Title      string    `json:"title,omitempty"`
+	Subject    string    `json:"subject,omitempty"`
+}
+
+// EvidenceOf extracts the evidence record of an event.
+func EvidenceOf(e *Event) Evidence {
+	title := e.Prop("title")
+	return Evidence{
+		EventID:    e.ID,
+		Type:       e.Type,
+		Time:       e.Time,
+		CustomerID: e.Customer.Key(),
+		ContentID:  e.ContentID,
+		URL:        e.Prop("url"),
+		Title:      title,
+		Subject:    e.Prop("subject"),
+	}
+}
+
+// Alert is what a signal emits when it fires. Its ID is deterministic, so the
+// same firing processed twice is the same alert.
+type Alert struct {
+	ID            string `json:"id"`
+	SignalID      string `json:"signal_id"`
+	SignalVersion int    `json:"signal_version"`
+	SignalName    string `json:"signal_name"`
+	SignalOwner   string `json:"signal_owner"`
+	// Subject is "customer:<id>" or "account:<id>": whose behaviour fired.
+	Subject    string `json:"subject"`
+	CustomerID string `json:"customer_id"`
+	AccountID  string `json:"account_id,omitempty"`
+	Lifecycle  string `json:"lifecycle,omitempty"`
+	Priority   string `json:"priority"`
+	Message    string `json:"message"`
+	// Count is the number of matching events in the window when it fired.
+	Count int `json:"count"`
+	// EventID and Time are those of the triggering event.
+	EventID  string     `json:"event_id"`
+	Time     time.Time  `json:"time"`
+	Evidence []Evidence `json:"evidence"`
+}
+
+// AlertID derives the deterministic alert id from what identifies one firing.
+func AlertID(signalID string, version int, subject, eventID string) string {
+	h := sha256.New()
+	for _, s := range []string{signalID, strconv.Itoa(version), subject, eventID} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return "al-" + hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// Delivery is one alert addressed to one user, numbered by that user's
+// durable, gap-free sequence: the unit the websocket stream sends and
+// resumes by.
+type Delivery struct {
+	UserID  string
+	Seq     int64
+	AlertID string
+	// Alert is the alert's JSON document.
+	Alert json.RawMessage
+}

@@ -1,0 +1,6 @@
+// Package schema holds Dowser's contracts: the event envelope upstream systems
+// produce, the alert the detector emits, and the embedded SQL migrations.
+//
+// It is imported by every other package and imports none of them; it does no
+// I/O of its own.
+package schema

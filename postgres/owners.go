@@ -1,0 +1,216 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Roles a user can have.
+const (
+	RoleRep      = "rep"
+	RoleMarketer = "marketer"
+	RoleAdmin    = "admin"
+)
+
+// User is a person who logs in: a sales rep, a marketer or an admin.
+type User struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+// PutUser creates or updates a user. A non-empty token replaces the user's
+// login token; an empty one keeps the current token.
+func (s *Store) PutUser(ctx context.Context, u User, token string) error {
+	var hash []byte
+	if token != "" {
+		hash = hashToken(token)
+	}
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO users (id, name, role, token_hash) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (id) DO UPDATE SET name = $2, role = $3,
+			token_hash = coalesce($4, users.token_hash), updated_at = now()`,
+		u.ID, u.Name, u.Role, hash)
+	if err != nil {
+		return fmt.Errorf("saving user %q: %w", u.ID, err)
+	}
+	return nil
+}
+
+// GetUser returns the user with that id, or ErrNotFound.
+func (s *Store) GetUser(ctx context.Context, id string) (User, error) {
+	var u User
+	err := s.pool.QueryRow(ctx, `SELECT id, name, role FROM users WHERE id = $1`, id).Scan(&u.ID, &u.Name, &u.Role)
+	if err != nil {
+		return u, notFound(err, "user "+id)
+	}
+	return u, nil
+}
+
+// UserByToken returns the user whose login token this is, or ErrNotFound.
+func (s *Store) UserByToken(ctx context.Context, token string) (User, error) {
+	var u User
+	err := s.pool.QueryRow(ctx, `SELECT id, name, role FROM users WHERE token_hash = $1`, hashToken(token)).Scan(&u.ID, &u.Name, &u.Role)
+	if err != nil {
+		return u, notFound(err, "token")
+	}
+	return u, nil
+}
+
+// CreateSession starts a browser session for the user and returns its
+// secret, valid for ttl. Only the secret's hash is stored.
+func (s *Store) CreateSession(ctx context.Context, userID string, ttl time.Duration) (string, error) {
+	secret := NewToken()
+	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (id_hash, user_id, expires_at) VALUES ($1, $2, now() + $3::interval)`,
+		hashToken(secret), userID, ttl.String())
+	if err != nil {
+		return "", fmt.Errorf("creating session for %q: %w", userID, err)
+	}
+	return secret, nil
+}
+
+// UserBySession returns the user of an unexpired session, or ErrNotFound.
+func (s *Store) UserBySession(ctx context.Context, secret string) (User, error) {
+	var u User
+	err := s.pool.QueryRow(ctx, `
+		SELECT u.id, u.name, u.role FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.id_hash = $1 AND s.expires_at > now()`, hashToken(secret)).Scan(&u.ID, &u.Name, &u.Role)
+	if err != nil {
+		return u, notFound(err, "session")
+	}
+	return u, nil
+}
+
+// DeleteSession ends a session; ending an unknown one is not an error.
+func (s *Store) DeleteSession(ctx context.Context, secret string) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE id_hash = $1`, hashToken(secret)); err != nil {
+		return fmt.Errorf("deleting session: %w", err)
+	}
+	return nil
+}
+
+// Account is a customer organisation, owned by a rep.
+type Account struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	OwnerID   string `json:"owner"`
+	Lifecycle string `json:"lifecycle"`
+}
+
+// PutAccount creates or updates an account.
+func (s *Store) PutAccount(ctx context.Context, a Account) error {
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO accounts (id, name, owner_id, lifecycle) VALUES ($1, $2, nullif($3, ''), $4)
+		ON CONFLICT (id) DO UPDATE SET name = $2, owner_id = nullif($3, ''), lifecycle = $4, updated_at = now()`,
+		a.ID, a.Name, a.OwnerID, a.Lifecycle)
+	if err != nil {
+		return fmt.Errorf("saving account %q: %w", a.ID, err)
+	}
+	return nil
+}
+
+// GetAccount returns the account with that id, or ErrNotFound.
+func (s *Store) GetAccount(ctx context.Context, id string) (Account, error) {
+	var a Account
+	err := s.pool.QueryRow(ctx, `SELECT id, name, coalesce(owner_id, ''), lifecycle FROM accounts WHERE id = $1`, id).
+		Scan(&a.ID, &a.Name, &a.OwnerID, &a.Lifecycle)
+	if err != nil {
+		return a, notFound(err, "account "+id)
+	}
+	return a, nil
+}
+
+// Content is a piece of marketing content (a page, a webinar, a paper) and
+// the marketer who owns it.
+type Content struct {
+	ID        string `json:"id"`
+	Title     string `json:"title"`
+	URLPrefix string `json:"url_prefix"`
+	OwnerID   string `json:"owner"`
+}
+
+// PutContent creates or updates a content item.
+func (s *Store) PutContent(ctx context.Context, c Content) error {
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO content (id, title, url_prefix, owner_id) VALUES ($1, $2, $3, nullif($4, ''))
+		ON CONFLICT (id) DO UPDATE SET title = $2, url_prefix = $3, owner_id = nullif($4, ''), updated_at = now()`,
+		c.ID, c.Title, c.URLPrefix, c.OwnerID)
+	if err != nil {
+		return fmt.Errorf("saving content %q: %w", c.ID, err)
+	}
+	return nil
+}
+
+// GetContent returns the content item with that id, or ErrNotFound.
+func (s *Store) GetContent(ctx context.Context, id string) (Content, error) {
+	var c Content
+	err := s.pool.QueryRow(ctx, `SELECT id, title, url_prefix, coalesce(owner_id, '') FROM content WHERE id = $1`, id).
+		Scan(&c.ID, &c.Title, &c.URLPrefix, &c.OwnerID)
+	if err != nil {
+		return c, notFound(err, "content "+id)
+	}
+	return c, nil
+}
+
+// ListContent returns every content item, by id.
+func (s *Store) ListContent(ctx context.Context) ([]Content, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, title, url_prefix, coalesce(owner_id, '') FROM content ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("listing content: %w", err)
+	}
+	defer rows.Close()
+	var out []Content
+	for rows.Next() {
+		var c Content
+		if err := rows.Scan(&c.ID, &c.Title, &c.URLPrefix, &c.OwnerID); err != nil {
+			return nil, fmt.Errorf("reading content: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// AccountOwner returns the id of the rep who owns the account, or "" when
+// the account is unknown or has no owner.
+func (s *Store) AccountOwner(ctx context.Context, accountID string) (string, error) {
+	var owner string
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(owner_id, '') FROM accounts WHERE id = $1`, accountID).Scan(&owner)
+	if err != nil {
+		if err := notFound(err, ""); errors.Is(err, ErrNotFound) {
+			return "", nil
+		}
+		return "", fmt.Errorf("reading owner of account %q: %w", accountID, err)
+	}
+	return owner, nil
+}
+
+// AccountLifecycle returns the lifecycle of the account, or "" when unknown.
+func (s *Store) AccountLifecycle(ctx context.Context, accountID string) (string, error) {
+	a, err := s.GetAccount(ctx, accountID)
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	}
+	return a.Lifecycle, err
+}
+
+// ContentOwners returns the distinct owners of the content items that have
+// one of contentIDs as id, or a url_prefix that one of urls starts with.
+func (s *Store) ContentOwners(ctx context.Context, contentIDs, urls []string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT DISTINCT owner_id FROM content
+		WHERE owner_id IS NOT NULL AND (id = ANY($1::text[])
+			OR (url_prefix <> '' AND EXISTS (SELECT 1 FROM unnest($2::text[]) u WHERE starts_with(u, url_prefix))))
+		ORDER BY owner_id`, contentIDs, urls)
+	if err != nil {
+		return nil, fmt.Errorf("finding content owners: %w", err)
+	}
+	owners, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("reading content owners: %w", err)
+	}
+	return owners, nil
+}

@@ -1,0 +1,59 @@
+// Package pgtest gives integration tests a fresh, migrated PostgreSQL
+// database of their own on the server named by DATABASE_URL.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// URL creates an empty database for the test on the server of DATABASE_URL,
+// drops it when the test ends, and returns its URL. Without DATABASE_URL the
+// test is skipped, unless DOWSER_REQUIRE_DB is set (as `make test` does), in
+// which case it fails: CI must never pass by skipping.
+func URL(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv("DATABASE_URL")
+	if base == "" {
+		if os.Getenv("DOWSER_REQUIRE_DB") != "" {
+			t.Fatal("DATABASE_URL is not set; run the tests with `make test`")
+		}
+		t.Skip("DATABASE_URL is not set; `make test` starts a private PostgreSQL")
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parsing DATABASE_URL: %v", err)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "dowser_test_" + hex.EncodeToString(b[:])
+
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("connecting to DATABASE_URL: %v", err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("creating test database: %v", err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), base)
+		if err != nil {
+			t.Logf("dropping %s: %v", name, err)
+			return
+		}
+		defer c.Close(context.Background())
+		if _, err := c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Logf("dropping %s: %v", name, err)
+		}
+	})
+	u.Path = "/" + name
+	return u.String()
+}

@@ -1,0 +1,233 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser/postgres/pgtest"
+	"github.com/dowserhq/dowser/schema"
+)
+
+func open(t *testing.T) *postgres.Store {
+	t.Helper()
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A second run must be a no-op, as at every restart.
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrating twice: %v", err)
+	}
+	return s
+}
+
+func alert(id string) *schema.Alert {
+	return &schema.Alert{
+		ID: id, SignalID: "s", SignalVersion: 1, Subject: "account:acme", CustomerID: "c-1", AccountID: "acme",
+		Priority: "high", EventID: "evt-" + id, Time: time.Date(2026, 11, 23, 7, 0, 0, 0, time.UTC),
+		Evidence: []schema.Evidence{{EventID: "e1", Type: "page_view", URL: "https://x/pricing"}, {EventID: "e2", Type: "page_view"}},
+	}
+}
+
+func TestSaveAlertIsIdempotentAndNumbersPerRecipient(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	for _, u := range []string{"ana", "jane"} {
+		if err := s.PutUser(ctx, postgres.User{ID: u, Name: u, Role: postgres.RoleRep}, "token-"+u+"-0123456789"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d1, err := s.SaveAlert(ctx, alert("al-1"), []string{"jane", "ana", "nobody"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d1) != 2 || d1[0].UserID != "ana" || d1[0].Seq != 1 || d1[1].UserID != "jane" || d1[1].Seq != 1 {
+		t.Fatalf("deliveries = %+v, want ana#1 and jane#1 (unknown users skipped)", d1)
+	}
+	again, err := s.SaveAlert(ctx, alert("al-1"), []string{"ana", "jane"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again) != 0 {
+		t.Fatalf("saving the same alert again delivered %+v, want nothing", again)
+	}
+	d2, err := s.SaveAlert(ctx, alert("al-2"), []string{"ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d2) != 1 || d2[0].Seq != 2 {
+		t.Fatalf("second alert to ana = %+v, want seq 2", d2)
+	}
+	got, err := s.DeliveriesAfter(ctx, "ana", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].AlertID != "al-1" || got[1].AlertID != "al-2" {
+		t.Fatalf("ana's deliveries = %+v", got)
+	}
+	if last, _ := s.LastSeq(ctx, "ana"); last != 2 {
+		t.Errorf("LastSeq = %d, want 2", last)
+	}
+	if err := s.Ack(ctx, "jane", "al-2"); !errors.Is(err, postgres.ErrNotFound) {
+		t.Errorf("jane acking ana's alert: %v, want ErrNotFound", err)
+	}
+	if err := s.Feedback(ctx, "ana", "al-2", "useful", "called them"); err != nil {
+		t.Fatal(err)
+	}
+	listed, err := s.ListAlerts(ctx, "ana", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(listed) != 2 || listed[0].Seq != 2 || !listed[0].Acked || listed[0].Verdict != "useful" {
+		t.Errorf("listed = %+v", listed)
+	}
+}
+
+func TestConcurrentAlertsKeepSequencesGapFree(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	if err := s.PutUser(ctx, postgres.User{ID: "ana", Name: "Ana", Role: postgres.RoleRep}, ""); err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			_, err := s.SaveAlert(ctx, alert("al-c"+string(rune('A'+i))), []string{"ana"})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds, err := s.DeliveriesAfter(ctx, "ana", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range ds {
+		if d.Seq != int64(i+1) {
+			t.Fatalf("delivery %d has seq %d: sequences must be 1..%d without gaps", i, d.Seq, n)
+		}
+	}
+	if len(ds) != n {
+		t.Fatalf("%d deliveries, want %d", len(ds), n)
+	}
+}
+
+func TestSignalsAreVersioned(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	rev0, _ := s.SignalsRevision(ctx)
+	v1, err := s.SaveSignal(ctx, "pricing", []byte(`{"id":"pricing"}`), "id: pricing", "jane", true)
+	if err != nil || v1 != 1 {
+		t.Fatalf("first save = %d, %v", v1, err)
+	}
+	rev1, _ := s.SignalsRevision(ctx)
+	v2, err := s.SaveSignal(ctx, "pricing", []byte(`{"id":"pricing","name":"P"}`), "id: pricing\nname: P", "omar", false)
+	if err != nil || v2 != 2 {
+		t.Fatalf("second save = %d, %v", v2, err)
+	}
+	rev2, _ := s.SignalsRevision(ctx)
+	if rev0 == rev1 || rev1 == rev2 {
+		t.Errorf("revisions %q %q %q must all differ", rev0, rev1, rev2)
+	}
+	got, err := s.GetSignal(ctx, "pricing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != 2 || got.Enabled || got.UpdatedBy != "omar" || got.Source != "id: pricing\nname: P" {
+		t.Errorf("current = %+v", got)
+	}
+	if err := s.DeleteSignal(ctx, "pricing"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetSignal(ctx, "pricing"); !errors.Is(err, postgres.ErrNotFound) {
+		t.Errorf("deleted signal: %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteSignal(ctx, "pricing"); !errors.Is(err, postgres.ErrNotFound) {
+		t.Errorf("deleting twice: %v, want ErrNotFound", err)
+	}
+	if v3, err := s.SaveSignal(ctx, "pricing", []byte(`{"id":"pricing"}`), "id: pricing", "jane", true); err != nil || v3 != 3 {
+		t.Errorf("re-creating a deleted signal = %d, %v; want version 3", v3, err)
+	}
+}
+
+func TestRouting(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	if err := s.PutAccount(ctx, postgres.Account{ID: "acme", OwnerID: "ana", Lifecycle: "prospect"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []postgres.Content{
+		{ID: "pricing-page", URLPrefix: "https://x/pricing", OwnerID: "jane"},
+		{ID: "docs", URLPrefix: "https://x/docs/", OwnerID: "omar"},
+		{ID: "orphan", URLPrefix: "https://x/orphan"},
+	} {
+		if err := s.PutContent(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if o, _ := s.AccountOwner(ctx, "acme"); o != "ana" {
+		t.Errorf("owner of acme = %q", o)
+	}
+	if o, err := s.AccountOwner(ctx, "unknown"); o != "" || err != nil {
+		t.Errorf("owner of unknown = %q, %v; want none", o, err)
+	}
+	owners, err := s.ContentOwners(ctx, []string{"pricing-page"}, []string{"https://x/docs/kafka", "https://x/orphan/1", "https://y/docs/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(owners) != 2 || owners[0] != "jane" || owners[1] != "omar" {
+		t.Errorf("content owners = %v, want [jane omar]", owners)
+	}
+}
+
+func TestSessions(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	if err := s.PutUser(ctx, postgres.User{ID: "ana", Name: "Ana", Role: postgres.RoleRep}, "token-ana-0123456789"); err != nil {
+		t.Fatal(err)
+	}
+	// Updating without a token keeps the old one.
+	if err := s.PutUser(ctx, postgres.User{ID: "ana", Name: "Ana R.", Role: postgres.RoleRep}, ""); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.UserByToken(ctx, "token-ana-0123456789")
+	if err != nil || u.Name != "Ana R." {
+		t.Fatalf("UserByToken = %+v, %v", u, err)
+	}
+	if _, err := s.UserByToken(ctx, "wrong"); !errors.Is(err, postgres.ErrNotFound) {
+		t.Errorf("wrong token: %v", err)
+	}
+	secret, err := s.CreateSession(ctx, "ana", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, err := s.UserBySession(ctx, secret); err != nil || u.ID != "ana" {
+		t.Errorf("UserBySession = %+v, %v", u, err)
+	}
+	expired, _ := s.CreateSession(ctx, "ana", -time.Second)
+	if _, err := s.UserBySession(ctx, expired); !errors.Is(err, postgres.ErrNotFound) {
+		t.Errorf("expired session: %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteSession(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UserBySession(ctx, secret); !errors.Is(err, postgres.ErrNotFound) {
+		t.Errorf("deleted session: %v, want ErrNotFound", err)
+	}
+}

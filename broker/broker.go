@@ -1,0 +1,84 @@
+// Package broker runs an embedded, in-process Kafka-protocol broker
+// (franz-go's kfake) on a real TCP port, so that any Kafka client can talk to
+// it. It is Dowser's default when no external brokers are configured, and the
+// broker of the tests.
+//
+// It is the only package that imports kfake.
+package broker
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Config configures the embedded broker.
+type Config struct {
+	// Addr is the host:port to listen on; port 0 picks a free one.
+	Addr string
+	// Dir is where topics, offsets and groups persist across restarts;
+	// empty keeps everything in memory.
+	Dir string
+	// Partitions is the partition count of topics created automatically.
+	Partitions int
+	// Logger receives the broker's start-up line; nil discards it.
+	Logger *slog.Logger
+}
+
+// Broker is a running embedded broker.
+type Broker struct {
+	cluster *kfake.Cluster
+	addr    string
+}
+
+// Start listens on cfg.Addr and serves the Kafka protocol until Close.
+func Start(cfg Config) (*Broker, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:9092"
+	}
+	if cfg.Partitions <= 0 {
+		cfg.Partitions = 6
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.AllowAutoTopicCreation(),
+		kfake.DefaultNumPartitions(cfg.Partitions),
+		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
+			ln, err := net.Listen(network, cfg.Addr)
+			if err != nil {
+				return nil, fmt.Errorf("listening on %s: %w", cfg.Addr, err)
+			}
+			return ln, nil
+		}),
+	}
+	if cfg.Dir != "" {
+		opts = append(opts, kfake.DataDir(cfg.Dir))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("starting embedded kafka broker: %w", err)
+	}
+	b := &Broker{cluster: c, addr: c.ListenAddrs()[0]}
+	if cfg.Dir != "" {
+		log.Info("embedded kafka broker listening", "addr", b.addr, "dir", cfg.Dir)
+	} else {
+		log.Warn("embedded kafka broker listening; in memory only, topics are lost on exit (set --embedded-kafka-dir to keep them)", "addr", b.addr)
+	}
+	return b, nil
+}
+
+// Addr is the host:port clients connect to.
+func (b *Broker) Addr() string { return b.addr }
+
+// Brokers is Addr as a bootstrap list.
+func (b *Broker) Brokers() []string { return strings.Split(b.addr, ",") }
+
+// Close stops the broker, flushing persisted state.
+func (b *Broker) Close() { b.cluster.Close() }

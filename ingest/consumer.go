@@ -1,0 +1,307 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/dowserhq/dowser/schema"
+)
+
+// Header keys of a dead-lettered message.
+const (
+	HeaderReason    = "dowser-reason"
+	HeaderError     = "dowser-error"
+	HeaderTopic     = "dowser-topic"
+	HeaderPartition = "dowser-partition"
+	HeaderOffset    = "dowser-offset"
+)
+
+// PartitionHandler processes the valid events of one partition, in offset
+// order. An error means "not done, try again": the consumer retries the same
+// event with backoff and never skips it, so Handle must be idempotent.
+type PartitionHandler interface {
+	Handle(ctx context.Context, ev *schema.Event) error
+}
+
+// Processor hands out a PartitionHandler each time a partition is assigned
+// to this instance.
+type Processor interface {
+	Partition(ctx context.Context, partition int) (PartitionHandler, error)
+}
+
+// Config configures a Consumer.
+type Config struct {
+	Brokers []string
+	// Topic is the events topic; its dead-letter topic is Topic + ".dlq".
+	Topic string
+	// GroupID is the consumer group shared by every Dowser instance.
+	GroupID string
+	// MaxEventBytes bounds one message; larger ones are dead-lettered.
+	MaxEventBytes int
+	// CommitInterval is how often processed offsets are committed.
+	CommitInterval time.Duration
+	// MaxWait bounds how long one fetch waits for new data; it is the
+	// latency floor of an idle partition.
+	MaxWait time.Duration
+	Logger  *slog.Logger
+}
+
+func (c *Config) setDefaults() error {
+	if len(c.Brokers) == 0 {
+		return errors.New("ingest: no brokers configured")
+	}
+	if c.Topic == "" {
+		return errors.New("ingest: no events topic configured")
+	}
+	if c.GroupID == "" {
+		c.GroupID = "dowser"
+	}
+	if c.MaxEventBytes <= 0 {
+		c.MaxEventBytes = schema.MaxEventBytes
+	}
+	if c.CommitInterval <= 0 {
+		c.CommitInterval = time.Second
+	}
+	if c.MaxWait <= 0 {
+		c.MaxWait = 250 * time.Millisecond
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// DLQTopic names the dead-letter topic of an events topic.
+func DLQTopic(topic string) string { return topic + ".dlq" }
+
+// Metrics counts what the consumer does.
+type Metrics struct {
+	consumed *prometheus.CounterVec
+	rejected *prometheus.CounterVec
+}
+
+// NewMetrics registers the consumer's metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		consumed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dowser_events_consumed_total",
+			Help: "Messages read from the events topic, valid or not, by partition.",
+		}, []string{"partition"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dowser_events_rejected_total",
+			Help: "Messages sent to the dead-letter topic, by reason.",
+		}, []string{"reason"}),
+	}
+	reg.MustRegister(m.consumed, m.rejected)
+	return m
+}
+
+// Consumer is one member of the detectors' consumer group.
+type Consumer struct {
+	cfg     Config
+	proc    Processor
+	metrics *Metrics
+	dlq     *kafka.Writer
+}
+
+// NewConsumer returns a consumer feeding proc. Run starts it.
+func NewConsumer(cfg Config, proc Processor, metrics *Metrics) (*Consumer, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	return &Consumer{
+		cfg:     cfg,
+		proc:    proc,
+		metrics: metrics,
+		dlq: &kafka.Writer{
+			Addr:         kafka.TCP(cfg.Brokers...),
+			Topic:        DLQTopic(cfg.Topic),
+			Balancer:     &kafka.Hash{},
+			BatchTimeout: 5 * time.Millisecond,
+			RequiredAcks: kafka.RequireAll,
+		},
+	}, nil
+}
+
+// Run consumes until ctx ends, rejoining the group after each rebalance.
+func (c *Consumer) Run(ctx context.Context) error {
+	defer c.dlq.Close()
+	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                     c.cfg.GroupID,
+		Brokers:                c.cfg.Brokers,
+		Topics:                 []string{c.cfg.Topic},
+		StartOffset:            kafka.FirstOffset,
+		HeartbeatInterval:      time.Second,
+		SessionTimeout:         10 * time.Second,
+		RebalanceTimeout:       10 * time.Second,
+		JoinGroupBackoff:       time.Second,
+		WatchPartitionChanges:  true,
+		PartitionWatchInterval: 5 * time.Second,
+	})
+	if err != nil {
+		return fmt.Errorf("joining consumer group %q: %w", c.cfg.GroupID, err)
+	}
+	stop := context.AfterFunc(ctx, func() { group.Close() })
+	defer stop()
+	defer group.Close()
+
+	for {
+		gen, err := group.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
+				return nil
+			}
+			c.cfg.Logger.Warn("consumer group generation failed; rejoining", "err", err)
+			continue
+		}
+		assigned := gen.Assignments[c.cfg.Topic]
+		parts := make([]int, len(assigned))
+		for i, a := range assigned {
+			parts[i] = a.ID
+		}
+		c.cfg.Logger.Info("partitions assigned", "generation", gen.ID, "partitions", parts)
+		for _, a := range assigned {
+			gen.Start(func(genCtx context.Context) {
+				// The generation's context does not end with ours: join them.
+				pctx, cancel := context.WithCancel(ctx)
+				defer cancel()
+				stop := context.AfterFunc(genCtx, cancel)
+				defer stop()
+				if err := c.consumePartition(pctx, gen, a.ID, a.Offset); err != nil && pctx.Err() == nil {
+					c.cfg.Logger.Error("partition stopped", "partition", a.ID, "err", err)
+				}
+			})
+		}
+	}
+}
+
+// consumePartition reads one partition from offset until ctx ends.
+func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, partition int, offset int64) error {
+	handler, err := c.proc.Partition(ctx, partition)
+	if err != nil {
+		return fmt.Errorf("opening partition %d: %w", partition, err)
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:   c.cfg.Brokers,
+		Topic:     c.cfg.Topic,
+		Partition: partition,
+		MinBytes:  1,
+		MaxBytes:  8 << 20,
+		MaxWait:   c.cfg.MaxWait,
+	})
+	defer r.Close()
+	if err := r.SetOffset(offset); err != nil {
+		return fmt.Errorf("seeking partition %d to %d: %w", partition, offset, err)
+	}
+
+	var (
+		mu        sync.Mutex
+		next      int64 = -1 // offset to commit: one past the last processed
+		committed int64 = -1
+	)
+	commit := func() {
+		mu.Lock()
+		n := next
+		mu.Unlock()
+		if n < 0 || n == committed {
+			return
+		}
+		if err := gen.CommitOffsets(map[string]map[int]int64{c.cfg.Topic: {partition: n}}); err != nil {
+			c.cfg.Logger.Warn("committing offset", "partition", partition, "offset", n, "err", err)
+			return
+		}
+		committed = n
+	}
+	// Commit on an interval rather than per message: a synchronous commit per
+	// message caps a partition at a few hundred events a second.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(c.cfg.CommitInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				commit()
+			}
+		}
+	}()
+	defer func() {
+		<-done
+		commit()
+	}()
+
+	label := strconv.Itoa(partition)
+	for {
+		msg, err := r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("reading partition %d: %w", partition, err)
+		}
+		c.metrics.consumed.WithLabelValues(label).Inc()
+		ev, err := schema.ParseEvent(msg.Value, c.cfg.MaxEventBytes)
+		if err != nil {
+			if err := c.deadLetter(ctx, msg, err); err != nil {
+				return err
+			}
+		} else if err := c.handle(ctx, handler, &ev); err != nil {
+			return err
+		}
+		mu.Lock()
+		next = msg.Offset + 1
+		mu.Unlock()
+	}
+}
+
+// retry runs op until it succeeds or ctx ends, backing off exponentially
+// with jitter: a failing dependency pauses the partition instead of losing
+// its events.
+func (c *Consumer) retry(ctx context.Context, what string, op func() error) error {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 50 * time.Millisecond
+	b.MaxInterval = 5 * time.Second
+	b.MaxElapsedTime = 0
+	return backoff.RetryNotify(op, backoff.WithContext(b, ctx), func(err error, wait time.Duration) {
+		c.cfg.Logger.Warn(what+" failed; retrying", "err", err, "in", wait)
+	})
+}
+
+func (c *Consumer) handle(ctx context.Context, h PartitionHandler, ev *schema.Event) error {
+	return c.retry(ctx, "processing event", func() error { return h.Handle(ctx, ev) })
+}
+
+func (c *Consumer) deadLetter(ctx context.Context, msg kafka.Message, cause error) error {
+	reason := schema.ReasonNotJSON
+	var ee *schema.EventError
+	if errors.As(cause, &ee) {
+		reason = ee.Reason
+	}
+	c.metrics.rejected.WithLabelValues(reason).Inc()
+	// The message's own details are personal data; log only where it was.
+	c.cfg.Logger.Warn("event rejected to dead-letter topic", "partition", msg.Partition, "offset", msg.Offset, "reason", reason)
+	out := kafka.Message{
+		Key:   msg.Key,
+		Value: msg.Value,
+		Headers: append(append([]kafka.Header(nil), msg.Headers...),
+			kafka.Header{Key: HeaderReason, Value: []byte(reason)},
+			kafka.Header{Key: HeaderError, Value: []byte(cause.Error())},
+			kafka.Header{Key: HeaderTopic, Value: []byte(msg.Topic)},
+			kafka.Header{Key: HeaderPartition, Value: []byte(strconv.Itoa(msg.Partition))},
+			kafka.Header{Key: HeaderOffset, Value: []byte(strconv.FormatInt(msg.Offset, 10))},
+		),
+	}
+	return c.retry(ctx, "writing to dead-letter topic", func() error { return c.dlq.WriteMessages(ctx, out) })
+}

@@ -1,0 +1,80 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/dowserhq/dowser/schema"
+)
+
+// EnsureTopics creates the named topics with the given partition count and
+// replication factor where they do not exist yet; existing topics are left
+// as they are.
+func EnsureTopics(ctx context.Context, brokers []string, partitions, replication int, topics ...string) error {
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	req := &kafka.CreateTopicsRequest{}
+	for _, t := range topics {
+		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: replication})
+	}
+	resp, err := client.CreateTopics(ctx, req)
+	if err != nil {
+		return fmt.Errorf("creating topics %v: %w", topics, err)
+	}
+	for t, err := range resp.Errors {
+		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+			return fmt.Errorf("creating topic %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+// Producer writes events to a topic, keyed by account (else customer) so
+// that one account's events stay in one partition, in order.
+type Producer struct {
+	w *kafka.Writer
+}
+
+// NewProducer returns a producer tuned for latency: it sends as soon as it
+// has a message instead of waiting for kafka-go's one-second batch timeout.
+func NewProducer(brokers []string, topic string) *Producer {
+	return &Producer{w: &kafka.Writer{
+		Addr:         kafka.TCP(brokers...),
+		Topic:        topic,
+		Balancer:     &kafka.Hash{},
+		BatchTimeout: 2 * time.Millisecond,
+		RequiredAcks: kafka.RequireAll,
+	}}
+}
+
+// EventKey is the partitioning key of an event: its account, else its
+// customer.
+func EventKey(ev *schema.Event) string {
+	if ev.Customer.AccountID != "" {
+		return ev.Customer.AccountID
+	}
+	return ev.Customer.Key()
+}
+
+// Message is one raw record to produce.
+type Message struct {
+	Key, Value []byte
+}
+
+// Produce writes the messages and returns once the broker acknowledged them.
+func (p *Producer) Produce(ctx context.Context, msgs ...Message) error {
+	out := make([]kafka.Message, len(msgs))
+	for i, m := range msgs {
+		out[i] = kafka.Message{Key: m.Key, Value: m.Value}
+	}
+	if err := p.w.WriteMessages(ctx, out...); err != nil {
+		return fmt.Errorf("producing to %s: %w", p.w.Topic, err)
+	}
+	return nil
+}
+
+// Close flushes and closes the producer.
+func (p *Producer) Close() error { return p.w.Close() }

@@ -1,0 +1,11 @@
+// Package detector turns customer-behaviour events into alerts. It holds the
+// signal definitions marketers write (parsing, defaults, validation: see
+// [ParseSignal]) and the per-partition evaluation state that decides when a
+// signal fires (see [Engine]).
+//
+// The package is pure: it does no I/O, reads no clock (all time comes from
+// the events it is given) and starts no goroutines. Events go in, alerts come
+// out; everything else is wired in cmd/dowser. Besides the standard library
+// it imports only the shared contracts in schema and gopkg.in/yaml.v3 (to
+// read definitions); it must never import ingest, notify, postgres or api.
+package detector

@@ -1,0 +1,250 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dowserhq/dowser/schema"
+)
+
+// memHistory is an in-memory History and Actions for the hub's unit tests.
+type memHistory struct {
+	mu   sync.Mutex
+	ds   map[string][]schema.Delivery
+	gate chan struct{} // when set, LastSeq waits for it
+}
+
+func (m *memHistory) add(user string, seq int64) schema.Delivery {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d := schema.Delivery{UserID: user, Seq: seq, AlertID: fmt.Sprintf("al-%d", seq), Alert: json.RawMessage(fmt.Sprintf(`{"id":"al-%d"}`, seq))}
+	m.ds[user] = append(m.ds[user], d)
+	return d
+}
+
+func (m *memHistory) DeliveriesAfter(_ context.Context, user string, after int64, limit int) ([]schema.Delivery, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []schema.Delivery
+	for _, d := range m.ds[user] {
+		if d.Seq > after && len(out) < limit {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func (m *memHistory) LastSeq(_ context.Context, user string) (int64, error) {
+	if m.gate != nil {
+		<-m.gate
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var last int64
+	for _, d := range m.ds[user] {
+		last = max(last, d.Seq)
+	}
+	return last, nil
+}
+
+func (m *memHistory) Ack(_ context.Context, user, id string) error {
+	if id == "al-1" {
+		return nil
+	}
+	return ErrNotAddressed
+}
+
+func (m *memHistory) Feedback(ctx context.Context, user, id, verdict, note string) error {
+	return m.Ack(ctx, user, id)
+}
+
+func newTestHub(t *testing.T, cfg HubConfig, h *memHistory) (*Hub, *httptest.Server) {
+	hub := NewHub(cfg, h, h, prometheus.NewRegistry())
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hub.ServeStream(w, r, r.URL.Query().Get("user"))
+	}))
+	t.Cleanup(func() {
+		hub.Close()
+		srv.Close()
+	})
+	return hub, srv
+}
+
+func dial(t *testing.T, srv *httptest.Server, user string, header http.Header) *websocket.Conn {
+	t.Helper()
+	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/?user="+user, header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func read(t *testing.T, c *websocket.Conn) map[string]any {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var f map[string]any
+	if err := c.ReadJSON(&f); err != nil {
+		t.Fatalf("reading frame: %v", err)
+	}
+	return f
+}
+
+func seqOf(t *testing.T, f map[string]any) int64 {
+	t.Helper()
+	if f["op"] != "alert" {
+		t.Fatalf("frame %v is not an alert", f)
+	}
+	return int64(f["seq"].(float64))
+}
+
+func TestHubFillsGapsFromHistory(t *testing.T) {
+	h := &memHistory{ds: map[string][]schema.Delivery{}}
+	hub, srv := newTestHub(t, HubConfig{}, h)
+	c := dial(t, srv, "ana", nil)
+	if f := read(t, c); f["op"] != "hello" || f["last_seq"] != 0.0 {
+		t.Fatalf("hello = %v", f)
+	}
+	// Two partitions committed seq 1 and 2; the hub hears of 2 first.
+	d1, d2 := h.add("ana", 1), h.add("ana", 2)
+	hub.Deliver(d2)
+	hub.Deliver(d1)
+	d3 := h.add("ana", 3)
+	hub.Deliver(d3)
+	var got []int64
+	for range 3 {
+		got = append(got, seqOf(t, read(t, c)))
+	}
+	if fmt.Sprint(got) != "[1 2 3]" {
+		t.Fatalf("seqs = %v, want [1 2 3], each once and in order", got)
+	}
+}
+
+func TestHubResumeReplaysOnlyWhatWasMissed(t *testing.T) {
+	h := &memHistory{ds: map[string][]schema.Delivery{}}
+	for i := int64(1); i <= 5; i++ {
+		h.add("ana", i)
+	}
+	h.add("ben", 1)
+	hub, srv := newTestHub(t, HubConfig{}, h)
+	c := dial(t, srv, "ana", nil)
+	read(t, c) // hello
+	if err := c.WriteJSON(map[string]any{"op": "resume", "after": 3}); err != nil {
+		t.Fatal(err)
+	}
+	if s := seqOf(t, read(t, c)); s != 4 {
+		t.Fatalf("first replayed seq = %d, want 4", s)
+	}
+	if s := seqOf(t, read(t, c)); s != 5 {
+		t.Fatalf("second replayed seq = %d, want 5", s)
+	}
+	// A live copy of an already replayed delivery is not sent again.
+	hub.Deliver(h.ds["ana"][4], h.add("ana", 6))
+	if s := seqOf(t, read(t, c)); s != 6 {
+		t.Fatalf("next seq = %d, want 6", s)
+	}
+	// Claiming to have seen more than exists cannot skip future alerts.
+	if err := c.WriteJSON(map[string]any{"op": "resume", "after": 100}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteJSON(map[string]any{"op": "ack", "id": "al-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if f := read(t, c); f["op"] != "acked" {
+		t.Fatalf("ack answer = %v", f)
+	}
+	hub.Deliver(h.add("ana", 7))
+	if s := seqOf(t, read(t, c)); s != 7 {
+		t.Fatalf("after an over-claiming resume, seq = %d, want 7", s)
+	}
+}
+
+func TestHubAnswersBadFramesWithErrors(t *testing.T) {
+	h := &memHistory{ds: map[string][]schema.Delivery{}}
+	_, srv := newTestHub(t, HubConfig{}, h)
+	c := dial(t, srv, "ana", nil)
+	read(t, c)
+	for _, tc := range []struct{ frame, want string }{
+		{`nope`, "not a JSON object"},
+		{`{"op":"dance"}`, `unknown op "dance"`},
+		{`{"op":"resume","after":-1}`, "after must be >= 0"},
+		{`{"op":"ack"}`, "id is required"},
+		{`{"op":"ack","id":"al-9"}`, "no such alert for this user"},
+		{`{"op":"feedback","id":"al-1","verdict":"meh"}`, "verdict must be useful, not_useful or won"},
+	} {
+		if err := c.WriteMessage(websocket.TextMessage, []byte(tc.frame)); err != nil {
+			t.Fatal(err)
+		}
+		f := read(t, c)
+		if f["op"] != "error" || !strings.Contains(f["error"].(string), tc.want) {
+			t.Errorf("%s answered %v, want an error containing %q", tc.frame, f, tc.want)
+		}
+	}
+	if err := c.WriteJSON(map[string]any{"op": "feedback", "id": "al-1", "verdict": "won"}); err != nil {
+		t.Fatal(err)
+	}
+	if f := read(t, c); f["op"] != "feedback_saved" || f["verdict"] != "won" {
+		t.Errorf("feedback answer = %v", f)
+	}
+}
+
+func TestHubDropsSlowClientWithoutBlocking(t *testing.T) {
+	h := &memHistory{ds: map[string][]schema.Delivery{}, gate: make(chan struct{})}
+	hub, srv := newTestHub(t, HubConfig{QueueSize: 2}, h)
+	c := dial(t, srv, "ana", nil)
+	// The writer is stuck before its loop (LastSeq waits on the gate), so
+	// nothing drains the queue: the third delivery overflows it.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := int64(1); i <= 3; i++ {
+			hub.Deliver(h.add("ana", i))
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Deliver blocked on a slow client")
+	}
+	close(h.gate)
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		_, _, err := c.ReadMessage()
+		if err == nil {
+			continue
+		}
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != CloseTooSlow {
+			t.Fatalf("connection ended with %v, want close code %d", err, CloseTooSlow)
+		}
+		return
+	}
+}
+
+func TestHubRejectsForeignOrigins(t *testing.T) {
+	h := &memHistory{ds: map[string][]schema.Delivery{}}
+	_, srv := newTestHub(t, HubConfig{AllowedOrigins: []string{"https://panel.example"}}, h)
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/?user=ana"
+	_, resp, err := websocket.DefaultDialer.Dial(url, http.Header{"Origin": {"https://evil.example"}})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("foreign origin: err=%v resp=%v, want 403", err, resp)
+	}
+	for _, origin := range []string{srv.URL, "https://panel.example"} {
+		c, _, err := websocket.DefaultDialer.Dial(url, http.Header{"Origin": {origin}})
+		if err != nil {
+			t.Fatalf("origin %s refused: %v", origin, err)
+		}
+		c.Close()
+	}
+}

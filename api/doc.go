@@ -1,0 +1,7 @@
+// Package api is Dowser's HTTP edge: authentication (bearer tokens and
+// browser sessions), the REST resources, the websocket endpoint and the
+// embedded web assets.
+//
+// Handlers only translate HTTP to calls on the store, the detector's signal
+// parser and the notify hub; they hold no business logic of their own.
+package api

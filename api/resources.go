@@ -1,0 +1,273 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"regexp"
+	"strconv"
+
+	"github.com/dowserhq/dowser/detector"
+	"github.com/dowserhq/dowser/postgres"
+)
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$`)
+
+func pathID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if !idPattern.MatchString(id) {
+		return "", errorf(http.StatusBadRequest, "id: %q is not a valid id (letters, digits, _ . @ : -, at most 128)", id)
+	}
+	return id, nil
+}
+
+type userRequest struct {
+	Name  string `json:"name"`
+	Role  string `json:"role"`
+	Token string `json:"token,omitempty"`
+}
+
+func (s *Server) putUser(w http.ResponseWriter, r *http.Request, _ postgres.User) {
+	id, err := pathID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var req userRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	switch {
+	case req.Name == "":
+		err = errorf(http.StatusBadRequest, "name: is required")
+	case req.Role != postgres.RoleRep && req.Role != postgres.RoleMarketer && req.Role != postgres.RoleAdmin:
+		err = errorf(http.StatusBadRequest, "role: %q is not one of rep, marketer, admin", req.Role)
+	case req.Token != "" && len(req.Token) < 16:
+		err = errorf(http.StatusBadRequest, "token: must be at least 16 characters")
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	u := postgres.User{ID: id, Name: req.Name, Role: req.Role}
+	if err := s.store.PutUser(r.Context(), u, req.Token); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, u)
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request, me postgres.User) {
+	id, err := pathID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if me.Role != postgres.RoleAdmin && me.ID != id {
+		s.fail(w, r, errorf(http.StatusForbidden, "only admins may read other users"))
+		return
+	}
+	u, err := s.store.GetUser(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, u)
+}
+
+func (s *Server) putAccount(w http.ResponseWriter, r *http.Request, _ postgres.User) {
+	id, err := pathID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var a postgres.Account
+	if err := decodeJSON(r, &a); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if a.ID != "" && a.ID != id {
+		s.fail(w, r, errorf(http.StatusBadRequest, "id: %q does not match the URL's %q", a.ID, id))
+		return
+	}
+	a.ID = id
+	if a.Lifecycle == "" {
+		a.Lifecycle = "prospect"
+	}
+	if a.Lifecycle != "prospect" && a.Lifecycle != "customer" {
+		s.fail(w, r, errorf(http.StatusBadRequest, "lifecycle: %q is not prospect or customer", a.Lifecycle))
+		return
+	}
+	if err := s.store.PutAccount(r.Context(), a); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, _ postgres.User) {
+	id, err := pathID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	a, err := s.store.GetAccount(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+func (s *Server) putContent(w http.ResponseWriter, r *http.Request, _ postgres.User) {
+	id, err := pathID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var c postgres.Content
+	if err := decodeJSON(r, &c); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if c.ID != "" && c.ID != id {
+		s.fail(w, r, errorf(http.StatusBadRequest, "id: %q does not match the URL's %q", c.ID, id))
+		return
+	}
+	c.ID = id
+	if err := s.store.PutContent(r.Context(), c); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+func (s *Server) getContent(w http.ResponseWriter, r *http.Request, _ postgres.User) {
+	id, err := pathID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	c, err := s.store.GetContent(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+// putSignal validates the definition (YAML or JSON) and stores it as the
+// signal's next version. ?enabled=false stores it disabled.
+func (s *Server) putSignal(w http.ResponseWriter, r *http.Request, me postgres.User) {
+	id, err := pathID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	enabled := true
+	if v := r.URL.Query().Get("enabled"); v != "" {
+		if enabled, err = strconv.ParseBool(v); err != nil {
+			s.fail(w, r, errorf(http.StatusBadRequest, "enabled: %q is not true or false", v))
+			return
+		}
+	}
+	src, err := readBody(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	sig, err := detector.ParseSignal(src)
+	if err != nil {
+		he := &httpError{status: http.StatusUnprocessableEntity, msg: err.Error()}
+		var ve *detector.ValidationError
+		if errors.As(err, &ve) {
+			he.problems = ve.Problems
+		}
+		s.fail(w, r, he)
+		return
+	}
+	if sig.ID != id {
+		s.fail(w, r, &httpError{status: http.StatusUnprocessableEntity, msg: "id: " + strconv.Quote(sig.ID) + " does not match the URL's " + strconv.Quote(id)})
+		return
+	}
+	doc, err := json.Marshal(sig)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	version, err := s.store.SaveSignal(r.Context(), id, doc, string(src), me.ID, enabled)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	stored, err := s.store.GetSignal(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if stored.Version != version {
+		// A concurrent save won; report what is current.
+		s.cfg.Logger.Info("signal saved concurrently", "signal", id, "ours", version, "current", stored.Version)
+	}
+	writeJSON(w, http.StatusOK, stored)
+}
+
+func (s *Server) getSignal(w http.ResponseWriter, r *http.Request, _ postgres.User) {
+	id, err := pathID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	sig, err := s.store.GetSignal(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sig)
+}
+
+func (s *Server) listSignals(w http.ResponseWriter, r *http.Request, _ postgres.User) {
+	sigs, err := s.store.ListSignals(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if sigs == nil {
+		sigs = []postgres.StoredSignal{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"signals": sigs})
+}
+
+func (s *Server) deleteSignal(w http.ResponseWriter, r *http.Request, _ postgres.User) {
+	id, err := pathID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.store.DeleteSignal(r.Context(), id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// listAlerts lists the caller's own alerts, newest first; admins see every
+// alert.
+func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request, me postgres.User) {
+	limit, err := queryInt(r, "limit", 100, 1000)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	user := me.ID
+	if me.Role == postgres.RoleAdmin {
+		user = ""
+	}
+	alerts, err := s.store.ListAlerts(r.Context(), user, limit)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": alerts})
+}

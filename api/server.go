@@ -1,0 +1,196 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dowserhq/dowser/postgres"
+)
+
+// Store is the storage the API reads and writes.
+type Store interface {
+	UserByToken(ctx context.Context, token string) (postgres.User, error)
+	UserBySession(ctx context.Context, secret string) (postgres.User, error)
+	CreateSession(ctx context.Context, userID string, ttl time.Duration) (string, error)
+	DeleteSession(ctx context.Context, secret string) error
+	PutUser(ctx context.Context, u postgres.User, token string) error
+	GetUser(ctx context.Context, id string) (postgres.User, error)
+	PutAccount(ctx context.Context, a postgres.Account) error
+	GetAccount(ctx context.Context, id string) (postgres.Account, error)
+	PutContent(ctx context.Context, c postgres.Content) error
+	GetContent(ctx context.Context, id string) (postgres.Content, error)
+	SaveSignal(ctx context.Context, id string, document json.RawMessage, source, by string, enabled bool) (int, error)
+	GetSignal(ctx context.Context, id string) (postgres.StoredSignal, error)
+	ListSignals(ctx context.Context) ([]postgres.StoredSignal, error)
+	DeleteSignal(ctx context.Context, id string) error
+	ListAlerts(ctx context.Context, userID string, limit int) ([]postgres.ListedAlert, error)
+}
+
+var _ Store = (*postgres.Store)(nil)
+
+// Streamer serves the websocket alert stream of an authenticated user.
+type Streamer interface {
+	ServeStream(w http.ResponseWriter, r *http.Request, userID string)
+}
+
+// Config configures the HTTP API.
+type Config struct {
+	// SessionTTL is how long a browser session lasts.
+	SessionTTL time.Duration
+	// SecureCookies marks the session cookie Secure (serve over HTTPS).
+	SecureCookies bool
+	// Assets are the static web files served at /.
+	Assets fs.FS
+	Logger *slog.Logger
+}
+
+// Server routes Dowser's HTTP API. It implements http.Handler.
+type Server struct {
+	cfg    Config
+	store  Store
+	stream Streamer
+	mux    *http.ServeMux
+}
+
+var _ http.Handler = (*Server)(nil)
+
+// New returns the API over store, with the alert stream served by stream.
+func New(cfg Config, store Store, stream Streamer) *Server {
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, store: store, stream: stream, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+const (
+	sessionCookie = "dowser_session"
+	csrfHeader    = "X-Dowser-CSRF"
+	maxBodyBytes  = 1 << 20
+)
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("POST /v1/session", s.login)
+	s.mux.HandleFunc("GET /v1/session", s.auth(anyRole, s.whoami))
+	s.mux.HandleFunc("DELETE /v1/session", s.auth(anyRole, s.logout))
+	s.mux.HandleFunc("GET /v1/stream", s.auth(anyRole, func(w http.ResponseWriter, r *http.Request, u postgres.User) {
+		s.stream.ServeStream(w, r, u.ID)
+	}))
+
+	s.mux.HandleFunc("PUT /v1/users/{id}", s.auth(adminOnly, s.putUser))
+	s.mux.HandleFunc("GET /v1/users/{id}", s.auth(anyRole, s.getUser))
+	s.mux.HandleFunc("PUT /v1/accounts/{id}", s.auth(adminOnly, s.putAccount))
+	s.mux.HandleFunc("GET /v1/accounts/{id}", s.auth(anyRole, s.getAccount))
+	s.mux.HandleFunc("PUT /v1/content/{id}", s.auth(marketing, s.putContent))
+	s.mux.HandleFunc("GET /v1/content/{id}", s.auth(anyRole, s.getContent))
+	s.mux.HandleFunc("GET /v1/signals", s.auth(anyRole, s.listSignals))
+	s.mux.HandleFunc("PUT /v1/signals/{id}", s.auth(marketing, s.putSignal))
+	s.mux.HandleFunc("GET /v1/signals/{id}", s.auth(anyRole, s.getSignal))
+	s.mux.HandleFunc("DELETE /v1/signals/{id}", s.auth(marketing, s.deleteSignal))
+	s.mux.HandleFunc("GET /v1/alerts", s.auth(anyRole, s.listAlerts))
+
+	if s.cfg.Assets != nil {
+		s.mux.Handle("GET /", http.FileServerFS(s.cfg.Assets))
+	}
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	if !strings.HasPrefix(r.URL.Path, "/v1/") {
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// httpError is an error with the status it maps to at the edge.
+type httpError struct {
+	status   int
+	msg      string
+	problems any
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func errorf(status int, format string, args ...any) *httpError {
+	return &httpError{status: status, msg: fmt.Sprintf(format, args...)}
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var he *httpError
+	switch {
+	case errors.As(err, &he):
+	case errors.Is(err, postgres.ErrNotFound):
+		he = &httpError{status: http.StatusNotFound, msg: err.Error()}
+	default:
+		s.cfg.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		he = &httpError{status: http.StatusInternalServerError, msg: "internal error"}
+	}
+	body := map[string]any{"error": he.msg}
+	if he.problems != nil {
+		body["problems"] = he.problems
+	}
+	writeJSON(w, he.status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// readBody reads a request body of at most maxBodyBytes.
+func readBody(r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, errorf(http.StatusRequestEntityTooLarge, "request body exceeds %d bytes", maxBodyBytes)
+		}
+		return nil, errorf(http.StatusBadRequest, "reading request body: %v", err)
+	}
+	return b, nil
+}
+
+func decodeJSON(r *http.Request, v any) error {
+	b, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return errorf(http.StatusBadRequest, "decoding request body: %v", err)
+	}
+	return nil
+}
+
+func queryInt(r *http.Request, name string, def, maxv int) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxv {
+		return 0, errorf(http.StatusBadRequest, "%s: %q is not a number between 1 and %d", name, v, maxv)
+	}
+	return n, nil
+}

@@ -1,0 +1,25 @@
+// Package web holds Dowser's browser front end: the live alert panel that
+// sales reps keep open all day.
+//
+// The panel is plain HTML, CSS and vanilla JavaScript (an ES module) with no
+// build step and no external resources (no CDN, no web fonts), so it works on
+// an offline network. The files live in the static directory and are embedded
+// into the binary; [Files] exposes them for serving.
+//
+// The page talks to the server through a small contract:
+//
+//   - POST /v1/session {"token":"…"} signs in and sets an HttpOnly session
+//     cookie; GET /v1/session returns the signed-in user (401 when there is
+//     none); DELETE /v1/session signs out. Every fetch sends the header
+//     X-Dowser-CSRF: 1.
+//   - GET /v1/stream is a same-origin websocket authenticated by the cookie.
+//     The server greets with {"op":"hello","user":…,"last_seq":N} and pushes
+//     {"op":"alert","seq":N,"alert":{…}} frames; the page sends
+//     {"op":"resume","after":N} on every (re)connect with the highest seq it has
+//     rendered, {"op":"ack","id":…} and
+//     {"op":"feedback","id":…,"verdict":"useful|not_useful|won"}.
+//
+// Stable hooks for browser tests: #token, #login, #alerts (each card is
+// li.alert with data-id and data-seq), #conn (data-state is connected,
+// connecting or offline) and the button.ack on each card.
+package web

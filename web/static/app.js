@@ -1,0 +1,1194 @@
+// Dowser live alert panel.
+//
+// Plain ES module, no dependencies, no build step. Everything rendered from
+// server data goes through textContent / createElement; never innerHTML.
+//
+// Contract (see web/doc.go): /v1/session for sign-in, /v1/stream websocket for
+// alerts. On every (re)connect the page sends {"op":"resume","after":maxSeq}
+// where maxSeq is the highest seq it has rendered, and drops any seq or alert
+// id it has already seen, so nothing is missed and nothing is shown twice.
+
+const PRIORITIES = ['urgent', 'high', 'medium', 'low'];
+const PRIORITY_LABEL = { urgent: 'Urgent', high: 'High', medium: 'Medium', low: 'Low' };
+const VERDICTS = [
+  ['useful', 'Useful'],
+  ['not_useful', 'Not useful'],
+  ['won', 'Won'],
+];
+const EVENT_LABEL = {
+  page_view: 'Viewed page',
+  webinar_signup: 'Signed up for webinar',
+  webinar_attended: 'Attended webinar',
+  support_email: 'Emailed support',
+  form_submit: 'Submitted form',
+  identify: 'Identified',
+};
+
+const BACKOFF_BASE_MS = 500;
+const BACKOFF_CAP_MS = 30_000;
+const HELLO_GRACE_MS = 2_000; // send resume anyway if no hello arrives by then
+const REPLAY_SETTLE_MS = 1_500; // without a hello, replay is over after this quiet gap
+const REPLAY_STALL_MS = 5_000; // with a hello, give up waiting for last_seq after this gap
+const STABLE_MS = 10_000; // a connection that lived this long resets the backoff
+const HIGHLIGHT_MS = 8_000;
+const ANNOUNCE_BATCH_MS = 700;
+const EVIDENCE_PREVIEW = 5;
+const REMEMBER_MAX = 5_000;
+const PREFS_KEY = 'dowser.panel.prefs.v1';
+const MEMORY_KEY = 'dowser.panel.memory.v1:';
+
+// ---------------------------------------------------------------- DOM refs
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  loading: $('view-loading'),
+  loginView: $('view-login'),
+  panelView: $('view-panel'),
+  loginForm: $('login-form'),
+  token: $('token'),
+  loginBtn: $('login'),
+  loginError: $('login-error'),
+  session: $('session'),
+  userName: $('user-name'),
+  userRole: $('user-role'),
+  userInitials: $('user-initials'),
+  conn: $('conn'),
+  connText: $('conn-text'),
+  retry: $('retry'),
+  notify: $('notify'),
+  logout: $('logout'),
+  heading: $('alerts-heading'),
+  unacked: $('unacked'),
+  filters: $('filters'),
+  hideAcked: $('hide-acked'),
+  list: $('alerts'),
+  alertsLoading: $('alerts-loading'),
+  empty: $('empty'),
+  noMatch: $('no-match'),
+  showAll: $('show-all'),
+  notice: $('notice'),
+  noticeText: $('notice-text'),
+  noticeClose: $('notice-close'),
+  live: $('live'),
+};
+
+// ---------------------------------------------------------------- state
+
+const state = {
+  user: null, // {id, name, role}
+  memory: {}, // alert id -> {a: 1 (acked), v: verdict}; per user, in localStorage
+  prefs: loadPrefs(),
+
+  records: new Map(), // alert id -> record
+  seqs: new Set(), // every seq rendered
+  order: [], // records, newest first (event time desc, then seq desc)
+  maxSeq: 0,
+
+  // Initial replay: alerts up to quietUpTo (from the first hello) are history,
+  // rendered without highlight, announcement or notification.
+  greeted: false,
+  quietUpTo: -1,
+  loaded: false,
+  settleTimer: 0,
+
+  conn: null, // current connection {ws, gen, greeted, resumed, helloTimer}
+  gen: 0,
+  attempt: 0,
+  everConnected: false,
+  reconnectTimer: 0,
+  connState: 'offline',
+
+  outbox: new Map(), // 'ack:<id>' | 'fb:<id>' -> frame; resent on reconnect until confirmed
+};
+
+let cardCounter = 0;
+
+// ---------------------------------------------------------------- helpers
+
+function h(tag, props, ...kids) {
+  const el = document.createElement(tag);
+  if (props) {
+    for (const [k, v] of Object.entries(props)) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === 'class') el.className = v;
+      else if (k === 'text') el.textContent = v;
+      else el.setAttribute(k, v === true ? '' : String(v));
+    }
+  }
+  for (const kid of kids.flat()) {
+    if (kid === null || kid === undefined || kid === false || kid === '') continue;
+    el.append(kid instanceof Node ? kid : String(kid));
+  }
+  return el;
+}
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+const ICON_PATHS = {
+  page_view: ['M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8z', 'M14 3v5h5', 'M9 13h6M9 17h4'],
+  webinar_signup: ['M5 5h14a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V7a2 2 0 0 1 2-2z', 'M16 3v4M8 3v4M3 10h18', 'M12 13v5M9.5 15.5h5'],
+  webinar_attended: ['M3 7a2 2 0 0 1 2-2h9a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2z', 'M16 10l5-3v10l-5-3'],
+  support_email: ['M4 5h16a1 1 0 0 1 1 1v12a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V6a1 1 0 0 1 1-1z', 'M3 7l9 6 9-6'],
+  form_submit: ['M5 3h14a2 2 0 0 1 2 2v14a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z', 'M8 12l3 3 5-6'],
+  identify: ['M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8z', 'M4 21a8 8 0 0 1 16 0'],
+  event: ['M12 8a4 4 0 1 0 0 8 4 4 0 0 0 0-8z'],
+  check: ['M5 12.5l4.5 4.5L19 7.5'],
+};
+
+function icon(name, cls = 'icon') {
+  const svg = document.createElementNS(SVG_NS, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('class', cls);
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('focusable', 'false');
+  for (const d of ICON_PATHS[name] || ICON_PATHS.event) {
+    const p = document.createElementNS(SVG_NS, 'path');
+    p.setAttribute('d', d);
+    svg.append(p);
+  }
+  return svg;
+}
+
+const str = (v) => (typeof v === 'string' ? v : v === null || v === undefined ? '' : String(v));
+
+function capitalize(s) {
+  s = str(s);
+  return s ? s[0].toUpperCase() + s.slice(1) : s;
+}
+
+function humanizeType(t) {
+  return capitalize(str(t).replace(/[_-]+/g, ' ').trim()) || 'Event';
+}
+
+function parseTime(s) {
+  const t = Date.parse(str(s));
+  return Number.isFinite(t) ? t : NaN;
+}
+
+// Only http(s) URLs become links; anything else (javascript:, data:) is text.
+function safeURL(u) {
+  u = str(u).trim();
+  if (!u) return null;
+  try {
+    const url = new URL(u);
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url : null;
+  } catch {
+    return null;
+  }
+}
+
+function prettyURL(url) {
+  const path = url.pathname === '/' ? '' : url.pathname;
+  return url.host + path + url.search;
+}
+
+const absoluteFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const dayFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });
+const dayYearFmt = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
+
+function relativeTime(ms, now = Date.now()) {
+  if (!Number.isFinite(ms)) return 'unknown time';
+  const s = Math.round((now - ms) / 1000);
+  if (s < -90) {
+    const m = Math.round(-s / 60);
+    return m < 60 ? `in ${m} min` : absoluteFmt.format(ms);
+  }
+  if (s < 45) return 'just now';
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} min ago`;
+  const hr = Math.round(m / 60);
+  if (hr < 24) return `${hr} hr ago`;
+  const d = Math.round(hr / 24);
+  if (d === 1) return 'yesterday';
+  if (d < 7) return `${d} days ago`;
+  const sameYear = new Date(ms).getFullYear() === new Date(now).getFullYear();
+  return (sameYear ? dayFmt : dayYearFmt).format(ms);
+}
+
+function timeEl(ms, raw, cls) {
+  const el = h('time', { class: cls });
+  if (Number.isFinite(ms)) {
+    el.dateTime = new Date(ms).toISOString();
+    el.title = absoluteFmt.format(ms);
+  } else if (raw) {
+    el.title = str(raw);
+  }
+  el.textContent = relativeTime(ms);
+  el._ms = ms;
+  return el;
+}
+
+function storageGet(key) {
+  try {
+    return JSON.parse(localStorage.getItem(key) || 'null');
+  } catch {
+    return null;
+  }
+}
+
+function storageSet(key, value) {
+  try {
+    localStorage.setItem(key, JSON.stringify(value));
+  } catch {
+    /* storage full or disabled: preferences just won't persist */
+  }
+}
+
+function loadPrefs() {
+  const p = storageGet(PREFS_KEY) || {};
+  const priorities = Array.isArray(p.priorities) ? p.priorities.filter((x) => PRIORITIES.includes(x)) : PRIORITIES.slice();
+  return { priorities, hideAcked: !!p.hideAcked, notify: !!p.notify };
+}
+
+function savePrefs() {
+  storageSet(PREFS_KEY, state.prefs);
+}
+
+// ---------------------------------------------------------------- session API
+
+function api(method, body) {
+  const init = {
+    method,
+    credentials: 'same-origin',
+    cache: 'no-store',
+    headers: { 'X-Dowser-CSRF': '1', Accept: 'application/json' },
+  };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  return fetch('/v1/session', init);
+}
+
+async function readJSON(res) {
+  try {
+    return await res.json();
+  } catch {
+    return {};
+  }
+}
+
+function validUser(u) {
+  return u && typeof u === 'object' && typeof u.id === 'string' && u.id !== '';
+}
+
+async function boot() {
+  wireEvents();
+  applyPrefsToControls();
+  let res;
+  try {
+    res = await api('GET');
+  } catch {
+    showLogin("Can't reach Dowser right now. Check your connection, then sign in.");
+    return;
+  }
+  if (res.ok) {
+    const body = await readJSON(res);
+    if (validUser(body.user)) {
+      startSession(body.user, false);
+      return;
+    }
+  }
+  showLogin();
+}
+
+function showView(name) {
+  ui.loading.hidden = name !== 'loading';
+  ui.loginView.hidden = name !== 'login';
+  ui.panelView.hidden = name !== 'panel';
+  ui.session.hidden = name !== 'panel';
+  document.body.dataset.view = name;
+}
+
+function showLogin(message) {
+  showView('login');
+  setLoginError(message || '');
+  setLoginBusy(false);
+  document.title = 'Sign in · Dowser';
+  ui.token.focus();
+}
+
+function setLoginError(msg) {
+  ui.loginError.textContent = msg;
+  if (msg) ui.token.setAttribute('aria-invalid', 'true');
+  else ui.token.removeAttribute('aria-invalid');
+}
+
+function setLoginBusy(busy) {
+  ui.loginBtn.disabled = busy;
+  ui.loginBtn.textContent = busy ? 'Signing in…' : 'Sign in';
+}
+
+async function onLoginSubmit(ev) {
+  ev.preventDefault();
+  const token = ui.token.value.trim();
+  if (!token) {
+    setLoginError('Enter your access token.');
+    ui.token.focus();
+    return;
+  }
+  setLoginError('');
+  setLoginBusy(true);
+  let res;
+  try {
+    res = await api('POST', { token });
+  } catch {
+    setLoginBusy(false);
+    setLoginError("Can't reach Dowser. Check your connection and try again.");
+    return;
+  }
+  const body = await readJSON(res);
+  setLoginBusy(false);
+  if (res.ok && validUser(body.user)) {
+    ui.token.value = '';
+    startSession(body.user, true);
+    return;
+  }
+  if (res.status === 401 || res.status === 403) {
+    const why = str(body.error).trim();
+    setLoginError(why ? `That token wasn't accepted: ${why}.`.replace(/\.\.$/, '.') : "That token wasn't accepted. Check it and try again.");
+  } else {
+    setLoginError(`Sign-in failed (HTTP ${res.status}). Try again in a moment.`);
+  }
+  ui.token.select();
+  ui.token.focus();
+}
+
+function setUser(user) {
+  state.user = { id: user.id, name: str(user.name) || user.id, role: str(user.role) };
+  ui.userName.textContent = state.user.name;
+  ui.userRole.textContent = capitalize(state.user.role);
+  ui.userRole.hidden = !state.user.role;
+  const initials = state.user.name
+    .split(/\s+/)
+    .filter(Boolean)
+    .slice(0, 2)
+    .map((w) => w[0].toUpperCase())
+    .join('');
+  ui.userInitials.textContent = initials || '?';
+  state.memory = storageGet(MEMORY_KEY + state.user.id) || {};
+}
+
+function startSession(user, focusPanel) {
+  if (state.user && state.user.id !== user.id) resetAlerts();
+  setUser(user);
+  showView('panel');
+  refreshSummary();
+  updateNotifyButton();
+  if (focusPanel) ui.heading.focus();
+  connect();
+}
+
+async function logout() {
+  stopStream();
+  try {
+    await api('DELETE');
+  } catch {
+    /* the cookie stays if the server is unreachable; the form is shown anyway */
+  }
+  endSession();
+  showLogin();
+}
+
+function endSession(message) {
+  stopStream();
+  resetAlerts();
+  state.user = null;
+  state.memory = {};
+  state.outbox.clear();
+  if (message !== undefined) showLogin(message);
+}
+
+// ---------------------------------------------------------------- stream
+
+function streamURL() {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${location.host}/v1/stream`;
+}
+
+function connect() {
+  clearTimeout(state.reconnectTimer);
+  state.reconnectTimer = 0;
+  if (!state.user) return;
+  if (state.conn && state.conn.ws.readyState <= WebSocket.OPEN) return; // already connecting or open
+  if (navigator.onLine === false) {
+    setConn('offline');
+    return;
+  }
+  setConn('connecting');
+  let ws;
+  try {
+    ws = new WebSocket(streamURL());
+  } catch {
+    scheduleReconnect();
+    return;
+  }
+  const conn = { ws, gen: ++state.gen, greeted: false, resumed: false, helloTimer: 0, openedAt: 0 };
+  state.conn = conn;
+
+  ws.addEventListener('open', () => {
+    if (conn !== state.conn) return;
+    state.everConnected = true;
+    conn.openedAt = Date.now();
+    setConn('connected');
+    conn.helloTimer = setTimeout(() => sendResume(conn), HELLO_GRACE_MS);
+  });
+  ws.addEventListener('message', (ev) => {
+    if (conn !== state.conn) return;
+    let msg;
+    try {
+      msg = JSON.parse(ev.data);
+    } catch {
+      return;
+    }
+    if (msg && typeof msg === 'object') onFrame(conn, msg);
+  });
+  ws.addEventListener('close', () => onClose(conn));
+}
+
+function send(conn, frame) {
+  if (!conn || conn.ws.readyState !== WebSocket.OPEN) return false;
+  try {
+    conn.ws.send(JSON.stringify(frame));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function sendResume(conn) {
+  if (conn !== state.conn || conn.resumed) return;
+  clearTimeout(conn.helloTimer);
+  if (!send(conn, { op: 'resume', after: state.maxSeq })) return;
+  conn.resumed = true;
+  if (!state.loaded) armSettle();
+  for (const frame of state.outbox.values()) send(conn, frame);
+}
+
+async function onClose(conn) {
+  clearTimeout(conn.helloTimer);
+  if (conn !== state.conn) return;
+  state.conn = null;
+  if (!state.user) return;
+  if (conn.greeted && Date.now() - conn.openedAt >= STABLE_MS) state.attempt = 0;
+  if (!conn.greeted) {
+    // The upgrade may have been refused because the session ended.
+    try {
+      const res = await api('GET');
+      if (res.status === 401) {
+        if (state.user) endSession('Your session has ended. Sign in again.');
+        return;
+      }
+    } catch {
+      /* network trouble: keep retrying */
+    }
+    if (!state.user || state.conn) return;
+  }
+  scheduleReconnect();
+}
+
+function scheduleReconnect() {
+  clearTimeout(state.reconnectTimer);
+  if (!state.user) return;
+  if (navigator.onLine === false) {
+    setConn('offline');
+    return; // the 'online' event reconnects
+  }
+  // Capped exponential backoff with "equal jitter": half fixed, half random.
+  const exp = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** state.attempt);
+  const delay = exp / 2 + Math.random() * (exp / 2);
+  state.attempt++;
+  setConn('connecting', Date.now() + delay);
+  state.reconnectTimer = setTimeout(connect, delay);
+}
+
+function reconnectNow() {
+  if (!state.user) return;
+  state.attempt = 0;
+  if (state.conn && state.conn.ws.readyState <= WebSocket.OPEN) return;
+  connect();
+}
+
+function stopStream() {
+  clearTimeout(state.reconnectTimer);
+  state.reconnectTimer = 0;
+  const conn = state.conn;
+  state.conn = null;
+  if (conn) {
+    clearTimeout(conn.helloTimer);
+    try {
+      conn.ws.close(1000, 'bye');
+    } catch {
+      /* already closed */
+    }
+  }
+  state.attempt = 0;
+  state.everConnected = false;
+  setConn('offline');
+}
+
+function setConn(s, retryAt) {
+  state.connState = s;
+  ui.conn.dataset.state = s;
+  let text;
+  let title;
+  if (s === 'connected') {
+    text = 'Connected';
+    title = 'Live: new alerts appear here the moment they fire';
+  } else if (s === 'connecting') {
+    text = state.everConnected ? 'Reconnecting…' : 'Connecting…';
+    title = retryAt ? `Connection lost. Next attempt at ${new Date(retryAt).toLocaleTimeString()}` : 'Connecting to Dowser';
+  } else {
+    text = 'Offline';
+    title = navigator.onLine === false ? 'No network connection. Dowser reconnects when it is back.' : 'Not connected';
+  }
+  if (ui.connText.textContent !== text) ui.connText.textContent = text;
+  ui.conn.title = title;
+  ui.retry.hidden = !state.user || s === 'connected' || (s === 'connecting' && state.attempt < 3);
+}
+
+function onFrame(conn, msg) {
+  if (state.connState !== 'connected') setConn('connected');
+  switch (msg.op) {
+    case 'hello':
+      onHello(conn, msg);
+      break;
+    case 'alert':
+      onAlert(msg.seq, msg.alert);
+      break;
+    case 'acked':
+      onAcked(str(msg.id));
+      break;
+    case 'feedback_saved':
+      onFeedbackSaved(str(msg.id), str(msg.verdict));
+      break;
+    case 'error':
+      showNotice(`The server reported a problem: ${str(msg.error) || 'unknown error'}`);
+      break;
+    default:
+      break; // unknown ops are ignored so the server can add new ones
+  }
+}
+
+function onHello(conn, msg) {
+  conn.greeted = true;
+  const lastSeq = Number.isFinite(msg.last_seq) ? msg.last_seq : null;
+  if (msg.user && state.user && str(msg.user) !== state.user.id) {
+    // Signed in as someone else in another tab: start over for that user.
+    resetAlerts();
+    refreshUser();
+  } else if (lastSeq !== null && lastSeq < state.maxSeq) {
+    // The server's history is behind what we rendered (e.g. it was reset):
+    // start over so new alerts are not skipped.
+    resetAlerts();
+  }
+  if (!state.greeted) {
+    state.greeted = true;
+    if (lastSeq !== null) {
+      state.quietUpTo = lastSeq;
+      if (state.maxSeq >= lastSeq) markLoaded();
+    }
+  }
+  sendResume(conn);
+}
+
+async function refreshUser() {
+  try {
+    const res = await api('GET');
+    const body = await readJSON(res);
+    if (res.ok && validUser(body.user)) setUser(body.user);
+    else if (res.status === 401) endSession('Your session has ended. Sign in again.');
+  } catch {
+    /* keep the old header until the next reconnect */
+  }
+}
+
+// Ends the "loading" state when the replay stalls: normally it ends when the
+// seq announced by hello has arrived, but alerts may have gaps.
+function armSettle() {
+  clearTimeout(state.settleTimer);
+  state.settleTimer = setTimeout(markLoaded, state.quietUpTo >= 0 ? REPLAY_STALL_MS : REPLAY_SETTLE_MS);
+}
+
+function markLoaded() {
+  clearTimeout(state.settleTimer);
+  if (state.loaded) return;
+  state.loaded = true;
+  if (state.quietUpTo < 0) state.quietUpTo = state.maxSeq;
+  ui.list.setAttribute('aria-busy', 'false');
+  queueSummary();
+}
+
+function isQuiet(seq) {
+  return state.quietUpTo >= 0 ? seq <= state.quietUpTo : !state.loaded;
+}
+
+// ---------------------------------------------------------------- alerts
+
+function normPriority(p) {
+  p = str(p).toLowerCase();
+  return PRIORITIES.includes(p) ? p : 'medium';
+}
+
+function onAlert(rawSeq, alert) {
+  const seq = Number(rawSeq);
+  if (!Number.isFinite(seq) || !alert || typeof alert !== 'object' || typeof alert.id !== 'string' || !alert.id) return;
+  if (seq > state.maxSeq) state.maxSeq = seq;
+  if (state.seqs.has(seq) || state.records.has(alert.id)) return;
+  state.seqs.add(seq);
+
+  const rec = makeRecord(seq, alert);
+  state.records.set(rec.id, rec);
+  rec.el = buildCard(rec);
+  insertRecord(rec);
+  applyVisibility(rec);
+
+  if (!state.loaded) {
+    if (state.quietUpTo >= 0 && state.maxSeq >= state.quietUpTo) markLoaded();
+    else armSettle();
+  }
+  if (!isQuiet(seq)) arrived(rec);
+  queueSummary();
+}
+
+function makeRecord(seq, a) {
+  const mem = state.memory[a.id] || {};
+  const serverVerdict = typeof a.feedback === 'object' && a.feedback ? a.feedback.verdict : a.feedback ?? a.verdict;
+  const verdict = VERDICTS.some(([v]) => v === serverVerdict) ? serverVerdict : mem.v || '';
+  const received = Date.now();
+  const t = parseTime(a.time);
+  return {
+    id: a.id,
+    seq,
+    alert: a,
+    priority: normPriority(a.priority),
+    t: Number.isFinite(t) ? t : received,
+    acked: a.acked === true || !!str(a.acked_at) || mem.a === 1,
+    ackPending: false,
+    verdict,
+    verdictPending: false,
+    el: null,
+    ackBtn: null,
+    fbBtns: [],
+    times: [],
+  };
+}
+
+// newest first: event time desc, then seq desc
+function before(a, b) {
+  return a.t !== b.t ? a.t > b.t : a.seq > b.seq;
+}
+
+function insertRecord(rec) {
+  const order = state.order;
+  let lo = 0;
+  let hi = order.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (before(order[mid], rec)) lo = mid + 1;
+    else hi = mid;
+  }
+  order.splice(lo, 0, rec);
+  const next = order[lo + 1];
+  ui.list.insertBefore(rec.el, next ? next.el : null);
+}
+
+function resetAlerts() {
+  state.records.clear();
+  state.seqs.clear();
+  state.order = [];
+  state.maxSeq = 0;
+  state.greeted = false;
+  state.quietUpTo = -1;
+  state.loaded = false;
+  clearTimeout(state.settleTimer);
+  pendingArrivals = [];
+  ui.list.replaceChildren();
+  ui.list.setAttribute('aria-busy', 'true');
+  queueSummary();
+}
+
+function buildCard(rec) {
+  const a = rec.alert;
+  const n = ++cardCounter;
+  const msgId = `alert-msg-${n}`;
+  const li = h('li', {
+    class: 'alert',
+    'data-id': rec.id,
+    'data-seq': String(rec.seq),
+    'data-priority': rec.priority,
+    'aria-labelledby': msgId,
+    tabindex: '-1',
+  });
+
+  // Head: priority, signal, time
+  const badge = h('span', { class: `badge badge-${rec.priority}` }, capitalize(str(a.priority)) || PRIORITY_LABEL[rec.priority], h('span', { class: 'sr-only' }, ' priority'));
+  const signalName = str(a.signal_name) || str(a.signal_id) || 'Signal';
+  const sigTitle = [
+    a.signal_id ? `${str(a.signal_id)}${a.signal_version ? ` v${str(a.signal_version)}` : ''}` : '',
+    a.signal_owner ? `owned by ${str(a.signal_owner)}` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
+  const signal = h('span', { class: 'signal', title: sigTitle || null }, h('span', { class: 'sr-only' }, 'Signal: '), signalName);
+  const when = timeEl(rec.t, a.time, 'when');
+  rec.times.push(when);
+  const head = h('div', { class: 'alert-head' }, badge, signal, h('span', { class: 'new-tag', 'aria-hidden': 'true' }, 'New'), when);
+
+  // Message
+  const message = h('h2', { class: 'message', id: msgId }, str(a.message) || signalName);
+
+  // Who
+  const meta = h('dl', { class: 'meta' });
+  const addMeta = (label, value) => {
+    if (!value) return;
+    meta.append(h('div', null, h('dt', null, label), h('dd', null, value)));
+  };
+  addMeta('Account', str(a.account_id));
+  addMeta('Customer', str(a.customer_id));
+  addMeta('Lifecycle', capitalize(str(a.lifecycle)));
+  if (!a.account_id && !a.customer_id) addMeta('Subject', str(a.subject));
+
+  // Evidence
+  const evidence = Array.isArray(a.evidence) ? a.evidence.filter((e) => e && typeof e === 'object') : [];
+  let evidenceBlock = null;
+  if (evidence.length) {
+    const items = evidence
+      .map((ev, i) => ({ ev, i, t: parseTime(ev.time) }))
+      .sort((x, y) => (Number.isFinite(x.t) && Number.isFinite(y.t) && x.t !== y.t ? x.t - y.t : x.i - y.i));
+    const ol = h('ol', { class: 'timeline' });
+    const hiddenCount = Math.max(0, items.length - EVIDENCE_PREVIEW);
+    items.forEach(({ ev, t }, i) => {
+      const item = evidenceItem(ev, t, a, rec);
+      if (i < hiddenCount) item.hidden = true;
+      ol.append(item);
+    });
+    const total = Number.isFinite(a.count) && a.count > 0 ? a.count : evidence.length;
+    const label = h('h3', { class: 'ev-heading' }, `Evidence · ${total} ${total === 1 ? 'event' : 'events'}`);
+    evidenceBlock = h('div', { class: 'evidence' }, label);
+    if (hiddenCount) {
+      evidenceBlock.append(
+        h('button', { type: 'button', class: 'link-button more', 'data-action': 'more', 'aria-expanded': 'false' }, `Show ${hiddenCount} earlier ${hiddenCount === 1 ? 'event' : 'events'}`),
+      );
+    }
+    evidenceBlock.append(ol);
+  }
+
+  // Actions
+  rec.ackBtn = h('button', { type: 'button', class: 'ack', 'data-action': 'ack' }, icon('check', 'icon ack-icon'), h('span', { class: 'ack-label' }, 'Acknowledge'));
+  const fb = h('div', { class: 'feedback', role: 'group', 'aria-label': 'Feedback on this alert' }, h('span', { class: 'feedback-label', 'aria-hidden': 'true' }, 'Was it useful?'));
+  const seg = h('div', { class: 'segmented' });
+  for (const [v, label] of VERDICTS) {
+    const b = h('button', { type: 'button', class: 'fb', 'data-action': 'feedback', 'data-verdict': v, 'aria-pressed': 'false' }, label);
+    rec.fbBtns.push(b);
+    seg.append(b);
+  }
+  fb.append(seg);
+  const actions = h('div', { class: 'actions' }, rec.ackBtn, fb);
+
+  li.append(h('article', { class: 'alert-body' }, head, message, meta.childElementCount ? meta : null, evidenceBlock, actions));
+  rec.el = li;
+  updateCard(rec);
+  return li;
+}
+
+function evidenceItem(ev, t, alert, rec) {
+  const type = str(ev.type) || 'event';
+  const li = h('li', { class: 'ev', 'data-type': type });
+  const isTrigger = ev.event_id && ev.event_id === alert.event_id;
+  if (isTrigger) li.classList.add('is-trigger');
+
+  const body = h('div', { class: 'ev-body' });
+  body.append(h('span', { class: 'ev-label' }, EVENT_LABEL[type] || humanizeType(type)));
+
+  const url = safeURL(ev.url);
+  const title = str(ev.title).trim();
+  const subject = str(ev.subject).trim();
+  const contentId = str(ev.content_id).trim();
+  const link = (text) => h('a', { href: url.href, target: '_blank', rel: 'noopener noreferrer', class: 'ev-link' }, text);
+
+  let detail = null;
+  let sub = null;
+  if (type === 'support_email') {
+    detail = subject ? h('span', { class: 'ev-text' }, `“${subject}”`) : title ? h('span', { class: 'ev-text' }, title) : null;
+  } else if (type === 'webinar_signup' || type === 'webinar_attended') {
+    const text = title || contentId;
+    detail = text ? (url ? link(text) : h('span', { class: 'ev-text' }, text)) : null;
+  } else if (url) {
+    detail = link(title || prettyURL(url));
+    if (title) sub = h('span', { class: 'ev-url' }, prettyURL(url));
+  } else {
+    const text = title || subject || str(ev.url).trim() || contentId;
+    detail = text ? h('span', { class: 'ev-text' }, text) : null;
+  }
+  if (detail) body.append(detail);
+  const who = str(ev.customer_id);
+  if (who && who !== str(alert.customer_id)) body.append(h('span', { class: 'ev-who' }, `by ${who}`));
+  if (sub) body.append(sub);
+  if (isTrigger) body.append(h('span', { class: 'sr-only' }, ' (triggered this alert)'));
+
+  const tEl = timeEl(t, ev.time, 'ev-time');
+  rec.times.push(tEl);
+  li.append(h('span', { class: 'ev-icon', 'aria-hidden': 'true' }, icon(ICON_PATHS[type] ? type : 'event')), body, tEl);
+  return li;
+}
+
+function updateCard(rec) {
+  const el = rec.el;
+  el.classList.toggle('is-acked', rec.acked);
+  const b = rec.ackBtn;
+  b.querySelector('.ack-label').textContent = rec.acked ? 'Acknowledged' : 'Acknowledge';
+  b.setAttribute('aria-disabled', rec.acked ? 'true' : 'false');
+  b.classList.toggle('is-done', rec.acked);
+  b.classList.toggle('is-pending', rec.ackPending);
+  for (const fb of rec.fbBtns) {
+    const on = fb.dataset.verdict === rec.verdict;
+    fb.setAttribute('aria-pressed', on ? 'true' : 'false');
+    fb.classList.toggle('is-pending', on && rec.verdictPending);
+  }
+}
+
+function remember(rec) {
+  const entry = {};
+  if (rec.acked) entry.a = 1;
+  if (rec.verdict) entry.v = rec.verdict;
+  delete state.memory[rec.id]; // re-insert at the end: newest last
+  state.memory[rec.id] = entry;
+  const keys = Object.keys(state.memory);
+  for (let i = 0; i < keys.length - REMEMBER_MAX; i++) delete state.memory[keys[i]];
+  if (state.user) storageSet(MEMORY_KEY + state.user.id, state.memory);
+}
+
+function queueFrame(key, frame) {
+  state.outbox.set(key, frame);
+  const conn = state.conn;
+  if (conn && conn.resumed) send(conn, frame);
+}
+
+function acknowledge(rec) {
+  if (rec.acked) return;
+  rec.acked = true;
+  rec.ackPending = true;
+  updateCard(rec);
+  remember(rec);
+  queueFrame(`ack:${rec.id}`, { op: 'ack', id: rec.id });
+  refreshSummary();
+  if (state.prefs.hideAcked) {
+    setTimeout(() => {
+      moveFocusOffIfHidden(rec, !visible(rec));
+      applyVisibility(rec);
+      queueSummary();
+    }, 900);
+  }
+}
+
+function giveFeedback(rec, verdict) {
+  if (rec.verdict === verdict && !rec.verdictPending) return;
+  rec.verdict = verdict;
+  rec.verdictPending = true;
+  updateCard(rec);
+  remember(rec);
+  queueFrame(`fb:${rec.id}`, { op: 'feedback', id: rec.id, verdict });
+}
+
+function onAcked(id) {
+  state.outbox.delete(`ack:${id}`);
+  const rec = state.records.get(id);
+  if (!rec) return;
+  rec.acked = true;
+  rec.ackPending = false;
+  updateCard(rec);
+  remember(rec);
+  queueSummary();
+}
+
+function onFeedbackSaved(id, verdict) {
+  const key = `fb:${id}`;
+  const pending = state.outbox.get(key);
+  if (pending && pending.verdict === verdict) state.outbox.delete(key);
+  const rec = state.records.get(id);
+  if (!rec || (rec.verdict && rec.verdict !== verdict)) return;
+  rec.verdict = verdict;
+  rec.verdictPending = false;
+  updateCard(rec);
+  remember(rec);
+}
+
+// ---------------------------------------------------------------- filters & summary
+
+function visible(rec) {
+  if (!state.prefs.priorities.includes(rec.priority)) return false;
+  if (state.prefs.hideAcked && rec.acked) return false;
+  return true;
+}
+
+function applyVisibility(rec) {
+  const show = visible(rec);
+  if (rec.el.hidden === show) rec.el.hidden = !show;
+}
+
+function applyAllVisibility() {
+  for (const rec of state.order) {
+    moveFocusOffIfHidden(rec, !visible(rec));
+    applyVisibility(rec);
+  }
+  refreshSummary();
+}
+
+// Keep keyboard focus somewhere sensible when the focused card is filtered away.
+function moveFocusOffIfHidden(rec, willHide) {
+  if (!willHide || !rec.el.contains(document.activeElement)) return;
+  const i = state.order.indexOf(rec);
+  const next = state.order.slice(i + 1).find(visible) || state.order.slice(0, i).reverse().find(visible);
+  if (next) (next.ackBtn.getAttribute('aria-disabled') === 'true' ? next.el : next.ackBtn).focus();
+  else ui.heading.focus();
+}
+
+let summaryTimer = 0;
+function queueSummary() {
+  if (!summaryTimer) summaryTimer = setTimeout(refreshSummary, 40);
+}
+
+function refreshSummary() {
+  clearTimeout(summaryTimer);
+  summaryTimer = 0;
+  const per = { urgent: 0, high: 0, medium: 0, low: 0 };
+  let unacked = 0;
+  let shown = 0;
+  for (const rec of state.order) {
+    per[rec.priority]++;
+    if (!rec.acked) unacked++;
+    if (!rec.el.hidden) shown++;
+  }
+  const total = state.order.length;
+  for (const p of PRIORITIES) {
+    const c = ui.filters.querySelector(`[data-count-for="${p}"]`);
+    c.textContent = String(per[p]);
+  }
+  ui.unacked.dataset.count = String(unacked);
+  ui.unacked.textContent = total === 0 ? '' : unacked === 0 ? 'All caught up' : `${unacked} unacknowledged`;
+  ui.unacked.hidden = total === 0;
+
+  ui.alertsLoading.hidden = total > 0 || state.loaded;
+  ui.empty.hidden = total > 0 || !state.loaded;
+  ui.noMatch.hidden = total === 0 || shown > 0;
+  if (state.user) document.title = unacked > 0 ? `(${unacked}) Alerts · Dowser` : 'Alerts · Dowser';
+}
+
+function applyPrefsToControls() {
+  for (const input of ui.filters.querySelectorAll('input[name="priority"]')) {
+    input.checked = state.prefs.priorities.includes(input.value);
+  }
+  ui.hideAcked.checked = state.prefs.hideAcked;
+}
+
+function onFilterChange() {
+  state.prefs.priorities = [...ui.filters.querySelectorAll('input[name="priority"]:checked')].map((i) => i.value);
+  state.prefs.hideAcked = ui.hideAcked.checked;
+  savePrefs();
+  applyAllVisibility();
+}
+
+// ---------------------------------------------------------------- arrivals: highlight, announce, notify
+
+let pendingArrivals = [];
+let arrivalTimer = 0;
+
+function arrived(rec) {
+  rec.el.classList.add('is-new');
+  setTimeout(() => rec.el && rec.el.classList.remove('is-new'), HIGHLIGHT_MS);
+  pendingArrivals.push(rec);
+  clearTimeout(arrivalTimer);
+  arrivalTimer = setTimeout(flushArrivals, ANNOUNCE_BATCH_MS);
+}
+
+function describe(rec) {
+  const a = rec.alert;
+  const msg = str(a.message) || str(a.signal_name) || 'New alert';
+  return `${PRIORITY_LABEL[rec.priority]} priority: ${msg}`;
+}
+
+function flushArrivals() {
+  const batch = pendingArrivals.filter((r) => state.records.get(r.id) === r);
+  pendingArrivals = [];
+  const shown = batch.filter((r) => state.prefs.priorities.includes(r.priority));
+  if (shown.length === 1) announce(`New alert. ${describe(shown[0])}`);
+  else if (shown.length > 1) {
+    const important = shown.filter((r) => r.priority === 'urgent' || r.priority === 'high').length;
+    announce(`${shown.length} new alerts${important ? `, ${important} high or urgent` : ''}. Latest: ${describe(shown[shown.length - 1])}`);
+  }
+  notify(batch.filter((r) => r.priority === 'urgent' || r.priority === 'high'));
+}
+
+function announce(text) {
+  ui.live.textContent = '';
+  // A fresh text node after clearing makes screen readers announce repeats too.
+  setTimeout(() => {
+    ui.live.textContent = text;
+  }, 50);
+}
+
+// ---------------------------------------------------------------- desktop notifications
+
+const notificationsSupported = 'Notification' in window;
+
+function notificationsOn() {
+  return notificationsSupported && state.prefs.notify && Notification.permission === 'granted';
+}
+
+function updateNotifyButton() {
+  ui.notify.hidden = !notificationsSupported;
+  if (!notificationsSupported) return;
+  const on = notificationsOn();
+  ui.notify.setAttribute('aria-pressed', on ? 'true' : 'false');
+  ui.notify.querySelector('.toggle-state').textContent = on ? 'On' : 'Off';
+  if (Notification.permission === 'denied') {
+    ui.notify.title = 'Notifications are blocked for this site in your browser settings';
+  }
+}
+
+async function toggleNotifications() {
+  if (!notificationsSupported) return;
+  if (notificationsOn()) {
+    state.prefs.notify = false;
+  } else {
+    let perm = Notification.permission;
+    if (perm === 'default') {
+      try {
+        perm = await Notification.requestPermission();
+      } catch {
+        perm = 'denied';
+      }
+    }
+    if (perm === 'granted') state.prefs.notify = true;
+    else showNotice('Desktop notifications are blocked for this site. Allow them in your browser’s site settings to turn them on.');
+  }
+  savePrefs();
+  updateNotifyButton();
+}
+
+function notify(recs) {
+  if (!recs.length || !notificationsOn()) return;
+  if (document.visibilityState === 'visible' && document.hasFocus()) return; // the page itself shows it
+  const make = (title, body, tag, rec) => {
+    try {
+      const n = new Notification(title, { body, tag, icon: 'favicon.svg', requireInteraction: rec ? rec.priority === 'urgent' : false });
+      n.onclick = () => {
+        window.focus();
+        if (rec && rec.el && !rec.el.hidden) {
+          rec.el.scrollIntoView({ block: 'center' });
+          rec.el.focus();
+        }
+        n.close();
+      };
+    } catch {
+      /* some platforms only allow notifications from a service worker */
+    }
+  };
+  if (recs.length <= 3) {
+    for (const rec of recs) {
+      const a = rec.alert;
+      make(`${PRIORITY_LABEL[rec.priority]} · ${str(a.signal_name) || 'Dowser alert'}`, str(a.message), `dowser-${rec.id}`, rec);
+    }
+  } else {
+    make(`${recs.length} high-priority alerts`, recs.map((r) => str(r.alert.message)).slice(0, 3).join('\n'), 'dowser-batch', null);
+  }
+}
+
+// ---------------------------------------------------------------- notice
+
+let noticeTimer = 0;
+function showNotice(text) {
+  ui.noticeText.textContent = text;
+  ui.notice.hidden = false;
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(hideNotice, 12_000);
+}
+
+function hideNotice() {
+  clearTimeout(noticeTimer);
+  ui.notice.hidden = true;
+}
+
+// ---------------------------------------------------------------- events
+
+function onListClick(ev) {
+  const btn = ev.target.closest('button[data-action]');
+  if (!btn || !ui.list.contains(btn)) return;
+  const card = btn.closest('li.alert');
+  const rec = card && state.records.get(card.dataset.id);
+  if (!rec) return;
+  switch (btn.dataset.action) {
+    case 'ack':
+      acknowledge(rec);
+      break;
+    case 'feedback':
+      giveFeedback(rec, btn.dataset.verdict);
+      break;
+    case 'more': {
+      const items = btn.parentElement.querySelectorAll('.timeline > li[hidden]');
+      items.forEach((li) => (li.hidden = false));
+      const first = items[0];
+      btn.remove();
+      if (first) {
+        first.tabIndex = -1;
+        first.focus();
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+function tickTimes() {
+  const now = Date.now();
+  for (const rec of state.order) {
+    for (const t of rec.times) {
+      const text = relativeTime(t._ms, now);
+      if (t.textContent !== text) t.textContent = text;
+    }
+  }
+}
+
+function wireEvents() {
+  ui.loginForm.addEventListener('submit', onLoginSubmit);
+  ui.token.addEventListener('input', () => {
+    if (ui.loginError.textContent) setLoginError('');
+  });
+  ui.logout.addEventListener('click', logout);
+  ui.retry.addEventListener('click', reconnectNow);
+  ui.notify.addEventListener('click', toggleNotifications);
+  ui.list.addEventListener('click', onListClick);
+  ui.filters.addEventListener('change', onFilterChange);
+  ui.hideAcked.addEventListener('change', onFilterChange);
+  ui.showAll.addEventListener('click', () => {
+    state.prefs.priorities = PRIORITIES.slice();
+    state.prefs.hideAcked = false;
+    applyPrefsToControls();
+    onFilterChange();
+    ui.heading.focus();
+  });
+  ui.noticeClose.addEventListener('click', hideNotice);
+
+  window.addEventListener('online', reconnectNow);
+  window.addEventListener('offline', () => {
+    if (state.user && state.connState !== 'connected') setConn('offline');
+  });
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') {
+      tickTimes();
+      if (state.user && !state.conn) reconnectNow();
+    }
+  });
+  window.addEventListener('storage', (ev) => {
+    if (ev.key === PREFS_KEY) {
+      state.prefs = loadPrefs();
+      applyPrefsToControls();
+      applyAllVisibility();
+      updateNotifyButton();
+    }
+  });
+  setInterval(tickTimes, 30_000);
+}
+
+boot();

@@ -1,0 +1,26 @@
+package web
+
+import (
+	"embed"
+	"io/fs"
+)
+
+//go:embed static
+var static embed.FS
+
+// Files returns the panel's static assets (index.html, app.js, style.css,
+// favicon.svg) rooted at the static directory, so that index.html is at the
+// root of the returned file system. Serve it with
+//
+//	http.Handle("/", http.FileServerFS(web.Files()))
+//
+// The files are embedded in the binary; the result is read-only and safe for
+// concurrent use.
+func Files() fs.FS {
+	sub, err := fs.Sub(static, "static")
+	if err != nil {
+		// fs.Sub only fails on an invalid path; "static" is a constant.
+		panic("web: " + err.Error())
+	}
+	return sub
+}

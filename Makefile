@@ -1,0 +1,46 @@
+# Dowser: `make demo` runs the product on an embedded Kafka broker and a
+# private PostgreSQL; `make test` runs every test. Both set up what they need.
+
+GO       ?= go
+BIN      := bin/dowser
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+DATA     := .data
+HTTP     ?= 127.0.0.1:8080
+
+# The private PostgreSQL's URL, unless the caller brought their own.
+PGURL = $(if $(DATABASE_URL),$(DATABASE_URL),$(shell scripts/postgres.sh start | tail -n 1))
+
+.PHONY: all build demo test vet fmt-check pg pg-stop clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/dowser
+
+## demo: build, start the private PostgreSQL, run `dowser demo` (embedded
+## broker persisted under .data/kafka) and print the panel URL and tokens.
+demo: build
+	@url="$(PGURL)"; test -n "$$url" || { echo "could not start PostgreSQL" >&2; exit 1; }; \
+	exec $(BIN) demo --database-url "$$url" --embedded-kafka-dir $(DATA)/kafka --http $(HTTP) --log-format text
+
+## test: every test, against the private PostgreSQL (or DATABASE_URL).
+test: vet fmt-check
+	@url="$(PGURL)"; test -n "$$url" || { echo "could not start PostgreSQL" >&2; exit 1; }; \
+	DATABASE_URL="$$url" DOWSER_REQUIRE_DB=1 $(GO) test -race -shuffle=on -count=1 -timeout 15m ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+pg:
+	@scripts/postgres.sh start
+
+pg-stop:
+	@scripts/postgres.sh stop
+
+clean:
+	rm -rf bin

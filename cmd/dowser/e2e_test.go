@@ -1,0 +1,470 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/dowserhq/dowser/detector"
+	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/postgres/pgtest"
+)
+
+// The end-to-end tests run the real service: embedded Kafka broker on a
+// TCP port, a private PostgreSQL database, the HTTP server on :0. Events go
+// in through a kafka-go writer; alerts come out on real websocket clients.
+
+const adminToken = "test-admin-token-0123456789"
+
+type testApp struct {
+	*App
+	t *testing.T
+}
+
+func startApp(t *testing.T) *testApp {
+	t.Helper()
+	cfg := serveConfig{
+		HTTPAddr:          "127.0.0.1:0",
+		DatabaseURL:       pgtest.URL(t),
+		EmbeddedKafkaAddr: "127.0.0.1:0",
+		EventsTopic:       "dowser.events",
+		GroupID:           "dowser",
+		Partitions:        3,
+		Replication:       1,
+		AdminToken:        adminToken,
+		MaxEventBytes:     64 << 10,
+		SignalsPoll:       50 * time.Millisecond,
+	}
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	app, err := newApp(cfg, log, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- app.Run(ctx) }()
+	select {
+	case <-app.Ready():
+	case err := <-errc:
+		cancel()
+		t.Fatalf("app stopped before it was ready: %v", err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("app not ready within 30s")
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-errc; err != nil {
+			t.Errorf("app.Run: %v", err)
+		}
+	})
+	return &testApp{App: app, t: t}
+}
+
+// do sends a REST request as the holder of token and decodes the JSON
+// answer into out (when not nil); it fails the test on an unexpected status.
+func (a *testApp) do(method, path, token string, body any, wantStatus int, out any) {
+	a.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			a.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, "http://"+a.HTTPAddr()+path, rd)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != wantStatus {
+		a.t.Fatalf("%s %s: status %d, want %d; body %s", method, path, resp.StatusCode, wantStatus, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			a.t.Fatalf("%s %s: decoding %s: %v", method, path, data, err)
+		}
+	}
+}
+
+// putSignal saves a signal over REST and waits until the detectors run it.
+func (a *testApp) putSignal(id, yaml string) {
+	a.t.Helper()
+	var stored struct{ Version int }
+	a.do("PUT", "/v1/signals/"+id, adminToken, yaml, http.StatusOK, &stored)
+	timeout := time.After(10 * time.Second)
+	for {
+		snap := a.signals.current()
+		if slices.ContainsFunc(snap.signals, func(s *detector.Signal) bool { return s.ID == id && s.Version == stored.Version }) {
+			return
+		}
+		select {
+		case <-snap.next:
+		case <-timeout:
+			a.t.Fatalf("signal %s v%d not loaded within 10s", id, stored.Version)
+		}
+	}
+}
+
+// seed creates the people, accounts and content the tests route to.
+func (a *testApp) seed() {
+	for _, u := range []struct{ id, role string }{{"rep-ana", "rep"}, {"rep-ben", "rep"}, {"mkt-jane", "marketer"}, {"mkt-omar", "marketer"}} {
+		a.do("PUT", "/v1/users/"+u.id, adminToken, map[string]string{"name": u.id, "role": u.role, "token": token(u.id)}, http.StatusOK, nil)
+	}
+	a.do("PUT", "/v1/accounts/acme", adminToken, map[string]string{"name": "Acme", "owner": "rep-ana", "lifecycle": "prospect"}, http.StatusOK, nil)
+	a.do("PUT", "/v1/accounts/globex", adminToken, map[string]string{"name": "Globex", "owner": "rep-ben", "lifecycle": "prospect"}, http.StatusOK, nil)
+	a.do("PUT", "/v1/content/pricing-page", adminToken, map[string]string{"title": "Pricing", "url_prefix": "https://example.com/pricing", "owner": "mkt-jane"}, http.StatusOK, nil)
+	// Every pricing view from the third within an hour fires: cooldown 0
+	// makes each further view a new alert, which the resume test needs.
+	a.putSignal("pricing-research", `
+id: pricing-research
+name: Pricing research
+owner: mkt-omar
+audience: prospect
+scope: account
+priority: high
+when:
+  threshold:
+    match: {type: page_view, url: "*/pricing*"}
+    count: 3
+    within: 1h
+cooldown: 0s
+message: "{{.Account}}: pricing viewed {{.Count}} times"
+`)
+}
+
+func token(user string) string { return "token-of-" + user + "-0123456789" }
+
+var evSeq int
+
+// pricingView returns an encoded pricing page view by customer of account.
+func pricingView(account, customer string, at time.Time) (key, value []byte) {
+	evSeq++
+	ev := map[string]any{
+		"id": fmt.Sprintf("evt-%s-%d", account, evSeq), "type": "page_view", "time": at.UTC().Format(time.RFC3339Nano),
+		"source":     "test",
+		"customer":   map[string]any{"id": customer, "account_id": account},
+		"properties": map[string]any{"url": "https://example.com/pricing", "title": "Pricing"},
+		"content_id": "pricing-page",
+	}
+	b, _ := json.Marshal(ev)
+	return []byte(account), b
+}
+
+func (a *testApp) writer() *kafka.Writer {
+	w := &kafka.Writer{
+		Addr:         kafka.TCP(a.Brokers()...),
+		Topic:        "dowser.events",
+		Balancer:     &kafka.Hash{},
+		BatchTimeout: time.Millisecond,
+		RequiredAcks: kafka.RequireAll,
+	}
+	a.t.Cleanup(func() { w.Close() })
+	return w
+}
+
+func (a *testApp) produce(w *kafka.Writer, msgs ...[2][]byte) {
+	a.t.Helper()
+	out := make([]kafka.Message, len(msgs))
+	for i, m := range msgs {
+		out[i] = kafka.Message{Key: m[0], Value: m[1]}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.WriteMessages(ctx, out...); err != nil {
+		a.t.Fatalf("producing: %v", err)
+	}
+}
+
+func kv(k, v []byte) [2][]byte { return [2][]byte{k, v} }
+
+// wsClient is a real websocket client of /v1/stream.
+type wsClient struct {
+	t      *testing.T
+	conn   *websocket.Conn
+	frames chan map[string]any
+	hello  map[string]any
+}
+
+func (a *testApp) connect(user string) *wsClient {
+	a.t.Helper()
+	h := http.Header{"Authorization": {"Bearer " + token(user)}}
+	conn, resp, err := websocket.DefaultDialer.Dial("ws://"+a.HTTPAddr()+"/v1/stream", h)
+	if err != nil {
+		a.t.Fatalf("dialing stream as %s: %v (%v)", user, err, resp)
+	}
+	c := &wsClient{t: a.t, conn: conn, frames: make(chan map[string]any, 100)}
+	go func() {
+		defer close(c.frames)
+		for {
+			var f map[string]any
+			if err := conn.ReadJSON(&f); err != nil {
+				return
+			}
+			c.frames <- f
+		}
+	}()
+	a.t.Cleanup(func() { conn.Close() })
+	c.hello = c.next(5 * time.Second)
+	if c.hello["op"] != "hello" || c.hello["user"] != user {
+		a.t.Fatalf("first frame for %s = %v, want hello", user, c.hello)
+	}
+	return c
+}
+
+func (c *wsClient) next(within time.Duration) map[string]any {
+	c.t.Helper()
+	select {
+	case f, ok := <-c.frames:
+		if !ok {
+			c.t.Fatal("websocket closed")
+		}
+		return f
+	case <-time.After(within):
+		c.t.Fatalf("no frame within %v", within)
+		return nil
+	}
+}
+
+// nextAlert returns the next alert frame's seq and alert.
+func (c *wsClient) nextAlert(within time.Duration) (int64, map[string]any) {
+	c.t.Helper()
+	f := c.next(within)
+	if f["op"] != "alert" {
+		c.t.Fatalf("frame = %v, want an alert", f)
+	}
+	return int64(f["seq"].(float64)), f["alert"].(map[string]any)
+}
+
+func (c *wsClient) send(v any) {
+	c.t.Helper()
+	if err := c.conn.WriteJSON(v); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func TestEndToEndAlertReachesOwnersOnly(t *testing.T) {
+	app := startApp(t)
+	app.seed()
+	ana := app.connect("rep-ana")
+	jane := app.connect("mkt-jane")
+	ben := app.connect("rep-ben")
+	omar := app.connect("mkt-omar")
+
+	w := app.writer()
+	now := time.Now()
+	app.produce(w,
+		kv(pricingView("acme", "c-1", now.Add(-3*time.Minute))),
+		kv(pricingView("acme", "c-2", now.Add(-2*time.Minute))),
+	)
+	start := time.Now()
+	k, v := pricingView("acme", "c-1", now.Add(-time.Minute))
+	app.produce(w, kv(k, v))
+	var trigger struct{ ID string }
+	_ = json.Unmarshal(v, &trigger)
+
+	seq, alert := ana.nextAlert(2 * time.Second)
+	t.Logf("alert reached the owning rep %v after the triggering event was acknowledged", time.Since(start))
+	if seq != 1 {
+		t.Errorf("rep's first seq = %d, want 1", seq)
+	}
+	for field, want := range map[string]any{
+		"signal_id": "pricing-research", "signal_version": 1.0, "subject": "account:acme", "account_id": "acme",
+		"customer_id": "c-1", "priority": "high", "event_id": trigger.ID, "count": 3.0, "message": "acme: pricing viewed 3 times",
+	} {
+		if alert[field] != want {
+			t.Errorf("alert[%q] = %v, want %v", field, alert[field], want)
+		}
+	}
+	if ev, _ := alert["evidence"].([]any); len(ev) != 3 {
+		t.Errorf("evidence has %d events, want 3: %v", len(ev), alert["evidence"])
+	}
+	if id, _ := alert["id"].(string); !strings.HasPrefix(id, "al-") {
+		t.Errorf("alert id = %q", id)
+	}
+
+	// The content owner hears of it too; the signal owner does not, because
+	// the content had an owner.
+	_, janes := jane.nextAlert(2 * time.Second)
+	if janes["id"] != alert["id"] {
+		t.Errorf("marketer got %v, want %v", janes["id"], alert["id"])
+	}
+
+	// Ben must not see Acme's alert: the first thing he receives is the
+	// alert of his own account, Globex. Omar owns nothing involved (the
+	// pricing page has an owner, so the signal's owner is not asked) and
+	// must receive nothing at all.
+	app.produce(w,
+		kv(pricingView("globex", "g-1", now.Add(-3*time.Minute))),
+		kv(pricingView("globex", "g-1", now.Add(-2*time.Minute))),
+		kv(pricingView("globex", "g-2", now.Add(-time.Minute))),
+	)
+	_, bens := ben.nextAlert(2 * time.Second)
+	if bens["account_id"] != "globex" {
+		t.Errorf("rep-ben's first alert is for %v, want globex only", bens["account_id"])
+	}
+	_, janes2 := jane.nextAlert(2 * time.Second)
+	if janes2["account_id"] != "globex" {
+		t.Errorf("jane's second alert is for %v, want globex", janes2["account_id"])
+	}
+	var omars struct{ Alerts []any }
+	app.do("GET", "/v1/alerts", token("mkt-omar"), nil, http.StatusOK, &omars)
+	if len(omars.Alerts) != 0 {
+		t.Errorf("mkt-omar was addressed %d alerts, want 0", len(omars.Alerts))
+	}
+	select {
+	case f := <-omar.frames:
+		t.Errorf("mkt-omar received %v", f)
+	default:
+	}
+	var anas struct {
+		Alerts []struct{ Alert map[string]any }
+	}
+	app.do("GET", "/v1/alerts", token("rep-ana"), nil, http.StatusOK, &anas)
+	if len(anas.Alerts) != 1 || anas.Alerts[0].Alert["account_id"] != "acme" {
+		t.Errorf("rep-ana's alert list = %v, want only acme's alert", anas.Alerts)
+	}
+	var all struct{ Alerts []any }
+	app.do("GET", "/v1/alerts", adminToken, nil, http.StatusOK, &all)
+	if len(all.Alerts) != 2 {
+		t.Errorf("admin sees %d alerts, want 2", len(all.Alerts))
+	}
+}
+
+func TestEndToEndResumeDeliversMissedAlertsOnce(t *testing.T) {
+	app := startApp(t)
+	app.seed()
+	jane := app.connect("mkt-jane")
+	ana := app.connect("rep-ana")
+	w := app.writer()
+	now := time.Now()
+	app.produce(w,
+		kv(pricingView("acme", "c-1", now.Add(-5*time.Minute))),
+		kv(pricingView("acme", "c-1", now.Add(-4*time.Minute))),
+		kv(pricingView("acme", "c-2", now.Add(-3*time.Minute))),
+	)
+	seq, _ := ana.nextAlert(2 * time.Second)
+	jane.nextAlert(2 * time.Second)
+	if seq != 1 {
+		t.Fatalf("first seq = %d, want 1", seq)
+	}
+	ana.conn.Close()
+
+	// Two alerts while Ana is away. Jane, still connected, proves they are
+	// stored before Ana comes back.
+	app.produce(w,
+		kv(pricingView("acme", "c-3", now.Add(-2*time.Minute))),
+		kv(pricingView("acme", "c-1", now.Add(-time.Minute))),
+	)
+	jane.nextAlert(2 * time.Second)
+	jane.nextAlert(2 * time.Second)
+
+	ana = app.connect("rep-ana")
+	if got := ana.hello["last_seq"]; got != 3.0 {
+		t.Errorf("hello last_seq = %v, want 3", got)
+	}
+	ana.send(map[string]any{"op": "resume", "after": 1})
+	var got []int64
+	for range 2 {
+		s, _ := ana.nextAlert(2 * time.Second)
+		got = append(got, s)
+	}
+	// One more live alert after the replay: it must come once, as seq 4.
+	app.produce(w, kv(pricingView("acme", "c-2", now)))
+	s, _ := ana.nextAlert(2 * time.Second)
+	got = append(got, s)
+	if want := []int64{2, 3, 4}; !slices.Equal(got, want) {
+		t.Errorf("seqs after resume = %v, want %v", got, want)
+	}
+	// Acknowledging works on a resumed alert; an alert of someone else's
+	// is refused.
+	var listed struct {
+		Alerts []struct {
+			Seq   int64
+			Alert struct{ ID string }
+		}
+	}
+	app.do("GET", "/v1/alerts?limit=1", token("rep-ana"), nil, http.StatusOK, &listed)
+	if len(listed.Alerts) != 1 || listed.Alerts[0].Seq != 4 {
+		t.Fatalf("newest listed = %+v, want seq 4", listed.Alerts)
+	}
+	ana.send(map[string]any{"op": "ack", "id": listed.Alerts[0].Alert.ID})
+	if f := ana.next(2 * time.Second); f["op"] != "acked" || f["id"] != listed.Alerts[0].Alert.ID {
+		t.Errorf("ack answer = %v", f)
+	}
+	ana.send(map[string]any{"op": "ack", "id": "al-not-hers"})
+	if f := ana.next(2 * time.Second); f["op"] != "error" {
+		t.Errorf("ack of an unknown alert answered %v, want an error", f)
+	}
+}
+
+func TestEndToEndMalformedMessageGoesToDeadLetterTopic(t *testing.T) {
+	app := startApp(t)
+	app.seed()
+	ana := app.connect("rep-ana")
+	w := app.writer()
+	now := time.Now()
+	bad := []byte(`{"id": "evt-bad", "type": "page_view", "time": "yesterday"`)
+	missing := []byte(`{"id":"evt-nocustomer","type":"page_view","time":"2026-11-23T07:00:00Z","customer":{}}`)
+	app.produce(w,
+		kv([]byte("acme"), bad),
+		kv([]byte("acme"), missing),
+		kv(pricingView("acme", "c-1", now.Add(-3*time.Minute))),
+		kv(pricingView("acme", "c-1", now.Add(-2*time.Minute))),
+		kv(pricingView("acme", "c-1", now.Add(-time.Minute))),
+	)
+	// The partition kept flowing past the bad messages.
+	if _, a := ana.nextAlert(2 * time.Second); a["account_id"] != "acme" {
+		t.Errorf("alert = %v", a)
+	}
+
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: app.Brokers(), Topic: ingest.DLQTopic("dowser.events"), GroupID: "test-dlq",
+		StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond,
+	})
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got := map[string]string{}
+	for len(got) < 2 {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			t.Fatalf("reading dead-letter topic (have %v): %v", got, err)
+		}
+		headers := map[string]string{}
+		for _, h := range m.Headers {
+			headers[h.Key] = string(h.Value)
+		}
+		got[string(m.Value)] = headers[ingest.HeaderReason] + " | " + headers[ingest.HeaderError]
+	}
+	if r := got[string(bad)]; !strings.HasPrefix(r, "not_json | ") {
+		t.Errorf("truncated JSON dead-lettered with %q, want reason not_json", r)
+	}
+	if r := got[string(missing)]; !strings.HasPrefix(r, "missing_field | ") || !strings.Contains(r, "customer.id") {
+		t.Errorf("event without customer dead-lettered with %q, want missing_field naming customer.id", r)
+	}
+}

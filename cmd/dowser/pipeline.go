@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dowserhq/dowser/detector"
+	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/notify"
+	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser/schema"
+)
+
+// pipeline connects ingest to the detector, storage and the hub: each
+// assigned partition gets its own engine, fed in offset order.
+type pipeline struct {
+	store   *postgres.Store
+	router  *notify.Router
+	hub     *notify.Hub
+	signals *signalSet
+	log     *slog.Logger
+	fired   *prometheus.CounterVec
+
+	lifecycles lifecycleCache
+}
+
+var _ ingest.Processor = (*pipeline)(nil)
+
+func newPipeline(store *postgres.Store, router *notify.Router, hub *notify.Hub, signals *signalSet, log *slog.Logger, reg prometheus.Registerer) *pipeline {
+	p := &pipeline{
+		store: store, router: router, hub: hub, signals: signals, log: log,
+		fired: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dowser_alerts_fired_total",
+			Help: "Alerts stored, by signal and priority.",
+		}, []string{"signal", "priority"}),
+		lifecycles: lifecycleCache{ttl: 30 * time.Second, m: map[string]lifecycleEntry{}},
+	}
+	reg.MustRegister(p.fired)
+	return p
+}
+
+// Partition implements ingest.Processor.
+func (p *pipeline) Partition(ctx context.Context, partition int) (ingest.PartitionHandler, error) {
+	snap := p.signals.current()
+	return &partitionWorker{p: p, partition: partition, snap: snap, engine: detector.New(snap.signals)}, nil
+}
+
+// partitionWorker owns one partition's detector state. ingest calls it from
+// one goroutine only.
+type partitionWorker struct {
+	p         *pipeline
+	partition int
+	snap      *signalSnapshot
+	engine    *detector.Engine
+
+	// pending holds alerts of pendingEvent not yet stored: a retry of the
+	// same event must store them, not evaluate the event a second time
+	// (the engine would rightly count it as a duplicate and stay silent).
+	pendingEvent *schema.Event
+	pending      []schema.Alert
+}
+
+// Handle implements ingest.PartitionHandler.
+func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
+	if w.pendingEvent != ev {
+		if snap := w.p.signals.current(); snap != w.snap {
+			w.engine.SetSignals(snap.signals)
+			w.snap = snap
+		}
+		if ev.Customer.Lifecycle == "" && ev.Customer.AccountID != "" {
+			lc, err := w.p.lifecycles.get(ctx, w.p.store, ev.Customer.AccountID)
+			if err != nil {
+				return err
+			}
+			ev.Customer.Lifecycle = lc
+		}
+		w.pending = w.engine.Evaluate(ev)
+		w.pendingEvent = ev
+	}
+	for len(w.pending) > 0 {
+		a := &w.pending[0]
+		recipients, err := w.p.router.Recipients(ctx, a)
+		if err != nil {
+			return err
+		}
+		deliveries, err := w.p.store.SaveAlert(ctx, a, recipients)
+		if err != nil {
+			return err
+		}
+		if len(deliveries) > 0 {
+			w.p.fired.WithLabelValues(a.SignalID, a.Priority).Inc()
+			w.p.log.Info("alert", "id", a.ID, "signal", a.SignalID, "subject", a.Subject, "recipients", len(deliveries), "partition", strconv.Itoa(w.partition))
+		}
+		w.p.hub.Deliver(deliveries...)
+		w.pending = w.pending[1:]
+	}
+	w.pendingEvent = nil
+	return nil
+}
+
+// lifecycleCache remembers account lifecycles briefly, so that events of
+// the same account do not each cost a query.
+type lifecycleCache struct {
+	ttl time.Duration
+	mu  sync.Mutex
+	m   map[string]lifecycleEntry
+}
+
+type lifecycleEntry struct {
+	lifecycle string
+	expires   time.Time
+}
+
+func (c *lifecycleCache) get(ctx context.Context, store *postgres.Store, accountID string) (string, error) {
+	now := time.Now()
+	c.mu.Lock()
+	e, ok := c.m[accountID]
+	c.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.lifecycle, nil
+	}
+	lc, err := store.AccountLifecycle(ctx, accountID)
+	if err != nil {
+		return "", fmt.Errorf("looking up lifecycle of account %q: %w", accountID, err)
+	}
+	c.mu.Lock()
+	if len(c.m) > 100_000 {
+		clear(c.m) // bound memory; a cold cache only costs queries
+	}
+	c.m[accountID] = lifecycleEntry{lifecycle: lc, expires: now.Add(c.ttl)}
+	c.mu.Unlock()
+	return lc, nil
+}

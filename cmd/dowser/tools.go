@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/dowserhq/dowser/broker"
+	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser/schema"
+)
+
+// runBroker runs the embedded Kafka broker alone until ctx ends.
+func runBroker(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
+	fs := newFlagSet("broker")
+	addr := fs.String("embedded-kafka-addr", "127.0.0.1:9092", "listen address")
+	dir := fs.String("embedded-kafka-dir", "", "folder to persist topics, offsets and groups in; empty keeps them in memory")
+	partitions := fs.Int("partitions", 6, "partition count of automatically created topics")
+	var lc logConfig
+	lc.register(fs)
+	if err := parseFlags(fs, args, stderr, getenv, nil); err != nil {
+		return err
+	}
+	log, err := lc.logger(stderr)
+	if err != nil {
+		return err
+	}
+	b, err := broker.Start(broker.Config{Addr: *addr, Dir: *dir, Partitions: *partitions, Logger: log})
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	log.Info("embedded kafka broker stopping")
+	b.Close()
+	return nil
+}
+
+// runMigrate applies the migrations and exits.
+func runMigrate(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
+	fs := newFlagSet("migrate")
+	url := fs.String("database-url", "", "PostgreSQL URL (also read from DATABASE_URL)")
+	if err := parseFlags(fs, args, stderr, getenv, map[string]string{"database-url": "DATABASE_URL"}); err != nil {
+		return err
+	}
+	if *url == "" {
+		return fmt.Errorf("no database: set --database-url, DOWSER_DATABASE_URL or DATABASE_URL")
+	}
+	store, err := postgres.Open(ctx, *url)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(stderr, "migrations applied")
+	return nil
+}
+
+// runProduce produces one event per stdin line, validating each first so
+// that a typo is reported here rather than dead-lettered.
+func runProduce(ctx context.Context, args []string, stdin io.Reader, stderr io.Writer, getenv func(string) string) error {
+	fs := newFlagSet("produce")
+	brokers := fs.String("kafka-brokers", "127.0.0.1:9092", "comma-separated Kafka bootstrap brokers")
+	topic := fs.String("events-topic", "dowser.events", "topic to produce to")
+	raw := fs.Bool("raw", false, "produce lines as they are, without validating them")
+	if err := parseFlags(fs, args, stderr, getenv, nil); err != nil {
+		return err
+	}
+	p := ingest.NewProducer(splitList(*brokers), *topic)
+	defer p.Close()
+	sc := bufio.NewScanner(stdin)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	n := 0
+	for line := 1; sc.Scan(); line++ {
+		b := append([]byte(nil), sc.Bytes()...)
+		if len(b) == 0 {
+			continue
+		}
+		var key []byte
+		if !*raw {
+			ev, err := schema.ParseEvent(b, 0)
+			if err != nil {
+				return fmt.Errorf("line %d: %w", line, err)
+			}
+			key = []byte(ingest.EventKey(&ev))
+		}
+		if err := p.Produce(ctx, ingest.Message{Key: key, Value: b}); err != nil {
+			return err
+		}
+		n++
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("reading stdin: %w", err)
+	}
+	slog.New(slog.NewTextHandler(stderr, nil)).Info("produced", "events", n, "topic", *topic)
+	return nil
+}

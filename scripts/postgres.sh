@@ -42,7 +42,7 @@ fi
 as_pg() { "$@"; }
 if [ "$(id -u)" = 0 ]; then
 	id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
-	as_pg() { runuser -u postgres -- "$@"; }
+	as_pg() { (cd / && runuser -u postgres -- "$@"); }
 	mkdir -p "$dir"
 	chown postgres "$dir"
 	if ! as_pg test -w "$dir"; then
@@ -56,8 +56,13 @@ fi
 
 url="postgres://postgres@127.0.0.1:$port/$db?sslmode=disable"
 
-case "${1:-start}" in
-start)
+start_server() {
+	if "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" && ! as_pg "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+		# Another checkout's private server holds the port: share it. Every
+		# test makes a database of its own, so sharing is harmless.
+		log "reusing the PostgreSQL already listening on 127.0.0.1:$port"
+		return
+	fi
 	mkdir -p "$dir"
 	if [ ! -f "$dir/PG_VERSION" ]; then
 		log "initialising $dir"
@@ -65,9 +70,15 @@ start)
 	fi
 	if ! as_pg "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
 		log "starting on 127.0.0.1:$port"
+		# fsync off: this server holds demo and test data only.
 		as_pg "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
 			-o "-h 127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >/dev/null
 	fi
+}
+
+case "${1:-start}" in
+start)
+	start_server
 	if ! "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$db'" postgres | grep -q 1; then
 		"$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE \"$db\"" postgres
 	fi

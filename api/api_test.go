@@ -95,6 +95,11 @@ func TestAuthorizationPerEndpoint(t *testing.T) {
 		{"GET", "/v1/signals/pricing", "", want{unauth, ok, ok, ok}},
 		{"GET", "/v1/signals", "", want{unauth, ok, ok, ok}},
 		{"GET", "/v1/alerts", "", want{unauth, ok, ok, ok}},
+		{"POST", "/v1/signals/pricing/disable", "", want{unauth, forbidden, ok, ok}},
+		{"POST", "/v1/signals/pricing/enable", "", want{unauth, forbidden, ok, ok}},
+		{"GET", "/v1/signals/pricing/history", "", want{unauth, ok, ok, ok}},
+		{"GET", "/v1/signals/pricing/versions/1", "", want{unauth, ok, ok, ok}},
+		{"GET", "/v1/signals/pricing/versions/9", "", want{unauth, 404, 404, 404}},
 		{"DELETE", "/v1/signals/pricing", "", want{unauth, forbidden, no, 404}},
 	}
 	for _, r := range routes {

@@ -239,17 +239,73 @@ func (s *Server) listSignals(w http.ResponseWriter, r *http.Request, _ postgres.
 	writeJSON(w, http.StatusOK, map[string]any{"signals": sigs})
 }
 
-func (s *Server) deleteSignal(w http.ResponseWriter, r *http.Request, _ postgres.User) {
+func (s *Server) deleteSignal(w http.ResponseWriter, r *http.Request, me postgres.User) {
 	id, err := pathID(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.store.DeleteSignal(r.Context(), id); err != nil {
+	if err := s.store.DeleteSignal(r.Context(), id, me.ID); err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// enableSignal turns a signal on or off without a new version.
+func (s *Server) enableSignal(enabled bool) authedHandler {
+	return func(w http.ResponseWriter, r *http.Request, me postgres.User) {
+		id, err := pathID(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if err := s.store.SetSignalEnabled(r.Context(), id, enabled, me.ID); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		sig, err := s.store.GetSignal(r.Context(), id)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, sig)
+	}
+}
+
+// signalHistory lists who saved, enabled, disabled or deleted the signal,
+// and when, oldest first.
+func (s *Server) signalHistory(w http.ResponseWriter, r *http.Request, _ postgres.User) {
+	id, err := pathID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	changes, err := s.store.SignalHistory(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "changes": changes})
+}
+
+func (s *Server) signalVersion(w http.ResponseWriter, r *http.Request, _ postgres.User) {
+	id, err := pathID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v, err := strconv.Atoi(r.PathValue("version"))
+	if err != nil || v < 1 {
+		s.fail(w, r, errorf(http.StatusBadRequest, "version: %q is not a positive integer", r.PathValue("version")))
+		return
+	}
+	sv, err := s.store.GetSignalVersion(r.Context(), id, v)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sv)
 }
 
 // listAlerts lists the caller's own alerts, newest first; admins see every

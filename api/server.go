@@ -31,7 +31,10 @@ type Store interface {
 	SaveSignal(ctx context.Context, id string, document json.RawMessage, source, by string, enabled bool) (int, error)
 	GetSignal(ctx context.Context, id string) (postgres.StoredSignal, error)
 	ListSignals(ctx context.Context) ([]postgres.StoredSignal, error)
-	DeleteSignal(ctx context.Context, id string) error
+	DeleteSignal(ctx context.Context, id, by string) error
+	SetSignalEnabled(ctx context.Context, id string, enabled bool, by string) error
+	SignalHistory(ctx context.Context, id string) ([]postgres.SignalChange, error)
+	GetSignalVersion(ctx context.Context, id string, version int) (postgres.SignalVersion, error)
 	ListAlerts(ctx context.Context, userID string, limit int) ([]postgres.ListedAlert, error)
 }
 
@@ -103,6 +106,10 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("PUT /v1/signals/{id}", s.auth(marketing, s.putSignal))
 	s.mux.HandleFunc("GET /v1/signals/{id}", s.auth(anyRole, s.getSignal))
 	s.mux.HandleFunc("DELETE /v1/signals/{id}", s.auth(marketing, s.deleteSignal))
+	s.mux.HandleFunc("POST /v1/signals/{id}/enable", s.auth(marketing, s.enableSignal(true)))
+	s.mux.HandleFunc("POST /v1/signals/{id}/disable", s.auth(marketing, s.enableSignal(false)))
+	s.mux.HandleFunc("GET /v1/signals/{id}/history", s.auth(anyRole, s.signalHistory))
+	s.mux.HandleFunc("GET /v1/signals/{id}/versions/{version}", s.auth(anyRole, s.signalVersion))
 	s.mux.HandleFunc("GET /v1/alerts", s.auth(anyRole, s.listAlerts))
 
 	if s.cfg.Assets != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -39,11 +40,13 @@ func (s *Store) SaveSignal(ctx context.Context, id string, document json.RawMess
 			id, version, document, source, by); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `
+		if _, err := tx.Exec(ctx, `
 			INSERT INTO signals (id, version, enabled) VALUES ($1, $2, $3)
 			ON CONFLICT (id) DO UPDATE SET version = $2, enabled = $3, deleted = false, updated_at = clock_timestamp()`,
-			id, version, enabled)
-		return err
+			id, version, enabled); err != nil {
+			return err
+		}
+		return recordChange(ctx, tx, id, version, "saved", by)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("saving signal %q: %w", id, err)
@@ -71,17 +74,94 @@ func (s *Store) GetSignal(ctx context.Context, id string) (StoredSignal, error) 
 	return sig, nil
 }
 
+func recordChange(ctx context.Context, q querier, id string, version int, action, by string) error {
+	_, err := q.Exec(ctx, `INSERT INTO signal_changes (signal_id, version, action, changed_by) VALUES ($1, $2, $3, $4)`, id, version, action, by)
+	return err
+}
+
 // DeleteSignal removes a signal from the active set; its versions stay for
 // the alerts that name them. It returns ErrNotFound for an unknown id.
-func (s *Store) DeleteSignal(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE signals SET deleted = true, updated_at = clock_timestamp() WHERE id = $1 AND NOT deleted`, id)
-	if err != nil {
-		return fmt.Errorf("deleting signal %q: %w", id, err)
+func (s *Store) DeleteSignal(ctx context.Context, id, by string) error {
+	return s.changeSignal(ctx, id, by, "deleted", `deleted = true`)
+}
+
+// SetSignalEnabled enables or disables the current version of a signal.
+// Doing what is already so is not an error, and is not recorded.
+func (s *Store) SetSignalEnabled(ctx context.Context, id string, enabled bool, by string) error {
+	action, set := "disabled", `enabled = false`
+	if enabled {
+		action, set = "enabled", `enabled = true`
 	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("signal %s: %w", id, ErrNotFound)
+	return s.changeSignal(ctx, id, by, action, set)
+}
+
+// changeSignal applies set to a live signal and records the change.
+func (s *Store) changeSignal(ctx context.Context, id, by, action, set string) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var version int
+		var enabled bool
+		err := tx.QueryRow(ctx, `SELECT version, enabled FROM signals WHERE id = $1 AND NOT deleted FOR UPDATE`, id).Scan(&version, &enabled)
+		if err != nil {
+			return notFound(err, "signal "+id)
+		}
+		if (action == "enabled" && enabled) || (action == "disabled" && !enabled) {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE signals SET `+set+`, updated_at = clock_timestamp() WHERE id = $1`, id); err != nil {
+			return err
+		}
+		return recordChange(ctx, tx, id, version, action, by)
+	})
+	if err != nil {
+		return fmt.Errorf("%s signal %q: %w", strings.TrimSuffix(action, "d"), id, err)
 	}
 	return nil
+}
+
+// SignalChange is one entry of a signal's history.
+type SignalChange struct {
+	Version   int       `json:"version"`
+	Action    string    `json:"action"`
+	ChangedBy string    `json:"changed_by"`
+	ChangedAt time.Time `json:"changed_at"`
+}
+
+// SignalHistory returns every change to a signal, oldest first, or
+// ErrNotFound when it never existed.
+func (s *Store) SignalHistory(ctx context.Context, id string) ([]SignalChange, error) {
+	rows, err := s.pool.Query(ctx, `SELECT version, action, changed_by, changed_at FROM signal_changes WHERE signal_id = $1 ORDER BY id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("reading history of signal %q: %w", id, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[SignalChange])
+	if err != nil {
+		return nil, fmt.Errorf("reading history of signal %q: %w", id, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("signal %s: %w", id, ErrNotFound)
+	}
+	return out, nil
+}
+
+// SignalVersion is one immutable saved definition.
+type SignalVersion struct {
+	ID        string          `json:"id"`
+	Version   int             `json:"version"`
+	Document  json.RawMessage `json:"document"`
+	Source    string          `json:"source"`
+	CreatedBy string          `json:"created_by"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+// GetSignalVersion returns one saved version, or ErrNotFound.
+func (s *Store) GetSignalVersion(ctx context.Context, id string, version int) (SignalVersion, error) {
+	var v SignalVersion
+	err := s.pool.QueryRow(ctx, `SELECT id, version, document, source, created_by, created_at FROM signal_versions WHERE id = $1 AND version = $2`, id, version).
+		Scan(&v.ID, &v.Version, &v.Document, &v.Source, &v.CreatedBy, &v.CreatedAt)
+	if err != nil {
+		return v, notFound(err, fmt.Sprintf("signal %s version %d", id, version))
+	}
+	return v, nil
 }
 
 // ListSignals returns the current version of every signal not deleted,

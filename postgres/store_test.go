@@ -3,6 +3,8 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -152,17 +154,48 @@ func TestSignalsAreVersioned(t *testing.T) {
 	if got.Version != 2 || got.Enabled || got.UpdatedBy != "omar" || got.Source != "id: pricing\nname: P" {
 		t.Errorf("current = %+v", got)
 	}
-	if err := s.DeleteSignal(ctx, "pricing"); err != nil {
+	if err := s.SetSignalEnabled(ctx, "pricing", true, "jane"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetSignalEnabled(ctx, "pricing", true, "jane"); err != nil {
+		t.Fatalf("enabling twice: %v", err)
+	}
+	if got, _ := s.GetSignal(ctx, "pricing"); !got.Enabled || got.Version != 2 {
+		t.Errorf("after enable: %+v, want version 2 enabled", got)
+	}
+	if err := s.SetSignalEnabled(ctx, "nope", true, "jane"); !errors.Is(err, postgres.ErrNotFound) {
+		t.Errorf("enabling an unknown signal: %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteSignal(ctx, "pricing", "jane"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.GetSignal(ctx, "pricing"); !errors.Is(err, postgres.ErrNotFound) {
 		t.Errorf("deleted signal: %v, want ErrNotFound", err)
 	}
-	if err := s.DeleteSignal(ctx, "pricing"); !errors.Is(err, postgres.ErrNotFound) {
+	if err := s.DeleteSignal(ctx, "pricing", "jane"); !errors.Is(err, postgres.ErrNotFound) {
 		t.Errorf("deleting twice: %v, want ErrNotFound", err)
 	}
 	if v3, err := s.SaveSignal(ctx, "pricing", []byte(`{"id":"pricing"}`), "id: pricing", "jane", true); err != nil || v3 != 3 {
 		t.Errorf("re-creating a deleted signal = %d, %v; want version 3", v3, err)
+	}
+	hist, err := s.SignalHistory(ctx, "pricing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changes []string
+	for _, c := range hist {
+		changes = append(changes, fmt.Sprintf("v%d %s by %s", c.Version, c.Action, c.ChangedBy))
+	}
+	want := []string{"v1 saved by jane", "v2 saved by omar", "v2 enabled by jane", "v2 deleted by jane", "v3 saved by jane"}
+	if !slices.Equal(changes, want) {
+		t.Errorf("history = %q, want %q", changes, want)
+	}
+	first, err := s.GetSignalVersion(ctx, "pricing", 1)
+	if err != nil || first.Source != "id: pricing" || first.CreatedBy != "jane" {
+		t.Errorf("version 1 = %+v, %v", first, err)
+	}
+	if _, err := s.SignalHistory(ctx, "never"); !errors.Is(err, postgres.ErrNotFound) {
+		t.Errorf("history of an unknown signal: %v, want ErrNotFound", err)
 	}
 }
 

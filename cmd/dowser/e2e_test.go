@@ -32,7 +32,7 @@ type testApp struct {
 	t *testing.T
 }
 
-func startApp(t *testing.T) *testApp {
+func startApp(t *testing.T, opts ...func(*serveConfig)) *testApp {
 	t.Helper()
 	cfg := serveConfig{
 		HTTPAddr:          "127.0.0.1:0",
@@ -45,6 +45,9 @@ func startApp(t *testing.T) *testApp {
 		AdminToken:        adminToken,
 		MaxEventBytes:     64 << 10,
 		SignalsPoll:       50 * time.Millisecond,
+	}
+	for _, o := range opts {
+		o(&cfg)
 	}
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	app, err := newApp(cfg, log, io.Discard)
@@ -116,16 +119,26 @@ func (a *testApp) putSignal(id, yaml string) {
 	a.t.Helper()
 	var stored struct{ Version int }
 	a.do("PUT", "/v1/signals/"+id, adminToken, yaml, http.StatusOK, &stored)
-	timeout := time.After(10 * time.Second)
+	a.awaitSignals(10*time.Second, func(sigs []*detector.Signal) bool {
+		return slices.ContainsFunc(sigs, func(s *detector.Signal) bool { return s.ID == id && s.Version == stored.Version })
+	})
+}
+
+// awaitSignals waits until the detectors' signal set satisfies cond, and
+// returns how long that took.
+func (a *testApp) awaitSignals(within time.Duration, cond func([]*detector.Signal) bool) time.Duration {
+	a.t.Helper()
+	start := time.Now()
+	timeout := time.After(within)
 	for {
 		snap := a.signals.current()
-		if slices.ContainsFunc(snap.signals, func(s *detector.Signal) bool { return s.ID == id && s.Version == stored.Version }) {
-			return
+		if cond(snap.signals) {
+			return time.Since(start)
 		}
 		select {
 		case <-snap.next:
 		case <-timeout:
-			a.t.Fatalf("signal %s v%d not loaded within 10s", id, stored.Version)
+			a.t.Fatalf("signal set not as expected within %v", within)
 		}
 	}
 }
@@ -466,5 +479,61 @@ func TestEndToEndMalformedMessageGoesToDeadLetterTopic(t *testing.T) {
 	}
 	if r := got[string(missing)]; !strings.HasPrefix(r, "missing_field | ") || !strings.Contains(r, "customer.id") {
 		t.Errorf("event without customer dead-lettered with %q, want missing_field naming customer.id", r)
+	}
+}
+
+func TestEndToEndSignalChangesGoLiveWithoutLosingState(t *testing.T) {
+	// The default poll interval: the promise is "live within 2 s".
+	app := startApp(t, func(c *serveConfig) { c.SignalsPoll = time.Second })
+	app.seed()
+	ana := app.connect("rep-ana")
+	w := app.writer()
+	now := time.Now()
+	// Two of the three pricing views pricing-research needs...
+	app.produce(w,
+		kv(pricingView("acme", "c-1", now.Add(-5*time.Minute))),
+		kv(pricingView("acme", "c-2", now.Add(-4*time.Minute))),
+	)
+	// ...then another signal is added, and pricing-research is untouched.
+	var stored struct{ Version int }
+	app.do("PUT", "/v1/signals/form-fill", token("mkt-jane"), `
+id: form-fill
+owner: mkt-jane
+when:
+  threshold:
+    match: {type: form_submit}
+    count: 1
+    within: 1d
+`, http.StatusOK, &stored)
+	took := app.awaitSignals(2*time.Second, func(sigs []*detector.Signal) bool {
+		return slices.ContainsFunc(sigs, func(s *detector.Signal) bool { return s.ID == "form-fill" })
+	})
+	t.Logf("new signal live after %v", took)
+	// The third view fires: the state of the unchanged signal survived.
+	app.produce(w, kv(pricingView("acme", "c-1", now.Add(-3*time.Minute))))
+	if _, a := ana.nextAlert(2 * time.Second); a["signal_id"] != "pricing-research" || a["count"] != 3.0 {
+		t.Fatalf("alert = %v, want pricing-research counting 3", a)
+	}
+
+	// Disabled, it stops firing; the form signal, still on, proves the
+	// events after it were processed.
+	app.do("POST", "/v1/signals/pricing-research/disable", token("mkt-jane"), nil, http.StatusOK, nil)
+	app.awaitSignals(2*time.Second, func(sigs []*detector.Signal) bool {
+		return !slices.ContainsFunc(sigs, func(s *detector.Signal) bool { return s.ID == "pricing-research" })
+	})
+	form := fmt.Sprintf(`{"id":"evt-form-1","type":"form_submit","time":%q,"customer":{"id":"c-1","account_id":"acme"}}`, now.UTC().Format(time.RFC3339))
+	app.produce(w, kv(pricingView("acme", "c-1", now.Add(-2*time.Minute))), kv([]byte("acme"), []byte(form)))
+	if _, a := ana.nextAlert(2 * time.Second); a["signal_id"] != "form-fill" {
+		t.Fatalf("alert = %v, want form-fill only (pricing-research is disabled)", a)
+	}
+	var hist struct {
+		Changes []struct {
+			Action    string `json:"action"`
+			ChangedBy string `json:"changed_by"`
+		}
+	}
+	app.do("GET", "/v1/signals/pricing-research/history", token("rep-ana"), nil, http.StatusOK, &hist)
+	if n := len(hist.Changes); n != 2 || hist.Changes[1].Action != "disabled" || hist.Changes[1].ChangedBy != "mkt-jane" {
+		t.Errorf("history = %+v, want saved then disabled by mkt-jane", hist.Changes)
 	}
 }

@@ -24,10 +24,13 @@ demo: build
 	@url="$(PGURL)"; test -n "$$url" || { echo "could not start PostgreSQL" >&2; exit 1; }; \
 	exec $(BIN) demo --database-url "$$url" --embedded-kafka-dir $(DATA)/kafka --http $(HTTP) --log-format text
 
-## test: every test, against the private PostgreSQL (or DATABASE_URL).
+## test: every test, against the private PostgreSQL (or DATABASE_URL) and
+## Debian's Chromium (installed when missing).
 test: vet fmt-check
 	@url="$(PGURL)"; test -n "$$url" || { echo "could not start PostgreSQL" >&2; exit 1; }; \
-	DATABASE_URL="$$url" DOWSER_REQUIRE_DB=1 $(GO) test -race -shuffle=on -count=1 -timeout 15m ./...
+	browser=$$(scripts/chromium.sh) || exit 1; \
+	DATABASE_URL="$$url" DOWSER_REQUIRE_DB=1 DOWSER_CHROMIUM="$$browser" DOWSER_REQUIRE_BROWSER=1 \
+		$(GO) test -race -shuffle=on -count=1 -timeout 15m ./...
 
 vet:
 	$(GO) vet ./...

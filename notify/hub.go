@@ -260,11 +260,19 @@ func encode(f frame) []byte {
 }
 
 // alertFrame encodes {"op":"alert","seq":N,"alert":...} without decoding the
-// stored alert again.
+// stored alert again, adding "acked" and "verdict" when the user has
+// already acted on it.
 func alertFrame(d schema.Delivery) []byte {
-	b := make([]byte, 0, len(d.Alert)+48)
+	b := make([]byte, 0, len(d.Alert)+80)
 	b = append(b, `{"op":"alert","seq":`...)
 	b = strconv.AppendInt(b, d.Seq, 10)
+	if d.Acked {
+		b = append(b, `,"acked":true`...)
+	}
+	if d.Verdict != "" {
+		b = append(b, `,"verdict":`...)
+		b = strconv.AppendQuote(b, d.Verdict) // one of three plain words
+	}
 	b = append(b, `,"alert":`...)
 	b = append(b, d.Alert...)
 	return append(b, '}')

@@ -70,7 +70,7 @@ func (s *Store) SaveAlert(ctx context.Context, a *schema.Alert, recipients []str
 // sequence above after, in sequence order.
 func (s *Store) DeliveriesAfter(ctx context.Context, userID string, after int64, limit int) ([]schema.Delivery, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT d.seq, d.alert_id, a.body FROM deliveries d JOIN alerts a ON a.id = d.alert_id
+		SELECT d.seq, d.alert_id, a.body, d.acked_at IS NOT NULL, coalesce(d.verdict, '') FROM deliveries d JOIN alerts a ON a.id = d.alert_id
 		WHERE d.user_id = $1 AND d.seq > $2 ORDER BY d.seq LIMIT $3`, userID, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("reading deliveries of %q: %w", userID, err)
@@ -79,7 +79,7 @@ func (s *Store) DeliveriesAfter(ctx context.Context, userID string, after int64,
 	var out []schema.Delivery
 	for rows.Next() {
 		d := schema.Delivery{UserID: userID}
-		if err := rows.Scan(&d.Seq, &d.AlertID, &d.Alert); err != nil {
+		if err := rows.Scan(&d.Seq, &d.AlertID, &d.Alert, &d.Acked, &d.Verdict); err != nil {
 			return nil, fmt.Errorf("reading delivery: %w", err)
 		}
 		out = append(out, d)

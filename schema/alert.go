@@ -87,4 +87,8 @@ type Delivery struct {
 	AlertID string
 	// Alert is the alert's JSON document.
 	Alert json.RawMessage
+	// Acked and Verdict are what the user has done with it so far: a
+	// replayed delivery carries them, so a reloaded panel shows them.
+	Acked   bool
+	Verdict string
 }

@@ -553,7 +553,10 @@ function onFrame(conn, msg) {
       onHello(conn, msg);
       break;
     case 'alert':
-      onAlert(msg.seq, msg.alert);
+      // A replayed alert carries what this user already did with it.
+      onAlert(msg.seq, msg.alert && typeof msg.alert === 'object'
+        ? { ...msg.alert, acked: msg.acked === true || msg.alert.acked, verdict: msg.verdict ?? msg.alert.verdict }
+        : msg.alert);
       break;
     case 'acked':
       onAcked(str(msg.id));

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -111,6 +113,28 @@ type Consumer struct {
 	proc    Processor
 	metrics *Metrics
 	dlq     *kafka.Writer
+
+	assignment atomic.Pointer[Assignment]
+}
+
+// Assignment is the set of partitions this member owns in one group
+// generation.
+type Assignment struct {
+	Partitions []int
+	// Changed is closed when a newer assignment replaces this one.
+	Changed <-chan struct{}
+	changed chan struct{}
+}
+
+// Assignment returns the current assignment; empty before the first
+// generation and between generations.
+func (c *Consumer) Assignment() *Assignment { return c.assignment.Load() }
+
+func (c *Consumer) assign(parts []int) {
+	ch := make(chan struct{})
+	if old := c.assignment.Swap(&Assignment{Partitions: parts, Changed: ch, changed: ch}); old != nil {
+		close(old.changed)
+	}
 }
 
 // NewConsumer returns a consumer feeding proc. Run starts it.
@@ -118,7 +142,7 @@ func NewConsumer(cfg Config, proc Processor, metrics *Metrics) (*Consumer, error
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	return &Consumer{
+	c := &Consumer{
 		cfg:     cfg,
 		proc:    proc,
 		metrics: metrics,
@@ -129,7 +153,9 @@ func NewConsumer(cfg Config, proc Processor, metrics *Metrics) (*Consumer, error
 			BatchTimeout: 5 * time.Millisecond,
 			RequiredAcks: kafka.RequireAll,
 		},
-	}, nil
+	}
+	c.assign(nil)
+	return c, nil
 }
 
 // Run consumes until ctx ends, rejoining the group after each rebalance.
@@ -155,6 +181,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 	defer group.Close()
 
 	for {
+		// The assignment stays as it is while Next waits for the next
+		// generation: kafka-go has no revoke callback to say otherwise.
 		gen, err := group.Next(ctx)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
@@ -168,7 +196,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 		for i, a := range assigned {
 			parts[i] = a.ID
 		}
+		slices.Sort(parts)
 		c.cfg.Logger.Info("partitions assigned", "generation", gen.ID, "partitions", parts)
+		c.assign(parts)
 		for _, a := range assigned {
 			gen.Start(func(genCtx context.Context) {
 				// The generation's context does not end with ours: join them.

@@ -5,27 +5,38 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/dowserhq/dowser/schema"
 )
 
-// SaveAlert stores an alert, its evidence and one delivery per recipient in
-// one transaction. An alert whose id is already stored is left as it was and
-// yields no deliveries, so a replayed event can never notify anyone twice.
-func (s *Store) SaveAlert(ctx context.Context, a *schema.Alert, recipients []string) ([]schema.Delivery, error) {
+// SavedAlert is what SaveAlert stored: the deliveries, and the outbox row
+// that will carry them to the alerts topic (0 when nothing was stored).
+type SavedAlert struct {
+	Deliveries []schema.Delivery
+	OutboxID   int64
+	// Message is the alerts-topic payload of the outbox row.
+	Message []byte
+}
+
+// SaveAlert stores an alert, its evidence, one delivery per recipient and
+// its outbox row in one transaction. An alert whose id is already stored is
+// left as it was and yields nothing, so a replayed event can never notify
+// anyone twice.
+func (s *Store) SaveAlert(ctx context.Context, a *schema.Alert, recipients []string) (SavedAlert, error) {
 	body, err := json.Marshal(a)
 	if err != nil {
-		return nil, fmt.Errorf("encoding alert %s: %w", a.ID, err)
+		return SavedAlert{}, fmt.Errorf("encoding alert %s: %w", a.ID, err)
 	}
 	// Lock users in a fixed order so that two partitions delivering to the
 	// same people cannot deadlock.
 	recipients = append([]string(nil), recipients...)
 	sort.Strings(recipients)
-	var out []schema.Delivery
+	var out SavedAlert
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		out = out[:0]
+		out = SavedAlert{}
 		tag, err := tx.Exec(ctx, `
 			INSERT INTO alerts (id, signal_id, signal_version, subject, customer_id, account_id, priority, event_id, event_time, body)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING`,
@@ -56,14 +67,73 @@ func (s *Store) SaveAlert(ctx context.Context, a *schema.Alert, recipients []str
 			if _, err := tx.Exec(ctx, `INSERT INTO deliveries (user_id, seq, alert_id) VALUES ($1, $2, $3)`, user, seq, a.ID); err != nil {
 				return fmt.Errorf("storing delivery to %q: %w", user, err)
 			}
-			out = append(out, schema.Delivery{UserID: user, Seq: seq, AlertID: a.ID, Alert: body})
+			out.Deliveries = append(out.Deliveries, schema.Delivery{UserID: user, Seq: seq, AlertID: a.ID, Alert: body})
 		}
-		return nil
+		msg := schema.AlertMessage{AlertID: a.ID, Alert: body}
+		for _, d := range out.Deliveries {
+			msg.Deliveries = append(msg.Deliveries, schema.Recipient{UserID: d.UserID, Seq: d.Seq})
+		}
+		if out.Message, err = json.Marshal(&msg); err != nil {
+			return fmt.Errorf("encoding alert message: %w", err)
+		}
+		return tx.QueryRow(ctx, `INSERT INTO outbox (alert_id, payload) VALUES ($1, $2) RETURNING id`, a.ID, out.Message).Scan(&out.OutboxID)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("saving alert %s: %w", a.ID, err)
+		return SavedAlert{}, fmt.Errorf("saving alert %s: %w", a.ID, err)
 	}
 	return out, nil
+}
+
+// OutboxMessage is an alert message not yet known to be on the alerts
+// topic.
+type OutboxMessage struct {
+	ID      int64
+	AlertID string
+	Payload []byte
+}
+
+// MarkPublished records that the outbox rows reached the alerts topic.
+func (s *Store) MarkPublished(ctx context.Context, ids ...int64) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE outbox SET published_at = now() WHERE id = ANY($1) AND published_at IS NULL`, ids); err != nil {
+		return fmt.Errorf("marking outbox rows published: %w", err)
+	}
+	return nil
+}
+
+// PublishPending hands publish the oldest unpublished outbox rows created
+// before olderThan ago, at most limit, and marks them published when it
+// succeeds. Rows another instance is publishing are skipped, so two relays
+// rarely send the same row (and when they do, deliveries are idempotent by
+// sequence). It returns how many rows were published.
+func (s *Store) PublishPending(ctx context.Context, olderThan time.Duration, limit int, publish func(context.Context, []OutboxMessage) error) (int, error) {
+	var n int
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT id, alert_id, payload FROM outbox
+			WHERE published_at IS NULL AND created_at < now() - $1::interval
+			ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`, olderThan.String(), limit)
+		if err != nil {
+			return err
+		}
+		msgs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[OutboxMessage])
+		if err != nil || len(msgs) == 0 {
+			return err
+		}
+		if err := publish(ctx, msgs); err != nil {
+			return err
+		}
+		ids := make([]int64, len(msgs))
+		for i, m := range msgs {
+			ids[i] = m.ID
+		}
+		n = len(msgs)
+		_, err = tx.Exec(ctx, `UPDATE outbox SET published_at = now() WHERE id = ANY($1)`, ids)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("publishing pending alerts: %w", err)
+	}
+	return n, nil
 }
 
 // DeliveriesAfter returns up to limit of the user's deliveries with a

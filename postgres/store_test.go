@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -48,21 +49,26 @@ func TestSaveAlertIsIdempotentAndNumbersPerRecipient(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	d1, err := s.SaveAlert(ctx, alert("al-1"), []string{"jane", "ana", "nobody"})
+	saved, err := s.SaveAlert(ctx, alert("al-1"), []string{"jane", "ana", "nobody"})
+	d1 := saved.Deliveries
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(d1) != 2 || d1[0].UserID != "ana" || d1[0].Seq != 1 || d1[1].UserID != "jane" || d1[1].Seq != 1 {
 		t.Fatalf("deliveries = %+v, want ana#1 and jane#1 (unknown users skipped)", d1)
 	}
+	if saved.OutboxID == 0 || !strings.Contains(string(saved.Message), `"deliveries":[{"user":"ana","seq":1},{"user":"jane","seq":1}]`) {
+		t.Errorf("outbox row %d with message %s", saved.OutboxID, saved.Message)
+	}
 	again, err := s.SaveAlert(ctx, alert("al-1"), []string{"ana", "jane"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(again) != 0 {
-		t.Fatalf("saving the same alert again delivered %+v, want nothing", again)
+	if len(again.Deliveries) != 0 || again.OutboxID != 0 {
+		t.Fatalf("saving the same alert again stored %+v, want nothing", again)
 	}
-	d2, err := s.SaveAlert(ctx, alert("al-2"), []string{"ana"})
+	saved2, err := s.SaveAlert(ctx, alert("al-2"), []string{"ana"})
+	d2 := saved2.Deliveries
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,5 +268,44 @@ func TestSessions(t *testing.T) {
 	}
 	if _, err := s.UserBySession(ctx, secret); !errors.Is(err, postgres.ErrNotFound) {
 		t.Errorf("deleted session: %v, want ErrNotFound", err)
+	}
+}
+
+func TestOutboxRelayPublishesWhatWasLeft(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	if err := s.PutUser(ctx, postgres.User{ID: "ana", Name: "Ana", Role: postgres.RoleRep}, ""); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := s.SaveAlert(ctx, alert("al-a"), []string{"ana"})
+	b, _ := s.SaveAlert(ctx, alert("al-b"), []string{"ana"})
+	if err := s.MarkPublished(ctx, a.OutboxID); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	publish := func(_ context.Context, msgs []postgres.OutboxMessage) error {
+		for _, m := range msgs {
+			got = append(got, m.AlertID)
+		}
+		return nil
+	}
+	// Too young: the detecting instance may still be publishing it.
+	if n, err := s.PublishPending(ctx, time.Hour, 10, publish); err != nil || n != 0 {
+		t.Fatalf("young rows: published %d, %v", n, err)
+	}
+	if n, err := s.PublishPending(ctx, 0, 10, publish); err != nil || n != 1 || got[0] != "al-b" {
+		t.Fatalf("published %d %v, %v; want only al-b (al-a was marked)", n, got, err)
+	}
+	failing := func(context.Context, []postgres.OutboxMessage) error { return errors.New("broker down") }
+	if err := s.MarkPublished(ctx, b.OutboxID); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := s.SaveAlert(ctx, alert("al-c"), []string{"ana"})
+	if _, err := s.PublishPending(ctx, 0, 10, failing); err == nil {
+		t.Fatal("a failing publish must be reported")
+	}
+	got = nil
+	if n, err := s.PublishPending(ctx, 0, 10, publish); err != nil || n != 1 || got[0] != "al-c" {
+		t.Fatalf("after a failed publish: %d %v, %v; want al-c again (row %d)", n, got, err, c.OutboxID)
 	}
 }

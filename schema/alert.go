@@ -78,6 +78,30 @@ func AlertID(signalID string, version int, subject, eventID string) string {
 	return "al-" + hex.EncodeToString(h.Sum(nil)[:12])
 }
 
+// AlertMessage is the value of a message on the alerts topic: a stored
+// alert and its numbered deliveries, which every instance pushes to the
+// sockets it holds.
+type AlertMessage struct {
+	AlertID    string          `json:"alert_id"`
+	Alert      json.RawMessage `json:"alert"`
+	Deliveries []Recipient     `json:"deliveries"`
+}
+
+// Recipient is one user's place in an AlertMessage.
+type Recipient struct {
+	UserID string `json:"user"`
+	Seq    int64  `json:"seq"`
+}
+
+// Expand returns one Delivery per recipient of the message.
+func (m *AlertMessage) Expand() []Delivery {
+	out := make([]Delivery, len(m.Deliveries))
+	for i, r := range m.Deliveries {
+		out[i] = Delivery{UserID: r.UserID, Seq: r.Seq, AlertID: m.AlertID, Alert: m.Alert}
+	}
+	return out
+}
+
 // Delivery is one alert addressed to one user, numbered by that user's
 // durable, gap-free sequence: the unit the websocket stream sends and
 // resumes by.

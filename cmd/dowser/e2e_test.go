@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/dowserhq/dowser/broker"
 	"github.com/dowserhq/dowser/detector"
 	"github.com/dowserhq/dowser/ingest"
 	"github.com/dowserhq/dowser/postgres/pgtest"
@@ -39,6 +41,7 @@ func startApp(t *testing.T, opts ...func(*serveConfig)) *testApp {
 		DatabaseURL:       pgtest.URL(t),
 		EmbeddedKafkaAddr: "127.0.0.1:0",
 		EventsTopic:       "dowser.events",
+		AlertsTopic:       "dowser.alerts",
 		GroupID:           "dowser",
 		Partitions:        3,
 		Replication:       1,
@@ -49,7 +52,7 @@ func startApp(t *testing.T, opts ...func(*serveConfig)) *testApp {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: testLogLevel()}))
 	app, err := newApp(cfg, log, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -536,4 +539,100 @@ when:
 	if n := len(hist.Changes); n != 2 || hist.Changes[1].Action != "disabled" || hist.Changes[1].ChangedBy != "mkt-jane" {
 		t.Errorf("history = %+v, want saved then disabled by mkt-jane", hist.Changes)
 	}
+}
+
+// awaitSplit waits until the apps own disjoint, non-empty sets of
+// partitions that together cover all n, and returns each app's set.
+func awaitSplit(t *testing.T, n int, apps ...*testApp) [][]int {
+	t.Helper()
+	timeout := time.After(60 * time.Second)
+	for {
+		var sets [][]int
+		var changed []<-chan struct{}
+		seen := map[int]bool{}
+		ok := true
+		for _, a := range apps {
+			as := a.consumer.Assignment()
+			changed = append(changed, as.Changed)
+			sets = append(sets, as.Partitions)
+			if len(as.Partitions) == 0 {
+				ok = false
+			}
+			for _, p := range as.Partitions {
+				if seen[p] {
+					ok = false
+				}
+				seen[p] = true
+			}
+		}
+		if ok && len(seen) == n {
+			return sets
+		}
+		select {
+		case <-changed[0]:
+		case <-changed[1]:
+		case <-timeout:
+			t.Fatalf("partitions never split between the instances: %v", sets)
+		}
+	}
+}
+
+// partitionOf is the partition kafka-go's Hash balancer picks for key.
+func partitionOf(key string, n int) int {
+	parts := make([]int, n)
+	for i := range parts {
+		parts[i] = i
+	}
+	return (&kafka.Hash{}).Balance(kafka.Message{Key: []byte(key)}, parts...)
+}
+
+func TestEndToEndAlertDetectedOnOneInstanceReachesSocketOnAnother(t *testing.T) {
+	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", Partitions: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	db := pgtest.URL(t)
+	shared := func(c *serveConfig) {
+		c.KafkaBrokers = b.Addr()
+		c.DatabaseURL = db
+	}
+	appA := startApp(t, shared)
+	appA.seed()
+	appB := startApp(t, shared)
+	sets := awaitSplit(t, 3, appA, appB)
+
+	// Pick an account whose partition instance A owns; the rep listens on B.
+	account := ""
+	for i := 0; account == ""; i++ {
+		k := fmt.Sprintf("acct-%d", i)
+		if slices.Contains(sets[0], partitionOf(k, 3)) {
+			account = k
+		}
+	}
+	appA.do("PUT", "/v1/accounts/"+account, adminToken, map[string]string{"name": account, "owner": "rep-ana"}, http.StatusOK, nil)
+	ana := appB.connect("rep-ana")
+	w := appA.writer()
+	now := time.Now()
+	start := time.Now()
+	app := appA
+	app.produce(w,
+		kv(pricingView(account, "c-1", now.Add(-3*time.Minute))),
+		kv(pricingView(account, "c-2", now.Add(-2*time.Minute))),
+		kv(pricingView(account, "c-1", now.Add(-time.Minute))),
+	)
+	_, alert := ana.nextAlert(time.Second)
+	t.Logf("detected on A (partitions %v), received on B (partitions %v) %v after produce", sets[0], sets[1], time.Since(start))
+	if alert["account_id"] != account {
+		t.Errorf("alert = %v", alert)
+	}
+}
+
+// testLogLevel is warn, or DOWSER_TEST_LOG_LEVEL when debugging a test.
+func testLogLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(os.Getenv("DOWSER_TEST_LOG_LEVEL"))); err != nil {
+		return slog.LevelWarn
+	}
+	return l
 }

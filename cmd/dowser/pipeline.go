@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -24,6 +25,7 @@ type pipeline struct {
 	router  *notify.Router
 	hub     *notify.Hub
 	signals *signalSet
+	alerts  *ingest.Producer // the alerts topic
 	log     *slog.Logger
 	fired   *prometheus.CounterVec
 
@@ -32,9 +34,9 @@ type pipeline struct {
 
 var _ ingest.Processor = (*pipeline)(nil)
 
-func newPipeline(store *postgres.Store, router *notify.Router, hub *notify.Hub, signals *signalSet, log *slog.Logger, reg prometheus.Registerer) *pipeline {
+func newPipeline(store *postgres.Store, router *notify.Router, hub *notify.Hub, signals *signalSet, alerts *ingest.Producer, log *slog.Logger, reg prometheus.Registerer) *pipeline {
 	p := &pipeline{
-		store: store, router: router, hub: hub, signals: signals, log: log,
+		store: store, router: router, hub: hub, signals: signals, alerts: alerts, log: log,
 		fired: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dowser_alerts_fired_total",
 			Help: "Alerts stored, by signal and priority.",
@@ -89,19 +91,80 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 		if err != nil {
 			return err
 		}
-		deliveries, err := w.p.store.SaveAlert(ctx, a, recipients)
+		saved, err := w.p.store.SaveAlert(ctx, a, recipients)
 		if err != nil {
 			return err
 		}
-		if len(deliveries) > 0 {
-			w.p.fired.WithLabelValues(a.SignalID, a.Priority).Inc()
-			w.p.log.Info("alert", "id", a.ID, "signal", a.SignalID, "subject", a.Subject, "recipients", len(deliveries), "partition", strconv.Itoa(w.partition))
-		}
-		w.p.hub.Deliver(deliveries...)
 		w.pending = w.pending[1:]
+		if saved.OutboxID == 0 {
+			continue // stored before: a replay, already delivered
+		}
+		w.p.fired.WithLabelValues(a.SignalID, a.Priority).Inc()
+		w.p.log.Info("alert", "id", a.ID, "signal", a.SignalID, "subject", a.Subject, "recipients", len(saved.Deliveries), "partition", strconv.Itoa(w.partition))
+		// Sockets on this instance hear at once; the alerts topic carries
+		// it to every other instance (and back here, deduplicated by seq).
+		w.p.hub.Deliver(saved.Deliveries...)
+		w.p.publish(ctx, saved)
 	}
 	w.pendingEvent = nil
 	return nil
+}
+
+// publish puts a stored alert on the alerts topic. Failing is not fatal:
+// the outbox relay publishes what is left unmarked.
+func (p *pipeline) publish(ctx context.Context, saved postgres.SavedAlert) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var m schema.AlertMessage
+	if err := json.Unmarshal(saved.Message, &m); err != nil {
+		p.log.Error("decoding own alert message", "err", err)
+		return
+	}
+	if err := p.alerts.Produce(ctx, ingest.Message{Key: []byte(m.AlertID), Value: saved.Message}); err != nil {
+		p.log.Warn("publishing alert; the outbox relay will retry", "alert", m.AlertID, "err", err)
+		return
+	}
+	if err := p.store.MarkPublished(ctx, saved.OutboxID); err != nil {
+		p.log.Warn("marking alert published; it may be published twice, harmlessly", "alert", m.AlertID, "err", err)
+	}
+}
+
+// relayOutbox publishes, every interval, the outbox rows that the detecting
+// instance did not get onto the alerts topic (it crashed, or Kafka
+// refused), until ctx ends.
+func (p *pipeline) relayOutbox(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		n, err := p.store.PublishPending(ctx, 2*interval, 500, func(ctx context.Context, msgs []postgres.OutboxMessage) error {
+			out := make([]ingest.Message, len(msgs))
+			for i, m := range msgs {
+				out[i] = ingest.Message{Key: []byte(m.AlertID), Value: m.Payload}
+			}
+			return p.alerts.Produce(ctx, out...)
+		})
+		if err != nil && ctx.Err() == nil {
+			p.log.Warn("outbox relay", "err", err)
+		}
+		if n > 0 {
+			p.log.Info("outbox relay published alerts left behind", "alerts", n)
+		}
+	}
+}
+
+// fanOut pushes an alerts-topic message to the sockets of this instance.
+func (p *pipeline) fanOut(value []byte) {
+	var m schema.AlertMessage
+	if err := json.Unmarshal(value, &m); err != nil {
+		p.log.Warn("undecodable message on the alerts topic", "err", err)
+		return
+	}
+	p.hub.Deliver(m.Expand()...)
 }
 
 // lifecycleCache remembers account lifecycles briefly, so that events of

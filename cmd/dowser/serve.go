@@ -33,6 +33,7 @@ type serveConfig struct {
 	EmbeddedKafkaAddr string
 	EmbeddedKafkaDir  string
 	EventsTopic       string
+	AlertsTopic       string
 	GroupID           string
 	Partitions        int
 	Replication       int
@@ -54,6 +55,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.EmbeddedKafkaAddr, "embedded-kafka-addr", "127.0.0.1:9092", "listen address of the embedded Kafka broker")
 	fs.StringVar(&c.EmbeddedKafkaDir, "embedded-kafka-dir", "", "folder where the embedded broker persists its data; empty keeps it in memory")
 	fs.StringVar(&c.EventsTopic, "events-topic", "dowser.events", "Kafka topic of customer-behaviour events; bad events go to <topic>.dlq")
+	fs.StringVar(&c.AlertsTopic, "alerts-topic", "dowser.alerts", "Kafka topic every instance reads to push alerts detected anywhere to its own websockets")
 	fs.StringVar(&c.GroupID, "group-id", "dowser", "Kafka consumer group shared by all instances")
 	fs.IntVar(&c.Partitions, "partitions", 6, "partition count of topics Dowser creates")
 	fs.IntVar(&c.Replication, "replication", 1, "replication factor of topics Dowser creates")
@@ -101,14 +103,15 @@ type App struct {
 	httpAddr string
 	brokers  []string
 	signals  *signalSet
+	consumer *ingest.Consumer
 }
 
 func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 	if cfg.DatabaseURL == "" {
 		return nil, errors.New("no database: set --database-url, DOWSER_DATABASE_URL or DATABASE_URL")
 	}
-	if cfg.EventsTopic == "" {
-		return nil, errors.New("--events-topic must not be empty")
+	if cfg.EventsTopic == "" || cfg.AlertsTopic == "" || cfg.EventsTopic == cfg.AlertsTopic {
+		return nil, fmt.Errorf("--events-topic %q and --alerts-topic %q must be set and differ", cfg.EventsTopic, cfg.AlertsTopic)
 	}
 	if cfg.Partitions < 1 {
 		return nil, fmt.Errorf("--partitions: %d must be at least 1", cfg.Partitions)
@@ -170,7 +173,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.brokers = brokers
 	if err := retryForever(ctx, log, "creating topics", func() error {
-		return ingest.EnsureTopics(ctx, brokers, a.cfg.Partitions, a.cfg.Replication, a.cfg.EventsTopic, ingest.DLQTopic(a.cfg.EventsTopic))
+		return ingest.EnsureTopics(ctx, brokers, a.cfg.Partitions, a.cfg.Replication, a.cfg.EventsTopic, ingest.DLQTopic(a.cfg.EventsTopic), a.cfg.AlertsTopic)
 	}); err != nil {
 		return err
 	}
@@ -190,7 +193,16 @@ func (a *App) Run(ctx context.Context) error {
 	}
 
 	hub := notify.NewHub(notify.HubConfig{AllowedOrigins: splitList(a.cfg.AllowedOrigins), Logger: log}, store, hubActions{store}, reg)
-	pipe := newPipeline(store, notify.NewRouter(store), hub, signals, log, reg)
+	alerts := ingest.NewProducer(brokers, a.cfg.AlertsTopic)
+	defer alerts.Close()
+	pipe := newPipeline(store, notify.NewRouter(store), hub, signals, alerts, log, reg)
+	var tail *ingest.Tailer
+	if err := retryForever(ctx, log, "reading the end of the alerts topic", func() (err error) {
+		tail, err = ingest.NewTailer(ctx, brokers, a.cfg.AlertsTopic, log)
+		return err
+	}); err != nil {
+		return err
+	}
 	consumer, err := ingest.NewConsumer(ingest.Config{
 		Brokers:       brokers,
 		Topic:         a.cfg.EventsTopic,
@@ -201,6 +213,7 @@ func (a *App) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.consumer = consumer
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
@@ -220,6 +233,8 @@ func (a *App) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return consumer.Run(gctx) })
 	g.Go(func() error { return signals.Run(gctx) })
+	g.Go(func() error { return tail.Run(gctx, pipe.fanOut) })
+	g.Go(func() error { return pipe.relayOutbox(gctx, time.Second) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serving http: %w", err)

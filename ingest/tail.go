@@ -1,0 +1,93 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+)
+
+// Tailer reads every partition of a topic from where it ended when the
+// Tailer was made. It joins no consumer group: every instance sees every
+// message, which fan-out to the sockets each instance holds needs.
+type Tailer struct {
+	brokers []string
+	topic   string
+	log     *slog.Logger
+	start   map[int]int64 // partition -> first offset to read
+}
+
+// NewTailer resolves the end of every partition of topic now, so that
+// nothing written after NewTailer returns is missed.
+func NewTailer(ctx context.Context, brokers []string, topic string, log *slog.Logger) (*Tailer, error) {
+	if len(brokers) == 0 {
+		return nil, fmt.Errorf("tailing %s: no brokers", topic)
+	}
+	conn, err := (&kafka.Dialer{Timeout: 10 * time.Second}).DialContext(ctx, "tcp", brokers[0])
+	if err != nil {
+		return nil, fmt.Errorf("tailing %s: %w", topic, err)
+	}
+	ps, err := conn.ReadPartitions(topic)
+	conn.Close()
+	if err != nil {
+		return nil, fmt.Errorf("listing partitions of %s: %w", topic, err)
+	}
+	t := &Tailer{brokers: brokers, topic: topic, log: log, start: make(map[int]int64, len(ps))}
+	for _, p := range ps {
+		lc, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, p.ID)
+		if err != nil {
+			return nil, fmt.Errorf("dialing the leader of %s/%d: %w", topic, p.ID, err)
+		}
+		end, err := lc.ReadLastOffset()
+		lc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("reading the end of %s/%d: %w", topic, p.ID, err)
+		}
+		t.start[p.ID] = end
+	}
+	return t, nil
+}
+
+// Run calls fn with each message value until ctx ends. fn is called from
+// one goroutine per partition.
+func (t *Tailer) Run(ctx context.Context, fn func(value []byte)) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for p, offset := range t.start {
+		g.Go(func() error {
+			r := kafka.NewReader(kafka.ReaderConfig{
+				Brokers:   t.brokers,
+				Topic:     t.topic,
+				Partition: p,
+				MinBytes:  1,
+				MaxBytes:  4 << 20,
+				MaxWait:   250 * time.Millisecond,
+			})
+			defer r.Close()
+			if err := r.SetOffset(offset); err != nil {
+				return fmt.Errorf("seeking %s/%d to %d: %w", t.topic, p, offset, err)
+			}
+			for {
+				m, err := r.ReadMessage(ctx)
+				if err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					// The reader retries broker errors itself; what
+					// reaches us is worth a log line and another try.
+					t.log.Warn("reading topic", "topic", t.topic, "partition", p, "err", err)
+					select {
+					case <-ctx.Done():
+						return nil
+					case <-time.After(time.Second):
+					}
+					continue
+				}
+				fn(m.Value)
+			}
+		})
+	}
+	return g.Wait()
+}

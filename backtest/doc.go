@@ -1,0 +1,17 @@
+// Package backtest runs signal definitions over recorded events with the
+// real detector, outside the live service: it is what `dowser signals lint`,
+// `dowser signals test` and `dowser signals backtest` are made of.
+//
+//   - [Lint] and [LoadSignals] read signal files (YAML or JSON, one signal per
+//     document, several documents per file allowed).
+//   - [LoadFixture] and [Fixture.Run] check a signal against a fixture:
+//     events in, exactly the expected alerts out, in order.
+//   - [Runner] evaluates signals over a large history (a JSONL file, or
+//     records read from Kafka by the caller) and counts what would have
+//     fired in a [Summary]. Events are decoded in parallel and evaluated in
+//     their original order, one engine per partition, like the live service.
+//
+// The package reads files but does no network I/O: Kafka history is read by
+// ingest and handed in by cmd/dowser. It imports detector and schema, never
+// ingest, notify, postgres or api.
+package backtest

@@ -297,7 +297,7 @@ func (r *Result) compare(want []Expected) {
 			}
 			i++
 			j++
-		case j < len(got) && (i == len(want) || lcs[i][j+1] >= lcs[i+1][j]):
+		case j < len(got) && (i == len(want) || lcs[i][j+1] > lcs[i+1][j]):
 			r.Unexpected = append(r.Unexpected, got[j])
 			r.lines = append(r.lines, diffLine{'+', describeAlert(&got[j])})
 			j++

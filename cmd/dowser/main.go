@@ -28,6 +28,7 @@ Usage:
   dowser broker    run only the embedded Kafka broker
   dowser migrate   apply the database migrations and exit
   dowser produce   produce JSON events, one per line on stdin, to the events topic
+  dowser signals   lint, test and backtest signal files (dowser signals help)
   dowser version   print the version
 
 Every flag also reads an environment variable: --kafka-brokers is DOWSER_KAFKA_BROKERS.
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runMigrate(ctx, args, stderr, getenv)
 	case "produce":
 		err = runProduce(ctx, args, os.Stdin, stderr, getenv)
+	case "signals":
+		err = runSignals(ctx, args, stdout, stderr, getenv)
 	case "version":
 		fmt.Fprintln(stdout, version)
 	case "help", "-h", "--help":

@@ -103,12 +103,12 @@ func loadYAML(t *testing.T, path string) map[string]any {
 
 // The helpers below read decoded YAML: a missing or mistyped value is the
 // zero value, and the checks report it.
-func m(v any) map[string]any { x, _ := v.(map[string]any); return x }
-func l(v any) []any          { x, _ := v.([]any); return x }
-func s(v any) string         { x, _ := v.(string); return x }
+func asMap(v any) map[string]any { x, _ := v.(map[string]any); return x }
+func asList(v any) []any         { x, _ := v.([]any); return x }
+func asString(v any) string      { x, _ := v.(string); return x }
 func dig(v any, keys ...string) any {
 	for _, k := range keys {
-		v = m(v)[k]
+		v = asMap(v)[k]
 	}
 	return v
 }
@@ -229,13 +229,13 @@ func TestCompose(t *testing.T) {
 			t.Errorf("%s: unknown top-level key %q", path, k)
 		}
 	}
-	services := m(doc["services"])
+	services := asMap(doc["services"])
 	if len(services) == 0 {
 		t.Fatalf("%s: no services", path)
 	}
-	volumes := m(doc["volumes"])
+	volumes := asMap(doc["volumes"])
 	for name, raw := range services {
-		svc := m(raw)
+		svc := asMap(raw)
 		where := path + ": services." + name
 		if svc == nil {
 			t.Errorf("%s: not a mapping", where)
@@ -250,9 +250,9 @@ func TestCompose(t *testing.T) {
 			t.Errorf("%s: neither image nor build", where)
 		}
 		if b := svc["build"]; b != nil {
-			ctx, dockerfile := s(dig(b, "context")), s(dig(b, "dockerfile"))
+			ctx, dockerfile := asString(dig(b, "context")), asString(dig(b, "dockerfile"))
 			if ctx == "" {
-				ctx = s(b)
+				ctx = asString(b)
 			}
 			if dockerfile == "" {
 				dockerfile = "Dockerfile"
@@ -265,12 +265,12 @@ func TestCompose(t *testing.T) {
 		switch d := svc["depends_on"].(type) {
 		case []any:
 			for _, e := range d {
-				deps = append(deps, s(e))
+				deps = append(deps, asString(e))
 			}
 		case map[string]any:
 			for dep, cond := range d {
 				deps = append(deps, dep)
-				c := s(dig(cond, "condition"))
+				c := asString(dig(cond, "condition"))
 				if !slices.Contains([]string{"service_started", "service_healthy", "service_completed_successfully"}, c) {
 					t.Errorf("%s: depends_on.%s: condition %q", where, dep, c)
 				}
@@ -287,14 +287,14 @@ func TestCompose(t *testing.T) {
 				t.Errorf("%s: depends on %q, which is not another service", where, dep)
 			}
 		}
-		for _, p := range l(svc["ports"]) {
+		for _, p := range asList(svc["ports"]) {
 			// An unquoted 80:80 is a number in YAML 1.1 readers.
 			ps, ok := p.(string)
 			if !ok || !portPattern.MatchString(ps) {
 				t.Errorf("%s: port %v (%T) is not a quoted [ip:][host:]container[/proto] string", where, p, p)
 			}
 		}
-		for _, v := range l(svc["volumes"]) {
+		for _, v := range asList(svc["volumes"]) {
 			vs, ok := v.(string)
 			if !ok {
 				t.Errorf("%s: volume %v is not short syntax", where, v)
@@ -326,8 +326,8 @@ func TestCompose(t *testing.T) {
 			}
 			checkInterpolation(t, where+": environment."+k, vs)
 		}
-		if hc := m(svc["healthcheck"]); hc != nil {
-			test := l(hc["test"])
+		if hc := asMap(svc["healthcheck"]); hc != nil {
+			test := asList(hc["test"])
 			if len(test) == 0 || !slices.Contains([]any{"CMD", "CMD-SHELL", "NONE"}, test[0]) {
 				t.Errorf("%s: healthcheck.test %v does not start with CMD, CMD-SHELL or NONE", where, hc["test"])
 			}
@@ -344,27 +344,27 @@ func checkInterpolation(t *testing.T, where, v string) {
 
 // isDowser tells the compose services that run the Dowser image.
 func isDowser(svc map[string]any) bool {
-	return strings.Contains(s(dig(svc, "build", "dockerfile")), "deploy/Dockerfile") || strings.Contains(s(svc["image"]), "dowser")
+	return strings.Contains(asString(dig(svc, "build", "dockerfile")), "deploy/Dockerfile") || strings.Contains(asString(svc["image"]), "dowser")
 }
 
 func TestComposeNamesRealFlagsAndVariables(t *testing.T) {
 	c := binaryCLI(t)
 	const path = "docker-compose.yaml"
-	services := m(loadYAML(t, path)["services"])
+	services := asMap(loadYAML(t, path)["services"])
 	n := 0
 	for name, raw := range services {
-		svc := m(raw)
+		svc := asMap(raw)
 		if !isDowser(svc) {
 			continue
 		}
 		n++
 		where := path + ": services." + name
 		var args []string
-		for _, a := range l(svc["command"]) {
-			args = append(args, s(a))
+		for _, a := range asList(svc["command"]) {
+			args = append(args, asString(a))
 		}
 		cmd := c.checkArgs(t, where+": command", args)
-		for k := range m(svc["environment"]) {
+		for k := range asMap(svc["environment"]) {
 			c.checkEnv(t, where+": environment", cmd, k)
 		}
 	}
@@ -420,11 +420,11 @@ func manifests(t *testing.T) map[string][]map[string]any {
 			t.Fatal(err)
 		}
 		for _, d := range docs {
-			kind := s(d["kind"])
-			if kind == "" || s(d["apiVersion"]) == "" {
+			kind := asString(d["kind"])
+			if kind == "" || asString(d["apiVersion"]) == "" {
 				t.Errorf("%s: a document without apiVersion and kind", f)
 			}
-			if kind != "Kustomization" && s(dig(d, "metadata", "name")) == "" {
+			if kind != "Kustomization" && asString(dig(d, "metadata", "name")) == "" {
 				t.Errorf("%s: %s without metadata.name", f, kind)
 			}
 			out[kind] = append(out[kind], d)
@@ -446,30 +446,30 @@ func TestKubernetesNamesRealFlagsAndVariables(t *testing.T) {
 	objs := manifests(t)
 	configMaps := map[string]map[string]any{}
 	for _, cm := range objs["ConfigMap"] {
-		configMaps[s(dig(cm, "metadata", "name"))] = m(cm["data"])
+		configMaps[asString(dig(cm, "metadata", "name"))] = asMap(cm["data"])
 	}
 	dep := one(t, objs, "Deployment")
-	containers := l(dig(dep, "spec", "template", "spec", "containers"))
+	containers := asList(dig(dep, "spec", "template", "spec", "containers"))
 	if len(containers) == 0 {
 		t.Fatal("Deployment: no containers")
 	}
 	for _, raw := range containers {
-		ctr := m(raw)
-		where := "Deployment: container " + s(ctr["name"])
+		ctr := asMap(raw)
+		where := "Deployment: container " + asString(ctr["name"])
 		var args []string
-		for _, a := range append(l(ctr["command"]), l(ctr["args"])...) {
-			args = append(args, s(a))
+		for _, a := range append(asList(ctr["command"]), asList(ctr["args"])...) {
+			args = append(args, asString(a))
 		}
 		cmd := c.checkArgs(t, where, args)
-		for _, e := range l(ctr["env"]) {
-			name := s(dig(e, "name"))
+		for _, e := range asList(ctr["env"]) {
+			name := asString(dig(e, "name"))
 			c.checkEnv(t, where+": env", cmd, name)
-			if key := s(dig(e, "valueFrom", "secretKeyRef", "key")); key != "" && key != name {
+			if key := asString(dig(e, "valueFrom", "secretKeyRef", "key")); key != "" && key != name {
 				t.Errorf("%s: env %s reads Secret key %s: name the key after the variable", where, name, key)
 			}
 		}
-		for _, e := range l(ctr["envFrom"]) {
-			name := s(dig(e, "configMapRef", "name"))
+		for _, e := range asList(ctr["envFrom"]) {
+			name := asString(dig(e, "configMapRef", "name"))
 			data, ok := configMaps[name]
 			if !ok {
 				t.Errorf("%s: envFrom ConfigMap %q is not in deploy/kubernetes", where, name)
@@ -492,15 +492,15 @@ func TestKubernetesNamesRealFlagsAndVariables(t *testing.T) {
 func TestKubernetesManifests(t *testing.T) {
 	objs := manifests(t)
 	dep := one(t, objs, "Deployment")
-	pod := m(dig(dep, "spec", "template", "spec"))
-	podLabels := m(dig(dep, "spec", "template", "metadata", "labels"))
+	pod := asMap(dig(dep, "spec", "template", "spec"))
+	podLabels := asMap(dig(dep, "spec", "template", "metadata", "labels"))
 	if replicas, _ := dig(dep, "spec", "replicas").(int); replicas != 2 {
 		t.Errorf("Deployment: replicas = %v, want 2", dig(dep, "spec", "replicas"))
 	}
 	if dig(pod, "securityContext", "runAsNonRoot") != true {
 		t.Error("Deployment: pod securityContext.runAsNonRoot is not true")
 	}
-	ctr := m(l(pod["containers"])[0])
+	ctr := asMap(asList(pod["containers"])[0])
 	if dig(ctr, "securityContext", "readOnlyRootFilesystem") != true || dig(ctr, "securityContext", "allowPrivilegeEscalation") != false {
 		t.Error("Deployment: container securityContext is not read-only root fs without privilege escalation")
 	}
@@ -508,14 +508,14 @@ func TestKubernetesManifests(t *testing.T) {
 		t.Error("Deployment: container has no resource requests or memory limit")
 	}
 	var ports []string
-	for _, p := range l(ctr["ports"]) {
-		ports = append(ports, s(dig(p, "name")))
+	for _, p := range asList(ctr["ports"]) {
+		ports = append(ports, asString(dig(p, "name")))
 	}
 	for probe, path := range map[string]string{"startupProbe": "/healthz", "livenessProbe": "/healthz", "readinessProbe": "/readyz"} {
-		if got := s(dig(ctr, probe, "httpGet", "path")); got != path {
+		if got := asString(dig(ctr, probe, "httpGet", "path")); got != path {
 			t.Errorf("Deployment: %s path = %q, want %s", probe, got, path)
 		}
-		if port := s(dig(ctr, probe, "httpGet", "port")); !slices.Contains(ports, port) {
+		if port := asString(dig(ctr, probe, "httpGet", "port")); !slices.Contains(ports, port) {
 			t.Errorf("Deployment: %s port %q is not a named container port %q", probe, port, ports)
 		}
 	}
@@ -530,39 +530,39 @@ func TestKubernetesManifests(t *testing.T) {
 		}
 	}
 	svc := one(t, objs, "Service")
-	selects("Service", m(dig(svc, "spec", "selector")))
-	for _, p := range l(dig(svc, "spec", "ports")) {
-		if tp := dig(p, "targetPort"); !slices.Contains(ports, s(tp)) {
+	selects("Service", asMap(dig(svc, "spec", "selector")))
+	for _, p := range asList(dig(svc, "spec", "ports")) {
+		if tp := dig(p, "targetPort"); !slices.Contains(ports, asString(tp)) {
 			t.Errorf("Service: targetPort %v is not a named container port %q", tp, ports)
 		}
 	}
-	selects("PodDisruptionBudget", m(dig(one(t, objs, "PodDisruptionBudget"), "spec", "selector", "matchLabels")))
+	selects("PodDisruptionBudget", asMap(dig(one(t, objs, "PodDisruptionBudget"), "spec", "selector", "matchLabels")))
 
 	// The scaler must watch what the instances consume, and never ask for
 	// more instances than there are partitions.
-	cm := m(one(t, objs, "ConfigMap")["data"])
+	cm := asMap(one(t, objs, "ConfigMap")["data"])
 	setting := func(name, def string) string {
-		if v := s(cm[name]); v != "" {
+		if v := asString(cm[name]); v != "" {
 			return v
 		}
 		return def
 	}
 	so := one(t, objs, "ScaledObject")
-	if got := s(dig(so, "spec", "scaleTargetRef", "name")); got != s(dig(dep, "metadata", "name")) {
+	if got := asString(dig(so, "spec", "scaleTargetRef", "name")); got != asString(dig(dep, "metadata", "name")) {
 		t.Errorf("ScaledObject: scales %q, not the Deployment", got)
 	}
-	trig := m(l(dig(so, "spec", "triggers"))[0])
-	meta := m(trig["metadata"])
+	trig := asMap(asList(dig(so, "spec", "triggers"))[0])
+	meta := asMap(trig["metadata"])
 	for key, want := range map[string]string{
 		"bootstrapServers": setting("DOWSER_KAFKA_BROKERS", ""),
 		"consumerGroup":    setting("DOWSER_GROUP_ID", "dowser"),
 		"topic":            setting("DOWSER_EVENTS_TOPIC", "dowser.events"),
 	} {
-		if s(meta[key]) != want {
+		if asString(meta[key]) != want {
 			t.Errorf("ScaledObject: %s = %q, but the ConfigMap says %q", key, meta[key], want)
 		}
 	}
-	if s(trig["type"]) != "kafka" || s(meta["allowIdleConsumers"]) == "true" {
+	if asString(trig["type"]) != "kafka" || asString(meta["allowIdleConsumers"]) == "true" {
 		t.Errorf("ScaledObject: trigger %v is not a kafka trigger without idle consumers", trig)
 	}
 	partitions, err := strconv.Atoi(setting("DOWSER_PARTITIONS", "6"))
@@ -579,8 +579,8 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 
 	kust := one(t, objs, "Kustomization")
-	for _, r := range l(kust["resources"]) {
-		if _, err := os.Stat(filepath.Join("kubernetes", s(r))); err != nil {
+	for _, r := range asList(kust["resources"]) {
+		if _, err := os.Stat(filepath.Join("kubernetes", asString(r))); err != nil {
 			t.Errorf("kustomization.yaml: resource %v", err)
 		}
 	}
@@ -615,11 +615,11 @@ func checkMetrics(t *testing.T, where, expr string) {
 func TestAlertRules(t *testing.T) {
 	doc := loadYAML(t, "prometheus/alerts.yaml")
 	n := 0
-	for _, g := range l(doc["groups"]) {
-		for _, r := range l(dig(g, "rules")) {
+	for _, g := range asList(doc["groups"]) {
+		for _, r := range asList(dig(g, "rules")) {
 			n++
-			name, expr := s(dig(r, "alert")), s(dig(r, "expr"))
-			if name == "" || expr == "" || s(dig(r, "labels", "severity")) == "" || s(dig(r, "annotations", "summary")) == "" {
+			name, expr := asString(dig(r, "alert")), asString(dig(r, "expr"))
+			if name == "" || expr == "" || asString(dig(r, "labels", "severity")) == "" || asString(dig(r, "annotations", "summary")) == "" {
 				t.Errorf("alerts.yaml: rule %v lacks alert, expr, labels.severity or annotations.summary", r)
 			}
 			checkMetrics(t, "alerts.yaml: "+name, expr)
@@ -639,39 +639,39 @@ func TestAlertRules(t *testing.T) {
 // services and loads the rules compose mounts, and that Grafana finds the
 // dashboard where compose mounts it.
 func TestMonitoringWiring(t *testing.T) {
-	compose := m(loadYAML(t, "docker-compose.yaml")["services"])
+	compose := asMap(loadYAML(t, "docker-compose.yaml")["services"])
 	mounts := map[string]string{} // host path → container path, every service
 	for _, svc := range compose {
-		for _, v := range l(m(svc)["volumes"]) {
-			parts := strings.Split(s(v), ":")
+		for _, v := range asList(asMap(svc)["volumes"]) {
+			parts := strings.Split(asString(v), ":")
 			if len(parts) >= 2 {
 				mounts[filepath.Clean(parts[0])] = parts[1]
 			}
 		}
 	}
 	prom := loadYAML(t, "prometheus/prometheus.yaml")
-	for _, f := range l(prom["rule_files"]) {
-		if mounts["prometheus/alerts.yaml"] != s(f) {
+	for _, f := range asList(prom["rule_files"]) {
+		if mounts["prometheus/alerts.yaml"] != asString(f) {
 			t.Errorf("prometheus.yaml: rule file %v is not where compose mounts prometheus/alerts.yaml (%s)", f, mounts["prometheus/alerts.yaml"])
 		}
 	}
 	var targets []string
-	for _, sc := range l(prom["scrape_configs"]) {
-		for _, st := range l(dig(sc, "static_configs")) {
-			for _, tg := range l(dig(st, "targets")) {
-				targets = append(targets, s(tg))
+	for _, sc := range asList(prom["scrape_configs"]) {
+		for _, st := range asList(dig(sc, "static_configs")) {
+			for _, tg := range asList(dig(st, "targets")) {
+				targets = append(targets, asString(tg))
 			}
 		}
 	}
 	for name, svc := range compose {
-		if isDowser(m(svc)) && !slices.Contains(targets, name+":8080") {
+		if isDowser(asMap(svc)) && !slices.Contains(targets, name+":8080") {
 			t.Errorf("prometheus.yaml: does not scrape %s:8080 (targets %q)", name, targets)
 		}
 	}
 
 	prov := loadYAML(t, "grafana/provisioning/dashboards/dowser.yaml")
-	for _, p := range l(prov["providers"]) {
-		if got := s(dig(p, "options", "path")); got != mounts["grafana/dashboards"] {
+	for _, p := range asList(prov["providers"]) {
+		if got := asString(dig(p, "options", "path")); got != mounts["grafana/dashboards"] {
 			t.Errorf("grafana provisioning: dashboards path %q, but compose mounts grafana/dashboards at %q", got, mounts["grafana/dashboards"])
 		}
 	}
@@ -683,14 +683,14 @@ func TestMonitoringWiring(t *testing.T) {
 	if err := json.Unmarshal(readFile(t, "grafana/dashboards/dowser.json"), &dash); err != nil {
 		t.Fatal(err)
 	}
-	if s(dash["uid"]) == "" || len(l(dash["panels"])) == 0 {
+	if asString(dash["uid"]) == "" || len(asList(dash["panels"])) == 0 {
 		t.Error("dowser.json: no uid or no panels")
 	}
 	seen := map[string]bool{}
-	for _, p := range l(dash["panels"]) {
-		for _, tg := range l(dig(p, "targets")) {
-			expr := s(dig(tg, "expr"))
-			checkMetrics(t, "dowser.json: "+s(dig(p, "title")), expr)
+	for _, p := range asList(dash["panels"]) {
+		for _, tg := range asList(dig(p, "targets")) {
+			expr := asString(dig(tg, "expr"))
+			checkMetrics(t, "dowser.json: "+asString(dig(p, "title")), expr)
 			for _, name := range metricRef.FindAllString(expr, -1) {
 				seen[name] = true
 			}

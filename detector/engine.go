@@ -2,97 +2,169 @@ package detector
 
 import (
 	"slices"
-	"sort"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/dowserhq/dowser/schema"
 )
 
+// Limits of an engine's memory that do not depend on the signals.
+const (
+	// MaxRecentEvents is how many of the most recent distinct event ids an
+	// engine remembers to recognise upstream duplicates.
+	MaxRecentEvents = 100_000
+	// MaxIdentityLinks is how many anonymous ids an engine remembers the
+	// customer of.
+	MaxIdentityLinks = 100_000
+)
+
 // Engine evaluates a set of signals over the events of one partition, in
 // the order the partition delivers them. For each signal and subject it
-// keeps the recent matching events and alert times, and nothing else.
+// keeps the recent relevant events and alert times; besides, it remembers
+// recent event ids and anonymous-id links. All of it is plain data.
 //
 // An Engine is not safe for concurrent use: each partition owns one. The
 // signals it is given are only read, so one set may be shared by many
 // engines.
 //
-// # The rules
+// # Events in, alerts out
 //
-// Subject: for scope customer it is "customer:" + the event's customer key
-// (the customer id, else the anonymous id); for scope account it is
-// "account:" + customer.account_id, or the customer subject when the event
-// has no account id.
+// Duplicates: an event whose id is among the last [MaxRecentEvents]
+// distinct ids the engine evaluated is an upstream duplicate and is ignored
+// entirely: it changes no state, counts for no signal and fires nothing,
+// even if its other fields differ. (Beyond that memory, an event whose id is
+// among a subject's kept events for a signal is still not counted again by
+// that signal.) An event with an empty id is never a duplicate.
 //
-// Audience: the event's lifecycle is customer.lifecycle, and an empty one
-// counts as prospect (the caller fills it from the account when it knows
-// it). Audience any takes every event; prospect and customer take only
-// events of that lifecycle.
+// Identity: an event that carries both customer.id and customer.anonymous_id
+// (an identify event, or any other) links the anonymous id to the customer
+// id, the customer's account_id and lifecycle (when the event has them). A
+// later event with only that anonymous id counts as that customer: its
+// customer id, and its account id and lifecycle when it has none, come from
+// the link. When a link is new, or changes customer, the state the anonymous
+// id built up as subject "customer:<anonymous id>" is merged, for every
+// signal, into the state of the customer's subject for that signal
+// ("customer:<id>", or "account:<account id>" for scope account when the
+// link has an account): kept events are united (one per event id, ordered
+// by time), alert times too, and the merged events count as the customer
+// (for min_people and distinct customer.id). Merging fires nothing by
+// itself; the next matching event is evaluated against the merged state.
+// The link is learnt before the linking event is evaluated, so that event
+// already sees the merged state. The engine keeps at most
+// [MaxIdentityLinks] links; when a new one would exceed that, the link
+// learnt longest ago is forgotten, and that anonymous id counts as itself
+// again. A link is per engine: an anonymous history is only merged when the
+// linking event is delivered to the same partition.
+//
+// Subject: for scope customer it is "customer:" + the customer key (the
+// customer id, else the anonymous id); for scope account it is "account:" +
+// the account id, or the customer subject when there is no account id.
+//
+// Audience: the lifecycle is customer.lifecycle (from the link for an
+// anonymous event), and an unknown one counts as prospect (the caller fills
+// it from the account when it knows it). Audience any takes every event;
+// prospect and customer take only events of that lifecycle. An event
+// outside the audience is invisible to the signal: it matches no step,
+// rule or absent match.
 //
 // Match: every match field that is set must match: type equals the event
-// type, url (a glob) matches the whole "url" property, content_id equals the
-// event's content id.
+// type; url (a glob) matches the whole "url" property; content_id equals
+// the event's content id; keywords: one of the keywords occurs as whole
+// words in the "subject", "title" or "body" property (see [Match.Keywords]);
+// where: the CEL expression evaluates to true, without error, within
+// [MaxWhereCost]; not: the nested match does not match.
 //
-// Threshold: a signal fires on a matching event e when at least count
-// matching events of e's subject (e included) have a time in
-// (e.time − within, e.time], and that subject had no alert from this signal
-// in (e.time − cooldown, e.time]. Windows are in event time, never the wall
-// clock; an event that arrives out of order still counts in every window
-// its time falls in. An event whose id is already among the subject's kept
-// events for the signal is an upstream duplicate: it is not counted again
-// and does not fire.
+// Order: the kept events of a subject are ordered by time; events with
+// equal times stay in the order they arrived. "Before" below means earlier
+// in that order.
 //
+// Cooldown: a signal fires on event e only when e's subject had no alert
+// from the signal with a time in (e.time − cooldown, e.time]. An alert's
+// time is its triggering event's time.
+//
+// Threshold: fires on a matching event e when at least count matching
+// events of e's subject (e included) have a time in (e.time − within,
+// e.time] — with distinct, when those events have at least count distinct
+// non-empty values of the field — and, with min_people, when they come from
+// at least min_people distinct customers (customer keys) — and the cooldown
+// allows. Windows are in event time, never the wall clock; an event that
+// arrives out of order still counts in every window its time falls in, and
+// may fire itself.
+//
+// Sequence: with steps s1 … sk, fires on an event e that matches sk when
+// there are distinct kept events x1, …, xk = e of e's subject, each xi
+// matching si and before xi+1, with x1's time in (e.time − within, e.time],
+// such that no kept event matching absent lies strictly between x1 and e
+// (in the order above), and the cooldown allows. Among all such chains the
+// engine picks, step by step from the end, the latest event matching each
+// step, which is the chain with the latest x1; if that chain has an absent
+// event between x1 and e, every chain does. The alert's evidence is the
+// chain. A late event completes a sequence only when it is itself a last
+// step; a late earlier step counts for later last steps.
+//
+// Score: every event matching at least one rule contributes, at its time
+// ti, the sum pi of the points of the rules it matches. The score of a
+// subject at time t is S(t) = Σ pi·2^(−(t − ti)/half_life) over its
+// contributing events with ti ≤ t. For a contributing event e, S⁻ is that
+// sum at e.time over the subject's events before e (e excluded), and S⁺ =
+// S⁻ + pe. Each (signal, subject) is armed or disarmed; it starts armed,
+// and e re-arms it when S⁻ < level. The signal fires on e when the subject
+// is armed, S⁺ ≥ level and the cooldown allows; firing disarms it. So it
+// fires when an event lifts the score to the level; while the score stays
+// at or above the level at event times it does not fire again; once it has
+// decayed below the level, the next event that lifts it fires again; and a
+// firing the cooldown held back happens on the first event after the
+// cooldown if the score is still at or above the level then. Comparisons
+// with the level have a relative tolerance of 10⁻⁹, so that rounding never
+// decides. A late event is scored at its own time against the events before
+// it (arrival order decides only the armed state), and may fire. When
+// identity merges two states of a score, the merged one is disarmed if
+// either was.
+
 // # Retention, and its limitation
 //
-// To bound memory, the state of a (signal, subject) keeps only the matching
-// events with time > newest − 2·within, where newest is the newest matching
-// event time seen for that subject, and the alert times > newest − 2·within
-// − cooldown. A matching event with time ≤ newest − 2·within is ignored:
-// not counted, never fires. The whole state of a subject is dropped once its
-// newest event is ≤ W − 2·within − cooldown, where W is the newest event
-// time the engine has seen in any event (checked about once per within of
-// event time).
+// Let the horizon be 2·within for a threshold or sequence, and
+// 2·half_life for a score; newest is the newest kept event time of a
+// (signal, subject), and W the newest event time the engine has seen in
+// any event. A (signal, subject) keeps the relevant events with time >
+// newest − horizon, and the alert times > newest − horizon − cooldown. A
+// relevant event with time ≤ newest − horizon is ignored: not counted,
+// never fires. A score does not forget older events: it folds them into
+// one decayed sum, exactly; an event at or before the newest folded one is
+// ignored like a late one. The whole state of a subject is dropped once
+// its newest event is ≤ W − horizon − cooldown, and, for a score, its score
+// at W is below level/1000 (checked about every horizon/2 of event time);
+// a score that comes back afresh is thus at most a thousandth of the level
+// lower than it would have been.
 //
-// Evaluation is exact, as the threshold rule says, for every event whose
-// time is ≥ newest − within and ≥ W − within, given every event of the
-// partition since the signal was set. An older (late) event is still
-// recorded and evaluated, but against state that may have dropped part of
-// its window, so it may be counted short and fire differently than the rule
-// says. An event far in the future advances W and expires idle subjects
-// early; the ingest edge should reject such events.
+// Evaluation is exact, as the rules say, for every event whose time is ≥
+// newest − horizon/2 and ≥ W − horizon/2, given every event of the
+// partition since the signal was set (for a score: for every event with a
+// time > newest − horizon, up to the forgetting above). An older (late)
+// event is still recorded and evaluated, but against state that may have
+// dropped part of its window, so it may be counted short and fire
+// differently than the rule says. An event far in the future advances W and
+// expires idle subjects early; the ingest edge should reject such events.
 type Engine struct {
 	programs  []*program            // every signal, in id order
 	byType    map[string][]*program // per event type: its signals and the any-type ones, in id order
-	anyType   []*program            // signals whose match has no type, in id order
+	anyType   []*program            // signals some of whose matches have no type, in id order
 	watermark time.Time             // W: the newest event time seen
 	nextSweep time.Time             // the earliest nextSweep of the programs
+
+	recent recentIDs
+	links  identityLinks
+	x      evalCtx // the event being evaluated; reused
 }
 
-// program is one compiled signal and its evaluation state.
+// program is one signal's plan and its evaluation state in one engine.
 type program struct {
-	sig      *Signal // normalized; never modified
-	hash     string
-	url      glob
-	hasURL   bool
-	count    int
-	within   time.Duration
-	cooldown time.Duration
-	tmpl     *template.Template
-	scratch  []byte // reused by subject
-
+	*plan
 	states    map[string]*subjectState // by subject
 	nextSweep time.Time                // when the next expiry pass is due
-}
 
-// subjectState is what one subject has done for one signal.
-type subjectState struct {
-	subject string
-	// events are the kept matching events, ordered by time; events with
-	// equal times stay in arrival order. Never empty.
-	events []schema.Evidence
-	// alerts are the times of the signal's alerts for the subject, ascending.
-	alerts []time.Time
+	scratch []byte              // reused by subject
+	set     map[string]struct{} // reused to count distinct values
 }
 
 // New returns an engine evaluating signals, normally values returned by
@@ -100,7 +172,10 @@ type subjectState struct {
 // Signal built by hand is normalized first, and its zero Cooldown means no
 // cooldown); of several valid signals with one ID, the last is used.
 func New(signals []*Signal) *Engine {
-	e := &Engine{}
+	e := &Engine{
+		recent: recentIDs{limit: MaxRecentEvents},
+		links:  identityLinks{limit: MaxIdentityLinks},
+	}
 	e.SetSignals(signals)
 	return e
 }
@@ -108,7 +183,7 @@ func New(signals []*Signal) *Engine {
 // SetSignals replaces the signal set, as [New] reads it. The state of a
 // signal whose ID, Version and [Signal.Hash] are unchanged is kept; the
 // state of changed or removed signals is dropped, so a changed signal starts
-// counting afresh.
+// counting afresh. The recent event ids and identity links are kept.
 func (e *Engine) SetSignals(signals []*Signal) {
 	old := make(map[string]*program, len(e.programs))
 	for _, p := range e.programs {
@@ -124,13 +199,20 @@ func (e *Engine) SetSignals(signals []*Signal) {
 			byID[s.ID] = o
 			continue
 		}
-		p := compile(s.normalized(), &problems{})
-		if p == nil {
+		pl := planOf(s, hash)
+		if pl == nil {
 			continue
 		}
-		p.hash = hash
-		p.states = make(map[string]*subjectState)
-		byID[s.ID] = p
+		if pl.sig.Version != s.Version {
+			// A plan compiled by ParseSignal before the store set the
+			// version: the alerts must name the version evaluated.
+			c := *pl
+			sig := *pl.sig
+			sig.Version = s.Version
+			c.sig = &sig
+			pl = &c
+		}
+		byID[s.ID] = &program{plan: pl, states: make(map[string]*subjectState), set: make(map[string]struct{})}
 	}
 
 	e.programs = e.programs[:0]
@@ -142,10 +224,11 @@ func (e *Engine) SetSignals(signals []*Signal) {
 	typed := make(map[string][]*program)
 	e.anyType = nil
 	for _, p := range e.programs {
-		if t := p.sig.When.Threshold.Match.Type; t != "" {
-			typed[t] = append(typed[t], p)
-		} else {
+		if p.types == nil {
 			e.anyType = append(e.anyType, p)
+		}
+		for _, t := range p.types {
+			typed[t] = append(typed[t], p)
 		}
 	}
 	e.byType = make(map[string][]*program, len(typed))
@@ -163,7 +246,7 @@ func (e *Engine) SetSignals(signals []*Signal) {
 // signal-id order (nil when none does). It never blocks, does no I/O and
 // does not panic; see [Engine] for the rules.
 func (e *Engine) Evaluate(ev *schema.Event) []schema.Alert {
-	if ev == nil {
+	if ev == nil || e.recent.seen(ev.ID) {
 		return nil
 	}
 	if ev.Time.After(e.watermark) {
@@ -172,13 +255,17 @@ func (e *Engine) Evaluate(ev *schema.Event) []schema.Alert {
 	if !e.watermark.Before(e.nextSweep) {
 		e.sweep()
 	}
+	x := &e.x
+	x.reset(ev, e.identify(ev))
+	defer x.release()
+
 	candidates, ok := e.byType[ev.Type]
 	if !ok {
 		candidates = e.anyType
 	}
 	var alerts []schema.Alert
 	for _, p := range candidates {
-		if a, fired := p.evaluate(ev); fired {
+		if a, fired := p.evaluate(x); fired {
 			alerts = append(alerts, a)
 		}
 	}
@@ -194,20 +281,19 @@ func (e *Engine) Subjects() int {
 	return n
 }
 
-// sweep drops the subjects that no longer matter to any event at or after
-// W − within (see the retention rules on Engine), for every program whose
-// pass is due, and plans the next pass one within later.
+// sweep drops the subjects that no longer matter (see the retention rules
+// on Engine), for every program whose pass is due, and plans the next pass
+// half a horizon later.
 func (e *Engine) sweep() {
 	var next time.Time
 	for _, p := range e.programs {
 		if !e.watermark.Before(p.nextSweep) {
-			cut := e.watermark.Add(-p.expiry())
 			for subject, st := range p.states {
-				if !st.newest().After(cut) {
+				if p.expired(st, e.watermark) {
 					delete(p.states, subject)
 				}
 			}
-			p.nextSweep = e.watermark.Add(p.within)
+			p.nextSweep = e.watermark.Add(p.horizon / 2)
 		}
 		if next.IsZero() || p.nextSweep.Before(next) {
 			next = p.nextSweep
@@ -216,91 +302,107 @@ func (e *Engine) sweep() {
 	e.nextSweep = next
 }
 
-// retain is how far behind its subject's newest event a matching event is
-// still kept.
-func (p *program) retain() time.Duration { return 2 * p.within }
-
-// expiry is how far behind W a subject's newest event may be before the
-// subject is dropped; it also bounds the alert times kept.
-func (p *program) expiry() time.Duration { return 2*p.within + p.cooldown }
-
-func (p *program) matches(ev *schema.Event) bool {
-	switch p.sig.Audience {
-	case AudienceAny:
-	case lifecycle(ev):
-	default:
+// expired reports whether st can be dropped at watermark w.
+func (p *program) expired(st *subjectState, w time.Time) bool {
+	if st.newest().After(w.Add(-p.horizon - p.cooldown)) {
 		return false
 	}
-	m := &p.sig.When.Threshold.Match
-	if m.Type != "" && m.Type != ev.Type {
-		return false
-	}
-	if m.ContentID != "" && m.ContentID != ev.ContentID {
-		return false
-	}
-	return !p.hasURL || p.url.match(ev.Prop("url"))
+	return p.kind != kindScore || st.total*p.decay(w.Sub(st.newest())) < p.level/1000
 }
 
-// lifecycle is the event's lifecycle, prospect when it is unknown.
-func lifecycle(ev *schema.Event) string {
-	if ev.Customer.Lifecycle == "" {
-		return schema.LifecycleProspect
-	}
-	return ev.Customer.Lifecycle
-}
-
-// subject writes the event's subject for this signal into p.scratch and
-// returns it, so that looking up a known subject allocates nothing.
-func (p *program) subject(ev *schema.Event) []byte {
+// subject writes the subject of x's event for this signal into p.scratch
+// and returns it, so that looking up a known subject allocates nothing.
+func (p *program) subject(x *evalCtx) []byte {
 	b := p.scratch[:0]
-	if p.sig.Scope == ScopeAccount && ev.Customer.AccountID != "" {
-		b = append(append(b, "account:"...), ev.Customer.AccountID...)
+	if p.sig.Scope == ScopeAccount && x.account != "" {
+		b = append(append(b, "account:"...), x.account...)
 	} else {
-		b = append(append(b, "customer:"...), ev.Customer.Key()...)
+		b = append(append(b, "customer:"...), x.key...)
 	}
 	p.scratch = b
 	return b
 }
 
-// evaluate applies the threshold rule to one event.
-func (p *program) evaluate(ev *schema.Event) (schema.Alert, bool) {
-	if !p.matches(ev) {
+// evaluate records x's event in its subject's state if it is relevant to
+// the signal, and applies the signal's rule to it.
+func (p *program) evaluate(x *evalCtx) (schema.Alert, bool) {
+	switch p.sig.Audience {
+	case AudienceAny, x.effectiveLifecycle():
+	default:
 		return schema.Alert{}, false
 	}
-	key := p.subject(ev)
+	r, ok := p.relevance(x)
+	if !ok {
+		return schema.Alert{}, false
+	}
+	key := p.subject(x)
 	st := p.states[string(key)]
 	if st == nil {
 		st = &subjectState{subject: string(key)}
 		p.states[st.subject] = st
-	} else if !st.admits(ev, p.retain()) {
+	} else if !st.admits(x.ev, p.horizon) {
 		return schema.Alert{}, false
 	}
-	t := ev.Time
-	st.insert(schema.EvidenceOf(ev))
-	st.prune(p.retain(), p.expiry())
-
-	lo, hi := st.window(t.Add(-p.within), t)
-	count := hi - lo
-	if count < p.count || st.cooling(t.Add(-p.cooldown), t) {
-		return schema.Alert{}, false
+	r.ev = x.evidence()
+	switch p.kind {
+	case kindThreshold:
+		return p.threshold(x, st, r)
+	case kindSequence:
+		return p.sequence(x, st, r)
+	default:
+		return p.score(x, st, r)
 	}
-	st.recordAlert(t)
-	return p.alert(ev, st.subject, st.events[max(lo, hi-MaxEvidence):hi], count), true
 }
 
-// alert builds the alert of a firing; window is the evidence to carry,
-// oldest first, and is copied.
-func (p *program) alert(ev *schema.Event, subject string, window []schema.Evidence, count int) schema.Alert {
+// relevance matches x's event against the signal's matches and returns
+// what its record needs (all but the evidence), or false when the signal
+// has no use for the event.
+func (p *program) relevance(x *evalCtx) (record, bool) {
+	var r record
+	switch p.kind {
+	case kindThreshold:
+		if !p.match.matches(x) {
+			return r, false
+		}
+		if p.distinct.kind != fieldNone {
+			r.value = x.value(p.distinct)
+		}
+	case kindSequence:
+		for i := range p.steps {
+			if p.steps[i].matches(x) {
+				r.steps |= 1 << i
+			}
+		}
+		r.absent = p.absent != nil && p.absent.matches(x)
+		if r.steps == 0 && !r.absent {
+			return r, false
+		}
+	case kindScore:
+		for i := range p.rules {
+			if p.rules[i].m.matches(x) {
+				r.points += p.rules[i].points
+			}
+		}
+		if r.points == 0 {
+			return r, false
+		}
+	}
+	return r, true
+}
+
+// alert builds the alert of a firing; evidence is the evidence to carry,
+// oldest first, in a slice the alert may keep.
+func (p *program) alert(x *evalCtx, subject string, evidence []schema.Evidence, count, people int, score float64) schema.Alert {
 	s := p.sig
-	evidence := slices.Clone(window)
-	customer := ev.Customer.Key()
-	account := ev.Customer.AccountID
+	ev := x.ev
+	account := x.account
 	if account == "" {
-		account = customer
+		account = x.key
 	}
 	data := MessageData{
-		Signal: s.Name, SignalID: s.ID, Customer: customer, Account: account,
-		Subject: subject, Count: count, Priority: s.Priority, Evidence: evidence,
+		Signal: s.Name, SignalID: s.ID, Customer: x.key, Account: account,
+		Subject: subject, Count: count, People: people, Score: score,
+		Priority: s.Priority, Evidence: evidence,
 	}
 	msg, err := render(p.tmpl, &data)
 	if err != nil {
@@ -315,9 +417,9 @@ func (p *program) alert(ev *schema.Event, subject string, window []schema.Eviden
 		SignalName:    s.Name,
 		SignalOwner:   s.Owner,
 		Subject:       subject,
-		CustomerID:    customer,
-		AccountID:     ev.Customer.AccountID,
-		Lifecycle:     ev.Customer.Lifecycle,
+		CustomerID:    x.key,
+		AccountID:     x.account,
+		Lifecycle:     x.lifecycle,
 		Priority:      s.Priority,
 		Message:       msg,
 		Count:         count,
@@ -327,60 +429,35 @@ func (p *program) alert(ev *schema.Event, subject string, window []schema.Eviden
 	}
 }
 
-func (st *subjectState) newest() time.Time { return st.events[len(st.events)-1].Time }
-
-// admits reports whether ev is neither too late to keep nor a duplicate of
-// a kept event.
-func (st *subjectState) admits(ev *schema.Event, retain time.Duration) bool {
-	if !ev.Time.After(st.newest().Add(-retain)) {
-		return false
+// people counts the distinct customers among records.
+func (p *program) people(records []record) int {
+	for i := range records {
+		p.set[records[i].ev.CustomerID] = struct{}{}
 	}
-	for i := range st.events {
-		if st.events[i].EventID == ev.ID {
-			return false
+	n := len(p.set)
+	clear(p.set)
+	return n
+}
+
+// distinctValues counts the distinct non-empty values among records.
+func (p *program) distinctValues(records []record) int {
+	for i := range records {
+		if v := records[i].value; v != "" {
+			p.set[v] = struct{}{}
 		}
 	}
-	return true
+	n := len(p.set)
+	clear(p.set)
+	return n
 }
 
-// after returns the index of the first event with a time after t.
-func (st *subjectState) after(t time.Time) int {
-	return sort.Search(len(st.events), func(i int) bool { return st.events[i].Time.After(t) })
-}
-
-// insert adds e after every kept event with a time at or before its own.
-func (st *subjectState) insert(e schema.Evidence) {
-	st.events = slices.Insert(st.events, st.after(e.Time), e)
-}
-
-// prune drops the events and alert times no longer needed (see Engine).
-// The newest event always stays. Dropping reslices from the front, so that
-// pruning one event is O(1); the next growing append copies only what is
-// live.
-func (st *subjectState) prune(retain, expiry time.Duration) {
-	newest := st.newest()
-	if i := st.after(newest.Add(-retain)); i > 0 {
-		clear(st.events[:i]) // release the evidence strings now
-		st.events = st.events[i:]
+// evidenceOf returns the evidence of records (at most MaxEvidence, the
+// newest), in a new slice.
+func evidenceOf(records []record) []schema.Evidence {
+	records = records[max(0, len(records)-MaxEvidence):]
+	out := make([]schema.Evidence, len(records))
+	for i := range records {
+		out[i] = records[i].ev
 	}
-	cut := newest.Add(-expiry)
-	if i := sort.Search(len(st.alerts), func(i int) bool { return st.alerts[i].After(cut) }); i > 0 {
-		st.alerts = st.alerts[i:]
-	}
-}
-
-// window returns the index range of the events with a time in (from, to].
-func (st *subjectState) window(from, to time.Time) (lo, hi int) {
-	return st.after(from), st.after(to)
-}
-
-// cooling reports whether an alert time falls in (from, to].
-func (st *subjectState) cooling(from, to time.Time) bool {
-	i := sort.Search(len(st.alerts), func(i int) bool { return st.alerts[i].After(from) })
-	return i < len(st.alerts) && !st.alerts[i].After(to)
-}
-
-func (st *subjectState) recordAlert(t time.Time) {
-	i := sort.Search(len(st.alerts), func(i int) bool { return st.alerts[i].After(t) })
-	st.alerts = slices.Insert(st.alerts, i, t)
+	return out
 }

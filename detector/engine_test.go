@@ -445,8 +445,8 @@ func TestRetention(t *testing.T) {
 	}
 	st := e.programs[0].states["customer:c-1"]
 	var kept []string
-	for _, ev := range st.events {
-		kept = append(kept, ev.EventID)
+	for _, r := range st.records {
+		kept = append(kept, r.ev.EventID)
 	}
 	if want := []string{"e2", "e3"}; !slices.Equal(kept, want) {
 		t.Errorf("got kept events %v, want %v", kept, want)
@@ -455,7 +455,7 @@ func TestRetention(t *testing.T) {
 	if got := fired(e, view("e4", 3*h-90*time.Minute)); got != nil {
 		t.Errorf("got alerts %v, want none", got)
 	}
-	if got := len(st.events); got != 3 {
+	if got := len(st.records); got != 3 {
 		t.Errorf("got %d kept events, want 3", got)
 	}
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -14,14 +16,17 @@ import (
 // YAML), applies the defaults and checks every rule. It returns a
 // normalized signal: Name, Audience, Scope, Priority, Cooldown and Message
 // are filled in when the document leaves them out. Version is left zero for
-// the store to set.
+// the store to set. The signal's where expressions are compiled here, once:
+// engines given the returned signal reuse them.
 //
 // Every failure is a *[ValidationError] listing all the problems at once,
 // each with the dotted path of the field and the reason, for example
-// `when.threshold.within: "7x" is not a duration` or `owner: is required`.
-// Unknown fields are rejected. Problems of the document's shape (a field of
-// the wrong kind, an unknown or repeated field) name the line; a YAML syntax
-// error is a single problem with an empty path that names the line.
+// `when.threshold.within: "7x" is not a duration`, `owner: is required` or
+// `when.sequence.steps[1].where: undeclared reference to 'evnt' (line 1,
+// column 1)`; list items are numbered from 0. Unknown fields are rejected.
+// Problems of the document's shape (a field of the wrong kind, an unknown or
+// repeated field) name the line; a YAML syntax error is a single problem
+// with an empty path that names the line.
 func ParseSignal(data []byte) (*Signal, error) {
 	var p problems
 	s, present := decodeSignal(data, &p)
@@ -29,13 +34,17 @@ func ParseSignal(data []byte) (*Signal, error) {
 		return nil, p.err()
 	}
 	n := s.normalized()
-	if t := n.When.Threshold; t != nil && !present["cooldown"] && t.Within > 0 && t.Within <= MaxWithin {
-		n.Cooldown = t.Within
+	if !present["cooldown"] {
+		if d := n.defaultCooldown(); d > 0 && d <= MaxWithin {
+			n.Cooldown = d
+		}
 	}
-	compile(n, &p)
+	pl := compile(n, &p)
 	if err := p.err(); err != nil {
 		return nil, err
 	}
+	pl.hash = n.Hash()
+	n.compiled = pl
 	return n, nil
 }
 
@@ -81,15 +90,16 @@ func decodeSignal(data []byte, p *problems) (*Signal, map[string]bool) {
 	d := &decoder{p: p, present: map[string]bool{}}
 	s := &Signal{}
 	d.object(doc, "", fields{
-		"id":       func(v *yaml.Node, path string) { s.ID = d.str(v, path) },
-		"name":     func(v *yaml.Node, path string) { s.Name = d.str(v, path) },
-		"owner":    func(v *yaml.Node, path string) { s.Owner = d.str(v, path) },
-		"audience": func(v *yaml.Node, path string) { s.Audience = d.str(v, path) },
-		"scope":    func(v *yaml.Node, path string) { s.Scope = d.str(v, path) },
-		"priority": func(v *yaml.Node, path string) { s.Priority = d.str(v, path) },
-		"when":     func(v *yaml.Node, path string) { d.when(v, path, &s.When) },
-		"cooldown": func(v *yaml.Node, path string) { s.Cooldown = d.duration(v, path) },
-		"message":  func(v *yaml.Node, path string) { s.Message = d.str(v, path) },
+		"id":         func(v *yaml.Node, path string) { s.ID = d.str(v, path) },
+		"name":       func(v *yaml.Node, path string) { s.Name = d.str(v, path) },
+		"owner":      func(v *yaml.Node, path string) { s.Owner = d.str(v, path) },
+		"audience":   func(v *yaml.Node, path string) { s.Audience = d.str(v, path) },
+		"scope":      func(v *yaml.Node, path string) { s.Scope = d.str(v, path) },
+		"min_people": func(v *yaml.Node, path string) { s.MinPeople = d.integer(v, path) },
+		"priority":   func(v *yaml.Node, path string) { s.Priority = d.str(v, path) },
+		"when":       func(v *yaml.Node, path string) { d.when(v, path, &s.When) },
+		"cooldown":   func(v *yaml.Node, path string) { s.Cooldown = d.duration(v, path) },
+		"message":    func(v *yaml.Node, path string) { s.Message = d.str(v, path) },
 	})
 	return s, d.present
 }
@@ -137,57 +147,110 @@ func (d *decoder) object(n *yaml.Node, path string, known fields) {
 	}
 }
 
-func (d *decoder) when(n *yaml.Node, path string, w *When) {
-	notYet := func(_ *yaml.Node, p string) {
-		d.p.shape(p, "not supported yet")
+// list decodes a sequence node item by item; item gets each item's node
+// (null items included) and its path, path[i].
+func (d *decoder) list(n *yaml.Node, path string, item func(v *yaml.Node, path string)) {
+	n = deref(n)
+	if n.Kind != yaml.SequenceNode {
+		d.p.shapef(path, "must be a list, got %s (line %d)", describe(n), n.Line)
+		return
 	}
+	for i, v := range n.Content {
+		item(deref(v), path+"["+strconv.Itoa(i)+"]")
+	}
+}
+
+func (d *decoder) when(n *yaml.Node, path string, w *When) {
 	d.object(n, path, fields{
 		"threshold": func(v *yaml.Node, p string) { w.Threshold = d.threshold(v, p) },
-		"sequence":  notYet,
-		"score":     notYet,
+		"sequence":  func(v *yaml.Node, p string) { w.Sequence = d.sequence(v, p) },
+		"score":     func(v *yaml.Node, p string) { w.Score = d.score(v, p) },
 	})
-	given := 0
-	for _, k := range []string{"threshold", "sequence", "score"} {
-		if d.present[join(path, k)] {
-			given++
+}
+
+// required reports each of keys that is missing under path.
+func (d *decoder) required(path string, keys ...string) {
+	for _, k := range keys {
+		if !d.present[join(path, k)] {
+			d.p.add(join(path, k), "is required")
 		}
-	}
-	if given != 1 {
-		d.p.add(path, "exactly one of threshold, sequence, score is required")
-	}
-	if d.present[join(path, "sequence")] || d.present[join(path, "score")] {
-		// Already reported precisely; the missing threshold is not news.
-		d.p.cover(path)
 	}
 }
 
 func (d *decoder) threshold(n *yaml.Node, path string) *Threshold {
 	t := &Threshold{}
 	d.object(n, path, fields{
-		"match":    func(v *yaml.Node, p string) { d.match(v, p, &t.Match) },
+		"match":    func(v *yaml.Node, p string) { d.match(v, p, &t.Match, 0) },
 		"count":    func(v *yaml.Node, p string) { t.Count = d.integer(v, p) },
 		"within":   func(v *yaml.Node, p string) { t.Within = d.duration(v, p) },
 		"distinct": func(v *yaml.Node, p string) { t.Distinct = d.str(v, p) },
 	})
-	for _, k := range []string{"count", "within"} {
-		if !d.present[join(path, k)] {
-			d.p.add(join(path, k), "is required")
-		}
-	}
+	d.required(path, "count", "within")
 	return t
 }
 
-func (d *decoder) match(n *yaml.Node, path string, m *Match) {
-	notYet := func(_ *yaml.Node, p string) {
-		d.p.shape(p, "not supported yet")
-		d.p.cover(path)
+func (d *decoder) sequence(n *yaml.Node, path string) *Sequence {
+	q := &Sequence{}
+	d.object(n, path, fields{
+		"steps": func(v *yaml.Node, p string) {
+			d.list(v, p, func(item *yaml.Node, ip string) {
+				var m Match
+				d.match(item, ip, &m, 0)
+				q.Steps = append(q.Steps, m)
+			})
+		},
+		"within": func(v *yaml.Node, p string) { q.Within = d.duration(v, p) },
+		"absent": func(v *yaml.Node, p string) {
+			q.Absent = &Match{}
+			d.match(v, p, q.Absent, 0)
+		},
+	})
+	d.required(path, "steps", "within")
+	return q
+}
+
+func (d *decoder) score(n *yaml.Node, path string) *Score {
+	sc := &Score{}
+	d.object(n, path, fields{
+		"rules": func(v *yaml.Node, p string) {
+			d.list(v, p, func(item *yaml.Node, ip string) {
+				var r ScoreRule
+				d.object(item, ip, fields{
+					"match":  func(v *yaml.Node, p string) { d.match(v, p, &r.Match, 0) },
+					"points": func(v *yaml.Node, p string) { r.Points = d.number(v, p) },
+				})
+				d.required(ip, "points")
+				sc.Rules = append(sc.Rules, r)
+			})
+		},
+		"half_life": func(v *yaml.Node, p string) { sc.HalfLife = d.duration(v, p) },
+		"level":     func(v *yaml.Node, p string) { sc.Level = d.number(v, p) },
+	})
+	d.required(path, "rules", "half_life", "level")
+	return sc
+}
+
+// match decodes a match; depth counts the nots it is nested in.
+func (d *decoder) match(n *yaml.Node, path string, m *Match, depth int) {
+	if depth > MaxNotDepth {
+		d.p.shapef(path, "nested too deeply: at most %d levels of not", MaxNotDepth)
+		return
+	}
+	if isNull(n) {
+		return // reported as an empty match
 	}
 	d.object(n, path, fields{
 		"type":       func(v *yaml.Node, p string) { m.Type = d.str(v, p) },
 		"url":        func(v *yaml.Node, p string) { m.URL = d.str(v, p) },
 		"content_id": func(v *yaml.Node, p string) { m.ContentID = d.str(v, p) },
-		"keywords":   notYet,
-		"where":      notYet,
+		"keywords": func(v *yaml.Node, p string) {
+			d.list(v, p, func(item *yaml.Node, ip string) { m.Keywords = append(m.Keywords, d.str(item, ip)) })
+		},
+		"where": func(v *yaml.Node, p string) { m.Where = d.str(v, p) },
+		"not": func(v *yaml.Node, p string) {
+			m.Not = &Match{}
+			d.match(v, p, m.Not, depth+1)
+		},
 	})
 }
 
@@ -206,6 +269,17 @@ func (d *decoder) integer(n *yaml.Node, path string) int {
 		return 0
 	}
 	return i
+}
+
+// number decodes a finite number, integer or not.
+func (d *decoder) number(n *yaml.Node, path string) float64 {
+	var f float64
+	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") || n.Decode(&f) != nil ||
+		math.IsNaN(f) || math.IsInf(f, 0) {
+		d.p.shapef(path, "must be a number, got %s (line %d)", describe(n), n.Line)
+		return 0
+	}
+	return f
 }
 
 func (d *decoder) duration(n *yaml.Node, path string) Duration {

@@ -35,21 +35,48 @@ const (
 	// DefaultMessage is the message template of a signal that has none, and
 	// the fallback when a template fails to execute.
 	DefaultMessage = "{{.Signal}} fired for {{.Subject}}"
-	// MaxCount is the largest threshold count.
+	// MaxCount is the largest threshold count, and the largest min_people.
 	MaxCount = 10000
-	// MaxWithin is the longest threshold window, and the longest cooldown.
+	// MaxWithin is the longest threshold or sequence window, and the
+	// longest cooldown.
 	MaxWithin = Duration(400 * day)
+	// MaxHalfLife is the longest score half-life.
+	MaxHalfLife = Duration(90 * day)
 	// MaxMessageBytes bounds the text of a message template.
 	MaxMessageBytes = 2048
 	// MaxEvidence is the most evidence records an alert carries: those of
-	// the newest matching events in the window.
+	// the newest events that made it fire.
 	MaxEvidence = 20
+	// MaxSteps is the most steps of a sequence; it has at least 2.
+	MaxSteps = 8
+	// MaxRules is the most rules of a score.
+	MaxRules = 50
+	// MaxPoints is the most points one score rule gives.
+	MaxPoints = 10000
+	// MaxLevel is the highest score level.
+	MaxLevel = 1e9
+	// MaxKeywords is the most keywords of one match.
+	MaxKeywords = 1000
+	// MaxKeywordBytes bounds one keyword or phrase.
+	MaxKeywordBytes = 100
+	// MaxKeywordWords is the most words of one keyword phrase.
+	MaxKeywordWords = 8
+	// MaxWhereBytes bounds the text of a where expression.
+	MaxWhereBytes = 2048
+	// MaxWhereCost is the CEL cost limit of one evaluation of a where
+	// expression (about one unit per operation, and per few bytes a
+	// string function reads). An evaluation that would cost more stops
+	// there and does not match.
+	MaxWhereCost = 100_000
+	// MaxNotDepth is how deeply `not` may nest inside a match.
+	MaxNotDepth = 4
 )
 
-// Signal is one pain-point definition: which events to watch, how many of
-// them within which window make a subject interesting, and what to tell whom.
-// It is written as a YAML or JSON document and read with [ParseSignal],
-// which applies the defaults documented on each field.
+// Signal is one pain-point definition: which events to watch, what pattern
+// of them makes a subject interesting, and what to tell whom. It is written
+// as a YAML or JSON document and read with [ParseSignal], which applies the
+// defaults documented on each field. docs/signals.md is the reference for
+// marketers; [Engine] states the exact rules.
 //
 // A Signal is never modified by the package after ParseSignal returns it, so
 // one value may be shared by the engines of several partitions.
@@ -63,19 +90,24 @@ type Signal struct {
 	// marketing recipient of its alerts. Required.
 	Owner string `json:"owner" yaml:"owner"`
 	// Audience is AudienceProspect, AudienceCustomer or AudienceAny (the
-	// default). See [Engine.Evaluate] for how an event's lifecycle is read.
+	// default). See [Engine] for how an event's lifecycle is read.
 	Audience string `json:"audience,omitempty" yaml:"audience,omitempty"`
 	// Scope is ScopeCustomer (the default) or ScopeAccount: whether events
 	// are counted per customer or per account.
 	Scope string `json:"scope,omitempty" yaml:"scope,omitempty"`
+	// MinPeople, when more than 0, requires that many different customers
+	// among the events a threshold counts. Only with ScopeAccount and a
+	// Threshold; 0 (the default) means no such requirement.
+	MinPeople int `json:"min_people,omitempty" yaml:"min_people,omitempty"`
 	// Priority is one of schema.PriorityLow, PriorityMedium (the default),
 	// PriorityHigh, PriorityUrgent; alerts carry it.
 	Priority string `json:"priority,omitempty" yaml:"priority,omitempty"`
 	// When is the firing condition.
 	When When `json:"when" yaml:"when"`
 	// Cooldown is how long after an alert the same subject cannot fire the
-	// same signal again. Zero means no cooldown. ParseSignal sets it to the
-	// threshold's Within when the document has no cooldown.
+	// same signal again. Zero means no cooldown. When the document has no
+	// cooldown, ParseSignal sets it to the threshold's or sequence's Within,
+	// or to the score's HalfLife.
 	Cooldown Duration `json:"cooldown" yaml:"cooldown"`
 	// Message is a text/template rendered with [MessageData] into each
 	// alert's message; it defaults to DefaultMessage.
@@ -83,31 +115,74 @@ type Signal struct {
 	// Version is the stored version of the definition, set by the store,
 	// never read from the document. Alerts name the version that fired them.
 	Version int `json:"-" yaml:"-"`
+
+	// compiled is what ParseSignal compiled, reused by engines while the
+	// signal's Hash still equals compiled.hash. Never modified once set.
+	compiled *plan
 }
 
-// When is a signal's firing condition: exactly one construct is set. Only
-// Threshold exists so far; sequence and score are reserved names that
-// ParseSignal rejects as not supported yet.
+// When is a signal's firing condition: exactly one construct is set.
 type When struct {
 	Threshold *Threshold `json:"threshold,omitempty" yaml:"threshold,omitempty"`
+	Sequence  *Sequence  `json:"sequence,omitempty" yaml:"sequence,omitempty"`
+	Score     *Score     `json:"score,omitempty" yaml:"score,omitempty"`
 }
 
-// Threshold fires when a subject has at least Count matching events within
-// a sliding window of event time. See [Engine.Evaluate] for the exact rule.
+// Threshold fires when a subject has at least Count matching events (or
+// Count distinct values of a field) within a sliding window of event time.
+// See [Engine] for the exact rule.
 type Threshold struct {
 	// Match selects the events that count.
 	Match Match `json:"match" yaml:"match"`
-	// Count is how many matching events fire, 1 to MaxCount.
+	// Count is how many matching events (distinct values, with Distinct)
+	// fire, 1 to MaxCount.
 	Count int `json:"count" yaml:"count"`
 	// Within is the window length, more than 0 and at most MaxWithin.
 	Within Duration `json:"within" yaml:"within"`
-	// Distinct is reserved for counting distinct values of an event field;
-	// ParseSignal rejects it as not supported yet.
+	// Distinct, when set, counts the distinct non-empty values of an event
+	// field among the matching events in the window instead of the events:
+	// "type", "source", "content_id", "customer.id", "customer.account_id"
+	// or "properties.<name>".
 	Distinct string `json:"distinct,omitempty" yaml:"distinct,omitempty"`
 }
 
-// Match selects events. Every field that is set must match; at least one
-// must be set.
+// Sequence fires when a subject's events match Steps in order, all within
+// a window, with no event matching Absent between the first step and the
+// last. See [Engine] for the exact rule.
+type Sequence struct {
+	// Steps are 2 to MaxSteps matches, in the order the events must happen.
+	Steps []Match `json:"steps" yaml:"steps"`
+	// Within is the longest time from the first step to the last, more
+	// than 0 and at most MaxWithin.
+	Within Duration `json:"within" yaml:"within"`
+	// Absent, when set, is an event that must not happen between the first
+	// step and the last.
+	Absent *Match `json:"absent,omitempty" yaml:"absent,omitempty"`
+}
+
+// Score keeps a decaying score per subject: every matching event adds the
+// points of each rule it matches, the score halves every HalfLife, and the
+// signal fires when an event lifts the score from below Level to Level or
+// more. See [Engine] for the exact rule.
+type Score struct {
+	// Rules are 1 to MaxRules matches with their points.
+	Rules []ScoreRule `json:"rules" yaml:"rules"`
+	// HalfLife is how long a point takes to decay to half a point, more
+	// than 0 and at most MaxHalfLife.
+	HalfLife Duration `json:"half_life" yaml:"half_life"`
+	// Level is the score that fires, more than 0 and at most MaxLevel.
+	Level float64 `json:"level" yaml:"level"`
+}
+
+// ScoreRule gives Points to every event that matches Match.
+type ScoreRule struct {
+	Match Match `json:"match" yaml:"match"`
+	// Points is more than 0 and at most MaxPoints.
+	Points float64 `json:"points" yaml:"points"`
+}
+
+// Match selects events. Every field that is set must match, and at least
+// one of Type, URL, ContentID, Keywords and Where must be set.
 type Match struct {
 	// Type is the event type, compared for equality.
 	Type string `json:"type,omitempty" yaml:"type,omitempty"`
@@ -117,6 +192,17 @@ type Match struct {
 	URL string `json:"url,omitempty" yaml:"url,omitempty"`
 	// ContentID is the event's content id, compared for equality.
 	ContentID string `json:"content_id,omitempty" yaml:"content_id,omitempty"`
+	// Keywords match when any of them occurs in the "subject", "title" or
+	// "body" property, case-insensitively, as whole words: a keyword is a
+	// word or a phrase of up to MaxKeywordWords words, where a word is a
+	// run of letters and digits and anything else separates words.
+	Keywords []string `json:"keywords,omitempty" yaml:"keywords,omitempty"`
+	// Where is a CEL expression over the variable `event` that must
+	// evaluate to true; see docs/signals.md for the variable's fields. An
+	// evaluation error (a missing property, the cost limit) is no match.
+	Where string `json:"where,omitempty" yaml:"where,omitempty"`
+	// Not, when set, is a match the event must not satisfy.
+	Not *Match `json:"not,omitempty" yaml:"not,omitempty"`
 }
 
 // MessageData is what a signal's message template is executed with. Every
@@ -124,10 +210,16 @@ type Match struct {
 //
 //   - .Signal: the signal's name
 //   - .SignalID: the signal's id
-//   - .Customer: the triggering event's customer (customer id, else anonymous id)
-//   - .Account: the event's account id, or .Customer when it has none
+//   - .Customer: the triggering event's customer (customer id, else
+//     anonymous id; an anonymous id linked to a customer gives the customer)
+//   - .Account: the customer's account id, or .Customer when it has none
 //   - .Subject: "customer:<id>" or "account:<id>", whose behaviour fired
-//   - .Count: the number of matching events in the window
+//   - .Count: threshold: the matching events in the window (distinct
+//     values, with distinct); sequence: the number of steps; score: the
+//     matching events that contributed to the score
+//   - .People: the number of different customers among the events behind
+//     .Count (for a score, among those of the last two half-lives)
+//   - .Score: the score after the triggering event (0 but for scores)
 //   - .Priority: the signal's priority
 //   - .Evidence: the alert's evidence, oldest first (at most MaxEvidence)
 //
@@ -139,6 +231,8 @@ type MessageData struct {
 	Account  string
 	Subject  string
 	Count    int
+	People   int
+	Score    float64
 	Priority string
 	Evidence []schema.Evidence
 }
@@ -181,8 +275,6 @@ type problems struct {
 	// blocked are fields whose shape was wrong: nothing under them is
 	// reported either.
 	blocked []string
-	// covered are fields a more precise problem below them already explains.
-	covered []string
 	// found counts every problem added, kept or not.
 	found int
 }
@@ -195,14 +287,21 @@ func (p *problems) add(path, reason string) {
 		}
 	}
 	for _, b := range p.blocked {
-		if b == "" || path == b || strings.HasPrefix(path, b+".") {
+		if b == "" || path == b || strings.HasPrefix(path, b+".") || strings.HasPrefix(path, b+"[") {
 			return
 		}
 	}
-	if slices.Contains(p.covered, path) {
-		return
-	}
 	p.list = append(p.list, FieldError{Path: path, Reason: reason})
+}
+
+// under reports whether a problem was added about a field below path.
+func (p *problems) under(path string) bool {
+	for _, q := range p.list {
+		if strings.HasPrefix(q.Path, path+".") || strings.HasPrefix(q.Path, path+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 // shape adds a problem with the kind of a field's value (a list where a
@@ -215,11 +314,6 @@ func (p *problems) shape(path, reason string) {
 func (p *problems) shapef(path, format string, args ...any) {
 	p.shape(path, fmt.Sprintf(format, args...))
 }
-
-// cover makes later problems about path itself add nothing: a more precise
-// problem below it has already been reported, such as "when.sequence: not
-// supported yet", which makes "when: exactly one of ... is required" noise.
-func (p *problems) cover(path string) { p.covered = append(p.covered, path) }
 
 func (p *problems) addf(path, format string, args ...any) {
 	p.add(path, fmt.Sprintf(format, args...))
@@ -242,9 +336,31 @@ var (
 // mutable with s.
 func (s *Signal) normalized() *Signal {
 	n := *s
-	if n.When.Threshold != nil {
-		t := *n.When.Threshold
-		n.When.Threshold = &t
+	n.compiled = nil
+	if t := n.When.Threshold; t != nil {
+		c := *t
+		c.Match = t.Match.clone()
+		n.When.Threshold = &c
+	}
+	if q := n.When.Sequence; q != nil {
+		c := *q
+		c.Steps = make([]Match, len(q.Steps))
+		for i := range q.Steps {
+			c.Steps[i] = q.Steps[i].clone()
+		}
+		if q.Absent != nil {
+			a := q.Absent.clone()
+			c.Absent = &a
+		}
+		n.When.Sequence = &c
+	}
+	if sc := n.When.Score; sc != nil {
+		c := *sc
+		c.Rules = make([]ScoreRule, len(sc.Rules))
+		for i, r := range sc.Rules {
+			c.Rules[i] = ScoreRule{Match: r.Match.clone(), Points: r.Points}
+		}
+		n.When.Score = &c
 	}
 	if n.Name == "" {
 		n.Name = n.ID
@@ -264,96 +380,44 @@ func (s *Signal) normalized() *Signal {
 	return &n
 }
 
+// clone returns a deep copy of m.
+func (m Match) clone() Match {
+	c := m
+	c.Keywords = slices.Clone(m.Keywords)
+	if m.Not != nil {
+		n := m.Not.clone()
+		c.Not = &n
+	}
+	return c
+}
+
+// defaultCooldown is the cooldown of a signal whose document has none: the
+// window of a threshold or sequence, the half-life of a score.
+func (s *Signal) defaultCooldown() Duration {
+	switch w := s.When; {
+	case w.Threshold != nil:
+		return w.Threshold.Within
+	case w.Sequence != nil:
+		return w.Sequence.Within
+	case w.Score != nil:
+		return w.Score.HalfLife
+	}
+	return 0
+}
+
 // Hash returns a stable digest of the normalized definition (defaults
 // applied, Version excluded): two signals with equal hashes evaluate the
 // same way and render the same messages.
 func (s *Signal) Hash() string {
 	b, err := json.Marshal(s.normalized())
 	if err != nil {
-		// Unreachable: a Signal holds only strings, ints and Durations.
-		panic(fmt.Sprintf("detector: encoding signal %q: %v", s.ID, err))
+		// Only a hand-built signal with a NaN or infinite number fails to
+		// encode; it is invalid and never compiled, so any stable digest
+		// will do.
+		b = []byte("invalid\x00" + s.ID + "\x00" + err.Error())
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
-}
-
-// compile checks every rule on a normalized signal and, when it has no
-// problem, returns its evaluation program. Problems are added to p.
-func compile(s *Signal, p *problems) *program {
-	before := p.found
-	switch {
-	case s.ID == "":
-		p.add("id", "is required")
-	case !idPattern.MatchString(s.ID):
-		p.addf("id", "%q is not a valid id: lowercase letters, digits, '_', '.' and '-', starting with a letter or digit, at most 64 characters", s.ID)
-	}
-	if strings.TrimSpace(s.Owner) == "" {
-		p.add("owner", "is required")
-	}
-	oneOf(p, "audience", s.Audience, AudienceProspect, AudienceCustomer, AudienceAny)
-	oneOf(p, "scope", s.Scope, ScopeCustomer, ScopeAccount)
-	oneOf(p, "priority", s.Priority, schema.PriorityLow, schema.PriorityMedium, schema.PriorityHigh, schema.PriorityUrgent)
-
-	var url glob
-	t := s.When.Threshold
-	if t == nil {
-		p.add("when", "exactly one of threshold, sequence, score is required")
-	} else {
-		const tp = "when.threshold"
-		m := t.Match
-		if m.Type == "" && m.URL == "" && m.ContentID == "" {
-			p.add(tp+".match", "at least one of type, url, content_id is required")
-		}
-		if m.Type != "" && !eventTypePattern.MatchString(m.Type) {
-			p.addf(tp+".match.type", "%q is not a lowercase event type", m.Type)
-		}
-		if m.URL != "" {
-			url = compileGlob(m.URL)
-		}
-		if t.Count < 1 || t.Count > MaxCount {
-			p.addf(tp+".count", "must be between 1 and %d, got %d", MaxCount, t.Count)
-		}
-		switch {
-		case t.Within <= 0:
-			p.addf(tp+".within", "must be more than 0, got %s", t.Within)
-		case t.Within > MaxWithin:
-			p.addf(tp+".within", "must be at most %s, got %s", MaxWithin, t.Within)
-		}
-		if t.Distinct != "" {
-			p.add(tp+".distinct", "not supported yet")
-		}
-	}
-	switch {
-	case s.Cooldown < 0:
-		p.addf("cooldown", "must not be negative, got %s", s.Cooldown)
-	case s.Cooldown > MaxWithin:
-		p.addf("cooldown", "must be at most %s, got %s", MaxWithin, s.Cooldown)
-	}
-	tmpl, err := parseMessage(s.Message)
-	if err != nil {
-		p.add("message", err.Error())
-	}
-	if p.found > before {
-		return nil
-	}
-	return &program{
-		sig:      s,
-		url:      url,
-		hasURL:   t.Match.URL != "",
-		count:    t.Count,
-		within:   time.Duration(t.Within),
-		cooldown: time.Duration(s.Cooldown),
-		tmpl:     tmpl,
-	}
-}
-
-func oneOf(p *problems, path, value string, allowed ...string) {
-	for _, a := range allowed {
-		if value == a {
-			return
-		}
-	}
-	p.addf(path, "%q is not one of %s", value, strings.Join(allowed, ", "))
 }
 
 // maxRenderedBytes bounds a rendered message; a template that writes more

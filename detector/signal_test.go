@@ -3,11 +3,14 @@ package detector
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/dowserhq/dowser/schema"
 )
 
 const briefYAML = `id: pricing-research
@@ -59,12 +62,13 @@ func TestParseSignalValid(t *testing.T) {
 			if s.When.Threshold == nil {
 				t.Fatal("got no threshold")
 			}
-			if got := *s.When.Threshold; got != wantThreshold {
+			if got := *s.When.Threshold; !reflect.DeepEqual(got, wantThreshold) {
 				t.Errorf("got threshold %+v, want %+v", got, wantThreshold)
 			}
 			got := *s
 			got.When = When{}
-			if got != want {
+			got.compiled = nil
+			if !reflect.DeepEqual(got, want) {
 				t.Errorf("got %+v, want %+v", got, want)
 			}
 		})
@@ -158,10 +162,11 @@ func TestParseSignalProblems(t *testing.T) {
 		{"priority", edit(nil, "priority: critical"), []string{`priority: "critical" is not one of low, medium, high, urgent`}},
 		{"missing when", "id: p\nowner: o\n", []string{"when: exactly one of threshold, sequence, score is required"}},
 		{"empty when", "id: p\nowner: o\nwhen: {}\n", []string{"when: exactly one of threshold, sequence, score is required"}},
-		{"sequence", "id: p\nowner: o\nwhen:\n  sequence: [{match: {type: a}}]\n", []string{"when.sequence: not supported yet"}},
-		{"score", "id: p\nowner: o\nwhen:\n  score: {level: 10}\n", []string{"when.score: not supported yet"}},
-		{"threshold and score", edit(nil, "  score: {level: 10}"), []string{
-			"when.score: not supported yet",
+		{"sequence a list", "id: p\nowner: o\nwhen:\n  sequence: [{match: {type: a}}]\n", []string{"when.sequence: must be a mapping, got a list (line 4)"}},
+		{"score without rules", "id: p\nowner: o\nwhen:\n  score: {level: 10}\n", []string{
+			"when.score.rules: is required",
+			"when.score.half_life: is required"}},
+		{"threshold and score", edit(nil, "  score: {rules: [{match: {type: a}, points: 1}], half_life: 1d, level: 3}"), []string{
 			"when: exactly one of threshold, sequence, score is required"}},
 		{"count zero", edit(map[string]string{"count": "    count: 0"}), []string{"when.threshold.count: must be between 1 and 10000, got 0"}},
 		{"count too big", edit(map[string]string{"count": "    count: 10001"}), []string{"when.threshold.count: must be between 1 and 10000, got 10001"}},
@@ -174,13 +179,74 @@ func TestParseSignalProblems(t *testing.T) {
 		{"within too long", edit(map[string]string{"within": "    within: 401d"}), []string{"when.threshold.within: must be at most 400d, got 401d"}},
 		{"within missing", edit(map[string]string{"within": ""}), []string{"when.threshold.within: is required"}},
 		{"within a list", edit(map[string]string{"within": "    within: [7d]"}), []string{"when.threshold.within: must be a duration, got a list (line 7)"}},
-		{"empty match", edit(map[string]string{"match": "    match: {}"}), []string{"when.threshold.match: at least one of type, url, content_id is required"}},
-		{"missing match", edit(map[string]string{"match": ""}), []string{"when.threshold.match: at least one of type, url, content_id is required"}},
+		{"empty match", edit(map[string]string{"match": "    match: {}"}), []string{"when.threshold.match: at least one of type, url, content_id, keywords, where, not is required"}},
+		{"missing match", edit(map[string]string{"match": ""}), []string{"when.threshold.match: at least one of type, url, content_id, keywords, where, not is required"}},
+		{"null match", edit(map[string]string{"match": "    match: ~"}), []string{"when.threshold.match: at least one of type, url, content_id, keywords, where, not is required"}},
 		{"match type", edit(map[string]string{"match": "    match: {type: Page View}"}), []string{`when.threshold.match.type: "Page View" is not a lowercase event type`}},
-		{"match keywords", edit(map[string]string{"match": "    match: {keywords: [kafka]}"}), []string{"when.threshold.match.keywords: not supported yet"}},
-		{"match where", edit(map[string]string{"match": "    match: {type: page_view, where: 'true'}"}), []string{"when.threshold.match.where: not supported yet"}},
 		{"match unknown", edit(map[string]string{"match": "    match: {type: page_view, title: Pricing}"}), []string{"when.threshold.match.title: unknown field (line 5)"}},
-		{"distinct", edit(nil, "    distinct: properties.url"), []string{"when.threshold.distinct: not supported yet"}},
+		{"keywords a string", edit(map[string]string{"match": "    match: {keywords: kafka}"}), []string{`when.threshold.match.keywords: must be a list, got "kafka" (line 5)`}},
+		{"keyword a mapping", edit(map[string]string{"match": "    match: {keywords: [kafka, {a: b}]}"}), []string{"when.threshold.match.keywords[1]: must be a string, got a mapping (line 5)"}},
+		{"keyword without words", edit(map[string]string{"match": "    match: {keywords: [kafka, '--']}"}), []string{`when.threshold.match.keywords[1]: "--" has no words: a keyword needs letters or digits`}},
+		{"keyword too many words", edit(map[string]string{"match": "    match: {keywords: ['a b c d e f g h i']}"}), []string{`when.threshold.match.keywords[0]: "a b c d e f g h i" has 9 words, at most 8 allowed`}},
+		{"keyword too long", edit(map[string]string{"match": "    match: {keywords: [" + strings.Repeat("k", 101) + "]}"}), []string{"when.threshold.match.keywords[0]: is 101 bytes, at most 100 allowed"}},
+		{"too many keywords", edit(map[string]string{"match": "    match: {keywords: [" + strings.Repeat("k,", 1000) + "k]}"}), []string{"when.threshold.match.keywords: has 1001 keywords, at most 1000 allowed"}},
+		{"where undeclared", edit(map[string]string{"match": `    match: {where: 'evnt.type == "x"'}`}), []string{
+			"when.threshold.match.where: undeclared reference to 'evnt' (in container '') (line 1, column 1)"}},
+		{"where unknown field", edit(map[string]string{"match": `    match: {type: page_view, where: 'event.tpye == "x"'}`}), []string{
+			"when.threshold.match.where: undefined field 'tpye' (line 1, column 6)"}},
+		{"where syntax", edit(map[string]string{"match": `    match: {where: 'event.type =='}`}), []string{
+			"when.threshold.match.where: Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER} (line 1, column 14)"}},
+		{"where not boolean", edit(map[string]string{"match": `    match: {where: 'event.properties.plan'}`}), []string{
+			"when.threshold.match.where: must be true or false, but it is of type dyn (compare it with ==, or test a property with has())"}},
+		{"where a string", edit(map[string]string{"match": `    match: {where: 'event.type'}`}), []string{
+			"when.threshold.match.where: must be true or false, but it is of type string (compare it with ==, or test a property with has())"}},
+		{"where too long", edit(map[string]string{"match": "    match: {where: '" + strings.Repeat(" ", 2045) + "true'}"}), []string{"when.threshold.match.where: is 2049 bytes, at most 2048 allowed"}},
+		{"not empty", edit(map[string]string{"match": "    match: {type: page_view, not: {}}"}), []string{
+			"when.threshold.match.not: at least one of type, url, content_id, keywords, where, not is required"}},
+		{"not a list", edit(map[string]string{"match": "    match: {type: page_view, not: [a]}"}), []string{"when.threshold.match.not: must be a mapping, got a list (line 5)"}},
+		{"not nested problem", edit(map[string]string{"match": "    match: {type: page_view, not: {not: {type: X}}}"}), []string{
+			`when.threshold.match.not.not.type: "X" is not a lowercase event type`}},
+		{"not too deep", edit(map[string]string{"match": "    match: {type: a, not: {type: b, not: {type: c, not: {type: d, not: {type: e, not: {type: f}}}}}}"}), []string{
+			"when.threshold.match.not.not.not.not.not: nested too deeply: at most 4 levels of not"}},
+		{"distinct unknown", edit(nil, "    distinct: colour"), []string{
+			`when.threshold.distinct: "colour" is not one of type, source, content_id, customer.id, customer.account_id, properties.<name>`}},
+		{"distinct empty property", edit(nil, "    distinct: properties."), []string{
+			`when.threshold.distinct: "properties." is not one of type, source, content_id, customer.id, customer.account_id, properties.<name>`}},
+		{"min_people without account scope", edit(nil, "min_people: 3"), []string{"min_people: requires scope: account"}},
+		{"min_people zero or less", edit(nil, "scope: account", "min_people: -1"), []string{"min_people: must be between 1 and 10000, got -1"}},
+		{"min_people a string", edit(nil, "scope: account", "min_people: many"), []string{`min_people: must be an integer, got "many" (line 9)`}},
+		{"min_people with a sequence", "id: p\nowner: o\nscope: account\nmin_people: 2\nwhen:\n  sequence: {steps: [{type: a}, {type: b}], within: 1d}\n", []string{
+			"min_people: is only allowed with when.threshold"}},
+		{"sequence one step", "id: p\nowner: o\nwhen:\n  sequence: {steps: [{type: a}], within: 1d}\n", []string{
+			"when.sequence.steps: must have between 2 and 8 steps, got 1"}},
+		{"sequence too many steps", "id: p\nowner: o\nwhen:\n  sequence: {steps: [" + strings.Repeat("{type: a}, ", 8) + "{type: a}], within: 1d}\n", []string{
+			"when.sequence.steps: must have between 2 and 8 steps, got 9"}},
+		{"sequence steps missing", "id: p\nowner: o\nwhen:\n  sequence: {within: 1d}\n", []string{"when.sequence.steps: is required"}},
+		{"sequence steps a mapping", "id: p\nowner: o\nwhen:\n  sequence: {steps: {type: a}, within: 1d}\n", []string{"when.sequence.steps: must be a list, got a mapping (line 4)"}},
+		{"sequence step problems", "id: p\nowner: o\nwhen:\n  sequence:\n    steps:\n      - {type: Signup}\n      - {}\n      - ~\n      - {type: b, colour: red}\n    within: 2x\n    absent: [x]\n", []string{
+			"when.sequence.steps[3].colour: unknown field (line 9)",
+			`when.sequence.within: "2x" is not a duration`,
+			"when.sequence.absent: must be a mapping, got a list (line 11)",
+			`when.sequence.steps[0].type: "Signup" is not a lowercase event type`,
+			"when.sequence.steps[1]: at least one of type, url, content_id, keywords, where, not is required",
+			"when.sequence.steps[2]: at least one of type, url, content_id, keywords, where, not is required"}},
+		{"sequence absent empty", "id: p\nowner: o\nwhen:\n  sequence: {steps: [{type: a}, {type: b}], within: 1d, absent: {}}\n", []string{
+			"when.sequence.absent: at least one of type, url, content_id, keywords, where, not is required"}},
+		{"sequence within too long", "id: p\nowner: o\nwhen:\n  sequence: {steps: [{type: a}, {type: b}], within: 401d}\n", []string{
+			"when.sequence.within: must be at most 400d, got 401d"}},
+		{"score problems", "id: p\nowner: o\nwhen:\n  score:\n    rules:\n      - {match: {type: a}, points: 0}\n      - {match: {type: b}, points: lots}\n      - {match: {type: c}}\n      - {points: 2}\n      - {match: {type: d}, points: .nan}\n      - {match: {type: e}, points: 10001}\n    half_life: 91d\n    level: 0\n", []string{
+			"when.score.rules[1].points: must be a number, got \"lots\" (line 7)",
+			"when.score.rules[2].points: is required",
+			"when.score.rules[4].points: must be a number, got \".nan\" (line 10)",
+			"when.score.rules[0].points: must be more than 0 and at most 10000, got 0",
+			"when.score.rules[3].match: at least one of type, url, content_id, keywords, where, not is required",
+			"when.score.rules[5].points: must be more than 0 and at most 10000, got 10001",
+			"when.score.half_life: must be at most 90d, got 91d",
+			"when.score.level: must be more than 0 and at most 1e+09, got 0"}},
+		{"score no rules", "id: p\nowner: o\nwhen:\n  score: {rules: [], half_life: 1d, level: 1}\n", []string{
+			"when.score.rules: must have between 1 and 50 rules, got 0"}},
+		{"score level a list", "id: p\nowner: o\nwhen:\n  score: {rules: [{match: {type: a}, points: 1}], half_life: 1d, level: [1]}\n", []string{
+			"when.score.level: must be a number, got a list (line 4)"}},
 		{"cooldown negative", edit(nil, "cooldown: -1h"), []string{"cooldown: must not be negative, got -1h"}},
 		{"cooldown too long", edit(nil, "cooldown: 500d"), []string{"cooldown: must be at most 400d, got 500d"}},
 		{"cooldown not a duration", edit(nil, "cooldown: soon"), []string{`cooldown: "soon" is not a duration`}},
@@ -217,7 +283,7 @@ func TestParseSignalProblems(t *testing.T) {
 			`id: "P" is not a valid id: lowercase letters, digits, '_', '.' and '-', starting with a letter or digit, at most 64 characters`,
 			"owner: is required",
 			`priority: "critical" is not one of low, medium, high, urgent`,
-			"when.threshold.match: at least one of type, url, content_id is required",
+			"when.threshold.match: at least one of type, url, content_id, keywords, where, not is required",
 			"cooldown: must not be negative, got -1h",
 		}},
 	}
@@ -290,8 +356,53 @@ func TestSignalHash(t *testing.T) {
 	}
 }
 
+const sequenceYAML = `id: webinar-then-pricing
+owner: mkt-jane
+audience: prospect
+when:
+  sequence:
+    steps:
+      - {type: webinar_signup, content_id: kafka-webinar}
+      - {type: page_view, url: "*/pricing*", not: {url: "*/pricing/faq*"}}
+    within: 48h
+    absent: {type: form_submit, where: 'event.properties.?form.orValue("") == "contact-sales"'}
+`
+
+const scoreYAML = `id: churn-risk
+owner: mkt-omar
+audience: customer
+scope: account
+priority: urgent
+when:
+  score:
+    rules:
+      - {match: {type: support_email, keywords: [cancel, "switch to", competitor]}, points: 6}
+      - {match: {type: support_email, keywords: [outage, down]}, points: 2.5}
+    half_life: 3d
+    level: 10
+message: "{{.Account}}: churn score {{printf \"%.1f\" .Score}}"
+`
+
+const surgeYAML = `id: surge
+owner: mkt-jane
+scope: account
+min_people: 3
+when:
+  threshold:
+    match: {type: page_view, url: "*/docs/*"}
+    count: 5
+    within: 7d
+    distinct: customer.id
+`
+
 func TestSignalRoundTrip(t *testing.T) {
-	s, err := ParseSignal([]byte(briefYAML))
+	for _, doc := range []string{briefYAML, sequenceYAML, scoreYAML, surgeYAML} {
+		roundTrip(t, doc)
+	}
+}
+
+func roundTrip(t *testing.T, src string) {
+	s, err := ParseSignal([]byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,8 +529,27 @@ func TestGlob(t *testing.T) {
 	}
 }
 
+// fuzzSeeds are valid and nearly valid documents of every construct.
+var fuzzSeeds = []string{
+	briefYAML, briefJSON, edit(nil), "when: {sequence: *a}", "a: &a [*a]", "- 1",
+	sequenceYAML, scoreYAML, surgeYAML,
+	`{"id": "k", "owner": "o", "when": {"threshold": {"match": {"keywords": ["cancel", "more seats"], "not": {"where": "event.properties.x == 1"}}, "count": 1, "within": "1h"}}}`,
+	"id: w\nowner: o\nwhen: {threshold: {match: {where: 'event.properties.?n.orValue(0) > 2'}, count: 2, within: 1d, distinct: properties.url}}\n",
+	"id: q\nowner: o\nwhen: {sequence: {steps: [{type: a}, {not: {type: b}}], within: 1h, absent: {keywords: [x]}}}\n",
+	"id: s\nowner: o\nwhen: {score: {rules: [{match: {type: a}, points: 1.5e3}], half_life: 1.5d, level: 0.001}}\n",
+}
+
+// fuzzEvents are run through every valid signal the fuzzer finds.
+var fuzzEvents = []*schema.Event{
+	view("e1", 0, props("subject", "Cancel more seats", "body", "KÜNDIGUNG", "n", "3")),
+	view("e2", time.Minute, ofType("webinar_signup"), anonymous("a-1")),
+	view("e3", time.Hour, ofType("identify"), known("c-1", "a-1", "acme", "customer")),
+	view("e4", 2*time.Hour, customer("c-2", "acme", "")),
+	view("e1", 3*time.Hour),
+}
+
 func FuzzParseSignal(f *testing.F) {
-	for _, seed := range []string{briefYAML, briefJSON, edit(nil), "when: {sequence: *a}", "a: &a [*a]", "- 1"} {
+	for _, seed := range fuzzSeeds {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -427,9 +557,29 @@ func FuzzParseSignal(f *testing.F) {
 		if (s == nil) == (err == nil) {
 			t.Fatalf("got signal %v and error %v, want exactly one", s, err)
 		}
-		if s != nil {
-			// A valid signal always evaluates.
-			New([]*Signal{s}).Evaluate(view("e1", 0))
+		if err != nil {
+			var ve *ValidationError
+			if !errors.As(err, &ve) || len(ve.Problems) == 0 {
+				t.Fatalf("got error %v (%T), want a *ValidationError with problems", err, err)
+			}
+			return
+		}
+		// A valid signal survives the store's round trip through JSON.
+		doc, err := json.Marshal(s)
+		if err != nil {
+			t.Fatalf("encoding: %v", err)
+		}
+		again, err := ParseSignal(doc)
+		if err != nil {
+			t.Fatalf("parsing its JSON %s: %v", doc, err)
+		}
+		if again.Hash() != s.Hash() {
+			t.Fatalf("round trip through %s changed the hash", doc)
+		}
+		// And always evaluates.
+		e := New([]*Signal{s})
+		for _, ev := range fuzzEvents {
+			e.Evaluate(ev)
 		}
 	})
 }

@@ -1,0 +1,141 @@
+package detector
+
+import (
+	"github.com/google/cel-go/cel"
+
+	"github.com/dowserhq/dowser/schema"
+)
+
+// matcher is a compiled Match. The cheap tests run first, so that an event
+// of another type or URL never reaches keywords or CEL.
+type matcher struct {
+	typ       string
+	contentID string
+	url       glob
+	hasURL    bool
+	keywords  *keywordSet // nil: no keywords
+	where     cel.Program // nil: no where
+	not       *matcher
+}
+
+// matches reports whether the event of x satisfies m. Without keywords and
+// where it allocates nothing.
+func (m *matcher) matches(x *evalCtx) bool {
+	ev := x.ev
+	if m.typ != "" && m.typ != ev.Type {
+		return false
+	}
+	if m.contentID != "" && m.contentID != ev.ContentID {
+		return false
+	}
+	if m.hasURL && !m.url.match(ev.Prop("url")) {
+		return false
+	}
+	if m.keywords != nil && !m.keywords.in(x.text()) {
+		return false
+	}
+	if m.where != nil && !x.where(m.where) {
+		return false
+	}
+	return m.not == nil || !m.not.matches(x)
+}
+
+// evalCtx is one event on its way through the engine's signals: the event,
+// the identity it counts for, and what several signals may need from it,
+// computed at most once.
+type evalCtx struct {
+	ev *schema.Event
+	// customerID is the known customer id: the event's, else the one its
+	// anonymous id is linked to, else "".
+	customerID string
+	// key is whom the event counts for: customerID, else the anonymous id.
+	key string
+	// account is the event's account id, else the linked customer's.
+	account string
+	// lifecycle is the event's lifecycle, else the linked customer's; ""
+	// when unknown.
+	lifecycle string
+
+	tokens    textIndex
+	tokenized bool
+	cel       whereEvent
+	celReady  bool
+}
+
+// reset prepares x for ev as id resolves it.
+func (x *evalCtx) reset(ev *schema.Event, id link) {
+	x.ev = ev
+	x.customerID = ev.Customer.ID
+	x.account = ev.Customer.AccountID
+	x.lifecycle = ev.Customer.Lifecycle
+	if x.customerID == "" && id.customer != "" {
+		x.customerID = id.customer
+		if x.account == "" {
+			x.account = id.account
+		}
+		if x.lifecycle == "" {
+			x.lifecycle = id.lifecycle
+		}
+	}
+	x.key = x.customerID
+	if x.key == "" {
+		x.key = ev.Customer.AnonymousID
+	}
+	x.tokenized, x.celReady = false, false
+}
+
+// release drops the references to the event, so that an idle engine does
+// not keep the caller's last event alive.
+func (x *evalCtx) release() {
+	x.ev = nil
+	x.cel = whereEvent{}
+	x.customerID, x.key, x.account, x.lifecycle = "", "", "", ""
+}
+
+// effectiveLifecycle is the lifecycle audiences compare: prospect when it
+// is unknown.
+func (x *evalCtx) effectiveLifecycle() string {
+	if x.lifecycle == "" {
+		return schema.LifecycleProspect
+	}
+	return x.lifecycle
+}
+
+// text returns the event's words, tokenizing them on first use.
+func (x *evalCtx) text() *textIndex {
+	if !x.tokenized {
+		x.tokens.reset()
+		for _, name := range searchedProperties {
+			x.tokens.add(x.ev.Prop(name))
+		}
+		x.tokenized = true
+	}
+	return &x.tokens
+}
+
+// evidence is the evidence record of the event, counted for x.key.
+func (x *evalCtx) evidence() schema.Evidence {
+	e := schema.EvidenceOf(x.ev)
+	e.CustomerID = x.key
+	return e
+}
+
+// value returns the event's value of f, "" when it has none.
+func (x *evalCtx) value(f field) string {
+	ev := x.ev
+	switch f.kind {
+	case fieldType:
+		return ev.Type
+	case fieldSource:
+		return ev.Source
+	case fieldContentID:
+		return ev.ContentID
+	case fieldCustomerID:
+		return x.key
+	case fieldAccountID:
+		return x.account
+	case fieldProperty:
+		return propertyText(ev.Properties[f.prop])
+	}
+	return ""
+}

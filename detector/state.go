@@ -1,0 +1,335 @@
+package detector
+
+import (
+	"math"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/dowserhq/dowser/schema"
+)
+
+// subjectState is what one subject has done for one signal. It is plain
+// data: no pointers into plans or programs.
+type subjectState struct {
+	subject string
+	// records are the kept relevant events, ordered by time; events with
+	// equal times stay in arrival order. Never empty.
+	records []record
+	// alerts are the times of the signal's alerts for the subject, ascending.
+	alerts []time.Time
+
+	// Score only. folded is the score at foldedTime of the foldedCount
+	// events folded out of records (all with times ≤ foldedTime, which is
+	// before every kept record); total is the score at the newest record's
+	// time, folded events included.
+	folded      float64
+	foldedTime  time.Time
+	foldedCount int
+	total       float64
+	// disarmed is set when the score fired, until an event finds it below
+	// the level again.
+	disarmed bool
+}
+
+// record is one kept event of a subject for a signal.
+type record struct {
+	ev schema.Evidence // CustomerID is the customer key the event counts for
+	// value is the event's value of the threshold's distinct field.
+	value string
+	// steps has bit i set when the event matches sequence step i; absent
+	// when it matches the sequence's absent match.
+	steps  uint16
+	absent bool
+	// points is what the event adds to a score.
+	points float64
+}
+
+func (st *subjectState) newest() time.Time { return st.records[len(st.records)-1].ev.Time }
+
+// admits reports whether ev is neither too late to keep nor a duplicate of
+// a kept event.
+func (st *subjectState) admits(ev *schema.Event, horizon time.Duration) bool {
+	if !ev.Time.After(st.newest().Add(-horizon)) {
+		return false
+	}
+	if st.foldedCount > 0 && !ev.Time.After(st.foldedTime) {
+		return false
+	}
+	if ev.ID == "" {
+		return true // never a duplicate
+	}
+	for i := range st.records {
+		if st.records[i].ev.EventID == ev.ID {
+			return false
+		}
+	}
+	return true
+}
+
+// after returns the index of the first record with a time after t.
+func (st *subjectState) after(t time.Time) int {
+	return sort.Search(len(st.records), func(i int) bool { return st.records[i].ev.Time.After(t) })
+}
+
+// insert adds r after every kept record with a time at or before its own
+// and returns its index.
+func (st *subjectState) insert(r record) int {
+	i := st.after(r.ev.Time)
+	st.records = slices.Insert(st.records, i, r)
+	return i
+}
+
+// prune drops (for a score: folds) the records at or before newest −
+// horizon and the alert times no longer needed (see Engine), and returns
+// how many records it removed from the front. The newest record always
+// stays. Dropping reslices from the front, so that pruning one record is
+// O(1); the next growing append copies only what is live.
+func (st *subjectState) prune(p *plan) int {
+	newest := st.newest()
+	i := st.after(newest.Add(-p.horizon))
+	if i > 0 {
+		if p.kind == kindScore {
+			for _, r := range st.records[:i] {
+				st.fold(p, r.points, r.ev.Time)
+			}
+		}
+		clear(st.records[:i]) // release the evidence strings now
+		st.records = st.records[i:]
+	}
+	cut := newest.Add(-p.horizon - p.cooldown)
+	if j := sort.Search(len(st.alerts), func(j int) bool { return st.alerts[j].After(cut) }); j > 0 {
+		st.alerts = st.alerts[j:]
+	}
+	return i
+}
+
+// fold adds points contributed at t to the folded sum.
+func (st *subjectState) fold(p *plan, points float64, t time.Time) {
+	switch {
+	case st.foldedCount == 0:
+		st.folded, st.foldedTime = points, t
+	case t.After(st.foldedTime):
+		st.folded = st.folded*p.decay(t.Sub(st.foldedTime)) + points
+		st.foldedTime = t
+	default:
+		st.folded += points * p.decay(st.foldedTime.Sub(t))
+	}
+	st.foldedCount++
+}
+
+// cooling reports whether an alert time falls in (from, to].
+func (st *subjectState) cooling(from, to time.Time) bool {
+	i := sort.Search(len(st.alerts), func(i int) bool { return st.alerts[i].After(from) })
+	return i < len(st.alerts) && !st.alerts[i].After(to)
+}
+
+func (st *subjectState) recordAlert(t time.Time) {
+	i := sort.Search(len(st.alerts), func(i int) bool { return st.alerts[i].After(t) })
+	st.alerts = slices.Insert(st.alerts, i, t)
+}
+
+// decay is the factor 2^(−d/half_life) a score contribution keeps after d.
+func (p *plan) decay(d time.Duration) float64 {
+	return math.Exp2(-float64(d) / float64(p.halfLife))
+}
+
+// scoreAt is the score at t of the folded sum and records[:n], all of
+// which have times ≤ t.
+func (st *subjectState) scoreAt(p *plan, t time.Time, n int) float64 {
+	s := 0.0
+	if st.foldedCount > 0 {
+		s = st.folded * p.decay(t.Sub(st.foldedTime))
+	}
+	for _, r := range st.records[:n] {
+		s += r.points * p.decay(t.Sub(r.ev.Time))
+	}
+	return s
+}
+
+// threshold applies the threshold rule to the event of x, r being its
+// record.
+func (p *program) threshold(x *evalCtx, st *subjectState, r record) (schema.Alert, bool) {
+	t := r.ev.Time
+	st.insert(r)
+	st.prune(p.plan)
+
+	lo, hi := st.after(t.Add(-p.within)), st.after(t)
+	window := st.records[lo:hi]
+	count := len(window)
+	if p.distinct.kind != fieldNone {
+		count = p.distinctValues(window)
+	}
+	if count < p.count {
+		return schema.Alert{}, false
+	}
+	people := -1
+	if p.minPeople > 0 {
+		if people = p.people(window); people < p.minPeople {
+			return schema.Alert{}, false
+		}
+	}
+	if st.cooling(t.Add(-p.cooldown), t) {
+		return schema.Alert{}, false
+	}
+	if people < 0 {
+		people = p.people(window)
+	}
+	st.recordAlert(t)
+	return p.alert(x, st.subject, evidenceOf(window), count, people, 0), true
+}
+
+// sequence applies the sequence rule to the event of x, r being its record.
+func (p *program) sequence(x *evalCtx, st *subjectState, r record) (schema.Alert, bool) {
+	t := r.ev.Time
+	pos := st.insert(r)
+	pos -= st.prune(p.plan)
+
+	last := len(p.steps) - 1
+	if r.steps&(1<<last) == 0 {
+		return schema.Alert{}, false
+	}
+	var chain [MaxSteps]int
+	chain[last] = pos
+	from := t.Add(-p.within)
+	cur := pos
+	for j := last - 1; j >= 0; j-- {
+		i := cur - 1
+		for ; i >= 0; i-- {
+			if !st.records[i].ev.Time.After(from) {
+				return schema.Alert{}, false
+			}
+			if st.records[i].steps&(1<<j) != 0 {
+				break
+			}
+		}
+		if i < 0 {
+			return schema.Alert{}, false
+		}
+		chain[j], cur = i, i
+	}
+	for i := chain[0] + 1; i < pos; i++ {
+		if st.records[i].absent {
+			return schema.Alert{}, false
+		}
+	}
+	if st.cooling(t.Add(-p.cooldown), t) {
+		return schema.Alert{}, false
+	}
+	st.recordAlert(t)
+	steps := make([]record, len(p.steps))
+	for j := range steps {
+		steps[j] = st.records[chain[j]]
+	}
+	return p.alert(x, st.subject, evidenceOf(steps), len(steps), p.people(steps), 0), true
+}
+
+// levelTolerance is the relative tolerance of score comparisons.
+const levelTolerance = 1e-9
+
+// score applies the score rule to the event of x, r being its record.
+func (p *program) score(x *evalCtx, st *subjectState, r record) (schema.Alert, bool) {
+	t := r.ev.Time
+	var prevNewest time.Time
+	if len(st.records) > 0 {
+		prevNewest = st.newest()
+	}
+	pos := st.insert(r)
+	var before float64
+	switch {
+	case pos == 0 && len(st.records) == 1:
+		// A new subject: nothing before.
+	case pos == len(st.records)-1:
+		// In order: decay the running total, O(1).
+		before = st.total * p.decay(t.Sub(prevNewest))
+	default:
+		before = st.scoreAt(p.plan, t, pos)
+	}
+	after := before + r.points
+	if pos == len(st.records)-1 {
+		st.total = after
+	} else {
+		st.total = st.scoreAt(p.plan, st.newest(), len(st.records))
+	}
+	pos -= st.prune(p.plan)
+
+	level := p.level * (1 - levelTolerance)
+	if before < level {
+		st.disarmed = false
+	}
+	if st.disarmed || after < level || st.cooling(t.Add(-p.cooldown), t) {
+		return schema.Alert{}, false
+	}
+	st.disarmed = true
+	st.recordAlert(t)
+	counted := st.records[:pos+1]
+	return p.alert(x, st.subject, evidenceOf(counted), st.foldedCount+len(counted), p.people(counted), after), true
+}
+
+// absorb merges src, another subject's state for the same signal, into
+// st: records united (one per event id; st's first among equal times),
+// alert times united, folded sums added. Then it prunes.
+func (st *subjectState) absorb(src *subjectState, p *plan) {
+	ids := make(map[string]struct{}, len(st.records))
+	for _, r := range st.records {
+		ids[r.ev.EventID] = struct{}{}
+	}
+	merged := make([]record, 0, len(st.records)+len(src.records))
+	i := 0
+	for _, r := range src.records {
+		if _, dup := ids[r.ev.EventID]; dup && r.ev.EventID != "" {
+			continue
+		}
+		for i < len(st.records) && !st.records[i].ev.Time.After(r.ev.Time) {
+			merged = append(merged, st.records[i])
+			i++
+		}
+		merged = append(merged, r)
+	}
+	st.records = append(merged, st.records[i:]...)
+
+	for _, a := range src.alerts {
+		if !slices.Contains(st.alerts, a) {
+			st.recordAlert(a)
+		}
+	}
+	st.disarmed = st.disarmed || src.disarmed
+
+	if p.kind != kindScore {
+		st.prune(p)
+		return
+	}
+	if src.foldedCount > 0 {
+		n := src.foldedCount
+		st.fold(p, src.folded, src.foldedTime)
+		st.foldedCount += n - 1
+	}
+	if st.foldedCount > 0 {
+		// Keep every record after the folded sum.
+		n := st.after(st.foldedTime)
+		for _, r := range st.records[:n] {
+			st.fold(p, r.points, r.ev.Time)
+		}
+		if n == len(st.records) {
+			n-- // the newest record always stays; its points are folded
+			st.foldedCount--
+			st.folded -= st.records[n].points * p.decay(st.foldedTime.Sub(st.records[n].ev.Time))
+		}
+		st.records = st.records[n:]
+	}
+	st.total = st.scoreAt(p, st.newest(), len(st.records))
+	st.prune(p)
+}
+
+// relabel makes the records of anonymous id anon count as customer.
+func (st *subjectState) relabel(anon, customer string, value bool) {
+	for i := range st.records {
+		r := &st.records[i]
+		if r.ev.CustomerID == anon {
+			r.ev.CustomerID = customer
+			if value && r.value == anon {
+				r.value = customer
+			}
+		}
+	}
+}

@@ -240,8 +240,8 @@ type MessageData struct {
 // FieldError is one problem of a signal definition: the dotted path of the
 // field (empty for the document as a whole) and what is wrong with it.
 type FieldError struct {
-	Path   string
-	Reason string
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
 }
 
 func (e FieldError) Error() string {

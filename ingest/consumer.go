@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,16 +27,31 @@ const (
 )
 
 // PartitionHandler processes the valid events of one partition, in offset
-// order. An error means "not done, try again": the consumer retries the same
-// event with backoff and never skips it, so Handle must be idempotent.
+// order, from one goroutine.
 type PartitionHandler interface {
+	// Handle processes one event. An error means "not done, try again":
+	// the consumer retries the same event with backoff and never skips it,
+	// so Handle must be idempotent.
 	Handle(ctx context.Context, ev *schema.Event) error
+	// Checkpoint makes the handler's state durable together with
+	// nextOffset, the first offset it does not reflect. The consumer calls
+	// it between events, every CheckpointInterval and when it loses the
+	// partition, and commits nextOffset to the group only after it
+	// succeeded. An error wrapping ErrNotOwner stops the partition: another
+	// instance owns it now.
+	Checkpoint(ctx context.Context, nextOffset int64) error
 }
+
+// ErrNotOwner tells the consumer that a partition has moved on without it.
+var ErrNotOwner = errors.New("partition owned by another instance")
 
 // Processor hands out a PartitionHandler each time a partition is assigned
 // to this instance.
 type Processor interface {
-	Partition(ctx context.Context, partition int) (PartitionHandler, error)
+	// Partition opens the handler of a newly assigned partition and says
+	// where to read from: offset, or the group's committed offset when
+	// offset is negative.
+	Partition(ctx context.Context, partition int) (h PartitionHandler, offset int64, err error)
 }
 
 // Config configures a Consumer.
@@ -49,8 +63,9 @@ type Config struct {
 	GroupID string
 	// MaxEventBytes bounds one message; larger ones are dead-lettered.
 	MaxEventBytes int
-	// CommitInterval is how often processed offsets are committed.
-	CommitInterval time.Duration
+	// CheckpointInterval is how often a partition's state is checkpointed
+	// and its offset committed.
+	CheckpointInterval time.Duration
 	// MaxWait bounds how long one fetch waits for new data; it is the
 	// latency floor of an idle partition.
 	MaxWait time.Duration
@@ -70,8 +85,8 @@ func (c *Config) setDefaults() error {
 	if c.MaxEventBytes <= 0 {
 		c.MaxEventBytes = schema.MaxEventBytes
 	}
-	if c.CommitInterval <= 0 {
-		c.CommitInterval = time.Second
+	if c.CheckpointInterval <= 0 {
+		c.CheckpointInterval = 2 * time.Second
 	}
 	if c.MaxWait <= 0 {
 		c.MaxWait = 250 * time.Millisecond
@@ -120,6 +135,8 @@ type Consumer struct {
 // Assignment is the set of partitions this member owns in one group
 // generation.
 type Assignment struct {
+	// Generation is the group generation; 0 before the first one.
+	Generation int
 	Partitions []int
 	// Changed is closed when a newer assignment replaces this one.
 	Changed <-chan struct{}
@@ -130,9 +147,9 @@ type Assignment struct {
 // generation and between generations.
 func (c *Consumer) Assignment() *Assignment { return c.assignment.Load() }
 
-func (c *Consumer) assign(parts []int) {
+func (c *Consumer) assign(generation int, parts []int) {
 	ch := make(chan struct{})
-	if old := c.assignment.Swap(&Assignment{Partitions: parts, Changed: ch, changed: ch}); old != nil {
+	if old := c.assignment.Swap(&Assignment{Generation: generation, Partitions: parts, Changed: ch, changed: ch}); old != nil {
 		close(old.changed)
 	}
 }
@@ -154,7 +171,7 @@ func NewConsumer(cfg Config, proc Processor, metrics *Metrics) (*Consumer, error
 			RequiredAcks: kafka.RequireAll,
 		},
 	}
-	c.assign(nil)
+	c.assign(0, nil)
 	return c, nil
 }
 
@@ -198,7 +215,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		slices.Sort(parts)
 		c.cfg.Logger.Info("partitions assigned", "generation", gen.ID, "partitions", parts)
-		c.assign(parts)
+		c.assign(int(gen.ID), parts)
 		for _, a := range assigned {
 			gen.Start(func(genCtx context.Context) {
 				// The generation's context does not end with ours: join them.
@@ -214,11 +231,15 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 }
 
-// consumePartition reads one partition from offset until ctx ends.
+// consumePartition reads one partition from offset until ctx ends or the
+// partition is lost.
 func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, partition int, offset int64) error {
-	handler, err := c.proc.Partition(ctx, partition)
+	handler, from, err := c.proc.Partition(ctx, partition)
 	if err != nil {
 		return fmt.Errorf("opening partition %d: %w", partition, err)
+	}
+	if from >= 0 {
+		offset = from
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:   c.cfg.Brokers,
@@ -233,51 +254,57 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 		return fmt.Errorf("seeking partition %d to %d: %w", partition, offset, err)
 	}
 
-	var (
-		mu        sync.Mutex
-		next      int64 = -1 // offset to commit: one past the last processed
-		committed int64 = -1
-	)
-	commit := func() {
-		mu.Lock()
-		n := next
-		mu.Unlock()
-		if n < 0 || n == committed {
-			return
+	// next is one past the last event handled; saved the last checkpointed.
+	next, saved := offset, offset
+	lastSave := time.Now()
+	checkpoint := func(ctx context.Context) error {
+		lastSave = time.Now()
+		if next < 0 || next == saved {
+			return nil
 		}
-		if err := gen.CommitOffsets(map[string]map[int]int64{c.cfg.Topic: {partition: n}}); err != nil {
-			c.cfg.Logger.Warn("committing offset", "partition", partition, "offset", n, "err", err)
-			return
-		}
-		committed = n
-	}
-	// Commit on an interval rather than per message: a synchronous commit per
-	// message caps a partition at a few hundred events a second.
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(c.cfg.CommitInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				commit()
+		err := c.retry(ctx, "checkpointing", func() error {
+			err := handler.Checkpoint(ctx, next)
+			if errors.Is(err, ErrNotOwner) {
+				return backoff.Permanent(err)
 			}
+			return err
+		})
+		if err != nil {
+			return err
 		}
-	}()
+		saved = next
+		// Commit too, so that standard lag tools see progress; the
+		// checkpoint, not this commit, is where a restart resumes.
+		if err := gen.CommitOffsets(map[string]map[int]int64{c.cfg.Topic: {partition: next}}); err != nil {
+			c.cfg.Logger.Debug("committing offset", "partition", partition, "offset", next, "err", err)
+		}
+		return nil
+	}
 	defer func() {
-		<-done
-		commit()
+		// Losing the partition (rebalance, shutdown): save what was done, so
+		// the next owner resumes from here rather than from the last tick.
+		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := checkpoint(fctx); err != nil {
+			c.cfg.Logger.Warn("final checkpoint", "partition", partition, "err", err)
+		}
 	}()
 
 	label := strconv.Itoa(partition)
 	for {
-		msg, err := r.FetchMessage(ctx)
+		fctx, cancel := context.WithTimeout(ctx, c.cfg.CheckpointInterval)
+		msg, err := r.FetchMessage(fctx)
+		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				// Idle: a good moment to save what the last events did.
+				if err := checkpoint(ctx); err != nil {
+					return err
+				}
+				continue
 			}
 			return fmt.Errorf("reading partition %d: %w", partition, err)
 		}
@@ -290,9 +317,12 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 		} else if err := c.handle(ctx, handler, &ev); err != nil {
 			return err
 		}
-		mu.Lock()
 		next = msg.Offset + 1
-		mu.Unlock()
+		if time.Since(lastSave) >= c.cfg.CheckpointInterval {
+			if err := checkpoint(ctx); err != nil {
+				return err
+			}
+		}
 	}
 }
 

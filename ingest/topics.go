@@ -32,6 +32,15 @@ func EnsureTopics(ctx context.Context, brokers []string, partitions, replication
 	return nil
 }
 
+// Ping checks that one of the brokers answers a metadata request.
+func Ping(ctx context.Context, brokers []string) error {
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 2 * time.Second}
+	if _, err := client.Metadata(ctx, &kafka.MetadataRequest{}); err != nil {
+		return fmt.Errorf("reaching brokers %v: %w", brokers, err)
+	}
+	return nil
+}
+
 // Producer writes events to a topic, keyed by account (else customer) so
 // that one account's events stay in one partition, in order.
 type Producer struct {

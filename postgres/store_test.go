@@ -309,3 +309,33 @@ func TestOutboxRelayPublishesWhatWasLeft(t *testing.T) {
 		t.Fatalf("after a failed publish: %d %v, %v; want al-c again (row %d)", n, got, err, c.OutboxID)
 	}
 }
+
+func TestCheckpointClaimsFenceOffOldOwners(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	cp, err := s.ClaimCheckpoint(ctx, "g", "events", 0, "a")
+	if err != nil || cp.NextOffset != -1 || len(cp.State) != 0 {
+		t.Fatalf("first claim = %+v, %v; want nothing saved", cp, err)
+	}
+	if err := s.SaveCheckpoint(ctx, "g", "events", 0, "a", postgres.Checkpoint{NextOffset: 10, State: []byte("ten")}); err != nil {
+		t.Fatal(err)
+	}
+	// b takes the partition over; a, still running, must not overwrite.
+	cp, err = s.ClaimCheckpoint(ctx, "g", "events", 0, "b")
+	if err != nil || cp.NextOffset != 10 || string(cp.State) != "ten" {
+		t.Fatalf("b's claim = %+v, %v; want a's checkpoint", cp, err)
+	}
+	if err := s.SaveCheckpoint(ctx, "g", "events", 0, "a", postgres.Checkpoint{NextOffset: 20, State: []byte("zombie")}); !errors.Is(err, postgres.ErrNotOwner) {
+		t.Fatalf("old owner's save: %v, want ErrNotOwner", err)
+	}
+	if err := s.SaveCheckpoint(ctx, "g", "events", 0, "b", postgres.Checkpoint{NextOffset: 12, State: []byte("twelve")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveCheckpoint(ctx, "g", "events", 1, "b", postgres.Checkpoint{NextOffset: 1}); !errors.Is(err, postgres.ErrNotOwner) {
+		t.Fatalf("saving an unclaimed partition: %v, want ErrNotOwner", err)
+	}
+	cp, _ = s.ClaimCheckpoint(ctx, "g", "events", 0, "c")
+	if cp.NextOffset != 12 || string(cp.State) != "twelve" {
+		t.Fatalf("c resumes from %+v, want b's checkpoint", cp)
+	}
+}

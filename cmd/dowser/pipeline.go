@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -21,6 +22,8 @@ import (
 // pipeline connects ingest to the detector, storage and the hub: each
 // assigned partition gets its own engine, fed in offset order.
 type pipeline struct {
+	group   string // consumer group and events topic: the checkpoints' key
+	topic   string
 	store   *postgres.Store
 	router  *notify.Router
 	hub     *notify.Hub
@@ -28,29 +31,60 @@ type pipeline struct {
 	alerts  *ingest.Producer // the alerts topic
 	log     *slog.Logger
 	fired   *prometheus.CounterVec
+	cpTime  prometheus.Histogram
+	cpBytes prometheus.Gauge
 
 	lifecycles lifecycleCache
 }
 
 var _ ingest.Processor = (*pipeline)(nil)
 
-func newPipeline(store *postgres.Store, router *notify.Router, hub *notify.Hub, signals *signalSet, alerts *ingest.Producer, log *slog.Logger, reg prometheus.Registerer) *pipeline {
+func newPipeline(group, topic string, store *postgres.Store, router *notify.Router, hub *notify.Hub, signals *signalSet, alerts *ingest.Producer, log *slog.Logger, reg prometheus.Registerer) *pipeline {
 	p := &pipeline{
+		group: group, topic: topic,
 		store: store, router: router, hub: hub, signals: signals, alerts: alerts, log: log,
+		cpTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "dowser_checkpoint_duration_seconds",
+			Help:    "Time to snapshot a partition's detector state and save it with its offset.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+		cpBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dowser_checkpoint_bytes",
+			Help: "Size of the last checkpoint saved by this instance.",
+		}),
 		fired: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dowser_alerts_fired_total",
 			Help: "Alerts stored, by signal and priority.",
 		}, []string{"signal", "priority"}),
 		lifecycles: lifecycleCache{ttl: 30 * time.Second, m: map[string]lifecycleEntry{}},
 	}
-	reg.MustRegister(p.fired)
+	reg.MustRegister(p.fired, p.cpTime, p.cpBytes)
 	return p
 }
 
-// Partition implements ingest.Processor.
-func (p *pipeline) Partition(ctx context.Context, partition int) (ingest.PartitionHandler, error) {
+// Partition implements ingest.Processor: it claims the partition's
+// checkpoint, so that a previous owner still running can no longer save
+// over it, restores the detector state and resumes at the offset that
+// state reflects.
+func (p *pipeline) Partition(ctx context.Context, partition int) (ingest.PartitionHandler, int64, error) {
+	owner := postgres.NewToken()
+	cp, err := p.store.ClaimCheckpoint(ctx, p.group, p.topic, partition, owner)
+	if err != nil {
+		return nil, 0, err
+	}
 	snap := p.signals.current()
-	return &partitionWorker{p: p, partition: partition, snap: snap, engine: detector.New(snap.signals)}, nil
+	engine := detector.New(snap.signals)
+	if len(cp.State) > 0 {
+		if err := engine.Restore(cp.State); err != nil {
+			// An unreadable state (from an incompatible version, say)
+			// costs the windows it held, not the partition: resume at its
+			// offset with empty state.
+			p.log.Error("checkpoint state unreadable; resuming with empty state", "partition", partition, "offset", cp.NextOffset, "err", err)
+			engine = detector.New(snap.signals)
+		}
+	}
+	p.log.Info("partition opened", "partition", partition, "checkpoint_offset", cp.NextOffset, "state_bytes", len(cp.State))
+	return &partitionWorker{p: p, partition: partition, owner: owner, snap: snap, engine: engine}, cp.NextOffset, nil
 }
 
 // partitionWorker owns one partition's detector state. ingest calls it from
@@ -58,6 +92,7 @@ func (p *pipeline) Partition(ctx context.Context, partition int) (ingest.Partiti
 type partitionWorker struct {
 	p         *pipeline
 	partition int
+	owner     string // this worker's claim on the partition's checkpoint
 	snap      *signalSnapshot
 	engine    *detector.Engine
 
@@ -107,6 +142,26 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 		w.p.publish(ctx, saved)
 	}
 	w.pendingEvent = nil
+	return nil
+}
+
+// Checkpoint implements ingest.PartitionHandler: the engine's state and the
+// offset it reflects are saved in one statement.
+func (w *partitionWorker) Checkpoint(ctx context.Context, nextOffset int64) error {
+	start := time.Now()
+	state, err := w.engine.Snapshot()
+	if err != nil {
+		return fmt.Errorf("snapshotting partition %d: %w", w.partition, err)
+	}
+	err = w.p.store.SaveCheckpoint(ctx, w.p.group, w.p.topic, w.partition, w.owner, postgres.Checkpoint{NextOffset: nextOffset, State: state})
+	if errors.Is(err, postgres.ErrNotOwner) {
+		return fmt.Errorf("%w: %w", ingest.ErrNotOwner, err)
+	}
+	if err != nil {
+		return err
+	}
+	w.p.cpTime.Observe(time.Since(start).Seconds())
+	w.p.cpBytes.Set(float64(len(state)))
 	return nil
 }
 

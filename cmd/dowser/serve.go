@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -41,6 +42,7 @@ type serveConfig struct {
 	AllowedOrigins    string
 	MaxEventBytes     int
 	SignalsPoll       time.Duration
+	CheckpointEvery   time.Duration
 	Log               logConfig
 
 	// Demo seeds demo data and runs the traffic generator.
@@ -62,6 +64,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.AdminToken, "admin-token", "", "create or update the user \"admin\" with this login token at start-up")
 	fs.StringVar(&c.AllowedOrigins, "allowed-origins", "", "comma-separated extra browser origins allowed to open the websocket")
 	fs.IntVar(&c.MaxEventBytes, "max-event-bytes", 64<<10, "largest accepted event; larger ones are dead-lettered")
+	fs.DurationVar(&c.CheckpointEvery, "checkpoint-interval", 2*time.Second, "how often each partition's detector state is saved to PostgreSQL with its offset; a restart replays at most this much")
 	fs.DurationVar(&c.SignalsPoll, "signals-poll", time.Second, "how often to check PostgreSQL for signal changes")
 	c.Log.register(fs)
 }
@@ -195,7 +198,7 @@ func (a *App) Run(ctx context.Context) error {
 	hub := notify.NewHub(notify.HubConfig{AllowedOrigins: splitList(a.cfg.AllowedOrigins), Logger: log}, store, hubActions{store}, reg)
 	alerts := ingest.NewProducer(brokers, a.cfg.AlertsTopic)
 	defer alerts.Close()
-	pipe := newPipeline(store, notify.NewRouter(store), hub, signals, alerts, log, reg)
+	pipe := newPipeline(a.cfg.GroupID, a.cfg.EventsTopic, store, notify.NewRouter(store), hub, signals, alerts, log, reg)
 	var tail *ingest.Tailer
 	if err := retryForever(ctx, log, "reading the end of the alerts topic", func() (err error) {
 		tail, err = ingest.NewTailer(ctx, brokers, a.cfg.AlertsTopic, log)
@@ -207,8 +210,9 @@ func (a *App) Run(ctx context.Context) error {
 		Brokers:       brokers,
 		Topic:         a.cfg.EventsTopic,
 		GroupID:       a.cfg.GroupID,
-		MaxEventBytes: a.cfg.MaxEventBytes,
-		Logger:        log,
+		MaxEventBytes:      a.cfg.MaxEventBytes,
+		CheckpointInterval: a.cfg.CheckpointEvery,
+		Logger:             log,
 	}, pipe, ingest.NewMetrics(reg))
 	if err != nil {
 		return err
@@ -217,6 +221,17 @@ func (a *App) Run(ctx context.Context) error {
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		problems := a.readiness(r.Context(), store, brokers)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if len(problems) > 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_ = json.NewEncoder(w).Encode(map[string]any{"status": "not ready", "problems": problems})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": "ready", "partitions": consumer.Assignment().Partitions})
+	})
 	mux.Handle("/", api.New(api.Config{Assets: web.Files(), Logger: log}, store, hub))
 	srv := &http.Server{
 		Handler:           mux,
@@ -254,6 +269,26 @@ func (a *App) Run(ctx context.Context) error {
 	log.Info("dowser serving", "http", a.httpAddr, "brokers", brokers, "events_topic", a.cfg.EventsTopic, "version", version)
 	close(a.ready)
 	return g.Wait()
+}
+
+// readiness lists what keeps this instance from doing its job: PostgreSQL
+// or Kafka unreachable, or not yet a member of the consumer group. An
+// instance that joined but owns no partitions (more instances than
+// partitions) is ready: it still serves websockets.
+func (a *App) readiness(ctx context.Context, store *postgres.Store, brokers []string) []string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var problems []string
+	if err := store.Ping(ctx); err != nil {
+		problems = append(problems, "postgres: "+err.Error())
+	}
+	if err := ingest.Ping(ctx, brokers); err != nil {
+		problems = append(problems, "kafka: "+err.Error())
+	}
+	if a.consumer.Assignment().Generation == 0 {
+		problems = append(problems, "kafka: not yet a member of consumer group "+a.cfg.GroupID)
+	}
+	return problems
 }
 
 // hubActions adapts the store's not-found error to the hub's.

@@ -1,0 +1,156 @@
+package detector
+
+import (
+	"bytes"
+	"encoding/gob"
+	"fmt"
+	"time"
+
+	"github.com/dowserhq/dowser/schema"
+)
+
+// snapshotVersion names the layout below; Restore refuses any other, so a
+// checkpoint from an incompatible build is reported, never misread.
+const snapshotVersion = 1
+
+// The snapshot layout mirrors the engine's state with exported fields, so
+// that encoding/gob can write it; it holds data only, never compiled plans.
+type (
+	snapEngine struct {
+		Version   int
+		Watermark time.Time
+		NextSweep time.Time
+		Recent    []string // the recent-id ring as stored, and its cursor
+		RecentAt  int
+		Links     []snapLink // in the ring's order
+		LinksAt   int
+		Programs  []snapProgram
+	}
+	snapLink struct {
+		Anon, Customer, Account, Lifecycle string
+	}
+	snapProgram struct {
+		ID        string
+		Version   int
+		Hash      string
+		NextSweep time.Time
+		States    []snapState
+	}
+	snapState struct {
+		Subject     string
+		Records     []snapRecord
+		Alerts      []time.Time
+		Folded      float64
+		FoldedTime  time.Time
+		FoldedCount int
+		Total       float64
+		Disarmed    bool
+	}
+	snapRecord struct {
+		Ev     schema.Evidence
+		Value  string
+		Steps  uint16
+		Absent bool
+		Points float64
+	}
+)
+
+// Snapshot encodes the engine's whole evaluation state: every (signal,
+// subject) state, the recent event ids, the identity links and the event
+// time watermark. An engine given the same signals and restored from it
+// evaluates every later event exactly as this engine would.
+func (e *Engine) Snapshot() ([]byte, error) {
+	s := snapEngine{
+		Version:   snapshotVersion,
+		Watermark: e.watermark,
+		NextSweep: e.nextSweep,
+		Recent:    e.recent.ring,
+		RecentAt:  e.recent.next,
+		LinksAt:   e.links.next,
+		Programs:  make([]snapProgram, 0, len(e.programs)),
+	}
+	for _, anon := range e.links.ring {
+		k := e.links.byAnon[anon]
+		s.Links = append(s.Links, snapLink{Anon: anon, Customer: k.customer, Account: k.account, Lifecycle: k.lifecycle})
+	}
+	for _, p := range e.programs {
+		sp := snapProgram{ID: p.sig.ID, Version: p.sig.Version, Hash: p.hash, NextSweep: p.nextSweep, States: make([]snapState, 0, len(p.states))}
+		for _, st := range p.states {
+			ss := snapState{
+				Subject: st.subject, Alerts: st.alerts,
+				Folded: st.folded, FoldedTime: st.foldedTime, FoldedCount: st.foldedCount,
+				Total: st.total, Disarmed: st.disarmed,
+				Records: make([]snapRecord, len(st.records)),
+			}
+			for i, r := range st.records {
+				ss.Records[i] = snapRecord{Ev: r.ev, Value: r.value, Steps: r.steps, Absent: r.absent, Points: r.points}
+			}
+			sp.States = append(sp.States, ss)
+		}
+		s.Programs = append(s.Programs, sp)
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(&s); err != nil {
+		return nil, fmt.Errorf("encoding detector state: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Restore replaces the engine's state with a snapshot taken by Snapshot.
+// The state of a signal is restored only when the engine runs the same
+// signal ID, Version and Hash; the state of signals that changed or went
+// away since is dropped, as SetSignals would. On error the engine is left
+// as it was.
+func (e *Engine) Restore(data []byte) error {
+	var s snapEngine
+	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil {
+		return fmt.Errorf("decoding detector state: %w", err)
+	}
+	if s.Version != snapshotVersion {
+		return fmt.Errorf("detector state has layout %d, this build reads %d", s.Version, snapshotVersion)
+	}
+	limit := e.recent.limit
+	if len(s.Recent) > limit || len(s.Links) > e.links.limit {
+		return fmt.Errorf("detector state holds %d ids and %d links, more than this build keeps", len(s.Recent), len(s.Links))
+	}
+	byID := make(map[string]*snapProgram, len(s.Programs))
+	for i := range s.Programs {
+		byID[s.Programs[i].ID] = &s.Programs[i]
+	}
+
+	e.watermark, e.nextSweep = s.Watermark, s.NextSweep
+	e.recent = recentIDs{limit: limit, ring: s.Recent, next: s.RecentAt, set: make(map[string]struct{}, len(s.Recent))}
+	for _, id := range s.Recent {
+		e.recent.set[id] = struct{}{}
+	}
+	e.links = identityLinks{limit: e.links.limit, next: s.LinksAt, byAnon: make(map[string]link, len(s.Links))}
+	for _, l := range s.Links {
+		e.links.ring = append(e.links.ring, l.Anon)
+		e.links.byAnon[l.Anon] = link{customer: l.Customer, account: l.Account, lifecycle: l.Lifecycle}
+	}
+	for _, p := range e.programs {
+		p.states = make(map[string]*subjectState)
+		p.nextSweep = time.Time{}
+		sp := byID[p.sig.ID]
+		if sp == nil || sp.Version != p.sig.Version || sp.Hash != p.hash {
+			continue
+		}
+		p.nextSweep = sp.NextSweep
+		for _, ss := range sp.States {
+			if len(ss.Records) == 0 {
+				continue // never saved; a state is never empty
+			}
+			st := &subjectState{
+				subject: ss.Subject, alerts: ss.Alerts,
+				folded: ss.Folded, foldedTime: ss.FoldedTime, foldedCount: ss.FoldedCount,
+				total: ss.Total, disarmed: ss.Disarmed,
+				records: make([]record, len(ss.Records)),
+			}
+			for i, r := range ss.Records {
+				st.records[i] = record{ev: r.Ev, value: r.Value, steps: r.Steps, absent: r.Absent, points: r.Points}
+			}
+			p.states[st.subject] = st
+		}
+	}
+	return nil
+}

@@ -1,0 +1,50 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Checkpoint is a partition's saved detector state and the offset of the
+// first event it does not reflect; NextOffset is negative when nothing has
+// been saved yet.
+type Checkpoint struct {
+	NextOffset int64
+	State      []byte
+}
+
+// ErrNotOwner is returned when saving the checkpoint of a partition that
+// another owner has claimed since.
+var ErrNotOwner = errors.New("partition claimed by another owner")
+
+// ClaimCheckpoint makes owner the only one allowed to save the partition's
+// checkpoint from now on, and returns the checkpoint to resume from.
+func (s *Store) ClaimCheckpoint(ctx context.Context, group, topic string, partition int, owner string) (Checkpoint, error) {
+	var cp Checkpoint
+	err := s.pool.QueryRow(ctx, `
+		INSERT INTO checkpoints (group_id, topic, partition, next_offset, state, owner) VALUES ($1, $2, $3, -1, '', $4)
+		ON CONFLICT (group_id, topic, partition) DO UPDATE SET owner = $4
+		RETURNING next_offset, state`, group, topic, partition, owner).Scan(&cp.NextOffset, &cp.State)
+	if err != nil {
+		return cp, fmt.Errorf("claiming checkpoint of %s/%d: %w", topic, partition, err)
+	}
+	return cp, nil
+}
+
+// SaveCheckpoint replaces the partition's checkpoint with cp, in one
+// statement, provided owner still holds the claim; otherwise it returns
+// ErrNotOwner and changes nothing.
+func (s *Store) SaveCheckpoint(ctx context.Context, group, topic string, partition int, owner string, cp Checkpoint) error {
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE checkpoints SET next_offset = $5, state = $6, updated_at = now()
+		WHERE group_id = $1 AND topic = $2 AND partition = $3 AND owner = $4`,
+		group, topic, partition, owner, cp.NextOffset, cp.State)
+	if err != nil {
+		return fmt.Errorf("saving checkpoint of %s/%d: %w", topic, partition, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("checkpoint of %s/%d: %w", topic, partition, ErrNotOwner)
+	}
+	return nil
+}

@@ -61,7 +61,24 @@ type Server struct {
 	cfg    Config
 	store  Store
 	stream Streamer
-	mux    *http.ServeMux
+	mux    *routeMux
+}
+
+// routeMux is an http.ServeMux that remembers the patterns registered on
+// it, so that a test can hold the API description (openapi.json) to them.
+type routeMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+func (m *routeMux) Handle(pattern string, h http.Handler) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+func (m *routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.HandleFunc(pattern, h)
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -74,7 +91,7 @@ func New(cfg Config, store Store, stream Streamer) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, store: store, stream: stream, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, store: store, stream: stream, mux: &routeMux{ServeMux: http.NewServeMux()}}
 	s.routes()
 	return s
 }
@@ -89,6 +106,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	s.mux.HandleFunc("GET /v1/openapi.json", serveOpenAPI)
 	s.mux.HandleFunc("POST /v1/session", s.login)
 	s.mux.HandleFunc("GET /v1/session", s.auth(anyRole, s.whoami))
 	s.mux.HandleFunc("DELETE /v1/session", s.auth(anyRole, s.logout))

@@ -591,7 +591,7 @@ func TestKubernetesManifests(t *testing.T) {
 var metricNames = []string{
 	"dowser_events_consumed_total", "dowser_events_rejected_total", "dowser_alerts_fired_total",
 	"dowser_websocket_connections", "dowser_consumer_lag",
-	"dowser_event_processing_seconds", "dowser_delivery_latency_seconds", "dowser_checkpoint_duration_seconds",
+	"dowser_event_processing_seconds", "dowser_delivery_latency_seconds", "dowser_checkpoint_duration_seconds", "dowser_checkpoint_bytes",
 	"dowser_postgres_pool_acquired_conns", "dowser_postgres_pool_idle_conns", "dowser_postgres_pool_total_conns",
 }
 

@@ -120,7 +120,7 @@ const (
 // it (arrival order decides only the armed state), and may fire. When
 // identity merges two states of a score, the merged one is disarmed if
 // either was.
-
+//
 // # Retention, and its limitation
 //
 // Let the horizon be 2·within for a threshold or sequence, and

@@ -721,3 +721,30 @@ func TestPlainMatchesAllocateNothing(t *testing.T) {
 		t.Errorf("got %v allocations per event, want 0", n)
 	}
 }
+
+func TestForgettingDoesNotDependOnSweeps(t *testing.T) {
+	// c-1 is forgotten once the engine's time is 2·within + cooldown = 2h
+	// past its newest event, whether or not a sweep has freed it: the late
+	// e2 then finds c-1 empty. Engine b sweeps at other times (SetSignals
+	// reschedules them, as a restart does).
+	const h = time.Hour
+	s := threshold(t, "s", 2, "1h", "cooldown: 0s")
+	events := []*schema.Event{
+		at("e1", 0),
+		at("x", 90*time.Minute, ofType("form_submit")),
+		at("y", 132*time.Minute, ofType("form_submit")),
+		at("e2", h/2),
+	}
+	a, b := New([]*Signal{s}), New([]*Signal{s})
+	var gotA, gotB []string
+	for i, ev := range events {
+		gotA = append(gotA, fired(a, ev)...)
+		if i == 2 {
+			b.SetSignals([]*Signal{s})
+		}
+		gotB = append(gotB, fired(b, ev)...)
+	}
+	if gotA != nil || gotB != nil {
+		t.Errorf("got alerts %v and %v, want none from either engine", gotA, gotB)
+	}
+}

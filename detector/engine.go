@@ -131,11 +131,13 @@ const (
 // relevant event with time ≤ newest − horizon is ignored: not counted,
 // never fires. A score does not forget older events: it folds them into
 // one decayed sum, exactly; an event at or before the newest folded one is
-// ignored like a late one. The whole state of a subject is dropped once
-// its newest event is ≤ W − horizon − cooldown, and, for a score, its score
-// at W is below level/1000 (checked about every horizon/2 of event time);
-// a score that comes back afresh is thus at most a thousandth of the level
-// lower than it would have been.
+// ignored like a late one. The whole state of a subject is forgotten (the
+// next event finds it empty) once its newest event is ≤ W − horizon −
+// cooldown, and, for a score, its score at W is below level/1000, W
+// including the event being evaluated; a score that comes back afresh is
+// thus at most a thousandth of the level lower than it would have been.
+// Forgotten states are freed about every horizon/2 of event time; when
+// does not change any alert.
 //
 // Evaluation is exact, as the rules say, for every event whose time is ≥
 // newest − horizon/2 and ≥ W − horizon/2, given every event of the
@@ -256,6 +258,7 @@ func (e *Engine) Evaluate(ev *schema.Event) []schema.Alert {
 		e.sweep()
 	}
 	x := &e.x
+	x.watermark = e.watermark
 	x.reset(ev, e.identify(ev))
 	defer x.release()
 
@@ -281,9 +284,11 @@ func (e *Engine) Subjects() int {
 	return n
 }
 
-// sweep drops the subjects that no longer matter (see the retention rules
-// on Engine), for every program whose pass is due, and plans the next pass
-// half a horizon later.
+// sweep frees the subjects that are forgotten (see the retention rules on
+// Engine), for every program whose pass is due, and plans the next pass
+// half a horizon later. Evaluation treats a forgotten subject as empty
+// whether or not a sweep has freed it yet, so that the alerts never depend
+// on when sweeps happen (after a restart, say).
 func (e *Engine) sweep() {
 	var next time.Time
 	for _, p := range e.programs {
@@ -302,7 +307,7 @@ func (e *Engine) sweep() {
 	e.nextSweep = next
 }
 
-// expired reports whether st can be dropped at watermark w.
+// expired reports whether st is forgotten at watermark w.
 func (p *program) expired(st *subjectState, w time.Time) bool {
 	if st.newest().After(w.Add(-p.horizon - p.cooldown)) {
 		return false
@@ -337,10 +342,13 @@ func (p *program) evaluate(x *evalCtx) (schema.Alert, bool) {
 	}
 	key := p.subject(x)
 	st := p.states[string(key)]
-	if st == nil {
+	switch {
+	case st == nil:
 		st = &subjectState{subject: string(key)}
 		p.states[st.subject] = st
-	} else if !st.admits(x.ev, p.horizon) {
+	case p.expired(st, x.watermark):
+		*st = subjectState{subject: st.subject} // forgotten: start afresh
+	case !st.admits(x.ev, p.horizon):
 		return schema.Alert{}, false
 	}
 	r.ev = x.evidence()

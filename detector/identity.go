@@ -116,19 +116,27 @@ func (e *Engine) merge(anon string, k link) {
 		dst := "customer:" + k.customer
 		if p.sig.Scope == ScopeAccount && k.account != "" {
 			dst = "account:" + k.account
+		}
+		d := p.states[dst]
+		if d != nil && p.expired(d, e.watermark) {
+			delete(p.states, dst) // forgotten: as if absent
+			d = nil
+		}
+		if d != nil && p.sig.Scope == ScopeAccount {
 			// Anonymous events that carried the account id are already
 			// in the account's state: they now count as the customer.
-			if d := p.states[dst]; d != nil {
-				d.relabel(anon, k.customer, p.distinct.kind == fieldCustomerID)
-			}
+			d.relabel(anon, k.customer, p.distinct.kind == fieldCustomerID)
 		}
 		st := p.states[src]
 		if st == nil {
 			continue
 		}
 		delete(p.states, src)
+		if p.expired(st, e.watermark) {
+			continue
+		}
 		st.relabel(anon, k.customer, p.distinct.kind == fieldCustomerID)
-		if d := p.states[dst]; d != nil {
+		if d != nil {
 			d.absorb(st, p.plan)
 			continue
 		}

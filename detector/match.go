@@ -1,6 +1,8 @@
 package detector
 
 import (
+	"time"
+
 	"github.com/google/cel-go/cel"
 
 	"github.com/dowserhq/dowser/schema"
@@ -55,6 +57,8 @@ type evalCtx struct {
 	// lifecycle is the event's lifecycle, else the linked customer's; ""
 	// when unknown.
 	lifecycle string
+	// watermark is the engine's W, this event's time included.
+	watermark time.Time
 
 	tokens    textIndex
 	tokenized bool

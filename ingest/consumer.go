@@ -255,7 +255,12 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 	}
 
 	// next is one past the last event handled; saved the last checkpointed.
+	// torn is set when an event was left half-handled (its state changed,
+	// its effects not yet durable): a checkpoint then would record an
+	// effect that never happened, so the next owner must start from the
+	// previous one instead.
 	next, saved := offset, offset
+	torn := false
 	lastSave := time.Now()
 	checkpoint := func(ctx context.Context) error {
 		lastSave = time.Now()
@@ -281,6 +286,9 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 		return nil
 	}
 	defer func() {
+		if torn {
+			return
+		}
 		// Losing the partition (rebalance, shutdown): save what was done, so
 		// the next owner resumes from here rather than from the last tick.
 		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -315,6 +323,7 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 				return err
 			}
 		} else if err := c.handle(ctx, handler, &ev); err != nil {
+			torn = true
 			return err
 		}
 		next = msg.Offset + 1

@@ -47,8 +47,8 @@ if [ "$(id -u)" = 0 ]; then
 	chown postgres "$dir"
 	if ! as_pg test -w "$dir"; then
 		# The checkout sits where postgres cannot reach (a 0700 home, say):
-		# keep the data in a private folder under /tmp named for this checkout.
-		dir=/tmp/dowser-pg-$(printf '%s' "$top" | sha256sum | cut -c1-12)
+		# keep the data in a private folder under /tmp named for that folder.
+		dir=/tmp/dowser-pg-$(printf '%s' "$dir" | sha256sum | cut -c1-12)
 		log "postgres cannot reach the checkout; using $dir"
 		mkdir -p "$dir" && chown postgres "$dir" && chmod 700 "$dir"
 	fi

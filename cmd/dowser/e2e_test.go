@@ -228,12 +228,30 @@ type wsClient struct {
 
 func (a *testApp) connect(user string) *wsClient {
 	a.t.Helper()
+	return dialStream(a.t, a.HTTPAddr(), user)
+}
+
+// dialStream opens /v1/stream at addr as user and reads its frames into a
+// channel large enough that the test never holds the socket back.
+func dialStream(t *testing.T, addr, user string) *wsClient {
+	t.Helper()
 	h := http.Header{"Authorization": {"Bearer " + token(user)}}
-	conn, resp, err := websocket.DefaultDialer.Dial("ws://"+a.HTTPAddr()+"/v1/stream", h)
-	if err != nil {
-		a.t.Fatalf("dialing stream as %s: %v (%v)", user, err, resp)
+	var conn *websocket.Conn
+	var err error
+	var resp *http.Response
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		// A server process may still be starting: retry the dial.
+		conn, resp, err = websocket.DefaultDialer.Dial("ws://"+addr+"/v1/stream", h)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	c := &wsClient{t: a.t, conn: conn, frames: make(chan map[string]any, 100)}
+	if err != nil {
+		t.Fatalf("dialing stream as %s: %v (%v)", user, err, resp)
+	}
+	c := &wsClient{t: t, conn: conn, frames: make(chan map[string]any, 1<<17)}
 	go func() {
 		defer close(c.frames)
 		for {
@@ -244,10 +262,10 @@ func (a *testApp) connect(user string) *wsClient {
 			c.frames <- f
 		}
 	}()
-	a.t.Cleanup(func() { conn.Close() })
+	t.Cleanup(func() { conn.Close() })
 	c.hello = c.next(5 * time.Second)
 	if c.hello["op"] != "hello" || c.hello["user"] != user {
-		a.t.Fatalf("first frame for %s = %v, want hello", user, c.hello)
+		t.Fatalf("first frame for %s = %v, want hello", user, c.hello)
 	}
 	return c
 }

@@ -148,6 +148,11 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 // Checkpoint implements ingest.PartitionHandler: the engine's state and the
 // offset it reflects are saved in one statement.
 func (w *partitionWorker) Checkpoint(ctx context.Context, nextOffset int64) error {
+	if w.pendingEvent != nil {
+		// The state already counts an event whose alerts are not stored:
+		// saving it would lose them for good.
+		return fmt.Errorf("partition %d: an event is half-handled; not checkpointing", w.partition)
+	}
 	start := time.Now()
 	state, err := w.engine.Snapshot()
 	if err != nil {

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -505,6 +505,7 @@ func TestChaosPostgresOutagePausesAndResumes(t *testing.T) {
 	pg("start")
 	r.finish(produced, "PostgreSQL stopped for 10 s")
 }
+
 // awaitSplitOverHTTP waits until the instances' /readyz report disjoint,
 // non-empty partition sets covering all n.
 func awaitSplitOverHTTP(t *testing.T, n int, addrs ...string) {

@@ -207,9 +207,9 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	consumer, err := ingest.NewConsumer(ingest.Config{
-		Brokers:       brokers,
-		Topic:         a.cfg.EventsTopic,
-		GroupID:       a.cfg.GroupID,
+		Brokers:            brokers,
+		Topic:              a.cfg.EventsTopic,
+		GroupID:            a.cfg.GroupID,
 		MaxEventBytes:      a.cfg.MaxEventBytes,
 		CheckpointInterval: a.cfg.CheckpointEvery,
 		Logger:             log,

@@ -11,7 +11,9 @@ HTTP     ?= 127.0.0.1:8080
 # The private PostgreSQL's URL, unless the caller brought their own.
 PGURL = $(if $(DATABASE_URL),$(DATABASE_URL),$(shell scripts/postgres.sh start | tail -n 1))
 
-.PHONY: all build demo test vet fmt-check pg pg-stop clean
+FUZZTIME ?= 10s
+
+.PHONY: all build demo test fuzz chaos vet fmt-check pg pg-stop clean
 
 all: build
 
@@ -31,6 +33,19 @@ test: vet fmt-check
 	browser=$$(scripts/chromium.sh) || exit 1; \
 	DATABASE_URL="$$url" DOWSER_REQUIRE_DB=1 DOWSER_CHROMIUM="$$browser" DOWSER_REQUIRE_BROWSER=1 \
 		$(GO) test -race -shuffle=on -count=1 -timeout 15m ./...
+	@$(MAKE) --no-print-directory fuzz
+
+## fuzz: a short run of every fuzz target (FUZZTIME each).
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseEvent$$' -fuzztime $(FUZZTIME) ./schema
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSignal$$' -fuzztime $(FUZZTIME) ./detector
+	$(GO) test -run '^$$' -fuzz '^FuzzClientFrame$$' -fuzztime $(FUZZTIME) ./notify
+
+## chaos: the fault tests (crash, two instances, PostgreSQL outage,
+## SIGTERM) five times over; `make test` runs each once.
+chaos:
+	@url="$(PGURL)"; \
+	DATABASE_URL="$$url" DOWSER_REQUIRE_DB=1 $(GO) test -count=5 -timeout 90m -run '^TestChaos' -v ./cmd/dowser | grep -E '^(---|ok|FAIL)|events [0-9]+,'
 
 vet:
 	$(GO) vet ./...

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -541,3 +542,28 @@ func awaitSplitOverHTTP(t *testing.T, n int, addrs ...string) {
 }
 
 func head(s []string) []string { return s[:min(len(s), 10)] }
+
+func TestChaosSIGTERMDrainsAndExitsWithinTenSeconds(t *testing.T) {
+	r := newChaosRun(t, pgtest.URL(t), 30_000)
+	serve, _ := r.serve("serve")
+	produced := r.produce()
+	r.pause()
+	start := time.Now()
+	if err := serve.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- serve.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("serve exited with %v after SIGTERM, want status 0", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve still running 10 s after SIGTERM")
+	}
+	t.Logf("serve drained and exited %v after SIGTERM", time.Since(start))
+	// Whatever was in flight resumes exactly from the final checkpoints.
+	r.serve("serve")
+	r.finish(produced, "SIGTERM mid-stream, then restarted")
+}

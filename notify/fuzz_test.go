@@ -1,0 +1,41 @@
+package notify
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dowserhq/dowser/schema"
+)
+
+// FuzzClientFrame feeds arbitrary bytes to the handling of a client frame:
+// whatever arrives, the hub must not panic, and everything it answers must
+// be a JSON object with an op.
+func FuzzClientFrame(f *testing.F) {
+	for _, seed := range []string{
+		`{"op":"resume","after":3}`, `{"op":"ack","id":"al-1"}`, `{"op":"feedback","id":"al-1","verdict":"won","note":"x"}`,
+		`{"op":"resume","after":-1}`, `{"op":`, `[]`, `null`, `{"op":"ack","id":""}`, "\xff\xfe",
+	} {
+		f.Add([]byte(seed))
+	}
+	h := &memHistory{ds: map[string][]schema.Delivery{}}
+	hub := NewHub(HubConfig{}, h, h, prometheus.NewRegistry())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := &client{
+			hub:     hub,
+			user:    "ana",
+			replies: make(chan []byte, 16),
+			resume:  make(chan int64, 1),
+			done:    make(chan struct{}),
+		}
+		c.handle(data)
+		close(c.replies)
+		for b := range c.replies {
+			var m map[string]any
+			if err := json.Unmarshal(b, &m); err != nil || m["op"] == nil {
+				t.Fatalf("answer %q to %q is not a JSON object with an op", b, data)
+			}
+		}
+	})
+}

@@ -25,9 +25,10 @@ func TestConfigurationDocsMatchFlags(t *testing.T) {
 		documented[m[1]] = true
 	}
 	real := map[string]bool{}
-	for _, cmd := range []string{"serve", "demo", "broker", "migrate", "produce"} {
+	for _, cmd := range []string{"serve", "demo", "broker", "migrate", "produce", "signals lint", "signals test", "signals backtest", "signals generate"} {
 		var out bytes.Buffer
-		if code := run(context.Background(), []string{cmd, "-h"}, &out, &out, func(string) string { return "" }); code != 0 {
+		args := append(strings.Fields(cmd), "-h")
+		if code := run(context.Background(), args, &out, &out, func(string) string { return "" }); code != 0 {
 			t.Fatalf("dowser %s -h exited %d: %s", cmd, code, out.String())
 		}
 		for _, m := range regexp.MustCompile(`--([a-z-]+) \(env (DOWSER_[A-Z_]+)\)`).FindAllStringSubmatch(out.String(), -1) {

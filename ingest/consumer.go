@@ -102,8 +102,10 @@ func DLQTopic(topic string) string { return topic + ".dlq" }
 
 // Metrics counts what the consumer does.
 type Metrics struct {
-	consumed *prometheus.CounterVec
-	rejected *prometheus.CounterVec
+	consumed   *prometheus.CounterVec
+	rejected   *prometheus.CounterVec
+	lag        *prometheus.GaugeVec
+	processing prometheus.Histogram
 }
 
 // NewMetrics registers the consumer's metrics with reg.
@@ -118,7 +120,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Messages sent to the dead-letter topic, by reason.",
 		}, []string{"reason"}),
 	}
-	reg.MustRegister(m.consumed, m.rejected)
+	m.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "dowser_consumer_lag",
+		Help: "Messages between the last one this instance processed and the partition's end, by partition it owns.",
+	}, []string{"partition"})
+	m.processing = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "dowser_event_processing_seconds",
+		Help:    "Time from a valid event read to its alerts stored and handed to the sockets.",
+		Buckets: prometheus.ExponentialBuckets(0.00001, 4, 12),
+	})
+	reg.MustRegister(m.consumed, m.rejected, m.lag, m.processing)
 	return m
 }
 
@@ -299,6 +310,7 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 	}()
 
 	label := strconv.Itoa(partition)
+	defer c.metrics.lag.DeleteLabelValues(label)
 	for {
 		fctx, cancel := context.WithTimeout(ctx, c.cfg.CheckpointInterval)
 		msg, err := r.FetchMessage(fctx)
@@ -317,14 +329,19 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 			return fmt.Errorf("reading partition %d: %w", partition, err)
 		}
 		c.metrics.consumed.WithLabelValues(label).Inc()
+		c.metrics.lag.WithLabelValues(label).Set(float64(max(msg.HighWaterMark-msg.Offset-1, 0)))
 		ev, err := schema.ParseEvent(msg.Value, c.cfg.MaxEventBytes)
 		if err != nil {
 			if err := c.deadLetter(ctx, msg, err); err != nil {
 				return err
 			}
-		} else if err := c.handle(ctx, handler, &ev); err != nil {
-			torn = true
-			return err
+		} else {
+			start := time.Now()
+			if err := c.handle(ctx, handler, &ev); err != nil {
+				torn = true
+				return err
+			}
+			c.metrics.processing.Observe(time.Since(start).Seconds())
 		}
 		next = msg.Offset + 1
 		if time.Since(lastSave) >= c.cfg.CheckpointInterval {

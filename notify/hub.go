@@ -87,6 +87,7 @@ type Hub struct {
 	actions  Actions
 	upgrader websocket.Upgrader
 	conns    prometheus.Gauge
+	latency  prometheus.Histogram
 
 	mu      sync.Mutex
 	clients map[string]map[*client]struct{}
@@ -106,7 +107,12 @@ func NewHub(cfg HubConfig, history History, actions Actions, reg prometheus.Regi
 			Help: "Websocket connections open on this instance.",
 		}),
 	}
-	reg.MustRegister(h.conns)
+	h.latency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "dowser_delivery_latency_seconds",
+		Help:    "From the triggering event's time to its alert frame written to a live socket.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 20),
+	})
+	reg.MustRegister(h.conns, h.latency)
 	allowed := make(map[string]bool, len(cfg.AllowedOrigins))
 	for _, o := range cfg.AllowedOrigins {
 		allowed[strings.ToLower(strings.TrimRight(o, "/"))] = true
@@ -373,6 +379,9 @@ func (c *client) writeLoop() {
 				return
 			}
 			sent = d.Seq
+			if !d.EventTime.IsZero() {
+				c.hub.latency.Observe(time.Since(d.EventTime).Seconds())
+			}
 		case b := <-c.replies:
 			if !write(b) {
 				return

@@ -67,9 +67,9 @@ func (s *Store) SaveAlert(ctx context.Context, a *schema.Alert, recipients []str
 			if _, err := tx.Exec(ctx, `INSERT INTO deliveries (user_id, seq, alert_id) VALUES ($1, $2, $3)`, user, seq, a.ID); err != nil {
 				return fmt.Errorf("storing delivery to %q: %w", user, err)
 			}
-			out.Deliveries = append(out.Deliveries, schema.Delivery{UserID: user, Seq: seq, AlertID: a.ID, Alert: body})
+			out.Deliveries = append(out.Deliveries, schema.Delivery{UserID: user, Seq: seq, AlertID: a.ID, Alert: body, EventTime: a.Time})
 		}
-		msg := schema.AlertMessage{AlertID: a.ID, Alert: body}
+		msg := schema.AlertMessage{AlertID: a.ID, EventTime: a.Time, Alert: body}
 		for _, d := range out.Deliveries {
 			msg.Deliveries = append(msg.Deliveries, schema.Recipient{UserID: d.UserID, Seq: d.Seq})
 		}
@@ -82,6 +82,13 @@ func (s *Store) SaveAlert(ctx context.Context, a *schema.Alert, recipients []str
 		return SavedAlert{}, fmt.Errorf("saving alert %s: %w", a.ID, err)
 	}
 	return out, nil
+}
+
+// PoolStats are the connection pool's gauges: connections in use, idle,
+// and in all.
+func (s *Store) PoolStats() (acquired, idle, total int32) {
+	st := s.pool.Stat()
+	return st.AcquiredConns(), st.IdleConns(), st.TotalConns()
 }
 
 // OutboxMessage is an alert message not yet known to be on the alerts

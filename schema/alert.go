@@ -82,7 +82,9 @@ func AlertID(signalID string, version int, subject, eventID string) string {
 // alert and its numbered deliveries, which every instance pushes to the
 // sockets it holds.
 type AlertMessage struct {
-	AlertID    string          `json:"alert_id"`
+	AlertID string `json:"alert_id"`
+	// EventTime is the triggering event's time, for delivery latency.
+	EventTime  time.Time       `json:"event_time"`
 	Alert      json.RawMessage `json:"alert"`
 	Deliveries []Recipient     `json:"deliveries"`
 }
@@ -97,7 +99,7 @@ type Recipient struct {
 func (m *AlertMessage) Expand() []Delivery {
 	out := make([]Delivery, len(m.Deliveries))
 	for i, r := range m.Deliveries {
-		out[i] = Delivery{UserID: r.UserID, Seq: r.Seq, AlertID: m.AlertID, Alert: m.Alert}
+		out[i] = Delivery{UserID: r.UserID, Seq: r.Seq, AlertID: m.AlertID, Alert: m.Alert, EventTime: m.EventTime}
 	}
 	return out
 }
@@ -115,4 +117,7 @@ type Delivery struct {
 	// replayed delivery carries them, so a reloaded panel shows them.
 	Acked   bool
 	Verdict string
+	// EventTime is the triggering event's time on a live delivery, zero on
+	// a replayed one: what delivery latency is measured from.
+	EventTime time.Time
 }

@@ -387,6 +387,23 @@ func TestEndToEndAlertReachesOwnersOnly(t *testing.T) {
 	if len(all.Alerts) != 2 {
 		t.Errorf("admin sees %d alerts, want 2", len(all.Alerts))
 	}
+
+	// The operators' view of the same story.
+	resp, err := http.Get("http://" + app.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`dowser_alerts_fired_total{priority="high",signal="pricing-research"} 2`,
+		"dowser_events_consumed_total", "dowser_consumer_lag{", "dowser_event_processing_seconds_count",
+		"dowser_delivery_latency_seconds_count", "dowser_websocket_connections 4", "dowser_postgres_pool_total_conns",
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 func TestEndToEndResumeDeliversMissedAlertsOnce(t *testing.T) {

@@ -183,6 +183,7 @@ func (a *App) Run(ctx context.Context) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerPoolStats(reg, store)
 
 	signals := newSignalSet(store, a.cfg.SignalsPoll, log)
 	a.signals = signals
@@ -289,6 +290,22 @@ func (a *App) readiness(ctx context.Context, store *postgres.Store, brokers []st
 		problems = append(problems, "kafka: not yet a member of consumer group "+a.cfg.GroupID)
 	}
 	return problems
+}
+
+// registerPoolStats exposes the PostgreSQL pool's gauges.
+func registerPoolStats(reg prometheus.Registerer, store *postgres.Store) {
+	for _, g := range []struct {
+		name, help string
+		pick       func(acquired, idle, total int32) int32
+	}{
+		{"dowser_postgres_pool_acquired_conns", "PostgreSQL connections in use.", func(a, _, _ int32) int32 { return a }},
+		{"dowser_postgres_pool_idle_conns", "PostgreSQL connections idle in the pool.", func(_, i, _ int32) int32 { return i }},
+		{"dowser_postgres_pool_total_conns", "PostgreSQL connections in the pool.", func(_, _, t int32) int32 { return t }},
+	} {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: g.name, Help: g.help}, func() float64 {
+			return float64(g.pick(store.PoolStats()))
+		}))
+	}
 }
 
 // hubActions adapts the store's not-found error to the hub's.

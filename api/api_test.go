@@ -35,6 +35,7 @@ func newServer(t *testing.T) (*httptest.Server, *postgres.Store) {
 		{ID: "admin", Name: "A", Role: postgres.RoleAdmin},
 		{ID: "rep-ana", Name: "Ana", Role: postgres.RoleRep},
 		{ID: "mkt-jane", Name: "Jane", Role: postgres.RoleMarketer},
+		{ID: "tracker", Name: "Web tracker", Role: postgres.RoleSource},
 	} {
 		if err := store.PutUser(ctx, u, tok(u.ID)); err != nil {
 			t.Fatal(err)
@@ -100,6 +101,7 @@ func TestAuthorizationPerEndpoint(t *testing.T) {
 		{"GET", "/v1/signals/pricing/history", "", want{unauth, ok, ok, ok}},
 		{"GET", "/v1/signals/pricing/versions/1", "", want{unauth, ok, ok, ok}},
 		{"GET", "/v1/signals/pricing/versions/9", "", want{unauth, 404, 404, 404}},
+		{"POST", "/v1/events", `[{"id":"e","type":"page_view","time":"2026-11-23T07:00:00Z","customer":{"id":"c"}}]`, want{unauth, forbidden, forbidden, 503}},
 		{"DELETE", "/v1/signals/pricing", "", want{unauth, forbidden, no, 404}},
 	}
 	for _, r := range routes {
@@ -116,6 +118,23 @@ func TestAuthorizationPerEndpoint(t *testing.T) {
 				t.Errorf("%s %s as %q = %d, want %d (%s)", r.method, r.path, who.user, got, who.want, body)
 			}
 		}
+	}
+}
+
+// A source token posts events and reads nothing.
+func TestSourceTokenOnlyPostsEvents(t *testing.T) {
+	srv, _ := newServer(t)
+	for _, r := range []struct{ method, path string }{
+		{"GET", "/v1/session"}, {"GET", "/v1/alerts"}, {"GET", "/v1/signals"}, {"GET", "/v1/accounts/x"},
+		{"GET", "/v1/stream"}, {"PUT", "/v1/content/x"}, {"GET", "/v1/users/tracker"},
+	} {
+		if status, _ := call(t, srv, r.method, r.path, tok("tracker"), `{}`, nil); status != http.StatusForbidden {
+			t.Errorf("%s %s with a source token = %d, want 403", r.method, r.path, status)
+		}
+	}
+	status, body := call(t, srv, "POST", "/v1/events", tok("tracker"), `[{"id":"e","type":"page_view","time":"2026-11-23T07:00:00Z","customer":{"id":"c"}}]`, nil)
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, "does not accept events") {
+		t.Errorf("posting without a producer = %d %s, want 503", status, body)
 	}
 }
 

@@ -12,9 +12,12 @@ import (
 type roles []string
 
 var (
-	anyRole   = roles(nil)
 	adminOnly = roles{postgres.RoleAdmin}
 	marketing = roles{postgres.RoleMarketer, postgres.RoleAdmin}
+	sources   = roles{postgres.RoleSource, postgres.RoleAdmin}
+	// people are the roles of humans; an upstream system's token reads
+	// nothing.
+	people = roles{postgres.RoleRep, postgres.RoleMarketer, postgres.RoleAdmin}
 )
 
 type authedHandler func(w http.ResponseWriter, r *http.Request, u postgres.User)

@@ -41,8 +41,8 @@ func (s *Server) putUser(w http.ResponseWriter, r *http.Request, _ postgres.User
 	switch {
 	case req.Name == "":
 		err = errorf(http.StatusBadRequest, "name: is required")
-	case req.Role != postgres.RoleRep && req.Role != postgres.RoleMarketer && req.Role != postgres.RoleAdmin:
-		err = errorf(http.StatusBadRequest, "role: %q is not one of rep, marketer, admin", req.Role)
+	case req.Role != postgres.RoleRep && req.Role != postgres.RoleMarketer && req.Role != postgres.RoleAdmin && req.Role != postgres.RoleSource:
+		err = errorf(http.StatusBadRequest, "role: %q is not one of rep, marketer, admin, source", req.Role)
 	case req.Token != "" && len(req.Token) < 16:
 		err = errorf(http.StatusBadRequest, "token: must be at least 16 characters")
 	}

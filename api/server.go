@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser/schema"
 )
 
 // Store is the storage the API reads and writes.
@@ -45,8 +46,17 @@ type Streamer interface {
 	ServeStream(w http.ResponseWriter, r *http.Request, userID string)
 }
 
+// EventProducer puts validated events on the events topic.
+type EventProducer interface {
+	// ProduceEvents writes raw[i], the encoding of events[i], for every i,
+	// and returns once the broker has acknowledged all of them.
+	ProduceEvents(ctx context.Context, events []schema.Event, raw [][]byte) error
+}
+
 // Config configures the HTTP API.
 type Config struct {
+	// Events receives POST /v1/events; nil answers 503.
+	Events EventProducer
 	// SessionTTL is how long a browser session lasts.
 	SessionTTL time.Duration
 	// SecureCookies marks the session cookie Secure (serve over HTTPS).
@@ -108,27 +118,28 @@ func (s *Server) routes() {
 	})
 	s.mux.HandleFunc("GET /v1/openapi.json", serveOpenAPI)
 	s.mux.HandleFunc("POST /v1/session", s.login)
-	s.mux.HandleFunc("GET /v1/session", s.auth(anyRole, s.whoami))
-	s.mux.HandleFunc("DELETE /v1/session", s.auth(anyRole, s.logout))
-	s.mux.HandleFunc("GET /v1/stream", s.auth(anyRole, func(w http.ResponseWriter, r *http.Request, u postgres.User) {
+	s.mux.HandleFunc("GET /v1/session", s.auth(people, s.whoami))
+	s.mux.HandleFunc("DELETE /v1/session", s.auth(people, s.logout))
+	s.mux.HandleFunc("GET /v1/stream", s.auth(people, func(w http.ResponseWriter, r *http.Request, u postgres.User) {
 		s.stream.ServeStream(w, r, u.ID)
 	}))
 
 	s.mux.HandleFunc("PUT /v1/users/{id}", s.auth(adminOnly, s.putUser))
-	s.mux.HandleFunc("GET /v1/users/{id}", s.auth(anyRole, s.getUser))
+	s.mux.HandleFunc("GET /v1/users/{id}", s.auth(people, s.getUser))
 	s.mux.HandleFunc("PUT /v1/accounts/{id}", s.auth(adminOnly, s.putAccount))
-	s.mux.HandleFunc("GET /v1/accounts/{id}", s.auth(anyRole, s.getAccount))
+	s.mux.HandleFunc("GET /v1/accounts/{id}", s.auth(people, s.getAccount))
 	s.mux.HandleFunc("PUT /v1/content/{id}", s.auth(marketing, s.putContent))
-	s.mux.HandleFunc("GET /v1/content/{id}", s.auth(anyRole, s.getContent))
-	s.mux.HandleFunc("GET /v1/signals", s.auth(anyRole, s.listSignals))
+	s.mux.HandleFunc("GET /v1/content/{id}", s.auth(people, s.getContent))
+	s.mux.HandleFunc("GET /v1/signals", s.auth(people, s.listSignals))
 	s.mux.HandleFunc("PUT /v1/signals/{id}", s.auth(marketing, s.putSignal))
-	s.mux.HandleFunc("GET /v1/signals/{id}", s.auth(anyRole, s.getSignal))
+	s.mux.HandleFunc("GET /v1/signals/{id}", s.auth(people, s.getSignal))
 	s.mux.HandleFunc("DELETE /v1/signals/{id}", s.auth(marketing, s.deleteSignal))
 	s.mux.HandleFunc("POST /v1/signals/{id}/enable", s.auth(marketing, s.enableSignal(true)))
 	s.mux.HandleFunc("POST /v1/signals/{id}/disable", s.auth(marketing, s.enableSignal(false)))
-	s.mux.HandleFunc("GET /v1/signals/{id}/history", s.auth(anyRole, s.signalHistory))
-	s.mux.HandleFunc("GET /v1/signals/{id}/versions/{version}", s.auth(anyRole, s.signalVersion))
-	s.mux.HandleFunc("GET /v1/alerts", s.auth(anyRole, s.listAlerts))
+	s.mux.HandleFunc("GET /v1/signals/{id}/history", s.auth(people, s.signalHistory))
+	s.mux.HandleFunc("GET /v1/signals/{id}/versions/{version}", s.auth(people, s.signalVersion))
+	s.mux.HandleFunc("GET /v1/alerts", s.auth(people, s.listAlerts))
+	s.mux.HandleFunc("POST /v1/events", s.auth(sources, s.postEvents))
 
 	if s.cfg.Assets != nil {
 		s.mux.Handle("GET /", http.FileServerFS(s.cfg.Assets))

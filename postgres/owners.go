@@ -14,6 +14,8 @@ const (
 	RoleRep      = "rep"
 	RoleMarketer = "marketer"
 	RoleAdmin    = "admin"
+	// RoleSource is an upstream system: it may only post events.
+	RoleSource = "source"
 )
 
 // User is a person who logs in: a sales rep, a marketer or an admin.

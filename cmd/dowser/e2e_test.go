@@ -671,3 +671,47 @@ func testLogLevel() slog.Level {
 	}
 	return l
 }
+
+func TestEndToEndEventsPostedOverHTTP(t *testing.T) {
+	app := startApp(t)
+	app.seed()
+	app.do("PUT", "/v1/users/tracker", adminToken, map[string]string{"name": "Web tracker", "role": "source", "token": token("tracker")}, http.StatusOK, nil)
+	ana := app.connect("rep-ana")
+	now := time.Now()
+	var batch []json.RawMessage
+	for i, c := range []string{"c-1", "c-2", "c-1"} {
+		_, v := pricingView("acme", c, now.Add(time.Duration(i-3)*time.Minute))
+		batch = append(batch, v)
+	}
+	// One bad event rejects the whole batch, naming it by index.
+	// Its valid events are views of their own: had they gone through, the
+	// alert below would count more than three.
+	var bad []json.RawMessage
+	for i := range 3 {
+		_, v := pricingView("acme", "c-9", now.Add(time.Duration(i-10)*time.Minute))
+		bad = append(bad, v)
+	}
+	bad = append(bad, json.RawMessage(`{"id":"x","type":"page_view","time":"soon","customer":{"id":"c"}}`))
+	var problem struct {
+		Error    string
+		Problems []struct {
+			Index         int
+			Reason, Field string
+		}
+	}
+	app.do("POST", "/v1/events", token("tracker"), bad, http.StatusUnprocessableEntity, &problem)
+	if len(problem.Problems) != 1 || problem.Problems[0].Index != 3 || problem.Problems[0].Field != "time" {
+		t.Errorf("problems = %+v, want event 3's time", problem)
+	}
+	var accepted struct{ Accepted int }
+	app.do("POST", "/v1/events", token("tracker"), map[string]any{"events": batch}, http.StatusAccepted, &accepted)
+	if accepted.Accepted != 3 {
+		t.Errorf("accepted %d, want 3", accepted.Accepted)
+	}
+	var last struct{ ID string }
+	_ = json.Unmarshal(batch[2], &last)
+	_, alert := ana.nextAlert(2 * time.Second)
+	if alert["count"] != 3.0 || alert["event_id"] != last.ID {
+		t.Errorf("alert = %v: want it fired by %s counting the three accepted views, none of the rejected batch", alert, last.ID)
+	}
+}

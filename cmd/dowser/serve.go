@@ -23,6 +23,7 @@ import (
 	"github.com/dowserhq/dowser/ingest"
 	"github.com/dowserhq/dowser/notify"
 	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser/schema"
 	"github.com/dowserhq/dowser/web"
 )
 
@@ -233,7 +234,9 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"status": "ready", "partitions": consumer.Assignment().Partitions})
 	})
-	mux.Handle("/", api.New(api.Config{Assets: web.Files(), Logger: log}, store, hub))
+	events := ingest.NewProducer(brokers, a.cfg.EventsTopic)
+	defer events.Close()
+	mux.Handle("/", api.New(api.Config{Assets: web.Files(), Events: eventProducer{events}, Logger: log}, store, hub))
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -306,6 +309,17 @@ func registerPoolStats(reg prometheus.Registerer, store *postgres.Store) {
 			return float64(g.pick(store.PoolStats()))
 		}))
 	}
+}
+
+// eventProducer produces events posted over HTTP, keyed like any other.
+type eventProducer struct{ p *ingest.Producer }
+
+func (e eventProducer) ProduceEvents(ctx context.Context, events []schema.Event, raw [][]byte) error {
+	msgs := make([]ingest.Message, len(events))
+	for i := range events {
+		msgs[i] = ingest.Message{Key: []byte(ingest.EventKey(&events[i])), Value: raw[i]}
+	}
+	return e.p.Produce(ctx, msgs...)
 }
 
 // hubActions adapts the store's not-found error to the hub's.

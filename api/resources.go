@@ -308,6 +308,28 @@ func (s *Server) signalVersion(w http.ResponseWriter, r *http.Request, _ postgre
 	writeJSON(w, http.StatusOK, sv)
 }
 
+// doNotTrack marks or unmarks a customer or an account: its events are
+// dropped before any state is kept, on every instance within a poll.
+func (s *Server) doNotTrack(on bool) authedHandler {
+	return func(w http.ResponseWriter, r *http.Request, me postgres.User) {
+		kind := r.PathValue("kind")
+		if kind != postgres.DNTCustomer && kind != postgres.DNTAccount {
+			s.fail(w, r, errorf(http.StatusBadRequest, "kind: %q is not customer or account", kind))
+			return
+		}
+		id, err := pathID(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if err := s.store.SetDoNotTrack(r.Context(), kind, id, on, me.ID); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
 // listAlerts lists the caller's own alerts, newest first; admins see every
 // alert.
 func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request, me postgres.User) {

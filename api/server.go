@@ -37,6 +37,7 @@ type Store interface {
 	SignalHistory(ctx context.Context, id string) ([]postgres.SignalChange, error)
 	GetSignalVersion(ctx context.Context, id string, version int) (postgres.SignalVersion, error)
 	ListAlerts(ctx context.Context, userID string, limit int) ([]postgres.ListedAlert, error)
+	SetDoNotTrack(ctx context.Context, kind, id string, on bool, by string) error
 }
 
 var _ Store = (*postgres.Store)(nil)
@@ -140,6 +141,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/signals/{id}/versions/{version}", s.auth(people, s.signalVersion))
 	s.mux.HandleFunc("GET /v1/alerts", s.auth(people, s.listAlerts))
 	s.mux.HandleFunc("POST /v1/events", s.auth(sources, s.postEvents))
+	s.mux.HandleFunc("PUT /v1/do-not-track/{kind}/{id}", s.auth(adminOnly, s.doNotTrack(true)))
+	s.mux.HandleFunc("DELETE /v1/do-not-track/{kind}/{id}", s.auth(adminOnly, s.doNotTrack(false)))
 
 	if s.cfg.Assets != nil {
 		s.mux.Handle("GET /", http.FileServerFS(s.cfg.Assets))

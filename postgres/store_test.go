@@ -339,3 +339,38 @@ func TestCheckpointClaimsFenceOffOldOwners(t *testing.T) {
 		t.Fatalf("c resumes from %+v, want b's checkpoint", cp)
 	}
 }
+
+func TestPurgeDeletesOnlyOldAlertsWithTheirEvidence(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	if err := s.PutUser(ctx, postgres.User{ID: "ana", Name: "Ana", Role: postgres.RoleRep}, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"al-old", "al-new"} {
+		if _, err := s.SaveAlert(ctx, alert(id), []string{"ana"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.PurgeAlertsBefore(ctx, time.Now().Add(-time.Hour), 10); err != nil || n != 0 {
+		t.Fatalf("nothing is an hour old yet: purged %d, %v", n, err)
+	}
+	if n, err := s.PurgeAlertsBefore(ctx, time.Now().Add(time.Hour), 1); err != nil || n != 1 {
+		t.Fatalf("limit 1: purged %d, %v", n, err)
+	}
+	if n, err := s.PurgeAlertsBefore(ctx, time.Now().Add(time.Hour), 10); err != nil || n != 1 {
+		t.Fatalf("the rest: purged %d, %v", n, err)
+	}
+	if ds, _ := s.DeliveriesAfter(ctx, "ana", 0, 10); len(ds) != 0 {
+		t.Errorf("deliveries of purged alerts remain: %v", ds)
+	}
+	dnt, err := s.DoNotTrack(ctx)
+	if err != nil || len(dnt["customer"]) != 0 {
+		t.Fatalf("empty do-not-track = %v, %v", dnt, err)
+	}
+	if err := s.SetDoNotTrack(ctx, postgres.DNTCustomer, "c-1", true, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if dnt, _ := s.DoNotTrack(ctx); !dnt["customer"]["c-1"] {
+		t.Errorf("do-not-track = %v, want c-1", dnt)
+	}
+}

@@ -715,3 +715,52 @@ func TestEndToEndEventsPostedOverHTTP(t *testing.T) {
 		t.Errorf("alert = %v: want it fired by %s counting the three accepted views, none of the rejected batch", alert, last.ID)
 	}
 }
+
+func TestEndToEndDoNotTrackDropsEventsBeforeAnyState(t *testing.T) {
+	app := startApp(t)
+	app.seed()
+	ana := app.connect("rep-ana")
+	app.do("PUT", "/v1/do-not-track/account/acme", adminToken, nil, http.StatusNoContent, nil)
+	app.do("PUT", "/v1/accounts/initech", adminToken, map[string]string{"name": "Initech", "owner": "rep-ana"}, http.StatusOK, nil)
+	// The list reaches the detectors within a poll; wait for it there.
+	deadline := time.Now().Add(5 * time.Second)
+	for !(*app.privacy.dnt.Load())["account"]["acme"] {
+		if time.Now().After(deadline) {
+			t.Fatal("do-not-track list not loaded within 5 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	w := app.writer()
+	now := time.Now()
+	app.produce(w,
+		kv(pricingView("acme", "c-1", now.Add(-3*time.Minute))),
+		kv(pricingView("acme", "c-2", now.Add(-2*time.Minute))),
+		kv(pricingView("acme", "c-1", now.Add(-time.Minute))),
+		kv(pricingView("initech", "i-1", now.Add(-3*time.Minute))),
+		kv(pricingView("initech", "i-1", now.Add(-2*time.Minute))),
+		kv(pricingView("initech", "i-2", now.Add(-time.Minute))),
+	)
+	_, a := ana.nextAlert(2 * time.Second)
+	if a["account_id"] != "initech" {
+		t.Fatalf("first alert is for %v: acme is do-not-track", a["account_id"])
+	}
+	// Tracking acme again must not resurrect the dropped views: no state was kept.
+	app.do("DELETE", "/v1/do-not-track/account/acme", adminToken, nil, http.StatusNoContent, nil)
+	deadline = time.Now().Add(5 * time.Second)
+	for (*app.privacy.dnt.Load())["account"]["acme"] {
+		if time.Now().After(deadline) {
+			t.Fatal("do-not-track list not reloaded within 5 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	app.produce(w, kv(pricingView("acme", "c-3", now)))
+	app.produce(w,
+		kv(pricingView("initech", "i-3", now.Add(time.Second))),
+		kv(pricingView("initech", "i-3", now.Add(2*time.Second))),
+		kv(pricingView("initech", "i-3", now.Add(3*time.Second))),
+	)
+	_, b := ana.nextAlert(2 * time.Second)
+	if b["account_id"] != "initech" {
+		t.Errorf("acme fired on one view after tracking resumed (%v): its dropped views were kept", b)
+	}
+}

@@ -22,6 +22,7 @@ import (
 // pipeline connects ingest to the detector, storage and the hub: each
 // assigned partition gets its own engine, fed in offset order.
 type pipeline struct {
+	privacy *privacy
 	group   string // consumer group and events topic: the checkpoints' key
 	topic   string
 	store   *postgres.Store
@@ -39,9 +40,9 @@ type pipeline struct {
 
 var _ ingest.Processor = (*pipeline)(nil)
 
-func newPipeline(group, topic string, store *postgres.Store, router *notify.Router, hub *notify.Hub, signals *signalSet, alerts *ingest.Producer, log *slog.Logger, reg prometheus.Registerer) *pipeline {
+func newPipeline(priv *privacy, group, topic string, store *postgres.Store, router *notify.Router, hub *notify.Hub, signals *signalSet, alerts *ingest.Producer, log *slog.Logger, reg prometheus.Registerer) *pipeline {
 	p := &pipeline{
-		group: group, topic: topic,
+		privacy: priv, group: group, topic: topic,
 		store: store, router: router, hub: hub, signals: signals, alerts: alerts, log: log,
 		cpTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "dowser_checkpoint_duration_seconds",
@@ -106,6 +107,9 @@ type partitionWorker struct {
 // Handle implements ingest.PartitionHandler.
 func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 	if w.pendingEvent != ev {
+		if !w.p.privacy.tracked(ev) {
+			return nil
+		}
 		if snap := w.p.signals.current(); snap != w.snap {
 			w.engine.SetSignals(snap.signals)
 			w.snap = snap

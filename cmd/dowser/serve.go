@@ -44,6 +44,7 @@ type serveConfig struct {
 	MaxEventBytes     int
 	SignalsPoll       time.Duration
 	CheckpointEvery   time.Duration
+	Retention         time.Duration
 	Log               logConfig
 
 	// Demo seeds demo data and runs the traffic generator.
@@ -66,6 +67,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.AllowedOrigins, "allowed-origins", "", "comma-separated extra browser origins allowed to open the websocket")
 	fs.IntVar(&c.MaxEventBytes, "max-event-bytes", 64<<10, "largest accepted event; larger ones are dead-lettered")
 	fs.DurationVar(&c.CheckpointEvery, "checkpoint-interval", 2*time.Second, "how often each partition's detector state is saved to PostgreSQL with its offset; a restart replays at most this much")
+	fs.DurationVar(&c.Retention, "retention", 0, "delete alerts (and their evidence and deliveries) older than this, e.g. 8760h; 0 keeps them forever")
 	fs.DurationVar(&c.SignalsPoll, "signals-poll", time.Second, "how often to check PostgreSQL for signal changes")
 	c.Log.register(fs)
 }
@@ -107,6 +109,7 @@ type App struct {
 	httpAddr string
 	brokers  []string
 	signals  *signalSet
+	privacy  *privacy
 	consumer *ingest.Consumer
 }
 
@@ -200,7 +203,12 @@ func (a *App) Run(ctx context.Context) error {
 	hub := notify.NewHub(notify.HubConfig{AllowedOrigins: splitList(a.cfg.AllowedOrigins), Logger: log}, store, hubActions{store}, reg)
 	alerts := ingest.NewProducer(brokers, a.cfg.AlertsTopic)
 	defer alerts.Close()
-	pipe := newPipeline(a.cfg.GroupID, a.cfg.EventsTopic, store, notify.NewRouter(store), hub, signals, alerts, log, reg)
+	priv := newPrivacy(store, a.cfg.SignalsPoll, a.cfg.Retention, log, reg)
+	a.privacy = priv
+	if err := priv.load(ctx); err != nil {
+		return err
+	}
+	pipe := newPipeline(priv, a.cfg.GroupID, a.cfg.EventsTopic, store, notify.NewRouter(store), hub, signals, alerts, log, reg)
 	var tail *ingest.Tailer
 	if err := retryForever(ctx, log, "reading the end of the alerts topic", func() (err error) {
 		tail, err = ingest.NewTailer(ctx, brokers, a.cfg.AlertsTopic, log)
@@ -252,6 +260,7 @@ func (a *App) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return consumer.Run(gctx) })
 	g.Go(func() error { return signals.Run(gctx) })
+	g.Go(func() error { return priv.Run(gctx) })
 	g.Go(func() error { return tail.Run(gctx, pipe.fanOut) })
 	g.Go(func() error { return pipe.relayOutbox(gctx, time.Second) })
 	g.Go(func() error {

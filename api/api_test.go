@@ -102,6 +102,8 @@ func TestAuthorizationPerEndpoint(t *testing.T) {
 		{"GET", "/v1/signals/pricing/versions/1", "", want{unauth, ok, ok, ok}},
 		{"GET", "/v1/signals/pricing/versions/9", "", want{unauth, 404, 404, 404}},
 		{"POST", "/v1/events", `[{"id":"e","type":"page_view","time":"2026-11-23T07:00:00Z","customer":{"id":"c"}}]`, want{unauth, forbidden, forbidden, 503}},
+		{"DELETE", "/v1/customers/c-1", "", want{unauth, forbidden, forbidden, 202}},
+		{"GET", "/v1/erasures", "", want{unauth, forbidden, forbidden, ok}},
 		{"PUT", "/v1/do-not-track/customer/c-1", "", want{unauth, forbidden, forbidden, no}},
 		{"DELETE", "/v1/do-not-track/customer/c-1", "", want{unauth, forbidden, forbidden, no}},
 		{"PUT", "/v1/do-not-track/planet/earth", "", want{unauth, forbidden, forbidden, 400}},

@@ -330,6 +330,37 @@ func (s *Server) doNotTrack(on bool) authedHandler {
 	}
 }
 
+// eraseCustomer erases a person on request: their alerts go at once; the
+// detectors of every instance forget them within a poll and overwrite
+// their checkpoints.
+func (s *Server) eraseCustomer(w http.ResponseWriter, r *http.Request, me postgres.User) {
+	id, err := pathID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	seq, alerts, err := s.store.EraseCustomer(r.Context(), id, me.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]int64{"erasure": seq, "alerts_deleted": alerts})
+}
+
+// listErasures is the erasure audit: what was erased, by whom, when, and
+// whether every detector has applied it; never the person's id.
+func (s *Server) listErasures(w http.ResponseWriter, r *http.Request, _ postgres.User) {
+	audit, err := s.store.ErasureAudit(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if audit == nil {
+		audit = []postgres.ErasureAuditEntry{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"erasures": audit})
+}
+
 // listAlerts lists the caller's own alerts, newest first; admins see every
 // alert.
 func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request, me postgres.User) {

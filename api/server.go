@@ -38,6 +38,8 @@ type Store interface {
 	GetSignalVersion(ctx context.Context, id string, version int) (postgres.SignalVersion, error)
 	ListAlerts(ctx context.Context, userID string, limit int) ([]postgres.ListedAlert, error)
 	SetDoNotTrack(ctx context.Context, kind, id string, on bool, by string) error
+	EraseCustomer(ctx context.Context, customerID, by string) (seq int64, alerts int64, err error)
+	ErasureAudit(ctx context.Context) ([]postgres.ErasureAuditEntry, error)
 }
 
 var _ Store = (*postgres.Store)(nil)
@@ -141,6 +143,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/signals/{id}/versions/{version}", s.auth(people, s.signalVersion))
 	s.mux.HandleFunc("GET /v1/alerts", s.auth(people, s.listAlerts))
 	s.mux.HandleFunc("POST /v1/events", s.auth(sources, s.postEvents))
+	s.mux.HandleFunc("DELETE /v1/customers/{id}", s.auth(adminOnly, s.eraseCustomer))
+	s.mux.HandleFunc("GET /v1/erasures", s.auth(adminOnly, s.listErasures))
 	s.mux.HandleFunc("PUT /v1/do-not-track/{kind}/{id}", s.auth(adminOnly, s.doNotTrack(true)))
 	s.mux.HandleFunc("DELETE /v1/do-not-track/{kind}/{id}", s.auth(adminOnly, s.doNotTrack(false)))
 

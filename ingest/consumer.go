@@ -42,6 +42,13 @@ type PartitionHandler interface {
 	Checkpoint(ctx context.Context, nextOffset int64) error
 }
 
+// CheckpointRequester may be implemented by a PartitionHandler whose state
+// must be saved even though no event arrived since the last checkpoint (to
+// apply an erasure, say). The consumer asks between events and when idle.
+type CheckpointRequester interface {
+	CheckpointDue() bool
+}
+
 // ErrNotOwner tells the consumer that a partition has moved on without it.
 var ErrNotOwner = errors.New("partition owned by another instance")
 
@@ -273,9 +280,11 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 	next, saved := offset, offset
 	torn := false
 	lastSave := time.Now()
+	requester, _ := handler.(CheckpointRequester)
 	checkpoint := func(ctx context.Context) error {
 		lastSave = time.Now()
-		if next < 0 || next == saved {
+		due := requester != nil && requester.CheckpointDue()
+		if !due && (next < 0 || next == saved) {
 			return nil
 		}
 		err := c.retry(ctx, "checkpointing", func() error {
@@ -289,6 +298,9 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 			return err
 		}
 		saved = next
+		if next < 0 {
+			return nil // saved for an erasure before any event was read
+		}
 		// Commit too, so that standard lag tools see progress; the
 		// checkpoint, not this commit, is where a restart resumes.
 		if err := gen.CommitOffsets(map[string]map[int]int64{c.cfg.Topic: {partition: next}}); err != nil {

@@ -12,6 +12,8 @@ import (
 type Checkpoint struct {
 	NextOffset int64
 	State      []byte
+	// ErasureSeq is the last erasure request State has applied.
+	ErasureSeq int64
 }
 
 // ErrNotOwner is returned when saving the checkpoint of a partition that
@@ -25,7 +27,7 @@ func (s *Store) ClaimCheckpoint(ctx context.Context, group, topic string, partit
 	err := s.pool.QueryRow(ctx, `
 		INSERT INTO checkpoints (group_id, topic, partition, next_offset, state, owner) VALUES ($1, $2, $3, -1, '', $4)
 		ON CONFLICT (group_id, topic, partition) DO UPDATE SET owner = $4
-		RETURNING next_offset, state`, group, topic, partition, owner).Scan(&cp.NextOffset, &cp.State)
+		RETURNING next_offset, state, erasure_seq`, group, topic, partition, owner).Scan(&cp.NextOffset, &cp.State, &cp.ErasureSeq)
 	if err != nil {
 		return cp, fmt.Errorf("claiming checkpoint of %s/%d: %w", topic, partition, err)
 	}
@@ -37,9 +39,9 @@ func (s *Store) ClaimCheckpoint(ctx context.Context, group, topic string, partit
 // ErrNotOwner and changes nothing.
 func (s *Store) SaveCheckpoint(ctx context.Context, group, topic string, partition int, owner string, cp Checkpoint) error {
 	tag, err := s.pool.Exec(ctx, `
-		UPDATE checkpoints SET next_offset = $5, state = $6, updated_at = now()
+		UPDATE checkpoints SET next_offset = $5, state = $6, erasure_seq = $7, updated_at = now()
 		WHERE group_id = $1 AND topic = $2 AND partition = $3 AND owner = $4`,
-		group, topic, partition, owner, cp.NextOffset, cp.State)
+		group, topic, partition, owner, cp.NextOffset, cp.State, cp.ErasureSeq)
 	if err != nil {
 		return fmt.Errorf("saving checkpoint of %s/%d: %w", topic, partition, err)
 	}

@@ -764,3 +764,91 @@ func TestEndToEndDoNotTrackDropsEventsBeforeAnyState(t *testing.T) {
 		t.Errorf("acme fired on one view after tracking resumed (%v): its dropped views were kept", b)
 	}
 }
+
+func TestEndToEndErasureRemovesThePersonEverywhere(t *testing.T) {
+	app := startApp(t, func(c *serveConfig) { c.CheckpointEvery = 100 * time.Millisecond })
+	app.seed()
+	ana := app.connect("rep-ana")
+	w := app.writer()
+	now := time.Now()
+	const person = "c-erase-me"
+	// The person browses anonymously, identifies, and helps fire an alert.
+	anon := fmt.Sprintf(`{"id":"evt-anon-1","type":"page_view","time":%q,"customer":{"anonymous_id":"anon-erase-me","account_id":"acme"},"properties":{"url":"https://example.com/pricing"}}`,
+		now.Add(-5*time.Minute).UTC().Format(time.RFC3339))
+	ident := fmt.Sprintf(`{"id":"evt-ident-1","type":"identify","time":%q,"customer":{"id":%q,"anonymous_id":"anon-erase-me","account_id":"acme"}}`,
+		now.Add(-4*time.Minute).UTC().Format(time.RFC3339), person)
+	app.produce(w, kv([]byte("acme"), []byte(anon)), kv([]byte("acme"), []byte(ident)),
+		kv(pricingView("acme", person, now.Add(-3*time.Minute))),
+		kv(pricingView("acme", "c-2", now.Add(-2*time.Minute))))
+	if _, a := ana.nextAlert(2 * time.Second); a["account_id"] != "acme" {
+		t.Fatalf("alert = %v", a)
+	}
+
+	var erased struct {
+		Erasure       int64
+		AlertsDeleted int64 `json:"alerts_deleted"`
+	}
+	app.do("DELETE", "/v1/customers/"+person, adminToken, nil, http.StatusAccepted, &erased)
+	if erased.AlertsDeleted != 1 {
+		t.Errorf("alerts deleted = %d, want 1", erased.AlertsDeleted)
+	}
+	var listed struct{ Alerts []any }
+	app.do("GET", "/v1/alerts", token("rep-ana"), nil, http.StatusOK, &listed)
+	if len(listed.Alerts) != 0 {
+		t.Errorf("rep still sees %d alerts about the erased person", len(listed.Alerts))
+	}
+
+	// Every partition's checkpoint applies it and holds no trace of the
+	// person; then the queued id itself leaves the database.
+	ctx := context.Background()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		cps, err := app.store.CheckpointStates(ctx, "dowser", "dowser.events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		clean := len(cps) > 0
+		for _, cp := range cps {
+			if cp.ErasureSeq < erased.Erasure || bytes.Contains(cp.State, []byte(person)) || bytes.Contains(cp.State, []byte("anon-erase-me")) {
+				clean = false
+			}
+		}
+		pending, err := app.store.ErasuresAfter(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if clean && len(pending) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s: checkpoints clean %v, erasures still queued %d", clean, len(pending))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var audit struct {
+		Erasures []struct {
+			Erasure       int64
+			SubjectSHA256 string `json:"subject_sha256"`
+			RequestedBy   string `json:"requested_by"`
+			Pending       bool
+		}
+	}
+	app.do("GET", "/v1/erasures", adminToken, nil, http.StatusOK, &audit)
+	if len(audit.Erasures) != 1 || audit.Erasures[0].RequestedBy != "admin" || audit.Erasures[0].Pending || len(audit.Erasures[0].SubjectSHA256) != 64 {
+		t.Errorf("audit = %+v", audit.Erasures)
+	}
+
+	// In memory too: the account's windows that held the person's views
+	// are gone, so one more colleague's view does not fire; a fresh three do,
+	// with no trace of the person in the evidence.
+	app.produce(w, kv(pricingView("acme", "c-2", now.Add(-time.Minute))))
+	app.produce(w,
+		kv(pricingView("acme", "c-3", now.Add(time.Second))),
+		kv(pricingView("acme", "c-3", now.Add(2*time.Second))),
+	)
+	_, a := ana.nextAlert(2 * time.Second)
+	body, _ := json.Marshal(a)
+	if a["count"] != 3.0 || bytes.Contains(body, []byte(person)) || bytes.Contains(body, []byte("anon-erase-me")) {
+		t.Errorf("alert after erasure = %s: want a count of 3 from the colleagues alone", body)
+	}
+}

@@ -84,8 +84,10 @@ func (p *pipeline) Partition(ctx context.Context, partition int) (ingest.Partiti
 			engine = detector.New(snap.signals)
 		}
 	}
+	w := &partitionWorker{p: p, partition: partition, owner: owner, snap: snap, engine: engine, erased: cp.ErasureSeq}
+	w.applyErasures()
 	p.log.Info("partition opened", "partition", partition, "checkpoint_offset", cp.NextOffset, "state_bytes", len(cp.State))
-	return &partitionWorker{p: p, partition: partition, owner: owner, snap: snap, engine: engine}, cp.NextOffset, nil
+	return w, cp.NextOffset, nil
 }
 
 // partitionWorker owns one partition's detector state. ingest calls it from
@@ -94,6 +96,7 @@ type partitionWorker struct {
 	p         *pipeline
 	partition int
 	owner     string // this worker's claim on the partition's checkpoint
+	erased    int64  // the last erasure request applied to engine
 	snap      *signalSnapshot
 	engine    *detector.Engine
 
@@ -110,6 +113,7 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 		if !w.p.privacy.tracked(ev) {
 			return nil
 		}
+		w.applyErasures()
 		if snap := w.p.signals.current(); snap != w.snap {
 			w.engine.SetSignals(snap.signals)
 			w.snap = snap
@@ -158,11 +162,12 @@ func (w *partitionWorker) Checkpoint(ctx context.Context, nextOffset int64) erro
 		return fmt.Errorf("partition %d: an event is half-handled; not checkpointing", w.partition)
 	}
 	start := time.Now()
+	w.applyErasures()
 	state, err := w.engine.Snapshot()
 	if err != nil {
 		return fmt.Errorf("snapshotting partition %d: %w", w.partition, err)
 	}
-	err = w.p.store.SaveCheckpoint(ctx, w.p.group, w.p.topic, w.partition, w.owner, postgres.Checkpoint{NextOffset: nextOffset, State: state})
+	err = w.p.store.SaveCheckpoint(ctx, w.p.group, w.p.topic, w.partition, w.owner, postgres.Checkpoint{NextOffset: nextOffset, State: state, ErasureSeq: w.erased})
 	if errors.Is(err, postgres.ErrNotOwner) {
 		return fmt.Errorf("%w: %w", ingest.ErrNotOwner, err)
 	}
@@ -172,6 +177,22 @@ func (w *partitionWorker) Checkpoint(ctx context.Context, nextOffset int64) erro
 	w.p.cpTime.Observe(time.Since(start).Seconds())
 	w.p.cpBytes.Set(float64(len(state)))
 	return nil
+}
+
+// applyErasures makes the engine forget the people of erasure requests it
+// has not applied yet.
+func (w *partitionWorker) applyErasures() {
+	for _, e := range w.p.privacy.erasuresAfter(w.erased) {
+		dropped := w.engine.Forget(e.CustomerID)
+		w.erased = e.Seq
+		w.p.log.Info("erasure applied", "erasure", e.Seq, "partition", w.partition, "states_dropped", dropped)
+	}
+}
+
+// CheckpointDue implements ingest's checkpoint request: an idle partition
+// still saves a new checkpoint when an erasure must reach it.
+func (w *partitionWorker) CheckpointDue() bool {
+	return len(w.p.privacy.erasuresAfter(w.erased)) > 0
 }
 
 // publish puts a stored alert on the alerts topic. Failing is not fatal:

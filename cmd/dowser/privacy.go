@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"sort"
 	"sync/atomic"
 	"time"
 
@@ -21,8 +22,11 @@ type privacy struct {
 	retention time.Duration // 0 keeps alerts forever
 	log       *slog.Logger
 	dnt       atomic.Pointer[map[string]map[string]bool]
-	dropped   prometheus.Counter
-	purged    prometheus.Counter
+	// erasures are the queued erasure requests, oldest first; replaced,
+	// never changed, when new ones arrive.
+	erasures atomic.Pointer[[]postgres.Erasure]
+	dropped  prometheus.Counter
+	purged   prometheus.Counter
 }
 
 func newPrivacy(store *postgres.Store, every, retention time.Duration, log *slog.Logger, reg prometheus.Registerer) *privacy {
@@ -40,6 +44,7 @@ func newPrivacy(store *postgres.Store, every, retention time.Duration, log *slog
 	reg.MustRegister(p.dropped, p.purged)
 	empty := map[string]map[string]bool{}
 	p.dnt.Store(&empty)
+	p.erasures.Store(&[]postgres.Erasure{})
 	return p
 }
 
@@ -60,7 +65,28 @@ func (p *privacy) load(ctx context.Context) error {
 		return err
 	}
 	p.dnt.Store(&m)
+	old := *p.erasures.Load()
+	var last int64
+	if len(old) > 0 {
+		last = old[len(old)-1].Seq
+	}
+	more, err := p.store.ErasuresAfter(ctx, last)
+	if err != nil {
+		return err
+	}
+	if len(more) > 0 {
+		all := append(append([]postgres.Erasure(nil), old...), more...)
+		p.erasures.Store(&all)
+		p.log.Info("erasure requests received", "count", len(more))
+	}
 	return nil
+}
+
+// erasuresAfter returns the queued erasures with a sequence above seq.
+func (p *privacy) erasuresAfter(seq int64) []postgres.Erasure {
+	all := *p.erasures.Load()
+	i := sort.Search(len(all), func(i int) bool { return all[i].Seq > seq })
+	return all[i:]
 }
 
 // purge deletes alerts older than the retention period, in slices.
@@ -92,6 +118,10 @@ func (p *privacy) Run(ctx context.Context) error {
 		if time.Since(lastPurge) > time.Hour {
 			p.purge(ctx)
 			lastPurge = time.Now()
+		}
+		// Ids of erasures every checkpoint has applied leave the database.
+		if err := p.store.ForgetAppliedErasures(ctx); err != nil && ctx.Err() == nil {
+			p.log.Warn("forgetting applied erasures", "err", err)
 		}
 		select {
 		case <-ctx.Done():

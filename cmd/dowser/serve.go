@@ -111,6 +111,7 @@ type App struct {
 	signals  *signalSet
 	privacy  *privacy
 	consumer *ingest.Consumer
+	store    *postgres.Store
 }
 
 func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
@@ -160,6 +161,7 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	defer store.Close()
+	a.store = store
 	if err := store.Migrate(ctx); err != nil {
 		return err
 	}

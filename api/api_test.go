@@ -99,6 +99,7 @@ func TestAuthorizationPerEndpoint(t *testing.T) {
 		{"POST", "/v1/signals/pricing/disable", "", want{unauth, forbidden, ok, ok}},
 		{"POST", "/v1/signals/pricing/enable", "", want{unauth, forbidden, ok, ok}},
 		{"GET", "/v1/signals/pricing/history", "", want{unauth, ok, ok, ok}},
+		{"POST", "/v1/signals/preview", signalYAML, want{unauth, forbidden, 503, 503}},
 		{"GET", "/v1/signals/pricing/versions/1", "", want{unauth, ok, ok, ok}},
 		{"GET", "/v1/signals/pricing/versions/9", "", want{unauth, 404, 404, 404}},
 		{"POST", "/v1/events", `[{"id":"e","type":"page_view","time":"2026-11-23T07:00:00Z","customer":{"id":"c"}}]`, want{unauth, forbidden, forbidden, 503}},

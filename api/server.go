@@ -60,6 +60,8 @@ type EventProducer interface {
 type Config struct {
 	// Events receives POST /v1/events; nil answers 503.
 	Events EventProducer
+	// Preview runs POST /v1/signals/preview; nil answers 503.
+	Preview Previewer
 	// SessionTTL is how long a browser session lasts.
 	SessionTTL time.Duration
 	// SecureCookies marks the session cookie Secure (serve over HTTPS).
@@ -135,6 +137,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/content/{id}", s.auth(people, s.getContent))
 	s.mux.HandleFunc("GET /v1/signals", s.auth(people, s.listSignals))
 	s.mux.HandleFunc("PUT /v1/signals/{id}", s.auth(marketing, s.putSignal))
+	s.mux.HandleFunc("POST /v1/signals/preview", s.auth(marketing, s.previewSignal))
 	s.mux.HandleFunc("GET /v1/signals/{id}", s.auth(people, s.getSignal))
 	s.mux.HandleFunc("DELETE /v1/signals/{id}", s.auth(marketing, s.deleteSignal))
 	s.mux.HandleFunc("POST /v1/signals/{id}/enable", s.auth(marketing, s.enableSignal(true)))

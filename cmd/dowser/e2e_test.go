@@ -852,3 +852,44 @@ func TestEndToEndErasureRemovesThePersonEverywhere(t *testing.T) {
 		t.Errorf("alert after erasure = %s: want a count of 3 from the colleagues alone", body)
 	}
 }
+
+func TestEndToEndPreviewBacktestsOverRecentHistory(t *testing.T) {
+	app := startApp(t)
+	app.seed()
+	ana := app.connect("rep-ana")
+	w := app.writer()
+	now := time.Now()
+	app.produce(w,
+		kv(pricingView("acme", "c-1", now.Add(-3*time.Minute))),
+		kv(pricingView("acme", "c-2", now.Add(-2*time.Minute))),
+		kv(pricingView("acme", "c-1", now.Add(-time.Minute))),
+		kv(pricingView("globex", "g-1", now.Add(-time.Minute))),
+	)
+	ana.nextAlert(2 * time.Second) // the events are in; the live signal fired
+	// Would "two views" have fired, and how often? Nothing is saved.
+	var preview struct {
+		Events, Alerts int64
+		ByRep          map[string]int64 `json:"by_rep"`
+		Samples        []struct{ Subject, Signal string }
+	}
+	app.do("POST", "/v1/signals/preview?since=1h", token("mkt-jane"), `
+id: two-views
+owner: mkt-jane
+scope: account
+when:
+  threshold:
+    match: {type: page_view, url: "*/pricing*"}
+    count: 2
+    within: 1h
+cooldown: 1d
+`, http.StatusOK, &preview)
+	if preview.Events != 4 || preview.Alerts != 1 || preview.ByRep["rep-ana"] != 1 || len(preview.Samples) != 1 || preview.Samples[0].Subject != "account:acme" {
+		t.Errorf("preview = %+v, want 4 events and one alert for acme, rep-ana's", preview)
+	}
+	app.do("GET", "/v1/signals/two-views", token("mkt-jane"), nil, http.StatusNotFound, nil)
+	var bad struct{ Problems []struct{ Path string } }
+	app.do("POST", "/v1/signals/preview", token("mkt-jane"), "id: x\nowner: y\nwhen: {threshold: {match: {type: page_view}, count: 2, within: 7x}}\n", http.StatusUnprocessableEntity, &bad)
+	if len(bad.Problems) == 0 || bad.Problems[0].Path != "when.threshold.within" {
+		t.Errorf("invalid preview problems = %+v", bad.Problems)
+	}
+}

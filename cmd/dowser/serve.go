@@ -246,7 +246,12 @@ func (a *App) Run(ctx context.Context) error {
 	})
 	events := ingest.NewProducer(brokers, a.cfg.EventsTopic)
 	defer events.Close()
-	mux.Handle("/", api.New(api.Config{Assets: web.Files(), Events: eventProducer{events}, Logger: log}, store, hub))
+	mux.Handle("/", api.New(api.Config{
+		Assets:  web.Files(),
+		Events:  eventProducer{events},
+		Preview: previewer{brokers: brokers, topic: a.cfg.EventsTopic, store: store},
+		Logger:  log,
+	}, store, hub))
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,

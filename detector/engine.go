@@ -348,7 +348,7 @@ func (p *program) evaluate(x *evalCtx) (schema.Alert, bool) {
 		p.states[st.subject] = st
 	case p.expired(st, x.watermark):
 		*st = subjectState{subject: st.subject} // forgotten: start afresh
-	case !st.admits(x.ev, p.horizon):
+	case !st.admits(x.ev, p.plan):
 		return schema.Alert{}, false
 	}
 	r.ev = x.evidence()

@@ -18,6 +18,9 @@ type subjectState struct {
 	records []record
 	// alerts are the times of the signal's alerts for the subject, ascending.
 	alerts []time.Time
+	// index speeds up a long subject; nil until it keeps indexMin records,
+	// and after anything but an insert or a prune changed the records.
+	index *recordIndex
 
 	// Score only. folded is the score at foldedTime of the foldedCount
 	// events folded out of records (all with times ≤ foldedTime, which is
@@ -47,17 +50,88 @@ type record struct {
 
 func (st *subjectState) newest() time.Time { return st.records[len(st.records)-1].ev.Time }
 
+// indexMin is how many records a subject keeps before it is worth
+// indexing: below it, scanning the records is about as fast as a map and
+// costs no memory.
+const indexMin = 16
+
+// recordIndex is derived from a subject's records, so that checking an
+// event id, and counting the distinct values and people of a threshold's
+// window, does not cost a pass over them all.
+type recordIndex struct {
+	// ids are the non-empty event ids of the records.
+	ids map[string]struct{}
+
+	// Thresholds with distinct or min_people only (counted): the window
+	// of the newest record, (newest − within, newest], is records[lo:];
+	// people counts its records per customer key, values per non-empty
+	// distinct value (with distinct only).
+	counted bool
+	lo      int
+	people  map[string]int32
+	values  map[string]int32
+}
+
+// indexed returns st's index, building it first when st keeps indexMin
+// records or more; nil below that.
+func (st *subjectState) indexed(p *plan) *recordIndex {
+	if st.index != nil || len(st.records) < indexMin {
+		return st.index
+	}
+	x := &recordIndex{ids: make(map[string]struct{}, len(st.records))}
+	for i := range st.records {
+		if id := st.records[i].ev.EventID; id != "" {
+			x.ids[id] = struct{}{}
+		}
+	}
+	if p.kind == kindThreshold && (p.distinct.kind != fieldNone || p.minPeople > 0) {
+		x.counted = true
+		x.lo = st.after(st.newest().Add(-p.within))
+		x.people = make(map[string]int32)
+		if p.distinct.kind != fieldNone {
+			x.values = make(map[string]int32)
+		}
+		for i := x.lo; i < len(st.records); i++ {
+			x.count(&st.records[i], 1)
+		}
+	}
+	st.index = x
+	return x
+}
+
+// count adds d to the counts of r's customer and value.
+func (x *recordIndex) count(r *record, d int32) {
+	bump(x.people, r.ev.CustomerID, d)
+	if x.values != nil && r.value != "" {
+		bump(x.values, r.value, d)
+	}
+}
+
+// bump adds d to m[k], deleting the key when it drops to zero.
+func bump(m map[string]int32, k string, d int32) {
+	if n := m[k] + d; n != 0 {
+		m[k] = n
+	} else {
+		delete(m, k)
+	}
+}
+
 // admits reports whether ev is neither too late to keep nor a duplicate of
 // a kept event.
-func (st *subjectState) admits(ev *schema.Event, horizon time.Duration) bool {
-	if !ev.Time.After(st.newest().Add(-horizon)) {
+func (st *subjectState) admits(ev *schema.Event, p *plan) bool {
+	if !ev.Time.After(st.newest().Add(-p.horizon)) {
 		return false
 	}
 	if st.foldedCount > 0 && !ev.Time.After(st.foldedTime) {
 		return false
 	}
+	x := st.indexed(p)
 	if ev.ID == "" {
 		return true // never a duplicate
+	}
+	if x != nil {
+		_, dup := x.ids[ev.ID]
+		return !dup
 	}
 	for i := range st.records {
 		if st.records[i].ev.EventID == ev.ID {
@@ -74,10 +148,34 @@ func (st *subjectState) after(t time.Time) int {
 
 // insert adds r after every kept record with a time at or before its own
 // and returns its index.
-func (st *subjectState) insert(r record) int {
+func (st *subjectState) insert(r record, p *plan) int {
 	i := st.after(r.ev.Time)
 	st.records = slices.Insert(st.records, i, r)
+	if x := st.index; x != nil {
+		if r.ev.EventID != "" {
+			x.ids[r.ev.EventID] = struct{}{}
+		}
+		if x.counted {
+			x.insert(st, i, p.within)
+		}
+	}
 	return i
+}
+
+// insert keeps the window counts of x right after records[i] was inserted.
+func (x *recordIndex) insert(st *subjectState, i int, within time.Duration) {
+	if i < x.lo || !st.records[i].ev.Time.After(st.newest().Add(-within)) {
+		// Before the window (a record at the window's start time sorts
+		// after the ones there, so i may equal lo).
+		x.lo++
+		return
+	}
+	x.count(&st.records[i], 1)
+	// A new newest record moves the window's start.
+	from := st.newest().Add(-within)
+	for ; x.lo < len(st.records) && !st.records[x.lo].ev.Time.After(from); x.lo++ {
+		x.count(&st.records[x.lo], -1)
+	}
 }
 
 // prune drops (for a score: folds) the records at or before newest −
@@ -93,6 +191,14 @@ func (st *subjectState) prune(p *plan) int {
 			for _, r := range st.records[:i] {
 				st.fold(p, r.points, r.ev.Time)
 			}
+		}
+		if x := st.index; x != nil {
+			for _, r := range st.records[:i] {
+				delete(x.ids, r.ev.EventID)
+			}
+			// Every pruned record is at or before newest − horizon, so
+			// before the window.
+			x.lo -= i
 		}
 		clear(st.records[:i]) // release the evidence strings now
 		st.records = st.records[i:]
@@ -151,21 +257,34 @@ func (st *subjectState) scoreAt(p *plan, t time.Time, n int) float64 {
 // record.
 func (p *program) threshold(x *evalCtx, st *subjectState, r record) (schema.Alert, bool) {
 	t := r.ev.Time
-	st.insert(r)
+	st.insert(r, p.plan)
 	st.prune(p.plan)
 
 	lo, hi := st.after(t.Add(-p.within)), st.after(t)
 	window := st.records[lo:hi]
+	// The index counts the window of the newest record: the event's, when
+	// it is not late.
+	ix := st.index
+	counted := ix != nil && ix.counted && hi == len(st.records)
 	count := len(window)
 	if p.distinct.kind != fieldNone {
-		count = p.distinctValues(window)
+		if counted {
+			count = len(ix.values)
+		} else {
+			count = p.distinctValues(window)
+		}
 	}
 	if count < p.count {
 		return schema.Alert{}, false
 	}
 	people := -1
 	if p.minPeople > 0 {
-		if people = p.people(window); people < p.minPeople {
+		if counted {
+			people = len(ix.people)
+		} else {
+			people = p.people(window)
+		}
+		if people < p.minPeople {
 			return schema.Alert{}, false
 		}
 	}
@@ -182,7 +301,7 @@ func (p *program) threshold(x *evalCtx, st *subjectState, r record) (schema.Aler
 // sequence applies the sequence rule to the event of x, r being its record.
 func (p *program) sequence(x *evalCtx, st *subjectState, r record) (schema.Alert, bool) {
 	t := r.ev.Time
-	pos := st.insert(r)
+	pos := st.insert(r, p.plan)
 	pos -= st.prune(p.plan)
 
 	last := len(p.steps) - 1
@@ -234,7 +353,7 @@ func (p *program) score(x *evalCtx, st *subjectState, r record) (schema.Alert, b
 	if len(st.records) > 0 {
 		prevNewest = st.newest()
 	}
-	pos := st.insert(r)
+	pos := st.insert(r, p.plan)
 	var before float64
 	switch {
 	case pos == 0 && len(st.records) == 1:
@@ -270,6 +389,7 @@ func (p *program) score(x *evalCtx, st *subjectState, r record) (schema.Alert, b
 // st: records united (one per event id; st's first among equal times),
 // alert times united, folded sums added. Then it prunes.
 func (st *subjectState) absorb(src *subjectState, p *plan) {
+	st.index = nil // rebuilt when next needed
 	ids := make(map[string]struct{}, len(st.records))
 	for _, r := range st.records {
 		ids[r.ev.EventID] = struct{}{}
@@ -323,6 +443,7 @@ func (st *subjectState) absorb(src *subjectState, p *plan) {
 
 // relabel makes the records of anonymous id anon count as customer.
 func (st *subjectState) relabel(anon, customer string, value bool) {
+	st.index = nil // its counts may change; rebuilt when next needed
 	for i := range st.records {
 		r := &st.records[i]
 		if r.ev.CustomerID == anon {

@@ -163,7 +163,9 @@ type Engine struct {
 type program struct {
 	*plan
 	states    map[string]*subjectState // by subject
+	expiry    expiryQueue              // every state in states, and dropped ones
 	nextSweep time.Time                // when the next expiry pass is due
+	again     []*subjectState          // reused by sweep
 
 	scratch []byte              // reused by subject
 	set     map[string]struct{} // reused to count distinct values
@@ -293,11 +295,7 @@ func (e *Engine) sweep() {
 	var next time.Time
 	for _, p := range e.programs {
 		if !e.watermark.Before(p.nextSweep) {
-			for subject, st := range p.states {
-				if p.expired(st, e.watermark) {
-					delete(p.states, subject)
-				}
-			}
+			p.sweep(e.watermark)
 			p.nextSweep = e.watermark.Add(p.horizon / 2)
 		}
 		if next.IsZero() || p.nextSweep.Before(next) {
@@ -346,6 +344,8 @@ func (p *program) evaluate(x *evalCtx) (schema.Alert, bool) {
 	case st == nil:
 		st = &subjectState{subject: string(key)}
 		p.states[st.subject] = st
+		// Its newest event will be this one.
+		p.expiry.push(unixNanos(x.ev.Time.Add(p.horizon+p.cooldown)), st)
 	case p.expired(st, x.watermark):
 		*st = subjectState{subject: st.subject} // forgotten: start afresh
 	case !st.admits(x.ev, p.plan):

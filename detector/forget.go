@@ -36,13 +36,13 @@ func (e *Engine) Forget(customerID string) int {
 	for _, p := range e.programs {
 		for subject, st := range p.states {
 			if id, ok := strings.CutPrefix(subject, "customer:"); ok && keys[id] {
-				delete(p.states, subject)
+				p.drop(st)
 				dropped++
 				continue
 			}
 			for i := range st.records {
 				if keys[st.records[i].ev.CustomerID] {
-					delete(p.states, subject)
+					p.drop(st)
 					dropped++
 					break
 				}

@@ -119,7 +119,7 @@ func (e *Engine) merge(anon string, k link) {
 		}
 		d := p.states[dst]
 		if d != nil && p.expired(d, e.watermark) {
-			delete(p.states, dst) // forgotten: as if absent
+			p.drop(d) // forgotten: as if absent
 			d = nil
 		}
 		if d != nil && p.sig.Scope == ScopeAccount {
@@ -131,13 +131,15 @@ func (e *Engine) merge(anon string, k link) {
 		if st == nil {
 			continue
 		}
-		delete(p.states, src)
 		if p.expired(st, e.watermark) {
+			p.drop(st)
 			continue
 		}
+		delete(p.states, src)
 		st.relabel(anon, k.customer, p.distinct.kind == fieldCustomerID)
 		if d != nil {
 			d.absorb(st, p.plan)
+			*st = subjectState{} // as drop: its queue entry is stale
 			continue
 		}
 		st.subject = dst

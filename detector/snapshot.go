@@ -130,6 +130,7 @@ func (e *Engine) Restore(data []byte) error {
 	}
 	for _, p := range e.programs {
 		p.states = make(map[string]*subjectState)
+		p.expiry = nil
 		p.nextSweep = time.Time{}
 		sp := byID[p.sig.ID]
 		if sp == nil || sp.Version != p.sig.Version || sp.Hash != p.hash {
@@ -150,6 +151,7 @@ func (e *Engine) Restore(data []byte) error {
 				st.records[i] = record{ev: r.Ev, value: r.Value, steps: r.Steps, absent: r.Absent, points: r.Points}
 			}
 			p.states[st.subject] = st
+			p.expiry.push(unixNanos(p.expiresAt(st)), st)
 		}
 	}
 	return nil

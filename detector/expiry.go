@@ -1,0 +1,144 @@
+package detector
+
+import (
+	"math"
+	"time"
+)
+
+// expiryQueue holds every state of a program with a time before which the
+// state cannot be forgotten (see the retention rules on [Engine]), earliest
+// first, so that a sweep visits only the states that may have expired
+// instead of all of them. It is derived from the states, never saved.
+//
+// A state's time only moves later as events are added to it (its newest
+// event, and a score's sum at any later time, only grow), so a time once
+// computed stays a lower bound. The exception is a forgotten state that an
+// event starts afresh in place, whose newest event may then be older; its
+// entry's time is at most the watermark it was forgotten at, so the next
+// sweep still visits it.
+type expiryQueue []expiryEntry
+
+type expiryEntry struct {
+	due int64 // unixNanos of the time
+	st  *subjectState
+}
+
+func (q *expiryQueue) push(due int64, st *subjectState) {
+	*q = append(*q, expiryEntry{due, st})
+	h := *q
+	for i := len(h) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if h[parent].due <= h[i].due {
+			break
+		}
+		h[parent], h[i] = h[i], h[parent]
+		i = parent
+	}
+}
+
+func (q *expiryQueue) pop() *subjectState {
+	h := *q
+	st := h[0].st
+	last := len(h) - 1
+	h[0] = h[last]
+	h[last] = expiryEntry{}
+	h = h[:last]
+	for i := 0; ; {
+		least := i
+		if l := 2*i + 1; l < len(h) && h[l].due < h[least].due {
+			least = l
+		}
+		if r := 2*i + 2; r < len(h) && h[r].due < h[least].due {
+			least = r
+		}
+		if least == i {
+			break
+		}
+		h[i], h[least] = h[least], h[i]
+		i = least
+	}
+	*q = h
+	return st
+}
+
+// Bounds of the times unixNanos can represent.
+var (
+	minNanoTime = time.Unix(0, math.MinInt64)
+	maxNanoTime = time.Unix(0, math.MaxInt64)
+)
+
+// unixNanos is t in Unix nanoseconds, clamped to the int64 range (years
+// 1678 to 2262), so that it keeps the order of times.
+func unixNanos(t time.Time) int64 {
+	switch {
+	case t.Before(minNanoTime):
+		return math.MinInt64
+	case t.After(maxNanoTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+// expiresAt returns a time at or before the earliest watermark at which st
+// is forgotten, if no event is added to it.
+func (p *program) expiresAt(st *subjectState) time.Time {
+	newest := st.newest()
+	at := newest.Add(p.horizon + p.cooldown)
+	if p.kind == kindScore && st.total > 0 {
+		// The score at w, total·2^(−(w−newest)/half_life), is below
+		// level/1000 once w − newest > half_life·log2(1000·total/level);
+		// the time is cut by a millionth to stay before it despite
+		// rounding.
+		if halvings := math.Log2(1000 * st.total / p.level); halvings > 0 {
+			d := float64(p.halfLife) * halvings * (1 - 1e-6)
+			if d >= math.MaxInt64 {
+				return maxNanoTime
+			}
+			if t := newest.Add(time.Duration(d)); t.After(at) {
+				at = t
+			}
+		}
+	}
+	return at
+}
+
+// sweep frees the states of p that are forgotten at w: it visits the ones
+// whose time in the queue has come, and queues again those that are not
+// forgotten yet.
+func (p *program) sweep(w time.Time) {
+	now := unixNanos(w)
+	again := p.again[:0]
+	for len(p.expiry) > 0 && p.expiry[0].due <= now {
+		st := p.expiry.pop()
+		if len(st.records) == 0 || p.states[st.subject] != st {
+			continue // dropped since it was queued
+		}
+		if p.expired(st, w) {
+			p.drop(st)
+			continue
+		}
+		again = append(again, st)
+	}
+	for i, st := range again {
+		p.expiry.push(max(unixNanos(p.expiresAt(st)), satAdd(now, 1)), st)
+		again[i] = nil
+	}
+	p.again = again[:0]
+}
+
+// drop deletes st from p's states and clears it, so that nothing of it
+// stays reachable from a queue entry that still points to it.
+func (p *program) drop(st *subjectState) {
+	if p.states[st.subject] == st {
+		delete(p.states, st.subject)
+	}
+	*st = subjectState{}
+}
+
+// satAdd is a + b, saturating at the int64 bounds, for b ≥ 0.
+func satAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}

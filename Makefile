@@ -13,7 +13,7 @@ PGURL = $(if $(DATABASE_URL),$(DATABASE_URL),$(shell scripts/postgres.sh start |
 
 FUZZTIME ?= 10s
 
-.PHONY: all build demo test fuzz chaos vet fmt-check pg pg-stop clean
+.PHONY: all build demo test bench fuzz chaos vet fmt-check pg pg-stop clean
 
 all: build
 
@@ -34,6 +34,11 @@ test: vet fmt-check
 	DATABASE_URL="$$url" DOWSER_REQUIRE_DB=1 DOWSER_CHROMIUM="$$browser" DOWSER_REQUIRE_BROWSER=1 \
 		$(GO) test -race -shuffle=on -count=1 -timeout 15m ./...
 	@$(MAKE) --no-print-directory fuzz
+
+## bench: build and run `dowser bench` (BENCHFLAGS adds flags, e.g.
+## --json); see docs/benchmarks.md.
+bench: build
+	$(BIN) bench $(BENCHFLAGS)
 
 ## fuzz: a short run of every fuzz target (FUZZTIME each).
 fuzz:

@@ -29,6 +29,7 @@ Usage:
   dowser migrate   apply the database migrations and exit
   dowser produce   produce JSON events, one per line on stdin, to the events topic
   dowser signals   lint, test and backtest signal files (dowser signals help)
+  dowser bench     measure throughput, latency and memory (see docs/benchmarks.md)
   dowser version   print the version
 
 Every flag also reads an environment variable: --kafka-brokers is DOWSER_KAFKA_BROKERS.
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runProduce(ctx, args, os.Stdin, stderr, getenv)
 	case "signals":
 		err = runSignals(ctx, args, stdout, stderr, getenv)
+	case "bench":
+		err = runBench(ctx, args, stdout, stderr, getenv)
 	case "version":
 		fmt.Fprintln(stdout, version)
 	case "help", "-h", "--help":

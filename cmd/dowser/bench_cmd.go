@@ -1,0 +1,585 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/dowserhq/dowser/deploy"
+	"github.com/dowserhq/dowser/detector"
+	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/schema"
+)
+
+// benchConfig is the configuration of `dowser bench`.
+type benchConfig struct {
+	Events        int
+	Partitions    int
+	Signals       int
+	JSON          bool
+	KafkaBrokers  string
+	DatabaseURL   string
+	E2ERate       float64
+	E2EClients    int
+	E2EAlerts     int
+	StateSubjects int
+	EngineTime    time.Duration
+}
+
+// benchResult is the --json output: nil is "not measured".
+type benchResult struct {
+	RawConsumeEPS        *float64           `json:"raw_consume_eps"`
+	PipelineEPS          *float64           `json:"pipeline_eps"`
+	PipelineVsRaw        *float64           `json:"pipeline_vs_raw"`
+	EngineEPSPerCore     map[string]float64 `json:"engine_eps_per_core"`
+	E2EP50Ms             *float64           `json:"e2e_p50_ms"`
+	E2EP99Ms             *float64           `json:"e2e_p99_ms"`
+	E2EMaxMs             *float64           `json:"e2e_max_ms"`
+	WSBytesPerConn       *float64           `json:"ws_bytes_per_conn"`
+	StateBytesPerSubject *float64           `json:"state_bytes_per_subject"`
+
+	// Context of the figures.
+	Events           int      `json:"events"`
+	EventBytesAvg    float64  `json:"event_bytes_avg"`
+	ProduceEPS       *float64 `json:"produce_eps"`
+	Partitions       int      `json:"partitions"`
+	PipelineSignals  int      `json:"pipeline_signals"`
+	PipelineAlerts   int64    `json:"pipeline_alerts"`
+	StateSubjects    int      `json:"state_subjects"`
+	StateSignalPairs int      `json:"state_signal_subject_pairs"`
+	GOMAXPROCS       int      `json:"gomaxprocs"`
+	Notes            []string `json:"notes"`
+}
+
+func ptr(v float64) *float64 { return &v }
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs := newFlagSet("bench")
+	var cfg benchConfig
+	fs.IntVar(&cfg.Events, "events", 1_000_000, "events produced to a fresh topic and consumed raw and by the pipeline")
+	fs.IntVar(&cfg.Partitions, "partitions", 6, "partitions of the benchmark topic")
+	fs.IntVar(&cfg.Signals, "signals", 100, "signals the pipeline runs: the default pack plus generated variants")
+	fs.BoolVar(&cfg.JSON, "json", false, "print one JSON object instead of the table")
+	fs.StringVar(&cfg.KafkaBrokers, "kafka-brokers", "", "comma-separated Kafka bootstrap brokers; empty starts `dowser broker` as a child process on a free port")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL URL (also read from DATABASE_URL); without it the end-to-end latency is not measured")
+	fs.Float64Var(&cfg.E2ERate, "e2e-rate", 5000, "events per second of the end-to-end latency run")
+	fs.IntVar(&cfg.E2EClients, "e2e-clients", 1000, "websocket clients connected during the end-to-end latency run")
+	fs.IntVar(&cfg.E2EAlerts, "e2e-alerts", 1000, "alerts the end-to-end latency run measures")
+	fs.DurationVar(&cfg.EngineTime, "engine-time", 10*time.Second, "longest time the engine measurement spends on one signal count")
+	fs.IntVar(&cfg.StateSubjects, "state-subjects", 1_000_000, "active subjects of the detector state measurement (20 signals)")
+	if err := parseFlags(fs, args, stderr, getenv, map[string]string{"database-url": "DATABASE_URL"}); err != nil {
+		return err
+	}
+	if cfg.Events < 1 || cfg.Partitions < 1 || cfg.Signals < 1 || cfg.StateSubjects < 1 {
+		return errors.New("--events, --partitions, --signals and --state-subjects must be at least 1")
+	}
+	progress := func(format string, a ...any) {
+		fmt.Fprintf(stderr, "bench: "+format+"\n", a...)
+	}
+	res, err := bench(ctx, cfg, progress)
+	if err != nil {
+		return err
+	}
+	if cfg.JSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	printBenchTable(stdout, res)
+	return nil
+}
+
+func bench(ctx context.Context, cfg benchConfig, progress func(string, ...any)) (*benchResult, error) {
+	res := &benchResult{
+		Events: cfg.Events, Partitions: cfg.Partitions, PipelineSignals: cfg.Signals,
+		GOMAXPROCS: runtime.GOMAXPROCS(0), EngineEPSPerCore: map[string]float64{},
+	}
+	brokers := splitList(cfg.KafkaBrokers)
+	if len(brokers) == 0 {
+		addr, stop, err := startChildBroker(ctx, cfg.Partitions)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+		brokers = []string{addr}
+		progress("broker: `dowser broker` child process on %s", addr)
+		res.Notes = append(res.Notes, "broker: embedded kfake broker in a child process (`dowser broker`), in memory")
+	}
+	topic := fmt.Sprintf("dowser.bench.%d", time.Now().UnixNano())
+	if err := ingest.EnsureTopics(ctx, brokers, cfg.Partitions, 1, topic, ingest.DLQTopic(topic)); err != nil {
+		return nil, err
+	}
+
+	// 1. Produce.
+	progress("producing %d demo events to %s", cfg.Events, topic)
+	start := time.Now()
+	bytes, err := benchProduce(ctx, brokers, topic, cfg.Events)
+	if err != nil {
+		return nil, err
+	}
+	res.ProduceEPS = ptr(float64(cfg.Events) / time.Since(start).Seconds())
+	res.EventBytesAvg = float64(bytes) / float64(cfg.Events)
+	progress("produced: %.0f events/s, %.0f bytes an event", *res.ProduceEPS, res.EventBytesAvg)
+
+	// 2. Raw consume.
+	runtime.GC()
+	start = time.Now()
+	n, err := ingest.DrainTopic(ctx, brokers, topic)
+	if err != nil {
+		return nil, err
+	}
+	if n != int64(cfg.Events) {
+		return nil, fmt.Errorf("raw consume read %d messages, want %d", n, cfg.Events)
+	}
+	res.RawConsumeEPS = ptr(float64(n) / time.Since(start).Seconds())
+	progress("raw consume: %.0f events/s", *res.RawConsumeEPS)
+
+	// 3. Pipeline.
+	sigs, err := benchSignalSet(cfg.Signals)
+	if err != nil {
+		return nil, err
+	}
+	runtime.GC()
+	eps, alerts, err := benchPipeline(ctx, brokers, topic, cfg.Events, sigs)
+	if err != nil {
+		return nil, err
+	}
+	res.PipelineEPS = ptr(eps)
+	res.PipelineAlerts = alerts
+	res.PipelineVsRaw = ptr(eps / *res.RawConsumeEPS)
+	res.Notes = append(res.Notes, "pipeline: ingest.Consumer (consumer group, decoding, validation) + one detector engine a partition; "+
+		"alerts counted and discarded, checkpoints no-ops, account lifecycles from an in-memory map: no PostgreSQL")
+	progress("pipeline: %.0f events/s (%.2f of raw), %d alerts", eps, *res.PipelineVsRaw, alerts)
+
+	// 4. Engine alone.
+	engineEvents := min(cfg.Events, 500_000)
+	evs := benchDecodedEvents(engineEvents)
+	for _, k := range []int{10, 100, 1000} {
+		sigs, err := benchSignalSet(k)
+		if err != nil {
+			return nil, err
+		}
+		runtime.GC()
+		e := detector.New(sigs)
+		// Every event once, or as many as --engine-time allows.
+		start := time.Now()
+		done := len(evs)
+		for i := range evs {
+			e.Evaluate(&evs[i])
+			if i%1024 == 1023 && time.Since(start) > cfg.EngineTime {
+				done = i + 1
+				break
+			}
+		}
+		eps := float64(done) / time.Since(start).Seconds()
+		res.EngineEPSPerCore[strconv.Itoa(k)] = eps
+		progress("engine, %d signals: %.0f events/s on one core", k, eps)
+	}
+	evs = nil
+
+	// 5. End-to-end latency.
+	if cfg.DatabaseURL == "" {
+		res.Notes = append(res.Notes, "e2e latency and websocket memory: not measured (no --database-url / DATABASE_URL)")
+	} else {
+		res.Notes = append(res.Notes, "e2e latency and websocket memory: not measured (not implemented yet)")
+	}
+
+	// 6. Detector state.
+	runtime.GC()
+	per, pairs, err := benchState(cfg.StateSubjects)
+	if err != nil {
+		return nil, err
+	}
+	res.StateBytesPerSubject = ptr(per)
+	res.StateSubjects = cfg.StateSubjects
+	res.StateSignalPairs = pairs
+	progress("detector state: %.0f bytes a subject (%d subjects, %d signal-subject states)", per, cfg.StateSubjects, pairs)
+	return res, nil
+}
+
+// startChildBroker runs `dowser broker` (this very binary) on a free port
+// and returns its address once it answers, and a function stopping it.
+func startChildBroker(ctx context.Context, partitions int) (string, func(), error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", nil, fmt.Errorf("finding the dowser binary: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(exe, "broker", "--embedded-kafka-addr", addr, "--embedded-kafka-dir", "",
+		"--partitions", strconv.Itoa(partitions), "--log-format", "text", "--log-level", "error")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return "", nil, fmt.Errorf("starting %s broker: %w", exe, err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	stop := func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		err := ingest.Ping(pctx, []string{addr})
+		cancel()
+		if err == nil {
+			return addr, stop, nil
+		}
+		select {
+		case <-exited:
+			return "", nil, fmt.Errorf("the broker child process exited: %v", cmd.ProcessState)
+		default:
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			stop()
+			return "", nil, fmt.Errorf("the broker child process does not answer on %s: %w", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// benchEpoch is the event time of the first generated event; the traffic
+// then runs at benchEventRate events a second of event time.
+var benchEpoch = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+
+const benchEventRate = 5000
+
+// newBenchTraffic is the demo's traffic generator with a fixed seed.
+func newBenchTraffic() *traffic {
+	return &traffic{rng: rand.New(rand.NewPCG(2026, 42)), hot: map[string]time.Time{}}
+}
+
+func benchEventTime(i int) time.Time {
+	return benchEpoch.Add(time.Duration(i) * time.Second / benchEventRate)
+}
+
+// benchProduce produces n demo events and returns their total size.
+func benchProduce(ctx context.Context, brokers []string, topic string, n int) (int64, error) {
+	const chunk = 2000
+	p := ingest.NewProducer(brokers, topic)
+	defer p.Close()
+	chunks := make(chan []ingest.Message, 8)
+	g, gctx := errgroup.WithContext(ctx)
+	var total int64
+	g.Go(func() error {
+		defer close(chunks)
+		t := newBenchTraffic()
+		batch := make([]ingest.Message, 0, chunk)
+		for i := range n {
+			ev := t.next(benchEventTime(i))
+			b, err := json.Marshal(&ev)
+			if err != nil {
+				return err
+			}
+			total += int64(len(b))
+			batch = append(batch, ingest.Message{Key: []byte(ingest.EventKey(&ev)), Value: b})
+			if len(batch) == chunk || i == n-1 {
+				select {
+				case chunks <- batch:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+				batch = make([]ingest.Message, 0, chunk)
+			}
+		}
+		return nil
+	})
+	for range 8 {
+		g.Go(func() error {
+			for b := range chunks {
+				if err := p.Produce(gctx, b...); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	return total, err
+}
+
+// benchLifecycles stands in for the lifecycle cache the service fills from
+// PostgreSQL: the demo accounts' lifecycles, as the demo seeds them (every
+// third account a customer).
+var benchLifecycles = sync.OnceValue(func() map[string]string {
+	m := make(map[string]string, len(demoAccounts))
+	for i, id := range demoAccounts {
+		m[id] = schema.LifecycleProspect
+		if i%3 == 2 {
+			m[id] = schema.LifecycleCustomer
+		}
+	}
+	return m
+})
+
+func benchFillLifecycle(ev *schema.Event) {
+	if ev.Customer.Lifecycle == "" && ev.Customer.AccountID != "" {
+		ev.Customer.Lifecycle = benchLifecycles()[ev.Customer.AccountID]
+	}
+}
+
+// benchDecodedEvents returns the first n events of the bench traffic, as
+// the consumer hands them to the detector.
+func benchDecodedEvents(n int) []schema.Event {
+	t := newBenchTraffic()
+	evs := make([]schema.Event, n)
+	for i := range evs {
+		evs[i] = t.next(benchEventTime(i))
+		benchFillLifecycle(&evs[i])
+	}
+	return evs
+}
+
+// benchProcessor is an ingest.Processor running one detector engine a
+// partition, as the service does, without PostgreSQL: alerts are counted
+// and dropped, checkpoints do nothing.
+type benchProcessor struct {
+	signals []*detector.Signal
+	target  int64
+	started atomic.Int64 // unix nanoseconds of the first assignment
+	handled atomic.Int64
+	alerts  atomic.Int64
+	done    chan struct{}
+	doneAt  time.Time
+}
+
+func (p *benchProcessor) Partition(ctx context.Context, partition int) (ingest.PartitionHandler, int64, error) {
+	p.started.CompareAndSwap(0, time.Now().UnixNano())
+	return &benchPartition{p: p, engine: detector.New(p.signals)}, 0, nil
+}
+
+type benchPartition struct {
+	p      *benchProcessor
+	engine *detector.Engine
+}
+
+func (h *benchPartition) Handle(ctx context.Context, ev *schema.Event) error {
+	benchFillLifecycle(ev)
+	if a := h.engine.Evaluate(ev); len(a) > 0 {
+		h.p.alerts.Add(int64(len(a)))
+	}
+	if h.p.handled.Add(1) == h.p.target {
+		h.p.doneAt = time.Now()
+		close(h.p.done)
+	}
+	return nil
+}
+
+func (h *benchPartition) Checkpoint(ctx context.Context, nextOffset int64) error { return nil }
+
+// benchPipeline runs the consumer over the topic from its start until it
+// has handled n events and returns the events a second from the first
+// partition assigned to the last event evaluated.
+func benchPipeline(ctx context.Context, brokers []string, topic string, n int, sigs []*detector.Signal) (float64, int64, error) {
+	proc := &benchProcessor{signals: sigs, target: int64(n), done: make(chan struct{})}
+	c, err := ingest.NewConsumer(ingest.Config{
+		Brokers: brokers, Topic: topic, GroupID: topic + ".bench",
+		CheckpointInterval: 2 * time.Second,
+	}, proc, ingest.NewMetrics(prometheus.NewRegistry()))
+	if err != nil {
+		return 0, 0, err
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- c.Run(cctx) }()
+	defer func() { cancel(); <-errc }()
+	select {
+	case <-proc.done:
+	case err := <-errc:
+		return 0, 0, fmt.Errorf("consumer stopped after %d of %d events: %v", proc.handled.Load(), n, err)
+	case <-ctx.Done():
+		return 0, 0, ctx.Err()
+	}
+	took := proc.doneAt.Sub(time.Unix(0, proc.started.Load()))
+	return float64(n) / took.Seconds(), proc.alerts.Load(), nil
+}
+
+// benchSignalSet returns n signals: the default pack, then variants of it
+// with other ids, thresholds, windows and URLs.
+func benchSignalSet(n int) ([]*detector.Signal, error) {
+	files, err := fs.Glob(deploy.Signals, "signals/*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(files)
+	var pack []string
+	for _, f := range files {
+		b, err := fs.ReadFile(deploy.Signals, f)
+		if err != nil {
+			return nil, err
+		}
+		pack = append(pack, string(b))
+	}
+	if len(pack) == 0 {
+		return nil, errors.New("the default signal pack is empty")
+	}
+	idRe := regexp.MustCompile(`(?m)^id: (\S+)`)
+	numRe := regexp.MustCompile(`(?m)^(\s+(?:count|level): )(\d+)`)
+	dayRe := regexp.MustCompile(`(?m)^(\s+within: )(\d+)d`)
+	out := make([]*detector.Signal, 0, n)
+	for i := range n {
+		src, v := pack[i%len(pack)], i/len(pack)
+		if v > 0 {
+			renamed := idRe.ReplaceAllString(src, fmt.Sprintf("id: ${1}-v%03d", v))
+			src = numRe.ReplaceAllStringFunc(renamed, func(m string) string {
+				s := numRe.FindStringSubmatch(m)
+				k, _ := strconv.Atoi(s[2])
+				return s[1] + strconv.Itoa(k+v%3)
+			})
+			src = dayRe.ReplaceAllStringFunc(src, func(m string) string {
+				s := dayRe.FindStringSubmatch(m)
+				k, _ := strconv.Atoi(s[2])
+				return s[1] + strconv.Itoa(k+v%2) + "d"
+			})
+			switch v % 4 {
+			case 2: // a page the traffic never shows: evaluated, never matched
+				src = strings.ReplaceAll(src, "/pricing", "/plans")
+			case 3:
+				src = strings.ReplaceAll(src, "/compare", "/pricing")
+			}
+			if _, err := detector.ParseSignal([]byte(src)); err != nil {
+				src = renamed
+			}
+		}
+		s, err := detector.ParseSignal([]byte(src))
+		if err != nil {
+			return nil, fmt.Errorf("bench signal %d: %w", i, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// benchState evaluates one event for each of n people, each of their own
+// account, over 20 signals and returns the heap the engine then holds per
+// subject, and its live (signal, subject) states.
+func benchState(n int) (float64, int, error) {
+	sigs, err := benchSignalSet(20)
+	if err != nil {
+		return 0, 0, err
+	}
+	pages := []string{"/pricing", "/compare", "/docs/integrations/salesforce", "/resources/buyers-guide"}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	e := detector.New(sigs)
+	for i := range n {
+		acct := fmt.Sprintf("acct-%07d", i)
+		c := schema.Customer{ID: fmt.Sprintf("c-%07d", i), Email: fmt.Sprintf("p%07d@%s.example", i, acct), AccountID: acct, Lifecycle: schema.LifecycleProspect}
+		if i%3 == 2 {
+			c.Lifecycle = schema.LifecycleCustomer
+		}
+		ev := schema.Event{Type: schema.TypePageView, Customer: c,
+			Properties: map[string]any{"url": "https://dowser.example" + pages[i%len(pages)], "title": "Page"}}
+		ev.ID = fmt.Sprintf("evt-state-%08d", i)
+		ev.Time = benchEpoch.Add(time.Duration(i) * time.Millisecond)
+		ev.Source = "bench"
+		e.Evaluate(&ev)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	pairs := e.Subjects()
+	runtime.KeepAlive(e)
+	return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n), pairs, nil
+}
+
+type benchRow struct {
+	name, value, goal, verdict string
+}
+
+func printBenchTable(w io.Writer, r *benchResult) {
+	f := func(v *float64, format string) string {
+		if v == nil {
+			return "not measured"
+		}
+		return fmt.Sprintf(format, *v)
+	}
+	verdict := func(v *float64, ok func(float64) bool) string {
+		if v == nil {
+			return "-"
+		}
+		if ok(*v) {
+			return "met"
+		}
+		return "MISSED"
+	}
+	rows := []benchRow{
+		{"produce (events/s)", f(r.ProduceEPS, "%.0f"), "", ""},
+		{"raw_consume_eps", f(r.RawConsumeEPS, "%.0f"), "", ""},
+		{"pipeline_eps", f(r.PipelineEPS, "%.0f"), "", ""},
+		{"pipeline_vs_raw", f(r.PipelineVsRaw, "%.2f"), ">= 0.6", verdict(r.PipelineVsRaw, func(v float64) bool { return v >= 0.6 })},
+	}
+	e10, ok10 := r.EngineEPSPerCore["10"]
+	e100, ok100 := r.EngineEPSPerCore["100"]
+	e1000, ok1000 := r.EngineEPSPerCore["1000"]
+	for _, k := range []string{"10", "100", "1000"} {
+		v, ok := r.EngineEPSPerCore[k]
+		row := benchRow{"engine_eps_per_core[" + k + "]", "not measured", "", ""}
+		if ok {
+			row.value = fmt.Sprintf("%.0f", v)
+		}
+		if k == "100" {
+			row.goal = ">= 2,000,000"
+			row.verdict = verdict(ptrIf(e100, ok100), func(v float64) bool { return v >= 2_000_000 })
+		}
+		rows = append(rows, row)
+	}
+	var drop *float64
+	if ok10 && ok1000 && e1000 > 0 {
+		drop = ptr(e10 / e1000)
+	}
+	rows = append(rows,
+		benchRow{"engine drop 10 -> 1000 signals", f(drop, "%.2fx"), "< 2x", verdict(drop, func(v float64) bool { return v < 2 })},
+		benchRow{"e2e_p50_ms", f(r.E2EP50Ms, "%.1f"), "", ""},
+		benchRow{"e2e_p99_ms", f(r.E2EP99Ms, "%.1f"), "<= 20", verdict(r.E2EP99Ms, func(v float64) bool { return v <= 20 })},
+		benchRow{"e2e_max_ms", f(r.E2EMaxMs, "%.1f"), "", ""},
+		benchRow{"ws_bytes_per_conn", f(r.WSBytesPerConn, "%.0f"), "<= 16384", verdict(r.WSBytesPerConn, func(v float64) bool { return v <= 16<<10 })},
+		benchRow{"state_bytes_per_subject", f(r.StateBytesPerSubject, "%.0f"), "<= 512", verdict(r.StateBytesPerSubject, func(v float64) bool { return v <= 512 })},
+	)
+	fmt.Fprintf(w, "dowser bench: %d events (%.0f bytes avg), %d partitions, %d pipeline signals, GOMAXPROCS %d\n\n",
+		r.Events, r.EventBytesAvg, r.Partitions, r.PipelineSignals, r.GOMAXPROCS)
+	fmt.Fprintf(w, "%-32s %16s  %-14s %s\n", "measure", "value", "goal", "")
+	for _, row := range rows {
+		fmt.Fprintf(w, "%-32s %16s  %-14s %s\n", row.name, row.value, row.goal, row.verdict)
+	}
+	fmt.Fprintf(w, "\npipeline alerts: %d; state: %d subjects, %d signal-subject states\n", r.PipelineAlerts, r.StateSubjects, r.StateSignalPairs)
+	for _, n := range r.Notes {
+		fmt.Fprintln(w, "note: "+n)
+	}
+}
+
+func ptrIf(v float64, ok bool) *float64 {
+	if !ok {
+		return nil
+	}
+	return &v
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/dowserhq/dowser/broker"
+)
+
+// TestBenchJSON runs a tiny `dowser bench --json` end to end, on an
+// in-process broker (the test binary cannot be started as `dowser broker`),
+// and checks the keys of its output.
+func TestBenchJSON(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", Partitions: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	args := []string{"bench", "--events", "20000", "--json", "--kafka-brokers", b.Addr(), "--partitions", "3",
+		"--engine-time", "500ms", "--state-subjects", "20000"}
+	if code := run(ctx, args, &out, &errOut, func(string) string { return "" }); code != 0 {
+		t.Fatalf("dowser bench exited %d: %s", code, errOut.String())
+	}
+	var res map[string]any
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+	}
+	for _, k := range []string{"raw_consume_eps", "pipeline_eps", "pipeline_vs_raw", "state_bytes_per_subject"} {
+		if v, ok := res[k].(float64); !ok || v <= 0 {
+			t.Errorf("%s = %v, want a positive number", k, res[k])
+		}
+	}
+	for _, k := range []string{"e2e_p50_ms", "e2e_p99_ms", "ws_bytes_per_conn"} {
+		if _, ok := res[k]; !ok {
+			t.Errorf("key %s missing (null when not measured)", k)
+		}
+	}
+	engine, ok := res["engine_eps_per_core"].(map[string]any)
+	if !ok {
+		t.Fatalf("engine_eps_per_core = %v, want an object", res["engine_eps_per_core"])
+	}
+	for _, k := range []string{"10", "100", "1000"} {
+		if v, ok := engine[k].(float64); !ok || v <= 0 {
+			t.Errorf("engine_eps_per_core[%s] = %v, want a positive number", k, engine[k])
+		}
+	}
+}
+
+func TestBenchSignalSet(t *testing.T) {
+	sigs, err := benchSignalSet(1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, s := range sigs {
+		if ids[s.ID] {
+			t.Errorf("duplicate signal id %s", s.ID)
+		}
+		ids[s.ID] = true
+	}
+	if len(ids) != 1000 {
+		t.Errorf("%d signals, want 1000", len(ids))
+	}
+}

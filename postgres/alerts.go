@@ -173,10 +173,25 @@ func (s *Store) LastSeq(ctx context.Context, userID string) (int64, error) {
 	return seq, nil
 }
 
-// Ack records that the user acknowledged an alert addressed to them. It
-// returns ErrNotFound when the alert was not addressed to the user.
+// Seen records that the user's panel showed an alert addressed to them;
+// the first time counts. It returns ErrNotFound when the alert was not
+// addressed to the user.
+func (s *Store) Seen(ctx context.Context, userID, alertID string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE deliveries SET seen_at = coalesce(seen_at, now()) WHERE user_id = $1 AND alert_id = $2`, userID, alertID)
+	if err != nil {
+		return fmt.Errorf("marking %s seen: %w", alertID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("alert %s for %s: %w", alertID, userID, ErrNotFound)
+	}
+	return nil
+}
+
+// Ack records that the user acknowledged (and so saw) an alert addressed
+// to them. It returns ErrNotFound when the alert was not addressed to the
+// user.
 func (s *Store) Ack(ctx context.Context, userID, alertID string) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE deliveries SET acked_at = coalesce(acked_at, now()) WHERE user_id = $1 AND alert_id = $2`, userID, alertID)
+	tag, err := s.pool.Exec(ctx, `UPDATE deliveries SET acked_at = coalesce(acked_at, now()), seen_at = coalesce(seen_at, now()) WHERE user_id = $1 AND alert_id = $2`, userID, alertID)
 	if err != nil {
 		return fmt.Errorf("acknowledging %s: %w", alertID, err)
 	}
@@ -190,7 +205,8 @@ func (s *Store) Ack(ctx context.Context, userID, alertID string) error {
 // also acknowledges it. It returns ErrNotFound when the alert was not
 // addressed to the user.
 func (s *Store) Feedback(ctx context.Context, userID, alertID, verdict, note string) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE deliveries SET verdict = $3, note = $4, acked_at = coalesce(acked_at, now()) WHERE user_id = $1 AND alert_id = $2`,
+	tag, err := s.pool.Exec(ctx, `UPDATE deliveries SET verdict = $3, note = $4, acked_at = coalesce(acked_at, now()), seen_at = coalesce(seen_at, now())
+		WHERE user_id = $1 AND alert_id = $2`,
 		userID, alertID, verdict, note)
 	if err != nil {
 		return fmt.Errorf("saving feedback on %s: %w", alertID, err)

@@ -16,9 +16,13 @@ const (
 	RoleAdmin    = "admin"
 	// RoleSource is an upstream system: it may only post events.
 	RoleSource = "source"
+	// RoleManager is a sales manager: a person who reads like a rep and
+	// receives the alerts of the reps they subscribe to.
+	RoleManager = "manager"
 )
 
-// User is a person who logs in: a sales rep, a marketer or an admin.
+// User is a person who logs in (a sales rep, a marketer, a manager or an
+// admin), or an upstream system posting events (source).
 type User struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
@@ -95,20 +99,26 @@ func (s *Store) DeleteSession(ctx context.Context, secret string) error {
 	return nil
 }
 
-// Account is a customer organisation, owned by a rep.
+// Account is a customer organisation, owned by a rep. Region, Industry and
+// Size are its territory attributes: an account without an owner goes to
+// the rep of the first territory rule they match.
 type Account struct {
 	ID        string `json:"id"`
 	Name      string `json:"name"`
 	OwnerID   string `json:"owner"`
 	Lifecycle string `json:"lifecycle"`
+	Region    string `json:"region"`
+	Industry  string `json:"industry"`
+	Size      string `json:"size"`
 }
 
 // PutAccount creates or updates an account.
 func (s *Store) PutAccount(ctx context.Context, a Account) error {
 	_, err := s.pool.Exec(ctx, `
-		INSERT INTO accounts (id, name, owner_id, lifecycle) VALUES ($1, $2, nullif($3, ''), $4)
-		ON CONFLICT (id) DO UPDATE SET name = $2, owner_id = nullif($3, ''), lifecycle = $4, updated_at = now()`,
-		a.ID, a.Name, a.OwnerID, a.Lifecycle)
+		INSERT INTO accounts (id, name, owner_id, lifecycle, region, industry, size) VALUES ($1, $2, nullif($3, ''), $4, $5, $6, $7)
+		ON CONFLICT (id) DO UPDATE SET name = $2, owner_id = nullif($3, ''), lifecycle = $4,
+			region = $5, industry = $6, size = $7, updated_at = now()`,
+		a.ID, a.Name, a.OwnerID, a.Lifecycle, a.Region, a.Industry, a.Size)
 	if err != nil {
 		return fmt.Errorf("saving account %q: %w", a.ID, err)
 	}
@@ -118,8 +128,8 @@ func (s *Store) PutAccount(ctx context.Context, a Account) error {
 // GetAccount returns the account with that id, or ErrNotFound.
 func (s *Store) GetAccount(ctx context.Context, id string) (Account, error) {
 	var a Account
-	err := s.pool.QueryRow(ctx, `SELECT id, name, coalesce(owner_id, ''), lifecycle FROM accounts WHERE id = $1`, id).
-		Scan(&a.ID, &a.Name, &a.OwnerID, &a.Lifecycle)
+	err := s.pool.QueryRow(ctx, `SELECT id, name, coalesce(owner_id, ''), lifecycle, region, industry, size FROM accounts WHERE id = $1`, id).
+		Scan(&a.ID, &a.Name, &a.OwnerID, &a.Lifecycle, &a.Region, &a.Industry, &a.Size)
 	if err != nil {
 		return a, notFound(err, "account "+id)
 	}

@@ -1,0 +1,178 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// importColumn is a column an import may carry and where it is stored.
+type importColumn struct {
+	name     string // the CSV column
+	sqlName  string // the table column
+	required bool
+}
+
+// importTable is what an import of one kind writes.
+type importTable struct {
+	table   string
+	columns []importColumn
+}
+
+func importTableOf(kind string) (importTable, bool) {
+	switch kind {
+	case "users":
+		return importTable{"users", []importColumn{
+			{"id", "id", true}, {"name", "name", true}, {"role", "role", true}, {"token", "token_hash", false},
+		}}, true
+	case "accounts":
+		return importTable{"accounts", []importColumn{
+			{"id", "id", true}, {"name", "name", false}, {"owner", "owner_id", false}, {"lifecycle", "lifecycle", false},
+			{"region", "region", false}, {"industry", "industry", false}, {"size", "size", false},
+		}}, true
+	case "contacts":
+		return importTable{"contacts", []importColumn{
+			{"id", "id", true}, {"owner", "owner_id", false}, {"account_id", "account_id", false},
+		}}, true
+	case "content":
+		return importTable{"content", []importColumn{
+			{"id", "id", true}, {"title", "title", false}, {"url_prefix", "url_prefix", false}, {"owner", "owner_id", false},
+		}}, true
+	}
+	return importTable{}, false
+}
+
+// ImportKinds are the kinds of rows Import takes.
+func ImportKinds() []string { return []string{"users", "accounts", "contacts", "content"} }
+
+// ImportColumns returns the columns an import of kind may carry, and the
+// ones it must; ok is false for a kind Import does not take.
+func ImportColumns(kind string) (columns, required []string, ok bool) {
+	t, ok := importTableOf(kind)
+	for _, c := range t.columns {
+		columns = append(columns, c.name)
+		if c.required {
+			required = append(required, c.name)
+		}
+	}
+	return columns, required, ok
+}
+
+// ImportError is an Import that failed at one row; nothing was imported.
+type ImportError struct {
+	// Row is the index of the row in Import's rows.
+	Row int
+	Err error
+}
+
+func (e *ImportError) Error() string { return fmt.Sprintf("row %d: %v", e.Row, e.Err) }
+
+func (e *ImportError) Unwrap() error { return e.Err }
+
+// Import creates or updates rows of kind (one of ImportKinds) in one
+// transaction: all of them, or on any error none. columns names the values
+// of every row, and must include the kind's required columns; on update, a
+// column not named keeps its value. Values are stored as given, so validate
+// them first; only these are interpreted: an empty owner is none, a token
+// is stored as its hash, and an empty token keeps the user's current one.
+// It returns the number of rows written.
+func (s *Store) Import(ctx context.Context, kind string, columns []string, rows [][]string) (int, error) {
+	t, ok := importTableOf(kind)
+	if !ok {
+		return 0, fmt.Errorf("importing: unknown kind %q (want %s)", kind, strings.Join(ImportKinds(), ", "))
+	}
+	var cols []importColumn
+	for _, name := range columns {
+		i := slices.IndexFunc(t.columns, func(c importColumn) bool { return c.name == name })
+		if i < 0 {
+			return 0, fmt.Errorf("importing %s: unknown column %q", kind, name)
+		}
+		cols = append(cols, t.columns[i])
+	}
+	for _, c := range t.columns {
+		if c.required && !slices.ContainsFunc(cols, func(have importColumn) bool { return have.name == c.name }) {
+			return 0, fmt.Errorf("importing %s: column %q is required", kind, c.name)
+		}
+	}
+	sql := importStatement(t.table, cols)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		batch := &pgx.Batch{}
+		for i, row := range rows {
+			if len(row) != len(cols) {
+				return &ImportError{Row: i, Err: fmt.Errorf("%d values for %d columns", len(row), len(cols))}
+			}
+			args := make([]any, len(row))
+			for j, v := range row {
+				args[j] = v
+				if cols[j].name == "token" {
+					if v == "" {
+						args[j] = nil
+					} else {
+						args[j] = hashToken(v)
+					}
+				}
+			}
+			batch.Queue(sql, args...)
+		}
+		results := tx.SendBatch(ctx, batch)
+		for i := range rows {
+			if _, err := results.Exec(); err != nil {
+				results.Close()
+				return &ImportError{Row: i, Err: err}
+			}
+		}
+		return results.Close()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("importing %s: %w", kind, err)
+	}
+	return len(rows), nil
+}
+
+// importStatement is the upsert of one row of cols into table.
+func importStatement(table string, cols []importColumn) string {
+	var names, values, updates []string
+	for i, c := range cols {
+		p := "$" + strconv.Itoa(i+1)
+		names = append(names, c.sqlName)
+		switch c.sqlName {
+		case "owner_id":
+			values = append(values, "nullif("+p+"::text, '')")
+		case "token_hash":
+			values = append(values, p+"::bytea")
+		default:
+			values = append(values, p)
+		}
+		switch c.sqlName {
+		case "id":
+		case "token_hash":
+			updates = append(updates, "token_hash = coalesce(EXCLUDED.token_hash, "+table+".token_hash)")
+		default:
+			updates = append(updates, c.sqlName+" = EXCLUDED."+c.sqlName)
+		}
+	}
+	updates = append(updates, "updated_at = now()")
+	return "INSERT INTO " + table + " (" + strings.Join(names, ", ") + ") VALUES (" + strings.Join(values, ", ") +
+		") ON CONFLICT (id) DO UPDATE SET " + strings.Join(updates, ", ")
+}
+
+// ExistingUsers returns which of the ids are users.
+func (s *Store) ExistingUsers(ctx context.Context, ids []string) (map[string]bool, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id FROM users WHERE id = ANY($1::text[])`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("looking up users: %w", err)
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("reading users: %w", err)
+	}
+	out := make(map[string]bool, len(found))
+	for _, id := range found {
+		out[id] = true
+	}
+	return out, nil
+}

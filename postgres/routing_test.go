@@ -1,0 +1,163 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/dowserhq/dowser/postgres"
+)
+
+func putUsers(t *testing.T, s *postgres.Store, users ...postgres.User) {
+	t.Helper()
+	for _, u := range users {
+		if err := s.PutUser(context.Background(), u, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestContactsAndAccountsForRouting(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	putUsers(t, s, postgres.User{ID: "rep-ana", Name: "Ana", Role: postgres.RoleRep}, postgres.User{ID: "rep-ben", Name: "Ben", Role: postgres.RoleRep},
+		postgres.User{ID: "mkt-jane", Name: "Jane", Role: postgres.RoleMarketer})
+	if err := s.PutContact(ctx, postgres.Contact{ID: "c-1", OwnerID: "rep-ben", AccountID: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutContact(ctx, postgres.Contact{ID: "c-gone", OwnerID: "rep-left"}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.GetContact(ctx, "c-1"); err != nil || c != (postgres.Contact{ID: "c-1", OwnerID: "rep-ben", AccountID: "acme"}) {
+		t.Errorf("GetContact = %+v, %v", c, err)
+	}
+	if _, err := s.GetContact(ctx, "c-none"); !errors.Is(err, postgres.ErrNotFound) {
+		t.Errorf("GetContact of an unknown contact: %v, want ErrNotFound", err)
+	}
+	for id, want := range map[string]postgres.Contact{
+		"c-1":    {ID: "c-1", OwnerID: "rep-ben", AccountID: "acme"},
+		"c-gone": {ID: "c-gone"}, // the owner is no user: no owner
+		"c-none": {ID: "c-none"},
+	} {
+		if got, err := s.ContactRouting(ctx, id); err != nil || got != want {
+			t.Errorf("ContactRouting(%s) = %+v, %v; want %+v", id, got, err, want)
+		}
+	}
+
+	acme := postgres.Account{ID: "acme", Name: "Acme", OwnerID: "rep-ana", Lifecycle: "customer", Region: "emea", Industry: "banking", Size: "smb"}
+	if err := s.PutAccount(ctx, acme); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetAccount(ctx, "acme"); err != nil || got != acme {
+		t.Errorf("GetAccount = %+v, %v; want %+v", got, err, acme)
+	}
+	if got, err := s.AccountRouting(ctx, "acme"); err != nil || got != acme {
+		t.Errorf("AccountRouting = %+v, %v; want %+v", got, err, acme)
+	}
+	if err := s.PutAccount(ctx, postgres.Account{ID: "acme", Name: "Acme", OwnerID: "rep-left", Lifecycle: "prospect", Region: "emea"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.AccountRouting(ctx, "acme"); err != nil || got.OwnerID != "" || got.Region != "emea" || got.Industry != "" {
+		t.Errorf("AccountRouting with an owner who is no user = %+v, %v; want no owner, region emea", got, err)
+	}
+	if got, err := s.AccountRouting(ctx, "none"); err != nil || got != (postgres.Account{ID: "none"}) {
+		t.Errorf("AccountRouting of an unknown account = %+v, %v", got, err)
+	}
+	reps, err := s.Reps(ctx)
+	if err != nil || fmt.Sprint(reps) != "[rep-ana rep-ben]" {
+		t.Errorf("Reps = %v, %v", reps, err)
+	}
+}
+
+func TestTerritoryRules(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	putUsers(t, s, postgres.User{ID: "rep-ana", Name: "Ana", Role: postgres.RoleRep}, postgres.User{ID: "rep-ben", Name: "Ben", Role: postgres.RoleRep})
+	for _, r := range []postgres.TerritoryRule{
+		{ID: "z-first", Priority: 1, Region: "emea", RepID: "rep-ana"},
+		{ID: "catch-all", Priority: 100, RepID: "rep-ben"},
+		{ID: "a-second", Priority: 2, Industry: "banking", Size: "smb", RepID: "rep-ben"},
+		{ID: "b-second", Priority: 2, Region: "us", RepID: "rep-gone"},
+	} {
+		if err := s.PutTerritoryRule(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(rs []postgres.TerritoryRule) (out []string) {
+		for _, r := range rs {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	all, err := s.ListTerritoryRules(ctx)
+	if err != nil || fmt.Sprint(ids(all)) != "[z-first a-second b-second catch-all]" {
+		t.Errorf("ListTerritoryRules = %v, %v; want by priority then id", ids(all), err)
+	}
+	routable, err := s.RoutableTerritoryRules(ctx)
+	if err != nil || fmt.Sprint(ids(routable)) != "[z-first a-second catch-all]" {
+		t.Errorf("RoutableTerritoryRules = %v, %v; want the rule of a user who is gone left out", ids(routable), err)
+	}
+	want := postgres.TerritoryRule{ID: "a-second", Priority: 2, Industry: "banking", Size: "smb", RepID: "rep-ben"}
+	if got, err := s.GetTerritoryRule(ctx, "a-second"); err != nil || got != want {
+		t.Errorf("GetTerritoryRule = %+v, %v", got, err)
+	}
+	want.Priority = 0
+	if err := s.PutTerritoryRule(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetTerritoryRule(ctx, "a-second"); got != want {
+		t.Errorf("updated rule = %+v, want %+v", got, want)
+	}
+	if err := s.DeleteTerritoryRule(ctx, "a-second"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteTerritoryRule(ctx, "a-second"); !errors.Is(err, postgres.ErrNotFound) {
+		t.Errorf("deleting twice: %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetTerritoryRule(ctx, "a-second"); !errors.Is(err, postgres.ErrNotFound) {
+		t.Errorf("reading a deleted rule: %v, want ErrNotFound", err)
+	}
+}
+
+func TestManagerSubscriptions(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	putUsers(t, s,
+		postgres.User{ID: "rep-ana", Name: "Ana", Role: postgres.RoleRep}, postgres.User{ID: "rep-ben", Name: "Ben", Role: postgres.RoleRep},
+		postgres.User{ID: "mgr-max", Name: "Max", Role: postgres.RoleManager}, postgres.User{ID: "mgr-eva", Name: "Eva", Role: postgres.RoleManager})
+	for _, sub := range [][2]string{{"mgr-max", "rep-ana"}, {"mgr-max", "rep-ben"}, {"mgr-eva", "rep-ben"}, {"mgr-eva", "rep-ben"}} {
+		if err := s.Subscribe(ctx, sub[0], sub[1]); err != nil {
+			t.Fatalf("subscribing %v: %v", sub, err)
+		}
+	}
+	if err := s.Subscribe(ctx, "mgr-max", "rep-nobody"); !errors.Is(err, postgres.ErrNotFound) {
+		t.Errorf("subscribing to an unknown rep: %v, want ErrNotFound", err)
+	}
+	for _, tc := range []struct {
+		users []string
+		want  string
+	}{
+		{[]string{"rep-ana"}, "[mgr-max]"},
+		{[]string{"rep-ben", "mkt-jane"}, "[mgr-eva mgr-max]"},
+		{[]string{"mkt-jane"}, "[]"},
+	} {
+		if got, err := s.Subscribers(ctx, tc.users); err != nil || fmt.Sprint(got) != tc.want {
+			t.Errorf("Subscribers(%v) = %v, %v; want %s", tc.users, got, err, tc.want)
+		}
+	}
+	if err := s.Unsubscribe(ctx, "mgr-max", "rep-ben"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Unsubscribe(ctx, "mgr-max", "rep-ben"); err != nil {
+		t.Errorf("unsubscribing twice: %v", err)
+	}
+	if got, _ := s.Subscriptions(ctx, "mgr-max"); fmt.Sprint(got) != "[rep-ana]" {
+		t.Errorf("Subscriptions(mgr-max) = %v, want [rep-ana]", got)
+	}
+	// A manager who becomes a rep no longer follows anyone.
+	putUsers(t, s, postgres.User{ID: "mgr-eva", Name: "Eva", Role: postgres.RoleRep})
+	if got, _ := s.Subscribers(ctx, []string{"rep-ben"}); len(got) != 0 {
+		t.Errorf("Subscribers(rep-ben) = %v after mgr-eva became a rep, want none", got)
+	}
+}

@@ -27,10 +27,12 @@ type History interface {
 	LastSeq(ctx context.Context, userID string) (int64, error)
 }
 
-// Actions records what a user does with an alert addressed to them. Both
-// return an error wrapping a not-found error when the alert was not
+// Actions records what a user does with an alert addressed to them. Each
+// returns an error wrapping a not-found error when the alert was not
 // addressed to the user; the hub reports it without detail.
 type Actions interface {
+	// Seen records that the user's panel showed the alert.
+	Seen(ctx context.Context, userID, alertID string) error
 	Ack(ctx context.Context, userID, alertID string) error
 	Feedback(ctx context.Context, userID, alertID, verdict, note string) error
 }
@@ -148,6 +150,13 @@ func (h *Hub) Deliver(ds ...schema.Delivery) {
 			c.enqueue(d)
 		}
 	}
+}
+
+// Connected reports whether the user has a stream open on this instance.
+func (h *Hub) Connected(userID string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.clients[userID]) > 0
 }
 
 // Close closes every connection with "going away"; clients reconnect to
@@ -441,6 +450,16 @@ func (c *client) handle(data []byte) {
 		default:
 		}
 		c.resume <- f.After
+	case "seen":
+		if f.ID == "" {
+			c.reply(encode(frame{Op: "error", Error: "seen: id is required"}))
+			return
+		}
+		if err := c.hub.actions.Seen(ctx, c.user, f.ID); err != nil {
+			c.reply(encode(frame{Op: "error", ID: f.ID, Error: "seen: " + actionError(err)}))
+			return
+		}
+		c.reply(encode(frame{Op: "seen_ok", ID: f.ID}))
 	case "ack":
 		if f.ID == "" {
 			c.reply(encode(frame{Op: "error", Error: "ack: id is required"}))
@@ -468,7 +487,7 @@ func (c *client) handle(data []byte) {
 		}
 		c.reply(encode(frame{Op: "feedback_saved", ID: f.ID, Verdict: f.Verdict}))
 	default:
-		c.reply(encode(frame{Op: "error", Error: "unknown op " + strconv.Quote(f.Op) + "; expected resume, ack or feedback"}))
+		c.reply(encode(frame{Op: "error", Error: "unknown op " + strconv.Quote(f.Op) + "; expected resume, seen, ack or feedback"}))
 	}
 }
 

@@ -65,6 +65,10 @@ func (m *memHistory) Ack(_ context.Context, user, id string) error {
 	return ErrNotAddressed
 }
 
+func (m *memHistory) Seen(ctx context.Context, user, id string) error {
+	return m.Ack(ctx, user, id)
+}
+
 func (m *memHistory) Feedback(ctx context.Context, user, id, verdict, note string) error {
 	return m.Ack(ctx, user, id)
 }
@@ -181,6 +185,8 @@ func TestHubAnswersBadFramesWithErrors(t *testing.T) {
 		{`{"op":"resume","after":-1}`, "after must be >= 0"},
 		{`{"op":"ack"}`, "id is required"},
 		{`{"op":"ack","id":"al-9"}`, "no such alert for this user"},
+		{`{"op":"seen"}`, "seen: id is required"},
+		{`{"op":"seen","id":"al-9"}`, "seen: no such alert for this user"},
 		{`{"op":"feedback","id":"al-1","verdict":"meh"}`, "verdict must be useful, not_useful or won"},
 	} {
 		if err := c.WriteMessage(websocket.TextMessage, []byte(tc.frame)); err != nil {
@@ -196,6 +202,33 @@ func TestHubAnswersBadFramesWithErrors(t *testing.T) {
 	}
 	if f := read(t, c); f["op"] != "feedback_saved" || f["verdict"] != "won" {
 		t.Errorf("feedback answer = %v", f)
+	}
+	if err := c.WriteJSON(map[string]any{"op": "seen", "id": "al-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if f := read(t, c); f["op"] != "seen_ok" || f["id"] != "al-1" {
+		t.Errorf("seen answer = %v, want seen_ok for al-1", f)
+	}
+}
+
+func TestHubKnowsWhoIsConnected(t *testing.T) {
+	h := &memHistory{ds: map[string][]schema.Delivery{}}
+	hub, srv := newTestHub(t, HubConfig{}, h)
+	if hub.Connected("ana") {
+		t.Fatal("ana connected before dialing")
+	}
+	c := dial(t, srv, "ana", nil)
+	read(t, c) // hello: registered
+	if !hub.Connected("ana") || hub.Connected("ben") {
+		t.Errorf("Connected(ana) = %v, Connected(ben) = %v; want true, false", hub.Connected("ana"), hub.Connected("ben"))
+	}
+	c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for hub.Connected("ana") {
+		if time.Now().After(deadline) {
+			t.Fatal("ana still connected 5 s after closing")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -3,42 +3,156 @@ package notify
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"slices"
+	"strings"
 
 	"github.com/dowserhq/dowser/schema"
 )
 
-// Directory answers the ownership questions routing asks.
+// Contact is what routing knows of a person (a customer id of the events).
+type Contact struct {
+	// OwnerID is the rep who owns the person, before their account's
+	// owner; "" for none.
+	OwnerID string
+	// AccountID is the person's account, used when an alert names none.
+	AccountID string
+}
+
+// Account is what routing knows of an account.
+type Account struct {
+	// OwnerID is the rep who owns the account; "" for none.
+	OwnerID string
+	// The territory attributes territory rules match; "" is unknown.
+	Region, Industry, Size string
+}
+
+// TerritoryRule sends the alerts of accounts without an owner to a rep.
+type TerritoryRule struct {
+	ID string
+	// Attributes the account must have; "" matches any value.
+	Region, Industry, Size string
+	RepID                  string
+}
+
+// Matches reports whether every attribute the rule sets equals the
+// account's, ignoring case. A rule that sets none matches every account.
+func (r TerritoryRule) Matches(a Account) bool {
+	eq := func(rule, have string) bool { return rule == "" || strings.EqualFold(rule, have) }
+	return eq(r.Region, a.Region) && eq(r.Industry, a.Industry) && eq(r.Size, a.Size)
+}
+
+// Directory answers the ownership questions routing asks. An owner, rep or
+// manager it returns is a user who exists: a stale id is reported as "".
 type Directory interface {
-	// AccountOwner returns the rep who owns the account, or "" for none.
-	AccountOwner(ctx context.Context, accountID string) (string, error)
+	// Contact returns the person's routing data; the zero Contact when the
+	// person is unknown.
+	Contact(ctx context.Context, customerID string) (Contact, error)
+	// Account returns the account's routing data; the zero Account when the
+	// account is unknown.
+	Account(ctx context.Context, accountID string) (Account, error)
+	// TerritoryRules returns every territory rule in the order they are
+	// tried.
+	TerritoryRules(ctx context.Context) ([]TerritoryRule, error)
+	// Reps returns the ids of every user with the rep role.
+	Reps(ctx context.Context) ([]string, error)
 	// ContentOwners returns the owners of the content items with one of the
 	// ids, or whose URL prefix one of the urls starts with.
 	ContentOwners(ctx context.Context, contentIDs, urls []string) ([]string, error)
+	// Subscribers returns the managers subscribed to one of the users.
+	Subscribers(ctx context.Context, userIDs []string) ([]string, error)
+}
+
+// Presence tells whether a user has a live alert stream. *Hub implements
+// it for the connections it holds.
+type Presence interface {
+	Connected(userID string) bool
+}
+
+var _ Presence = (*Hub)(nil)
+
+// How the sales recipient of an alert was found, in the order they are
+// tried.
+const (
+	ByContact    = "contact"     // the person's own rep
+	ByAccount    = "account"     // the account's owner
+	ByTerritory  = "territory"   // the first matching territory rule
+	ByRoundRobin = "round_robin" // spread over the reps
+	ByNobody     = ""            // there are no reps at all
+)
+
+// Route is who receives an alert, and why.
+type Route struct {
+	// Sales is the rep responsible for the alert's subject; "" for none.
+	Sales string
+	// SalesBy is the step that found Sales: ByContact, ByAccount, ... .
+	SalesBy string
+	// Rule is the territory rule's id when SalesBy is ByTerritory.
+	Rule string
+	// Marketing are the owners of the content in the evidence, else the
+	// signal's owner.
+	Marketing []string
+	// Managers are the managers subscribed to Sales or to a marketing
+	// recipient.
+	Managers []string
+}
+
+// Recipients returns the route's users, sorted and without duplicates.
+func (r Route) Recipients() []string {
+	var out []string
+	if r.Sales != "" {
+		out = append(out, r.Sales)
+	}
+	out = append(out, r.Marketing...)
+	out = append(out, r.Managers...)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Router decides an alert's recipients.
 type Router struct {
-	dir Directory
+	dir      Directory
+	presence Presence
 }
 
-// NewRouter returns a router asking dir.
-func NewRouter(dir Directory) *Router { return &Router{dir: dir} }
+// NewRouter returns a router asking dir. presence, which may be nil, lets
+// the round-robin step prefer reps connected right now.
+func NewRouter(dir Directory, presence Presence) *Router {
+	return &Router{dir: dir, presence: presence}
+}
 
 // Recipients returns, without duplicates and sorted, the users who receive
-// the alert: the owner of the alert's account (the sales side), and the
-// owner of every content item in the evidence, else the signal's owner (the
-// marketing side).
+// the alert: Route's sales rep, marketing recipients and managers.
 func (r *Router) Recipients(ctx context.Context, a *schema.Alert) ([]string, error) {
-	var out []string
-	if a.AccountID != "" {
-		owner, err := r.dir.AccountOwner(ctx, a.AccountID)
-		if err != nil {
-			return nil, fmt.Errorf("routing %s: %w", a.ID, err)
-		}
-		if owner != "" {
-			out = append(out, owner)
-		}
+	route, err := r.Route(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	return route.Recipients(), nil
+}
+
+// Route decides who receives the alert.
+//
+// The sales recipient is the first of: the owner of the person who
+// triggered the alert (a contact); the owner of the alert's account (or of
+// the contact's account when the alert names none); the rep of the first
+// territory rule the account's attributes match; and, failing all of
+// those, one of the reps, chosen by rendezvous hashing of the account (else
+// the alert's subject) among the reps connected right now, or among all
+// reps when none is. Each account thus has a fixed ranking of reps and goes
+// to the highest-ranked one available: the same rep every time while the
+// set of reps stays the same, and adding a rep moves only the accounts it
+// now ranks first for. Presence is this instance's view of the sockets.
+//
+// The marketing recipients are the owners of the content items in the
+// evidence, or the signal's owner when none of them has one. Managers
+// subscribed to any of these recipients receive the alert too.
+func (r *Router) Route(ctx context.Context, a *schema.Alert) (Route, error) {
+	var route Route
+	var err error
+	route.Sales, route.SalesBy, route.Rule, err = r.sales(ctx, a)
+	if err != nil {
+		return Route{}, fmt.Errorf("routing %s: %w", a.ID, err)
 	}
 	var ids, urls []string
 	for _, ev := range a.Evidence {
@@ -49,14 +163,104 @@ func (r *Router) Recipients(ctx context.Context, a *schema.Alert) ([]string, err
 			urls = append(urls, ev.URL)
 		}
 	}
-	marketers, err := r.dir.ContentOwners(ctx, ids, urls)
+	route.Marketing, err = r.dir.ContentOwners(ctx, ids, urls)
 	if err != nil {
-		return nil, fmt.Errorf("routing %s: %w", a.ID, err)
+		return Route{}, fmt.Errorf("routing %s: %w", a.ID, err)
 	}
-	if len(marketers) == 0 && a.SignalOwner != "" {
-		marketers = []string{a.SignalOwner}
+	if len(route.Marketing) == 0 && a.SignalOwner != "" {
+		route.Marketing = []string{a.SignalOwner}
 	}
-	out = append(out, marketers...)
-	slices.Sort(out)
-	return slices.Compact(out), nil
+	if recipients := route.Recipients(); len(recipients) > 0 {
+		managers, err := r.dir.Subscribers(ctx, recipients)
+		if err != nil {
+			return Route{}, fmt.Errorf("routing %s: %w", a.ID, err)
+		}
+		route.Managers = managers
+	}
+	return route, nil
+}
+
+// sales finds the alert's sales recipient and the step that found it.
+func (r *Router) sales(ctx context.Context, a *schema.Alert) (rep, by, rule string, err error) {
+	accountID := a.AccountID
+	if a.CustomerID != "" {
+		c, err := r.dir.Contact(ctx, a.CustomerID)
+		if err != nil {
+			return "", "", "", err
+		}
+		if c.OwnerID != "" {
+			return c.OwnerID, ByContact, "", nil
+		}
+		if accountID == "" {
+			accountID = c.AccountID
+		}
+	}
+	var acct Account
+	if accountID != "" {
+		if acct, err = r.dir.Account(ctx, accountID); err != nil {
+			return "", "", "", err
+		}
+		if acct.OwnerID != "" {
+			return acct.OwnerID, ByAccount, "", nil
+		}
+	}
+	rules, err := r.dir.TerritoryRules(ctx)
+	if err != nil {
+		return "", "", "", err
+	}
+	for _, tr := range rules {
+		if tr.RepID != "" && tr.Matches(acct) {
+			return tr.RepID, ByTerritory, tr.ID, nil
+		}
+	}
+	reps, err := r.dir.Reps(ctx)
+	if err != nil {
+		return "", "", "", err
+	}
+	if r.presence != nil {
+		connected := slices.DeleteFunc(slices.Clone(reps), func(id string) bool { return !r.presence.Connected(id) })
+		if len(connected) > 0 {
+			reps = connected
+		}
+	}
+	key := a.Subject
+	if accountID != "" {
+		key = "account:" + accountID
+	}
+	if rep := Rendezvous(key, reps); rep != "" {
+		return rep, ByRoundRobin, "", nil
+	}
+	return "", ByNobody, "", nil
+}
+
+// Rendezvous returns the candidate that ranks highest for key by
+// rendezvous (highest random weight) hashing, or "" when there are none.
+// The result depends only on key and the set of candidates, not on their
+// order.
+func Rendezvous(key string, candidates []string) string {
+	var best string
+	var bestScore uint64
+	for _, c := range candidates {
+		h := fnv.New64a()
+		h.Write([]byte(key))
+		h.Write([]byte{0})
+		h.Write([]byte(c))
+		// fnv's last bytes barely mix into its high bits: finish with a
+		// 64-bit mixer so that every candidate's score is uniform.
+		score := mix64(h.Sum64())
+		if best == "" || score > bestScore || (score == bestScore && c < best) {
+			best, bestScore = c, score
+		}
+	}
+	return best
+}
+
+// mix64 is the finaliser of MurmurHash3.
+func mix64(x uint64) uint64 {
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb3fe1a85ec53
+	x ^= x >> 33
+	return x
 }

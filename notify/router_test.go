@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,13 +12,26 @@ import (
 )
 
 type fakeDirectory struct {
-	accounts map[string]string
-	content  map[string]string // id or url prefix -> owner
+	contacts map[string]Contact
+	accounts map[string]Account
+	rules    []TerritoryRule
+	reps     []string
+	content  map[string]string   // id or url prefix -> owner
+	subs     map[string][]string // user -> managers subscribed
+	err      error
 }
 
-func (f fakeDirectory) AccountOwner(_ context.Context, id string) (string, error) {
+func (f fakeDirectory) Contact(_ context.Context, id string) (Contact, error) {
+	return f.contacts[id], f.err
+}
+
+func (f fakeDirectory) Account(_ context.Context, id string) (Account, error) {
 	return f.accounts[id], nil
 }
+
+func (f fakeDirectory) TerritoryRules(context.Context) ([]TerritoryRule, error) { return f.rules, nil }
+
+func (f fakeDirectory) Reps(context.Context) ([]string, error) { return f.reps, nil }
 
 func (f fakeDirectory) ContentOwners(_ context.Context, ids, urls []string) ([]string, error) {
 	var out []string
@@ -29,38 +43,101 @@ func (f fakeDirectory) ContentOwners(_ context.Context, ids, urls []string) ([]s
 	return out, nil
 }
 
+func (f fakeDirectory) Subscribers(_ context.Context, users []string) ([]string, error) {
+	var out []string
+	for _, u := range users {
+		out = append(out, f.subs[u]...)
+	}
+	return out, nil
+}
+
+type fakePresence map[string]bool
+
+func (p fakePresence) Connected(id string) bool { return p[id] }
+
 func TestRecipients(t *testing.T) {
 	dir := fakeDirectory{
-		accounts: map[string]string{"acme": "rep-ana", "orphan": ""},
-		content:  map[string]string{"pricing-page": "mkt-jane", "https://x/docs/": "mkt-omar"},
+		contacts: map[string]Contact{
+			"c-vip":     {OwnerID: "rep-vip"},
+			"c-linked":  {AccountID: "acme"},
+			"c-emea":    {AccountID: "emea-bank"},
+			"c-nothing": {},
+		},
+		accounts: map[string]Account{
+			"acme":      {OwnerID: "rep-ana"},
+			"orphan":    {},
+			"emea-bank": {Region: "EMEA", Industry: "banking", Size: "enterprise"},
+			"emea-shop": {Region: "emea", Industry: "retail", Size: "smb"},
+			"us-bank":   {Region: "us", Industry: "banking"},
+		},
+		rules: []TerritoryRule{
+			{ID: "emea-banks", Region: "emea", Industry: "banking", RepID: "rep-fin"},
+			{ID: "emea", Region: "emea", RepID: "rep-eu"},
+			{ID: "banks", Industry: "banking", RepID: "rep-bank"},
+		},
+		reps:    []string{"rep-ben", "rep-cho", "rep-dan"}, // nobody subscribes to them
+		content: map[string]string{"pricing-page": "mkt-jane", "https://x/docs/": "mkt-omar"},
+		subs:    map[string][]string{"rep-ana": {"mgr-max"}, "rep-eu": {"mgr-max", "mgr-eva"}},
 	}
+	// The round-robin rep of an account is fixed by its id: compute it
+	// rather than hard-code a hash.
+	orphanRep := Rendezvous("account:orphan", dir.reps)
 	tests := []struct {
 		name  string
 		alert schema.Alert
+		by    string
 		want  []string
 	}{
-		{"account owner and content owner by id",
-			schema.Alert{AccountID: "acme", SignalOwner: "mkt-sig", Evidence: []schema.Evidence{{ContentID: "pricing-page"}}},
-			[]string{"mkt-jane", "rep-ana"}},
+		{"contact owner comes first, before the account's owner",
+			schema.Alert{CustomerID: "c-vip", AccountID: "acme", SignalOwner: "mkt-sig"},
+			ByContact, []string{"mkt-sig", "rep-vip"}},
+		{"account owner, and content owner by id",
+			schema.Alert{CustomerID: "c-1", AccountID: "acme", SignalOwner: "mkt-sig", Evidence: []schema.Evidence{{ContentID: "pricing-page"}}},
+			ByAccount, []string{"mgr-max", "mkt-jane", "rep-ana"}},
+		{"the contact's account when the alert names none",
+			schema.Alert{CustomerID: "c-linked", SignalOwner: "mkt-sig"},
+			ByAccount, []string{"mgr-max", "mkt-sig", "rep-ana"}},
 		{"content owner by url prefix, deduplicated",
 			schema.Alert{AccountID: "acme", SignalOwner: "mkt-sig", Evidence: []schema.Evidence{{URL: "https://x/docs/a"}, {URL: "https://x/docs/b"}}},
-			[]string{"mkt-omar", "rep-ana"}},
+			ByAccount, []string{"mgr-max", "mkt-omar", "rep-ana"}},
 		{"no owned content: the signal's owner",
 			schema.Alert{AccountID: "acme", SignalOwner: "mkt-sig", Evidence: []schema.Evidence{{URL: "https://x/blog"}}},
-			[]string{"mkt-sig", "rep-ana"}},
-		{"account without owner",
+			ByAccount, []string{"mgr-max", "mkt-sig", "rep-ana"}},
+		{"no owner: the first matching territory rule, attributes ignoring case",
+			schema.Alert{AccountID: "emea-bank", SignalOwner: "mkt-sig"},
+			ByTerritory, []string{"mkt-sig", "rep-fin"}},
+		{"a contact without owner routes by their account's territory",
+			schema.Alert{CustomerID: "c-emea", SignalOwner: "mkt-sig"},
+			ByTerritory, []string{"mkt-sig", "rep-fin"}},
+		{"a rule with fewer attributes catches the rest of the region; managers follow its rep",
+			schema.Alert{AccountID: "emea-shop", SignalOwner: "mkt-sig"},
+			ByTerritory, []string{"mgr-eva", "mgr-max", "mkt-sig", "rep-eu"}},
+		{"rules are tried in order",
+			schema.Alert{AccountID: "us-bank", SignalOwner: "mkt-sig"},
+			ByTerritory, []string{"mkt-sig", "rep-bank"}},
+		{"no owner and no rule: round-robin among the reps",
 			schema.Alert{AccountID: "orphan", SignalOwner: "mkt-sig"},
-			[]string{"mkt-sig"}},
-		{"no account at all",
-			schema.Alert{SignalOwner: "mkt-sig", Evidence: []schema.Evidence{{ContentID: "pricing-page"}}},
-			[]string{"mkt-jane"}},
+			ByRoundRobin, []string{"mkt-sig", orphanRep}},
+		{"an unknown account is round-robin too",
+			schema.Alert{AccountID: "never-seen", SignalOwner: "mkt-sig"},
+			ByRoundRobin, []string{"mkt-sig", Rendezvous("account:never-seen", dir.reps)}},
+		{"no account at all: round-robin by subject",
+			schema.Alert{Subject: "customer:c-nothing", CustomerID: "c-nothing", SignalOwner: "mkt-sig", Evidence: []schema.Evidence{{ContentID: "pricing-page"}}},
+			ByRoundRobin, []string{"mkt-jane", Rendezvous("customer:c-nothing", dir.reps)}},
 		{"rep is also the signal owner",
 			schema.Alert{AccountID: "acme", SignalOwner: "rep-ana"},
-			[]string{"rep-ana"}},
+			ByAccount, []string{"mgr-max", "rep-ana"}},
 	}
-	r := NewRouter(dir)
+	r := NewRouter(dir, nil)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			route, err := r.Route(context.Background(), &tt.alert)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if route.SalesBy != tt.by {
+				t.Errorf("SalesBy = %q, want %q (route %+v)", route.SalesBy, tt.by, route)
+			}
 			got, err := r.Recipients(context.Background(), &tt.alert)
 			if err != nil {
 				t.Fatal(err)
@@ -69,5 +146,87 @@ func TestRecipients(t *testing.T) {
 				t.Errorf("Recipients = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestRoundRobinPrefersConnectedRepsAndIsStable(t *testing.T) {
+	reps := []string{"rep-ana", "rep-ben", "rep-cho", "rep-dan"}
+	dir := fakeDirectory{reps: reps}
+	route := func(p Presence, account string) Route {
+		t.Helper()
+		got, err := NewRouter(dir, p).Route(context.Background(), &schema.Alert{AccountID: account})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.SalesBy != ByRoundRobin {
+			t.Fatalf("SalesBy = %q, want round-robin", got.SalesBy)
+		}
+		return got
+	}
+	// Only one rep connected: every account goes to them.
+	for _, acct := range []string{"a1", "a2", "a3"} {
+		if got := route(fakePresence{"rep-cho": true}, acct).Sales; got != "rep-cho" {
+			t.Errorf("account %s with only rep-cho connected went to %s", acct, got)
+		}
+	}
+	// Nobody connected: all reps are candidates, and an account keeps its
+	// rep from one alert to the next.
+	counts := map[string]int{}
+	for i := range 400 {
+		acct := fmt.Sprintf("acct-%d", i)
+		first := route(nil, acct).Sales
+		if again := route(fakePresence{}, acct).Sales; again != first {
+			t.Fatalf("account %s went to %s, then %s", acct, first, again)
+		}
+		counts[first]++
+	}
+	// Spread: each of four reps gets a fair share of 400 accounts.
+	for _, rep := range reps {
+		if counts[rep] < 60 {
+			t.Errorf("round-robin spread = %v: %s gets too few", counts, rep)
+		}
+	}
+	// The candidates' order does not matter; a new rep takes over only the
+	// accounts it now ranks first for.
+	moved := 0
+	for i := range 400 {
+		key := fmt.Sprintf("account:acct-%d", i)
+		before := Rendezvous(key, reps)
+		if got := Rendezvous(key, []string{"rep-dan", "rep-cho", "rep-ben", "rep-ana"}); got != before {
+			t.Fatalf("order changed the pick for %s: %s vs %s", key, got, before)
+		}
+		after := Rendezvous(key, append(slices.Clone(reps), "rep-eve"))
+		if after != before {
+			moved++
+			if after != "rep-eve" {
+				t.Errorf("%s moved from %s to %s, not to the new rep", key, before, after)
+			}
+		}
+	}
+	if moved == 0 || moved > 160 {
+		t.Errorf("adding a fifth rep moved %d of 400 accounts, want about 80", moved)
+	}
+	if got := Rendezvous("k", nil); got != "" {
+		t.Errorf("Rendezvous with no candidates = %q", got)
+	}
+}
+
+func TestRouteWithoutRepsHasNoSalesRecipient(t *testing.T) {
+	r := NewRouter(fakeDirectory{}, fakePresence{})
+	route, err := r.Route(context.Background(), &schema.Alert{AccountID: "acme", SignalOwner: "mkt-sig"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if route.Sales != "" || route.SalesBy != ByNobody || fmt.Sprint(route.Recipients()) != "[mkt-sig]" {
+		t.Errorf("route = %+v, want only the signal owner", route)
+	}
+}
+
+func TestRouteReportsDirectoryErrors(t *testing.T) {
+	boom := errors.New("boom")
+	r := NewRouter(fakeDirectory{err: boom}, nil)
+	_, err := r.Recipients(context.Background(), &schema.Alert{ID: "al-1", CustomerID: "c-1"})
+	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "al-1") {
+		t.Errorf("err = %v, want boom naming the alert", err)
 	}
 }

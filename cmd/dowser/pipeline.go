@@ -130,11 +130,11 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 	}
 	for len(w.pending) > 0 {
 		a := &w.pending[0]
-		recipients, err := w.p.router.Recipients(ctx, a)
+		route, err := w.p.router.Route(ctx, a)
 		if err != nil {
 			return err
 		}
-		saved, err := w.p.store.SaveAlert(ctx, a, recipients)
+		saved, err := w.p.store.SaveAlert(ctx, a, route.Recipients())
 		if err != nil {
 			return err
 		}
@@ -143,7 +143,8 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 			continue // stored before: a replay, already delivered
 		}
 		w.p.fired.WithLabelValues(a.SignalID, a.Priority).Inc()
-		w.p.log.Info("alert", "id", a.ID, "signal", a.SignalID, "subject", a.Subject, "recipients", len(saved.Deliveries), "partition", strconv.Itoa(w.partition))
+		w.p.log.Info("alert", "id", a.ID, "signal", a.SignalID, "subject", a.Subject, "recipients", len(saved.Deliveries),
+			"sales", route.Sales, "sales_by", route.SalesBy, "partition", strconv.Itoa(w.partition))
 		// Sockets on this instance hear at once; the alerts topic carries
 		// it to every other instance (and back here, deduplicated by seq).
 		w.p.hub.Deliver(saved.Deliveries...)
@@ -284,4 +285,38 @@ func (c *lifecycleCache) get(ctx context.Context, store *postgres.Store, account
 	c.m[accountID] = lifecycleEntry{lifecycle: lc, expires: now.Add(c.ttl)}
 	c.mu.Unlock()
 	return lc, nil
+}
+
+// routingDirectory answers the router's questions from the store.
+type routingDirectory struct{ store *postgres.Store }
+
+var _ notify.Directory = routingDirectory{}
+
+func (d routingDirectory) Contact(ctx context.Context, customerID string) (notify.Contact, error) {
+	c, err := d.store.ContactRouting(ctx, customerID)
+	return notify.Contact{OwnerID: c.OwnerID, AccountID: c.AccountID}, err
+}
+
+func (d routingDirectory) Account(ctx context.Context, accountID string) (notify.Account, error) {
+	a, err := d.store.AccountRouting(ctx, accountID)
+	return notify.Account{OwnerID: a.OwnerID, Region: a.Region, Industry: a.Industry, Size: a.Size}, err
+}
+
+func (d routingDirectory) TerritoryRules(ctx context.Context) ([]notify.TerritoryRule, error) {
+	rules, err := d.store.RoutableTerritoryRules(ctx)
+	out := make([]notify.TerritoryRule, len(rules))
+	for i, r := range rules {
+		out[i] = notify.TerritoryRule{ID: r.ID, Region: r.Region, Industry: r.Industry, Size: r.Size, RepID: r.RepID}
+	}
+	return out, err
+}
+
+func (d routingDirectory) Reps(ctx context.Context) ([]string, error) { return d.store.Reps(ctx) }
+
+func (d routingDirectory) ContentOwners(ctx context.Context, contentIDs, urls []string) ([]string, error) {
+	return d.store.ContentOwners(ctx, contentIDs, urls)
+}
+
+func (d routingDirectory) Subscribers(ctx context.Context, userIDs []string) ([]string, error) {
+	return d.store.Subscribers(ctx, userIDs)
 }

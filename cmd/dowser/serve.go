@@ -210,7 +210,7 @@ func (a *App) Run(ctx context.Context) error {
 	if err := priv.load(ctx); err != nil {
 		return err
 	}
-	pipe := newPipeline(priv, a.cfg.GroupID, a.cfg.EventsTopic, store, notify.NewRouter(store), hub, signals, alerts, log, reg)
+	pipe := newPipeline(priv, a.cfg.GroupID, a.cfg.EventsTopic, store, notify.NewRouter(routingDirectory{store}, hub), hub, signals, alerts, log, reg)
 	var tail *ingest.Tailer
 	if err := retryForever(ctx, log, "reading the end of the alerts topic", func() (err error) {
 		tail, err = ingest.NewTailer(ctx, brokers, a.cfg.AlertsTopic, log)
@@ -340,6 +340,10 @@ func (e eventProducer) ProduceEvents(ctx context.Context, events []schema.Event,
 
 // hubActions adapts the store's not-found error to the hub's.
 type hubActions struct{ store *postgres.Store }
+
+func (h hubActions) Seen(ctx context.Context, userID, alertID string) error {
+	return notAddressed(h.store.Seen(ctx, userID, alertID))
+}
 
 func (h hubActions) Ack(ctx context.Context, userID, alertID string) error {
 	return notAddressed(h.store.Ack(ctx, userID, alertID))

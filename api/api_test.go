@@ -36,6 +36,7 @@ func newServer(t *testing.T) (*httptest.Server, *postgres.Store) {
 		{ID: "rep-ana", Name: "Ana", Role: postgres.RoleRep},
 		{ID: "mkt-jane", Name: "Jane", Role: postgres.RoleMarketer},
 		{ID: "tracker", Name: "Web tracker", Role: postgres.RoleSource},
+		{ID: "mgr-max", Name: "Max", Role: postgres.RoleManager},
 	} {
 		if err := store.PutUser(ctx, u, tok(u.ID)); err != nil {
 			t.Fatal(err)
@@ -108,6 +109,16 @@ func TestAuthorizationPerEndpoint(t *testing.T) {
 		{"PUT", "/v1/do-not-track/customer/c-1", "", want{unauth, forbidden, forbidden, no}},
 		{"DELETE", "/v1/do-not-track/customer/c-1", "", want{unauth, forbidden, forbidden, no}},
 		{"PUT", "/v1/do-not-track/planet/earth", "", want{unauth, forbidden, forbidden, 400}},
+		{"PUT", "/v1/contacts/c-1", `{"owner":"rep-ana","account_id":"acme"}`, want{unauth, forbidden, forbidden, ok}},
+		{"GET", "/v1/contacts/c-1", "", want{unauth, ok, ok, ok}},
+		{"PUT", "/v1/territory-rules/emea", `{"priority":1,"region":"emea","rep":"rep-ana"}`, want{unauth, forbidden, forbidden, ok}},
+		{"GET", "/v1/territory-rules/emea", "", want{unauth, ok, ok, ok}},
+		{"GET", "/v1/territory-rules", "", want{unauth, ok, ok, ok}},
+		{"DELETE", "/v1/territory-rules/emea", "", want{unauth, forbidden, forbidden, no}},
+		{"PUT", "/v1/managers/mgr-max/subscriptions/rep-ana", "", want{unauth, forbidden, forbidden, no}},
+		{"DELETE", "/v1/managers/mgr-max/subscriptions/rep-ana", "", want{unauth, forbidden, forbidden, no}},
+		{"GET", "/v1/signals/pricing/precision", "", want{unauth, ok, ok, ok}},
+		{"GET", "/v1/precision", "", want{unauth, ok, ok, ok}},
 		{"DELETE", "/v1/signals/pricing", "", want{unauth, forbidden, no, 404}},
 	}
 	for _, r := range routes {

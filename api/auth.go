@@ -17,7 +17,7 @@ var (
 	sources   = roles{postgres.RoleSource, postgres.RoleAdmin}
 	// people are the roles of humans; an upstream system's token reads
 	// nothing.
-	people = roles{postgres.RoleRep, postgres.RoleMarketer, postgres.RoleAdmin}
+	people = roles{postgres.RoleRep, postgres.RoleMarketer, postgres.RoleManager, postgres.RoleAdmin}
 )
 
 type authedHandler func(w http.ResponseWriter, r *http.Request, u postgres.User)

@@ -41,8 +41,9 @@ func (s *Server) putUser(w http.ResponseWriter, r *http.Request, _ postgres.User
 	switch {
 	case req.Name == "":
 		err = errorf(http.StatusBadRequest, "name: is required")
-	case req.Role != postgres.RoleRep && req.Role != postgres.RoleMarketer && req.Role != postgres.RoleAdmin && req.Role != postgres.RoleSource:
-		err = errorf(http.StatusBadRequest, "role: %q is not one of rep, marketer, admin, source", req.Role)
+	case req.Role != postgres.RoleRep && req.Role != postgres.RoleMarketer && req.Role != postgres.RoleManager &&
+		req.Role != postgres.RoleAdmin && req.Role != postgres.RoleSource:
+		err = errorf(http.StatusBadRequest, "role: %q is not one of rep, marketer, manager, admin, source", req.Role)
 	case req.Token != "" && len(req.Token) < 16:
 		err = errorf(http.StatusBadRequest, "token: must be at least 16 characters")
 	}
@@ -97,6 +98,10 @@ func (s *Server) putAccount(w http.ResponseWriter, r *http.Request, _ postgres.U
 	}
 	if a.Lifecycle != "prospect" && a.Lifecycle != "customer" {
 		s.fail(w, r, errorf(http.StatusBadRequest, "lifecycle: %q is not prospect or customer", a.Lifecycle))
+		return
+	}
+	if err := checkAttributes(a.Region, a.Industry, a.Size); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	if err := s.store.PutAccount(r.Context(), a); err != nil {

@@ -40,6 +40,7 @@ type Store interface {
 	SetDoNotTrack(ctx context.Context, kind, id string, on bool, by string) error
 	EraseCustomer(ctx context.Context, customerID, by string) (seq int64, alerts int64, err error)
 	ErasureAudit(ctx context.Context) ([]postgres.ErasureAuditEntry, error)
+	RoutingStore
 }
 
 var _ Store = (*postgres.Store)(nil)
@@ -135,6 +136,14 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/accounts/{id}", s.auth(people, s.getAccount))
 	s.mux.HandleFunc("PUT /v1/content/{id}", s.auth(marketing, s.putContent))
 	s.mux.HandleFunc("GET /v1/content/{id}", s.auth(people, s.getContent))
+	s.mux.HandleFunc("PUT /v1/contacts/{id}", s.auth(adminOnly, s.putContact))
+	s.mux.HandleFunc("GET /v1/contacts/{id}", s.auth(people, s.getContact))
+	s.mux.HandleFunc("GET /v1/territory-rules", s.auth(people, s.listTerritoryRules))
+	s.mux.HandleFunc("PUT /v1/territory-rules/{id}", s.auth(adminOnly, s.putTerritoryRule))
+	s.mux.HandleFunc("GET /v1/territory-rules/{id}", s.auth(people, s.getTerritoryRule))
+	s.mux.HandleFunc("DELETE /v1/territory-rules/{id}", s.auth(adminOnly, s.deleteTerritoryRule))
+	s.mux.HandleFunc("PUT /v1/managers/{id}/subscriptions/{rep}", s.auth(adminOnly, s.subscription(true)))
+	s.mux.HandleFunc("DELETE /v1/managers/{id}/subscriptions/{rep}", s.auth(adminOnly, s.subscription(false)))
 	s.mux.HandleFunc("GET /v1/signals", s.auth(people, s.listSignals))
 	s.mux.HandleFunc("PUT /v1/signals/{id}", s.auth(marketing, s.putSignal))
 	s.mux.HandleFunc("POST /v1/signals/preview", s.auth(marketing, s.previewSignal))
@@ -144,6 +153,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /v1/signals/{id}/disable", s.auth(marketing, s.enableSignal(false)))
 	s.mux.HandleFunc("GET /v1/signals/{id}/history", s.auth(people, s.signalHistory))
 	s.mux.HandleFunc("GET /v1/signals/{id}/versions/{version}", s.auth(people, s.signalVersion))
+	s.mux.HandleFunc("GET /v1/signals/{id}/precision", s.auth(people, s.signalPrecision))
+	s.mux.HandleFunc("GET /v1/precision", s.auth(people, s.listPrecision))
 	s.mux.HandleFunc("GET /v1/alerts", s.auth(people, s.listAlerts))
 	s.mux.HandleFunc("POST /v1/events", s.auth(sources, s.postEvents))
 	s.mux.HandleFunc("DELETE /v1/customers/{id}", s.auth(adminOnly, s.eraseCustomer))

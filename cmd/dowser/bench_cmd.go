@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
@@ -21,12 +24,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gorilla/websocket"
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dowserhq/dowser/deploy"
 	"github.com/dowserhq/dowser/detector"
 	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -64,6 +70,7 @@ type benchResult struct {
 	Partitions       int      `json:"partitions"`
 	PipelineSignals  int      `json:"pipeline_signals"`
 	PipelineAlerts   int64    `json:"pipeline_alerts"`
+	E2EAlerts        int      `json:"e2e_alerts"`
 	StateSubjects    int      `json:"state_subjects"`
 	StateSignalPairs int      `json:"state_signal_subject_pairs"`
 	GOMAXPROCS       int      `json:"gomaxprocs"`
@@ -197,11 +204,23 @@ func bench(ctx context.Context, cfg benchConfig, progress func(string, ...any)) 
 	evs = nil
 
 	// 5. End-to-end latency.
-	if cfg.DatabaseURL == "" {
-		res.Notes = append(res.Notes, "e2e latency and websocket memory: not measured (no --database-url / DATABASE_URL)")
+	if cfg.DatabaseURL == "" || cfg.E2EAlerts < 1 || cfg.E2EClients < 1 {
+		res.Notes = append(res.Notes, "e2e latency: not measured (no --database-url / DATABASE_URL)")
 	} else {
-		res.Notes = append(res.Notes, "e2e latency and websocket memory: not measured (not implemented yet)")
+		lat, err := benchE2E(ctx, cfg, brokers, progress)
+		if err != nil {
+			return nil, fmt.Errorf("end-to-end latency: %w", err)
+		}
+		slices.Sort(lat)
+		ms := func(d time.Duration) *float64 { return ptr(float64(d) / float64(time.Millisecond)) }
+		res.E2EP50Ms, res.E2EP99Ms, res.E2EMaxMs = ms(percentile(lat, 0.5)), ms(percentile(lat, 0.99)), ms(lat[len(lat)-1])
+		res.E2EAlerts = len(lat)
+		res.Notes = append(res.Notes, fmt.Sprintf("e2e: full service (PostgreSQL, default pack + a probe signal), %d websocket clients, %.0f events/s; "+
+			"latency from the producer's acknowledgement of a probe event to its alert frame read by the owner's client, over %d alerts; clients in the bench process",
+			cfg.E2EClients, cfg.E2ERate, len(lat)))
+		progress("e2e: p50 %.1f ms, p99 %.1f ms, max %.1f ms over %d alerts", *res.E2EP50Ms, *res.E2EP99Ms, *res.E2EMaxMs, len(lat))
 	}
+	res.Notes = append(res.Notes, "ws_bytes_per_conn: not measured")
 
 	// 6. Detector state.
 	runtime.GC()
@@ -582,4 +601,316 @@ func ptrIf(v float64, ok bool) *float64 {
 		return nil
 	}
 	return &v
+}
+
+// benchProbeSignal fires once per account on a probe form submission: the
+// end-to-end run produces one probe per account and times its alert.
+const benchProbeSignal = `id: bench-latency-probe
+name: Bench latency probe
+owner: bench-marketer
+audience: prospect
+scope: account
+priority: urgent
+when:
+  threshold:
+    match: {type: form_submit, url: "*/bench-probe*"}
+    count: 1
+    within: 1h
+cooldown: 1h
+message: "{{.Account}} probe"
+`
+
+// benchE2E runs the whole service (the App, on the given brokers and a
+// fresh database made next to databaseURL's) with the default pack and the
+// probe signal, connects clients websocket clients, each a rep owning some
+// accounts, produces demo traffic at rate events a second with one probe
+// in 50, and returns the latencies from each probe's producer
+// acknowledgement to its alert frame read by its owner's client.
+func benchE2E(ctx context.Context, cfg benchConfig, brokers []string, progress func(string, ...any)) (lat []time.Duration, err error) {
+	dbURL, drop, err := benchDatabase(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	defer drop()
+	stamp := strconv.FormatInt(time.Now().UnixNano(), 36)
+	app, err := newApp(serveConfig{
+		HTTPAddr:        "127.0.0.1:0",
+		DatabaseURL:     dbURL,
+		KafkaBrokers:    strings.Join(brokers, ","),
+		EventsTopic:     "dowser.bench-e2e.events." + stamp,
+		AlertsTopic:     "dowser.bench-e2e.alerts." + stamp,
+		GroupID:         "dowser.bench-e2e." + stamp,
+		Partitions:      cfg.Partitions,
+		Replication:     1,
+		MaxEventBytes:   schema.MaxEventBytes,
+		SignalsPoll:     200 * time.Millisecond,
+		CheckpointEvery: 2 * time.Second,
+	}, slog.New(slog.DiscardHandler), io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	actx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- app.Run(actx) }()
+	defer func() {
+		cancel()
+		if rerr := <-errc; rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+	select {
+	case <-app.Ready():
+	case err := <-errc:
+		errc <- err
+		return nil, fmt.Errorf("the service stopped before it was ready: %w", err)
+	case <-time.After(60 * time.Second):
+		return nil, errors.New("the service was not ready within 60s")
+	}
+	store := app.store
+
+	// People, accounts and signals.
+	probes := cfg.E2EAlerts + cfg.E2EAlerts/10
+	if err := store.PutUser(ctx, postgres.User{ID: "bench-marketer", Name: "Bench marketer", Role: postgres.RoleMarketer}, ""); err != nil {
+		return nil, err
+	}
+	for i := range cfg.E2EClients {
+		id := fmt.Sprintf("bench-rep-%05d", i)
+		if err := store.PutUser(ctx, postgres.User{ID: id, Name: id, Role: postgres.RoleRep}, benchToken(i)); err != nil {
+			return nil, err
+		}
+	}
+	for i := range probes {
+		a := postgres.Account{ID: fmt.Sprintf("bench-acct-%05d", i), Name: fmt.Sprintf("Bench %d", i),
+			OwnerID: fmt.Sprintf("bench-rep-%05d", i%cfg.E2EClients), Lifecycle: schema.LifecycleProspect}
+		if err := store.PutAccount(ctx, a); err != nil {
+			return nil, err
+		}
+	}
+	packFiles, err := fs.Glob(deploy.Signals, "signals/*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	pack, err := benchSignalSet(len(packFiles))
+	if err != nil {
+		return nil, err
+	}
+	probe, err := detector.ParseSignal([]byte(benchProbeSignal))
+	if err != nil {
+		return nil, err
+	}
+	srcs := map[string]string{probe.ID: benchProbeSignal}
+	for _, s := range pack {
+		srcs[s.ID] = benchPackSource(s.ID)
+	}
+	for _, s := range append(pack, probe) {
+		doc, err := json.Marshal(s)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := store.SaveSignal(ctx, s.ID, doc, srcs[s.ID], "bench", true); err != nil {
+			return nil, err
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if slices.ContainsFunc(app.signals.current().signals, func(s *detector.Signal) bool { return s.ID == probe.ID }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, errors.New("the probe signal did not reach the detectors within 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// Clients.
+	var mu sync.Mutex
+	acked := map[string]time.Time{}    // account -> probe acknowledged
+	received := map[string]time.Time{} // account -> alert frame read
+	var conns []*websocket.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	dialer := &websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 4096, WriteBufferSize: 1024}
+	progress("e2e: connecting %d websocket clients", cfg.E2EClients)
+	for i := range cfg.E2EClients {
+		conn, _, err := dialer.DialContext(ctx, "ws://"+app.HTTPAddr()+"/v1/stream", http.Header{"Authorization": {"Bearer " + benchToken(i)}})
+		if err != nil {
+			return nil, fmt.Errorf("websocket client %d: %w", i, err)
+		}
+		conns = append(conns, conn)
+		go func() {
+			for {
+				_, data, err := conn.ReadMessage()
+				if err != nil {
+					return
+				}
+				now := time.Now()
+				var f struct {
+					Op    string `json:"op"`
+					Alert struct {
+						SignalID  string `json:"signal_id"`
+						AccountID string `json:"account_id"`
+					} `json:"alert"`
+				}
+				if json.Unmarshal(data, &f) != nil || f.Op != "alert" || f.Alert.SignalID != probe.ID {
+					continue
+				}
+				mu.Lock()
+				if _, ok := received[f.Alert.AccountID]; !ok {
+					received[f.Alert.AccountID] = now
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+
+	// Traffic: rate events a second in 1 ms ticks, one in 50 a probe,
+	// produced by 16 producers so that waiting for acknowledgements does
+	// not slow the pace.
+	progress("e2e: %0.f events/s, %d probes", cfg.E2ERate, probes)
+	type batch struct {
+		msgs  []ingest.Message
+		probe string
+	}
+	batches := make(chan batch, 1024)
+	p := ingest.NewProducer(brokers, app.cfg.EventsTopic)
+	defer p.Close()
+	g, gctx := errgroup.WithContext(ctx)
+	for range 16 {
+		g.Go(func() error {
+			for b := range batches {
+				if err := p.Produce(gctx, b.msgs...); err != nil {
+					return err
+				}
+				if b.probe != "" {
+					now := time.Now()
+					mu.Lock()
+					acked[b.probe] = now
+					mu.Unlock()
+				}
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		defer close(batches)
+		t := newBenchTraffic()
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		start := time.Now()
+		sent, probed := 0, 0
+		for probed < probes {
+			select {
+			case <-gctx.Done():
+				return gctx.Err()
+			case <-tick.C:
+			}
+			due := int(time.Since(start).Seconds() * cfg.E2ERate)
+			var b batch
+			for ; sent < due; sent++ {
+				ev := t.next(time.Now())
+				if sent%50 == 49 && probed < probes {
+					acct := fmt.Sprintf("bench-acct-%05d", probed)
+					probed++
+					ev.Type, ev.ContentID = schema.TypeFormSubmit, ""
+					ev.Customer = schema.Customer{ID: "c-" + acct, AccountID: acct}
+					ev.Properties = map[string]any{"form": "probe", "url": "https://dowser.example/bench-probe"}
+					// A probe goes alone, so that its acknowledgement is its own.
+					if err := benchSend(gctx, batches, batch{msgs: []ingest.Message{benchMessage(&ev)}, probe: acct}); err != nil {
+						return err
+					}
+					continue
+				}
+				b.msgs = append(b.msgs, benchMessage(&ev))
+			}
+			if len(b.msgs) > 0 {
+				if err := benchSend(gctx, batches, b); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		mu.Lock()
+		n := len(received)
+		mu.Unlock()
+		if n >= probes {
+			break
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for acct, at := range acked {
+		if got, ok := received[acct]; ok {
+			lat = append(lat, got.Sub(at))
+		}
+	}
+	if len(lat) < cfg.E2EAlerts {
+		return lat, fmt.Errorf("only %d of %d probe alerts reached their clients within 30s", len(lat), probes)
+	}
+	return lat, nil
+}
+
+func benchSend[T any](ctx context.Context, ch chan<- T, v T) error {
+	select {
+	case ch <- v:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func benchMessage(ev *schema.Event) ingest.Message {
+	b, _ := json.Marshal(ev)
+	return ingest.Message{Key: []byte(ingest.EventKey(ev)), Value: b}
+}
+
+func benchToken(i int) string { return fmt.Sprintf("bench-token-%05d-0123456789", i) }
+
+// benchPackSource is the YAML of the default pack's signal id.
+func benchPackSource(id string) string {
+	b, _ := fs.ReadFile(deploy.Signals, "signals/"+id+".yaml")
+	return string(b)
+}
+
+// benchDatabase creates a fresh database on the server of base and returns
+// its URL and a function dropping it.
+func benchDatabase(ctx context.Context, base string) (string, func(), error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", nil, fmt.Errorf("parsing the database URL: %w", err)
+	}
+	name := "dowser_bench_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return "", nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", nil, fmt.Errorf("creating the bench database: %w", err)
+	}
+	u.Path = "/" + name
+	drop := func() {
+		c, err := pgx.Connect(context.Background(), base)
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	}
+	return u.String(), drop, nil
+}
+
+// percentile returns the q quantile (0..1) of sorted durations.
+func percentile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(sorted))+0.5) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
 }

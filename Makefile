@@ -35,10 +35,12 @@ test: vet fmt-check
 		$(GO) test -race -shuffle=on -count=1 -timeout 15m ./...
 	@$(MAKE) --no-print-directory fuzz
 
-## bench: build and run `dowser bench` (BENCHFLAGS adds flags, e.g.
-## --json); see docs/benchmarks.md.
+## bench: build and run `dowser bench` against the private PostgreSQL (or
+## DATABASE_URL) for the end-to-end run; BENCHFLAGS adds flags, e.g.
+## --json. See docs/benchmarks.md.
 bench: build
-	$(BIN) bench $(BENCHFLAGS)
+	@url="$(PGURL)"; test -n "$$url" || echo "could not start PostgreSQL: no end-to-end run" >&2; \
+	DATABASE_URL="$$url" $(BIN) bench $(BENCHFLAGS)
 
 ## fuzz: a short run of every fuzz target (FUZZTIME each).
 fuzz:

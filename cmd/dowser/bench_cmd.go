@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +18,7 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,6 +51,7 @@ type benchConfig struct {
 	E2EClients    int
 	E2EAlerts     int
 	StateSubjects int
+	WSConns       int
 	EngineTime    time.Duration
 }
 
@@ -91,6 +95,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.Float64Var(&cfg.E2ERate, "e2e-rate", 5000, "events per second of the end-to-end latency run")
 	fs.IntVar(&cfg.E2EClients, "e2e-clients", 1000, "websocket clients connected during the end-to-end latency run")
 	fs.IntVar(&cfg.E2EAlerts, "e2e-alerts", 1000, "alerts the end-to-end latency run measures")
+	fs.IntVar(&cfg.WSConns, "ws-conns", 10_000, "idle websocket connections of the memory measurement (with --database-url; 0 skips it)")
 	fs.DurationVar(&cfg.EngineTime, "engine-time", 10*time.Second, "longest time the engine measurement spends on one signal count")
 	fs.IntVar(&cfg.StateSubjects, "state-subjects", 1_000_000, "active subjects of the detector state measurement (20 signals)")
 	if err := parseFlags(fs, args, stderr, getenv, map[string]string{"database-url": "DATABASE_URL"}); err != nil {
@@ -207,7 +212,7 @@ func bench(ctx context.Context, cfg benchConfig, progress func(string, ...any)) 
 	if cfg.DatabaseURL == "" || cfg.E2EAlerts < 1 || cfg.E2EClients < 1 {
 		res.Notes = append(res.Notes, "e2e latency: not measured (no --database-url / DATABASE_URL)")
 	} else {
-		lat, err := benchE2E(ctx, cfg, brokers, progress)
+		lat, ws, err := benchE2E(ctx, cfg, brokers, progress)
 		if err != nil {
 			return nil, fmt.Errorf("end-to-end latency: %w", err)
 		}
@@ -219,8 +224,15 @@ func bench(ctx context.Context, cfg benchConfig, progress func(string, ...any)) 
 			"latency from the producer's acknowledgement of a probe event to its alert frame read by the owner's client, over %d alerts; clients in the bench process",
 			cfg.E2EClients, cfg.E2ERate, len(lat)))
 		progress("e2e: p50 %.1f ms, p99 %.1f ms, max %.1f ms over %d alerts", *res.E2EP50Ms, *res.E2EP99Ms, *res.E2EMaxMs, len(lat))
+		if res.WSBytesPerConn = ws; ws != nil {
+			res.Notes = append(res.Notes, fmt.Sprintf("ws_bytes_per_conn: growth of the bench process's RSS per idle websocket connection, %d connections "+
+				"(server side plus a bare client socket each)", cfg.WSConns))
+			progress("websocket: %.0f bytes an idle connection", *ws)
+		}
 	}
-	res.Notes = append(res.Notes, "ws_bytes_per_conn: not measured")
+	if res.WSBytesPerConn == nil {
+		res.Notes = append(res.Notes, "ws_bytes_per_conn: not measured (needs --database-url and --ws-conns > 0)")
+	}
 
 	// 6. Detector state.
 	runtime.GC()
@@ -626,10 +638,10 @@ message: "{{.Account}} probe"
 // accounts, produces demo traffic at rate events a second with one probe
 // in 50, and returns the latencies from each probe's producer
 // acknowledgement to its alert frame read by its owner's client.
-func benchE2E(ctx context.Context, cfg benchConfig, brokers []string, progress func(string, ...any)) (lat []time.Duration, err error) {
+func benchE2E(ctx context.Context, cfg benchConfig, brokers []string, progress func(string, ...any)) (lat []time.Duration, wsPerConn *float64, err error) {
 	dbURL, drop, err := benchDatabase(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer drop()
 	stamp := strconv.FormatInt(time.Now().UnixNano(), 36)
@@ -647,7 +659,7 @@ func benchE2E(ctx context.Context, cfg benchConfig, brokers []string, progress f
 		CheckpointEvery: 2 * time.Second,
 	}, slog.New(slog.DiscardHandler), io.Discard)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	actx, cancel := context.WithCancel(ctx)
 	errc := make(chan error, 1)
@@ -662,41 +674,41 @@ func benchE2E(ctx context.Context, cfg benchConfig, brokers []string, progress f
 	case <-app.Ready():
 	case err := <-errc:
 		errc <- err
-		return nil, fmt.Errorf("the service stopped before it was ready: %w", err)
+		return nil, nil, fmt.Errorf("the service stopped before it was ready: %w", err)
 	case <-time.After(60 * time.Second):
-		return nil, errors.New("the service was not ready within 60s")
+		return nil, nil, errors.New("the service was not ready within 60s")
 	}
 	store := app.store
 
 	// People, accounts and signals.
 	probes := cfg.E2EAlerts + cfg.E2EAlerts/10
 	if err := store.PutUser(ctx, postgres.User{ID: "bench-marketer", Name: "Bench marketer", Role: postgres.RoleMarketer}, ""); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for i := range cfg.E2EClients {
 		id := fmt.Sprintf("bench-rep-%05d", i)
 		if err := store.PutUser(ctx, postgres.User{ID: id, Name: id, Role: postgres.RoleRep}, benchToken(i)); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	for i := range probes {
 		a := postgres.Account{ID: fmt.Sprintf("bench-acct-%05d", i), Name: fmt.Sprintf("Bench %d", i),
 			OwnerID: fmt.Sprintf("bench-rep-%05d", i%cfg.E2EClients), Lifecycle: schema.LifecycleProspect}
 		if err := store.PutAccount(ctx, a); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	packFiles, err := fs.Glob(deploy.Signals, "signals/*.yaml")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pack, err := benchSignalSet(len(packFiles))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	probe, err := detector.ParseSignal([]byte(benchProbeSignal))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	srcs := map[string]string{probe.ID: benchProbeSignal}
 	for _, s := range pack {
@@ -705,10 +717,10 @@ func benchE2E(ctx context.Context, cfg benchConfig, brokers []string, progress f
 	for _, s := range append(pack, probe) {
 		doc, err := json.Marshal(s)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if _, err := store.SaveSignal(ctx, s.ID, doc, srcs[s.ID], "bench", true); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; {
@@ -716,7 +728,7 @@ func benchE2E(ctx context.Context, cfg benchConfig, brokers []string, progress f
 			break
 		}
 		if time.Now().After(deadline) {
-			return nil, errors.New("the probe signal did not reach the detectors within 30s")
+			return nil, nil, errors.New("the probe signal did not reach the detectors within 30s")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -736,7 +748,7 @@ func benchE2E(ctx context.Context, cfg benchConfig, brokers []string, progress f
 	for i := range cfg.E2EClients {
 		conn, _, err := dialer.DialContext(ctx, "ws://"+app.HTTPAddr()+"/v1/stream", http.Header{"Authorization": {"Bearer " + benchToken(i)}})
 		if err != nil {
-			return nil, fmt.Errorf("websocket client %d: %w", i, err)
+			return nil, nil, fmt.Errorf("websocket client %d: %w", i, err)
 		}
 		conns = append(conns, conn)
 		go func() {
@@ -833,7 +845,7 @@ func benchE2E(ctx context.Context, cfg benchConfig, brokers []string, progress f
 		return nil
 	})
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		mu.Lock()
@@ -851,9 +863,94 @@ func benchE2E(ctx context.Context, cfg benchConfig, brokers []string, progress f
 		}
 	}
 	if len(lat) < cfg.E2EAlerts {
-		return lat, fmt.Errorf("only %d of %d probe alerts reached their clients within 30s", len(lat), probes)
+		return lat, nil, fmt.Errorf("only %d of %d probe alerts reached their clients within 30s", len(lat), probes)
 	}
-	return lat, nil
+	mu.Unlock()
+	defer mu.Lock()
+	if cfg.WSConns > 0 {
+		progress("e2e: opening %d idle websocket connections", cfg.WSConns)
+		per, err := benchWSMemory(ctx, app.HTTPAddr(), cfg.WSConns, cfg.E2EClients)
+		if err != nil {
+			return lat, nil, fmt.Errorf("websocket memory: %w", err)
+		}
+		wsPerConn = &per
+	}
+	return lat, wsPerConn, nil
+}
+
+// benchWSMemory opens n idle websocket connections to the service running
+// in this process, with a handshake by hand and nothing on the client side
+// but the socket, and returns the growth of the process's RSS per
+// connection.
+func benchWSMemory(ctx context.Context, addr string, n, users int) (float64, error) {
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil {
+		// Both ends of every connection are in this process: 2n files.
+		want := lim
+		want.Cur = max(lim.Cur, uint64(2*n+4096))
+		want.Max = max(lim.Max, want.Cur)
+		if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want) != nil && lim.Cur < lim.Max {
+			lim.Cur = lim.Max
+			_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+		}
+	}
+	settle := func() (int64, error) {
+		time.Sleep(time.Second)
+		runtime.GC()
+		debug.FreeOSMemory()
+		return processRSS()
+	}
+	before, err := settle()
+	if err != nil {
+		return 0, err
+	}
+	conns := make([]net.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	d := net.Dialer{Timeout: 10 * time.Second}
+	for i := range n {
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return 0, fmt.Errorf("connection %d: %w", i, err)
+		}
+		conns = append(conns, c)
+		var key [16]byte
+		for j := range key {
+			key[j] = byte(rand.IntN(256))
+		}
+		fmt.Fprintf(c, "GET /v1/stream HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+			"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer %s\r\n\r\n",
+			addr, base64.StdEncoding.EncodeToString(key[:]), benchToken(i%users))
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		status, err := bufio.NewReaderSize(c, 256).ReadString('\n')
+		if err != nil || !strings.Contains(status, " 101 ") {
+			return 0, fmt.Errorf("connection %d: handshake answered %q: %v", i, status, err)
+		}
+		c.SetReadDeadline(time.Time{})
+	}
+	after, err := settle()
+	if err != nil {
+		return 0, err
+	}
+	return float64(after-before) / float64(n), nil
+}
+
+// processRSS is this process's resident set size in bytes.
+func processRSS() (int64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, fmt.Errorf("reading RSS: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmRSS in /proc/self/status")
 }
 
 func benchSend[T any](ctx context.Context, ch chan<- T, v T) error {

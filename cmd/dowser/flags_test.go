@@ -25,7 +25,7 @@ func TestConfigurationDocsMatchFlags(t *testing.T) {
 		documented[m[1]] = true
 	}
 	real := map[string]bool{}
-	for _, cmd := range []string{"serve", "demo", "broker", "migrate", "produce", "signals lint", "signals test", "signals backtest", "signals generate", "bench"} {
+	for _, cmd := range []string{"serve", "demo", "broker", "migrate", "produce", "signals lint", "signals test", "signals backtest", "signals generate", "bench", "import"} {
 		var out bytes.Buffer
 		args := append(strings.Fields(cmd), "-h")
 		if code := run(context.Background(), args, &out, &out, func(string) string { return "" }); code != 0 {

@@ -28,6 +28,7 @@ Usage:
   dowser broker    run only the embedded Kafka broker
   dowser migrate   apply the database migrations and exit
   dowser produce   produce JSON events, one per line on stdin, to the events topic
+  dowser import    create or update users, accounts, contacts or content from a CSV file
   dowser signals   lint, test and backtest signal files (dowser signals help)
   dowser bench     measure throughput, latency and memory (see docs/benchmarks.md)
   dowser version   print the version
@@ -58,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runProduce(ctx, args, os.Stdin, stderr, getenv)
 	case "signals":
 		err = runSignals(ctx, args, stdout, stderr, getenv)
+	case "import":
+		err = runImport(ctx, args, stdout, stderr, getenv)
 	case "bench":
 		err = runBench(ctx, args, stdout, stderr, getenv)
 	case "version":

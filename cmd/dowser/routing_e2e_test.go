@@ -1,0 +1,80 @@
+package main
+
+import (
+	"net/http"
+	"testing"
+	"time"
+)
+
+// An account without an owner goes to its territory rule's rep, and the
+// rep's manager follows; a contact with a rep of their own goes to that
+// rep; feedback shows in the signal's precision.
+func TestEndToEndTerritoryRuleContactAndManager(t *testing.T) {
+	app := startApp(t)
+	app.seed()
+	app.do("PUT", "/v1/users/mgr-max", adminToken, map[string]string{"name": "Max", "role": "manager", "token": token("mgr-max")}, http.StatusOK, nil)
+	app.do("PUT", "/v1/managers/mgr-max/subscriptions/rep-ben", adminToken, nil, http.StatusNoContent, nil)
+	app.do("PUT", "/v1/accounts/initech", adminToken, map[string]string{"name": "Initech", "region": "emea", "industry": "banking"}, http.StatusOK, nil)
+	app.do("PUT", "/v1/territory-rules/anything-else", adminToken, map[string]any{"priority": 10, "rep": "rep-ana"}, http.StatusOK, nil)
+	app.do("PUT", "/v1/territory-rules/emea-banks", adminToken, map[string]any{"priority": 1, "region": "EMEA", "industry": "banking", "rep": "rep-ben"}, http.StatusOK, nil)
+	app.do("PUT", "/v1/contacts/c-vip", adminToken, map[string]string{"owner": "rep-ana", "account_id": "initech"}, http.StatusOK, nil)
+	ana := app.connect("rep-ana")
+	ben := app.connect("rep-ben")
+	max := app.connect("mgr-max")
+
+	w := app.writer()
+	now := time.Now()
+	app.produce(w,
+		kv(pricingView("initech", "i-1", now.Add(-3*time.Minute))),
+		kv(pricingView("initech", "i-2", now.Add(-2*time.Minute))),
+		kv(pricingView("initech", "i-1", now.Add(-time.Minute))),
+	)
+	_, alert := ben.nextAlert(2 * time.Second)
+	if alert["account_id"] != "initech" {
+		t.Fatalf("rep-ben's alert = %v, want initech's (territory rule emea-banks)", alert)
+	}
+	if _, maxs := max.nextAlert(2 * time.Second); maxs["id"] != alert["id"] {
+		t.Errorf("mgr-max got %v, want rep-ben's alert %v", maxs["id"], alert["id"])
+	}
+	var anas struct{ Alerts []any }
+	app.do("GET", "/v1/alerts", token("rep-ana"), nil, http.StatusOK, &anas)
+	if len(anas.Alerts) != 0 {
+		t.Errorf("rep-ana (the catch-all rule's rep) was addressed %d alerts, want 0", len(anas.Alerts))
+	}
+
+	// The lifecycle: seen, then judged; precision counts it.
+	id := alert["id"].(string)
+	ben.send(map[string]any{"op": "seen", "id": id})
+	if f := ben.next(2 * time.Second); f["op"] != "seen_ok" || f["id"] != id {
+		t.Errorf("seen answered %v", f)
+	}
+	ben.send(map[string]any{"op": "feedback", "id": id, "verdict": "useful"})
+	if f := ben.next(2 * time.Second); f["op"] != "feedback_saved" {
+		t.Errorf("feedback answered %v", f)
+	}
+	var p struct {
+		SignalID  string   `json:"signal_id"`
+		Alerts    int      `json:"alerts"`
+		Delivered int      `json:"delivered"`
+		Acked     int      `json:"acked"`
+		Useful    int      `json:"useful"`
+		Median    *float64 `json:"median_ack_seconds"`
+	}
+	app.do("GET", "/v1/signals/pricing-research/precision", token("mkt-omar"), nil, http.StatusOK, &p)
+	// Delivered to rep-ben, mgr-max and mkt-jane (the pricing page's owner).
+	if p.SignalID != "pricing-research" || p.Alerts != 1 || p.Delivered != 3 || p.Acked != 1 || p.Useful != 1 || p.Median == nil {
+		t.Errorf("precision = %+v", p)
+	}
+
+	// A person with a rep of their own: their alert goes to that rep,
+	// whatever the territory says, and not to rep-ben's manager.
+	app.produce(w, kv(pricingView("initech", "c-vip", now)))
+	if _, a := ana.nextAlert(2 * time.Second); a["customer_id"] != "c-vip" {
+		t.Errorf("rep-ana's alert = %v, want c-vip's", a)
+	}
+	var maxs struct{ Alerts []any }
+	app.do("GET", "/v1/alerts", token("mgr-max"), nil, http.StatusOK, &maxs)
+	if len(maxs.Alerts) != 1 {
+		t.Errorf("mgr-max was addressed %d alerts, want only rep-ben's one", len(maxs.Alerts))
+	}
+}

@@ -120,8 +120,9 @@ var benchIDs = sync.OnceValue(func() []string {
 
 // replay evaluates warmup events, untimed, and then events for as long as
 // b.Loop runs, taking them in laps from events, whose span is lap. It
-// reports the events evaluated per second of one core and the alerts per
-// event.
+// reports the events evaluated per second, per second of CPU time (the
+// process's, GC included: what one core does when other processes compete
+// for it) and the alerts per event.
 func replay(b *testing.B, e *Engine, events []schema.Event, lap time.Duration, warmup int) {
 	b.Helper()
 	ids := benchIDs()
@@ -146,8 +147,12 @@ func replay(b *testing.B, e *Engine, events []schema.Event, lap time.Duration, w
 	alerts := 0
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := cpuTime()
 	for b.Loop() {
 		alerts += len(e.Evaluate(next()))
+	}
+	if cpu := cpuTime() - cpu; cpu > 0 {
+		b.ReportMetric(float64(b.N)/cpu.Seconds(), "events/cpu-s")
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(alerts)/float64(b.N), "alerts/event")

@@ -264,11 +264,11 @@ func compileMatch(m *Match, path string, depth int, p *problems) matcher {
 		c.keywords = compileKeywords(m.Keywords, path+".keywords", p)
 	}
 	if m.Where != "" {
-		prg, err := compileWhere(m.Where)
+		w, err := compileWhere(m.Where)
 		if err != nil {
 			p.add(path+".where", err.Error())
 		}
-		c.where = prg
+		c.where = w
 	}
 	if m.Not != nil {
 		if depth+1 > MaxNotDepth {

@@ -3,8 +3,6 @@ package detector
 import (
 	"time"
 
-	"github.com/google/cel-go/cel"
-
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -15,8 +13,8 @@ type matcher struct {
 	contentID string
 	url       glob
 	hasURL    bool
-	keywords  *keywordSet // nil: no keywords
-	where     cel.Program // nil: no where
+	keywords  *keywordSet   // nil: no keywords
+	where     *whereProgram // nil: no where
 	not       *matcher
 }
 

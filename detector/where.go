@@ -176,9 +176,17 @@ var whereEnv = sync.OnceValues(func() (*cel.Env, error) {
 	)
 })
 
+// whereProgram is a compiled where expression: its CEL program and, for a
+// shape common enough to matter, an evaluation of the same meaning that
+// does not go through CEL.
+type whereProgram struct {
+	prg  cel.Program
+	prop *propertyMatch // nil: CEL only
+}
+
 // compileWhere compiles a where expression, checking that it is boolean.
 // The error lists CEL's problems, each with its line and column.
-func compileWhere(src string) (cel.Program, error) {
+func compileWhere(src string) (*whereProgram, error) {
 	if len(src) > MaxWhereBytes {
 		return nil, fmt.Errorf("is %d bytes, at most %d allowed", len(src), MaxWhereBytes)
 	}
@@ -204,12 +212,17 @@ func compileWhere(src string) (cel.Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	return prg, nil
+	return &whereProgram{prg: prg, prop: propertyMatchOf(ast.NativeRep().Expr())}, nil
 }
 
-// where evaluates prg over the event of x: true only when it evaluates to
+// where evaluates w over the event of x: true only when it evaluates to
 // true without error.
-func (x *evalCtx) where(prg cel.Program) bool {
+func (x *evalCtx) where(w *whereProgram) bool {
+	if w.prop != nil {
+		if matched, ok := w.prop.eval(x.ev.Properties); ok {
+			return matched
+		}
+	}
 	if !x.celReady {
 		ev := x.ev
 		x.cel = whereEvent{
@@ -222,7 +235,7 @@ func (x *evalCtx) where(prg cel.Program) bool {
 		}
 		x.celReady = true
 	}
-	out, _, err := prg.Eval(x)
+	out, _, err := w.prg.Eval(x)
 	return err == nil && out == types.True
 }
 

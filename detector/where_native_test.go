@@ -1,0 +1,83 @@
+package detector
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestPropertyMatchAgreesWithCEL checks that the native evaluation of
+// event.properties.?name.orValue(…).matches(…) answers as CEL does, and
+// leaves to CEL what it cannot be sure of.
+func TestPropertyMatchAgreesWithCEL(t *testing.T) {
+	long := strings.Repeat("(a|b)", 320) // 1,600 bytes: a regex that costs 400 per 10 runes
+	exprs := []string{
+		`event.properties.?url.orValue("").matches("/(pricing|compare|docs/integrations/)")`,
+		`event.properties.?url.orValue("/pricing").matches("^/pricing$")`,
+		`event.properties.?title.orValue("").matches("(?i)prix|précis")`,
+		`event.properties.?url.orValue("").matches("` + long + `")`,
+	}
+	values := []any{nil, "", "https://x.example/pricing", "/compare/x", "/docs/integrations/", "/pricing", "Précis", "PRIX",
+		12.0, true, []any{"/pricing"}, map[string]any{"a": "/pricing"}, strings.Repeat("ab", 1300), strings.Repeat("ab", 1229) + "a",
+		strings.Repeat("é", 3000)}
+	for _, src := range exprs {
+		w, err := compileWhere(src)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		if w.prop == nil {
+			t.Fatalf("%s: not recognized", src)
+		}
+		for i, v := range append(values, absent{}) {
+			for _, name := range []string{"url", "title"} {
+				ev := at("e", 0)
+				ev.Properties = map[string]any{"other": "/pricing"}
+				if _, ok := v.(absent); !ok {
+					ev.Properties[name] = v
+				}
+				x := &evalCtx{}
+				x.reset(ev, link{})
+				fast, ok := w.prop.eval(ev.Properties)
+				slow := x.where(&whereProgram{prg: w.prg})
+				if ok && fast != slow {
+					t.Errorf("%s on %s=%.40v (value %d): native %v, CEL %v", src, name, v, i, fast, slow)
+				}
+				if s, isString := v.(string); (isString || v == absent{}) && len(s) <= w.prop.maxLen && !ok {
+					t.Errorf("%s on %s=%.40v: native declined", src, name, v)
+				}
+			}
+		}
+	}
+	// The longest string the native match takes is within CEL's cost
+	// limit, and a much longer one is not.
+	w, _ := compileWhere(exprs[3])
+	ev := at("e", 0)
+	x := &evalCtx{}
+	for _, n := range []int{w.prop.maxLen, 40 * w.prop.maxLen} {
+		ev.Properties = map[string]any{"url": strings.Repeat("a", n)}
+		x.reset(ev, link{})
+		_, ok := w.prop.eval(ev.Properties)
+		if got, want := x.where(&whereProgram{prg: w.prg}), n == w.prop.maxLen; got != want || ok != want {
+			t.Errorf("%d bytes: CEL %v, native ok %v; want %v", n, got, ok, want)
+		}
+	}
+
+	for _, src := range []string{
+		`event.properties.?url.orValue("").contains("/pricing")`,
+		`event.properties.url.matches("/pricing")`,
+		`event.properties.?url.orValue(event.type).matches("/pricing")`,
+		`[1].exists(event, event == 1) || event.properties.?url.orValue("").matches("/pricing")`,
+		`event.properties.?url.orValue("").matches(event.type)`,
+	} {
+		w, err := compileWhere(src)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		if w.prop != nil {
+			t.Errorf("%s: recognized as %+v", src, *w.prop)
+		}
+	}
+}
+
+type absent struct{}
+
+func (absent) String() string { return "(absent)" }

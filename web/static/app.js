@@ -365,6 +365,8 @@ function setUser(user) {
     .map((w) => w[0].toUpperCase())
     .join('');
   ui.userInitials.textContent = initials || '?';
+  // Marketers and admins tune signals in the console.
+  $('console-link').hidden = state.user.role !== 'marketer' && state.user.role !== 'admin';
   state.memory = storageGet(MEMORY_KEY + state.user.id) || {};
 }
 

@@ -1,0 +1,1431 @@
+// Dowser signals console: marketers define, tune and preview signals.
+//
+// Plain ES module, no dependencies, no build step. Everything rendered from
+// server data goes through textContent / createElement; never innerHTML.
+//
+// Contract (docs/console.md): the panel's session (POST/GET/DELETE
+// /v1/session, every request with X-Dowser-CSRF: 1), the signal endpoints of
+// docs/api.md, GET /v1/precision for the reps' verdicts (optional: a 404
+// shows "precision not available") and POST /v1/signals/preview (optional:
+// without it the page shows the equivalent CLI command).
+
+const PRIORITIES = ['urgent', 'high', 'medium', 'low'];
+const PRIORITY_LABEL = { urgent: 'Urgent', high: 'High', medium: 'Medium', low: 'Low' };
+const ACTION_LABEL = { saved: 'Saved', enabled: 'Enabled', disabled: 'Disabled', deleted: 'Deleted' };
+const LINE_PX = 20; // the editor's line height; console.css says the same
+const CODE_PAD_PX = 10; // the editor's top padding; console.css says the same
+const DIFF_MAX_CELLS = 4_000_000;
+
+const STARTER = `id: new-signal
+name: New signal
+owner: OWNER
+audience: prospect      # prospect | customer | any
+scope: account          # customer | account
+priority: medium        # low | medium | high | urgent
+when:
+  threshold:            # or sequence, or score
+    match: {type: page_view, url: "*/pricing*"}
+    count: 3
+    within: 7d
+cooldown: 72h           # quiet time per subject after an alert
+message: "{{.Account}}: pricing viewed {{.Count}} times in 7 days"
+`;
+
+// ---------------------------------------------------------------- DOM refs
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  loading: $('view-loading'),
+  loginView: $('view-login'),
+  deniedView: $('view-denied'),
+  deniedTitle: $('denied-title'),
+  deniedText: $('denied-text'),
+  consoleView: $('view-console'),
+  loginForm: $('login-form'),
+  token: $('token'),
+  loginBtn: $('login'),
+  loginError: $('login-error'),
+  session: $('session'),
+  userName: $('user-name'),
+  userRole: $('user-role'),
+  userInitials: $('user-initials'),
+  logout: $('logout'),
+
+  table: $('signals'),
+  tbody: $('signals').tBodies[0],
+  signalCount: $('signal-count'),
+  signalsState: $('signals-state'),
+  precisionNote: $('precision-note'),
+  newSignal: $('new-signal'),
+
+  editorHeading: $('editor-heading'),
+  editorMeta: $('editor-meta'),
+  editorStats: $('editor-stats'),
+  enabled: $('enabled'),
+  enabledLabel: $('enabled-label'),
+  editor: $('editor'),
+  gutter: $('gutter'),
+  marks: $('marks'),
+  problemsBox: $('problems-box'),
+  problemsSummary: $('problems-summary'),
+  problems: $('problems'),
+  save: $('save'),
+  revert: $('revert'),
+  saveStatus: $('save-status'),
+
+  previewSince: $('preview-since'),
+  preview: $('preview'),
+  previewResult: $('preview-result'),
+
+  history: $('history'),
+  historyState: $('history-state'),
+
+  dialog: $('version-dialog'),
+  versionTitle: $('version-title'),
+  versionMeta: $('version-meta'),
+  versionSource: $('version-source'),
+  versionShowSource: $('version-show-source'),
+  versionShowDiff: $('version-show-diff'),
+  versionRestore: $('version-restore'),
+  versionClose: $('version-close'),
+
+  contentForm: $('content-form'),
+  contentId: $('content-id'),
+  contentStatus: $('content-status'),
+  contentFields: $('content-fields'),
+  contentTitle: $('content-title'),
+  contentURL: $('content-url'),
+  contentOwner: $('content-owner'),
+  contentSave: $('content-save'),
+
+  live: $('live'),
+};
+
+// ---------------------------------------------------------------- state
+
+const state = {
+  user: null,
+  signals: new Map(), // id -> stored signal (current version)
+  precision: null, // Map signal id -> row, or null when not (yet) available
+  precisionStatus: 'loading', // loading | ok | missing | error
+  // The signal in the editor: id is null for a new, unsaved signal.
+  current: null, // {id, stored, baseline}
+  problems: [], // [{path, reason}]
+  problemLines: [], // per problem: {line, exact} or null
+  busy: false,
+  history: [],
+  versions: new Map(), // `${id}@${n}` -> version
+  dialogVersion: null, // {id, version, source, prev}
+  gutterLines: 0,
+};
+
+// ---------------------------------------------------------------- helpers
+
+function h(tag, props, ...kids) {
+  const el = document.createElement(tag);
+  if (props) {
+    for (const [k, v] of Object.entries(props)) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === 'class') el.className = v;
+      else if (k === 'text') el.textContent = v;
+      else el.setAttribute(k, v === true ? '' : String(v));
+    }
+  }
+  for (const kid of kids.flat()) {
+    if (kid === null || kid === undefined || kid === false || kid === '') continue;
+    el.append(kid instanceof Node ? kid : String(kid));
+  }
+  return el;
+}
+
+const str = (v) => (typeof v === 'string' ? v : v === null || v === undefined ? '' : String(v));
+const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+
+function capitalize(s) {
+  s = str(s);
+  return s ? s[0].toUpperCase() + s.slice(1) : s;
+}
+
+const absoluteFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const numberFmt = new Intl.NumberFormat();
+
+function relativeTime(ms, now = Date.now()) {
+  if (!Number.isFinite(ms)) return 'unknown time';
+  const s = Math.round((now - ms) / 1000);
+  if (s < 45) return 'just now';
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} min ago`;
+  const hr = Math.round(m / 60);
+  if (hr < 24) return `${hr} hr ago`;
+  const d = Math.round(hr / 24);
+  if (d === 1) return 'yesterday';
+  if (d < 30) return `${d} days ago`;
+  return absoluteFmt.format(ms);
+}
+
+function timeEl(raw) {
+  const ms = Date.parse(str(raw));
+  const el = h('time', null, relativeTime(ms));
+  if (Number.isFinite(ms)) {
+    el.dateTime = new Date(ms).toISOString();
+    el.title = absoluteFmt.format(ms);
+  }
+  return el;
+}
+
+function duration(seconds) {
+  if (!(seconds >= 0)) return '';
+  if (seconds < 1) return 'under 1 s';
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 36 * 3600) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${(seconds / 86400).toFixed(1)} d`;
+}
+
+function announce(text) {
+  ui.live.textContent = '';
+  setTimeout(() => {
+    ui.live.textContent = text;
+  }, 50);
+}
+
+const isMarketing = (role) => role === 'marketer' || role === 'admin';
+
+// ---------------------------------------------------------------- HTTP
+
+class SessionEnded extends Error {}
+
+// request calls the API with the session cookie and answers
+// {status, ok, body}; body is the decoded JSON, or {} when there is none.
+// A 401 ends the session and throws SessionEnded.
+async function request(method, path, { json, text, allow401 } = {}) {
+  const init = {
+    method,
+    credentials: 'same-origin',
+    cache: 'no-store',
+    headers: { 'X-Dowser-CSRF': '1', Accept: 'application/json' },
+  };
+  if (json !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(json);
+  } else if (text !== undefined) {
+    init.headers['Content-Type'] = 'application/yaml';
+    init.body = text;
+  }
+  const res = await fetch(path, init);
+  let body = {};
+  try {
+    const t = await res.text();
+    body = t ? JSON.parse(t) : {};
+  } catch {
+    body = {};
+  }
+  if (!body || typeof body !== 'object') body = {};
+  if (res.status === 401 && !allow401 && state.user) {
+    endSession('Your session has ended. Sign in again.');
+    throw new SessionEnded();
+  }
+  return { status: res.status, ok: res.ok, body };
+}
+
+const sigPath = (id, rest = '') => `/v1/signals/${encodeURIComponent(id)}${rest}`;
+
+function errorText(res, what) {
+  const why = str(res.body.error).trim();
+  if (res.status === 403) return `${what}: only marketers and administrators may do this.`;
+  return why ? `${what}: ${why}` : `${what} (HTTP ${res.status}).`;
+}
+
+function netError(err, what) {
+  if (err instanceof SessionEnded) return null;
+  return `${what}: can't reach Dowser. Check your connection and try again.`;
+}
+
+// ---------------------------------------------------------------- session
+
+async function boot() {
+  wireEvents();
+  let res;
+  try {
+    res = await request('GET', '/v1/session', { allow401: true });
+  } catch {
+    showLogin("Can't reach Dowser right now. Check your connection, then sign in.");
+    return;
+  }
+  if (res.ok && validUser(res.body.user)) {
+    startSession(res.body.user, false);
+    return;
+  }
+  showLogin();
+}
+
+function validUser(u) {
+  return u && typeof u === 'object' && typeof u.id === 'string' && u.id !== '';
+}
+
+function showView(name) {
+  ui.loading.hidden = name !== 'loading';
+  ui.loginView.hidden = name !== 'login';
+  ui.deniedView.hidden = name !== 'denied';
+  ui.consoleView.hidden = name !== 'console';
+  ui.session.hidden = name !== 'console' && name !== 'denied';
+  document.body.dataset.view = name;
+}
+
+function showLogin(message) {
+  showView('login');
+  setLoginError(message || '');
+  setLoginBusy(false);
+  document.title = 'Sign in · Dowser signals';
+  ui.token.focus();
+}
+
+function setLoginError(msg) {
+  ui.loginError.textContent = msg;
+  if (msg) ui.token.setAttribute('aria-invalid', 'true');
+  else ui.token.removeAttribute('aria-invalid');
+}
+
+function setLoginBusy(busy) {
+  ui.loginBtn.disabled = busy;
+  ui.loginBtn.textContent = busy ? 'Signing in…' : 'Sign in';
+}
+
+async function onLoginSubmit(ev) {
+  ev.preventDefault();
+  const token = ui.token.value.trim();
+  if (!token) {
+    setLoginError('Enter your access token.');
+    ui.token.focus();
+    return;
+  }
+  setLoginError('');
+  setLoginBusy(true);
+  let res;
+  try {
+    res = await request('POST', '/v1/session', { json: { token }, allow401: true });
+  } catch {
+    setLoginBusy(false);
+    setLoginError("Can't reach Dowser. Check your connection and try again.");
+    return;
+  }
+  setLoginBusy(false);
+  if (res.ok && validUser(res.body.user)) {
+    ui.token.value = '';
+    startSession(res.body.user, true);
+    return;
+  }
+  if (res.status === 401 || res.status === 403) {
+    setLoginError("That token wasn't accepted. Check it and try again.");
+  } else {
+    setLoginError(`Sign-in failed (HTTP ${res.status}). Try again in a moment.`);
+  }
+  ui.token.select();
+  ui.token.focus();
+}
+
+function setUser(user) {
+  state.user = { id: user.id, name: str(user.name) || user.id, role: str(user.role) };
+  ui.userName.textContent = state.user.name;
+  ui.userRole.textContent = capitalize(state.user.role);
+  const initials = state.user.name
+    .split(/\s+/)
+    .filter(Boolean)
+    .slice(0, 2)
+    .map((w) => w[0].toUpperCase())
+    .join('');
+  ui.userInitials.textContent = initials || '?';
+}
+
+function startSession(user, focus) {
+  setUser(user);
+  if (!isMarketing(state.user.role)) {
+    showView('denied');
+    document.title = 'Marketers only · Dowser';
+    ui.deniedText.textContent = `The signals console is for marketers and administrators; you are signed in as ${state.user.name} (${state.user.role || 'no role'}). Your alerts are in the alert panel.`;
+    ui.deniedTitle.focus();
+    return;
+  }
+  showView('console');
+  document.title = 'Signals · Dowser';
+  resetEditor();
+  loadAll().then(() => {
+    const id = hashSignal();
+    if (id && state.signals.has(id)) openSignal(id, false);
+  });
+  if (focus) ui.newSignal.focus();
+}
+
+async function logout() {
+  if (!confirmDiscard()) return;
+  try {
+    await request('DELETE', '/v1/session', { allow401: true });
+  } catch {
+    /* the form is shown anyway */
+  }
+  endSession();
+  showLogin();
+}
+
+function endSession(message) {
+  state.user = null;
+  state.signals.clear();
+  state.versions.clear();
+  state.current = null;
+  setDirty(false);
+  if (ui.dialog.open) ui.dialog.close();
+  if (message !== undefined) showLogin(message);
+}
+
+// ---------------------------------------------------------------- signals list and precision
+
+async function loadAll() {
+  await Promise.all([loadSignals(), loadPrecision()]);
+  renderList();
+  renderStats();
+}
+
+async function loadSignals() {
+  ui.table.setAttribute('aria-busy', 'true');
+  try {
+    const res = await request('GET', '/v1/signals');
+    if (!res.ok) {
+      ui.signalsState.textContent = errorText(res, "Couldn't load the signals");
+      ui.signalsState.hidden = false;
+      return;
+    }
+    state.signals.clear();
+    for (const s of Array.isArray(res.body.signals) ? res.body.signals : []) {
+      if (s && typeof s.id === 'string') state.signals.set(s.id, s);
+    }
+  } catch (err) {
+    const msg = netError(err, "Couldn't load the signals");
+    if (msg) ui.signalsState.textContent = msg;
+  } finally {
+    ui.table.setAttribute('aria-busy', 'false');
+  }
+}
+
+async function loadPrecision() {
+  try {
+    const res = await request('GET', '/v1/precision');
+    if (res.ok && Array.isArray(res.body.precision)) {
+      state.precision = new Map();
+      for (const p of res.body.precision) {
+        if (p && typeof p.signal_id === 'string') state.precision.set(p.signal_id, p);
+      }
+      state.precisionStatus = 'ok';
+    } else {
+      state.precision = null;
+      state.precisionStatus = res.status === 404 || res.status === 405 ? 'missing' : 'error';
+    }
+  } catch (err) {
+    if (err instanceof SessionEnded) return;
+    state.precision = null;
+    state.precisionStatus = 'error';
+  }
+}
+
+// usefulRate is (useful + won) / (useful + not_useful + won), or null
+// without verdicts.
+function usefulRate(p) {
+  if (!p) return null;
+  const good = num(p.useful) + num(p.won);
+  const judged = good + num(p.not_useful);
+  return judged > 0 ? { rate: good / judged, judged, good } : null;
+}
+
+function renderList() {
+  const rows = [...state.signals.values()].sort((a, b) => a.id.localeCompare(b.id));
+  const frag = document.createDocumentFragment();
+  for (const s of rows) frag.append(signalRow(s));
+  ui.tbody.replaceChildren(frag);
+  ui.signalCount.textContent = rows.length ? String(rows.length) : '';
+  ui.signalsState.hidden = rows.length > 0;
+  if (!rows.length) ui.signalsState.textContent = 'No signals yet. Start one with “New signal”.';
+
+  if (state.precisionStatus === 'missing') {
+    ui.precisionNote.textContent = 'Precision not available: this server does not report reps’ feedback per signal yet.';
+  } else if (state.precisionStatus === 'error') {
+    ui.precisionNote.textContent = 'Precision not available right now; try again later.';
+  } else {
+    ui.precisionNote.textContent = 'Useful: alerts reps marked useful or won, over all their verdicts.';
+  }
+  markSelectedRow();
+}
+
+function signalRow(s) {
+  const doc = s.document && typeof s.document === 'object' ? s.document : {};
+  const priority = PRIORITIES.includes(doc.priority) ? doc.priority : 'medium';
+  const name = str(doc.name);
+  const tr = h('tr', { 'data-id': s.id, 'data-enabled': s.enabled ? 'true' : 'false' });
+
+  const open = h('button', { type: 'button', class: 'row-open', 'data-action': 'open' }, s.id);
+  const cell = h('th', { scope: 'row', class: 'sig-cell' }, open);
+  if (name && name !== s.id) cell.append(h('span', { class: 'sig-name' }, name));
+  tr.append(cell);
+
+  tr.append(h('td', null, h('span', { class: `badge badge-${priority}` }, PRIORITY_LABEL[priority])));
+  tr.append(h('td', null, h('span', { class: s.enabled ? 'state-pill is-on' : 'state-pill' }, s.enabled ? 'Enabled' : 'Disabled')));
+  tr.append(h('td', { class: 'num' }, `v${num(s.version)}`));
+
+  const p = state.precision ? state.precision.get(s.id) : null;
+  if (state.precisionStatus !== 'ok') {
+    tr.append(h('td', { class: 'num muted', title: 'Precision not available' }, '—'), h('td', { class: 'num muted', title: 'Precision not available' }, '—'));
+  } else {
+    tr.append(h('td', { class: 'num' }, numberFmt.format(p ? num(p.alerts) : 0)));
+    const r = usefulRate(p);
+    if (!r) {
+      tr.append(h('td', { class: 'num muted', title: 'No verdicts from reps yet' }, '—'));
+    } else {
+      const pct = Math.round(r.rate * 100);
+      const td = h('td', { class: 'num', title: `${r.good} of ${r.judged} verdicts useful or won` });
+      const meter = h('span', { class: 'meter', 'aria-hidden': 'true' }, h('span', { class: 'meter-fill' }));
+      meter.firstChild.style.width = `${pct}%`;
+      meter.dataset.level = pct >= 60 ? 'good' : pct >= 30 ? 'fair' : 'poor';
+      td.append(meter, h('span', null, `${pct}%`), h('span', { class: 'sr-only' }, ` of ${r.judged} verdicts`));
+      tr.append(td);
+    }
+  }
+  return tr;
+}
+
+function markSelectedRow() {
+  const id = state.current && state.current.id;
+  for (const tr of ui.tbody.rows) {
+    const on = tr.dataset.id === id;
+    tr.classList.toggle('is-selected', on);
+    if (on) tr.setAttribute('aria-current', 'true');
+    else tr.removeAttribute('aria-current');
+  }
+}
+
+function renderStats() {
+  const id = state.current && state.current.id;
+  const p = id && state.precision ? state.precision.get(id) : null;
+  if (!id || state.precisionStatus !== 'ok') {
+    ui.editorStats.hidden = !id;
+    ui.editorStats.replaceChildren(id ? h('span', { class: 'muted' }, 'Precision not available.') : '');
+    return;
+  }
+  const parts = [];
+  const stat = (label, value) => h('span', { class: 'stat' }, h('strong', null, value), ` ${label}`);
+  parts.push(stat(num(p && p.alerts) === 1 ? 'alert' : 'alerts', numberFmt.format(num(p && p.alerts))));
+  if (p) {
+    parts.push(stat('delivered', numberFmt.format(num(p.delivered))));
+    parts.push(stat('acknowledged', numberFmt.format(num(p.acked))));
+    if (typeof p.median_ack_seconds === 'number') parts.push(stat('median time to acknowledge', duration(p.median_ack_seconds)));
+    parts.push(stat('useful', numberFmt.format(num(p.useful))), stat('not useful', numberFmt.format(num(p.not_useful))), stat('won', numberFmt.format(num(p.won))));
+    const r = usefulRate(p);
+    if (r) parts.push(stat('useful rate', `${Math.round(r.rate * 100)}%`));
+  }
+  ui.editorStats.replaceChildren(...parts);
+  ui.editorStats.hidden = false;
+}
+
+function onListClick(ev) {
+  const tr = ev.target.closest('tr[data-id]');
+  if (!tr || !ui.tbody.contains(tr)) return;
+  if (state.current && state.current.id === tr.dataset.id) return;
+  openSignal(tr.dataset.id, true);
+}
+
+// Up and down arrows move between the rows' buttons.
+function onListKey(ev) {
+  if (ev.key !== 'ArrowDown' && ev.key !== 'ArrowUp') return;
+  const btns = [...ui.tbody.querySelectorAll('button.row-open')];
+  const i = btns.indexOf(document.activeElement);
+  if (i < 0) return;
+  ev.preventDefault();
+  const next = btns[ev.key === 'ArrowDown' ? Math.min(i + 1, btns.length - 1) : Math.max(i - 1, 0)];
+  next.focus();
+}
+
+// ---------------------------------------------------------------- editor
+
+function hashSignal() {
+  const m = location.hash.match(/^#signal=(.+)$/);
+  if (!m) return null;
+  try {
+    return decodeURIComponent(m[1]);
+  } catch {
+    return null;
+  }
+}
+
+function setHash(id) {
+  const want = id ? `#signal=${encodeURIComponent(id)}` : '';
+  if (location.hash !== want) history.replaceState(null, '', want || location.pathname + location.search);
+}
+
+let dirty = false;
+function setDirty(d) {
+  dirty = d;
+  ui.revert.disabled = !d || !state.current;
+  if (state.current) {
+    ui.editorHeading.dataset.dirty = d ? 'true' : 'false';
+  }
+}
+
+function confirmDiscard() {
+  if (!dirty) return true;
+  const name = state.current && state.current.id ? state.current.id : 'the new signal';
+  return window.confirm(`Discard your unsaved changes to ${name}?`);
+}
+
+function resetEditor() {
+  state.current = null;
+  ui.editor.value = '';
+  ui.editor.disabled = true;
+  ui.save.disabled = true;
+  ui.preview.disabled = true;
+  ui.enabled.disabled = true;
+  setEnabledSwitch(false);
+  ui.editorHeading.textContent = 'Choose a signal';
+  ui.editorMeta.textContent = 'Pick one from the list, or start a new one.';
+  ui.editorStats.hidden = true;
+  ui.saveStatus.textContent = '';
+  ui.previewResult.replaceChildren();
+  setProblems([]);
+  renderHistory([], 'Open a signal to see its versions.');
+  setDirty(false);
+  refreshCode();
+}
+
+async function openSignal(id, focus) {
+  if (!confirmDiscard()) return;
+  ui.saveStatus.textContent = '';
+  let res;
+  try {
+    res = await request('GET', sigPath(id));
+  } catch (err) {
+    const msg = netError(err, `Couldn't open ${id}`);
+    if (msg) ui.saveStatus.textContent = msg;
+    return;
+  }
+  if (!res.ok) {
+    ui.saveStatus.textContent = res.status === 404 ? `${id} no longer exists.` : errorText(res, `Couldn't open ${id}`);
+    if (res.status === 404) {
+      state.signals.delete(id);
+      renderList();
+    }
+    return;
+  }
+  const stored = res.body;
+  state.signals.set(stored.id, stored);
+  const source = str(stored.source) || JSON.stringify(stored.document || {}, null, 2);
+  state.current = { id: stored.id, stored, baseline: source };
+  ui.editor.value = source;
+  ui.editor.disabled = false;
+  ui.save.disabled = false;
+  ui.preview.disabled = false;
+  ui.previewResult.replaceChildren();
+  setProblems([]);
+  setDirty(false);
+  renderEditorHead();
+  renderList();
+  renderStats();
+  refreshCode();
+  setHash(stored.id);
+  loadHistory(stored.id);
+  if (focus) ui.editor.focus();
+  ui.editor.setSelectionRange(0, 0);
+  ui.editor.scrollTop = 0;
+}
+
+function newSignal() {
+  if (!confirmDiscard()) return;
+  state.current = { id: null, stored: null, baseline: '' };
+  const owner = state.user && state.user.role === 'marketer' ? state.user.id : 'mkt-jane';
+  ui.editor.value = STARTER.replace('OWNER', owner);
+  ui.editor.disabled = false;
+  ui.save.disabled = false;
+  ui.preview.disabled = false;
+  ui.previewResult.replaceChildren();
+  ui.saveStatus.textContent = '';
+  setProblems([]);
+  setDirty(true);
+  renderEditorHead();
+  renderList();
+  renderStats();
+  refreshCode();
+  setHash(null);
+  renderHistory([], 'A new signal has no versions until you save it.');
+  ui.editor.focus();
+  // Select the placeholder id, the first thing to change.
+  const start = ui.editor.value.indexOf('new-signal');
+  ui.editor.setSelectionRange(start, start + 'new-signal'.length);
+  ui.editor.scrollTop = 0;
+}
+
+function renderEditorHead() {
+  const cur = state.current;
+  if (!cur) return;
+  if (!cur.id) {
+    ui.editorHeading.textContent = 'New signal';
+    ui.editorMeta.textContent = 'Not saved yet. New signals are saved disabled: preview, then switch them on.';
+    ui.enabled.disabled = true;
+    setEnabledSwitch(false);
+    return;
+  }
+  const s = cur.stored;
+  const doc = s.document && typeof s.document === 'object' ? s.document : {};
+  ui.editorHeading.textContent = str(doc.name) && doc.name !== s.id ? `${doc.name} (${s.id})` : s.id;
+  const meta = [`Version ${num(s.version)}`];
+  if (s.updated_by) meta.push(`changed by ${s.updated_by}`);
+  ui.editorMeta.replaceChildren(meta.join(', ') + ' ', timeEl(s.updated_at));
+  if (doc.owner) ui.editorMeta.append(`. Owner: ${doc.owner}`);
+  ui.enabled.disabled = false;
+  setEnabledSwitch(!!s.enabled);
+}
+
+function setEnabledSwitch(on) {
+  ui.enabled.setAttribute('aria-checked', on ? 'true' : 'false');
+  ui.enabledLabel.textContent = on ? 'Enabled' : 'Disabled';
+}
+
+// idInText finds the document's top-level id, for a new signal's URL.
+function idInText(text) {
+  const m = text.match(/^id\s*:\s*(?:"([^"]*)"|'([^']*)'|([^\s#]+))/m) || text.match(/"id"\s*:\s*"([^"]*)"/);
+  if (!m) return '';
+  return (m[1] ?? m[2] ?? m[3] ?? '').trim();
+}
+
+async function save() {
+  const cur = state.current;
+  if (!cur || state.busy) return;
+  if (cur.id && !dirty) {
+    ui.saveStatus.textContent = 'No changes to save.';
+    return;
+  }
+  const text = ui.editor.value;
+  let id = cur.id;
+  if (!id) {
+    id = idInText(text);
+    if (!id) {
+      setProblems([{ path: 'id', reason: 'is required' }]);
+      return;
+    }
+    if (state.signals.has(id)) {
+      setProblems([{ path: 'id', reason: `a signal "${id}" already exists: open it from the list to change it, or choose another id` }]);
+      return;
+    }
+  }
+  const enabled = cur.stored ? !!cur.stored.enabled : false;
+  setBusy(true, 'Saving…');
+  let res;
+  try {
+    res = await request('PUT', sigPath(id, `?enabled=${enabled}`), { text });
+  } catch (err) {
+    setBusy(false, netError(err, "Couldn't save") || '');
+    return;
+  }
+  if (res.ok && res.body && res.body.id) {
+    const stored = res.body;
+    state.signals.set(stored.id, stored);
+    state.current = { id: stored.id, stored, baseline: text };
+    setProblems([]);
+    setDirty(false);
+    setBusy(false, `Saved version ${stored.version}${stored.enabled ? '' : ' (disabled)'}.`);
+    renderEditorHead();
+    renderList();
+    renderStats();
+    setHash(stored.id);
+    loadHistory(stored.id);
+    return;
+  }
+  if (res.status === 422) {
+    setBusy(false, 'Not saved: the definition has problems.');
+    setProblems(problemsOf(res.body));
+    return;
+  }
+  setBusy(false, errorText(res, 'Not saved'));
+}
+
+function setBusy(busy, status) {
+  state.busy = busy;
+  ui.save.disabled = busy || !state.current;
+  ui.save.textContent = busy ? 'Saving…' : 'Save';
+  if (status !== undefined) ui.saveStatus.textContent = status;
+}
+
+// problemsOf reads a 422 answer: its problems, else its error as
+// "path: reason" when it looks like one.
+function problemsOf(body) {
+  if (Array.isArray(body.problems) && body.problems.length) {
+    return body.problems.map((p) => ({ path: str(p && p.path), reason: str(p && p.reason) }));
+  }
+  const msg = str(body.error) || 'invalid signal';
+  const m = msg.match(/^([A-Za-z_][\w.]*(?:\[\d+\])*(?:\.[\w]+(?:\[\d+\])*)*): (.*)$/s);
+  return m ? [{ path: m[1], reason: m[2] }] : [{ path: '', reason: msg }];
+}
+
+async function toggleEnabled() {
+  const cur = state.current;
+  if (!cur || !cur.id || !cur.stored) return;
+  const want = !cur.stored.enabled;
+  ui.enabled.disabled = true;
+  let res;
+  try {
+    res = await request('POST', sigPath(cur.id, want ? '/enable' : '/disable'));
+  } catch (err) {
+    ui.enabled.disabled = false;
+    const msg = netError(err, `Couldn't ${want ? 'enable' : 'disable'} ${cur.id}`);
+    if (msg) ui.saveStatus.textContent = msg;
+    return;
+  }
+  ui.enabled.disabled = false;
+  if (!res.ok) {
+    ui.saveStatus.textContent = errorText(res, `Couldn't ${want ? 'enable' : 'disable'} ${cur.id}`);
+    return;
+  }
+  cur.stored = res.body;
+  state.signals.set(cur.id, res.body);
+  renderEditorHead();
+  renderList();
+  const note = dirty ? ' Your unsaved changes are not part of it.' : '';
+  ui.saveStatus.textContent = `${cur.id} version ${res.body.version} is ${res.body.enabled ? 'enabled: it fires from now on' : 'disabled: it fires no more alerts'}.${note}`;
+  loadHistory(cur.id);
+}
+
+function revert() {
+  if (!state.current || !dirty) return;
+  ui.editor.value = state.current.baseline;
+  if (!state.current.id) {
+    resetEditor();
+    return;
+  }
+  setDirty(false);
+  setProblems([]);
+  refreshCode();
+  ui.saveStatus.textContent = 'Changes discarded.';
+  ui.editor.focus();
+}
+
+// ---------------------------------------------------------------- problems and their lines
+
+// setProblems lists problems under the editor and marks their lines; after
+// says what they stopped ("saved" or "previewed").
+function setProblems(problems, after = 'saved') {
+  state.problems = problems;
+  locateProblems();
+  const list = ui.problems;
+  list.replaceChildren();
+  problems.forEach((p, i) => {
+    const loc = state.problemLines[i];
+    const li = h('li', { 'data-path': p.path });
+    if (loc) li.dataset.line = String(loc.line);
+    const where = loc ? `${loc.exact ? 'Line' : 'Near line'} ${loc.line}` : p.path ? 'Missing' : 'Document';
+    const jump = h('button', { type: 'button', class: 'problem-jump', 'data-index': String(i), disabled: !loc }, where);
+    li.append(jump, h('code', { class: 'problem-path' }, p.path || '(document)'), h('span', { class: 'problem-reason' }, p.reason));
+    list.append(li);
+  });
+  ui.problemsBox.hidden = problems.length === 0;
+  const tail = after === 'saved' ? 'Nothing was saved.' : `Fix ${problems.length === 1 ? 'it' : 'them'} to preview.`;
+  ui.problemsSummary.textContent = problems.length === 0 ? '' : `${problems.length === 1 ? '1 problem' : `${problems.length} problems`}. ${tail}`;
+  if (problems.length) ui.editor.setAttribute('aria-invalid', 'true');
+  else ui.editor.removeAttribute('aria-invalid');
+  refreshCode();
+}
+
+function locateProblems() {
+  const text = ui.editor.value;
+  const lines = scanLines(text);
+  state.problemLines = state.problems.map((p) => locate(lines, p));
+}
+
+function locate(lines, p) {
+  const found = lineForPath(lines, p.path);
+  if (found && found.exact) return found;
+  const reason = str(p.reason);
+  let m = !p.path && reason.match(/^(?:yaml: )?line (\d+):/);
+  if (!m) m = reason.match(/\(line (\d+)\)/);
+  if (m) {
+    const n = Number(m[1]);
+    if (n >= 1 && n <= lines.length) return { line: n, exact: true };
+  }
+  return found;
+}
+
+// scanLines describes each line of a YAML (or indented JSON) text: its
+// indentation, whether it is a list item, and the key it starts, if any.
+function scanLines(text) {
+  return text.split('\n').map((raw) => {
+    const line = raw.replace(/\r$/, '');
+    const indent = line.match(/^ */)[0].length;
+    let rest = line.slice(indent);
+    const blank = rest === '' || rest.startsWith('#') || /^(---|\.\.\.)\s*$/.test(rest);
+    let dash = false;
+    let keyIndent = indent;
+    let key = null;
+    if (!blank) {
+      const d = rest.match(/^-(?: +|$)/);
+      if (d) {
+        dash = true;
+        keyIndent = indent + d[0].length;
+        rest = rest.slice(d[0].length);
+      }
+      const k = rest.match(/^(?:"([^"]*)"|'([^']*)'|([^\s:#{}[\],"'][^:#]*?))\s*:(?:\s|$)/);
+      if (k) key = (k[1] ?? k[2] ?? k[3]).trim();
+    }
+    return { indent, keyIndent, blank, dash, key, text: line };
+  });
+}
+
+// parsePath splits "when.sequence.steps[1].url" into
+// ["when", "sequence", "steps", 1, "url"].
+function parsePath(path) {
+  const segs = [];
+  for (const part of str(path).split('.')) {
+    if (!part) continue;
+    const m = part.match(/^([^[]*)((?:\[\d+\])*)$/);
+    if (!m) {
+      segs.push(part);
+      continue;
+    }
+    if (m[1]) segs.push(m[1]);
+    for (const idx of m[2].matchAll(/\[(\d+)\]/g)) segs.push(Number(idx[1]));
+  }
+  return segs;
+}
+
+// lineForPath finds the line (1-based) where path's key is, by walking the
+// indentation: {line, exact}, exact false when only a parent was found (a
+// missing field); null when not even the first key is in the text. A key
+// inside a one-line {flow: mapping} or [list] counts as found on that line.
+function lineForPath(lines, path) {
+  const segs = parsePath(path);
+  if (!segs.length) return null;
+  let start = 0;
+  let end = lines.length;
+  let found = -1;
+  for (let si = 0; si < segs.length; si++) {
+    const seg = segs[si];
+    let hit = -1;
+    if (typeof seg === 'number') {
+      let dashIndent = Infinity;
+      for (let i = start; i < end; i++) if (!lines[i].blank && lines[i].dash) dashIndent = Math.min(dashIndent, lines[i].indent);
+      let n = -1;
+      for (let i = start; i < end && hit < 0; i++) {
+        const l = lines[i];
+        if (!l.blank && l.dash && l.indent === dashIndent && ++n === seg) hit = i;
+      }
+      if (hit >= 0) {
+        // The item: its own line (which may start a key) and what is indented under it.
+        start = hit;
+        end = blockEnd(lines, hit, lines[hit].indent, false);
+      }
+    } else {
+      let level = Infinity;
+      for (let i = start; i < end; i++) if (!lines[i].blank && lines[i].key !== null) level = Math.min(level, lines[i].keyIndent);
+      for (let i = start; i < end && hit < 0; i++) {
+        const l = lines[i];
+        if (!l.blank && l.key === seg && l.keyIndent === level) hit = i;
+      }
+      if (hit >= 0) {
+        start = hit + 1;
+        end = blockEnd(lines, hit, lines[hit].keyIndent, true);
+      }
+    }
+    if (hit < 0) {
+      if (found < 0) return null;
+      return { line: found + 1, exact: inlineHas(lines[found].text, segs.slice(si)) };
+    }
+    found = hit;
+  }
+  return { line: found + 1, exact: true };
+}
+
+// inlineHas reports whether a flow value on one line holds the rest of the
+// path: {type: x, url: y} has "url"; [a, b] has an item.
+function inlineHas(text, rest) {
+  const keys = rest.filter((s) => typeof s === 'string');
+  if (!keys.length) return /:\s*\[|^\s*-\s*\[/.test(text);
+  const last = keys[keys.length - 1].replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`[{,\\s]["']?${last}["']?\\s*:`).test(text);
+}
+
+// blockEnd is the index after the last line belonging to the entry at line
+// i, whose content is at indentation ind. A key's block also takes list
+// items at its own indentation (YAML's compact lists).
+function blockEnd(lines, i, ind, isKey) {
+  let j = i + 1;
+  for (; j < lines.length; j++) {
+    const l = lines[j];
+    if (l.blank) continue;
+    if (l.indent > ind) continue;
+    if (isKey && l.indent === ind && l.dash) continue;
+    break;
+  }
+  return j;
+}
+
+function jumpToLine(line) {
+  const text = ui.editor.value;
+  let start = 0;
+  for (let n = 1; n < line; n++) {
+    const next = text.indexOf('\n', start);
+    if (next < 0) break;
+    start = next + 1;
+  }
+  let end = text.indexOf('\n', start);
+  if (end < 0) end = text.length;
+  ui.editor.focus();
+  ui.editor.setSelectionRange(start, end);
+  const top = CODE_PAD_PX + (line - 1) * LINE_PX;
+  const view = ui.editor.clientHeight;
+  if (top < ui.editor.scrollTop || top + LINE_PX > ui.editor.scrollTop + view) {
+    ui.editor.scrollTop = Math.max(0, top - view / 3);
+  }
+  syncScroll();
+}
+
+// ---------------------------------------------------------------- gutter and marks
+
+function refreshCode() {
+  const lineCount = ui.editor.value.split('\n').length;
+  const bad = new Map();
+  state.problemLines.forEach((loc, i) => {
+    if (!loc) return;
+    if (!bad.has(loc.line)) bad.set(loc.line, []);
+    bad.get(loc.line).push(state.problems[i]);
+  });
+  const frag = document.createDocumentFragment();
+  for (let n = 1; n <= Math.max(lineCount, 1); n++) {
+    const el = h('div', { class: bad.has(n) ? 'gutter-line is-problem' : 'gutter-line' }, String(n));
+    frag.append(el);
+  }
+  const inner = h('div', { class: 'gutter-inner' });
+  inner.append(frag);
+  ui.gutter.replaceChildren(inner);
+
+  const marks = h('div', { class: 'marks-inner' });
+  for (const [line, ps] of bad) {
+    const bar = h('div', { class: 'mark', title: ps.map((p) => `${p.path}: ${p.reason}`).join('\n') });
+    bar.style.top = `${CODE_PAD_PX + (line - 1) * LINE_PX}px`;
+    marks.append(bar);
+  }
+  ui.marks.replaceChildren(marks);
+  syncScroll();
+}
+
+function syncScroll() {
+  const y = ui.editor.scrollTop;
+  const g = ui.gutter.firstChild;
+  if (g) g.style.transform = `translateY(${-y}px)`;
+  const m = ui.marks.firstChild;
+  if (m) m.style.transform = `translate(${-ui.editor.scrollLeft}px, ${-y}px)`;
+}
+
+let relocateTimer = 0;
+function onEditorInput() {
+  if (!state.current) return;
+  setDirty(ui.editor.value !== state.current.baseline || !state.current.id);
+  if (ui.saveStatus.textContent && !state.busy) ui.saveStatus.textContent = '';
+  clearTimeout(relocateTimer);
+  relocateTimer = setTimeout(() => {
+    // Problems stay until the next save; their lines follow the text.
+    locateProblems();
+    refreshCode();
+    for (const li of ui.problems.children) {
+      const i = Number(li.querySelector('.problem-jump').dataset.index);
+      const loc = state.problemLines[i];
+      const btn = li.querySelector('.problem-jump');
+      btn.disabled = !loc;
+      btn.textContent = loc ? `${loc.exact ? 'Line' : 'Near line'} ${loc.line}` : state.problems[i].path ? 'Missing' : 'Document';
+      if (loc) li.dataset.line = String(loc.line);
+      else delete li.dataset.line;
+    }
+  }, 120);
+}
+
+// ---------------------------------------------------------------- history and versions
+
+async function loadHistory(id) {
+  ui.historyState.textContent = 'Loading history…';
+  ui.historyState.hidden = false;
+  let res;
+  try {
+    res = await request('GET', sigPath(id, '/history'));
+  } catch (err) {
+    const msg = netError(err, "Couldn't load the history");
+    if (msg) ui.historyState.textContent = msg;
+    return;
+  }
+  if (!state.current || state.current.id !== id) return;
+  if (!res.ok) {
+    renderHistory([], errorText(res, "Couldn't load the history"));
+    return;
+  }
+  renderHistory(Array.isArray(res.body.changes) ? res.body.changes : [], 'No changes recorded.');
+}
+
+function renderHistory(changes, emptyText) {
+  state.history = changes;
+  const frag = document.createDocumentFragment();
+  const current = state.current && state.current.stored ? num(state.current.stored.version) : 0;
+  for (const c of [...changes].reverse()) {
+    const v = num(c.version);
+    const action = str(c.action);
+    const li = h('li', { 'data-version': String(v), 'data-action': action });
+    const btn = h(
+      'button',
+      { type: 'button', class: 'history-item', 'data-version': String(v), 'aria-label': `Show version ${v}: ${ACTION_LABEL[action] || action} by ${str(c.changed_by) || 'unknown'}` },
+      h('span', { class: v === current ? 'ver is-current' : 'ver' }, `v${v}`),
+      h('span', { class: `action action-${action}` }, ACTION_LABEL[action] || capitalize(action)),
+      h('span', { class: 'who' }, str(c.changed_by) || 'unknown'),
+      timeEl(c.changed_at),
+    );
+    li.append(btn);
+    frag.append(li);
+  }
+  ui.history.replaceChildren(frag);
+  ui.historyState.textContent = emptyText;
+  ui.historyState.hidden = changes.length > 0;
+}
+
+async function getVersion(id, n) {
+  const key = `${id}@${n}`;
+  if (state.versions.has(key)) return state.versions.get(key);
+  const res = await request('GET', sigPath(id, `/versions/${n}`));
+  if (!res.ok) throw new Error(errorText(res, `Couldn't load version ${n}`));
+  state.versions.set(key, res.body);
+  return res.body;
+}
+
+let dialogOpener = null;
+async function openVersion(n, opener) {
+  const cur = state.current;
+  if (!cur || !cur.id) return;
+  let v;
+  let prev = null;
+  try {
+    v = await getVersion(cur.id, n);
+    if (n > 1) prev = await getVersion(cur.id, n - 1).catch(() => null);
+  } catch (err) {
+    if (err instanceof SessionEnded) return;
+    ui.historyState.hidden = false;
+    ui.historyState.textContent = err.message.startsWith("Couldn't") ? err.message : `Couldn't load version ${n}: can't reach Dowser.`;
+    return;
+  }
+  state.dialogVersion = { id: cur.id, version: n, source: str(v.source), prev: prev ? str(prev.source) : null };
+  ui.versionTitle.textContent = `${cur.id}, version ${n}`;
+  ui.versionMeta.replaceChildren(`Saved by ${str(v.created_by) || 'unknown'} `, timeEl(v.created_at));
+  ui.versionShowDiff.disabled = prev === null;
+  showVersionSource(false);
+  dialogOpener = opener || null;
+  if (typeof ui.dialog.showModal === 'function') ui.dialog.showModal();
+  else ui.dialog.setAttribute('open', '');
+  ui.versionSource.focus();
+}
+
+function showVersionSource(diff) {
+  const d = state.dialogVersion;
+  if (!d) return;
+  ui.versionShowSource.setAttribute('aria-pressed', diff ? 'false' : 'true');
+  ui.versionShowDiff.setAttribute('aria-pressed', diff ? 'true' : 'false');
+  if (!diff || d.prev === null) {
+    ui.versionSource.replaceChildren(d.source);
+    ui.versionSource.setAttribute('aria-label', `Source of version ${d.version}`);
+    return;
+  }
+  const ops = diffLines(d.prev.split('\n'), d.source.split('\n'));
+  if (!ops) {
+    ui.versionSource.replaceChildren('These versions are too long to compare here.');
+    return;
+  }
+  const frag = document.createDocumentFragment();
+  let changed = 0;
+  for (const [op, text] of ops) {
+    if (op !== ' ') changed++;
+    const cls = op === '+' ? 'diff-add' : op === '-' ? 'diff-del' : 'diff-same';
+    const label = op === '+' ? 'added: ' : op === '-' ? 'removed: ' : '';
+    frag.append(h('span', { class: `diff-line ${cls}` }, label ? h('span', { class: 'sr-only' }, label) : null, `${op} ${text}\n`));
+  }
+  if (!changed) frag.append(h('span', { class: 'diff-line diff-same' }, '(the text is the same as version ' + (d.version - 1) + ')'));
+  ui.versionSource.replaceChildren(frag);
+  ui.versionSource.setAttribute('aria-label', `Changes from version ${d.version - 1} to version ${d.version}`);
+}
+
+// diffLines is a longest-common-subsequence line diff: [[op, line]] with op
+// ' ', '-' or '+'; null when the texts are too long.
+function diffLines(a, b) {
+  const n = a.length;
+  const m = b.length;
+  if (n * m > DIFF_MAX_CELLS) return null;
+  const w = m + 1;
+  const L = new Uint32Array((n + 1) * w);
+  for (let i = n - 1; i >= 0; i--) {
+    for (let j = m - 1; j >= 0; j--) {
+      L[i * w + j] = a[i] === b[j] ? L[(i + 1) * w + j + 1] + 1 : Math.max(L[(i + 1) * w + j], L[i * w + j + 1]);
+    }
+  }
+  const out = [];
+  let i = 0;
+  let j = 0;
+  while (i < n && j < m) {
+    if (a[i] === b[j]) {
+      out.push([' ', a[i]]);
+      i++;
+      j++;
+    } else if (L[(i + 1) * w + j] >= L[i * w + j + 1]) out.push(['-', a[i++]]);
+    else out.push(['+', b[j++]]);
+  }
+  while (i < n) out.push(['-', a[i++]]);
+  while (j < m) out.push(['+', b[j++]]);
+  return out;
+}
+
+function closeVersion() {
+  if (ui.dialog.open) ui.dialog.close();
+}
+
+function restoreVersion() {
+  const d = state.dialogVersion;
+  if (!d || !state.current || state.current.id !== d.id) return;
+  ui.editor.value = d.source;
+  closeVersion();
+  onEditorInput();
+  refreshCode();
+  ui.saveStatus.textContent = dirty ? `Version ${d.version} is in the editor. Save to make it the current version.` : `Version ${d.version} is the same as the current text.`;
+  ui.editor.focus();
+  ui.editor.setSelectionRange(0, 0);
+}
+
+// ---------------------------------------------------------------- preview
+
+async function runPreview() {
+  const cur = state.current;
+  if (!cur) return;
+  const since = ui.previewSince.value;
+  const text = ui.editor.value;
+  ui.preview.disabled = true;
+  ui.preview.textContent = 'Running…';
+  ui.previewResult.setAttribute('aria-busy', 'true');
+  ui.previewResult.replaceChildren(h('p', { class: 'muted' }, `Replaying the last ${sinceLabel(since)} of events through this definition… (up to a minute)`));
+  let res;
+  try {
+    res = await request('POST', `/v1/signals/preview?since=${encodeURIComponent(since)}`, { text });
+  } catch (err) {
+    const msg = netError(err, "Couldn't run the preview");
+    ui.previewResult.replaceChildren(msg ? h('p', { class: 'form-error' }, msg) : '');
+    return;
+  } finally {
+    ui.preview.disabled = !state.current;
+    ui.preview.textContent = 'Run preview';
+    ui.previewResult.setAttribute('aria-busy', 'false');
+  }
+  if (res.ok) {
+    renderPreview(res.body, since);
+  } else if (res.status === 404 || res.status === 405 || res.status === 501) {
+    previewUnavailable('This server has no preview.', since, text);
+  } else if (res.status === 503) {
+    previewUnavailable(str(res.body.error) ? `${capitalize(str(res.body.error))}.` : 'This server does not run previews.', since, text);
+  } else if (res.status === 422) {
+    setProblems(problemsOf(res.body), 'previewed');
+    ui.previewResult.replaceChildren(h('p', { class: 'form-error' }, 'The definition has problems; they are listed under the editor.'));
+  } else {
+    ui.previewResult.replaceChildren(h('p', { class: 'form-error' }, errorText(res, 'The preview failed')));
+  }
+}
+
+function sinceLabel(since) {
+  return { '24h': '24 hours', '7d': '7 days', '30d': '30 days' }[since] || since;
+}
+
+function previewUnavailable(why, since, text) {
+  const id = (state.current && state.current.id) || idInText(text) || 'signal';
+  const file = `${id}.yaml`;
+  const cmd = `dowser signals backtest --signals ${file} --from-kafka --since ${since}`;
+  const dl = h('button', { type: 'button', class: 'link-button', 'data-action': 'download' }, `Download ${file}`);
+  dl.addEventListener('click', () => download(file, text));
+  ui.previewResult.replaceChildren(
+    h('p', null, `${why} Run the same backtest from a terminal that reaches Kafka:`),
+    h('pre', { class: 'cmd' }, h('code', null, cmd)),
+    h('p', { class: 'muted' }, dl, ' (the text in the editor)'),
+  );
+}
+
+function download(name, text) {
+  const url = URL.createObjectURL(new Blob([text], { type: 'application/yaml' }));
+  const a = h('a', { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+function renderPreview(r, since) {
+  const alerts = num(r.alerts);
+  const events = num(r.events);
+  const out = [];
+  out.push(
+    h(
+      'p',
+      { class: 'preview-headline' },
+      h('strong', null, numberFmt.format(alerts)),
+      ` ${alerts === 1 ? 'alert' : 'alerts'} over the last ${sinceLabel(str(r.since) || since)}, from ${numberFmt.format(events)} events`,
+      num(r.invalid) ? ` (${numberFmt.format(num(r.invalid))} invalid skipped)` : '',
+      '.',
+    ),
+  );
+  const byPriority = r.by_priority && typeof r.by_priority === 'object' ? r.by_priority : {};
+  const byRep = r.by_rep && typeof r.by_rep === 'object' ? r.by_rep : {};
+  const byDay = r.by_day && typeof r.by_day === 'object' ? r.by_day : {};
+
+  const days = Object.keys(byDay).sort();
+  if (days.length) {
+    const max = Math.max(...days.map((d) => num(byDay[d])), 1);
+    const chart = h('ol', { class: 'bars', 'aria-label': 'Alerts per day' });
+    for (const d of days) {
+      const fill = h('span', { class: 'bar-fill' });
+      fill.style.width = `${Math.max(2, (num(byDay[d]) / max) * 100)}%`;
+      chart.append(h('li', null, h('span', { class: 'bar-label' }, d), h('span', { class: 'bar' }, fill), h('span', { class: 'bar-value' }, numberFmt.format(num(byDay[d])))));
+    }
+    out.push(h('h3', { class: 'mini-heading' }, 'Per day'), chart);
+  }
+  const reps = Object.entries(byRep).sort((a, b) => num(b[1]) - num(a[1]));
+  if (reps.length) {
+    out.push(h('h3', { class: 'mini-heading' }, 'Per rep'), h('p', { class: 'chips' }, reps.map(([rep, n]) => h('span', { class: 'pill' }, `${rep || 'nobody'}: ${numberFmt.format(num(n))}`))));
+  }
+  const prios = PRIORITIES.filter((p) => num(byPriority[p]));
+  if (prios.length > 1) {
+    out.push(h('p', { class: 'chips' }, prios.map((p) => h('span', { class: `badge badge-${p}` }, `${PRIORITY_LABEL[p]} ${num(byPriority[p])}`))));
+  }
+  const samples = Array.isArray(r.samples) ? r.samples.slice(0, 5) : [];
+  if (samples.length) {
+    const ul = h('ul', { class: 'samples' });
+    for (const s of samples) {
+      ul.append(h('li', null, h('span', { class: 'sample-msg' }, str(s.message) || str(s.subject)), h('span', { class: 'sample-meta muted' }, [str(s.subject), str(s.rep) && `to ${s.rep}`].filter(Boolean).join(' · '), ' ', timeEl(s.time))));
+    }
+    out.push(h('h3', { class: 'mini-heading' }, alerts > samples.length ? `First ${samples.length}` : 'Alerts'), ul);
+  }
+  if (!alerts) out.push(h('p', { class: 'muted' }, 'It would have fired nothing. Loosen the match or the count, or try a longer period.'));
+  ui.previewResult.replaceChildren(...out);
+}
+
+// ---------------------------------------------------------------- content owners
+
+let contentLoaded = null;
+async function lookupContent(ev) {
+  ev.preventDefault();
+  const id = ui.contentId.value.trim();
+  if (!id) {
+    ui.contentStatus.textContent = 'Enter a content id.';
+    ui.contentId.focus();
+    return;
+  }
+  ui.contentStatus.textContent = 'Looking up…';
+  let res;
+  try {
+    res = await request('GET', `/v1/content/${encodeURIComponent(id)}`);
+  } catch (err) {
+    ui.contentStatus.textContent = netError(err, "Couldn't look it up") || '';
+    return;
+  }
+  if (res.ok) {
+    contentLoaded = id;
+    ui.contentTitle.value = str(res.body.title);
+    ui.contentURL.value = str(res.body.url_prefix);
+    ui.contentOwner.value = str(res.body.owner);
+    ui.contentFields.hidden = false;
+    ui.contentStatus.textContent = res.body.owner ? `${id} is owned by ${res.body.owner}.` : `${id} has no owner: its alerts go to each signal's owner.`;
+  } else if (res.status === 404) {
+    contentLoaded = id;
+    ui.contentTitle.value = '';
+    ui.contentURL.value = '';
+    ui.contentOwner.value = state.user && state.user.role === 'marketer' ? state.user.id : '';
+    ui.contentFields.hidden = false;
+    ui.contentStatus.textContent = `There is no content item ${id}. Fill in the fields and save to create it.`;
+  } else {
+    ui.contentFields.hidden = true;
+    ui.contentStatus.textContent = errorText(res, "Couldn't look it up");
+  }
+}
+
+async function saveContent() {
+  const id = contentLoaded;
+  if (!id) return;
+  if (ui.contentId.value.trim() !== id) {
+    ui.contentStatus.textContent = 'The id changed: look it up first.';
+    return;
+  }
+  ui.contentStatus.textContent = 'Saving…';
+  let res;
+  try {
+    res = await request('PUT', `/v1/content/${encodeURIComponent(id)}`, {
+      json: { title: ui.contentTitle.value.trim(), url_prefix: ui.contentURL.value.trim(), owner: ui.contentOwner.value.trim() },
+    });
+  } catch (err) {
+    ui.contentStatus.textContent = netError(err, "Couldn't save") || '';
+    return;
+  }
+  ui.contentStatus.textContent = res.ok ? `Saved ${id}.` : errorText(res, `Couldn't save ${id}`);
+}
+
+// ---------------------------------------------------------------- events
+
+function wireEvents() {
+  ui.loginForm.addEventListener('submit', onLoginSubmit);
+  ui.token.addEventListener('input', () => {
+    if (ui.loginError.textContent) setLoginError('');
+  });
+  ui.logout.addEventListener('click', logout);
+  ui.newSignal.addEventListener('click', newSignal);
+  ui.tbody.addEventListener('click', onListClick);
+  ui.tbody.addEventListener('keydown', onListKey);
+
+  ui.editor.addEventListener('input', onEditorInput);
+  ui.editor.addEventListener('scroll', syncScroll);
+  ui.save.addEventListener('click', save);
+  ui.revert.addEventListener('click', revert);
+  ui.enabled.addEventListener('click', toggleEnabled);
+  ui.problems.addEventListener('click', (ev) => {
+    const btn = ev.target.closest('button.problem-jump');
+    if (!btn) return;
+    const loc = state.problemLines[Number(btn.dataset.index)];
+    if (loc) jumpToLine(loc.line);
+  });
+
+  ui.preview.addEventListener('click', runPreview);
+
+  ui.history.addEventListener('click', (ev) => {
+    const btn = ev.target.closest('button.history-item');
+    if (btn) openVersion(Number(btn.dataset.version), btn);
+  });
+  ui.versionShowSource.addEventListener('click', () => showVersionSource(false));
+  ui.versionShowDiff.addEventListener('click', () => showVersionSource(true));
+  ui.versionClose.addEventListener('click', closeVersion);
+  ui.versionRestore.addEventListener('click', restoreVersion);
+  ui.dialog.addEventListener('close', () => {
+    if (dialogOpener && document.contains(dialogOpener)) dialogOpener.focus();
+    dialogOpener = null;
+  });
+
+  ui.contentForm.addEventListener('submit', lookupContent);
+  ui.contentSave.addEventListener('click', saveContent);
+
+  document.addEventListener('keydown', (ev) => {
+    if ((ev.ctrlKey || ev.metaKey) && !ev.altKey && ev.key.toLowerCase() === 's' && document.body.dataset.view === 'console') {
+      ev.preventDefault();
+      save();
+    }
+  });
+  window.addEventListener('beforeunload', (ev) => {
+    if (dirty) ev.preventDefault();
+  });
+  window.addEventListener('hashchange', () => {
+    const id = hashSignal();
+    if (id && state.user && state.signals.has(id) && (!state.current || state.current.id !== id)) openSignal(id, true);
+  });
+  document.addEventListener('visibilitychange', async () => {
+    if (document.visibilityState !== 'visible' || !state.user || !isMarketing(state.user.role)) return;
+    try {
+      await loadAll();
+    } catch {
+      /* shown on the next action */
+    }
+  });
+}
+
+boot();

@@ -28,7 +28,7 @@ func (m *matcher) matches(x *evalCtx) bool {
 	if m.contentID != "" && m.contentID != ev.ContentID {
 		return false
 	}
-	if m.hasURL && !m.url.match(ev.Prop("url")) {
+	if m.hasURL && !m.url.match(x.url()) {
 		return false
 	}
 	if m.keywords != nil && !m.keywords.in(x.text()) {
@@ -62,6 +62,12 @@ type evalCtx struct {
 	tokenized bool
 	cel       whereEvent
 	celReady  bool
+	// ev's evidence, counted for key, once evidenceReady
+	evidenceOf    schema.Evidence
+	evidenceReady bool
+	// ev's "url" property, once urlReady
+	urlProp  string
+	urlReady bool
 }
 
 // reset prepares x for ev as id resolves it.
@@ -83,7 +89,7 @@ func (x *evalCtx) reset(ev *schema.Event, id link) {
 	if x.key == "" {
 		x.key = ev.Customer.AnonymousID
 	}
-	x.tokenized, x.celReady = false, false
+	x.tokenized, x.celReady, x.evidenceReady, x.urlReady = false, false, false, false
 }
 
 // release drops the references to the event, so that an idle engine does
@@ -91,6 +97,7 @@ func (x *evalCtx) reset(ev *schema.Event, id link) {
 func (x *evalCtx) release() {
 	x.ev = nil
 	x.cel = whereEvent{}
+	x.evidenceOf, x.urlProp = schema.Evidence{}, ""
 	x.customerID, x.key, x.account, x.lifecycle = "", "", "", ""
 }
 
@@ -117,9 +124,21 @@ func (x *evalCtx) text() *textIndex {
 
 // evidence is the evidence record of the event, counted for x.key.
 func (x *evalCtx) evidence() schema.Evidence {
-	e := schema.EvidenceOf(x.ev)
-	e.CustomerID = x.key
-	return e
+	if !x.evidenceReady {
+		x.evidenceOf = schema.EvidenceOf(x.ev)
+		x.evidenceOf.CustomerID = x.key
+		x.evidenceReady = true
+	}
+	return x.evidenceOf
+}
+
+// url is the event's "url" property, "" when it has none.
+func (x *evalCtx) url() string {
+	if !x.urlReady {
+		x.urlProp = x.ev.Prop("url")
+		x.urlReady = true
+	}
+	return x.urlProp
 }
 
 // value returns the event's value of f, "" when it has none.

@@ -143,7 +143,11 @@ func (st *subjectState) admits(ev *schema.Event, p *plan) bool {
 
 // after returns the index of the first record with a time after t.
 func (st *subjectState) after(t time.Time) int {
-	return sort.Search(len(st.records), func(i int) bool { return st.records[i].ev.Time.After(t) })
+	n := len(st.records)
+	if n == 0 || !st.records[n-1].ev.Time.After(t) {
+		return n // t at or after the newest: the usual case, in order
+	}
+	return sort.Search(n-1, func(i int) bool { return st.records[i].ev.Time.After(t) })
 }
 
 // insert adds r after every kept record with a time at or before its own
@@ -185,7 +189,12 @@ func (x *recordIndex) insert(st *subjectState, i int, within time.Duration) {
 // O(1); the next growing append copies only what is live.
 func (st *subjectState) prune(p *plan) int {
 	newest := st.newest()
-	i := st.after(newest.Add(-p.horizon))
+	// Each record is passed over once before it is dropped, so scanning
+	// from the front costs O(1) per event, amortized.
+	from, i := newest.Add(-p.horizon), 0
+	for i < len(st.records) && !st.records[i].ev.Time.After(from) {
+		i++
+	}
 	if i > 0 {
 		if p.kind == kindScore {
 			for _, r := range st.records[:i] {

@@ -42,12 +42,14 @@ func importTableOf(kind string) (importTable, bool) {
 		return importTable{"content", []importColumn{
 			{"id", "id", true}, {"title", "title", false}, {"url_prefix", "url_prefix", false}, {"owner", "owner_id", false},
 		}}, true
+	case "do-not-track":
+		return importTable{"do_not_track", []importColumn{{"kind", "kind", true}, {"id", "id", true}}}, true
 	}
 	return importTable{}, false
 }
 
 // ImportKinds are the kinds of rows Import takes.
-func ImportKinds() []string { return []string{"users", "accounts", "contacts", "content"} }
+func ImportKinds() []string { return []string{"users", "accounts", "contacts", "content", "do-not-track"} }
 
 // ImportColumns returns the columns an import of kind may carry, and the
 // ones it must; ok is false for a kind Import does not take.
@@ -135,6 +137,16 @@ func (s *Store) Import(ctx context.Context, kind string, columns []string, rows 
 
 // importStatement is the upsert of one row of cols into table.
 func importStatement(table string, cols []importColumn) string {
+	if table == "do_not_track" {
+		// An entry is there or not: nothing to update.
+		names := make([]string, len(cols))
+		values := make([]string, len(cols))
+		for i, c := range cols {
+			names[i], values[i] = c.sqlName, "$"+strconv.Itoa(i+1)
+		}
+		return "INSERT INTO do_not_track (" + strings.Join(names, ", ") + ", created_by) VALUES (" + strings.Join(values, ", ") +
+			", 'import') ON CONFLICT (kind, id) DO NOTHING"
+	}
 	var names, values, updates []string
 	for i, c := range cols {
 		p := "$" + strconv.Itoa(i+1)

@@ -374,3 +374,19 @@ func TestPurgeDeletesOnlyOldAlertsWithTheirEvidence(t *testing.T) {
 		t.Errorf("do-not-track = %v, want c-1", dnt)
 	}
 }
+
+func TestImportDoNotTrack(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	n, err := s.Import(ctx, "do-not-track", []string{"id", "kind"}, [][]string{{"c-1", "customer"}, {"acme", "account"}, {"c-1", "customer"}})
+	if err != nil || n != 3 {
+		t.Fatalf("import = %d, %v", n, err)
+	}
+	dnt, err := s.DoNotTrack(ctx)
+	if err != nil || !dnt["customer"]["c-1"] || !dnt["account"]["acme"] || len(dnt["customer"]) != 1 {
+		t.Fatalf("do-not-track after import = %v, %v", dnt, err)
+	}
+	if _, err := s.Import(ctx, "do-not-track", []string{"kind", "id"}, [][]string{{"planet", "x"}}); err == nil {
+		t.Error("an unknown kind must fail the import")
+	}
+}

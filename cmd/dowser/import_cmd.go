@@ -14,7 +14,7 @@ import (
 	"github.com/dowserhq/dowser/postgres"
 )
 
-const importUsage = `Usage: dowser import users|accounts|contacts|content FILE.csv [--database-url URL]
+const importUsage = `Usage: dowser import users|accounts|contacts|content|do-not-track FILE.csv [--database-url URL]
 
 Creates or updates the rows of a CSV file whose header row names the
 columns, in any order (on update, columns not named keep their values):
@@ -23,6 +23,7 @@ columns, in any order (on update, columns not named keep their values):
   accounts  id, name, owner, lifecycle (prospect|customer), region, industry, size
   contacts  id (the customer id), owner, account_id
   content   id, title, url_prefix, owner
+  do-not-track  kind (customer|account), id: their events are dropped unseen
 
 Required: id, and for users name and role. An owner must be a user already.
 Every row is checked first: any problem is reported as FILE:LINE: column:
@@ -250,6 +251,10 @@ func checkImportValue(kind, col, v string) string {
 	case "lifecycle":
 		if v != "prospect" && v != "customer" {
 			return fmt.Sprintf("%q is not prospect or customer", v)
+		}
+	case "kind":
+		if v != postgres.DNTCustomer && v != postgres.DNTAccount {
+			return fmt.Sprintf("%q is not customer or account", v)
 		}
 	case "region", "industry", "size":
 		if len(v) > 128 {

@@ -49,7 +49,9 @@ func importTableOf(kind string) (importTable, bool) {
 }
 
 // ImportKinds are the kinds of rows Import takes.
-func ImportKinds() []string { return []string{"users", "accounts", "contacts", "content", "do-not-track"} }
+func ImportKinds() []string {
+	return []string{"users", "accounts", "contacts", "content", "do-not-track"}
+}
 
 // ImportColumns returns the columns an import of kind may carry, and the
 // ones it must; ok is false for a kind Import does not take.

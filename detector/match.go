@@ -62,6 +62,8 @@ type evalCtx struct {
 	tokenized bool
 	cel       whereEvent
 	celReady  bool
+	wheres    [4]whereResult // the first where results, by source
+	whereN    int
 	// ev's evidence, counted for key, once evidenceReady
 	evidenceOf    schema.Evidence
 	evidenceReady bool
@@ -90,6 +92,7 @@ func (x *evalCtx) reset(ev *schema.Event, id link) {
 		x.key = ev.Customer.AnonymousID
 	}
 	x.tokenized, x.celReady, x.evidenceReady, x.urlReady = false, false, false, false
+	x.whereN = 0
 }
 
 // release drops the references to the event, so that an idle engine does
@@ -97,6 +100,7 @@ func (x *evalCtx) reset(ev *schema.Event, id link) {
 func (x *evalCtx) release() {
 	x.ev = nil
 	x.cel = whereEvent{}
+	x.wheres, x.whereN = [4]whereResult{}, 0
 	x.evidenceOf, x.urlProp = schema.Evidence{}, ""
 	x.customerID, x.key, x.account, x.lifecycle = "", "", "", ""
 }

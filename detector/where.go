@@ -180,6 +180,7 @@ var whereEnv = sync.OnceValues(func() (*cel.Env, error) {
 // shape common enough to matter, an evaluation of the same meaning that
 // does not go through CEL.
 type whereProgram struct {
+	src  string
 	prg  cel.Program
 	prop *propertyMatch // nil: CEL only
 }
@@ -212,12 +213,35 @@ func compileWhere(src string) (*whereProgram, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &whereProgram{prg: prg, prop: propertyMatchOf(ast.NativeRep().Expr())}, nil
+	return &whereProgram{src: src, prg: prg, prop: propertyMatchOf(ast.NativeRep().Expr())}, nil
 }
 
 // where evaluates w over the event of x: true only when it evaluates to
 // true without error.
 func (x *evalCtx) where(w *whereProgram) bool {
+	// Signals often share a where (the default pack's URL test): its
+	// result for this event is remembered.
+	for i := range x.whereN {
+		if x.wheres[i].src == w.src {
+			return x.wheres[i].matched
+		}
+	}
+	matched := x.evalWhere(w)
+	if x.whereN < len(x.wheres) {
+		x.wheres[x.whereN] = whereResult{w.src, matched}
+		x.whereN++
+	}
+	return matched
+}
+
+// whereResult is a where expression's result for the event being
+// evaluated.
+type whereResult struct {
+	src     string
+	matched bool
+}
+
+func (x *evalCtx) evalWhere(w *whereProgram) bool {
 	if w.prop != nil {
 		if matched, ok := w.prop.eval(x.ev.Properties); ok {
 			return matched

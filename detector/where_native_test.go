@@ -37,7 +37,7 @@ func TestPropertyMatchAgreesWithCEL(t *testing.T) {
 				x := &evalCtx{}
 				x.reset(ev, link{})
 				fast, ok := w.prop.eval(ev.Properties)
-				slow := x.where(&whereProgram{prg: w.prg})
+				slow := x.evalWhere(&whereProgram{prg: w.prg})
 				if ok && fast != slow {
 					t.Errorf("%s on %s=%.40v (value %d): native %v, CEL %v", src, name, v, i, fast, slow)
 				}
@@ -56,7 +56,7 @@ func TestPropertyMatchAgreesWithCEL(t *testing.T) {
 		ev.Properties = map[string]any{"url": strings.Repeat("a", n)}
 		x.reset(ev, link{})
 		_, ok := w.prop.eval(ev.Properties)
-		if got, want := x.where(&whereProgram{prg: w.prg}), n == w.prop.maxLen; got != want || ok != want {
+		if got, want := x.evalWhere(&whereProgram{prg: w.prg}), n == w.prop.maxLen; got != want || ok != want {
 			t.Errorf("%d bytes: CEL %v, native ok %v; want %v", n, got, ok, want)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dowserhq/dowser/broker"
+	"github.com/dowserhq/dowser/postgres/pgtest"
 )
 
 // TestBenchJSON runs a tiny `dowser bench --json` end to end, on an
@@ -69,5 +70,37 @@ func TestBenchSignalSet(t *testing.T) {
 	}
 	if len(ids) != 1000 {
 		t.Errorf("%d signals, want 1000", len(ids))
+	}
+}
+
+// TestBenchEndToEnd runs the end-to-end part small: the full service on
+// PostgreSQL, a few clients and probes.
+func TestBenchEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	dbURL := pgtest.URL(t)
+	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", Partitions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	args := []string{"bench", "--events", "2000", "--json", "--kafka-brokers", b.Addr(), "--partitions", "2",
+		"--engine-time", "200ms", "--state-subjects", "1000", "--database-url", dbURL,
+		"--e2e-rate", "500", "--e2e-clients", "20", "--e2e-alerts", "30", "--ws-conns", "50"}
+	if code := run(ctx, args, &out, &errOut, func(string) string { return "" }); code != 0 {
+		t.Fatalf("dowser bench exited %d: %s", code, errOut.String())
+	}
+	var res map[string]any
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+	}
+	for _, k := range []string{"e2e_p50_ms", "e2e_p99_ms", "ws_bytes_per_conn"} {
+		if _, ok := res[k].(float64); !ok {
+			t.Errorf("%s = %v, want a number; stderr:\n%s", k, res[k], errOut.String())
+		}
 	}
 }

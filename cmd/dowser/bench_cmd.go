@@ -97,7 +97,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.IntVar(&cfg.E2EAlerts, "e2e-alerts", 1000, "alerts the end-to-end latency run measures")
 	fs.IntVar(&cfg.WSConns, "ws-conns", 10_000, "idle websocket connections of the memory measurement (with --database-url; 0 skips it)")
 	fs.DurationVar(&cfg.EngineTime, "engine-time", 10*time.Second, "longest time the engine measurement spends on one signal count")
-	fs.IntVar(&cfg.StateSubjects, "state-subjects", 1_000_000, "active subjects of the detector state measurement (20 signals)")
+	fs.IntVar(&cfg.StateSubjects, "state-subjects", 1_000_000, "active subjects (people and their accounts, half each) of the detector state measurement (20 signals)")
 	if err := parseFlags(fs, args, stderr, getenv, map[string]string{"database-url": "DATABASE_URL"}); err != nil {
 		return err
 	}
@@ -516,9 +516,10 @@ func benchSignalSet(n int) ([]*detector.Signal, error) {
 	return out, nil
 }
 
-// benchState evaluates one event for each of n people, each of their own
-// account, over 20 signals and returns the heap the engine then holds per
-// subject, and its live (signal, subject) states.
+// benchState evaluates one event for each of n/2 people, each of an
+// account of their own (so n subjects: people and accounts), over 20
+// signals and returns the heap the engine then holds per subject, and its
+// live (signal, subject) states.
 func benchState(n int) (float64, int, error) {
 	sigs, err := benchSignalSet(20)
 	if err != nil {
@@ -529,7 +530,7 @@ func benchState(n int) (float64, int, error) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	e := detector.New(sigs)
-	for i := range n {
+	for i := range max(n/2, 1) {
 		acct := fmt.Sprintf("acct-%07d", i)
 		c := schema.Customer{ID: fmt.Sprintf("c-%07d", i), Email: fmt.Sprintf("p%07d@%s.example", i, acct), AccountID: acct, Lifecycle: schema.LifecycleProspect}
 		if i%3 == 2 {

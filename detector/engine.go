@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"hash/maphash"
 	"slices"
 	"strings"
 	"time"
@@ -180,6 +181,7 @@ func New(signals []*Signal) *Engine {
 		recent: recentIDs{limit: MaxRecentEvents},
 		links:  identityLinks{limit: MaxIdentityLinks},
 	}
+	e.x.seed = maphash.MakeSeed()
 	e.SetSignals(signals)
 	return e
 }
@@ -348,10 +350,13 @@ func (p *program) evaluate(x *evalCtx) (schema.Alert, bool) {
 		p.expiry.push(unixNanos(x.ev.Time.Add(p.horizon+p.cooldown)), st)
 	case p.expired(st, x.watermark):
 		*st = subjectState{subject: st.subject} // forgotten: start afresh
-	case !st.admits(x.ev, p.plan):
+	case !st.admits(x, p.plan):
 		return schema.Alert{}, false
 	}
 	r.ev = x.evidence()
+	if r.ev.EventID != "" {
+		r.idHash = x.idHash()
+	}
 	switch p.kind {
 	case kindThreshold:
 		return p.threshold(x, st, r)

@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"hash/maphash"
 	"time"
 
 	"github.com/dowserhq/dowser/schema"
@@ -70,6 +71,10 @@ type evalCtx struct {
 	// ev's "url" property, once urlReady
 	urlProp  string
 	urlReady bool
+	// seed is the engine's hash seed; hash is ev's id's, once hashReady.
+	seed      maphash.Seed
+	hash      uint32
+	hashReady bool
 }
 
 // reset prepares x for ev as id resolves it.
@@ -93,6 +98,7 @@ func (x *evalCtx) reset(ev *schema.Event, id link) {
 	}
 	x.tokenized, x.celReady, x.evidenceReady, x.urlReady = false, false, false, false
 	x.whereN = 0
+	x.hashReady = false
 }
 
 // release drops the references to the event, so that an idle engine does
@@ -134,6 +140,21 @@ func (x *evalCtx) evidence() schema.Evidence {
 		x.evidenceReady = true
 	}
 	return x.evidenceOf
+}
+
+// idHash is the hash of the event's id that records keep.
+func (x *evalCtx) idHash() uint32 {
+	if !x.hashReady {
+		x.hash = idHash(x.seed, x.ev.ID)
+		x.hashReady = true
+	}
+	return x.hash
+}
+
+// idHash is the hash of a non-empty event id that records keep; an
+// engine hashes every id with its own seed.
+func idHash(seed maphash.Seed, id string) uint32 {
+	return uint32(maphash.String(seed, id))
 }
 
 // url is the event's "url" property, "" when it has none.

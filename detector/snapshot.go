@@ -149,6 +149,9 @@ func (e *Engine) Restore(data []byte) error {
 			}
 			for i, r := range ss.Records {
 				st.records[i] = record{ev: r.Ev, value: r.Value, steps: r.Steps, absent: r.Absent, points: r.Points}
+				if r.Ev.EventID != "" {
+					st.records[i].idHash = idHash(e.x.seed, r.Ev.EventID)
+				}
 			}
 			p.states[st.subject] = st
 			p.expiry.push(unixNanos(p.expiresAt(st)), st)

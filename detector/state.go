@@ -44,6 +44,8 @@ type record struct {
 	// when it matches the sequence's absent match.
 	steps  uint16
 	absent bool
+	// idHash is the engine's hash of ev.EventID, 0 for an empty id.
+	idHash uint32
 	// points is what the event adds to a score.
 	points float64
 }
@@ -51,16 +53,16 @@ type record struct {
 func (st *subjectState) newest() time.Time { return st.records[len(st.records)-1].ev.Time }
 
 // indexMin is how many records a subject keeps before it is worth
-// indexing: below it, scanning the records is about as fast as a map and
-// costs no memory.
+// indexing: below it, scanning the records' id hashes is about as fast as
+// a map and costs no memory.
 const indexMin = 16
 
 // recordIndex is derived from a subject's records, so that checking an
 // event id, and counting the distinct values and people of a threshold's
 // window, does not cost a pass over them all.
 type recordIndex struct {
-	// ids are the non-empty event ids of the records.
-	ids map[string]struct{}
+	// ids counts the records with a non-empty event id by its hash.
+	ids map[uint32]int32
 
 	// Thresholds with distinct or min_people only (counted): the window
 	// of the newest record, (newest − within, newest], is records[lo:];
@@ -78,10 +80,10 @@ func (st *subjectState) indexed(p *plan) *recordIndex {
 	if st.index != nil || len(st.records) < indexMin {
 		return st.index
 	}
-	x := &recordIndex{ids: make(map[string]struct{}, len(st.records))}
+	x := &recordIndex{ids: make(map[uint32]int32, len(st.records))}
 	for i := range st.records {
-		if id := st.records[i].ev.EventID; id != "" {
-			x.ids[id] = struct{}{}
+		if r := &st.records[i]; r.ev.EventID != "" {
+			x.ids[r.idHash]++
 		}
 	}
 	if p.kind == kindThreshold && (p.distinct.kind != fieldNone || p.minPeople > 0) {
@@ -108,7 +110,7 @@ func (x *recordIndex) count(r *record, d int32) {
 }
 
 // bump adds d to m[k], deleting the key when it drops to zero.
-func bump(m map[string]int32, k string, d int32) {
+func bump[K comparable](m map[K]int32, k K, d int32) {
 	if n := m[k] + d; n != 0 {
 		m[k] = n
 	} else {
@@ -116,25 +118,27 @@ func bump(m map[string]int32, k string, d int32) {
 	}
 }
 
-// admits reports whether ev is neither too late to keep nor a duplicate of
-// a kept event.
-func (st *subjectState) admits(ev *schema.Event, p *plan) bool {
+// admits reports whether the event of x is neither too late to keep nor a
+// duplicate of a kept event.
+func (st *subjectState) admits(x *evalCtx, p *plan) bool {
+	ev := x.ev
 	if !ev.Time.After(st.newest().Add(-p.horizon)) {
 		return false
 	}
 	if st.foldedCount > 0 && !ev.Time.After(st.foldedTime) {
 		return false
 	}
-	x := st.indexed(p)
+	ix := st.indexed(p)
 	if ev.ID == "" {
 		return true // never a duplicate
 	}
-	if x != nil {
-		_, dup := x.ids[ev.ID]
-		return !dup
+	h := x.idHash()
+	if ix != nil && ix.ids[h] == 0 {
+		return true
 	}
+	// Short, or a record has the hash: compare the ids it could be.
 	for i := range st.records {
-		if st.records[i].ev.EventID == ev.ID {
+		if r := &st.records[i]; r.idHash == h && r.ev.EventID == ev.ID {
 			return false
 		}
 	}
@@ -157,7 +161,7 @@ func (st *subjectState) insert(r record, p *plan) int {
 	st.records = slices.Insert(st.records, i, r)
 	if x := st.index; x != nil {
 		if r.ev.EventID != "" {
-			x.ids[r.ev.EventID] = struct{}{}
+			x.ids[r.idHash]++
 		}
 		if x.counted {
 			x.insert(st, i, p.within)
@@ -203,7 +207,9 @@ func (st *subjectState) prune(p *plan) int {
 		}
 		if x := st.index; x != nil {
 			for _, r := range st.records[:i] {
-				delete(x.ids, r.ev.EventID)
+				if r.ev.EventID != "" {
+					bump(x.ids, r.idHash, -1)
+				}
 			}
 			// Every pruned record is at or before newest − horizon, so
 			// before the window.

@@ -458,13 +458,26 @@ func (st *subjectState) absorb(src *subjectState, p *plan) {
 
 // relabel makes the records of anonymous id anon count as customer.
 func (st *subjectState) relabel(anon, customer string, value bool) {
-	st.index = nil // its counts may change; rebuilt when next needed
+	// The window counts follow the records that change (a merge relabels
+	// every account state its visitor touched: rebuilding them would cost
+	// a pass of map updates over each window).
+	var w *recordIndex
+	if st.index != nil && st.index.counted {
+		w = st.index
+	}
 	for i := range st.records {
 		r := &st.records[i]
 		if r.ev.CustomerID == anon {
+			counted := w != nil && i >= w.lo
+			if counted {
+				w.count(r, -1)
+			}
 			r.ev.CustomerID = customer
 			if value && r.value == anon {
 				r.value = customer
+			}
+			if counted {
+				w.count(r, 1)
 			}
 		}
 	}

@@ -3,6 +3,9 @@ package detector
 import (
 	"math"
 	"regexp"
+	"regexp/syntax"
+	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/cel-go/common/ast"
@@ -24,7 +27,10 @@ import (
 type propertyMatch struct {
 	name, def string
 	re        *regexp.Regexp
-	maxLen    int // in bytes
+	// literals, when not nil, are the strings re matches and nothing
+	// else: re matches s exactly when one of them occurs in s.
+	literals []string
+	maxLen   int // in bytes
 }
 
 // eval returns whether the expression matches props, and false for ok
@@ -38,6 +44,14 @@ func (m *propertyMatch) eval(props map[string]any) (matched, ok bool) {
 	}
 	if len(s) > m.maxLen {
 		return false, false
+	}
+	if m.literals != nil {
+		for _, l := range m.literals {
+			if strings.Contains(s, l) {
+				return true, true
+			}
+		}
+		return false, true
 	}
 	return m.re.MatchString(s), true
 }
@@ -89,7 +103,82 @@ func propertyMatchOf(e ast.Expr) *propertyMatch {
 	if maxLen < len(def) {
 		return nil
 	}
-	return &propertyMatch{name: name, def: def, re: re, maxLen: maxLen}
+	m := &propertyMatch{name: name, def: def, re: re, maxLen: maxLen}
+	if syn, err := syntax.Parse(pattern, syntax.Perl); err == nil {
+		if l, ok := literalsOf(syn.Simplify()); ok {
+			m.literals = l
+		}
+	}
+	return m
+}
+
+// maxLiterals bounds the strings literalsOf expands a regexp into.
+const maxLiterals = 16
+
+// literalsOf returns the finite set of strings that re matches, when re is
+// built only of literals, alternations, concatenations, captures and small
+// character classes (as "/(pricing|compare)" is), case-sensitively. An
+// unanchored match of such a regexp is an occurrence of one of them:
+// regexp.MatchString tries every position, and a literal of valid UTF-8
+// occurs in a string only at positions it tries (UTF-8 is
+// self-synchronizing; invalid bytes are stepped over one at a time).
+// Literals holding U+FFFD are refused, as the regexp would match it
+// against invalid bytes too.
+func literalsOf(re *syntax.Regexp) ([]string, bool) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		if re.Flags&syntax.FoldCase != 0 {
+			return nil, false
+		}
+		for _, r := range re.Rune {
+			if r == utf8.RuneError {
+				return nil, false
+			}
+		}
+		return []string{string(re.Rune)}, true
+	case syntax.OpEmptyMatch:
+		return []string{""}, true
+	case syntax.OpCapture:
+		return literalsOf(re.Sub[0])
+	case syntax.OpCharClass:
+		var out []string
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
+				if len(out) == maxLiterals || r == utf8.RuneError || r > unicode.MaxRune || (r >= 0xD800 && r <= 0xDFFF) {
+					return nil, false
+				}
+				out = append(out, string(r))
+			}
+		}
+		return out, len(out) > 0
+	case syntax.OpAlternate:
+		var out []string
+		for _, sub := range re.Sub {
+			l, ok := literalsOf(sub)
+			if !ok || len(out)+len(l) > maxLiterals {
+				return nil, false
+			}
+			out = append(out, l...)
+		}
+		return out, true
+	case syntax.OpConcat:
+		out := []string{""}
+		for _, sub := range re.Sub {
+			l, ok := literalsOf(sub)
+			if !ok || len(out)*len(l) > maxLiterals {
+				return nil, false
+			}
+			next := make([]string, 0, len(out)*len(l))
+			for _, a := range out {
+				for _, b := range l {
+					next = append(next, a+b)
+				}
+			}
+			out = next
+		}
+		return out, true
+	}
+	return nil, false
 }
 
 // memberCall returns e as a call of the member function name with n

@@ -1,6 +1,10 @@
 package detector
 
 import (
+	"math"
+	"math/rand/v2"
+	"regexp"
+	"regexp/syntax"
 	"strings"
 	"testing"
 )
@@ -26,6 +30,9 @@ func TestPropertyMatchAgreesWithCEL(t *testing.T) {
 		}
 		if w.prop == nil {
 			t.Fatalf("%s: not recognized", src)
+		}
+		if src == exprs[0] && w.prop.literals == nil {
+			t.Errorf("%s: its regexp is not seen as literals", src)
 		}
 		for i, v := range append(values, absent{}) {
 			for _, name := range []string{"url", "title"} {
@@ -81,3 +88,53 @@ func TestPropertyMatchAgreesWithCEL(t *testing.T) {
 type absent struct{}
 
 func (absent) String() string { return "(absent)" }
+
+// TestLiteralsMatchAsTheRegexp checks that a regexp that literalsOf
+// expands matches exactly the strings containing one of its literals,
+// over random strings with multi-byte and invalid UTF-8.
+func TestLiteralsMatchAsTheRegexp(t *testing.T) {
+	patterns := map[string]bool{ // whether literalsOf expands it
+		"/(pricing|compare|docs/integrations/)": true,
+		"ab":                                    true,
+		"a(b|c)d":                               true,
+		"x[abc]y|é":                             true,
+		"(a|)b":                                 true,
+		"€[a-c]":                                true,
+		"(?i)ab":                                false,
+		"^ab":                                   false,
+		"a.b":                                   false,
+		"ab*":                                   false,
+		"[^a]":                                  false,
+		"\\bab":                                 false,
+		"[a-z]":                                 false, // more than maxLiterals
+	}
+	alphabet := []string{"a", "b", "c", "d", "x", "y", "/", "é", "€", "\xe2", "\x82", "\xac", "\xff", "pricing", "compare", "docs/integrations/"}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for pattern, expands := range patterns {
+		syn, err := syntax.Parse(pattern, syntax.Perl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		literals, ok := literalsOf(syn.Simplify())
+		if ok != expands {
+			t.Errorf("%q: expanded %v (%q), want %v", pattern, ok, literals, expands)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		re := regexp.MustCompile(pattern)
+		for range 20000 {
+			var b strings.Builder
+			for range rng.IntN(8) {
+				b.WriteString(alphabet[rng.IntN(len(alphabet))])
+			}
+			s := b.String()
+			m := &propertyMatch{re: re, literals: literals, maxLen: math.MaxInt}
+			got, _ := m.eval(map[string]any{"": s})
+			if want := re.MatchString(s); got != want {
+				t.Fatalf("%q on %q: literals %q say %v, the regexp %v", pattern, s, literals, got, want)
+			}
+		}
+	}
+}

@@ -50,6 +50,13 @@ func browser(t *testing.T) context.Context {
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() {
+		// Close Chromium and wait for it to exit before the profile folder
+		// is removed: a browser still writing there fails the cleanup.
+		if ctx.Err() == nil { // not closed by the test already
+			if err := chromedp.Cancel(ctx); err != nil {
+				t.Logf("closing chromium: %v", err)
+			}
+		}
 		cancel()
 		cancelAlloc()
 	})

@@ -5,7 +5,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -203,6 +206,73 @@ func BenchmarkPack(b *testing.B) {
 			replay(b, New(signals), events, span, 1<<20)
 		})
 	}
+}
+
+// BenchmarkPackVariants runs n signals over demo-like traffic from 1,000
+// accounts: the default pack, then variants of it with other ids, counts,
+// windows and URLs, made as `dowser bench` makes them (cmd/dowser), so
+// that most signals watch the few event types of most events.
+func BenchmarkPackVariants(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprintf("signals=%d", n), func(b *testing.B) {
+			events, span := demoEvents(1<<18, 1000)
+			replay(b, New(packVariants(b, n)), events, span, 1<<18)
+		})
+	}
+}
+
+// packVariants returns n signals: the default pack, then variants of it,
+// by the rules of cmd/dowser's benchSignalSet.
+func packVariants(tb testing.TB, n int) []*Signal {
+	tb.Helper()
+	files, err := filepath.Glob("../deploy/signals/*.yaml")
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("no signal pack: %v", err)
+	}
+	slices.Sort(files)
+	var pack []string
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		pack = append(pack, string(src))
+	}
+	idRe := regexp.MustCompile(`(?m)^id: (\S+)`)
+	numRe := regexp.MustCompile(`(?m)^(\s+(?:count|level): )(\d+)`)
+	dayRe := regexp.MustCompile(`(?m)^(\s+within: )(\d+)d`)
+	var out []*Signal
+	for i := range n {
+		src, v := pack[i%len(pack)], i/len(pack)
+		if v > 0 {
+			renamed := idRe.ReplaceAllString(src, fmt.Sprintf("id: ${1}-v%03d", v))
+			src = numRe.ReplaceAllStringFunc(renamed, func(m string) string {
+				s := numRe.FindStringSubmatch(m)
+				k, _ := strconv.Atoi(s[2])
+				return s[1] + strconv.Itoa(k+v%3)
+			})
+			src = dayRe.ReplaceAllStringFunc(src, func(m string) string {
+				s := dayRe.FindStringSubmatch(m)
+				k, _ := strconv.Atoi(s[2])
+				return s[1] + strconv.Itoa(k+v%2) + "d"
+			})
+			switch v % 4 {
+			case 2:
+				src = strings.ReplaceAll(src, "/pricing", "/plans")
+			case 3:
+				src = strings.ReplaceAll(src, "/compare", "/pricing")
+			}
+			if _, err := ParseSignal([]byte(src)); err != nil {
+				src = renamed
+			}
+		}
+		s, err := ParseSignal([]byte(src))
+		if err != nil {
+			tb.Fatalf("variant %d: %v", i, err)
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // demoEvents returns n events shaped like the demo's synthetic traffic

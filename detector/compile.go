@@ -2,7 +2,6 @@ package detector
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -36,10 +35,7 @@ type plan struct {
 	// horizon is how far behind its subject's newest kept event a matching
 	// event is still kept (see Engine).
 	horizon time.Duration
-	// types are the event types the signal can match, ascending; nil when
-	// some match has no type and any event may match.
-	types []string
-	tmpl  *template.Template
+	tmpl    *template.Template
 }
 
 type kind uint8
@@ -117,7 +113,6 @@ func compile(s *Signal, p *problems) *plan {
 			given++
 		}
 	}
-	var all []*matcher // every top-level match, for the event types
 	switch {
 	case given != 1:
 		p.add("when", "exactly one of threshold, sequence, score is required")
@@ -126,7 +121,6 @@ func compile(s *Signal, p *problems) *plan {
 		t := w.Threshold
 		pl.kind = kindThreshold
 		pl.match = compileMatch(&t.Match, tp+".match", 0, p)
-		all = append(all, &pl.match)
 		pl.count = t.Count
 		if t.Count < 1 || t.Count > MaxCount {
 			p.addf(tp+".count", "must be between 1 and %d, got %d", MaxCount, t.Count)
@@ -150,12 +144,10 @@ func compile(s *Signal, p *problems) *plan {
 		pl.steps = make([]matcher, len(q.Steps))
 		for i := range q.Steps {
 			pl.steps[i] = compileMatch(&q.Steps[i], fmt.Sprintf("%s.steps[%d]", sp, i), 0, p)
-			all = append(all, &pl.steps[i])
 		}
 		if q.Absent != nil {
 			a := compileMatch(q.Absent, sp+".absent", 0, p)
 			pl.absent = &a
-			all = append(all, pl.absent)
 		}
 		pl.within = window(p, sp+".within", q.Within, MaxWithin)
 		pl.count = len(q.Steps)
@@ -172,7 +164,6 @@ func compile(s *Signal, p *problems) *plan {
 			rp := fmt.Sprintf("%s.rules[%d]", cp, i)
 			r := &sc.Rules[i]
 			pl.rules[i] = scoreRule{m: compileMatch(&r.Match, rp+".match", 0, p), points: r.Points}
-			all = append(all, &pl.rules[i].m)
 			if !(r.Points > 0 && r.Points <= MaxPoints) {
 				p.addf(rp+".points", "must be more than 0 and at most %d, got %s", MaxPoints, number(r.Points))
 			}
@@ -209,7 +200,6 @@ func compile(s *Signal, p *problems) *plan {
 	if p.found > before {
 		return nil
 	}
-	pl.types = eventTypes(all)
 	return pl
 }
 
@@ -227,22 +217,6 @@ func window(p *problems, path string, d, most Duration) time.Duration {
 // number formats a float for an error message as a document would write it.
 func number(f float64) string {
 	return fmt.Sprint(f)
-}
-
-// eventTypes returns the sorted event types the matches can match, or nil
-// when one of them has no type.
-func eventTypes(ms []*matcher) []string {
-	var types []string
-	for _, m := range ms {
-		if m.typ == "" {
-			return nil
-		}
-		if !slices.Contains(types, m.typ) {
-			types = append(types, m.typ)
-		}
-	}
-	slices.Sort(types)
-	return types
 }
 
 // compileMatch checks a match (at depth nested nots) and compiles it;

@@ -687,11 +687,45 @@ func TestTypeIndex(t *testing.T) {
 	// type when one match has none.
 	seq := sequenceSignal(t, "    absent: {keywords: [jobs]}")
 	e := New([]*Signal{seq, scoreSignal(t)})
-	if got := e.byType["webinar_signup"]; len(got) != 2 {
-		t.Errorf("webinar_signup: got %d signals, want 2", len(got))
+	if got := candidates(e, "webinar_signup"); !slices.Equal(got, []string{"q", "sc"}) {
+		t.Errorf("webinar_signup: got signals %v, want [q sc]", got)
 	}
-	if len(e.anyType) != 1 || e.anyType[0].sig.ID != "q" {
-		t.Errorf("any type: got %d signals, want the sequence", len(e.anyType))
+	if got := candidates(e, "other"); !slices.Equal(got, []string{"q"}) {
+		t.Errorf("any type: got signals %v, want the sequence", got)
+	}
+}
+
+// candidates returns the ids of the signals whose dispatch slots an event
+// of type typ tests.
+func candidates(e *Engine, typ string) []string {
+	d := &e.dispatch
+	slots, ok := d.byType[typ]
+	if !ok {
+		slots = d.anyType
+	}
+	var ids []string
+	for _, s := range slots {
+		for _, i := range d.progs[s] {
+			if id := e.programs[i].sig.ID; !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func TestDispatchSharesMatches(t *testing.T) {
+	// Variants of a signal share its match: it is one slot, tested once.
+	a := threshold(t, "a", 2, "1h", "scope: account")
+	b := threshold(t, "b", 3, "2h")
+	c := mustParse(t, "id: c\nowner: o\nwhen:\n  threshold:\n    match: {type: page_view, url: '*/pricing*'}\n    count: 1\n    within: 1h\n")
+	e := New([]*Signal{a, b, c})
+	if got := len(e.dispatch.matchers); got != 2 {
+		t.Errorf("got %d slots, want 2 (page_view, page_view on pricing)", got)
+	}
+	if got := fired(e, at("e1", 0), at("e2", time.Minute)); !slices.Equal(got, []string{"c@e1", "a@e2"}) {
+		t.Errorf("got alerts %v", got)
 	}
 }
 

@@ -2,6 +2,7 @@ package detector
 
 import (
 	"hash/maphash"
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -149,11 +150,10 @@ const (
 // differently than the rule says. An event far in the future advances W and
 // expires idle subjects early; the ingest edge should reject such events.
 type Engine struct {
-	programs  []*program            // every signal, in id order
-	byType    map[string][]*program // per event type: its signals and the any-type ones, in id order
-	anyType   []*program            // signals some of whose matches have no type, in id order
-	watermark time.Time             // W: the newest event time seen
-	nextSweep time.Time             // the earliest nextSweep of the programs
+	programs  []*program // every signal, in id order
+	dispatch  dispatch   // which programs an event is relevant to
+	watermark time.Time  // W: the newest event time seen
+	nextSweep time.Time  // the earliest nextSweep of the programs
 
 	recent recentIDs
 	links  identityLinks
@@ -163,6 +163,7 @@ type Engine struct {
 // program is one signal's plan and its evaluation state in one engine.
 type program struct {
 	*plan
+	gate      []int32                  // the dispatch slots of its top-level matches
 	states    map[string]*subjectState // by subject
 	expiry    expiryQueue              // every state in states, and dropped ones
 	nextSweep time.Time                // when the next expiry pass is due
@@ -227,22 +228,7 @@ func (e *Engine) SetSignals(signals []*Signal) {
 	}
 	slices.SortFunc(e.programs, func(a, b *program) int { return strings.Compare(a.sig.ID, b.sig.ID) })
 
-	typed := make(map[string][]*program)
-	e.anyType = nil
-	for _, p := range e.programs {
-		if p.types == nil {
-			e.anyType = append(e.anyType, p)
-		}
-		for _, t := range p.types {
-			typed[t] = append(typed[t], p)
-		}
-	}
-	e.byType = make(map[string][]*program, len(typed))
-	for t, list := range typed {
-		list = append(list, e.anyType...)
-		slices.SortFunc(list, func(a, b *program) int { return strings.Compare(a.sig.ID, b.sig.ID) })
-		e.byType[t] = list
-	}
+	e.dispatch.build(e.programs)
 	// New programs have no sweep scheduled; let the next event plan them.
 	e.nextSweep = time.Time{}
 }
@@ -266,14 +252,16 @@ func (e *Engine) Evaluate(ev *schema.Event) []schema.Alert {
 	x.reset(ev, e.identify(ev))
 	defer x.release()
 
-	candidates, ok := e.byType[ev.Type]
-	if !ok {
-		candidates = e.anyType
-	}
+	d := &e.dispatch
+	x.dispatch = d
+	d.start(x)
 	var alerts []schema.Alert
-	for _, p := range candidates {
-		if a, fired := p.evaluate(x); fired {
-			alerts = append(alerts, a)
+	for w, word := range d.relevant {
+		for ; word != 0; word &= word - 1 {
+			p := e.programs[w*64+bits.TrailingZeros64(word)]
+			if a, fired := p.evaluate(x); fired {
+				alerts = append(alerts, a)
+			}
 		}
 	}
 	return alerts
@@ -374,7 +362,7 @@ func (p *program) relevance(x *evalCtx) (record, bool) {
 	var r record
 	switch p.kind {
 	case kindThreshold:
-		if !p.match.matches(x) {
+		if !x.holds(p.gate[0]) {
 			return r, false
 		}
 		if p.distinct.kind != fieldNone {
@@ -382,17 +370,17 @@ func (p *program) relevance(x *evalCtx) (record, bool) {
 		}
 	case kindSequence:
 		for i := range p.steps {
-			if p.steps[i].matches(x) {
+			if x.holds(p.gate[i]) {
 				r.steps |= 1 << i
 			}
 		}
-		r.absent = p.absent != nil && p.absent.matches(x)
+		r.absent = p.absent != nil && x.holds(p.gate[len(p.steps)])
 		if r.steps == 0 && !r.absent {
 			return r, false
 		}
 	case kindScore:
 		for i := range p.rules {
-			if p.rules[i].m.matches(x) {
+			if x.holds(p.gate[i]) {
 				r.points += p.rules[i].points
 			}
 		}

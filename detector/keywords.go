@@ -2,6 +2,7 @@ package detector
 
 import (
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -17,6 +18,9 @@ type keywordSet struct {
 	// byFirst maps a first word to the rest of each phrase starting with
 	// it; an empty rest is a single-word keyword.
 	byFirst map[string][][]string
+	// src is the keyword list it was compiled from, as one string: equal
+	// lists, equal sets.
+	src string
 }
 
 // compileKeywords checks and compiles a keyword list; problems are reported
@@ -27,8 +31,12 @@ func compileKeywords(keywords []string, path string, p *problems) *keywordSet {
 		return nil
 	}
 	k := &keywordSet{byFirst: make(map[string][][]string, len(keywords))}
+	var src strings.Builder
 	var t textIndex
 	for i, kw := range keywords {
+		src.WriteString(strconv.Itoa(len(kw)))
+		src.WriteByte(':')
+		src.WriteString(kw)
 		kp := path + "[" + strconv.Itoa(i) + "]"
 		if len(kw) > MaxKeywordBytes {
 			p.addf(kp, "is %d bytes, at most %d allowed", len(kw), MaxKeywordBytes)
@@ -47,6 +55,7 @@ func compileKeywords(keywords []string, path string, p *problems) *keywordSet {
 		}
 		k.byFirst[words[0]] = append(k.byFirst[words[0]], words[1:])
 	}
+	k.src = src.String()
 	return k
 }
 

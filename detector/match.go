@@ -71,6 +71,8 @@ type evalCtx struct {
 	// ev's "url" property, once urlReady
 	urlProp  string
 	urlReady bool
+	// dispatch is the engine's, which tests each match once per event.
+	dispatch *dispatch
 	// seed is the engine's hash seed; hash is ev's id's, once hashReady.
 	seed      maphash.Seed
 	hash      uint32
@@ -141,6 +143,9 @@ func (x *evalCtx) evidence() schema.Evidence {
 	}
 	return x.evidenceOf
 }
+
+// holds reports whether the match of dispatch slot s holds for the event.
+func (x *evalCtx) holds(s int32) bool { return x.dispatch.holds(x, s) }
 
 // idHash is the hash of the event's id that records keep.
 func (x *evalCtx) idHash() uint32 {

@@ -355,28 +355,56 @@ func demoEvents(n, accounts int) ([]schema.Event, time.Duration) {
 	return events, time.Duration(n) * time.Second
 }
 
-// BenchmarkStateSize measures the heap an engine of 20 generated signals
-// holds per active subject: 100,000 customers (in 20,000 accounts) each
-// send 10 events of random types within the signals' windows. It reports
-// the bytes per active subject (a customer or account with any state), and
-// per (signal, subject) state.
+// BenchmarkStateSize measures the heap an engine of 20 signals holds per
+// active subject (every customer and account the events name, as dowser
+// bench counts them) and per (signal, subject) state, after GC, the
+// recent-id memory excluded:
+//
+//   - generated: 20 generated signals; 100,000 customers (in 20,000
+//     accounts) each send 10 events of the signals' types and URLs;
+//   - pack: the pack and its variants, as dowser bench measures it: one
+//     research page view (pricing, comparison, an integration guide or
+//     the buyer's guide, in turn) by each of 100,000 people, each in an
+//     account of their own.
 func BenchmarkStateSize(b *testing.B) {
-	const customers, perCustomer = 100_000, 10
-	signals := benchSignals(b, 20)
-	// The 20 signals watch types t00…t22 and 20 URLs; restrict the events
-	// to those.
-	events := benchEvents(customers*perCustomer, customers, time.Millisecond)
-	types, urls := make([]string, 23), make([]map[string]any, 20)
-	for i := range types {
-		types[i] = fmt.Sprintf("t%02d", i)
-	}
-	for i := range urls {
-		urls[i] = map[string]any{"url": fmt.Sprintf("https://example.com/u%02d/page", benchURL(i)), "title": "Page"}
-	}
-	rng := rand.New(rand.NewPCG(5, 6))
-	for i := range events {
-		events[i].Type, events[i].Properties = types[rng.IntN(len(types))], urls[rng.IntN(len(urls))]
-	}
+	b.Run("generated", func(b *testing.B) {
+		const customers, perCustomer = 100_000, 10
+		// The 20 signals watch types t00…t22 and 20 URLs; restrict the
+		// events to those.
+		events := benchEvents(customers*perCustomer, customers, time.Millisecond)
+		types, urls := make([]string, 23), make([]map[string]any, 20)
+		for i := range types {
+			types[i] = fmt.Sprintf("t%02d", i)
+		}
+		for i := range urls {
+			urls[i] = map[string]any{"url": fmt.Sprintf("https://example.com/u%02d/page", benchURL(i)), "title": "Page"}
+		}
+		rng := rand.New(rand.NewPCG(5, 6))
+		for i := range events {
+			events[i].Type, events[i].Properties = types[rng.IntN(len(types))], urls[rng.IntN(len(urls))]
+		}
+		stateSize(b, benchSignals(b, 20), events, customers+customers/5)
+	})
+	b.Run("pack", func(b *testing.B) {
+		const people = 100_000
+		pages := []string{"/pricing", "/compare", "/docs/integrations/salesforce", "/resources/buyers-guide"}
+		events := make([]schema.Event, people)
+		for i := range events {
+			acct := fmt.Sprintf("acct-%07d", i)
+			c := schema.Customer{ID: fmt.Sprintf("c-%07d", i), Email: fmt.Sprintf("p%07d@%s.example", i, acct), AccountID: acct, Lifecycle: schema.LifecycleProspect}
+			if i%3 == 2 {
+				c.Lifecycle = schema.LifecycleCustomer
+			}
+			events[i] = schema.Event{ID: fmt.Sprintf("evt-state-%08d", i), Type: schema.TypePageView, Time: t0.Add(time.Duration(i) * time.Millisecond),
+				Source: "bench", Customer: c, Properties: map[string]any{"url": "https://dowser.example" + pages[i%len(pages)], "title": "Page"}}
+		}
+		stateSize(b, packVariants(b, 20), events, 2*people)
+	})
+}
+
+// stateSize evaluates events with a new engine of signals in each
+// b.Loop, and reports the heap it then holds per subject and per state.
+func stateSize(b *testing.B, signals []*Signal, events []schema.Event, subjects int) {
 	var perSubject, perState float64
 	for b.Loop() {
 		var before, after runtime.MemStats
@@ -390,14 +418,8 @@ func BenchmarkStateSize(b *testing.B) {
 		e.recent = recentIDs{}
 		runtime.GC()
 		runtime.ReadMemStats(&after)
-		subjects := map[string]bool{}
-		for _, p := range e.programs {
-			for s := range p.states {
-				subjects[s] = true
-			}
-		}
 		used := float64(after.HeapAlloc) - float64(before.HeapAlloc)
-		perSubject = used / float64(len(subjects))
+		perSubject = used / float64(subjects)
 		perState = used / float64(e.Subjects())
 		runtime.KeepAlive(e)
 	}

@@ -332,12 +332,12 @@ func (p *program) evaluate(x *evalCtx) (schema.Alert, bool) {
 	st := p.states[string(key)]
 	switch {
 	case st == nil:
-		st = &subjectState{subject: string(key)}
+		st = newState(x.subjectString(key), p.kind)
 		p.states[st.subject] = st
 		// Its newest event will be this one.
 		p.expiry.push(unixNanos(x.ev.Time.Add(p.horizon+p.cooldown)), st)
 	case p.expired(st, x.watermark):
-		*st = subjectState{subject: st.subject} // forgotten: start afresh
+		st.reset() // forgotten: start afresh
 	case !st.admits(x, p.plan):
 		return schema.Alert{}, false
 	}

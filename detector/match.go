@@ -71,6 +71,10 @@ type evalCtx struct {
 	// ev's "url" property, once urlReady
 	urlProp  string
 	urlReady bool
+	// subjects are the subject keys states were created for during this
+	// event, so that every signal's state shares the string.
+	subjects  [2]string
+	subjectsN int
 	// dispatch is the engine's, which tests each match once per event.
 	dispatch *dispatch
 	// seed is the engine's hash seed; hash is ev's id's, once hashReady.
@@ -101,6 +105,7 @@ func (x *evalCtx) reset(ev *schema.Event, id link) {
 	x.tokenized, x.celReady, x.evidenceReady, x.urlReady = false, false, false, false
 	x.whereN = 0
 	x.hashReady = false
+	x.subjectsN = 0
 }
 
 // release drops the references to the event, so that an idle engine does
@@ -109,6 +114,7 @@ func (x *evalCtx) release() {
 	x.ev = nil
 	x.cel = whereEvent{}
 	x.wheres, x.whereN = [4]whereResult{}, 0
+	x.subjects, x.subjectsN = [2]string{}, 0
 	x.evidenceOf, x.urlProp = schema.Evidence{}, ""
 	x.customerID, x.key, x.account, x.lifecycle = "", "", "", ""
 }
@@ -142,6 +148,22 @@ func (x *evalCtx) evidence() schema.Evidence {
 		x.evidenceReady = true
 	}
 	return x.evidenceOf
+}
+
+// subjectString returns key as a string: the same string for every
+// signal that creates a state of that subject for this event.
+func (x *evalCtx) subjectString(key []byte) string {
+	for _, s := range x.subjects[:x.subjectsN] {
+		if s == string(key) {
+			return s
+		}
+	}
+	s := string(key)
+	if x.subjectsN < len(x.subjects) {
+		x.subjects[x.subjectsN] = s
+		x.subjectsN++
+	}
+	return s
 }
 
 // holds reports whether the match of dispatch slot s holds for the event.

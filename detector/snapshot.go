@@ -76,11 +76,10 @@ func (e *Engine) Snapshot() ([]byte, error) {
 	for _, p := range e.programs {
 		sp := snapProgram{ID: p.sig.ID, Version: p.sig.Version, Hash: p.hash, NextSweep: p.nextSweep, States: make([]snapState, 0, len(p.states))}
 		for _, st := range p.states {
-			ss := snapState{
-				Subject: st.subject, Alerts: st.alerts,
-				Folded: st.folded, FoldedTime: st.foldedTime, FoldedCount: st.foldedCount,
-				Total: st.total, Disarmed: st.disarmed,
-				Records: make([]snapRecord, len(st.records)),
+			ss := snapState{Subject: st.subject, Alerts: st.alerts, Records: make([]snapRecord, len(st.records))}
+			if sc := st.scoreSums; sc != nil {
+				ss.Folded, ss.FoldedTime, ss.FoldedCount = sc.folded, sc.foldedTime, sc.foldedCount
+				ss.Total, ss.Disarmed = sc.total, sc.disarmed
 			}
 			for i, r := range st.records {
 				ss.Records[i] = snapRecord{Ev: r.ev, Value: r.value, Steps: r.steps, Absent: r.absent, Points: r.points}
@@ -141,11 +140,11 @@ func (e *Engine) Restore(data []byte) error {
 			if len(ss.Records) == 0 {
 				continue // never saved; a state is never empty
 			}
-			st := &subjectState{
-				subject: ss.Subject, alerts: ss.Alerts,
-				folded: ss.Folded, foldedTime: ss.FoldedTime, foldedCount: ss.FoldedCount,
-				total: ss.Total, disarmed: ss.Disarmed,
-				records: make([]record, len(ss.Records)),
+			st := newState(ss.Subject, p.kind)
+			st.alerts, st.records = ss.Alerts, make([]record, len(ss.Records))
+			if sc := st.scoreSums; sc != nil {
+				sc.folded, sc.foldedTime, sc.foldedCount = ss.Folded, ss.FoldedTime, ss.FoldedCount
+				sc.total, sc.disarmed = ss.Total, ss.Disarmed
 			}
 			for i, r := range ss.Records {
 				st.records[i] = record{ev: r.Ev, value: r.Value, steps: r.Steps, absent: r.Absent, points: r.Points}

@@ -21,11 +21,17 @@ type subjectState struct {
 	// index speeds up a long subject; nil until it keeps indexMin records,
 	// and after anything but an insert or a prune changed the records.
 	index *recordIndex
+	// scoreSums is set for a score only, so that the other states do not
+	// carry its fields.
+	*scoreSums
+}
 
-	// Score only. folded is the score at foldedTime of the foldedCount
-	// events folded out of records (all with times ≤ foldedTime, which is
-	// before every kept record); total is the score at the newest record's
-	// time, folded events included.
+// scoreSums is what a score keeps beside its records.
+type scoreSums struct {
+	// folded is the score at foldedTime of the foldedCount events folded
+	// out of records (all with times ≤ foldedTime, which is before every
+	// kept record); total is the score at the newest record's time, folded
+	// events included.
 	folded      float64
 	foldedTime  time.Time
 	foldedCount int
@@ -33,6 +39,24 @@ type subjectState struct {
 	// disarmed is set when the score fired, until an event finds it below
 	// the level again.
 	disarmed bool
+}
+
+// reset empties st, as a new state of its subject.
+func (st *subjectState) reset() {
+	sc := st.scoreSums
+	*st = subjectState{subject: st.subject, scoreSums: sc}
+	if sc != nil {
+		*sc = scoreSums{}
+	}
+}
+
+// newState returns an empty state of subject for a signal of kind k.
+func newState(subject string, k kind) *subjectState {
+	st := &subjectState{subject: subject}
+	if k == kindScore {
+		st.scoreSums = &scoreSums{}
+	}
+	return st
 }
 
 // record is one kept event of a subject for a signal.
@@ -125,7 +149,7 @@ func (st *subjectState) admits(x *evalCtx, p *plan) bool {
 	if !ev.Time.After(st.newest().Add(-p.horizon)) {
 		return false
 	}
-	if st.foldedCount > 0 && !ev.Time.After(st.foldedTime) {
+	if st.scoreSums != nil && st.foldedCount > 0 && !ev.Time.After(st.foldedTime) {
 		return false
 	}
 	ix := st.indexed(p)
@@ -428,12 +452,11 @@ func (st *subjectState) absorb(src *subjectState, p *plan) {
 			st.recordAlert(a)
 		}
 	}
-	st.disarmed = st.disarmed || src.disarmed
-
 	if p.kind != kindScore {
 		st.prune(p)
 		return
 	}
+	st.disarmed = st.disarmed || src.disarmed
 	if src.foldedCount > 0 {
 		n := src.foldedCount
 		st.fold(p, src.folded, src.foldedTime)

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dowserhq/dowser/deploy"
+	"github.com/dowserhq/dowser/detector"
+	"github.com/dowserhq/dowser/schema"
+)
+
+// benchDecodedEvents returns the first n events of the bench traffic, as
+// the consumer hands them to the detector.
+func benchDecodedEvents(n int) []schema.Event {
+	t := newBenchTraffic()
+	evs := make([]schema.Event, n)
+	for i := range evs {
+		evs[i] = t.next(benchEventTime(i))
+		benchFillLifecycle(&evs[i])
+	}
+	return evs
+}
+
+// benchSignalSet returns n signals: the default pack, then variants of it
+// with other ids, thresholds, windows and URLs.
+func benchSignalSet(n int) ([]*detector.Signal, error) {
+	files, err := fs.Glob(deploy.Signals, "signals/*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(files)
+	var pack []string
+	for _, f := range files {
+		b, err := fs.ReadFile(deploy.Signals, f)
+		if err != nil {
+			return nil, err
+		}
+		pack = append(pack, string(b))
+	}
+	if len(pack) == 0 {
+		return nil, errors.New("the default signal pack is empty")
+	}
+	idRe := regexp.MustCompile(`(?m)^id: (\S+)`)
+	numRe := regexp.MustCompile(`(?m)^(\s+(?:count|level): )(\d+)`)
+	dayRe := regexp.MustCompile(`(?m)^(\s+within: )(\d+)d`)
+	out := make([]*detector.Signal, 0, n)
+	for i := range n {
+		src, v := pack[i%len(pack)], i/len(pack)
+		if v > 0 {
+			renamed := idRe.ReplaceAllString(src, fmt.Sprintf("id: ${1}-v%03d", v))
+			src = numRe.ReplaceAllStringFunc(renamed, func(m string) string {
+				s := numRe.FindStringSubmatch(m)
+				k, _ := strconv.Atoi(s[2])
+				return s[1] + strconv.Itoa(k+v%3)
+			})
+			src = dayRe.ReplaceAllStringFunc(src, func(m string) string {
+				s := dayRe.FindStringSubmatch(m)
+				k, _ := strconv.Atoi(s[2])
+				return s[1] + strconv.Itoa(k+v%2) + "d"
+			})
+			switch v % 4 {
+			case 2: // a page the traffic never shows: evaluated, never matched
+				src = strings.ReplaceAll(src, "/pricing", "/plans")
+			case 3:
+				src = strings.ReplaceAll(src, "/compare", "/pricing")
+			}
+			if _, err := detector.ParseSignal([]byte(src)); err != nil {
+				src = renamed
+			}
+		}
+		s, err := detector.ParseSignal([]byte(src))
+		if err != nil {
+			return nil, fmt.Errorf("bench signal %d: %w", i, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// benchState evaluates one event for each of n/2 people, each of an
+// account of their own (so n subjects: people and accounts), over 20
+// signals and returns the heap the engine then holds per subject, and its
+// live (signal, subject) states.
+func benchState(n int) (float64, int, error) {
+	sigs, err := benchSignalSet(20)
+	if err != nil {
+		return 0, 0, err
+	}
+	pages := []string{"/pricing", "/compare", "/docs/integrations/salesforce", "/resources/buyers-guide"}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	e := detector.New(sigs)
+	for i := range max(n/2, 1) {
+		acct := fmt.Sprintf("acct-%07d", i)
+		c := schema.Customer{ID: fmt.Sprintf("c-%07d", i), Email: fmt.Sprintf("p%07d@%s.example", i, acct), AccountID: acct, Lifecycle: schema.LifecycleProspect}
+		if i%3 == 2 {
+			c.Lifecycle = schema.LifecycleCustomer
+		}
+		ev := schema.Event{Type: schema.TypePageView, Customer: c,
+			Properties: map[string]any{"url": "https://dowser.example" + pages[i%len(pages)], "title": "Page"}}
+		ev.ID = fmt.Sprintf("evt-state-%08d", i)
+		ev.Time = benchEpoch.Add(time.Duration(i) * time.Millisecond)
+		ev.Source = "bench"
+		e.Evaluate(&ev)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	pairs := e.Subjects()
+	runtime.KeepAlive(e)
+	return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n), pairs, nil
+}

@@ -221,8 +221,11 @@ func BenchmarkPackVariants(b *testing.B) {
 	}
 }
 
-// packVariants returns n signals: the default pack, then variants of it,
-// by the rules of cmd/dowser's benchSignalSet.
+// packVariants returns n signals: the default pack, then variants of it
+// with other ids, thresholds and windows that mostly watch the very same
+// pages: the worst case for dispatch, where every research view is
+// relevant to about a third of all signals. (cmd/dowser's benchSignalSet
+// gives each variant a product line of its own instead.)
 func packVariants(tb testing.TB, n int) []*Signal {
 	tb.Helper()
 	files, err := filepath.Glob("../deploy/signals/*.yaml")

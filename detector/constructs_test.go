@@ -704,7 +704,7 @@ func candidates(e *Engine, typ string) []string {
 		slots = d.anyType
 	}
 	var ids []string
-	for _, s := range slots {
+	for _, s := range slices.Concat(slots.url, slots.other) {
 		for _, i := range d.progs[s] {
 			if id := e.programs[i].sig.ID; !slices.Contains(ids, id) {
 				ids = append(ids, id)
@@ -780,5 +780,77 @@ func TestForgettingDoesNotDependOnSweeps(t *testing.T) {
 	}
 	if gotA != nil || gotB != nil {
 		t.Errorf("got alerts %v and %v, want none from either engine", gotA, gotB)
+	}
+}
+
+func TestDispatchURLCacheAgreesWithTestingEverySlot(t *testing.T) {
+	// URL slots are tested once per URL and remembered; an engine whose
+	// memory is wiped before every event must fire the same alerts.
+	docs := []string{
+		"id: glob\nowner: o\nwhen:\n  threshold:\n    match: {type: page_view, url: '*/pricing*'}\n    count: 2\n    within: 1h\n",
+		"id: where\nowner: o\nwhen:\n  threshold:\n    match: {type: page_view, where: 'event.properties.?url.orValue(\"/pricing\").matches(\"/(pricing|docs/)\")'}\n    count: 2\n    within: 1h\n",
+		"id: anytype\nowner: o\nwhen:\n  threshold:\n    match: {url: '*/docs/*'}\n    count: 1\n    within: 1h\n",
+		"id: content\nowner: o\nwhen:\n  threshold:\n    match: {type: page_view, url: '*/pricing*', content_id: pricing}\n    count: 1\n    within: 1h\n",
+		"id: seq\nowner: o\nwhen:\n  sequence:\n    steps:\n      - {type: page_view, url: '*/docs/*'}\n      - {type: page_view, url: '*/pricing*'}\n    within: 1h\n",
+		"id: typeonly\nowner: o\ncooldown: 0s\nwhen:\n  threshold:\n    match: {type: form_submit}\n    count: 1\n    within: 1h\n",
+	}
+	var sigs []*Signal
+	for _, d := range docs {
+		sigs = append(sigs, mustParse(t, d))
+	}
+	cached, uncached := New(sigs), New(sigs)
+	urls := []any{"https://x.example/pricing", "https://x.example/docs/a", "https://x.example/", "", nil, 42.0, "https://x.example/pricing/plans"}
+	types := []string{schema.TypePageView, schema.TypePageView, schema.TypeFormSubmit, "custom"}
+	var want, got []string
+	for i := range 3000 {
+		ev := at(fmt.Sprintf("e%d", i), time.Duration(i)*time.Second)
+		ev.Type = types[(i*7)%len(types)]
+		ev.Customer.ID = fmt.Sprintf("c-%d", i%5)
+		ev.Properties = map[string]any{}
+		if u := urls[(i*13)%len(urls)]; u != nil {
+			ev.Properties["url"] = u
+		}
+		if i%3 == 0 {
+			ev.ContentID = "pricing"
+		}
+		for _, ts := range uncached.dispatch.byType {
+			ts.byURL = nil
+		}
+		uncached.dispatch.anyType.byURL = nil
+		for _, a := range uncached.Evaluate(ev) {
+			want = append(want, a.SignalID+"@"+a.EventID)
+		}
+		for _, a := range cached.Evaluate(ev) {
+			got = append(got, a.SignalID+"@"+a.EventID)
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("no alerts: the test tests nothing")
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("with the URL memory: %d alerts, without: %d; first difference: %s", len(got), len(want), firstDiff(got, want))
+	}
+	for _, id := range []string{"glob", "where", "anytype", "content", "seq", "typeonly"} {
+		if !slices.ContainsFunc(want, func(a string) bool { return strings.HasPrefix(a, id+"@") }) {
+			t.Errorf("signal %s never fired: the events do not exercise it", id)
+		}
+	}
+}
+
+func TestSequenceKeepsNoStateForALoneLastStep(t *testing.T) {
+	// A last step without an earlier one completes nothing and can never
+	// be part of a later chain: views of it keep no state.
+	s := mustParse(t, "id: seq\nowner: o\nwhen:\n  sequence:\n    steps:\n      - {type: webinar_signup}\n      - {type: page_view, url: '*/pricing*'}\n    within: 1h\n")
+	e := New([]*Signal{s})
+	pricing := withURL("https://x.example/pricing")
+	signup := func(ev *schema.Event) { ev.Type = schema.TypeWebinarSignup }
+	if got := fired(e, at("p1", 0, pricing), at("p2", time.Minute, pricing)); len(got) != 0 {
+		t.Fatalf("fired %v without a signup", got)
+	}
+	if n := e.Subjects(); n != 0 {
+		t.Errorf("%d states after two lone last steps, want 0", n)
+	}
+	if got := fired(e, at("s1", 2*time.Minute, signup), at("p3", 3*time.Minute, pricing)); !slices.Equal(got, []string{"seq@p3"}) {
+		t.Errorf("signup then pricing: got %v, want [seq@p3]", got)
 	}
 }

@@ -102,7 +102,9 @@ const (
 // step, which is the chain with the latest x1; if that chain has an absent
 // event between x1 and e, every chain does. The alert's evidence is the
 // chain. A late event completes a sequence only when it is itself a last
-// step; a late earlier step counts for later last steps.
+// step; a late earlier step counts for later last steps. An event that
+// matches only the last step (not an earlier one, nor absent) of a subject
+// with no kept events is not kept: it can complete no chain, now or later.
 //
 // Score: every event matching at least one rule contributes, at its time
 // ti, the sum pi of the points of the rules it matches. The score of a
@@ -330,6 +332,9 @@ func (p *program) evaluate(x *evalCtx) (schema.Alert, bool) {
 	}
 	key := p.subject(x)
 	st := p.states[string(key)]
+	if (st == nil || p.expired(st, x.watermark)) && p.barren(r) {
+		return schema.Alert{}, false
+	}
 	switch {
 	case st == nil:
 		st = newState(x.subjectString(key), p.kind)
@@ -389,6 +394,16 @@ func (p *program) relevance(x *evalCtx) (record, bool) {
 		}
 	}
 	return r, true
+}
+
+// barren reports whether an event with record r can do nothing for a
+// subject that has no state: a sequence event matching only the last step
+// (and not absent) completes no chain without an earlier step, and no
+// later chain can use it, since it is no earlier step and no absent event.
+// Keeping it would only cost a state per subject, for every variant of
+// a signal whose last step is a common page.
+func (p *program) barren(r record) bool {
+	return p.kind == kindSequence && !r.absent && r.steps == 1<<(len(p.steps)-1)
 }
 
 // alert builds the alert of a firing; evidence is the evidence to carry,

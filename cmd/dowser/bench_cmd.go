@@ -311,7 +311,7 @@ const benchEventRate = 5000
 
 // newBenchTraffic is the demo's traffic generator with a fixed seed.
 func newBenchTraffic() *traffic {
-	return &traffic{rng: rand.New(rand.NewPCG(2026, 42)), hot: map[string]time.Time{}}
+	return &traffic{rng: rand.New(rand.NewPCG(2026, 42)), hot: map[string]time.Time{}, productLines: benchProductLines}
 }
 
 func benchEventTime(i int) time.Time {

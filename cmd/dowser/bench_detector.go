@@ -28,8 +28,15 @@ func benchDecodedEvents(n int) []schema.Event {
 	return evs
 }
 
+// benchProductLines is how many product lines the bench traffic files its
+// research pages under.
+const benchProductLines = 40
+
 // benchSignalSet returns n signals: the default pack, then variants of it
-// with other ids, thresholds, windows and URLs.
+// with other ids, thresholds and windows, each watching the pages of one
+// product line. A marketer's thousand signals watch many pages, not the
+// same three a thousand times: an event is relevant to the pack and the
+// few variants of its product line, whatever n is.
 func benchSignalSet(n int) ([]*detector.Signal, error) {
 	files, err := fs.Glob(deploy.Signals, "signals/*.yaml")
 	if err != nil {
@@ -65,12 +72,13 @@ func benchSignalSet(n int) ([]*detector.Signal, error) {
 				k, _ := strconv.Atoi(s[2])
 				return s[1] + strconv.Itoa(k+v%2) + "d"
 			})
-			switch v % 4 {
-			case 2: // a page the traffic never shows: evaluated, never matched
-				src = strings.ReplaceAll(src, "/pricing", "/plans")
-			case 3:
-				src = strings.ReplaceAll(src, "/compare", "/pricing")
+			// Each variant watches the research pages of one product line,
+			// as the traffic files them (the pack itself watches them all).
+			line := productLinePrefix((v - 1) % benchProductLines)
+			for _, p := range researchPaths {
+				src = strings.ReplaceAll(src, p, line+p)
 			}
+			src = strings.ReplaceAll(src, `matches("/(`, `matches("`+line+`/(`)
 			if _, err := detector.ParseSignal([]byte(src)); err != nil {
 				src = renamed
 			}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -310,6 +311,12 @@ type traffic struct {
 	planned   []plannedEvent     // the phases' events, by time, then order planned
 	leads     int                // people new to their account so far
 	budgets   map[string]*budget // by behaviour key
+
+	// productLines, when set, files each account's research pages
+	// (pricing, comparison, integration guides) under one of that many
+	// product lines ("/p07/pricing"), as a site selling several products
+	// does; the benchmark's signal variants each watch one line.
+	productLines int
 }
 
 // plannedEvent is an event of a phase, due at a time; it gets its id and
@@ -419,8 +426,36 @@ func (t *traffic) next(now time.Time) schema.Event {
 	ev.ID = fmt.Sprintf("evt-%016x", t.rng.Uint64())
 	ev.Time = now.UTC()
 	ev.Source = "demo-traffic"
+	if t.productLines > 0 {
+		t.fileUnderProductLine(&ev)
+	}
 	return ev
 }
+
+// researchPaths are the path prefixes fileUnderProductLine moves.
+var researchPaths = []string{"/pricing", "/compare", "/docs/integrations/"}
+
+// fileUnderProductLine moves a research page view under the product line
+// of its account (else its customer), in a copy of its properties.
+func (t *traffic) fileUnderProductLine(ev *schema.Event) {
+	u := ev.Prop("url")
+	path, ok := strings.CutPrefix(u, demoSite)
+	if !ok || !slices.ContainsFunc(researchPaths, func(p string) bool { return strings.HasPrefix(path, p) }) {
+		return
+	}
+	who := ev.Customer.AccountID
+	if who == "" {
+		who = ev.Customer.Key()
+	}
+	h := fnv.New32a()
+	h.Write([]byte(who))
+	props := maps.Clone(ev.Properties)
+	props["url"] = demoSite + productLinePrefix(int(h.Sum32())%t.productLines) + path
+	ev.Properties = props
+}
+
+// productLinePrefix is the path prefix of product line i.
+func productLinePrefix(i int) string { return fmt.Sprintf("/p%02d", i) }
 
 func (t *traffic) phaseGap() time.Duration {
 	return phaseEvery + time.Duration(t.rng.Int64N(int64(phaseJitter)))

@@ -185,6 +185,7 @@ func New(signals []*Signal) *Engine {
 		links:  identityLinks{limit: MaxIdentityLinks},
 	}
 	e.x.seed = maphash.MakeSeed()
+	e.recent.seed = e.x.seed
 	e.SetSignals(signals)
 	return e
 }
@@ -240,7 +241,11 @@ func (e *Engine) SetSignals(signals []*Signal) {
 // signal-id order (nil when none does). It never blocks, does no I/O and
 // does not panic; see [Engine] for the rules.
 func (e *Engine) Evaluate(ev *schema.Event) []schema.Alert {
-	if ev == nil || e.recent.seen(ev.ID) {
+	if ev == nil {
+		return nil
+	}
+	dup, h := e.recent.seen(ev.ID)
+	if dup {
 		return nil
 	}
 	if ev.Time.After(e.watermark) {
@@ -252,6 +257,7 @@ func (e *Engine) Evaluate(ev *schema.Event) []schema.Alert {
 	x := &e.x
 	x.watermark = e.watermark
 	x.reset(ev, e.identify(ev))
+	x.hash, x.hashReady = uint32(h), ev.ID != ""
 	defer x.release()
 
 	d := &e.dispatch

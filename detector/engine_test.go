@@ -2,6 +2,8 @@ package detector
 
 import (
 	"fmt"
+	"hash/maphash"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
@@ -506,4 +508,31 @@ func BenchmarkEvaluate(b *testing.B) {
 	e := New(set)
 	replay(b, e, events, time.Duration(len(events))*time.Second, 0)
 	b.ReportMetric(float64(e.Subjects()), "subjects")
+}
+
+func TestRecentIDsForgetOldestFirst(t *testing.T) {
+	// The hash set must agree with a plain model through growth, eviction
+	// and the shifting of probe chains on removal.
+	for _, limit := range []int{1, 7, 1000, 5000} {
+		r := recentIDs{limit: limit, seed: maphash.MakeSeed()}
+		var model []string
+		rng := rand.New(rand.NewPCG(uint64(limit), 1))
+		for i := range 40_000 {
+			id := fmt.Sprintf("e%d", rng.IntN(3*limit+5))
+			if i%97 == 0 {
+				id = ""
+			}
+			want := id != "" && slices.Contains(model, id)
+			got, _ := r.seen(id)
+			if got != want {
+				t.Fatalf("limit %d, step %d: seen(%q) = %v, want %v", limit, i, id, got, want)
+			}
+			if id != "" && !want {
+				model = append(model, id)
+				if len(model) > limit {
+					model = model[1:]
+				}
+			}
+		}
+	}
 }

@@ -1,39 +1,117 @@
 package detector
 
 import (
+	"hash/maphash"
+
 	"github.com/dowserhq/dowser/schema"
 )
 
 // recentIDs remembers the last MaxRecentEvents distinct event ids, oldest
-// forgotten first.
+// forgotten first. It is an open-addressing hash set over a ring rather
+// than a Go map: every event looks an id up, adds it and evicts another,
+// and a map's string hashing, growth and tombstones cost more than the
+// rest of an irrelevant event's evaluation.
 type recentIDs struct {
-	set   map[string]struct{}
-	ring  []string // in arrival order, from next on
-	next  int
-	limit int // MaxRecentEvents; lowered by tests
+	ring   []string // in arrival order, from next on
+	hashes []uint64 // of ring's ids
+	next   int
+	limit  int // MaxRecentEvents; lowered by tests
+	seed   maphash.Seed
+	// table holds ring index + 1 of each id at its hash's slot or the
+	// next free one after it (linear probing); 0 is free. Its length is a
+	// power of two at least twice the ring's.
+	table []int32
 }
 
-// seen reports whether id is remembered, and remembers it if not. The
-// empty id is never remembered.
-func (r *recentIDs) seen(id string) bool {
+// seen reports whether id is remembered, and remembers it if not; h is
+// id's hash with the engine's seed. The empty id is never remembered.
+func (r *recentIDs) seen(id string) (seen bool, h uint64) {
 	if id == "" {
-		return false
+		return false, 0
 	}
-	if _, ok := r.set[id]; ok {
-		return true
-	}
-	if r.set == nil {
-		r.set = make(map[string]struct{})
+	h = maphash.String(r.seed, id)
+	mask := uint64(len(r.table) - 1)
+	if len(r.table) > 0 {
+		for i := h & mask; r.table[i] != 0; i = (i + 1) & mask {
+			if k := r.table[i] - 1; r.hashes[k] == h && r.ring[k] == id {
+				return true, h
+			}
+		}
 	}
 	if len(r.ring) < r.limit {
 		r.ring = append(r.ring, id)
-	} else {
-		delete(r.set, r.ring[r.next])
-		r.ring[r.next] = id
-		r.next = (r.next + 1) % r.limit
+		r.hashes = append(r.hashes, h)
+		if 2*len(r.ring) > len(r.table) {
+			r.rebuild()
+			return false, h
+		}
+		r.place(int32(len(r.ring) - 1))
+		return false, h
 	}
-	r.set[id] = struct{}{}
-	return false
+	r.remove(int32(r.next))
+	r.ring[r.next], r.hashes[r.next] = id, h
+	r.place(int32(r.next))
+	r.next = (r.next + 1) % r.limit
+	return false, h
+}
+
+// place puts ring index k in the table.
+func (r *recentIDs) place(k int32) {
+	mask := uint64(len(r.table) - 1)
+	i := r.hashes[k] & mask
+	for r.table[i] != 0 {
+		i = (i + 1) & mask
+	}
+	r.table[i] = k + 1
+}
+
+// remove takes ring index k out of the table, shifting back the entries
+// after it that probed past its slot, so that lookups never need
+// tombstones.
+func (r *recentIDs) remove(k int32) {
+	mask := uint64(len(r.table) - 1)
+	i := r.hashes[k] & mask
+	for r.table[i] != k+1 {
+		i = (i + 1) & mask
+	}
+	for j := i; ; {
+		j = (j + 1) & mask
+		if r.table[j] == 0 {
+			break
+		}
+		home := r.hashes[r.table[j]-1] & mask
+		// Entry j may fill the hole at i unless its home lies cyclically
+		// in (i, j].
+		if (i < j && i < home && home <= j) || (i > j && (home > i || home <= j)) {
+			continue
+		}
+		r.table[i] = r.table[j]
+		i = j
+	}
+	r.table[i] = 0
+}
+
+// rebuild sizes the table for the ring (and the ring's growth up to
+// limit) and places every id again, hashing them when hashes is short (a
+// ring restored from a snapshot).
+func (r *recentIDs) rebuild() {
+	for k := len(r.hashes); k < len(r.ring); k++ {
+		r.hashes = append(r.hashes, maphash.String(r.seed, r.ring[k]))
+	}
+	n := 1024
+	for n < 2*len(r.ring) {
+		n *= 2
+	}
+	// Doubling ahead while the ring grows; never past what limit needs.
+	if len(r.ring) < r.limit {
+		for n < 4*len(r.ring) && n < 2*r.limit {
+			n *= 2
+		}
+	}
+	r.table = make([]int32, n)
+	for k := range r.ring {
+		r.place(int32(k))
+	}
 }
 
 // link is what an anonymous id is known to belong to.

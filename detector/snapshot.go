@@ -118,10 +118,8 @@ func (e *Engine) Restore(data []byte) error {
 	}
 
 	e.watermark, e.nextSweep = s.Watermark, s.NextSweep
-	e.recent = recentIDs{limit: limit, ring: s.Recent, next: s.RecentAt, set: make(map[string]struct{}, len(s.Recent))}
-	for _, id := range s.Recent {
-		e.recent.set[id] = struct{}{}
-	}
+	e.recent = recentIDs{limit: limit, ring: s.Recent, next: s.RecentAt, seed: e.recent.seed}
+	e.recent.rebuild()
 	e.links = identityLinks{limit: e.links.limit, next: s.LinksAt, byAnon: make(map[string]link, len(s.Links))}
 	for _, l := range s.Links {
 		e.links.ring = append(e.links.ring, l.Anon)

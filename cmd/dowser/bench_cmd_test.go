@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,6 +71,21 @@ func TestBenchSignalSet(t *testing.T) {
 	}
 	if len(ids) != 1000 {
 		t.Errorf("%d signals, want 1000", len(ids))
+	}
+	// Every variant watches its product line in each of its matches but
+	// a sequence's absent (the pack's one is a form submit).
+	for i, s := range sigs[8:] {
+		b, err := json.Marshal(s.When)
+		if err != nil {
+			t.Fatal(err)
+		}
+		line := productLinePrefix((i/8)%benchProductLines) + "/"
+		content := "support-" + line[1:len(line)-1]
+		w := string(b)
+		matches := strings.Count(w, `"type":`) - strings.Count(w, `"absent":`)
+		if got := strings.Count(w, line) + strings.Count(w, content); got != matches {
+			t.Errorf("%s: %d of %d matches name product line %s: %s", s.ID, got, matches, line, w)
+		}
 	}
 }
 

@@ -33,8 +33,8 @@ func benchDecodedEvents(n int) []schema.Event {
 const benchProductLines = 40
 
 // benchSignalSet returns n signals: the default pack, then variants of it
-// with other ids, thresholds and windows, each watching the pages of one
-// product line. A marketer's thousand signals watch many pages, not the
+// with other ids, thresholds and windows, each watching the pages,
+// webinars and support queue of one product line. A marketer's thousand signals watch many pages, not the
 // same three a thousand times: an event is relevant to the pack and the
 // few variants of its product line, whatever n is.
 func benchSignalSet(n int) ([]*detector.Signal, error) {
@@ -57,6 +57,8 @@ func benchSignalSet(n int) ([]*detector.Signal, error) {
 	idRe := regexp.MustCompile(`(?m)^id: (\S+)`)
 	numRe := regexp.MustCompile(`(?m)^(\s+(?:count|level): )(\d+)`)
 	dayRe := regexp.MustCompile(`(?m)^(\s+within: )(\d+)d`)
+	webinarStepRe := regexp.MustCompile(`\{type: (webinar_\w+)\}`)
+	supportRe := regexp.MustCompile(`(?m)^(\s+)type: support_email$`)
 	out := make([]*detector.Signal, 0, n)
 	for i := range n {
 		src, v := pack[i%len(pack)], i/len(pack)
@@ -72,16 +74,16 @@ func benchSignalSet(n int) ([]*detector.Signal, error) {
 				k, _ := strconv.Atoi(s[2])
 				return s[1] + strconv.Itoa(k+v%2) + "d"
 			})
-			// Each variant watches the research pages of one product line,
-			// as the traffic files them (the pack itself watches them all).
+			// Each variant watches the pages, webinars and support queue
+			// of one product line, as the traffic files them (the pack
+			// itself watches them all).
 			line := productLinePrefix((v - 1) % benchProductLines)
 			for _, p := range researchPaths {
 				src = strings.ReplaceAll(src, p, line+p)
 			}
 			src = strings.ReplaceAll(src, `matches("/(`, `matches("`+line+`/(`)
-			if _, err := detector.ParseSignal([]byte(src)); err != nil {
-				src = renamed
-			}
+			src = webinarStepRe.ReplaceAllString(src, `{type: $1, url: "*`+line+`/webinars/*"}`)
+			src = supportRe.ReplaceAllString(src, "${1}type: support_email\n${1}content_id: support-"+line[1:])
 		}
 		s, err := detector.ParseSignal([]byte(src))
 		if err != nil {

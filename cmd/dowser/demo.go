@@ -433,24 +433,30 @@ func (t *traffic) next(now time.Time) schema.Event {
 }
 
 // researchPaths are the path prefixes fileUnderProductLine moves.
-var researchPaths = []string{"/pricing", "/compare", "/docs/integrations/"}
+var researchPaths = []string{"/pricing", "/compare", "/docs/integrations/", "/webinars/"}
 
-// fileUnderProductLine moves a research page view under the product line
-// of its account (else its customer), in a copy of its properties.
+// fileUnderProductLine files an event under the product line of its
+// account (else its customer): a research page view or webinar moves to
+// the line's path, a support email goes to the line's support queue (its
+// content id).
 func (t *traffic) fileUnderProductLine(ev *schema.Event) {
-	u := ev.Prop("url")
-	path, ok := strings.CutPrefix(u, demoSite)
-	if !ok || !slices.ContainsFunc(researchPaths, func(p string) bool { return strings.HasPrefix(path, p) }) {
-		return
-	}
 	who := ev.Customer.AccountID
 	if who == "" {
 		who = ev.Customer.Key()
 	}
 	h := fnv.New32a()
 	h.Write([]byte(who))
+	line := productLinePrefix(int(h.Sum32() % uint32(t.productLines)))
+	if ev.Type == schema.TypeSupportEmail {
+		ev.ContentID = "support-" + line[1:]
+		return
+	}
+	path, ok := strings.CutPrefix(ev.Prop("url"), demoSite)
+	if !ok || !slices.ContainsFunc(researchPaths, func(p string) bool { return strings.HasPrefix(path, p) }) {
+		return
+	}
 	props := maps.Clone(ev.Properties)
-	props["url"] = demoSite + productLinePrefix(int(h.Sum32())%t.productLines) + path
+	props["url"] = demoSite + line + path
 	ev.Properties = props
 }
 

@@ -479,7 +479,20 @@ func evidenceOf(records []record) []schema.Evidence {
 	records = records[max(0, len(records)-MaxEvidence):]
 	out := make([]schema.Evidence, len(records))
 	for i := range records {
-		out[i] = records[i].ev
+		out[i] = *records[i].ev
 	}
 	return out
+}
+
+// ActiveSubjects returns the number of distinct subjects with a live state
+// for at least one signal. It counts them afresh: a diagnostic, not for
+// the hot path.
+func (e *Engine) ActiveSubjects() int {
+	seen := make(map[string]struct{})
+	for _, p := range e.programs {
+		for s := range p.states {
+			seen[s] = struct{}{}
+		}
+	}
+	return len(seen)
 }

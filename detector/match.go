@@ -65,8 +65,9 @@ type evalCtx struct {
 	celReady  bool
 	wheres    [4]whereResult // the first where results, by source
 	whereN    int
-	// ev's evidence, counted for key, once evidenceReady
-	evidenceOf    schema.Evidence
+	// ev's evidence, counted for key, once evidenceReady: one copy that
+	// every record of the event shares
+	evidenceOf    *schema.Evidence
 	evidenceReady bool
 	// ev's "url" property, once urlReady
 	urlProp  string
@@ -115,7 +116,7 @@ func (x *evalCtx) release() {
 	x.cel = whereEvent{}
 	x.wheres, x.whereN = [4]whereResult{}, 0
 	x.subjects, x.subjectsN = [2]string{}, 0
-	x.evidenceOf, x.urlProp = schema.Evidence{}, ""
+	x.evidenceOf, x.urlProp = nil, ""
 	x.customerID, x.key, x.account, x.lifecycle = "", "", "", ""
 }
 
@@ -141,10 +142,11 @@ func (x *evalCtx) text() *textIndex {
 }
 
 // evidence is the evidence record of the event, counted for x.key.
-func (x *evalCtx) evidence() schema.Evidence {
+func (x *evalCtx) evidence() *schema.Evidence {
 	if !x.evidenceReady {
-		x.evidenceOf = schema.EvidenceOf(x.ev)
-		x.evidenceOf.CustomerID = x.key
+		ev := schema.EvidenceOf(x.ev)
+		ev.CustomerID = x.key
+		x.evidenceOf = &ev
 		x.evidenceReady = true
 	}
 	return x.evidenceOf

@@ -76,13 +76,14 @@ func (e *Engine) Snapshot() ([]byte, error) {
 	for _, p := range e.programs {
 		sp := snapProgram{ID: p.sig.ID, Version: p.sig.Version, Hash: p.hash, NextSweep: p.nextSweep, States: make([]snapState, 0, len(p.states))}
 		for _, st := range p.states {
-			ss := snapState{Subject: st.subject, Alerts: st.alerts, Records: make([]snapRecord, len(st.records))}
-			if sc := st.scoreSums; sc != nil {
-				ss.Folded, ss.FoldedTime, ss.FoldedCount = sc.folded, sc.foldedTime, sc.foldedCount
-				ss.Total, ss.Disarmed = sc.total, sc.disarmed
+			ss := snapState{Subject: st.subject, Records: make([]snapRecord, len(st.records))}
+			if m := st.stateMore; m != nil {
+				ss.Alerts = m.alerts
+				ss.Folded, ss.FoldedTime, ss.FoldedCount = m.folded, m.foldedTime, m.foldedCount
+				ss.Total, ss.Disarmed = m.total, m.disarmed
 			}
 			for i, r := range st.records {
-				ss.Records[i] = snapRecord{Ev: r.ev, Value: r.value, Steps: r.steps, Absent: r.absent, Points: r.points}
+				ss.Records[i] = snapRecord{Ev: *r.ev, Value: r.value, Steps: r.steps, Absent: r.absent, Points: r.points}
 			}
 			sp.States = append(sp.States, ss)
 		}
@@ -125,6 +126,17 @@ func (e *Engine) Restore(data []byte) error {
 		e.links.ring = append(e.links.ring, l.Anon)
 		e.links.byAnon[l.Anon] = link{customer: l.Customer, account: l.Account, lifecycle: l.Lifecycle}
 	}
+	// The records of one event share their evidence, as they did when
+	// evaluated.
+	evidence := make(map[schema.Evidence]*schema.Evidence)
+	shared := func(ev schema.Evidence) *schema.Evidence {
+		if p, ok := evidence[ev]; ok {
+			return p
+		}
+		p := &ev
+		evidence[ev] = p
+		return p
+	}
 	for _, p := range e.programs {
 		p.states = make(map[string]*subjectState)
 		p.expiry = nil
@@ -139,13 +151,16 @@ func (e *Engine) Restore(data []byte) error {
 				continue // never saved; a state is never empty
 			}
 			st := newState(ss.Subject, p.kind)
-			st.alerts, st.records = ss.Alerts, make([]record, len(ss.Records))
-			if sc := st.scoreSums; sc != nil {
-				sc.folded, sc.foldedTime, sc.foldedCount = ss.Folded, ss.FoldedTime, ss.FoldedCount
-				sc.total, sc.disarmed = ss.Total, ss.Disarmed
+			st.records = make([]record, len(ss.Records))
+			if len(ss.Alerts) > 0 {
+				st.more().alerts = ss.Alerts
+			}
+			if m := st.stateMore; p.kind == kindScore {
+				m.folded, m.foldedTime, m.foldedCount = ss.Folded, ss.FoldedTime, ss.FoldedCount
+				m.total, m.disarmed = ss.Total, ss.Disarmed
 			}
 			for i, r := range ss.Records {
-				st.records[i] = record{ev: r.Ev, value: r.Value, steps: r.Steps, absent: r.Absent, points: r.Points}
+				st.records[i] = record{ev: shared(r.Ev), value: r.Value, steps: r.Steps, absent: r.Absent, points: r.Points}
 				if r.Ev.EventID != "" {
 					st.records[i].idHash = idHash(e.x.seed, r.Ev.EventID)
 				}

@@ -16,14 +16,37 @@ type subjectState struct {
 	// records are the kept relevant events, ordered by time; events with
 	// equal times stay in arrival order. Never empty.
 	records []record
+	// stateMore is set for a score, and for other states once they need
+	// it (an alert, an index): most states of a threshold or sequence are
+	// a record or two and never fire, and a million of them should not
+	// carry empty fields.
+	*stateMore
+}
+
+// stateMore is the part of a subject's state that most states never need.
+type stateMore struct {
 	// alerts are the times of the signal's alerts for the subject, ascending.
 	alerts []time.Time
 	// index speeds up a long subject; nil until it keeps indexMin records,
 	// and after anything but an insert or a prune changed the records.
 	index *recordIndex
-	// scoreSums is set for a score only, so that the other states do not
-	// carry its fields.
-	*scoreSums
+	scoreSums // a score's only
+}
+
+// more returns st's stateMore, adding it first if need be.
+func (st *subjectState) more() *stateMore {
+	if st.stateMore == nil {
+		st.stateMore = &stateMore{}
+	}
+	return st.stateMore
+}
+
+// idx returns st's index, nil when it has none.
+func (st *subjectState) idx() *recordIndex {
+	if st.stateMore == nil {
+		return nil
+	}
+	return st.index
 }
 
 // scoreSums is what a score keeps beside its records.
@@ -41,12 +64,13 @@ type scoreSums struct {
 	disarmed bool
 }
 
-// reset empties st, as a new state of its subject.
+// reset empties st, as a new state of its subject (a score's keeps an
+// empty stateMore).
 func (st *subjectState) reset() {
-	sc := st.scoreSums
-	*st = subjectState{subject: st.subject, scoreSums: sc}
-	if sc != nil {
-		*sc = scoreSums{}
+	m := st.stateMore
+	*st = subjectState{subject: st.subject, stateMore: m}
+	if m != nil {
+		*m = stateMore{}
 	}
 }
 
@@ -54,14 +78,17 @@ func (st *subjectState) reset() {
 func newState(subject string, k kind) *subjectState {
 	st := &subjectState{subject: subject}
 	if k == kindScore {
-		st.scoreSums = &scoreSums{}
+		st.stateMore = &stateMore{}
 	}
 	return st
 }
 
 // record is one kept event of a subject for a signal.
 type record struct {
-	ev schema.Evidence // CustomerID is the customer key the event counts for
+	// ev is shared by the records of one event in every state; its
+	// CustomerID is the customer key the event counts for. It is never
+	// changed in place: relabel gives a record a changed copy.
+	ev *schema.Evidence
 	// value is the event's value of the threshold's distinct field.
 	value string
 	// steps has bit i set when the event matches sequence step i; absent
@@ -101,8 +128,8 @@ type recordIndex struct {
 // indexed returns st's index, building it first when st keeps indexMin
 // records or more; nil below that.
 func (st *subjectState) indexed(p *plan) *recordIndex {
-	if st.index != nil || len(st.records) < indexMin {
-		return st.index
+	if ix := st.idx(); ix != nil || len(st.records) < indexMin {
+		return ix
 	}
 	x := &recordIndex{ids: make(map[uint32]int32, len(st.records))}
 	for i := range st.records {
@@ -121,7 +148,7 @@ func (st *subjectState) indexed(p *plan) *recordIndex {
 			x.count(&st.records[i], 1)
 		}
 	}
-	st.index = x
+	st.more().index = x
 	return x
 }
 
@@ -149,7 +176,7 @@ func (st *subjectState) admits(x *evalCtx, p *plan) bool {
 	if !ev.Time.After(st.newest().Add(-p.horizon)) {
 		return false
 	}
-	if st.scoreSums != nil && st.foldedCount > 0 && !ev.Time.After(st.foldedTime) {
+	if p.kind == kindScore && st.foldedCount > 0 && !ev.Time.After(st.foldedTime) {
 		return false
 	}
 	ix := st.indexed(p)
@@ -183,7 +210,7 @@ func (st *subjectState) after(t time.Time) int {
 func (st *subjectState) insert(r record, p *plan) int {
 	i := st.after(r.ev.Time)
 	st.records = slices.Insert(st.records, i, r)
-	if x := st.index; x != nil {
+	if x := st.idx(); x != nil {
 		if r.ev.EventID != "" {
 			x.ids[r.idHash]++
 		}
@@ -229,7 +256,7 @@ func (st *subjectState) prune(p *plan) int {
 				st.fold(p, r.points, r.ev.Time)
 			}
 		}
-		if x := st.index; x != nil {
+		if x := st.idx(); x != nil {
 			for _, r := range st.records[:i] {
 				if r.ev.EventID != "" {
 					bump(x.ids, r.idHash, -1)
@@ -241,6 +268,9 @@ func (st *subjectState) prune(p *plan) int {
 		}
 		clear(st.records[:i]) // release the evidence strings now
 		st.records = st.records[i:]
+	}
+	if st.stateMore == nil {
+		return i
 	}
 	cut := newest.Add(-p.horizon - p.cooldown)
 	if j := sort.Search(len(st.alerts), func(j int) bool { return st.alerts[j].After(cut) }); j > 0 {
@@ -265,13 +295,17 @@ func (st *subjectState) fold(p *plan, points float64, t time.Time) {
 
 // cooling reports whether an alert time falls in (from, to].
 func (st *subjectState) cooling(from, to time.Time) bool {
+	if st.stateMore == nil {
+		return false
+	}
 	i := sort.Search(len(st.alerts), func(i int) bool { return st.alerts[i].After(from) })
 	return i < len(st.alerts) && !st.alerts[i].After(to)
 }
 
 func (st *subjectState) recordAlert(t time.Time) {
-	i := sort.Search(len(st.alerts), func(i int) bool { return st.alerts[i].After(t) })
-	st.alerts = slices.Insert(st.alerts, i, t)
+	m := st.more()
+	i := sort.Search(len(m.alerts), func(i int) bool { return m.alerts[i].After(t) })
+	m.alerts = slices.Insert(m.alerts, i, t)
 }
 
 // decay is the factor 2^(−d/half_life) a score contribution keeps after d.
@@ -303,7 +337,7 @@ func (p *program) threshold(x *evalCtx, st *subjectState, r record) (schema.Aler
 	window := st.records[lo:hi]
 	// The index counts the window of the newest record: the event's, when
 	// it is not late.
-	ix := st.index
+	ix := st.idx()
 	counted := ix != nil && ix.counted && hi == len(st.records)
 	count := len(window)
 	if p.distinct.kind != fieldNone {
@@ -428,7 +462,9 @@ func (p *program) score(x *evalCtx, st *subjectState, r record) (schema.Alert, b
 // st: records united (one per event id; st's first among equal times),
 // alert times united, folded sums added. Then it prunes.
 func (st *subjectState) absorb(src *subjectState, p *plan) {
-	st.index = nil // rebuilt when next needed
+	if st.stateMore != nil {
+		st.index = nil // rebuilt when next needed
+	}
 	ids := make(map[string]struct{}, len(st.records))
 	for _, r := range st.records {
 		ids[r.ev.EventID] = struct{}{}
@@ -447,9 +483,11 @@ func (st *subjectState) absorb(src *subjectState, p *plan) {
 	}
 	st.records = append(merged, st.records[i:]...)
 
-	for _, a := range src.alerts {
-		if !slices.Contains(st.alerts, a) {
-			st.recordAlert(a)
+	if src.stateMore != nil {
+		for _, a := range src.alerts {
+			if st.stateMore == nil || !slices.Contains(st.alerts, a) {
+				st.recordAlert(a)
+			}
 		}
 	}
 	if p.kind != kindScore {
@@ -485,8 +523,8 @@ func (st *subjectState) relabel(anon, customer string, value bool) {
 	// every account state its visitor touched: rebuilding them would cost
 	// a pass of map updates over each window).
 	var w *recordIndex
-	if st.index != nil && st.index.counted {
-		w = st.index
+	if ix := st.idx(); ix != nil && ix.counted {
+		w = ix
 	}
 	for i := range st.records {
 		r := &st.records[i]
@@ -495,7 +533,9 @@ func (st *subjectState) relabel(anon, customer string, value bool) {
 			if counted {
 				w.count(r, -1)
 			}
-			r.ev.CustomerID = customer
+			ev := *r.ev
+			ev.CustomerID = customer
+			r.ev = &ev
 			if value && r.value == anon {
 				r.value = customer
 			}

@@ -29,7 +29,7 @@ type stateMore struct {
 	alerts []time.Time
 	// index speeds up a long subject; nil until it keeps indexMin records,
 	// and after anything but an insert or a prune changed the records.
-	index *recordIndex
+	index     *recordIndex
 	scoreSums // a score's only
 }
 

@@ -1,0 +1,88 @@
+package schema
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// parseEventReference is ParseEvent as it was built on encoding/json, kept
+// as the definition the hand-written decoder is compared with: for every
+// input both return the same Event and an *EventError of the same Reason
+// and Field.
+func parseEventReference(data []byte, maxBytes int) (Event, error) {
+	if maxBytes <= 0 {
+		maxBytes = MaxEventBytes
+	}
+	var ev Event
+	if len(data) > maxBytes {
+		return ev, &EventError{Reason: ReasonTooLarge, Detail: fmt.Sprintf("%d bytes exceeds the limit of %d", len(data), maxBytes)}
+	}
+	// Time is decoded by hand so that a bad time is reported as a bad
+	// "time" field rather than as broken JSON.
+	var wire struct {
+		Event
+		Time json.RawMessage `json:"time"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&wire); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			field := strings.TrimPrefix(te.Field, "Event.")
+			if field == "" {
+				field = "(event)"
+			}
+			return ev, &EventError{Reason: ReasonBadField, Field: field, Detail: fmt.Sprintf("expected %s, got JSON %s", te.Type, te.Value)}
+		}
+		return ev, &EventError{Reason: ReasonNotJSON, Detail: err.Error()}
+	}
+	if dec.More() {
+		return ev, &EventError{Reason: ReasonNotJSON, Detail: "trailing data after the JSON object"}
+	}
+	ev = wire.Event
+	if len(wire.Time) > 0 && string(wire.Time) != "null" {
+		var s string
+		if err := json.Unmarshal(wire.Time, &s); err != nil {
+			return ev, &EventError{Reason: ReasonBadField, Field: "time", Detail: fmt.Sprintf("%s is not a string", wire.Time)}
+		}
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return ev, &EventError{Reason: ReasonBadField, Field: "time", Detail: fmt.Sprintf("%q is not an RFC 3339 time", s)}
+		}
+		ev.Time = t
+	}
+	return ev, validateReference(&ev)
+}
+
+var typePatternReference = regexp.MustCompile(`^[a-z][a-z0-9_.-]{0,63}$`)
+
+// validateReference is Event.Validate as it was, with a regular expression
+// for the type.
+func validateReference(e *Event) error {
+	switch {
+	case e.ID == "":
+		return &EventError{Reason: ReasonMissingField, Field: "id", Detail: "is required"}
+	case e.Type == "":
+		return &EventError{Reason: ReasonMissingField, Field: "type", Detail: "is required"}
+	case e.Time.IsZero():
+		return &EventError{Reason: ReasonMissingField, Field: "time", Detail: "is required"}
+	case e.Customer.ID == "" && e.Customer.AnonymousID == "":
+		return &EventError{Reason: ReasonMissingField, Field: "customer.id", Detail: "customer.id or customer.anonymous_id is required"}
+	}
+	if len(e.ID) > 256 {
+		return &EventError{Reason: ReasonBadField, Field: "id", Detail: fmt.Sprintf("is %d characters, at most 256 allowed", len(e.ID))}
+	}
+	if !typePatternReference.MatchString(e.Type) {
+		return &EventError{Reason: ReasonBadField, Field: "type", Detail: fmt.Sprintf("%q is not a lowercase event type", e.Type)}
+	}
+	switch e.Customer.Lifecycle {
+	case "", LifecycleCustomer, LifecycleProspect:
+	default:
+		return &EventError{Reason: ReasonBadField, Field: "customer.lifecycle", Detail: fmt.Sprintf("%q is not customer or prospect", e.Customer.Lifecycle)}
+	}
+	return nil
+}

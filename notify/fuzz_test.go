@@ -22,16 +22,13 @@ func FuzzClientFrame(f *testing.F) {
 	h := &memHistory{ds: map[string][]schema.Delivery{}}
 	hub := NewHub(HubConfig{}, h, h, prometheus.NewRegistry())
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c := &client{
-			hub:     hub,
-			user:    "ana",
-			replies: make(chan []byte, 16),
-			resume:  make(chan int64, 1),
-			done:    make(chan struct{}),
-		}
+		// A client whose writer counts as running (newClient's state before
+		// flush starts), so that answers stay in its replies.
+		c := newClient(hub, "ana", nil)
 		c.handle(data)
-		close(c.replies)
-		for b := range c.replies {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, b := range c.replies {
 			var m map[string]any
 			if err := json.Unmarshal(b, &m); err != nil || m["op"] == nil {
 				t.Fatalf("answer %q to %q is not a JSON object with an op", b, data)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,6 +84,10 @@ func (c *HubConfig) setDefaults() {
 // frames to the connections of their recipient. A slow client never slows a
 // publisher or another client: it has a bounded queue and is dropped with
 // CloseTooSlow when the queue overflows.
+//
+// An idle connection costs one goroutine (its reader), a small read buffer
+// and a timer: frames wait in a queue allocated only while it holds any,
+// and a writer goroutine runs only while there is something to write.
 type Hub struct {
 	cfg      HubConfig
 	history  History
@@ -92,7 +97,7 @@ type Hub struct {
 	latency  prometheus.Histogram
 
 	mu      sync.Mutex
-	clients map[string]map[*client]struct{}
+	clients map[string][]*client // by user; a user rarely has more than a few
 	closed  bool
 }
 
@@ -103,7 +108,7 @@ func NewHub(cfg HubConfig, history History, actions Actions, reg prometheus.Regi
 		cfg:     cfg,
 		history: history,
 		actions: actions,
-		clients: make(map[string]map[*client]struct{}),
+		clients: make(map[string][]*client),
 		conns: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "dowser_websocket_connections",
 			Help: "Websocket connections open on this instance.",
@@ -120,7 +125,10 @@ func NewHub(cfg HubConfig, history History, actions Actions, reg prometheus.Regi
 		allowed[strings.ToLower(strings.TrimRight(o, "/"))] = true
 	}
 	h.upgrader = websocket.Upgrader{
-		ReadBufferSize:  1024,
+		// Each connection keeps its read buffer for life: client frames are
+		// small and rare, so a small one will do. (With 0 gorilla would keep
+		// the HTTP server's 4 KiB reader instead.)
+		ReadBufferSize:  readBufferSize,
 		WriteBufferSize: 4096,
 		// Buffers are borrowed only while writing, so idle connections hold
 		// none.
@@ -140,13 +148,20 @@ func NewHub(cfg HubConfig, history History, actions Actions, reg prometheus.Regi
 	return h
 }
 
+// readBufferSize is the read buffer of a connection: room for a frame
+// header and a control frame; longer client frames take a few reads.
+const readBufferSize = 512
+
+// maxReplies bounds the answers to client frames waiting to be written.
+const maxReplies = 16
+
 // Deliver queues the deliveries for the connections of their recipients on
 // this instance. It never blocks.
 func (h *Hub) Deliver(ds ...schema.Delivery) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, d := range ds {
-		for c := range h.clients[d.UserID] {
+		for _, c := range h.clients[d.UserID] {
 			c.enqueue(d)
 		}
 	}
@@ -165,8 +180,8 @@ func (h *Hub) Close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.closed = true
-	for _, set := range h.clients {
-		for c := range set {
+	for _, cs := range h.clients {
+		for _, c := range cs {
 			c.stop(websocket.CloseGoingAway, "server shutting down")
 		}
 	}
@@ -174,89 +189,163 @@ func (h *Hub) Close() {
 
 // ServeStream upgrades the request to the alert stream of userID, who the
 // caller has authenticated. It returns once the connection is set up; the
-// connection lives on in its own goroutines.
+// connection lives on in its reader goroutine, and in a writer goroutine
+// while it has frames to write.
 func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, userID string) {
 	conn, err := h.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader has answered with an HTTP error
 	}
-	c := &client{
-		hub:     h,
-		user:    userID,
-		conn:    conn,
-		queue:   make(chan schema.Delivery, h.cfg.QueueSize),
-		replies: make(chan []byte, 16),
-		resume:  make(chan int64, 1),
-		done:    make(chan struct{}),
-	}
+	c := newClient(h, userID, conn)
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
 		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
 		conn.Close()
+		c.cancel()
 		return
 	}
-	if h.clients[userID] == nil {
-		h.clients[userID] = make(map[*client]struct{})
-	}
-	h.clients[userID][c] = struct{}{}
+	h.clients[userID] = append(h.clients[userID], c)
 	h.mu.Unlock()
 	h.conns.Inc()
-	go c.writeLoop()
+	c.ping = time.AfterFunc(h.cfg.PingInterval, c.pingDue)
+	// The hello is the first frame: the writer starts with it.
+	go c.flush()
 	go c.readLoop()
 }
 
 func (h *Hub) remove(c *client) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if set := h.clients[c.user]; set != nil {
-		if _, ok := set[c]; ok {
-			delete(set, c)
-			h.conns.Dec()
-		}
-		if len(set) == 0 {
-			delete(h.clients, c.user)
-		}
+	cs := h.clients[c.user]
+	if i := slices.Index(cs, c); i >= 0 {
+		cs = slices.Delete(cs, i, i+1)
+		h.conns.Dec()
+	}
+	if len(cs) == 0 {
+		delete(h.clients, c.user)
+	} else {
+		h.clients[c.user] = cs
 	}
 }
 
-// client is one websocket connection. Only writeLoop writes to conn.
+// client is one websocket connection. Frames to send wait in its fields
+// under mu; at most one goroutine at a time, the one that set writing,
+// runs flush and writes to conn (besides the reader's control frames,
+// which gorilla allows concurrently).
 type client struct {
-	hub     *Hub
-	user    string
-	conn    *websocket.Conn
-	queue   chan schema.Delivery
-	replies chan []byte
-	resume  chan int64
+	hub    *Hub
+	user   string
+	conn   *websocket.Conn
+	ctx    context.Context // ends when the connection stops: aborts history reads
+	cancel context.CancelFunc
+	ping   *time.Timer
 
-	stopOnce  sync.Once
-	done      chan struct{}
+	mu        sync.Mutex
+	writing   bool              // a goroutine is in flush
+	hello     bool              // the hello frame is still to be sent
+	queue     []schema.Delivery // live deliveries; nil when empty
+	replies   [][]byte          // answers to client frames; nil when empty
+	resume    int64             // a resume request's "after", -1 for none
+	pinging   bool              // a ping is due
+	stopped   bool
 	closeCode int
 	closeText string
+
+	// sent is the highest sequence this connection has sent or skipped
+	// past; frames at or below it are never sent again. Only flush uses it.
+	sent int64
+}
+
+// newClient returns a client whose writer is marked running, with the
+// hello frame due: the caller starts flush.
+func newClient(h *Hub, user string, conn *websocket.Conn) *client {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &client{hub: h, user: user, conn: conn, ctx: ctx, cancel: cancel, writing: true, hello: true, resume: -1}
+}
+
+// kick starts a writer unless one runs. c.mu must be held.
+func (c *client) kick() {
+	if !c.writing {
+		c.writing = true
+		go c.flush()
+	}
 }
 
 func (c *client) enqueue(d schema.Delivery) {
-	select {
-	case c.queue <- d:
-	default:
-		c.stop(CloseTooSlow, "too slow; reconnect and resume")
+	c.mu.Lock()
+	if c.stopped {
+		c.mu.Unlock()
+		return
 	}
+	if len(c.queue) >= c.hub.cfg.QueueSize {
+		c.mu.Unlock()
+		c.stop(CloseTooSlow, "too slow; reconnect and resume")
+		return
+	}
+	if c.queue == nil {
+		c.queue = make([]schema.Delivery, 0, 4)
+	}
+	c.queue = append(c.queue, d)
+	c.kick()
+	c.mu.Unlock()
 }
 
 func (c *client) reply(frame []byte) {
-	select {
-	case c.replies <- frame:
-	default:
-		c.stop(CloseTooSlow, "too slow; reconnect and resume")
+	c.mu.Lock()
+	if c.stopped {
+		c.mu.Unlock()
+		return
 	}
+	if len(c.replies) >= maxReplies {
+		c.mu.Unlock()
+		c.stop(CloseTooSlow, "too slow; reconnect and resume")
+		return
+	}
+	c.replies = append(c.replies, frame)
+	c.kick()
+	c.mu.Unlock()
 }
 
-// stop asks writeLoop to send a close frame and end the connection.
+// requestResume asks the writer to replay from after; only the newest
+// request matters.
+func (c *client) requestResume(after int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		return
+	}
+	c.resume = after
+	c.kick()
+}
+
+// pingDue runs on the ping timer's own goroutine, which becomes the writer
+// when none is running.
+func (c *client) pingDue() {
+	c.mu.Lock()
+	c.pinging = true
+	if c.writing {
+		c.mu.Unlock()
+		return
+	}
+	c.writing = true
+	c.mu.Unlock()
+	c.flush()
+}
+
+// stop asks the writer to send a close frame and end the connection.
 func (c *client) stop(code int, text string) {
-	c.stopOnce.Do(func() {
-		c.closeCode, c.closeText = code, text
-		close(c.done)
-	})
+	c.mu.Lock()
+	if c.stopped {
+		c.mu.Unlock()
+		return
+	}
+	c.stopped = true
+	c.closeCode, c.closeText = code, text
+	c.queue, c.replies = nil, nil
+	c.kick()
+	c.mu.Unlock()
+	c.cancel() // a history read in progress need not finish
 }
 
 // frame is a server-to-client message other than an alert.
@@ -295,110 +384,148 @@ func alertFrame(d schema.Delivery) []byte {
 
 const replayPage = 500
 
-func (c *client) writeLoop() {
-	defer func() {
-		c.hub.remove(c)
-		c.conn.Close()
-	}()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-c.done
-		cancel()
-	}()
-
-	write := func(b []byte) bool {
-		_ = c.conn.SetWriteDeadline(time.Now().Add(c.hub.cfg.WriteTimeout))
-		if err := c.conn.WriteMessage(websocket.TextMessage, b); err != nil {
-			// After a failed write the connection is unusable.
-			c.stop(websocket.CloseAbnormalClosure, "")
-			return false
-		}
-		return true
-	}
-
-	last, err := c.hub.history.LastSeq(ctx, c.user)
-	if err != nil {
-		c.hub.cfg.Logger.Warn("websocket: reading last sequence", "err", err)
-		c.stop(websocket.CloseInternalServerErr, "history unavailable; retry")
-	} else if !write(encode(frame{Op: "hello", User: c.user, LastSeq: &last})) {
-		return
-	}
-	// sent is the highest sequence this connection has sent or skipped
-	// past; frames at or below it are never sent again.
-	sent := last
-
-	// replay sends every delivery above sent up to upto (0: to the end).
-	replay := func(upto int64) bool {
-		for {
-			ds, err := c.hub.history.DeliveriesAfter(ctx, c.user, sent, replayPage)
-			if err != nil {
-				c.hub.cfg.Logger.Warn("websocket: replaying deliveries", "err", err)
-				c.stop(websocket.CloseInternalServerErr, "history unavailable; retry")
-				return false
-			}
-			for _, d := range ds {
-				if upto > 0 && d.Seq > upto {
-					return true
-				}
-				if !write(alertFrame(d)) {
-					return false
-				}
-				sent = d.Seq
-			}
-			if len(ds) < replayPage {
-				return true
-			}
-		}
-	}
-
-	ping := time.NewTicker(c.hub.cfg.PingInterval)
-	defer ping.Stop()
+// flush writes what is due, in this order: the close frame once the
+// connection is stopped, the hello, a resume's replay, live deliveries,
+// replies, a ping; it returns when nothing is left, and for good once the
+// connection is closed.
+func (c *client) flush() {
 	for {
-		select {
-		case <-c.done:
-			if c.closeCode != websocket.CloseAbnormalClosure {
-				_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(c.closeCode, c.closeText), time.Now().Add(time.Second))
-			}
+		c.mu.Lock()
+		switch {
+		case c.stopped:
+			code, text := c.closeCode, c.closeText
+			c.mu.Unlock()
+			// writing stays set: nothing writes to this connection again.
+			c.finish(code, text)
 			return
-		case after := <-c.resume:
+		case c.hello:
+			c.hello = false
+			c.mu.Unlock()
+			c.sendHello()
+		case c.resume >= 0:
+			after := c.resume
+			c.resume = -1
+			c.mu.Unlock()
 			// A client cannot claim more than exists: that would skip
 			// deliveries still to come.
-			if latest, err := c.hub.history.LastSeq(ctx, c.user); err == nil && after > latest {
+			if latest, err := c.hub.history.LastSeq(c.ctx, c.user); err == nil && after > latest {
 				after = latest
 			}
-			sent = max(after, 0)
-			if !replay(0) {
-				return
+			c.sent = max(after, 0)
+			c.replay(0)
+		case len(c.queue) > 0:
+			d := c.queue[0]
+			if len(c.queue) == 1 {
+				c.queue = nil // an idle connection holds no queue
+			} else {
+				c.queue[0] = schema.Delivery{}
+				c.queue = c.queue[1:]
 			}
-		case d := <-c.queue:
-			if d.Seq <= sent {
-				continue
+			c.mu.Unlock()
+			c.deliver(d)
+		case len(c.replies) > 0:
+			b := c.replies[0]
+			if len(c.replies) == 1 {
+				c.replies = nil
+			} else {
+				c.replies[0] = nil
+				c.replies = c.replies[1:]
 			}
-			if d.Seq > sent+1 {
-				// Deliveries committed by other partitions can reach the hub
-				// out of order; fill the gap from the durable record so the
-				// client sees every sequence once, in order.
-				if !replay(d.Seq) {
-					return
-				}
-				continue
-			}
-			if !write(alertFrame(d)) {
-				return
-			}
-			sent = d.Seq
-			if !d.EventTime.IsZero() {
-				c.hub.latency.Observe(time.Since(d.EventTime).Seconds())
-			}
-		case b := <-c.replies:
-			if !write(b) {
-				return
-			}
-		case <-ping.C:
+			c.mu.Unlock()
+			c.write(b)
+		case c.pinging:
+			c.pinging = false
+			c.mu.Unlock()
 			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.hub.cfg.WriteTimeout)); err != nil {
 				c.stop(websocket.CloseAbnormalClosure, "")
+			} else {
+				c.ping.Reset(c.hub.cfg.PingInterval)
 			}
+		default:
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+	}
+}
+
+// finish sends the close frame, closes the connection and forgets it.
+func (c *client) finish(code int, text string) {
+	c.ping.Stop()
+	if code != websocket.CloseAbnormalClosure {
+		_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
+	}
+	c.conn.Close()
+	c.hub.remove(c)
+}
+
+// write sends one frame; a failed write stops the connection, which is
+// unusable after it.
+func (c *client) write(b []byte) bool {
+	_ = c.conn.SetWriteDeadline(time.Now().Add(c.hub.cfg.WriteTimeout))
+	if err := c.conn.WriteMessage(websocket.TextMessage, b); err != nil {
+		c.stop(websocket.CloseAbnormalClosure, "")
+		return false
+	}
+	return true
+}
+
+func (c *client) sendHello() {
+	last, err := c.hub.history.LastSeq(c.ctx, c.user)
+	if err != nil {
+		if c.ctx.Err() == nil {
+			c.hub.cfg.Logger.Warn("websocket: reading last sequence", "err", err)
+		}
+		c.stop(websocket.CloseInternalServerErr, "history unavailable; retry")
+		return
+	}
+	if c.write(encode(frame{Op: "hello", User: c.user, LastSeq: &last})) {
+		c.sent = last
+	}
+}
+
+// deliver sends a live delivery, first filling any gap before it from the
+// durable record: deliveries committed by other partitions can reach the
+// hub out of order, and the client must see every sequence once, in order.
+func (c *client) deliver(d schema.Delivery) {
+	if d.Seq <= c.sent {
+		return
+	}
+	if d.Seq > c.sent+1 {
+		c.replay(d.Seq)
+		return
+	}
+	if !c.write(alertFrame(d)) {
+		return
+	}
+	c.sent = d.Seq
+	if !d.EventTime.IsZero() {
+		c.hub.latency.Observe(time.Since(d.EventTime).Seconds())
+	}
+}
+
+// replay sends every delivery above c.sent up to upto (0: to the end).
+func (c *client) replay(upto int64) {
+	for {
+		ds, err := c.hub.history.DeliveriesAfter(c.ctx, c.user, c.sent, replayPage)
+		if err != nil {
+			if c.ctx.Err() == nil {
+				c.hub.cfg.Logger.Warn("websocket: replaying deliveries", "err", err)
+			}
+			c.stop(websocket.CloseInternalServerErr, "history unavailable; retry")
+			return
+		}
+		for _, d := range ds {
+			if upto > 0 && d.Seq > upto {
+				return
+			}
+			if !c.write(alertFrame(d)) {
+				return
+			}
+			c.sent = d.Seq
+		}
+		if len(ds) < replayPage {
+			return
 		}
 	}
 }
@@ -444,12 +571,7 @@ func (c *client) handle(data []byte) {
 			c.reply(encode(frame{Op: "error", Error: "resume: after must be >= 0"}))
 			return
 		}
-		// Only the newest resume matters.
-		select {
-		case <-c.resume:
-		default:
-		}
-		c.resume <- f.After
+		c.requestResume(f.After)
 	case "seen":
 		if f.ID == "" {
 			c.reply(encode(frame{Op: "error", Error: "seen: id is required"}))

@@ -281,3 +281,58 @@ func TestHubRejectsForeignOrigins(t *testing.T) {
 		c.Close()
 	}
 }
+
+func TestHubPingsIdleConnectionsAndDropsSilentOnes(t *testing.T) {
+	h := &memHistory{ds: map[string][]schema.Delivery{}}
+	hub, srv := newTestHub(t, HubConfig{PingInterval: 20 * time.Millisecond}, h)
+	c := dial(t, srv, "ana", nil)
+	pings := make(chan struct{}, 100)
+	c.SetPingHandler(func(data string) error {
+		pings <- struct{}{}
+		return c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+	})
+	go func() {
+		for {
+			if _, _, err := c.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	for i := range 3 {
+		select {
+		case <-pings:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("ping %d did not come within 5s", i+1)
+		}
+	}
+	// A client that answers nothing is dropped after two intervals.
+	silent, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/?user=ben", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	silent.SetPingHandler(func(string) error { return nil })
+	deadline := time.Now().Add(5 * time.Second)
+	for !hub.Connected("ben") {
+		if time.Now().After(deadline) {
+			t.Fatal("ben never connected")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	go func() {
+		for {
+			if _, _, err := silent.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	for hub.Connected("ben") {
+		if time.Now().After(deadline) {
+			t.Fatal("a client answering no ping is still connected after 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !hub.Connected("ana") {
+		t.Error("ana, who answers pings, was dropped")
+	}
+}

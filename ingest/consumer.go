@@ -32,6 +32,10 @@ type PartitionHandler interface {
 	// Handle processes one event. An error means "not done, try again":
 	// the consumer retries the same event with backoff and never skips it,
 	// so Handle must be idempotent.
+	//
+	// ev, and its Properties map, are the consumer's and valid only until
+	// Handle succeeds: the next event is decoded into them. The strings of
+	// the event may be kept.
 	Handle(ctx context.Context, ev *schema.Event) error
 	// Checkpoint makes the handler's state durable together with
 	// nextOffset, the first offset it does not reflect. The consumer calls
@@ -323,44 +327,93 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 
 	label := strconv.Itoa(partition)
 	defer c.metrics.lag.DeleteLabelValues(label)
+	// The partition's series, looked up once: a lookup hashes the labels.
+	consumed := c.metrics.consumed.WithLabelValues(label)
+	lag := c.metrics.lag.WithLabelValues(label)
+
+	// Every event is decoded into ev, with the partition's decoder and its
+	// table of recent strings.
+	dec := schema.NewDecoder(c.cfg.MaxEventBytes)
+	var ev schema.Event
+
+	// A fetch waits until CheckpointInterval after the last message (or
+	// idle checkpoint), quietSince: the partition is idle then and
+	// checkpoints. One deadline context serves the fetches until it
+	// fires, rather than a new one (and its timer) a message; cancelling a
+	// fetch loses nothing, kafka-go keeps what it has read for the next.
+	quietSince := time.Now()
+	fetch := deadlineContext{parent: ctx}
+	defer fetch.end()
 	for {
-		fctx, cancel := context.WithTimeout(ctx, c.cfg.CheckpointInterval)
-		msg, err := r.FetchMessage(fctx)
-		cancel()
+		msg, err := r.FetchMessage(fetch.until(quietSince.Add(c.cfg.CheckpointInterval)))
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			if errors.Is(err, context.DeadlineExceeded) {
+				fetch.end()
+				if time.Since(quietSince) < c.cfg.CheckpointInterval {
+					continue // messages came since the deadline was set
+				}
 				// Idle: a good moment to save what the last events did.
 				if err := checkpoint(ctx); err != nil {
 					return err
 				}
+				quietSince = time.Now()
 				continue
 			}
 			return fmt.Errorf("reading partition %d: %w", partition, err)
 		}
-		c.metrics.consumed.WithLabelValues(label).Inc()
-		c.metrics.lag.WithLabelValues(label).Set(float64(max(msg.HighWaterMark-msg.Offset-1, 0)))
-		ev, err := schema.ParseEvent(msg.Value, c.cfg.MaxEventBytes)
-		if err != nil {
+		consumed.Inc()
+		lag.Set(float64(max(msg.HighWaterMark-msg.Offset-1, 0)))
+		var now time.Time
+		if err := dec.Decode(msg.Value, &ev); err != nil {
 			if err := c.deadLetter(ctx, msg, err); err != nil {
 				return err
 			}
+			now = time.Now()
 		} else {
 			start := time.Now()
 			if err := c.handle(ctx, handler, &ev); err != nil {
 				torn = true
 				return err
 			}
-			c.metrics.processing.Observe(time.Since(start).Seconds())
+			now = time.Now()
+			c.metrics.processing.Observe(now.Sub(start).Seconds())
 		}
 		next = msg.Offset + 1
-		if time.Since(lastSave) >= c.cfg.CheckpointInterval {
+		quietSince = now
+		if now.Sub(lastSave) >= c.cfg.CheckpointInterval {
 			if err := checkpoint(ctx); err != nil {
 				return err
 			}
+			quietSince = time.Now()
 		}
+	}
+}
+
+// deadlineContext is a context with a deadline that is made anew only
+// after end.
+type deadlineContext struct {
+	parent context.Context
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// until returns the context, made with deadline if there is none since the
+// last end.
+func (d *deadlineContext) until(deadline time.Time) context.Context {
+	if d.ctx == nil {
+		d.ctx, d.cancel = context.WithDeadline(d.parent, deadline)
+	}
+	return d.ctx
+}
+
+// end releases the context.
+func (d *deadlineContext) end() {
+	if d.cancel != nil {
+		d.cancel()
+		d.ctx, d.cancel = nil, nil
 	}
 }
 
@@ -378,7 +431,19 @@ func (c *Consumer) retry(ctx context.Context, what string, op func() error) erro
 }
 
 func (c *Consumer) handle(ctx context.Context, h PartitionHandler, ev *schema.Event) error {
-	return c.retry(ctx, "processing event", func() error { return h.Handle(ctx, ev) })
+	// The first attempt goes without the backoff's allocations; a failure
+	// is the first attempt of the retries, as if it had been made there.
+	err := h.Handle(ctx, ev)
+	if err == nil {
+		return nil
+	}
+	return c.retry(ctx, "processing event", func() error {
+		if first := err; first != nil {
+			err = nil
+			return first
+		}
+		return h.Handle(ctx, ev)
+	})
 }
 
 func (c *Consumer) deadLetter(ctx context.Context, msg kafka.Message, cause error) error {

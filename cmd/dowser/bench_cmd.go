@@ -24,6 +24,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -83,6 +84,9 @@ type benchResult struct {
 func ptr(v float64) *float64 { return &v }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) > 0 && args[0] == benchClientsArg {
+		return runBenchClients(ctx, args[1:], os.Stdin, stdout)
+	}
 	fs := newFlagSet("bench")
 	var cfg benchConfig
 	fs.IntVar(&cfg.Events, "events", 1_000_000, "events produced to a fresh topic and consumed raw and by the pipeline")
@@ -209,7 +213,7 @@ func bench(ctx context.Context, cfg benchConfig, progress func(string, ...any)) 
 
 	// 5. End-to-end latency.
 	var e2eLat []time.Duration
-	var ws *float64
+	var ws *benchWS
 	if cfg.DatabaseURL == "" || cfg.E2EAlerts < 1 || cfg.E2EClients < 1 {
 		res.Notes = append(res.Notes, "e2e latency: not measured (no --database-url / DATABASE_URL)")
 	} else {
@@ -226,13 +230,18 @@ func bench(ctx context.Context, cfg benchConfig, progress func(string, ...any)) 
 		res.E2EP50Ms, res.E2EP99Ms, res.E2EMaxMs = ms(percentile(lat, 0.5)), ms(percentile(lat, 0.99)), ms(lat[len(lat)-1])
 		res.E2EAlerts = len(lat)
 		res.Notes = append(res.Notes, fmt.Sprintf("e2e: full service (PostgreSQL, default pack + a probe signal), %d websocket clients, %.0f events/s; "+
-			"latency from the producer's acknowledgement of a probe event to its alert frame read by the owner's client, over %d alerts; clients in the bench process",
-			cfg.E2EClients, cfg.E2ERate, len(lat)))
+			"latency from the producer's acknowledgement of a probe event to its alert frame read by the owner's client, over %d alerts; clients %s",
+			cfg.E2EClients, cfg.E2ERate, len(lat), benchClientsWhere()))
 		progress("e2e: p50 %.1f ms, p99 %.1f ms, max %.1f ms over %d alerts", *res.E2EP50Ms, *res.E2EP99Ms, *res.E2EMaxMs, len(lat))
-		if res.WSBytesPerConn = ws; ws != nil {
-			res.Notes = append(res.Notes, fmt.Sprintf("ws_bytes_per_conn: growth of the bench process's RSS per idle websocket connection, %d connections "+
-				"(server side plus a bare client socket each)", benchWSConns))
-			progress("websocket: %.0f bytes an idle connection", *ws)
+		if ws != nil {
+			res.WSBytesPerConn = &ws.perConn
+			note := fmt.Sprintf("ws_bytes_per_conn: growth of the service process's RSS (after GC and returning memory to the OS) per idle websocket connection, "+
+				"%d connections; clients (bare sockets after the handshake) %s", ws.conns, benchClientsWhere())
+			if ws.short != "" {
+				note += "; fewer than asked: " + ws.short
+			}
+			res.Notes = append(res.Notes, note)
+			progress("websocket: %.0f bytes an idle connection (%d connections)", ws.perConn, ws.conns)
 		}
 	}
 	if res.WSBytesPerConn == nil {
@@ -542,7 +551,7 @@ message: "{{.Account}} probe"
 // accounts, produces demo traffic at rate events a second with one probe
 // in 50, and returns the latencies from each probe's producer
 // acknowledgement to its alert frame read by its owner's client.
-func benchE2E(ctx context.Context, cfg benchConfig, brokers []string, progress func(string, ...any)) (lat []time.Duration, wsPerConn *float64, err error) {
+func benchE2E(ctx context.Context, cfg benchConfig, brokers []string, progress func(string, ...any)) (lat []time.Duration, ws *benchWS, err error) {
 	dbURL, drop, err := benchDatabase(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, nil, err
@@ -637,49 +646,38 @@ func benchE2E(ctx context.Context, cfg benchConfig, brokers []string, progress f
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	// Clients.
+	// Clients, in a process of their own: what they cost in CPU, memory
+	// and GC is not the service's.
 	var mu sync.Mutex
 	acked := map[string]time.Time{}    // account -> probe acknowledged
 	received := map[string]time.Time{} // account -> alert frame read
-	var conns []*websocket.Conn
-	defer func() {
-		for _, c := range conns {
-			c.Close()
+	progress("e2e: connecting %d websocket clients", cfg.E2EClients)
+	clients, err := startBenchClients(ctx, "e2e", app.HTTPAddr(), cfg.E2EClients, cfg.E2EClients, probe.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer clients.stop()
+	if clients.opened < cfg.E2EClients {
+		return nil, nil, fmt.Errorf("only %d of %d websocket clients connected: %s", clients.opened, cfg.E2EClients, clients.short)
+	}
+	go func() {
+		for line := range clients.lines {
+			// "alert <account> <unix nanoseconds read>"
+			f := strings.Fields(line)
+			if len(f) != 3 || f[0] != "alert" {
+				continue
+			}
+			ns, err := strconv.ParseInt(f[2], 10, 64)
+			if err != nil {
+				continue
+			}
+			mu.Lock()
+			if _, ok := received[f[1]]; !ok {
+				received[f[1]] = time.Unix(0, ns)
+			}
+			mu.Unlock()
 		}
 	}()
-	dialer := &websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 4096, WriteBufferSize: 1024}
-	progress("e2e: connecting %d websocket clients", cfg.E2EClients)
-	for i := range cfg.E2EClients {
-		conn, _, err := dialer.DialContext(ctx, "ws://"+app.HTTPAddr()+"/v1/stream", http.Header{"Authorization": {"Bearer " + benchToken(i)}})
-		if err != nil {
-			return nil, nil, fmt.Errorf("websocket client %d: %w", i, err)
-		}
-		conns = append(conns, conn)
-		go func() {
-			for {
-				_, data, err := conn.ReadMessage()
-				if err != nil {
-					return
-				}
-				now := time.Now()
-				var f struct {
-					Op    string `json:"op"`
-					Alert struct {
-						SignalID  string `json:"signal_id"`
-						AccountID string `json:"account_id"`
-					} `json:"alert"`
-				}
-				if json.Unmarshal(data, &f) != nil || f.Op != "alert" || f.Alert.SignalID != probe.ID {
-					continue
-				}
-				mu.Lock()
-				if _, ok := received[f.Alert.AccountID]; !ok {
-					received[f.Alert.AccountID] = now
-				}
-				mu.Unlock()
-			}
-		}()
-	}
 
 	// Traffic: rate events a second in 1 ms ticks, one in 50 a probe,
 	// produced by 16 producers so that waiting for acknowledgements does
@@ -763,7 +761,9 @@ func benchE2E(ctx context.Context, cfg benchConfig, brokers []string, progress f
 	defer mu.Unlock()
 	for acct, at := range acked {
 		if got, ok := received[acct]; ok {
-			lat = append(lat, got.Sub(at))
+			// Wall clock on both sides: the read time comes from the
+			// clients' process.
+			lat = append(lat, got.Sub(at.Round(0)))
 		}
 	}
 	if len(lat) < cfg.E2EAlerts {
@@ -773,52 +773,36 @@ func benchE2E(ctx context.Context, cfg benchConfig, brokers []string, progress f
 	defer mu.Lock()
 	if cfg.WSConns > 0 {
 		// The latency clients are done: their files are needed.
-		for _, c := range conns {
-			c.Close()
-		}
-		conns = nil
+		clients.stop()
 		progress("e2e: opening %d idle websocket connections", cfg.WSConns)
-		per, n, err := benchWSMemory(ctx, app.HTTPAddr(), cfg.WSConns, cfg.E2EClients)
+		ws, err := benchWSMemory(ctx, app.HTTPAddr(), cfg.WSConns, cfg.E2EClients)
 		if err != nil {
 			progress("websocket memory: not measured: %v", err)
 			return lat, nil, nil
 		}
-		if n < cfg.WSConns {
-			progress("websocket memory: only %d connections fit the open-file limit", n)
+		if ws.short != "" {
+			progress("websocket memory: %d connections, not %d: %s", ws.conns, cfg.WSConns, ws.short)
 		}
-		wsPerConn = &per
-		benchWSConns = n
+		return lat, ws, nil
 	}
-	return lat, wsPerConn, nil
+	return lat, nil, nil
 }
 
-// benchWSConns is how many connections benchWSMemory opened last.
-var benchWSConns int
+// benchWS is the websocket memory measurement.
+type benchWS struct {
+	perConn float64
+	conns   int
+	short   string // why fewer connections than asked, if so
+}
 
 // benchWSMemory opens n idle websocket connections to the service running
-// in this process, with a handshake by hand and nothing on the client side
-// but the socket, and returns the growth of the process's RSS per
-// connection.
-func benchWSMemory(ctx context.Context, addr string, n, users int) (perConn float64, opened int, err error) {
-	var lim syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil {
-		// Both ends of every connection are in this process: 2n files.
-		want := lim
-		want.Cur = max(lim.Cur, uint64(2*n+4096))
-		want.Max = max(lim.Max, want.Cur)
-		if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want) != nil && lim.Cur < lim.Max {
-			lim.Cur = lim.Max
-			_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
-		}
-	}
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil {
-		open := 0
-		if fds, err := os.ReadDir("/proc/self/fd"); err == nil {
-			open = len(fds)
-		}
-		if room := (int(lim.Cur) - open - 512) / 2; room < n {
-			n = max(room, 1)
-		}
+// in this process from a client process (see runBenchClients), and returns
+// the growth of this process's RSS per connection.
+func benchWSMemory(ctx context.Context, addr string, n, users int) (*benchWS, error) {
+	ws := &benchWS{}
+	if _, hard, room := raiseOpenFileLimit(); room < n {
+		ws.short = fmt.Sprintf("the service process's open-file hard limit is %d", hard)
+		n = max(room, 1)
 	}
 	settle := func() (int64, error) {
 		time.Sleep(time.Second)
@@ -828,40 +812,318 @@ func benchWSMemory(ctx context.Context, addr string, n, users int) (perConn floa
 	}
 	before, err := settle()
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
-	conns := make([]net.Conn, 0, n)
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
-	d := net.Dialer{Timeout: 10 * time.Second}
-	for i := range n {
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return 0, 0, fmt.Errorf("connection %d: %w", i, err)
-		}
-		conns = append(conns, c)
-		var key [16]byte
-		for j := range key {
-			key[j] = byte(rand.IntN(256))
-		}
-		fmt.Fprintf(c, "GET /v1/stream HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-			"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer %s\r\n\r\n",
-			addr, base64.StdEncoding.EncodeToString(key[:]), benchToken(i%users))
-		c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		status, err := bufio.NewReaderSize(c, 256).ReadString('\n')
-		if err != nil || !strings.Contains(status, " 101 ") {
-			return 0, 0, fmt.Errorf("connection %d: handshake answered %q: %v", i, status, err)
-		}
-		c.SetReadDeadline(time.Time{})
+	clients, err := startBenchClients(ctx, "idle", addr, n, users, "")
+	if err != nil {
+		return nil, err
+	}
+	defer clients.stop()
+	if clients.opened < 1 {
+		return nil, fmt.Errorf("no connection opened: %s", clients.short)
+	}
+	if clients.short != "" {
+		ws.short = clients.short
 	}
 	after, err := settle()
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
-	return float64(after-before) / float64(n), n, nil
+	ws.conns = clients.opened
+	ws.perConn = float64(after-before) / float64(clients.opened)
+	return ws, nil
+}
+
+// raiseOpenFileLimit raises this process's open-file limit to its hard
+// limit and returns both and how many more files it can open, keeping 256
+// spare.
+func raiseOpenFileLimit() (soft, hard uint64, room int) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, 0, 1 << 30 // unknown: let the dials find out
+	}
+	if lim.Cur < lim.Max {
+		raised := lim
+		raised.Cur = lim.Max
+		if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised) == nil {
+			lim = raised
+		}
+	}
+	open := 0
+	if fds, err := os.ReadDir("/proc/self/fd"); err == nil {
+		open = len(fds)
+	}
+	return lim.Cur, lim.Max, int(lim.Cur) - open - 256
+}
+
+// benchClientsArg, as `dowser bench __clients MODE ADDR N USERS [PROBE]`,
+// runs the client side of the websocket measurements (runBenchClients):
+// the bench starts this very binary so, as it does `dowser broker`.
+const benchClientsArg = "__clients"
+
+// benchClients is a running client process.
+type benchClients struct {
+	opened int           // connections open
+	short  string        // why fewer than asked, if so
+	lines  <-chan string // what the clients report after "ready"
+	stop   func()        // closes the connections and waits for the process
+}
+
+// benchClientsWhere says where startBenchClients runs the clients.
+func benchClientsWhere() string {
+	if testing.Testing() {
+		return "in the service's process (a test binary cannot run `dowser bench __clients`)"
+	}
+	return "in a process of their own"
+}
+
+// startBenchClients starts `dowser bench __clients` and waits until its
+// connections are open. In a test binary, which cannot be started as
+// dowser, the clients run in this process instead.
+func startBenchClients(ctx context.Context, mode, addr string, n, users int, probe string) (*benchClients, error) {
+	args := []string{mode, addr, strconv.Itoa(n), strconv.Itoa(users), probe}
+	stdinR, stdinW := io.Pipe()
+	stdoutR, stdoutW := io.Pipe()
+	var wait func() error
+	if testing.Testing() {
+		errc := make(chan error, 1)
+		go func() {
+			err := runBenchClients(ctx, args, stdinR, stdoutW)
+			stdoutW.CloseWithError(err)
+			errc <- err
+		}()
+		wait = func() error { return <-errc }
+	} else {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("finding the dowser binary: %w", err)
+		}
+		cmd := exec.Command(exe, append([]string{"bench", benchClientsArg}, args...)...)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdinR, stdoutW, os.Stderr
+		if err := cmd.Start(); err != nil {
+			return nil, fmt.Errorf("starting %s bench %s: %w", exe, benchClientsArg, err)
+		}
+		exited := make(chan error, 1)
+		go func() {
+			err := cmd.Wait()
+			stdoutW.CloseWithError(err)
+			exited <- err
+		}()
+		wait = func() error {
+			select {
+			case err := <-exited:
+				return err
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+				return <-exited
+			}
+		}
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			stdinW.Close()
+			_ = wait()
+		})
+	}
+	sc := bufio.NewScanner(stdoutR)
+	if !sc.Scan() {
+		stop()
+		return nil, fmt.Errorf("the websocket clients stopped before they were ready: %v", sc.Err())
+	}
+	// "ready <opened> <why fewer, if so>"
+	ready := strings.SplitN(sc.Text(), " ", 3)
+	if len(ready) < 2 || ready[0] != "ready" {
+		stop()
+		return nil, fmt.Errorf("the websocket clients said %q, not ready", sc.Text())
+	}
+	c := &benchClients{stop: stop}
+	c.opened, _ = strconv.Atoi(ready[1])
+	if len(ready) == 3 {
+		c.short = ready[2]
+	}
+	lines := make(chan string, 1024)
+	c.lines = lines
+	go func() {
+		defer close(lines)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		io.Copy(io.Discard, stdoutR)
+	}()
+	return c, nil
+}
+
+// runBenchClients is `dowser bench __clients MODE ADDR N USERS [PROBE]`:
+// it opens N websocket connections to ADDR's stream, connection i as user
+// i mod USERS, each having read its hello, says "ready <opened> [why
+// fewer]", and keeps them open until its input ends. MODE "idle" leaves
+// the connections as bare sockets (as few as the open-file limit allows);
+// MODE "e2e" reads every connection and says "alert <account> <unix
+// nanoseconds>" for each alert frame of signal PROBE.
+func runBenchClients(ctx context.Context, args []string, in io.Reader, out io.Writer) error {
+	if len(args) < 4 {
+		return fmt.Errorf("bench %s: want MODE ADDR N USERS [PROBE], got %q", benchClientsArg, args)
+	}
+	mode, addr, probe := args[0], args[1], ""
+	if len(args) > 4 {
+		probe = args[4]
+	}
+	n, err1 := strconv.Atoi(args[2])
+	users, err2 := strconv.Atoi(args[3])
+	if err := errors.Join(err1, err2); err != nil || n < 1 || users < 1 {
+		return fmt.Errorf("bench %s: N and USERS must be positive numbers: %q", benchClientsArg, args)
+	}
+	var short string
+	if _, hard, room := raiseOpenFileLimit(); room < n {
+		short = fmt.Sprintf("the clients' process's open-file hard limit is %d", hard)
+		n = max(room, 1)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var outMu sync.Mutex
+	w := bufio.NewWriter(out)
+	say := func(format string, a ...any) {
+		outMu.Lock()
+		defer outMu.Unlock()
+		fmt.Fprintf(w, format+"\n", a...)
+		w.Flush()
+	}
+
+	var closers []io.Closer
+	defer func() {
+		for _, c := range closers {
+			c.Close()
+		}
+	}()
+	switch mode {
+	case "idle":
+		conns := make([]net.Conn, n)
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(16)
+		for i := range n {
+			g.Go(func() error {
+				c, err := benchIdleConn(gctx, addr, benchToken(i%users))
+				if err != nil {
+					return fmt.Errorf("connection %d: %w", i, err)
+				}
+				conns[i] = c
+				return nil
+			})
+		}
+		err := g.Wait()
+		for _, c := range conns {
+			if c != nil {
+				closers = append(closers, c)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	case "e2e":
+		dialer := &websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 4096, WriteBufferSize: 1024}
+		for i := range n {
+			conn, _, err := dialer.DialContext(ctx, "ws://"+addr+"/v1/stream", http.Header{"Authorization": {"Bearer " + benchToken(i%users)}})
+			if err != nil {
+				return fmt.Errorf("websocket client %d: %w", i, err)
+			}
+			closers = append(closers, conn.NetConn())
+			// Its hello first, so that "ready" means connected.
+			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, _, err := conn.ReadMessage(); err != nil {
+				return fmt.Errorf("websocket client %d: reading hello: %w", i, err)
+			}
+			conn.SetReadDeadline(time.Time{})
+			go func() {
+				for {
+					_, data, err := conn.ReadMessage()
+					if err != nil {
+						return
+					}
+					now := time.Now()
+					var f struct {
+						Op    string `json:"op"`
+						Alert struct {
+							SignalID  string `json:"signal_id"`
+							AccountID string `json:"account_id"`
+						} `json:"alert"`
+					}
+					if json.Unmarshal(data, &f) != nil || f.Op != "alert" || f.Alert.SignalID != probe {
+						continue
+					}
+					say("alert %s %d", f.Alert.AccountID, now.UnixNano())
+				}
+			}()
+		}
+	default:
+		return fmt.Errorf("bench %s: mode %q is not idle or e2e", benchClientsArg, mode)
+	}
+	say("ready %d %s", len(closers), short)
+	// Until the bench closes our input (or dies).
+	go func() {
+		io.Copy(io.Discard, in)
+		cancel()
+	}()
+	<-ctx.Done()
+	return nil
+}
+
+// benchIdleConn opens a websocket connection to addr's stream with a
+// handshake by hand, reads the hello frame, and leaves nothing on the
+// client side but the socket.
+func benchIdleConn(ctx context.Context, addr, token string) (net.Conn, error) {
+	d := net.Dialer{Timeout: 10 * time.Second}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	var key [16]byte
+	for j := range key {
+		key[j] = byte(rand.IntN(256))
+	}
+	fmt.Fprintf(c, "GET /v1/stream HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer %s\r\n\r\n",
+		addr, base64.StdEncoding.EncodeToString(key[:]), token)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReaderSize(c, 512)
+	status, err := br.ReadString('\n')
+	if err != nil || !strings.Contains(status, " 101 ") {
+		c.Close()
+		return nil, fmt.Errorf("handshake answered %q: %v", status, err)
+	}
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("reading the handshake's headers: %w", err)
+		}
+		if line == "\r\n" {
+			break
+		}
+	}
+	// The hello: an unmasked text frame, short enough for a 7-bit or
+	// 16-bit length.
+	var hdr [2]byte
+	if _, err := io.ReadFull(br, hdr[:]); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("reading the hello: %w", err)
+	}
+	size := int(hdr[1] & 0x7f)
+	if size == 126 {
+		var ext [2]byte
+		if _, err := io.ReadFull(br, ext[:]); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("reading the hello: %w", err)
+		}
+		size = int(ext[0])<<8 | int(ext[1])
+	}
+	payload := make([]byte, size)
+	if _, err := io.ReadFull(br, payload); err != nil || !strings.Contains(string(payload), `"hello"`) {
+		c.Close()
+		return nil, fmt.Errorf("reading the hello: got %q: %v", payload, err)
+	}
+	c.SetReadDeadline(time.Time{})
+	return c, nil
 }
 
 // processRSS is this process's resident set size in bytes.

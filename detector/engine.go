@@ -31,6 +31,10 @@ const (
 //
 // # Events in, alerts out
 //
+// Time range: an event whose time is not representable as int64
+// nanoseconds since 1970 (before 1677-09-21 or after 2262-04-11) is
+// ignored entirely; the ingest edge rejects such events.
+//
 // Duplicates: an event whose id is among the last [MaxRecentEvents]
 // distinct ids the engine evaluated is an upstream duplicate and is ignored
 // entirely: it changes no state, counts for no signal and fires nothing,
@@ -241,7 +245,7 @@ func (e *Engine) SetSignals(signals []*Signal) {
 // signal-id order (nil when none does). It never blocks, does no I/O and
 // does not panic; see [Engine] for the rules.
 func (e *Engine) Evaluate(ev *schema.Event) []schema.Alert {
-	if ev == nil {
+	if ev == nil || ev.Time.Before(minNanoTime) || ev.Time.After(maxNanoTime) {
 		return nil
 	}
 	dup, h := e.recent.seen(ev.ID)
@@ -352,7 +356,7 @@ func (p *program) evaluate(x *evalCtx) (schema.Alert, bool) {
 	case !st.admits(x, p.plan):
 		return schema.Alert{}, false
 	}
-	r.ev = x.evidence()
+	r.ev, r.at = x.evidence(), x.ev.Time.UnixNano()
 	if r.ev.EventID != "" {
 		r.idHash = x.idHash()
 	}

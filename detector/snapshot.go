@@ -160,7 +160,7 @@ func (e *Engine) Restore(data []byte) error {
 				m.total, m.disarmed = ss.Total, ss.Disarmed
 			}
 			for i, r := range ss.Records {
-				st.records[i] = record{ev: shared(r.Ev), value: r.Value, steps: r.Steps, absent: r.Absent, points: r.Points}
+				st.records[i] = record{ev: shared(r.Ev), at: unixNanos(r.Ev.Time), value: r.Value, steps: r.Steps, absent: r.Absent, points: r.Points}
 				if r.Ev.EventID != "" {
 					st.records[i].idHash = idHash(e.x.seed, r.Ev.EventID)
 				}

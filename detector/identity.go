@@ -12,16 +12,20 @@ import (
 // and a map's string hashing, growth and tombstones cost more than the
 // rest of an irrelevant event's evaluation.
 type recentIDs struct {
-	ring   []string // in arrival order, from next on
-	hashes []uint64 // of ring's ids
-	next   int
-	limit  int // MaxRecentEvents; lowered by tests
-	seed   maphash.Seed
-	// table holds ring index + 1 of each id at its hash's slot or the
-	// next free one after it (linear probing); 0 is free. Its length is a
-	// power of two at least twice the ring's.
-	table []int32
+	ring  []string // in arrival order, from next on
+	next  int
+	limit int // MaxRecentEvents; lowered by tests
+	seed  maphash.Seed
+	// table holds, for each id, the low 32 bits of its hash (which also
+	// give its home slot) above its ring index + 1, at its home slot or
+	// the next free one after it (linear probing); 0 is free. A probe
+	// compares hashes without touching the ring, which it reads only to
+	// confirm a match. Its length is a power of two at least twice the
+	// ring's.
+	table []uint64
 }
+
+func recentEntry(h uint32, k int) uint64 { return uint64(h)<<32 | uint64(k+1) }
 
 // seen reports whether id is remembered, and remembers it if not; h is
 // id's hash with the engine's seed. The empty id is never remembered.
@@ -30,48 +34,48 @@ func (r *recentIDs) seen(id string) (seen bool, h uint64) {
 		return false, 0
 	}
 	h = maphash.String(r.seed, id)
-	mask := uint64(len(r.table) - 1)
+	tag := uint64(uint32(h)) << 32
+	mask := uint32(len(r.table) - 1)
 	if len(r.table) > 0 {
-		for i := h & mask; r.table[i] != 0; i = (i + 1) & mask {
-			if k := r.table[i] - 1; r.hashes[k] == h && r.ring[k] == id {
+		for i := uint32(h) & mask; r.table[i] != 0; i = (i + 1) & mask {
+			if en := r.table[i]; en&^0xffffffff == tag && r.ring[uint32(en)-1] == id {
 				return true, h
 			}
 		}
 	}
 	if len(r.ring) < r.limit {
 		r.ring = append(r.ring, id)
-		r.hashes = append(r.hashes, h)
 		if 2*len(r.ring) > len(r.table) {
 			r.rebuild()
-			return false, h
+		} else {
+			r.place(recentEntry(uint32(h), len(r.ring)-1))
 		}
-		r.place(int32(len(r.ring) - 1))
 		return false, h
 	}
-	r.remove(int32(r.next))
-	r.ring[r.next], r.hashes[r.next] = id, h
-	r.place(int32(r.next))
+	r.remove(r.next)
+	r.ring[r.next] = id
+	r.place(recentEntry(uint32(h), r.next))
 	r.next = (r.next + 1) % r.limit
 	return false, h
 }
 
-// place puts ring index k in the table.
-func (r *recentIDs) place(k int32) {
-	mask := uint64(len(r.table) - 1)
-	i := r.hashes[k] & mask
+// place puts entry en in the table.
+func (r *recentIDs) place(en uint64) {
+	mask := uint32(len(r.table) - 1)
+	i := uint32(en>>32) & mask
 	for r.table[i] != 0 {
 		i = (i + 1) & mask
 	}
-	r.table[i] = k + 1
+	r.table[i] = en
 }
 
 // remove takes ring index k out of the table, shifting back the entries
 // after it that probed past its slot, so that lookups never need
 // tombstones.
-func (r *recentIDs) remove(k int32) {
-	mask := uint64(len(r.table) - 1)
-	i := r.hashes[k] & mask
-	for r.table[i] != k+1 {
+func (r *recentIDs) remove(k int) {
+	mask := uint32(len(r.table) - 1)
+	i := uint32(maphash.String(r.seed, r.ring[k])) & mask
+	for uint32(r.table[i]) != uint32(k+1) {
 		i = (i + 1) & mask
 	}
 	for j := i; ; {
@@ -79,7 +83,7 @@ func (r *recentIDs) remove(k int32) {
 		if r.table[j] == 0 {
 			break
 		}
-		home := r.hashes[r.table[j]-1] & mask
+		home := uint32(r.table[j]>>32) & mask
 		// Entry j may fill the hole at i unless its home lies cyclically
 		// in (i, j].
 		if (i < j && i < home && home <= j) || (i > j && (home > i || home <= j)) {
@@ -92,12 +96,8 @@ func (r *recentIDs) remove(k int32) {
 }
 
 // rebuild sizes the table for the ring (and the ring's growth up to
-// limit) and places every id again, hashing them when hashes is short (a
-// ring restored from a snapshot).
+// limit) and places every id again.
 func (r *recentIDs) rebuild() {
-	for k := len(r.hashes); k < len(r.ring); k++ {
-		r.hashes = append(r.hashes, maphash.String(r.seed, r.ring[k]))
-	}
 	n := 1024
 	for n < 2*len(r.ring) {
 		n *= 2
@@ -108,9 +108,9 @@ func (r *recentIDs) rebuild() {
 			n *= 2
 		}
 	}
-	r.table = make([]int32, n)
-	for k := range r.ring {
-		r.place(int32(k))
+	r.table = make([]uint64, n)
+	for k, id := range r.ring {
+		r.place(recentEntry(uint32(maphash.String(r.seed, id)), k))
 	}
 }
 

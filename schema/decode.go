@@ -996,8 +996,11 @@ type internTable struct {
 }
 
 type internSlot struct {
-	s   string
-	any any // s as an any, once asked for: boxing a string allocates
+	// hash is s's: a different string is told apart without reading its
+	// bytes, likely out of the CPU's caches.
+	hash uint64
+	s    string
+	any  any // s as an any, once asked for: boxing a string allocates
 }
 
 func newInternTable(sets int) *internTable {
@@ -1025,19 +1028,20 @@ func (t *internTable) boxed(b []byte) any {
 }
 
 func (t *internTable) slot(b []byte) *internSlot {
-	set := int(t.hash(b) & uint64(len(t.lru)-1))
+	h := t.hash(b)
+	set := int(h & uint64(len(t.lru)-1))
 	way := &t.slots[2*set]
-	if way.s == string(b) {
+	if way.hash == h && way.s == string(b) {
 		t.lru[set] = 1
 		return way
 	}
-	if way1 := &t.slots[2*set+1]; way1.s == string(b) {
+	if way1 := &t.slots[2*set+1]; way1.hash == h && way1.s == string(b) {
 		t.lru[set] = 0
 		return way1
 	}
 	victim := t.lru[set]
 	way = &t.slots[2*set+int(victim)]
-	way.s, way.any = string(b), nil
+	way.hash, way.s, way.any = h, string(b), nil
 	t.lru[set] = 1 - victim
 	return way
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -34,6 +35,7 @@ func (s *Store) SaveAlert(ctx context.Context, a *schema.Alert, recipients []str
 	// same people cannot deadlock.
 	recipients = append([]string(nil), recipients...)
 	sort.Strings(recipients)
+	recipients = slices.Compact(recipients)
 	var out SavedAlert
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		out = SavedAlert{}
@@ -47,28 +49,40 @@ func (s *Store) SaveAlert(ctx context.Context, a *schema.Alert, recipients []str
 		if tag.RowsAffected() == 0 {
 			return nil
 		}
+		// The evidence and the numbered deliveries in one round trip.
 		batch := &pgx.Batch{}
 		for i, ev := range a.Evidence {
 			batch.Queue(`INSERT INTO alert_evidence (alert_id, position, event_id, event_type, event_time, customer_id, content_id, url)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, a.ID, i, ev.EventID, ev.Type, ev.Time, ev.CustomerID, ev.ContentID, ev.URL)
 		}
+		// Each recipient's next sequence; the rows are locked in id order,
+		// and a recipient that no longer exists receives nothing.
+		if len(recipients) > 0 {
+			batch.Queue(`
+				WITH locked AS (
+					SELECT id FROM users WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE
+				), numbered AS (
+					UPDATE users u SET last_seq = u.last_seq + 1 FROM locked WHERE u.id = locked.id RETURNING u.id, u.last_seq
+				)
+				INSERT INTO deliveries (user_id, seq, alert_id) SELECT id, last_seq, $2 FROM numbered
+				RETURNING user_id, seq`, recipients, a.ID).Query(func(rows pgx.Rows) error {
+				var user string
+				var seq int64
+				_, err := pgx.ForEachRow(rows, []any{&user, &seq}, func() error {
+					out.Deliveries = append(out.Deliveries, schema.Delivery{UserID: user, Seq: seq, AlertID: a.ID, Alert: body, EventTime: a.Time})
+					return nil
+				})
+				if err != nil {
+					return fmt.Errorf("numbering deliveries: %w", err)
+				}
+				return nil
+			})
+		}
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-			return fmt.Errorf("storing evidence: %w", err)
+			return fmt.Errorf("storing evidence and deliveries: %w", err)
 		}
-		for _, user := range recipients {
-			var seq int64
-			err := tx.QueryRow(ctx, `UPDATE users SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq`, user).Scan(&seq)
-			if err == pgx.ErrNoRows {
-				continue // a recipient that no longer exists receives nothing
-			}
-			if err != nil {
-				return fmt.Errorf("numbering delivery to %q: %w", user, err)
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO deliveries (user_id, seq, alert_id) VALUES ($1, $2, $3)`, user, seq, a.ID); err != nil {
-				return fmt.Errorf("storing delivery to %q: %w", user, err)
-			}
-			out.Deliveries = append(out.Deliveries, schema.Delivery{UserID: user, Seq: seq, AlertID: a.ID, Alert: body, EventTime: a.Time})
-		}
+		// In recipient order, as before.
+		sort.Slice(out.Deliveries, func(i, j int) bool { return out.Deliveries[i].UserID < out.Deliveries[j].UserID })
 		msg := schema.AlertMessage{AlertID: a.ID, EventTime: a.Time, Alert: body}
 		for _, d := range out.Deliveries {
 			msg.Deliveries = append(msg.Deliveries, schema.Recipient{UserID: d.UserID, Seq: d.Seq})

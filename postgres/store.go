@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -28,11 +29,23 @@ type Store struct {
 	pool *pgxpool.Pool
 }
 
-// Open connects to the database at url and checks that it answers.
+// defaultMaxConns is the pool size when the URL sets no pool_max_conns.
+const defaultMaxConns = 16
+
+// Open connects to the database at url and checks that it answers. The
+// pool holds up to defaultMaxConns connections unless the URL's
+// pool_max_conns says otherwise.
 func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parsing database url: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgx's default, the larger of 4 and the CPUs, makes the partitions
+		// (6 by default, each holding a connection while it stores an
+		// alert), the alert publisher and the websockets' history reads
+		// queue for connections at a few thousand events a second.
+		cfg.MaxConns = max(cfg.MaxConns, defaultMaxConns)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

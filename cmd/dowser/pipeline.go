@@ -36,7 +36,14 @@ type pipeline struct {
 	cpBytes prometheus.Gauge
 
 	lifecycles lifecycleCache
+
+	// toPublish carries stored alerts from the partitions to publishLoop.
+	toPublish chan postgres.SavedAlert
 }
+
+// publishQueue bounds the stored alerts waiting for publishLoop; beyond
+// it, the outbox relay publishes them.
+const publishQueue = 4096
 
 var _ ingest.Processor = (*pipeline)(nil)
 
@@ -58,6 +65,7 @@ func newPipeline(priv *privacy, group, topic string, store *postgres.Store, rout
 			Help: "Alerts stored, by signal and priority.",
 		}, []string{"signal", "priority"}),
 		lifecycles: lifecycleCache{ttl: 30 * time.Second, m: map[string]lifecycleEntry{}},
+		toPublish:  make(chan postgres.SavedAlert, publishQueue),
 	}
 	reg.MustRegister(p.fired, p.cpTime, p.cpBytes)
 	return p
@@ -147,8 +155,10 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 			"sales", route.Sales, "sales_by", route.SalesBy, "partition", strconv.Itoa(w.partition))
 		// Sockets on this instance hear at once; the alerts topic carries
 		// it to every other instance (and back here, deduplicated by seq).
+		// The partition does not wait for the alerts topic: its next
+		// events, and their alerts, would.
 		w.p.hub.Deliver(saved.Deliveries...)
-		w.p.publish(ctx, saved)
+		w.p.queuePublish(saved)
 	}
 	w.pendingEvent = nil
 	return nil
@@ -196,22 +206,79 @@ func (w *partitionWorker) CheckpointDue() bool {
 	return len(w.p.privacy.erasuresAfter(w.erased)) > 0
 }
 
-// publish puts a stored alert on the alerts topic. Failing is not fatal:
-// the outbox relay publishes what is left unmarked.
-func (p *pipeline) publish(ctx context.Context, saved postgres.SavedAlert) {
+// queuePublish hands a stored alert to publishLoop without waiting. When
+// the queue is full the alert's outbox row stays unmarked, and the outbox
+// relay publishes it.
+func (p *pipeline) queuePublish(saved postgres.SavedAlert) {
+	select {
+	case p.toPublish <- saved:
+	default:
+		p.log.Warn("publish queue full; the outbox relay will publish the alert", "outbox_id", saved.OutboxID)
+	}
+}
+
+// publishLoop puts the alerts the partitions stored on the alerts topic,
+// all that are waiting in one produce call, and marks their outbox rows
+// published, until ctx ends; then it publishes what is still queued, for
+// a few seconds at most. Failing is not fatal: the outbox relay publishes
+// what is left unmarked.
+func (p *pipeline) publishLoop(ctx context.Context) error {
+	const most = 500
+	batch := make([]postgres.SavedAlert, 0, most)
+	take := func() {
+		for len(batch) < most {
+			select {
+			case s := <-p.toPublish:
+				batch = append(batch, s)
+			default:
+				return
+			}
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			dctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			for take(); len(batch) > 0 && dctx.Err() == nil; take() {
+				p.publish(dctx, batch)
+				batch = batch[:0]
+			}
+			return nil
+		case s := <-p.toPublish:
+			batch = append(batch, s)
+			take()
+			p.publish(ctx, batch)
+			clear(batch)
+			batch = batch[:0]
+		}
+	}
+}
+
+// publish puts stored alerts on the alerts topic and marks their outbox
+// rows published.
+func (p *pipeline) publish(ctx context.Context, batch []postgres.SavedAlert) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	var m schema.AlertMessage
-	if err := json.Unmarshal(saved.Message, &m); err != nil {
-		p.log.Error("decoding own alert message", "err", err)
+	msgs := make([]ingest.Message, 0, len(batch))
+	ids := make([]int64, 0, len(batch))
+	for _, saved := range batch {
+		var m struct {
+			AlertID string `json:"alert_id"`
+		}
+		if err := json.Unmarshal(saved.Message, &m); err != nil {
+			p.log.Error("decoding own alert message", "outbox_id", saved.OutboxID, "err", err)
+			continue
+		}
+		msgs = append(msgs, ingest.Message{Key: []byte(m.AlertID), Value: saved.Message})
+		ids = append(ids, saved.OutboxID)
+	}
+	if err := p.alerts.Produce(ctx, msgs...); err != nil {
+		p.log.Warn("publishing alerts; the outbox relay will retry", "alerts", len(msgs), "err", err)
 		return
 	}
-	if err := p.alerts.Produce(ctx, ingest.Message{Key: []byte(m.AlertID), Value: saved.Message}); err != nil {
-		p.log.Warn("publishing alert; the outbox relay will retry", "alert", m.AlertID, "err", err)
-		return
-	}
-	if err := p.store.MarkPublished(ctx, saved.OutboxID); err != nil {
-		p.log.Warn("marking alert published; it may be published twice, harmlessly", "alert", m.AlertID, "err", err)
+	if err := p.store.MarkPublished(ctx, ids...); err != nil {
+		p.log.Warn("marking alerts published; they may be published twice, harmlessly", "alerts", len(ids), "err", err)
 	}
 }
 

@@ -269,6 +269,7 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return signals.Run(gctx) })
 	g.Go(func() error { return priv.Run(gctx) })
 	g.Go(func() error { return tail.Run(gctx, pipe.fanOut) })
+	g.Go(func() error { return pipe.publishLoop(gctx) })
 	g.Go(func() error { return pipe.relayOutbox(gctx, time.Second) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

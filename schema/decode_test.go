@@ -17,8 +17,8 @@ const (
 	sampleSupportEmail = `{"id":"evt-3f0a77c1d2e94b18","type":"support_email","time":"2026-11-02T09:00:12.3458Z","source":"demo-traffic","customer":{"id":"c-globex-12","email":"li.wei@globex.example","account_id":"globex"},"properties":{"body":"Hi team,\n\nHow do I export the alert history to CSV?\n\nThanks,\nLi","subject":"How do I export the alert history to CSV?"}}`
 )
 
-// decodeCases are inputs whose decoding the table test pins down and the
-// fuzz targets start from.
+// decodeCases are inputs whose decoding the table test pins down and
+// FuzzParseEvent starts from.
 var decodeCases = []struct {
 	name       string
 	in         string
@@ -182,20 +182,6 @@ func compareDecoded(t *testing.T, who string, data []byte, got Event, err error,
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("%s(%s):\n got %#v\nwant %#v", who, short(data), got, want)
 	}
-}
-
-// FuzzDecodeMatchesReference checks the hand-written decoder against the
-// encoding/json one it replaces, on any input.
-func FuzzDecodeMatchesReference(f *testing.F) {
-	for _, c := range decodeCases {
-		if len(c.in) <= 4<<10 {
-			f.Add([]byte(c.in))
-		}
-	}
-	d := NewDecoder(0)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		checkMatchesReference(t, d, data, 4<<10)
-	})
 }
 
 func TestDecoderReusesNothingOfThePreviousEvent(t *testing.T) {

@@ -94,11 +94,21 @@ func TestAlertIDIsDeterministic(t *testing.T) {
 	}
 }
 
+// FuzzParseEvent checks that whatever ParseEvent accepts is a valid event,
+// and that it and a reused Decoder decode every input as the encoding/json
+// implementation they replace does (reference_test.go).
 func FuzzParseEvent(f *testing.F) {
 	f.Add([]byte(`{"id":"evt-1","type":"page_view","time":"2026-11-23T07:00:00Z","customer":{"id":"c"}}`))
 	f.Add([]byte(`{"id":"","customer":{"anonymous_id":"x"}}`))
 	f.Add([]byte(`not json`))
+	for _, c := range decodeCases {
+		if len(c.in) <= 4<<10 {
+			f.Add([]byte(c.in))
+		}
+	}
+	d := NewDecoder(0)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		checkMatchesReference(t, d, data, 4<<10)
 		ev, err := ParseEvent(data, 1<<10)
 		if err != nil {
 			var ee *EventError

@@ -13,7 +13,7 @@ PGURL = $(if $(DATABASE_URL),$(DATABASE_URL),$(shell scripts/postgres.sh start |
 
 FUZZTIME ?= 10s
 
-.PHONY: all build demo test bench fuzz chaos vet fmt-check pg pg-stop clean
+.PHONY: all build demo test bench bench-go fuzz chaos vet fmt-check pg pg-stop clean
 
 all: build
 
@@ -35,12 +35,18 @@ test: vet fmt-check
 		$(GO) test -race -shuffle=on -count=1 -timeout 15m ./...
 	@$(MAKE) --no-print-directory fuzz
 
-## bench: build and run `dowser bench` against the private PostgreSQL (or
-## DATABASE_URL) for the end-to-end run; BENCHFLAGS adds flags, e.g.
-## --json. See docs/benchmarks.md.
-bench: build
+## bench: the Go micro-benchmarks of the hot paths (bench-go), then
+## `dowser bench` against the private PostgreSQL (or DATABASE_URL) for the
+## end-to-end run; BENCHFLAGS adds flags to the latter, e.g. --json. See
+## docs/benchmarks.md.
+bench: build bench-go
 	@url="$(PGURL)"; test -n "$$url" || echo "could not start PostgreSQL: no end-to-end run" >&2; \
 	DATABASE_URL="$$url" $(BIN) bench $(BENCHFLAGS)
+
+## bench-go: decoding, matching, window updates, checkpoints, the engine
+## and the backtest runner, with allocations (about two minutes).
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem ./schema ./detector ./backtest
 
 ## fuzz: a short run of every fuzz target (FUZZTIME each).
 fuzz:

@@ -184,7 +184,7 @@ type eventScanner struct {
 func (s *eventScanner) document() *EventError {
 	s.skipSpace()
 	if s.i >= len(s.data) {
-		return &EventError{Reason: ReasonNotJSON, Detail: "no JSON value (EOF)"}
+		return &EventError{Reason: ReasonNotJSON, Detail: "EOF"}
 	}
 	switch c := s.data[s.i]; c {
 	case '{':
@@ -208,7 +208,7 @@ func (s *eventScanner) document() *EventError {
 	}
 	s.skipSpace()
 	if s.i < len(s.data) && s.data[s.i] != '}' && s.data[s.i] != ']' {
-		return &EventError{Reason: ReasonNotJSON, Detail: fmt.Sprintf("trailing data after the JSON object at offset %d: %s", s.i, quoteByte(s.data[s.i]))}
+		return &EventError{Reason: ReasonNotJSON, Detail: "trailing data after the JSON object"}
 	}
 	return nil
 }
@@ -954,27 +954,27 @@ func hex4Digit(c byte) rune {
 	return -1
 }
 
-// syntaxError reports malformed JSON at s.i.
+// syntaxError reports malformed JSON at s.i, in encoding/json's words.
 func (s *eventScanner) syntaxError(context string) *EventError {
-	return &EventError{Reason: ReasonNotJSON, Detail: fmt.Sprintf("invalid character %s %s at offset %d", quoteByte(s.data[s.i]), context, s.i)}
+	return &EventError{Reason: ReasonNotJSON, Detail: "invalid character " + quoteByte(s.data[s.i]) + " " + context}
 }
 
 // eof reports JSON cut short.
 func (s *eventScanner) eof() *EventError {
-	return &EventError{Reason: ReasonNotJSON, Detail: "unexpected end of JSON input"}
+	return &EventError{Reason: ReasonNotJSON, Detail: "unexpected EOF"}
 }
 
-// quoteByte quotes c for an error message, as encoding/json does.
+// quoteByte quotes c for an error message as encoding/json does (a byte
+// of 0x80 or more as the rune of that number).
 func quoteByte(c byte) string {
-	switch {
-	case c == '\'':
+	switch c {
+	case '\'':
 		return `'\''`
-	case c == '"':
+	case '"':
 		return `'"'`
-	case c < ' ' || c >= utf8.RuneSelf:
-		return strconv.Quote(string([]byte{c}))
 	}
-	return "'" + string(c) + "'"
+	q := strconv.Quote(string(rune(c)))
+	return "'" + q[1:len(q)-1] + "'"
 }
 
 // internSets is the size of a Decoder's string table in sets of two:

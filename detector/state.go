@@ -105,7 +105,9 @@ type record struct {
 	points float64
 }
 
-func (st *subjectState) newest() time.Time { return st.records[len(st.records)-1].ev.Time }
+// newest is the time of st's newest record (in the Local zone: only ever
+// compared, added to and subtracted from).
+func (st *subjectState) newest() time.Time { return time.Unix(0, st.records[len(st.records)-1].at) }
 
 // indexMin is how many records a subject keeps before it is worth
 // indexing: below it, scanning the records' id hashes is about as fast as

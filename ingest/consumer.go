@@ -283,10 +283,13 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 	// previous one instead.
 	next, saved := offset, offset
 	torn := false
-	lastSave := time.Now()
+	// Times are durations since clock: time.Since reads one clock (the
+	// monotonic one), time.Now two.
+	clock := time.Now()
+	lastSave := time.Since(clock)
 	requester, _ := handler.(CheckpointRequester)
 	checkpoint := func(ctx context.Context) error {
-		lastSave = time.Now()
+		lastSave = time.Since(clock)
 		due := requester != nil && requester.CheckpointDue()
 		if !due && (next < 0 || next == saved) {
 			return nil
@@ -341,53 +344,53 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 	// checkpoints. One deadline context serves the fetches until it
 	// fires, rather than a new one (and its timer) a message; cancelling a
 	// fetch loses nothing, kafka-go keeps what it has read for the next.
-	quietSince := time.Now()
+	quietSince := time.Since(clock)
 	fetch := deadlineContext{parent: ctx}
 	defer fetch.end()
 	for {
-		msg, err := r.FetchMessage(fetch.until(quietSince.Add(c.cfg.CheckpointInterval)))
+		msg, err := r.FetchMessage(fetch.until(clock.Add(quietSince + c.cfg.CheckpointInterval)))
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			if errors.Is(err, context.DeadlineExceeded) {
 				fetch.end()
-				if time.Since(quietSince) < c.cfg.CheckpointInterval {
+				if time.Since(clock)-quietSince < c.cfg.CheckpointInterval {
 					continue // messages came since the deadline was set
 				}
 				// Idle: a good moment to save what the last events did.
 				if err := checkpoint(ctx); err != nil {
 					return err
 				}
-				quietSince = time.Now()
+				quietSince = time.Since(clock)
 				continue
 			}
 			return fmt.Errorf("reading partition %d: %w", partition, err)
 		}
 		consumed.Inc()
 		lag.Set(float64(max(msg.HighWaterMark-msg.Offset-1, 0)))
-		var now time.Time
+		var now time.Duration
 		if err := dec.Decode(msg.Value, &ev); err != nil {
 			if err := c.deadLetter(ctx, msg, err); err != nil {
 				return err
 			}
-			now = time.Now()
+			now = time.Since(clock)
 		} else {
-			start := time.Now()
+			start := time.Since(clock)
 			if err := c.handle(ctx, handler, &ev); err != nil {
 				torn = true
 				return err
 			}
-			now = time.Now()
-			c.metrics.processing.Observe(now.Sub(start).Seconds())
+			now = time.Since(clock)
+			c.metrics.processing.Observe((now - start).Seconds())
 		}
 		next = msg.Offset + 1
 		quietSince = now
-		if now.Sub(lastSave) >= c.cfg.CheckpointInterval {
+		if now-lastSave >= c.cfg.CheckpointInterval {
 			if err := checkpoint(ctx); err != nil {
 				return err
 			}
-			quietSince = time.Now()
+			quietSince = time.Since(clock)
 		}
 	}
 }

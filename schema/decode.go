@@ -29,7 +29,9 @@ const maxDepth = 10000
 // The Properties map, though, belongs to the Decoder: the next Decode
 // clears and refills it.
 //
-// A Decoder is not safe for concurrent use; use one per goroutine.
+// A Decoder is not safe for concurrent use; use one per goroutine. The
+// zero Decoder works, without the table, for events of at most
+// MaxEventBytes.
 type Decoder struct {
 	maxBytes int
 	words    *internTable // nil: every string is allocated
@@ -56,8 +58,12 @@ func NewDecoder(maxBytes int) *Decoder {
 // field. ev.Properties is the Decoder's map, valid until the next Decode.
 func (d *Decoder) Decode(data []byte, ev *Event) error {
 	*ev = Event{}
-	if len(data) > d.maxBytes {
-		return &EventError{Reason: ReasonTooLarge, Detail: fmt.Sprintf("%d bytes exceeds the limit of %d", len(data), d.maxBytes)}
+	limit := d.maxBytes
+	if limit <= 0 {
+		limit = MaxEventBytes
+	}
+	if len(data) > limit {
+		return &EventError{Reason: ReasonTooLarge, Detail: fmt.Sprintf("%d bytes exceeds the limit of %d", len(data), limit)}
 	}
 	s := eventScanner{data: data, d: d, ev: ev}
 	if err := s.document(); err != nil {

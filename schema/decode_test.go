@@ -145,9 +145,6 @@ func checkMatchesReference(t *testing.T, d *Decoder, data []byte, max int) {
 
 	buf := bytes.Clone(data)
 	d.maxBytes = max
-	if max <= 0 {
-		d.maxBytes = MaxEventBytes
-	}
 	var ev Event
 	err = d.Decode(buf, &ev)
 	for i := range buf {
@@ -186,6 +183,18 @@ func compareDecoded(t *testing.T, who string, data []byte, got Event, err error,
 	got.Time, want.Time = time.Time{}, time.Time{}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("%s(%s):\n got %#v\nwant %#v", who, short(data), got, want)
+	}
+}
+
+func TestZeroDecoder(t *testing.T) {
+	var d Decoder
+	var ev Event
+	if err := d.Decode([]byte(samplePageView), &ev); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := parseEventReference([]byte(samplePageView), 0)
+	if !reflect.DeepEqual(ev, want) {
+		t.Errorf("decoded %#v, want %#v", ev, want)
 	}
 }
 

@@ -101,9 +101,6 @@ func (e *EventError) Error() string {
 // map[string]any or []any) but by hand; a [Decoder] does the same with less
 // garbage where events come in a stream.
 func ParseEvent(data []byte, maxBytes int) (Event, error) {
-	if maxBytes <= 0 {
-		maxBytes = MaxEventBytes
-	}
 	d := Decoder{maxBytes: maxBytes}
 	var ev Event
 	err := d.Decode(data, &ev)

@@ -44,6 +44,7 @@ func (r TerritoryRule) Matches(a Account) bool {
 
 // Directory answers the ownership questions routing asks. An owner, rep or
 // manager it returns is a user who exists: a stale id is reported as "".
+// Routing may ask two questions at once.
 type Directory interface {
 	// Contact returns the person's routing data; the zero Contact when the
 	// person is unknown.
@@ -149,11 +150,6 @@ func (r *Router) Recipients(ctx context.Context, a *schema.Alert) ([]string, err
 // subscribed to any of these recipients receive the alert too.
 func (r *Router) Route(ctx context.Context, a *schema.Alert) (Route, error) {
 	var route Route
-	var err error
-	route.Sales, route.SalesBy, route.Rule, err = r.sales(ctx, a)
-	if err != nil {
-		return Route{}, fmt.Errorf("routing %s: %w", a.ID, err)
-	}
 	var ids, urls []string
 	for _, ev := range a.Evidence {
 		if ev.ContentID != "" {
@@ -163,10 +159,27 @@ func (r *Router) Route(ctx context.Context, a *schema.Alert) (Route, error) {
 			urls = append(urls, ev.URL)
 		}
 	}
-	route.Marketing, err = r.dir.ContentOwners(ctx, ids, urls)
+	// The content owners do not depend on the sales lookups: ask for them
+	// meanwhile, so that routing waits for the directory one answer less.
+	type owners struct {
+		ids []string
+		err error
+	}
+	marketing := make(chan owners, 1)
+	go func() {
+		ids, err := r.dir.ContentOwners(ctx, ids, urls)
+		marketing <- owners{ids, err}
+	}()
+	var err error
+	route.Sales, route.SalesBy, route.Rule, err = r.sales(ctx, a)
+	m := <-marketing
 	if err != nil {
 		return Route{}, fmt.Errorf("routing %s: %w", a.ID, err)
 	}
+	if m.err != nil {
+		return Route{}, fmt.Errorf("routing %s: %w", a.ID, m.err)
+	}
+	route.Marketing = m.ids
 	if len(route.Marketing) == 0 && a.SignalOwner != "" {
 		route.Marketing = []string{a.SignalOwner}
 	}

@@ -36,66 +36,94 @@ func (s *Store) SaveAlert(ctx context.Context, a *schema.Alert, recipients []str
 	recipients = append([]string(nil), recipients...)
 	sort.Strings(recipients)
 	recipients = slices.Compact(recipients)
+	// The alerts-topic message, but for its deliveries, which the
+	// statement numbers and appends.
+	prefix, err := alertMessagePrefix(a, body)
+	if err != nil {
+		return SavedAlert{}, fmt.Errorf("encoding alert message %s: %w", a.ID, err)
+	}
+	n := len(a.Evidence)
+	evIDs, evTypes, evCustomers, evContent, evURLs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	evTimes := make([]time.Time, n)
+	for i, ev := range a.Evidence {
+		evIDs[i], evTypes[i], evTimes[i], evCustomers[i], evContent[i], evURLs[i] = ev.EventID, ev.Type, ev.Time, ev.CustomerID, ev.ContentID, ev.URL
+	}
+	// One statement, so one round trip and its own transaction: the
+	// alert, its evidence, each recipient's next sequence (the users'
+	// rows locked in id order) and delivery, and the outbox row; nothing
+	// but the alert's insert when its id is stored already.
+	rows, err := s.pool.Query(ctx, saveAlertSQL,
+		a.ID, a.SignalID, a.SignalVersion, a.Subject, a.CustomerID, a.AccountID, a.Priority, a.EventID, a.Time, body,
+		evIDs, evTypes, evTimes, evCustomers, evContent, evURLs, recipients, prefix)
+	if err != nil {
+		return SavedAlert{}, fmt.Errorf("saving alert %s: %w", a.ID, err)
+	}
 	var out SavedAlert
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		out = SavedAlert{}
-		tag, err := tx.Exec(ctx, `
-			INSERT INTO alerts (id, signal_id, signal_version, subject, customer_id, account_id, priority, event_id, event_time, body)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING`,
-			a.ID, a.SignalID, a.SignalVersion, a.Subject, a.CustomerID, a.AccountID, a.Priority, a.EventID, a.Time, body)
-		if err != nil {
-			return err
+	var user *string
+	var seq *int64
+	_, err = pgx.ForEachRow(rows, []any{&out.OutboxID, &out.Message, &user, &seq}, func() error {
+		if user != nil && seq != nil {
+			out.Deliveries = append(out.Deliveries, schema.Delivery{UserID: *user, Seq: *seq, AlertID: a.ID, Alert: body, EventTime: a.Time})
 		}
-		if tag.RowsAffected() == 0 {
-			return nil
-		}
-		// The evidence and the numbered deliveries in one round trip.
-		batch := &pgx.Batch{}
-		for i, ev := range a.Evidence {
-			batch.Queue(`INSERT INTO alert_evidence (alert_id, position, event_id, event_type, event_time, customer_id, content_id, url)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, a.ID, i, ev.EventID, ev.Type, ev.Time, ev.CustomerID, ev.ContentID, ev.URL)
-		}
-		// Each recipient's next sequence; the rows are locked in id order,
-		// and a recipient that no longer exists receives nothing.
-		if len(recipients) > 0 {
-			batch.Queue(`
-				WITH locked AS (
-					SELECT id FROM users WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE
-				), numbered AS (
-					UPDATE users u SET last_seq = u.last_seq + 1 FROM locked WHERE u.id = locked.id RETURNING u.id, u.last_seq
-				)
-				INSERT INTO deliveries (user_id, seq, alert_id) SELECT id, last_seq, $2 FROM numbered
-				RETURNING user_id, seq`, recipients, a.ID).Query(func(rows pgx.Rows) error {
-				var user string
-				var seq int64
-				_, err := pgx.ForEachRow(rows, []any{&user, &seq}, func() error {
-					out.Deliveries = append(out.Deliveries, schema.Delivery{UserID: user, Seq: seq, AlertID: a.ID, Alert: body, EventTime: a.Time})
-					return nil
-				})
-				if err != nil {
-					return fmt.Errorf("numbering deliveries: %w", err)
-				}
-				return nil
-			})
-		}
-		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-			return fmt.Errorf("storing evidence and deliveries: %w", err)
-		}
-		// In recipient order, as before.
-		sort.Slice(out.Deliveries, func(i, j int) bool { return out.Deliveries[i].UserID < out.Deliveries[j].UserID })
-		msg := schema.AlertMessage{AlertID: a.ID, EventTime: a.Time, Alert: body}
-		for _, d := range out.Deliveries {
-			msg.Deliveries = append(msg.Deliveries, schema.Recipient{UserID: d.UserID, Seq: d.Seq})
-		}
-		if out.Message, err = json.Marshal(&msg); err != nil {
-			return fmt.Errorf("encoding alert message: %w", err)
-		}
-		return tx.QueryRow(ctx, `INSERT INTO outbox (alert_id, payload) VALUES ($1, $2) RETURNING id`, a.ID, out.Message).Scan(&out.OutboxID)
+		return nil
 	})
 	if err != nil {
 		return SavedAlert{}, fmt.Errorf("saving alert %s: %w", a.ID, err)
 	}
 	return out, nil
+}
+
+const saveAlertSQL = `
+WITH alert AS (
+	INSERT INTO alerts (id, signal_id, signal_version, subject, customer_id, account_id, priority, event_id, event_time, body)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING
+	RETURNING id
+), evidence AS (
+	INSERT INTO alert_evidence (alert_id, position, event_id, event_type, event_time, customer_id, content_id, url)
+	SELECT alert.id, e.ord - 1, e.event_id, e.event_type, e.event_time, e.customer_id, e.content_id, e.url
+	FROM alert, unnest($11::text[], $12::text[], $13::timestamptz[], $14::text[], $15::text[], $16::text[])
+		WITH ORDINALITY AS e (event_id, event_type, event_time, customer_id, content_id, url, ord)
+), locked AS (
+	SELECT u.id FROM users u WHERE u.id = ANY($17::text[]) AND EXISTS (SELECT 1 FROM alert)
+	ORDER BY u.id FOR UPDATE
+), numbered AS (
+	UPDATE users u SET last_seq = u.last_seq + 1 FROM locked WHERE u.id = locked.id
+	RETURNING u.id, u.last_seq
+), delivered AS (
+	INSERT INTO deliveries (user_id, seq, alert_id)
+	SELECT numbered.id, numbered.last_seq, alert.id FROM numbered, alert
+	RETURNING user_id, seq
+), outboxed AS (
+	INSERT INTO outbox (alert_id, payload)
+	SELECT alert.id, $18::bytea || convert_to(coalesce((
+		SELECT '[' || string_agg('{"user":' || to_json(user_id)::text || ',"seq":' || seq || '}', ',' ORDER BY user_id) || ']'
+		FROM delivered), 'null'), 'UTF8') || '\x7d'::bytea
+	FROM alert
+	RETURNING id, payload
+)
+SELECT outboxed.id, outboxed.payload, delivered.user_id, delivered.seq
+FROM outboxed LEFT JOIN delivered ON true
+ORDER BY delivered.user_id`
+
+// alertMessagePrefix is the JSON of the alert's schema.AlertMessage up to
+// the value of its deliveries.
+func alertMessagePrefix(a *schema.Alert, body []byte) ([]byte, error) {
+	id, err := json.Marshal(a.ID)
+	if err != nil {
+		return nil, err
+	}
+	at, err := json.Marshal(a.Time)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, len(body)+len(id)+len(at)+64)
+	b = append(b, `{"alert_id":`...)
+	b = append(b, id...)
+	b = append(b, `,"event_time":`...)
+	b = append(b, at...)
+	b = append(b, `,"alert":`...)
+	b = append(b, body...)
+	return append(b, `,"deliveries":`...), nil
 }
 
 // PoolStats are the connection pool's gauges: connections in use, idle,

@@ -136,6 +136,56 @@ func TestConcurrentAlertsKeepSequencesGapFree(t *testing.T) {
 	}
 }
 
+// TestConcurrentAlertsToSeveralUsersNeitherDeadlockNorSkip stores alerts
+// for the same two users, named in either order, from many goroutines at
+// once: every user's sequences stay gap-free, each alert is stored once.
+func TestConcurrentAlertsToSeveralUsersNeitherDeadlockNorSkip(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	for _, u := range []string{"ana", "jane"} {
+		if err := s.PutUser(ctx, postgres.User{ID: u, Name: u, Role: postgres.RoleRep}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 30
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*n)
+	for i := range n {
+		users := []string{"ana", "jane"}
+		if i%2 == 1 {
+			users = []string{"jane", "ana"}
+		}
+		id := fmt.Sprintf("al-m%d", i)
+		for range 2 { // the second is a replay racing the first
+			wg.Go(func() {
+				_, err := s.SaveAlert(ctx, alert(id), users)
+				errs <- err
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, u := range []string{"ana", "jane"} {
+		ds, err := s.DeliveriesAfter(ctx, u, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ds) != n {
+			t.Fatalf("%s has %d deliveries, want %d", u, len(ds), n)
+		}
+		for i, d := range ds {
+			if d.Seq != int64(i+1) {
+				t.Fatalf("%s's delivery %d has seq %d: want 1..%d without gaps", u, i, d.Seq, n)
+			}
+		}
+	}
+}
+
 func TestSignalsAreVersioned(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)

@@ -784,12 +784,22 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 func (s *eventScanner) str(buf *[]byte) ([]byte, *EventError) {
 	data := s.data
 	start := s.i + 1
-	i := start
-	// Eight bytes at a time to the first that is not plain ASCII.
+	i := plainRun(data, start)
+	if i < len(data) && data[i] == '"' {
+		s.i = i + 1
+		return data[start:i], nil
+	}
+	return s.strSlow(start, i, buf)
+}
+
+// plainRun returns the index of the first byte from i on that is not
+// plain ASCII string content: '"', '\\', a control character or a byte of
+// 0x80 or more; len(data) if there is none.
+func plainRun(data []byte, i int) int {
+	// Eight bytes at a time.
 	for ; i+8 <= len(data); i += 8 {
 		if m := specialBytes(binary.LittleEndian.Uint64(data[i:])); m != 0 {
-			i += bits.TrailingZeros64(m) / 8
-			goto found
+			return i + bits.TrailingZeros64(m)/8
 		}
 	}
 	for ; i < len(data); i++ {
@@ -797,12 +807,7 @@ func (s *eventScanner) str(buf *[]byte) ([]byte, *EventError) {
 			break
 		}
 	}
-found:
-	if i < len(data) && data[i] == '"' {
-		s.i = i + 1
-		return data[start:i], nil
-	}
-	return s.strSlow(start, i, buf)
+	return i
 }
 
 const (
@@ -897,10 +902,11 @@ func (s *eventScanner) strSlow(start, i int, buf *[]byte) ([]byte, *EventError) 
 			s.i = i
 			return nil, s.syntaxError("in string literal")
 		case c < utf8.RuneSelf:
+			j := plainRun(data, i+1)
 			if !raw {
-				b = append(b, c)
+				b = append(b, data[i:j]...)
 			}
-			i++
+			i = j
 		default:
 			r, size := utf8.DecodeRune(data[i:])
 			if r == utf8.RuneError && size == 1 {

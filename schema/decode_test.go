@@ -221,14 +221,15 @@ func TestDecoderInternsRepeatedStrings(t *testing.T) {
 	if err := d.Decode(data, &ev); err != nil {
 		t.Fatal(err)
 	}
-	// The event id is new each time; the rest comes from the table.
+	// The event's id and the person's id and email are allocated each
+	// time; the rest comes from the table.
 	allocs := testing.AllocsPerRun(100, func() {
 		if err := d.Decode(data, &ev); err != nil {
 			t.Fatal(err)
 		}
 	})
-	if allocs > 1 {
-		t.Errorf("%v allocations a decoded page view, want at most 1 (the id)", allocs)
+	if allocs > 3 {
+		t.Errorf("%v allocations a decoded page view, want at most 3", allocs)
 	}
 }
 

@@ -515,22 +515,24 @@ func TestRecentIDsForgetOldestFirst(t *testing.T) {
 	// and the shifting of probe chains on removal.
 	for _, limit := range []int{1, 7, 1000, 5000} {
 		r := recentIDs{limit: limit, seed: maphash.MakeSeed()}
-		var model []string
+		var order []string // the model: ids oldest first, and as a set
+		set := map[string]bool{}
 		rng := rand.New(rand.NewPCG(uint64(limit), 1))
 		for i := range 40_000 {
 			id := fmt.Sprintf("e%d", rng.IntN(3*limit+5))
 			if i%97 == 0 {
 				id = ""
 			}
-			want := id != "" && slices.Contains(model, id)
+			want := set[id]
 			got, _ := r.seen(id)
 			if got != want {
 				t.Fatalf("limit %d, step %d: seen(%q) = %v, want %v", limit, i, id, got, want)
 			}
 			if id != "" && !want {
-				model = append(model, id)
-				if len(model) > limit {
-					model = model[1:]
+				order, set[id] = append(order, id), true
+				if len(order) > limit {
+					delete(set, order[0])
+					order = order[1:]
 				}
 			}
 		}

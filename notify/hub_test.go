@@ -284,7 +284,7 @@ func TestHubRejectsForeignOrigins(t *testing.T) {
 
 func TestHubPingsIdleConnectionsAndDropsSilentOnes(t *testing.T) {
 	h := &memHistory{ds: map[string][]schema.Delivery{}}
-	hub, srv := newTestHub(t, HubConfig{PingInterval: 20 * time.Millisecond}, h)
+	hub, srv := newTestHub(t, HubConfig{PingInterval: 100 * time.Millisecond}, h)
 	c := dial(t, srv, "ana", nil)
 	pings := make(chan struct{}, 100)
 	c.SetPingHandler(func(data string) error {

@@ -100,7 +100,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.IntVar(&cfg.E2EClients, "e2e-clients", 1000, "websocket clients connected during the end-to-end latency run")
 	fs.IntVar(&cfg.E2EAlerts, "e2e-alerts", 1000, "alerts the end-to-end latency run measures")
 	fs.IntVar(&cfg.WSConns, "ws-conns", 10_000, "idle websocket connections of the memory measurement (with --database-url; 0 skips it)")
-	fs.DurationVar(&cfg.EngineTime, "engine-time", 10*time.Second, "longest time the engine measurement spends on one signal count")
+	fs.DurationVar(&cfg.EngineTime, "engine-time", 10*time.Second, "most CPU time the engine measurement spends evaluating for one signal count")
 	fs.IntVar(&cfg.StateSubjects, "state-subjects", 1_000_000, "active subjects (people and their accounts, half each) of the detector state measurement (20 signals)")
 	if err := parseFlags(fs, args, stderr, getenv, map[string]string{"database-url": "DATABASE_URL"}); err != nil {
 		return err
@@ -187,8 +187,10 @@ func bench(ctx context.Context, cfg benchConfig, progress func(string, ...any)) 
 	progress("pipeline: %.0f events/s (%.2f of raw), %d alerts", eps, *res.PipelineVsRaw, alerts)
 
 	// 4. Engine alone.
-	engineEvents := min(cfg.Events, 500_000)
-	evs := benchDecodedEvents(engineEvents)
+	evs, err := newBenchEvents(min(cfg.Events, 500_000))
+	if err != nil {
+		return nil, err
+	}
 	for _, k := range []int{10, 100, 1000} {
 		sigs, err := benchSignalSet(k)
 		if err != nil {

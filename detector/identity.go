@@ -13,6 +13,7 @@ import (
 // rest of an irrelevant event's evaluation.
 type recentIDs struct {
 	ring  []string // in arrival order, from next on
+	tags  []uint32 // the low 32 bits of ring's ids' hashes
 	next  int
 	limit int // MaxRecentEvents; lowered by tests
 	seed  maphash.Seed
@@ -45,6 +46,7 @@ func (r *recentIDs) seen(id string) (seen bool, h uint64) {
 	}
 	if len(r.ring) < r.limit {
 		r.ring = append(r.ring, id)
+		r.tags = append(r.tags, uint32(h))
 		if 2*len(r.ring) > len(r.table) {
 			r.rebuild()
 		} else {
@@ -53,7 +55,7 @@ func (r *recentIDs) seen(id string) (seen bool, h uint64) {
 		return false, h
 	}
 	r.remove(r.next)
-	r.ring[r.next] = id
+	r.ring[r.next], r.tags[r.next] = id, uint32(h)
 	r.place(recentEntry(uint32(h), r.next))
 	r.next = (r.next + 1) % r.limit
 	return false, h
@@ -74,7 +76,7 @@ func (r *recentIDs) place(en uint64) {
 // tombstones.
 func (r *recentIDs) remove(k int) {
 	mask := uint32(len(r.table) - 1)
-	i := uint32(maphash.String(r.seed, r.ring[k])) & mask
+	i := r.tags[k] & mask
 	for uint32(r.table[i]) != uint32(k+1) {
 		i = (i + 1) & mask
 	}
@@ -96,7 +98,8 @@ func (r *recentIDs) remove(k int) {
 }
 
 // rebuild sizes the table for the ring (and the ring's growth up to
-// limit) and places every id again.
+// limit) and places every id again, hashing those without a tag (a ring
+// restored from a snapshot).
 func (r *recentIDs) rebuild() {
 	n := 1024
 	for n < 2*len(r.ring) {
@@ -108,9 +111,12 @@ func (r *recentIDs) rebuild() {
 			n *= 2
 		}
 	}
+	for k := len(r.tags); k < len(r.ring); k++ {
+		r.tags = append(r.tags, uint32(maphash.String(r.seed, r.ring[k])))
+	}
 	r.table = make([]uint64, n)
-	for k, id := range r.ring {
-		r.place(recentEntry(uint32(maphash.String(r.seed, id)), k))
+	for k, tag := range r.tags {
+		r.place(recentEntry(tag, k))
 	}
 }
 

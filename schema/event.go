@@ -2,6 +2,7 @@ package schema
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -107,6 +108,19 @@ func ParseEvent(data []byte, maxBytes int) (Event, error) {
 	return ev, err
 }
 
+// minEventTime and maxEventTime bound the event times the contract
+// accepts: what int64 nanoseconds since 1970 hold, which is how the
+// detector keeps them.
+var (
+	minEventTime = time.Unix(0, math.MinInt64).UTC()
+	maxEventTime = time.Unix(0, math.MaxInt64).UTC()
+)
+
+func timeRangeDetail(t time.Time) string {
+	return fmt.Sprintf("%s is outside the supported range, %s to %s", t.Format(time.RFC3339Nano),
+		minEventTime.Format(time.RFC3339Nano), maxEventTime.Format(time.RFC3339Nano))
+}
+
 // Validate checks the rules of the event contract on an already decoded
 // event: required fields present and well formed.
 func (e *Event) Validate() error {
@@ -122,6 +136,9 @@ func (e *Event) Validate() error {
 	}
 	if len(e.ID) > 256 {
 		return &EventError{Reason: ReasonBadField, Field: "id", Detail: fmt.Sprintf("is %d characters, at most 256 allowed", len(e.ID))}
+	}
+	if e.Time.Before(minEventTime) || e.Time.After(maxEventTime) {
+		return &EventError{Reason: ReasonBadField, Field: "time", Detail: timeRangeDetail(e.Time)}
 	}
 	if !validType(e.Type) {
 		return &EventError{Reason: ReasonBadField, Field: "type", Detail: fmt.Sprintf("%q is not a lowercase event type", e.Type)}

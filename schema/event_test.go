@@ -29,6 +29,8 @@ func TestParseEvent(t *testing.T) {
 		{name: "missing time", in: `{"id":"e","type":"page_view","customer":{"id":"c"}}`, wantReason: ReasonMissingField, wantField: "time"},
 		{name: "missing customer", in: `{"id":"e","type":"page_view","time":"2026-11-23T07:00:00Z"}`, wantReason: ReasonMissingField, wantField: "customer.id"},
 		{name: "bad time", in: `{"id":"e","type":"page_view","time":"yesterday","customer":{"id":"c"}}`, wantReason: ReasonBadField, wantField: "time"},
+		{name: "time after 2262", in: `{"id":"e","type":"page_view","time":"2300-01-01T00:00:00Z","customer":{"id":"c"}}`, wantReason: ReasonBadField, wantField: "time"},
+		{name: "time before 1677", in: `{"id":"e","type":"page_view","time":"0001-01-02T00:00:00Z","customer":{"id":"c"}}`, wantReason: ReasonBadField, wantField: "time"},
 		{name: "time not a string", in: `{"id":"e","type":"page_view","time":12,"customer":{"id":"c"}}`, wantReason: ReasonBadField, wantField: "time"},
 		{name: "id not a string", in: `{"id":7,"type":"page_view","time":"2026-11-23T07:00:00Z","customer":{"id":"c"}}`, wantReason: ReasonBadField, wantField: "id"},
 		{name: "uppercase type", in: `{"id":"e","type":"PageView","time":"2026-11-23T07:00:00Z","customer":{"id":"c"}}`, wantReason: ReasonBadField, wantField: "type"},

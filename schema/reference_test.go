@@ -76,6 +76,9 @@ func validateReference(e *Event) error {
 	if len(e.ID) > 256 {
 		return &EventError{Reason: ReasonBadField, Field: "id", Detail: fmt.Sprintf("is %d characters, at most 256 allowed", len(e.ID))}
 	}
+	if e.Time.Before(minEventTime) || e.Time.After(maxEventTime) {
+		return &EventError{Reason: ReasonBadField, Field: "time", Detail: timeRangeDetail(e.Time)}
+	}
 	if !typePatternReference.MatchString(e.Type) {
 		return &EventError{Reason: ReasonBadField, Field: "type", Detail: fmt.Sprintf("%q is not a lowercase event type", e.Type)}
 	}

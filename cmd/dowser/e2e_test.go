@@ -224,6 +224,8 @@ type wsClient struct {
 	conn   *websocket.Conn
 	frames chan map[string]any
 	hello  map[string]any
+	// err is why the stream ended, once frames is closed.
+	err error
 }
 
 func (a *testApp) connect(user string) *wsClient {
@@ -257,6 +259,7 @@ func dialStream(t *testing.T, addr, user string) *wsClient {
 		for {
 			var f map[string]any
 			if err := conn.ReadJSON(&f); err != nil {
+				c.err = err
 				return
 			}
 			c.frames <- f

@@ -444,9 +444,7 @@ func (t *traffic) fileUnderProductLine(ev *schema.Event) {
 	if who == "" {
 		who = ev.Customer.Key()
 	}
-	h := fnv.New32a()
-	h.Write([]byte(who))
-	line := productLinePrefix(int(h.Sum32() % uint32(t.productLines)))
+	line := productLinePrefix(int(hash32(who) % uint32(t.productLines)))
 	if ev.Type == schema.TypeSupportEmail {
 		ev.ContentID = "support-" + line[1:]
 		return

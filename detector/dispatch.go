@@ -191,6 +191,7 @@ func (d *dispatch) start(x *evalCtx) {
 	}
 	if len(ts.url) > 0 {
 		if u, isString := x.ev.Properties["url"].(string); isString {
+			x.urlProp, x.urlReady = u, true // what x.url() would look up again
 			held, cached := ts.byURL[u]
 			if !cached {
 				for _, s := range ts.url {

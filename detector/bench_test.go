@@ -5,15 +5,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/dowserhq/dowser/deploy"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -228,45 +226,24 @@ func BenchmarkPackVariants(b *testing.B) {
 // gives each variant a product line of its own instead.)
 func packVariants(tb testing.TB, n int) []*Signal {
 	tb.Helper()
-	files, err := filepath.Glob("../deploy/signals/*.yaml")
-	if err != nil || len(files) == 0 {
+	pack, err := deploy.Pack()
+	if err != nil {
 		tb.Fatalf("no signal pack: %v", err)
 	}
-	slices.Sort(files)
-	var pack []string
-	for _, f := range files {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		pack = append(pack, string(src))
-	}
-	idRe := regexp.MustCompile(`(?m)^id: (\S+)`)
-	numRe := regexp.MustCompile(`(?m)^(\s+(?:count|level): )(\d+)`)
-	dayRe := regexp.MustCompile(`(?m)^(\s+within: )(\d+)d`)
 	var out []*Signal
 	for i := range n {
-		src, v := pack[i%len(pack)], i/len(pack)
+		v := i / len(pack)
+		src := deploy.Variant(pack[i%len(pack)], v)
 		if v > 0 {
-			renamed := idRe.ReplaceAllString(src, fmt.Sprintf("id: ${1}-v%03d", v))
-			src = numRe.ReplaceAllStringFunc(renamed, func(m string) string {
-				s := numRe.FindStringSubmatch(m)
-				k, _ := strconv.Atoi(s[2])
-				return s[1] + strconv.Itoa(k+v%3)
-			})
-			src = dayRe.ReplaceAllStringFunc(src, func(m string) string {
-				s := dayRe.FindStringSubmatch(m)
-				k, _ := strconv.Atoi(s[2])
-				return s[1] + strconv.Itoa(k+v%2) + "d"
-			})
+			tweaked := src
 			switch v % 4 {
 			case 2:
-				src = strings.ReplaceAll(src, "/pricing", "/plans")
+				tweaked = strings.ReplaceAll(src, "/pricing", "/plans")
 			case 3:
-				src = strings.ReplaceAll(src, "/compare", "/pricing")
+				tweaked = strings.ReplaceAll(src, "/compare", "/pricing")
 			}
-			if _, err := ParseSignal([]byte(src)); err != nil {
-				src = renamed
+			if _, err := ParseSignal([]byte(tweaked)); err == nil {
+				src = tweaked
 			}
 		}
 		s, err := ParseSignal([]byte(src))

@@ -2,14 +2,10 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
 	"regexp"
 	"runtime"
-	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -136,42 +132,17 @@ const benchProductLines = 40
 // same three a thousand times: an event is relevant to the pack and the
 // few variants of its product line, whatever n is.
 func benchSignalSet(n int) ([]*detector.Signal, error) {
-	files, err := fs.Glob(deploy.Signals, "signals/*.yaml")
+	pack, err := deploy.Pack()
 	if err != nil {
 		return nil, err
 	}
-	slices.Sort(files)
-	var pack []string
-	for _, f := range files {
-		b, err := fs.ReadFile(deploy.Signals, f)
-		if err != nil {
-			return nil, err
-		}
-		pack = append(pack, string(b))
-	}
-	if len(pack) == 0 {
-		return nil, errors.New("the default signal pack is empty")
-	}
-	idRe := regexp.MustCompile(`(?m)^id: (\S+)`)
-	numRe := regexp.MustCompile(`(?m)^(\s+(?:count|level): )(\d+)`)
-	dayRe := regexp.MustCompile(`(?m)^(\s+within: )(\d+)d`)
 	webinarStepRe := regexp.MustCompile(`\{type: (webinar_\w+)\}`)
 	supportRe := regexp.MustCompile(`(?m)^(\s+)type: support_email$`)
 	out := make([]*detector.Signal, 0, n)
 	for i := range n {
-		src, v := pack[i%len(pack)], i/len(pack)
+		v := i / len(pack)
+		src := deploy.Variant(pack[i%len(pack)], v)
 		if v > 0 {
-			renamed := idRe.ReplaceAllString(src, fmt.Sprintf("id: ${1}-v%03d", v))
-			src = numRe.ReplaceAllStringFunc(renamed, func(m string) string {
-				s := numRe.FindStringSubmatch(m)
-				k, _ := strconv.Atoi(s[2])
-				return s[1] + strconv.Itoa(k+v%3)
-			})
-			src = dayRe.ReplaceAllStringFunc(src, func(m string) string {
-				s := dayRe.FindStringSubmatch(m)
-				k, _ := strconv.Atoi(s[2])
-				return s[1] + strconv.Itoa(k+v%2) + "d"
-			})
 			// Each variant watches the pages, webinars and support queue
 			// of one product line, as the traffic files them (the pack
 			// itself watches them all).

@@ -259,23 +259,8 @@ func eventMember(key []byte) int {
 	case "properties":
 		return memberProperties
 	}
-	switch {
-	case foldEqual(key, "id"):
-		return memberID
-	case foldEqual(key, "type"):
-		return memberType
-	case foldEqual(key, "time"):
-		return memberTime
-	case foldEqual(key, "source"):
-		return memberSource
-	case foldEqual(key, "customer"):
-		return memberCustomer
-	case foldEqual(key, "content_id"):
-		return memberContentID
-	case foldEqual(key, "properties"):
-		return memberProperties
-	}
-	return memberUnknown
+	// Not exact: the slow path, in the order of the member constants.
+	return foldMember(key, "id", "type", "time", "source", "customer", "content_id", "properties")
 }
 
 func customerMember(key []byte) int {
@@ -291,19 +276,19 @@ func customerMember(key []byte) int {
 	case "lifecycle":
 		return customerLifecycle
 	}
-	switch {
-	case foldEqual(key, "id"):
-		return customerID
-	case foldEqual(key, "anonymous_id"):
-		return customerAnonymousID
-	case foldEqual(key, "email"):
-		return customerEmail
-	case foldEqual(key, "account_id"):
-		return customerAccountID
-	case foldEqual(key, "lifecycle"):
-		return customerLifecycle
+	return foldMember(key, "id", "anonymous_id", "email", "account_id", "lifecycle")
+}
+
+// foldMember returns 1 + the index in names of the name key equals under
+// folding, 0 (unknown) when none: names are in the order of their member
+// constants, which start after unknown.
+func foldMember(key []byte, names ...string) int {
+	for i, name := range names {
+		if foldEqual(key, name) {
+			return i + 1
+		}
 	}
-	return customerUnknown
+	return 0
 }
 
 // foldEqual reports whether key equals the lowercase ASCII name under

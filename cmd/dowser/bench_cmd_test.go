@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,23 +20,7 @@ func TestBenchJSON(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", Partitions: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var out, errOut bytes.Buffer
-	args := []string{"bench", "--events", "20000", "--json", "--kafka-brokers", b.Addr(), "--partitions", "3",
-		"--engine-time", "500ms", "--state-subjects", "20000"}
-	if code := run(ctx, args, &out, &errOut, func(string) string { return "" }); code != 0 {
-		t.Fatalf("dowser bench exited %d: %s", code, errOut.String())
-	}
-	var res map[string]any
-	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
-	}
+	res, _ := runBenchJSON(t, 3, "--events", "20000", "--engine-time", "500ms", "--state-subjects", "20000")
 	for _, k := range []string{"raw_consume_eps", "pipeline_eps", "pipeline_vs_raw", "state_bytes_per_subject"} {
 		if v, ok := res[k].(float64); !ok || v <= 0 {
 			t.Errorf("%s = %v, want a positive number", k, res[k])
@@ -96,7 +81,21 @@ func TestBenchEndToEnd(t *testing.T) {
 		t.Skip("short")
 	}
 	dbURL := pgtest.URL(t)
-	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", Partitions: 2})
+	res, stderr := runBenchJSON(t, 2, "--events", "2000", "--engine-time", "200ms", "--state-subjects", "1000", "--database-url", dbURL,
+		"--e2e-rate", "500", "--e2e-clients", "20", "--e2e-alerts", "30", "--ws-conns", "50")
+	for _, k := range []string{"e2e_p50_ms", "e2e_p99_ms", "ws_bytes_per_conn"} {
+		if _, ok := res[k].(float64); !ok {
+			t.Errorf("%s = %v, want a number; stderr:\n%s", k, res[k], stderr)
+		}
+	}
+}
+
+// runBenchJSON runs `dowser bench --json` with args on an in-process broker
+// of the given partitions and returns the decoded output and the progress
+// written to stderr.
+func runBenchJSON(t *testing.T, partitions int, args ...string) (map[string]any, string) {
+	t.Helper()
+	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", Partitions: partitions})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,9 +103,7 @@ func TestBenchEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var out, errOut bytes.Buffer
-	args := []string{"bench", "--events", "2000", "--json", "--kafka-brokers", b.Addr(), "--partitions", "2",
-		"--engine-time", "200ms", "--state-subjects", "1000", "--database-url", dbURL,
-		"--e2e-rate", "500", "--e2e-clients", "20", "--e2e-alerts", "30", "--ws-conns", "50"}
+	args = append([]string{"bench", "--json", "--kafka-brokers", b.Addr(), "--partitions", strconv.Itoa(partitions)}, args...)
 	if code := run(ctx, args, &out, &errOut, func(string) string { return "" }); code != 0 {
 		t.Fatalf("dowser bench exited %d: %s", code, errOut.String())
 	}
@@ -114,9 +111,5 @@ func TestBenchEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
 	}
-	for _, k := range []string{"e2e_p50_ms", "e2e_p99_ms", "ws_bytes_per_conn"} {
-		if _, ok := res[k].(float64); !ok {
-			t.Errorf("%s = %v, want a number; stderr:\n%s", k, res[k], errOut.String())
-		}
-	}
+	return res, errOut.String()
 }

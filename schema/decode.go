@@ -84,7 +84,9 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 		}
 		ev.Time = t
 	}
-	return ev.Validate()
+	// Only an escape makes a NUL, and invalid UTF-8 was replaced: the
+	// strings need no second look otherwise.
+	return ev.validate(s.nul)
 }
 
 // parseUTCTime parses the usual form of an event time, RFC 3339 in UTC
@@ -183,6 +185,7 @@ type eventScanner struct {
 
 	timeKind int
 	timeVal  []byte // unquoted string, or the raw JSON of another value
+	nul      bool   // some string held an escaped NUL (\u0000)
 }
 
 // document scans the whole input: one JSON value, then only white space
@@ -880,6 +883,9 @@ func (s *eventScanner) strSlow(start, i int, buf *[]byte) ([]byte, *EventError) 
 						continue
 					}
 					r = utf8.RuneError
+				}
+				if r == 0 {
+					s.nul = true
 				}
 				b = utf8.AppendRune(b, r)
 			default:

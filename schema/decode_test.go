@@ -38,7 +38,7 @@ var decodeCases = []struct {
 	{name: "repeated customer merges", in: `{"id":"e","type":"x","time":"2026-11-23T07:00:00Z","customer":{"id":"c","email":"a@b"},"customer":{"account_id":"acme"}}`},
 	{name: "last member wins", in: `{"id":"e1","id":"e2","type":"x","time":"yesterday","time":"2026-11-23T07:00:00Z","customer":{"id":"c"}}`},
 	{name: "property values of every kind", in: `{"id":"e","type":"x","time":"2026-11-23T07:00:00Z","customer":{"id":"c"},"properties":{"s":"v","n":-1.5e3,"z":0,"t":true,"f":false,"nil":null,"o":{"a":[1,"b",{"c":null}],"a":[]},"arr":[],"deep":[[[{}]]]}}`},
-	{name: "escapes", in: `{"id":"e\"\\\/\b\f\n\r\t\u00e9\u2028","type":"x","time":"2026-11-23T07:00:00Z","customer":{"id":"c\u0000"},"properties":{"k\u0065y":"\ud83d\ude00 \ud83d \ude00 \udc00\ud800\ud800\udc00 \ud800\u0041"}}`},
+	{name: "escapes", in: `{"id":"e\"\\\/\b\f\n\r\t\u00e9\u2028","type":"x","time":"2026-11-23T07:00:00Z","customer":{"id":"c\u0001"},"properties":{"k\u0065y":"\ud83d\ude00 \ud83d \ude00 \udc00\ud800\ud800\udc00 \ud800\u0041"}}`},
 	{name: "invalid UTF-8 is replaced", in: "{\"id\":\"e\xff\xfe\",\"type\":\"x\",\"time\":\"2026-11-23T07:00:00Z\",\"customer\":{\"id\":\"c\xed\xa0\x80\xe2\x82\"},\"properties\":{\"\xc3\":\"\xf0\x9f\x98\x80 ok \xf0\x9f\"}}"},
 	{name: "valid UTF-8 kept", in: `{"id":"é✓😀","type":"x","time":"2026-11-23T07:00:00Z","customer":{"id":"c"}}`},
 	{name: "keys match ignoring case", in: `{"ID":"e","Type":"x","TIME":"2026-11-23T07:00:00Z","CUSTOMER":{"Id":"c","Account_ID":"acme","LifeCycle":"customer"},"Content_Id":"p","PROPERTIES":{"URL":"u"}}`},
@@ -102,6 +102,15 @@ var decodeCases = []struct {
 	{name: "long type", in: `{"id":"e","type":"a` + strings.Repeat("b", 64) + `","time":"2026-11-23T07:00:00Z","customer":{"id":"c"}}`, wantReason: ReasonBadField, wantField: "type"},
 	{name: "long id", in: `{"id":"` + strings.Repeat("e", 257) + `","type":"x","time":"2026-11-23T07:00:00Z","customer":{"id":"c"}}`, wantReason: ReasonBadField, wantField: "id"},
 	{name: "bad lifecycle", in: `{"id":"e","type":"page_view","time":"2026-11-23T07:00:00Z","customer":{"id":"c","lifecycle":"lead"}}`, wantReason: ReasonBadField, wantField: "customer.lifecycle"},
+	// PostgreSQL cannot store a NUL: such an event would fail at every retry.
+	{name: "NUL in account id", in: `{"id":"e","type":"page_view","time":"2026-11-23T07:00:00Z","customer":{"id":"c","account_id":"ac\u0000me"}}`, wantReason: ReasonBadField, wantField: "customer.account_id"},
+	{name: "NUL in id", in: `{"id":"\u0000","type":"page_view","time":"2026-11-23T07:00:00Z","customer":{"id":"c"}}`, wantReason: ReasonBadField, wantField: "id"},
+	{name: "NUL in customer id", in: `{"id":"e","type":"page_view","time":"2026-11-23T07:00:00Z","customer":{"id":"c\u0000"}}`, wantReason: ReasonBadField, wantField: "customer.id"},
+	{name: "NUL in title", in: `{"id":"e","type":"page_view","time":"2026-11-23T07:00:00Z","customer":{"id":"c"},"properties":{"url":"u","title":"Pri\u0000cing"}}`, wantReason: ReasonBadField, wantField: "properties.title"},
+	{name: "NUL in nested property", in: `{"id":"e","type":"page_view","time":"2026-11-23T07:00:00Z","customer":{"id":"c"},"properties":{"a":{"b":["x","\u0000"]},"z":"\u0000"}}`, wantReason: ReasonBadField, wantField: "properties.a.b[1]"},
+	{name: "NUL in property key", in: `{"id":"e","type":"page_view","time":"2026-11-23T07:00:00Z","customer":{"id":"c"},"properties":{"ti\u0000tle":"x"}}`, wantReason: ReasonBadField, wantField: "properties"},
+	{name: "NUL in an unknown member is ignored", in: `{"id":"e","type":"page_view","time":"2026-11-23T07:00:00Z","customer":{"id":"c","x":"\u0000"},"other":"\u0000"}`},
+	{name: "missing field before NUL", in: `{"type":"page_view","time":"2026-11-23T07:00:00Z","customer":{"id":"c\u0000"}}`, wantReason: ReasonMissingField, wantField: "id"},
 }
 
 func TestDecodeCases(t *testing.T) {

@@ -3,7 +3,11 @@ package schema
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // MaxEventBytes is the default upper bound on an encoded event. Anything larger
@@ -122,8 +126,16 @@ func timeRangeDetail(t time.Time) string {
 }
 
 // Validate checks the rules of the event contract on an already decoded
-// event: required fields present and well formed.
+// event: required fields present and well formed, and no text that
+// PostgreSQL cannot store (a NUL character, invalid UTF-8) in any string.
 func (e *Event) Validate() error {
+	return e.validate(true)
+}
+
+// validate is Validate; text says whether to check the strings for NUL
+// and invalid UTF-8, which a Decoder knows are absent when it unescaped no
+// NUL (it replaces invalid UTF-8 as it decodes).
+func (e *Event) validate(text bool) error {
 	switch {
 	case e.ID == "":
 		return &EventError{Reason: ReasonMissingField, Field: "id", Detail: "is required"}
@@ -148,7 +160,107 @@ func (e *Event) Validate() error {
 	default:
 		return &EventError{Reason: ReasonBadField, Field: "customer.lifecycle", Detail: fmt.Sprintf("%q is not customer or prospect", e.Customer.Lifecycle)}
 	}
+	if text {
+		return e.checkText()
+	}
 	return nil
+}
+
+// checkText rejects a NUL character or invalid UTF-8 in any string of the
+// event, property keys and values included: PostgreSQL's text and jsonb
+// cannot hold them, so such an event would fail at storage on every
+// retry. The first bad field in a fixed order is named.
+func (e *Event) checkText() error {
+	for _, f := range []struct{ name, v string }{
+		{"id", e.ID}, {"type", e.Type}, {"source", e.Source},
+		{"customer.id", e.Customer.ID}, {"customer.anonymous_id", e.Customer.AnonymousID},
+		{"customer.email", e.Customer.Email}, {"customer.account_id", e.Customer.AccountID},
+		{"customer.lifecycle", e.Customer.Lifecycle}, {"content_id", e.ContentID},
+	} {
+		if d := badText(f.v); d != "" {
+			return &EventError{Reason: ReasonBadField, Field: f.name, Detail: d}
+		}
+	}
+	if field, d := badValue("properties", e.Properties); d != "" {
+		return &EventError{Reason: ReasonBadField, Field: field, Detail: d}
+	}
+	return nil
+}
+
+// badText says what is wrong with s as text to store, or "".
+func badText(s string) string {
+	switch {
+	case strings.IndexByte(s, 0) >= 0:
+		return fmt.Sprintf("%q contains a NUL character (U+0000)", s[:min(len(s), 64)])
+	case !utf8.ValidString(s):
+		return fmt.Sprintf("%q is not valid UTF-8", s[:min(len(s), 64)])
+	}
+	return ""
+}
+
+// badValue finds the first bad text in a property value at path, keys in
+// sorted order, and says where and what; detail is "" when all is well.
+func badValue(path string, v any) (field, detail string) {
+	switch v := v.(type) {
+	case string:
+		return path, badText(v)
+	case map[string]any:
+		var keys []string
+		for k, x := range v {
+			if badText(k) != "" || hasBadText(x) {
+				keys = append(keys, k)
+			}
+		}
+		if len(keys) == 0 {
+			return "", ""
+		}
+		k := slices.Min(keys)
+		if d := badText(k); d != "" {
+			return path, "key " + d
+		}
+		return badValue(path+"."+k, v[k])
+	case []any:
+		for i, x := range v {
+			if f, d := badValue(path+"["+strconv.Itoa(i)+"]", x); d != "" {
+				return f, d
+			}
+		}
+	}
+	return "", ""
+}
+
+// hasBadText reports whether v holds bad text anywhere, without building
+// paths.
+func hasBadText(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return badText(v) != ""
+	case map[string]any:
+		for k, x := range v {
+			if badText(k) != "" || hasBadText(x) {
+				return true
+			}
+		}
+	case []any:
+		for _, x := range v {
+			if hasBadText(x) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// CheckClock rejects an event dated more than maxAhead after now: a clock
+// gone wrong upstream (or a year like 2262) would otherwise sit at the end
+// of every window. maxAhead <= 0 checks nothing. The error is a bad_field
+// *EventError naming time.
+func (e *Event) CheckClock(now time.Time, maxAhead time.Duration) error {
+	if maxAhead <= 0 || !e.Time.After(now.Add(maxAhead)) {
+		return nil
+	}
+	return &EventError{Reason: ReasonBadField, Field: "time", Detail: fmt.Sprintf("%s is more than %v ahead of the clock (%s)",
+		e.Time.Format(time.RFC3339Nano), maxAhead, now.UTC().Format(time.RFC3339))}
 }
 
 // validType reports whether t matches ^[a-z][a-z0-9_.-]{0,63}$.

@@ -77,6 +77,59 @@ func TestParseEventFields(t *testing.T) {
 	}
 }
 
+func TestValidateRejectsTextPostgresCannotStore(t *testing.T) {
+	base := Event{ID: "e", Type: "page_view", Time: time.Date(2026, 11, 23, 7, 0, 0, 0, time.UTC), Customer: Customer{ID: "c"}}
+	tests := []struct {
+		name   string
+		change func(*Event)
+		field  string
+	}{
+		{"invalid UTF-8 in email", func(e *Event) { e.Customer.Email = "ana\xff@acme" }, "customer.email"},
+		{"NUL in source", func(e *Event) { e.Source = "web\x00" }, "source"},
+		{"NUL in content id", func(e *Event) { e.ContentID = "\x00" }, "content_id"},
+		{"invalid UTF-8 in a property", func(e *Event) { e.Properties = map[string]any{"title": "\xc3"} }, "properties.title"},
+		{"valid", func(e *Event) { e.Properties = map[string]any{"title": "Prix été", "n": 3.0} }, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := base
+			tt.change(&ev)
+			err := ev.Validate()
+			if tt.field == "" {
+				if err != nil {
+					t.Fatalf("Validate: %v, want no error", err)
+				}
+				return
+			}
+			var ee *EventError
+			if !errors.As(err, &ee) || ee.Reason != ReasonBadField || ee.Field != tt.field {
+				t.Fatalf("Validate: %v, want bad_field %s", err, tt.field)
+			}
+		})
+	}
+}
+
+func TestCheckClock(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	at := func(t time.Time) *Event { return &Event{Time: t} }
+	if err := at(now.Add(time.Hour)).CheckClock(now, time.Hour); err != nil {
+		t.Errorf("an hour ahead with 1h allowed: %v", err)
+	}
+	if err := at(now.AddDate(-5, 0, 0)).CheckClock(now, time.Hour); err != nil {
+		t.Errorf("five years late: %v (only the future is checked)", err)
+	}
+	if err := at(maxEventTime).CheckClock(now, 0); err != nil {
+		t.Errorf("no limit: %v", err)
+	}
+	for _, ahead := range []time.Time{now.Add(time.Hour + time.Nanosecond), time.Date(2262, 4, 1, 0, 0, 0, 0, time.UTC), maxEventTime} {
+		err := at(ahead).CheckClock(now, time.Hour)
+		var ee *EventError
+		if !errors.As(err, &ee) || ee.Reason != ReasonBadField || ee.Field != "time" || !strings.Contains(ee.Detail, "ahead of the clock") {
+			t.Errorf("%v: %v, want bad_field time, ahead of the clock", ahead, err)
+		}
+	}
+}
+
 func TestAlertIDIsDeterministic(t *testing.T) {
 	a := AlertID("pricing", 1, "account:acme", "evt-1")
 	if a != AlertID("pricing", 1, "account:acme", "evt-1") {

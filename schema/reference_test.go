@@ -87,5 +87,5 @@ func validateReference(e *Event) error {
 	default:
 		return &EventError{Reason: ReasonBadField, Field: "customer.lifecycle", Detail: fmt.Sprintf("%q is not customer or prospect", e.Customer.Lifecycle)}
 	}
-	return nil
+	return e.checkText()
 }

@@ -1,0 +1,41 @@
+package postgres
+
+import (
+	"errors"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Permanent reports whether err is a PostgreSQL error that the same
+// statement with the same data will meet on every retry, so that retrying
+// only stalls the caller: SQLSTATE class 22 (data exception: a NUL in text
+// is 22021, in jsonb 22P05; a value out of range) and class 23 (integrity
+// constraint violation).
+//
+// Everything else is transient and worth retrying: lost or refused
+// connections (class 08 and errors with no SQLSTATE), insufficient
+// resources (53), a server shutting down or restarting (57P01–57P03),
+// serialization failures and deadlocks (40001, 40P01), and any error it
+// does not know, since wrongly dropping an event is worse than wrongly
+// waiting for an operator.
+func Permanent(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || len(pe.Code) != 5 {
+		return false
+	}
+	switch pe.Code[:2] {
+	case "22", "23":
+		return true
+	}
+	return false
+}
+
+// SQLState returns the SQLSTATE of a PostgreSQL error in err's chain, or
+// "" when there is none.
+func SQLState(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/schema"
@@ -52,8 +53,12 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, _ postgres.U
 	events := make([]schema.Event, len(raws))
 	encoded := make([][]byte, len(raws))
 	var problems []eventProblem
+	now := time.Now()
 	for i, raw := range raws {
 		ev, err := schema.ParseEvent(raw, 0)
+		if err == nil {
+			err = ev.CheckClock(now, s.cfg.MaxEventSkew)
+		}
 		if err != nil {
 			p := eventProblem{Index: i, Error: err.Error()}
 			var ee *schema.EventError

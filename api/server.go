@@ -63,6 +63,9 @@ type Config struct {
 	Events EventProducer
 	// Preview runs POST /v1/signals/preview; nil answers 503.
 	Preview Previewer
+	// MaxEventSkew: POST /v1/events refuses an event dated more than this
+	// ahead of the clock, as the consumer would; 0 accepts any time.
+	MaxEventSkew time.Duration
 	// SessionTTL is how long a browser session lasts.
 	SessionTTL time.Duration
 	// SecureCookies marks the session cookie Secure (serve over HTTPS).

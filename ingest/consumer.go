@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,14 +25,27 @@ const (
 	HeaderTopic     = "dowser-topic"
 	HeaderPartition = "dowser-partition"
 	HeaderOffset    = "dowser-offset"
+	// HeaderTruncated is on a dead-lettered copy whose value Kafka refused
+	// whole (too large): the value is cut, and this says how many bytes
+	// the original had.
+	HeaderTruncated = "dowser-truncated"
 )
+
+// ErrPermanent, wrapped in an error from Handle, says that this event can
+// never be handled: retrying would meet the same failure for ever (the
+// database refuses one of its values, say). The consumer sends the event
+// to the dead-letter topic with reason processing_failed and the error,
+// and goes on with the next one.
+var ErrPermanent = errors.New("permanent failure of this event")
 
 // PartitionHandler processes the valid events of one partition, in offset
 // order, from one goroutine.
 type PartitionHandler interface {
 	// Handle processes one event. An error means "not done, try again":
 	// the consumer retries the same event with backoff and never skips it,
-	// so Handle must be idempotent.
+	// so Handle must be idempotent. An error wrapping ErrPermanent means
+	// "never": the event is dead-lettered, and the handler must be ready
+	// for the next event when it returns one.
 	//
 	// ev, and its Properties map, are the consumer's and valid only until
 	// Handle succeeds: the next event is decoded into them. The strings of
@@ -80,7 +94,17 @@ type Config struct {
 	// MaxWait bounds how long one fetch waits for new data; it is the
 	// latency floor of an idle partition.
 	MaxWait time.Duration
-	Logger  *slog.Logger
+	// MaxEventSkew: an event dated more than this after Now is
+	// dead-lettered as a bad time; 0 checks nothing.
+	MaxEventSkew time.Duration
+	// StallThreshold is how long a partition may work on one message (or
+	// checkpoint) before it counts as stalled: it is then logged as an
+	// error and listed by Stalled. 30 s when zero.
+	StallThreshold time.Duration
+	// Now is the wall clock MaxEventSkew is measured from; time.Now when
+	// nil.
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 func (c *Config) setDefaults() error {
@@ -102,6 +126,12 @@ func (c *Config) setDefaults() error {
 	if c.MaxWait <= 0 {
 		c.MaxWait = 250 * time.Millisecond
 	}
+	if c.StallThreshold <= 0 {
+		c.StallThreshold = 30 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -117,6 +147,7 @@ type Metrics struct {
 	rejected   *prometheus.CounterVec
 	lag        *prometheus.GaugeVec
 	processing prometheus.Histogram
+	progress   *progressTable
 }
 
 // NewMetrics registers the consumer's metrics with reg.
@@ -133,15 +164,141 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "dowser_consumer_lag",
-		Help: "Messages between the last one this instance processed and the partition's end, by partition it owns.",
+		Help: "Messages between the last one this instance processed and the partition's end, by partition it owns; a message being processed or retried counts.",
 	}, []string{"partition"})
 	m.processing = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "dowser_event_processing_seconds",
 		Help:    "Time from a valid event read to its alerts stored and handed to the sockets.",
 		Buckets: prometheus.ExponentialBuckets(0.00001, 4, 12),
 	})
-	reg.MustRegister(m.consumed, m.rejected, m.lag, m.processing)
+	m.progress = &progressTable{m: map[int]*progress{}}
+	reg.MustRegister(m.consumed, m.rejected, m.lag, m.processing, stallCollector{
+		t: m.progress,
+		desc: prometheus.NewDesc("dowser_partition_stalled_seconds",
+			"Seconds a partition this instance owns has been working on its current message or checkpoint (retrying, or waiting on PostgreSQL or Kafka); 0 between messages.",
+			[]string{"partition"}, nil),
+	})
 	return m
+}
+
+// progress is where one partition is: the offset it works on, since when,
+// and the last failure. Durations are since clock, on the monotonic clock.
+type progress struct {
+	partition int
+	clock     time.Time
+	offset    atomic.Int64
+	since     atomic.Int64           // when work on offset began, plus 1; 0 when idle
+	err       atomic.Pointer[string] // the last failure of the current work
+	reported  bool                   // the stall was logged; the partition's goroutine only
+}
+
+func (p *progress) begin(offset int64, now time.Duration) {
+	p.offset.Store(offset)
+	p.since.Store(int64(now) + 1)
+}
+
+func (p *progress) end() {
+	p.since.Store(0)
+	if p.err.Load() != nil {
+		p.err.Store(nil)
+	}
+}
+
+// stalledFor is how long the current work has taken, 0 when idle.
+func (p *progress) stalledFor(now time.Duration) time.Duration {
+	s := p.since.Load()
+	if s == 0 {
+		return 0
+	}
+	return max(now-time.Duration(s-1), 0)
+}
+
+// progressTable holds the progress of every partition being consumed.
+type progressTable struct {
+	mu sync.Mutex
+	m  map[int]*progress
+}
+
+func (t *progressTable) add(p *progress) {
+	t.mu.Lock()
+	t.m[p.partition] = p
+	t.mu.Unlock()
+}
+
+func (t *progressTable) remove(p *progress) {
+	t.mu.Lock()
+	// A newer consumer of the partition (next generation) may be in already.
+	if t.m[p.partition] == p {
+		delete(t.m, p.partition)
+	}
+	t.mu.Unlock()
+}
+
+func (t *progressTable) all() []*progress {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]*progress, 0, len(t.m))
+	for _, p := range t.m {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b *progress) int { return a.partition - b.partition })
+	return out
+}
+
+// stallCollector reports dowser_partition_stalled_seconds at scrape time,
+// so that a partition blocked inside one call shows as well as one
+// between retries.
+type stallCollector struct {
+	t    *progressTable
+	desc *prometheus.Desc
+}
+
+func (s stallCollector) Describe(ch chan<- *prometheus.Desc) { ch <- s.desc }
+
+func (s stallCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, p := range s.t.all() {
+		ch <- prometheus.MustNewConstMetric(s.desc, prometheus.GaugeValue, p.stalledFor(time.Since(p.clock)).Seconds(), strconv.Itoa(p.partition))
+	}
+}
+
+// Stall is a partition that has worked on one message, or one checkpoint,
+// for longer than the stall threshold.
+type Stall struct {
+	Partition int
+	// Offset is the message being worked on (for a checkpoint, the offset
+	// it would record).
+	Offset int64
+	For    time.Duration
+	// Err is the last failure; "" when the work is waiting, not failing.
+	Err string
+}
+
+// Stalled lists the partitions of this consumer stalled right now, by
+// partition.
+func (c *Consumer) Stalled() []Stall {
+	var out []Stall
+	for _, p := range c.metrics.progress.all() {
+		d := p.stalledFor(time.Since(p.clock))
+		if d < c.cfg.StallThreshold {
+			continue
+		}
+		st := Stall{Partition: p.partition, Offset: p.offset.Load(), For: d}
+		if e := p.err.Load(); e != nil {
+			st.Err = *e
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// done ends the current work of p, noting the end of a stall.
+func (c *Consumer) done(p *progress) {
+	if p.reported {
+		p.reported = false
+		c.cfg.Logger.Info("partition moving again after a stall", "partition", p.partition, "offset", p.offset.Load(),
+			"stalled_for", p.stalledFor(time.Since(p.clock)).Round(time.Millisecond))
+	}
+	p.end()
 }
 
 // Consumer is one member of the detectors' consumer group.
@@ -286,6 +443,9 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 	// Times are durations since clock: time.Since reads one clock (the
 	// monotonic one), time.Now two.
 	clock := time.Now()
+	prog := &progress{partition: partition, clock: clock}
+	c.metrics.progress.add(prog)
+	defer c.metrics.progress.remove(prog)
 	lastSave := time.Since(clock)
 	requester, _ := handler.(CheckpointRequester)
 	checkpoint := func(ctx context.Context) error {
@@ -294,7 +454,9 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 		if !due && (next < 0 || next == saved) {
 			return nil
 		}
-		err := c.retry(ctx, "checkpointing", func() error {
+		prog.begin(next, lastSave)
+		defer c.done(prog)
+		err := c.retry(ctx, "checkpointing", prog, func() error {
 			err := handler.Checkpoint(ctx, next)
 			if errors.Is(err, ErrNotOwner) {
 				return backoff.Permanent(err)
@@ -368,22 +530,41 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 			return fmt.Errorf("reading partition %d: %w", partition, err)
 		}
 		consumed.Inc()
-		lag.Set(float64(max(msg.HighWaterMark-msg.Offset-1, 0)))
-		var now time.Duration
-		if err := dec.Decode(msg.Value, &ev); err != nil {
-			if err := c.deadLetter(ctx, msg, err); err != nil {
+		// The message counts as lag until it is done, however long its
+		// retries take.
+		lag.Set(float64(max(msg.HighWaterMark-msg.Offset, 0)))
+		start := time.Since(clock)
+		prog.begin(msg.Offset, start)
+		err = dec.Decode(msg.Value, &ev)
+		if err == nil && c.cfg.MaxEventSkew > 0 {
+			err = ev.CheckClock(c.cfg.Now(), c.cfg.MaxEventSkew)
+		}
+		if err != nil {
+			if err := c.deadLetter(ctx, msg, rejectReason(err), err, prog); err != nil {
 				return err
 			}
-			now = time.Since(clock)
 		} else {
-			start := time.Since(clock)
-			if err := c.handle(ctx, handler, &ev); err != nil {
+			err := c.handle(ctx, handler, &ev, prog)
+			switch {
+			case errors.Is(err, ErrPermanent):
+				// The handler has given up on this event (and is ready for
+				// the next): keep it, with why, and go on.
+				if err := c.deadLetter(ctx, msg, schema.ReasonProcessingFailed, err, prog); err != nil {
+					// The handler's state may count the event: a checkpoint
+					// now would skip it without its dead letter.
+					torn = true
+					return err
+				}
+			case err != nil:
 				torn = true
 				return err
+			default:
+				c.metrics.processing.Observe((time.Since(clock) - start).Seconds())
 			}
-			now = time.Since(clock)
-			c.metrics.processing.Observe((now - start).Seconds())
 		}
+		now := time.Since(clock)
+		c.done(prog)
+		lag.Set(float64(max(msg.HighWaterMark-msg.Offset-1, 0)))
 		next = msg.Offset + 1
 		quietSince = now
 		if now-lastSave >= c.cfg.CheckpointInterval {
@@ -420,44 +601,69 @@ func (d *deadlineContext) end() {
 	}
 }
 
-// retry runs op until it succeeds or ctx ends, backing off exponentially
-// with jitter: a failing dependency pauses the partition instead of losing
-// its events.
-func (c *Consumer) retry(ctx context.Context, what string, op func() error) error {
+// retry runs op until it succeeds, fails permanently (backoff.Permanent)
+// or ctx ends, backing off exponentially with jitter up to 5 s: a failing
+// dependency pauses the partition instead of losing its events. Each
+// failure is logged with the partition and offset of p and noted in p;
+// once the work has taken longer than the stall threshold, the first
+// failure after is logged as an error.
+func (c *Consumer) retry(ctx context.Context, what string, p *progress, op func() error) error {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 50 * time.Millisecond
 	b.MaxInterval = 5 * time.Second
 	b.MaxElapsedTime = 0
 	return backoff.RetryNotify(op, backoff.WithContext(b, ctx), func(err error, wait time.Duration) {
-		c.cfg.Logger.Warn(what+" failed; retrying", "err", err, "in", wait)
+		msg := err.Error()
+		p.err.Store(&msg)
+		stalled := p.stalledFor(time.Since(p.clock))
+		attrs := []any{"partition", p.partition, "offset", p.offset.Load(), "err", err, "stalled_for", stalled.Round(time.Millisecond), "in", wait}
+		if stalled >= c.cfg.StallThreshold && !p.reported {
+			p.reported = true
+			c.cfg.Logger.Error("partition stalled: "+what+" keeps failing at the same offset; retrying", attrs...)
+			return
+		}
+		c.cfg.Logger.Warn(what+" failed; retrying", attrs...)
 	})
 }
 
-func (c *Consumer) handle(ctx context.Context, h PartitionHandler, ev *schema.Event) error {
+func (c *Consumer) handle(ctx context.Context, h PartitionHandler, ev *schema.Event, p *progress) error {
 	// The first attempt goes without the backoff's allocations; a failure
 	// is the first attempt of the retries, as if it had been made there.
 	err := h.Handle(ctx, ev)
-	if err == nil {
-		return nil
+	if err == nil || errors.Is(err, ErrPermanent) {
+		return err
 	}
-	return c.retry(ctx, "processing event", func() error {
+	return c.retry(ctx, "processing event", p, func() error {
 		if first := err; first != nil {
 			err = nil
 			return first
 		}
-		return h.Handle(ctx, ev)
+		err := h.Handle(ctx, ev)
+		if errors.Is(err, ErrPermanent) {
+			return backoff.Permanent(err)
+		}
+		return err
 	})
 }
 
-func (c *Consumer) deadLetter(ctx context.Context, msg kafka.Message, cause error) error {
-	reason := schema.ReasonNotJSON
+// rejectReason is the dead-letter reason of a decoding error.
+func rejectReason(err error) string {
 	var ee *schema.EventError
-	if errors.As(cause, &ee) {
-		reason = ee.Reason
+	if errors.As(err, &ee) {
+		return ee.Reason
 	}
+	return schema.ReasonNotJSON
+}
+
+func (c *Consumer) deadLetter(ctx context.Context, msg kafka.Message, reason string, cause error, p *progress) error {
 	c.metrics.rejected.WithLabelValues(reason).Inc()
-	// The message's own details are personal data; log only where it was.
-	c.cfg.Logger.Warn("event rejected to dead-letter topic", "partition", msg.Partition, "offset", msg.Offset, "reason", reason)
+	// The message's own details are personal data; log only where it was,
+	// and for a processing failure our own error, which names the cause.
+	if reason == schema.ReasonProcessingFailed {
+		c.cfg.Logger.Error("event failed for good; sent to dead-letter topic", "partition", msg.Partition, "offset", msg.Offset, "reason", reason, "err", cause)
+	} else {
+		c.cfg.Logger.Warn("event rejected to dead-letter topic", "partition", msg.Partition, "offset", msg.Offset, "reason", reason)
+	}
 	out := kafka.Message{
 		Key:   msg.Key,
 		Value: msg.Value,
@@ -469,5 +675,74 @@ func (c *Consumer) deadLetter(ctx context.Context, msg kafka.Message, cause erro
 			kafka.Header{Key: HeaderOffset, Value: []byte(strconv.FormatInt(msg.Offset, 10))},
 		),
 	}
-	return c.retry(ctx, "writing to dead-letter topic", func() error { return c.dlq.WriteMessages(ctx, out) })
+	return c.writeDeadLetter(ctx, out, p)
+}
+
+// writeDeadLetter writes m to the dead-letter topic, retrying transient
+// failures. A copy Kafka refuses for what it is (too large for the writer
+// or the broker, an invalid record) would be refused for ever: it is cut
+// down by shrink and written again, so that the partition goes on.
+func (c *Consumer) writeDeadLetter(ctx context.Context, m kafka.Message, p *progress) error {
+	for {
+		err := c.retry(ctx, "writing to dead-letter topic", p, func() error {
+			err := c.dlq.WriteMessages(ctx, m)
+			if refused(err) {
+				return backoff.Permanent(err)
+			}
+			return err
+		})
+		if err == nil || !refused(err) {
+			return err
+		}
+		if !shrink(&m, c.cfg.MaxEventBytes) {
+			// Nothing left to cut: wait like for any other failure, as a
+			// visible stall, rather than lose the message.
+			return c.retry(ctx, "writing to dead-letter topic", p, func() error { return c.dlq.WriteMessages(ctx, m) })
+		}
+		c.cfg.Logger.Warn("dead-letter copy refused; writing it cut down", "partition", p.partition, "offset", p.offset.Load(),
+			"value_bytes", len(m.Value), "headers", len(m.Headers), "err", err)
+	}
+}
+
+// refused reports whether Kafka refused a record for what it is, which
+// sending it again cannot change: MESSAGE_TOO_LARGE (10, also what the
+// kafka-go writer says of a message above its BatchBytes),
+// RECORD_LIST_TOO_LARGE (18), INVALID_RECORD (87).
+func refused(err error) bool {
+	var werrs kafka.WriteErrors
+	if errors.As(err, &werrs) {
+		return slices.ContainsFunc(werrs, func(e error) bool { return e != nil && refused(e) })
+	}
+	return errors.Is(err, kafka.MessageSizeTooLarge) || errors.Is(err, kafka.RecordListTooLarge) || errors.Is(err, kafka.InvalidRecord)
+}
+
+// shrink cuts a dead-letter copy down one step: the value first, to at
+// most limit (the largest event that is not too large itself) and then by
+// half, marked with HeaderTruncated and the original size; once the value
+// is empty, the producer's own headers go. It reports false when only the
+// key and Dowser's headers are left.
+func shrink(m *kafka.Message, limit int) bool {
+	if len(m.Value) > 0 {
+		if !slices.ContainsFunc(m.Headers, func(h kafka.Header) bool { return h.Key == HeaderTruncated }) {
+			m.Headers = append(m.Headers, kafka.Header{Key: HeaderTruncated, Value: []byte(strconv.Itoa(len(m.Value)))})
+		}
+		n := len(m.Value) / 2
+		if len(m.Value) > limit {
+			n = limit
+		}
+		m.Value = m.Value[:n:n]
+		return true
+	}
+	ours := func(h kafka.Header) bool {
+		switch h.Key {
+		case HeaderReason, HeaderError, HeaderTopic, HeaderPartition, HeaderOffset, HeaderTruncated:
+			return true
+		}
+		return false
+	}
+	if !slices.ContainsFunc(m.Headers, func(h kafka.Header) bool { return !ours(h) }) {
+		return false
+	}
+	m.Headers = slices.DeleteFunc(slices.Clone(m.Headers), func(h kafka.Header) bool { return !ours(h) })
+	return true
 }

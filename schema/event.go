@@ -78,6 +78,9 @@ const (
 	ReasonNotJSON      = "not_json"
 	ReasonMissingField = "missing_field"
 	ReasonBadField     = "bad_field"
+	// ReasonProcessingFailed marks a valid event whose processing failed in
+	// a way that retrying cannot fix (a value the database refuses, say).
+	ReasonProcessingFailed = "processing_failed"
 )
 
 // EventError says why an encoded event was rejected.

@@ -115,8 +115,24 @@ type partitionWorker struct {
 	pending      []schema.Alert
 }
 
-// Handle implements ingest.PartitionHandler.
+// Handle implements ingest.PartitionHandler. A failure PostgreSQL will
+// repeat on every retry (postgres.Permanent: bad data, a constraint) is
+// permanent for the event: its alerts not stored yet are dropped and the
+// error wraps ingest.ErrPermanent, so that ingest dead-letters the event
+// and the partition goes on. The engine keeps the event counted: its state
+// is then what a replay from any checkpoint rebuilds (the same event
+// evaluates the same way and fails the same way), so later alerts keep
+// their ids and are stored once. Every other failure is retried.
 func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
+	err := w.handle(ctx, ev)
+	if err != nil && postgres.Permanent(err) {
+		w.pendingEvent, w.pending = nil, nil
+		return fmt.Errorf("%w: %w", ingest.ErrPermanent, err)
+	}
+	return err
+}
+
+func (w *partitionWorker) handle(ctx context.Context, ev *schema.Event) error {
 	if w.pendingEvent != ev {
 		if !w.p.privacy.tracked(ev) {
 			return nil
@@ -140,11 +156,11 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 		a := &w.pending[0]
 		route, err := w.p.router.Route(ctx, a)
 		if err != nil {
-			return err
+			return fmt.Errorf("routing alert %s of signal %s: %w", a.ID, a.SignalID, err)
 		}
 		saved, err := w.p.store.SaveAlert(ctx, a, route.Recipients())
 		if err != nil {
-			return err
+			return fmt.Errorf("storing alert %s of signal %s: %w", a.ID, a.SignalID, err)
 		}
 		w.pending = w.pending[1:]
 		if saved.OutboxID == 0 {

@@ -42,6 +42,8 @@ type serveConfig struct {
 	AdminToken        string
 	AllowedOrigins    string
 	MaxEventBytes     int
+	MaxEventSkew      time.Duration
+	StallThreshold    time.Duration
 	SignalsPoll       time.Duration
 	CheckpointEvery   time.Duration
 	Retention         time.Duration
@@ -66,6 +68,8 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.AdminToken, "admin-token", "", "create or update the user \"admin\" with this login token at start-up")
 	fs.StringVar(&c.AllowedOrigins, "allowed-origins", "", "comma-separated extra browser origins allowed to open the websocket")
 	fs.IntVar(&c.MaxEventBytes, "max-event-bytes", 64<<10, "largest accepted event; larger ones are dead-lettered")
+	fs.DurationVar(&c.MaxEventSkew, "max-event-skew", time.Hour, "events dated more than this ahead of the wall clock are rejected (dead-lettered as bad_field time, 422 over HTTP); 0 accepts any time")
+	fs.DurationVar(&c.StallThreshold, "stall-threshold", 30*time.Second, "a partition retrying one message (or checkpoint) longer than this is reported stalled in the log and /readyz")
 	fs.DurationVar(&c.CheckpointEvery, "checkpoint-interval", 2*time.Second, "how often each partition's detector state is saved to PostgreSQL with its offset; a restart replays at most this much")
 	fs.DurationVar(&c.Retention, "retention", 0, "delete alerts (and their evidence and deliveries) older than this, e.g. 8760h; 0 keeps them forever")
 	fs.DurationVar(&c.SignalsPoll, "signals-poll", time.Second, "how often to check PostgreSQL for signal changes")
@@ -223,6 +227,8 @@ func (a *App) Run(ctx context.Context) error {
 		Topic:              a.cfg.EventsTopic,
 		GroupID:            a.cfg.GroupID,
 		MaxEventBytes:      a.cfg.MaxEventBytes,
+		MaxEventSkew:       a.cfg.MaxEventSkew,
+		StallThreshold:     a.cfg.StallThreshold,
 		CheckpointInterval: a.cfg.CheckpointEvery,
 		Logger:             log,
 	}, pipe, ingest.NewMetrics(reg))
@@ -235,22 +241,29 @@ func (a *App) Run(ctx context.Context) error {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		problems := a.readiness(r.Context(), store, brokers)
+		stalled := stallReport(consumer.Stalled())
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		if len(problems) > 0 {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			_ = json.NewEncoder(w).Encode(map[string]any{"status": "not ready", "problems": problems})
+			_ = json.NewEncoder(w).Encode(map[string]any{"status": "not ready", "problems": problems, "stalled": stalled})
 			return
 		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"status": "ready", "partitions": consumer.Assignment().Partitions})
+		// A stalled partition does not make the instance unready: taking
+		// it out of the Service would cut its websockets and API without
+		// helping the partition, and PostgreSQL down would then empty the
+		// whole Service. It is reported here, in the log and in metrics.
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": "ready", "partitions": consumer.Assignment().Partitions, "stalled": stalled})
 	})
 	events := ingest.NewProducer(brokers, a.cfg.EventsTopic)
 	defer events.Close()
 	mux.Handle("/", api.New(api.Config{
-		Assets:  web.Files(),
-		Events:  eventProducer{events},
-		Preview: previewer{brokers: brokers, topic: a.cfg.EventsTopic, store: store},
-		Logger:  log,
+		Assets: web.Files(),
+		Events: eventProducer{events},
+		// Over HTTP as over Kafka: a far-future event is refused.
+		MaxEventSkew: a.cfg.MaxEventSkew,
+		Preview:      previewer{brokers: brokers, topic: a.cfg.EventsTopic, store: store},
+		Logger:       log,
 	}, store, hub))
 	srv := &http.Server{
 		Handler:           mux,
@@ -310,6 +323,20 @@ func (a *App) readiness(ctx context.Context, store *postgres.Store, brokers []st
 		problems = append(problems, "kafka: not yet a member of consumer group "+a.cfg.GroupID)
 	}
 	return problems
+}
+
+// stallReport words the stalled partitions for /readyz: "partition 2
+// stalled at offset 41 for 1m5s: <error>"; an empty list when none is.
+func stallReport(stalls []ingest.Stall) []string {
+	out := make([]string, 0, len(stalls))
+	for _, st := range stalls {
+		line := fmt.Sprintf("partition %d stalled at offset %d for %v", st.Partition, st.Offset, st.For.Round(time.Second))
+		if st.Err != "" {
+			line += ": " + st.Err
+		}
+		out = append(out, line)
+	}
+	return out
 }
 
 // registerPoolStats exposes the PostgreSQL pool's gauges.

@@ -57,3 +57,19 @@ func URL(t testing.TB) string {
 	u.Path = "/" + name
 	return u.String()
 }
+
+// Exec runs sql on the database at url, failing t on error: for tests that
+// arrange the database behind the service's back (a trigger injecting a
+// fault, say).
+func Exec(t testing.TB, url, sql string) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("connecting to %s: %v", url, err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}

@@ -113,26 +113,21 @@ type partitionWorker struct {
 	// (the engine would rightly count it as a duplicate and stay silent).
 	pendingEvent *schema.Event
 	pending      []schema.Alert
+	// dropped holds the permanent failures of pendingEvent's alerts,
+	// reported once the others are stored.
+	dropped error
 }
 
 // Handle implements ingest.PartitionHandler. A failure PostgreSQL will
 // repeat on every retry (postgres.Permanent: bad data, a constraint) is
-// permanent for the event: its alerts not stored yet are dropped and the
-// error wraps ingest.ErrPermanent, so that ingest dead-letters the event
-// and the partition goes on. The engine keeps the event counted: its state
-// is then what a replay from any checkpoint rebuilds (the same event
-// evaluates the same way and fails the same way), so later alerts keep
-// their ids and are stored once. Every other failure is retried.
+// permanent: an alert that cannot be routed or stored is dropped, the
+// event's other alerts are stored, and then the error is returned wrapping
+// ingest.ErrPermanent, so that ingest dead-letters the event and the
+// partition goes on. The engine keeps the event counted: its state is then
+// what a replay from any checkpoint rebuilds (the same event evaluates the
+// same way and fails the same way), so later alerts keep their ids and are
+// stored once. Every other failure is returned as it is, to be retried.
 func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
-	err := w.handle(ctx, ev)
-	if err != nil && postgres.Permanent(err) {
-		w.pendingEvent, w.pending = nil, nil
-		return fmt.Errorf("%w: %w", ingest.ErrPermanent, err)
-	}
-	return err
-}
-
-func (w *partitionWorker) handle(ctx context.Context, ev *schema.Event) error {
 	if w.pendingEvent != ev {
 		if !w.p.privacy.tracked(ev) {
 			return nil
@@ -145,7 +140,7 @@ func (w *partitionWorker) handle(ctx context.Context, ev *schema.Event) error {
 		if ev.Customer.Lifecycle == "" && ev.Customer.AccountID != "" {
 			lc, err := w.p.lifecycles.get(ctx, w.p.store, ev.Customer.AccountID)
 			if err != nil {
-				return err
+				return permanently(err)
 			}
 			ev.Customer.Lifecycle = lc
 		}
@@ -156,11 +151,22 @@ func (w *partitionWorker) handle(ctx context.Context, ev *schema.Event) error {
 		a := &w.pending[0]
 		route, err := w.p.router.Route(ctx, a)
 		if err != nil {
-			return fmt.Errorf("routing alert %s of signal %s: %w", a.ID, a.SignalID, err)
+			err = fmt.Errorf("routing alert %s of signal %s: %w", a.ID, a.SignalID, err)
 		}
-		saved, err := w.p.store.SaveAlert(ctx, a, route.Recipients())
+		var saved postgres.SavedAlert
+		if err == nil {
+			saved, err = w.p.store.SaveAlert(ctx, a, route.Recipients())
+			if err != nil {
+				err = fmt.Errorf("storing alert %s of signal %s: %w", a.ID, a.SignalID, err)
+			}
+		}
 		if err != nil {
-			return fmt.Errorf("storing alert %s of signal %s: %w", a.ID, a.SignalID, err)
+			if !postgres.Permanent(err) {
+				return err
+			}
+			w.dropped = errors.Join(w.dropped, err)
+			w.pending = w.pending[1:]
+			continue
 		}
 		w.pending = w.pending[1:]
 		if saved.OutboxID == 0 {
@@ -177,7 +183,21 @@ func (w *partitionWorker) handle(ctx context.Context, ev *schema.Event) error {
 		w.p.queuePublish(saved)
 	}
 	w.pendingEvent = nil
+	if w.dropped != nil {
+		err := w.dropped
+		w.dropped = nil
+		return fmt.Errorf("%w: %w", ingest.ErrPermanent, err)
+	}
 	return nil
+}
+
+// permanently marks a failure PostgreSQL will repeat as permanent for the
+// event.
+func permanently(err error) error {
+	if postgres.Permanent(err) {
+		return fmt.Errorf("%w: %w", ingest.ErrPermanent, err)
+	}
+	return err
 }
 
 // Checkpoint implements ingest.PartitionHandler: the engine's state and the

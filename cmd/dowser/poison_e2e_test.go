@@ -230,14 +230,15 @@ func await(t *testing.T, within time.Duration, what string, cond func() bool) {
 	}
 }
 
-// A trigger on alerts makes every alert insert fail with the SQLSTATE in
-// table fault, while it has a row: a real PostgreSQL error, on demand.
+// A trigger on alerts makes the insert of an alert of signal (every
+// signal when NULL) fail with the SQLSTATE code, while table fault has
+// that row: a real PostgreSQL error, on demand.
 const faultTrigger = `
-CREATE TABLE fault (code text NOT NULL);
+CREATE TABLE fault (code text NOT NULL, signal text);
 CREATE FUNCTION inject_fault() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE c text;
 BEGIN
-	SELECT code INTO c FROM fault LIMIT 1;
+	SELECT code INTO c FROM fault WHERE signal IS NULL OR signal = NEW.signal_id LIMIT 1;
 	IF c IS NOT NULL THEN
 		RAISE EXCEPTION 'injected fault %', c USING ERRCODE = c;
 	END IF;
@@ -257,7 +258,7 @@ func TestEndToEndTransientFailureStallsVisiblyAndPermanentOneIsDeadLettered(t *t
 
 	// Transient: a serialization failure (40001) on every alert insert.
 	// The partition retries the firing event and says so.
-	pgtest.Exec(t, db, `INSERT INTO fault VALUES ('40001')`)
+	pgtest.Exec(t, db, `INSERT INTO fault VALUES ('40001', NULL)`)
 	offsets := app.produceAt(w,
 		view("evt-1", "Pricing", now.Add(-5*time.Minute)),
 		view("evt-2", "Pricing", now.Add(-4*time.Minute)),
@@ -294,19 +295,48 @@ func TestEndToEndTransientFailureStallsVisiblyAndPermanentOneIsDeadLettered(t *t
 		return len(stalled) == 0 && app.metric("dowser_partition_stalled_seconds"+label) < 0.5
 	})
 
-	// Permanent: a check violation (23514) on the alert insert. The
+	// Permanent: a check violation (23514) on the insert of one of the
+	// two alerts the next view fires. The other alert is stored, the
 	// event goes to the dead-letter topic with the error, the partition
 	// goes on.
-	pgtest.Exec(t, db, `INSERT INTO fault VALUES ('23514')`)
+	app.putSignal("pricing-any", `
+id: pricing-any
+name: Any pricing view
+owner: mkt-omar
+audience: prospect
+scope: account
+priority: low
+when:
+  threshold:
+    match: {type: page_view, url: "*/pricing*"}
+    count: 1
+    within: 1h
+cooldown: 0s
+message: "{{.Account}}: pricing viewed"
+`)
+	pgtest.Exec(t, db, `INSERT INTO fault VALUES ('23514', 'pricing-research')`)
 	failed := app.produceAt(w, view("evt-4", "Pricing", now.Add(-2*time.Minute)))[0]
 	d := app.deadLetters(1)[0]
 	if d.h[ingest.HeaderOffset] != strconv.FormatInt(failed, 10) || d.h[ingest.HeaderReason] != "processing_failed" ||
-		!strings.Contains(d.h[ingest.HeaderError], "SQLSTATE 23514") {
-		t.Errorf("dead letter %v, want offset %d, reason processing_failed, the error with SQLSTATE 23514", d.h, failed)
+		!strings.Contains(d.h[ingest.HeaderError], "SQLSTATE 23514") || !strings.Contains(d.h[ingest.HeaderError], "pricing-research") {
+		t.Errorf("dead letter %v, want offset %d, reason processing_failed, the error of pricing-research with SQLSTATE 23514", d.h, failed)
+	}
+	if _, a := ana.nextAlert(20 * time.Second); a["event_id"] != "evt-4" || a["signal_id"] != "pricing-any" {
+		t.Errorf("alert = %v, want evt-4's of pricing-any, stored despite its sibling's failure", a)
 	}
 	pgtest.Exec(t, db, `DELETE FROM fault`)
 	app.produce(w, view("evt-5", "Pricing", now.Add(-time.Minute)))
-	if _, a := ana.nextAlert(20 * time.Second); a["event_id"] != "evt-5" {
-		t.Errorf("alert after the dead-lettered one = %v, want evt-5's", a)
+	got := map[string]bool{}
+	for range 2 {
+		_, a := ana.nextAlert(20 * time.Second)
+		got[fmt.Sprint(a["event_id"], " ", a["signal_id"])] = true
+	}
+	if !got["evt-5 pricing-research"] || !got["evt-5 pricing-any"] {
+		t.Errorf("alerts after the dead-lettered event: %v, want evt-5's of both signals", got)
+	}
+	select {
+	case f := <-ana.frames:
+		t.Errorf("unexpected frame %v", f)
+	default:
 	}
 }

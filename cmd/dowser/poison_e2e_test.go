@@ -5,9 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -339,4 +343,121 @@ message: "{{.Account}}: pricing viewed"
 		t.Errorf("unexpected frame %v", f)
 	default:
 	}
+}
+
+// pgProxy forwards TCP connections to PostgreSQL until cut; then it drops
+// every connection and refuses new ones, as a PostgreSQL gone away looks
+// to the pool, until restored.
+type pgProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	down   bool
+	conns  map[net.Conn]bool
+}
+
+// startPGProxy proxies the server of the database URL db and returns the
+// URL that goes through the proxy.
+func startPGProxy(t *testing.T, db string) (*pgProxy, string) {
+	t.Helper()
+	u, err := url.Parse(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pgProxy{ln: ln, target: u.Host, conns: map[net.Conn]bool{}}
+	t.Cleanup(func() { ln.Close(); p.cut() })
+	go p.serve()
+	u.Host = ln.Addr().String()
+	return p, u.String()
+}
+
+func (p *pgProxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		down := p.down
+		p.mu.Unlock()
+		if down {
+			c.Close()
+			continue
+		}
+		s, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns[c], p.conns[s] = true, true
+		p.mu.Unlock()
+		go func() { _, _ = io.Copy(s, c); s.Close(); c.Close() }()
+		go func() { _, _ = io.Copy(c, s); s.Close(); c.Close() }()
+	}
+}
+
+func (p *pgProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+func (p *pgProxy) restore() {
+	p.mu.Lock()
+	p.down = false
+	p.mu.Unlock()
+}
+
+// A real outage: PostgreSQL unreachable while a partition stores an alert.
+// The partition retries the same event, says so, and loses nothing.
+func TestEndToEndPostgresOutageStallsThePartitionVisibly(t *testing.T) {
+	var proxy *pgProxy
+	app := startApp(t, func(c *serveConfig) {
+		c.StallThreshold = 500 * time.Millisecond
+		proxy, c.DatabaseURL = startPGProxy(t, c.DatabaseURL)
+	})
+	app.seed()
+	ana := app.connect("rep-ana")
+	w := app.writer()
+	part := partitionOf("acme", 3)
+	now := time.Now()
+	app.produce(w, view("evt-1", "Pricing", now.Add(-5*time.Minute)), view("evt-2", "Pricing", now.Add(-4*time.Minute)))
+	label := fmt.Sprintf(`{partition="%d"}`, part)
+	await(t, 30*time.Second, "the first two views handled", func() bool {
+		return app.metric("dowser_events_consumed_total"+label) == 2 && app.metric("dowser_consumer_lag"+label) == 0
+	})
+
+	proxy.cut()
+	firing := app.produceAt(w, view("evt-3", "Pricing", now.Add(-3*time.Minute)))[0]
+	wantStall := fmt.Sprintf("partition %d stalled at offset %d for ", part, firing)
+	var stalled []string
+	await(t, 30*time.Second, "/readyz reporting the stall", func() bool {
+		_, stalled = app.readyz()
+		return len(stalled) == 1 && strings.HasPrefix(stalled[0], wantStall)
+	})
+	t.Logf("/readyz during the outage: %q", stalled)
+	if s := app.metric("dowser_partition_stalled_seconds" + label); s < 0.5 {
+		t.Errorf("dowser_partition_stalled_seconds%s = %v during the outage, want at least the threshold", label, s)
+	}
+	if lag := app.metric("dowser_consumer_lag" + label); lag < 1 {
+		t.Errorf("dowser_consumer_lag%s = %v while retrying the last message, want 1 (it counts)", label, lag)
+	}
+
+	proxy.restore()
+	if _, a := ana.nextAlert(30 * time.Second); a["event_id"] != "evt-3" {
+		t.Errorf("alert after the outage = %v, want evt-3's", a)
+	}
+	await(t, 10*time.Second, "the stall clearing", func() bool {
+		_, stalled = app.readyz()
+		return len(stalled) == 0
+	})
 }

@@ -183,7 +183,8 @@ func (s *Store) ContactRouting(ctx context.Context, customerID string) (Contact,
 		return c, nil
 	}
 	if err != nil {
-		return c, fmt.Errorf("reading contact %q: %w", customerID, err)
+		// Not the id: the message ends up in logs.
+		return c, fmt.Errorf("reading a contact: %w", err)
 	}
 	return c, nil
 }

@@ -92,6 +92,8 @@ func (p *pipeline) Partition(ctx context.Context, partition int) (ingest.Partiti
 			engine = detector.New(snap.signals)
 		}
 	}
+	// After Restore: the evidence an older build kept is cleaned too.
+	engine.SetEvidenceURL(p.privacy.evidenceURL)
 	w := &partitionWorker{p: p, partition: partition, owner: owner, snap: snap, engine: engine, erased: cp.ErasureSeq}
 	w.applyErasures()
 	p.log.Info("partition opened", "partition", partition, "checkpoint_offset", cp.NextOffset, "state_bytes", len(cp.State))
@@ -120,6 +122,9 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 	if w.pendingEvent != ev {
 		if !w.p.privacy.tracked(ev) {
 			return nil
+		}
+		if err := w.p.privacy.link(ctx, ev); err != nil {
+			return err
 		}
 		w.applyErasures()
 		if snap := w.p.signals.current(); snap != w.snap {
@@ -151,7 +156,7 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 			continue // stored before: a replay, already delivered
 		}
 		w.p.fired.WithLabelValues(a.SignalID, a.Priority).Inc()
-		w.p.log.Info("alert", "id", a.ID, "signal", a.SignalID, "subject", a.Subject, "recipients", len(saved.Deliveries),
+		w.p.log.Info("alert", "id", a.ID, "signal", a.SignalID, "subject", w.p.privacy.pseudonym(a.Subject), "recipients", len(saved.Deliveries),
 			"sales", route.Sales, "sales_by", route.SalesBy, "partition", strconv.Itoa(w.partition))
 		// Sockets on this instance hear at once; the alerts topic carries
 		// it to every other instance (and back here, deduplicated by seq).
@@ -195,6 +200,9 @@ func (w *partitionWorker) Checkpoint(ctx context.Context, nextOffset int64) erro
 func (w *partitionWorker) applyErasures() {
 	for _, e := range w.p.privacy.erasuresAfter(w.erased) {
 		dropped := w.engine.Forget(e.CustomerID)
+		for _, anon := range e.LinkedIDs {
+			dropped += w.engine.Forget(anon)
+		}
 		w.erased = e.Seq
 		w.p.log.Info("erasure applied", "erasure", e.Seq, "partition", w.partition, "states_dropped", dropped)
 	}
@@ -262,6 +270,7 @@ func (p *pipeline) publish(ctx context.Context, batch []postgres.SavedAlert) {
 	defer cancel()
 	msgs := make([]ingest.Message, 0, len(batch))
 	ids := make([]int64, 0, len(batch))
+	alertIDs := make([]string, 0, len(batch))
 	for _, saved := range batch {
 		var m struct {
 			AlertID string `json:"alert_id"`
@@ -272,6 +281,7 @@ func (p *pipeline) publish(ctx context.Context, batch []postgres.SavedAlert) {
 		}
 		msgs = append(msgs, ingest.Message{Key: []byte(m.AlertID), Value: saved.Message})
 		ids = append(ids, saved.OutboxID)
+		alertIDs = append(alertIDs, m.AlertID)
 	}
 	if err := p.alerts.Produce(ctx, msgs...); err != nil {
 		p.log.Warn("publishing alerts; the outbox relay will retry", "alerts", len(msgs), "err", err)
@@ -279,6 +289,16 @@ func (p *pipeline) publish(ctx context.Context, batch []postgres.SavedAlert) {
 	}
 	if err := p.store.MarkPublished(ctx, ids...); err != nil {
 		p.log.Warn("marking alerts published; they may be published twice, harmlessly", "alerts", len(ids), "err", err)
+	}
+	// An alert erased after it was stored got its tombstone, perhaps
+	// before its message, which we just wrote: one more tombstone after
+	// it keeps the erasure the last word on the topic.
+	gone, err := p.store.AlertsGone(ctx, alertIDs)
+	if err == nil && len(gone) > 0 {
+		err = p.alerts.Produce(ctx, tombstones(gone)...)
+	}
+	if err != nil {
+		p.log.Error("checking published alerts for erasures; an erased alert may stay on the alerts topic until its retention", "alerts", len(alertIDs), "err", err)
 	}
 }
 
@@ -311,7 +331,11 @@ func (p *pipeline) relayOutbox(ctx context.Context, interval time.Duration) erro
 }
 
 // fanOut pushes an alerts-topic message to the sockets of this instance.
+// A tombstone (no value) is an erased alert: nothing to push.
 func (p *pipeline) fanOut(value []byte) {
+	if len(value) == 0 {
+		return
+	}
 	var m schema.AlertMessage
 	if err := json.Unmarshal(value, &m); err != nil {
 		p.log.Warn("undecodable message on the alerts topic", "err", err)

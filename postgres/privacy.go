@@ -109,19 +109,7 @@ func (s *Store) EraseCustomer(ctx context.Context, customerID, by string) (seq i
 			return err
 		}
 		ids := append([]string{customerID}, linked...)
-		rows, err = tx.Query(ctx, `
-			DELETE FROM alerts WHERE customer_id = ANY($1)
-				OR id IN (SELECT alert_id FROM alert_evidence WHERE customer_id = ANY($1))
-			RETURNING id`, ids)
-		if err != nil {
-			return err
-		}
-		deleted, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		alerts = int64(len(deleted))
-		if _, err := tx.Exec(ctx, `INSERT INTO alert_tombstones (alert_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, deleted); err != nil {
+		if alerts, err = eraseAlertsOf(ctx, tx, ids); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM contacts WHERE id = ANY($1)`, ids); err != nil {
@@ -141,6 +129,44 @@ func (s *Store) EraseCustomer(ctx context.Context, customerID, by string) (seq i
 		return 0, 0, fmt.Errorf("erasing a customer: %w", err)
 	}
 	return seq, alerts, nil
+}
+
+// eraseAlertsOf deletes the alerts of the people ids name, or holding one
+// of their events as evidence, and queues their tombstones; it returns
+// how many it deleted.
+func eraseAlertsOf(ctx context.Context, q querier, ids []string) (int64, error) {
+	rows, err := q.Query(ctx, `
+		DELETE FROM alerts WHERE customer_id = ANY($1)
+			OR id IN (SELECT alert_id FROM alert_evidence WHERE customer_id = ANY($1))
+		RETURNING id`, ids)
+	if err != nil {
+		return 0, err
+	}
+	deleted, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return 0, err
+	}
+	if _, err := q.Exec(ctx, `INSERT INTO alert_tombstones (alert_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, deleted); err != nil {
+		return 0, err
+	}
+	return int64(len(deleted)), nil
+}
+
+// EraseAnonymousIDs deletes the alerts of anonymous ids found linked to an
+// erased person after the erasure (by a detector, from links it learnt
+// before they were recorded here), with their evidence, deliveries and
+// outbox rows, and queues their tombstones; it returns how many it
+// deleted.
+func (s *Store) EraseAnonymousIDs(ctx context.Context, ids []string) (int64, error) {
+	var n int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) (err error) {
+		n, err = eraseAlertsOf(ctx, tx, ids)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("erasing %d linked anonymous ids: %w", len(ids), err)
+	}
+	return n, nil
 }
 
 // RecordIdentityLink records that anonymousID is customerID, so that

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -107,6 +108,11 @@ type partitionWorker struct {
 	partition int
 	owner     string // this worker's claim on the partition's checkpoint
 	erased    int64  // the last erasure request applied to engine
+	// eraseAnon are anonymous ids the engine linked to erased people
+	// that the erasures did not name (links learnt before they were
+	// recorded in PostgreSQL): their alerts go before the checkpoint
+	// that forgets the links is saved.
+	eraseAnon []string
 	snap      *signalSnapshot
 	engine    *detector.Engine
 
@@ -179,6 +185,14 @@ func (w *partitionWorker) Checkpoint(ctx context.Context, nextOffset int64) erro
 	}
 	start := time.Now()
 	w.applyErasures()
+	if len(w.eraseAnon) > 0 {
+		n, err := w.p.store.EraseAnonymousIDs(ctx, w.eraseAnon)
+		if err != nil {
+			return fmt.Errorf("partition %d: %w", w.partition, err)
+		}
+		w.p.log.Info("erasure reached anonymous ids only this partition knew", "partition", w.partition, "ids", len(w.eraseAnon), "alerts_deleted", n)
+		w.eraseAnon = nil
+	}
 	state, err := w.engine.Snapshot()
 	if err != nil {
 		return fmt.Errorf("snapshotting partition %d: %w", w.partition, err)
@@ -199,6 +213,11 @@ func (w *partitionWorker) Checkpoint(ctx context.Context, nextOffset int64) erro
 // has not applied yet.
 func (w *partitionWorker) applyErasures() {
 	for _, e := range w.p.privacy.erasuresAfter(w.erased) {
+		for _, anon := range w.engine.LinkedTo(e.CustomerID) {
+			if !slices.Contains(e.LinkedIDs, anon) {
+				w.eraseAnon = append(w.eraseAnon, anon)
+			}
+		}
 		dropped := w.engine.Forget(e.CustomerID)
 		for _, anon := range e.LinkedIDs {
 			dropped += w.engine.Forget(anon)

@@ -351,3 +351,60 @@ message: "{{.Customer}} viewed pricing {{.Count}} times, last {{(index .Evidence
 		t.Logf("service log:\n%s", out)
 	}
 }
+
+// A link the detector learnt but PostgreSQL does not hold (from a
+// checkpoint written before links were recorded there) still leads the
+// erasure to the anonymous id's alerts, before the checkpoint that
+// forgets it.
+func TestEndToEndErasureReachesLinksOnlyTheDetectorKnew(t *testing.T) {
+	const person, anon = "c-erase-old", "anon-erase-old"
+	app := startApp(t, func(c *serveConfig) { c.CheckpointEvery = 100 * time.Millisecond })
+	app.seed()
+	ana := app.connect("rep-ana")
+	now := time.Now()
+	ev := func(id string, customer string, at time.Time) [2][]byte {
+		return kv([]byte("acme"), fmt.Appendf(nil, `{"id":%q,"type":"page_view","time":%q,"customer":%s,"properties":{"url":"https://example.com/pricing"}}`,
+			id, at.UTC().Format(time.RFC3339), customer))
+	}
+	visitor := fmt.Sprintf(`{"anonymous_id":%q,"account_id":"acme"}`, anon)
+	app.produce(app.writer(),
+		ev("evt-old-1", visitor, now.Add(-10*time.Minute)),
+		ev("evt-old-2", visitor, now.Add(-9*time.Minute)),
+		ev("evt-old-3", visitor, now.Add(-8*time.Minute)),
+		ev("evt-old-4", fmt.Sprintf(`{"id":%q,"anonymous_id":%q,"account_id":"acme"}`, person, anon), now.Add(-7*time.Minute)),
+	)
+	for fired := false; !fired; {
+		_, a := ana.nextAlert(10 * time.Second)
+		fired = a["event_id"] == "evt-old-4"
+	}
+	ctx := context.Background()
+	db, err := pgx.Connect(ctx, app.cfg.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close(ctx) })
+	// As if the link had been learnt before this version recorded links.
+	if _, err := db.Exec(ctx, `DELETE FROM identity_links`); err != nil {
+		t.Fatal(err)
+	}
+	app.do("DELETE", "/v1/customers/"+person, adminToken, nil, http.StatusAccepted, nil)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var left, tombstones int
+		if err := db.QueryRow(ctx, `SELECT (SELECT count(*) FROM alerts WHERE customer_id = $1), (SELECT count(*) FROM alert_tombstones)`, anon).Scan(&left, &tombstones); err != nil {
+			t.Fatal(err)
+		}
+		if left == 0 && tombstones == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 20 s: %d alerts of the linked anonymous id left, %d tombstones unwritten", left, tombstones)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for k, v := range topicAsCompacted(t, app.Brokers(), "dowser.alerts", 3) {
+		if bytes.Contains(v, []byte(anon)) {
+			t.Errorf("the alerts topic, compacted, still holds %s: %s", k, v)
+		}
+	}
+}

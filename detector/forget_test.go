@@ -51,7 +51,7 @@ func TestForgetErasesThePersonEverywhere(t *testing.T) {
 	if got := e.LinkedTo("c-erase-me"); len(got) != 0 {
 		t.Errorf("LinkedTo after Forget = %q, want none", got)
 	}
-		if e.Forget("") != 0 {
+	if e.Forget("") != 0 {
 		t.Error("forgetting nobody dropped state")
 	}
 }

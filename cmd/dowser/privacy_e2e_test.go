@@ -250,6 +250,7 @@ message: "{{.Customer}} viewed pricing {{.Count}} times, last {{(index .Evidence
 		Erasure       int64
 		AlertsDeleted int64 `json:"alerts_deleted"`
 	}
+	erasedAt := time.Now()
 	app.do("DELETE", "/v1/customers/"+person, adminToken, nil, http.StatusAccepted, &erased)
 	if erased.AlertsDeleted != 5 {
 		t.Errorf("alerts deleted = %d, want 5 (the person's and their anonymous id's)", erased.AlertsDeleted)
@@ -286,6 +287,7 @@ message: "{{.Customer}} viewed pricing {{.Count}} times, last {{(index .Evidence
 			clean = clean && !traces(v)
 		}
 		if len(pending) == 0 && tombstones == 0 && clean {
+			t.Logf("every checkpoint applied the erasure and the alerts topic holds its tombstones %v after DELETE", time.Since(erasedAt).Round(time.Millisecond))
 			break
 		}
 		if time.Now().After(deadline) {

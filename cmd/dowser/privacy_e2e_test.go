@@ -19,6 +19,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/dowserhq/dowser/broker"
+	"github.com/dowserhq/dowser/ingest"
 	"github.com/dowserhq/dowser/postgres/pgtest"
 )
 
@@ -408,5 +410,39 @@ func TestEndToEndErasureReachesLinksOnlyTheDetectorKnew(t *testing.T) {
 		if bytes.Contains(v, []byte(anon)) {
 			t.Errorf("the alerts topic, compacted, still holds %s: %s", k, v)
 		}
+	}
+}
+
+// The alerts topic Dowser creates is compacted and time-limited, so that
+// tombstones remove erased alerts; one that exists uncompacted is left
+// alone with a warning.
+func TestAlertsTopicIsCreatedCompactedOrWarnedAbout(t *testing.T) {
+	ctx := context.Background()
+	fresh, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", Partitions: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fresh.Close)
+	startApp(t, func(c *serveConfig) { c.KafkaBrokers = fresh.Addr(); c.AlertsRetention = 2 * time.Hour })
+	have, err := ingest.EnsureTopicConfigured(ctx, fresh.Brokers(), "dowser.alerts", 3, 1, map[string]string{"cleanup.policy": "", "retention.ms": "", "segment.ms": ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if have["cleanup.policy"] != "compact,delete" || have["retention.ms"] != "7200000" || have["segment.ms"] != "3600000" {
+		t.Errorf("alerts topic configs = %v, want compact,delete, 2 h retention, hourly segments", have)
+	}
+
+	old, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", Partitions: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(old.Close)
+	if err := ingest.EnsureTopics(ctx, old.Brokers(), 3, 1, "dowser.alerts"); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	startAppLogging(t, &logs, func(c *serveConfig) { c.KafkaBrokers = old.Addr() })
+	if !strings.Contains(logs.String(), "the alerts topic is not compacted") {
+		t.Errorf("no warning about the uncompacted alerts topic in:\n%s", logs.String())
 	}
 }

@@ -6,8 +6,11 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -169,10 +172,25 @@ func (s *Store) EraseAnonymousIDs(ctx context.Context, ids []string) (int64, err
 	return n, nil
 }
 
+// MaxLinkedIDBytes is the longest id RecordIdentityLink records: a
+// btree index entry holds at most about 2.7 kB.
+const MaxLinkedIDBytes = 1024
+
+// ErrUnstorableID is returned for an id PostgreSQL cannot store or index:
+// one with a NUL, invalid UTF-8, or longer than MaxLinkedIDBytes.
+var ErrUnstorableID = errors.New("id cannot be stored: NUL, invalid UTF-8 or too long")
+
 // RecordIdentityLink records that anonymousID is customerID, so that
 // erasing the customer reaches what was stored under the anonymous id.
 // Recording a known link again only refreshes when it was last seen.
 func (s *Store) RecordIdentityLink(ctx context.Context, customerID, anonymousID string) error {
+	for _, id := range []string{customerID, anonymousID} {
+		// Checked here rather than left to fail: an event that PostgreSQL
+		// refuses for ever would stop its partition.
+		if len(id) > MaxLinkedIDBytes || strings.ContainsRune(id, 0) || !utf8.ValidString(id) {
+			return fmt.Errorf("recording an identity link of a %d-byte id: %w", len(id), ErrUnstorableID)
+		}
+	}
 	_, err := s.pool.Exec(ctx, `
 		INSERT INTO identity_links (customer_id, anonymous_id) VALUES ($1, $2)
 		ON CONFLICT (customer_id, anonymous_id) DO UPDATE SET last_seen_at = now()`, customerID, anonymousID)

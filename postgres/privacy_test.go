@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -116,5 +118,21 @@ func TestPrivacyKeyIsMadeOnceAndShared(t *testing.T) {
 	}
 	if audit[0].SubjectSHA256 != postgres.KeyedHash(keys[0], "c-9") {
 		t.Errorf("audit hash = %s, want the HMAC under the database's key", audit[0].SubjectSHA256)
+	}
+}
+
+func TestRecordIdentityLinkRefusesWhatPostgreSQLCannotIndex(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	for _, id := range []string{strings.Repeat("x", postgres.MaxLinkedIDBytes+1), "a\x00b", "bad-\xff"} {
+		if err := s.RecordIdentityLink(ctx, id, "anon-1"); !errors.Is(err, postgres.ErrUnstorableID) {
+			t.Errorf("RecordIdentityLink(%.20q…) = %v, want ErrUnstorableID", id, err)
+		}
+		if err := s.RecordIdentityLink(ctx, "c-1", id); !errors.Is(err, postgres.ErrUnstorableID) {
+			t.Errorf("RecordIdentityLink(c-1, %.20q…) = %v, want ErrUnstorableID", id, err)
+		}
+	}
+	if err := s.RecordIdentityLink(ctx, strings.Repeat("y", postgres.MaxLinkedIDBytes), "anon-1"); err != nil {
+		t.Errorf("an id of the longest length: %v", err)
 	}
 }

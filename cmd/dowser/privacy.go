@@ -173,7 +173,14 @@ func (p *privacy) link(ctx context.Context, ev *schema.Event) error {
 	if ok && now.Sub(at) < time.Hour {
 		return nil
 	}
-	if err := p.store.RecordIdentityLink(ctx, c.ID, c.AnonymousID); err != nil {
+	err := p.store.RecordIdentityLink(ctx, c.ID, c.AnonymousID)
+	if errors.Is(err, postgres.ErrUnstorableID) {
+		// Retrying cannot help, and the event is worth evaluating; only
+		// an erasure of the person will miss this link.
+		p.log.Warn("identity link not recorded", "event", ev.ID, "err", err)
+		return nil
+	}
+	if err != nil {
 		return err
 	}
 	p.linkMu.Lock()

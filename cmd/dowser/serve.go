@@ -135,6 +135,13 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 	if cfg.Partitions < 1 {
 		return nil, fmt.Errorf("--partitions: %d must be at least 1", cfg.Partitions)
 	}
+	// Checked before connecting to anything; the file is read at Run.
+	if cfg.PrivacyKey != "" && cfg.PrivacyKeyFile != "" {
+		return nil, errors.New("--privacy-key and --privacy-key-file are both set; set one")
+	}
+	if n := len(cfg.PrivacyKey); n > 0 && n < postgres.MinPrivacyKeyBytes {
+		return nil, fmt.Errorf("--privacy-key: the key has %d bytes, want at least %d (openssl rand -hex 32 makes one)", n, postgres.MinPrivacyKeyBytes)
+	}
 	if cfg.AlertsRetention != 0 && cfg.AlertsRetention < time.Minute {
 		return nil, fmt.Errorf("--alerts-retention: %v is under a minute", cfg.AlertsRetention)
 	}

@@ -200,7 +200,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, postgres.ErrNotFound):
 		he = &httpError{status: http.StatusNotFound, msg: err.Error()}
 	default:
-		s.cfg.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		// The route, not the path: paths carry people's ids.
+		s.cfg.Logger.Error("request failed", "method", r.Method, "route", r.Pattern, "err", err)
 		he = &httpError{status: http.StatusInternalServerError, msg: "internal error"}
 	}
 	body := map[string]any{"error": he.msg}

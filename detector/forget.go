@@ -51,3 +51,18 @@ func (e *Engine) Forget(customerID string) int {
 	}
 	return dropped
 }
+
+// LinkedTo returns the anonymous ids the engine links to customerID, in
+// the order it learnt them: for an erasure to reach what was stored
+// under them elsewhere.
+func (e *Engine) LinkedTo(customerID string) []string {
+	var out []string
+	n := len(e.links.ring)
+	for i := range n {
+		anon := e.links.ring[(e.links.next+i)%n]
+		if k, ok := e.links.byAnon[anon]; ok && k.customer == customerID && customerID != "" {
+			out = append(out, anon)
+		}
+	}
+	return out
+}

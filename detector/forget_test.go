@@ -23,6 +23,9 @@ func TestForgetErasesThePersonEverywhere(t *testing.T) {
 	view("e3", schema.Customer{ID: "c-erase-me", AccountID: "acme"})
 	view("e4", schema.Customer{ID: "c-other", AccountID: "globex"})
 	before := e.Subjects()
+	if got := e.LinkedTo("c-erase-me"); len(got) != 1 || got[0] != "anon-erase-me" {
+		t.Errorf("LinkedTo = %q, want [anon-erase-me]", got)
+	}
 
 	dropped := e.Forget("c-erase-me")
 	if dropped == 0 || e.Subjects() != before-dropped {
@@ -44,6 +47,9 @@ func TestForgetErasesThePersonEverywhere(t *testing.T) {
 	// its own customer again.
 	if _, ok := e.links.get("anon-erase-me"); ok {
 		t.Error("the identity link survived")
+	}
+	if got := e.LinkedTo("c-erase-me"); len(got) != 0 {
+		t.Errorf("LinkedTo after Forget = %q, want none", got)
 	}
 	if e.Forget("") != 0 {
 		t.Error("forgetting nobody dropped state")

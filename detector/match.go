@@ -69,6 +69,8 @@ type evalCtx struct {
 	// every record of the event shares
 	evidenceOf    *schema.Evidence
 	evidenceReady bool
+	// evidenceURL cleans evidence URLs; see Engine.SetEvidenceURL.
+	evidenceURL func(string) string
 	// ev's "url" property, once urlReady
 	urlProp  string
 	urlReady bool
@@ -146,6 +148,9 @@ func (x *evalCtx) evidence() *schema.Evidence {
 	if !x.evidenceReady {
 		ev := schema.EvidenceOf(x.ev)
 		ev.CustomerID = x.key
+		if x.evidenceURL != nil && ev.URL != "" {
+			ev.URL = x.evidenceURL(ev.URL)
+		}
 		x.evidenceOf = &ev
 		x.evidenceReady = true
 	}

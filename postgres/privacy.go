@@ -2,10 +2,15 @@ package postgres
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -26,7 +31,8 @@ func (s *Store) SetDoNotTrack(ctx context.Context, kind, id string, on bool, by 
 		_, err = s.pool.Exec(ctx, `DELETE FROM do_not_track WHERE kind = $1 AND id = $2`, kind, id)
 	}
 	if err != nil {
-		return fmt.Errorf("setting do-not-track of %s %q: %w", kind, id, err)
+		// Not the id: the message ends up in logs.
+		return fmt.Errorf("setting do-not-track of a %s: %w", kind, err)
 	}
 	return nil
 }
@@ -66,28 +72,60 @@ func (s *Store) PurgeAlertsBefore(ctx context.Context, cutoff time.Time, limit i
 type Erasure struct {
 	Seq        int64
 	CustomerID string
+	// LinkedIDs are the anonymous ids known to be the person when the
+	// erasure was asked for: the detectors forget them too.
+	LinkedIDs []string
 }
 
-// EraseCustomer deletes everything stored about a person: the alerts about
+// Hash schemes of erasure audit entries.
+const (
+	// AuditHashSHA256 is a plain SHA-256 of the id: entries written before
+	// the audit hash was keyed. Anyone can recompute it for a guessable id.
+	AuditHashSHA256 = "sha256"
+	// AuditHashHMAC is HMAC-SHA256 of the id keyed with the privacy key:
+	// only the key's holders can check an id against it.
+	AuditHashHMAC = "hmac-sha256"
+)
+
+// EraseCustomer deletes everything stored about a person, through every
+// anonymous id linked to them (see RecordIdentityLink): the alerts about
 // them or with one of their events in the evidence (with that evidence,
-// the deliveries and outbox rows), and do-not-track is left as it is. It
-// queues the erasure for the detectors, records an audit entry without the
-// id, and returns the erasure's sequence and the number of alerts deleted.
+// the deliveries and outbox rows), their contact row and their identity
+// links; do-not-track is left as it is. It queues a tombstone for the
+// alerts topic per deleted alert and the erasure for the detectors,
+// records an audit entry holding only a keyed hash of the id, and returns
+// the erasure's sequence and the number of alerts deleted.
 func (s *Store) EraseCustomer(ctx context.Context, customerID, by string) (seq int64, alerts int64, err error) {
+	key := s.privacyKey
+	if key == nil {
+		if key, err = s.PrivacyKey(ctx); err != nil {
+			return 0, 0, fmt.Errorf("erasing a customer: %w", err)
+		}
+	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `
-			DELETE FROM alerts WHERE customer_id = $1
-				OR id IN (SELECT alert_id FROM alert_evidence WHERE customer_id = $1)`, customerID)
+		rows, err := tx.Query(ctx, `SELECT anonymous_id FROM identity_links WHERE customer_id = $1 ORDER BY anonymous_id`, customerID)
 		if err != nil {
 			return err
 		}
-		alerts = tag.RowsAffected()
-		if err := tx.QueryRow(ctx, `INSERT INTO erasures (customer_id) VALUES ($1) RETURNING seq`, customerID).Scan(&seq); err != nil {
+		linked, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256([]byte(customerID))
-		_, err = tx.Exec(ctx, `INSERT INTO erasure_audit (seq, subject_sha256, requested_by, alerts_deleted) VALUES ($1, $2, $3, $4)`,
-			seq, hex.EncodeToString(sum[:]), by, alerts)
+		ids := append([]string{customerID}, linked...)
+		if alerts, err = eraseAlertsOf(ctx, tx, ids); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM contacts WHERE id = ANY($1)`, ids); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM identity_links WHERE customer_id = $1`, customerID); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `INSERT INTO erasures (customer_id, linked_ids) VALUES ($1, $2) RETURNING seq`, customerID, linked).Scan(&seq); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO erasure_audit (seq, subject_sha256, subject_hash_scheme, requested_by, alerts_deleted) VALUES ($1, $2, $3, $4, $5)`,
+			seq, KeyedHash(key, customerID), AuditHashHMAC, by, alerts)
 		return err
 	})
 	if err != nil {
@@ -96,10 +134,170 @@ func (s *Store) EraseCustomer(ctx context.Context, customerID, by string) (seq i
 	return seq, alerts, nil
 }
 
+// eraseAlertsOf deletes the alerts of the people ids name, or holding one
+// of their events as evidence, and queues their tombstones; it returns
+// how many it deleted.
+func eraseAlertsOf(ctx context.Context, q querier, ids []string) (int64, error) {
+	rows, err := q.Query(ctx, `
+		DELETE FROM alerts WHERE customer_id = ANY($1)
+			OR id IN (SELECT alert_id FROM alert_evidence WHERE customer_id = ANY($1))
+		RETURNING id`, ids)
+	if err != nil {
+		return 0, err
+	}
+	deleted, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return 0, err
+	}
+	if _, err := q.Exec(ctx, `INSERT INTO alert_tombstones (alert_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, deleted); err != nil {
+		return 0, err
+	}
+	return int64(len(deleted)), nil
+}
+
+// EraseAnonymousIDs deletes the alerts of anonymous ids found linked to an
+// erased person after the erasure (by a detector, from links it learnt
+// before they were recorded here), with their evidence, deliveries and
+// outbox rows, and queues their tombstones; it returns how many it
+// deleted.
+func (s *Store) EraseAnonymousIDs(ctx context.Context, ids []string) (int64, error) {
+	var n int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) (err error) {
+		n, err = eraseAlertsOf(ctx, tx, ids)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("erasing %d linked anonymous ids: %w", len(ids), err)
+	}
+	return n, nil
+}
+
+// MaxLinkedIDBytes is the longest id RecordIdentityLink records: a
+// btree index entry holds at most about 2.7 kB.
+const MaxLinkedIDBytes = 1024
+
+// ErrUnstorableID is returned for an id PostgreSQL cannot store or index:
+// one with a NUL, invalid UTF-8, or longer than MaxLinkedIDBytes.
+var ErrUnstorableID = errors.New("id cannot be stored: NUL, invalid UTF-8 or too long")
+
+// RecordIdentityLink records that anonymousID is customerID, so that
+// erasing the customer reaches what was stored under the anonymous id.
+// Recording a known link again only refreshes when it was last seen.
+func (s *Store) RecordIdentityLink(ctx context.Context, customerID, anonymousID string) error {
+	for _, id := range []string{customerID, anonymousID} {
+		// Checked here rather than left to fail: an event that PostgreSQL
+		// refuses for ever would stop its partition.
+		if len(id) > MaxLinkedIDBytes || strings.ContainsRune(id, 0) || !utf8.ValidString(id) {
+			return fmt.Errorf("recording an identity link of a %d-byte id: %w", len(id), ErrUnstorableID)
+		}
+	}
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO identity_links (customer_id, anonymous_id) VALUES ($1, $2)
+		ON CONFLICT (customer_id, anonymous_id) DO UPDATE SET last_seen_at = now()`, customerID, anonymousID)
+	if err != nil {
+		// No ids in the message: it ends up in logs.
+		return fmt.Errorf("recording an identity link: %w", err)
+	}
+	return nil
+}
+
+// PurgeIdentityLinksBefore deletes the identity links last seen before
+// cutoff, at most limit at a time; it returns how many it deleted.
+func (s *Store) PurgeIdentityLinksBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `
+		DELETE FROM identity_links WHERE (customer_id, anonymous_id) IN (
+			SELECT customer_id, anonymous_id FROM identity_links WHERE last_seen_at < $1 ORDER BY last_seen_at LIMIT $2)`, cutoff, limit)
+	if err != nil {
+		return 0, fmt.Errorf("purging identity links before %s: %w", cutoff.Format(time.RFC3339), err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// PublishTombstones hands publish the ids of the oldest erased alerts
+// whose tombstone is not yet on the alerts topic, at most limit, and
+// forgets them once it succeeds. Rows another instance is publishing are
+// skipped. It returns how many were published.
+func (s *Store) PublishTombstones(ctx context.Context, limit int, publish func(context.Context, []string) error) (int, error) {
+	var n int
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT alert_id FROM alert_tombstones ORDER BY created_at, alert_id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		if err := publish(ctx, ids); err != nil {
+			return err
+		}
+		n = len(ids)
+		_, err = tx.Exec(ctx, `DELETE FROM alert_tombstones WHERE alert_id = ANY($1)`, ids)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("publishing alert tombstones: %w", err)
+	}
+	return n, nil
+}
+
+// AlertsGone returns those of ids that name no stored alert: erased (or
+// purged) since they were read.
+func (s *Store) AlertsGone(ctx context.Context, ids []string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT i FROM unnest($1::text[]) AS i WHERE NOT EXISTS (SELECT 1 FROM alerts a WHERE a.id = i)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("checking for erased alerts: %w", err)
+	}
+	gone, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("checking for erased alerts: %w", err)
+	}
+	return gone, nil
+}
+
+// MinPrivacyKeyBytes is the shortest privacy key accepted.
+const MinPrivacyKeyBytes = 32
+
+// PrivacyKey returns the server secret kept in the database, shared by
+// every instance: made at random by the first call on a new database.
+func (s *Store) PrivacyKey(ctx context.Context) ([]byte, error) {
+	fresh := make([]byte, MinPrivacyKeyBytes)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, fmt.Errorf("making a privacy key: %w", err)
+	}
+	var key []byte
+	// Two instances starting at once both insert; one wins, both read it.
+	err := s.pool.QueryRow(ctx, `
+		WITH ins AS (INSERT INTO privacy_key (key) VALUES ($1) ON CONFLICT DO NOTHING RETURNING key)
+		SELECT key FROM ins UNION ALL SELECT key FROM privacy_key LIMIT 1`, fresh).Scan(&key)
+	if err != nil {
+		return nil, fmt.Errorf("reading the privacy key: %w", err)
+	}
+	return key, nil
+}
+
+// WithPrivacyKey returns a Store on the same pool that keys erasure audit
+// hashes with key instead of the key kept in the database.
+func (s *Store) WithPrivacyKey(key []byte) *Store {
+	c := *s
+	c.privacyKey = append([]byte(nil), key...)
+	return &c
+}
+
+// KeyedHash is the hex HMAC-SHA256 of id keyed with key: what erasure
+// audit entries hold, and (its first characters) what logs show instead
+// of a person's id.
+func KeyedHash(key []byte, id string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(id))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
 // ErasuresAfter returns the queued erasures with a sequence above seq, in
 // order.
 func (s *Store) ErasuresAfter(ctx context.Context, seq int64) ([]Erasure, error) {
-	rows, err := s.pool.Query(ctx, `SELECT seq, customer_id FROM erasures WHERE seq > $1 ORDER BY seq`, seq)
+	rows, err := s.pool.Query(ctx, `SELECT seq, customer_id, linked_ids FROM erasures WHERE seq > $1 ORDER BY seq`, seq)
 	if err != nil {
 		return nil, fmt.Errorf("reading erasures: %w", err)
 	}
@@ -122,11 +320,15 @@ func (s *Store) ForgetAppliedErasures(ctx context.Context) error {
 
 // ErasureAuditEntry records one erasure without the person's id.
 type ErasureAuditEntry struct {
-	Seq           int64     `json:"erasure"`
-	SubjectSHA256 string    `json:"subject_sha256"`
-	RequestedBy   string    `json:"requested_by"`
-	RequestedAt   time.Time `json:"requested_at"`
-	AlertsDeleted int       `json:"alerts_deleted"`
+	Seq int64 `json:"erasure"`
+	// SubjectSHA256 is a hash of the id, by SubjectHashScheme: an
+	// HMAC-SHA256 keyed with the privacy key (AuditHashHMAC), or for
+	// entries older than that a plain SHA-256 (AuditHashSHA256).
+	SubjectSHA256     string    `json:"subject_sha256"`
+	SubjectHashScheme string    `json:"subject_hash_scheme"`
+	RequestedBy       string    `json:"requested_by"`
+	RequestedAt       time.Time `json:"requested_at"`
+	AlertsDeleted     int       `json:"alerts_deleted"`
 	// Pending is true while some detector checkpoint has not applied it.
 	Pending bool `json:"pending"`
 }
@@ -134,7 +336,7 @@ type ErasureAuditEntry struct {
 // ErasureAudit lists every erasure, newest first.
 func (s *Store) ErasureAudit(ctx context.Context) ([]ErasureAuditEntry, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT a.seq, a.subject_sha256, a.requested_by, a.requested_at, a.alerts_deleted, e.seq IS NOT NULL
+		SELECT a.seq, a.subject_sha256, a.subject_hash_scheme, a.requested_by, a.requested_at, a.alerts_deleted, e.seq IS NOT NULL
 		FROM erasure_audit a LEFT JOIN erasures e ON e.seq = a.seq ORDER BY a.seq DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("reading erasure audit: %w", err)

@@ -27,6 +27,9 @@ var ErrNotFound = errors.New("not found")
 // Store is a handle on Dowser's database. It is safe for concurrent use.
 type Store struct {
 	pool *pgxpool.Pool
+	// privacyKey keys erasure audit hashes; nil uses the database's (see
+	// PrivacyKey).
+	privacyKey []byte
 }
 
 // defaultMaxConns is the pool size when the URL sets no pool_max_conns.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -92,6 +93,8 @@ func (p *pipeline) Partition(ctx context.Context, partition int) (ingest.Partiti
 			engine = detector.New(snap.signals)
 		}
 	}
+	// After Restore: the evidence an older build kept is cleaned too.
+	engine.SetEvidenceURL(p.privacy.evidenceURL)
 	w := &partitionWorker{p: p, partition: partition, owner: owner, snap: snap, engine: engine, erased: cp.ErasureSeq}
 	w.applyErasures()
 	p.log.Info("partition opened", "partition", partition, "checkpoint_offset", cp.NextOffset, "state_bytes", len(cp.State))
@@ -105,6 +108,11 @@ type partitionWorker struct {
 	partition int
 	owner     string // this worker's claim on the partition's checkpoint
 	erased    int64  // the last erasure request applied to engine
+	// eraseAnon are anonymous ids the engine linked to erased people
+	// that the erasures did not name (links learnt before they were
+	// recorded in PostgreSQL): their alerts go before the checkpoint
+	// that forgets the links is saved.
+	eraseAnon []string
 	snap      *signalSnapshot
 	engine    *detector.Engine
 
@@ -131,6 +139,9 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 	if w.pendingEvent != ev {
 		if !w.p.privacy.tracked(ev) {
 			return nil
+		}
+		if err := w.p.privacy.link(ctx, ev); err != nil {
+			return err
 		}
 		w.applyErasures()
 		if snap := w.p.signals.current(); snap != w.snap {
@@ -173,7 +184,7 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 			continue // stored before: a replay, already delivered
 		}
 		w.p.fired.WithLabelValues(a.SignalID, a.Priority).Inc()
-		w.p.log.Info("alert", "id", a.ID, "signal", a.SignalID, "subject", a.Subject, "recipients", len(saved.Deliveries),
+		w.p.log.Info("alert", "id", a.ID, "signal", a.SignalID, "subject", w.p.privacy.pseudonym(a.Subject), "recipients", len(saved.Deliveries),
 			"sales", route.Sales, "sales_by", route.SalesBy, "partition", strconv.Itoa(w.partition))
 		// Sockets on this instance hear at once; the alerts topic carries
 		// it to every other instance (and back here, deduplicated by seq).
@@ -210,6 +221,14 @@ func (w *partitionWorker) Checkpoint(ctx context.Context, nextOffset int64) erro
 	}
 	start := time.Now()
 	w.applyErasures()
+	if len(w.eraseAnon) > 0 {
+		n, err := w.p.store.EraseAnonymousIDs(ctx, w.eraseAnon)
+		if err != nil {
+			return fmt.Errorf("partition %d: %w", w.partition, err)
+		}
+		w.p.log.Info("erasure reached anonymous ids only this partition knew", "partition", w.partition, "ids", len(w.eraseAnon), "alerts_deleted", n)
+		w.eraseAnon = nil
+	}
 	state, err := w.engine.Snapshot()
 	if err != nil {
 		return fmt.Errorf("snapshotting partition %d: %w", w.partition, err)
@@ -230,7 +249,15 @@ func (w *partitionWorker) Checkpoint(ctx context.Context, nextOffset int64) erro
 // has not applied yet.
 func (w *partitionWorker) applyErasures() {
 	for _, e := range w.p.privacy.erasuresAfter(w.erased) {
+		for _, anon := range w.engine.LinkedTo(e.CustomerID) {
+			if !slices.Contains(e.LinkedIDs, anon) {
+				w.eraseAnon = append(w.eraseAnon, anon)
+			}
+		}
 		dropped := w.engine.Forget(e.CustomerID)
+		for _, anon := range e.LinkedIDs {
+			dropped += w.engine.Forget(anon)
+		}
 		w.erased = e.Seq
 		w.p.log.Info("erasure applied", "erasure", e.Seq, "partition", w.partition, "states_dropped", dropped)
 	}
@@ -298,6 +325,7 @@ func (p *pipeline) publish(ctx context.Context, batch []postgres.SavedAlert) {
 	defer cancel()
 	msgs := make([]ingest.Message, 0, len(batch))
 	ids := make([]int64, 0, len(batch))
+	alertIDs := make([]string, 0, len(batch))
 	for _, saved := range batch {
 		var m struct {
 			AlertID string `json:"alert_id"`
@@ -308,6 +336,7 @@ func (p *pipeline) publish(ctx context.Context, batch []postgres.SavedAlert) {
 		}
 		msgs = append(msgs, ingest.Message{Key: []byte(m.AlertID), Value: saved.Message})
 		ids = append(ids, saved.OutboxID)
+		alertIDs = append(alertIDs, m.AlertID)
 	}
 	if err := p.alerts.Produce(ctx, msgs...); err != nil {
 		p.log.Warn("publishing alerts; the outbox relay will retry", "alerts", len(msgs), "err", err)
@@ -315,6 +344,16 @@ func (p *pipeline) publish(ctx context.Context, batch []postgres.SavedAlert) {
 	}
 	if err := p.store.MarkPublished(ctx, ids...); err != nil {
 		p.log.Warn("marking alerts published; they may be published twice, harmlessly", "alerts", len(ids), "err", err)
+	}
+	// An alert erased after it was stored got its tombstone, perhaps
+	// before its message, which we just wrote: one more tombstone after
+	// it keeps the erasure the last word on the topic.
+	gone, err := p.store.AlertsGone(ctx, alertIDs)
+	if err == nil && len(gone) > 0 {
+		err = p.alerts.Produce(ctx, tombstones(gone)...)
+	}
+	if err != nil {
+		p.log.Error("checking published alerts for erasures; an erased alert may stay on the alerts topic until its retention", "alerts", len(alertIDs), "err", err)
 	}
 }
 
@@ -347,7 +386,11 @@ func (p *pipeline) relayOutbox(ctx context.Context, interval time.Duration) erro
 }
 
 // fanOut pushes an alerts-topic message to the sockets of this instance.
+// A tombstone (no value) is an erased alert: nothing to push.
 func (p *pipeline) fanOut(value []byte) {
+	if len(value) == 0 {
+		return
+	}
 	var m schema.AlertMessage
 	if err := json.Unmarshal(value, &m); err != nil {
 		p.log.Warn("undecodable message on the alerts topic", "err", err)

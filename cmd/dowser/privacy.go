@@ -2,36 +2,66 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net/url"
+	"os"
 	"sort"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/dowserhq/dowser/ingest"
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/schema"
 )
 
 // privacy enforces what people asked for: events of customers and
 // accounts marked do-not-track are dropped before the detector sees them,
-// and alerts older than the retention period are purged.
+// alerts older than the retention period are purged, erased alerts leave
+// the alerts topic, and logs and evidence carry no more than they must.
 type privacy struct {
 	store     *postgres.Store
 	every     time.Duration
 	retention time.Duration // 0 keeps alerts forever
 	log       *slog.Logger
-	dnt       atomic.Pointer[map[string]map[string]bool]
+	// key is the server secret that keys pseudonyms in logs.
+	key []byte
+	// keepParams are the query parameters evidence URLs keep.
+	keepParams map[string]bool
+	// alerts is the alerts topic, where erased alerts get tombstones.
+	alerts *ingest.Producer
+	dnt    atomic.Pointer[map[string]map[string]bool]
 	// erasures are the queued erasure requests, oldest first; replaced,
 	// never changed, when new ones arrive.
 	erasures atomic.Pointer[[]postgres.Erasure]
 	dropped  prometheus.Counter
 	purged   prometheus.Counter
+
+	// linked remembers the identity links recorded lately, and when, so
+	// that an event carrying a known link costs no query.
+	linkMu sync.Mutex
+	linked map[string]time.Time
 }
 
-func newPrivacy(store *postgres.Store, every, retention time.Duration, log *slog.Logger, reg prometheus.Registerer) *privacy {
+// privacyConfig is what newPrivacy needs besides its dependencies.
+type privacyConfig struct {
+	Every     time.Duration // how often to reload lists and relay tombstones
+	Retention time.Duration // 0 keeps alerts forever
+	Key       []byte        // the privacy key; see resolvePrivacyKey
+	// KeepURLParams are the query parameters evidence URLs keep; every
+	// other one, and fragments and user info, are stripped.
+	KeepURLParams []string
+}
+
+func newPrivacy(store *postgres.Store, cfg privacyConfig, alerts *ingest.Producer, log *slog.Logger, reg prometheus.Registerer) *privacy {
 	p := &privacy{
-		store: store, every: every, retention: retention, log: log,
+		store: store, every: cfg.Every, retention: cfg.Retention, log: log,
+		key: cfg.Key, keepParams: map[string]bool{}, alerts: alerts, linked: map[string]time.Time{},
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dowser_events_dropped_do_not_track_total",
 			Help: "Events dropped unseen because their customer or account is marked do-not-track.",
@@ -42,6 +72,9 @@ func newPrivacy(store *postgres.Store, every, retention time.Duration, log *slog
 		}),
 	}
 	reg.MustRegister(p.dropped, p.purged)
+	for _, name := range cfg.KeepURLParams {
+		p.keepParams[name] = true
+	}
 	empty := map[string]map[string]bool{}
 	p.dnt.Store(&empty)
 	p.erasures.Store(&[]postgres.Erasure{})
@@ -77,6 +110,11 @@ func (p *privacy) load(ctx context.Context) error {
 	if len(more) > 0 {
 		all := append(append([]postgres.Erasure(nil), old...), more...)
 		p.erasures.Store(&all)
+		// The erased people's links are gone from the database: should
+		// they come back, their links must be recorded afresh.
+		p.linkMu.Lock()
+		clear(p.linked)
+		p.linkMu.Unlock()
 		p.log.Info("erasure requests received", "count", len(more))
 	}
 	return nil
@@ -103,9 +141,164 @@ func (p *privacy) purge(ctx context.Context) {
 		}
 		p.purged.Add(float64(n))
 		if n < 1000 {
+			break
+		}
+	}
+	// A link not seen for as long can only lead to alerts purged already.
+	for ctx.Err() == nil {
+		n, err := p.store.PurgeIdentityLinksBefore(ctx, cutoff, 1000)
+		if err != nil {
+			p.log.Warn("purging old identity links", "err", err)
+			return
+		}
+		if n < 1000 {
 			return
 		}
 	}
+}
+
+// link records the identity link an event carries (a customer id with an
+// anonymous id), so that erasing the person reaches what was stored under
+// the anonymous id. A link recorded within the hour costs nothing.
+func (p *privacy) link(ctx context.Context, ev *schema.Event) error {
+	c := ev.Customer
+	if c.ID == "" || c.AnonymousID == "" || c.ID == c.AnonymousID {
+		return nil
+	}
+	k := c.AnonymousID + "\x00" + c.ID
+	now := time.Now()
+	p.linkMu.Lock()
+	at, ok := p.linked[k]
+	p.linkMu.Unlock()
+	if ok && now.Sub(at) < time.Hour {
+		return nil
+	}
+	err := p.store.RecordIdentityLink(ctx, c.ID, c.AnonymousID)
+	if errors.Is(err, postgres.ErrUnstorableID) {
+		// Retrying cannot help, and the event is worth evaluating; only
+		// an erasure of the person will miss this link.
+		p.log.Warn("identity link not recorded", "event", ev.ID, "err", err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	p.linkMu.Lock()
+	if len(p.linked) >= 100_000 {
+		clear(p.linked) // bound memory; a cold cache only costs queries
+	}
+	p.linked[k] = now
+	p.linkMu.Unlock()
+	return nil
+}
+
+// pseudonym is what logs show instead of a subject ("customer:<id>",
+// "account:<id>") or a bare id: the kind, and the first 16 hex digits of
+// the id's HMAC-SHA256 under the privacy key. Whoever holds the key and
+// an id can find its log lines; nobody else learns the id.
+func (p *privacy) pseudonym(subject string) string {
+	kind, id, ok := strings.Cut(subject, ":")
+	if !ok {
+		return "~" + postgres.KeyedHash(p.key, subject)[:16]
+	}
+	return kind + ":~" + postgres.KeyedHash(p.key, id)[:16]
+}
+
+// evidenceURL is the URL an alert's evidence keeps of an event's URL:
+// without user info, fragment, or query parameters other than the
+// allowed ones (a query string carries e-mail addresses, tokens and
+// other personal data more often than anything a rep needs).
+func (p *privacy) evidenceURL(raw string) string {
+	// Most URLs need no parsing (it costs a microsecond per kept event):
+	// without user info or parameters to keep, cutting at the query or
+	// fragment is all there is to do.
+	if !strings.Contains(raw, "@") && (len(p.keepParams) == 0 || !strings.Contains(raw, "?")) {
+		if i := strings.IndexAny(raw, "?#"); i >= 0 {
+			return raw[:i]
+		}
+		return raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// Unparseable: cut where a query or fragment would start.
+		if i := strings.IndexAny(raw, "?#"); i >= 0 {
+			return raw[:i]
+		}
+		return raw
+	}
+	u.User = nil
+	u.Fragment, u.RawFragment = "", ""
+	u.ForceQuery = false
+	if u.RawQuery != "" {
+		kept := url.Values{}
+		if len(p.keepParams) > 0 {
+			q, _ := url.ParseQuery(u.RawQuery) // what parses; the rest goes
+			for name, v := range q {
+				if p.keepParams[name] {
+					kept[name] = v
+				}
+			}
+		}
+		u.RawQuery = kept.Encode()
+	}
+	return u.String()
+}
+
+// relayTombstones writes a tombstone (the alert's id as key, a null
+// value) to the alerts topic for every erased alert still waiting for
+// one, so that a compacted alerts topic drops the alert's message and no
+// tailer delivers it again.
+func (p *privacy) relayTombstones(ctx context.Context) {
+	for ctx.Err() == nil {
+		n, err := p.store.PublishTombstones(ctx, 500, func(ctx context.Context, ids []string) error {
+			return p.alerts.Produce(ctx, tombstones(ids)...)
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				p.log.Warn("writing tombstones of erased alerts; retrying at the next tick", "err", err)
+			}
+			return
+		}
+		if n < 500 {
+			return
+		}
+	}
+}
+
+// tombstones are the alerts-topic messages that erase alerts: keyed by
+// alert id like the alerts' own messages, with a null value.
+func tombstones(alertIDs []string) []ingest.Message {
+	out := make([]ingest.Message, len(alertIDs))
+	for i, id := range alertIDs {
+		out[i] = ingest.Message{Key: []byte(id)}
+	}
+	return out
+}
+
+// resolvePrivacyKey returns the privacy key: the one given (inline or in
+// a file), else the one kept in the database, created by the first
+// instance. Every instance must use the same key.
+func resolvePrivacyKey(ctx context.Context, inline, file string, store *postgres.Store) ([]byte, error) {
+	if inline != "" && file != "" {
+		return nil, errors.New("--privacy-key and --privacy-key-file are both set; set one")
+	}
+	key := []byte(inline)
+	what := "--privacy-key"
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--privacy-key-file: %w", err)
+		}
+		key = []byte(strings.TrimSpace(string(b)))
+		what = "--privacy-key-file " + file
+	}
+	if len(key) == 0 {
+		return store.PrivacyKey(ctx)
+	}
+	if len(key) < postgres.MinPrivacyKeyBytes {
+		return nil, fmt.Errorf("%s: the key has %d bytes, want at least %d (openssl rand -hex 32 makes one)", what, len(key), postgres.MinPrivacyKeyBytes)
+	}
+	return key, nil
 }
 
 // Run keeps the do-not-track list fresh and purges old alerts until ctx
@@ -123,6 +316,7 @@ func (p *privacy) Run(ctx context.Context) error {
 		if err := p.store.ForgetAppliedErasures(ctx); err != nil && ctx.Err() == nil {
 			p.log.Warn("forgetting applied erasures", "err", err)
 		}
+		p.relayTombstones(ctx)
 		select {
 		case <-ctx.Done():
 			return nil

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -49,6 +50,12 @@ type serveConfig struct {
 	Retention         time.Duration
 	Log               logConfig
 
+	// Privacy: see docs/privacy.md.
+	PrivacyKey        string
+	PrivacyKeyFile    string
+	EvidenceURLParams string
+	AlertsRetention   time.Duration
+
 	// Demo seeds demo data and runs the traffic generator.
 	Demo     bool
 	DemoRate float64
@@ -73,6 +80,10 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.CheckpointEvery, "checkpoint-interval", 2*time.Second, "how often each partition's detector state is saved to PostgreSQL with its offset; a restart replays at most this much")
 	fs.DurationVar(&c.Retention, "retention", 0, "delete alerts (and their evidence and deliveries) older than this, e.g. 8760h; 0 keeps them forever")
 	fs.DurationVar(&c.SignalsPoll, "signals-poll", time.Second, "how often to check PostgreSQL for signal changes")
+	fs.StringVar(&c.PrivacyKey, "privacy-key", "", "server secret (at least 32 bytes) that keys the erasure audit's hash and the pseudonyms of people in logs; every instance needs the same; empty uses --privacy-key-file, else a key generated once and kept in PostgreSQL")
+	fs.StringVar(&c.PrivacyKeyFile, "privacy-key-file", "", "file holding the privacy key (surrounding white space ignored), instead of --privacy-key")
+	fs.StringVar(&c.EvidenceURLParams, "evidence-url-params", "", "comma-separated query parameters that URLs in alert evidence keep (e.g. utm_campaign,utm_source); every other parameter, the fragment and user info are stripped")
+	fs.DurationVar(&c.AlertsRetention, "alerts-retention", 24*time.Hour, "retention.ms of the alerts topic when Dowser creates it (compacted, so erased alerts' tombstones remove them); instances only ever read its newest messages")
 	c.Log.register(fs)
 }
 
@@ -128,6 +139,16 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 	if cfg.Partitions < 1 {
 		return nil, fmt.Errorf("--partitions: %d must be at least 1", cfg.Partitions)
 	}
+	// Checked before connecting to anything; the file is read at Run.
+	if cfg.PrivacyKey != "" && cfg.PrivacyKeyFile != "" {
+		return nil, errors.New("--privacy-key and --privacy-key-file are both set; set one")
+	}
+	if n := len(cfg.PrivacyKey); n > 0 && n < postgres.MinPrivacyKeyBytes {
+		return nil, fmt.Errorf("--privacy-key: the key has %d bytes, want at least %d (openssl rand -hex 32 makes one)", n, postgres.MinPrivacyKeyBytes)
+	}
+	if cfg.AlertsRetention != 0 && cfg.AlertsRetention < time.Minute {
+		return nil, fmt.Errorf("--alerts-retention: %v is under a minute", cfg.AlertsRetention)
+	}
 	return &App{cfg: cfg, log: log, out: out, ready: make(chan struct{})}, nil
 }
 
@@ -169,6 +190,12 @@ func (a *App) Run(ctx context.Context) error {
 	if err := store.Migrate(ctx); err != nil {
 		return err
 	}
+	key, err := resolvePrivacyKey(ctx, a.cfg.PrivacyKey, a.cfg.PrivacyKeyFile, store)
+	if err != nil {
+		return err
+	}
+	store = store.WithPrivacyKey(key)
+	a.store = store
 	if a.cfg.AdminToken != "" {
 		if err := store.PutUser(ctx, postgres.User{ID: "admin", Name: "Administrator", Role: postgres.RoleAdmin}, a.cfg.AdminToken); err != nil {
 			return err
@@ -186,7 +213,12 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.brokers = brokers
 	if err := retryForever(ctx, log, "creating topics", func() error {
-		return ingest.EnsureTopics(ctx, brokers, a.cfg.Partitions, a.cfg.Replication, a.cfg.EventsTopic, ingest.DLQTopic(a.cfg.EventsTopic), a.cfg.AlertsTopic)
+		return ingest.EnsureTopics(ctx, brokers, a.cfg.Partitions, a.cfg.Replication, a.cfg.EventsTopic, ingest.DLQTopic(a.cfg.EventsTopic))
+	}); err != nil {
+		return err
+	}
+	if err := retryForever(ctx, log, "creating the alerts topic", func() error {
+		return ensureAlertsTopic(ctx, brokers, a.cfg, log)
 	}); err != nil {
 		return err
 	}
@@ -209,7 +241,9 @@ func (a *App) Run(ctx context.Context) error {
 	hub := notify.NewHub(notify.HubConfig{AllowedOrigins: splitList(a.cfg.AllowedOrigins), Logger: log}, store, hubActions{store}, reg)
 	alerts := ingest.NewProducer(brokers, a.cfg.AlertsTopic)
 	defer alerts.Close()
-	priv := newPrivacy(store, a.cfg.SignalsPoll, a.cfg.Retention, log, reg)
+	priv := newPrivacy(store, privacyConfig{
+		Every: a.cfg.SignalsPoll, Retention: a.cfg.Retention, Key: key, KeepURLParams: splitList(a.cfg.EvidenceURLParams),
+	}, alerts, log, reg)
 	a.privacy = priv
 	if err := priv.load(ctx); err != nil {
 		return err
@@ -303,6 +337,34 @@ func (a *App) Run(ctx context.Context) error {
 	log.Info("dowser serving", "http", a.httpAddr, "brokers", brokers, "events_topic", a.cfg.EventsTopic, "version", version)
 	close(a.ready)
 	return g.Wait()
+}
+
+// ensureAlertsTopic creates the alerts topic compacted as well as
+// time-limited: its messages are keyed by alert id, so an erased alert's
+// tombstone removes its message at the next compaction, and the rest go
+// after --alerts-retention. An existing topic is left as it is, with a
+// warning when it is not compacted.
+func ensureAlertsTopic(ctx context.Context, brokers []string, cfg serveConfig, log *slog.Logger) error {
+	retention := cfg.AlertsRetention.Milliseconds()
+	if retention == 0 {
+		retention = (24 * time.Hour).Milliseconds() // the flag's default
+	}
+	// Compaction and retention only touch closed segments: roll them at
+	// least hourly so an erased alert leaves within about an hour.
+	segment := min(retention, time.Hour.Milliseconds())
+	have, err := ingest.EnsureTopicConfigured(ctx, brokers, cfg.AlertsTopic, cfg.Partitions, cfg.Replication, map[string]string{
+		"cleanup.policy": "compact,delete",
+		"retention.ms":   strconv.FormatInt(retention, 10),
+		"segment.ms":     strconv.FormatInt(segment, 10),
+	})
+	if err != nil {
+		return err
+	}
+	if have != nil && !ingest.Compacted(have["cleanup.policy"]) {
+		log.Warn("the alerts topic is not compacted: erased alerts stay on it until its retention; see docs/privacy.md",
+			"topic", cfg.AlertsTopic, "cleanup.policy", have["cleanup.policy"], "retention.ms", have["retention.ms"])
+	}
+	return nil
 }
 
 // readiness lists what keeps this instance from doing its job: PostgreSQL

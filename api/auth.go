@@ -79,13 +79,13 @@ func (s *Server) auth(allowed roles, h authedHandler) http.HandlerFunc {
 				return
 			}
 			keys := throttleKeys(clientAddr(r, s.cfg.TrustedProxies), token)
-			if wait := s.throttle.wait(keys...); wait > 0 {
+			if wait := s.throttle.begin(keys...); wait > 0 {
 				s.tooMany(w, r, wait)
 				return
 			}
 			u, err = s.store.UserByToken(r.Context(), token)
-			if errors.Is(err, postgres.ErrNotFound) {
-				s.throttle.fail(keys...)
+			if !errors.Is(err, postgres.ErrNotFound) {
+				s.throttle.succeeded(keys...) // storage trouble is not the client's failure
 			}
 			cred = s.tokenCredential(u.ID, token)
 		} else if c, cerr := r.Cookie(sessionCookie); cerr == nil && c.Value != "" {
@@ -178,10 +178,12 @@ type sessionResponse struct {
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	addr := clientAddr(r, s.cfg.TrustedProxies)
-	if wait := s.throttle.wait(throttleKeys(addr, "")...); wait > 0 {
+	// A throttled address is refused before its body is read.
+	if wait := s.throttle.begin(throttleKeys(addr, "")...); wait > 0 {
 		s.tooMany(w, r, wait)
 		return
 	}
+	s.throttle.succeeded(throttleKeys(addr, "")...)
 	var req loginRequest
 	if err := decodeJSON(r, &req); err != nil {
 		s.fail(w, r, err)
@@ -192,16 +194,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	keys := throttleKeys(addr, req.Token)
-	if wait := s.throttle.wait(keys...); wait > 0 {
+	if wait := s.throttle.begin(keys...); wait > 0 {
 		s.tooMany(w, r, wait)
 		return
 	}
 	u, err := s.store.UserByToken(r.Context(), req.Token)
 	if errors.Is(err, postgres.ErrNotFound) {
-		s.throttle.fail(keys...)
 		s.fail(w, r, errorf(http.StatusUnauthorized, "unknown token"))
 		return
 	}
+	s.throttle.succeeded(keys...)
 	if err != nil {
 		s.fail(w, r, err)
 		return

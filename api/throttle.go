@@ -42,9 +42,12 @@ func (t *throttle) refill(b *failBucket, now time.Time) {
 	b.at = now
 }
 
-// wait returns how long the first of keys still throttled must wait
-// before its next try, 0 when none is.
-func (t *throttle) wait(keys ...string) time.Duration {
+// begin starts a try against keys. When one of them is throttled it
+// returns how long the longest-throttled must wait and counts nothing;
+// otherwise it takes a try from each key at once, so that concurrent
+// guesses cannot all pass the check before any failure is counted, and
+// returns 0. A try that succeeds gives its tries back with succeeded.
+func (t *throttle) begin(keys ...string) time.Duration {
 	if t == nil {
 		return 0
 	}
@@ -59,21 +62,12 @@ func (t *throttle) wait(keys ...string) time.Duration {
 		}
 		t.refill(b, now)
 		if b.tries < 1 {
-			d := time.Duration((1 - b.tries) / t.limit * float64(t.window))
-			longest = max(longest, d)
+			longest = max(longest, time.Duration((1-b.tries)/t.limit*float64(t.window)))
 		}
 	}
-	return longest
-}
-
-// fail counts a failed try against each key.
-func (t *throttle) fail(keys ...string) {
-	if t == nil {
-		return
+	if longest > 0 {
+		return longest
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
 	if len(t.buckets)+len(keys) > maxThrottleKeys {
 		for k, b := range t.buckets {
 			if t.refill(b, now); b.tries >= t.limit {
@@ -87,8 +81,27 @@ func (t *throttle) fail(keys ...string) {
 			b = &failBucket{tries: t.limit, at: now}
 			t.buckets[k] = b
 		}
-		t.refill(b, now)
 		b.tries--
+	}
+	return 0
+}
+
+// succeeded gives back the tries begin took: only failures count.
+func (t *throttle) succeeded(keys ...string) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	for _, k := range keys {
+		if b := t.buckets[k]; b != nil {
+			t.refill(b, now)
+			b.tries = min(t.limit, b.tries+1)
+			if b.tries >= t.limit {
+				delete(t.buckets, k) // a full bucket is no bucket
+			}
+		}
 	}
 }
 

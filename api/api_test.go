@@ -15,12 +15,19 @@ import (
 
 type streamStub struct{}
 
-func (streamStub) ServeStream(w http.ResponseWriter, r *http.Request, userID string) {
+func (streamStub) Recheck(context.Context, string) {}
+
+func (streamStub) ServeStream(w http.ResponseWriter, r *http.Request, userID string, _ func(context.Context) (bool, error)) {
 	w.Header().Set("X-Stream-User", userID)
 	w.WriteHeader(http.StatusTeapot)
 }
 
 func newServer(t *testing.T) (*httptest.Server, *postgres.Store) {
+	t.Helper()
+	return newServerWith(t, api.Config{}, streamStub{})
+}
+
+func newServerWith(t *testing.T, cfg api.Config, stream api.Streamer) (*httptest.Server, *postgres.Store) {
 	t.Helper()
 	ctx := context.Background()
 	store, err := postgres.Open(ctx, pgtest.URL(t))
@@ -42,7 +49,7 @@ func newServer(t *testing.T) (*httptest.Server, *postgres.Store) {
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(api.New(api.Config{}, store, streamStub{}))
+	srv := httptest.NewServer(api.New(cfg, store, stream))
 	t.Cleanup(srv.Close)
 	return srv, store
 }

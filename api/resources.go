@@ -22,9 +22,10 @@ func pathID(r *http.Request) (string, error) {
 }
 
 type userRequest struct {
-	Name  string `json:"name"`
-	Role  string `json:"role"`
-	Token string `json:"token,omitempty"`
+	Name     string `json:"name"`
+	Role     string `json:"role"`
+	Token    string `json:"token,omitempty"`
+	Disabled bool   `json:"disabled"`
 }
 
 func (s *Server) putUser(w http.ResponseWriter, r *http.Request, _ postgres.User) {
@@ -44,19 +45,45 @@ func (s *Server) putUser(w http.ResponseWriter, r *http.Request, _ postgres.User
 	case req.Role != postgres.RoleRep && req.Role != postgres.RoleMarketer && req.Role != postgres.RoleManager &&
 		req.Role != postgres.RoleAdmin && req.Role != postgres.RoleSource:
 		err = errorf(http.StatusBadRequest, "role: %q is not one of rep, marketer, manager, admin, source", req.Role)
-	case req.Token != "" && len(req.Token) < 16:
-		err = errorf(http.StatusBadRequest, "token: must be at least 16 characters")
+	case req.Token != "":
+		if werr := postgres.CheckToken(req.Token); werr != nil {
+			err = errorf(http.StatusBadRequest, "token: %v", werr)
+		}
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	u := postgres.User{ID: id, Name: req.Name, Role: req.Role}
+	u := postgres.User{ID: id, Name: req.Name, Role: req.Role, Disabled: req.Disabled}
 	if err := s.store.PutUser(r.Context(), u, req.Token); err != nil {
+		if errors.Is(err, postgres.ErrUserDeleted) {
+			err = errorf(http.StatusConflict, "id: %q belonged to a deleted user and stays reserved for its alerts' history; choose another id", id)
+		}
 		s.fail(w, r, err)
 		return
 	}
+	// A rotated token or a disabled user ends the user's streams here at
+	// once; other instances follow within their revocation poll.
+	s.revoked(r.Context(), id)
 	writeJSON(w, http.StatusOK, u)
+}
+
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, me postgres.User) {
+	id, err := pathID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if id == me.ID {
+		s.fail(w, r, errorf(http.StatusConflict, "id: an admin cannot delete themself (%q); ask another admin", id))
+		return
+	}
+	if err := s.store.DeleteUser(r.Context(), id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.revoked(r.Context(), id)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request, me postgres.User) {

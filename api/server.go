@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ type Store interface {
 	CreateSession(ctx context.Context, userID string, ttl time.Duration) (string, error)
 	DeleteSession(ctx context.Context, secret string) error
 	PutUser(ctx context.Context, u postgres.User, token string) error
+	DeleteUser(ctx context.Context, id string) error
 	GetUser(ctx context.Context, id string) (postgres.User, error)
 	PutAccount(ctx context.Context, a postgres.Account) error
 	GetAccount(ctx context.Context, id string) (postgres.Account, error)
@@ -47,7 +49,11 @@ var _ Store = (*postgres.Store)(nil)
 
 // Streamer serves the websocket alert stream of an authenticated user.
 type Streamer interface {
-	ServeStream(w http.ResponseWriter, r *http.Request, userID string)
+	// ServeStream serves userID's stream; cred re-checks the credential
+	// the request was authenticated with, false once it no longer holds.
+	ServeStream(w http.ResponseWriter, r *http.Request, userID string, cred func(context.Context) (bool, error))
+	// Recheck closes the user's streams whose credential no longer holds.
+	Recheck(ctx context.Context, userID string)
 }
 
 // EventProducer puts validated events on the events topic.
@@ -68,8 +74,18 @@ type Config struct {
 	MaxEventSkew time.Duration
 	// SessionTTL is how long a browser session lasts.
 	SessionTTL time.Duration
-	// SecureCookies marks the session cookie Secure (serve over HTTPS).
-	SecureCookies bool
+	// SecureCookies says when the session cookie is marked Secure; empty
+	// is CookiesSecureAuto.
+	SecureCookies CookieSecurity
+	// TrustedProxies are the proxies whose X-Forwarded-For and
+	// X-Forwarded-Proto headers are believed.
+	TrustedProxies []netip.Prefix
+	// AuthFailuresPerMinute bounds the failed logins and bearer tokens
+	// per client address and per token prefix; more answer 429. 0 means
+	// 10; a negative value turns throttling off.
+	AuthFailuresPerMinute int
+	// Now is the throttle's clock; nil is time.Now.
+	Now func() time.Time
 	// Assets are the static web files served at /.
 	Assets fs.FS
 	Logger *slog.Logger
@@ -77,10 +93,11 @@ type Config struct {
 
 // Server routes Dowser's HTTP API. It implements http.Handler.
 type Server struct {
-	cfg    Config
-	store  Store
-	stream Streamer
-	mux    *routeMux
+	cfg      Config
+	store    Store
+	stream   Streamer
+	mux      *routeMux
+	throttle *throttle // nil when off
 }
 
 // routeMux is an http.ServeMux that remembers the patterns registered on
@@ -110,7 +127,16 @@ func New(cfg Config, store Store, stream Streamer) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.AuthFailuresPerMinute == 0 {
+		cfg.AuthFailuresPerMinute = 10
+	}
 	s := &Server{cfg: cfg, store: store, stream: stream, mux: &routeMux{ServeMux: http.NewServeMux()}}
+	if cfg.AuthFailuresPerMinute > 0 {
+		s.throttle = newThrottle(cfg.AuthFailuresPerMinute, time.Minute, cfg.Now)
+	}
 	s.routes()
 	return s
 }
@@ -129,11 +155,10 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /v1/session", s.login)
 	s.mux.HandleFunc("GET /v1/session", s.auth(people, s.whoami))
 	s.mux.HandleFunc("DELETE /v1/session", s.auth(people, s.logout))
-	s.mux.HandleFunc("GET /v1/stream", s.auth(people, func(w http.ResponseWriter, r *http.Request, u postgres.User) {
-		s.stream.ServeStream(w, r, u.ID)
-	}))
+	s.mux.HandleFunc("GET /v1/stream", s.auth(people, s.serveStream))
 
 	s.mux.HandleFunc("PUT /v1/users/{id}", s.auth(adminOnly, s.putUser))
+	s.mux.HandleFunc("DELETE /v1/users/{id}", s.auth(adminOnly, s.deleteUser))
 	s.mux.HandleFunc("GET /v1/users/{id}", s.auth(people, s.getUser))
 	s.mux.HandleFunc("PUT /v1/accounts/{id}", s.auth(adminOnly, s.putAccount))
 	s.mux.HandleFunc("GET /v1/accounts/{id}", s.auth(people, s.getAccount))

@@ -43,6 +43,10 @@ const (
 	// CloseTooSlow tells a client it fell behind and was dropped; it should
 	// reconnect and resume from the last sequence it saw.
 	CloseTooSlow = 4008
+	// CloseSessionRevoked tells a client that the credential it connected
+	// with ended (logout, token rotated, user disabled or deleted): it
+	// must log in again, not reconnect with the same credential.
+	CloseSessionRevoked = 4001
 )
 
 // HubConfig configures a Hub.
@@ -187,16 +191,45 @@ func (h *Hub) Close() {
 	}
 }
 
+// Recheck checks the credential of each of the user's connections on this
+// instance and closes with CloseSessionRevoked those whose credential no
+// longer holds. A check that fails (storage unreachable) leaves the
+// connection open: the next revocation checks again.
+func (h *Hub) Recheck(ctx context.Context, userID string) {
+	h.mu.Lock()
+	cs := slices.Clone(h.clients[userID])
+	h.mu.Unlock()
+	for _, c := range cs {
+		if c.cred == nil {
+			continue
+		}
+		ok, err := c.cred(ctx)
+		if err != nil {
+			h.cfg.Logger.Warn("websocket: re-checking credential", "user", userID, "err", err)
+			continue
+		}
+		if !ok {
+			c.stop(CloseSessionRevoked, "session revoked")
+		}
+	}
+}
+
 // ServeStream upgrades the request to the alert stream of userID, who the
-// caller has authenticated. It returns once the connection is set up; the
-// connection lives on in its reader goroutine, and in a writer goroutine
-// while it has frames to write.
-func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, userID string) {
+// caller has authenticated; cred re-checks that credential, reporting
+// false once it no longer holds (nil: a credential that never ends).
+// It returns once the connection is set up; the connection lives on in
+// its reader goroutine, and in a writer goroutine while it has frames to
+// write.
+func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, userID string, cred func(context.Context) (bool, error)) {
+	// The upgrader clears the deadlines the HTTP server set for reading
+	// the request (its ReadTimeout): from here the connection keeps the
+	// hub's own, a read deadline renewed by pongs and one per write.
 	conn, err := h.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader has answered with an HTTP error
 	}
 	c := newClient(h, userID, conn)
+	c.cred = cred
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -240,6 +273,7 @@ type client struct {
 	ctx    context.Context // ends when the connection stops: aborts history reads
 	cancel context.CancelFunc
 	ping   *time.Timer
+	cred   func(context.Context) (bool, error)
 
 	mu        sync.Mutex
 	writing   bool              // a goroutine is in flush

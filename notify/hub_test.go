@@ -76,7 +76,7 @@ func (m *memHistory) Feedback(ctx context.Context, user, id, verdict, note strin
 func newTestHub(t *testing.T, cfg HubConfig, h *memHistory) (*Hub, *httptest.Server) {
 	hub := NewHub(cfg, h, h, prometheus.NewRegistry())
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hub.ServeStream(w, r, r.URL.Query().Get("user"))
+		hub.ServeStream(w, r, r.URL.Query().Get("user"), nil)
 	}))
 	t.Cleanup(func() {
 		hub.Close()
@@ -334,5 +334,56 @@ func TestHubPingsIdleConnectionsAndDropsSilentOnes(t *testing.T) {
 	}
 	if !hub.Connected("ana") {
 		t.Error("ana, who answers pings, was dropped")
+	}
+}
+
+func TestHubRecheckClosesOnlyRevokedCredentials(t *testing.T) {
+	h := &memHistory{ds: map[string][]schema.Delivery{}}
+	hub := NewHub(HubConfig{}, h, h, prometheus.NewRegistry())
+	var mu sync.Mutex
+	valid := map[string]bool{"s1": true, "s2": true}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cred := r.URL.Query().Get("cred")
+		hub.ServeStream(w, r, r.URL.Query().Get("user"), func(context.Context) (bool, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return valid[cred], nil
+		})
+	}))
+	t.Cleanup(func() {
+		hub.Close()
+		srv.Close()
+	})
+	s1 := dial(t, srv, "ana&cred=s1", nil)
+	s2 := dial(t, srv, "ana&cred=s2", nil)
+	ben := dial(t, srv, "ben&cred=s1", nil)
+	for _, c := range []*websocket.Conn{s1, s2, ben} {
+		if f := read(t, c); f["op"] != "hello" {
+			t.Fatalf("hello = %v", f)
+		}
+	}
+	mu.Lock()
+	valid["s1"] = false
+	mu.Unlock()
+	hub.Recheck(context.Background(), "ana")
+
+	_ = s1.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, _, err := s1.ReadMessage()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != CloseSessionRevoked || ce.Text != "session revoked" {
+		t.Fatalf("revoked socket ended with %v, want close %d \"session revoked\"", err, CloseSessionRevoked)
+	}
+	// The other session of the user, and another user with a credential
+	// that also ended but was not rechecked, stay open.
+	for name, c := range map[string]*websocket.Conn{"ana's other session": s2, "ben": ben} {
+		if err := c.WriteJSON(map[string]any{"op": "resume", "after": -1}); err != nil {
+			t.Fatal(err)
+		}
+		if f := read(t, c); f["op"] != "error" {
+			t.Errorf("%s: frame %v, want an error answer from a live socket", name, f)
+		}
+	}
+	if !hub.Connected("ana") {
+		t.Error("ana has no socket left")
 	}
 }

@@ -104,6 +104,10 @@ func (s *Store) Import(ctx context.Context, kind string, columns []string, rows 
 	}
 	sql := importStatement(t.table, cols)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rotated, err := rotatedTokens(ctx, tx, t.table, cols, rows)
+		if err != nil {
+			return err
+		}
 		batch := &pgx.Batch{}
 		for i, row := range rows {
 			if len(row) != len(cols) {
@@ -129,12 +133,52 @@ func (s *Store) Import(ctx context.Context, kind string, columns []string, rows 
 				return &ImportError{Row: i, Err: err}
 			}
 		}
-		return results.Close()
+		if err := results.Close(); err != nil {
+			return err
+		}
+		// A replaced token ends the user's sessions, as PUT does.
+		for _, id := range rotated {
+			if err := revokeUser(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("importing %s: %w", kind, err)
 	}
 	return len(rows), nil
+}
+
+// rotatedTokens returns the existing users whose token the rows replace
+// with another one.
+func rotatedTokens(ctx context.Context, q querier, table string, cols []importColumn, rows [][]string) ([]string, error) {
+	id := slices.IndexFunc(cols, func(c importColumn) bool { return c.name == "id" })
+	tok := slices.IndexFunc(cols, func(c importColumn) bool { return c.name == "token" })
+	if table != "users" || id < 0 || tok < 0 {
+		return nil, nil
+	}
+	var ids []string
+	var hashes [][]byte
+	for _, row := range rows {
+		if len(row) == len(cols) && row[tok] != "" {
+			ids, hashes = append(ids, row[id]), append(hashes, hashToken(row[tok]))
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows2, err := q.Query(ctx, `
+		SELECT u.id FROM users u JOIN unnest($1::text[], $2::bytea[]) AS n(id, hash) ON n.id = u.id
+		WHERE u.token_hash IS DISTINCT FROM n.hash`, ids, hashes)
+	if err != nil {
+		return nil, fmt.Errorf("finding rotated tokens: %w", err)
+	}
+	out, err := pgx.CollectRows(rows2, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("finding rotated tokens: %w", err)
+	}
+	return out, nil
 }
 
 // importStatement is the upsert of one row of cols into table.

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,45 +23,104 @@ const (
 )
 
 // User is a person who logs in (a sales rep, a marketer, a manager or an
-// admin), or an upstream system posting events (source).
+// admin), or an upstream system posting events (source). A disabled user
+// keeps everything but cannot log in or use a token or session.
 type User struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-	Role string `json:"role"`
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Role     string `json:"role"`
+	Disabled bool   `json:"disabled"`
 }
 
+// ErrUserDeleted is returned when saving a user under the id of a deleted
+// one: the id stays reserved for the history of the alerts it was sent.
+var ErrUserDeleted = errors.New("the user was deleted; its id stays reserved")
+
 // PutUser creates or updates a user. A non-empty token replaces the user's
-// login token; an empty one keeps the current token.
+// login token; an empty one keeps the current token. Replacing the token
+// with a different one, or disabling the user, ends the user's sessions
+// and records a revocation (see [Store.RevocationsAfter]).
 func (s *Store) PutUser(ctx context.Context, u User, token string) error {
 	var hash []byte
 	if token != "" {
 		hash = hashToken(token)
 	}
-	_, err := s.pool.Exec(ctx, `
-		INSERT INTO users (id, name, role, token_hash) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (id) DO UPDATE SET name = $2, role = $3,
-			token_hash = coalesce($4, users.token_hash), updated_at = now()`,
-		u.ID, u.Name, u.Role, hash)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var (
+			old                  []byte
+			wasDisabled, deleted bool
+		)
+		err := tx.QueryRow(ctx, `SELECT token_hash, disabled, deleted_at IS NOT NULL FROM users WHERE id = $1 FOR UPDATE`, u.ID).
+			Scan(&old, &wasDisabled, &deleted)
+		exists := err == nil
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if deleted {
+			return ErrUserDeleted
+		}
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO users (id, name, role, token_hash, disabled) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (id) DO UPDATE SET name = $2, role = $3, disabled = $5,
+				token_hash = coalesce($4, users.token_hash), updated_at = now()`,
+			u.ID, u.Name, u.Role, hash, u.Disabled); err != nil {
+			return err
+		}
+		if exists && (hash != nil && !bytes.Equal(hash, old) || u.Disabled && !wasDisabled) {
+			return revokeUser(ctx, tx, u.ID)
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("saving user %q: %w", u.ID, err)
 	}
 	return nil
 }
 
-// GetUser returns the user with that id, or ErrNotFound.
+// GetUser returns the user with that id, or ErrNotFound (also for a
+// deleted user).
 func (s *Store) GetUser(ctx context.Context, id string) (User, error) {
 	var u User
-	err := s.pool.QueryRow(ctx, `SELECT id, name, role FROM users WHERE id = $1`, id).Scan(&u.ID, &u.Name, &u.Role)
+	err := s.pool.QueryRow(ctx, `SELECT id, name, role, disabled FROM users WHERE id = $1 AND deleted_at IS NULL`, id).
+		Scan(&u.ID, &u.Name, &u.Role, &u.Disabled)
 	if err != nil {
 		return u, notFound(err, "user "+id)
 	}
 	return u, nil
 }
 
-// UserByToken returns the user whose login token this is, or ErrNotFound.
+// DeleteUser deletes a user's token and sessions and records a revocation;
+// the alerts and deliveries addressed to the user stay, and so does the
+// user's row with its id, marked deleted. Deleting an unknown or deleted
+// user is ErrNotFound.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
+			UPDATE users SET deleted_at = now(), disabled = true, token_hash = NULL, updated_at = now()
+			WHERE id = $1 AND deleted_at IS NULL`, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrNotFound
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM manager_subscriptions WHERE manager_id = $1 OR rep_id = $1`, id); err != nil {
+			return err
+		}
+		return revokeUser(ctx, tx, id)
+	})
+	if err != nil {
+		return fmt.Errorf("deleting user %q: %w", id, err)
+	}
+	return nil
+}
+
+// UserByToken returns the enabled user whose login token this is, or
+// ErrNotFound.
 func (s *Store) UserByToken(ctx context.Context, token string) (User, error) {
 	var u User
-	err := s.pool.QueryRow(ctx, `SELECT id, name, role FROM users WHERE token_hash = $1`, hashToken(token)).Scan(&u.ID, &u.Name, &u.Role)
+	err := s.pool.QueryRow(ctx, `SELECT id, name, role FROM users WHERE token_hash = $1 AND NOT disabled AND deleted_at IS NULL`,
+		hashToken(token)).Scan(&u.ID, &u.Name, &u.Role)
 	if err != nil {
 		return u, notFound(err, "token")
 	}
@@ -79,21 +139,35 @@ func (s *Store) CreateSession(ctx context.Context, userID string, ttl time.Durat
 	return secret, nil
 }
 
-// UserBySession returns the user of an unexpired session, or ErrNotFound.
+// UserBySession returns the enabled user of an unexpired session, or
+// ErrNotFound.
 func (s *Store) UserBySession(ctx context.Context, secret string) (User, error) {
 	var u User
 	err := s.pool.QueryRow(ctx, `
 		SELECT u.id, u.name, u.role FROM sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.id_hash = $1 AND s.expires_at > now()`, hashToken(secret)).Scan(&u.ID, &u.Name, &u.Role)
+		WHERE s.id_hash = $1 AND s.expires_at > now() AND NOT u.disabled AND u.deleted_at IS NULL`,
+		hashToken(secret)).Scan(&u.ID, &u.Name, &u.Role)
 	if err != nil {
 		return u, notFound(err, "session")
 	}
 	return u, nil
 }
 
-// DeleteSession ends a session; ending an unknown one is not an error.
+// DeleteSession ends a session and records a revocation for its user;
+// ending an unknown one is not an error.
 func (s *Store) DeleteSession(ctx context.Context, secret string) error {
-	if _, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE id_hash = $1`, hashToken(secret)); err != nil {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var user string
+		err := tx.QueryRow(ctx, `DELETE FROM sessions WHERE id_hash = $1 RETURNING user_id`, hashToken(secret)).Scan(&user)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return recordRevocation(ctx, tx, user)
+	})
+	if err != nil {
 		return fmt.Errorf("deleting session: %w", err)
 	}
 	return nil

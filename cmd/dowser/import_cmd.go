@@ -245,8 +245,10 @@ func checkImportValue(kind, col, v string) string {
 		}
 	case "token":
 		// Never echo a token: the report may end up in a log.
-		if v != "" && len(v) < 16 {
-			return "must be at least 16 characters"
+		if v != "" {
+			if err := postgres.CheckToken(v); err != nil {
+				return err.Error()
+			}
 		}
 	case "lifecycle":
 		if v != "prospect" && v != "customer" {

@@ -84,7 +84,7 @@ func TestImportGoodFilesThenABadRowImportsNothing(t *testing.T) {
 		"rep-cho,Cho,rep,short-secret\n"+
 		"rep-dan,Dan,rep,\n")
 	code, _, errOut = runImportCmd(t, "users", badUsers, "--database-url", db)
-	if code != 1 || !strings.Contains(errOut, badUsers+":2: token: must be at least 16 characters") || strings.Contains(errOut, "short-secret") {
+	if code != 1 || !strings.Contains(errOut, badUsers+":2: token: must be at least 20 characters") || strings.Contains(errOut, "short-secret") {
 		t.Errorf("importing a short token: exit %d, %s (the token must not be printed)", code, errOut)
 	}
 	if _, err := store.GetUser(ctx, "rep-dan"); !errors.Is(err, postgres.ErrNotFound) {
@@ -105,7 +105,7 @@ func TestImportReportsEveryProblemWithItsLine(t *testing.T) {
 			`F:2: lifecycle: "maybe" is not prospect or customer`, `F:3: id: "bad id" is not a valid id`, `F:4: 1 fields, but the header names 2 columns`}},
 		{"content", "id,title\n\"pricing,Pricing\n", []string{`F:2: csv: extraneous or missing " in quoted-field`}},
 		{"contacts", "", []string{`F:1: empty file`}},
-		{"users", "id,name,role,token\na,A,rep,0123456789abcdef\nb,B,rep,0123456789abcdef\n", []string{`F:3: token: same as line 2's`}},
+		{"users", "id,name,role,token\na,A,rep,0123456789abcdef0123\nb,B,rep,0123456789abcdef0123\n", []string{`F:3: token: same as line 2's`}},
 	} {
 		_, problems := readImport(tc.kind, "F", strings.NewReader(tc.csv))
 		var got []string

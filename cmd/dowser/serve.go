@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -55,6 +56,16 @@ type serveConfig struct {
 	PrivacyKeyFile    string
 	EvidenceURLParams string
 	AlertsRetention   time.Duration
+	// HTTP edge: timeouts, per-address connection cap, cookies, proxies,
+	// login throttling, revocation polling.
+	ReadHeaderTimeout     time.Duration
+	ReadTimeout           time.Duration
+	IdleTimeout           time.Duration
+	MaxConnsPerAddr       int
+	SecureCookies         string
+	TrustedProxies        string
+	AuthFailuresPerMinute int
+	RevocationPoll        time.Duration
 
 	// Demo seeds demo data and runs the traffic generator.
 	Demo     bool
@@ -84,7 +95,33 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.PrivacyKeyFile, "privacy-key-file", "", "file holding the privacy key (surrounding white space ignored), instead of --privacy-key")
 	fs.StringVar(&c.EvidenceURLParams, "evidence-url-params", "", "comma-separated query parameters that URLs in alert evidence keep (e.g. utm_campaign,utm_source); every other parameter, the fragment and user info are stripped")
 	fs.DurationVar(&c.AlertsRetention, "alerts-retention", 24*time.Hour, "retention.ms of the alerts topic when Dowser creates it (compacted, so erased alerts' tombstones remove them); instances only ever read its newest messages")
+	fs.DurationVar(&c.ReadHeaderTimeout, "http-read-header-timeout", 10*time.Second, "time a client has to send a request's headers; a slower one is disconnected")
+	fs.DurationVar(&c.ReadTimeout, "http-read-timeout", time.Minute, "time a client has to send a whole request, body included (an open websocket is not bound by it)")
+	fs.DurationVar(&c.IdleTimeout, "http-idle-timeout", 2*time.Minute, "how long an idle keep-alive connection is kept open")
+	fs.IntVar(&c.MaxConnsPerAddr, "max-conns-per-addr", 64, "open connections (websockets included) allowed from one client address (IPv6: one /64); more are closed at once; trusted proxies are exempt; 0 for no limit")
+	fs.StringVar(&c.SecureCookies, "secure-cookies", "auto", "mark the session cookie Secure: auto (when the request came over TLS, or through a trusted proxy sending X-Forwarded-Proto: https), always or never")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed")
+	fs.IntVar(&c.AuthFailuresPerMinute, "auth-failures-per-minute", 10, "failed logins or bearer tokens allowed per client address and per token prefix each minute (burst of as many); more answer 429; 0 turns throttling off")
+	fs.DurationVar(&c.RevocationPoll, "revocation-poll", time.Second, "how often to check PostgreSQL for ended sessions (logout, rotated token, disabled or deleted user) to close their websockets on this instance")
 	c.Log.register(fs)
+}
+
+// parseProxies parses --trusted-proxies: addresses or CIDR ranges.
+func parseProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, p := range splitList(s) {
+		if pr, err := netip.ParsePrefix(p); err == nil {
+			out = append(out, pr.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(p)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies: %q is not an address or CIDR range", p)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 func runServe(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string, demo bool) error {
@@ -148,6 +185,26 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 	}
 	if cfg.AlertsRetention != 0 && cfg.AlertsRetention < time.Minute {
 		return nil, fmt.Errorf("--alerts-retention: %v is under a minute", cfg.AlertsRetention)
+	}
+	if cfg.AdminToken != "" {
+		if err := postgres.CheckToken(cfg.AdminToken); err != nil {
+			return nil, fmt.Errorf("--admin-token: %w", err)
+		}
+	}
+	if cfg.SecureCookies == "" {
+		cfg.SecureCookies = string(api.CookiesSecureAuto)
+	}
+	if _, err := api.ParseCookieSecurity(cfg.SecureCookies); err != nil {
+		return nil, fmt.Errorf("--secure-cookies: %w", err)
+	}
+	if _, err := parseProxies(cfg.TrustedProxies); err != nil {
+		return nil, err
+	}
+	if cfg.MaxConnsPerAddr < 0 || cfg.AuthFailuresPerMinute < 0 {
+		return nil, fmt.Errorf("--max-conns-per-addr %d and --auth-failures-per-minute %d must not be negative", cfg.MaxConnsPerAddr, cfg.AuthFailuresPerMinute)
+	}
+	if cfg.RevocationPoll <= 0 {
+		cfg.RevocationPoll = time.Second
 	}
 	return &App{cfg: cfg, log: log, out: out, ready: make(chan struct{})}, nil
 }
@@ -248,6 +305,10 @@ func (a *App) Run(ctx context.Context) error {
 	if err := priv.load(ctx); err != nil {
 		return err
 	}
+	revoked := &revocations{store: store, hub: hub, every: a.cfg.RevocationPoll, log: log}
+	if err := revoked.load(ctx); err != nil {
+		return err
+	}
 	pipe := newPipeline(priv, a.cfg.GroupID, a.cfg.EventsTopic, store, notify.NewRouter(routingDirectory{store}, hub), hub, signals, alerts, log, reg)
 	var tail *ingest.Tailer
 	if err := retryForever(ctx, log, "reading the end of the alerts topic", func() (err error) {
@@ -291,17 +352,29 @@ func (a *App) Run(ctx context.Context) error {
 	})
 	events := ingest.NewProducer(brokers, a.cfg.EventsTopic)
 	defer events.Close()
+	proxies, _ := parseProxies(a.cfg.TrustedProxies) // checked in newApp
+	failures := a.cfg.AuthFailuresPerMinute
+	if failures == 0 {
+		failures = -1 // off
+	}
 	mux.Handle("/", api.New(api.Config{
 		Assets: web.Files(),
 		Events: eventProducer{events},
 		// Over HTTP as over Kafka: a far-future event is refused.
-		MaxEventSkew: a.cfg.MaxEventSkew,
-		Preview:      previewer{brokers: brokers, topic: a.cfg.EventsTopic, store: store},
-		Logger:       log,
+		MaxEventSkew:          a.cfg.MaxEventSkew,
+		Preview:               previewer{brokers: brokers, topic: a.cfg.EventsTopic, store: store},
+		Logger:                log,
+		SecureCookies:         api.CookieSecurity(a.cfg.SecureCookies),
+		TrustedProxies:        proxies,
+		AuthFailuresPerMinute: failures,
 	}, store, hub))
+	// The timeouts bound how long a client may take to send a request; a
+	// websocket, once upgraded, keeps the hub's own deadlines instead.
 	srv := &http.Server{
 		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: a.cfg.ReadHeaderTimeout,
+		ReadTimeout:       a.cfg.ReadTimeout,
+		IdleTimeout:       a.cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	srv.RegisterOnShutdown(hub.Close)
@@ -310,11 +383,20 @@ func (a *App) Run(ctx context.Context) error {
 		return fmt.Errorf("listening on %s: %w", a.cfg.HTTPAddr, err)
 	}
 	a.httpAddr = ln.Addr().String()
+	if a.cfg.MaxConnsPerAddr > 0 {
+		refused := prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dowser_http_connections_refused_total",
+			Help: "Connections closed on accept because their client address already had --max-conns-per-addr open.",
+		})
+		reg.MustRegister(refused)
+		ln = api.LimitConnsPerAddr(ln, a.cfg.MaxConnsPerAddr, proxies, refused.Inc)
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return consumer.Run(gctx) })
 	g.Go(func() error { return signals.Run(gctx) })
 	g.Go(func() error { return priv.Run(gctx) })
+	g.Go(func() error { return revoked.Run(gctx) })
 	g.Go(func() error { return tail.Run(gctx, pipe.fanOut) })
 	g.Go(func() error { return pipe.publishLoop(gctx) })
 	g.Go(func() error { return pipe.relayOutbox(gctx, time.Second) })

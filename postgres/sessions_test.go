@@ -1,0 +1,185 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/dowserhq/dowser/postgres"
+)
+
+func TestRevocationEndsSessionsAndIsRecorded(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	ana := postgres.User{ID: "ana", Name: "Ana", Role: postgres.RoleRep}
+	if err := s.PutUser(ctx, ana, "token-ana-0123456789"); err != nil {
+		t.Fatal(err)
+	}
+	start, err := s.LastRevocation(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	session := func() string {
+		t.Helper()
+		secret, err := s.CreateSession(ctx, "ana", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return secret
+	}
+	ended := func(what, secret string) {
+		t.Helper()
+		if _, err := s.UserBySession(ctx, secret); !errors.Is(err, postgres.ErrNotFound) {
+			t.Errorf("%s: session still valid (%v)", what, err)
+		}
+	}
+	revocations := func(what string, want int) {
+		t.Helper()
+		rs, err := s.RevocationsAfter(ctx, start, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rs) != want {
+			t.Fatalf("%s: %d revocations %v, want %d", what, len(rs), rs, want)
+		}
+		for _, r := range rs {
+			if r.UserID != "ana" {
+				t.Errorf("%s: revocation of %q", what, r.UserID)
+			}
+		}
+	}
+
+	// Saving the same token again (as --admin-token does at each start)
+	// ends nothing.
+	kept := session()
+	if err := s.PutUser(ctx, ana, "token-ana-0123456789"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UserBySession(ctx, kept); err != nil {
+		t.Errorf("same token again ended the session: %v", err)
+	}
+	revocations("same token", 0)
+
+	if err := s.PutUser(ctx, ana, "token-ana-rotated-0123456789"); err != nil {
+		t.Fatal(err)
+	}
+	ended("rotation", kept)
+	if _, err := s.UserByToken(ctx, "token-ana-0123456789"); !errors.Is(err, postgres.ErrNotFound) {
+		t.Errorf("old token after rotation: %v", err)
+	}
+	revocations("rotation", 1)
+
+	logout := session()
+	if err := s.DeleteSession(ctx, logout); err != nil {
+		t.Fatal(err)
+	}
+	revocations("logout", 2)
+
+	disabled := session()
+	ana.Disabled = true
+	if err := s.PutUser(ctx, ana, ""); err != nil {
+		t.Fatal(err)
+	}
+	ended("disabling", disabled)
+	if _, err := s.UserByToken(ctx, "token-ana-rotated-0123456789"); !errors.Is(err, postgres.ErrNotFound) {
+		t.Errorf("token of a disabled user: %v", err)
+	}
+	if u, err := s.GetUser(ctx, "ana"); err != nil || !u.Disabled {
+		t.Errorf("GetUser = %+v, %v; want disabled", u, err)
+	}
+	revocations("disabling", 3)
+	ana.Disabled = false
+	if err := s.PutUser(ctx, ana, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UserByToken(ctx, "token-ana-rotated-0123456789"); err != nil {
+		t.Errorf("token after enabling again: %v", err)
+	}
+}
+
+func TestDeleteUserKeepsAlertHistory(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	for _, id := range []string{"ana", "max"} {
+		if err := s.PutUser(ctx, postgres.User{ID: id, Name: id, Role: postgres.RoleRep}, "token-of-"+id+"-0123456789"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.SaveAlert(ctx, alert("al-1"), []string{"ana"}); err != nil {
+		t.Fatal(err)
+	}
+	secret, err := s.CreateSession(ctx, "ana", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteUser(ctx, "ana"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UserBySession(ctx, secret); !errors.Is(err, postgres.ErrNotFound) {
+		t.Errorf("session of a deleted user: %v", err)
+	}
+	if _, err := s.UserByToken(ctx, "token-of-ana-0123456789"); !errors.Is(err, postgres.ErrNotFound) {
+		t.Errorf("token of a deleted user: %v", err)
+	}
+	if _, err := s.GetUser(ctx, "ana"); !errors.Is(err, postgres.ErrNotFound) {
+		t.Errorf("GetUser of a deleted user: %v", err)
+	}
+	ds, err := s.DeliveriesAfter(ctx, "ana", 0, 10)
+	if err != nil || len(ds) != 1 || ds[0].AlertID != "al-1" {
+		t.Errorf("deliveries after deletion = %v, %v; want al-1 kept", ds, err)
+	}
+	if err := s.PutUser(ctx, postgres.User{ID: "ana", Name: "New Ana", Role: postgres.RoleRep}, ""); !errors.Is(err, postgres.ErrUserDeleted) {
+		t.Errorf("reusing a deleted id: %v, want ErrUserDeleted", err)
+	}
+	if err := s.DeleteUser(ctx, "ana"); !errors.Is(err, postgres.ErrNotFound) {
+		t.Errorf("deleting twice: %v, want ErrNotFound", err)
+	}
+	if _, err := s.UserByToken(ctx, "token-of-max-0123456789"); err != nil {
+		t.Errorf("another user's token: %v", err)
+	}
+}
+
+func TestCheckToken(t *testing.T) {
+	for _, tc := range []struct {
+		token string
+		ok    bool
+	}{
+		{"short", false},
+		{"0123456789012345678", false}, // 19
+		{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false},
+		{"abababababababababababab", false},
+		{"0123456789abcdef0123", true},
+		{postgres.NewToken(), true},
+	} {
+		err := postgres.CheckToken(tc.token)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckToken(%q) = %v, want ok %v", tc.token, err, tc.ok)
+		}
+	}
+}
+
+func TestImportedNewTokenEndsSessions(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	cols := []string{"id", "name", "role", "token"}
+	if _, err := s.Import(ctx, "users", cols, [][]string{{"ana", "Ana", "rep", "token-of-ana-0123456789"}, {"max", "Max", "rep", "token-of-max-0123456789"}}); err != nil {
+		t.Fatal(err)
+	}
+	ana, _ := s.CreateSession(ctx, "ana", time.Hour)
+	maxSession, _ := s.CreateSession(ctx, "max", time.Hour)
+	start, _ := s.LastRevocation(ctx)
+	// Max's token is the same again, ana's is new.
+	if _, err := s.Import(ctx, "users", cols, [][]string{{"ana", "Ana", "rep", "token-of-ana-rotated-0123"}, {"max", "Max", "rep", "token-of-max-0123456789"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UserBySession(ctx, ana); !errors.Is(err, postgres.ErrNotFound) {
+		t.Errorf("ana's session after her token was replaced: %v", err)
+	}
+	if _, err := s.UserBySession(ctx, maxSession); err != nil {
+		t.Errorf("max's session after the same token again: %v", err)
+	}
+	if rs, err := s.RevocationsAfter(ctx, start, 10); err != nil || len(rs) != 1 || rs[0].UserID != "ana" {
+		t.Errorf("revocations = %v, %v; want ana's", rs, err)
+	}
+}

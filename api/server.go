@@ -63,6 +63,9 @@ type Config struct {
 	Events EventProducer
 	// Preview runs POST /v1/signals/preview; nil answers 503.
 	Preview Previewer
+	// MaxPreviews bounds the previews running at once; a request beyond
+	// it is answered 429. 0 means DefaultMaxPreviews.
+	MaxPreviews int
 	// SessionTTL is how long a browser session lasts.
 	SessionTTL time.Duration
 	// SecureCookies marks the session cookie Secure (serve over HTTPS).
@@ -74,10 +77,12 @@ type Config struct {
 
 // Server routes Dowser's HTTP API. It implements http.Handler.
 type Server struct {
-	cfg    Config
-	store  Store
-	stream Streamer
-	mux    *routeMux
+	cfg   Config
+	store Store
+	// previews holds a token for each preview running.
+	previews chan struct{}
+	stream   Streamer
+	mux      *routeMux
 }
 
 // routeMux is an http.ServeMux that remembers the patterns registered on
@@ -107,7 +112,11 @@ func New(cfg Config, store Store, stream Streamer) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, store: store, stream: stream, mux: &routeMux{ServeMux: http.NewServeMux()}}
+	if cfg.MaxPreviews <= 0 {
+		cfg.MaxPreviews = DefaultMaxPreviews
+	}
+	s := &Server{cfg: cfg, store: store, stream: stream, mux: &routeMux{ServeMux: http.NewServeMux()},
+		previews: make(chan struct{}, cfg.MaxPreviews)}
 	s.routes()
 	return s
 }

@@ -45,12 +45,25 @@ type serveConfig struct {
 	SignalsPoll       time.Duration
 	CheckpointEvery   time.Duration
 	Retention         time.Duration
+	MaxPreviews       int
+	MaxPreviewEvents  int64
+	PreviewTimeout    time.Duration
 	Log               logConfig
+
+	// previewStarted, when set, is called as each preview starts (tests).
+	previewStarted func(ctx context.Context)
 
 	// Demo seeds demo data and runs the traffic generator.
 	Demo     bool
 	DemoRate float64
 }
+
+// Defaults of the preview limits: a million events is a few seconds of
+// detector time; a minute is what the console waits for.
+const (
+	defaultMaxPreviewEvents = 1_000_000
+	defaultPreviewTimeout   = time.Minute
+)
 
 func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.HTTPAddr, "http", "127.0.0.1:8080", "HTTP listen address (API, websocket, web panel, metrics)")
@@ -69,6 +82,9 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.CheckpointEvery, "checkpoint-interval", 2*time.Second, "how often each partition's detector state is saved to PostgreSQL with its offset; a restart replays at most this much")
 	fs.DurationVar(&c.Retention, "retention", 0, "delete alerts (and their evidence and deliveries) older than this, e.g. 8760h; 0 keeps them forever")
 	fs.DurationVar(&c.SignalsPoll, "signals-poll", time.Second, "how often to check PostgreSQL for signal changes")
+	fs.IntVar(&c.MaxPreviews, "max-previews", api.DefaultMaxPreviews, "signal previews run at once by this instance; more are answered 429")
+	fs.Int64Var(&c.MaxPreviewEvents, "max-preview-events", defaultMaxPreviewEvents, "events one signal preview reads at most (the newest)")
+	fs.DurationVar(&c.PreviewTimeout, "preview-timeout", defaultPreviewTimeout, "time one signal preview runs at most; it answers with what it read by then")
 	c.Log.register(fs)
 }
 
@@ -123,6 +139,19 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 	}
 	if cfg.Partitions < 1 {
 		return nil, fmt.Errorf("--partitions: %d must be at least 1", cfg.Partitions)
+	}
+	// Zero (a serveConfig built in code) means the default.
+	if cfg.MaxPreviews < 0 || cfg.MaxPreviewEvents < 0 || cfg.PreviewTimeout < 0 {
+		return nil, fmt.Errorf("--max-previews %d, --max-preview-events %d and --preview-timeout %v must be more than 0", cfg.MaxPreviews, cfg.MaxPreviewEvents, cfg.PreviewTimeout)
+	}
+	if cfg.MaxPreviews == 0 {
+		cfg.MaxPreviews = api.DefaultMaxPreviews
+	}
+	if cfg.MaxPreviewEvents == 0 {
+		cfg.MaxPreviewEvents = defaultMaxPreviewEvents
+	}
+	if cfg.PreviewTimeout == 0 {
+		cfg.PreviewTimeout = defaultPreviewTimeout
 	}
 	return &App{cfg: cfg, log: log, out: out, ready: make(chan struct{})}, nil
 }
@@ -247,10 +276,12 @@ func (a *App) Run(ctx context.Context) error {
 	events := ingest.NewProducer(brokers, a.cfg.EventsTopic)
 	defer events.Close()
 	mux.Handle("/", api.New(api.Config{
-		Assets:  web.Files(),
-		Events:  eventProducer{events},
-		Preview: previewer{brokers: brokers, topic: a.cfg.EventsTopic, store: store},
-		Logger:  log,
+		Assets: web.Files(),
+		Events: eventProducer{events},
+		Preview: previewer{brokers: brokers, topic: a.cfg.EventsTopic, store: store,
+			maxEvents: a.cfg.MaxPreviewEvents, timeout: a.cfg.PreviewTimeout, started: a.cfg.previewStarted},
+		MaxPreviews: a.cfg.MaxPreviews,
+		Logger:      log,
 	}, store, hub))
 	srv := &http.Server{
 		Handler:           mux,

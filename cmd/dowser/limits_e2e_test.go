@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+const previewDoc = `
+id: two-views
+owner: mkt-jane
+scope: account
+when:
+  threshold:
+    match: {type: page_view, url: "*/pricing*"}
+    count: 2
+    within: 1h
+`
+
+type previewAnswer struct {
+	Status     int
+	RetryAfter string
+	Events     int64
+	Stopped    string
+	Error      string
+}
+
+// postPreview posts a preview as mkt-jane and returns its answer.
+func postPreview(t *testing.T, addr string) previewAnswer {
+	req, err := http.NewRequest("POST", "http://"+addr+"/v1/signals/preview?since=1h", strings.NewReader(previewDoc))
+	if err != nil {
+		t.Error(err)
+		return previewAnswer{}
+	}
+	req.Header.Set("Authorization", "Bearer "+token("mkt-jane"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Error(err)
+		return previewAnswer{}
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	a := previewAnswer{Status: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After")}
+	if err := json.Unmarshal(data, &a); err != nil {
+		t.Errorf("preview answer %s: %v", data, err)
+	}
+	return a
+}
+
+// TestEndToEndPreviewsAreBounded: at most --max-previews previews run at
+// once (a third is answered 429 with Retry-After), each reads at most
+// --max-preview-events events and says so.
+func TestEndToEndPreviewsAreBounded(t *testing.T) {
+	hold := make(chan struct{})
+	started := make(chan struct{}, 8)
+	app := startApp(t, func(c *serveConfig) {
+		c.MaxPreviews = 2
+		c.MaxPreviewEvents = 4
+		c.previewStarted = func(ctx context.Context) {
+			started <- struct{}{}
+			select {
+			case <-hold:
+			case <-ctx.Done():
+			}
+		}
+	})
+	app.seed()
+	w := app.writer()
+	now := time.Now()
+	var msgs [][2][]byte
+	for i := range 10 {
+		msgs = append(msgs, kv(pricingView([]string{"acme", "globex", "initech"}[i%3], "c-1", now.Add(-time.Duration(10-i)*time.Second))))
+	}
+	app.produce(w, msgs...)
+
+	answers := make(chan previewAnswer, 2)
+	for range 2 {
+		go func() { answers <- postPreview(t, app.HTTPAddr()) }()
+	}
+	for range 2 {
+		select {
+		case <-started:
+		case <-time.After(30 * time.Second):
+			t.Fatal("two previews did not start within 30s")
+		}
+	}
+	third := postPreview(t, app.HTTPAddr())
+	if third.Status != http.StatusTooManyRequests || third.RetryAfter == "" || !strings.Contains(third.Error, "--max-previews") {
+		t.Errorf("third preview = %+v, want 429 with Retry-After naming --max-previews", third)
+	}
+	close(hold)
+	for range 2 {
+		a := <-answers
+		if a.Status != http.StatusOK || a.Events != 4 || !strings.Contains(a.Stopped, "newest 4 of the 10 events") || !strings.Contains(a.Stopped, "--max-preview-events") {
+			t.Errorf("held preview = %+v, want 200 over the newest 4 of 10 events, saying so", a)
+		}
+	}
+	// The slots are free again.
+	if a := postPreview(t, app.HTTPAddr()); a.Status != http.StatusOK {
+		t.Errorf("preview after the others = %+v, want 200", a)
+	}
+}
+
+// TestEndToEndPreviewStopsAtItsTimeLimit: a preview that reaches
+// --preview-timeout answers with what it read and says why it stopped.
+func TestEndToEndPreviewStopsAtItsTimeLimit(t *testing.T) {
+	app := startApp(t, func(c *serveConfig) {
+		c.PreviewTimeout = 500 * time.Millisecond
+		// Events are read only once the time limit has passed.
+		c.previewStarted = func(ctx context.Context) { <-ctx.Done() }
+	})
+	app.seed()
+	app.produce(app.writer(), kv(pricingView("acme", "c-1", time.Now().Add(-time.Minute))))
+	a := postPreview(t, app.HTTPAddr())
+	if a.Status != http.StatusOK || !strings.Contains(a.Stopped, "stopped after 500ms") || !strings.Contains(a.Stopped, "--preview-timeout") {
+		t.Errorf("preview = %+v, want 200 saying it stopped after 500ms (--preview-timeout)", a)
+	}
+}

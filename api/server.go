@@ -201,8 +201,13 @@ func errorf(status int, format string, args ...any) *httpError {
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var he *httpError
+	var limit *postgres.SignalLimitError
 	switch {
 	case errors.As(err, &he):
+	case errors.As(err, &limit):
+		he = &httpError{status: http.StatusConflict, msg: fmt.Sprintf(
+			"signal %q cannot be enabled: %d signals are enabled, the most this installation allows (--max-enabled-signals, DOWSER_MAX_ENABLED_SIGNALS); disable or delete one first, or save this one with ?enabled=false",
+			limit.ID, limit.Limit)}
 	case errors.Is(err, postgres.ErrNotFound):
 		he = &httpError{status: http.StatusNotFound, msg: err.Error()}
 	default:

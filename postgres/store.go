@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -27,6 +28,8 @@ var ErrNotFound = errors.New("not found")
 // Store is a handle on Dowser's database. It is safe for concurrent use.
 type Store struct {
 	pool *pgxpool.Pool
+	// maxEnabled bounds the enabled signals; <= 0: no bound.
+	maxEnabled atomic.Int64
 }
 
 // defaultMaxConns is the pool size when the URL sets no pool_max_conns.

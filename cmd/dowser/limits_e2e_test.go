@@ -120,3 +120,32 @@ func TestEndToEndPreviewStopsAtItsTimeLimit(t *testing.T) {
 		t.Errorf("preview = %+v, want 200 saying it stopped after 500ms (--preview-timeout)", a)
 	}
 }
+
+// TestEndToEndEnabledSignalsAreCapped: saving or enabling a signal beyond
+// --max-enabled-signals is refused with 409, naming the limit and the flag;
+// saving it disabled is not, and a freed slot can be used.
+func TestEndToEndEnabledSignalsAreCapped(t *testing.T) {
+	app := startApp(t, func(c *serveConfig) { c.MaxEnabledSignals = 2 })
+	app.seed() // pricing-research: the first enabled signal
+	doc := func(id string) string {
+		return "id: " + id + "\nowner: mkt-jane\nwhen: {threshold: {match: {type: page_view}, count: 2, within: 1h}}\n"
+	}
+	app.putSignal("second", doc("second"))
+	var refused struct{ Error string }
+	app.do("PUT", "/v1/signals/third", adminToken, doc("third"), http.StatusConflict, &refused)
+	want := `signal "third" cannot be enabled: 2 signals are enabled, the most this installation allows (--max-enabled-signals, DOWSER_MAX_ENABLED_SIGNALS)`
+	if !strings.Contains(refused.Error, want) {
+		t.Errorf("saving a third enabled signal: %q, want it to say %q", refused.Error, want)
+	}
+	app.do("GET", "/v1/signals/third", adminToken, nil, http.StatusNotFound, nil) // nothing saved
+	// A new version of an enabled signal takes no new slot.
+	app.do("PUT", "/v1/signals/second", adminToken, doc("second")+"name: Second\n", http.StatusOK, nil)
+	app.do("PUT", "/v1/signals/third?enabled=false", adminToken, doc("third"), http.StatusOK, nil)
+	refused.Error = ""
+	app.do("POST", "/v1/signals/third/enable", adminToken, nil, http.StatusConflict, &refused)
+	if !strings.Contains(refused.Error, "--max-enabled-signals") {
+		t.Errorf("enabling a third signal: %q, want it to name --max-enabled-signals", refused.Error)
+	}
+	app.do("POST", "/v1/signals/second/disable", adminToken, nil, http.StatusOK, nil)
+	app.do("POST", "/v1/signals/third/enable", adminToken, nil, http.StatusOK, nil)
+}

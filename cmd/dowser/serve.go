@@ -45,6 +45,7 @@ type serveConfig struct {
 	SignalsPoll       time.Duration
 	CheckpointEvery   time.Duration
 	Retention         time.Duration
+	MaxEnabledSignals int
 	MaxPreviews       int
 	MaxPreviewEvents  int64
 	PreviewTimeout    time.Duration
@@ -58,11 +59,15 @@ type serveConfig struct {
 	DemoRate float64
 }
 
-// Defaults of the preview limits: a million events is a few seconds of
-// detector time; a minute is what the console waits for.
+// Defaults of the limits. Every enabled signal costs every event some
+// detector time: at 1,000 signals an engine still does 2.5M events per
+// CPU-second, 1.5x fewer than at 10 (BENCHMARKS.md); at 20,000 an event
+// took 15-23 ms. A million preview events is a few seconds of detector
+// time; a minute is what the console waits for.
 const (
-	defaultMaxPreviewEvents = 1_000_000
-	defaultPreviewTimeout   = time.Minute
+	defaultMaxEnabledSignals = 1000
+	defaultMaxPreviewEvents  = 1_000_000
+	defaultPreviewTimeout    = time.Minute
 )
 
 func (c *serveConfig) register(fs *flag.FlagSet) {
@@ -82,6 +87,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.CheckpointEvery, "checkpoint-interval", 2*time.Second, "how often each partition's detector state is saved to PostgreSQL with its offset; a restart replays at most this much")
 	fs.DurationVar(&c.Retention, "retention", 0, "delete alerts (and their evidence and deliveries) older than this, e.g. 8760h; 0 keeps them forever")
 	fs.DurationVar(&c.SignalsPoll, "signals-poll", time.Second, "how often to check PostgreSQL for signal changes")
+	fs.IntVar(&c.MaxEnabledSignals, "max-enabled-signals", defaultMaxEnabledSignals, "signals that may be enabled at once; saving or enabling one more is refused (409)")
 	fs.IntVar(&c.MaxPreviews, "max-previews", api.DefaultMaxPreviews, "signal previews run at once by this instance; more are answered 429")
 	fs.Int64Var(&c.MaxPreviewEvents, "max-preview-events", defaultMaxPreviewEvents, "events one signal preview reads at most (the newest)")
 	fs.DurationVar(&c.PreviewTimeout, "preview-timeout", defaultPreviewTimeout, "time one signal preview runs at most; it answers with what it read by then")
@@ -144,6 +150,12 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 	if cfg.MaxPreviews < 0 || cfg.MaxPreviewEvents < 0 || cfg.PreviewTimeout < 0 {
 		return nil, fmt.Errorf("--max-previews %d, --max-preview-events %d and --preview-timeout %v must be more than 0", cfg.MaxPreviews, cfg.MaxPreviewEvents, cfg.PreviewTimeout)
 	}
+	if cfg.MaxEnabledSignals < 0 {
+		return nil, fmt.Errorf("--max-enabled-signals: %d must be more than 0", cfg.MaxEnabledSignals)
+	}
+	if cfg.MaxEnabledSignals == 0 {
+		cfg.MaxEnabledSignals = defaultMaxEnabledSignals
+	}
 	if cfg.MaxPreviews == 0 {
 		cfg.MaxPreviews = api.DefaultMaxPreviews
 	}
@@ -190,6 +202,7 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	defer store.Close()
+	store.LimitEnabledSignals(a.cfg.MaxEnabledSignals)
 	a.store = store
 	if err := store.Migrate(ctx); err != nil {
 		return err
@@ -221,6 +234,7 @@ func (a *App) Run(ctx context.Context) error {
 	registerPoolStats(reg, store)
 
 	signals := newSignalSet(store, a.cfg.SignalsPoll, log)
+	signals.maxEnabled = a.cfg.MaxEnabledSignals
 	a.signals = signals
 	if a.cfg.Demo {
 		if err := seedDemo(ctx, store, log); err != nil {

@@ -149,3 +149,70 @@ func TestEndToEndEnabledSignalsAreCapped(t *testing.T) {
 	app.do("POST", "/v1/signals/second/disable", adminToken, nil, http.StatusOK, nil)
 	app.do("POST", "/v1/signals/third/enable", adminToken, nil, http.StatusOK, nil)
 }
+
+// TestEndToEndCostlyWhereIsStoppedAndCounted is issue 11's signal: a
+// replace over a 30 KB property, which built 900 MB per event. Live and in
+// a preview it stops, does not match, and is counted.
+func TestEndToEndCostlyWhereIsStoppedAndCounted(t *testing.T) {
+	app := startApp(t)
+	app.seed()
+	const attack = `
+id: big-replace
+owner: mkt-jane
+when:
+  threshold:
+    match:
+      type: support_email
+      where: 'event.properties.body.replace("a", event.properties.body + event.properties.body + event.properties.body) == ""'
+    count: 1
+    within: 1h
+`
+	app.putSignal("big-replace", attack)
+	body := strings.Repeat("a", 30<<10)
+	ev, _ := json.Marshal(map[string]any{
+		"id": "evt-big-body", "type": "support_email", "time": time.Now().UTC().Format(time.RFC3339Nano), "source": "test",
+		"customer": map[string]any{"id": "c-1", "account_id": "acme"}, "properties": map[string]any{"body": body},
+	})
+	app.produce(app.writer(), kv([]byte("acme"), ev))
+
+	// Live: the detector counts the stopped evaluation.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + app.HTTPAddr() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(metrics), "\ndowser_where_stopped_total 1\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dowser_where_stopped_total did not reach 1 within 30s")
+		}
+		time.Sleep(50 * time.Millisecond) // polling a metric: nothing to await
+	}
+	var alerts struct {
+		Alerts []struct {
+			Alert struct {
+				SignalID string `json:"signal_id"`
+			}
+		}
+	}
+	app.do("GET", "/v1/alerts?limit=100", adminToken, nil, http.StatusOK, &alerts)
+	for _, a := range alerts.Alerts {
+		if a.Alert.SignalID == "big-replace" {
+			t.Errorf("big-replace fired")
+		}
+	}
+
+	// A preview of the same signal.
+	var preview struct {
+		Events, Alerts int64
+		WhereStopped   int64 `json:"where_stopped"`
+	}
+	app.do("POST", "/v1/signals/preview?since=1h", token("mkt-jane"), attack, http.StatusOK, &preview)
+	if preview.Events != 1 || preview.Alerts != 0 || preview.WhereStopped != 1 {
+		t.Errorf("preview = %+v, want 1 event, no alert, 1 where stopped", preview)
+	}
+}

@@ -221,7 +221,7 @@ func compileWhere(src string) (*whereProgram, error) {
 		loc := ast.NativeRep().SourceInfo().GetStartLocation(bad.ID())
 		return nil, fmt.Errorf("the pattern of matches must be a string literal, not computed from the event (line %d, column %d)", loc.Line(), loc.Column()+1)
 	}
-	prg, err := env.Program(ast, cel.CostLimit(MaxWhereCost), cel.CostTracking(whereCost{}), cel.EvalOptions(cel.OptOptimize))
+	prg, err := env.Program(ast, cel.CostLimit(MaxWhereCost), cel.CostTracking(whereCost{}), cel.OptimizeRegex(checkedMatches()...), cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
 		return nil, err
 	}

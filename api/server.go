@@ -72,6 +72,9 @@ type Config struct {
 	// MaxEventSkew: POST /v1/events refuses an event dated more than this
 	// ahead of the clock, as the consumer would; 0 accepts any time.
 	MaxEventSkew time.Duration
+	// MaxPreviews bounds the previews running at once; a request beyond
+	// it is answered 429. 0 means DefaultMaxPreviews.
+	MaxPreviews int
 	// SessionTTL is how long a browser session lasts.
 	SessionTTL time.Duration
 	// SecureCookies says when the session cookie is marked Secure; empty
@@ -98,6 +101,8 @@ type Server struct {
 	stream   Streamer
 	mux      *routeMux
 	throttle *throttle // nil when off
+	// previews holds a token for each preview running.
+	previews chan struct{}
 }
 
 // routeMux is an http.ServeMux that remembers the patterns registered on
@@ -133,7 +138,11 @@ func New(cfg Config, store Store, stream Streamer) *Server {
 	if cfg.AuthFailuresPerMinute == 0 {
 		cfg.AuthFailuresPerMinute = 10
 	}
-	s := &Server{cfg: cfg, store: store, stream: stream, mux: &routeMux{ServeMux: http.NewServeMux()}}
+	if cfg.MaxPreviews <= 0 {
+		cfg.MaxPreviews = DefaultMaxPreviews
+	}
+	s := &Server{cfg: cfg, store: store, stream: stream, mux: &routeMux{ServeMux: http.NewServeMux()},
+		previews: make(chan struct{}, cfg.MaxPreviews)}
 	if cfg.AuthFailuresPerMinute > 0 {
 		s.throttle = newThrottle(cfg.AuthFailuresPerMinute, time.Minute, cfg.Now)
 	}
@@ -220,8 +229,13 @@ func errorf(status int, format string, args ...any) *httpError {
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var he *httpError
+	var limit *postgres.SignalLimitError
 	switch {
 	case errors.As(err, &he):
+	case errors.As(err, &limit):
+		he = &httpError{status: http.StatusConflict, msg: fmt.Sprintf(
+			"signal %q cannot be enabled: %d signals are enabled, the most this installation allows (--max-enabled-signals, DOWSER_MAX_ENABLED_SIGNALS); disable or delete one first, or save this one with ?enabled=false",
+			limit.ID, limit.Limit)}
 	case errors.Is(err, postgres.ErrNotFound):
 		he = &httpError{status: http.StatusNotFound, msg: err.Error()}
 	default:

@@ -380,7 +380,9 @@ func (r *Runner) evaluate(c *chunk) error {
 	for i := range c.events {
 		ev := &c.events[i]
 		s.addEvent(ev)
+		stops := engine.WhereStops()
 		alerts := engine.Evaluate(ev)
+		s.WhereStopped += int64(engine.WhereStops() - stops)
 		for j := range alerts {
 			a := &alerts[j]
 			rep := r.cfg.Accounts[a.AccountID].Owner

@@ -59,6 +59,9 @@ type Summary struct {
 
 	// Alerts is the number of alerts fired.
 	Alerts int64
+	// WhereStopped counts where evaluations stopped at their cost or size
+	// limit (see detector.MaxWhereCost): the event did not match.
+	WhereStopped int64
 	// BySignal counts alerts by signal id; every signal evaluated has an
 	// entry, zero when it never fired.
 	BySignal map[string]int64

@@ -65,6 +65,8 @@ type evalCtx struct {
 	celReady  bool
 	wheres    [4]whereResult // the first where results, by source
 	whereN    int
+	// whereStops counts where evaluations stopped at a limit.
+	whereStops uint64
 	// ev's evidence, counted for key, once evidenceReady: one copy that
 	// every record of the event shares
 	evidenceOf    *schema.Evidence

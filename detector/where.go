@@ -165,7 +165,7 @@ var whereEnv = sync.OnceValues(func() (*cel.Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	return cel.NewEnv(
+	base, err := cel.NewEnv(
 		cel.CustomTypeProvider(whereProvider{reg}),
 		cel.Variable("event", cel.ObjectType(whereEventType)),
 		cel.OptionalTypes(),
@@ -174,6 +174,14 @@ var whereEnv = sync.OnceValues(func() (*cel.Env, error) {
 		cel.ParserRecursionLimit(100),
 		cel.ParserExpressionSizeLimit(MaxWhereBytes),
 	)
+	if err != nil {
+		return nil, err
+	}
+	checked, err := checkedStrings(base)
+	if err != nil {
+		return nil, err
+	}
+	return base.Extend(checked...)
 })
 
 // whereProgram is a compiled where expression: its CEL program and, for a
@@ -209,7 +217,11 @@ func compileWhere(src string) (*whereProgram, error) {
 	if t := ast.OutputType(); !t.IsExactType(types.BoolType) {
 		return nil, fmt.Errorf("must be true or false, but it is of type %s (compare it with ==, or test a property with has())", t)
 	}
-	prg, err := env.Program(ast, cel.CostLimit(MaxWhereCost), cel.EvalOptions(cel.OptOptimize))
+	if bad, ok := checkRegexLiterals(ast.NativeRep().Expr()); !ok {
+		loc := ast.NativeRep().SourceInfo().GetStartLocation(bad.ID())
+		return nil, fmt.Errorf("the pattern of matches must be a string literal, not computed from the event (line %d, column %d)", loc.Line(), loc.Column()+1)
+	}
+	prg, err := env.Program(ast, cel.CostLimit(MaxWhereCost), cel.CostTracking(whereCost{}), cel.OptimizeRegex(checkedMatches()...), cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
 		return nil, err
 	}
@@ -260,8 +272,16 @@ func (x *evalCtx) evalWhere(w *whereProgram) bool {
 		x.celReady = true
 	}
 	out, _, err := w.prg.Eval(x)
+	if err != nil && whereStopped(err) {
+		x.whereStops++
+	}
 	return err == nil && out == types.True
 }
+
+// WhereStops returns how many where evaluations the engine stopped at a
+// limit (MaxWhereCost, MaxWhereStringBytes) since it was made: each of them
+// did not match.
+func (e *Engine) WhereStops() uint64 { return e.x.whereStops }
 
 // ResolveName implements interpreter.Activation: `event` is the event.
 func (x *evalCtx) ResolveName(name string) (any, bool) {

@@ -22,16 +22,64 @@ type StoredSignal struct {
 	UpdatedAt time.Time       `json:"updated_at"`
 }
 
+// SignalLimitError is returned when a save or enable would make more
+// signals enabled than the limit set with [Store.LimitEnabledSignals].
+// Nothing was changed.
+type SignalLimitError struct {
+	ID    string // the signal that would have been enabled
+	Limit int
+}
+
+func (e *SignalLimitError) Error() string {
+	return fmt.Sprintf("enabling signal %q: %d signals are enabled already, the most allowed", e.ID, e.Limit)
+}
+
+// LimitEnabledSignals makes saving or enabling a signal fail with a
+// *SignalLimitError when n signals (others than it) are enabled already;
+// n <= 0 (the default) sets no limit. Call it before the store is shared.
+func (s *Store) LimitEnabledSignals(n int) { s.maxEnabled.Store(int64(n)) }
+
+// enabledSignalsLock is the transaction-level advisory lock that
+// serialises the count of enabled signals with the change it allows.
+const enabledSignalsLock = 0x646f7773 // "dows"
+
+// checkEnabledLimit fails with a *SignalLimitError when enabling id would
+// exceed the limit; it holds the lock until tx ends.
+func (s *Store) checkEnabledLimit(ctx context.Context, tx pgx.Tx, id string) error {
+	limit := s.maxEnabled.Load()
+	if limit <= 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, enabledSignalsLock); err != nil {
+		return err
+	}
+	var others int64
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM signals WHERE enabled AND NOT deleted AND id <> $1`, id).Scan(&others); err != nil {
+		return err
+	}
+	if others >= limit {
+		return &SignalLimitError{ID: id, Limit: int(limit)}
+	}
+	return nil
+}
+
 // SaveSignal stores document (the normalised JSON definition) and source (the
 // text as submitted) as a new immutable version of signal id, makes it the
 // current version, and returns its number. A deleted signal comes back to
-// life with the next version.
+// life with the next version. Saving it enabled may fail with a
+// *SignalLimitError.
 func (s *Store) SaveSignal(ctx context.Context, id string, document json.RawMessage, source, by string, enabled bool) (int, error) {
 	var version int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// The row lock on signals serialises concurrent saves of one id.
 		if _, err := tx.Exec(ctx, `SELECT 1 FROM signals WHERE id = $1 FOR UPDATE`, id); err != nil {
 			return err
+		}
+		if enabled {
+			// After the row lock, as changeSignal: one order, no deadlock.
+			if err := s.checkEnabledLimit(ctx, tx, id); err != nil {
+				return err
+			}
 		}
 		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) + 1 FROM signal_versions WHERE id = $1`, id).Scan(&version); err != nil {
 			return err
@@ -87,6 +135,7 @@ func (s *Store) DeleteSignal(ctx context.Context, id, by string) error {
 
 // SetSignalEnabled enables or disables the current version of a signal.
 // Doing what is already so is not an error, and is not recorded.
+// Enabling may fail with a *SignalLimitError.
 func (s *Store) SetSignalEnabled(ctx context.Context, id string, enabled bool, by string) error {
 	action, set := "disabled", `enabled = false`
 	if enabled {
@@ -106,6 +155,11 @@ func (s *Store) changeSignal(ctx context.Context, id, by, action, set string) er
 		}
 		if (action == "enabled" && enabled) || (action == "disabled" && !enabled) {
 			return nil
+		}
+		if action == "enabled" {
+			if err := s.checkEnabledLimit(ctx, tx, id); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE signals SET `+set+`, updated_at = clock_timestamp() WHERE id = $1`, id); err != nil {
 			return err

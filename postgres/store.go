@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -30,6 +31,9 @@ type Store struct {
 	// privacyKey keys erasure audit hashes; nil uses the database's (see
 	// PrivacyKey).
 	privacyKey []byte
+	// maxEnabled bounds the enabled signals; <= 0: no bound. A pointer, so
+	// that the copies WithPrivacyKey makes share it.
+	maxEnabled *atomic.Int64
 }
 
 // defaultMaxConns is the pool size when the URL sets no pool_max_conns.
@@ -58,7 +62,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connecting to postgres at %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, maxEnabled: new(atomic.Int64)}, nil
 }
 
 // Close releases every connection.

@@ -35,6 +35,8 @@ type pipeline struct {
 	fired   *prometheus.CounterVec
 	cpTime  prometheus.Histogram
 	cpBytes prometheus.Gauge
+	// whereStopped counts where evaluations stopped at a CEL limit.
+	whereStopped prometheus.Counter
 
 	lifecycles lifecycleCache
 
@@ -65,10 +67,14 @@ func newPipeline(priv *privacy, group, topic string, store *postgres.Store, rout
 			Name: "dowser_alerts_fired_total",
 			Help: "Alerts stored, by signal and priority.",
 		}, []string{"signal", "priority"}),
+		whereStopped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dowser_where_stopped_total",
+			Help: "Where expressions stopped at their cost or size limit (the event did not match).",
+		}),
 		lifecycles: lifecycleCache{ttl: 30 * time.Second, m: map[string]lifecycleEntry{}},
 		toPublish:  make(chan postgres.SavedAlert, publishQueue),
 	}
-	reg.MustRegister(p.fired, p.cpTime, p.cpBytes)
+	reg.MustRegister(p.fired, p.cpTime, p.cpBytes, p.whereStopped)
 	return p
 }
 
@@ -115,6 +121,8 @@ type partitionWorker struct {
 	eraseAnon []string
 	snap      *signalSnapshot
 	engine    *detector.Engine
+	// whereStops is engine.WhereStops() already added to the metric.
+	whereStops uint64
 
 	// pending holds alerts of pendingEvent not yet stored: a retry of the
 	// same event must store them, not evaluate the event a second time
@@ -157,6 +165,10 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 		}
 		w.pending = w.engine.Evaluate(ev)
 		w.pendingEvent = ev
+		if n := w.engine.WhereStops(); n != w.whereStops {
+			w.p.whereStopped.Add(float64(n - w.whereStops))
+			w.whereStops = n
+		}
 	}
 	for len(w.pending) > 0 {
 		a := &w.pending[0]

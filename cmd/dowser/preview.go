@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/dowserhq/dowser/backtest"
@@ -17,23 +19,41 @@ type previewer struct {
 	brokers []string
 	topic   string
 	store   *postgres.Store
+	// maxEvents bounds the events one preview reads: the newest of each
+	// partition, shared out evenly.
+	maxEvents int64
+	// timeout bounds the time one preview takes; what it read by then is
+	// its answer.
+	timeout time.Duration
+	// started, when set, is called as a preview starts reading events
+	// (tests hold previews with it).
+	started func(ctx context.Context)
 }
 
 // previewSummary is what a preview answers.
 type previewSummary struct {
-	Since      string                 `json:"since"`
-	Events     int64                  `json:"events"`
-	Invalid    int64                  `json:"invalid"`
-	Alerts     int64                  `json:"alerts"`
-	ByDay      map[string]int64       `json:"by_day"`
-	ByPriority map[string]int64       `json:"by_priority"`
-	ByRep      map[string]int64       `json:"by_rep"`
-	Samples    []backtest.AlertRecord `json:"samples"`
+	Since        string                 `json:"since"`
+	Events       int64                  `json:"events"`
+	Invalid      int64                  `json:"invalid"`
+	Alerts       int64                  `json:"alerts"`
+	WhereStopped int64                  `json:"where_stopped"`
+	ByDay        map[string]int64       `json:"by_day"`
+	ByPriority   map[string]int64       `json:"by_priority"`
+	ByRep        map[string]int64       `json:"by_rep"`
+	Samples      []backtest.AlertRecord `json:"samples"`
+	// Stopped, when not empty, says which limit cut the preview short:
+	// its counts cover only the events read.
+	Stopped string `json:"stopped,omitempty"`
 }
 
 const previewSamples = 20
 
-func (p previewer) Preview(ctx context.Context, sig *detector.Signal, since time.Duration) (any, error) {
+func (p previewer) Preview(parent context.Context, sig *detector.Signal, since time.Duration) (any, error) {
+	ctx, cancel := parent, context.CancelFunc(func() {})
+	if p.timeout > 0 {
+		ctx, cancel = context.WithTimeout(parent, p.timeout)
+	}
+	defer cancel()
 	owners, err := p.store.AccountOwners(ctx)
 	if err != nil {
 		return nil, err
@@ -57,13 +77,46 @@ func (p previewer) Preview(ctx context.Context, sig *detector.Signal, since time
 	if err != nil {
 		return nil, err
 	}
-	if err := runner.RunRecords(ctx, func(emit func(int, int64, []byte) error) error {
+	if total := history.Messages(); p.maxEvents > 0 && total > p.maxEvents {
+		keepNewest(history.Ranges, p.maxEvents)
+		out.Stopped = fmt.Sprintf("read only the newest %d of the %d events since %s, the most a preview reads (--max-preview-events); try a shorter since",
+			p.maxEvents, total, out.Since)
+	}
+	if p.started != nil {
+		p.started(ctx)
+	}
+	err = runner.RunRecords(ctx, func(emit func(int, int64, []byte) error) error {
 		return history.Read(ctx, emit)
-	}); err != nil {
-		return nil, err
+	})
+	if err != nil {
+		// The preview's time limit keeps what was read; a client gone or
+		// a failure does not.
+		if ctx.Err() == nil || parent.Err() != nil {
+			return nil, err
+		}
+		out.Stopped = fmt.Sprintf("stopped after %v, the most a preview runs (--preview-timeout): the counts cover the events read until then; try a shorter since", p.timeout)
 	}
 	s := runner.Summary()
-	out.Events, out.Invalid, out.Alerts = s.Events, s.Invalid, s.Alerts
+	out.Events, out.Invalid, out.Alerts, out.WhereStopped = s.Events, s.Invalid, s.Alerts, s.WhereStopped
 	out.ByDay, out.ByPriority, out.ByRep = s.ByDay, s.ByPriority, s.ByRep
 	return out, nil
+}
+
+// keepNewest shrinks ranges to their newest offsets, at most n in all,
+// shared out evenly: a partition with fewer than its share keeps them all
+// and leaves the rest to the others.
+func keepNewest(ranges []ingest.PartitionRange, n int64) {
+	bySize := make([]*ingest.PartitionRange, len(ranges))
+	for i := range ranges {
+		bySize[i] = &ranges[i]
+	}
+	slices.SortFunc(bySize, func(a, b *ingest.PartitionRange) int {
+		return int((a.End - a.Start) - (b.End - b.Start))
+	})
+	for i, r := range bySize {
+		share := n / int64(len(bySize)-i)
+		keep := min(r.End-r.Start, share)
+		r.Start = r.End - keep
+		n -= keep
+	}
 }

@@ -49,6 +49,10 @@ type serveConfig struct {
 	SignalsPoll       time.Duration
 	CheckpointEvery   time.Duration
 	Retention         time.Duration
+	MaxEnabledSignals int
+	MaxPreviews       int
+	MaxPreviewEvents  int64
+	PreviewTimeout    time.Duration
 	Log               logConfig
 
 	// Privacy: see docs/privacy.md.
@@ -66,11 +70,24 @@ type serveConfig struct {
 	TrustedProxies        string
 	AuthFailuresPerMinute int
 	RevocationPoll        time.Duration
+	// previewStarted, when set, is called as each preview starts (tests).
+	previewStarted func(ctx context.Context)
 
 	// Demo seeds demo data and runs the traffic generator.
 	Demo     bool
 	DemoRate float64
 }
+
+// Defaults of the limits. Every enabled signal costs every event some
+// detector time: at 1,000 signals an engine still does 2.5M events per
+// CPU-second, 1.5x fewer than at 10 (BENCHMARKS.md); at 20,000 an event
+// took 15-23 ms. A million preview events is a few seconds of detector
+// time; a minute is what the console waits for.
+const (
+	defaultMaxEnabledSignals = 1000
+	defaultMaxPreviewEvents  = 1_000_000
+	defaultPreviewTimeout    = time.Minute
+)
 
 func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.HTTPAddr, "http", "127.0.0.1:8080", "HTTP listen address (API, websocket, web panel, metrics)")
@@ -103,6 +120,10 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed")
 	fs.IntVar(&c.AuthFailuresPerMinute, "auth-failures-per-minute", 10, "failed logins or bearer tokens allowed per client address and per token prefix each minute (burst of as many); more answer 429; 0 turns throttling off")
 	fs.DurationVar(&c.RevocationPoll, "revocation-poll", time.Second, "how often to check PostgreSQL for ended sessions (logout, rotated token, disabled or deleted user) to close their websockets on this instance")
+	fs.IntVar(&c.MaxEnabledSignals, "max-enabled-signals", defaultMaxEnabledSignals, "signals that may be enabled at once; saving or enabling one more is refused (409)")
+	fs.IntVar(&c.MaxPreviews, "max-previews", api.DefaultMaxPreviews, "signal previews run at once by this instance; more are answered 429")
+	fs.Int64Var(&c.MaxPreviewEvents, "max-preview-events", defaultMaxPreviewEvents, "events one signal preview reads at most (the newest)")
+	fs.DurationVar(&c.PreviewTimeout, "preview-timeout", defaultPreviewTimeout, "time one signal preview runs at most; it answers with what it read by then")
 	c.Log.register(fs)
 }
 
@@ -206,6 +227,25 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 	if cfg.RevocationPoll <= 0 {
 		cfg.RevocationPoll = time.Second
 	}
+	// Zero (a serveConfig built in code) means the default.
+	if cfg.MaxPreviews < 0 || cfg.MaxPreviewEvents < 0 || cfg.PreviewTimeout < 0 {
+		return nil, fmt.Errorf("--max-previews %d, --max-preview-events %d and --preview-timeout %v must be more than 0", cfg.MaxPreviews, cfg.MaxPreviewEvents, cfg.PreviewTimeout)
+	}
+	if cfg.MaxEnabledSignals < 0 {
+		return nil, fmt.Errorf("--max-enabled-signals: %d must be more than 0", cfg.MaxEnabledSignals)
+	}
+	if cfg.MaxEnabledSignals == 0 {
+		cfg.MaxEnabledSignals = defaultMaxEnabledSignals
+	}
+	if cfg.MaxPreviews == 0 {
+		cfg.MaxPreviews = api.DefaultMaxPreviews
+	}
+	if cfg.MaxPreviewEvents == 0 {
+		cfg.MaxPreviewEvents = defaultMaxPreviewEvents
+	}
+	if cfg.PreviewTimeout == 0 {
+		cfg.PreviewTimeout = defaultPreviewTimeout
+	}
 	return &App{cfg: cfg, log: log, out: out, ready: make(chan struct{})}, nil
 }
 
@@ -243,6 +283,7 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	defer store.Close()
+	store.LimitEnabledSignals(a.cfg.MaxEnabledSignals)
 	a.store = store
 	if err := store.Migrate(ctx); err != nil {
 		return err
@@ -285,6 +326,7 @@ func (a *App) Run(ctx context.Context) error {
 	registerPoolStats(reg, store)
 
 	signals := newSignalSet(store, a.cfg.SignalsPoll, log)
+	signals.maxEnabled = a.cfg.MaxEnabledSignals
 	a.signals = signals
 	if a.cfg.Demo {
 		if err := seedDemo(ctx, store, log); err != nil {
@@ -361,8 +403,10 @@ func (a *App) Run(ctx context.Context) error {
 		Assets: web.Files(),
 		Events: eventProducer{events},
 		// Over HTTP as over Kafka: a far-future event is refused.
-		MaxEventSkew:          a.cfg.MaxEventSkew,
-		Preview:               previewer{brokers: brokers, topic: a.cfg.EventsTopic, store: store},
+		MaxEventSkew: a.cfg.MaxEventSkew,
+		Preview: previewer{brokers: brokers, topic: a.cfg.EventsTopic, store: store,
+			maxEvents: a.cfg.MaxPreviewEvents, timeout: a.cfg.PreviewTimeout, started: a.cfg.previewStarted},
+		MaxPreviews:           a.cfg.MaxPreviews,
 		Logger:                log,
 		SecureCookies:         api.CookieSecurity(a.cfg.SecureCookies),
 		TrustedProxies:        proxies,

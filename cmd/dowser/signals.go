@@ -18,16 +18,30 @@ type signalSnapshot struct {
 	next chan struct{}
 }
 
+// signalSource is where signalSet reads the signals: *postgres.Store.
+type signalSource interface {
+	SignalsRevision(ctx context.Context) (string, error)
+	ListSignals(ctx context.Context) ([]postgres.StoredSignal, error)
+}
+
+var _ signalSource = (*postgres.Store)(nil)
+
 // signalSet keeps the enabled signals in step with PostgreSQL, so that a
 // change reaches every partition's engine within one poll interval.
 type signalSet struct {
-	store *postgres.Store
+	store signalSource
 	every time.Duration
 	log   *slog.Logger
 	cur   atomic.Pointer[signalSnapshot]
+	// maxEnabled is --max-enabled-signals, for the warning when more are
+	// enabled (the flag was lowered); 0: none.
+	maxEnabled int
+	// compiled counts the signals parsed and compiled since start: a
+	// reload compiles only those whose id or version is new.
+	compiled atomic.Int64
 }
 
-func newSignalSet(store *postgres.Store, every time.Duration, log *slog.Logger) *signalSet {
+func newSignalSet(store signalSource, every time.Duration, log *slog.Logger) *signalSet {
 	s := &signalSet{store: store, every: every, log: log}
 	s.cur.Store(&signalSnapshot{next: make(chan struct{})})
 	return s
@@ -49,11 +63,28 @@ func (s *signalSet) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A version is immutable: what the current snapshot compiled of it
+	// stays good. With thousands of signals, compiling them all for every
+	// save took seconds.
+	type idVersion struct {
+		id      string
+		version int
+	}
+	have := map[idVersion]*detector.Signal{}
+	for _, sig := range s.cur.Load().signals {
+		have[idVersion{sig.ID, sig.Version}] = sig
+	}
 	var sigs []*detector.Signal
+	compiled := 0
 	for _, st := range stored {
 		if !st.Enabled {
 			continue
 		}
+		if sig := have[idVersion{st.ID, st.Version}]; sig != nil {
+			sigs = append(sigs, sig)
+			continue
+		}
+		compiled++
 		sig, err := detector.ParseSignal(st.Document)
 		if err != nil {
 			// Stored documents were validated on save; one that no longer
@@ -64,9 +95,15 @@ func (s *signalSet) load(ctx context.Context) error {
 		sig.Version = st.Version
 		sigs = append(sigs, sig)
 	}
+	s.compiled.Add(int64(compiled))
+	if s.maxEnabled > 0 && len(sigs) > s.maxEnabled {
+		// Enabled before the limit was lowered: they all run, but no more
+		// can be enabled until enough are disabled.
+		s.log.Warn("more signals enabled than --max-enabled-signals allows; all run, none more can be enabled", "enabled", len(sigs), "max_enabled_signals", s.maxEnabled)
+	}
 	old := s.cur.Swap(&signalSnapshot{revision: rev, signals: sigs, next: make(chan struct{})})
 	close(old.next)
-	s.log.Info("signals loaded", "enabled", len(sigs), "revision", rev)
+	s.log.Info("signals loaded", "enabled", len(sigs), "compiled", compiled, "revision", rev)
 	return nil
 }
 

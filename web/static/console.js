@@ -1269,6 +1269,11 @@ function renderPreview(r, since) {
       '.',
     ),
   );
+  // A preview cut short by a server limit says which; its counts are partial.
+  if (str(r.stopped)) out.push(h('p', { class: 'form-error' }, `Partial: ${str(r.stopped)}.`));
+  if (num(r.where_stopped)) {
+    out.push(h('p', { class: 'muted' }, `The where expression was stopped at its cost limit on ${numberFmt.format(num(r.where_stopped))} events; they did not match.`));
+  }
   const byPriority = r.by_priority && typeof r.by_priority === 'object' ? r.by_priority : {};
   const byRep = r.by_rep && typeof r.by_rep === 'object' ? r.by_rep : {};
   const byDay = r.by_day && typeof r.by_day === 'object' ? r.by_day : {};

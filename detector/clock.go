@@ -6,87 +6,86 @@ import (
 	"time"
 )
 
-// clockWindow is how many of the latest event times the partition clock
-// looks at; a time needs more than half of them to move the clock.
+// clockWindow is how many consecutive events the partition clock takes a
+// median of; a time needs more than half of them to move the clock.
 const clockWindow = 32
 
-// clock remembers the times of the last size events, by arrival, to
-// give the engine's event-time watermark W: how far the partition has got,
-// which decides when idle subjects are forgotten and bounds how far back a
-// subject prunes. W is the highest lower median of those times so far: it
-// reaches a time t only once more than half of the last size events are at
-// or after t, and it never moves back. So one event dated far in
-// the future, or any minority of them, cannot advance it, and cannot make
-// the engine forget or ignore the partition's present; in a stream in time
-// order W lags the newest event by half the window, which only keeps idle
-// state a little longer. Until size events have been seen, W is unknown
-// and held at the earliest time, so that nothing is forgotten.
+// clock gives the engine's event-time watermark W: how far the partition
+// has got, which decides when idle subjects are forgotten and bounds how
+// far back a subject prunes. It takes the events in blocks of size
+// consecutive ones (by arrival); W is the highest lower median of a
+// completed block so far. So W reaches a time t only once more than half
+// of the events of one block are at or after t, and it never moves back:
+// one event dated far in the future, or any minority of them, cannot
+// advance it, and cannot make the engine forget or ignore the partition's
+// present. In a stream in time order W lags the newest event by 16 to 47
+// events, which only keeps idle state a little longer. Until a block is
+// complete, W is unknown and held at the earliest time, so that nothing is
+// forgotten. (A block rather than a sliding window: keeping a sliding
+// median costs more per event than the rest of an irrelevant event's
+// evaluation.)
 type clock struct {
-	ring   [clockWindow]int64 // the last n event times, in arrival order from next on
-	sorted [clockWindow]int64 // ring[:n], ascending
-	n      int
-	next   int
-	size   int // clockWindow; lowered by tests (1: W is the newest time seen)
+	block [clockWindow]int64 // the times of the current block, [:n]
+	n     int
+	size  int // clockWindow; lowered by tests (1: W is the newest time seen)
 }
 
-// observe adds an event time and returns the lower median of the window,
-// false while it is not full.
+// observe adds an event time; when it completes a block it returns the
+// block's lower median.
 func (c *clock) observe(t int64) (int64, bool) {
-	if c.n < c.size {
-		c.ring[c.n] = t
-		i, _ := slices.BinarySearch(c.sorted[:c.n], t)
-		copy(c.sorted[i+1:c.n+1], c.sorted[i:c.n])
-		c.sorted[i] = t
-		c.n++
-		if c.n < c.size {
-			return 0, false
-		}
-	} else {
-		old := c.ring[c.next]
-		c.ring[c.next] = t
-		if c.next++; c.next == c.size {
-			c.next = 0
-		}
-		// Replace old by t in sorted, shifting the values between them.
-		s := c.sorted[:c.size]
-		i, _ := slices.BinarySearch(s, old)
-		if t >= old {
-			j, _ := slices.BinarySearch(s[i+1:], t)
-			j += i + 1 // s[i+1:j] < t ≤ s[j:]
-			copy(s[i:j-1], s[i+1:j])
-			s[j-1] = t
-		} else {
-			j, _ := slices.BinarySearch(s[:i], t) // s[:j] < t ≤ s[j:i]
-			copy(s[j+1:i+1], s[j:i])
-			s[j] = t
-		}
+	c.block[c.n] = t
+	if c.n++; c.n < c.size {
+		return 0, false
 	}
-	return c.sorted[(c.size-1)/2], true
+	c.n = 0
+	return lowerMedian(c.block[:c.size]), true
 }
 
-// times returns the remembered event times, oldest first.
-func (c *clock) times() []int64 {
-	return append(slices.Clone(c.ring[c.next:c.n]), c.ring[:c.next]...)
+// lowerMedian returns the element of b that would be at (len(b)−1)/2 if b
+// were sorted, reordering b (Hoare's selection: about 2·len(b) compares,
+// fewer than sorting).
+func lowerMedian(b []int64) int64 {
+	k := (len(b) - 1) / 2
+	lo, hi := 0, len(b)-1
+	for lo < hi {
+		pivot := b[lo+(hi-lo)/2]
+		i, j := lo, hi
+		for i <= j {
+			for b[i] < pivot {
+				i++
+			}
+			for b[j] > pivot {
+				j--
+			}
+			if i <= j {
+				b[i], b[j] = b[j], b[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return b[k] // between j and i: equal to the pivot
+		}
+	}
+	return b[k]
 }
 
-// restored returns a clock of c's size and the W of a snapshot, from the
-// event times it remembered, oldest first, and its W. A snapshot without a
-// full window of times (one written before the clock existed, whose W the
-// newest event alone could have set to any time) gets its W from later
-// events instead, so that an absurd W heals.
-func (c clock) restored(times []int64, w int64) (clock, int64) {
-	c = clock{size: c.size}
-	if len(times) > c.size {
-		times = times[len(times)-c.size:]
+// times returns the times of the current block, in arrival order.
+func (c *clock) times() []int64 { return slices.Clone(c.block[:c.n]) }
+
+// restored returns a clock of c's size holding a snapshot's block.
+func (c clock) restored(times []int64) clock {
+	r := clock{size: c.size}
+	if len(times) >= r.size {
+		times = nil // from another size: start a block afresh
 	}
-	median, full := int64(0), false
-	for _, t := range times {
-		median, full = c.observe(t)
-	}
-	if !full {
-		return c, math.MinInt64
-	}
-	return c, max(median, w)
+	r.n = copy(r.block[:], times)
+	return r
 }
 
 // windowStart returns the first Unix nanosecond of the window (t − d, t]

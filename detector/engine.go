@@ -134,14 +134,15 @@ const (
 //
 // # Retention, and its limitation
 //
-// W, the partition's event time, is the highest lower median so far of
-// the times of the last 32 events the engine evaluated (duplicates and
-// events out of range are not evaluated): it reaches a time t only once at
-// least 17 of the last 32 events are at or after t, and it never moves
-// back. Until 32 events have been evaluated it is earlier than every time.
-// So events dated far in the future (a tracker's wrong clock) move W only
-// when they are the majority of the partition's recent events; in a stream
-// in time order W lags the newest event by 16 events.
+// W, the partition's event time, is taken from the events the engine
+// evaluates (duplicates and events out of range are not evaluated) in
+// blocks of 32 consecutive ones: it is the highest lower median of a
+// complete block so far. It reaches a time t only once at least 17 of the
+// 32 events of a block are at or after t, and it never moves back; until
+// the first block is complete it is earlier than every time. So events
+// dated far in the future (a tracker's wrong clock) move W only when they
+// are the majority of a block; in a stream in time order W lags the newest
+// event by 16 to 47 events.
 //
 // Let the horizon be 2·within for a threshold or sequence, and
 // 2·half_life for a score; newest is the newest kept event time of a

@@ -21,14 +21,19 @@ type (
 		Version   int
 		Watermark time.Time
 		NextSweep time.Time
-		// Times are the clock's event times, oldest first; a snapshot
-		// written before the clock existed has none (see clock.restored).
-		Times    []int64
+		// Clock is nil in a snapshot written before the clock existed,
+		// whose Watermark the newest event alone set: Restore then learns
+		// W again, so that an absurd one heals.
+		Clock    *snapClock
 		Recent   []string // the recent-id ring as stored, and its cursor
 		RecentAt int
 		Links    []snapLink // in the ring's order
 		LinksAt  int
 		Programs []snapProgram
+	}
+	snapClock struct {
+		W     int64   // the watermark W, Unix nanoseconds
+		Times []int64 // the current block's event times
 	}
 	snapLink struct {
 		Anon, Customer, Account, Lifecycle string
@@ -68,7 +73,7 @@ func (e *Engine) Snapshot() ([]byte, error) {
 		Version:   snapshotVersion,
 		Watermark: time.Unix(0, e.watermark),
 		NextSweep: time.Unix(0, e.nextSweep),
-		Times:     e.clock.times(),
+		Clock:     &snapClock{W: e.watermark, Times: e.clock.times()},
 		Recent:    e.recent.ring,
 		RecentAt:  e.recent.next,
 		LinksAt:   e.links.next,
@@ -123,7 +128,10 @@ func (e *Engine) Restore(data []byte) error {
 		byID[s.Programs[i].ID] = &s.Programs[i]
 	}
 
-	e.clock, e.watermark = e.clock.restored(s.Times, unixNanos(s.Watermark))
+	e.clock, e.watermark = e.clock.restored(nil), math.MinInt64
+	if s.Clock != nil {
+		e.clock, e.watermark = e.clock.restored(s.Clock.Times), s.Clock.W
+	}
 	e.nextSweep = math.MaxInt64
 	e.recent = recentIDs{limit: limit, ring: s.Recent, next: s.RecentAt, seed: e.recent.seed}
 	e.recent.rebuild()

@@ -442,7 +442,7 @@ func TestScore(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := New([]*Signal{scoreSignal(t, tc.extra...)})
+			e := newestClock(New([]*Signal{scoreSignal(t, tc.extra...)}))
 			var got []fire
 			for _, a := range alertsOf(e, tc.events...) {
 				f, err := strconv.ParseFloat(a.Message, 64)
@@ -468,7 +468,7 @@ func TestScoreFolding(t *testing.T) {
 	// which reaches 1.999 at the 11th event (n = 10). By then the events
 	// older than two half-lives are folded into one sum, exactly.
 	s := mustParse(t, "id: f\nowner: o\nmessage: '{{.Score}} {{.Count}}'\nwhen:\n  score:\n    rules: [{match: {type: page_view}, points: 1}]\n    half_life: 1h\n    level: 1.999\n")
-	e := New([]*Signal{s})
+	e := newestClock(New([]*Signal{s}))
 	var a []schema.Alert
 	for i := range 11 {
 		a = append(a, e.Evaluate(at(fmt.Sprint("e", i), time.Duration(i)*time.Hour))...)
@@ -495,7 +495,7 @@ func TestScoreFolding(t *testing.T) {
 
 func TestScoreExpiry(t *testing.T) {
 	s := mustParse(t, "id: x\nowner: o\ncooldown: 0s\nwhen:\n  score:\n    rules: [{match: {type: page_view, url: '*/pricing*'}, points: 100}]\n    half_life: 1h\n    level: 10\n")
-	e := New([]*Signal{s})
+	e := newestClock(New([]*Signal{s}))
 	e.Evaluate(at("p", 0))
 	// 100 points fall below level/1000 = 0.01 after log2(10⁴) ≈ 13.3
 	// half-lives; other traffic moves the engine's time on.
@@ -505,7 +505,7 @@ func TestScoreExpiry(t *testing.T) {
 	if _, ok := e.programs[0].states["customer:c-1"]; ok {
 		t.Error("c-1's negligible score is still kept at 15h")
 	}
-	e = New([]*Signal{s})
+	e = newestClock(New([]*Signal{s}))
 	e.Evaluate(at("p", 0))
 	e.Evaluate(at("o", 12*time.Hour, customer("c-2", "", ""), withURL("https://example.com/blog")))
 	if _, ok := e.programs[0].states["customer:c-1"]; !ok {
@@ -778,7 +778,7 @@ func TestForgettingDoesNotDependOnSweeps(t *testing.T) {
 		at("y", 132*time.Minute, ofType("form_submit")),
 		at("e2", h/2),
 	}
-	a, b := New([]*Signal{s}), New([]*Signal{s})
+	a, b := newestClock(New([]*Signal{s})), newestClock(New([]*Signal{s}))
 	var gotA, gotB []string
 	for i, ev := range events {
 		gotA = append(gotA, fired(a, ev)...)

@@ -3,6 +3,7 @@ package detector
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -19,11 +20,20 @@ type Duration time.Duration
 
 const day = 24 * time.Hour
 
+// durationSyntax is what time.ParseDuration reads (after an optional
+// sign), so that its failure on such text can only be an overflow.
+var durationSyntax = regexp.MustCompile(`^(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`)
+
+// longest is the longest Duration, about 292 years.
+const longest = Duration(math.MaxInt64)
+
 // ParseDuration parses a Go duration with an optional leading days part,
 // e.g. "7d", "1d12h", "36h" or "-90m". The error names the bad text:
-// `"7x" is not a duration`.
+// `"7x" is not a duration`, or `"1000000d" is too long: ...` for a
+// duration beyond what a time.Duration holds, which is never wrapped.
 func ParseDuration(s string) (Duration, error) {
 	bad := fmt.Errorf("%q is not a duration", s)
+	tooLong := fmt.Errorf("%q is too long: a duration is at most %s", s, longest)
 	rest := s
 	neg := false
 	if rest != "" && (rest[0] == '-' || rest[0] == '+') {
@@ -38,9 +48,12 @@ func ParseDuration(s string) (Duration, error) {
 		if days == "" || strings.Trim(days, "0123456789.") != "" {
 			return 0, bad
 		}
+		if !durationSyntax.MatchString(days + "h") {
+			return 0, bad
+		}
 		h, err := time.ParseDuration(days + "h")
 		if err != nil || h > math.MaxInt64/24 {
-			return 0, bad
+			return 0, tooLong
 		}
 		total = h * 24
 		rest = rest[i+1:]
@@ -52,8 +65,13 @@ func ParseDuration(s string) (Duration, error) {
 		}
 	}
 	d, err := time.ParseDuration(rest)
-	if err != nil || d > math.MaxInt64-total {
+	switch {
+	case err != nil && durationSyntax.MatchString(rest):
+		return 0, tooLong
+	case err != nil:
 		return 0, bad
+	case d > math.MaxInt64-total:
+		return 0, tooLong
 	}
 	return signed(total+d, neg), nil
 }

@@ -2,10 +2,10 @@ package detector
 
 import (
 	"hash/maphash"
+	"math"
 	"math/bits"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/dowserhq/dowser/schema"
 )
@@ -33,7 +33,10 @@ const (
 //
 // Time range: an event whose time is not representable as int64
 // nanoseconds since 1970 (before 1677-09-21 or after 2262-04-11) is
-// ignored entirely; the ingest edge rejects such events.
+// ignored entirely; the ingest edge rejects such events. Every time in the
+// range, both ends included, is evaluated by the rules below, exactly: a
+// window, horizon or cooldown that reaches past an end of the range takes
+// every time on that side.
 //
 // Duplicates: an event whose id is among the last [MaxRecentEvents]
 // distinct ids the engine evaluated is an upstream duplicate and is ignored
@@ -131,35 +134,50 @@ const (
 //
 // # Retention, and its limitation
 //
+// W, the partition's event time, is taken from the events the engine
+// evaluates (duplicates and events out of range are not evaluated) in
+// blocks of 32 consecutive ones: it is the highest lower median of a
+// complete block so far. It reaches a time t only once at least 17 of the
+// 32 events of a block are at or after t, and it never moves back; until
+// the first block is complete it is earlier than every time. So events
+// dated far in the future (a tracker's wrong clock) move W only when they
+// are the majority of a block; in a stream in time order W lags the newest
+// event by 16 to 47 events.
+//
 // Let the horizon be 2·within for a threshold or sequence, and
 // 2·half_life for a score; newest is the newest kept event time of a
-// (signal, subject), and W the newest event time the engine has seen in
-// any event. A (signal, subject) keeps the relevant events with time >
-// newest − horizon, and the alert times > newest − horizon − cooldown. A
-// relevant event with time ≤ newest − horizon is ignored: not counted,
-// never fires. A score does not forget older events: it folds them into
-// one decayed sum, exactly; an event at or before the newest folded one is
-// ignored like a late one. The whole state of a subject is forgotten (the
-// next event finds it empty) once its newest event is ≤ W − horizon −
-// cooldown, and, for a score, its score at W is below level/1000, W
-// including the event being evaluated; a score that comes back afresh is
-// thus at most a thousandth of the level lower than it would have been.
-// Forgotten states are freed about every horizon/2 of event time; when
-// does not change any alert.
+// (signal, subject), and ref = min(newest, W). A (signal, subject) keeps
+// the relevant events with time > ref − horizon, and the alert times >
+// ref − horizon − cooldown. A relevant event with time ≤ ref − horizon is
+// ignored: not counted, never fires. (Measuring back from ref rather than
+// newest means a far-future event of a subject does not push the
+// subject's present out of its horizon.) A score does not forget older
+// events: it folds them into one decayed sum, exactly; an event at or
+// before the newest folded one is ignored like a late one. The whole state
+// of a subject is forgotten (the next event finds it empty) once its
+// newest event is ≤ W − horizon − cooldown, and, for a score, its score at
+// W is below level/1000, W as it is once the event being evaluated is
+// counted; a score that comes back afresh is thus at most a thousandth of
+// the level lower than it would have been. Forgotten states are freed
+// about every horizon/2 of event time; when does not change any alert.
 //
 // Evaluation is exact, as the rules say, for every event whose time is ≥
-// newest − horizon/2 and ≥ W − horizon/2, given every event of the
-// partition since the signal was set (for a score: for every event with a
-// time > newest − horizon, up to the forgetting above). An older (late)
-// event is still recorded and evaluated, but against state that may have
-// dropped part of its window, so it may be counted short and fire
-// differently than the rule says. An event far in the future advances W and
-// expires idle subjects early; the ingest edge should reject such events.
+// W − horizon/2, given every event of the partition since the signal was
+// set (for a score: for every event with a time > ref − horizon, up to the
+// forgetting above). An older (late) event is still recorded and
+// evaluated, but against state that may have dropped part of its window,
+// so it may be counted short and fire differently than the rule says.
+//
+// The limitation: a subject with an event dated after W is not forgotten
+// before W reaches that time, so a far-future event keeps its subject's
+// state (for the signals it is relevant to) for as long; the ingest edge
+// bounds how far ahead of the wall clock an event may be.
 type Engine struct {
 	programs  []*program // every signal, in id order
 	dispatch  dispatch   // which programs an event is relevant to
-	watermark time.Time  // W: the newest event time seen
-	nextSweep time.Time  // the earliest nextSweep of the programs
+	clock     clock      // the latest event times, which advance watermark
+	watermark int64      // W in Unix nanoseconds: the partition's event time (see clock)
+	nextSweep int64      // the earliest nextSweep of the programs
 
 	recent recentIDs
 	links  identityLinks
@@ -172,7 +190,7 @@ type program struct {
 	gate      []int32                  // the dispatch slots of its top-level matches
 	states    map[string]*subjectState // by subject
 	expiry    expiryQueue              // every state in states, and dropped ones
-	nextSweep time.Time                // when the next expiry pass is due
+	nextSweep int64                    // W at which the next expiry pass is due
 	again     []*subjectState          // reused by sweep
 
 	scratch []byte              // reused by subject
@@ -185,8 +203,10 @@ type program struct {
 // cooldown); of several valid signals with one ID, the last is used.
 func New(signals []*Signal) *Engine {
 	e := &Engine{
-		recent: recentIDs{limit: MaxRecentEvents},
-		links:  identityLinks{limit: MaxIdentityLinks},
+		recent:    recentIDs{limit: MaxRecentEvents},
+		links:     identityLinks{limit: MaxIdentityLinks},
+		clock:     clock{size: clockWindow},
+		watermark: math.MinInt64,
 	}
 	e.x.seed = maphash.MakeSeed()
 	e.recent.seed = e.x.seed
@@ -237,7 +257,7 @@ func (e *Engine) SetSignals(signals []*Signal) {
 
 	e.dispatch.build(e.programs)
 	// New programs have no sweep scheduled; let the next event plan them.
-	e.nextSweep = time.Time{}
+	e.nextSweep = math.MinInt64
 }
 
 // Evaluate runs one event through every signal of the engine that can match
@@ -252,10 +272,10 @@ func (e *Engine) Evaluate(ev *schema.Event) []schema.Alert {
 	if dup {
 		return nil
 	}
-	if ev.Time.After(e.watermark) {
-		e.watermark = ev.Time
+	if m, full := e.clock.observe(ev.Time.UnixNano()); full && m > e.watermark {
+		e.watermark = m
 	}
-	if !e.watermark.Before(e.nextSweep) {
+	if e.watermark >= e.nextSweep {
 		e.sweep()
 	}
 	x := &e.x
@@ -294,25 +314,26 @@ func (e *Engine) Subjects() int {
 // whether or not a sweep has freed it yet, so that the alerts never depend
 // on when sweeps happen (after a restart, say).
 func (e *Engine) sweep() {
-	var next time.Time
+	w := e.watermark
+	next := int64(math.MaxInt64)
 	for _, p := range e.programs {
-		if !e.watermark.Before(p.nextSweep) {
-			p.sweep(e.watermark)
-			p.nextSweep = e.watermark.Add(p.horizon / 2)
+		if w >= p.nextSweep {
+			p.sweep(w)
+			p.nextSweep = satAdd(w, int64(p.horizon/2))
 		}
-		if next.IsZero() || p.nextSweep.Before(next) {
-			next = p.nextSweep
-		}
+		next = min(next, p.nextSweep)
 	}
 	e.nextSweep = next
 }
 
-// expired reports whether st is forgotten at watermark w.
-func (p *program) expired(st *subjectState, w time.Time) bool {
-	if st.newest().After(w.Add(-p.horizon - p.cooldown)) {
+// expired reports whether st is forgotten at watermark w (Unix
+// nanoseconds).
+func (p *program) expired(st *subjectState, w int64) bool {
+	newest := st.newestAt()
+	if newest >= windowStart(w, p.horizon+p.cooldown) {
 		return false
 	}
-	return p.kind != kindScore || st.total*p.decay(w.Sub(st.newest())) < p.level/1000
+	return p.kind != kindScore || st.total*p.decay(elapsed(newest, w)) < p.level/1000
 }
 
 // subject writes the subject of x's event for this signal into p.scratch
@@ -350,7 +371,7 @@ func (p *program) evaluate(x *evalCtx) (schema.Alert, bool) {
 		st = newState(x.subjectString(key), p.kind)
 		p.states[st.subject] = st
 		// Its newest event will be this one.
-		p.expiry.push(unixNanos(x.ev.Time.Add(p.horizon+p.cooldown)), st)
+		p.expiry.push(satAdd(x.ev.Time.UnixNano(), int64(p.horizon+p.cooldown)), st)
 	case p.expired(st, x.watermark):
 		st.reset() // forgotten: start afresh
 	case !st.admits(x, p.plan):

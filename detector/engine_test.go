@@ -437,7 +437,7 @@ func TestNewHandBuiltSignals(t *testing.T) {
 
 func TestRetention(t *testing.T) {
 	const h = time.Hour
-	e := New([]*Signal{threshold(t, "s", 2, "1h", "cooldown: 0s")})
+	e := newestClock(New([]*Signal{threshold(t, "s", 2, "1h", "cooldown: 0s")}))
 
 	// Kept: events after newest − 2·within. An event at or before that is ignored.
 	fired(e, view("e1", 0), view("e2", 3*h))

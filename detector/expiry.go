@@ -79,11 +79,11 @@ func unixNanos(t time.Time) int64 {
 	return t.UnixNano()
 }
 
-// expiresAt returns a time at or before the earliest watermark at which st
-// is forgotten, if no event is added to it.
-func (p *program) expiresAt(st *subjectState) time.Time {
-	newest := st.newest()
-	at := newest.Add(p.horizon + p.cooldown)
+// expiresAt returns a time (Unix nanoseconds) at or before the earliest
+// watermark at which st is forgotten, if no event is added to it.
+func (p *program) expiresAt(st *subjectState) int64 {
+	newest := st.newestAt()
+	at := satAdd(newest, int64(p.horizon+p.cooldown))
 	if p.kind == kindScore && st.total > 0 {
 		// The score at w, total·2^(−(w−newest)/half_life), is below
 		// level/1000 once w − newest > half_life·log2(1000·total/level);
@@ -92,11 +92,9 @@ func (p *program) expiresAt(st *subjectState) time.Time {
 		if halvings := math.Log2(1000 * st.total / p.level); halvings > 0 {
 			d := float64(p.halfLife) * halvings * (1 - 1e-6)
 			if d >= math.MaxInt64 {
-				return maxNanoTime
+				return math.MaxInt64
 			}
-			if t := newest.Add(time.Duration(d)); t.After(at) {
-				at = t
-			}
+			at = max(at, satAdd(newest, int64(d)))
 		}
 	}
 	return at
@@ -105,8 +103,8 @@ func (p *program) expiresAt(st *subjectState) time.Time {
 // sweep frees the states of p that are forgotten at w: it visits the ones
 // whose time in the queue has come, and queues again those that are not
 // forgotten yet.
-func (p *program) sweep(w time.Time) {
-	now := unixNanos(w)
+func (p *program) sweep(w int64) {
+	now := w
 	again := p.again[:0]
 	for len(p.expiry) > 0 && p.expiry[0].due <= now {
 		st := p.expiry.pop()
@@ -120,7 +118,7 @@ func (p *program) sweep(w time.Time) {
 		again = append(again, st)
 	}
 	for i, st := range again {
-		p.expiry.push(max(unixNanos(p.expiresAt(st)), satAdd(now, 1)), st)
+		p.expiry.push(max(p.expiresAt(st), satAdd(now, 1)), st)
 		again[i] = nil
 	}
 	p.again = again[:0]

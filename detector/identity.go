@@ -222,7 +222,7 @@ func (e *Engine) merge(anon string, k link) {
 		delete(p.states, src)
 		st.relabel(anon, k.customer, p.distinct.kind == fieldCustomerID)
 		if d != nil {
-			d.absorb(st, p.plan)
+			d.absorb(st, p.plan, e.watermark)
 			*st = subjectState{} // as drop: its queue entry is stale
 			continue
 		}

@@ -2,7 +2,6 @@ package detector
 
 import (
 	"hash/maphash"
-	"time"
 
 	"github.com/dowserhq/dowser/schema"
 )
@@ -56,8 +55,9 @@ type evalCtx struct {
 	// lifecycle is the event's lifecycle, else the linked customer's; ""
 	// when unknown.
 	lifecycle string
-	// watermark is the engine's W, this event's time included.
-	watermark time.Time
+	// watermark is the engine's W in Unix nanoseconds, after this event
+	// was observed.
+	watermark int64
 
 	tokens    textIndex
 	tokenized bool

@@ -464,7 +464,7 @@ func TestParseDuration(t *testing.T) {
 			t.Errorf("ParseDuration(%q): got %v, %v, want %v", got.String(), back, err, got)
 		}
 	}
-	for _, in := range []string{"", "7x", "d", "7", "1h2d", "1d-2h", "1d1d", "7days", "x1d", "999999999d"} {
+	for _, in := range []string{"", "7x", "d", "7", "1h2d", "1d-2h", "1d1d", "7days", "x1d"} {
 		if got, err := ParseDuration(in); err == nil {
 			t.Errorf("ParseDuration(%q): got %v, want an error", in, got)
 		} else if want := `"` + in + `" is not a duration`; err.Error() != want {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/gob"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/dowserhq/dowser/schema"
@@ -20,11 +21,19 @@ type (
 		Version   int
 		Watermark time.Time
 		NextSweep time.Time
-		Recent    []string // the recent-id ring as stored, and its cursor
-		RecentAt  int
-		Links     []snapLink // in the ring's order
-		LinksAt   int
-		Programs  []snapProgram
+		// Clock is nil in a snapshot written before the clock existed,
+		// whose Watermark the newest event alone set: Restore then learns
+		// W again, so that an absurd one heals.
+		Clock    *snapClock
+		Recent   []string // the recent-id ring as stored, and its cursor
+		RecentAt int
+		Links    []snapLink // in the ring's order
+		LinksAt  int
+		Programs []snapProgram
+	}
+	snapClock struct {
+		W     int64   // the watermark W, Unix nanoseconds
+		Times []int64 // the current block's event times
 	}
 	snapLink struct {
 		Anon, Customer, Account, Lifecycle string
@@ -62,8 +71,9 @@ type (
 func (e *Engine) Snapshot() ([]byte, error) {
 	s := snapEngine{
 		Version:   snapshotVersion,
-		Watermark: e.watermark,
-		NextSweep: e.nextSweep,
+		Watermark: time.Unix(0, e.watermark),
+		NextSweep: time.Unix(0, e.nextSweep),
+		Clock:     &snapClock{W: e.watermark, Times: e.clock.times()},
 		Recent:    e.recent.ring,
 		RecentAt:  e.recent.next,
 		LinksAt:   e.links.next,
@@ -74,7 +84,7 @@ func (e *Engine) Snapshot() ([]byte, error) {
 		s.Links = append(s.Links, snapLink{Anon: anon, Customer: k.customer, Account: k.account, Lifecycle: k.lifecycle})
 	}
 	for _, p := range e.programs {
-		sp := snapProgram{ID: p.sig.ID, Version: p.sig.Version, Hash: p.hash, NextSweep: p.nextSweep, States: make([]snapState, 0, len(p.states))}
+		sp := snapProgram{ID: p.sig.ID, Version: p.sig.Version, Hash: p.hash, NextSweep: time.Unix(0, p.nextSweep), States: make([]snapState, 0, len(p.states))}
 		for _, st := range p.states {
 			ss := snapState{Subject: st.subject, Records: make([]snapRecord, len(st.records))}
 			if m := st.stateMore; m != nil {
@@ -118,7 +128,11 @@ func (e *Engine) Restore(data []byte) error {
 		byID[s.Programs[i].ID] = &s.Programs[i]
 	}
 
-	e.watermark, e.nextSweep = s.Watermark, s.NextSweep
+	e.clock, e.watermark = e.clock.restored(nil), math.MinInt64
+	if s.Clock != nil {
+		e.clock, e.watermark = e.clock.restored(s.Clock.Times), s.Clock.W
+	}
+	e.nextSweep = math.MaxInt64
 	e.recent = recentIDs{limit: limit, ring: s.Recent, next: s.RecentAt, seed: e.recent.seed}
 	e.recent.rebuild()
 	e.links = identityLinks{limit: e.links.limit, next: s.LinksAt, byAnon: make(map[string]link, len(s.Links))}
@@ -140,12 +154,16 @@ func (e *Engine) Restore(data []byte) error {
 	for _, p := range e.programs {
 		p.states = make(map[string]*subjectState)
 		p.expiry = nil
-		p.nextSweep = time.Time{}
+		p.nextSweep = math.MinInt64
 		sp := byID[p.sig.ID]
 		if sp == nil || sp.Version != p.sig.Version || sp.Hash != p.hash {
+			e.nextSweep = math.MinInt64
 			continue
 		}
-		p.nextSweep = sp.NextSweep
+		// A pass is never planned more than half a horizon past W, which
+		// also heals one planned from an absurd W.
+		p.nextSweep = min(unixNanos(sp.NextSweep), satAdd(e.watermark, int64(p.horizon/2)))
+		e.nextSweep = min(e.nextSweep, p.nextSweep)
 		for _, ss := range sp.States {
 			if len(ss.Records) == 0 {
 				continue // never saved; a state is never empty
@@ -166,7 +184,7 @@ func (e *Engine) Restore(data []byte) error {
 				}
 			}
 			p.states[st.subject] = st
-			p.expiry.push(unixNanos(p.expiresAt(st)), st)
+			p.expiry.push(p.expiresAt(st), st)
 		}
 	}
 	return nil

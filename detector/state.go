@@ -107,7 +107,16 @@ type record struct {
 
 // newest is the time of st's newest record (in the Local zone: only ever
 // compared, added to and subtracted from).
-func (st *subjectState) newest() time.Time { return time.Unix(0, st.records[len(st.records)-1].at) }
+func (st *subjectState) newest() time.Time { return time.Unix(0, st.newestAt()) }
+
+// newestAt is the time of st's newest record in Unix nanoseconds.
+func (st *subjectState) newestAt() int64 { return st.records[len(st.records)-1].at }
+
+// reference is the time st's horizon is measured back from: its newest
+// record's, but never after the watermark w, so that one event far ahead
+// of the partition (a wrong clock) cannot push the subject's present out of
+// its horizon.
+func (st *subjectState) reference(w int64) int64 { return min(st.newestAt(), w) }
 
 // indexMin is how many records a subject keeps before it is worth
 // indexing: below it, scanning the records' id hashes is about as fast as
@@ -145,7 +154,7 @@ func (st *subjectState) indexed(p *plan) *recordIndex {
 	}
 	if p.kind == kindThreshold && (p.distinct.kind != fieldNone || p.minPeople > 0) {
 		x.counted = true
-		x.lo = st.after(st.newest().Add(-p.within))
+		x.lo = st.from(windowStart(st.newestAt(), p.within))
 		x.people = make(map[string]int32)
 		if p.distinct.kind != fieldNone {
 			x.values = make(map[string]int32)
@@ -179,7 +188,7 @@ func bump[K comparable](m map[K]int32, k K, d int32) {
 // duplicate of a kept event.
 func (st *subjectState) admits(x *evalCtx, p *plan) bool {
 	ev := x.ev
-	if !ev.Time.After(st.newest().Add(-p.horizon)) {
+	if ev.Time.UnixNano() < windowStart(st.reference(x.watermark), p.horizon) {
 		return false
 	}
 	if p.kind == kindScore && st.foldedCount > 0 && !ev.Time.After(st.foldedTime) {
@@ -216,6 +225,15 @@ func (st *subjectState) afterNanos(k int64) int {
 	return sort.Search(n-1, func(i int) bool { return st.records[i].at > k })
 }
 
+// from returns the index of the first record with at ≥ k.
+func (st *subjectState) from(k int64) int {
+	n := len(st.records)
+	if n == 0 || st.records[n-1].at < k {
+		return n
+	}
+	return sort.Search(n-1, func(i int) bool { return st.records[i].at >= k })
+}
+
 // insert adds r after every kept record with a time at or before its own
 // and returns its index.
 func (st *subjectState) insert(r record, p *plan) int {
@@ -234,8 +252,8 @@ func (st *subjectState) insert(r record, p *plan) int {
 
 // insert keeps the window counts of x right after records[i] was inserted.
 func (x *recordIndex) insert(st *subjectState, i int, within time.Duration) {
-	from := unixNanos(st.newest().Add(-within))
-	if i < x.lo || st.records[i].at <= from {
+	from := windowStart(st.newestAt(), within)
+	if i < x.lo || st.records[i].at < from {
 		// Before the window (a record at the window's start time sorts
 		// after the ones there, so i may equal lo).
 		x.lo++
@@ -243,22 +261,23 @@ func (x *recordIndex) insert(st *subjectState, i int, within time.Duration) {
 	}
 	x.count(&st.records[i], 1)
 	// A new newest record moves the window's start.
-	for ; x.lo < len(st.records) && st.records[x.lo].at <= from; x.lo++ {
+	for ; x.lo < len(st.records) && st.records[x.lo].at < from; x.lo++ {
 		x.count(&st.records[x.lo], -1)
 	}
 }
 
-// prune drops (for a score: folds) the records at or before newest −
-// horizon and the alert times no longer needed (see Engine), and returns
-// how many records it removed from the front. The newest record always
-// stays. Dropping reslices from the front, so that pruning one record is
-// O(1); the next growing append copies only what is live.
-func (st *subjectState) prune(p *plan) int {
-	newest := st.newest()
+// prune drops (for a score: folds) the records at or before ref −
+// horizon, ref being st's reference at watermark w, and the alert times no
+// longer needed (see Engine), and returns how many records it removed from
+// the front. The newest record always stays. Dropping reslices from the
+// front, so that pruning one record is O(1); the next growing append
+// copies only what is live.
+func (st *subjectState) prune(p *plan, w int64) int {
+	ref := st.reference(w)
 	// Each record is passed over once before it is dropped, so scanning
 	// from the front costs O(1) per event, amortized.
-	from, i := unixNanos(newest.Add(-p.horizon)), 0
-	for i < len(st.records) && st.records[i].at <= from {
+	from, i := windowStart(ref, p.horizon), 0
+	for i < len(st.records) && st.records[i].at < from {
 		i++
 	}
 	if i > 0 {
@@ -273,8 +292,8 @@ func (st *subjectState) prune(p *plan) int {
 					bump(x.ids, r.idHash, -1)
 				}
 			}
-			// Every pruned record is at or before newest − horizon, so
-			// before the window.
+			// Every pruned record is at or before ref − horizon ≤
+			// newest − horizon, so before the window.
 			x.lo -= i
 		}
 		clear(st.records[:i]) // release the evidence strings now
@@ -283,8 +302,8 @@ func (st *subjectState) prune(p *plan) int {
 	if st.stateMore == nil {
 		return i
 	}
-	cut := newest.Add(-p.horizon - p.cooldown)
-	if j := sort.Search(len(st.alerts), func(j int) bool { return st.alerts[j].After(cut) }); j > 0 {
+	cut := windowStart(ref, p.horizon+p.cooldown)
+	if j := sort.Search(len(st.alerts), func(j int) bool { return st.alerts[j].UnixNano() >= cut }); j > 0 {
 		st.alerts = st.alerts[j:]
 	}
 	return i
@@ -342,9 +361,9 @@ func (st *subjectState) scoreAt(p *plan, t time.Time, n int) float64 {
 func (p *program) threshold(x *evalCtx, st *subjectState, r record) (schema.Alert, bool) {
 	t := r.ev.Time
 	st.insert(r, p.plan)
-	st.prune(p.plan)
+	st.prune(p.plan, x.watermark)
 
-	lo, hi := st.after(t.Add(-p.within)), st.after(t)
+	lo, hi := st.from(windowStart(r.at, p.within)), st.afterNanos(r.at)
 	window := st.records[lo:hi]
 	// The index counts the window of the newest record: the event's, when
 	// it is not late.
@@ -386,7 +405,7 @@ func (p *program) threshold(x *evalCtx, st *subjectState, r record) (schema.Aler
 func (p *program) sequence(x *evalCtx, st *subjectState, r record) (schema.Alert, bool) {
 	t := r.ev.Time
 	pos := st.insert(r, p.plan)
-	pos -= st.prune(p.plan)
+	pos -= st.prune(p.plan, x.watermark)
 
 	last := len(p.steps) - 1
 	if r.steps&(1<<last) == 0 {
@@ -394,12 +413,12 @@ func (p *program) sequence(x *evalCtx, st *subjectState, r record) (schema.Alert
 	}
 	var chain [MaxSteps]int
 	chain[last] = pos
-	from := unixNanos(t.Add(-p.within))
+	from := windowStart(r.at, p.within)
 	cur := pos
 	for j := last - 1; j >= 0; j-- {
 		i := cur - 1
 		for ; i >= 0; i-- {
-			if st.records[i].at <= from {
+			if st.records[i].at < from {
 				return schema.Alert{}, false
 			}
 			if st.records[i].steps&(1<<j) != 0 {
@@ -454,7 +473,7 @@ func (p *program) score(x *evalCtx, st *subjectState, r record) (schema.Alert, b
 	} else {
 		st.total = st.scoreAt(p.plan, st.newest(), len(st.records))
 	}
-	pos -= st.prune(p.plan)
+	pos -= st.prune(p.plan, x.watermark)
 
 	level := p.level * (1 - levelTolerance)
 	if before < level {
@@ -472,7 +491,7 @@ func (p *program) score(x *evalCtx, st *subjectState, r record) (schema.Alert, b
 // absorb merges src, another subject's state for the same signal, into
 // st: records united (one per event id; st's first among equal times),
 // alert times united, folded sums added. Then it prunes.
-func (st *subjectState) absorb(src *subjectState, p *plan) {
+func (st *subjectState) absorb(src *subjectState, p *plan, w int64) {
 	if st.stateMore != nil {
 		st.index = nil // rebuilt when next needed
 	}
@@ -502,7 +521,7 @@ func (st *subjectState) absorb(src *subjectState, p *plan) {
 		}
 	}
 	if p.kind != kindScore {
-		st.prune(p)
+		st.prune(p, w)
 		return
 	}
 	st.disarmed = st.disarmed || src.disarmed
@@ -525,7 +544,7 @@ func (st *subjectState) absorb(src *subjectState, p *plan) {
 		st.records = st.records[n:]
 	}
 	st.total = st.scoreAt(p, st.newest(), len(st.records))
-	st.prune(p)
+	st.prune(p, w)
 }
 
 // relabel makes the records of anonymous id anon count as customer.

@@ -7,18 +7,20 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/dowserhq/dowser/schema"
 )
 
-// Roles a user can have.
+// Roles a user can have (schema's, named here for the callers of Store).
 const (
-	RoleRep      = "rep"
-	RoleMarketer = "marketer"
-	RoleAdmin    = "admin"
+	RoleRep      = schema.RoleRep
+	RoleMarketer = schema.RoleMarketer
+	RoleAdmin    = schema.RoleAdmin
 	// RoleSource is an upstream system: it may only post events.
-	RoleSource = "source"
+	RoleSource = schema.RoleSource
 	// RoleManager is a sales manager: a person who reads like a rep and
 	// receives the alerts of the reps they subscribe to.
-	RoleManager = "manager"
+	RoleManager = schema.RoleManager
 )
 
 // User is a person who logs in (a sales rep, a marketer, a manager or an

@@ -83,10 +83,14 @@ func startApp(t *testing.T, opts ...func(*serveConfig)) *testApp {
 func (a *testApp) do(method, path, token string, body any, wantStatus int, out any) {
 	a.t.Helper()
 	var rd io.Reader
+	contentType := "application/json"
 	switch b := body.(type) {
 	case nil:
 	case string:
 		rd = strings.NewReader(b)
+		if t := strings.TrimSpace(b); !strings.HasPrefix(t, "{") && !strings.HasPrefix(t, "[") {
+			contentType = "application/yaml" // a signal
+		}
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
@@ -97,6 +101,9 @@ func (a *testApp) do(method, path, token string, body any, wantStatus int, out a
 	req, err := http.NewRequest(method, "http://"+a.HTTPAddr()+path, rd)
 	if err != nil {
 		a.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)

@@ -35,13 +35,16 @@ func TestContactsAndAccountsForRouting(t *testing.T) {
 	if _, err := s.GetContact(ctx, "c-none"); !errors.Is(err, postgres.ErrNotFound) {
 		t.Errorf("GetContact of an unknown contact: %v, want ErrNotFound", err)
 	}
-	for id, want := range map[string]postgres.Contact{
-		"c-1":    {ID: "c-1", OwnerID: "rep-ben", AccountID: "acme"},
-		"c-gone": {ID: "c-gone"}, // the owner is no user: no owner
-		"c-none": {ID: "c-none"},
+	for id, want := range map[string]struct {
+		c    postgres.Contact
+		role string
+	}{
+		"c-1":    {postgres.Contact{ID: "c-1", OwnerID: "rep-ben", AccountID: "acme"}, "rep"},
+		"c-gone": {postgres.Contact{ID: "c-gone", OwnerID: "rep-left"}, ""}, // the owner is no user: no role
+		"c-none": {postgres.Contact{ID: "c-none"}, ""},
 	} {
-		if got, err := s.ContactRouting(ctx, id); err != nil || got != want {
-			t.Errorf("ContactRouting(%s) = %+v, %v; want %+v", id, got, err, want)
+		if got, role, err := s.ContactRouting(ctx, id); err != nil || got != want.c || role != want.role {
+			t.Errorf("ContactRouting(%s) = %+v, %q, %v; want %+v, %q", id, got, role, err, want.c, want.role)
 		}
 	}
 
@@ -52,17 +55,17 @@ func TestContactsAndAccountsForRouting(t *testing.T) {
 	if got, err := s.GetAccount(ctx, "acme"); err != nil || got != acme {
 		t.Errorf("GetAccount = %+v, %v; want %+v", got, err, acme)
 	}
-	if got, err := s.AccountRouting(ctx, "acme"); err != nil || got != acme {
-		t.Errorf("AccountRouting = %+v, %v; want %+v", got, err, acme)
+	if got, role, err := s.AccountRouting(ctx, "acme"); err != nil || got != acme || role != "rep" {
+		t.Errorf("AccountRouting = %+v, %q, %v; want %+v, rep", got, role, err, acme)
 	}
 	if err := s.PutAccount(ctx, postgres.Account{ID: "acme", Name: "Acme", OwnerID: "rep-left", Lifecycle: "prospect", Region: "emea"}); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.AccountRouting(ctx, "acme"); err != nil || got.OwnerID != "" || got.Region != "emea" || got.Industry != "" {
-		t.Errorf("AccountRouting with an owner who is no user = %+v, %v; want no owner, region emea", got, err)
+	if got, role, err := s.AccountRouting(ctx, "acme"); err != nil || got.OwnerID != "rep-left" || role != "" || got.Region != "emea" || got.Industry != "" {
+		t.Errorf("AccountRouting with an owner who is no user = %+v, %q, %v; want rep-left without a role, region emea", got, role, err)
 	}
-	if got, err := s.AccountRouting(ctx, "none"); err != nil || got != (postgres.Account{ID: "none"}) {
-		t.Errorf("AccountRouting of an unknown account = %+v, %v", got, err)
+	if got, role, err := s.AccountRouting(ctx, "none"); err != nil || got != (postgres.Account{ID: "none"}) || role != "" {
+		t.Errorf("AccountRouting of an unknown account = %+v, %q, %v", got, role, err)
 	}
 	reps, err := s.Reps(ctx)
 	if err != nil || fmt.Sprint(reps) != "[rep-ana rep-ben]" {
@@ -94,9 +97,9 @@ func TestTerritoryRules(t *testing.T) {
 	if err != nil || fmt.Sprint(ids(all)) != "[z-first a-second b-second catch-all]" {
 		t.Errorf("ListTerritoryRules = %v, %v; want by priority then id", ids(all), err)
 	}
-	routable, err := s.RoutableTerritoryRules(ctx)
-	if err != nil || fmt.Sprint(ids(routable)) != "[z-first a-second catch-all]" {
-		t.Errorf("RoutableTerritoryRules = %v, %v; want the rule of a user who is gone left out", ids(routable), err)
+	routing, roles, err := s.RoutingTerritoryRules(ctx)
+	if err != nil || fmt.Sprint(ids(routing)) != "[z-first a-second b-second catch-all]" || fmt.Sprint(roles) != "[rep rep  rep]" {
+		t.Errorf("RoutingTerritoryRules = %v %q, %v; want every rule, the gone rep without a role", ids(routing), roles, err)
 	}
 	want := postgres.TerritoryRule{ID: "a-second", Priority: 2, Industry: "banking", Size: "smb", RepID: "rep-ben"}
 	if got, err := s.GetTerritoryRule(ctx, "a-second"); err != nil || got != want {

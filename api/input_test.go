@@ -39,6 +39,8 @@ func TestStrictRequestDecoding(t *testing.T) {
 		{"duplicate role in another case", "PUT", "/v1/users/x", admin, `{"name":"X","role":"rep","ROLE":"admin"}`, nil, 400, []string{"ROLE: member named twice"}},
 		{"duplicate deep in an event", "POST", "/v1/events", admin, `[{"id":"e","type":"page_view","time":"2026-11-23T07:00:00Z","customer":{"id":"c","id":"d"}}]`, nil, 400, []string{"[0].customer.id: member named twice"}},
 		{"duplicate events wrapper", "POST", "/v1/events", admin, `{"events":[],"events":[{}]}`, nil, 400, []string{"events: member named twice"}},
+		{"deep nesting", "PUT", "/v1/accounts/x", admin, strings.Repeat("[", 100000), nil, 400, []string{"nested deeper than 10000"}},
+		{"deep objects", "PUT", "/v1/accounts/x", admin, strings.Repeat(`{"a":`, 20000), nil, 400, []string{"nested deeper than 10000"}},
 		{"invalid UTF-8", "PUT", "/v1/accounts/x", admin, "{\"name\":\"A\xffB\"}", nil, 400, []string{"UTF-8"}},
 		{"NUL in a name", "PUT", "/v1/accounts/x", admin, `{"name":"A\u0000B"}`, nil, 400, []string{"name: contains a NUL"}},
 		{"NUL in a title and url", "PUT", "/v1/content/x", admin, `{"title":"A\u0000","url_prefix":"https://x.example/\u0000"}`, nil, 400, []string{"title: contains a NUL", "url_prefix: contains a NUL"}},

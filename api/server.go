@@ -300,19 +300,35 @@ func decodeJSON(r *http.Request, v any) error {
 // checkStrictJSON checks that b is one JSON value, followed by nothing but
 // white space, in which no object names a member twice. With fold, names
 // that differ only in case are the same name, as encoding/json matches
-// them to struct fields ("Role" sets role too).
+// them to struct fields ("Role" sets role too). Nesting deeper than
+// encoding/json's own limit is refused.
 func checkStrictJSON(b []byte, fold bool) error {
 	type frame struct {
 		object    bool
 		names     map[string]bool // of an object: the names seen
 		name      string          // of an object: the name whose value is next
 		wantValue bool            // of an object: a value is next, not a name
-		path      string
-		items     int // of an array: the items so far
+		items     int             // of an array: the items so far
+	}
+	var stack []*frame
+	// path names where the scan is; built only for a message, as building
+	// it at every level would cost depth² bytes.
+	path := func(last string) string {
+		var sb strings.Builder
+		for _, f := range stack[:len(stack)-1] {
+			if f.object {
+				if sb.Len() > 0 {
+					sb.WriteByte('.')
+				}
+				sb.WriteString(f.name)
+			} else {
+				fmt.Fprintf(&sb, "[%d]", f.items-1)
+			}
+		}
+		return joinPath(sb.String(), last)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
-	var stack []*frame
 	for {
 		tok, err := dec.Token()
 		if err == io.EOF {
@@ -336,24 +352,25 @@ func checkStrictJSON(b []byte, fold bool) error {
 				key = foldName(name)
 			}
 			if top.names[key] {
-				return fmt.Errorf("%s: member named twice", joinPath(top.path, name))
+				return fmt.Errorf("%s: member named twice", path(name))
 			}
 			top.names[key] = true
 			top.name, top.wantValue = name, true
 			continue
 		default: // a value
-			var path string
 			if top != nil && top.object {
-				path, top.wantValue = joinPath(top.path, top.name), false
+				top.wantValue = false
 			} else if top != nil {
-				path = fmt.Sprintf("%s[%d]", top.path, top.items)
 				top.items++
 			}
 			switch delim {
 			case '{':
-				stack = append(stack, &frame{object: true, names: map[string]bool{}, path: path})
+				stack = append(stack, &frame{object: true, names: map[string]bool{}})
 			case '[':
-				stack = append(stack, &frame{path: path})
+				stack = append(stack, &frame{})
+			}
+			if len(stack) > maxJSONDepth {
+				return fmt.Errorf("nested deeper than %d levels", maxJSONDepth)
 			}
 		}
 		if len(stack) == 0 {
@@ -365,6 +382,9 @@ func checkStrictJSON(b []byte, fold bool) error {
 	}
 	return nil
 }
+
+// maxJSONDepth is encoding/json's own nesting limit.
+const maxJSONDepth = 10000
 
 func joinPath(path, name string) string {
 	if path == "" {

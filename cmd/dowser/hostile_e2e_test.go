@@ -219,7 +219,7 @@ func TestEndToEndHostileInputNeverAnswers5xx(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d hostile requests, none answered 5xx", n)
+	t.Logf("%d hostile requests sent", n)
 }
 
 // strconvQuoteYAML writes v as a YAML double-quoted scalar: Go's %q

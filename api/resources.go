@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dowserhq/dowser/detector"
 	"github.com/dowserhq/dowser/postgres"
@@ -172,29 +173,32 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, _ postgres.U
 	writeJSON(w, http.StatusOK, a)
 }
 
-func (s *Server) putContent(w http.ResponseWriter, r *http.Request, _ postgres.User) {
+// contentRequest decodes and validates the content item of a PUT or an
+// impact preview: the same rules for both.
+func (s *Server) contentRequest(r *http.Request) (postgres.Content, error) {
 	id, err := pathID(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return postgres.Content{}, err
 	}
 	var c postgres.Content
 	if err := decodeJSON(r, &c); err != nil {
-		s.fail(w, r, err)
-		return
+		return c, err
 	}
 	if c.ID != "" && c.ID != id {
-		s.fail(w, r, errorf(http.StatusBadRequest, "id: %q does not match the URL's %q", c.ID, id))
-		return
+		return c, errorf(http.StatusBadRequest, "id: %q does not match the URL's %q", c.ID, id)
 	}
 	c.ID = id
 	var problems fieldProblems
 	problems.check(schema.KindContent, "title", c.Title, "url_prefix", c.URLPrefix, "owner", c.OwnerID)
 	if err := s.checkOwner(r.Context(), &problems, schema.KindContent, "owner", c.OwnerID); err != nil {
-		s.fail(w, r, err)
-		return
+		return c, err
 	}
-	if err := problems.err(); err != nil {
+	return c, problems.err()
+}
+
+func (s *Server) putContent(w http.ResponseWriter, r *http.Request, _ postgres.User) {
+	c, err := s.contentRequest(r)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -203,6 +207,60 @@ func (s *Server) putContent(w http.ResponseWriter, r *http.Request, _ postgres.U
 		return
 	}
 	writeJSON(w, http.StatusOK, c)
+}
+
+// ContentImpact is what saving a content item would change: whose
+// marketing alerts, among the recent ones, would go to someone else.
+type ContentImpact struct {
+	ContentID string `json:"content_id"`
+	// AlertsExamined is how many of the most recent alerts were routed
+	// again, with and without the change.
+	AlertsExamined int `json:"alerts_examined"`
+	// Rerouted is how many of them would change marketing recipients.
+	Rerouted int `json:"rerouted"`
+	// Alerts are the first of those, newest first.
+	Alerts []ReroutedAlert `json:"alerts"`
+	// Gain are the users who would receive alerts they do not now; Lose
+	// those who would no longer receive some.
+	Gain []string `json:"gain"`
+	Lose []string `json:"lose"`
+}
+
+// ReroutedAlert is one recent alert whose marketing recipients a change
+// would alter.
+type ReroutedAlert struct {
+	ID        string    `json:"id"`
+	SignalID  string    `json:"signal_id"`
+	AccountID string    `json:"account_id"`
+	Time      time.Time `json:"time"`
+	Before    []string  `json:"before"`
+	After     []string  `json:"after"`
+}
+
+// ReroutePreviewer routes recent alerts again as if a content item were
+// saved, without saving it.
+type ReroutePreviewer interface {
+	ContentImpact(ctx context.Context, c postgres.Content) (ContentImpact, error)
+}
+
+// contentImpact answers, before a save, whose alerts the posted content
+// item would reroute: the body and its checks are PUT's.
+func (s *Server) contentImpact(w http.ResponseWriter, r *http.Request, _ postgres.User) {
+	if s.cfg.Reroute == nil {
+		s.fail(w, r, errorf(http.StatusServiceUnavailable, "this instance does not preview reroutes"))
+		return
+	}
+	c, err := s.contentRequest(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	impact, err := s.cfg.Reroute.ContentImpact(r.Context(), c)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, impact)
 }
 
 func (s *Server) getContent(w http.ResponseWriter, r *http.Request, _ postgres.User) {

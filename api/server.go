@@ -68,6 +68,8 @@ type Config struct {
 	Events EventProducer
 	// Preview runs POST /v1/signals/preview; nil answers 503.
 	Preview Previewer
+	// Reroute runs POST /v1/content/{id}/impact; nil answers 503.
+	Reroute ReroutePreviewer
 	// SessionTTL is how long a browser session lasts.
 	SessionTTL time.Duration
 	// SecureCookies marks the session cookie Secure (serve over HTTPS).
@@ -141,6 +143,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/accounts/{id}", s.auth(people, s.getAccount))
 	s.mux.HandleFunc("PUT /v1/content/{id}", s.auth(marketing, s.putContent))
 	s.mux.HandleFunc("GET /v1/content/{id}", s.auth(people, s.getContent))
+	s.mux.HandleFunc("POST /v1/content/{id}/impact", s.auth(marketing, s.contentImpact))
 	s.mux.HandleFunc("PUT /v1/contacts/{id}", s.auth(adminOnly, s.putContact))
 	s.mux.HandleFunc("GET /v1/contacts/{id}", s.auth(people, s.getContact))
 	s.mux.HandleFunc("GET /v1/territory-rules", s.auth(people, s.listTerritoryRules))

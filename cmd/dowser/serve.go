@@ -250,6 +250,7 @@ func (a *App) Run(ctx context.Context) error {
 		Assets:  web.Files(),
 		Events:  eventProducer{events},
 		Preview: previewer{brokers: brokers, topic: a.cfg.EventsTopic, store: store},
+		Reroute: reroutePreview{store},
 		Logger:  log,
 	}, store, hub))
 	srv := &http.Server{

@@ -491,9 +491,12 @@ func TestEndToEndMalformedMessageGoesToDeadLetterTopic(t *testing.T) {
 	now := time.Now()
 	bad := []byte(`{"id": "evt-bad", "type": "page_view", "time": "yesterday"`)
 	missing := []byte(`{"id":"evt-nocustomer","type":"page_view","time":"2026-11-23T07:00:00Z","customer":{}}`)
+	// A member twice: encoding/json would take the last account.
+	twice := []byte(`{"id":"evt-twice","type":"page_view","time":"2026-11-23T07:00:00Z","customer":{"id":"c-9","account_id":"acme","Account_ID":"globex"}}`)
 	app.produce(w,
 		kv([]byte("acme"), bad),
 		kv([]byte("acme"), missing),
+		kv([]byte("acme"), twice),
 		kv(pricingView("acme", "c-1", now.Add(-3*time.Minute))),
 		kv(pricingView("acme", "c-1", now.Add(-2*time.Minute))),
 		kv(pricingView("acme", "c-1", now.Add(-time.Minute))),
@@ -511,7 +514,7 @@ func TestEndToEndMalformedMessageGoesToDeadLetterTopic(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	got := map[string]string{}
-	for len(got) < 2 {
+	for len(got) < 3 {
 		m, err := r.ReadMessage(ctx)
 		if err != nil {
 			t.Fatalf("reading dead-letter topic (have %v): %v", got, err)
@@ -527,6 +530,9 @@ func TestEndToEndMalformedMessageGoesToDeadLetterTopic(t *testing.T) {
 	}
 	if r := got[string(missing)]; !strings.HasPrefix(r, "missing_field | ") || !strings.Contains(r, "customer.id") {
 		t.Errorf("event without customer dead-lettered with %q, want missing_field naming customer.id", r)
+	}
+	if r := got[string(twice)]; !strings.HasPrefix(r, "bad_field | ") || !strings.Contains(r, "customer.account_id") {
+		t.Errorf("event with a member twice dead-lettered with %q, want bad_field naming customer.account_id", r)
 	}
 }
 

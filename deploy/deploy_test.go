@@ -594,6 +594,7 @@ var metricNames = []string{
 	"dowser_event_processing_seconds", "dowser_delivery_latency_seconds", "dowser_checkpoint_duration_seconds", "dowser_checkpoint_bytes",
 	"dowser_postgres_pool_acquired_conns", "dowser_postgres_pool_idle_conns", "dowser_postgres_pool_total_conns",
 	"dowser_events_dropped_do_not_track_total", "dowser_alerts_purged_total",
+	"dowser_routing_owner_skipped_total",
 }
 
 var metricRef = regexp.MustCompile(`\bdowser_[a-z0-9_]+`)

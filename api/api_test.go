@@ -22,9 +22,10 @@ func (streamStub) ServeStream(w http.ResponseWriter, r *http.Request, userID str
 	w.WriteHeader(http.StatusTeapot)
 }
 
-func newServer(t *testing.T) (*httptest.Server, *postgres.Store) {
+func newServer(t *testing.T, cfg ...api.Config) (*httptest.Server, *postgres.Store) {
 	t.Helper()
-	return newServerWith(t, api.Config{}, streamStub{})
+	cfg = append(cfg, api.Config{})
+	return newServerWith(t, cfg[0], streamStub{})
 }
 
 func newServerWith(t *testing.T, cfg api.Config, stream api.Streamer) (*httptest.Server, *postgres.Store) {
@@ -54,11 +55,22 @@ func newServerWith(t *testing.T, cfg api.Config, stream api.Streamer) (*httptest
 	return srv, store
 }
 
+// bodyType is the Content-Type of a test body: JSON or a YAML signal.
+func bodyType(body string) string {
+	if t := strings.TrimSpace(body); strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
+		return "application/json"
+	}
+	return "application/yaml"
+}
+
 func tok(user string) string { return "tok-" + user + "-0123456789" }
 
 func call(t *testing.T, srv *httptest.Server, method, path, token, body string, header http.Header) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", bodyType(body))
+	}
 	for k, v := range header {
 		req.Header[k] = v
 	}
@@ -190,6 +202,7 @@ func TestSessionCookieLoginAndCSRF(t *testing.T) {
 		t.Errorf("bad token login = %d, want 401", status)
 	}
 	req, _ := http.NewRequest("POST", srv.URL+"/v1/session", strings.NewReader(`{"token":"`+tok("mkt-jane")+`"}`))
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -30,9 +30,15 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, _ postgres.U
 		s.fail(w, r, errorf(http.StatusServiceUnavailable, "this instance does not accept events over HTTP"))
 		return
 	}
-	body, err := readBody(r)
+	body, err := readBody(r, jsonTypes)
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	// Exact names: an event's properties may differ only in case. The
+	// event decoder refuses its own members twice in any case.
+	if err := checkStrictJSON(body, false); err != nil {
+		s.fail(w, r, errorf(http.StatusBadRequest, "decoding request body: %v", err))
 		return
 	}
 	var raws []json.RawMessage

@@ -181,6 +181,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"User":             postgres.User{},
 		"Account":          postgres.Account{},
 		"Content":          postgres.Content{},
+		"ContentImpact":    ContentImpact{},
 		"Contact":          postgres.Contact{},
 		"TerritoryRule":    postgres.TerritoryRule{},
 		"Precision":        postgres.Precision{},

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser/schema"
 )
 
 // RoutingStore is the storage of who receives alerts (contacts, territory
@@ -24,26 +25,6 @@ type RoutingStore interface {
 
 var _ RoutingStore = (*postgres.Store)(nil)
 
-// maxAttributeLen bounds a territory attribute (region, industry, size).
-const maxAttributeLen = 128
-
-// optionalID checks a field that is empty or an id.
-func optionalID(field, v string) error {
-	if v != "" && !idPattern.MatchString(v) {
-		return errorf(http.StatusBadRequest, "%s: %q is not a valid id (letters, digits, _ . @ : -, at most 128)", field, v)
-	}
-	return nil
-}
-
-func checkAttributes(region, industry, size string) error {
-	for _, f := range []struct{ name, v string }{{"region", region}, {"industry", industry}, {"size", size}} {
-		if len(f.v) > maxAttributeLen {
-			return errorf(http.StatusBadRequest, "%s: longer than %d bytes", f.name, maxAttributeLen)
-		}
-	}
-	return nil
-}
-
 func (s *Server) putContact(w http.ResponseWriter, r *http.Request, _ postgres.User) {
 	id, err := pathID(r)
 	if err != nil {
@@ -55,15 +36,17 @@ func (s *Server) putContact(w http.ResponseWriter, r *http.Request, _ postgres.U
 		s.fail(w, r, err)
 		return
 	}
-	switch {
-	case c.ID != "" && c.ID != id:
-		err = errorf(http.StatusBadRequest, "id: %q does not match the URL's %q", c.ID, id)
-	default:
-		if err = optionalID("owner", c.OwnerID); err == nil {
-			err = optionalID("account_id", c.AccountID)
-		}
+	if c.ID != "" && c.ID != id {
+		s.fail(w, r, errorf(http.StatusBadRequest, "id: %q does not match the URL's %q", c.ID, id))
+		return
 	}
-	if err != nil {
+	var problems fieldProblems
+	problems.check(schema.KindContacts, "owner", c.OwnerID, "account_id", c.AccountID)
+	if err := s.checkOwner(r.Context(), &problems, schema.KindContacts, "owner", c.OwnerID); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := problems.err(); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -100,17 +83,18 @@ func (s *Server) putTerritoryRule(w http.ResponseWriter, r *http.Request, _ post
 		s.fail(w, r, err)
 		return
 	}
-	switch {
-	case tr.ID != "" && tr.ID != id:
-		err = errorf(http.StatusBadRequest, "id: %q does not match the URL's %q", tr.ID, id)
-	case tr.RepID == "":
-		err = errorf(http.StatusBadRequest, "rep: is required")
-	default:
-		if err = optionalID("rep", tr.RepID); err == nil {
-			err = checkAttributes(tr.Region, tr.Industry, tr.Size)
-		}
+	if tr.ID != "" && tr.ID != id {
+		s.fail(w, r, errorf(http.StatusBadRequest, "id: %q does not match the URL's %q", tr.ID, id))
+		return
 	}
-	if err != nil {
+	var problems fieldProblems
+	problems.add(schema.CheckInt32("priority", int64(tr.Priority)))
+	problems.check(schema.KindTerritoryRules, "rep", tr.RepID, "region", tr.Region, "industry", tr.Industry, "size", tr.Size)
+	if err := s.checkOwner(r.Context(), &problems, schema.KindTerritoryRules, "rep", tr.RepID); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := problems.err(); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -169,8 +153,8 @@ func (s *Server) subscription(on bool) authedHandler {
 			return
 		}
 		repID := r.PathValue("rep")
-		if !idPattern.MatchString(repID) {
-			s.fail(w, r, errorf(http.StatusBadRequest, "rep: %q is not a valid id (letters, digits, _ . @ : -, at most 128)", repID))
+		if fe := schema.CheckID("rep", repID); fe != nil {
+			s.fail(w, r, errorf(http.StatusBadRequest, "%v", fe))
 			return
 		}
 		if !on {

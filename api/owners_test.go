@@ -48,7 +48,7 @@ func TestRoutingResourcesValidateAndRoundTrip(t *testing.T) {
 	}{
 		{"PUT", "/v1/accounts/acme", `{"name":"Acme","region":"EMEA","industry":"banking","size":"smb"}`, 200, `"region":"EMEA"`},
 		{"GET", "/v1/accounts/acme", "", 200, `"industry":"banking","size":"smb"`},
-		{"PUT", "/v1/accounts/acme", `{"region":"` + strings.Repeat("r", 129) + `"}`, 400, "region: longer than 128"},
+		{"PUT", "/v1/accounts/acme", `{"region":"` + strings.Repeat("r", 129) + `"}`, 400, "region: is 129 bytes, at most 128"},
 		{"PUT", "/v1/contacts/c-1", `{"owner":"rep-ana","account_id":"acme"}`, 200, `"account_id":"acme"`},
 		{"GET", "/v1/contacts/c-1", "", 200, `{"id":"c-1","owner":"rep-ana","account_id":"acme"}`},
 		{"GET", "/v1/contacts/c-2", "", 404, "not found"},

@@ -46,7 +46,7 @@ func (s *Server) previewSignal(w http.ResponseWriter, r *http.Request, _ postgre
 		}
 		since = time.Duration(d)
 	}
-	src, err := readBody(r)
+	src, err := readBody(r, signalTypes)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -1,24 +1,76 @@
 package api
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"net/http"
-	"regexp"
+	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/dowserhq/dowser/detector"
 	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser/schema"
 )
-
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$`)
 
 func pathID(r *http.Request) (string, error) {
 	id := r.PathValue("id")
-	if !idPattern.MatchString(id) {
-		return "", errorf(http.StatusBadRequest, "id: %q is not a valid id (letters, digits, _ . @ : -, at most 128)", id)
+	if fe := schema.CheckID("id", id); fe != nil {
+		return "", errorf(http.StatusBadRequest, "%v", fe)
 	}
 	return id, nil
+}
+
+// fieldProblems are the refused fields of one request: every one is
+// reported, not only the first, so that one answer says all that is wrong.
+type fieldProblems []*schema.FieldError
+
+func (p *fieldProblems) add(fe *schema.FieldError) {
+	if fe != nil {
+		*p = append(*p, fe)
+	}
+}
+
+// check checks each field of a record of kind with schema.CheckField, the
+// rules `dowser import` applies too; fields are name, value pairs.
+func (p *fieldProblems) check(kind string, fields ...string) {
+	for i := 0; i+1 < len(fields); i += 2 {
+		p.add(schema.CheckField(kind, fields[i], fields[i+1]))
+	}
+}
+
+// err is the 400 answer naming every problem, or nil.
+func (p fieldProblems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(p))
+	for i, fe := range p {
+		msgs[i] = fe.Error()
+	}
+	return &httpError{status: http.StatusBadRequest, msg: strings.Join(msgs, "; "), problems: p}
+}
+
+// checkOwner adds a problem when owner, a valid id, is not a user whose
+// role may own a record of kind (schema.CheckOwner).
+func (s *Server) checkOwner(ctx context.Context, p *fieldProblems, kind, field, owner string) error {
+	if owner == "" || schema.CheckID(field, owner) != nil {
+		return nil // no owner, or already reported
+	}
+	u, err := s.store.GetUser(ctx, owner)
+	switch {
+	case errors.Is(err, postgres.ErrNotFound):
+		u.Role = ""
+	case err != nil:
+		return err
+	}
+	p.add(schema.CheckOwner(kind, field, owner, u.Role))
+	return nil
 }
 
 type userRequest struct {
@@ -39,18 +91,9 @@ func (s *Server) putUser(w http.ResponseWriter, r *http.Request, _ postgres.User
 		s.fail(w, r, err)
 		return
 	}
-	switch {
-	case req.Name == "":
-		err = errorf(http.StatusBadRequest, "name: is required")
-	case req.Role != postgres.RoleRep && req.Role != postgres.RoleMarketer && req.Role != postgres.RoleManager &&
-		req.Role != postgres.RoleAdmin && req.Role != postgres.RoleSource:
-		err = errorf(http.StatusBadRequest, "role: %q is not one of rep, marketer, manager, admin, source", req.Role)
-	case req.Token != "":
-		if werr := postgres.CheckToken(req.Token); werr != nil {
-			err = errorf(http.StatusBadRequest, "token: %v", werr)
-		}
-	}
-	if err != nil {
+	var problems fieldProblems
+	problems.check(schema.KindUsers, "name", req.Name, "role", req.Role, "token", req.Token)
+	if err := problems.err(); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -121,13 +164,16 @@ func (s *Server) putAccount(w http.ResponseWriter, r *http.Request, _ postgres.U
 	}
 	a.ID = id
 	if a.Lifecycle == "" {
-		a.Lifecycle = "prospect"
+		a.Lifecycle = schema.LifecycleProspect
 	}
-	if a.Lifecycle != "prospect" && a.Lifecycle != "customer" {
-		s.fail(w, r, errorf(http.StatusBadRequest, "lifecycle: %q is not prospect or customer", a.Lifecycle))
+	var problems fieldProblems
+	problems.check(schema.KindAccounts, "name", a.Name, "owner", a.OwnerID, "lifecycle", a.Lifecycle,
+		"region", a.Region, "industry", a.Industry, "size", a.Size)
+	if err := s.checkOwner(r.Context(), &problems, schema.KindAccounts, "owner", a.OwnerID); err != nil {
+		s.fail(w, r, err)
 		return
 	}
-	if err := checkAttributes(a.Region, a.Industry, a.Size); err != nil {
+	if err := problems.err(); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -152,27 +198,94 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, _ postgres.U
 	writeJSON(w, http.StatusOK, a)
 }
 
-func (s *Server) putContent(w http.ResponseWriter, r *http.Request, _ postgres.User) {
+// contentRequest decodes and validates the content item of a PUT or an
+// impact preview: the same rules for both.
+func (s *Server) contentRequest(r *http.Request) (postgres.Content, error) {
 	id, err := pathID(r)
+	if err != nil {
+		return postgres.Content{}, err
+	}
+	var c postgres.Content
+	if err := decodeJSON(r, &c); err != nil {
+		return c, err
+	}
+	if c.ID != "" && c.ID != id {
+		return c, errorf(http.StatusBadRequest, "id: %q does not match the URL's %q", c.ID, id)
+	}
+	c.ID = id
+	var problems fieldProblems
+	problems.check(schema.KindContent, "title", c.Title, "url_prefix", c.URLPrefix, "owner", c.OwnerID)
+	if err := s.checkOwner(r.Context(), &problems, schema.KindContent, "owner", c.OwnerID); err != nil {
+		return c, err
+	}
+	return c, problems.err()
+}
+
+func (s *Server) putContent(w http.ResponseWriter, r *http.Request, _ postgres.User) {
+	c, err := s.contentRequest(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	var c postgres.Content
-	if err := decodeJSON(r, &c); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if c.ID != "" && c.ID != id {
-		s.fail(w, r, errorf(http.StatusBadRequest, "id: %q does not match the URL's %q", c.ID, id))
-		return
-	}
-	c.ID = id
 	if err := s.store.PutContent(r.Context(), c); err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, c)
+}
+
+// ContentImpact is what saving a content item would change: whose
+// marketing alerts, among the recent ones, would go to someone else.
+type ContentImpact struct {
+	ContentID string `json:"content_id"`
+	// AlertsExamined is how many of the most recent alerts were routed
+	// again, with and without the change.
+	AlertsExamined int `json:"alerts_examined"`
+	// Rerouted is how many of them would change marketing recipients.
+	Rerouted int `json:"rerouted"`
+	// Alerts are the first of those, newest first.
+	Alerts []ReroutedAlert `json:"alerts"`
+	// Gain are the users who would receive alerts they do not now; Lose
+	// those who would no longer receive some.
+	Gain []string `json:"gain"`
+	Lose []string `json:"lose"`
+}
+
+// ReroutedAlert is one recent alert whose marketing recipients a change
+// would alter.
+type ReroutedAlert struct {
+	ID        string    `json:"id"`
+	SignalID  string    `json:"signal_id"`
+	AccountID string    `json:"account_id"`
+	Time      time.Time `json:"time"`
+	Before    []string  `json:"before"`
+	After     []string  `json:"after"`
+}
+
+// ReroutePreviewer routes recent alerts again as if a content item were
+// saved, without saving it.
+type ReroutePreviewer interface {
+	ContentImpact(ctx context.Context, c postgres.Content) (ContentImpact, error)
+}
+
+// contentImpact answers, before a save, whose alerts the posted content
+// item would reroute: the body and its checks are PUT's.
+func (s *Server) contentImpact(w http.ResponseWriter, r *http.Request, _ postgres.User) {
+	if s.cfg.Reroute == nil {
+		s.fail(w, r, errorf(http.StatusServiceUnavailable, "this instance does not preview reroutes"))
+		return
+	}
+	c, err := s.contentRequest(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	impact, err := s.cfg.Reroute.ContentImpact(r.Context(), c)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, impact)
 }
 
 func (s *Server) getContent(w http.ResponseWriter, r *http.Request, _ postgres.User) {
@@ -204,7 +317,7 @@ func (s *Server) putSignal(w http.ResponseWriter, r *http.Request, me postgres.U
 			return
 		}
 	}
-	src, err := readBody(r)
+	src, err := readBody(r, signalTypes)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -225,6 +338,17 @@ func (s *Server) putSignal(w http.ResponseWriter, r *http.Request, me postgres.U
 	}
 	doc, err := json.Marshal(sig)
 	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var problems fieldProblems
+	problems.add(nulField(doc))
+	if err := s.checkOwner(r.Context(), &problems, schema.KindSignals, "owner", sig.Owner); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := problems.err(); err != nil {
+		err.(*httpError).status = http.StatusUnprocessableEntity // as every other problem of a signal
 		s.fail(w, r, err)
 		return
 	}
@@ -327,12 +451,13 @@ func (s *Server) signalVersion(w http.ResponseWriter, r *http.Request, _ postgre
 		s.fail(w, r, err)
 		return
 	}
-	v, err := strconv.Atoi(r.PathValue("version"))
+	// A version is a PostgreSQL integer: a larger number is no version.
+	v, err := strconv.ParseInt(r.PathValue("version"), 10, 32)
 	if err != nil || v < 1 {
 		s.fail(w, r, errorf(http.StatusBadRequest, "version: %q is not a positive integer", r.PathValue("version")))
 		return
 	}
-	sv, err := s.store.GetSignalVersion(r.Context(), id, v)
+	sv, err := s.store.GetSignalVersion(r.Context(), id, int(v))
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -411,4 +536,47 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request, me postgres.
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"alerts": alerts})
+}
+
+// nulField names the first string of a JSON document that holds a NUL
+// character: YAML's "\0" escape can put one there, and PostgreSQL cannot
+// store it. nil when there is none.
+func nulField(doc []byte) *schema.FieldError {
+	if !bytes.Contains(doc, []byte(`\u0000`)) {
+		return nil
+	}
+	var v any
+	if err := json.Unmarshal(doc, &v); err != nil {
+		return &schema.FieldError{Field: "(signal)", Reason: err.Error()}
+	}
+	var walk func(v any, path string) string
+	walk = func(v any, path string) string {
+		switch v := v.(type) {
+		case string:
+			if strings.IndexByte(v, 0) >= 0 {
+				return path
+			}
+		case map[string]any:
+			for _, k := range slices.Sorted(maps.Keys(v)) {
+				if strings.IndexByte(k, 0) >= 0 {
+					return joinPath(path, k)
+				}
+				if p := walk(v[k], joinPath(path, k)); p != "" {
+					return p
+				}
+			}
+		case []any:
+			for i, e := range v {
+				if p := walk(e, fmt.Sprintf("%s[%d]", path, i)); p != "" {
+					return p
+				}
+			}
+		}
+		return ""
+	}
+	path := walk(v, "")
+	if path == "" {
+		path = "(signal)"
+	}
+	return &schema.FieldError{Field: path, Reason: "contains a NUL character"}
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,11 +9,15 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/schema"
@@ -75,6 +80,8 @@ type Config struct {
 	// MaxPreviews bounds the previews running at once; a request beyond
 	// it is answered 429. 0 means DefaultMaxPreviews.
 	MaxPreviews int
+	// Reroute runs POST /v1/content/{id}/impact; nil answers 503.
+	Reroute ReroutePreviewer
 	// SessionTTL is how long a browser session lasts.
 	SessionTTL time.Duration
 	// SecureCookies says when the session cookie is marked Secure; empty
@@ -173,6 +180,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/accounts/{id}", s.auth(people, s.getAccount))
 	s.mux.HandleFunc("PUT /v1/content/{id}", s.auth(marketing, s.putContent))
 	s.mux.HandleFunc("GET /v1/content/{id}", s.auth(people, s.getContent))
+	s.mux.HandleFunc("POST /v1/content/{id}/impact", s.auth(marketing, s.contentImpact))
 	s.mux.HandleFunc("PUT /v1/contacts/{id}", s.auth(adminOnly, s.putContact))
 	s.mux.HandleFunc("GET /v1/contacts/{id}", s.auth(people, s.getContact))
 	s.mux.HandleFunc("GET /v1/territory-rules", s.auth(people, s.listTerritoryRules))
@@ -257,8 +265,35 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// readBody reads a request body of at most maxBodyBytes.
-func readBody(r *http.Request) ([]byte, error) {
+// The media types a request body may have: JSON everywhere, and YAML too
+// where the body is a signal definition.
+var (
+	jsonTypes   = []string{"application/json"}
+	signalTypes = []string{"application/json", "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
+)
+
+// requireType refuses (415) a request whose Content-Type is not one of
+// types, or names a charset other than UTF-8. Browsers send text/plain
+// cross-site without a preflight: refusing it is part of CSRF defence.
+func requireType(r *http.Request, types []string) error {
+	ct := r.Header.Get("Content-Type")
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || !slices.Contains(types, mt) {
+		return errorf(http.StatusUnsupportedMediaType, "Content-Type: %q is not %s", ct, strings.Join(types, " or "))
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return errorf(http.StatusUnsupportedMediaType, "Content-Type: charset %q is not utf-8", cs)
+	}
+	return nil
+}
+
+// readBody reads a request body of at most maxBodyBytes, of one of the
+// media types, that is valid UTF-8 without NUL bytes (PostgreSQL text
+// holds neither).
+func readBody(r *http.Request, types []string) ([]byte, error) {
+	if err := requireType(r, types); err != nil {
+		return nil, err
+	}
 	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -267,20 +302,159 @@ func readBody(r *http.Request) ([]byte, error) {
 		}
 		return nil, errorf(http.StatusBadRequest, "reading request body: %v", err)
 	}
+	if !utf8.Valid(b) {
+		return nil, errorf(http.StatusBadRequest, "request body: not valid UTF-8 at byte %d", invalidUTF8At(b))
+	}
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		return nil, errorf(http.StatusBadRequest, "request body: NUL byte at byte %d", i)
+	}
 	return b, nil
 }
 
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
+}
+
+// decodeJSON is the one decoder of JSON request bodies: Content-Type
+// application/json, at most maxBodyBytes of UTF-8, exactly one JSON value
+// without trailing data and without a member name twice in one object at
+// any depth (encoding/json would keep the last: "role":"rep","role":"admin"
+// would make an admin), and no unknown fields.
 func decodeJSON(r *http.Request, v any) error {
-	b, err := readBody(r)
+	b, err := readBody(r, jsonTypes)
 	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	if err := checkStrictJSON(b, true); err != nil {
+		return errorf(http.StatusBadRequest, "decoding request body: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return errorf(http.StatusBadRequest, "decoding request body: %v", err)
 	}
 	return nil
+}
+
+// checkStrictJSON checks that b is one JSON value, followed by nothing but
+// white space, in which no object names a member twice. With fold, names
+// that differ only in case are the same name, as encoding/json matches
+// them to struct fields ("Role" sets role too). Nesting deeper than
+// encoding/json's own limit is refused.
+func checkStrictJSON(b []byte, fold bool) error {
+	type frame struct {
+		object    bool
+		names     map[string]bool // of an object: the names seen
+		name      string          // of an object: the name whose value is next
+		wantValue bool            // of an object: a value is next, not a name
+		items     int             // of an array: the items so far
+	}
+	var stack []*frame
+	// path names where the scan is; built only for a message, as building
+	// it at every level would cost depth² bytes.
+	path := func(last string) string {
+		var sb strings.Builder
+		for _, f := range stack[:len(stack)-1] {
+			if f.object {
+				if sb.Len() > 0 {
+					sb.WriteByte('.')
+				}
+				sb.WriteString(f.name)
+			} else {
+				fmt.Fprintf(&sb, "[%d]", f.items-1)
+			}
+		}
+		return joinPath(sb.String(), last)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return errors.New("unexpected end of JSON input")
+		}
+		if err != nil {
+			return err
+		}
+		var top *frame
+		if n := len(stack); n > 0 {
+			top = stack[n-1]
+		}
+		delim, _ := tok.(json.Delim)
+		switch {
+		case delim == '}' || delim == ']':
+			stack = stack[:len(stack)-1]
+		case top != nil && top.object && !top.wantValue:
+			name := tok.(string) // json.Decoder allows nothing else here
+			key := name
+			if fold {
+				key = foldName(name)
+			}
+			if top.names[key] {
+				return fmt.Errorf("%s: member named twice", path(name))
+			}
+			top.names[key] = true
+			top.name, top.wantValue = name, true
+			continue
+		default: // a value
+			if top != nil && top.object {
+				top.wantValue = false
+			} else if top != nil {
+				top.items++
+			}
+			switch delim {
+			case '{':
+				stack = append(stack, &frame{object: true, names: map[string]bool{}})
+			case '[':
+				stack = append(stack, &frame{})
+			}
+			if len(stack) > maxJSONDepth {
+				return fmt.Errorf("nested deeper than %d levels", maxJSONDepth)
+			}
+		}
+		if len(stack) == 0 {
+			break
+		}
+	}
+	if rest := bytes.TrimLeft(b[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return fmt.Errorf("trailing data after the JSON value, at byte %d", len(b)-len(rest))
+	}
+	return nil
+}
+
+// maxJSONDepth is encoding/json's own nesting limit.
+const maxJSONDepth = 10000
+
+func joinPath(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}
+
+// foldName maps every rune of name to the smallest rune of its Unicode
+// simple-folding orbit: two names are equal under strings.EqualFold (how
+// encoding/json matches fields) exactly when their foldNames are equal.
+func foldName(name string) string {
+	var b strings.Builder
+	b.Grow(len(name))
+	for _, r := range name {
+		min := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f < min {
+				min = f
+			}
+		}
+		b.WriteRune(min)
+	}
+	return b.String()
 }
 
 func queryInt(r *http.Request, name string, def, maxv int) (int, error) {

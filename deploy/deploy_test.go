@@ -595,6 +595,7 @@ var metricNames = []string{
 	"dowser_postgres_pool_acquired_conns", "dowser_postgres_pool_idle_conns", "dowser_postgres_pool_total_conns",
 	"dowser_events_dropped_do_not_track_total", "dowser_alerts_purged_total",
 	"dowser_partition_stalled_seconds",
+	"dowser_routing_owner_skipped_total",
 }
 
 var metricRef = regexp.MustCompile(`\bdowser_[a-z0-9_]+`)

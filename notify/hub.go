@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -126,7 +127,9 @@ func NewHub(cfg HubConfig, history History, actions Actions, reg prometheus.Regi
 	reg.MustRegister(h.conns, h.latency)
 	allowed := make(map[string]bool, len(cfg.AllowedOrigins))
 	for _, o := range cfg.AllowedOrigins {
-		allowed[strings.ToLower(strings.TrimRight(o, "/"))] = true
+		if u, err := url.Parse(strings.TrimRight(o, "/")); err == nil {
+			allowed[originKey(u.Scheme, u.Host)] = true
+		}
 	}
 	h.upgrader = websocket.Upgrader{
 		// Each connection keeps its read buffer for life: client frames are
@@ -143,13 +146,49 @@ func NewHub(cfg HubConfig, history History, actions Actions, reg prometheus.Regi
 				return true // not a browser: the bearer token is the proof
 			}
 			u, err := url.Parse(origin)
-			if err != nil {
+			if err != nil || u.Host == "" {
 				return false
 			}
-			return strings.EqualFold(u.Host, r.Host) || allowed[strings.ToLower(origin)]
+			// Scheme, host and port must all match: http://host is
+			// another origin than https://host (a page served in clear
+			// text, which anyone on the path can write).
+			key := originKey(u.Scheme, u.Host)
+			return key == originKey(requestScheme(r), r.Host) || allowed[key]
 		},
 	}
 	return h
+}
+
+// requestScheme is the scheme the browser used to reach the server: https
+// when the connection is TLS or a TLS-terminating proxy says so in
+// X-Forwarded-Proto (a browser cannot set that header on a websocket
+// handshake, so a foreign page cannot use it to pass the check).
+func requestScheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+	if strings.EqualFold(strings.TrimSpace(proto), "https") {
+		return "https"
+	}
+	return "http"
+}
+
+// originKey is scheme://host:port in lower case, with the scheme's
+// default port made explicit, so that https://a and https://a:443 are
+// one origin.
+func originKey(scheme, host string) string {
+	scheme, host = strings.ToLower(scheme), strings.ToLower(host)
+	if _, port, err := net.SplitHostPort(host); err != nil || port == "" {
+		h := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+		switch scheme {
+		case "https", "wss":
+			host = net.JoinHostPort(h, "443")
+		default:
+			host = net.JoinHostPort(h, "80")
+		}
+	}
+	return scheme + "://" + host
 }
 
 // readBufferSize is the read buffer of a connection: room for a frame

@@ -273,13 +273,30 @@ func TestHubRejectsForeignOrigins(t *testing.T) {
 	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("foreign origin: err=%v resp=%v, want 403", err, resp)
 	}
-	for _, origin := range []string{srv.URL, "https://panel.example"} {
+	for _, origin := range []string{srv.URL, strings.ToUpper(srv.URL), "https://panel.example", "https://panel.example:443"} {
 		c, _, err := websocket.DefaultDialer.Dial(url, http.Header{"Origin": {origin}})
 		if err != nil {
-			t.Fatalf("origin %s refused: %v", origin, err)
+			t.Errorf("origin %s refused: %v", origin, err)
+			continue
 		}
 		c.Close()
 	}
+	// The same host under another scheme or port is another origin.
+	host := strings.TrimPrefix(srv.URL, "http://")
+	hostname, _, _ := strings.Cut(host, ":")
+	for _, origin := range []string{"https://" + host, "http://" + hostname, "http://" + hostname + ":1", "http://panel.example", "https://panel.example:8443", "null"} {
+		_, resp, err := websocket.DefaultDialer.Dial(url, http.Header{"Origin": {origin}})
+		if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Errorf("origin %s: err=%v resp=%v, want 403", origin, err, resp)
+		}
+	}
+	// Behind a TLS-terminating proxy the browser's origin is https.
+	h2 := http.Header{"Origin": {"https://" + host}, "X-Forwarded-Proto": {"https"}}
+	c, _, err := websocket.DefaultDialer.Dial(url, h2)
+	if err != nil {
+		t.Fatalf("https origin behind a TLS proxy refused: %v", err)
+	}
+	c.Close()
 }
 
 func TestHubPingsIdleConnectionsAndDropsSilentOnes(t *testing.T) {

@@ -15,6 +15,8 @@ type Contact struct {
 	// OwnerID is the rep who owns the person, before their account's
 	// owner; "" for none.
 	OwnerID string
+	// OwnerRole is the owner's role now; "" when the owner is no user.
+	OwnerRole string
 	// AccountID is the person's account, used when an alert names none.
 	AccountID string
 }
@@ -23,6 +25,8 @@ type Contact struct {
 type Account struct {
 	// OwnerID is the rep who owns the account; "" for none.
 	OwnerID string
+	// OwnerRole is the owner's role now; "" when the owner is no user.
+	OwnerRole string
 	// The territory attributes territory rules match; "" is unknown.
 	Region, Industry, Size string
 }
@@ -33,6 +37,14 @@ type TerritoryRule struct {
 	// Attributes the account must have; "" matches any value.
 	Region, Industry, Size string
 	RepID                  string
+	// RepRole is the rep's role now; "" when the rep is no user.
+	RepRole string
+}
+
+// Owner is a user who owns something, with their role now; Role is ""
+// when the id is no user (any more).
+type Owner struct {
+	ID, Role string
 }
 
 // Matches reports whether every attribute the rule sets equals the
@@ -42,9 +54,11 @@ func (r TerritoryRule) Matches(a Account) bool {
 	return eq(r.Region, a.Region) && eq(r.Industry, a.Industry) && eq(r.Size, a.Size)
 }
 
-// Directory answers the ownership questions routing asks. An owner, rep or
-// manager it returns is a user who exists: a stale id is reported as "".
-// Routing may ask two questions at once.
+// Directory answers the ownership questions routing asks. Owners come with
+// their role as it is now ("" for an id that is no user), and the router
+// skips those whose role does not fit (schema.OwnerFits): a role changed
+// or a user deleted after the owner was saved. Reps and managers it
+// returns are users of those roles. Routing may ask two questions at once.
 type Directory interface {
 	// Contact returns the person's routing data; the zero Contact when the
 	// person is unknown.
@@ -59,7 +73,9 @@ type Directory interface {
 	Reps(ctx context.Context) ([]string, error)
 	// ContentOwners returns the owners of the content items with one of the
 	// ids, or whose URL prefix one of the urls starts with.
-	ContentOwners(ctx context.Context, contentIDs, urls []string) ([]string, error)
+	ContentOwners(ctx context.Context, contentIDs, urls []string) ([]Owner, error)
+	// UserRole returns the user's role, "" when there is no such user.
+	UserRole(ctx context.Context, userID string) (string, error)
 	// Subscribers returns the managers subscribed to one of the users.
 	Subscribers(ctx context.Context, userIDs []string) ([]string, error)
 }
@@ -96,7 +112,26 @@ type Route struct {
 	// Managers are the managers subscribed to Sales or to a marketing
 	// recipient.
 	Managers []string
+	// Skipped are the stored owners passed over because they are no user
+	// or their role does not fit what they own; for the caller to log and
+	// count.
+	Skipped []Skip
 }
+
+// Skip is an owner routing passed over.
+type Skip struct {
+	// Step is where: ByContact, ByAccount, ByTerritory, or "content" or
+	// "signal" for the marketing recipients.
+	Step string
+	// Owner is the stored id; Role its role now, "" for no user.
+	Owner, Role string
+}
+
+// Marketing steps, for Skip.Step.
+const (
+	ByContent = "content"
+	BySignal  = "signal"
+)
 
 // Recipients returns the route's users, sorted and without duplicates.
 func (r Route) Recipients() []string {
@@ -162,16 +197,16 @@ func (r *Router) Route(ctx context.Context, a *schema.Alert) (Route, error) {
 	// The content owners do not depend on the sales lookups: ask for them
 	// meanwhile, so that routing waits for the directory one answer less.
 	type owners struct {
-		ids []string
-		err error
+		owners []Owner
+		err    error
 	}
 	marketing := make(chan owners, 1)
 	go func() {
-		ids, err := r.dir.ContentOwners(ctx, ids, urls)
-		marketing <- owners{ids, err}
+		o, err := r.dir.ContentOwners(ctx, ids, urls)
+		marketing <- owners{o, err}
 	}()
 	var err error
-	route.Sales, route.SalesBy, route.Rule, err = r.sales(ctx, a)
+	route.Sales, route.SalesBy, route.Rule, route.Skipped, err = r.sales(ctx, a)
 	m := <-marketing
 	if err != nil {
 		return Route{}, fmt.Errorf("routing %s: %w", a.ID, err)
@@ -179,9 +214,23 @@ func (r *Router) Route(ctx context.Context, a *schema.Alert) (Route, error) {
 	if m.err != nil {
 		return Route{}, fmt.Errorf("routing %s: %w", a.ID, m.err)
 	}
-	route.Marketing = m.ids
+	for _, o := range m.owners {
+		if schema.OwnerFits(schema.KindContent, o.Role) {
+			route.Marketing = append(route.Marketing, o.ID)
+		} else {
+			route.Skipped = append(route.Skipped, Skip{Step: ByContent, Owner: o.ID, Role: o.Role})
+		}
+	}
 	if len(route.Marketing) == 0 && a.SignalOwner != "" {
-		route.Marketing = []string{a.SignalOwner}
+		role, err := r.dir.UserRole(ctx, a.SignalOwner)
+		if err != nil {
+			return Route{}, fmt.Errorf("routing %s: %w", a.ID, err)
+		}
+		if schema.OwnerFits(schema.KindSignals, role) {
+			route.Marketing = []string{a.SignalOwner}
+		} else {
+			route.Skipped = append(route.Skipped, Skip{Step: BySignal, Owner: a.SignalOwner, Role: role})
+		}
 	}
 	if recipients := route.Recipients(); len(recipients) > 0 {
 		managers, err := r.dir.Subscribers(ctx, recipients)
@@ -193,16 +242,28 @@ func (r *Router) Route(ctx context.Context, a *schema.Alert) (Route, error) {
 	return route, nil
 }
 
-// sales finds the alert's sales recipient and the step that found it.
-func (r *Router) sales(ctx context.Context, a *schema.Alert) (rep, by, rule string, err error) {
+// sales finds the alert's sales recipient and the step that found it. An
+// owner whose role does not fit (schema.OwnerFits) is skipped, and routing
+// falls through to the next step.
+func (r *Router) sales(ctx context.Context, a *schema.Alert) (rep, by, rule string, skipped []Skip, err error) {
+	fits := func(step, owner, role, kind string) bool {
+		if owner == "" {
+			return false
+		}
+		if schema.OwnerFits(kind, role) {
+			return true
+		}
+		skipped = append(skipped, Skip{Step: step, Owner: owner, Role: role})
+		return false
+	}
 	accountID := a.AccountID
 	if a.CustomerID != "" {
 		c, err := r.dir.Contact(ctx, a.CustomerID)
 		if err != nil {
-			return "", "", "", err
+			return "", "", "", nil, err
 		}
-		if c.OwnerID != "" {
-			return c.OwnerID, ByContact, "", nil
+		if fits(ByContact, c.OwnerID, c.OwnerRole, schema.KindContacts) {
+			return c.OwnerID, ByContact, "", skipped, nil
 		}
 		if accountID == "" {
 			accountID = c.AccountID
@@ -211,24 +272,24 @@ func (r *Router) sales(ctx context.Context, a *schema.Alert) (rep, by, rule stri
 	var acct Account
 	if accountID != "" {
 		if acct, err = r.dir.Account(ctx, accountID); err != nil {
-			return "", "", "", err
+			return "", "", "", nil, err
 		}
-		if acct.OwnerID != "" {
-			return acct.OwnerID, ByAccount, "", nil
+		if fits(ByAccount, acct.OwnerID, acct.OwnerRole, schema.KindAccounts) {
+			return acct.OwnerID, ByAccount, "", skipped, nil
 		}
 	}
 	rules, err := r.dir.TerritoryRules(ctx)
 	if err != nil {
-		return "", "", "", err
+		return "", "", "", nil, err
 	}
 	for _, tr := range rules {
-		if tr.RepID != "" && tr.Matches(acct) {
-			return tr.RepID, ByTerritory, tr.ID, nil
+		if tr.Matches(acct) && fits(ByTerritory, tr.RepID, tr.RepRole, schema.KindTerritoryRules) {
+			return tr.RepID, ByTerritory, tr.ID, skipped, nil
 		}
 	}
 	reps, err := r.dir.Reps(ctx)
 	if err != nil {
-		return "", "", "", err
+		return "", "", "", nil, err
 	}
 	if r.presence != nil {
 		connected := slices.DeleteFunc(slices.Clone(reps), func(id string) bool { return !r.presence.Connected(id) })
@@ -241,9 +302,9 @@ func (r *Router) sales(ctx context.Context, a *schema.Alert) (rep, by, rule stri
 		key = "account:" + accountID
 	}
 	if rep := Rendezvous(key, reps); rep != "" {
-		return rep, ByRoundRobin, "", nil
+		return rep, ByRoundRobin, "", skipped, nil
 	}
-	return "", ByNobody, "", nil
+	return "", ByNobody, "", skipped, nil
 }
 
 // Rendezvous returns the candidate that ranks highest for key by

@@ -18,29 +18,57 @@ type fakeDirectory struct {
 	reps     []string
 	content  map[string]string   // id or url prefix -> owner
 	subs     map[string][]string // user -> managers subscribed
+	roles    map[string]string   // user -> role, before the prefix rule of role
 	err      error
 }
 
+// role is a user's role: from roles, else by the id's prefix (rep-,
+// mkt-, mgr-, admin); "" for no user.
+func (f fakeDirectory) role(id string) string {
+	if r, ok := f.roles[id]; ok {
+		return r
+	}
+	for prefix, role := range map[string]string{"rep-": "rep", "mkt-": "marketer", "mgr-": "manager", "admin": "admin"} {
+		if strings.HasPrefix(id, prefix) {
+			return role
+		}
+	}
+	return ""
+}
+
 func (f fakeDirectory) Contact(_ context.Context, id string) (Contact, error) {
-	return f.contacts[id], f.err
+	c := f.contacts[id]
+	c.OwnerRole = f.role(c.OwnerID)
+	return c, f.err
 }
 
 func (f fakeDirectory) Account(_ context.Context, id string) (Account, error) {
-	return f.accounts[id], nil
+	a := f.accounts[id]
+	a.OwnerRole = f.role(a.OwnerID)
+	return a, nil
 }
 
-func (f fakeDirectory) TerritoryRules(context.Context) ([]TerritoryRule, error) { return f.rules, nil }
+func (f fakeDirectory) TerritoryRules(context.Context) ([]TerritoryRule, error) {
+	rules := slices.Clone(f.rules)
+	for i := range rules {
+		rules[i].RepRole = f.role(rules[i].RepID)
+	}
+	return rules, nil
+}
+
+func (f fakeDirectory) UserRole(_ context.Context, id string) (string, error) { return f.role(id), nil }
 
 func (f fakeDirectory) Reps(context.Context) ([]string, error) { return f.reps, nil }
 
-func (f fakeDirectory) ContentOwners(_ context.Context, ids, urls []string) ([]string, error) {
-	var out []string
+func (f fakeDirectory) ContentOwners(_ context.Context, ids, urls []string) ([]Owner, error) {
+	var out []Owner
 	for key, owner := range f.content {
 		if slices.Contains(ids, key) || slices.ContainsFunc(urls, func(u string) bool { return strings.HasPrefix(u, key) }) {
-			out = append(out, owner)
+			out = append(out, Owner{ID: owner, Role: f.role(owner)})
 		}
 	}
-	return out, nil
+	slices.SortFunc(out, func(a, b Owner) int { return strings.Compare(a.ID, b.ID) })
+	return slices.Compact(out), nil
 }
 
 func (f fakeDirectory) Subscribers(_ context.Context, users []string) ([]string, error) {
@@ -228,5 +256,49 @@ func TestRouteReportsDirectoryErrors(t *testing.T) {
 	_, err := r.Recipients(context.Background(), &schema.Alert{ID: "al-1", CustomerID: "c-1"})
 	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "al-1") {
 		t.Errorf("err = %v, want boom naming the alert", err)
+	}
+}
+
+// A stored owner whose role no longer fits, or who is no user, is skipped:
+// routing falls through to the next step and reports the skip.
+func TestRouteSkipsOwnersWhoseRoleNoLongerFits(t *testing.T) {
+	dir := fakeDirectory{
+		contacts: map[string]Contact{"c-1": {OwnerID: "rep-now-mkt", AccountID: "acme"}},
+		accounts: map[string]Account{
+			"acme":   {OwnerID: "gone", Region: "emea"},
+			"globex": {OwnerID: "rep-ana"},
+		},
+		rules:   []TerritoryRule{{ID: "bad", Region: "emea", RepID: "mkt-jane"}, {ID: "emea", Region: "emea", RepID: "rep-eu"}},
+		reps:    []string{"rep-ana", "rep-eu"},
+		content: map[string]string{"pricing": "rep-b", "docs": "mkt-omar"},
+		roles:   map[string]string{"rep-now-mkt": "marketer"},
+	}
+	r := NewRouter(dir, nil)
+	route, err := r.Route(context.Background(), &schema.Alert{CustomerID: "c-1", SignalOwner: "rep-x",
+		Evidence: []schema.Evidence{{ContentID: "pricing"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if route.Sales != "rep-eu" || route.SalesBy != ByTerritory || route.Rule != "emea" {
+		t.Errorf("sales = %s by %s rule %s, want rep-eu by the emea rule", route.Sales, route.SalesBy, route.Rule)
+	}
+	if len(route.Marketing) != 0 {
+		t.Errorf("marketing = %v, want nobody: the content owner is a rep, and so is the signal owner", route.Marketing)
+	}
+	want := []Skip{
+		{ByContact, "rep-now-mkt", "marketer"}, {ByAccount, "gone", ""}, {ByTerritory, "mkt-jane", "marketer"},
+		{ByContent, "rep-b", "rep"}, {BySignal, "rep-x", "rep"},
+	}
+	if fmt.Sprint(route.Skipped) != fmt.Sprint(want) {
+		t.Errorf("skipped = %v, want %v", route.Skipped, want)
+	}
+	// The other content owner still fits: only the rep is dropped.
+	route, err = r.Route(context.Background(), &schema.Alert{AccountID: "globex", SignalOwner: "mkt-sig",
+		Evidence: []schema.Evidence{{ContentID: "pricing"}, {ContentID: "docs"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(route.Recipients()) != "[mkt-omar rep-ana]" {
+		t.Errorf("recipients = %v, want [mkt-omar rep-ana]", route.Recipients())
 	}
 }

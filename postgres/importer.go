@@ -218,19 +218,25 @@ func importStatement(table string, cols []importColumn) string {
 		") ON CONFLICT (id) DO UPDATE SET " + strings.Join(updates, ", ")
 }
 
-// ExistingUsers returns which of the ids are users.
-func (s *Store) ExistingUsers(ctx context.Context, ids []string) (map[string]bool, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id FROM users WHERE id = ANY($1::text[])`, ids)
+// UserRoles returns the role of each of the ids that is an active user;
+// ids that are not users, or whose user is disabled or deleted, are
+// absent: none of them may own anything or receive alerts.
+func (s *Store) UserRoles(ctx context.Context, ids []string) (map[string]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, role FROM users WHERE id = ANY($1::text[]) AND NOT disabled AND deleted_at IS NULL`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("looking up users: %w", err)
 	}
-	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("reading users: %w", err)
+	defer rows.Close()
+	out := make(map[string]string)
+	for rows.Next() {
+		var id, role string
+		if err := rows.Scan(&id, &role); err != nil {
+			return nil, fmt.Errorf("reading users: %w", err)
+		}
+		out[id] = role
 	}
-	out := make(map[string]bool, len(found))
-	for _, id := range found {
-		out[id] = true
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading users: %w", err)
 	}
 	return out, nil
 }

@@ -78,9 +78,9 @@ func TestImportIsAllOrNothingAndKeepsColumnsNotNamed(t *testing.T) {
 	if _, err := s.Import(ctx, "planets", []string{"id"}, nil); err == nil {
 		t.Error("importing an unknown kind succeeded")
 	}
-	known, err := s.ExistingUsers(ctx, []string{"rep-ana", "rep-new", "mgr-max"})
-	if err != nil || !known["rep-ana"] || known["rep-new"] || !known["mgr-max"] {
-		t.Errorf("ExistingUsers = %v, %v", known, err)
+	roles, err := s.UserRoles(ctx, []string{"rep-ana", "rep-new", "mgr-max"})
+	if err != nil || len(roles) != 2 || roles["rep-ana"] != "rep" || roles["mgr-max"] != "manager" {
+		t.Errorf("UserRoles = %v, %v", roles, err)
 	}
 	if c, err := s.GetContact(ctx, "c-2"); err != nil || c.OwnerID != "" || c.AccountID != "globex" {
 		t.Errorf("c-2 = %+v, %v", c, err)

@@ -8,18 +8,20 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/dowserhq/dowser/schema"
 )
 
-// Roles a user can have.
+// Roles a user can have (schema's, named here for the callers of Store).
 const (
-	RoleRep      = "rep"
-	RoleMarketer = "marketer"
-	RoleAdmin    = "admin"
+	RoleRep      = schema.RoleRep
+	RoleMarketer = schema.RoleMarketer
+	RoleAdmin    = schema.RoleAdmin
 	// RoleSource is an upstream system: it may only post events.
-	RoleSource = "source"
+	RoleSource = schema.RoleSource
 	// RoleManager is a sales manager: a person who reads like a rep and
 	// receives the alerts of the reps they subscribe to.
-	RoleManager = "manager"
+	RoleManager = schema.RoleManager
 )
 
 // User is a person who logs in (a sales rep, a marketer, a manager or an
@@ -283,20 +285,36 @@ func (s *Store) AccountLifecycle(ctx context.Context, accountID string) (string,
 	return a.Lifecycle, err
 }
 
-// ContentOwners returns the distinct owners of the content items that have
-// one of contentIDs as id, or a url_prefix that one of urls starts with.
-func (s *Store) ContentOwners(ctx context.Context, contentIDs, urls []string) ([]string, error) {
+// UserRole is a user id with the user's role; Role is "" when the id is no
+// user.
+type UserRole struct {
+	ID, Role string
+}
+
+// ContentOwners returns, by id, the distinct owners of the content items
+// that have one of contentIDs as id, or a url_prefix that one of urls
+// starts with, each with their role now ("" for an owner who is no user).
+func (s *Store) ContentOwners(ctx context.Context, contentIDs, urls []string) ([]UserRole, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT DISTINCT owner_id FROM content
-		WHERE owner_id IS NOT NULL AND (id = ANY($1::text[])
-			OR (url_prefix <> '' AND EXISTS (SELECT 1 FROM unnest($2::text[]) u WHERE starts_with(u, url_prefix))))
-		ORDER BY owner_id`, contentIDs, urls)
+		SELECT DISTINCT c.owner_id, coalesce(u.role, '') FROM content c LEFT JOIN users u ON u.id = c.owner_id AND NOT u.disabled AND u.deleted_at IS NULL
+		WHERE c.owner_id IS NOT NULL AND (c.id = ANY($1::text[])
+			OR (c.url_prefix <> '' AND EXISTS (SELECT 1 FROM unnest($2::text[]) x WHERE starts_with(x, c.url_prefix))))
+		ORDER BY c.owner_id`, contentIDs, urls)
 	if err != nil {
 		return nil, fmt.Errorf("finding content owners: %w", err)
 	}
-	owners, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	owners, err := pgx.CollectRows(rows, pgx.RowToStructByPos[UserRole])
 	if err != nil {
 		return nil, fmt.Errorf("reading content owners: %w", err)
 	}
 	return owners, nil
+}
+
+// RoleOf returns the user's role, "" when there is no such user.
+func (s *Store) RoleOf(ctx context.Context, userID string) (string, error) {
+	u, err := s.GetUser(ctx, userID)
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	}
+	return u.Role, err
 }

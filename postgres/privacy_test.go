@@ -49,7 +49,7 @@ func TestEraseCustomerReachesLinkedIdentitiesAndQueuesTombstones(t *testing.T) {
 	if len(left) != 2 {
 		t.Errorf("%d alerts left, want al-shared and al-other", len(left))
 	}
-	if c, err := s.ContactRouting(ctx, "c-1"); err != nil || c.AccountID != "" {
+	if c, _, err := s.ContactRouting(ctx, "c-1"); err != nil || c.AccountID != "" {
 		t.Errorf("contact after erasure = %+v, %v: want it gone", c, err)
 	}
 	queued, err := s.ErasuresAfter(ctx, 0)

@@ -94,20 +94,41 @@ func (s *Store) DeleteTerritoryRule(ctx context.Context, id string) error {
 // ListTerritoryRules returns every territory rule in the order routing
 // tries them.
 func (s *Store) ListTerritoryRules(ctx context.Context) ([]TerritoryRule, error) {
-	return s.territoryRules(ctx, false)
+	return s.territoryRules(ctx)
 }
 
-// RoutableTerritoryRules returns, in the order routing tries them, the
-// territory rules whose rep is a user.
-func (s *Store) RoutableTerritoryRules(ctx context.Context) ([]TerritoryRule, error) {
-	return s.territoryRules(ctx, true)
+// RoutingTerritoryRules returns every territory rule in the order routing
+// tries them, and the role of each rule's rep now ("" when the rep is no
+// user), for routing to skip a rep whose role no longer fits.
+func (s *Store) RoutingTerritoryRules(ctx context.Context) ([]TerritoryRule, []string, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT r.id, r.priority, r.region, r.industry, r.size, r.rep_id, coalesce(u.role, '')
+		FROM territory_rules r LEFT JOIN users u ON u.id = r.rep_id AND NOT u.disabled AND u.deleted_at IS NULL
+		ORDER BY r.priority, r.id`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing territory rules: %w", err)
+	}
+	defer rows.Close()
+	var rules []TerritoryRule
+	var roles []string
+	for rows.Next() {
+		var r TerritoryRule
+		var role string
+		if err := rows.Scan(&r.ID, &r.Priority, &r.Region, &r.Industry, &r.Size, &r.RepID, &role); err != nil {
+			return nil, nil, fmt.Errorf("reading territory rules: %w", err)
+		}
+		rules, roles = append(rules, r), append(roles, role)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("reading territory rules: %w", err)
+	}
+	return rules, roles, nil
 }
 
-func (s *Store) territoryRules(ctx context.Context, onlyUsers bool) ([]TerritoryRule, error) {
+func (s *Store) territoryRules(ctx context.Context) ([]TerritoryRule, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT r.id, r.priority, r.region, r.industry, r.size, r.rep_id FROM territory_rules r
-		WHERE NOT $1 OR EXISTS (SELECT 1 FROM users u WHERE u.id = r.rep_id)
-		ORDER BY r.priority, r.id`, onlyUsers)
+		ORDER BY r.priority, r.id`)
 	if err != nil {
 		return nil, fmt.Errorf("listing territory rules: %w", err)
 	}
@@ -161,7 +182,7 @@ func (s *Store) Subscriptions(ctx context.Context, managerID string) ([]string, 
 func (s *Store) Subscribers(ctx context.Context, userIDs []string) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT DISTINCT m.manager_id FROM manager_subscriptions m JOIN users u ON u.id = m.manager_id
-		WHERE m.rep_id = ANY($1::text[]) AND u.role = 'manager' ORDER BY m.manager_id`, userIDs)
+		WHERE m.rep_id = ANY($1::text[]) AND u.role = 'manager' AND NOT u.disabled AND u.deleted_at IS NULL ORDER BY m.manager_id`, userIDs)
 	if err != nil {
 		return nil, fmt.Errorf("finding subscribed managers: %w", err)
 	}
@@ -173,43 +194,45 @@ func (s *Store) Subscribers(ctx context.Context, userIDs []string) ([]string, er
 }
 
 // ContactRouting returns the owner and account of the person with that
-// customer id, as routing needs them: empty when the person is unknown, and
-// an owner who is not a user is "".
-func (s *Store) ContactRouting(ctx context.Context, customerID string) (Contact, error) {
-	c := Contact{ID: customerID}
-	err := s.pool.QueryRow(ctx, `
-		SELECT coalesce(u.id, ''), c.account_id FROM contacts c LEFT JOIN users u ON u.id = c.owner_id
-		WHERE c.id = $1`, customerID).Scan(&c.OwnerID, &c.AccountID)
+// customer id, as routing needs them: empty when the person is unknown;
+// ownerRole is the owner's role now, "" when the owner is no user.
+func (s *Store) ContactRouting(ctx context.Context, customerID string) (c Contact, ownerRole string, err error) {
+	c = Contact{ID: customerID}
+	err = s.pool.QueryRow(ctx, `
+		SELECT coalesce(c.owner_id, ''), coalesce(u.role, ''), c.account_id FROM contacts c LEFT JOIN users u ON u.id = c.owner_id AND NOT u.disabled AND u.deleted_at IS NULL
+		WHERE c.id = $1`, customerID).Scan(&c.OwnerID, &ownerRole, &c.AccountID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return c, nil
+		return c, "", nil
 	}
 	if err != nil {
 		// Not the id: the message ends up in logs.
-		return c, fmt.Errorf("reading a contact: %w", err)
+		return c, "", fmt.Errorf("reading a contact: %w", err)
 	}
-	return c, nil
+	return c, ownerRole, nil
 }
 
 // AccountRouting returns the account as routing needs it: empty when the
-// account is unknown, and an owner who is not a user is "".
-func (s *Store) AccountRouting(ctx context.Context, accountID string) (Account, error) {
-	a := Account{ID: accountID}
-	err := s.pool.QueryRow(ctx, `
-		SELECT a.name, coalesce(u.id, ''), a.lifecycle, a.region, a.industry, a.size
-		FROM accounts a LEFT JOIN users u ON u.id = a.owner_id WHERE a.id = $1`, accountID).
-		Scan(&a.Name, &a.OwnerID, &a.Lifecycle, &a.Region, &a.Industry, &a.Size)
+// account is unknown; ownerRole is the owner's role now, "" when the owner
+// is no user.
+func (s *Store) AccountRouting(ctx context.Context, accountID string) (a Account, ownerRole string, err error) {
+	a = Account{ID: accountID}
+	err = s.pool.QueryRow(ctx, `
+		SELECT a.name, coalesce(a.owner_id, ''), coalesce(u.role, ''), a.lifecycle, a.region, a.industry, a.size
+		FROM accounts a LEFT JOIN users u ON u.id = a.owner_id AND NOT u.disabled AND u.deleted_at IS NULL WHERE a.id = $1`, accountID).
+		Scan(&a.Name, &a.OwnerID, &ownerRole, &a.Lifecycle, &a.Region, &a.Industry, &a.Size)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return a, nil
+		return a, "", nil
 	}
 	if err != nil {
-		return a, fmt.Errorf("reading account %q: %w", accountID, err)
+		return a, "", fmt.Errorf("reading account %q: %w", accountID, err)
 	}
-	return a, nil
+	return a, ownerRole, nil
 }
 
-// Reps returns the ids of every user with the rep role, by id.
+// Reps returns the ids of every active (not disabled or deleted) user
+// with the rep role, by id.
 func (s *Store) Reps(ctx context.Context) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id FROM users WHERE role = 'rep' ORDER BY id`)
+	rows, err := s.pool.Query(ctx, `SELECT id FROM users WHERE role = 'rep' AND NOT disabled AND deleted_at IS NULL ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("listing reps: %w", err)
 	}

@@ -35,13 +35,16 @@ func TestContactsAndAccountsForRouting(t *testing.T) {
 	if _, err := s.GetContact(ctx, "c-none"); !errors.Is(err, postgres.ErrNotFound) {
 		t.Errorf("GetContact of an unknown contact: %v, want ErrNotFound", err)
 	}
-	for id, want := range map[string]postgres.Contact{
-		"c-1":    {ID: "c-1", OwnerID: "rep-ben", AccountID: "acme"},
-		"c-gone": {ID: "c-gone"}, // the owner is no user: no owner
-		"c-none": {ID: "c-none"},
+	for id, want := range map[string]struct {
+		c    postgres.Contact
+		role string
+	}{
+		"c-1":    {postgres.Contact{ID: "c-1", OwnerID: "rep-ben", AccountID: "acme"}, "rep"},
+		"c-gone": {postgres.Contact{ID: "c-gone", OwnerID: "rep-left"}, ""}, // the owner is no user: no role
+		"c-none": {postgres.Contact{ID: "c-none"}, ""},
 	} {
-		if got, err := s.ContactRouting(ctx, id); err != nil || got != want {
-			t.Errorf("ContactRouting(%s) = %+v, %v; want %+v", id, got, err, want)
+		if got, role, err := s.ContactRouting(ctx, id); err != nil || got != want.c || role != want.role {
+			t.Errorf("ContactRouting(%s) = %+v, %q, %v; want %+v, %q", id, got, role, err, want.c, want.role)
 		}
 	}
 
@@ -52,17 +55,17 @@ func TestContactsAndAccountsForRouting(t *testing.T) {
 	if got, err := s.GetAccount(ctx, "acme"); err != nil || got != acme {
 		t.Errorf("GetAccount = %+v, %v; want %+v", got, err, acme)
 	}
-	if got, err := s.AccountRouting(ctx, "acme"); err != nil || got != acme {
-		t.Errorf("AccountRouting = %+v, %v; want %+v", got, err, acme)
+	if got, role, err := s.AccountRouting(ctx, "acme"); err != nil || got != acme || role != "rep" {
+		t.Errorf("AccountRouting = %+v, %q, %v; want %+v, rep", got, role, err, acme)
 	}
 	if err := s.PutAccount(ctx, postgres.Account{ID: "acme", Name: "Acme", OwnerID: "rep-left", Lifecycle: "prospect", Region: "emea"}); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.AccountRouting(ctx, "acme"); err != nil || got.OwnerID != "" || got.Region != "emea" || got.Industry != "" {
-		t.Errorf("AccountRouting with an owner who is no user = %+v, %v; want no owner, region emea", got, err)
+	if got, role, err := s.AccountRouting(ctx, "acme"); err != nil || got.OwnerID != "rep-left" || role != "" || got.Region != "emea" || got.Industry != "" {
+		t.Errorf("AccountRouting with an owner who is no user = %+v, %q, %v; want rep-left without a role, region emea", got, role, err)
 	}
-	if got, err := s.AccountRouting(ctx, "none"); err != nil || got != (postgres.Account{ID: "none"}) {
-		t.Errorf("AccountRouting of an unknown account = %+v, %v", got, err)
+	if got, role, err := s.AccountRouting(ctx, "none"); err != nil || got != (postgres.Account{ID: "none"}) || role != "" {
+		t.Errorf("AccountRouting of an unknown account = %+v, %q, %v", got, role, err)
 	}
 	reps, err := s.Reps(ctx)
 	if err != nil || fmt.Sprint(reps) != "[rep-ana rep-ben]" {
@@ -94,9 +97,9 @@ func TestTerritoryRules(t *testing.T) {
 	if err != nil || fmt.Sprint(ids(all)) != "[z-first a-second b-second catch-all]" {
 		t.Errorf("ListTerritoryRules = %v, %v; want by priority then id", ids(all), err)
 	}
-	routable, err := s.RoutableTerritoryRules(ctx)
-	if err != nil || fmt.Sprint(ids(routable)) != "[z-first a-second catch-all]" {
-		t.Errorf("RoutableTerritoryRules = %v, %v; want the rule of a user who is gone left out", ids(routable), err)
+	routing, roles, err := s.RoutingTerritoryRules(ctx)
+	if err != nil || fmt.Sprint(ids(routing)) != "[z-first a-second b-second catch-all]" || fmt.Sprint(roles) != "[rep rep  rep]" {
+		t.Errorf("RoutingTerritoryRules = %v %q, %v; want every rule, the gone rep without a role", ids(routing), roles, err)
 	}
 	want := postgres.TerritoryRule{ID: "a-second", Priority: 2, Industry: "banking", Size: "smb", RepID: "rep-ben"}
 	if got, err := s.GetTerritoryRule(ctx, "a-second"); err != nil || got != want {
@@ -159,5 +162,59 @@ func TestManagerSubscriptions(t *testing.T) {
 	putUsers(t, s, postgres.User{ID: "mgr-eva", Name: "Eva", Role: postgres.RoleRep})
 	if got, _ := s.Subscribers(ctx, []string{"rep-ben"}); len(got) != 0 {
 		t.Errorf("Subscribers(rep-ben) = %v after mgr-eva became a rep, want none", got)
+	}
+}
+
+// A disabled or deleted user owns nothing for routing: every lookup the
+// router makes sees them as no user, so the alert falls through to the
+// next step instead of reaching someone who can no longer read it.
+func TestRoutingLookupsPassOverInactiveUsers(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	putUsers(t, s,
+		postgres.User{ID: "rep-off", Name: "Off", Role: postgres.RoleRep, Disabled: true},
+		postgres.User{ID: "rep-gone", Name: "Gone", Role: postgres.RoleRep},
+		postgres.User{ID: "rep-on", Name: "On", Role: postgres.RoleRep},
+		postgres.User{ID: "mgr-off", Name: "Mgr", Role: postgres.RoleManager, Disabled: true},
+		postgres.User{ID: "mkt-gone", Name: "Mkt", Role: postgres.RoleMarketer},
+		postgres.User{ID: "admin", Name: "Admin", Role: postgres.RoleAdmin},
+	)
+	for _, id := range []string{"rep-gone", "mkt-gone"} {
+		if err := s.DeleteUser(ctx, id); err != nil {
+			t.Fatalf("DeleteUser(%s): %v", id, err)
+		}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.PutContact(ctx, postgres.Contact{ID: "c-1", OwnerID: "rep-off"}))
+	must(s.PutAccount(ctx, postgres.Account{ID: "acme", Name: "Acme", OwnerID: "rep-gone", Lifecycle: "prospect"}))
+	must(s.PutTerritoryRule(ctx, postgres.TerritoryRule{ID: "r-1", Priority: 1, RepID: "rep-off"}))
+	must(s.PutContent(ctx, postgres.Content{ID: "pricing", Title: "Pricing", URLPrefix: "https://example.com/pricing", OwnerID: "mkt-gone"}))
+	must(s.Subscribe(ctx, "mgr-off", "rep-on"))
+
+	if _, role, err := s.ContactRouting(ctx, "c-1"); err != nil || role != "" {
+		t.Errorf("ContactRouting owner role = %q, %v; want none for a disabled owner", role, err)
+	}
+	if _, role, err := s.AccountRouting(ctx, "acme"); err != nil || role != "" {
+		t.Errorf("AccountRouting owner role = %q, %v; want none for a deleted owner", role, err)
+	}
+	if _, roles, err := s.RoutingTerritoryRules(ctx); err != nil || len(roles) != 1 || roles[0] != "" {
+		t.Errorf("RoutingTerritoryRules rep roles = %q, %v; want one rule whose rep has no role", roles, err)
+	}
+	if owners, err := s.ContentOwners(ctx, []string{"pricing"}, nil); err != nil || len(owners) != 1 || owners[0].Role != "" {
+		t.Errorf("ContentOwners = %+v, %v; want mkt-gone without a role", owners, err)
+	}
+	if subs, err := s.Subscribers(ctx, []string{"rep-on"}); err != nil || len(subs) != 0 {
+		t.Errorf("Subscribers = %v, %v; want none: the manager is disabled", subs, err)
+	}
+	if reps, err := s.Reps(ctx); err != nil || fmt.Sprint(reps) != "[rep-on]" {
+		t.Errorf("Reps = %v, %v; want [rep-on]", reps, err)
+	}
+	if roles, err := s.UserRoles(ctx, []string{"rep-off", "rep-gone", "rep-on"}); err != nil || len(roles) != 1 || roles["rep-on"] != "rep" {
+		t.Errorf("UserRoles = %v, %v; want only rep-on", roles, err)
 	}
 }

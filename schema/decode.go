@@ -182,6 +182,10 @@ type eventScanner struct {
 	// encoding/json reports only once the whole document turned out to be
 	// well formed.
 	typeErr *EventError
+	// dupErr is the first member of the event or its customer named twice
+	// (in any case): reported once the document is known to be well
+	// formed, before type errors.
+	dupErr *EventError
 
 	timeKind int
 	timeVal  []byte // unquoted string, or the raw JSON of another value
@@ -211,6 +215,9 @@ func (s *eventScanner) document() *EventError {
 			return err
 		}
 		return &EventError{Reason: ReasonBadField, Field: "(event)", Detail: "expected an object, got JSON " + jsonKind(c)}
+	}
+	if s.dupErr != nil {
+		return s.dupErr
 	}
 	if s.typeErr != nil {
 		return s.typeErr
@@ -317,11 +324,34 @@ func foldEqual(key []byte, name string) bool {
 	return true
 }
 
+// eventNames and customerNames are the members' names, by their member
+// constants, for messages.
+var (
+	eventNames    = [...]string{memberID: "id", memberType: "type", memberTime: "time", memberSource: "source", memberCustomer: "customer", memberContentID: "content_id", memberProperties: "properties"}
+	customerNames = [...]string{customerID: "customer.id", customerAnonymousID: "customer.anonymous_id", customerEmail: "customer.email", customerAccountID: "customer.account_id", customerLifecycle: "customer.lifecycle"}
+)
+
+// once notes that member m (not unknown) of an object has been seen, and a
+// duplicate when it had been before: encoding/json would keep the last,
+// so {"customer":{"id":"a","ID":"b"}} would be b's event.
+func (s *eventScanner) once(seen *uint32, m int, field string) {
+	if m == 0 {
+		return // unknown members are skipped, whatever their number
+	}
+	if *seen&(1<<m) != 0 && s.dupErr == nil {
+		s.dupErr = &EventError{Reason: ReasonBadField, Field: field, Detail: "member named twice"}
+	}
+	*seen |= 1 << m
+}
+
 // event scans the top-level object.
 func (s *eventScanner) event() *EventError {
+	var seen uint32
 	return s.object(1, func(key []byte) *EventError {
 		ev := s.ev
-		switch eventMember(key) {
+		m := eventMember(key)
+		s.once(&seen, m, eventNames[m])
+		switch m {
 		case memberID:
 			return s.stringMember(&ev.ID, "id", 1, false)
 		case memberType:
@@ -469,11 +499,14 @@ func (s *eventScanner) customer() *EventError {
 		return nil
 	}
 	c := &s.ev.Customer
+	var seen uint32
 	return s.object(2, func(key []byte) *EventError {
 		// A person's ids and email are allocated: there are too many
 		// people for the table, and comparing with one in it (out of the
 		// CPU's caches by then) cost the pipeline more than allocating.
-		switch customerMember(key) {
+		m := customerMember(key)
+		s.once(&seen, m, customerNames[m])
+		switch m {
 		case customerID:
 			return s.stringMember(&c.ID, "customer.id", 2, false)
 		case customerAnonymousID:

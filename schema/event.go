@@ -104,10 +104,13 @@ func (e *EventError) Error() string {
 // (MaxEventBytes when maxBytes <= 0). Every failure is an *EventError.
 //
 // It decodes as encoding/json would into an Event (field names matched
-// ignoring case, the last of repeated members winning, invalid UTF-8
+// ignoring case, invalid UTF-8
 // replaced by U+FFFD, property values as string, float64, bool, nil,
 // map[string]any or []any) but by hand; a [Decoder] does the same with less
-// garbage where events come in a stream.
+// garbage where events come in a stream. One difference: a member of the
+// event or of its customer named twice, in any case ("id" and "ID"), is a
+// bad_field error, where encoding/json would keep the last; the members of
+// properties are data, and the last of a repeated one counts.
 func ParseEvent(data []byte, maxBytes int) (Event, error) {
 	d := Decoder{maxBytes: maxBytes}
 	var ev Event

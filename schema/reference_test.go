@@ -29,8 +29,15 @@ func parseEventReference(data []byte, maxBytes int) (Event, error) {
 		Time json.RawMessage `json:"time"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&wire); err != nil {
-		var te *json.UnmarshalTypeError
+	err := dec.Decode(&wire)
+	var te *json.UnmarshalTypeError
+	if err == nil || errors.As(err, &te) {
+		// Well formed: a repeated member comes before a type error.
+		if dup := duplicateReference(data); dup != nil {
+			return ev, dup
+		}
+	}
+	if err != nil {
 		if errors.As(err, &te) {
 			field := strings.TrimPrefix(te.Field, "Event.")
 			if field == "" {
@@ -88,4 +95,73 @@ func validateReference(e *Event) error {
 		return &EventError{Reason: ReasonBadField, Field: "customer.lifecycle", Detail: fmt.Sprintf("%q is not customer or prospect", e.Customer.Lifecycle)}
 	}
 	return e.checkText()
+}
+
+// duplicateReference returns the first member of the event, or of a
+// customer object, named twice ignoring case, as a bad_field error; data
+// starts with a well-formed JSON value.
+func duplicateReference(data []byte) *EventError {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	var members func(prefix string, names []string) *EventError
+	skip := func() {
+		depth := 0
+		for {
+			tok, _ := dec.Token()
+			if d, ok := tok.(json.Delim); ok {
+				if d == '{' || d == '[' {
+					depth++
+				} else {
+					depth--
+				}
+			}
+			if depth == 0 {
+				return
+			}
+		}
+	}
+	members = func(prefix string, names []string) *EventError {
+		seen := map[string]bool{}
+		for dec.More() {
+			tok, _ := dec.Token()
+			key, _ := tok.(string)
+			name := ""
+			for _, n := range names {
+				if strings.EqualFold(key, n) {
+					name = n
+				}
+			}
+			if name != "" {
+				if seen[name] {
+					return &EventError{Reason: ReasonBadField, Field: prefix + name, Detail: "member named twice"}
+				}
+				seen[name] = true
+			}
+			if prefix == "" && name == "customer" {
+				// Peek: only an object has members.
+				var raw json.RawMessage
+				if err := dec.Decode(&raw); err != nil {
+					return nil
+				}
+				if bytes.HasPrefix(bytes.TrimLeft(raw, " \t\r\n"), []byte("{")) {
+					sub := json.NewDecoder(bytes.NewReader(raw))
+					sub.Token()
+					outer := dec
+					dec = sub
+					err := members("customer.", []string{"id", "anonymous_id", "email", "account_id", "lifecycle"})
+					dec = outer
+					if err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			skip()
+		}
+		dec.Token() // '}'
+		return nil
+	}
+	return members("", []string{"id", "type", "time", "source", "customer", "content_id", "properties"})
 }

@@ -55,7 +55,7 @@ func TestFilesServesConsole(t *testing.T) {
 	}
 	page := read("console.html")
 	// Stable hooks that browser tests rely on.
-	for _, hook := range []string{`id="token"`, `id="login"`, `id="signals"`, `id="editor"`, `id="save"`, `id="problems"`, `id="enabled"`, `id="history"`, `id="new-signal"`, `id="preview"`} {
+	for _, hook := range []string{`id="token"`, `id="login"`, `id="signals"`, `id="editor"`, `id="save"`, `id="problems"`, `id="enabled"`, `id="history"`, `id="new-signal"`, `id="preview"`, `id="content-save"`, `id="content-impact"`} {
 		if !strings.Contains(page, hook) {
 			t.Errorf("console.html lacks %s", hook)
 		}
@@ -82,7 +82,7 @@ func TestFilesServesConsole(t *testing.T) {
 		t.Error("console.js does not send X-Dowser-CSRF: 1")
 	}
 	// The endpoints the console relies on, as docs/api.md names them.
-	for _, path := range []string{"/v1/session", "/v1/signals", "/history", "/versions/", "/enable", "/disable", "/v1/precision", "/v1/signals/preview", "/v1/content/"} {
+	for _, path := range []string{"/v1/session", "/v1/signals", "/history", "/versions/", "/enable", "/disable", "/v1/precision", "/v1/signals/preview", "/v1/content/", "/impact"} {
 		if !strings.Contains(js, path) {
 			t.Errorf("console.js never calls %s", path)
 		}

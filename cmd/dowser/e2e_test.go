@@ -83,10 +83,14 @@ func startApp(t *testing.T, opts ...func(*serveConfig)) *testApp {
 func (a *testApp) do(method, path, token string, body any, wantStatus int, out any) {
 	a.t.Helper()
 	var rd io.Reader
+	contentType := "application/json"
 	switch b := body.(type) {
 	case nil:
 	case string:
 		rd = strings.NewReader(b)
+		if t := strings.TrimSpace(b); !strings.HasPrefix(t, "{") && !strings.HasPrefix(t, "[") {
+			contentType = "application/yaml" // a signal
+		}
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
@@ -97,6 +101,9 @@ func (a *testApp) do(method, path, token string, body any, wantStatus int, out a
 	req, err := http.NewRequest(method, "http://"+a.HTTPAddr()+path, rd)
 	if err != nil {
 		a.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -484,9 +491,12 @@ func TestEndToEndMalformedMessageGoesToDeadLetterTopic(t *testing.T) {
 	now := time.Now()
 	bad := []byte(`{"id": "evt-bad", "type": "page_view", "time": "yesterday"`)
 	missing := []byte(`{"id":"evt-nocustomer","type":"page_view","time":"2026-11-23T07:00:00Z","customer":{}}`)
+	// A member twice: encoding/json would take the last account.
+	twice := []byte(`{"id":"evt-twice","type":"page_view","time":"2026-11-23T07:00:00Z","customer":{"id":"c-9","account_id":"acme","Account_ID":"globex"}}`)
 	app.produce(w,
 		kv([]byte("acme"), bad),
 		kv([]byte("acme"), missing),
+		kv([]byte("acme"), twice),
 		kv(pricingView("acme", "c-1", now.Add(-3*time.Minute))),
 		kv(pricingView("acme", "c-1", now.Add(-2*time.Minute))),
 		kv(pricingView("acme", "c-1", now.Add(-time.Minute))),
@@ -504,7 +514,7 @@ func TestEndToEndMalformedMessageGoesToDeadLetterTopic(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	got := map[string]string{}
-	for len(got) < 2 {
+	for len(got) < 3 {
 		m, err := r.ReadMessage(ctx)
 		if err != nil {
 			t.Fatalf("reading dead-letter topic (have %v): %v", got, err)
@@ -520,6 +530,9 @@ func TestEndToEndMalformedMessageGoesToDeadLetterTopic(t *testing.T) {
 	}
 	if r := got[string(missing)]; !strings.HasPrefix(r, "missing_field | ") || !strings.Contains(r, "customer.id") {
 		t.Errorf("event without customer dead-lettered with %q, want missing_field naming customer.id", r)
+	}
+	if r := got[string(twice)]; !strings.HasPrefix(r, "bad_field | ") || !strings.Contains(r, "customer.account_id") {
+		t.Errorf("event with a member twice dead-lettered with %q, want bad_field naming customer.account_id", r)
 	}
 }
 

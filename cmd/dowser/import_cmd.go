@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser/schema"
 )
 
 const importUsage = `Usage: dowser import users|accounts|contacts|content|do-not-track FILE.csv [--database-url URL]
@@ -25,15 +25,15 @@ columns, in any order (on update, columns not named keep their values):
   content   id, title, url_prefix, owner
   do-not-track  kind (customer|account), id: their events are dropped unseen
 
-Required: id, and for users name and role. An owner must be a user already.
+Required: id, and for users name and role. An owner must be a user already,
+with a role that fits: a content owner is a marketer or admin, an account or
+contact owner a rep or manager. Values follow the REST API's rules: ids of
+letters, digits, _ . @ : - (at most 128), text without NUL, a content
+url_prefix such as https://example.com/pricing.
 Every row is checked first: any problem is reported as FILE:LINE: column:
 reason, and nothing is imported (exit status 1). The rows are written in
 one transaction: all of them or none.
 `
-
-// importIDPattern is the REST API's id syntax (api.idPattern), so that an
-// imported row can be read and written over REST.
-var importIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$`)
 
 // runImport runs `dowser import KIND FILE`.
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -219,54 +219,18 @@ func csvProblem(file string, err error) importProblem {
 	return importProblem{file, 0, "", err.Error()}
 }
 
-// checkImportValue returns why v is not a valid value of column col, or "".
+// checkImportValue returns why v is not a valid value of column col, or
+// "": the REST API's rules (schema.CheckField), so that whatever one
+// accepts the other does.
 func checkImportValue(kind, col, v string) string {
-	switch col {
-	case "id":
-		if v == "" {
-			return "is required"
-		}
-		if !importIDPattern.MatchString(v) {
-			return fmt.Sprintf("%q is not a valid id (letters, digits, _ . @ : -, at most 128)", v)
-		}
-	case "owner", "account_id":
-		if v != "" && !importIDPattern.MatchString(v) {
-			return fmt.Sprintf("%q is not a valid id (letters, digits, _ . @ : -, at most 128)", v)
-		}
-	case "name":
-		if kind == "users" && v == "" {
-			return "is required"
-		}
-	case "role":
-		switch v {
-		case postgres.RoleRep, postgres.RoleMarketer, postgres.RoleManager, postgres.RoleAdmin, postgres.RoleSource:
-		default:
-			return fmt.Sprintf("%q is not one of rep, marketer, manager, admin, source", v)
-		}
-	case "token":
-		// Never echo a token: the report may end up in a log.
-		if v != "" {
-			if err := postgres.CheckToken(v); err != nil {
-				return err.Error()
-			}
-		}
-	case "lifecycle":
-		if v != "prospect" && v != "customer" {
-			return fmt.Sprintf("%q is not prospect or customer", v)
-		}
-	case "kind":
-		if v != postgres.DNTCustomer && v != postgres.DNTAccount {
-			return fmt.Sprintf("%q is not customer or account", v)
-		}
-	case "region", "industry", "size":
-		if len(v) > 128 {
-			return "longer than 128 bytes"
-		}
+	if fe := schema.CheckField(kind, col, v); fe != nil {
+		return fe.Reason
 	}
 	return ""
 }
 
-// checkOwners reports the rows whose owner is not a user.
+// checkOwners reports the rows whose owner is not a user, or is one whose
+// role may not own a row of this kind (schema.CheckOwner).
 func (b *importBatch) checkOwners(ctx context.Context, store *postgres.Store) ([]importProblem, error) {
 	col := slices.Index(b.columns, "owner")
 	if col < 0 {
@@ -278,14 +242,18 @@ func (b *importBatch) checkOwners(ctx context.Context, store *postgres.Store) ([
 			owners = append(owners, row[col])
 		}
 	}
-	known, err := store.ExistingUsers(ctx, owners)
+	roles, err := store.UserRoles(ctx, owners)
 	if err != nil {
 		return nil, err
 	}
 	var problems []importProblem
 	for i, row := range b.rows {
-		if o := row[col]; o != "" && !known[o] {
-			problems = append(problems, importProblem{b.file, b.lines[i], "owner", fmt.Sprintf("no user %q; import users first", o)})
+		if fe := schema.CheckOwner(b.kind, "owner", row[col], roles[row[col]]); fe != nil {
+			reason := fe.Reason
+			if roles[row[col]] == "" {
+				reason += "; import users first"
+			}
+			problems = append(problems, importProblem{b.file, b.lines[i], "owner", reason})
 		}
 	}
 	return problems, nil

@@ -132,3 +132,50 @@ func TestImportReportsEveryProblemWithItsLine(t *testing.T) {
 		t.Errorf("no file: exit %d, want 2", code)
 	}
 }
+
+// The importer applies the REST API's field rules (schema.CheckField) and
+// owner rules (schema.CheckOwner): what one refuses, the other does too.
+func TestImportAppliesTheAPIsFieldAndOwnerRules(t *testing.T) {
+	for _, tc := range []struct {
+		kind, csv string
+		want      []string
+	}{
+		{"content", "id,title,url_prefix\nx,\"A\x00B\",https://\ny,Y,https://example.com\n", []string{
+			`F:2: title: contains a NUL character`, `F:2: url_prefix: "https://" names no host`, `F:3: url_prefix: "https://example.com" must end its host with a /`}},
+		{"accounts", "id,name,region\na,\"\xff\",\n", []string{`F:2: name: is not valid UTF-8`}},
+		{"users", "id,name,role,token\nu," + strings.Repeat("n", 257) + ",rep,\n", []string{`F:2: name: is 257 bytes, at most 256 allowed`}},
+	} {
+		_, problems := readImport(tc.kind, "F", strings.NewReader(tc.csv))
+		var got []string
+		for _, p := range problems {
+			got = append(got, p.String())
+		}
+		all := strings.Join(got, "\n")
+		for _, w := range tc.want {
+			if !strings.Contains(all, w) {
+				t.Errorf("%s %q: problems\n%s\nlack %s", tc.kind, tc.csv, all, w)
+			}
+		}
+		if len(got) != len(tc.want) {
+			t.Errorf("%s %q: %d problems, want %d:\n%s", tc.kind, tc.csv, len(got), len(tc.want), all)
+		}
+	}
+
+	db := pgtest.URL(t)
+	users := writeFile(t, "users.csv", "id,name,role\nrep-ana,Ana,rep\nmkt-jane,Jane,marketer\n")
+	if code, out, errOut := runImportCmd(t, "users", users, "--database-url", db); code != 0 {
+		t.Fatalf("importing users: exit %d, %s%s", code, out, errOut)
+	}
+	content := writeFile(t, "content.csv", "id,url_prefix,owner\n"+
+		"pricing,https://example.com/pricing,mkt-jane\n"+
+		"steal,https://example.com/,rep-ana\n")
+	code, _, errOut := runImportCmd(t, "content", content, "--database-url", db)
+	if code != 1 || !strings.Contains(errOut, content+`:3: owner: "rep-ana" is a rep; the owner of content must be a marketer or admin`) {
+		t.Errorf("importing content owned by a rep: exit %d, %s", code, errOut)
+	}
+	accounts := writeFile(t, "accounts.csv", "id,owner\nacme,mkt-jane\n")
+	code, _, errOut = runImportCmd(t, "accounts", accounts, "--database-url", db)
+	if code != 1 || !strings.Contains(errOut, accounts+`:2: owner: "mkt-jane" is a marketer; the owner of an account must be a rep or manager`) {
+		t.Errorf("importing an account owned by a marketer: exit %d, %s", code, errOut)
+	}
+}

@@ -33,6 +33,7 @@ type pipeline struct {
 	alerts  *ingest.Producer // the alerts topic
 	log     *slog.Logger
 	fired   *prometheus.CounterVec
+	skipped *prometheus.CounterVec // owners routing passed over
 	cpTime  prometheus.Histogram
 	cpBytes prometheus.Gauge
 	// whereStopped counts where evaluations stopped at a CEL limit.
@@ -71,10 +72,14 @@ func newPipeline(priv *privacy, group, topic string, store *postgres.Store, rout
 			Name: "dowser_where_stopped_total",
 			Help: "Where expressions stopped at their cost or size limit (the event did not match).",
 		}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dowser_routing_owner_skipped_total",
+			Help: "Stored owners routing passed over because they are no user or their role no longer fits, by step.",
+		}, []string{"step"}),
 		lifecycles: lifecycleCache{ttl: 30 * time.Second, m: map[string]lifecycleEntry{}},
 		toPublish:  make(chan postgres.SavedAlert, publishQueue),
 	}
-	reg.MustRegister(p.fired, p.cpTime, p.cpBytes, p.whereStopped)
+	reg.MustRegister(p.fired, p.skipped, p.cpTime, p.cpBytes, p.whereStopped)
 	return p
 }
 
@@ -178,6 +183,13 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 		}
 		var saved postgres.SavedAlert
 		if err == nil {
+			for _, sk := range route.Skipped {
+				// A role changed or a user removed after the owner was
+				// saved: the alert went on to the next step; someone should
+				// fix the ownership.
+				w.p.skipped.WithLabelValues(sk.Step).Inc()
+				w.p.log.Warn("routing skipped an owner whose role does not fit", "alert", a.ID, "step", sk.Step, "owner", sk.Owner, "role", sk.Role)
+			}
 			saved, err = w.p.store.SaveAlert(ctx, a, route.Recipients())
 			if err != nil {
 				err = fmt.Errorf("storing alert %s of signal %s: %w", a.ID, a.SignalID, err)
@@ -451,28 +463,37 @@ type routingDirectory struct{ store *postgres.Store }
 var _ notify.Directory = routingDirectory{}
 
 func (d routingDirectory) Contact(ctx context.Context, customerID string) (notify.Contact, error) {
-	c, err := d.store.ContactRouting(ctx, customerID)
-	return notify.Contact{OwnerID: c.OwnerID, AccountID: c.AccountID}, err
+	c, role, err := d.store.ContactRouting(ctx, customerID)
+	return notify.Contact{OwnerID: c.OwnerID, OwnerRole: role, AccountID: c.AccountID}, err
 }
 
 func (d routingDirectory) Account(ctx context.Context, accountID string) (notify.Account, error) {
-	a, err := d.store.AccountRouting(ctx, accountID)
-	return notify.Account{OwnerID: a.OwnerID, Region: a.Region, Industry: a.Industry, Size: a.Size}, err
+	a, role, err := d.store.AccountRouting(ctx, accountID)
+	return notify.Account{OwnerID: a.OwnerID, OwnerRole: role, Region: a.Region, Industry: a.Industry, Size: a.Size}, err
 }
 
 func (d routingDirectory) TerritoryRules(ctx context.Context) ([]notify.TerritoryRule, error) {
-	rules, err := d.store.RoutableTerritoryRules(ctx)
+	rules, roles, err := d.store.RoutingTerritoryRules(ctx)
 	out := make([]notify.TerritoryRule, len(rules))
 	for i, r := range rules {
-		out[i] = notify.TerritoryRule{ID: r.ID, Region: r.Region, Industry: r.Industry, Size: r.Size, RepID: r.RepID}
+		out[i] = notify.TerritoryRule{ID: r.ID, Region: r.Region, Industry: r.Industry, Size: r.Size, RepID: r.RepID, RepRole: roles[i]}
 	}
 	return out, err
 }
 
 func (d routingDirectory) Reps(ctx context.Context) ([]string, error) { return d.store.Reps(ctx) }
 
-func (d routingDirectory) ContentOwners(ctx context.Context, contentIDs, urls []string) ([]string, error) {
-	return d.store.ContentOwners(ctx, contentIDs, urls)
+func (d routingDirectory) ContentOwners(ctx context.Context, contentIDs, urls []string) ([]notify.Owner, error) {
+	owners, err := d.store.ContentOwners(ctx, contentIDs, urls)
+	out := make([]notify.Owner, len(owners))
+	for i, o := range owners {
+		out[i] = notify.Owner{ID: o.ID, Role: o.Role}
+	}
+	return out, err
+}
+
+func (d routingDirectory) UserRole(ctx context.Context, userID string) (string, error) {
+	return d.store.RoleOf(ctx, userID)
 }
 
 func (d routingDirectory) Subscribers(ctx context.Context, userIDs []string) ([]string, error) {

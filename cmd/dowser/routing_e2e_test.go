@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/dowserhq/dowser/postgres"
 )
 
 // An account without an owner goes to its territory rule's rep, and the
@@ -76,5 +81,63 @@ func TestEndToEndTerritoryRuleContactAndManager(t *testing.T) {
 	app.do("GET", "/v1/alerts", token("mgr-max"), nil, http.StatusOK, &maxs)
 	if len(maxs.Alerts) != 1 {
 		t.Errorf("mgr-max was addressed %d alerts, want only rep-ben's one", len(maxs.Alerts))
+	}
+}
+
+// The issue's attack: a marketer saves a catch-all content item owned by
+// rep B, and rep B received rep A's alerts as its "marketing owner". The
+// save is refused naming both fields; a row stored before the fix (or by
+// hand) is skipped at routing time and counted; rep B hears nothing.
+func TestEndToEndContentOwnerAttackIsRefusedAndSkipped(t *testing.T) {
+	app := startApp(t)
+	app.seed()
+	var refused struct {
+		Error    string
+		Problems []struct{ Path, Reason string }
+	}
+	app.do("PUT", "/v1/content/x", token("mkt-omar"), map[string]string{"url_prefix": "https://", "owner": "rep-ben"}, http.StatusBadRequest, &refused)
+	if len(refused.Problems) != 2 || refused.Problems[0].Path != "url_prefix" || refused.Problems[1].Path != "owner" {
+		t.Fatalf("attack answered %+v, want problems naming url_prefix and owner", refused)
+	}
+	app.do("GET", "/v1/content/x", token("mkt-omar"), nil, http.StatusNotFound, nil)
+
+	// The same row, as saved before owners were checked.
+	if err := app.store.PutContent(context.Background(), postgres.Content{ID: "legacy", URLPrefix: "https://", OwnerID: "rep-ben"}); err != nil {
+		t.Fatal(err)
+	}
+	ana := app.connect("rep-ana")
+	ben := app.connect("rep-ben")
+	jane := app.connect("mkt-jane")
+	w := app.writer()
+	now := time.Now()
+	app.produce(w,
+		kv(pricingView("acme", "c-1", now.Add(-3*time.Minute))),
+		kv(pricingView("acme", "c-2", now.Add(-2*time.Minute))),
+		kv(pricingView("acme", "c-1", now.Add(-time.Minute))),
+	)
+	_, alert := ana.nextAlert(5 * time.Second)
+	if _, janes := jane.nextAlert(5 * time.Second); janes["id"] != alert["id"] {
+		t.Errorf("the pricing page's owner got %v, want %v", janes["id"], alert["id"])
+	}
+	// Deliveries are stored with the alert in one transaction: once Ana
+	// has it, Ben's would be stored too.
+	var bens struct{ Alerts []any }
+	app.do("GET", "/v1/alerts", token("rep-ben"), nil, http.StatusOK, &bens)
+	if len(bens.Alerts) != 0 {
+		t.Errorf("rep-ben was addressed %d of rep-ana's alerts", len(bens.Alerts))
+	}
+	select {
+	case f := <-ben.frames:
+		t.Errorf("rep-ben received %v", f)
+	default:
+	}
+	resp, err := http.Get("http://" + app.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `dowser_routing_owner_skipped_total{step="content"} 1`; !strings.Contains(string(metrics), want) {
+		t.Errorf("/metrics lacks %s", want)
 	}
 }

@@ -411,6 +411,7 @@ func (a *App) Run(ctx context.Context) error {
 		SecureCookies:         api.CookieSecurity(a.cfg.SecureCookies),
 		TrustedProxies:        proxies,
 		AuthFailuresPerMinute: failures,
+		Reroute:               reroutePreview{store},
 	}, store, hub))
 	// The timeouts bound how long a client may take to send a request; a
 	// websocket, once upgraded, keeps the hub's own deadlines instead.

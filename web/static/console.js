@@ -97,6 +97,7 @@ const ui = {
   contentURL: $('content-url'),
   contentOwner: $('content-owner'),
   contentSave: $('content-save'),
+  contentImpact: $('content-impact'),
 
   live: $('live'),
 };
@@ -1321,6 +1322,7 @@ async function lookupContent(ev) {
     return;
   }
   ui.contentStatus.textContent = 'Looking up…';
+  resetContentImpact();
   let res;
   try {
     res = await request('GET', `/v1/content/${encodeURIComponent(id)}`);
@@ -1348,6 +1350,41 @@ async function lookupContent(ev) {
   }
 }
 
+// contentConfirmed is the body the user has seen the reroute preview of
+// and confirmed; any edit clears it.
+let contentConfirmed = null;
+
+function contentBody() {
+  return { title: ui.contentTitle.value.trim(), url_prefix: ui.contentURL.value.trim(), owner: ui.contentOwner.value.trim() };
+}
+
+function resetContentImpact() {
+  contentConfirmed = null;
+  ui.contentImpact.hidden = true;
+  ui.contentImpact.replaceChildren();
+  ui.contentSave.textContent = 'Save content';
+}
+
+// showContentImpact lists whose alerts the change would reroute
+// (POST /v1/content/{id}/impact), so that nobody reroutes alerts unseen.
+function showContentImpact(impact) {
+  const gain = (impact.gain || []).join(', ') || 'nobody';
+  const lose = (impact.lose || []).join(', ') || 'nobody';
+  const list = h('ul', { class: 'impact-list' });
+  for (const a of impact.alerts || []) {
+    list.append(h('li', { 'data-alert': str(a.id) },
+      `${str(a.signal_id)} · ${str(a.account_id) || 'no account'} · ${(a.before || []).join(', ') || 'nobody'} → ${(a.after || []).join(', ') || 'nobody'}`));
+  }
+  ui.contentImpact.replaceChildren(
+    h('p', { class: 'impact-summary' },
+      `Saving would reroute ${impact.rerouted} of the last ${impact.alerts_examined} alerts: ${gain} would start receiving them, ${lose} would stop.`),
+    list,
+  );
+  ui.contentImpact.dataset.rerouted = String(impact.rerouted);
+  ui.contentImpact.hidden = false;
+  ui.contentSave.textContent = 'Save and reroute';
+}
+
 async function saveContent() {
   const id = contentLoaded;
   if (!id) return;
@@ -1355,16 +1392,38 @@ async function saveContent() {
     ui.contentStatus.textContent = 'The id changed: look it up first.';
     return;
   }
+  const body = contentBody();
+  const path = `/v1/content/${encodeURIComponent(id)}`;
+  if (JSON.stringify(body) !== contentConfirmed) {
+    ui.contentStatus.textContent = 'Checking whose alerts this changes…';
+    let res;
+    try {
+      res = await request('POST', `${path}/impact`, { json: body });
+    } catch (err) {
+      ui.contentStatus.textContent = netError(err, "Couldn't check the change") || '';
+      return;
+    }
+    if (res.ok && res.body.rerouted > 0) {
+      showContentImpact(res.body);
+      contentConfirmed = JSON.stringify(body);
+      ui.contentStatus.textContent = `Not saved yet: review whose alerts move, then choose “Save and reroute”.`;
+      return;
+    }
+    // An older server has no preview (404, 503): save as before.
+    if (!res.ok && res.status !== 404 && res.status !== 503) {
+      ui.contentStatus.textContent = errorText(res, `Couldn't save ${id}`);
+      return;
+    }
+  }
   ui.contentStatus.textContent = 'Saving…';
   let res;
   try {
-    res = await request('PUT', `/v1/content/${encodeURIComponent(id)}`, {
-      json: { title: ui.contentTitle.value.trim(), url_prefix: ui.contentURL.value.trim(), owner: ui.contentOwner.value.trim() },
-    });
+    res = await request('PUT', path, { json: body });
   } catch (err) {
     ui.contentStatus.textContent = netError(err, "Couldn't save") || '';
     return;
   }
+  if (res.ok) resetContentImpact();
   ui.contentStatus.textContent = res.ok ? `Saved ${id}.` : errorText(res, `Couldn't save ${id}`);
 }
 
@@ -1409,6 +1468,7 @@ function wireEvents() {
 
   ui.contentForm.addEventListener('submit', lookupContent);
   ui.contentSave.addEventListener('click', saveContent);
+  for (const input of [ui.contentTitle, ui.contentURL, ui.contentOwner]) input.addEventListener('input', resetContentImpact);
 
   document.addEventListener('keydown', (ev) => {
     if ((ev.ctrlKey || ev.metaKey) && !ev.altKey && ev.key.toLowerCase() === 's' && document.body.dataset.view === 'console') {

@@ -45,6 +45,7 @@ func TestFailedLoginsAreThrottledPerAddress(t *testing.T) {
 	// The sixth try is refused before the token is looked at: even the
 	// right token, and a bearer token, from that address.
 	req, _ := http.NewRequest("POST", srv.URL+"/v1/session", strings.NewReader(`{"token":"`+tok("rep-ana")+`"}`))
+	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Forwarded-For", "198.51.100.7")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -137,6 +138,7 @@ func TestSessionCookieIsSecureBehindTLS(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, _ := newServerWith(t, api.Config{SecureCookies: tc.mode, TrustedProxies: localProxy}, streamStub{})
 			req, _ := http.NewRequest("POST", srv.URL+"/v1/session", strings.NewReader(`{"token":"`+tok("rep-ana")+`"}`))
+			req.Header.Set("Content-Type", "application/json")
 			for k, v := range tc.header {
 				req.Header[k] = v
 			}
@@ -170,6 +172,7 @@ func TestSessionCookieIsSecureBehindTLS(t *testing.T) {
 	// A client cannot claim TLS itself.
 	srv, _ := newServerWith(t, api.Config{}, streamStub{})
 	req, _ := http.NewRequest("POST", srv.URL+"/v1/session", strings.NewReader(`{"token":"`+tok("rep-ana")+`"}`))
+	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Forwarded-Proto", "https")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -23,6 +23,9 @@ type memHistory struct {
 	mu   sync.Mutex
 	ds   map[string][]schema.Delivery
 	gate chan struct{} // when set, LastSeq waits for it
+	// waiting, when set, hears each LastSeq call that starts waiting on
+	// gate: a writer that calls it has registered its connection.
+	waiting chan struct{}
 }
 
 func (m *memHistory) add(user string, seq int64) schema.Delivery {
@@ -47,6 +50,9 @@ func (m *memHistory) DeliveriesAfter(_ context.Context, user string, after int64
 
 func (m *memHistory) LastSeq(_ context.Context, user string) (int64, error) {
 	if m.gate != nil {
+		if m.waiting != nil {
+			m.waiting <- struct{}{}
+		}
 		<-m.gate
 	}
 	m.mu.Lock()
@@ -233,11 +239,18 @@ func TestHubKnowsWhoIsConnected(t *testing.T) {
 }
 
 func TestHubDropsSlowClientWithoutBlocking(t *testing.T) {
-	h := &memHistory{ds: map[string][]schema.Delivery{}, gate: make(chan struct{})}
+	h := &memHistory{ds: map[string][]schema.Delivery{}, gate: make(chan struct{}), waiting: make(chan struct{}, 1)}
 	hub, srv := newTestHub(t, HubConfig{QueueSize: 2}, h)
 	c := dial(t, srv, "ana", nil)
 	// The writer is stuck before its loop (LastSeq waits on the gate), so
-	// nothing drains the queue: the third delivery overflows it.
+	// nothing drains the queue: the third delivery overflows it. The dial
+	// returns before the server registers the connection; the writer's
+	// LastSeq says it has.
+	select {
+	case <-h.waiting:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the connection's writer never asked for the last sequence")
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

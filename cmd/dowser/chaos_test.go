@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -204,14 +205,39 @@ func (p *process) kill() {
 	_ = p.cmd.Wait()
 }
 
+// dowserBinary is the binary the fault tests run, built once for all of
+// them: a link takes seconds on an idle machine but minutes on a busy one,
+// and every test of the package shares one -timeout.
+var dowserBinary struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "dowser")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("building dowser: %v\n%s", err, out)
+	b := &dowserBinary
+	b.once.Do(func() {
+		if b.dir, b.err = os.MkdirTemp("", "dowser-test-bin-"); b.err != nil {
+			return
+		}
+		b.bin = filepath.Join(b.dir, "dowser")
+		if out, err := exec.Command("go", "build", "-o", b.bin, ".").CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("%w\n%s", err, out)
+		}
+	})
+	if b.err != nil {
+		t.Fatalf("building dowser: %v", b.err)
 	}
-	return bin
+	return b.bin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if dowserBinary.dir != "" {
+		os.RemoveAll(dowserBinary.dir)
+	}
+	os.Exit(code)
 }
 
 // caughtUp reports whether the group's committed offsets reached the end

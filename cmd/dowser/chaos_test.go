@@ -174,6 +174,23 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// awaitListening waits until a process accepts connections on addr.
+func awaitListening(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on %s after 60 s: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond) // another process: nothing to await but its port
+	}
+}
+
 // process is a child dowser process with its output in a log file.
 type process struct {
 	cmd *exec.Cmd
@@ -344,6 +361,9 @@ func newChaosRun(t *testing.T, db string, n int) *chaosRun {
 	r.kafkaAddr = freePort(t)
 	startProcess(t, r.bin, filepath.Join(r.dir, "broker.log"), "broker", "--embedded-kafka-addr", r.kafkaAddr,
 		"--embedded-kafka-dir", filepath.Join(r.dir, "kafka"), "--partitions", "4", "--log-format", "text")
+	// The producer's first dial must not beat the broker process to its
+	// port: a refused dial ends the production.
+	awaitListening(t, r.kafkaAddr)
 	r.rng = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	r.events = chaosEvents(r.rng, n, accounts)
 	r.want = oracle(r.events)

@@ -43,8 +43,9 @@ func DrainTopic(ctx context.Context, brokers []string, topic string) (messages i
 			// One deadline for many messages, renewed when it fires after
 			// progress, as the consumer does: a context and timer per
 			// message would cost the raw rate what the consumer does not
-			// pay.
-			const stall = 10 * time.Second
+			// pay. The stall bound only gives up: a busy machine has
+			// starved a fetch for more than ten seconds.
+			const stall = time.Minute
 			var fctx context.Context
 			cancel := func() {}
 			renew := func() {

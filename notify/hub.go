@@ -55,9 +55,11 @@ type HubConfig struct {
 	// AllowedOrigins lists extra browser origins (scheme://host[:port])
 	// allowed to open the stream; the server's own origin always is.
 	AllowedOrigins []string
-	// QueueSize bounds the frames waiting for one client.
+	// QueueSize bounds the frames waiting for one client; beyond it the
+	// client catches up from the history.
 	QueueSize int
-	// WriteTimeout bounds one frame write.
+	// WriteTimeout bounds one frame write, and how long a client may stay
+	// behind its queue before it is dropped as too slow.
 	WriteTimeout time.Duration
 	// PingInterval is how often an idle connection is pinged; a client
 	// silent for twice as long is dropped.
@@ -87,8 +89,11 @@ func (c *HubConfig) setDefaults() {
 
 // Hub holds the websocket connections of this instance and delivers alert
 // frames to the connections of their recipient. A slow client never slows a
-// publisher or another client: it has a bounded queue and is dropped with
-// CloseTooSlow when the queue overflows.
+// publisher or another client: it has a bounded queue. A burst that
+// overflows the queue costs no memory: the queued deliveries are dropped and
+// the client's writer reads them from the history instead, in order. A
+// client still behind WriteTimeout after it fell behind is dropped with
+// CloseTooSlow.
 //
 // An idle connection costs one goroutine (its reader), a small read buffer
 // and a timer: frames wait in a queue allocated only while it holds any,
@@ -318,6 +323,8 @@ type client struct {
 	writing   bool              // a goroutine is in flush
 	hello     bool              // the hello frame is still to be sent
 	queue     []schema.Delivery // live deliveries; nil when empty
+	catchUp   bool              // the queue overflowed: read from the history instead
+	behind    time.Time         // when the queue overflowed; zero once caught up
 	replies   [][]byte          // answers to client frames; nil when empty
 	resume    int64             // a resume request's "after", -1 for none
 	pinging   bool              // a ping is due
@@ -351,9 +358,21 @@ func (c *client) enqueue(d schema.Delivery) {
 		c.mu.Unlock()
 		return
 	}
-	if len(c.queue) >= c.hub.cfg.QueueSize {
+	if c.catchUp {
 		c.mu.Unlock()
-		c.stop(CloseTooSlow, "too slow; reconnect and resume")
+		return // the catch-up reads it from the history
+	}
+	if len(c.queue) >= c.hub.cfg.QueueSize {
+		// A burst (a failover, the alerts topic catching up) can outrun a
+		// client that reads as fast as it can. Deliveries are stored
+		// before they are delivered: drop the queue, read the history.
+		c.queue = nil
+		c.catchUp = true
+		if c.behind.IsZero() {
+			c.behind = time.Now()
+		}
+		c.kick()
+		c.mu.Unlock()
 		return
 	}
 	if c.queue == nil {
@@ -458,9 +477,9 @@ func alertFrame(d schema.Delivery) []byte {
 const replayPage = 500
 
 // flush writes what is due, in this order: the close frame once the
-// connection is stopped, the hello, a resume's replay, live deliveries,
-// replies, a ping; it returns when nothing is left, and for good once the
-// connection is closed.
+// connection is stopped, the hello, a resume's replay, a catch-up after an
+// overflow, live deliveries, replies, a ping; it returns when nothing is
+// left, and for good once the connection is closed.
 func (c *client) flush() {
 	for {
 		c.mu.Lock()
@@ -486,6 +505,22 @@ func (c *client) flush() {
 			}
 			c.sent = max(after, 0)
 			c.replay(0)
+		case c.catchUp:
+			c.catchUp = false
+			late := time.Since(c.behind) > c.hub.cfg.WriteTimeout
+			c.mu.Unlock()
+			if late {
+				// Overflowed again, long after it first fell behind: it
+				// cannot keep up, and resumes when it can.
+				c.stop(CloseTooSlow, "too slow; reconnect and resume")
+				continue
+			}
+			c.replay(0)
+			c.mu.Lock()
+			if !c.catchUp {
+				c.behind = time.Time{} // caught up with the history
+			}
+			c.mu.Unlock()
 		case len(c.queue) > 0:
 			d := c.queue[0]
 			if len(c.queue) == 1 {

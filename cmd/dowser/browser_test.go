@@ -102,6 +102,9 @@ func TestBrowserPanelShowsLiveAlertAndKeepsAckAcrossReload(t *testing.T) {
 		chromedp.SendKeys(`#token`, token("rep-ana"), chromedp.ByID),
 		chromedp.Click(`#login`, chromedp.ByID),
 		chromedp.WaitVisible(`#conn[data-state="connected"]`, chromedp.ByQuery),
+		// The panel has its hello and has asked to resume: the second
+		// below times an alert to an open panel, not its handshake.
+		chromedp.WaitReady(`#alerts[aria-busy="false"]`, chromedp.ByQuery),
 	)
 
 	w := app.writer()

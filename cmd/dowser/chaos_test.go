@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -173,6 +174,23 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// awaitListening waits until a process accepts connections on addr.
+func awaitListening(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on %s after 60 s: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond) // another process: nothing to await but its port
+	}
+}
+
 // process is a child dowser process with its output in a log file.
 type process struct {
 	cmd *exec.Cmd
@@ -204,14 +222,39 @@ func (p *process) kill() {
 	_ = p.cmd.Wait()
 }
 
+// dowserBinary is the binary the fault tests run, built once for all of
+// them: a link takes seconds on an idle machine but minutes on a busy one,
+// and every test of the package shares one -timeout.
+var dowserBinary struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "dowser")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("building dowser: %v\n%s", err, out)
+	b := &dowserBinary
+	b.once.Do(func() {
+		if b.dir, b.err = os.MkdirTemp("", "dowser-test-bin-"); b.err != nil {
+			return
+		}
+		b.bin = filepath.Join(b.dir, "dowser")
+		if out, err := exec.Command("go", "build", "-o", b.bin, ".").CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("%w\n%s", err, out)
+		}
+	})
+	if b.err != nil {
+		t.Fatalf("building dowser: %v", b.err)
 	}
-	return bin
+	return b.bin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if dowserBinary.dir != "" {
+		os.RemoveAll(dowserBinary.dir)
+	}
+	os.Exit(code)
 }
 
 // caughtUp reports whether the group's committed offsets reached the end
@@ -318,6 +361,9 @@ func newChaosRun(t *testing.T, db string, n int) *chaosRun {
 	r.kafkaAddr = freePort(t)
 	startProcess(t, r.bin, filepath.Join(r.dir, "broker.log"), "broker", "--embedded-kafka-addr", r.kafkaAddr,
 		"--embedded-kafka-dir", filepath.Join(r.dir, "kafka"), "--partitions", "4", "--log-format", "text")
+	// The producer's first dial must not beat the broker process to its
+	// port: a refused dial ends the production.
+	awaitListening(t, r.kafkaAddr)
 	r.rng = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	r.events = chaosEvents(r.rng, n, accounts)
 	r.want = oracle(r.events)

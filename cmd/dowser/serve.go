@@ -168,7 +168,18 @@ func runServe(ctx context.Context, args []string, stderr io.Writer, getenv func(
 	if err != nil {
 		return err
 	}
-	return app.Run(ctx)
+	err = app.Run(ctx)
+	select {
+	case <-app.Ready():
+	default:
+		if err != nil && ctx.Err() != nil {
+			// Stopped while starting: the step it interrupted fails, in
+			// whatever words its library has; a stop all the same.
+			log.Info("stopped while starting", "interrupted", err)
+			return nil
+		}
+	}
+	return err
 }
 
 // App is one running Dowser service: everything `dowser serve` starts.

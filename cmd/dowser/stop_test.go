@@ -1,0 +1,34 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/dowserhq/dowser/postgres/pgtest"
+)
+
+// A SIGTERM while serve is still starting (an orchestrator scaling down a
+// pod that was just scheduled) is a clean stop, as it is once serving: exit
+// status 0, not an error about the startup step it interrupted.
+func TestServeStoppedWhileStartingExitsZero(t *testing.T) {
+	db := pgtest.URL(t)
+	// Stopped before it starts, then at points further into its startup;
+	// wherever the stop lands, the exit is clean.
+	for _, after := range []time.Duration{0, time.Millisecond, 10 * time.Millisecond, 50 * time.Millisecond, 200 * time.Millisecond} {
+		ctx, cancel := context.WithCancel(context.Background())
+		if after == 0 {
+			cancel()
+		} else {
+			time.AfterFunc(after, cancel)
+		}
+		var stderr bytes.Buffer
+		code := run(ctx, []string{"serve", "--database-url", db, "--embedded-kafka-addr", "127.0.0.1:0", "--http", "127.0.0.1:0",
+			"--partitions", "2", "--log-format", "text", "--log-level", "warn"}, &stderr, &stderr, func(string) string { return "" })
+		cancel()
+		if code != 0 {
+			t.Errorf("stopped %v after start: exit %d, want 0; output:\n%s", after, code, stderr.String())
+		}
+	}
+}

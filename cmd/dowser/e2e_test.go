@@ -283,8 +283,7 @@ func dialStream(t *testing.T, addr, user string) *wsClient {
 // frameGiveUp is how long next waits for a frame before it fails the test.
 // On a busy machine (test suites and compilers on two cores) a frame
 // expected within a second has taken more than two; that is not what these
-// tests are about. Latency has its own measures: dowser bench, and the
-// browser test's one-second promise.
+// tests are about. Latency has its own measure: dowser bench.
 const frameGiveUp = 30 * time.Second
 
 // next returns the next frame, expected within (logged when later); it

@@ -36,6 +36,12 @@ type testApp struct {
 
 func startApp(t *testing.T, opts ...func(*serveConfig)) *testApp {
 	t.Helper()
+	return startAppWithLog(t, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: testLogLevel()})), opts...)
+}
+
+// startAppWithLog is startApp with the service logging to log.
+func startAppWithLog(t *testing.T, log *slog.Logger, opts ...func(*serveConfig)) *testApp {
+	t.Helper()
 	cfg := serveConfig{
 		HTTPAddr:          "127.0.0.1:0",
 		DatabaseURL:       pgtest.URL(t),
@@ -52,7 +58,6 @@ func startApp(t *testing.T, opts ...func(*serveConfig)) *testApp {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: testLogLevel()}))
 	app, err := newApp(cfg, log, io.Discard)
 	if err != nil {
 		t.Fatal(err)

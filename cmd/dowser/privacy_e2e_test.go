@@ -21,7 +21,6 @@ import (
 
 	"github.com/dowserhq/dowser/broker"
 	"github.com/dowserhq/dowser/ingest"
-	"github.com/dowserhq/dowser/postgres/pgtest"
 )
 
 // syncBuffer collects a service's log output, written from many
@@ -44,49 +43,10 @@ func (b *syncBuffer) String() string {
 }
 
 // startAppLogging is startApp with the service's log, every level, going
-// to logs as well as to the test's output.
+// to logs instead of the test's output.
 func startAppLogging(t *testing.T, logs io.Writer, opts ...func(*serveConfig)) *testApp {
 	t.Helper()
-	cfg := serveConfig{
-		HTTPAddr:          "127.0.0.1:0",
-		DatabaseURL:       pgtest.URL(t),
-		EmbeddedKafkaAddr: "127.0.0.1:0",
-		EventsTopic:       "dowser.events",
-		AlertsTopic:       "dowser.alerts",
-		GroupID:           "dowser",
-		Partitions:        3,
-		Replication:       1,
-		AdminToken:        adminToken,
-		MaxEventBytes:     64 << 10,
-		SignalsPoll:       50 * time.Millisecond,
-	}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	app, err := newApp(cfg, log, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- app.Run(ctx) }()
-	select {
-	case <-app.Ready():
-	case err := <-errc:
-		cancel()
-		t.Fatalf("app stopped before it was ready: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("app not ready within 30s")
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-errc; err != nil {
-			t.Errorf("app.Run: %v", err)
-		}
-	})
-	return &testApp{App: app, t: t}
+	return startAppWithLog(t, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), opts...)
 }
 
 // topicAsCompacted reads every partition of topic from its start to its

@@ -266,11 +266,17 @@ func (s *Store) PrivacyKey(ctx context.Context) ([]byte, error) {
 	if _, err := rand.Read(fresh); err != nil {
 		return nil, fmt.Errorf("making a privacy key: %w", err)
 	}
+	// Two instances starting at once both insert; one wins. The loser's
+	// statement waited for the winner's commit but reads with the snapshot
+	// it started with, which lacks the row: it reads again in a statement
+	// of its own, which sees it.
 	var key []byte
-	// Two instances starting at once both insert; one wins, both read it.
 	err := s.pool.QueryRow(ctx, `
 		WITH ins AS (INSERT INTO privacy_key (key) VALUES ($1) ON CONFLICT DO NOTHING RETURNING key)
 		SELECT key FROM ins UNION ALL SELECT key FROM privacy_key LIMIT 1`, fresh).Scan(&key)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = s.pool.QueryRow(ctx, `SELECT key FROM privacy_key`).Scan(&key)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the privacy key: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser/postgres/pgtest"
 )
 
 func TestEraseCustomerReachesLinkedIdentitiesAndQueuesTombstones(t *testing.T) {
@@ -90,22 +91,35 @@ func TestEraseCustomerReachesLinkedIdentitiesAndQueuesTombstones(t *testing.T) {
 
 func TestPrivacyKeyIsMadeOnceAndShared(t *testing.T) {
 	ctx := context.Background()
-	s := open(t)
-	keys := make([][]byte, 8)
-	var wg sync.WaitGroup
-	for i := range keys {
-		wg.Go(func() {
-			k, err := s.PrivacyKey(ctx)
-			if err != nil {
-				t.Error(err)
-			}
-			keys[i] = k
-		})
+	url := pgtest.URL(t)
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
 	}
-	wg.Wait()
-	for _, k := range keys {
-		if len(k) < postgres.MinPrivacyKeyBytes || string(k) != string(keys[0]) {
-			t.Fatalf("keys = %x, want one shared key of %d bytes", keys, postgres.MinPrivacyKeyBytes)
+	t.Cleanup(s.Close)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Instances starting at once race to make the key: every round starts
+	// from none, and every caller must get the one that won.
+	keys := make([][]byte, 8)
+	for round := range 20 {
+		pgtest.Exec(t, url, "DELETE FROM privacy_key")
+		var wg sync.WaitGroup
+		for i := range keys {
+			wg.Go(func() {
+				k, err := s.PrivacyKey(ctx)
+				if err != nil {
+					t.Errorf("round %d: %v", round, err)
+				}
+				keys[i] = k
+			})
+		}
+		wg.Wait()
+		for _, k := range keys {
+			if len(k) < postgres.MinPrivacyKeyBytes || string(k) != string(keys[0]) {
+				t.Fatalf("round %d: keys = %x, want one shared key of %d bytes", round, keys, postgres.MinPrivacyKeyBytes)
+			}
 		}
 	}
 	// Without a key of its own, erasure keys its audit hash with it.

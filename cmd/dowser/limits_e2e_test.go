@@ -37,6 +37,7 @@ func postPreview(t *testing.T, addr string) previewAnswer {
 		return previewAnswer{}
 	}
 	req.Header.Set("Authorization", "Bearer "+token("mkt-jane"))
+	req.Header.Set("Content-Type", "application/yaml")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Error(err)

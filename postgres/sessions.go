@@ -4,15 +4,13 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/dowserhq/dowser/schema"
 )
 
-// Revocation says that some credential of a user ended: a session was
-// logged out, the token rotated, the user disabled or deleted. Whoever
-// holds a credential of the user checks it again.
-type Revocation struct {
-	Seq    int64
-	UserID string
-}
+// Revocation is schema's: the contract between this store and the
+// instances that watch it.
+type Revocation = schema.Revocation
 
 // revokeUser ends every session of the user and records the revocation.
 func revokeUser(ctx context.Context, q querier, userID string) error {

@@ -358,8 +358,8 @@ func (a *App) Run(ctx context.Context) error {
 	if err := priv.load(ctx); err != nil {
 		return err
 	}
-	revoked := &revocations{store: store, hub: hub, every: a.cfg.RevocationPoll, log: log}
-	if err := revoked.load(ctx); err != nil {
+	revoked, err := notify.NewRevocationWatcher(ctx, store, hub, a.cfg.RevocationPoll, log)
+	if err != nil {
 		return err
 	}
 	pipe := newPipeline(priv, a.cfg.GroupID, a.cfg.EventsTopic, store, notify.NewRouter(routingDirectory{store}, hub), hub, signals, alerts, log, reg)

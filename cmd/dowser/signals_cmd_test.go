@@ -268,7 +268,9 @@ func TestSignalsBacktestFromKafka(t *testing.T) {
 		{"acme", "a2", now.Add(-2 * time.Hour)}, {"initech", "i2", now.Add(-2 * time.Hour)},
 		{"acme", "a3", now.Add(-time.Hour)}, {"initech", "i3", now.Add(-time.Hour)},
 	}
-	w := &kafka.Writer{Addr: kafka.TCP(b.Addr()), Topic: topic, Balancer: &kafka.Hash{}, BatchSize: 1}
+	// RequireAll: a Writer literal defaults to fire-and-forget, and the
+	// backtest must find every message in the log when it lists offsets.
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addr()), Topic: topic, Balancer: &kafka.Hash{}, BatchSize: 1, RequiredAcks: kafka.RequireAll}
 	for _, m := range msgs {
 		// Event time follows Kafka time here, so that windows and --since
 		// agree: the old events are 10 days before the rest.

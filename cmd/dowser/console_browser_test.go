@@ -174,7 +174,10 @@ func TestBrowserConsoleEditsSignalAndShowsProblems(t *testing.T) {
 	)
 
 	// Disabling switches the current version off without a new version.
+	// The switch is disabled while the console loads the signal; a click
+	// then does nothing, so wait for it to take clicks.
 	step("disabling",
+		chromedp.WaitEnabled(`#enabled`, chromedp.ByID),
 		chromedp.Click(`#enabled`, chromedp.ByID),
 		chromedp.WaitVisible(`#enabled[aria-checked="false"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`#history li[data-action="disabled"]`, chromedp.ByQuery),

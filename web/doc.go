@@ -1,10 +1,15 @@
 // Package web holds Dowser's browser front end: the live alert panel that
-// sales reps keep open all day.
+// sales reps keep open all day, and the marketers' signals console
+// (docs/console.md).
 //
-// The panel is plain HTML, CSS and vanilla JavaScript (an ES module) with no
-// build step and no external resources (no CDN, no web fonts), so it works on
-// an offline network. The files live in the static directory and are embedded
-// into the binary; [Files] exposes them for serving.
+// The pages are plain HTML, CSS and vanilla JavaScript (ES modules) with no
+// build step and no external resources (no CDN, no web fonts), so they work
+// on an offline network. Both pages sign in through one module, session.js:
+// the sign-in form's field and button, the signed-in user and Sign out in the
+// header, the session calls and the fetch helper every request goes through;
+// dom.js holds the element helpers they share. The files live in the static
+// directory and are embedded into the binary; [Files] exposes them for
+// serving. It imports no other Dowser package.
 //
 // The page talks to the server through a small contract:
 //
@@ -19,7 +24,8 @@
 //     rendered, {"op":"ack","id":…} and
 //     {"op":"feedback","id":…,"verdict":"useful|not_useful|won"}.
 //
-// Stable hooks for browser tests: #token, #login, #alerts (each card is
-// li.alert with data-id and data-seq), #conn (data-state is connected,
-// connecting or offline) and the button.ack on each card.
+// Stable hooks for browser tests: #token, #login (rendered by session.js into
+// #login-form), #alerts (each card is li.alert with data-id and data-seq),
+// #conn (data-state is connected, connecting or offline) and the button.ack
+// on each card.
 package web

@@ -8,9 +8,10 @@ import (
 //go:embed static
 var static embed.FS
 
-// Files returns the panel's static assets (index.html, app.js, style.css,
-// favicon.svg) rooted at the static directory, so that index.html is at the
-// root of the returned file system. Serve it with
+// Files returns the panel's and the console's static assets (index.html,
+// app.js, console.html, console.js, the session.js and dom.js modules they
+// share, the style sheets and favicon.svg) rooted at the static directory, so
+// that index.html is at the root of the returned file system. Serve it with
 //
 //	http.Handle("/", http.FileServerFS(web.Files()))
 //

@@ -3,10 +3,14 @@
 // Plain ES module, no dependencies, no build step. Everything rendered from
 // server data goes through textContent / createElement; never innerHTML.
 //
-// Contract (see web/doc.go): /v1/session for sign-in, /v1/stream websocket for
-// alerts. On every (re)connect the page sends {"op":"resume","after":maxSeq}
-// where maxSeq is the highest seq it has rendered, and drops any seq or alert
-// id it has already seen, so nothing is missed and nothing is shown twice.
+// Contract (see web/doc.go): /v1/session for sign-in, through session.js as
+// in the signals console; /v1/stream websocket for alerts. On every
+// (re)connect the page sends {"op":"resume","after":maxSeq} where maxSeq is
+// the highest seq it has rendered, and drops any seq or alert id it has
+// already seen, so nothing is missed and nothing is shown twice.
+
+import { $, h, svgIcon, str, capitalize } from './dom.js';
+import { Session, SessionEnded, showView, isMarketing } from './session.js';
 
 const PRIORITIES = ['urgent', 'high', 'medium', 'low'];
 const PRIORITY_LABEL = { urgent: 'Urgent', high: 'High', medium: 'Medium', low: 'Low' };
@@ -39,24 +43,11 @@ const MEMORY_KEY = 'dowser.panel.memory.v1:';
 
 // ---------------------------------------------------------------- DOM refs
 
-const $ = (id) => document.getElementById(id);
 const ui = {
-  loading: $('view-loading'),
-  loginView: $('view-login'),
-  panelView: $('view-panel'),
-  loginForm: $('login-form'),
-  token: $('token'),
-  loginBtn: $('login'),
-  loginError: $('login-error'),
-  session: $('session'),
-  userName: $('user-name'),
-  userRole: $('user-role'),
-  userInitials: $('user-initials'),
   conn: $('conn'),
   connText: $('conn-text'),
   retry: $('retry'),
   notify: $('notify'),
-  logout: $('logout'),
   heading: $('alerts-heading'),
   unacked: $('unacked'),
   filters: $('filters'),
@@ -75,7 +66,6 @@ const ui = {
 // ---------------------------------------------------------------- state
 
 const state = {
-  user: null, // {id, name, role}
   memory: {}, // alert id -> {a: 1 (acked), v: verdict}; per user, in localStorage
   prefs: loadPrefs(),
 
@@ -105,24 +95,6 @@ let cardCounter = 0;
 
 // ---------------------------------------------------------------- helpers
 
-function h(tag, props, ...kids) {
-  const el = document.createElement(tag);
-  if (props) {
-    for (const [k, v] of Object.entries(props)) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === 'class') el.className = v;
-      else if (k === 'text') el.textContent = v;
-      else el.setAttribute(k, v === true ? '' : String(v));
-    }
-  }
-  for (const kid of kids.flat()) {
-    if (kid === null || kid === undefined || kid === false || kid === '') continue;
-    el.append(kid instanceof Node ? kid : String(kid));
-  }
-  return el;
-}
-
-const SVG_NS = 'http://www.w3.org/2000/svg';
 const ICON_PATHS = {
   page_view: ['M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8z', 'M14 3v5h5', 'M9 13h6M9 17h4'],
   webinar_signup: ['M5 5h14a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V7a2 2 0 0 1 2-2z', 'M16 3v4M8 3v4M3 10h18', 'M12 13v5M9.5 15.5h5'],
@@ -135,24 +107,7 @@ const ICON_PATHS = {
 };
 
 function icon(name, cls = 'icon') {
-  const svg = document.createElementNS(SVG_NS, 'svg');
-  svg.setAttribute('viewBox', '0 0 24 24');
-  svg.setAttribute('class', cls);
-  svg.setAttribute('aria-hidden', 'true');
-  svg.setAttribute('focusable', 'false');
-  for (const d of ICON_PATHS[name] || ICON_PATHS.event) {
-    const p = document.createElementNS(SVG_NS, 'path');
-    p.setAttribute('d', d);
-    svg.append(p);
-  }
-  return svg;
-}
-
-const str = (v) => (typeof v === 'string' ? v : v === null || v === undefined ? '' : String(v));
-
-function capitalize(s) {
-  s = str(s);
-  return s ? s[0].toUpperCase() + s.slice(1) : s;
+  return svgIcon(ICON_PATHS[name] || ICON_PATHS.event, cls);
 }
 
 function humanizeType(t) {
@@ -243,136 +198,28 @@ function savePrefs() {
   storageSet(PREFS_KEY, state.prefs);
 }
 
-// ---------------------------------------------------------------- session API
+// ---------------------------------------------------------------- session
 
-function api(method, body) {
-  const init = {
-    method,
-    credentials: 'same-origin',
-    cache: 'no-store',
-    headers: { 'X-Dowser-CSRF': '1', Accept: 'application/json' },
-  };
-  if (body !== undefined) {
-    init.headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
-  return fetch('/v1/session', init);
-}
+const session = new Session({
+  signInTitle: 'Sign in · Dowser',
+  onUser: loadUser,
+  onStart: startSession,
+  onEnd: endSession,
+});
 
-async function readJSON(res) {
-  try {
-    return await res.json();
-  } catch {
-    return {};
-  }
-}
-
-function validUser(u) {
-  return u && typeof u === 'object' && typeof u.id === 'string' && u.id !== '';
-}
-
-async function boot() {
+function boot() {
   wireEvents();
   applyPrefsToControls();
-  let res;
-  try {
-    res = await api('GET');
-  } catch {
-    showLogin("Can't reach Dowser right now. Check your connection, then sign in.");
-    return;
-  }
-  if (res.ok) {
-    const body = await readJSON(res);
-    if (validUser(body.user)) {
-      startSession(body.user, false);
-      return;
-    }
-  }
-  showLogin();
+  session.boot();
 }
 
-function showView(name) {
-  ui.loading.hidden = name !== 'loading';
-  ui.loginView.hidden = name !== 'login';
-  ui.panelView.hidden = name !== 'panel';
-  ui.session.hidden = name !== 'panel';
-  document.body.dataset.view = name;
-}
-
-function showLogin(message) {
-  showView('login');
-  setLoginError(message || '');
-  setLoginBusy(false);
-  document.title = 'Sign in · Dowser';
-  ui.token.focus();
-}
-
-function setLoginError(msg) {
-  ui.loginError.textContent = msg;
-  if (msg) ui.token.setAttribute('aria-invalid', 'true');
-  else ui.token.removeAttribute('aria-invalid');
-}
-
-function setLoginBusy(busy) {
-  ui.loginBtn.disabled = busy;
-  ui.loginBtn.textContent = busy ? 'Signing in…' : 'Sign in';
-}
-
-async function onLoginSubmit(ev) {
-  ev.preventDefault();
-  const token = ui.token.value.trim();
-  if (!token) {
-    setLoginError('Enter your access token.');
-    ui.token.focus();
-    return;
-  }
-  setLoginError('');
-  setLoginBusy(true);
-  let res;
-  try {
-    res = await api('POST', { token });
-  } catch {
-    setLoginBusy(false);
-    setLoginError("Can't reach Dowser. Check your connection and try again.");
-    return;
-  }
-  const body = await readJSON(res);
-  setLoginBusy(false);
-  if (res.ok && validUser(body.user)) {
-    ui.token.value = '';
-    startSession(body.user, true);
-    return;
-  }
-  if (res.status === 401 || res.status === 403) {
-    const why = str(body.error).trim();
-    setLoginError(why ? `That token wasn't accepted: ${why}.`.replace(/\.\.$/, '.') : "That token wasn't accepted. Check it and try again.");
-  } else {
-    setLoginError(`Sign-in failed (HTTP ${res.status}). Try again in a moment.`);
-  }
-  ui.token.select();
-  ui.token.focus();
-}
-
-function setUser(user) {
-  state.user = { id: user.id, name: str(user.name) || user.id, role: str(user.role) };
-  ui.userName.textContent = state.user.name;
-  ui.userRole.textContent = capitalize(state.user.role);
-  ui.userRole.hidden = !state.user.role;
-  const initials = state.user.name
-    .split(/\s+/)
-    .filter(Boolean)
-    .slice(0, 2)
-    .map((w) => w[0].toUpperCase())
-    .join('');
-  ui.userInitials.textContent = initials || '?';
+function loadUser(user) {
   // Marketers and admins tune signals in the console.
-  $('console-link').hidden = state.user.role !== 'marketer' && state.user.role !== 'admin';
-  state.memory = storageGet(MEMORY_KEY + state.user.id) || {};
+  $('console-link').hidden = !isMarketing(user.role);
+  state.memory = storageGet(MEMORY_KEY + user.id) || {};
 }
 
-function startSession(user, focusPanel) {
-  if (state.user && state.user.id !== user.id) resetAlerts();
-  setUser(user);
+function startSession(_user, focusPanel) {
   showView('panel');
   refreshSummary();
   updateNotifyButton();
@@ -380,24 +227,11 @@ function startSession(user, focusPanel) {
   connect();
 }
 
-async function logout() {
-  stopStream();
-  try {
-    await api('DELETE');
-  } catch {
-    /* the cookie stays if the server is unreachable; the form is shown anyway */
-  }
-  endSession();
-  showLogin();
-}
-
-function endSession(message) {
+function endSession() {
   stopStream();
   resetAlerts();
-  state.user = null;
   state.memory = {};
   state.outbox.clear();
-  if (message !== undefined) showLogin(message);
 }
 
 // ---------------------------------------------------------------- stream
@@ -410,7 +244,7 @@ function streamURL() {
 function connect() {
   clearTimeout(state.reconnectTimer);
   state.reconnectTimer = 0;
-  if (!state.user) return;
+  if (!session.user) return;
   if (state.conn && state.conn.ws.readyState <= WebSocket.OPEN) return; // already connecting or open
   if (navigator.onLine === false) {
     setConn('offline');
@@ -470,27 +304,24 @@ async function onClose(conn) {
   clearTimeout(conn.helloTimer);
   if (conn !== state.conn) return;
   state.conn = null;
-  if (!state.user) return;
+  if (!session.user) return;
   if (conn.greeted && Date.now() - conn.openedAt >= STABLE_MS) state.attempt = 0;
   if (!conn.greeted) {
     // The upgrade may have been refused because the session ended.
     try {
-      const res = await api('GET');
-      if (res.status === 401) {
-        if (state.user) endSession('Your session has ended. Sign in again.');
-        return;
-      }
-    } catch {
+      await session.request('GET', '/v1/session');
+    } catch (err) {
+      if (err instanceof SessionEnded) return;
       /* network trouble: keep retrying */
     }
-    if (!state.user || state.conn) return;
+    if (!session.user || state.conn) return;
   }
   scheduleReconnect();
 }
 
 function scheduleReconnect() {
   clearTimeout(state.reconnectTimer);
-  if (!state.user) return;
+  if (!session.user) return;
   if (navigator.onLine === false) {
     setConn('offline');
     return; // the 'online' event reconnects
@@ -504,7 +335,7 @@ function scheduleReconnect() {
 }
 
 function reconnectNow() {
-  if (!state.user) return;
+  if (!session.user) return;
   state.attempt = 0;
   if (state.conn && state.conn.ws.readyState <= WebSocket.OPEN) return;
   connect();
@@ -545,7 +376,7 @@ function setConn(s, retryAt) {
   }
   if (ui.connText.textContent !== text) ui.connText.textContent = text;
   ui.conn.title = title;
-  ui.retry.hidden = !state.user || s === 'connected' || (s === 'connecting' && state.attempt < 3);
+  ui.retry.hidden = !session.user || s === 'connected' || (s === 'connecting' && state.attempt < 3);
 }
 
 function onFrame(conn, msg) {
@@ -577,10 +408,10 @@ function onFrame(conn, msg) {
 function onHello(conn, msg) {
   conn.greeted = true;
   const lastSeq = Number.isFinite(msg.last_seq) ? msg.last_seq : null;
-  if (msg.user && state.user && str(msg.user) !== state.user.id) {
+  if (msg.user && session.user && str(msg.user) !== session.user.id) {
     // Signed in as someone else in another tab: start over for that user.
     resetAlerts();
-    refreshUser();
+    session.refresh();
   } else if (lastSeq !== null && lastSeq < state.maxSeq) {
     // The server's history is behind what we rendered (e.g. it was reset):
     // start over so new alerts are not skipped.
@@ -594,17 +425,6 @@ function onHello(conn, msg) {
     }
   }
   sendResume(conn);
-}
-
-async function refreshUser() {
-  try {
-    const res = await api('GET');
-    const body = await readJSON(res);
-    if (res.ok && validUser(body.user)) setUser(body.user);
-    else if (res.status === 401) endSession('Your session has ended. Sign in again.');
-  } catch {
-    /* keep the old header until the next reconnect */
-  }
 }
 
 // Ends the "loading" state when the replay stalls: normally it ends when the
@@ -860,7 +680,7 @@ function remember(rec) {
   state.memory[rec.id] = entry;
   const keys = Object.keys(state.memory);
   for (let i = 0; i < keys.length - REMEMBER_MAX; i++) delete state.memory[keys[i]];
-  if (state.user) storageSet(MEMORY_KEY + state.user.id, state.memory);
+  if (session.user) storageSet(MEMORY_KEY + session.user.id, state.memory);
 }
 
 function queueFrame(key, frame) {
@@ -976,7 +796,7 @@ function refreshSummary() {
   ui.alertsLoading.hidden = total > 0 || state.loaded;
   ui.empty.hidden = total > 0 || !state.loaded;
   ui.noMatch.hidden = total === 0 || shown > 0;
-  if (state.user) document.title = unacked > 0 ? `(${unacked}) Alerts · Dowser` : 'Alerts · Dowser';
+  if (session.user) document.title = unacked > 0 ? `(${unacked}) Alerts · Dowser` : 'Alerts · Dowser';
 }
 
 function applyPrefsToControls() {
@@ -1156,11 +976,6 @@ function tickTimes() {
 }
 
 function wireEvents() {
-  ui.loginForm.addEventListener('submit', onLoginSubmit);
-  ui.token.addEventListener('input', () => {
-    if (ui.loginError.textContent) setLoginError('');
-  });
-  ui.logout.addEventListener('click', logout);
   ui.retry.addEventListener('click', reconnectNow);
   ui.notify.addEventListener('click', toggleNotifications);
   ui.list.addEventListener('click', onListClick);
@@ -1177,12 +992,12 @@ function wireEvents() {
 
   window.addEventListener('online', reconnectNow);
   window.addEventListener('offline', () => {
-    if (state.user && state.connState !== 'connected') setConn('offline');
+    if (session.user && state.connState !== 'connected') setConn('offline');
   });
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible') {
       tickTimes();
-      if (state.user && !state.conn) reconnectNow();
+      if (session.user && !state.conn) reconnectNow();
     }
   });
   window.addEventListener('storage', (ev) => {

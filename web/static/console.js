@@ -4,10 +4,14 @@
 // server data goes through textContent / createElement; never innerHTML.
 //
 // Contract (docs/console.md): the panel's session (POST/GET/DELETE
-// /v1/session, every request with X-Dowser-CSRF: 1), the signal endpoints of
+// /v1/session through session.js, as in the panel; every request with
+// X-Dowser-CSRF: 1), the signal endpoints of
 // docs/api.md, GET /v1/precision for the reps' verdicts (optional: a 404
 // shows "precision not available") and POST /v1/signals/preview (optional:
 // without it the page shows the equivalent CLI command).
+
+import { $, h, str, capitalize } from './dom.js';
+import { Session, SessionEnded, showView, isMarketing } from './session.js';
 
 const PRIORITIES = ['urgent', 'high', 'medium', 'low'];
 const PRIORITY_LABEL = { urgent: 'Urgent', high: 'High', medium: 'Medium', low: 'Low' };
@@ -33,23 +37,9 @@ message: "{{.Account}}: pricing viewed {{.Count}} times in 7 days"
 
 // ---------------------------------------------------------------- DOM refs
 
-const $ = (id) => document.getElementById(id);
 const ui = {
-  loading: $('view-loading'),
-  loginView: $('view-login'),
-  deniedView: $('view-denied'),
   deniedTitle: $('denied-title'),
   deniedText: $('denied-text'),
-  consoleView: $('view-console'),
-  loginForm: $('login-form'),
-  token: $('token'),
-  loginBtn: $('login'),
-  loginError: $('login-error'),
-  session: $('session'),
-  userName: $('user-name'),
-  userRole: $('user-role'),
-  userInitials: $('user-initials'),
-  logout: $('logout'),
 
   table: $('signals'),
   tbody: $('signals').tBodies[0],
@@ -105,7 +95,6 @@ const ui = {
 // ---------------------------------------------------------------- state
 
 const state = {
-  user: null,
   signals: new Map(), // id -> stored signal (current version)
   precision: null, // Map signal id -> row, or null when not (yet) available
   precisionStatus: 'loading', // loading | ok | missing | error
@@ -122,30 +111,7 @@ const state = {
 
 // ---------------------------------------------------------------- helpers
 
-function h(tag, props, ...kids) {
-  const el = document.createElement(tag);
-  if (props) {
-    for (const [k, v] of Object.entries(props)) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === 'class') el.className = v;
-      else if (k === 'text') el.textContent = v;
-      else el.setAttribute(k, v === true ? '' : String(v));
-    }
-  }
-  for (const kid of kids.flat()) {
-    if (kid === null || kid === undefined || kid === false || kid === '') continue;
-    el.append(kid instanceof Node ? kid : String(kid));
-  }
-  return el;
-}
-
-const str = (v) => (typeof v === 'string' ? v : v === null || v === undefined ? '' : String(v));
 const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-
-function capitalize(s) {
-  s = str(s);
-  return s ? s[0].toUpperCase() + s.slice(1) : s;
-}
 
 const absoluteFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 const numberFmt = new Intl.NumberFormat();
@@ -190,44 +156,7 @@ function announce(text) {
   }, 50);
 }
 
-const isMarketing = (role) => role === 'marketer' || role === 'admin';
-
 // ---------------------------------------------------------------- HTTP
-
-class SessionEnded extends Error {}
-
-// request calls the API with the session cookie and answers
-// {status, ok, body}; body is the decoded JSON, or {} when there is none.
-// A 401 ends the session and throws SessionEnded.
-async function request(method, path, { json, text, allow401 } = {}) {
-  const init = {
-    method,
-    credentials: 'same-origin',
-    cache: 'no-store',
-    headers: { 'X-Dowser-CSRF': '1', Accept: 'application/json' },
-  };
-  if (json !== undefined) {
-    init.headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(json);
-  } else if (text !== undefined) {
-    init.headers['Content-Type'] = 'application/yaml';
-    init.body = text;
-  }
-  const res = await fetch(path, init);
-  let body = {};
-  try {
-    const t = await res.text();
-    body = t ? JSON.parse(t) : {};
-  } catch {
-    body = {};
-  }
-  if (!body || typeof body !== 'object') body = {};
-  if (res.status === 401 && !allow401 && state.user) {
-    endSession('Your session has ended. Sign in again.');
-    throw new SessionEnded();
-  }
-  return { status: res.status, ok: res.ok, body };
-}
 
 const sigPath = (id, rest = '') => `/v1/signals/${encodeURIComponent(id)}${rest}`;
 
@@ -244,106 +173,23 @@ function netError(err, what) {
 
 // ---------------------------------------------------------------- session
 
-async function boot() {
+const session = new Session({
+  signInTitle: 'Sign in · Dowser signals',
+  onStart: startSession,
+  onEnd: endSession,
+  confirmSignOut: confirmDiscard,
+});
+
+function boot() {
   wireEvents();
-  let res;
-  try {
-    res = await request('GET', '/v1/session', { allow401: true });
-  } catch {
-    showLogin("Can't reach Dowser right now. Check your connection, then sign in.");
-    return;
-  }
-  if (res.ok && validUser(res.body.user)) {
-    startSession(res.body.user, false);
-    return;
-  }
-  showLogin();
-}
-
-function validUser(u) {
-  return u && typeof u === 'object' && typeof u.id === 'string' && u.id !== '';
-}
-
-function showView(name) {
-  ui.loading.hidden = name !== 'loading';
-  ui.loginView.hidden = name !== 'login';
-  ui.deniedView.hidden = name !== 'denied';
-  ui.consoleView.hidden = name !== 'console';
-  ui.session.hidden = name !== 'console' && name !== 'denied';
-  document.body.dataset.view = name;
-}
-
-function showLogin(message) {
-  showView('login');
-  setLoginError(message || '');
-  setLoginBusy(false);
-  document.title = 'Sign in · Dowser signals';
-  ui.token.focus();
-}
-
-function setLoginError(msg) {
-  ui.loginError.textContent = msg;
-  if (msg) ui.token.setAttribute('aria-invalid', 'true');
-  else ui.token.removeAttribute('aria-invalid');
-}
-
-function setLoginBusy(busy) {
-  ui.loginBtn.disabled = busy;
-  ui.loginBtn.textContent = busy ? 'Signing in…' : 'Sign in';
-}
-
-async function onLoginSubmit(ev) {
-  ev.preventDefault();
-  const token = ui.token.value.trim();
-  if (!token) {
-    setLoginError('Enter your access token.');
-    ui.token.focus();
-    return;
-  }
-  setLoginError('');
-  setLoginBusy(true);
-  let res;
-  try {
-    res = await request('POST', '/v1/session', { json: { token }, allow401: true });
-  } catch {
-    setLoginBusy(false);
-    setLoginError("Can't reach Dowser. Check your connection and try again.");
-    return;
-  }
-  setLoginBusy(false);
-  if (res.ok && validUser(res.body.user)) {
-    ui.token.value = '';
-    startSession(res.body.user, true);
-    return;
-  }
-  if (res.status === 401 || res.status === 403) {
-    setLoginError("That token wasn't accepted. Check it and try again.");
-  } else {
-    setLoginError(`Sign-in failed (HTTP ${res.status}). Try again in a moment.`);
-  }
-  ui.token.select();
-  ui.token.focus();
-}
-
-function setUser(user) {
-  state.user = { id: user.id, name: str(user.name) || user.id, role: str(user.role) };
-  ui.userName.textContent = state.user.name;
-  ui.userRole.textContent = capitalize(state.user.role);
-  const initials = state.user.name
-    .split(/\s+/)
-    .filter(Boolean)
-    .slice(0, 2)
-    .map((w) => w[0].toUpperCase())
-    .join('');
-  ui.userInitials.textContent = initials || '?';
+  session.boot();
 }
 
 function startSession(user, focus) {
-  setUser(user);
-  if (!isMarketing(state.user.role)) {
+  if (!isMarketing(user.role)) {
     showView('denied');
     document.title = 'Marketers only · Dowser';
-    ui.deniedText.textContent = `The signals console is for marketers and administrators; you are signed in as ${state.user.name} (${state.user.role || 'no role'}). Your alerts are in the alert panel.`;
+    ui.deniedText.textContent = `The signals console is for marketers and administrators; you are signed in as ${user.name} (${user.role || 'no role'}). Your alerts are in the alert panel.`;
     ui.deniedTitle.focus();
     return;
   }
@@ -357,25 +203,12 @@ function startSession(user, focus) {
   if (focus) ui.newSignal.focus();
 }
 
-async function logout() {
-  if (!confirmDiscard()) return;
-  try {
-    await request('DELETE', '/v1/session', { allow401: true });
-  } catch {
-    /* the form is shown anyway */
-  }
-  endSession();
-  showLogin();
-}
-
-function endSession(message) {
-  state.user = null;
+function endSession() {
   state.signals.clear();
   state.versions.clear();
   state.current = null;
   setDirty(false);
   if (ui.dialog.open) ui.dialog.close();
-  if (message !== undefined) showLogin(message);
 }
 
 // ---------------------------------------------------------------- signals list and precision
@@ -389,7 +222,7 @@ async function loadAll() {
 async function loadSignals() {
   ui.table.setAttribute('aria-busy', 'true');
   try {
-    const res = await request('GET', '/v1/signals');
+    const res = await session.request('GET', '/v1/signals');
     if (!res.ok) {
       ui.signalsState.textContent = errorText(res, "Couldn't load the signals");
       ui.signalsState.hidden = false;
@@ -409,7 +242,7 @@ async function loadSignals() {
 
 async function loadPrecision() {
   try {
-    const res = await request('GET', '/v1/precision');
+    const res = await session.request('GET', '/v1/precision');
     if (res.ok && Array.isArray(res.body.precision)) {
       state.precision = new Map();
       for (const p of res.body.precision) {
@@ -598,7 +431,7 @@ async function openSignal(id, focus) {
   ui.saveStatus.textContent = '';
   let res;
   try {
-    res = await request('GET', sigPath(id));
+    res = await session.request('GET', sigPath(id));
   } catch (err) {
     const msg = netError(err, `Couldn't open ${id}`);
     if (msg) ui.saveStatus.textContent = msg;
@@ -637,7 +470,7 @@ async function openSignal(id, focus) {
 function newSignal() {
   if (!confirmDiscard()) return;
   state.current = { id: null, stored: null, baseline: '' };
-  const owner = state.user && state.user.role === 'marketer' ? state.user.id : 'mkt-jane';
+  const owner = session.user && session.user.role === 'marketer' ? session.user.id : 'mkt-jane';
   ui.editor.value = STARTER.replace('OWNER', owner);
   ui.editor.disabled = false;
   ui.save.disabled = false;
@@ -716,7 +549,7 @@ async function save() {
   setBusy(true, 'Saving…');
   let res;
   try {
-    res = await request('PUT', sigPath(id, `?enabled=${enabled}`), { text });
+    res = await session.request('PUT', sigPath(id, `?enabled=${enabled}`), { text });
   } catch (err) {
     setBusy(false, netError(err, "Couldn't save") || '');
     return;
@@ -768,7 +601,7 @@ async function toggleEnabled() {
   ui.enabled.disabled = true;
   let res;
   try {
-    res = await request('POST', sigPath(cur.id, want ? '/enable' : '/disable'));
+    res = await session.request('POST', sigPath(cur.id, want ? '/enable' : '/disable'));
   } catch (err) {
     ui.enabled.disabled = false;
     const msg = netError(err, `Couldn't ${want ? 'enable' : 'disable'} ${cur.id}`);
@@ -1047,7 +880,7 @@ async function loadHistory(id) {
   ui.historyState.hidden = false;
   let res;
   try {
-    res = await request('GET', sigPath(id, '/history'));
+    res = await session.request('GET', sigPath(id, '/history'));
   } catch (err) {
     const msg = netError(err, "Couldn't load the history");
     if (msg) ui.historyState.textContent = msg;
@@ -1088,7 +921,7 @@ function renderHistory(changes, emptyText) {
 async function getVersion(id, n) {
   const key = `${id}@${n}`;
   if (state.versions.has(key)) return state.versions.get(key);
-  const res = await request('GET', sigPath(id, `/versions/${n}`));
+  const res = await session.request('GET', sigPath(id, `/versions/${n}`));
   if (!res.ok) throw new Error(errorText(res, `Couldn't load version ${n}`));
   state.versions.set(key, res.body);
   return res.body;
@@ -1206,7 +1039,7 @@ async function runPreview() {
   ui.previewResult.replaceChildren(h('p', { class: 'muted' }, `Replaying the last ${sinceLabel(since)} of events through this definition… (up to a minute)`));
   let res;
   try {
-    res = await request('POST', `/v1/signals/preview?since=${encodeURIComponent(since)}`, { text });
+    res = await session.request('POST', `/v1/signals/preview?since=${encodeURIComponent(since)}`, { text });
   } catch (err) {
     const msg = netError(err, "Couldn't run the preview");
     ui.previewResult.replaceChildren(msg ? h('p', { class: 'form-error' }, msg) : '');
@@ -1325,7 +1158,7 @@ async function lookupContent(ev) {
   resetContentImpact();
   let res;
   try {
-    res = await request('GET', `/v1/content/${encodeURIComponent(id)}`);
+    res = await session.request('GET', `/v1/content/${encodeURIComponent(id)}`);
   } catch (err) {
     ui.contentStatus.textContent = netError(err, "Couldn't look it up") || '';
     return;
@@ -1341,7 +1174,7 @@ async function lookupContent(ev) {
     contentLoaded = id;
     ui.contentTitle.value = '';
     ui.contentURL.value = '';
-    ui.contentOwner.value = state.user && state.user.role === 'marketer' ? state.user.id : '';
+    ui.contentOwner.value = session.user && session.user.role === 'marketer' ? session.user.id : '';
     ui.contentFields.hidden = false;
     ui.contentStatus.textContent = `There is no content item ${id}. Fill in the fields and save to create it.`;
   } else {
@@ -1398,7 +1231,7 @@ async function saveContent() {
     ui.contentStatus.textContent = 'Checking whose alerts this changes…';
     let res;
     try {
-      res = await request('POST', `${path}/impact`, { json: body });
+      res = await session.request('POST', `${path}/impact`, { json: body });
     } catch (err) {
       ui.contentStatus.textContent = netError(err, "Couldn't check the change") || '';
       return;
@@ -1418,7 +1251,7 @@ async function saveContent() {
   ui.contentStatus.textContent = 'Saving…';
   let res;
   try {
-    res = await request('PUT', path, { json: body });
+    res = await session.request('PUT', path, { json: body });
   } catch (err) {
     ui.contentStatus.textContent = netError(err, "Couldn't save") || '';
     return;
@@ -1430,11 +1263,6 @@ async function saveContent() {
 // ---------------------------------------------------------------- events
 
 function wireEvents() {
-  ui.loginForm.addEventListener('submit', onLoginSubmit);
-  ui.token.addEventListener('input', () => {
-    if (ui.loginError.textContent) setLoginError('');
-  });
-  ui.logout.addEventListener('click', logout);
   ui.newSignal.addEventListener('click', newSignal);
   ui.tbody.addEventListener('click', onListClick);
   ui.tbody.addEventListener('keydown', onListKey);
@@ -1481,10 +1309,10 @@ function wireEvents() {
   });
   window.addEventListener('hashchange', () => {
     const id = hashSignal();
-    if (id && state.user && state.signals.has(id) && (!state.current || state.current.id !== id)) openSignal(id, true);
+    if (id && session.user && state.signals.has(id) && (!state.current || state.current.id !== id)) openSignal(id, true);
   });
   document.addEventListener('visibilitychange', async () => {
-    if (document.visibilityState !== 'visible' || !state.user || !isMarketing(state.user.role)) return;
+    if (document.visibilityState !== 'visible' || !session.user || !isMarketing(session.user.role)) return;
     try {
       await loadAll();
     } catch {

@@ -3,19 +3,18 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/dowserhq/dowser/backtest"
+	"github.com/dowserhq/dowser/demo"
 	"github.com/dowserhq/dowser/detector"
 	"github.com/dowserhq/dowser/ingest"
 	"github.com/dowserhq/dowser/schema"
@@ -332,7 +331,7 @@ func runSignalsGenerate(args []string, stdout, stderr io.Writer, getenv func(str
 		fmt.Fprintln(stderr, "dowser signals generate: --events must be at least 0 and --step more than 0")
 		return errUsage
 	}
-	var w io.Writer = stdout
+	w := stdout
 	if *outPath != "-" {
 		f, err := os.Create(*outPath)
 		if err != nil {
@@ -341,20 +340,9 @@ func runSignalsGenerate(args []string, stdout, stderr io.Writer, getenv func(str
 		defer f.Close()
 		w = f
 	}
-	bw := bufio.NewWriterSize(w, 1<<20)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
-	t := &traffic{rng: rand.New(rand.NewPCG(*seed, 42)), hot: map[string]time.Time{}}
-	now := start
-	for range *n {
-		ev := t.next(now)
-		if err := enc.Encode(&ev); err != nil {
-			return fmt.Errorf("writing events: %w", err)
-		}
-		now = now.Add(*step)
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("writing events: %w", err)
+	last, err := demo.WriteEvents(w, *seed, *n, start, *step)
+	if err != nil {
+		return err
 	}
 	if f, ok := w.(*os.File); ok && f != os.Stdout {
 		if err := f.Close(); err != nil {
@@ -366,32 +354,19 @@ func runSignalsGenerate(args []string, stdout, stderr io.Writer, getenv func(str
 			return err
 		}
 	}
-	fmt.Fprintf(stderr, "generated %d events from %s to %s\n", *n, start.Format(time.RFC3339), now.Add(-*step).Format(time.RFC3339))
+	fmt.Fprintf(stderr, "generated %d events from %s to %s\n", *n, start.Format(time.RFC3339), last.Format(time.RFC3339))
 	return nil
 }
 
-// writeDemoAccounts writes the demo accounts with the owners and
-// lifecycles that seedDemo gives them.
+// writeDemoAccounts writes the demo accounts, as the demo seeds them, to
+// a CSV file at path.
 func writeDemoAccounts(path string) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	w := csv.NewWriter(f)
-	w.Write([]string{"account_id", "owner", "lifecycle"})
-	reps := []string{"rep-ana", "rep-ben", "rep-cho"}
-	for i, id := range demoAccounts {
-		// The same rule as seedDemo.
-		lc := schema.LifecycleProspect
-		if i%3 == 2 {
-			lc = schema.LifecycleCustomer
-		}
-		w.Write([]string{id, reps[i%len(reps)], lc})
-	}
-	w.Flush()
-	return errors.Join(w.Error(), f.Close())
+	return errors.Join(demo.WriteAccountsCSV(f), f.Close())
 }
-
 func plural(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun

@@ -10,8 +10,11 @@
 //     records read from Kafka by the caller) and counts what would have
 //     fired in a [Summary]. Events are decoded in parallel and evaluated in
 //     their original order, one engine per partition, like the live service.
+//   - [Report] is a whole `dowser signals backtest`: a [Runner] over an
+//     [Input], with a progress bar, writing the summary or one alert a line.
 //
 // The package reads files but does no network I/O: Kafka history is read by
-// ingest and handed in by cmd/dowser. It imports detector and schema, never
-// ingest, notify, postgres or api.
+// ingest and handed in by cmd/dowser.
+//
+// It imports only: detector, schema.
 package backtest

@@ -22,6 +22,7 @@ import (
 
 	"github.com/dowserhq/dowser/api"
 	"github.com/dowserhq/dowser/broker"
+	"github.com/dowserhq/dowser/demo"
 	"github.com/dowserhq/dowser/ingest"
 	"github.com/dowserhq/dowser/notify"
 	"github.com/dowserhq/dowser/postgres"
@@ -340,7 +341,7 @@ func (a *App) Run(ctx context.Context) error {
 	signals.maxEnabled = a.cfg.MaxEnabledSignals
 	a.signals = signals
 	if a.cfg.Demo {
-		if err := seedDemo(ctx, store, log); err != nil {
+		if err := demo.Seed(ctx, store, log); err != nil {
 			return err
 		}
 	}
@@ -469,8 +470,8 @@ func (a *App) Run(ctx context.Context) error {
 		return srv.Shutdown(sctx)
 	})
 	if a.cfg.Demo {
-		g.Go(func() error { return runTraffic(gctx, brokers, a.cfg.EventsTopic, a.cfg.DemoRate, log) })
-		printDemoBanner(a.out, a.httpAddr)
+		g.Go(func() error { return demo.RunTraffic(gctx, brokers, a.cfg.EventsTopic, a.cfg.DemoRate, log) })
+		demo.PrintBanner(a.out, a.httpAddr)
 	}
 	log.Info("dowser serving", "http", a.httpAddr, "brokers", brokers, "events_topic", a.cfg.EventsTopic, "version", version)
 	close(a.ready)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -38,38 +37,6 @@ func TestBenchJSON(t *testing.T) {
 	for _, k := range []string{"10", "100", "1000"} {
 		if v, ok := engine[k].(float64); !ok || v <= 0 {
 			t.Errorf("engine_eps_per_core[%s] = %v, want a positive number", k, engine[k])
-		}
-	}
-}
-
-func TestBenchSignalSet(t *testing.T) {
-	sigs, err := benchSignalSet(1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := map[string]bool{}
-	for _, s := range sigs {
-		if ids[s.ID] {
-			t.Errorf("duplicate signal id %s", s.ID)
-		}
-		ids[s.ID] = true
-	}
-	if len(ids) != 1000 {
-		t.Errorf("%d signals, want 1000", len(ids))
-	}
-	// Every variant watches its product line in each of its matches but
-	// a sequence's absent (the pack's one is a form submit).
-	for i, s := range sigs[8:] {
-		b, err := json.Marshal(s.When)
-		if err != nil {
-			t.Fatal(err)
-		}
-		line := productLinePrefix((i/8)%benchProductLines) + "/"
-		content := "support-" + line[1:len(line)-1]
-		w := string(b)
-		matches := strings.Count(w, `"type":`) - strings.Count(w, `"absent":`)
-		if got := strings.Count(w, line) + strings.Count(w, content); got != matches {
-			t.Errorf("%s: %d of %d matches name product line %s: %s", s.ID, got, matches, line, w)
 		}
 	}
 }

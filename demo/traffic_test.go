@@ -1,12 +1,8 @@
-package main
+package demo
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,15 +13,13 @@ import (
 	"time"
 
 	"github.com/dowserhq/dowser/detector"
-	"github.com/dowserhq/dowser/postgres"
-	"github.com/dowserhq/dowser/postgres/pgtest"
 	"github.com/dowserhq/dowser/schema"
 )
 
 // loadDemoPack parses the default signal pack, as the demo loads it.
 func loadDemoPack(t testing.TB) []*detector.Signal {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("..", "..", "deploy", "signals", "*.yaml"))
+	files, err := filepath.Glob(filepath.Join("..", "deploy", "signals", "*.yaml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no signal pack: %v", err)
 	}
@@ -59,19 +53,15 @@ type demoRun struct {
 func runDemoTraffic(t testing.TB, seed uint64, d time.Duration, rate int, check func(ev *schema.Event)) demoRun {
 	t.Helper()
 	engine := detector.New(loadDemoPack(t))
-	tr := newTraffic(seed)
+	tr := NewTraffic(seed, 0)
 	run := demoRun{start: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
 	step := time.Second / time.Duration(rate)
 	for now := run.start; now.Before(run.start.Add(d)); now = now.Add(step) {
-		ev := tr.next(now)
+		ev := tr.Next(now)
 		if check != nil {
 			check(&ev)
 		}
-		if ev.Customer.Lifecycle == "" && ev.Customer.AccountID != "" {
-			if i, ok := demoAccountIndex[ev.Customer.AccountID]; ok {
-				ev.Customer.Lifecycle = demoLifecycle(i)
-			}
-		}
+		FillLifecycle(&ev)
 		run.events++
 		run.alerts = append(run.alerts, engine.Evaluate(&ev)...)
 	}
@@ -178,7 +168,7 @@ func TestDemoTrafficIsPlausible(t *testing.T) {
 				t.Errorf("%s attended the webinar without signing up", c.ID)
 			}
 		case schema.TypeSupportEmail:
-			if i, ok := demoAccountIndex[c.AccountID]; !ok || demoLifecycle(i) != schema.LifecycleCustomer {
+			if i, ok := accountIndex[c.AccountID]; !ok || lifecycleOf(i) != schema.LifecycleCustomer {
 				t.Errorf("support email %q from %s of %q, not a customer account", ev.Prop("subject"), c.ID, c.AccountID)
 			}
 		case schema.TypeFormSubmit:
@@ -226,36 +216,43 @@ func TestDemoTrafficIsPlausible(t *testing.T) {
 		audience[s.ID] = s.Audience
 	}
 	for _, a := range run.alerts {
-		i, ok := demoAccountIndex[a.AccountID]
+		i, ok := accountIndex[a.AccountID]
 		if !ok {
 			t.Errorf("alert %s %s is about no demo account", a.SignalID, a.Subject)
 			continue
 		}
-		if want := audience[a.SignalID]; want != detector.AudienceAny && want != demoLifecycle(i) {
-			t.Errorf("alert %s for %s, a %s account", a.SignalID, a.AccountID, demoLifecycle(i))
+		if want := audience[a.SignalID]; want != detector.AudienceAny && want != lifecycleOf(i) {
+			t.Errorf("alert %s for %s, a %s account", a.SignalID, a.AccountID, lifecycleOf(i))
 		}
 	}
 }
 
 // TestGenerateIsReproducible: the same seed gives the same events, whether
-// the traffic is built by newTraffic or as `dowser signals generate` does.
+// the traffic is run directly or written by WriteEvents, as `dowser signals
+// generate` does.
 func TestGenerateIsReproducible(t *testing.T) {
-	events := func(tr *traffic) []string {
+	events := func(tr *Traffic) []string {
 		var out []string
 		now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 		for range 20_000 {
-			ev := tr.next(now)
-			b, err := json.Marshal(&ev)
-			if err != nil {
+			ev := tr.Next(now)
+			var b strings.Builder
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(false) // as WriteEvents
+			if err := enc.Encode(&ev); err != nil {
 				t.Fatal(err)
 			}
-			out = append(out, string(b))
+			out = append(out, strings.TrimSuffix(b.String(), "\n"))
 			now = now.Add(time.Second)
 		}
 		return out
 	}
-	a := events(newTraffic(5))
-	b := events(&traffic{rng: rand.New(rand.NewPCG(5, 42)), hot: map[string]time.Time{}})
+	a := events(NewTraffic(5, 0))
+	var written strings.Builder
+	if _, err := WriteEvents(&written, 5, len(a), time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	b := strings.Split(strings.TrimSuffix(written.String(), "\n"), "\n")
 	if !slices.Equal(a, b) {
 		for i := range a {
 			if a[i] != b[i] {
@@ -263,14 +260,14 @@ func TestGenerateIsReproducible(t *testing.T) {
 			}
 		}
 	}
-	if slices.Equal(a, events(newTraffic(6))) {
+	if slices.Equal(a, events(NewTraffic(6, 0))) {
 		t.Error("seeds 5 and 6 gave the same events")
 	}
 
 	// Events hours apart (signals generate --step 6h) stay quick and valid.
-	tr, now := newTraffic(5), time.Now()
+	tr, now := NewTraffic(5, 0), time.Now()
 	for range 2000 {
-		ev := tr.next(now)
+		ev := tr.Next(now)
 		if err := ev.Validate(); err != nil {
 			t.Fatal(err)
 		}
@@ -284,30 +281,30 @@ func TestGenerateIsReproducible(t *testing.T) {
 // TestDemoPopulation: a thousand accounts, the named ones first, a third
 // customers, owners taking turns, 1 to 8 people each.
 func TestDemoPopulation(t *testing.T) {
-	if len(demoAccounts) != demoAccountCount || len(demoAccountNames) != demoAccountCount {
-		t.Fatalf("%d accounts, %d names, want %d", len(demoAccounts), len(demoAccountNames), demoAccountCount)
+	if len(accountIDs) != accountCount || len(accountNames) != accountCount {
+		t.Fatalf("%d accounts, %d names, want %d", len(accountIDs), len(accountNames), accountCount)
 	}
-	if !slices.Equal(demoAccounts[:len(demoNamedAccounts)], demoNamedAccounts) {
+	if !slices.Equal(accountIDs[:len(namedAccounts)], namedAccounts) {
 		t.Error("the named accounts do not come first")
 	}
 	valid := regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 	people := map[string]bool{}
 	counts := map[string]int{}
-	for i, id := range demoAccounts {
-		if !valid.MatchString(id) || demoAccountIndex[id] != i {
+	for i, id := range accountIDs {
+		if !valid.MatchString(id) || accountIndex[id] != i {
 			t.Errorf("account %d: id %q invalid or repeated", i, id)
 		}
-		if demoAccountNames[i] == "" {
+		if accountNames[i] == "" {
 			t.Errorf("account %s has no name", id)
 		}
-		counts[demoLifecycle(i)]++
-		counts[demoOwner(i)]++
-		n := demoPeople(i)
+		counts[lifecycleOf(i)]++
+		counts[ownerOf(i)]++
+		n := peopleCount(i)
 		if n < 1 || n > 8 {
 			t.Errorf("account %s has %d people", id, n)
 		}
 		for j := 1; j <= n; j++ {
-			c := demoPerson(i, j)
+			c := personOf(i, j)
 			if people[c.ID] || c.AccountID != id || !strings.HasSuffix(c.Email, "@"+id+".example") {
 				t.Errorf("person %+v repeated or not of %s", c, id)
 			}
@@ -317,83 +314,8 @@ func TestDemoPopulation(t *testing.T) {
 	if counts[schema.LifecycleCustomer] != 333 || counts["rep-ana"] != 334 || counts["rep-cho"] != 333 {
 		t.Errorf("lifecycles and owners: %v", counts)
 	}
-	if demoAccountNames[18] != "Pied Piper" {
-		t.Errorf("name of pied-piper = %q", demoAccountNames[18])
+	if accountNames[18] != "Pied Piper" {
+		t.Errorf("name of pied-piper = %q", accountNames[18])
 	}
-	t.Logf("%d people; %d prospect accounts (%d with 3+ people), %d customers", len(people), len(demoProspects), len(demoCommittees), len(demoCustomers))
-}
-
-// TestDemoSeed seeds a fresh database twice: quickly, without new signal
-// versions the second time, and removing the signals an earlier demo
-// seeded that the pack no longer has, but not those a person saved.
-func TestDemoSeed(t *testing.T) {
-	ctx := context.Background()
-	store, err := postgres.Open(ctx, pgtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(store.Close)
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	old := []byte("id: old-demo-signal\nowner: mkt-jane\nwhen:\n  threshold:\n    match: {type: page_view}\n    count: 1\n    within: 1d\n")
-	mine := strings.ReplaceAll(string(old), "old-demo-signal", "someones-signal")
-	for _, s := range []struct{ src, by string }{{string(old), "demo"}, {mine, "mkt-jane"}} {
-		sig, err := detector.ParseSignal([]byte(s.src))
-		if err != nil {
-			t.Fatal(err)
-		}
-		doc, _ := json.Marshal(sig)
-		if _, err := store.SaveSignal(ctx, sig.ID, doc, s.src, s.by, true); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	start := time.Now()
-	if err := seedDemo(ctx, store, log); err != nil {
-		t.Fatal(err)
-	}
-	took := time.Since(start)
-	t.Logf("seeding %d accounts took %s", len(demoAccounts), took)
-	// Only a give-up bound: a wall-clock goal belongs in a benchmark, and
-	// a busy machine must not fail a correct seed.
-	if took > 30*time.Second {
-		t.Errorf("seeding took %s, want it to finish (under 30s)", took)
-	}
-	first, err := store.ListSignals(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := seedDemo(ctx, store, log); err != nil {
-		t.Fatal(err)
-	}
-	second, err := store.ListSignals(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for i, s := range second {
-		ids = append(ids, s.ID)
-		if i >= len(first) || first[i].Version != s.Version {
-			t.Errorf("signal %s: a new version on the second seed", s.ID)
-		}
-	}
-	pack := loadDemoPack(t)
-	var want []string
-	for _, s := range pack {
-		want = append(want, s.ID)
-	}
-	want = append(want, "someones-signal")
-	slices.Sort(want)
-	if !slices.Equal(ids, want) {
-		t.Errorf("signals after seeding = %v, want the pack and someones-signal, not old-demo-signal", ids)
-	}
-	for i, id := range []string{"acme", "amber-analytics", demoAccounts[len(demoAccounts)-1]} {
-		a, err := store.GetAccount(ctx, id)
-		j := demoAccountIndex[id]
-		if err != nil || a.Name != demoAccountNames[j] || a.OwnerID != demoOwner(j) || a.Lifecycle != demoLifecycle(j) {
-			t.Errorf("account %d %s = %+v, %v", i, id, a, err)
-		}
-	}
+	t.Logf("%d people; %d prospect accounts (%d with 3+ people), %d customers", len(people), len(prospects), len(committees), len(customers))
 }

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/dowserhq/dowser/backtest"
+	"github.com/dowserhq/dowser/detector"
+	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/schema"
+)
+
+// backtestConfig are the flags of `dowser signals backtest`.
+type backtestConfig struct {
+	Signals       string
+	Events        string
+	FromKafka     bool
+	Since         detector.Duration
+	KafkaBrokers  string
+	EventsTopic   string
+	Format        string
+	Owners        string
+	Workers       int
+	MaxEventBytes int
+}
+
+func (c *backtestConfig) register(fs *flag.FlagSet) {
+	c.Since = detector.Duration(7 * 24 * time.Hour)
+	fs.StringVar(&c.Signals, "signals", "", "comma-separated signal files to run (required)")
+	fs.StringVar(&c.Events, "events", "", "JSONL file of events, one per line, in partition order; - reads stdin")
+	fs.BoolVar(&c.FromKafka, "from-kafka", false, "read the events topic's history instead of a file")
+	fs.TextVar(&c.Since, "since", c.Since, "with --from-kafka: how far back to start, by Kafka message time (7d, 36h)")
+	fs.StringVar(&c.KafkaBrokers, "kafka-brokers", "127.0.0.1:9092", "with --from-kafka: comma-separated Kafka bootstrap brokers")
+	fs.StringVar(&c.EventsTopic, "events-topic", "dowser.events", "with --from-kafka: the events topic")
+	fs.StringVar(&c.Format, "format", "summary", "output: summary, or jsonl (one alert a line)")
+	fs.StringVar(&c.Owners, "owners", "", "CSV file of accounts, account_id,owner[,lifecycle]: counts alerts per rep and fills in unknown lifecycles")
+	fs.IntVar(&c.Workers, "workers", 0, "goroutines decoding events; 0 means one per CPU")
+	fs.IntVar(&c.MaxEventBytes, "max-event-bytes", schema.MaxEventBytes, "largest accepted event; larger ones count as invalid")
+}
+
+// runSignalsBacktest runs signals over a file of events or the events
+// topic's history and prints what would have fired.
+func runSignalsBacktest(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs := newFlagSet("signals backtest")
+	var c backtestConfig
+	c.register(fs)
+	if err := parseFlags(fs, args, stderr, getenv, nil); err != nil {
+		return err
+	}
+	switch {
+	case c.Signals == "":
+		fmt.Fprintln(stderr, "dowser signals backtest: --signals is required")
+		return errUsage
+	case (c.Events == "") == !c.FromKafka:
+		fmt.Fprintln(stderr, "dowser signals backtest: give exactly one of --events FILE and --from-kafka")
+		return errUsage
+	case c.Format != "summary" && c.Format != "jsonl":
+		fmt.Fprintf(stderr, "dowser signals backtest: --format %q is not summary or jsonl\n", c.Format)
+		return errUsage
+	case c.FromKafka && c.Since <= 0:
+		fmt.Fprintf(stderr, "dowser signals backtest: --since must be more than 0, got %s\n", c.Since)
+		return errUsage
+	}
+	signals, err := backtest.LoadSignals(splitList(c.Signals)...)
+	if err != nil {
+		return fmt.Errorf("loading signals:\n%w", err)
+	}
+	cfg := backtest.ReportConfig{
+		Config: backtest.Config{Signals: signals, Workers: c.Workers, MaxEventBytes: c.MaxEventBytes},
+		JSONL:  c.Format == "jsonl",
+	}
+	if c.Owners != "" {
+		if cfg.Accounts, err = backtest.LoadAccounts(c.Owners); err != nil {
+			return err
+		}
+	}
+	if isTerminal(stderr) {
+		cfg.Progress = stderr
+	}
+
+	start := time.Now()
+	var in backtest.Input
+	var history *ingest.History
+	if c.FromKafka {
+		history, err = ingest.OpenHistory(ctx, splitList(c.KafkaBrokers), c.EventsTopic, start.Add(-time.Duration(c.Since)))
+		if err != nil {
+			return err
+		}
+		in.Size = history.Messages()
+		in.Records = func(emit func(int, int64, []byte) error) error { return history.Read(ctx, emit) }
+	} else {
+		in.JSONL = os.Stdin
+		if c.Events != "-" {
+			f, err := os.Open(c.Events)
+			if err != nil {
+				return fmt.Errorf("reading events: %w", err)
+			}
+			defer f.Close()
+			if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+				in.Size = st.Size()
+			}
+			in.JSONL = f
+		}
+	}
+	s, err := backtest.Report(ctx, cfg, in, stdout, stderr)
+	elapsed := time.Since(start)
+	if err != nil {
+		return err
+	}
+	if history != nil {
+		for _, pr := range history.Incomplete {
+			fmt.Fprintf(stderr, "warning: partition %d: nothing after offset %d of %d arrived within %s (transaction markers or compaction); the rest was skipped\n",
+				pr.Partition, pr.Start, pr.End, history.Idle)
+		}
+	}
+	rate := float64(s.Records) / max(elapsed.Seconds(), 1e-9)
+	fmt.Fprintf(stderr, "backtest: %d events, %d alerts in %s (%.0f events/s)\n", s.Records, s.Alerts, elapsed.Round(time.Millisecond), rate)
+	return nil
+}
+
+// isTerminal reports whether w is a terminal, where a progress bar belongs.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,72 @@
+package demo
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/dowserhq/dowser/ingest"
+)
+
+// RunTraffic produces rate events a second of the demo's traffic to topic,
+// keyed as every event is, until ctx ends. A failed produce is logged and
+// the traffic goes on: the demo keeps running while the broker recovers.
+func RunTraffic(ctx context.Context, brokers []string, topic string, rate float64, log *slog.Logger) error {
+	if rate <= 0 {
+		return nil
+	}
+	p := ingest.NewProducer(brokers, topic)
+	defer p.Close()
+	t := NewTraffic(uint64(time.Now().UnixNano()), 0)
+	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	defer tick.Stop()
+	produced := 0
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("demo traffic stopped", "events", produced)
+			return nil
+		case now := <-tick.C:
+			ev := t.Next(now)
+			b, err := json.Marshal(&ev)
+			if err != nil {
+				return fmt.Errorf("encoding demo event: %w", err)
+			}
+			if err := p.Produce(ctx, ingest.Message{Key: []byte(ingest.EventKey(&ev)), Value: b}); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				log.Warn("demo traffic", "err", err)
+				continue
+			}
+			produced++
+		}
+	}
+}
+
+// WriteEvents writes n events of the traffic of seed to w, one JSON event a
+// line, the first at event time start and each step after the one before:
+// what `dowser signals generate` writes. It returns the time of the last
+// event.
+func WriteEvents(w io.Writer, seed uint64, n int, start time.Time, step time.Duration) (time.Time, error) {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	t := NewTraffic(seed, 0)
+	now := start
+	for range n {
+		ev := t.Next(now)
+		if err := enc.Encode(&ev); err != nil {
+			return now, fmt.Errorf("writing events: %w", err)
+		}
+		now = now.Add(step)
+	}
+	if err := bw.Flush(); err != nil {
+		return now, fmt.Errorf("writing events: %w", err)
+	}
+	return now.Add(-step), nil
+}

@@ -1,0 +1,91 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dowserhq/dowser/detector"
+	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser/postgres/pgtest"
+)
+
+// TestDemoSeed seeds a fresh database twice: quickly, without new signal
+// versions the second time, and removing the signals an earlier demo
+// seeded that the pack no longer has, but not those a person saved.
+func TestDemoSeed(t *testing.T) {
+	ctx := context.Background()
+	store, err := postgres.Open(ctx, pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	old := []byte("id: old-demo-signal\nowner: mkt-jane\nwhen:\n  threshold:\n    match: {type: page_view}\n    count: 1\n    within: 1d\n")
+	mine := strings.ReplaceAll(string(old), "old-demo-signal", "someones-signal")
+	for _, s := range []struct{ src, by string }{{string(old), "demo"}, {mine, "mkt-jane"}} {
+		sig, err := detector.ParseSignal([]byte(s.src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, _ := json.Marshal(sig)
+		if _, err := store.SaveSignal(ctx, sig.ID, doc, s.src, s.by, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	start := time.Now()
+	if err := Seed(ctx, store, log); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	t.Logf("seeding %d accounts took %s", len(accountIDs), took)
+	// Only a give-up bound: a wall-clock goal belongs in a benchmark, and
+	// a busy machine must not fail a correct seed.
+	if took > 30*time.Second {
+		t.Errorf("seeding took %s, want it to finish (under 30s)", took)
+	}
+	first, err := store.ListSignals(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Seed(ctx, store, log); err != nil {
+		t.Fatal(err)
+	}
+	second, err := store.ListSignals(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i, s := range second {
+		ids = append(ids, s.ID)
+		if i >= len(first) || first[i].Version != s.Version {
+			t.Errorf("signal %s: a new version on the second seed", s.ID)
+		}
+	}
+	pack := loadDemoPack(t)
+	var want []string
+	for _, s := range pack {
+		want = append(want, s.ID)
+	}
+	want = append(want, "someones-signal")
+	slices.Sort(want)
+	if !slices.Equal(ids, want) {
+		t.Errorf("signals after seeding = %v, want the pack and someones-signal, not old-demo-signal", ids)
+	}
+	for i, id := range []string{"acme", "amber-analytics", accountIDs[len(accountIDs)-1]} {
+		a, err := store.GetAccount(ctx, id)
+		j := accountIndex[id]
+		if err != nil || a.Name != accountNames[j] || a.OwnerID != ownerOf(j) || a.Lifecycle != lifecycleOf(j) {
+			t.Errorf("account %d %s = %+v, %v", i, id, a, err)
+		}
+	}
+}

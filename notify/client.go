@@ -16,10 +16,15 @@ import (
 // maxReplies bounds the answers to client frames waiting to be written.
 const maxReplies = 16
 
+// actionTimeout bounds the storage of one seen, ack or feedback.
+const actionTimeout = 10 * time.Second
+
 // client is one websocket connection. Frames to send wait in its fields
 // under mu; at most one goroutine at a time, the one that set writing,
 // runs flush and writes to conn (besides the reader's control frames,
-// which gorilla allows concurrently).
+// which gorilla allows concurrently). Likewise the actions to store wait
+// under mu, and at most one goroutine, the one that set acting, runs act
+// and stores them, so that they are stored and answered in order.
 type client struct {
 	hub    *Hub
 	user   string
@@ -38,6 +43,9 @@ type client struct {
 	replies   [][]byte          // answers to client frames; nil when empty
 	resume    int64             // a resume request's "after", -1 for none
 	pinging   bool              // a ping is due
+	actions   []action          // actions waiting for storage; nil when empty
+	acting    bool              // a goroutine is in act
+	room      chan struct{}     // closed when replies shrink; nil when nobody waits
 	stopped   bool
 	closeCode int
 	closeText string
@@ -144,10 +152,11 @@ func (c *client) stop(code int, text string) {
 	}
 	c.stopped = true
 	c.closeCode, c.closeText = code, text
-	c.queue, c.replies = nil, nil
+	c.queue, c.replies, c.actions = nil, nil, nil
 	c.kick()
+	c.wake()
 	c.mu.Unlock()
-	c.cancel() // a history read in progress need not finish
+	c.cancel() // a history read or an action in progress need not finish
 }
 
 const replayPage = 500
@@ -215,6 +224,7 @@ func (c *client) flush() {
 				c.replies[0] = nil
 				c.replies = c.replies[1:]
 			}
+			c.wake()
 			c.mu.Unlock()
 			c.write(b)
 		case c.pinging:
@@ -332,14 +342,15 @@ func (c *client) readLoop() {
 	}
 }
 
+// handle answers a client frame that is malformed or asks for nothing
+// stored at once, and passes the others on: a resume to the writer, an
+// action to the worker. It never waits for storage.
 func (c *client) handle(data []byte) {
 	var f clientFrame
 	if err := json.Unmarshal(data, &f); err != nil {
 		c.reply(encode(frame{Op: "error", Error: "frame is not a JSON object: " + err.Error()}))
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	switch f.Op {
 	case "resume":
 		if f.After < 0 {
@@ -347,26 +358,12 @@ func (c *client) handle(data []byte) {
 			return
 		}
 		c.requestResume(f.After)
-	case "seen":
+	case "seen", "ack":
 		if f.ID == "" {
-			c.reply(encode(frame{Op: "error", Error: "seen: id is required"}))
+			c.reply(encode(frame{Op: "error", Error: f.Op + ": id is required"}))
 			return
 		}
-		if err := c.hub.actions.Seen(ctx, c.user, f.ID); err != nil {
-			c.reply(encode(frame{Op: "error", ID: f.ID, Error: "seen: " + actionError(err)}))
-			return
-		}
-		c.reply(encode(frame{Op: "seen_ok", ID: f.ID}))
-	case "ack":
-		if f.ID == "" {
-			c.reply(encode(frame{Op: "error", Error: "ack: id is required"}))
-			return
-		}
-		if err := c.hub.actions.Ack(ctx, c.user, f.ID); err != nil {
-			c.reply(encode(frame{Op: "error", ID: f.ID, Error: "ack: " + actionError(err)}))
-			return
-		}
-		c.reply(encode(frame{Op: "acked", ID: f.ID}))
+		c.submit(action{op: f.Op, id: f.ID})
 	case "feedback":
 		if len(f.Note) > 1000 {
 			c.reply(encode(frame{Op: "error", ID: f.ID, Error: "feedback: note is longer than 1000 characters"}))
@@ -378,13 +375,116 @@ func (c *client) handle(data []byte) {
 			c.reply(encode(frame{Op: "error", ID: f.ID, Error: "feedback: verdict must be useful, not_useful or won, not " + strconv.Quote(f.Verdict)}))
 			return
 		}
-		if err := c.hub.actions.Feedback(ctx, c.user, f.ID, f.Verdict, f.Note); err != nil {
-			c.reply(encode(frame{Op: "error", ID: f.ID, Error: "feedback: " + actionError(err)}))
-			return
-		}
-		c.reply(encode(frame{Op: "feedback_saved", ID: f.ID, Verdict: f.Verdict}))
+		c.submit(action{op: f.Op, id: f.ID, verdict: f.Verdict, note: f.Note})
 	default:
 		c.reply(encode(frame{Op: "error", Error: "unknown op " + strconv.Quote(f.Op) + "; expected resume, seen, ack or feedback"}))
+	}
+}
+
+// action is a client frame to store: a seen, an ack or a feedback.
+type action struct {
+	op, id, verdict, note string
+}
+
+// submit queues an action for the worker, starting it unless it runs. An
+// action beyond a full queue is not stored: it is answered at once with an
+// error, and the client sends it again.
+func (c *client) submit(a action) {
+	c.mu.Lock()
+	if c.stopped {
+		c.mu.Unlock()
+		return // nobody would hear the answer
+	}
+	if n := len(c.actions); n >= c.hub.cfg.ActionQueueSize {
+		c.mu.Unlock()
+		c.reply(encode(frame{Op: "error", ID: a.id, Error: a.op + ": busy, " + strconv.Itoa(n) + " actions are waiting; retry"}))
+		return
+	}
+	c.actions = append(c.actions, a)
+	if !c.acting {
+		c.acting = true
+		go c.act()
+	}
+	c.mu.Unlock()
+}
+
+// act stores the queued actions one at a time, in order, and hands each
+// answer to the writer. It returns once the queue is empty, and for good
+// once the connection stops: the context of a storage call ends with the
+// connection, so a hung call does not outlive it.
+func (c *client) act() {
+	for {
+		c.mu.Lock()
+		if c.stopped || len(c.actions) == 0 {
+			c.acting = false
+			c.mu.Unlock()
+			return
+		}
+		a := c.actions[0]
+		if len(c.actions) == 1 {
+			c.actions = nil // an idle connection holds no queue
+		} else {
+			c.actions[0] = action{}
+			c.actions = c.actions[1:]
+		}
+		c.mu.Unlock()
+		c.answer(c.apply(a))
+	}
+}
+
+// apply stores one action and returns the answer for the client.
+func (c *client) apply(a action) []byte {
+	ctx, cancel := context.WithTimeout(c.ctx, actionTimeout)
+	defer cancel()
+	var err error
+	var ok frame
+	switch a.op {
+	case "seen":
+		err = c.hub.actions.Seen(ctx, c.user, a.id)
+		ok = frame{Op: "seen_ok", ID: a.id}
+	case "ack":
+		err = c.hub.actions.Ack(ctx, c.user, a.id)
+		ok = frame{Op: "acked", ID: a.id}
+	default:
+		err = c.hub.actions.Feedback(ctx, c.user, a.id, a.verdict, a.note)
+		ok = frame{Op: "feedback_saved", ID: a.id, Verdict: a.verdict}
+	}
+	if err != nil {
+		return encode(frame{Op: "error", ID: a.id, Error: a.op + ": " + actionError(err)})
+	}
+	return encode(ok)
+}
+
+// answer hands the worker's answer to the writer. Unlike reply it waits
+// while maxReplies answers wait to be written: storage faster than the
+// socket slows the worker down rather than close a client that reads
+// its answers. A client that reads nothing is ended by its write
+// deadline, which stops the connection and wakes the worker.
+func (c *client) answer(b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.replies) >= maxReplies && !c.stopped {
+		if c.room == nil {
+			c.room = make(chan struct{})
+		}
+		room := c.room
+		c.mu.Unlock()
+		<-room
+		c.mu.Lock()
+	}
+	if c.stopped {
+		return
+	}
+	c.replies = append(c.replies, b)
+	c.kick()
+}
+
+// wake lets a worker waiting in answer look at the replies again. c.mu
+// must be held.
+func (c *client) wake() {
+	if c.room != nil {
+		close(c.room)
+		c.room = nil
 	}
 }
 

@@ -30,6 +30,10 @@ type History interface {
 // Actions records what a user does with an alert addressed to them. Each
 // returns an error wrapping a not-found error when the alert was not
 // addressed to the user; the hub reports it without detail.
+//
+// The hub calls them off the connection's reader, one call at a time per
+// connection, in the order the client sent the frames, with a context that
+// ends when the connection does.
 type Actions interface {
 	// Seen records that the user's panel showed the alert.
 	Seen(ctx context.Context, userID, alertID string) error
@@ -66,6 +70,10 @@ type HubConfig struct {
 	// PingInterval is how often an idle connection is pinged; a client
 	// silent for twice as long is dropped.
 	PingInterval time.Duration
+	// ActionQueueSize bounds the seen, ack and feedback frames of one
+	// client waiting to be stored; beyond it such a frame is not stored
+	// and is answered with an error saying the connection is busy.
+	ActionQueueSize int
 	// MaxFrameBytes bounds a client frame.
 	MaxFrameBytes int64
 	Logger        *slog.Logger
@@ -80,6 +88,9 @@ func (c *HubConfig) setDefaults() {
 	}
 	if c.PingInterval <= 0 {
 		c.PingInterval = 30 * time.Second
+	}
+	if c.ActionQueueSize <= 0 {
+		c.ActionQueueSize = 64
 	}
 	if c.MaxFrameBytes <= 0 {
 		c.MaxFrameBytes = 4 << 10
@@ -100,6 +111,9 @@ func (c *HubConfig) setDefaults() {
 // An idle connection costs one goroutine (its reader), a small read buffer
 // and a timer: frames wait in a queue allocated only while it holds any,
 // and a writer goroutine runs only while there is something to write.
+// Likewise a worker goroutine runs only while seen, ack or feedback frames
+// wait to be stored, so a slow store holds up neither the reader (pings,
+// resumes) nor the writer, and a connection's actions keep their order.
 type Hub struct {
 	cfg      HubConfig
 	history  History

@@ -23,9 +23,18 @@ func FuzzClientFrame(f *testing.F) {
 	hub := NewHub(HubConfig{}, h, h, prometheus.NewRegistry())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// A client whose writer counts as running (newClient's state before
-		// flush starts), so that answers stay in its replies.
+		// flush starts), so that answers stay in its replies, and whose
+		// worker counts as running too, so that actions stay queued: the
+		// test stores them itself.
 		c := newClient(hub, "ana", nil)
+		c.acting = true
 		c.handle(data)
+		c.mu.Lock()
+		actions := c.actions
+		c.mu.Unlock()
+		for _, a := range actions {
+			c.answer(c.apply(a))
+		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		for _, b := range c.replies {

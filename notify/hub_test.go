@@ -80,7 +80,12 @@ func (m *memHistory) Feedback(ctx context.Context, user, id, verdict, note strin
 }
 
 func newTestHub(t *testing.T, cfg HubConfig, h *memHistory) (*Hub, *httptest.Server) {
-	hub := NewHub(cfg, h, h, prometheus.NewRegistry())
+	return newTestHubActing(t, cfg, h, h)
+}
+
+// newTestHubActing is newTestHub with actions recorded by a of their own.
+func newTestHubActing(t *testing.T, cfg HubConfig, h History, a Actions) (*Hub, *httptest.Server) {
+	hub := NewHub(cfg, h, a, prometheus.NewRegistry())
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hub.ServeStream(w, r, r.URL.Query().Get("user"), nil)
 	}))

@@ -12,6 +12,6 @@
 //     their original order, one engine per partition, like the live service.
 //
 // The package reads files but does no network I/O: Kafka history is read by
-// ingest and handed in by cmd/dowser. It imports detector and schema, never
-// ingest, notify, postgres or api.
+// ingest and handed in by cmd/dowser. It imports dowser, detector and schema,
+// never ingest, notify, postgres or api.
 package backtest

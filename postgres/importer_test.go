@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/postgres"
 )
 
@@ -40,7 +41,7 @@ func TestImportIsAllOrNothingAndKeepsColumnsNotNamed(t *testing.T) {
 	if _, err := s.Import(ctx, "accounts", []string{"region", "id"}, [][]string{{"apac", "acme"}}); err != nil {
 		t.Fatal(err)
 	}
-	want := postgres.Account{ID: "acme", Name: "Acme", OwnerID: "rep-ana", Lifecycle: "customer", Region: "apac", Industry: "banking", Size: "smb"}
+	want := dowser.Account{ID: "acme", Name: "Acme", OwnerID: "rep-ana", Lifecycle: "customer", Region: "apac", Industry: "banking", Size: "smb"}
 	if got, err := s.GetAccount(ctx, "acme"); err != nil || got != want {
 		t.Errorf("acme = %+v, %v; want %+v", got, err, want)
 	}
@@ -65,7 +66,7 @@ func TestImportIsAllOrNothingAndKeepsColumnsNotNamed(t *testing.T) {
 	if !errors.As(err, &ie) || ie.Row != 2 || !strings.Contains(err.Error(), "users_role_check") {
 		t.Fatalf("importing a bad role: %v, want an ImportError at row 2 naming the check", err)
 	}
-	if _, err := s.GetUser(ctx, "rep-new"); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := s.GetUser(ctx, "rep-new"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("rep-new of the failed import exists: %v", err)
 	}
 	if u, _ := s.GetUser(ctx, "rep-ana"); u.Name != "Ana B." {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/postgres/pgtest"
 	"github.com/jackc/pgx/v5"
@@ -25,7 +26,7 @@ func TestPrecisionCountsFeedbackAndMedianAckTime(t *testing.T) {
 	}
 	users := []string{"ana", "ben", "cho", "jane"}
 	for _, u := range users {
-		putUsers(t, s, postgres.User{ID: u, Name: u, Role: postgres.RoleRep})
+		putUsers(t, s, dowser.User{ID: u, Name: u, Role: dowser.RoleRep})
 	}
 	for _, id := range []string{"al-1", "al-2", "al-3"} {
 		if _, err := s.SaveAlert(ctx, alert(id), users); err != nil {
@@ -66,7 +67,7 @@ func TestPrecisionCountsFeedbackAndMedianAckTime(t *testing.T) {
 	if err := s.Seen(ctx, "jane", "al-1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Seen(ctx, "jane", "al-other"); !errors.Is(err, postgres.ErrNotFound) {
+	if err := s.Seen(ctx, "jane", "al-other"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("seen of an alert not addressed to the user: %v, want ErrNotFound", err)
 	}
 
@@ -79,7 +80,7 @@ func TestPrecisionCountsFeedbackAndMedianAckTime(t *testing.T) {
 	if !samePrecision(got, want) {
 		t.Errorf("precision of s = %s, want %s", show(got), show(want))
 	}
-	if _, err := s.SignalPrecision(ctx, "never"); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := s.SignalPrecision(ctx, "never"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("precision of an unknown signal: %v, want ErrNotFound", err)
 	}
 	all, err := s.ListPrecision(ctx)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/postgres/pgtest"
 )
@@ -32,7 +33,7 @@ func TestEraseCustomerReachesLinkedIdentitiesAndQueuesTombstones(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.PutContact(ctx, postgres.Contact{ID: "c-1", AccountID: "acme"}); err != nil {
+	if err := s.PutContact(ctx, dowser.Contact{ID: "c-1", AccountID: "acme"}); err != nil {
 		t.Fatal(err)
 	}
 	key := []byte("k-0123456789abcdef0123456789abcdef")

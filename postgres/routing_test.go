@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/postgres"
 )
 
-func putUsers(t *testing.T, s *postgres.Store, users ...postgres.User) {
+func putUsers(t *testing.T, s *postgres.Store, users ...dowser.User) {
 	t.Helper()
 	for _, u := range users {
 		if err := s.PutUser(context.Background(), u, ""); err != nil {
@@ -21,34 +22,34 @@ func putUsers(t *testing.T, s *postgres.Store, users ...postgres.User) {
 func TestContactsAndAccountsForRouting(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	putUsers(t, s, postgres.User{ID: "rep-ana", Name: "Ana", Role: postgres.RoleRep}, postgres.User{ID: "rep-ben", Name: "Ben", Role: postgres.RoleRep},
-		postgres.User{ID: "mkt-jane", Name: "Jane", Role: postgres.RoleMarketer})
-	if err := s.PutContact(ctx, postgres.Contact{ID: "c-1", OwnerID: "rep-ben", AccountID: "acme"}); err != nil {
+	putUsers(t, s, dowser.User{ID: "rep-ana", Name: "Ana", Role: dowser.RoleRep}, dowser.User{ID: "rep-ben", Name: "Ben", Role: dowser.RoleRep},
+		dowser.User{ID: "mkt-jane", Name: "Jane", Role: dowser.RoleMarketer})
+	if err := s.PutContact(ctx, dowser.Contact{ID: "c-1", OwnerID: "rep-ben", AccountID: "acme"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutContact(ctx, postgres.Contact{ID: "c-gone", OwnerID: "rep-left"}); err != nil {
+	if err := s.PutContact(ctx, dowser.Contact{ID: "c-gone", OwnerID: "rep-left"}); err != nil {
 		t.Fatal(err)
 	}
-	if c, err := s.GetContact(ctx, "c-1"); err != nil || c != (postgres.Contact{ID: "c-1", OwnerID: "rep-ben", AccountID: "acme"}) {
+	if c, err := s.GetContact(ctx, "c-1"); err != nil || c != (dowser.Contact{ID: "c-1", OwnerID: "rep-ben", AccountID: "acme"}) {
 		t.Errorf("GetContact = %+v, %v", c, err)
 	}
-	if _, err := s.GetContact(ctx, "c-none"); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := s.GetContact(ctx, "c-none"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("GetContact of an unknown contact: %v, want ErrNotFound", err)
 	}
 	for id, want := range map[string]struct {
-		c    postgres.Contact
-		role string
+		c    dowser.Contact
+		role dowser.Role
 	}{
-		"c-1":    {postgres.Contact{ID: "c-1", OwnerID: "rep-ben", AccountID: "acme"}, "rep"},
-		"c-gone": {postgres.Contact{ID: "c-gone", OwnerID: "rep-left"}, ""}, // the owner is no user: no role
-		"c-none": {postgres.Contact{ID: "c-none"}, ""},
+		"c-1":    {dowser.Contact{ID: "c-1", OwnerID: "rep-ben", AccountID: "acme"}, "rep"},
+		"c-gone": {dowser.Contact{ID: "c-gone", OwnerID: "rep-left"}, ""}, // the owner is no user: no role
+		"c-none": {dowser.Contact{ID: "c-none"}, ""},
 	} {
 		if got, role, err := s.ContactRouting(ctx, id); err != nil || got != want.c || role != want.role {
 			t.Errorf("ContactRouting(%s) = %+v, %q, %v; want %+v, %q", id, got, role, err, want.c, want.role)
 		}
 	}
 
-	acme := postgres.Account{ID: "acme", Name: "Acme", OwnerID: "rep-ana", Lifecycle: "customer", Region: "emea", Industry: "banking", Size: "smb"}
+	acme := dowser.Account{ID: "acme", Name: "Acme", OwnerID: "rep-ana", Lifecycle: "customer", Region: "emea", Industry: "banking", Size: "smb"}
 	if err := s.PutAccount(ctx, acme); err != nil {
 		t.Fatal(err)
 	}
@@ -58,13 +59,13 @@ func TestContactsAndAccountsForRouting(t *testing.T) {
 	if got, role, err := s.AccountRouting(ctx, "acme"); err != nil || got != acme || role != "rep" {
 		t.Errorf("AccountRouting = %+v, %q, %v; want %+v, rep", got, role, err, acme)
 	}
-	if err := s.PutAccount(ctx, postgres.Account{ID: "acme", Name: "Acme", OwnerID: "rep-left", Lifecycle: "prospect", Region: "emea"}); err != nil {
+	if err := s.PutAccount(ctx, dowser.Account{ID: "acme", Name: "Acme", OwnerID: "rep-left", Lifecycle: "prospect", Region: "emea"}); err != nil {
 		t.Fatal(err)
 	}
 	if got, role, err := s.AccountRouting(ctx, "acme"); err != nil || got.OwnerID != "rep-left" || role != "" || got.Region != "emea" || got.Industry != "" {
 		t.Errorf("AccountRouting with an owner who is no user = %+v, %q, %v; want rep-left without a role, region emea", got, role, err)
 	}
-	if got, role, err := s.AccountRouting(ctx, "none"); err != nil || got != (postgres.Account{ID: "none"}) || role != "" {
+	if got, role, err := s.AccountRouting(ctx, "none"); err != nil || got != (dowser.Account{ID: "none"}) || role != "" {
 		t.Errorf("AccountRouting of an unknown account = %+v, %q, %v", got, role, err)
 	}
 	reps, err := s.Reps(ctx)
@@ -76,8 +77,8 @@ func TestContactsAndAccountsForRouting(t *testing.T) {
 func TestTerritoryRules(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	putUsers(t, s, postgres.User{ID: "rep-ana", Name: "Ana", Role: postgres.RoleRep}, postgres.User{ID: "rep-ben", Name: "Ben", Role: postgres.RoleRep})
-	for _, r := range []postgres.TerritoryRule{
+	putUsers(t, s, dowser.User{ID: "rep-ana", Name: "Ana", Role: dowser.RoleRep}, dowser.User{ID: "rep-ben", Name: "Ben", Role: dowser.RoleRep})
+	for _, r := range []dowser.TerritoryRule{
 		{ID: "z-first", Priority: 1, Region: "emea", RepID: "rep-ana"},
 		{ID: "catch-all", Priority: 100, RepID: "rep-ben"},
 		{ID: "a-second", Priority: 2, Industry: "banking", Size: "smb", RepID: "rep-ben"},
@@ -87,7 +88,7 @@ func TestTerritoryRules(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ids := func(rs []postgres.TerritoryRule) (out []string) {
+	ids := func(rs []dowser.TerritoryRule) (out []string) {
 		for _, r := range rs {
 			out = append(out, r.ID)
 		}
@@ -101,7 +102,7 @@ func TestTerritoryRules(t *testing.T) {
 	if err != nil || fmt.Sprint(ids(routing)) != "[z-first a-second b-second catch-all]" || fmt.Sprint(roles) != "[rep rep  rep]" {
 		t.Errorf("RoutingTerritoryRules = %v %q, %v; want every rule, the gone rep without a role", ids(routing), roles, err)
 	}
-	want := postgres.TerritoryRule{ID: "a-second", Priority: 2, Industry: "banking", Size: "smb", RepID: "rep-ben"}
+	want := dowser.TerritoryRule{ID: "a-second", Priority: 2, Industry: "banking", Size: "smb", RepID: "rep-ben"}
 	if got, err := s.GetTerritoryRule(ctx, "a-second"); err != nil || got != want {
 		t.Errorf("GetTerritoryRule = %+v, %v", got, err)
 	}
@@ -115,10 +116,10 @@ func TestTerritoryRules(t *testing.T) {
 	if err := s.DeleteTerritoryRule(ctx, "a-second"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteTerritoryRule(ctx, "a-second"); !errors.Is(err, postgres.ErrNotFound) {
+	if err := s.DeleteTerritoryRule(ctx, "a-second"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("deleting twice: %v, want ErrNotFound", err)
 	}
-	if _, err := s.GetTerritoryRule(ctx, "a-second"); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := s.GetTerritoryRule(ctx, "a-second"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("reading a deleted rule: %v, want ErrNotFound", err)
 	}
 }
@@ -127,14 +128,14 @@ func TestManagerSubscriptions(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
 	putUsers(t, s,
-		postgres.User{ID: "rep-ana", Name: "Ana", Role: postgres.RoleRep}, postgres.User{ID: "rep-ben", Name: "Ben", Role: postgres.RoleRep},
-		postgres.User{ID: "mgr-max", Name: "Max", Role: postgres.RoleManager}, postgres.User{ID: "mgr-eva", Name: "Eva", Role: postgres.RoleManager})
+		dowser.User{ID: "rep-ana", Name: "Ana", Role: dowser.RoleRep}, dowser.User{ID: "rep-ben", Name: "Ben", Role: dowser.RoleRep},
+		dowser.User{ID: "mgr-max", Name: "Max", Role: dowser.RoleManager}, dowser.User{ID: "mgr-eva", Name: "Eva", Role: dowser.RoleManager})
 	for _, sub := range [][2]string{{"mgr-max", "rep-ana"}, {"mgr-max", "rep-ben"}, {"mgr-eva", "rep-ben"}, {"mgr-eva", "rep-ben"}} {
 		if err := s.Subscribe(ctx, sub[0], sub[1]); err != nil {
 			t.Fatalf("subscribing %v: %v", sub, err)
 		}
 	}
-	if err := s.Subscribe(ctx, "mgr-max", "rep-nobody"); !errors.Is(err, postgres.ErrNotFound) {
+	if err := s.Subscribe(ctx, "mgr-max", "rep-nobody"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("subscribing to an unknown rep: %v, want ErrNotFound", err)
 	}
 	for _, tc := range []struct {
@@ -159,7 +160,7 @@ func TestManagerSubscriptions(t *testing.T) {
 		t.Errorf("Subscriptions(mgr-max) = %v, want [rep-ana]", got)
 	}
 	// A manager who becomes a rep no longer follows anyone.
-	putUsers(t, s, postgres.User{ID: "mgr-eva", Name: "Eva", Role: postgres.RoleRep})
+	putUsers(t, s, dowser.User{ID: "mgr-eva", Name: "Eva", Role: dowser.RoleRep})
 	if got, _ := s.Subscribers(ctx, []string{"rep-ben"}); len(got) != 0 {
 		t.Errorf("Subscribers(rep-ben) = %v after mgr-eva became a rep, want none", got)
 	}
@@ -172,12 +173,12 @@ func TestRoutingLookupsPassOverInactiveUsers(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
 	putUsers(t, s,
-		postgres.User{ID: "rep-off", Name: "Off", Role: postgres.RoleRep, Disabled: true},
-		postgres.User{ID: "rep-gone", Name: "Gone", Role: postgres.RoleRep},
-		postgres.User{ID: "rep-on", Name: "On", Role: postgres.RoleRep},
-		postgres.User{ID: "mgr-off", Name: "Mgr", Role: postgres.RoleManager, Disabled: true},
-		postgres.User{ID: "mkt-gone", Name: "Mkt", Role: postgres.RoleMarketer},
-		postgres.User{ID: "admin", Name: "Admin", Role: postgres.RoleAdmin},
+		dowser.User{ID: "rep-off", Name: "Off", Role: dowser.RoleRep, Disabled: true},
+		dowser.User{ID: "rep-gone", Name: "Gone", Role: dowser.RoleRep},
+		dowser.User{ID: "rep-on", Name: "On", Role: dowser.RoleRep},
+		dowser.User{ID: "mgr-off", Name: "Mgr", Role: dowser.RoleManager, Disabled: true},
+		dowser.User{ID: "mkt-gone", Name: "Mkt", Role: dowser.RoleMarketer},
+		dowser.User{ID: "admin", Name: "Admin", Role: dowser.RoleAdmin},
 	)
 	for _, id := range []string{"rep-gone", "mkt-gone"} {
 		if err := s.DeleteUser(ctx, id); err != nil {
@@ -190,10 +191,10 @@ func TestRoutingLookupsPassOverInactiveUsers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(s.PutContact(ctx, postgres.Contact{ID: "c-1", OwnerID: "rep-off"}))
-	must(s.PutAccount(ctx, postgres.Account{ID: "acme", Name: "Acme", OwnerID: "rep-gone", Lifecycle: "prospect"}))
-	must(s.PutTerritoryRule(ctx, postgres.TerritoryRule{ID: "r-1", Priority: 1, RepID: "rep-off"}))
-	must(s.PutContent(ctx, postgres.Content{ID: "pricing", Title: "Pricing", URLPrefix: "https://example.com/pricing", OwnerID: "mkt-gone"}))
+	must(s.PutContact(ctx, dowser.Contact{ID: "c-1", OwnerID: "rep-off"}))
+	must(s.PutAccount(ctx, dowser.Account{ID: "acme", Name: "Acme", OwnerID: "rep-gone", Lifecycle: "prospect"}))
+	must(s.PutTerritoryRule(ctx, dowser.TerritoryRule{ID: "r-1", Priority: 1, RepID: "rep-off"}))
+	must(s.PutContent(ctx, dowser.Content{ID: "pricing", Title: "Pricing", URLPrefix: "https://example.com/pricing", OwnerID: "mkt-gone"}))
 	must(s.Subscribe(ctx, "mgr-off", "rep-on"))
 
 	if _, role, err := s.ContactRouting(ctx, "c-1"); err != nil || role != "" {

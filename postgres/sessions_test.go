@@ -6,13 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/postgres"
 )
 
 func TestRevocationEndsSessionsAndIsRecorded(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	ana := postgres.User{ID: "ana", Name: "Ana", Role: postgres.RoleRep}
+	ana := dowser.User{ID: "ana", Name: "Ana", Role: dowser.RoleRep}
 	if err := s.PutUser(ctx, ana, "token-ana-0123456789"); err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +31,7 @@ func TestRevocationEndsSessionsAndIsRecorded(t *testing.T) {
 	}
 	ended := func(what, secret string) {
 		t.Helper()
-		if _, err := s.UserBySession(ctx, secret); !errors.Is(err, postgres.ErrNotFound) {
+		if _, err := s.UserBySession(ctx, secret); !errors.Is(err, dowser.ErrNotFound) {
 			t.Errorf("%s: session still valid (%v)", what, err)
 		}
 	}
@@ -65,7 +66,7 @@ func TestRevocationEndsSessionsAndIsRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	ended("rotation", kept)
-	if _, err := s.UserByToken(ctx, "token-ana-0123456789"); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := s.UserByToken(ctx, "token-ana-0123456789"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("old token after rotation: %v", err)
 	}
 	revocations("rotation", 1)
@@ -82,7 +83,7 @@ func TestRevocationEndsSessionsAndIsRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	ended("disabling", disabled)
-	if _, err := s.UserByToken(ctx, "token-ana-rotated-0123456789"); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := s.UserByToken(ctx, "token-ana-rotated-0123456789"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("token of a disabled user: %v", err)
 	}
 	if u, err := s.GetUser(ctx, "ana"); err != nil || !u.Disabled {
@@ -102,7 +103,7 @@ func TestDeleteUserKeepsAlertHistory(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
 	for _, id := range []string{"ana", "max"} {
-		if err := s.PutUser(ctx, postgres.User{ID: id, Name: id, Role: postgres.RoleRep}, "token-of-"+id+"-0123456789"); err != nil {
+		if err := s.PutUser(ctx, dowser.User{ID: id, Name: id, Role: dowser.RoleRep}, "token-of-"+id+"-0123456789"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -116,23 +117,23 @@ func TestDeleteUserKeepsAlertHistory(t *testing.T) {
 	if err := s.DeleteUser(ctx, "ana"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.UserBySession(ctx, secret); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := s.UserBySession(ctx, secret); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("session of a deleted user: %v", err)
 	}
-	if _, err := s.UserByToken(ctx, "token-of-ana-0123456789"); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := s.UserByToken(ctx, "token-of-ana-0123456789"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("token of a deleted user: %v", err)
 	}
-	if _, err := s.GetUser(ctx, "ana"); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := s.GetUser(ctx, "ana"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("GetUser of a deleted user: %v", err)
 	}
 	ds, err := s.DeliveriesAfter(ctx, "ana", 0, 10)
 	if err != nil || len(ds) != 1 || ds[0].AlertID != "al-1" {
 		t.Errorf("deliveries after deletion = %v, %v; want al-1 kept", ds, err)
 	}
-	if err := s.PutUser(ctx, postgres.User{ID: "ana", Name: "New Ana", Role: postgres.RoleRep}, ""); !errors.Is(err, postgres.ErrUserDeleted) {
+	if err := s.PutUser(ctx, dowser.User{ID: "ana", Name: "New Ana", Role: dowser.RoleRep}, ""); !errors.Is(err, postgres.ErrUserDeleted) {
 		t.Errorf("reusing a deleted id: %v, want ErrUserDeleted", err)
 	}
-	if err := s.DeleteUser(ctx, "ana"); !errors.Is(err, postgres.ErrNotFound) {
+	if err := s.DeleteUser(ctx, "ana"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("deleting twice: %v, want ErrNotFound", err)
 	}
 	if _, err := s.UserByToken(ctx, "token-of-max-0123456789"); err != nil {
@@ -173,7 +174,7 @@ func TestImportedNewTokenEndsSessions(t *testing.T) {
 	if _, err := s.Import(ctx, "users", cols, [][]string{{"ana", "Ana", "rep", "token-of-ana-rotated-0123"}, {"max", "Max", "rep", "token-of-max-0123456789"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.UserBySession(ctx, ana); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := s.UserBySession(ctx, ana); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("ana's session after her token was replaced: %v", err)
 	}
 	if _, err := s.UserBySession(ctx, maxSession); err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/postgres/pgtest"
 	"github.com/dowserhq/dowser/schema"
@@ -45,7 +46,7 @@ func TestSaveAlertIsIdempotentAndNumbersPerRecipient(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
 	for _, u := range []string{"ana", "jane"} {
-		if err := s.PutUser(ctx, postgres.User{ID: u, Name: u, Role: postgres.RoleRep}, "token-"+u+"-0123456789"); err != nil {
+		if err := s.PutUser(ctx, dowser.User{ID: u, Name: u, Role: dowser.RoleRep}, "token-"+u+"-0123456789"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -85,7 +86,7 @@ func TestSaveAlertIsIdempotentAndNumbersPerRecipient(t *testing.T) {
 	if last, _ := s.LastSeq(ctx, "ana"); last != 2 {
 		t.Errorf("LastSeq = %d, want 2", last)
 	}
-	if err := s.Ack(ctx, "jane", "al-2"); !errors.Is(err, postgres.ErrNotFound) {
+	if err := s.Ack(ctx, "jane", "al-2"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("jane acking ana's alert: %v, want ErrNotFound", err)
 	}
 	if err := s.Feedback(ctx, "ana", "al-2", "useful", "called them"); err != nil {
@@ -103,7 +104,7 @@ func TestSaveAlertIsIdempotentAndNumbersPerRecipient(t *testing.T) {
 func TestConcurrentAlertsKeepSequencesGapFree(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	if err := s.PutUser(ctx, postgres.User{ID: "ana", Name: "Ana", Role: postgres.RoleRep}, ""); err != nil {
+	if err := s.PutUser(ctx, dowser.User{ID: "ana", Name: "Ana", Role: dowser.RoleRep}, ""); err != nil {
 		t.Fatal(err)
 	}
 	const n = 40
@@ -143,7 +144,7 @@ func TestConcurrentAlertsToSeveralUsersNeitherDeadlockNorSkip(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
 	for _, u := range []string{"ana", "jane"} {
-		if err := s.PutUser(ctx, postgres.User{ID: u, Name: u, Role: postgres.RoleRep}, ""); err != nil {
+		if err := s.PutUser(ctx, dowser.User{ID: u, Name: u, Role: dowser.RoleRep}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -219,16 +220,16 @@ func TestSignalsAreVersioned(t *testing.T) {
 	if got, _ := s.GetSignal(ctx, "pricing"); !got.Enabled || got.Version != 2 {
 		t.Errorf("after enable: %+v, want version 2 enabled", got)
 	}
-	if err := s.SetSignalEnabled(ctx, "nope", true, "jane"); !errors.Is(err, postgres.ErrNotFound) {
+	if err := s.SetSignalEnabled(ctx, "nope", true, "jane"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("enabling an unknown signal: %v, want ErrNotFound", err)
 	}
 	if err := s.DeleteSignal(ctx, "pricing", "jane"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetSignal(ctx, "pricing"); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := s.GetSignal(ctx, "pricing"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("deleted signal: %v, want ErrNotFound", err)
 	}
-	if err := s.DeleteSignal(ctx, "pricing", "jane"); !errors.Is(err, postgres.ErrNotFound) {
+	if err := s.DeleteSignal(ctx, "pricing", "jane"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("deleting twice: %v, want ErrNotFound", err)
 	}
 	if v3, err := s.SaveSignal(ctx, "pricing", []byte(`{"id":"pricing"}`), "id: pricing", "jane", true); err != nil || v3 != 3 {
@@ -250,7 +251,7 @@ func TestSignalsAreVersioned(t *testing.T) {
 	if err != nil || first.Source != "id: pricing" || first.CreatedBy != "jane" {
 		t.Errorf("version 1 = %+v, %v", first, err)
 	}
-	if _, err := s.SignalHistory(ctx, "never"); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := s.SignalHistory(ctx, "never"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("history of an unknown signal: %v, want ErrNotFound", err)
 	}
 }
@@ -258,10 +259,10 @@ func TestSignalsAreVersioned(t *testing.T) {
 func TestRouting(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	if err := s.PutAccount(ctx, postgres.Account{ID: "acme", OwnerID: "ana", Lifecycle: "prospect"}); err != nil {
+	if err := s.PutAccount(ctx, dowser.Account{ID: "acme", OwnerID: "ana", Lifecycle: "prospect"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []postgres.Content{
+	for _, c := range []dowser.Content{
 		{ID: "pricing-page", URLPrefix: "https://x/pricing", OwnerID: "jane"},
 		{ID: "docs", URLPrefix: "https://x/docs/", OwnerID: "omar"},
 		{ID: "orphan", URLPrefix: "https://x/orphan"},
@@ -288,18 +289,18 @@ func TestRouting(t *testing.T) {
 func TestSessions(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	if err := s.PutUser(ctx, postgres.User{ID: "ana", Name: "Ana", Role: postgres.RoleRep}, "token-ana-0123456789"); err != nil {
+	if err := s.PutUser(ctx, dowser.User{ID: "ana", Name: "Ana", Role: dowser.RoleRep}, "token-ana-0123456789"); err != nil {
 		t.Fatal(err)
 	}
 	// Updating without a token keeps the old one.
-	if err := s.PutUser(ctx, postgres.User{ID: "ana", Name: "Ana R.", Role: postgres.RoleRep}, ""); err != nil {
+	if err := s.PutUser(ctx, dowser.User{ID: "ana", Name: "Ana R.", Role: dowser.RoleRep}, ""); err != nil {
 		t.Fatal(err)
 	}
 	u, err := s.UserByToken(ctx, "token-ana-0123456789")
 	if err != nil || u.Name != "Ana R." {
 		t.Fatalf("UserByToken = %+v, %v", u, err)
 	}
-	if _, err := s.UserByToken(ctx, "wrong"); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := s.UserByToken(ctx, "wrong"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("wrong token: %v", err)
 	}
 	secret, err := s.CreateSession(ctx, "ana", time.Hour)
@@ -310,13 +311,13 @@ func TestSessions(t *testing.T) {
 		t.Errorf("UserBySession = %+v, %v", u, err)
 	}
 	expired, _ := s.CreateSession(ctx, "ana", -time.Second)
-	if _, err := s.UserBySession(ctx, expired); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := s.UserBySession(ctx, expired); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("expired session: %v, want ErrNotFound", err)
 	}
 	if err := s.DeleteSession(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.UserBySession(ctx, secret); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := s.UserBySession(ctx, secret); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("deleted session: %v, want ErrNotFound", err)
 	}
 }
@@ -324,7 +325,7 @@ func TestSessions(t *testing.T) {
 func TestOutboxRelayPublishesWhatWasLeft(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	if err := s.PutUser(ctx, postgres.User{ID: "ana", Name: "Ana", Role: postgres.RoleRep}, ""); err != nil {
+	if err := s.PutUser(ctx, dowser.User{ID: "ana", Name: "Ana", Role: dowser.RoleRep}, ""); err != nil {
 		t.Fatal(err)
 	}
 	a, _ := s.SaveAlert(ctx, alert("al-a"), []string{"ana"})
@@ -393,7 +394,7 @@ func TestCheckpointClaimsFenceOffOldOwners(t *testing.T) {
 func TestPurgeDeletesOnlyOldAlertsWithTheirEvidence(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	if err := s.PutUser(ctx, postgres.User{ID: "ana", Name: "Ana", Role: postgres.RoleRep}, ""); err != nil {
+	if err := s.PutUser(ctx, dowser.User{ID: "ana", Name: "Ana", Role: dowser.RoleRep}, ""); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"al-old", "al-new"} {

@@ -362,7 +362,7 @@ func (a *App) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pipe := newPipeline(priv, a.cfg.GroupID, a.cfg.EventsTopic, store, notify.NewRouter(routingDirectory{store}, hub), hub, signals, alerts, log, reg)
+	pipe := newPipeline(priv, a.cfg.GroupID, a.cfg.EventsTopic, store, notify.NewRouter(store.Directory, hub), hub, signals, alerts, log, reg)
 	var tail *ingest.Tailer
 	if err := retryForever(ctx, log, "reading the end of the alerts topic", func() (err error) {
 		tail, err = ingest.NewTailer(ctx, brokers, a.cfg.AlertsTopic, log)
@@ -423,7 +423,7 @@ func (a *App) Run(ctx context.Context) error {
 		TrustedProxies:        proxies,
 		AuthFailuresPerMinute: failures,
 		Reroute:               reroutePreview{store},
-	}, store, hub))
+	}, api.Stores{People: store.People, Directory: store.Directory, Signals: store.Signals, Alerts: store.Alerts, Privacy: store.Privacy}, hub))
 	// The timeouts bound how long a client may take to send a request; a
 	// websocket, once upgraded, keeps the hub's own deadlines instead.
 	srv := &http.Server{

@@ -46,10 +46,5 @@ func (s *Server) signalPrecision(w http.ResponseWriter, r *http.Request, _ dowse
 
 // listPrecision answers signalPrecision for every signal, by id.
 func (s *Server) listPrecision(w http.ResponseWriter, r *http.Request, _ dowser.User) {
-	ps, err := s.alerts.ListPrecision(r.Context())
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"precision": ps})
+	serveList(s, w, r, "precision", s.alerts.ListPrecision)
 }

@@ -189,10 +189,5 @@ func (s *Server) deleteTerritoryRule(w http.ResponseWriter, r *http.Request, _ d
 
 // listTerritoryRules lists the rules in the order routing tries them.
 func (s *Server) listTerritoryRules(w http.ResponseWriter, r *http.Request, _ dowser.User) {
-	rules, err := s.directory.ListTerritoryRules(r.Context())
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"rules": rules})
+	serveList(s, w, r, "rules", s.directory.ListTerritoryRules)
 }

@@ -46,12 +46,7 @@ func (s *Server) previewSignal(w http.ResponseWriter, r *http.Request, _ dowser.
 		}
 		since = time.Duration(d)
 	}
-	src, err := readBody(r, signalTypes)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	sig, err := parseSignal(src)
+	sig, _, err := readSignal(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return

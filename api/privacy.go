@@ -59,13 +59,5 @@ func (s *Server) eraseCustomer(w http.ResponseWriter, r *http.Request, me dowser
 // listErasures is the erasure audit: what was erased, by whom, when, and
 // whether every detector has applied it; never the person's id.
 func (s *Server) listErasures(w http.ResponseWriter, r *http.Request, _ dowser.User) {
-	audit, err := s.privacy.ErasureAudit(r.Context())
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if audit == nil {
-		audit = []postgres.ErasureAuditEntry{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"erasures": audit})
+	serveList(s, w, r, "erasures", s.privacy.ErasureAudit)
 }

@@ -96,3 +96,17 @@ func serveGet[T any](s *Server, w http.ResponseWriter, r *http.Request, get func
 	}
 	writeJSON(w, http.StatusOK, v)
 }
+
+// serveList answers a list as {"key": [...]}: [] rather than null when it
+// is empty.
+func serveList[T any](s *Server, w http.ResponseWriter, r *http.Request, key string, list func(context.Context) ([]T, error)) {
+	v, err := list(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if v == nil {
+		v = []T{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{key: v})
+}

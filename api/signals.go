@@ -46,12 +46,7 @@ func (s *Server) putSignal(w http.ResponseWriter, r *http.Request, me dowser.Use
 			return
 		}
 	}
-	src, err := readBody(r, signalTypes)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	sig, err := parseSignal(src)
+	sig, src, err := readSignal(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -98,15 +93,7 @@ func (s *Server) getSignal(w http.ResponseWriter, r *http.Request, _ dowser.User
 }
 
 func (s *Server) listSignals(w http.ResponseWriter, r *http.Request, _ dowser.User) {
-	sigs, err := s.signals.ListSignals(r.Context())
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if sigs == nil {
-		sigs = []postgres.StoredSignal{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"signals": sigs})
+	serveList(s, w, r, "signals", s.signals.ListSignals)
 }
 
 func (s *Server) deleteSignal(w http.ResponseWriter, r *http.Request, me dowser.User) {
@@ -179,9 +166,14 @@ func (s *Server) signalVersion(w http.ResponseWriter, r *http.Request, _ dowser.
 	writeJSON(w, http.StatusOK, sv)
 }
 
-// parseSignal parses a signal definition of a request: a 422 naming every
+// readSignal reads and parses the signal definition (YAML or JSON) of a
+// request's body, and returns it with its source: a 422 naming every
 // problem of one that is not valid.
-func parseSignal(src []byte) (*detector.Signal, error) {
+func readSignal(r *http.Request) (*detector.Signal, []byte, error) {
+	src, err := readBody(r, signalTypes)
+	if err != nil {
+		return nil, nil, err
+	}
 	sig, err := detector.ParseSignal(src)
 	if err != nil {
 		he := &httpError{status: http.StatusUnprocessableEntity, msg: err.Error()}
@@ -189,9 +181,9 @@ func parseSignal(src []byte) (*detector.Signal, error) {
 		if errors.As(err, &ve) {
 			he.problems = ve.Problems
 		}
-		return nil, he
+		return nil, nil, he
 	}
-	return sig, nil
+	return sig, src, nil
 }
 
 // nulField names the first string of a JSON document that holds a NUL

@@ -28,11 +28,11 @@ type DB struct {
 	pool *pgxpool.Pool
 }
 
-// Store is every aggregate's store over one DB.
-//
-// Deprecated: transitional, removed after the #12 merge. Callers take the
-// aggregate they need (People, Directory, Signals, Alerts, Checkpoints,
-// Privacy) instead of the whole store.
+// Store holds every aggregate's store over one DB: callers take the one
+// they need (store.Alerts, store.Directory, ...) and declare the small
+// interface they use of it. The stores are embedded only for the #12
+// transition, so that calls such as store.SaveAlert(...) still compile;
+// the embedding is removed after the #12 merge.
 type Store struct {
 	*DB
 	*People

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/api"
 	"github.com/dowserhq/dowser/broker"
 	"github.com/dowserhq/dowser/ingest"
@@ -219,7 +220,7 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 		return nil, fmt.Errorf("--alerts-retention: %v is under a minute", cfg.AlertsRetention)
 	}
 	if cfg.AdminToken != "" {
-		if err := postgres.CheckToken(cfg.AdminToken); err != nil {
+		if err := dowser.CheckToken(cfg.AdminToken); err != nil {
 			return nil, fmt.Errorf("--admin-token: %w", err)
 		}
 	}

@@ -153,7 +153,7 @@ func TestCheckToken(t *testing.T) {
 		{"0123456789abcdef0123", true},
 		{postgres.NewToken(), true},
 	} {
-		err := postgres.CheckToken(tc.token)
+		err := dowser.CheckToken(tc.token)
 		if (err == nil) != tc.ok {
 			t.Errorf("CheckToken(%q) = %v, want ok %v", tc.token, err, tc.ok)
 		}

@@ -47,7 +47,7 @@ func newServerWith(t *testing.T, cfg api.Config, stream api.Streamer) (*httptest
 		{ID: "tracker", Name: "Web tracker", Role: dowser.RoleSource},
 		{ID: "mgr-max", Name: "Max", Role: dowser.RoleManager},
 	} {
-		if err := store.PutUser(ctx, u, tok(u.ID)); err != nil {
+		if err := store.People.PutUser(ctx, u, tok(u.ID)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -13,7 +13,7 @@ import (
 func putUsers(t *testing.T, s *postgres.Store, users ...dowser.User) {
 	t.Helper()
 	for _, u := range users {
-		if err := s.PutUser(context.Background(), u, ""); err != nil {
+		if err := s.People.PutUser(context.Background(), u, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -24,16 +24,16 @@ func TestContactsAndAccountsForRouting(t *testing.T) {
 	s := open(t)
 	putUsers(t, s, dowser.User{ID: "rep-ana", Name: "Ana", Role: dowser.RoleRep}, dowser.User{ID: "rep-ben", Name: "Ben", Role: dowser.RoleRep},
 		dowser.User{ID: "mkt-jane", Name: "Jane", Role: dowser.RoleMarketer})
-	if err := s.PutContact(ctx, dowser.Contact{ID: "c-1", OwnerID: "rep-ben", AccountID: "acme"}); err != nil {
+	if err := s.Directory.PutContact(ctx, dowser.Contact{ID: "c-1", OwnerID: "rep-ben", AccountID: "acme"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutContact(ctx, dowser.Contact{ID: "c-gone", OwnerID: "rep-left"}); err != nil {
+	if err := s.Directory.PutContact(ctx, dowser.Contact{ID: "c-gone", OwnerID: "rep-left"}); err != nil {
 		t.Fatal(err)
 	}
-	if c, err := s.GetContact(ctx, "c-1"); err != nil || c != (dowser.Contact{ID: "c-1", OwnerID: "rep-ben", AccountID: "acme"}) {
+	if c, err := s.Directory.GetContact(ctx, "c-1"); err != nil || c != (dowser.Contact{ID: "c-1", OwnerID: "rep-ben", AccountID: "acme"}) {
 		t.Errorf("GetContact = %+v, %v", c, err)
 	}
-	if _, err := s.GetContact(ctx, "c-none"); !errors.Is(err, dowser.ErrNotFound) {
+	if _, err := s.Directory.GetContact(ctx, "c-none"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("GetContact of an unknown contact: %v, want ErrNotFound", err)
 	}
 	for id, want := range map[string]struct {
@@ -44,31 +44,31 @@ func TestContactsAndAccountsForRouting(t *testing.T) {
 		"c-gone": {dowser.Contact{ID: "c-gone", OwnerID: "rep-left"}, ""}, // the owner is no user: no role
 		"c-none": {dowser.Contact{ID: "c-none"}, ""},
 	} {
-		if got, role, err := s.ContactRouting(ctx, id); err != nil || got != want.c || role != want.role {
+		if got, role, err := s.Directory.ContactRouting(ctx, id); err != nil || got != want.c || role != want.role {
 			t.Errorf("ContactRouting(%s) = %+v, %q, %v; want %+v, %q", id, got, role, err, want.c, want.role)
 		}
 	}
 
 	acme := dowser.Account{ID: "acme", Name: "Acme", OwnerID: "rep-ana", Lifecycle: "customer", Region: "emea", Industry: "banking", Size: "smb"}
-	if err := s.PutAccount(ctx, acme); err != nil {
+	if err := s.Directory.PutAccount(ctx, acme); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.GetAccount(ctx, "acme"); err != nil || got != acme {
+	if got, err := s.Directory.GetAccount(ctx, "acme"); err != nil || got != acme {
 		t.Errorf("GetAccount = %+v, %v; want %+v", got, err, acme)
 	}
-	if got, role, err := s.AccountRouting(ctx, "acme"); err != nil || got != acme || role != "rep" {
+	if got, role, err := s.Directory.AccountRouting(ctx, "acme"); err != nil || got != acme || role != "rep" {
 		t.Errorf("AccountRouting = %+v, %q, %v; want %+v, rep", got, role, err, acme)
 	}
-	if err := s.PutAccount(ctx, dowser.Account{ID: "acme", Name: "Acme", OwnerID: "rep-left", Lifecycle: "prospect", Region: "emea"}); err != nil {
+	if err := s.Directory.PutAccount(ctx, dowser.Account{ID: "acme", Name: "Acme", OwnerID: "rep-left", Lifecycle: "prospect", Region: "emea"}); err != nil {
 		t.Fatal(err)
 	}
-	if got, role, err := s.AccountRouting(ctx, "acme"); err != nil || got.OwnerID != "rep-left" || role != "" || got.Region != "emea" || got.Industry != "" {
+	if got, role, err := s.Directory.AccountRouting(ctx, "acme"); err != nil || got.OwnerID != "rep-left" || role != "" || got.Region != "emea" || got.Industry != "" {
 		t.Errorf("AccountRouting with an owner who is no user = %+v, %q, %v; want rep-left without a role, region emea", got, role, err)
 	}
-	if got, role, err := s.AccountRouting(ctx, "none"); err != nil || got != (dowser.Account{ID: "none"}) || role != "" {
+	if got, role, err := s.Directory.AccountRouting(ctx, "none"); err != nil || got != (dowser.Account{ID: "none"}) || role != "" {
 		t.Errorf("AccountRouting of an unknown account = %+v, %q, %v", got, role, err)
 	}
-	reps, err := s.Reps(ctx)
+	reps, err := s.Directory.Reps(ctx)
 	if err != nil || fmt.Sprint(reps) != "[rep-ana rep-ben]" {
 		t.Errorf("Reps = %v, %v", reps, err)
 	}
@@ -84,7 +84,7 @@ func TestTerritoryRules(t *testing.T) {
 		{ID: "a-second", Priority: 2, Industry: "banking", Size: "smb", RepID: "rep-ben"},
 		{ID: "b-second", Priority: 2, Region: "us", RepID: "rep-gone"},
 	} {
-		if err := s.PutTerritoryRule(ctx, r); err != nil {
+		if err := s.Directory.PutTerritoryRule(ctx, r); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -94,32 +94,32 @@ func TestTerritoryRules(t *testing.T) {
 		}
 		return out
 	}
-	all, err := s.ListTerritoryRules(ctx)
+	all, err := s.Directory.ListTerritoryRules(ctx)
 	if err != nil || fmt.Sprint(ids(all)) != "[z-first a-second b-second catch-all]" {
 		t.Errorf("ListTerritoryRules = %v, %v; want by priority then id", ids(all), err)
 	}
-	routing, roles, err := s.RoutingTerritoryRules(ctx)
+	routing, roles, err := s.Directory.RoutingTerritoryRules(ctx)
 	if err != nil || fmt.Sprint(ids(routing)) != "[z-first a-second b-second catch-all]" || fmt.Sprint(roles) != "[rep rep  rep]" {
 		t.Errorf("RoutingTerritoryRules = %v %q, %v; want every rule, the gone rep without a role", ids(routing), roles, err)
 	}
 	want := dowser.TerritoryRule{ID: "a-second", Priority: 2, Industry: "banking", Size: "smb", RepID: "rep-ben"}
-	if got, err := s.GetTerritoryRule(ctx, "a-second"); err != nil || got != want {
+	if got, err := s.Directory.GetTerritoryRule(ctx, "a-second"); err != nil || got != want {
 		t.Errorf("GetTerritoryRule = %+v, %v", got, err)
 	}
 	want.Priority = 0
-	if err := s.PutTerritoryRule(ctx, want); err != nil {
+	if err := s.Directory.PutTerritoryRule(ctx, want); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.GetTerritoryRule(ctx, "a-second"); got != want {
+	if got, _ := s.Directory.GetTerritoryRule(ctx, "a-second"); got != want {
 		t.Errorf("updated rule = %+v, want %+v", got, want)
 	}
-	if err := s.DeleteTerritoryRule(ctx, "a-second"); err != nil {
+	if err := s.Directory.DeleteTerritoryRule(ctx, "a-second"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteTerritoryRule(ctx, "a-second"); !errors.Is(err, dowser.ErrNotFound) {
+	if err := s.Directory.DeleteTerritoryRule(ctx, "a-second"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("deleting twice: %v, want ErrNotFound", err)
 	}
-	if _, err := s.GetTerritoryRule(ctx, "a-second"); !errors.Is(err, dowser.ErrNotFound) {
+	if _, err := s.Directory.GetTerritoryRule(ctx, "a-second"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("reading a deleted rule: %v, want ErrNotFound", err)
 	}
 }
@@ -131,11 +131,11 @@ func TestManagerSubscriptions(t *testing.T) {
 		dowser.User{ID: "rep-ana", Name: "Ana", Role: dowser.RoleRep}, dowser.User{ID: "rep-ben", Name: "Ben", Role: dowser.RoleRep},
 		dowser.User{ID: "mgr-max", Name: "Max", Role: dowser.RoleManager}, dowser.User{ID: "mgr-eva", Name: "Eva", Role: dowser.RoleManager})
 	for _, sub := range [][2]string{{"mgr-max", "rep-ana"}, {"mgr-max", "rep-ben"}, {"mgr-eva", "rep-ben"}, {"mgr-eva", "rep-ben"}} {
-		if err := s.Subscribe(ctx, sub[0], sub[1]); err != nil {
+		if err := s.People.Subscribe(ctx, sub[0], sub[1]); err != nil {
 			t.Fatalf("subscribing %v: %v", sub, err)
 		}
 	}
-	if err := s.Subscribe(ctx, "mgr-max", "rep-nobody"); !errors.Is(err, dowser.ErrNotFound) {
+	if err := s.People.Subscribe(ctx, "mgr-max", "rep-nobody"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("subscribing to an unknown rep: %v, want ErrNotFound", err)
 	}
 	for _, tc := range []struct {
@@ -146,22 +146,22 @@ func TestManagerSubscriptions(t *testing.T) {
 		{[]string{"rep-ben", "mkt-jane"}, "[mgr-eva mgr-max]"},
 		{[]string{"mkt-jane"}, "[]"},
 	} {
-		if got, err := s.Subscribers(ctx, tc.users); err != nil || fmt.Sprint(got) != tc.want {
+		if got, err := s.Directory.Subscribers(ctx, tc.users); err != nil || fmt.Sprint(got) != tc.want {
 			t.Errorf("Subscribers(%v) = %v, %v; want %s", tc.users, got, err, tc.want)
 		}
 	}
-	if err := s.Unsubscribe(ctx, "mgr-max", "rep-ben"); err != nil {
+	if err := s.People.Unsubscribe(ctx, "mgr-max", "rep-ben"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Unsubscribe(ctx, "mgr-max", "rep-ben"); err != nil {
+	if err := s.People.Unsubscribe(ctx, "mgr-max", "rep-ben"); err != nil {
 		t.Errorf("unsubscribing twice: %v", err)
 	}
-	if got, _ := s.Subscriptions(ctx, "mgr-max"); fmt.Sprint(got) != "[rep-ana]" {
+	if got, _ := s.People.Subscriptions(ctx, "mgr-max"); fmt.Sprint(got) != "[rep-ana]" {
 		t.Errorf("Subscriptions(mgr-max) = %v, want [rep-ana]", got)
 	}
 	// A manager who becomes a rep no longer follows anyone.
 	putUsers(t, s, dowser.User{ID: "mgr-eva", Name: "Eva", Role: dowser.RoleRep})
-	if got, _ := s.Subscribers(ctx, []string{"rep-ben"}); len(got) != 0 {
+	if got, _ := s.Directory.Subscribers(ctx, []string{"rep-ben"}); len(got) != 0 {
 		t.Errorf("Subscribers(rep-ben) = %v after mgr-eva became a rep, want none", got)
 	}
 }
@@ -181,7 +181,7 @@ func TestRoutingLookupsPassOverInactiveUsers(t *testing.T) {
 		dowser.User{ID: "admin", Name: "Admin", Role: dowser.RoleAdmin},
 	)
 	for _, id := range []string{"rep-gone", "mkt-gone"} {
-		if err := s.DeleteUser(ctx, id); err != nil {
+		if err := s.People.DeleteUser(ctx, id); err != nil {
 			t.Fatalf("DeleteUser(%s): %v", id, err)
 		}
 	}
@@ -191,31 +191,31 @@ func TestRoutingLookupsPassOverInactiveUsers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(s.PutContact(ctx, dowser.Contact{ID: "c-1", OwnerID: "rep-off"}))
-	must(s.PutAccount(ctx, dowser.Account{ID: "acme", Name: "Acme", OwnerID: "rep-gone", Lifecycle: "prospect"}))
-	must(s.PutTerritoryRule(ctx, dowser.TerritoryRule{ID: "r-1", Priority: 1, RepID: "rep-off"}))
-	must(s.PutContent(ctx, dowser.Content{ID: "pricing", Title: "Pricing", URLPrefix: "https://example.com/pricing", OwnerID: "mkt-gone"}))
-	must(s.Subscribe(ctx, "mgr-off", "rep-on"))
+	must(s.Directory.PutContact(ctx, dowser.Contact{ID: "c-1", OwnerID: "rep-off"}))
+	must(s.Directory.PutAccount(ctx, dowser.Account{ID: "acme", Name: "Acme", OwnerID: "rep-gone", Lifecycle: "prospect"}))
+	must(s.Directory.PutTerritoryRule(ctx, dowser.TerritoryRule{ID: "r-1", Priority: 1, RepID: "rep-off"}))
+	must(s.Directory.PutContent(ctx, dowser.Content{ID: "pricing", Title: "Pricing", URLPrefix: "https://example.com/pricing", OwnerID: "mkt-gone"}))
+	must(s.People.Subscribe(ctx, "mgr-off", "rep-on"))
 
-	if _, role, err := s.ContactRouting(ctx, "c-1"); err != nil || role != "" {
+	if _, role, err := s.Directory.ContactRouting(ctx, "c-1"); err != nil || role != "" {
 		t.Errorf("ContactRouting owner role = %q, %v; want none for a disabled owner", role, err)
 	}
-	if _, role, err := s.AccountRouting(ctx, "acme"); err != nil || role != "" {
+	if _, role, err := s.Directory.AccountRouting(ctx, "acme"); err != nil || role != "" {
 		t.Errorf("AccountRouting owner role = %q, %v; want none for a deleted owner", role, err)
 	}
-	if _, roles, err := s.RoutingTerritoryRules(ctx); err != nil || len(roles) != 1 || roles[0] != "" {
+	if _, roles, err := s.Directory.RoutingTerritoryRules(ctx); err != nil || len(roles) != 1 || roles[0] != "" {
 		t.Errorf("RoutingTerritoryRules rep roles = %q, %v; want one rule whose rep has no role", roles, err)
 	}
-	if owners, err := s.ContentOwners(ctx, []string{"pricing"}, nil); err != nil || len(owners) != 1 || owners[0].Role != "" {
+	if owners, err := s.Directory.ContentOwners(ctx, []string{"pricing"}, nil); err != nil || len(owners) != 1 || owners[0].Role != "" {
 		t.Errorf("ContentOwners = %+v, %v; want mkt-gone without a role", owners, err)
 	}
-	if subs, err := s.Subscribers(ctx, []string{"rep-on"}); err != nil || len(subs) != 0 {
+	if subs, err := s.Directory.Subscribers(ctx, []string{"rep-on"}); err != nil || len(subs) != 0 {
 		t.Errorf("Subscribers = %v, %v; want none: the manager is disabled", subs, err)
 	}
-	if reps, err := s.Reps(ctx); err != nil || fmt.Sprint(reps) != "[rep-on]" {
+	if reps, err := s.Directory.Reps(ctx); err != nil || fmt.Sprint(reps) != "[rep-on]" {
 		t.Errorf("Reps = %v, %v; want [rep-on]", reps, err)
 	}
-	if roles, err := s.UserRoles(ctx, []string{"rep-off", "rep-gone", "rep-on"}); err != nil || len(roles) != 1 || roles["rep-on"] != "rep" {
+	if roles, err := s.Directory.UserRoles(ctx, []string{"rep-off", "rep-gone", "rep-on"}); err != nil || len(roles) != 1 || roles["rep-on"] != "rep" {
 		t.Errorf("UserRoles = %v, %v; want only rep-on", roles, err)
 	}
 }

@@ -91,7 +91,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if len(problems) > 0 {
 		return report(problems)
 	}
-	n, err := store.Import(ctx, kind, batch.columns, batch.rows)
+	n, err := store.Directory.Import(ctx, kind, batch.columns, batch.rows)
 	var ie *postgres.ImportError
 	if errors.As(err, &ie) {
 		// Validation makes this rare (a token another user already has, a

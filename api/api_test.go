@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/api"
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/postgres/pgtest"
@@ -39,18 +40,18 @@ func newServerWith(t *testing.T, cfg api.Config, stream api.Streamer) (*httptest
 	if err := store.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range []postgres.User{
-		{ID: "admin", Name: "A", Role: postgres.RoleAdmin},
-		{ID: "rep-ana", Name: "Ana", Role: postgres.RoleRep},
-		{ID: "mkt-jane", Name: "Jane", Role: postgres.RoleMarketer},
-		{ID: "tracker", Name: "Web tracker", Role: postgres.RoleSource},
-		{ID: "mgr-max", Name: "Max", Role: postgres.RoleManager},
+	for _, u := range []dowser.User{
+		{ID: "admin", Name: "A", Role: dowser.RoleAdmin},
+		{ID: "rep-ana", Name: "Ana", Role: dowser.RoleRep},
+		{ID: "mkt-jane", Name: "Jane", Role: dowser.RoleMarketer},
+		{ID: "tracker", Name: "Web tracker", Role: dowser.RoleSource},
+		{ID: "mgr-max", Name: "Max", Role: dowser.RoleManager},
 	} {
-		if err := store.PutUser(ctx, u, tok(u.ID)); err != nil {
+		if err := store.People.PutUser(ctx, u, tok(u.ID)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(api.New(cfg, store, stream))
+	srv := httptest.NewServer(api.New(cfg, api.Stores{People: store.People, Directory: store.Directory, Signals: store.Signals, Alerts: store.Alerts, Privacy: store.Privacy}, stream))
 	t.Cleanup(srv.Close)
 	return srv, store
 }

@@ -10,18 +10,18 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser"
 )
 
-type roles []string
+type roles []dowser.Role
 
 var (
-	adminOnly = roles{postgres.RoleAdmin}
-	marketing = roles{postgres.RoleMarketer, postgres.RoleAdmin}
-	sources   = roles{postgres.RoleSource, postgres.RoleAdmin}
+	adminOnly = roles{dowser.RoleAdmin}
+	marketing = roles{dowser.RoleMarketer, dowser.RoleAdmin}
+	sources   = roles{dowser.RoleSource, dowser.RoleAdmin}
 	// people are the roles of humans; an upstream system's token reads
 	// nothing.
-	people = roles{postgres.RoleRep, postgres.RoleMarketer, postgres.RoleManager, postgres.RoleAdmin}
+	people = roles{dowser.RoleRep, dowser.RoleMarketer, dowser.RoleManager, dowser.RoleAdmin}
 )
 
 // CookieSecurity says when the session cookie is marked Secure.
@@ -49,7 +49,7 @@ func ParseCookieSecurity(s string) (CookieSecurity, error) {
 
 // authedHandler serves an authenticated request; cred re-checks the
 // credential it came with (see Streamer).
-type authedHandler func(w http.ResponseWriter, r *http.Request, u postgres.User)
+type authedHandler func(w http.ResponseWriter, r *http.Request, u dowser.User)
 
 type credentialKey struct{}
 
@@ -68,7 +68,7 @@ func credential(r *http.Request) func(context.Context) (bool, error) {
 func (s *Server) auth(allowed roles, h authedHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var (
-			u    postgres.User
+			u    dowser.User
 			err  error
 			cred func(context.Context) (bool, error)
 		)
@@ -83,8 +83,8 @@ func (s *Server) auth(allowed roles, h authedHandler) http.HandlerFunc {
 				s.tooMany(w, r, wait)
 				return
 			}
-			u, err = s.store.UserByToken(r.Context(), token)
-			if !errors.Is(err, postgres.ErrNotFound) {
+			u, err = s.people.UserByToken(r.Context(), token)
+			if !errors.Is(err, dowser.ErrNotFound) {
 				s.throttle.succeeded(keys...) // storage trouble is not the client's failure
 			}
 			cred = s.tokenCredential(u.ID, token)
@@ -93,13 +93,13 @@ func (s *Server) auth(allowed roles, h authedHandler) http.HandlerFunc {
 				s.refuse(w, r, errorf(http.StatusForbidden, "cookie-authenticated %s requests need the %s header", r.Method, csrfHeader))
 				return
 			}
-			u, err = s.store.UserBySession(r.Context(), c.Value)
+			u, err = s.people.UserBySession(r.Context(), c.Value)
 			cred = s.sessionCredential(u.ID, c.Value)
 		} else {
 			s.refuse(w, r, errorf(http.StatusUnauthorized, "authentication required: send \"Authorization: Bearer <token>\" or log in"))
 			return
 		}
-		if errors.Is(err, postgres.ErrNotFound) {
+		if errors.Is(err, dowser.ErrNotFound) {
 			s.refuse(w, r, errorf(http.StatusUnauthorized, "unknown or expired credentials"))
 			return
 		}
@@ -138,8 +138,8 @@ func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, wait time.Durat
 
 func (s *Server) tokenCredential(userID, token string) func(context.Context) (bool, error) {
 	return func(ctx context.Context) (bool, error) {
-		u, err := s.store.UserByToken(ctx, token)
-		if errors.Is(err, postgres.ErrNotFound) {
+		u, err := s.people.UserByToken(ctx, token)
+		if errors.Is(err, dowser.ErrNotFound) {
 			return false, nil
 		}
 		return err == nil && u.ID == userID, err
@@ -148,15 +148,15 @@ func (s *Server) tokenCredential(userID, token string) func(context.Context) (bo
 
 func (s *Server) sessionCredential(userID, secret string) func(context.Context) (bool, error) {
 	return func(ctx context.Context) (bool, error) {
-		u, err := s.store.UserBySession(ctx, secret)
-		if errors.Is(err, postgres.ErrNotFound) {
+		u, err := s.people.UserBySession(ctx, secret)
+		if errors.Is(err, dowser.ErrNotFound) {
 			return false, nil
 		}
 		return err == nil && u.ID == userID, err
 	}
 }
 
-func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, u postgres.User) {
+func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, u dowser.User) {
 	s.stream.ServeStream(w, r, u.ID, credential(r))
 }
 
@@ -173,7 +173,7 @@ type loginRequest struct {
 }
 
 type sessionResponse struct {
-	User postgres.User `json:"user"`
+	User dowser.User `json:"user"`
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
@@ -198,8 +198,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.tooMany(w, r, wait)
 		return
 	}
-	u, err := s.store.UserByToken(r.Context(), req.Token)
-	if errors.Is(err, postgres.ErrNotFound) {
+	u, err := s.people.UserByToken(r.Context(), req.Token)
+	if errors.Is(err, dowser.ErrNotFound) {
 		s.fail(w, r, errorf(http.StatusUnauthorized, "unknown token"))
 		return
 	}
@@ -208,7 +208,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	secret, err := s.store.CreateSession(r.Context(), u.ID, s.cfg.SessionTTL)
+	secret, err := s.people.CreateSession(r.Context(), u.ID, s.cfg.SessionTTL)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -240,13 +240,13 @@ func (s *Server) sessionCookie(r *http.Request) *http.Cookie {
 	}
 }
 
-func (s *Server) whoami(w http.ResponseWriter, r *http.Request, u postgres.User) {
+func (s *Server) whoami(w http.ResponseWriter, r *http.Request, u dowser.User) {
 	writeJSON(w, http.StatusOK, sessionResponse{User: u})
 }
 
-func (s *Server) logout(w http.ResponseWriter, r *http.Request, u postgres.User) {
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, u dowser.User) {
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		if err := s.store.DeleteSession(r.Context(), c.Value); err != nil {
+		if err := s.people.DeleteSession(r.Context(), c.Value); err != nil {
 			s.fail(w, r, err)
 			return
 		}

@@ -4,4 +4,8 @@
 //
 // Handlers only translate HTTP to calls on the store, the detector's signal
 // parser and the notify hub; they hold no business logic of their own.
+// Each handler group declares the small storage interface it needs
+// (People, Directory, Signals, Alerts, Privacy), beside its handlers.
+//
+// It imports only: dowser, detector, postgres, schema.
 package api

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -25,7 +25,7 @@ type eventProblem struct {
 // topic and produces it. The batch is all or nothing: one invalid event
 // rejects the whole batch, with every problem listed by index, so a caller
 // can fix and resend without working out what went through.
-func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, _ postgres.User) {
+func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, _ dowser.User) {
 	if s.cfg.Events == nil {
 		s.fail(w, r, errorf(http.StatusServiceUnavailable, "this instance does not accept events over HTTP"))
 		return

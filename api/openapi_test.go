@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/detector"
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/schema"
@@ -48,7 +49,7 @@ func documentedRoutes(doc map[string]any) []string {
 // registers, in OpenAPI's path syntax ({name...} becomes {name}). The web
 // assets at "GET /" are not part of the API.
 func registeredRoutes(t *testing.T) []string {
-	s := New(Config{}, nil, nil)
+	s := New(Config{}, Stores{}, nil)
 	var out []string
 	for _, p := range s.mux.patterns {
 		method, path, ok := strings.Cut(p, " ")
@@ -178,12 +179,12 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"LoginRequest":     loginRequest{},
 		"Session":          sessionResponse{},
 		"UserRequest":      userRequest{},
-		"User":             postgres.User{},
-		"Account":          postgres.Account{},
-		"Content":          postgres.Content{},
+		"User":             dowser.User{},
+		"Account":          dowser.Account{},
+		"Content":          dowser.Content{},
 		"ContentImpact":    ContentImpact{},
-		"Contact":          postgres.Contact{},
-		"TerritoryRule":    postgres.TerritoryRule{},
+		"Contact":          dowser.Contact{},
+		"TerritoryRule":    dowser.TerritoryRule{},
 		"Precision":        postgres.Precision{},
 		"SignalDefinition": detector.Signal{},
 		"StoredSignal":     postgres.StoredSignal{},
@@ -255,7 +256,7 @@ func compareSchema(t *testing.T, doc map[string]any, ref string, typ reflect.Typ
 }
 
 func TestOpenAPIServedWithoutAuthentication(t *testing.T) {
-	srv := httptest.NewServer(New(Config{}, nil, nil))
+	srv := httptest.NewServer(New(Config{}, Stores{}, nil))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/v1/openapi.json")
 	if err != nil {

@@ -86,7 +86,7 @@ func TestPrecisionContract(t *testing.T) {
 	}
 	a := &schema.Alert{ID: "al-1", SignalID: "pricing", SignalVersion: 1, Subject: "account:acme", CustomerID: "c-1", AccountID: "acme",
 		Priority: "high", EventID: "e-1", Time: time.Now()}
-	if _, err := store.SaveAlert(ctx, a, []string{"rep-ana", "mkt-jane"}); err != nil {
+	if _, err := store.Alerts.SaveAlert(ctx, a, []string{"rep-ana", "mkt-jane"}); err != nil {
 		t.Fatal(err)
 	}
 	keys := []string{"acked", "alerts", "delivered", "median_ack_seconds", "not_useful", "signal_id", "useful", "won"}
@@ -116,7 +116,7 @@ func TestPrecisionContract(t *testing.T) {
 	}
 	check(body, map[string]any{"signal_id": "pricing", "alerts": 1.0, "delivered": 2.0, "acked": 0.0, "median_ack_seconds": nil})
 
-	if err := store.Feedback(ctx, "rep-ana", "al-1", "useful", ""); err != nil {
+	if err := store.Alerts.Feedback(ctx, "rep-ana", "al-1", "useful", ""); err != nil {
 		t.Fatal(err)
 	}
 	status, body = call(t, srv, "GET", "/v1/precision", tok("mkt-jane"), "", nil)

@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/detector"
-	"github.com/dowserhq/dowser/postgres"
 )
 
 // Previewer runs a signal over recent history without enabling it.
@@ -32,7 +32,7 @@ const previewRetryAfter = "5"
 
 // previewSignal backtests the posted definition over the events topic's
 // recent history (?since=, default 24h): what would it have fired?
-func (s *Server) previewSignal(w http.ResponseWriter, r *http.Request, _ postgres.User) {
+func (s *Server) previewSignal(w http.ResponseWriter, r *http.Request, _ dowser.User) {
 	if s.cfg.Preview == nil {
 		s.fail(w, r, errorf(http.StatusServiceUnavailable, "this instance does not run previews"))
 		return
@@ -46,19 +46,9 @@ func (s *Server) previewSignal(w http.ResponseWriter, r *http.Request, _ postgre
 		}
 		since = time.Duration(d)
 	}
-	src, err := readBody(r, signalTypes)
+	sig, _, err := readSignal(r)
 	if err != nil {
 		s.fail(w, r, err)
-		return
-	}
-	sig, err := detector.ParseSignal(src)
-	if err != nil {
-		he := &httpError{status: http.StatusUnprocessableEntity, msg: err.Error()}
-		var ve *detector.ValidationError
-		if errors.As(err, &ve) {
-			he.problems = ve.Problems
-		}
-		s.fail(w, r, he)
 		return
 	}
 	sig.Version = 0 // a preview is no version

@@ -19,38 +19,10 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/schema"
 )
-
-// Store is the storage the API reads and writes.
-type Store interface {
-	UserByToken(ctx context.Context, token string) (postgres.User, error)
-	UserBySession(ctx context.Context, secret string) (postgres.User, error)
-	CreateSession(ctx context.Context, userID string, ttl time.Duration) (string, error)
-	DeleteSession(ctx context.Context, secret string) error
-	PutUser(ctx context.Context, u postgres.User, token string) error
-	DeleteUser(ctx context.Context, id string) error
-	GetUser(ctx context.Context, id string) (postgres.User, error)
-	PutAccount(ctx context.Context, a postgres.Account) error
-	GetAccount(ctx context.Context, id string) (postgres.Account, error)
-	PutContent(ctx context.Context, c postgres.Content) error
-	GetContent(ctx context.Context, id string) (postgres.Content, error)
-	SaveSignal(ctx context.Context, id string, document json.RawMessage, source, by string, enabled bool) (int, error)
-	GetSignal(ctx context.Context, id string) (postgres.StoredSignal, error)
-	ListSignals(ctx context.Context) ([]postgres.StoredSignal, error)
-	DeleteSignal(ctx context.Context, id, by string) error
-	SetSignalEnabled(ctx context.Context, id string, enabled bool, by string) error
-	SignalHistory(ctx context.Context, id string) ([]postgres.SignalChange, error)
-	GetSignalVersion(ctx context.Context, id string, version int) (postgres.SignalVersion, error)
-	ListAlerts(ctx context.Context, userID string, limit int) ([]postgres.ListedAlert, error)
-	SetDoNotTrack(ctx context.Context, kind, id string, on bool, by string) error
-	EraseCustomer(ctx context.Context, customerID, by string) (seq int64, alerts int64, err error)
-	ErasureAudit(ctx context.Context) ([]postgres.ErasureAuditEntry, error)
-	RoutingStore
-}
-
-var _ Store = (*postgres.Store)(nil)
 
 // Streamer serves the websocket alert stream of an authenticated user.
 type Streamer interface {
@@ -103,11 +75,15 @@ type Config struct {
 
 // Server routes Dowser's HTTP API. It implements http.Handler.
 type Server struct {
-	cfg      Config
-	store    Store
-	stream   Streamer
-	mux      *routeMux
-	throttle *throttle // nil when off
+	cfg       Config
+	people    People
+	directory Directory
+	signals   Signals
+	alerts    Alerts
+	privacy   Privacy
+	stream    Streamer
+	mux       *routeMux
+	throttle  *throttle // nil when off
 	// previews holds a token for each preview running.
 	previews chan struct{}
 }
@@ -131,8 +107,9 @@ func (m *routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.
 
 var _ http.Handler = (*Server)(nil)
 
-// New returns the API over store, with the alert stream served by stream.
-func New(cfg Config, store Store, stream Streamer) *Server {
+// New returns the API over stores, with the alert stream served by
+// stream.
+func New(cfg Config, stores Stores, stream Streamer) *Server {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour
 	}
@@ -148,7 +125,8 @@ func New(cfg Config, store Store, stream Streamer) *Server {
 	if cfg.MaxPreviews <= 0 {
 		cfg.MaxPreviews = DefaultMaxPreviews
 	}
-	s := &Server{cfg: cfg, store: store, stream: stream, mux: &routeMux{ServeMux: http.NewServeMux()},
+	s := &Server{cfg: cfg, people: stores.People, directory: stores.Directory, signals: stores.Signals,
+		alerts: stores.Alerts, privacy: stores.Privacy, stream: stream, mux: &routeMux{ServeMux: http.NewServeMux()},
 		previews: make(chan struct{}, cfg.MaxPreviews)}
 	if cfg.AuthFailuresPerMinute > 0 {
 		s.throttle = newThrottle(cfg.AuthFailuresPerMinute, time.Minute, cfg.Now)
@@ -244,7 +222,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		he = &httpError{status: http.StatusConflict, msg: fmt.Sprintf(
 			"signal %q cannot be enabled: %d signals are enabled, the most this installation allows (--max-enabled-signals, DOWSER_MAX_ENABLED_SIGNALS); disable or delete one first, or save this one with ?enabled=false",
 			limit.ID, limit.Limit)}
-	case errors.Is(err, postgres.ErrNotFound):
+	case errors.Is(err, dowser.ErrNotFound):
 		he = &httpError{status: http.StatusNotFound, msg: err.Error()}
 	default:
 		// The route, not the path: paths carry people's ids.

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/detector"
 	"github.com/dowserhq/dowser/schema"
 )
@@ -345,12 +346,11 @@ func (r *Runner) parse(c *chunk, b []byte, limit int, where InvalidRecord) {
 		c.invalid = append(c.invalid, where)
 		return
 	}
-	if ev.Customer.Lifecycle == "" && ev.Customer.AccountID != "" {
-		// The live service fills an unknown lifecycle from the account.
-		if a, ok := r.cfg.Accounts[ev.Customer.AccountID]; ok {
-			ev.Customer.Lifecycle = a.Lifecycle
-		}
-	}
+	// The live service fills an unknown lifecycle from the account; a map
+	// lookup cannot fail.
+	_ = dowser.FillLifecycle(&ev.Customer, func(accountID string) (string, error) {
+		return r.cfg.Accounts[accountID].Lifecycle, nil
+	})
 	c.events = append(c.events, ev)
 }
 

@@ -5,4 +5,6 @@
 // It is the only package that imports gorilla/websocket. It does not import
 // detector, ingest, postgres or api; storage reaches it through the small
 // interfaces declared here.
+//
+// It imports only: dowser, schema.
 package notify

@@ -5,77 +5,35 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
-	"strings"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/schema"
 )
 
-// Contact is what routing knows of a person (a customer id of the events).
-type Contact struct {
-	// OwnerID is the rep who owns the person, before their account's
-	// owner; "" for none.
-	OwnerID string
-	// OwnerRole is the owner's role now; "" when the owner is no user.
-	OwnerRole string
-	// AccountID is the person's account, used when an alert names none.
-	AccountID string
-}
-
-// Account is what routing knows of an account.
-type Account struct {
-	// OwnerID is the rep who owns the account; "" for none.
-	OwnerID string
-	// OwnerRole is the owner's role now; "" when the owner is no user.
-	OwnerRole string
-	// The territory attributes territory rules match; "" is unknown.
-	Region, Industry, Size string
-}
-
-// TerritoryRule sends the alerts of accounts without an owner to a rep.
-type TerritoryRule struct {
-	ID string
-	// Attributes the account must have; "" matches any value.
-	Region, Industry, Size string
-	RepID                  string
-	// RepRole is the rep's role now; "" when the rep is no user.
-	RepRole string
-}
-
-// Owner is a user who owns something, with their role now; Role is ""
-// when the id is no user (any more).
-type Owner struct {
-	ID, Role string
-}
-
-// Matches reports whether every attribute the rule sets equals the
-// account's, ignoring case. A rule that sets none matches every account.
-func (r TerritoryRule) Matches(a Account) bool {
-	eq := func(rule, have string) bool { return rule == "" || strings.EqualFold(rule, have) }
-	return eq(r.Region, a.Region) && eq(r.Industry, a.Industry) && eq(r.Size, a.Size)
-}
-
-// Directory answers the ownership questions routing asks. Owners come with
-// their role as it is now ("" for an id that is no user), and the router
-// skips those whose role does not fit (schema.OwnerFits): a role changed
-// or a user deleted after the owner was saved. Reps and managers it
-// returns are users of those roles. Routing may ask two questions at once.
+// Directory answers the ownership questions routing asks; the
+// PostgreSQL Directory store implements it. Owners come with their role
+// as it is now ("" for an id that is no user), and the router skips those
+// whose role does not fit (dowser.OwnerFits): a role changed or a user
+// deleted after the owner was saved. Reps and managers it returns are
+// users of those roles. Routing may ask two questions at once.
 type Directory interface {
-	// Contact returns the person's routing data; the zero Contact when the
-	// person is unknown.
-	Contact(ctx context.Context, customerID string) (Contact, error)
-	// Account returns the account's routing data; the zero Account when the
-	// account is unknown.
-	Account(ctx context.Context, accountID string) (Account, error)
-	// TerritoryRules returns every territory rule in the order they are
-	// tried.
-	TerritoryRules(ctx context.Context) ([]TerritoryRule, error)
+	// ContactRouting returns the person's owner and account, and the
+	// owner's role; a contact with only its ID when the person is
+	// unknown.
+	ContactRouting(ctx context.Context, customerID string) (c dowser.Contact, ownerRole dowser.Role, err error)
+	// AccountRouting returns the account and its owner's role; an account
+	// with only its ID when the account is unknown.
+	AccountRouting(ctx context.Context, accountID string) (a dowser.Account, ownerRole dowser.Role, err error)
+	// RoutingTerritoryRules returns every territory rule in the order they
+	// are tried, and roles[i], the role of rules[i]'s rep.
+	RoutingTerritoryRules(ctx context.Context) (rules []dowser.TerritoryRule, roles []dowser.Role, err error)
 	// Reps returns the ids of every user with the rep role.
 	Reps(ctx context.Context) ([]string, error)
 	// ContentOwners returns the owners of the content items with one of the
 	// ids, or whose URL prefix one of the urls starts with.
-	ContentOwners(ctx context.Context, contentIDs, urls []string) ([]Owner, error)
-	// UserRole returns the user's role, "" when there is no such user.
-	UserRole(ctx context.Context, userID string) (string, error)
+	ContentOwners(ctx context.Context, contentIDs, urls []string) ([]dowser.Owner, error)
+	// RoleOf returns the user's role, "" when there is no such user.
+	RoleOf(ctx context.Context, userID string) (dowser.Role, error)
 	// Subscribers returns the managers subscribed to one of the users.
 	Subscribers(ctx context.Context, userIDs []string) ([]string, error)
 }
@@ -124,7 +82,8 @@ type Skip struct {
 	// "signal" for the marketing recipients.
 	Step string
 	// Owner is the stored id; Role its role now, "" for no user.
-	Owner, Role string
+	Owner string
+	Role  dowser.Role
 }
 
 // Marketing steps, for Skip.Step.
@@ -197,7 +156,7 @@ func (r *Router) Route(ctx context.Context, a *schema.Alert) (Route, error) {
 	// The content owners do not depend on the sales lookups: ask for them
 	// meanwhile, so that routing waits for the directory one answer less.
 	type owners struct {
-		owners []Owner
+		owners []dowser.Owner
 		err    error
 	}
 	marketing := make(chan owners, 1)
@@ -215,18 +174,18 @@ func (r *Router) Route(ctx context.Context, a *schema.Alert) (Route, error) {
 		return Route{}, fmt.Errorf("routing %s: %w", a.ID, m.err)
 	}
 	for _, o := range m.owners {
-		if schema.OwnerFits(schema.KindContent, o.Role) {
+		if dowser.OwnerFits(dowser.KindContent, o.Role) {
 			route.Marketing = append(route.Marketing, o.ID)
 		} else {
 			route.Skipped = append(route.Skipped, Skip{Step: ByContent, Owner: o.ID, Role: o.Role})
 		}
 	}
 	if len(route.Marketing) == 0 && a.SignalOwner != "" {
-		role, err := r.dir.UserRole(ctx, a.SignalOwner)
+		role, err := r.dir.RoleOf(ctx, a.SignalOwner)
 		if err != nil {
 			return Route{}, fmt.Errorf("routing %s: %w", a.ID, err)
 		}
-		if schema.OwnerFits(schema.KindSignals, role) {
+		if dowser.OwnerFits(dowser.KindSignals, role) {
 			route.Marketing = []string{a.SignalOwner}
 		} else {
 			route.Skipped = append(route.Skipped, Skip{Step: BySignal, Owner: a.SignalOwner, Role: role})
@@ -243,14 +202,14 @@ func (r *Router) Route(ctx context.Context, a *schema.Alert) (Route, error) {
 }
 
 // sales finds the alert's sales recipient and the step that found it. An
-// owner whose role does not fit (schema.OwnerFits) is skipped, and routing
+// owner whose role does not fit (dowser.OwnerFits) is skipped, and routing
 // falls through to the next step.
 func (r *Router) sales(ctx context.Context, a *schema.Alert) (rep, by, rule string, skipped []Skip, err error) {
-	fits := func(step, owner, role, kind string) bool {
+	fits := func(step, owner string, role dowser.Role, kind string) bool {
 		if owner == "" {
 			return false
 		}
-		if schema.OwnerFits(kind, role) {
+		if dowser.OwnerFits(kind, role) {
 			return true
 		}
 		skipped = append(skipped, Skip{Step: step, Owner: owner, Role: role})
@@ -258,32 +217,33 @@ func (r *Router) sales(ctx context.Context, a *schema.Alert) (rep, by, rule stri
 	}
 	accountID := a.AccountID
 	if a.CustomerID != "" {
-		c, err := r.dir.Contact(ctx, a.CustomerID)
+		c, role, err := r.dir.ContactRouting(ctx, a.CustomerID)
 		if err != nil {
 			return "", "", "", nil, err
 		}
-		if fits(ByContact, c.OwnerID, c.OwnerRole, schema.KindContacts) {
+		if fits(ByContact, c.OwnerID, role, dowser.KindContacts) {
 			return c.OwnerID, ByContact, "", skipped, nil
 		}
 		if accountID == "" {
 			accountID = c.AccountID
 		}
 	}
-	var acct Account
+	var acct dowser.Account
 	if accountID != "" {
-		if acct, err = r.dir.Account(ctx, accountID); err != nil {
+		var role dowser.Role
+		if acct, role, err = r.dir.AccountRouting(ctx, accountID); err != nil {
 			return "", "", "", nil, err
 		}
-		if fits(ByAccount, acct.OwnerID, acct.OwnerRole, schema.KindAccounts) {
+		if fits(ByAccount, acct.OwnerID, role, dowser.KindAccounts) {
 			return acct.OwnerID, ByAccount, "", skipped, nil
 		}
 	}
-	rules, err := r.dir.TerritoryRules(ctx)
+	rules, roles, err := r.dir.RoutingTerritoryRules(ctx)
 	if err != nil {
 		return "", "", "", nil, err
 	}
-	for _, tr := range rules {
-		if tr.Matches(acct) && fits(ByTerritory, tr.RepID, tr.RepRole, schema.KindTerritoryRules) {
+	for i, tr := range rules {
+		if tr.Matches(acct) && fits(ByTerritory, tr.RepID, roles[i], dowser.KindTerritoryRules) {
 			return tr.RepID, ByTerritory, tr.ID, skipped, nil
 		}
 	}

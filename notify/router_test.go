@@ -8,27 +8,28 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/schema"
 )
 
 type fakeDirectory struct {
-	contacts map[string]Contact
-	accounts map[string]Account
-	rules    []TerritoryRule
+	contacts map[string]dowser.Contact
+	accounts map[string]dowser.Account
+	rules    []dowser.TerritoryRule
 	reps     []string
-	content  map[string]string   // id or url prefix -> owner
-	subs     map[string][]string // user -> managers subscribed
-	roles    map[string]string   // user -> role, before the prefix rule of role
+	content  map[string]string      // id or url prefix -> owner
+	subs     map[string][]string    // user -> managers subscribed
+	roles    map[string]dowser.Role // user -> role, before the prefix rule of role
 	err      error
 }
 
 // role is a user's role: from roles, else by the id's prefix (rep-,
 // mkt-, mgr-, admin); "" for no user.
-func (f fakeDirectory) role(id string) string {
+func (f fakeDirectory) role(id string) dowser.Role {
 	if r, ok := f.roles[id]; ok {
 		return r
 	}
-	for prefix, role := range map[string]string{"rep-": "rep", "mkt-": "marketer", "mgr-": "manager", "admin": "admin"} {
+	for prefix, role := range map[string]dowser.Role{"rep-": dowser.RoleRep, "mkt-": dowser.RoleMarketer, "mgr-": dowser.RoleManager, "admin": dowser.RoleAdmin} {
 		if strings.HasPrefix(id, prefix) {
 			return role
 		}
@@ -36,38 +37,38 @@ func (f fakeDirectory) role(id string) string {
 	return ""
 }
 
-func (f fakeDirectory) Contact(_ context.Context, id string) (Contact, error) {
+func (f fakeDirectory) ContactRouting(_ context.Context, id string) (dowser.Contact, dowser.Role, error) {
 	c := f.contacts[id]
-	c.OwnerRole = f.role(c.OwnerID)
-	return c, f.err
+	return c, f.role(c.OwnerID), f.err
 }
 
-func (f fakeDirectory) Account(_ context.Context, id string) (Account, error) {
+func (f fakeDirectory) AccountRouting(_ context.Context, id string) (dowser.Account, dowser.Role, error) {
 	a := f.accounts[id]
-	a.OwnerRole = f.role(a.OwnerID)
-	return a, nil
+	return a, f.role(a.OwnerID), nil
 }
 
-func (f fakeDirectory) TerritoryRules(context.Context) ([]TerritoryRule, error) {
-	rules := slices.Clone(f.rules)
-	for i := range rules {
-		rules[i].RepRole = f.role(rules[i].RepID)
+func (f fakeDirectory) RoutingTerritoryRules(context.Context) ([]dowser.TerritoryRule, []dowser.Role, error) {
+	roles := make([]dowser.Role, len(f.rules))
+	for i, r := range f.rules {
+		roles[i] = f.role(r.RepID)
 	}
-	return rules, nil
+	return f.rules, roles, nil
 }
 
-func (f fakeDirectory) UserRole(_ context.Context, id string) (string, error) { return f.role(id), nil }
+func (f fakeDirectory) RoleOf(_ context.Context, id string) (dowser.Role, error) {
+	return f.role(id), nil
+}
 
 func (f fakeDirectory) Reps(context.Context) ([]string, error) { return f.reps, nil }
 
-func (f fakeDirectory) ContentOwners(_ context.Context, ids, urls []string) ([]Owner, error) {
-	var out []Owner
+func (f fakeDirectory) ContentOwners(_ context.Context, ids, urls []string) ([]dowser.Owner, error) {
+	var out []dowser.Owner
 	for key, owner := range f.content {
 		if slices.Contains(ids, key) || slices.ContainsFunc(urls, func(u string) bool { return strings.HasPrefix(u, key) }) {
-			out = append(out, Owner{ID: owner, Role: f.role(owner)})
+			out = append(out, dowser.Owner{ID: owner, Role: f.role(owner)})
 		}
 	}
-	slices.SortFunc(out, func(a, b Owner) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b dowser.Owner) int { return strings.Compare(a.ID, b.ID) })
 	return slices.Compact(out), nil
 }
 
@@ -85,20 +86,20 @@ func (p fakePresence) Connected(id string) bool { return p[id] }
 
 func TestRecipients(t *testing.T) {
 	dir := fakeDirectory{
-		contacts: map[string]Contact{
+		contacts: map[string]dowser.Contact{
 			"c-vip":     {OwnerID: "rep-vip"},
 			"c-linked":  {AccountID: "acme"},
 			"c-emea":    {AccountID: "emea-bank"},
 			"c-nothing": {},
 		},
-		accounts: map[string]Account{
+		accounts: map[string]dowser.Account{
 			"acme":      {OwnerID: "rep-ana"},
 			"orphan":    {},
 			"emea-bank": {Region: "EMEA", Industry: "banking", Size: "enterprise"},
 			"emea-shop": {Region: "emea", Industry: "retail", Size: "smb"},
 			"us-bank":   {Region: "us", Industry: "banking"},
 		},
-		rules: []TerritoryRule{
+		rules: []dowser.TerritoryRule{
 			{ID: "emea-banks", Region: "emea", Industry: "banking", RepID: "rep-fin"},
 			{ID: "emea", Region: "emea", RepID: "rep-eu"},
 			{ID: "banks", Industry: "banking", RepID: "rep-bank"},
@@ -263,15 +264,15 @@ func TestRouteReportsDirectoryErrors(t *testing.T) {
 // routing falls through to the next step and reports the skip.
 func TestRouteSkipsOwnersWhoseRoleNoLongerFits(t *testing.T) {
 	dir := fakeDirectory{
-		contacts: map[string]Contact{"c-1": {OwnerID: "rep-now-mkt", AccountID: "acme"}},
-		accounts: map[string]Account{
+		contacts: map[string]dowser.Contact{"c-1": {OwnerID: "rep-now-mkt", AccountID: "acme"}},
+		accounts: map[string]dowser.Account{
 			"acme":   {OwnerID: "gone", Region: "emea"},
 			"globex": {OwnerID: "rep-ana"},
 		},
-		rules:   []TerritoryRule{{ID: "bad", Region: "emea", RepID: "mkt-jane"}, {ID: "emea", Region: "emea", RepID: "rep-eu"}},
+		rules:   []dowser.TerritoryRule{{ID: "bad", Region: "emea", RepID: "mkt-jane"}, {ID: "emea", Region: "emea", RepID: "rep-eu"}},
 		reps:    []string{"rep-ana", "rep-eu"},
 		content: map[string]string{"pricing": "rep-b", "docs": "mkt-omar"},
-		roles:   map[string]string{"rep-now-mkt": "marketer"},
+		roles:   map[string]dowser.Role{"rep-now-mkt": dowser.RoleMarketer},
 	}
 	r := NewRouter(dir, nil)
 	route, err := r.Route(context.Background(), &schema.Alert{CustomerID: "c-1", SignalOwner: "rep-x",

@@ -9,9 +9,17 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/schema"
 )
+
+// Alerts stores alerts with their evidence, one delivery per recipient
+// (what they saw, acknowledged and said of it), the outbox that carries
+// them to the alerts topic, and the precision read of what recipients
+// did with a signal's alerts.
+type Alerts struct{ pool *pgxpool.Pool }
 
 // SavedAlert is what SaveAlert stored: the deliveries, and the outbox row
 // that will carry them to the alerts topic (0 when nothing was stored).
@@ -26,7 +34,7 @@ type SavedAlert struct {
 // its outbox row in one transaction. An alert whose id is already stored is
 // left as it was and yields nothing, so a replayed event can never notify
 // anyone twice.
-func (s *Store) SaveAlert(ctx context.Context, a *schema.Alert, recipients []string) (SavedAlert, error) {
+func (s *Alerts) SaveAlert(ctx context.Context, a *schema.Alert, recipients []string) (SavedAlert, error) {
 	body, err := json.Marshal(a)
 	if err != nil {
 		return SavedAlert{}, fmt.Errorf("encoding alert %s: %w", a.ID, err)
@@ -126,13 +134,6 @@ func alertMessagePrefix(a *schema.Alert, body []byte) ([]byte, error) {
 	return append(b, `,"deliveries":`...), nil
 }
 
-// PoolStats are the connection pool's gauges: connections in use, idle,
-// and in all.
-func (s *Store) PoolStats() (acquired, idle, total int32) {
-	st := s.pool.Stat()
-	return st.AcquiredConns(), st.IdleConns(), st.TotalConns()
-}
-
 // OutboxMessage is an alert message not yet known to be on the alerts
 // topic.
 type OutboxMessage struct {
@@ -142,7 +143,7 @@ type OutboxMessage struct {
 }
 
 // MarkPublished records that the outbox rows reached the alerts topic.
-func (s *Store) MarkPublished(ctx context.Context, ids ...int64) error {
+func (s *Alerts) MarkPublished(ctx context.Context, ids ...int64) error {
 	if _, err := s.pool.Exec(ctx, `UPDATE outbox SET published_at = now() WHERE id = ANY($1) AND published_at IS NULL`, ids); err != nil {
 		return fmt.Errorf("marking outbox rows published: %w", err)
 	}
@@ -154,7 +155,7 @@ func (s *Store) MarkPublished(ctx context.Context, ids ...int64) error {
 // succeeds. Rows another instance is publishing are skipped, so two relays
 // rarely send the same row (and when they do, deliveries are idempotent by
 // sequence). It returns how many rows were published.
-func (s *Store) PublishPending(ctx context.Context, olderThan time.Duration, limit int, publish func(context.Context, []OutboxMessage) error) (int, error) {
+func (s *Alerts) PublishPending(ctx context.Context, olderThan time.Duration, limit int, publish func(context.Context, []OutboxMessage) error) (int, error) {
 	var n int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
@@ -187,7 +188,7 @@ func (s *Store) PublishPending(ctx context.Context, olderThan time.Duration, lim
 
 // DeliveriesAfter returns up to limit of the user's deliveries with a
 // sequence above after, in sequence order.
-func (s *Store) DeliveriesAfter(ctx context.Context, userID string, after int64, limit int) ([]schema.Delivery, error) {
+func (s *Alerts) DeliveriesAfter(ctx context.Context, userID string, after int64, limit int) ([]schema.Delivery, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT d.seq, d.alert_id, a.body, d.acked_at IS NOT NULL, coalesce(d.verdict, '') FROM deliveries d JOIN alerts a ON a.id = d.alert_id
 		WHERE d.user_id = $1 AND d.seq > $2 ORDER BY d.seq LIMIT $3`, userID, after, limit)
@@ -207,7 +208,7 @@ func (s *Store) DeliveriesAfter(ctx context.Context, userID string, after int64,
 }
 
 // LastSeq returns the highest sequence handed out to the user.
-func (s *Store) LastSeq(ctx context.Context, userID string) (int64, error) {
+func (s *Alerts) LastSeq(ctx context.Context, userID string) (int64, error) {
 	var seq int64
 	if err := s.pool.QueryRow(ctx, `SELECT last_seq FROM users WHERE id = $1`, userID).Scan(&seq); err != nil {
 		return 0, notFound(err, "user "+userID)
@@ -216,37 +217,37 @@ func (s *Store) LastSeq(ctx context.Context, userID string) (int64, error) {
 }
 
 // Seen records that the user's panel showed an alert addressed to them;
-// the first time counts. It returns ErrNotFound when the alert was not
+// the first time counts. It returns dowser.ErrNotFound when the alert was not
 // addressed to the user.
-func (s *Store) Seen(ctx context.Context, userID, alertID string) error {
+func (s *Alerts) Seen(ctx context.Context, userID, alertID string) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE deliveries SET seen_at = coalesce(seen_at, now()) WHERE user_id = $1 AND alert_id = $2`, userID, alertID)
 	if err != nil {
 		return fmt.Errorf("marking %s seen: %w", alertID, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("alert %s for %s: %w", alertID, userID, ErrNotFound)
+		return fmt.Errorf("alert %s for %s: %w", alertID, userID, dowser.ErrNotFound)
 	}
 	return nil
 }
 
 // Ack records that the user acknowledged (and so saw) an alert addressed
-// to them. It returns ErrNotFound when the alert was not addressed to the
+// to them. It returns dowser.ErrNotFound when the alert was not addressed to the
 // user.
-func (s *Store) Ack(ctx context.Context, userID, alertID string) error {
+func (s *Alerts) Ack(ctx context.Context, userID, alertID string) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE deliveries SET acked_at = coalesce(acked_at, now()), seen_at = coalesce(seen_at, now()) WHERE user_id = $1 AND alert_id = $2`, userID, alertID)
 	if err != nil {
 		return fmt.Errorf("acknowledging %s: %w", alertID, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("alert %s for %s: %w", alertID, userID, ErrNotFound)
+		return fmt.Errorf("alert %s for %s: %w", alertID, userID, dowser.ErrNotFound)
 	}
 	return nil
 }
 
 // Feedback records the user's verdict (and an optional note) on an alert addressed to them; it
-// also acknowledges it. It returns ErrNotFound when the alert was not
+// also acknowledges it. It returns dowser.ErrNotFound when the alert was not
 // addressed to the user.
-func (s *Store) Feedback(ctx context.Context, userID, alertID, verdict, note string) error {
+func (s *Alerts) Feedback(ctx context.Context, userID, alertID, verdict, note string) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE deliveries SET verdict = $3, note = $4, acked_at = coalesce(acked_at, now()), seen_at = coalesce(seen_at, now())
 		WHERE user_id = $1 AND alert_id = $2`,
 		userID, alertID, verdict, note)
@@ -254,7 +255,7 @@ func (s *Store) Feedback(ctx context.Context, userID, alertID, verdict, note str
 		return fmt.Errorf("saving feedback on %s: %w", alertID, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("alert %s for %s: %w", alertID, userID, ErrNotFound)
+		return fmt.Errorf("alert %s for %s: %w", alertID, userID, dowser.ErrNotFound)
 	}
 	return nil
 }
@@ -270,7 +271,7 @@ type ListedAlert struct {
 
 // ListAlerts returns the newest alerts addressed to userID, newest first, or
 // every alert when userID is empty (admins).
-func (s *Store) ListAlerts(ctx context.Context, userID string, limit int) ([]ListedAlert, error) {
+func (s *Alerts) ListAlerts(ctx context.Context, userID string, limit int) ([]ListedAlert, error) {
 	var rows pgx.Rows
 	var err error
 	if userID == "" {

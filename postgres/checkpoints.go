@@ -4,7 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
+
+// Checkpoints stores each partition's detector state and the offset it
+// reflects, claimed by one consumer at a time.
+type Checkpoints struct{ pool *pgxpool.Pool }
 
 // Checkpoint is a partition's saved detector state and the offset of the
 // first event it does not reflect; NextOffset is negative when nothing has
@@ -22,7 +29,7 @@ var ErrNotOwner = errors.New("partition claimed by another owner")
 
 // ClaimCheckpoint makes owner the only one allowed to save the partition's
 // checkpoint from now on, and returns the checkpoint to resume from.
-func (s *Store) ClaimCheckpoint(ctx context.Context, group, topic string, partition int, owner string) (Checkpoint, error) {
+func (s *Checkpoints) ClaimCheckpoint(ctx context.Context, group, topic string, partition int, owner string) (Checkpoint, error) {
 	var cp Checkpoint
 	err := s.pool.QueryRow(ctx, `
 		INSERT INTO checkpoints (group_id, topic, partition, next_offset, state, owner) VALUES ($1, $2, $3, -1, '', $4)
@@ -37,7 +44,7 @@ func (s *Store) ClaimCheckpoint(ctx context.Context, group, topic string, partit
 // SaveCheckpoint replaces the partition's checkpoint with cp, in one
 // statement, provided owner still holds the claim; otherwise it returns
 // ErrNotOwner and changes nothing.
-func (s *Store) SaveCheckpoint(ctx context.Context, group, topic string, partition int, owner string, cp Checkpoint) error {
+func (s *Checkpoints) SaveCheckpoint(ctx context.Context, group, topic string, partition int, owner string, cp Checkpoint) error {
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE checkpoints SET next_offset = $5, state = $6, erasure_seq = $7, updated_at = now()
 		WHERE group_id = $1 AND topic = $2 AND partition = $3 AND owner = $4`,
@@ -49,4 +56,24 @@ func (s *Store) SaveCheckpoint(ctx context.Context, group, topic string, partiti
 		return fmt.Errorf("checkpoint of %s/%d: %w", topic, partition, ErrNotOwner)
 	}
 	return nil
+}
+
+// CheckpointStates returns the saved state of every partition of the
+// group's topic, without claiming anything: for audits and tests.
+func (s *Checkpoints) CheckpointStates(ctx context.Context, group, topic string) (map[int]Checkpoint, error) {
+	rows, err := s.pool.Query(ctx, `SELECT partition, next_offset, state, erasure_seq FROM checkpoints WHERE group_id = $1 AND topic = $2`, group, topic)
+	if err != nil {
+		return nil, fmt.Errorf("reading checkpoints: %w", err)
+	}
+	out := map[int]Checkpoint{}
+	var p int
+	var cp Checkpoint
+	_, err = pgx.ForEachRow(rows, []any{&p, &cp.NextOffset, &cp.State, &cp.ErasureSeq}, func() error {
+		out[p] = Checkpoint{NextOffset: cp.NextOffset, State: append([]byte(nil), cp.State...), ErasureSeq: cp.ErasureSeq}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading checkpoints: %w", err)
+	}
+	return out, nil
 }

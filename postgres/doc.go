@@ -1,8 +1,14 @@
-// Package postgres is Dowser's PostgreSQL storage: users and sessions,
-// accounts, content, versioned signals, alerts with their evidence, and the
-// per-recipient deliveries that make the websocket stream resumable.
+// Package postgres is Dowser's PostgreSQL storage, one store per
+// aggregate over one shared pool ([DB]): [People] (users, sessions,
+// revocations, managers' subscriptions), [Directory] (accounts, content,
+// contacts, territory rules, the routing reads and bulk import), [Signals]
+// (versioned signal definitions), [Alerts] (alerts with their evidence,
+// the per-recipient deliveries that make the websocket stream resumable,
+// the outbox, precision), [Checkpoints] and [Privacy]. Consumers declare
+// the small interface they need; each store satisfies it directly.
 //
-// It is the only package that imports pgx. It does not import detector,
-// ingest, notify or api: callers pass plain values in and get plain values
-// back.
+// It is the only package that imports pgx. Callers pass the domain's
+// values (package dowser) in and get them back.
+//
+// It imports only: dowser, schema.
 package postgres

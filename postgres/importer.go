@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/dowserhq/dowser"
 )
 
 // importColumn is a column an import may carry and where it is stored.
@@ -25,24 +27,24 @@ type importTable struct {
 
 func importTableOf(kind string) (importTable, bool) {
 	switch kind {
-	case "users":
+	case dowser.KindUsers:
 		return importTable{"users", []importColumn{
 			{"id", "id", true}, {"name", "name", true}, {"role", "role", true}, {"token", "token_hash", false},
 		}}, true
-	case "accounts":
+	case dowser.KindAccounts:
 		return importTable{"accounts", []importColumn{
 			{"id", "id", true}, {"name", "name", false}, {"owner", "owner_id", false}, {"lifecycle", "lifecycle", false},
 			{"region", "region", false}, {"industry", "industry", false}, {"size", "size", false},
 		}}, true
-	case "contacts":
+	case dowser.KindContacts:
 		return importTable{"contacts", []importColumn{
 			{"id", "id", true}, {"owner", "owner_id", false}, {"account_id", "account_id", false},
 		}}, true
-	case "content":
+	case dowser.KindContent:
 		return importTable{"content", []importColumn{
 			{"id", "id", true}, {"title", "title", false}, {"url_prefix", "url_prefix", false}, {"owner", "owner_id", false},
 		}}, true
-	case "do-not-track":
+	case dowser.KindDoNotTrack:
 		return importTable{"do_not_track", []importColumn{{"kind", "kind", true}, {"id", "id", true}}}, true
 	}
 	return importTable{}, false
@@ -50,7 +52,7 @@ func importTableOf(kind string) (importTable, bool) {
 
 // ImportKinds are the kinds of rows Import takes.
 func ImportKinds() []string {
-	return []string{"users", "accounts", "contacts", "content", "do-not-track"}
+	return []string{dowser.KindUsers, dowser.KindAccounts, dowser.KindContacts, dowser.KindContent, dowser.KindDoNotTrack}
 }
 
 // ImportColumns returns the columns an import of kind may carry, and the
@@ -84,7 +86,7 @@ func (e *ImportError) Unwrap() error { return e.Err }
 // them first; only these are interpreted: an empty owner is none, a token
 // is stored as its hash, and an empty token keeps the user's current one.
 // It returns the number of rows written.
-func (s *Store) Import(ctx context.Context, kind string, columns []string, rows [][]string) (int, error) {
+func (s *Directory) Import(ctx context.Context, kind string, columns []string, rows [][]string) (int, error) {
 	t, ok := importTableOf(kind)
 	if !ok {
 		return 0, fmt.Errorf("importing: unknown kind %q (want %s)", kind, strings.Join(ImportKinds(), ", "))
@@ -216,27 +218,4 @@ func importStatement(table string, cols []importColumn) string {
 	updates = append(updates, "updated_at = now()")
 	return "INSERT INTO " + table + " (" + strings.Join(names, ", ") + ") VALUES (" + strings.Join(values, ", ") +
 		") ON CONFLICT (id) DO UPDATE SET " + strings.Join(updates, ", ")
-}
-
-// UserRoles returns the role of each of the ids that is an active user;
-// ids that are not users, or whose user is disabled or deleted, are
-// absent: none of them may own anything or receive alerts.
-func (s *Store) UserRoles(ctx context.Context, ids []string) (map[string]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, role FROM users WHERE id = ANY($1::text[]) AND NOT disabled AND deleted_at IS NULL`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("looking up users: %w", err)
-	}
-	defer rows.Close()
-	out := make(map[string]string)
-	for rows.Next() {
-		var id, role string
-		if err := rows.Scan(&id, &role); err != nil {
-			return nil, fmt.Errorf("reading users: %w", err)
-		}
-		out[id] = role
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading users: %w", err)
-	}
-	return out, nil
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/dowserhq/dowser"
 )
 
 // Precision is what the recipients of a signal's alerts did with them: the
@@ -56,10 +58,10 @@ const precisionQuery = `
 	ORDER BY ids.signal_id`
 
 // SignalPrecision returns the precision of one signal, deleted or not, or
-// ErrNotFound when no such signal was ever saved and no alert names it.
-func (s *Store) SignalPrecision(ctx context.Context, signalID string) (Precision, error) {
+// dowser.ErrNotFound when no such signal was ever saved and no alert names it.
+func (s *Alerts) SignalPrecision(ctx context.Context, signalID string) (Precision, error) {
 	if signalID == "" {
-		return Precision{}, fmt.Errorf("signal %q: %w", signalID, ErrNotFound)
+		return Precision{}, fmt.Errorf("signal %q: %w", signalID, dowser.ErrNotFound)
 	}
 	rows, err := s.pool.Query(ctx, precisionQuery, signalID)
 	if err != nil {
@@ -74,7 +76,7 @@ func (s *Store) SignalPrecision(ctx context.Context, signalID string) (Precision
 
 // ListPrecision returns the precision of every signal not deleted and of
 // every signal, deleted or not, that has alerts, by signal id.
-func (s *Store) ListPrecision(ctx context.Context) ([]Precision, error) {
+func (s *Alerts) ListPrecision(ctx context.Context) ([]Precision, error) {
 	rows, err := s.pool.Query(ctx, precisionQuery, "")
 	if err != nil {
 		return nil, fmt.Errorf("computing precision: %w", err)

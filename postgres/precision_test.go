@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/postgres/pgtest"
 	"github.com/jackc/pgx/v5"
@@ -25,19 +26,19 @@ func TestPrecisionCountsFeedbackAndMedianAckTime(t *testing.T) {
 	}
 	users := []string{"ana", "ben", "cho", "jane"}
 	for _, u := range users {
-		putUsers(t, s, postgres.User{ID: u, Name: u, Role: postgres.RoleRep})
+		putUsers(t, s, dowser.User{ID: u, Name: u, Role: dowser.RoleRep})
 	}
 	for _, id := range []string{"al-1", "al-2", "al-3"} {
-		if _, err := s.SaveAlert(ctx, alert(id), users); err != nil {
+		if _, err := s.Alerts.SaveAlert(ctx, alert(id), users); err != nil {
 			t.Fatal(err)
 		}
 	}
 	other := alert("al-other")
 	other.SignalID = "other"
-	if _, err := s.SaveAlert(ctx, other, []string{"ana"}); err != nil {
+	if _, err := s.Alerts.SaveAlert(ctx, other, []string{"ana"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SaveSignal(ctx, "quiet", []byte(`{"id":"quiet"}`), "id: quiet", "jane", true); err != nil {
+	if _, err := s.Signals.SaveSignal(ctx, "quiet", []byte(`{"id":"quiet"}`), "id: quiet", "jane", true); err != nil {
 		t.Fatal(err)
 	}
 
@@ -54,23 +55,23 @@ func TestPrecisionCountsFeedbackAndMedianAckTime(t *testing.T) {
 	} {
 		var err error
 		if act.verdict == "" {
-			err = s.Ack(ctx, act.user, act.alert)
+			err = s.Alerts.Ack(ctx, act.user, act.alert)
 		} else {
-			err = s.Feedback(ctx, act.user, act.alert, act.verdict, "")
+			err = s.Alerts.Feedback(ctx, act.user, act.alert, act.verdict, "")
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
 		backdate(t, url, act.user, act.alert, act.after)
 	}
-	if err := s.Seen(ctx, "jane", "al-1"); err != nil {
+	if err := s.Alerts.Seen(ctx, "jane", "al-1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Seen(ctx, "jane", "al-other"); !errors.Is(err, postgres.ErrNotFound) {
+	if err := s.Alerts.Seen(ctx, "jane", "al-other"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("seen of an alert not addressed to the user: %v, want ErrNotFound", err)
 	}
 
-	got, err := s.SignalPrecision(ctx, "s")
+	got, err := s.Alerts.SignalPrecision(ctx, "s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,10 +80,10 @@ func TestPrecisionCountsFeedbackAndMedianAckTime(t *testing.T) {
 	if !samePrecision(got, want) {
 		t.Errorf("precision of s = %s, want %s", show(got), show(want))
 	}
-	if _, err := s.SignalPrecision(ctx, "never"); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := s.Alerts.SignalPrecision(ctx, "never"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("precision of an unknown signal: %v, want ErrNotFound", err)
 	}
-	all, err := s.ListPrecision(ctx)
+	all, err := s.Alerts.ListPrecision(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,19 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
+
+// Privacy stores what privacy asks of Dowser: do-not-track entries,
+// erasures with their audit, identity links, the retention purge of
+// alerts, the tombstones of erased alerts on the alerts topic and the key
+// that keys the audit's hashes.
+type Privacy struct {
+	pool *pgxpool.Pool
+	// privacyKey keys erasure audit hashes; nil uses the database's (see
+	// PrivacyKey).
+	privacyKey []byte
+}
 
 // Kinds of do-not-track entries.
 const (
@@ -23,7 +35,7 @@ const (
 
 // SetDoNotTrack marks (on) or unmarks a customer or an account as not to be
 // tracked.
-func (s *Store) SetDoNotTrack(ctx context.Context, kind, id string, on bool, by string) error {
+func (s *Privacy) SetDoNotTrack(ctx context.Context, kind, id string, on bool, by string) error {
 	var err error
 	if on {
 		_, err = s.pool.Exec(ctx, `INSERT INTO do_not_track (kind, id, created_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, kind, id, by)
@@ -38,7 +50,7 @@ func (s *Store) SetDoNotTrack(ctx context.Context, kind, id string, on bool, by 
 }
 
 // DoNotTrack returns every do-not-track entry, as kind -> set of ids.
-func (s *Store) DoNotTrack(ctx context.Context) (map[string]map[string]bool, error) {
+func (s *Privacy) DoNotTrack(ctx context.Context) (map[string]map[string]bool, error) {
 	rows, err := s.pool.Query(ctx, `SELECT kind, id FROM do_not_track`)
 	if err != nil {
 		return nil, fmt.Errorf("reading do-not-track: %w", err)
@@ -58,7 +70,7 @@ func (s *Store) DoNotTrack(ctx context.Context) (map[string]map[string]bool, err
 // PurgeAlertsBefore deletes the alerts created before cutoff, with their
 // evidence, deliveries and outbox rows, at most limit at a time so that a
 // large purge never holds long locks; it returns how many it deleted.
-func (s *Store) PurgeAlertsBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
+func (s *Privacy) PurgeAlertsBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
 	tag, err := s.pool.Exec(ctx, `
 		DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE created_at < $1 ORDER BY created_at LIMIT $2)`, cutoff, limit)
 	if err != nil {
@@ -95,7 +107,7 @@ const (
 // alerts topic per deleted alert and the erasure for the detectors,
 // records an audit entry holding only a keyed hash of the id, and returns
 // the erasure's sequence and the number of alerts deleted.
-func (s *Store) EraseCustomer(ctx context.Context, customerID, by string) (seq int64, alerts int64, err error) {
+func (s *Privacy) EraseCustomer(ctx context.Context, customerID, by string) (seq int64, alerts int64, err error) {
 	key := s.privacyKey
 	if key == nil {
 		if key, err = s.PrivacyKey(ctx); err != nil {
@@ -160,7 +172,7 @@ func eraseAlertsOf(ctx context.Context, q querier, ids []string) (int64, error) 
 // before they were recorded here), with their evidence, deliveries and
 // outbox rows, and queues their tombstones; it returns how many it
 // deleted.
-func (s *Store) EraseAnonymousIDs(ctx context.Context, ids []string) (int64, error) {
+func (s *Privacy) EraseAnonymousIDs(ctx context.Context, ids []string) (int64, error) {
 	var n int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) (err error) {
 		n, err = eraseAlertsOf(ctx, tx, ids)
@@ -183,7 +195,7 @@ var ErrUnstorableID = errors.New("id cannot be stored: NUL, invalid UTF-8 or too
 // RecordIdentityLink records that anonymousID is customerID, so that
 // erasing the customer reaches what was stored under the anonymous id.
 // Recording a known link again only refreshes when it was last seen.
-func (s *Store) RecordIdentityLink(ctx context.Context, customerID, anonymousID string) error {
+func (s *Privacy) RecordIdentityLink(ctx context.Context, customerID, anonymousID string) error {
 	for _, id := range []string{customerID, anonymousID} {
 		// Checked here rather than left to fail: an event that PostgreSQL
 		// refuses for ever would stop its partition.
@@ -203,7 +215,7 @@ func (s *Store) RecordIdentityLink(ctx context.Context, customerID, anonymousID 
 
 // PurgeIdentityLinksBefore deletes the identity links last seen before
 // cutoff, at most limit at a time; it returns how many it deleted.
-func (s *Store) PurgeIdentityLinksBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
+func (s *Privacy) PurgeIdentityLinksBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
 	tag, err := s.pool.Exec(ctx, `
 		DELETE FROM identity_links WHERE (customer_id, anonymous_id) IN (
 			SELECT customer_id, anonymous_id FROM identity_links WHERE last_seen_at < $1 ORDER BY last_seen_at LIMIT $2)`, cutoff, limit)
@@ -217,7 +229,7 @@ func (s *Store) PurgeIdentityLinksBefore(ctx context.Context, cutoff time.Time, 
 // whose tombstone is not yet on the alerts topic, at most limit, and
 // forgets them once it succeeds. Rows another instance is publishing are
 // skipped. It returns how many were published.
-func (s *Store) PublishTombstones(ctx context.Context, limit int, publish func(context.Context, []string) error) (int, error) {
+func (s *Privacy) PublishTombstones(ctx context.Context, limit int, publish func(context.Context, []string) error) (int, error) {
 	var n int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT alert_id FROM alert_tombstones ORDER BY created_at, alert_id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
@@ -243,7 +255,7 @@ func (s *Store) PublishTombstones(ctx context.Context, limit int, publish func(c
 
 // AlertsGone returns those of ids that name no stored alert: erased (or
 // purged) since they were read.
-func (s *Store) AlertsGone(ctx context.Context, ids []string) ([]string, error) {
+func (s *Privacy) AlertsGone(ctx context.Context, ids []string) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT i FROM unnest($1::text[]) AS i WHERE NOT EXISTS (SELECT 1 FROM alerts a WHERE a.id = i)`, ids)
 	if err != nil {
@@ -261,7 +273,7 @@ const MinPrivacyKeyBytes = 32
 
 // PrivacyKey returns the server secret kept in the database, shared by
 // every instance: made at random by the first call on a new database.
-func (s *Store) PrivacyKey(ctx context.Context) ([]byte, error) {
+func (s *Privacy) PrivacyKey(ctx context.Context) ([]byte, error) {
 	fresh := make([]byte, MinPrivacyKeyBytes)
 	if _, err := rand.Read(fresh); err != nil {
 		return nil, fmt.Errorf("making a privacy key: %w", err)
@@ -283,9 +295,9 @@ func (s *Store) PrivacyKey(ctx context.Context) ([]byte, error) {
 	return key, nil
 }
 
-// WithPrivacyKey returns a Store on the same pool that keys erasure audit
+// WithKey returns a Privacy on the same pool that keys erasure audit
 // hashes with key instead of the key kept in the database.
-func (s *Store) WithPrivacyKey(key []byte) *Store {
+func (s *Privacy) WithKey(key []byte) *Privacy {
 	c := *s
 	c.privacyKey = append([]byte(nil), key...)
 	return &c
@@ -302,7 +314,7 @@ func KeyedHash(key []byte, id string) string {
 
 // ErasuresAfter returns the queued erasures with a sequence above seq, in
 // order.
-func (s *Store) ErasuresAfter(ctx context.Context, seq int64) ([]Erasure, error) {
+func (s *Privacy) ErasuresAfter(ctx context.Context, seq int64) ([]Erasure, error) {
 	rows, err := s.pool.Query(ctx, `SELECT seq, customer_id, linked_ids FROM erasures WHERE seq > $1 ORDER BY seq`, seq)
 	if err != nil {
 		return nil, fmt.Errorf("reading erasures: %w", err)
@@ -316,7 +328,7 @@ func (s *Store) ErasuresAfter(ctx context.Context, seq int64) ([]Erasure, error)
 
 // ForgetAppliedErasures deletes the queued erasures that every checkpoint
 // has applied, so the ids leave the database; their audit entries stay.
-func (s *Store) ForgetAppliedErasures(ctx context.Context) error {
+func (s *Privacy) ForgetAppliedErasures(ctx context.Context) error {
 	_, err := s.pool.Exec(ctx, `DELETE FROM erasures WHERE seq <= (SELECT coalesce(min(erasure_seq), 0) FROM checkpoints)`)
 	if err != nil {
 		return fmt.Errorf("forgetting applied erasures: %w", err)
@@ -340,7 +352,7 @@ type ErasureAuditEntry struct {
 }
 
 // ErasureAudit lists every erasure, newest first.
-func (s *Store) ErasureAudit(ctx context.Context) ([]ErasureAuditEntry, error) {
+func (s *Privacy) ErasureAudit(ctx context.Context) ([]ErasureAuditEntry, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT a.seq, a.subject_sha256, a.subject_hash_scheme, a.requested_by, a.requested_at, a.alerts_deleted, e.seq IS NOT NULL
 		FROM erasure_audit a LEFT JOIN erasures e ON e.seq = a.seq ORDER BY a.seq DESC`)
@@ -350,26 +362,6 @@ func (s *Store) ErasureAudit(ctx context.Context) ([]ErasureAuditEntry, error) {
 	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[ErasureAuditEntry])
 	if err != nil {
 		return nil, fmt.Errorf("reading erasure audit: %w", err)
-	}
-	return out, nil
-}
-
-// CheckpointStates returns the saved state of every partition of the
-// group's topic, without claiming anything: for audits and tests.
-func (s *Store) CheckpointStates(ctx context.Context, group, topic string) (map[int]Checkpoint, error) {
-	rows, err := s.pool.Query(ctx, `SELECT partition, next_offset, state, erasure_seq FROM checkpoints WHERE group_id = $1 AND topic = $2`, group, topic)
-	if err != nil {
-		return nil, fmt.Errorf("reading checkpoints: %w", err)
-	}
-	out := map[int]Checkpoint{}
-	var p int
-	var cp Checkpoint
-	_, err = pgx.ForEachRow(rows, []any{&p, &cp.NextOffset, &cp.State, &cp.ErasureSeq}, func() error {
-		out[p] = Checkpoint{NextOffset: cp.NextOffset, State: append([]byte(nil), cp.State...), ErasureSeq: cp.ErasureSeq}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading checkpoints: %w", err)
 	}
 	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/postgres/pgtest"
 )
@@ -23,37 +24,37 @@ func TestEraseCustomerReachesLinkedIdentitiesAndQueuesTombstones(t *testing.T) {
 		al := alert(a.id)
 		al.CustomerID, al.Subject = a.customer, "customer:"+a.customer
 		al.Evidence[0].CustomerID = a.customer
-		if _, err := s.SaveAlert(ctx, al, nil); err != nil {
+		if _, err := s.Alerts.SaveAlert(ctx, al, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, l := range [][2]string{{"c-1", "anon-1"}, {"c-1", "anon-1"}, {"c-2", "anon-3"}} {
-		if err := s.RecordIdentityLink(ctx, l[0], l[1]); err != nil {
+		if err := s.Privacy.RecordIdentityLink(ctx, l[0], l[1]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.PutContact(ctx, postgres.Contact{ID: "c-1", AccountID: "acme"}); err != nil {
+	if err := s.Directory.PutContact(ctx, dowser.Contact{ID: "c-1", AccountID: "acme"}); err != nil {
 		t.Fatal(err)
 	}
 	key := []byte("k-0123456789abcdef0123456789abcdef")
-	seq, n, err := s.WithPrivacyKey(key).EraseCustomer(ctx, "c-1", "admin")
+	seq, n, err := s.WithPrivacyKey(key).Privacy.EraseCustomer(ctx, "c-1", "admin")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n != 2 {
 		t.Errorf("alerts deleted = %d, want 2 (al-anon, al-known)", n)
 	}
-	left, err := s.ListAlerts(ctx, "", 10)
+	left, err := s.Alerts.ListAlerts(ctx, "", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(left) != 2 {
 		t.Errorf("%d alerts left, want al-shared and al-other", len(left))
 	}
-	if c, _, err := s.ContactRouting(ctx, "c-1"); err != nil || c.AccountID != "" {
+	if c, _, err := s.Directory.ContactRouting(ctx, "c-1"); err != nil || c.AccountID != "" {
 		t.Errorf("contact after erasure = %+v, %v: want it gone", c, err)
 	}
-	queued, err := s.ErasuresAfter(ctx, 0)
+	queued, err := s.Privacy.ErasuresAfter(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func TestEraseCustomerReachesLinkedIdentitiesAndQueuesTombstones(t *testing.T) {
 	}
 
 	var published []string
-	got, err := s.PublishTombstones(ctx, 10, func(_ context.Context, ids []string) error {
+	got, err := s.Privacy.PublishTombstones(ctx, 10, func(_ context.Context, ids []string) error {
 		published = append(published, ids...)
 		return nil
 	})
@@ -70,15 +71,15 @@ func TestEraseCustomerReachesLinkedIdentitiesAndQueuesTombstones(t *testing.T) {
 	if err != nil || got != 2 || !slices.Equal(published, []string{"al-anon", "al-known"}) {
 		t.Errorf("tombstones = %v (%d, %v), want al-anon and al-known", published, got, err)
 	}
-	if again, _ := s.PublishTombstones(ctx, 10, func(context.Context, []string) error { return nil }); again != 0 {
+	if again, _ := s.Privacy.PublishTombstones(ctx, 10, func(context.Context, []string) error { return nil }); again != 0 {
 		t.Errorf("%d tombstones published twice", again)
 	}
-	gone, err := s.AlertsGone(ctx, []string{"al-anon", "al-other"})
+	gone, err := s.Privacy.AlertsGone(ctx, []string{"al-anon", "al-other"})
 	if err != nil || !slices.Equal(gone, []string{"al-anon"}) {
 		t.Errorf("AlertsGone = %v, %v; want al-anon", gone, err)
 	}
 
-	audit, err := s.ErasureAudit(ctx)
+	audit, err := s.Privacy.ErasureAudit(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func TestPrivacyKeyIsMadeOnceAndShared(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range keys {
 			wg.Go(func() {
-				k, err := s.PrivacyKey(ctx)
+				k, err := s.Privacy.PrivacyKey(ctx)
 				if err != nil {
 					t.Errorf("round %d: %v", round, err)
 				}
@@ -123,10 +124,10 @@ func TestPrivacyKeyIsMadeOnceAndShared(t *testing.T) {
 		}
 	}
 	// Without a key of its own, erasure keys its audit hash with it.
-	if _, _, err := s.EraseCustomer(ctx, "c-9", "admin"); err != nil {
+	if _, _, err := s.Privacy.EraseCustomer(ctx, "c-9", "admin"); err != nil {
 		t.Fatal(err)
 	}
-	audit, err := s.ErasureAudit(ctx)
+	audit, err := s.Privacy.ErasureAudit(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,14 +140,14 @@ func TestRecordIdentityLinkRefusesWhatPostgreSQLCannotIndex(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
 	for _, id := range []string{strings.Repeat("x", postgres.MaxLinkedIDBytes+1), "a\x00b", "bad-\xff"} {
-		if err := s.RecordIdentityLink(ctx, id, "anon-1"); !errors.Is(err, postgres.ErrUnstorableID) {
+		if err := s.Privacy.RecordIdentityLink(ctx, id, "anon-1"); !errors.Is(err, postgres.ErrUnstorableID) {
 			t.Errorf("RecordIdentityLink(%.20q…) = %v, want ErrUnstorableID", id, err)
 		}
-		if err := s.RecordIdentityLink(ctx, "c-1", id); !errors.Is(err, postgres.ErrUnstorableID) {
+		if err := s.Privacy.RecordIdentityLink(ctx, "c-1", id); !errors.Is(err, postgres.ErrUnstorableID) {
 			t.Errorf("RecordIdentityLink(c-1, %.20q…) = %v, want ErrUnstorableID", id, err)
 		}
 	}
-	if err := s.RecordIdentityLink(ctx, strings.Repeat("y", postgres.MaxLinkedIDBytes), "anon-1"); err != nil {
+	if err := s.Privacy.RecordIdentityLink(ctx, strings.Repeat("y", postgres.MaxLinkedIDBytes), "anon-1"); err != nil {
 		t.Errorf("an id of the longest length: %v", err)
 	}
 }

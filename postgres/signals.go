@@ -5,10 +5,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/dowserhq/dowser"
 )
+
+// Signals stores signal definitions, every version of them and who
+// changed what, and bounds how many are enabled.
+type Signals struct {
+	pool *pgxpool.Pool
+	// maxEnabled bounds the enabled signals; <= 0: no bound.
+	maxEnabled atomic.Int64
+}
 
 // StoredSignal is one signal definition as stored: its current version and
 // whether it is enabled.
@@ -23,7 +35,7 @@ type StoredSignal struct {
 }
 
 // SignalLimitError is returned when a save or enable would make more
-// signals enabled than the limit set with [Store.LimitEnabledSignals].
+// signals enabled than the limit set with [Signals.LimitEnabledSignals].
 // Nothing was changed.
 type SignalLimitError struct {
 	ID    string // the signal that would have been enabled
@@ -37,7 +49,7 @@ func (e *SignalLimitError) Error() string {
 // LimitEnabledSignals makes saving or enabling a signal fail with a
 // *SignalLimitError when n signals (others than it) are enabled already;
 // n <= 0 (the default) sets no limit. Call it before the store is shared.
-func (s *Store) LimitEnabledSignals(n int) { s.maxEnabled.Store(int64(n)) }
+func (s *Signals) LimitEnabledSignals(n int) { s.maxEnabled.Store(int64(n)) }
 
 // enabledSignalsLock is the transaction-level advisory lock that
 // serialises the count of enabled signals with the change it allows.
@@ -45,7 +57,7 @@ const enabledSignalsLock = 0x646f7773 // "dows"
 
 // checkEnabledLimit fails with a *SignalLimitError when enabling id would
 // exceed the limit; it holds the lock until tx ends.
-func (s *Store) checkEnabledLimit(ctx context.Context, tx pgx.Tx, id string) error {
+func (s *Signals) checkEnabledLimit(ctx context.Context, tx pgx.Tx, id string) error {
 	limit := s.maxEnabled.Load()
 	if limit <= 0 {
 		return nil
@@ -68,7 +80,7 @@ func (s *Store) checkEnabledLimit(ctx context.Context, tx pgx.Tx, id string) err
 // current version, and returns its number. A deleted signal comes back to
 // life with the next version. Saving it enabled may fail with a
 // *SignalLimitError.
-func (s *Store) SaveSignal(ctx context.Context, id string, document json.RawMessage, source, by string, enabled bool) (int, error) {
+func (s *Signals) SaveSignal(ctx context.Context, id string, document json.RawMessage, source, by string, enabled bool) (int, error) {
 	var version int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// The row lock on signals serialises concurrent saves of one id.
@@ -113,8 +125,8 @@ func scanSignal(row pgx.Row) (StoredSignal, error) {
 }
 
 // GetSignal returns the current version of a signal that is not deleted,
-// or ErrNotFound.
-func (s *Store) GetSignal(ctx context.Context, id string) (StoredSignal, error) {
+// or dowser.ErrNotFound.
+func (s *Signals) GetSignal(ctx context.Context, id string) (StoredSignal, error) {
 	sig, err := scanSignal(s.pool.QueryRow(ctx, selectSignal+` WHERE s.id = $1 AND NOT s.deleted`, id))
 	if err != nil {
 		return sig, notFound(err, "signal "+id)
@@ -128,15 +140,15 @@ func recordChange(ctx context.Context, q querier, id string, version int, action
 }
 
 // DeleteSignal removes a signal from the active set; its versions stay for
-// the alerts that name them. It returns ErrNotFound for an unknown id.
-func (s *Store) DeleteSignal(ctx context.Context, id, by string) error {
+// the alerts that name them. It returns dowser.ErrNotFound for an unknown id.
+func (s *Signals) DeleteSignal(ctx context.Context, id, by string) error {
 	return s.changeSignal(ctx, id, by, "deleted", `deleted = true`)
 }
 
 // SetSignalEnabled enables or disables the current version of a signal.
 // Doing what is already so is not an error, and is not recorded.
 // Enabling may fail with a *SignalLimitError.
-func (s *Store) SetSignalEnabled(ctx context.Context, id string, enabled bool, by string) error {
+func (s *Signals) SetSignalEnabled(ctx context.Context, id string, enabled bool, by string) error {
 	action, set := "disabled", `enabled = false`
 	if enabled {
 		action, set = "enabled", `enabled = true`
@@ -145,7 +157,7 @@ func (s *Store) SetSignalEnabled(ctx context.Context, id string, enabled bool, b
 }
 
 // changeSignal applies set to a live signal and records the change.
-func (s *Store) changeSignal(ctx context.Context, id, by, action, set string) error {
+func (s *Signals) changeSignal(ctx context.Context, id, by, action, set string) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var version int
 		var enabled bool
@@ -181,8 +193,8 @@ type SignalChange struct {
 }
 
 // SignalHistory returns every change to a signal, oldest first, or
-// ErrNotFound when it never existed.
-func (s *Store) SignalHistory(ctx context.Context, id string) ([]SignalChange, error) {
+// dowser.ErrNotFound when it never existed.
+func (s *Signals) SignalHistory(ctx context.Context, id string) ([]SignalChange, error) {
 	rows, err := s.pool.Query(ctx, `SELECT version, action, changed_by, changed_at FROM signal_changes WHERE signal_id = $1 ORDER BY id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("reading history of signal %q: %w", id, err)
@@ -192,7 +204,7 @@ func (s *Store) SignalHistory(ctx context.Context, id string) ([]SignalChange, e
 		return nil, fmt.Errorf("reading history of signal %q: %w", id, err)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("signal %s: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("signal %s: %w", id, dowser.ErrNotFound)
 	}
 	return out, nil
 }
@@ -207,8 +219,8 @@ type SignalVersion struct {
 	CreatedAt time.Time       `json:"created_at"`
 }
 
-// GetSignalVersion returns one saved version, or ErrNotFound.
-func (s *Store) GetSignalVersion(ctx context.Context, id string, version int) (SignalVersion, error) {
+// GetSignalVersion returns one saved version, or dowser.ErrNotFound.
+func (s *Signals) GetSignalVersion(ctx context.Context, id string, version int) (SignalVersion, error) {
 	var v SignalVersion
 	err := s.pool.QueryRow(ctx, `SELECT id, version, document, source, created_by, created_at FROM signal_versions WHERE id = $1 AND version = $2`, id, version).
 		Scan(&v.ID, &v.Version, &v.Document, &v.Source, &v.CreatedBy, &v.CreatedAt)
@@ -220,7 +232,7 @@ func (s *Store) GetSignalVersion(ctx context.Context, id string, version int) (S
 
 // ListSignals returns the current version of every signal not deleted,
 // enabled or not, by id.
-func (s *Store) ListSignals(ctx context.Context) ([]StoredSignal, error) {
+func (s *Signals) ListSignals(ctx context.Context) ([]StoredSignal, error) {
 	rows, err := s.pool.Query(ctx, selectSignal+` WHERE NOT s.deleted ORDER BY s.id`)
 	if err != nil {
 		return nil, fmt.Errorf("listing signals: %w", err)
@@ -239,7 +251,7 @@ func (s *Store) ListSignals(ctx context.Context) ([]StoredSignal, error) {
 
 // SignalsRevision returns a value that changes whenever any signal is saved,
 // enabled, disabled or deleted, so detectors can poll cheaply for changes.
-func (s *Store) SignalsRevision(ctx context.Context) (string, error) {
+func (s *Signals) SignalsRevision(ctx context.Context) (string, error) {
 	var rev string
 	err := s.pool.QueryRow(ctx, `SELECT count(*)::text || '@' || coalesce(max(updated_at)::text, '') FROM signals`).Scan(&rev)
 	if err != nil {

@@ -17,10 +17,10 @@ func TestEnabledSignalsLimitHoldsUnderConcurrency(t *testing.T) {
 	s := open(t)
 	ctx := context.Background()
 	const limit = 5
-	s.LimitEnabledSignals(limit)
+	s.Signals.LimitEnabledSignals(limit)
 	for i := range 10 {
 		id := fmt.Sprintf("off-%d", i)
-		if _, err := s.SaveSignal(ctx, id, []byte(`{"id":"`+id+`"}`), "id: "+id, "jane", false); err != nil {
+		if _, err := s.Signals.SaveSignal(ctx, id, []byte(`{"id":"`+id+`"}`), "id: "+id, "jane", false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -32,9 +32,9 @@ func TestEnabledSignalsLimitHoldsUnderConcurrency(t *testing.T) {
 			var err error
 			if i%2 == 0 {
 				id := fmt.Sprintf("new-%d", i)
-				_, err = s.SaveSignal(ctx, id, []byte(`{"id":"`+id+`"}`), "id: "+id, "jane", true)
+				_, err = s.Signals.SaveSignal(ctx, id, []byte(`{"id":"`+id+`"}`), "id: "+id, "jane", true)
 			} else {
-				err = s.SetSignalEnabled(ctx, fmt.Sprintf("off-%d", i/2), true, "jane")
+				err = s.Signals.SetSignalEnabled(ctx, fmt.Sprintf("off-%d", i/2), true, "jane")
 			}
 			var le *postgres.SignalLimitError
 			switch {
@@ -51,7 +51,7 @@ func TestEnabledSignalsLimitHoldsUnderConcurrency(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	sigs, err := s.ListSignals(ctx)
+	sigs, err := s.Signals.ListSignals(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestEnabledSignalsLimitHoldsUnderConcurrency(t *testing.T) {
 	// Saving an enabled signal again takes no new slot.
 	for _, sig := range sigs {
 		if sig.Enabled {
-			if _, err := s.SaveSignal(ctx, sig.ID, sig.Document, sig.Source, "omar", true); err != nil {
+			if _, err := s.Signals.SaveSignal(ctx, sig.ID, sig.Document, sig.Source, "omar", true); err != nil {
 				t.Errorf("saving enabled %s again: %v", sig.ID, err)
 			}
 			break

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
-	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -19,29 +18,59 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/schema"
 )
 
-// ErrNotFound is returned when the requested row does not exist.
-var ErrNotFound = errors.New("not found")
-
-// Store is a handle on Dowser's database. It is safe for concurrent use.
-type Store struct {
+// DB is a handle on Dowser's database: the connection pool that every
+// aggregate's store shares. It is safe for concurrent use.
+type DB struct {
 	pool *pgxpool.Pool
-	// privacyKey keys erasure audit hashes; nil uses the database's (see
-	// PrivacyKey).
-	privacyKey []byte
-	// maxEnabled bounds the enabled signals; <= 0: no bound. A pointer, so
-	// that the copies WithPrivacyKey makes share it.
-	maxEnabled *atomic.Int64
+}
+
+// Store holds every aggregate's store over one DB: callers take the one
+// they need (store.Alerts, store.Directory, ...) and declare the small
+// interface they use of it. The stores are embedded only for the #12
+// transition, so that calls such as store.SaveAlert(...) still compile;
+// the embedding is removed after the #12 merge.
+type Store struct {
+	*DB
+	*People
+	*Directory
+	*Signals
+	*Alerts
+	*Checkpoints
+	*Privacy
+}
+
+// New returns the store of each aggregate over db.
+func New(db *DB) *Store {
+	return &Store{
+		DB:          db,
+		People:      &People{pool: db.pool},
+		Directory:   &Directory{pool: db.pool},
+		Signals:     &Signals{pool: db.pool},
+		Alerts:      &Alerts{pool: db.pool},
+		Checkpoints: &Checkpoints{pool: db.pool},
+		Privacy:     &Privacy{pool: db.pool},
+	}
+}
+
+// WithPrivacyKey returns a Store on the same pool whose Privacy keys
+// erasure audit hashes with key instead of the key kept in the database.
+func (s *Store) WithPrivacyKey(key []byte) *Store {
+	c := *s
+	c.Privacy = s.Privacy.WithKey(key)
+	return &c
 }
 
 // defaultMaxConns is the pool size when the URL sets no pool_max_conns.
 const defaultMaxConns = 16
 
-// Open connects to the database at url and checks that it answers. The
-// pool holds up to defaultMaxConns connections unless the URL's
-// pool_max_conns says otherwise.
+// Open connects to the database at url, checks that it answers, and
+// returns the store of each aggregate over it. The pool holds up to
+// defaultMaxConns connections unless the URL's pool_max_conns says
+// otherwise.
 func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -62,18 +91,25 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connecting to postgres at %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
 	}
-	return &Store{pool: pool, maxEnabled: new(atomic.Int64)}, nil
+	return New(&DB{pool: pool}), nil
 }
 
 // Close releases every connection.
-func (s *Store) Close() { s.pool.Close() }
+func (s *DB) Close() { s.pool.Close() }
 
 // Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+func (s *DB) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// PoolStats are the connection pool's gauges: connections in use, idle,
+// and in all.
+func (s *DB) PoolStats() (acquired, idle, total int32) {
+	st := s.pool.Stat()
+	return st.AcquiredConns(), st.IdleConns(), st.TotalConns()
+}
 
 // Migrate applies every embedded migration not yet applied. Concurrent
 // callers are serialised by goose's session lock.
-func (s *Store) Migrate(ctx context.Context) error {
+func (s *DB) Migrate(ctx context.Context) error {
 	migrations, err := fs.Sub(schema.Migrations, "migrations")
 	if err != nil {
 		return fmt.Errorf("opening embedded migrations: %w", err)
@@ -121,16 +157,9 @@ func NewToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// MinTokenLength is the shortest login token accepted from an admin.
-const MinTokenLength = schema.MinTokenLen
-
-// CheckToken returns why token is too weak to be a login token, or nil;
-// the rule is schema's, shared with the API and the importer.
-func CheckToken(token string) error { return schema.CheckToken(token) }
-
 func notFound(err error, what string) error {
 	if errors.Is(err, pgx.ErrNoRows) || errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%s: %w", what, ErrNotFound)
+		return fmt.Errorf("%s: %w", what, dowser.ErrNotFound)
 	}
 	return err
 }

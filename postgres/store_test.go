@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/postgres/pgtest"
 	"github.com/dowserhq/dowser/schema"
@@ -45,11 +46,11 @@ func TestSaveAlertIsIdempotentAndNumbersPerRecipient(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
 	for _, u := range []string{"ana", "jane"} {
-		if err := s.PutUser(ctx, postgres.User{ID: u, Name: u, Role: postgres.RoleRep}, "token-"+u+"-0123456789"); err != nil {
+		if err := s.People.PutUser(ctx, dowser.User{ID: u, Name: u, Role: dowser.RoleRep}, "token-"+u+"-0123456789"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	saved, err := s.SaveAlert(ctx, alert("al-1"), []string{"jane", "ana", "nobody"})
+	saved, err := s.Alerts.SaveAlert(ctx, alert("al-1"), []string{"jane", "ana", "nobody"})
 	d1 := saved.Deliveries
 	if err != nil {
 		t.Fatal(err)
@@ -60,14 +61,14 @@ func TestSaveAlertIsIdempotentAndNumbersPerRecipient(t *testing.T) {
 	if saved.OutboxID == 0 || !strings.Contains(string(saved.Message), `"deliveries":[{"user":"ana","seq":1},{"user":"jane","seq":1}]`) {
 		t.Errorf("outbox row %d with message %s", saved.OutboxID, saved.Message)
 	}
-	again, err := s.SaveAlert(ctx, alert("al-1"), []string{"ana", "jane"})
+	again, err := s.Alerts.SaveAlert(ctx, alert("al-1"), []string{"ana", "jane"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(again.Deliveries) != 0 || again.OutboxID != 0 {
 		t.Fatalf("saving the same alert again stored %+v, want nothing", again)
 	}
-	saved2, err := s.SaveAlert(ctx, alert("al-2"), []string{"ana"})
+	saved2, err := s.Alerts.SaveAlert(ctx, alert("al-2"), []string{"ana"})
 	d2 := saved2.Deliveries
 	if err != nil {
 		t.Fatal(err)
@@ -75,23 +76,23 @@ func TestSaveAlertIsIdempotentAndNumbersPerRecipient(t *testing.T) {
 	if len(d2) != 1 || d2[0].Seq != 2 {
 		t.Fatalf("second alert to ana = %+v, want seq 2", d2)
 	}
-	got, err := s.DeliveriesAfter(ctx, "ana", 0, 10)
+	got, err := s.Alerts.DeliveriesAfter(ctx, "ana", 0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 2 || got[0].AlertID != "al-1" || got[1].AlertID != "al-2" {
 		t.Fatalf("ana's deliveries = %+v", got)
 	}
-	if last, _ := s.LastSeq(ctx, "ana"); last != 2 {
+	if last, _ := s.Alerts.LastSeq(ctx, "ana"); last != 2 {
 		t.Errorf("LastSeq = %d, want 2", last)
 	}
-	if err := s.Ack(ctx, "jane", "al-2"); !errors.Is(err, postgres.ErrNotFound) {
+	if err := s.Alerts.Ack(ctx, "jane", "al-2"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("jane acking ana's alert: %v, want ErrNotFound", err)
 	}
-	if err := s.Feedback(ctx, "ana", "al-2", "useful", "called them"); err != nil {
+	if err := s.Alerts.Feedback(ctx, "ana", "al-2", "useful", "called them"); err != nil {
 		t.Fatal(err)
 	}
-	listed, err := s.ListAlerts(ctx, "ana", 10)
+	listed, err := s.Alerts.ListAlerts(ctx, "ana", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func TestSaveAlertIsIdempotentAndNumbersPerRecipient(t *testing.T) {
 func TestConcurrentAlertsKeepSequencesGapFree(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	if err := s.PutUser(ctx, postgres.User{ID: "ana", Name: "Ana", Role: postgres.RoleRep}, ""); err != nil {
+	if err := s.People.PutUser(ctx, dowser.User{ID: "ana", Name: "Ana", Role: dowser.RoleRep}, ""); err != nil {
 		t.Fatal(err)
 	}
 	const n = 40
@@ -111,7 +112,7 @@ func TestConcurrentAlertsKeepSequencesGapFree(t *testing.T) {
 	errs := make(chan error, n)
 	for i := range n {
 		wg.Go(func() {
-			_, err := s.SaveAlert(ctx, alert("al-c"+string(rune('A'+i))), []string{"ana"})
+			_, err := s.Alerts.SaveAlert(ctx, alert("al-c"+string(rune('A'+i))), []string{"ana"})
 			errs <- err
 		})
 	}
@@ -122,7 +123,7 @@ func TestConcurrentAlertsKeepSequencesGapFree(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ds, err := s.DeliveriesAfter(ctx, "ana", 0, 100)
+	ds, err := s.Alerts.DeliveriesAfter(ctx, "ana", 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +144,7 @@ func TestConcurrentAlertsToSeveralUsersNeitherDeadlockNorSkip(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
 	for _, u := range []string{"ana", "jane"} {
-		if err := s.PutUser(ctx, postgres.User{ID: u, Name: u, Role: postgres.RoleRep}, ""); err != nil {
+		if err := s.People.PutUser(ctx, dowser.User{ID: u, Name: u, Role: dowser.RoleRep}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -158,7 +159,7 @@ func TestConcurrentAlertsToSeveralUsersNeitherDeadlockNorSkip(t *testing.T) {
 		id := fmt.Sprintf("al-m%d", i)
 		for range 2 { // the second is a replay racing the first
 			wg.Go(func() {
-				_, err := s.SaveAlert(ctx, alert(id), users)
+				_, err := s.Alerts.SaveAlert(ctx, alert(id), users)
 				errs <- err
 			})
 		}
@@ -171,7 +172,7 @@ func TestConcurrentAlertsToSeveralUsersNeitherDeadlockNorSkip(t *testing.T) {
 		}
 	}
 	for _, u := range []string{"ana", "jane"} {
-		ds, err := s.DeliveriesAfter(ctx, u, 0, 100)
+		ds, err := s.Alerts.DeliveriesAfter(ctx, u, 0, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,52 +190,52 @@ func TestConcurrentAlertsToSeveralUsersNeitherDeadlockNorSkip(t *testing.T) {
 func TestSignalsAreVersioned(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	rev0, _ := s.SignalsRevision(ctx)
-	v1, err := s.SaveSignal(ctx, "pricing", []byte(`{"id":"pricing"}`), "id: pricing", "jane", true)
+	rev0, _ := s.Signals.SignalsRevision(ctx)
+	v1, err := s.Signals.SaveSignal(ctx, "pricing", []byte(`{"id":"pricing"}`), "id: pricing", "jane", true)
 	if err != nil || v1 != 1 {
 		t.Fatalf("first save = %d, %v", v1, err)
 	}
-	rev1, _ := s.SignalsRevision(ctx)
-	v2, err := s.SaveSignal(ctx, "pricing", []byte(`{"id":"pricing","name":"P"}`), "id: pricing\nname: P", "omar", false)
+	rev1, _ := s.Signals.SignalsRevision(ctx)
+	v2, err := s.Signals.SaveSignal(ctx, "pricing", []byte(`{"id":"pricing","name":"P"}`), "id: pricing\nname: P", "omar", false)
 	if err != nil || v2 != 2 {
 		t.Fatalf("second save = %d, %v", v2, err)
 	}
-	rev2, _ := s.SignalsRevision(ctx)
+	rev2, _ := s.Signals.SignalsRevision(ctx)
 	if rev0 == rev1 || rev1 == rev2 {
 		t.Errorf("revisions %q %q %q must all differ", rev0, rev1, rev2)
 	}
-	got, err := s.GetSignal(ctx, "pricing")
+	got, err := s.Signals.GetSignal(ctx, "pricing")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Version != 2 || got.Enabled || got.UpdatedBy != "omar" || got.Source != "id: pricing\nname: P" {
 		t.Errorf("current = %+v", got)
 	}
-	if err := s.SetSignalEnabled(ctx, "pricing", true, "jane"); err != nil {
+	if err := s.Signals.SetSignalEnabled(ctx, "pricing", true, "jane"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetSignalEnabled(ctx, "pricing", true, "jane"); err != nil {
+	if err := s.Signals.SetSignalEnabled(ctx, "pricing", true, "jane"); err != nil {
 		t.Fatalf("enabling twice: %v", err)
 	}
-	if got, _ := s.GetSignal(ctx, "pricing"); !got.Enabled || got.Version != 2 {
+	if got, _ := s.Signals.GetSignal(ctx, "pricing"); !got.Enabled || got.Version != 2 {
 		t.Errorf("after enable: %+v, want version 2 enabled", got)
 	}
-	if err := s.SetSignalEnabled(ctx, "nope", true, "jane"); !errors.Is(err, postgres.ErrNotFound) {
+	if err := s.Signals.SetSignalEnabled(ctx, "nope", true, "jane"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("enabling an unknown signal: %v, want ErrNotFound", err)
 	}
-	if err := s.DeleteSignal(ctx, "pricing", "jane"); err != nil {
+	if err := s.Signals.DeleteSignal(ctx, "pricing", "jane"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetSignal(ctx, "pricing"); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := s.Signals.GetSignal(ctx, "pricing"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("deleted signal: %v, want ErrNotFound", err)
 	}
-	if err := s.DeleteSignal(ctx, "pricing", "jane"); !errors.Is(err, postgres.ErrNotFound) {
+	if err := s.Signals.DeleteSignal(ctx, "pricing", "jane"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("deleting twice: %v, want ErrNotFound", err)
 	}
-	if v3, err := s.SaveSignal(ctx, "pricing", []byte(`{"id":"pricing"}`), "id: pricing", "jane", true); err != nil || v3 != 3 {
+	if v3, err := s.Signals.SaveSignal(ctx, "pricing", []byte(`{"id":"pricing"}`), "id: pricing", "jane", true); err != nil || v3 != 3 {
 		t.Errorf("re-creating a deleted signal = %d, %v; want version 3", v3, err)
 	}
-	hist, err := s.SignalHistory(ctx, "pricing")
+	hist, err := s.Signals.SignalHistory(ctx, "pricing")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,11 +247,11 @@ func TestSignalsAreVersioned(t *testing.T) {
 	if !slices.Equal(changes, want) {
 		t.Errorf("history = %q, want %q", changes, want)
 	}
-	first, err := s.GetSignalVersion(ctx, "pricing", 1)
+	first, err := s.Signals.GetSignalVersion(ctx, "pricing", 1)
 	if err != nil || first.Source != "id: pricing" || first.CreatedBy != "jane" {
 		t.Errorf("version 1 = %+v, %v", first, err)
 	}
-	if _, err := s.SignalHistory(ctx, "never"); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := s.Signals.SignalHistory(ctx, "never"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("history of an unknown signal: %v, want ErrNotFound", err)
 	}
 }
@@ -258,25 +259,25 @@ func TestSignalsAreVersioned(t *testing.T) {
 func TestRouting(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	if err := s.PutAccount(ctx, postgres.Account{ID: "acme", OwnerID: "ana", Lifecycle: "prospect"}); err != nil {
+	if err := s.Directory.PutAccount(ctx, dowser.Account{ID: "acme", OwnerID: "ana", Lifecycle: "prospect"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []postgres.Content{
+	for _, c := range []dowser.Content{
 		{ID: "pricing-page", URLPrefix: "https://x/pricing", OwnerID: "jane"},
 		{ID: "docs", URLPrefix: "https://x/docs/", OwnerID: "omar"},
 		{ID: "orphan", URLPrefix: "https://x/orphan"},
 	} {
-		if err := s.PutContent(ctx, c); err != nil {
+		if err := s.Directory.PutContent(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if o, _ := s.AccountOwner(ctx, "acme"); o != "ana" {
+	if o, _ := s.Directory.AccountOwner(ctx, "acme"); o != "ana" {
 		t.Errorf("owner of acme = %q", o)
 	}
-	if o, err := s.AccountOwner(ctx, "unknown"); o != "" || err != nil {
+	if o, err := s.Directory.AccountOwner(ctx, "unknown"); o != "" || err != nil {
 		t.Errorf("owner of unknown = %q, %v; want none", o, err)
 	}
-	owners, err := s.ContentOwners(ctx, []string{"pricing-page"}, []string{"https://x/docs/kafka", "https://x/orphan/1", "https://y/docs/"})
+	owners, err := s.Directory.ContentOwners(ctx, []string{"pricing-page"}, []string{"https://x/docs/kafka", "https://x/orphan/1", "https://y/docs/"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,35 +289,35 @@ func TestRouting(t *testing.T) {
 func TestSessions(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	if err := s.PutUser(ctx, postgres.User{ID: "ana", Name: "Ana", Role: postgres.RoleRep}, "token-ana-0123456789"); err != nil {
+	if err := s.People.PutUser(ctx, dowser.User{ID: "ana", Name: "Ana", Role: dowser.RoleRep}, "token-ana-0123456789"); err != nil {
 		t.Fatal(err)
 	}
 	// Updating without a token keeps the old one.
-	if err := s.PutUser(ctx, postgres.User{ID: "ana", Name: "Ana R.", Role: postgres.RoleRep}, ""); err != nil {
+	if err := s.People.PutUser(ctx, dowser.User{ID: "ana", Name: "Ana R.", Role: dowser.RoleRep}, ""); err != nil {
 		t.Fatal(err)
 	}
-	u, err := s.UserByToken(ctx, "token-ana-0123456789")
+	u, err := s.People.UserByToken(ctx, "token-ana-0123456789")
 	if err != nil || u.Name != "Ana R." {
 		t.Fatalf("UserByToken = %+v, %v", u, err)
 	}
-	if _, err := s.UserByToken(ctx, "wrong"); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := s.People.UserByToken(ctx, "wrong"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("wrong token: %v", err)
 	}
-	secret, err := s.CreateSession(ctx, "ana", time.Hour)
+	secret, err := s.People.CreateSession(ctx, "ana", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u, err := s.UserBySession(ctx, secret); err != nil || u.ID != "ana" {
+	if u, err := s.People.UserBySession(ctx, secret); err != nil || u.ID != "ana" {
 		t.Errorf("UserBySession = %+v, %v", u, err)
 	}
-	expired, _ := s.CreateSession(ctx, "ana", -time.Second)
-	if _, err := s.UserBySession(ctx, expired); !errors.Is(err, postgres.ErrNotFound) {
+	expired, _ := s.People.CreateSession(ctx, "ana", -time.Second)
+	if _, err := s.People.UserBySession(ctx, expired); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("expired session: %v, want ErrNotFound", err)
 	}
-	if err := s.DeleteSession(ctx, secret); err != nil {
+	if err := s.People.DeleteSession(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.UserBySession(ctx, secret); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := s.People.UserBySession(ctx, secret); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("deleted session: %v, want ErrNotFound", err)
 	}
 }
@@ -324,12 +325,12 @@ func TestSessions(t *testing.T) {
 func TestOutboxRelayPublishesWhatWasLeft(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	if err := s.PutUser(ctx, postgres.User{ID: "ana", Name: "Ana", Role: postgres.RoleRep}, ""); err != nil {
+	if err := s.People.PutUser(ctx, dowser.User{ID: "ana", Name: "Ana", Role: dowser.RoleRep}, ""); err != nil {
 		t.Fatal(err)
 	}
-	a, _ := s.SaveAlert(ctx, alert("al-a"), []string{"ana"})
-	b, _ := s.SaveAlert(ctx, alert("al-b"), []string{"ana"})
-	if err := s.MarkPublished(ctx, a.OutboxID); err != nil {
+	a, _ := s.Alerts.SaveAlert(ctx, alert("al-a"), []string{"ana"})
+	b, _ := s.Alerts.SaveAlert(ctx, alert("al-b"), []string{"ana"})
+	if err := s.Alerts.MarkPublished(ctx, a.OutboxID); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
@@ -340,22 +341,22 @@ func TestOutboxRelayPublishesWhatWasLeft(t *testing.T) {
 		return nil
 	}
 	// Too young: the detecting instance may still be publishing it.
-	if n, err := s.PublishPending(ctx, time.Hour, 10, publish); err != nil || n != 0 {
+	if n, err := s.Alerts.PublishPending(ctx, time.Hour, 10, publish); err != nil || n != 0 {
 		t.Fatalf("young rows: published %d, %v", n, err)
 	}
-	if n, err := s.PublishPending(ctx, 0, 10, publish); err != nil || n != 1 || got[0] != "al-b" {
+	if n, err := s.Alerts.PublishPending(ctx, 0, 10, publish); err != nil || n != 1 || got[0] != "al-b" {
 		t.Fatalf("published %d %v, %v; want only al-b (al-a was marked)", n, got, err)
 	}
 	failing := func(context.Context, []postgres.OutboxMessage) error { return errors.New("broker down") }
-	if err := s.MarkPublished(ctx, b.OutboxID); err != nil {
+	if err := s.Alerts.MarkPublished(ctx, b.OutboxID); err != nil {
 		t.Fatal(err)
 	}
-	c, _ := s.SaveAlert(ctx, alert("al-c"), []string{"ana"})
-	if _, err := s.PublishPending(ctx, 0, 10, failing); err == nil {
+	c, _ := s.Alerts.SaveAlert(ctx, alert("al-c"), []string{"ana"})
+	if _, err := s.Alerts.PublishPending(ctx, 0, 10, failing); err == nil {
 		t.Fatal("a failing publish must be reported")
 	}
 	got = nil
-	if n, err := s.PublishPending(ctx, 0, 10, publish); err != nil || n != 1 || got[0] != "al-c" {
+	if n, err := s.Alerts.PublishPending(ctx, 0, 10, publish); err != nil || n != 1 || got[0] != "al-c" {
 		t.Fatalf("after a failed publish: %d %v, %v; want al-c again (row %d)", n, got, err, c.OutboxID)
 	}
 }
@@ -363,28 +364,28 @@ func TestOutboxRelayPublishesWhatWasLeft(t *testing.T) {
 func TestCheckpointClaimsFenceOffOldOwners(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	cp, err := s.ClaimCheckpoint(ctx, "g", "events", 0, "a")
+	cp, err := s.Checkpoints.ClaimCheckpoint(ctx, "g", "events", 0, "a")
 	if err != nil || cp.NextOffset != -1 || len(cp.State) != 0 {
 		t.Fatalf("first claim = %+v, %v; want nothing saved", cp, err)
 	}
-	if err := s.SaveCheckpoint(ctx, "g", "events", 0, "a", postgres.Checkpoint{NextOffset: 10, State: []byte("ten")}); err != nil {
+	if err := s.Checkpoints.SaveCheckpoint(ctx, "g", "events", 0, "a", postgres.Checkpoint{NextOffset: 10, State: []byte("ten")}); err != nil {
 		t.Fatal(err)
 	}
 	// b takes the partition over; a, still running, must not overwrite.
-	cp, err = s.ClaimCheckpoint(ctx, "g", "events", 0, "b")
+	cp, err = s.Checkpoints.ClaimCheckpoint(ctx, "g", "events", 0, "b")
 	if err != nil || cp.NextOffset != 10 || string(cp.State) != "ten" {
 		t.Fatalf("b's claim = %+v, %v; want a's checkpoint", cp, err)
 	}
-	if err := s.SaveCheckpoint(ctx, "g", "events", 0, "a", postgres.Checkpoint{NextOffset: 20, State: []byte("zombie")}); !errors.Is(err, postgres.ErrNotOwner) {
+	if err := s.Checkpoints.SaveCheckpoint(ctx, "g", "events", 0, "a", postgres.Checkpoint{NextOffset: 20, State: []byte("zombie")}); !errors.Is(err, postgres.ErrNotOwner) {
 		t.Fatalf("old owner's save: %v, want ErrNotOwner", err)
 	}
-	if err := s.SaveCheckpoint(ctx, "g", "events", 0, "b", postgres.Checkpoint{NextOffset: 12, State: []byte("twelve")}); err != nil {
+	if err := s.Checkpoints.SaveCheckpoint(ctx, "g", "events", 0, "b", postgres.Checkpoint{NextOffset: 12, State: []byte("twelve")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SaveCheckpoint(ctx, "g", "events", 1, "b", postgres.Checkpoint{NextOffset: 1}); !errors.Is(err, postgres.ErrNotOwner) {
+	if err := s.Checkpoints.SaveCheckpoint(ctx, "g", "events", 1, "b", postgres.Checkpoint{NextOffset: 1}); !errors.Is(err, postgres.ErrNotOwner) {
 		t.Fatalf("saving an unclaimed partition: %v, want ErrNotOwner", err)
 	}
-	cp, _ = s.ClaimCheckpoint(ctx, "g", "events", 0, "c")
+	cp, _ = s.Checkpoints.ClaimCheckpoint(ctx, "g", "events", 0, "c")
 	if cp.NextOffset != 12 || string(cp.State) != "twelve" {
 		t.Fatalf("c resumes from %+v, want b's checkpoint", cp)
 	}
@@ -393,34 +394,34 @@ func TestCheckpointClaimsFenceOffOldOwners(t *testing.T) {
 func TestPurgeDeletesOnlyOldAlertsWithTheirEvidence(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	if err := s.PutUser(ctx, postgres.User{ID: "ana", Name: "Ana", Role: postgres.RoleRep}, ""); err != nil {
+	if err := s.People.PutUser(ctx, dowser.User{ID: "ana", Name: "Ana", Role: dowser.RoleRep}, ""); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"al-old", "al-new"} {
-		if _, err := s.SaveAlert(ctx, alert(id), []string{"ana"}); err != nil {
+		if _, err := s.Alerts.SaveAlert(ctx, alert(id), []string{"ana"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n, err := s.PurgeAlertsBefore(ctx, time.Now().Add(-time.Hour), 10); err != nil || n != 0 {
+	if n, err := s.Privacy.PurgeAlertsBefore(ctx, time.Now().Add(-time.Hour), 10); err != nil || n != 0 {
 		t.Fatalf("nothing is an hour old yet: purged %d, %v", n, err)
 	}
-	if n, err := s.PurgeAlertsBefore(ctx, time.Now().Add(time.Hour), 1); err != nil || n != 1 {
+	if n, err := s.Privacy.PurgeAlertsBefore(ctx, time.Now().Add(time.Hour), 1); err != nil || n != 1 {
 		t.Fatalf("limit 1: purged %d, %v", n, err)
 	}
-	if n, err := s.PurgeAlertsBefore(ctx, time.Now().Add(time.Hour), 10); err != nil || n != 1 {
+	if n, err := s.Privacy.PurgeAlertsBefore(ctx, time.Now().Add(time.Hour), 10); err != nil || n != 1 {
 		t.Fatalf("the rest: purged %d, %v", n, err)
 	}
-	if ds, _ := s.DeliveriesAfter(ctx, "ana", 0, 10); len(ds) != 0 {
+	if ds, _ := s.Alerts.DeliveriesAfter(ctx, "ana", 0, 10); len(ds) != 0 {
 		t.Errorf("deliveries of purged alerts remain: %v", ds)
 	}
-	dnt, err := s.DoNotTrack(ctx)
+	dnt, err := s.Privacy.DoNotTrack(ctx)
 	if err != nil || len(dnt["customer"]) != 0 {
 		t.Fatalf("empty do-not-track = %v, %v", dnt, err)
 	}
-	if err := s.SetDoNotTrack(ctx, postgres.DNTCustomer, "c-1", true, "admin"); err != nil {
+	if err := s.Privacy.SetDoNotTrack(ctx, postgres.DNTCustomer, "c-1", true, "admin"); err != nil {
 		t.Fatal(err)
 	}
-	if dnt, _ := s.DoNotTrack(ctx); !dnt["customer"]["c-1"] {
+	if dnt, _ := s.Privacy.DoNotTrack(ctx); !dnt["customer"]["c-1"] {
 		t.Errorf("do-not-track = %v, want c-1", dnt)
 	}
 }
@@ -428,15 +429,15 @@ func TestPurgeDeletesOnlyOldAlertsWithTheirEvidence(t *testing.T) {
 func TestImportDoNotTrack(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	n, err := s.Import(ctx, "do-not-track", []string{"id", "kind"}, [][]string{{"c-1", "customer"}, {"acme", "account"}, {"c-1", "customer"}})
+	n, err := s.Directory.Import(ctx, "do-not-track", []string{"id", "kind"}, [][]string{{"c-1", "customer"}, {"acme", "account"}, {"c-1", "customer"}})
 	if err != nil || n != 3 {
 		t.Fatalf("import = %d, %v", n, err)
 	}
-	dnt, err := s.DoNotTrack(ctx)
+	dnt, err := s.Privacy.DoNotTrack(ctx)
 	if err != nil || !dnt["customer"]["c-1"] || !dnt["account"]["acme"] || len(dnt["customer"]) != 1 {
 		t.Fatalf("do-not-track after import = %v, %v", dnt, err)
 	}
-	if _, err := s.Import(ctx, "do-not-track", []string{"kind", "id"}, [][]string{{"planet", "x"}}); err == nil {
+	if _, err := s.Directory.Import(ctx, "do-not-track", []string{"kind", "id"}, [][]string{{"planet", "x"}}); err == nil {
 		t.Error("an unknown kind must fail the import")
 	}
 }

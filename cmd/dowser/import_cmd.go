@@ -10,8 +10,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/postgres"
-	"github.com/dowserhq/dowser/schema"
 )
 
 const importUsage = `Usage: dowser import users|accounts|contacts|content|do-not-track FILE.csv [--database-url URL]
@@ -85,13 +85,13 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if err := store.Migrate(ctx); err != nil {
 		return err
 	}
-	if problems, err = batch.checkOwners(ctx, store); err != nil {
+	if problems, err = batch.checkOwners(ctx, store.Directory); err != nil {
 		return err
 	}
 	if len(problems) > 0 {
 		return report(problems)
 	}
-	n, err := store.Import(ctx, kind, batch.columns, batch.rows)
+	n, err := store.Directory.Import(ctx, kind, batch.columns, batch.rows)
 	var ie *postgres.ImportError
 	if errors.As(err, &ie) {
 		// Validation makes this rare (a token another user already has, a
@@ -183,8 +183,8 @@ func readImport(kind, file string, r io.Reader) (*importBatch, []importProblem) 
 		for i, v := range rec {
 			v = strings.TrimSpace(v)
 			col := b.columns[i]
-			if col == "lifecycle" && v == "" {
-				v = "prospect"
+			if col == "lifecycle" {
+				v = dowser.DefaultLifecycle(v)
 			}
 			if reason := checkImportValue(kind, col, v); reason != "" {
 				problems = append(problems, importProblem{file, line, col, reason})
@@ -220,18 +220,20 @@ func csvProblem(file string, err error) importProblem {
 }
 
 // checkImportValue returns why v is not a valid value of column col, or
-// "": the REST API's rules (schema.CheckField), so that whatever one
-// accepts the other does.
+// "": the rule of that field which the records' Validate, and so the REST
+// API, apply (dowser.CheckField), so that whatever one accepts the other
+// does. A row is checked column by column because it may carry only some
+// of a record's fields: on update, the others keep their values.
 func checkImportValue(kind, col, v string) string {
-	if fe := schema.CheckField(kind, col, v); fe != nil {
+	if fe := dowser.CheckField(kind, col, v); fe != nil {
 		return fe.Reason
 	}
 	return ""
 }
 
 // checkOwners reports the rows whose owner is not a user, or is one whose
-// role may not own a row of this kind (schema.CheckOwner).
-func (b *importBatch) checkOwners(ctx context.Context, store *postgres.Store) ([]importProblem, error) {
+// role may not own a row of this kind (dowser.CheckOwner).
+func (b *importBatch) checkOwners(ctx context.Context, store *postgres.Directory) ([]importProblem, error) {
 	col := slices.Index(b.columns, "owner")
 	if col < 0 {
 		return nil, nil
@@ -248,7 +250,7 @@ func (b *importBatch) checkOwners(ctx context.Context, store *postgres.Store) ([
 	}
 	var problems []importProblem
 	for i, row := range b.rows {
-		if fe := schema.CheckOwner(b.kind, "owner", row[col], roles[row[col]]); fe != nil {
+		if fe := dowser.CheckOwner(b.kind, "owner", row[col], roles[row[col]]); fe != nil {
 			reason := fe.Reason
 			if roles[row[col]] == "" {
 				reason += "; import users first"

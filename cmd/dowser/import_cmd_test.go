@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/postgres/pgtest"
 )
@@ -56,14 +57,14 @@ func TestImportGoodFilesThenABadRowImportsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	if u, err := store.UserByToken(ctx, maxToken); err != nil || u.ID != "mgr-max" || u.Role != postgres.RoleManager {
+	if u, err := store.People.UserByToken(ctx, maxToken); err != nil || u.ID != "mgr-max" || u.Role != dowser.RoleManager {
 		t.Errorf("mgr-max by token = %+v, %v", u, err)
 	}
-	if u, err := store.GetUser(ctx, "rep-ben"); err != nil || u.Name != "Ben, Jr." {
+	if u, err := store.People.GetUser(ctx, "rep-ben"); err != nil || u.Name != "Ben, Jr." {
 		t.Errorf("rep-ben = %+v, %v", u, err)
 	}
-	want := postgres.Account{ID: "acme", Name: "Acme", OwnerID: "rep-ana", Lifecycle: "prospect", Region: "emea", Industry: "banking", Size: "enterprise"}
-	if a, err := store.GetAccount(ctx, "acme"); err != nil || a != want {
+	want := dowser.Account{ID: "acme", Name: "Acme", OwnerID: "rep-ana", Lifecycle: "prospect", Region: "emea", Industry: "banking", Size: "enterprise"}
+	if a, err := store.Directory.GetAccount(ctx, "acme"); err != nil || a != want {
 		t.Errorf("acme = %+v, %v; want %+v", a, err, want)
 	}
 
@@ -77,7 +78,7 @@ func TestImportGoodFilesThenABadRowImportsNothing(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, contacts+`:3: owner: no user "rep-nobody"`) || !strings.Contains(errOut, "nothing imported") {
 		t.Errorf("importing a bad contact: exit %d, %s", code, errOut)
 	}
-	if _, err := store.GetContact(ctx, "c-1"); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := store.Directory.GetContact(ctx, "c-1"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("c-1 of the refused file was imported: %v", err)
 	}
 	badUsers := writeFile(t, "users.csv", "id,name,role,token\n"+
@@ -87,7 +88,7 @@ func TestImportGoodFilesThenABadRowImportsNothing(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, badUsers+":2: token: must be at least 20 characters") || strings.Contains(errOut, "short-secret") {
 		t.Errorf("importing a short token: exit %d, %s (the token must not be printed)", code, errOut)
 	}
-	if _, err := store.GetUser(ctx, "rep-dan"); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := store.People.GetUser(ctx, "rep-dan"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("rep-dan of the refused file was imported: %v", err)
 	}
 }
@@ -133,8 +134,8 @@ func TestImportReportsEveryProblemWithItsLine(t *testing.T) {
 	}
 }
 
-// The importer applies the REST API's field rules (schema.CheckField) and
-// owner rules (schema.CheckOwner): what one refuses, the other does too.
+// The importer applies the REST API's field rules (dowser.CheckField) and
+// owner rules (dowser.CheckOwner): what one refuses, the other does too.
 func TestImportAppliesTheAPIsFieldAndOwnerRules(t *testing.T) {
 	for _, tc := range []struct {
 		kind, csv string

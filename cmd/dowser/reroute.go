@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/api"
 	"github.com/dowserhq/dowser/notify"
 	"github.com/dowserhq/dowser/postgres"
@@ -28,13 +29,13 @@ type reroutePreview struct{ store *postgres.Store }
 
 var _ api.ReroutePreviewer = reroutePreview{}
 
-func (p reroutePreview) ContentImpact(ctx context.Context, c postgres.Content) (api.ContentImpact, error) {
+func (p reroutePreview) ContentImpact(ctx context.Context, c dowser.Content) (api.ContentImpact, error) {
 	out := api.ContentImpact{ContentID: c.ID, Alerts: []api.ReroutedAlert{}, Gain: []string{}, Lose: []string{}}
 	before, err := p.store.ListContent(ctx)
 	if err != nil {
 		return out, err
 	}
-	after := slices.DeleteFunc(slices.Clone(before), func(have postgres.Content) bool { return have.ID == c.ID })
+	after := slices.DeleteFunc(slices.Clone(before), func(have dowser.Content) bool { return have.ID == c.ID })
 	after = append(after, c)
 	listed, err := p.store.ListAlerts(ctx, "", rerouteAlerts)
 	if err != nil {
@@ -114,36 +115,36 @@ func sortedKeys(m map[string]bool) []string {
 // contentDirectory is a notify.Directory over a list of content items and
 // users' roles, for routing marketing recipients only: it knows no
 // contacts, accounts, rules, reps or managers. Content matches as
-// postgres.Store.ContentOwners matches it: by id, or by url_prefix.
+// postgres.Directory.ContentOwners matches it: by id, or by url_prefix.
 type contentDirectory struct {
-	content []postgres.Content
-	roles   map[string]string
+	content []dowser.Content
+	roles   map[string]dowser.Role
 }
 
 var _ notify.Directory = contentDirectory{}
 
-func (contentDirectory) Contact(context.Context, string) (notify.Contact, error) {
-	return notify.Contact{}, nil
+func (contentDirectory) ContactRouting(context.Context, string) (dowser.Contact, dowser.Role, error) {
+	return dowser.Contact{}, "", nil
 }
 
-func (contentDirectory) Account(context.Context, string) (notify.Account, error) {
-	return notify.Account{}, nil
+func (contentDirectory) AccountRouting(context.Context, string) (dowser.Account, dowser.Role, error) {
+	return dowser.Account{}, "", nil
 }
 
-func (contentDirectory) TerritoryRules(context.Context) ([]notify.TerritoryRule, error) {
-	return nil, nil
+func (contentDirectory) RoutingTerritoryRules(context.Context) ([]dowser.TerritoryRule, []dowser.Role, error) {
+	return nil, nil, nil
 }
 
 func (contentDirectory) Reps(context.Context) ([]string, error) { return nil, nil }
 
 func (contentDirectory) Subscribers(context.Context, []string) ([]string, error) { return nil, nil }
 
-func (d contentDirectory) UserRole(_ context.Context, id string) (string, error) {
+func (d contentDirectory) RoleOf(_ context.Context, id string) (dowser.Role, error) {
 	return d.roles[id], nil
 }
 
-func (d contentDirectory) ContentOwners(_ context.Context, ids, urls []string) ([]notify.Owner, error) {
-	var out []notify.Owner
+func (d contentDirectory) ContentOwners(_ context.Context, ids, urls []string) ([]dowser.Owner, error) {
+	var out []dowser.Owner
 	for _, c := range d.content {
 		if c.OwnerID == "" {
 			continue
@@ -151,9 +152,9 @@ func (d contentDirectory) ContentOwners(_ context.Context, ids, urls []string) (
 		match := slices.Contains(ids, c.ID) ||
 			c.URLPrefix != "" && slices.ContainsFunc(urls, func(u string) bool { return strings.HasPrefix(u, c.URLPrefix) })
 		if match {
-			out = append(out, notify.Owner{ID: c.OwnerID, Role: d.roles[c.OwnerID]})
+			out = append(out, dowser.Owner{ID: c.OwnerID, Role: d.roles[c.OwnerID]})
 		}
 	}
-	slices.SortFunc(out, func(a, b notify.Owner) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b dowser.Owner) int { return strings.Compare(a.ID, b.ID) })
 	return slices.Compact(out), nil
 }

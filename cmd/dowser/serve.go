@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/api"
 	"github.com/dowserhq/dowser/broker"
 	"github.com/dowserhq/dowser/demo"
@@ -220,7 +221,7 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 		return nil, fmt.Errorf("--alerts-retention: %v is under a minute", cfg.AlertsRetention)
 	}
 	if cfg.AdminToken != "" {
-		if err := postgres.CheckToken(cfg.AdminToken); err != nil {
+		if err := dowser.CheckToken(cfg.AdminToken); err != nil {
 			return nil, fmt.Errorf("--admin-token: %w", err)
 		}
 	}
@@ -363,7 +364,7 @@ func (a *App) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pipe := newPipeline(priv, a.cfg.GroupID, a.cfg.EventsTopic, store, notify.NewRouter(routingDirectory{store}, hub), hub, signals, alerts, log, reg)
+	pipe := newPipeline(priv, a.cfg.GroupID, a.cfg.EventsTopic, store, notify.NewRouter(store.Directory, hub), hub, signals, alerts, log, reg)
 	var tail *ingest.Tailer
 	if err := retryForever(ctx, log, "reading the end of the alerts topic", func() (err error) {
 		tail, err = ingest.NewTailer(ctx, brokers, a.cfg.AlertsTopic, log)
@@ -424,7 +425,7 @@ func (a *App) Run(ctx context.Context) error {
 		TrustedProxies:        proxies,
 		AuthFailuresPerMinute: failures,
 		Reroute:               reroutePreview{store},
-	}, store, hub))
+	}, api.Stores{People: store.People, Directory: store.Directory, Signals: store.Signals, Alerts: store.Alerts, Privacy: store.Privacy}, hub))
 	// The timeouts bound how long a client may take to send a request; a
 	// websocket, once upgraded, keeps the hub's own deadlines instead.
 	srv := &http.Server{

@@ -1,4 +1,4 @@
-package schema
+package dowser
 
 import (
 	"strings"
@@ -57,8 +57,9 @@ func TestCheckField(t *testing.T) {
 
 func TestCheckOwner(t *testing.T) {
 	for _, c := range []struct {
-		kind, role string
-		ok         bool
+		kind string
+		role Role
+		ok   bool
 	}{
 		{KindContent, RoleMarketer, true}, {KindContent, RoleAdmin, true}, {KindContent, RoleRep, false}, {KindContent, "", false},
 		{KindSignals, RoleMarketer, true}, {KindSignals, RoleManager, false},

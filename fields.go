@@ -1,11 +1,10 @@
-package schema
+package dowser
 
 import (
 	"errors"
 	"fmt"
 	"math"
 	"net/url"
-	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -24,18 +23,6 @@ const (
 	KindDoNotTrack     = "do-not-track"
 )
 
-// Roles a user can have.
-const (
-	RoleRep      = "rep"
-	RoleMarketer = "marketer"
-	RoleAdmin    = "admin"
-	// RoleSource is an upstream system: it may only post events.
-	RoleSource = "source"
-	// RoleManager is a sales manager: reads like a rep and receives the
-	// alerts of the reps they subscribe to.
-	RoleManager = "manager"
-)
-
 // Limits of text values, in bytes. They are far above any real value and
 // keep one request from filling rows (and alert frames) with megabytes.
 const (
@@ -49,19 +36,6 @@ const (
 	// minTokenDistinct rejects "aaaa…" and "abab…" tokens of any length.
 	minTokenDistinct = 8
 )
-
-// FieldError is a value of a record's field that is refused, and why.
-// Reason never repeats a secret (a token).
-type FieldError struct {
-	Field  string `json:"path"`
-	Reason string `json:"reason"`
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
-
-func fieldErrorf(field, format string, args ...any) *FieldError {
-	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
-}
 
 // CheckText checks a free-text value: valid UTF-8, no NUL (which
 // PostgreSQL text cannot hold) and at most max bytes.
@@ -147,7 +121,8 @@ func CheckInt32(field string, n int64) *FieldError {
 // the Kind constants), as the REST API and `dowser import` take it: the
 // JSON member or CSV column of that name. It returns nil for a valid value
 // and for a field it does not know (the callers refuse unknown fields).
-// An empty value is checked as absent: required fields are refused.
+// An empty value is checked as absent: required fields are refused. The
+// records' Validate methods check each of their fields with it.
 func CheckField(kind, field, v string) *FieldError {
 	switch field {
 	case "id":
@@ -169,11 +144,7 @@ func CheckField(kind, field, v string) *FieldError {
 	case "url_prefix":
 		return CheckURLPrefix(field, v)
 	case "role":
-		switch v {
-		case RoleRep, RoleMarketer, RoleManager, RoleAdmin, RoleSource:
-			return nil
-		}
-		return fieldErrorf(field, "%s is not one of rep, marketer, manager, admin, source", quoteShort(v))
+		return Role(v).check(field)
 	case "token":
 		// Never echo a token: the message may end up in a log.
 		if v == "" {
@@ -196,6 +167,16 @@ func CheckField(kind, field, v string) *FieldError {
 	return nil
 }
 
+// checkFields checks each field of a record of kind with CheckField;
+// fields are name, value pairs.
+func checkFields(kind string, fields ...string) Problems {
+	var p Problems
+	for i := 0; i+1 < len(fields); i += 2 {
+		p.Add(CheckField(kind, fields[i], fields[i+1]))
+	}
+	return p
+}
+
 // CheckToken says why v is too weak, or too strange, to be a login token;
 // nil when it will do. The message never repeats the token.
 func CheckToken(v string) error {
@@ -215,72 +196,4 @@ func CheckToken(v string) error {
 		return fmt.Errorf("has only %d different characters, want at least %d; create one with `openssl rand -hex 32`", len(distinct), minTokenDistinct)
 	}
 	return nil
-}
-
-// OwnerRoles returns the roles that may own a record of kind: content and
-// signals belong to marketing (a marketer or an admin), accounts, contacts
-// and territory rules to sales (a rep or a manager). nil for a kind that
-// has no owner.
-func OwnerRoles(kind string) []string {
-	switch kind {
-	case KindContent, KindSignals:
-		return []string{RoleMarketer, RoleAdmin}
-	case KindAccounts, KindContacts, KindTerritoryRules:
-		return []string{RoleRep, RoleManager}
-	}
-	return nil
-}
-
-// CheckOwner checks that the user owner, whose role is role ("" when no
-// such user exists), may own a record of kind; field names the owner's
-// field (owner, or rep for a territory rule). An empty owner is none and
-// passes.
-func CheckOwner(kind, field, owner, role string) *FieldError {
-	if owner == "" {
-		return nil
-	}
-	allowed := OwnerRoles(kind)
-	switch {
-	case role == "":
-		return fieldErrorf(field, "no user %s", quoteShort(owner))
-	case !slices.Contains(allowed, role):
-		return fieldErrorf(field, "%s is %s; the owner of %s must be %s", quoteShort(owner), article(role), kindNoun(kind), article(strings.Join(allowed, " or ")))
-	}
-	return nil
-}
-
-// OwnerFits reports whether a user of role may own a record of kind: the
-// rule CheckOwner applies, for routing to apply it again to stored owners.
-func OwnerFits(kind, role string) bool {
-	return role != "" && slices.Contains(OwnerRoles(kind), role)
-}
-
-func article(noun string) string {
-	if strings.IndexByte("aeiou", noun[0]) >= 0 {
-		return "an " + noun
-	}
-	return "a " + noun
-}
-
-func kindNoun(kind string) string {
-	switch kind {
-	case KindAccounts:
-		return "an account"
-	case KindContacts:
-		return "a contact"
-	case KindTerritoryRules:
-		return "a territory rule"
-	case KindSignals:
-		return "a signal"
-	}
-	return kind
-}
-
-// Revocation says that some credential of a user ended: a session was
-// logged out, the token rotated, the user disabled or deleted. Seq orders
-// revocations as they were committed; whoever holds a credential of the
-// user checks it again.
-type Revocation struct {
-	Seq    int64
-	UserID string
 }

@@ -52,6 +52,7 @@ type SyntaxError struct {
 	msg string
 }
 
+// Error returns encoding/json's words for what is wrong.
 func (e *SyntaxError) Error() string { return e.msg }
 
 // syntaxError reports malformed JSON at the cursor, in encoding/json's words.

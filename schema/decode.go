@@ -289,7 +289,7 @@ func (s *eventScanner) stringMember(dst *string, field string, depth int, intern
 	if c, err := s.sc.Peek(); err != nil || c != '"' {
 		return s.other(field, "a string", depth)
 	}
-	b, err := s.sc.String()
+	b, err := s.sc.Unquote()
 	if err != nil {
 		return err
 	}
@@ -310,7 +310,7 @@ func (s *eventScanner) timeMember() error {
 	}
 	switch c {
 	case '"':
-		b, err := s.sc.StringBuf(&s.d.timeBuf)
+		b, err := s.sc.UnquoteInto(&s.d.timeBuf)
 		if err != nil {
 			return err
 		}

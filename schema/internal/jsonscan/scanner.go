@@ -117,9 +117,6 @@ func (s *Scanner) Peek() (byte, error) {
 	return s.data[s.i], nil
 }
 
-// AtEnd reports whether the cursor is at the end of the document.
-func (s *Scanner) AtEnd() bool { return s.i >= len(s.data) }
-
 // Literal consumes the literal word (null, true or false) at the cursor.
 func (s *Scanner) Literal(word string) error {
 	for j := 0; j < len(word); j++ {

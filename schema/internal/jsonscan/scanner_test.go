@@ -53,7 +53,7 @@ func checkMatchesEncodingJSON(t *testing.T, data []byte) {
 	var scratch Scratch
 	s := NewScanner(data, &scratch)
 	s.SkipSpace()
-	if s.AtEnd() {
+	if _, err := s.Peek(); err != nil {
 		if wantErr != io.EOF {
 			t.Fatalf("%q: at the end after space, encoding/json: %v", data, wantErr)
 		}

@@ -7,18 +7,18 @@ import (
 	"unicode/utf8"
 )
 
-// String consumes the string whose '"' is at the cursor and returns its
+// Unquote consumes the string whose '"' is at the cursor and returns its
 // content, unescaped and with invalid UTF-8 replaced by U+FFFD as
 // encoding/json does. The result is a view of the input or of the
-// Scanner's scratch space, valid until the next String, Skip or Any.
-func (s *Scanner) String() ([]byte, error) {
+// Scanner's scratch space, valid until the next Unquote, Skip or Any.
+func (s *Scanner) Unquote() ([]byte, error) {
 	return s.str(&s.scratch.val)
 }
 
-// StringBuf is [Scanner.String] with *buf as the scratch space, for a
+// UnquoteInto is [Scanner.Unquote] with *buf as the scratch space, for a
 // string that must outlive the next one: the result is valid until the
 // input or *buf is next used.
-func (s *Scanner) StringBuf(buf *[]byte) ([]byte, error) {
+func (s *Scanner) UnquoteInto(buf *[]byte) ([]byte, error) {
 	return s.str(buf)
 }
 

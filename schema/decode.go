@@ -286,7 +286,7 @@ func (s *eventScanner) other(field, kind string, depth int) error {
 // *dst; null leaves *dst as it is. Strings of intern are looked up in the
 // Decoder's table of recent strings first.
 func (s *eventScanner) stringMember(dst *string, field string, depth int, intern bool) error {
-	if c, err := s.sc.Peek(); err != nil || c != '"' {
+	if !s.sc.At('"') {
 		return s.other(field, "a string", depth)
 	}
 	b, err := s.sc.Unquote()
@@ -331,7 +331,7 @@ func (s *eventScanner) timeMember() error {
 }
 
 func (s *eventScanner) customer() error {
-	if c, err := s.sc.Peek(); err != nil || c != '{' {
+	if !s.sc.At('{') {
 		return s.other("customer", "an object", 1) // null leaves the customer as it is
 	}
 	c := &s.ev.Customer
@@ -362,7 +362,7 @@ func (s *eventScanner) customer() error {
 // second properties member adds to the first, as encoding/json does; null
 // drops them.
 func (s *eventScanner) properties() error {
-	if c, err := s.sc.Peek(); err != nil || c != '{' {
+	if !s.sc.At('{') {
 		// null drops the properties; after a value of another kind the
 		// event fails anyway.
 		s.ev.Properties = nil

@@ -117,6 +117,12 @@ func (s *Scanner) Peek() (byte, error) {
 	return s.data[s.i], nil
 }
 
+// At reports whether the byte at the cursor is c: whether the next value
+// is a string ('"'), an object ('{') or an array ('[').
+func (s *Scanner) At(c byte) bool {
+	return s.i < len(s.data) && s.data[s.i] == c
+}
+
 // Literal consumes the literal word (null, true or false) at the cursor.
 func (s *Scanner) Literal(word string) error {
 	for j := 0; j < len(word); j++ {

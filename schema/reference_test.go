@@ -67,34 +67,14 @@ func parseEventReference(data []byte, maxBytes int) (Event, error) {
 
 var typePatternReference = regexp.MustCompile(`^[a-z][a-z0-9_.-]{0,63}$`)
 
-// validateReference is Event.Validate as it was, with a regular expression
-// for the type.
+// validateReference is Event.Validate, whose rules are the contract
+// itself, not a decoding to compare; only the check of the type, a regular
+// expression before validType replaced it, is kept and must agree.
 func validateReference(e *Event) error {
-	switch {
-	case e.ID == "":
-		return &EventError{Reason: ReasonMissingField, Field: "id", Detail: "is required"}
-	case e.Type == "":
-		return &EventError{Reason: ReasonMissingField, Field: "type", Detail: "is required"}
-	case e.Time.IsZero():
-		return &EventError{Reason: ReasonMissingField, Field: "time", Detail: "is required"}
-	case e.Customer.ID == "" && e.Customer.AnonymousID == "":
-		return &EventError{Reason: ReasonMissingField, Field: "customer.id", Detail: "customer.id or customer.anonymous_id is required"}
+	if e.Type != "" && validType(e.Type) != typePatternReference.MatchString(e.Type) {
+		return fmt.Errorf("validType(%q) = %v, but %s says otherwise", e.Type, validType(e.Type), typePatternReference)
 	}
-	if len(e.ID) > 256 {
-		return &EventError{Reason: ReasonBadField, Field: "id", Detail: fmt.Sprintf("is %d characters, at most 256 allowed", len(e.ID))}
-	}
-	if e.Time.Before(minEventTime) || e.Time.After(maxEventTime) {
-		return &EventError{Reason: ReasonBadField, Field: "time", Detail: timeRangeDetail(e.Time)}
-	}
-	if !typePatternReference.MatchString(e.Type) {
-		return &EventError{Reason: ReasonBadField, Field: "type", Detail: fmt.Sprintf("%q is not a lowercase event type", e.Type)}
-	}
-	switch e.Customer.Lifecycle {
-	case "", LifecycleCustomer, LifecycleProspect:
-	default:
-		return &EventError{Reason: ReasonBadField, Field: "customer.lifecycle", Detail: fmt.Sprintf("%q is not customer or prospect", e.Customer.Lifecycle)}
-	}
-	return e.checkText()
+	return e.Validate()
 }
 
 // duplicateReference returns the first member of the event, or of a

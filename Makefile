@@ -52,6 +52,7 @@ bench-go:
 ## says why a bare deadline error of Go's fuzz coordinator is no failure.
 fuzz:
 	GO=$(GO) scripts/fuzz.sh ./schema FuzzParseEvent $(FUZZTIME)
+	GO=$(GO) scripts/fuzz.sh ./schema/internal/jsonscan FuzzScanner $(FUZZTIME)
 	GO=$(GO) scripts/fuzz.sh ./detector FuzzParseSignal $(FUZZTIME)
 	GO=$(GO) scripts/fuzz.sh ./detector FuzzEngine $(FUZZTIME)
 	GO=$(GO) scripts/fuzz.sh ./notify FuzzClientFrame $(FUZZTIME)

@@ -16,9 +16,11 @@ import (
 // SavedAlert is what SaveAlert stored: the deliveries, and the outbox row
 // that will carry them to the alerts topic (0 when nothing was stored).
 type SavedAlert struct {
+	AlertID    string
 	Deliveries []schema.Delivery
 	OutboxID   int64
-	// Message is the alerts-topic payload of the outbox row.
+	// Message is the alerts-topic payload of the outbox row, encoded by
+	// schema.AlertMessage.
 	Message []byte
 }
 
@@ -36,36 +38,43 @@ func (s *Store) SaveAlert(ctx context.Context, a *schema.Alert, recipients []str
 	recipients = append([]string(nil), recipients...)
 	sort.Strings(recipients)
 	recipients = slices.Compact(recipients)
-	// The alerts-topic message, but for its deliveries, which the
-	// statement numbers and appends.
-	prefix, err := alertMessagePrefix(a, body)
-	if err != nil {
-		return SavedAlert{}, fmt.Errorf("encoding alert message %s: %w", a.ID, err)
-	}
 	n := len(a.Evidence)
 	evIDs, evTypes, evCustomers, evContent, evURLs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	evTimes := make([]time.Time, n)
 	for i, ev := range a.Evidence {
 		evIDs[i], evTypes[i], evTimes[i], evCustomers[i], evContent[i], evURLs[i] = ev.EventID, ev.Type, ev.Time, ev.CustomerID, ev.ContentID, ev.URL
 	}
-	// One statement, so one round trip and its own transaction: the
-	// alert, its evidence, each recipient's next sequence (the users'
-	// rows locked in id order) and delivery, and the outbox row; nothing
-	// but the alert's insert when its id is stored already.
-	rows, err := s.pool.Query(ctx, saveAlertSQL,
-		a.ID, a.SignalID, a.SignalVersion, a.Subject, a.CustomerID, a.AccountID, a.Priority, a.EventID, a.Time, body,
-		evIDs, evTypes, evTimes, evCustomers, evContent, evURLs, recipients, prefix)
-	if err != nil {
-		return SavedAlert{}, fmt.Errorf("saving alert %s: %w", a.ID, err)
-	}
-	var out SavedAlert
-	var user *string
-	var seq *int64
-	_, err = pgx.ForEachRow(rows, []any{&out.OutboxID, &out.Message, &user, &seq}, func() error {
-		if user != nil && seq != nil {
-			out.Deliveries = append(out.Deliveries, schema.Delivery{UserID: *user, Seq: *seq, AlertID: a.ID, Alert: body, EventTime: a.Time})
+	out := SavedAlert{AlertID: a.ID}
+	// The outbox row is written in the alert's transaction: a message
+	// reaches the alerts topic if and only if its alert is stored.
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// One statement for the alert, its evidence, each recipient's next
+		// sequence (the users' rows locked in id order) and delivery;
+		// nothing but the alert's insert when its id is stored already.
+		rows, err := tx.Query(ctx, saveAlertSQL,
+			a.ID, a.SignalID, a.SignalVersion, a.Subject, a.CustomerID, a.AccountID, a.Priority, a.EventID, a.Time, body,
+			evIDs, evTypes, evTimes, evCustomers, evContent, evURLs, recipients)
+		if err != nil {
+			return err
 		}
-		return nil
+		stored := false
+		var user *string
+		var seq *int64
+		_, err = pgx.ForEachRow(rows, []any{&user, &seq}, func() error {
+			stored = true
+			if user != nil && seq != nil {
+				out.Deliveries = append(out.Deliveries, schema.Delivery{UserID: *user, Seq: *seq, AlertID: a.ID, Alert: body, EventTime: a.Time})
+			}
+			return nil
+		})
+		if err != nil || !stored {
+			return err
+		}
+		m := schema.NewAlertMessage(a.ID, a.Time, body, out.Deliveries)
+		if out.Message, err = m.Encode(); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `INSERT INTO outbox (alert_id, payload) VALUES ($1, $2) RETURNING id`, a.ID, out.Message).Scan(&out.OutboxID)
 	})
 	if err != nil {
 		return SavedAlert{}, fmt.Errorf("saving alert %s: %w", a.ID, err)
@@ -73,6 +82,9 @@ func (s *Store) SaveAlert(ctx context.Context, a *schema.Alert, recipients []str
 	return out, nil
 }
 
+// saveAlertSQL returns one row when the alert was stored (none when its
+// id was stored already): a delivery per row, by user id, or one row of
+// nulls when nobody received it.
 const saveAlertSQL = `
 WITH alert AS (
 	INSERT INTO alerts (id, signal_id, signal_version, subject, customer_id, account_id, priority, event_id, event_time, body)
@@ -93,38 +105,10 @@ WITH alert AS (
 	INSERT INTO deliveries (user_id, seq, alert_id)
 	SELECT numbered.id, numbered.last_seq, alert.id FROM numbered, alert
 	RETURNING user_id, seq
-), outboxed AS (
-	INSERT INTO outbox (alert_id, payload)
-	SELECT alert.id, $18::bytea || convert_to(coalesce((
-		SELECT '[' || string_agg('{"user":' || to_json(user_id)::text || ',"seq":' || seq || '}', ',' ORDER BY user_id) || ']'
-		FROM delivered), 'null'), 'UTF8') || '\x7d'::bytea
-	FROM alert
-	RETURNING id, payload
 )
-SELECT outboxed.id, outboxed.payload, delivered.user_id, delivered.seq
-FROM outboxed LEFT JOIN delivered ON true
+SELECT delivered.user_id, delivered.seq
+FROM alert LEFT JOIN delivered ON true
 ORDER BY delivered.user_id`
-
-// alertMessagePrefix is the JSON of the alert's schema.AlertMessage up to
-// the value of its deliveries.
-func alertMessagePrefix(a *schema.Alert, body []byte) ([]byte, error) {
-	id, err := json.Marshal(a.ID)
-	if err != nil {
-		return nil, err
-	}
-	at, err := json.Marshal(a.Time)
-	if err != nil {
-		return nil, err
-	}
-	b := make([]byte, 0, len(body)+len(id)+len(at)+64)
-	b = append(b, `{"alert_id":`...)
-	b = append(b, id...)
-	b = append(b, `,"event_time":`...)
-	b = append(b, at...)
-	b = append(b, `,"alert":`...)
-	b = append(b, body...)
-	return append(b, `,"deliveries":`...), nil
-}
 
 // PoolStats are the connection pool's gauges: connections in use, idle,
 // and in all.

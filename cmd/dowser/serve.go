@@ -25,6 +25,7 @@ import (
 	"github.com/dowserhq/dowser/ingest"
 	"github.com/dowserhq/dowser/notify"
 	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser/preview"
 	"github.com/dowserhq/dowser/schema"
 	"github.com/dowserhq/dowser/web"
 )
@@ -415,14 +416,14 @@ func (a *App) Run(ctx context.Context) error {
 		Events: eventProducer{events},
 		// Over HTTP as over Kafka: a far-future event is refused.
 		MaxEventSkew: a.cfg.MaxEventSkew,
-		Preview: previewer{brokers: brokers, topic: a.cfg.EventsTopic, store: store,
-			maxEvents: a.cfg.MaxPreviewEvents, timeout: a.cfg.PreviewTimeout, started: a.cfg.previewStarted},
+		Preview: preview.Signal{Brokers: brokers, Topic: a.cfg.EventsTopic, Store: store,
+			MaxEvents: a.cfg.MaxPreviewEvents, Timeout: a.cfg.PreviewTimeout, Started: a.cfg.previewStarted},
 		MaxPreviews:           a.cfg.MaxPreviews,
 		Logger:                log,
 		SecureCookies:         api.CookieSecurity(a.cfg.SecureCookies),
 		TrustedProxies:        proxies,
 		AuthFailuresPerMinute: failures,
-		Reroute:               reroutePreview{store},
+		Reroute:               preview.Content{Store: store},
 	}, store, hub))
 	// The timeouts bound how long a client may take to send a request; a
 	// websocket, once upgraded, keeps the hub's own deadlines instead.

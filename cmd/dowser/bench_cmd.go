@@ -634,7 +634,7 @@ func benchE2E(ctx context.Context, cfg benchConfig, brokers []string, progress f
 		}
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		if slices.ContainsFunc(app.signals.current().signals, func(s *detector.Signal) bool { return s.ID == probe.ID }) {
+		if enabled, _ := app.pipe.Signals(); slices.ContainsFunc(enabled, func(s *detector.Signal) bool { return s.ID == probe.ID }) {
 			break
 		}
 		if time.Now().After(deadline) {

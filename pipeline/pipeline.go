@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -123,6 +124,9 @@ func New(cfg Config) (*Pipeline, error) {
 	if cfg.Checkpoints == nil || cfg.Alerts == nil || cfg.Accounts == nil || cfg.Privacy == nil || cfg.Signals == nil ||
 		cfg.Router == nil || cfg.Hub == nil || cfg.Broadcast == nil || cfg.Logger == nil || cfg.Registerer == nil {
 		return nil, errors.New("pipeline: every collaborator of Config must be set")
+	}
+	if cfg.SignalsPoll <= 0 {
+		return nil, fmt.Errorf("pipeline: SignalsPoll %v must be more than 0", cfg.SignalsPoll)
 	}
 	p := &Pipeline{
 		cfg: cfg, log: cfg.Logger,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/dowserhq/dowser/schema"
 )
@@ -44,20 +45,42 @@ func (s *Store) SaveAlert(ctx context.Context, a *schema.Alert, recipients []str
 	for i, ev := range a.Evidence {
 		evIDs[i], evTypes[i], evTimes[i], evCustomers[i], evContent[i], evURLs[i] = ev.EventID, ev.Type, ev.Time, ev.CustomerID, ev.ContentID, ev.URL
 	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return SavedAlert{}, fmt.Errorf("saving alert %s: %w", a.ID, err)
+	}
+	defer conn.Release()
+	out, err := saveAlert(ctx, conn.Conn(), a, body,
+		a.ID, a.SignalID, a.SignalVersion, a.Subject, a.CustomerID, a.AccountID, a.Priority, a.EventID, a.Time, body,
+		evIDs, evTypes, evTimes, evCustomers, evContent, evURLs, recipients)
+	if err != nil {
+		rollback(conn.Conn())
+		return SavedAlert{}, fmt.Errorf("saving alert %s: %w", a.ID, err)
+	}
+	return out, nil
+}
+
+// saveAlert runs saveAlertSQL and writes the outbox row in one
+// transaction, so that a message reaches the alerts topic if and only if
+// its alert is stored. It costs two round trips, not four: BEGIN is sent
+// with the statement, and COMMIT with the outbox row. On an error the
+// transaction may be left open; the caller rolls it back.
+func saveAlert(ctx context.Context, conn *pgx.Conn, a *schema.Alert, body []byte, args ...any) (SavedAlert, error) {
 	out := SavedAlert{AlertID: a.ID}
-	// The outbox row is written in the alert's transaction: a message
-	// reaches the alerts topic if and only if its alert is stored.
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// One statement for the alert, its evidence, each recipient's next
-		// sequence (the users' rows locked in id order) and delivery;
-		// nothing but the alert's insert when its id is stored already.
-		rows, err := tx.Query(ctx, saveAlertSQL,
-			a.ID, a.SignalID, a.SignalVersion, a.Subject, a.CustomerID, a.AccountID, a.Priority, a.EventID, a.Time, body,
-			evIDs, evTypes, evTimes, evCustomers, evContent, evURLs, recipients)
+	var b pgx.Batch
+	b.Queue("BEGIN")
+	b.Queue(saveAlertSQL, args...)
+	stored := false
+	err := func() error {
+		br := conn.SendBatch(ctx, &b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		rows, err := br.Query()
 		if err != nil {
 			return err
 		}
-		stored := false
 		var user *string
 		var seq *int64
 		_, err = pgx.ForEachRow(rows, []any{&user, &seq}, func() error {
@@ -67,19 +90,47 @@ func (s *Store) SaveAlert(ctx context.Context, a *schema.Alert, recipients []str
 			}
 			return nil
 		})
-		if err != nil || !stored {
+		if err != nil {
 			return err
 		}
+		return br.Close()
+	}()
+	if err != nil {
+		return SavedAlert{}, err
+	}
+	var commit pgx.Batch
+	if stored {
 		m := schema.NewAlertMessage(a.ID, a.Time, body, out.Deliveries)
 		if out.Message, err = m.Encode(); err != nil {
-			return err
+			return SavedAlert{}, err
 		}
-		return tx.QueryRow(ctx, `INSERT INTO outbox (alert_id, payload) VALUES ($1, $2) RETURNING id`, a.ID, out.Message).Scan(&out.OutboxID)
+		commit.Queue(`INSERT INTO outbox (alert_id, payload) VALUES ($1, $2) RETURNING id`, a.ID, out.Message).QueryRow(func(row pgx.Row) error {
+			return row.Scan(&out.OutboxID)
+		})
+	}
+	commit.Queue("COMMIT").Exec(func(tag pgconn.CommandTag) error {
+		// COMMIT of a failed transaction rolls it back, without an error.
+		if tag.String() != "COMMIT" {
+			return pgx.ErrTxCommitRollback
+		}
+		return nil
 	})
-	if err != nil {
-		return SavedAlert{}, fmt.Errorf("saving alert %s: %w", a.ID, err)
+	if err := conn.SendBatch(ctx, &commit).Close(); err != nil {
+		return SavedAlert{}, err
 	}
 	return out, nil
+}
+
+// rollback ends the transaction a failed saveAlert left open, so that the
+// connection goes back to the pool; when it cannot, the pool closes the
+// connection instead.
+func rollback(conn *pgx.Conn) {
+	if conn.IsClosed() || conn.PgConn().IsBusy() || conn.PgConn().TxStatus() == 'I' {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = conn.Exec(ctx, "ROLLBACK")
 }
 
 // saveAlertSQL returns one row when the alert was stored (none when its

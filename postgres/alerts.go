@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dowserhq/dowser"
@@ -24,9 +25,11 @@ type Alerts struct{ pool *pgxpool.Pool }
 // SavedAlert is what SaveAlert stored: the deliveries, and the outbox row
 // that will carry them to the alerts topic (0 when nothing was stored).
 type SavedAlert struct {
+	AlertID    string
 	Deliveries []schema.Delivery
 	OutboxID   int64
-	// Message is the alerts-topic payload of the outbox row.
+	// Message is the alerts-topic payload of the outbox row, encoded by
+	// schema.AlertMessage.
 	Message []byte
 }
 
@@ -44,43 +47,103 @@ func (s *Alerts) SaveAlert(ctx context.Context, a *schema.Alert, recipients []st
 	recipients = append([]string(nil), recipients...)
 	sort.Strings(recipients)
 	recipients = slices.Compact(recipients)
-	// The alerts-topic message, but for its deliveries, which the
-	// statement numbers and appends.
-	prefix, err := alertMessagePrefix(a, body)
-	if err != nil {
-		return SavedAlert{}, fmt.Errorf("encoding alert message %s: %w", a.ID, err)
-	}
 	n := len(a.Evidence)
 	evIDs, evTypes, evCustomers, evContent, evURLs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	evTimes := make([]time.Time, n)
 	for i, ev := range a.Evidence {
 		evIDs[i], evTypes[i], evTimes[i], evCustomers[i], evContent[i], evURLs[i] = ev.EventID, ev.Type, ev.Time, ev.CustomerID, ev.ContentID, ev.URL
 	}
-	// One statement, so one round trip and its own transaction: the
-	// alert, its evidence, each recipient's next sequence (the users'
-	// rows locked in id order) and delivery, and the outbox row; nothing
-	// but the alert's insert when its id is stored already.
-	rows, err := s.pool.Query(ctx, saveAlertSQL,
-		a.ID, a.SignalID, a.SignalVersion, a.Subject, a.CustomerID, a.AccountID, a.Priority, a.EventID, a.Time, body,
-		evIDs, evTypes, evTimes, evCustomers, evContent, evURLs, recipients, prefix)
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return SavedAlert{}, fmt.Errorf("saving alert %s: %w", a.ID, err)
 	}
-	var out SavedAlert
-	var user *string
-	var seq *int64
-	_, err = pgx.ForEachRow(rows, []any{&out.OutboxID, &out.Message, &user, &seq}, func() error {
-		if user != nil && seq != nil {
-			out.Deliveries = append(out.Deliveries, schema.Delivery{UserID: *user, Seq: *seq, AlertID: a.ID, Alert: body, EventTime: a.Time})
-		}
-		return nil
-	})
+	defer conn.Release()
+	out, err := saveAlert(ctx, conn.Conn(), a, body,
+		a.ID, a.SignalID, a.SignalVersion, a.Subject, a.CustomerID, a.AccountID, a.Priority, a.EventID, a.Time, body,
+		evIDs, evTypes, evTimes, evCustomers, evContent, evURLs, recipients)
 	if err != nil {
+		rollback(conn.Conn())
 		return SavedAlert{}, fmt.Errorf("saving alert %s: %w", a.ID, err)
 	}
 	return out, nil
 }
 
+// saveAlert runs saveAlertSQL and writes the outbox row in one
+// transaction, so that a message reaches the alerts topic if and only if
+// its alert is stored. It costs two round trips, not four: BEGIN is sent
+// with the statement, and COMMIT with the outbox row. On an error the
+// transaction may be left open; the caller rolls it back.
+func saveAlert(ctx context.Context, conn *pgx.Conn, a *schema.Alert, body []byte, args ...any) (SavedAlert, error) {
+	out := SavedAlert{AlertID: a.ID}
+	var b pgx.Batch
+	b.Queue("BEGIN")
+	b.Queue(saveAlertSQL, args...)
+	stored := false
+	err := func() error {
+		br := conn.SendBatch(ctx, &b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		var user *string
+		var seq *int64
+		_, err = pgx.ForEachRow(rows, []any{&user, &seq}, func() error {
+			stored = true
+			if user != nil && seq != nil {
+				out.Deliveries = append(out.Deliveries, schema.Delivery{UserID: *user, Seq: *seq, AlertID: a.ID, Alert: body, EventTime: a.Time})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return br.Close()
+	}()
+	if err != nil {
+		return SavedAlert{}, err
+	}
+	var commit pgx.Batch
+	if stored {
+		m := schema.NewAlertMessage(a.ID, a.Time, body, out.Deliveries)
+		if out.Message, err = m.Encode(); err != nil {
+			return SavedAlert{}, err
+		}
+		commit.Queue(`INSERT INTO outbox (alert_id, payload) VALUES ($1, $2) RETURNING id`, a.ID, out.Message).QueryRow(func(row pgx.Row) error {
+			return row.Scan(&out.OutboxID)
+		})
+	}
+	commit.Queue("COMMIT").Exec(func(tag pgconn.CommandTag) error {
+		// COMMIT of a failed transaction rolls it back, without an error.
+		if tag.String() != "COMMIT" {
+			return pgx.ErrTxCommitRollback
+		}
+		return nil
+	})
+	if err := conn.SendBatch(ctx, &commit).Close(); err != nil {
+		return SavedAlert{}, err
+	}
+	return out, nil
+}
+
+// rollback ends the transaction a failed saveAlert left open, so that the
+// connection goes back to the pool; when it cannot, the pool closes the
+// connection instead.
+func rollback(conn *pgx.Conn) {
+	if conn.IsClosed() || conn.PgConn().IsBusy() || conn.PgConn().TxStatus() == 'I' {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = conn.Exec(ctx, "ROLLBACK")
+}
+
+// saveAlertSQL returns one row when the alert was stored (none when its
+// id was stored already): a delivery per row, by user id, or one row of
+// nulls when nobody received it.
 const saveAlertSQL = `
 WITH alert AS (
 	INSERT INTO alerts (id, signal_id, signal_version, subject, customer_id, account_id, priority, event_id, event_time, body)
@@ -101,38 +164,10 @@ WITH alert AS (
 	INSERT INTO deliveries (user_id, seq, alert_id)
 	SELECT numbered.id, numbered.last_seq, alert.id FROM numbered, alert
 	RETURNING user_id, seq
-), outboxed AS (
-	INSERT INTO outbox (alert_id, payload)
-	SELECT alert.id, $18::bytea || convert_to(coalesce((
-		SELECT '[' || string_agg('{"user":' || to_json(user_id)::text || ',"seq":' || seq || '}', ',' ORDER BY user_id) || ']'
-		FROM delivered), 'null'), 'UTF8') || '\x7d'::bytea
-	FROM alert
-	RETURNING id, payload
 )
-SELECT outboxed.id, outboxed.payload, delivered.user_id, delivered.seq
-FROM outboxed LEFT JOIN delivered ON true
+SELECT delivered.user_id, delivered.seq
+FROM alert LEFT JOIN delivered ON true
 ORDER BY delivered.user_id`
-
-// alertMessagePrefix is the JSON of the alert's schema.AlertMessage up to
-// the value of its deliveries.
-func alertMessagePrefix(a *schema.Alert, body []byte) ([]byte, error) {
-	id, err := json.Marshal(a.ID)
-	if err != nil {
-		return nil, err
-	}
-	at, err := json.Marshal(a.Time)
-	if err != nil {
-		return nil, err
-	}
-	b := make([]byte, 0, len(body)+len(id)+len(at)+64)
-	b = append(b, `{"alert_id":`...)
-	b = append(b, id...)
-	b = append(b, `,"event_time":`...)
-	b = append(b, at...)
-	b = append(b, `,"alert":`...)
-	b = append(b, body...)
-	return append(b, `,"deliveries":`...), nil
-}
 
 // OutboxMessage is an alert message not yet known to be on the alerts
 // topic.

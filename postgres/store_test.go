@@ -441,3 +441,31 @@ func TestImportDoNotTrack(t *testing.T) {
 		t.Error("an unknown kind must fail the import")
 	}
 }
+
+// TestFailedSaveAlertLeavesNothing: an alert PostgreSQL refuses numbers
+// nobody and leaves no transaction open; the next alert is stored as if
+// the first had never been tried.
+func TestFailedSaveAlertLeavesNothing(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	if err := s.PutUser(ctx, postgres.User{ID: "ana", Name: "ana", Role: postgres.RoleRep}, "token-ana-0123456789"); err != nil {
+		t.Fatal(err)
+	}
+	bad := alert("al-bad")
+	bad.Evidence[0].Title = "Pri\x00cing"
+	for range 20 { // more than the pool's connections
+		if _, err := s.SaveAlert(ctx, bad, []string{"ana"}); err == nil {
+			t.Fatal("an alert with a NUL in its evidence was stored")
+		}
+	}
+	saved, err := s.SaveAlert(ctx, alert("al-good"), []string{"ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(saved.Deliveries) != 1 || saved.Deliveries[0].Seq != 1 || saved.OutboxID == 0 || saved.AlertID != "al-good" {
+		t.Errorf("after failed saves, stored %+v; want ana#1 with an outbox row", saved)
+	}
+	if acquired, _, _ := s.PoolStats(); acquired != 0 {
+		t.Errorf("%d connections still acquired", acquired)
+	}
+}

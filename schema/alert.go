@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -87,6 +88,32 @@ type AlertMessage struct {
 	EventTime  time.Time       `json:"event_time"`
 	Alert      json.RawMessage `json:"alert"`
 	Deliveries []Recipient     `json:"deliveries"`
+}
+
+// NewAlertMessage is the alerts-topic message of a stored alert: its id,
+// triggering event time and JSON document, and the deliveries its
+// transaction numbered, in the order given (SaveAlert gives them by user
+// id). No deliveries encode as null, as they always have on the topic.
+func NewAlertMessage(alertID string, eventTime time.Time, alert json.RawMessage, deliveries []Delivery) AlertMessage {
+	m := AlertMessage{AlertID: alertID, EventTime: eventTime, Alert: alert}
+	if len(deliveries) > 0 {
+		m.Deliveries = make([]Recipient, len(deliveries))
+		for i, d := range deliveries {
+			m.Deliveries[i] = Recipient{UserID: d.UserID, Seq: d.Seq}
+		}
+	}
+	return m
+}
+
+// Encode returns the message's value on the alerts topic. The field names
+// are the contract every instance of a fleet reads, old and new alike:
+// {"alert_id", "event_time", "alert", "deliveries": [{"user", "seq"}]}.
+func (m *AlertMessage) Encode() ([]byte, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the message of alert %s: %w", m.AlertID, err)
+	}
+	return b, nil
 }
 
 // Recipient is one user's place in an AlertMessage.

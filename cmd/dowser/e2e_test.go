@@ -20,6 +20,7 @@ import (
 	"github.com/dowserhq/dowser/broker"
 	"github.com/dowserhq/dowser/detector"
 	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/postgres/pgtest"
 )
 
@@ -146,12 +147,12 @@ func (a *testApp) awaitSignals(within time.Duration, cond func([]*detector.Signa
 	start := time.Now()
 	timeout := time.After(within)
 	for {
-		snap := a.signals.current()
-		if cond(snap.signals) {
+		enabled, changed := a.pipe.Signals()
+		if cond(enabled) {
 			return time.Since(start)
 		}
 		select {
-		case <-snap.next:
+		case <-changed:
 		case <-timeout:
 			a.t.Fatalf("signal set not as expected within %v", within)
 		}
@@ -757,7 +758,7 @@ func TestEndToEndDoNotTrackDropsEventsBeforeAnyState(t *testing.T) {
 	app.do("PUT", "/v1/accounts/initech", adminToken, map[string]string{"name": "Initech", "owner": "rep-ana"}, http.StatusOK, nil)
 	// The list reaches the detectors within a poll; wait for it there.
 	deadline := time.Now().Add(5 * time.Second)
-	for !(*app.privacy.dnt.Load())["account"]["acme"] {
+	for !app.pipe.DoNotTrack(postgres.DNTAccount, "acme") {
 		if time.Now().After(deadline) {
 			t.Fatal("do-not-track list not loaded within 5 s")
 		}
@@ -780,7 +781,7 @@ func TestEndToEndDoNotTrackDropsEventsBeforeAnyState(t *testing.T) {
 	// Tracking acme again must not resurrect the dropped views: no state was kept.
 	app.do("DELETE", "/v1/do-not-track/account/acme", adminToken, nil, http.StatusNoContent, nil)
 	deadline = time.Now().Add(5 * time.Second)
-	for (*app.privacy.dnt.Load())["account"]["acme"] {
+	for app.pipe.DoNotTrack(postgres.DNTAccount, "acme") {
 		if time.Now().After(deadline) {
 			t.Fatal("do-not-track list not reloaded within 5 s")
 		}

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -22,11 +21,14 @@ import (
 
 	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/api"
+	"github.com/dowserhq/dowser/broadcast"
 	"github.com/dowserhq/dowser/broker"
 	"github.com/dowserhq/dowser/demo"
 	"github.com/dowserhq/dowser/ingest"
 	"github.com/dowserhq/dowser/notify"
+	"github.com/dowserhq/dowser/pipeline"
 	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser/preview"
 	"github.com/dowserhq/dowser/schema"
 	"github.com/dowserhq/dowser/web"
 )
@@ -194,8 +196,7 @@ type App struct {
 	// Set before ready is closed.
 	httpAddr string
 	brokers  []string
-	signals  *signalSet
-	privacy  *privacy
+	pipe     *pipeline.Pipeline
 	consumer *ingest.Consumer
 	store    *postgres.Store
 }
@@ -328,8 +329,14 @@ func (a *App) Run(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	alertsTopic := broadcast.Config{
+		Brokers: brokers, Topic: a.cfg.AlertsTopic,
+		Partitions: a.cfg.Partitions, Replication: a.cfg.Replication, Retention: a.cfg.AlertsRetention,
+		RelayEvery: time.Second, TombstonesEvery: a.cfg.SignalsPoll,
+		Store: store, Logger: log,
+	}
 	if err := retryForever(ctx, log, "creating the alerts topic", func() error {
-		return ensureAlertsTopic(ctx, brokers, a.cfg, log)
+		return broadcast.EnsureTopic(ctx, alertsTopic)
 	}); err != nil {
 		return err
 	}
@@ -338,38 +345,39 @@ func (a *App) Run(ctx context.Context) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerPoolStats(reg, store)
 
-	signals := newSignalSet(store, a.cfg.SignalsPoll, log)
-	signals.maxEnabled = a.cfg.MaxEnabledSignals
-	a.signals = signals
 	if a.cfg.Demo {
 		if err := demo.Seed(ctx, store, log); err != nil {
 			return err
 		}
 	}
-	if err := signals.load(ctx); err != nil {
-		return err
-	}
 
 	hub := notify.NewHub(notify.HubConfig{AllowedOrigins: splitList(a.cfg.AllowedOrigins), Logger: log}, store, hubActions{store}, reg)
-	alerts := ingest.NewProducer(brokers, a.cfg.AlertsTopic)
-	defer alerts.Close()
-	priv := newPrivacy(store, privacyConfig{
-		Every: a.cfg.SignalsPoll, Retention: a.cfg.Retention, Key: key, KeepURLParams: splitList(a.cfg.EvidenceURLParams),
-	}, alerts, log, reg)
-	a.privacy = priv
-	if err := priv.load(ctx); err != nil {
-		return err
-	}
 	revoked, err := notify.NewRevocationWatcher(ctx, store, hub, a.cfg.RevocationPoll, log)
 	if err != nil {
 		return err
 	}
-	pipe := newPipeline(priv, a.cfg.GroupID, a.cfg.EventsTopic, store, notify.NewRouter(store.Directory, hub), hub, signals, alerts, log, reg)
-	var tail *ingest.Tailer
+	alertsTopic.Hub = hub
+	var alerts *broadcast.Broadcaster
 	if err := retryForever(ctx, log, "reading the end of the alerts topic", func() (err error) {
-		tail, err = ingest.NewTailer(ctx, brokers, a.cfg.AlertsTopic, log)
+		alerts, err = broadcast.New(ctx, alertsTopic)
 		return err
 	}); err != nil {
+		return err
+	}
+	defer alerts.Close()
+	pipe, err := pipeline.New(pipeline.Config{
+		Group: a.cfg.GroupID, Topic: a.cfg.EventsTopic,
+		Checkpoints: store, Alerts: store, Accounts: store, Privacy: store, Signals: store,
+		Router: notify.NewRouter(store.Directory, hub), Hub: hub, Broadcast: alerts,
+		SignalsPoll: a.cfg.SignalsPoll, MaxEnabledSignals: a.cfg.MaxEnabledSignals, Retention: a.cfg.Retention,
+		PrivacyKey: key, KeepURLParams: splitList(a.cfg.EvidenceURLParams),
+		Logger: log, Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+	a.pipe = pipe
+	if err := pipe.Load(ctx); err != nil {
 		return err
 	}
 	consumer, err := ingest.NewConsumer(ingest.Config{
@@ -417,14 +425,14 @@ func (a *App) Run(ctx context.Context) error {
 		Events: eventProducer{events},
 		// Over HTTP as over Kafka: a far-future event is refused.
 		MaxEventSkew: a.cfg.MaxEventSkew,
-		Preview: previewer{brokers: brokers, topic: a.cfg.EventsTopic, store: store,
-			maxEvents: a.cfg.MaxPreviewEvents, timeout: a.cfg.PreviewTimeout, started: a.cfg.previewStarted},
+		Preview: preview.Signal{Brokers: brokers, Topic: a.cfg.EventsTopic, Store: store,
+			MaxEvents: a.cfg.MaxPreviewEvents, Timeout: a.cfg.PreviewTimeout, Started: a.cfg.previewStarted},
 		MaxPreviews:           a.cfg.MaxPreviews,
 		Logger:                log,
 		SecureCookies:         api.CookieSecurity(a.cfg.SecureCookies),
 		TrustedProxies:        proxies,
 		AuthFailuresPerMinute: failures,
-		Reroute:               reroutePreview{store},
+		Reroute:               preview.Content{Store: store},
 	}, api.Stores{People: store.People, Directory: store.Directory, Signals: store.Signals, Alerts: store.Alerts, Privacy: store.Privacy}, hub))
 	// The timeouts bound how long a client may take to send a request; a
 	// websocket, once upgraded, keeps the hub's own deadlines instead.
@@ -452,12 +460,8 @@ func (a *App) Run(ctx context.Context) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return consumer.Run(gctx) })
-	g.Go(func() error { return signals.Run(gctx) })
-	g.Go(func() error { return priv.Run(gctx) })
+	g.Go(func() error { return pipe.Run(gctx) })
 	g.Go(func() error { return revoked.Run(gctx) })
-	g.Go(func() error { return tail.Run(gctx, pipe.fanOut) })
-	g.Go(func() error { return pipe.publishLoop(gctx) })
-	g.Go(func() error { return pipe.relayOutbox(gctx, time.Second) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serving http: %w", err)
@@ -477,34 +481,6 @@ func (a *App) Run(ctx context.Context) error {
 	log.Info("dowser serving", "http", a.httpAddr, "brokers", brokers, "events_topic", a.cfg.EventsTopic, "version", version)
 	close(a.ready)
 	return g.Wait()
-}
-
-// ensureAlertsTopic creates the alerts topic compacted as well as
-// time-limited: its messages are keyed by alert id, so an erased alert's
-// tombstone removes its message at the next compaction, and the rest go
-// after --alerts-retention. An existing topic is left as it is, with a
-// warning when it is not compacted.
-func ensureAlertsTopic(ctx context.Context, brokers []string, cfg serveConfig, log *slog.Logger) error {
-	retention := cfg.AlertsRetention.Milliseconds()
-	if retention == 0 {
-		retention = (24 * time.Hour).Milliseconds() // the flag's default
-	}
-	// Compaction and retention only touch closed segments: roll them at
-	// least hourly so an erased alert leaves within about an hour.
-	segment := min(retention, time.Hour.Milliseconds())
-	have, err := ingest.EnsureTopicConfigured(ctx, brokers, cfg.AlertsTopic, cfg.Partitions, cfg.Replication, map[string]string{
-		"cleanup.policy": "compact,delete",
-		"retention.ms":   strconv.FormatInt(retention, 10),
-		"segment.ms":     strconv.FormatInt(segment, 10),
-	})
-	if err != nil {
-		return err
-	}
-	if have != nil && !ingest.Compacted(have["cleanup.policy"]) {
-		log.Warn("the alerts topic is not compacted: erased alerts stay on it until its retention; see docs/privacy.md",
-			"topic", cfg.AlertsTopic, "cleanup.policy", have["cleanup.policy"], "retention.ms", have["retention.ms"])
-	}
-	return nil
 }
 
 // readiness lists what keeps this instance from doing its job: PostgreSQL

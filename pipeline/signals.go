@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"context"
@@ -18,18 +18,18 @@ type signalSnapshot struct {
 	next chan struct{}
 }
 
-// signalSource is where signalSet reads the signals: *postgres.Store.
-type signalSource interface {
+// SignalStore is where the pipeline reads the signals: *postgres.Store.
+type SignalStore interface {
 	SignalsRevision(ctx context.Context) (string, error)
 	ListSignals(ctx context.Context) ([]postgres.StoredSignal, error)
 }
 
-var _ signalSource = (*postgres.Store)(nil)
+var _ SignalStore = (*postgres.Store)(nil)
 
 // signalSet keeps the enabled signals in step with PostgreSQL, so that a
 // change reaches every partition's engine within one poll interval.
 type signalSet struct {
-	store signalSource
+	store SignalStore
 	every time.Duration
 	log   *slog.Logger
 	cur   atomic.Pointer[signalSnapshot]
@@ -41,7 +41,7 @@ type signalSet struct {
 	compiled atomic.Int64
 }
 
-func newSignalSet(store signalSource, every time.Duration, log *slog.Logger) *signalSet {
+func newSignalSet(store SignalStore, every time.Duration, log *slog.Logger) *signalSet {
 	s := &signalSet{store: store, every: every, log: log}
 	s.cur.Store(&signalSnapshot{next: make(chan struct{})})
 	return s

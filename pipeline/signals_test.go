@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"github.com/dowserhq/dowser/postgres"
 )
 
-// fakeSignals is a signalSource held in memory.
+// fakeSignals is a SignalStore held in memory.
 type fakeSignals struct {
 	rev     int
 	signals []postgres.StoredSignal

@@ -1,4 +1,4 @@
-package main
+package preview
 
 import (
 	"context"
@@ -21,23 +21,34 @@ const (
 	rerouteListed = 50
 )
 
-// reroutePreview answers POST /v1/content/{id}/impact: it routes the most
-// recent alerts' marketing recipients twice with notify's router, over the
+// Content answers POST /v1/content/{id}/impact: it routes the most recent
+// alerts' marketing recipients twice with notify's router, over the
 // content items as stored and as they would be with the change, and
 // reports the alerts whose recipients differ.
-type reroutePreview struct{ store *postgres.Store }
+type Content struct{ Store ContentStore }
 
-var _ api.ReroutePreviewer = reroutePreview{}
+// ContentStore is what a content preview reads: *postgres.Store.
+type ContentStore interface {
+	ListContent(ctx context.Context) ([]dowser.Content, error)
+	ListAlerts(ctx context.Context, userID string, limit int) ([]postgres.ListedAlert, error)
+	UserRoles(ctx context.Context, ids []string) (map[string]dowser.Role, error)
+}
 
-func (p reroutePreview) ContentImpact(ctx context.Context, c dowser.Content) (api.ContentImpact, error) {
+var (
+	_ ContentStore         = (*postgres.Store)(nil)
+	_ api.ReroutePreviewer = Content{}
+)
+
+// ContentImpact implements api.ReroutePreviewer.
+func (p Content) ContentImpact(ctx context.Context, c dowser.Content) (api.ContentImpact, error) {
 	out := api.ContentImpact{ContentID: c.ID, Alerts: []api.ReroutedAlert{}, Gain: []string{}, Lose: []string{}}
-	before, err := p.store.ListContent(ctx)
+	before, err := p.Store.ListContent(ctx)
 	if err != nil {
 		return out, err
 	}
 	after := slices.DeleteFunc(slices.Clone(before), func(have dowser.Content) bool { return have.ID == c.ID })
 	after = append(after, c)
-	listed, err := p.store.ListAlerts(ctx, "", rerouteAlerts)
+	listed, err := p.Store.ListAlerts(ctx, "", rerouteAlerts)
 	if err != nil {
 		return out, err
 	}
@@ -54,7 +65,7 @@ func (p reroutePreview) ContentImpact(ctx context.Context, c dowser.Content) (ap
 		alerts = append(alerts, &a)
 		users = append(users, a.SignalOwner)
 	}
-	roles, err := p.store.UserRoles(ctx, users)
+	roles, err := p.Store.UserRoles(ctx, users)
 	if err != nil {
 		return out, err
 	}

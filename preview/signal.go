@@ -1,4 +1,4 @@
-package main
+package preview
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/dowserhq/dowser/api"
 	"github.com/dowserhq/dowser/backtest"
 	"github.com/dowserhq/dowser/detector"
 	"github.com/dowserhq/dowser/ingest"
@@ -13,22 +14,34 @@ import (
 	"github.com/dowserhq/dowser/schema"
 )
 
-// previewer runs the backtest of a signal over the events topic's recent
+// Signal runs the backtest of a signal over the events topic's recent
 // history, for the console's "what would this have fired" preview.
-type previewer struct {
-	brokers []string
-	topic   string
-	store   *postgres.Store
-	// maxEvents bounds the events one preview reads: the newest of each
-	// partition, shared out evenly.
-	maxEvents int64
-	// timeout bounds the time one preview takes; what it read by then is
-	// its answer.
-	timeout time.Duration
-	// started, when set, is called as a preview starts reading events
+type Signal struct {
+	Brokers []string
+	// Topic is the events topic.
+	Topic string
+	Store AccountOwners
+	// MaxEvents bounds the events one preview reads: the newest of each
+	// partition, shared out evenly; 0: no bound.
+	MaxEvents int64
+	// Timeout bounds the time one preview takes; what it read by then is
+	// its answer. 0: no bound.
+	Timeout time.Duration
+	// Started, when set, is called as a preview starts reading events
 	// (tests hold previews with it).
-	started func(ctx context.Context)
+	Started func(ctx context.Context)
 }
+
+// AccountOwners answers every account's owner and lifecycle, which the
+// backtest routes and fills by: *postgres.Store.
+type AccountOwners interface {
+	AccountOwners(ctx context.Context) (map[string][2]string, error)
+}
+
+var (
+	_ AccountOwners = (*postgres.Store)(nil)
+	_ api.Previewer = Signal{}
+)
 
 // previewSummary is what a preview answers.
 type previewSummary struct {
@@ -48,13 +61,15 @@ type previewSummary struct {
 
 const previewSamples = 20
 
-func (p previewer) Preview(parent context.Context, sig *detector.Signal, since time.Duration) (any, error) {
+// Preview implements api.Previewer: it answers a summary of what sig
+// would have fired on the events of the last since.
+func (p Signal) Preview(parent context.Context, sig *detector.Signal, since time.Duration) (any, error) {
 	ctx, cancel := parent, context.CancelFunc(func() {})
-	if p.timeout > 0 {
-		ctx, cancel = context.WithTimeout(parent, p.timeout)
+	if p.Timeout > 0 {
+		ctx, cancel = context.WithTimeout(parent, p.Timeout)
 	}
 	defer cancel()
-	owners, err := p.store.AccountOwners(ctx)
+	owners, err := p.Store.AccountOwners(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -73,17 +88,17 @@ func (p previewer) Preview(parent context.Context, sig *detector.Signal, since t
 			return nil
 		},
 	})
-	history, err := ingest.OpenHistory(ctx, p.brokers, p.topic, time.Now().Add(-since))
+	history, err := ingest.OpenHistory(ctx, p.Brokers, p.Topic, time.Now().Add(-since))
 	if err != nil {
 		return nil, err
 	}
-	if total := history.Messages(); p.maxEvents > 0 && total > p.maxEvents {
-		keepNewest(history.Ranges, p.maxEvents)
+	if total := history.Messages(); p.MaxEvents > 0 && total > p.MaxEvents {
+		keepNewest(history.Ranges, p.MaxEvents)
 		out.Stopped = fmt.Sprintf("read only the newest %d of the %d events since %s, the most a preview reads (--max-preview-events); try a shorter since",
-			p.maxEvents, total, out.Since)
+			p.MaxEvents, total, out.Since)
 	}
-	if p.started != nil {
-		p.started(ctx)
+	if p.Started != nil {
+		p.Started(ctx)
 	}
 	err = runner.RunRecords(ctx, func(emit func(int, int64, []byte) error) error {
 		return history.Read(ctx, emit)
@@ -94,7 +109,7 @@ func (p previewer) Preview(parent context.Context, sig *detector.Signal, since t
 		if ctx.Err() == nil || parent.Err() != nil {
 			return nil, err
 		}
-		out.Stopped = fmt.Sprintf("stopped after %v, the most a preview runs (--preview-timeout): the counts cover the events read until then; try a shorter since", p.timeout)
+		out.Stopped = fmt.Sprintf("stopped after %v, the most a preview runs (--preview-timeout): the counts cover the events read until then; try a shorter since", p.Timeout)
 	}
 	s := runner.Summary()
 	out.Events, out.Invalid, out.Alerts, out.WhereStopped = s.Events, s.Invalid, s.Alerts, s.WhereStopped

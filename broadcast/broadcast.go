@@ -1,0 +1,103 @@
+package broadcast
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser/schema"
+)
+
+// Config is what a Broadcaster needs: where the alerts topic is, how it is
+// created, and its collaborators.
+type Config struct {
+	Brokers []string
+	// Topic is the alerts topic (--alerts-topic).
+	Topic string
+	// Partitions, Replication and Retention apply when EnsureTopic creates
+	// the topic; Retention 0 means 24 hours.
+	Partitions  int
+	Replication int
+	Retention   time.Duration
+	// RelayEvery is how often the outbox relay looks for rows left behind
+	// (1 s when 0); TombstonesEvery how often erased alerts' tombstones
+	// are written (1 s when 0).
+	RelayEvery      time.Duration
+	TombstonesEvery time.Duration
+	Store           Store
+	Hub             Hub
+	Logger          *slog.Logger
+}
+
+// Store is the outbox and the erased alerts in PostgreSQL: *postgres.Store.
+type Store interface {
+	MarkPublished(ctx context.Context, ids ...int64) error
+	AlertsGone(ctx context.Context, ids []string) ([]string, error)
+	PublishPending(ctx context.Context, olderThan time.Duration, limit int, publish func(context.Context, []postgres.OutboxMessage) error) (int, error)
+	PublishTombstones(ctx context.Context, limit int, publish func(context.Context, []string) error) (int, error)
+}
+
+var _ Store = (*postgres.Store)(nil)
+
+// Hub pushes deliveries to the sockets of this instance: *notify.Hub.
+type Hub interface {
+	Deliver(ds ...schema.Delivery)
+}
+
+// Broadcaster publishes stored alerts on the alerts topic and delivers
+// what the topic carries, from any instance, to this instance's hub.
+type Broadcaster struct {
+	cfg      Config
+	log      *slog.Logger
+	producer *ingest.Producer
+	tail     *ingest.Tailer
+	// toPublish carries stored alerts from the partitions to publishLoop.
+	toPublish chan postgres.SavedAlert
+}
+
+// publishQueue bounds the stored alerts waiting for publishLoop; beyond
+// it, the outbox relay publishes them.
+const publishQueue = 4096
+
+// New resolves where the alerts topic ends now, so that every message
+// written after New returns reaches this instance's hub once Run runs.
+func New(ctx context.Context, cfg Config) (*Broadcaster, error) {
+	if cfg.Store == nil || cfg.Hub == nil || cfg.Logger == nil {
+		return nil, errors.New("broadcast: Store, Hub and Logger must be set")
+	}
+	if cfg.RelayEvery <= 0 {
+		cfg.RelayEvery = time.Second
+	}
+	if cfg.TombstonesEvery <= 0 {
+		cfg.TombstonesEvery = time.Second
+	}
+	tail, err := ingest.NewTailer(ctx, cfg.Brokers, cfg.Topic, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	return &Broadcaster{
+		cfg: cfg, log: cfg.Logger, tail: tail,
+		producer:  ingest.NewProducer(cfg.Brokers, cfg.Topic),
+		toPublish: make(chan postgres.SavedAlert, publishQueue),
+	}, nil
+}
+
+// Run publishes, relays and fans out until ctx ends; then it publishes
+// what is still queued, for a few seconds at most. Only a failure to read
+// the topic ends it early.
+func (b *Broadcaster) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return b.tail.Run(ctx, b.fanOut) })
+	g.Go(func() error { return b.publishLoop(ctx) })
+	g.Go(func() error { return b.relayOutbox(ctx) })
+	g.Go(func() error { return b.relayTombstones(ctx) })
+	return g.Wait()
+}
+
+// Close closes the producer; call it after Run has returned.
+func (b *Broadcaster) Close() error { return b.producer.Close() }

@@ -1,0 +1,91 @@
+package broadcast
+
+import (
+	"context"
+	"time"
+
+	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/postgres"
+)
+
+// Publish hands a stored alert to the publishing loop without waiting: the
+// partition that stored it goes on with its next events. When the queue
+// is full the alert's outbox row stays unmarked, and the outbox relay
+// publishes it.
+func (b *Broadcaster) Publish(saved postgres.SavedAlert) {
+	select {
+	case b.toPublish <- saved:
+	default:
+		b.log.Warn("publish queue full; the outbox relay will publish the alert", "outbox_id", saved.OutboxID)
+	}
+}
+
+// publishLoop puts the alerts the partitions stored on the alerts topic,
+// all that are waiting in one produce call, and marks their outbox rows
+// published, until ctx ends; then it publishes what is still queued, for
+// a few seconds at most. Failing is not fatal: the outbox relay publishes
+// what is left unmarked.
+func (b *Broadcaster) publishLoop(ctx context.Context) error {
+	const most = 500
+	batch := make([]postgres.SavedAlert, 0, most)
+	take := func() {
+		for len(batch) < most {
+			select {
+			case s := <-b.toPublish:
+				batch = append(batch, s)
+			default:
+				return
+			}
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			dctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			for take(); len(batch) > 0 && dctx.Err() == nil; take() {
+				b.publish(dctx, batch)
+				batch = batch[:0]
+			}
+			return nil
+		case s := <-b.toPublish:
+			batch = append(batch, s)
+			take()
+			b.publish(ctx, batch)
+			clear(batch)
+			batch = batch[:0]
+		}
+	}
+}
+
+// publish puts stored alerts on the alerts topic and marks their outbox
+// rows published.
+func (b *Broadcaster) publish(ctx context.Context, batch []postgres.SavedAlert) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	msgs := make([]ingest.Message, len(batch))
+	ids := make([]int64, len(batch))
+	alertIDs := make([]string, len(batch))
+	for i, saved := range batch {
+		msgs[i] = ingest.Message{Key: []byte(saved.AlertID), Value: saved.Message}
+		ids[i] = saved.OutboxID
+		alertIDs[i] = saved.AlertID
+	}
+	if err := b.producer.Produce(ctx, msgs...); err != nil {
+		b.log.Warn("publishing alerts; the outbox relay will retry", "alerts", len(msgs), "err", err)
+		return
+	}
+	if err := b.cfg.Store.MarkPublished(ctx, ids...); err != nil {
+		b.log.Warn("marking alerts published; they may be published twice, harmlessly", "alerts", len(ids), "err", err)
+	}
+	// An alert erased after it was stored got its tombstone, perhaps
+	// before its message, which we just wrote: one more tombstone after
+	// it keeps the erasure the last word on the topic.
+	gone, err := b.cfg.Store.AlertsGone(ctx, alertIDs)
+	if err == nil && len(gone) > 0 {
+		err = b.producer.Produce(ctx, tombstones(gone)...)
+	}
+	if err != nil {
+		b.log.Error("checking published alerts for erasures; an erased alert may stay on the alerts topic until its retention", "alerts", len(alertIDs), "err", err)
+	}
+}

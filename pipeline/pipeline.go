@@ -1,0 +1,222 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/dowserhq/dowser/detector"
+	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/notify"
+	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser/schema"
+)
+
+// Config is the pipeline's collaborators and settings. Every collaborator
+// must be set; in the service, the stores are one *postgres.Store.
+type Config struct {
+	// Group and Topic are the consumer group and the events topic: the
+	// key of the partitions' checkpoints.
+	Group string
+	Topic string
+
+	Checkpoints CheckpointStore
+	Alerts      AlertStore
+	Accounts    AccountStore
+	Privacy     PrivacyStore
+	Signals     SignalStore
+	Router      Router
+	// Hub delivers stored alerts to the sockets of this instance at once.
+	Hub Hub
+	// Broadcast carries stored alerts to every instance (the alerts
+	// topic); Run runs it.
+	Broadcast Broadcaster
+
+	// SignalsPoll is how often the signals and the privacy lists are
+	// reloaded (--signals-poll).
+	SignalsPoll time.Duration
+	// MaxEnabledSignals is --max-enabled-signals, for a warning when more
+	// are enabled; 0: none.
+	MaxEnabledSignals int
+	// Retention is how long alerts are kept (--retention); 0 keeps them.
+	Retention time.Duration
+	// PrivacyKey keys the pseudonyms of people in logs.
+	PrivacyKey []byte
+	// KeepURLParams are the query parameters evidence URLs keep; every
+	// other one, and fragments and user info, are stripped.
+	KeepURLParams []string
+
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+// CheckpointStore keeps each partition's detector state with the offset
+// it reflects: *postgres.Store.
+type CheckpointStore interface {
+	ClaimCheckpoint(ctx context.Context, group, topic string, partition int, owner string) (postgres.Checkpoint, error)
+	SaveCheckpoint(ctx context.Context, group, topic string, partition int, owner string, cp postgres.Checkpoint) error
+}
+
+// AlertStore stores an alert with its deliveries and outbox row:
+// *postgres.Store.
+type AlertStore interface {
+	SaveAlert(ctx context.Context, a *schema.Alert, recipients []string) (postgres.SavedAlert, error)
+}
+
+// AccountStore answers an account's lifecycle for events that carry
+// none: *postgres.Store.
+type AccountStore interface {
+	AccountLifecycle(ctx context.Context, accountID string) (string, error)
+}
+
+// Router decides who hears of an alert: *notify.Router.
+type Router interface {
+	Route(ctx context.Context, a *schema.Alert) (notify.Route, error)
+}
+
+// Hub pushes deliveries to the sockets of this instance: *notify.Hub.
+type Hub interface {
+	Deliver(ds ...schema.Delivery)
+}
+
+// Broadcaster puts stored alerts on the alerts topic without making the
+// partition wait: *broadcast.Broadcaster.
+type Broadcaster interface {
+	Publish(saved postgres.SavedAlert)
+	Run(ctx context.Context) error
+}
+
+var (
+	_ CheckpointStore = (*postgres.Store)(nil)
+	_ AlertStore      = (*postgres.Store)(nil)
+	_ AccountStore    = (*postgres.Store)(nil)
+	_ Router          = (*notify.Router)(nil)
+	_ Hub             = (*notify.Hub)(nil)
+)
+
+// Pipeline connects ingest to the detector, storage and delivery: each
+// assigned partition gets its own engine, fed in offset order.
+type Pipeline struct {
+	cfg     Config
+	log     *slog.Logger
+	privacy *privacy
+	signals *signalSet
+	fired   *prometheus.CounterVec
+	skipped *prometheus.CounterVec // owners routing passed over
+	cpTime  prometheus.Histogram
+	cpBytes prometheus.Gauge
+	// whereStopped counts where evaluations stopped at a CEL limit.
+	whereStopped prometheus.Counter
+
+	lifecycles lifecycleCache
+}
+
+var _ ingest.Processor = (*Pipeline)(nil)
+
+// New builds the pipeline and registers its metrics. Call Load before
+// the consumer starts and Run beside it.
+func New(cfg Config) (*Pipeline, error) {
+	if cfg.Checkpoints == nil || cfg.Alerts == nil || cfg.Accounts == nil || cfg.Privacy == nil || cfg.Signals == nil ||
+		cfg.Router == nil || cfg.Hub == nil || cfg.Broadcast == nil || cfg.Logger == nil || cfg.Registerer == nil {
+		return nil, errors.New("pipeline: every collaborator of Config must be set")
+	}
+	if cfg.SignalsPoll <= 0 {
+		return nil, fmt.Errorf("pipeline: SignalsPoll %v must be more than 0", cfg.SignalsPoll)
+	}
+	p := &Pipeline{
+		cfg: cfg, log: cfg.Logger,
+		cpTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "dowser_checkpoint_duration_seconds",
+			Help:    "Time to snapshot a partition's detector state and save it with its offset.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+		cpBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dowser_checkpoint_bytes",
+			Help: "Size of the last checkpoint saved by this instance.",
+		}),
+		fired: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dowser_alerts_fired_total",
+			Help: "Alerts stored, by signal and priority.",
+		}, []string{"signal", "priority"}),
+		whereStopped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dowser_where_stopped_total",
+			Help: "Where expressions stopped at their cost or size limit (the event did not match).",
+		}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dowser_routing_owner_skipped_total",
+			Help: "Stored owners routing passed over because they are no user or their role no longer fits, by step.",
+		}, []string{"step"}),
+		lifecycles: lifecycleCache{ttl: 30 * time.Second, m: map[string]lifecycleEntry{}},
+	}
+	cfg.Registerer.MustRegister(p.fired, p.skipped, p.cpTime, p.cpBytes, p.whereStopped)
+	p.signals = newSignalSet(cfg.Signals, cfg.SignalsPoll, cfg.Logger)
+	p.signals.maxEnabled = cfg.MaxEnabledSignals
+	p.privacy = newPrivacy(&cfg)
+	return p, nil
+}
+
+// Load reads the enabled signals, the do-not-track list and the erasure
+// queue: the first partition must not start without them.
+func (p *Pipeline) Load(ctx context.Context) error {
+	if err := p.signals.load(ctx); err != nil {
+		return err
+	}
+	return p.privacy.load(ctx)
+}
+
+// Run keeps the signals and the privacy lists fresh, purges old alerts and
+// runs the broadcaster, until ctx ends.
+func (p *Pipeline) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return p.signals.Run(ctx) })
+	g.Go(func() error { return p.privacy.Run(ctx) })
+	g.Go(func() error { return p.cfg.Broadcast.Run(ctx) })
+	return g.Wait()
+}
+
+// Signals returns the signals the partitions' engines evaluate now, and a
+// channel closed when they change.
+func (p *Pipeline) Signals() ([]*detector.Signal, <-chan struct{}) {
+	snap := p.signals.current()
+	return snap.signals, snap.next
+}
+
+// DoNotTrack reports whether the do-not-track list in force names the
+// customer or account id; kind is postgres.DNTCustomer or DNTAccount.
+func (p *Pipeline) DoNotTrack(kind, id string) bool {
+	return (*p.privacy.dnt.Load())[kind][id]
+}
+
+// Partition implements ingest.Processor: it claims the partition's
+// checkpoint, so that a previous owner still running can no longer save
+// over it, restores the detector state and resumes at the offset that
+// state reflects.
+func (p *Pipeline) Partition(ctx context.Context, partition int) (ingest.PartitionHandler, int64, error) {
+	owner := postgres.NewToken()
+	cp, err := p.cfg.Checkpoints.ClaimCheckpoint(ctx, p.cfg.Group, p.cfg.Topic, partition, owner)
+	if err != nil {
+		return nil, 0, err
+	}
+	snap := p.signals.current()
+	engine := detector.New(snap.signals)
+	if len(cp.State) > 0 {
+		if err := engine.Restore(cp.State); err != nil {
+			// An unreadable state (from an incompatible version, say)
+			// costs the windows it held, not the partition: resume at its
+			// offset with empty state.
+			p.log.Error("checkpoint state unreadable; resuming with empty state", "partition", partition, "offset", cp.NextOffset, "err", err)
+			engine = detector.New(snap.signals)
+		}
+	}
+	// After Restore: the evidence an older build kept is cleaned too.
+	engine.SetEvidenceURL(p.privacy.evidenceURL)
+	w := &partitionWorker{p: p, partition: partition, owner: owner, snap: snap, engine: engine, erased: cp.ErasureSeq}
+	w.applyErasures()
+	p.log.Info("partition opened", "partition", partition, "checkpoint_offset", cp.NextOffset, "state_bytes", len(cp.State))
+	return w, cp.NextOffset, nil
+}

@@ -1,0 +1,145 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/notify"
+	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser/schema"
+)
+
+// fakeStore is every store the pipeline reads and writes, in memory.
+type fakeStore struct {
+	fakeSignals
+	dnt     map[string]map[string]bool
+	saved   []string
+	saveErr error // returned by the next SaveAlert
+	cp      postgres.Checkpoint
+}
+
+func (s *fakeStore) ClaimCheckpoint(context.Context, string, string, int, string) (postgres.Checkpoint, error) {
+	return s.cp, nil
+}
+
+func (s *fakeStore) SaveCheckpoint(_ context.Context, _, _ string, _ int, _ string, cp postgres.Checkpoint) error {
+	s.cp = cp
+	return nil
+}
+
+func (s *fakeStore) SaveAlert(_ context.Context, a *schema.Alert, recipients []string) (postgres.SavedAlert, error) {
+	if err := s.saveErr; err != nil {
+		s.saveErr = nil
+		return postgres.SavedAlert{}, err
+	}
+	s.saved = append(s.saved, a.ID)
+	ds := make([]schema.Delivery, len(recipients))
+	for i, u := range recipients {
+		ds[i] = schema.Delivery{UserID: u, Seq: int64(len(s.saved)), AlertID: a.ID}
+	}
+	return postgres.SavedAlert{AlertID: a.ID, Deliveries: ds, OutboxID: int64(len(s.saved))}, nil
+}
+
+func (s *fakeStore) AccountLifecycle(context.Context, string) (string, error) { return "prospect", nil }
+
+func (s *fakeStore) DoNotTrack(context.Context) (map[string]map[string]bool, error) {
+	return s.dnt, nil
+}
+
+func (s *fakeStore) ErasuresAfter(context.Context, int64) ([]postgres.Erasure, error) {
+	return nil, nil
+}
+func (s *fakeStore) ForgetAppliedErasures(context.Context) error                { return nil }
+func (s *fakeStore) EraseAnonymousIDs(context.Context, []string) (int64, error) { return 0, nil }
+func (s *fakeStore) RecordIdentityLink(context.Context, string, string) error   { return nil }
+func (s *fakeStore) PurgeAlertsBefore(context.Context, time.Time, int) (int64, error) {
+	return 0, nil
+}
+
+func (s *fakeStore) PurgeIdentityLinksBefore(context.Context, time.Time, int) (int64, error) {
+	return 0, nil
+}
+
+// toOwner routes every alert to the signal's owner.
+type toOwner struct{}
+
+func (toOwner) Route(_ context.Context, a *schema.Alert) (notify.Route, error) {
+	return notify.Route{Marketing: []string{a.SignalOwner}}, nil
+}
+
+type fakeHub struct{ got []schema.Delivery }
+
+func (h *fakeHub) Deliver(ds ...schema.Delivery) { h.got = append(h.got, ds...) }
+
+type fakeBroadcast struct{ published []string }
+
+func (b *fakeBroadcast) Publish(saved postgres.SavedAlert) {
+	b.published = append(b.published, saved.AlertID)
+}
+func (b *fakeBroadcast) Run(context.Context) error { return nil }
+
+// TestHandleStoresDeliversAndPublishes follows events through a partition
+// worker: a matching event's alert is stored, delivered here and handed to
+// the alerts topic; a do-not-track customer's event is dropped unseen; a
+// retry of an event whose alert failed to be stored stores it, without
+// evaluating the event again (the engine would count it as a duplicate).
+func TestHandleStoresDeliversAndPublishes(t *testing.T) {
+	ctx := context.Background()
+	store := &fakeStore{
+		fakeSignals: fakeSignals{rev: 1, signals: []postgres.StoredSignal{storedSignal("views", 0)}},
+		dnt:         map[string]map[string]bool{postgres.DNTCustomer: {"c-hidden": true}},
+	}
+	hub, bc := &fakeHub{}, &fakeBroadcast{}
+	p, err := New(Config{
+		Group: "g", Topic: "events",
+		Checkpoints: store, Alerts: store, Accounts: store, Privacy: store, Signals: store,
+		Router: toOwner{}, Hub: hub, Broadcast: bc,
+		SignalsPoll: time.Second, PrivacyKey: []byte("k-0123456789abcdef0123456789abcdef"),
+		Logger: slog.New(slog.DiscardHandler), Registerer: prometheus.NewRegistry(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h, next, err := p.Partition(ctx, 0)
+	if err != nil || next != 0 {
+		t.Fatalf("Partition = %d, %v", next, err)
+	}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	event := func(i int, customer string) *schema.Event {
+		return &schema.Event{ID: fmt.Sprint("e", i), Type: schema.TypePageView, Time: at.Add(time.Duration(i) * time.Minute),
+			Customer:   schema.Customer{ID: customer, AccountID: "acme"},
+			Properties: map[string]any{"n": float64(1)}}
+	}
+
+	if err := h.Handle(ctx, event(1, "c-1")); err != nil {
+		t.Fatal(err)
+	}
+	if len(store.saved) != 1 || len(hub.got) != 1 || hub.got[0].UserID != "o" || len(bc.published) != 1 || bc.published[0] != store.saved[0] {
+		t.Fatalf("saved %v, delivered %+v, published %v; want one alert each way", store.saved, hub.got, bc.published)
+	}
+	if err := h.Handle(ctx, event(2, "c-hidden")); err != nil || len(store.saved) != 1 {
+		t.Fatalf("a do-not-track customer's event: err %v, saved %v", err, store.saved)
+	}
+	down := errors.New("postgres down")
+	store.saveErr = down
+	ev := event(3, "c-3")
+	if err := h.Handle(ctx, ev); !errors.Is(err, down) || errors.Is(err, ingest.ErrPermanent) {
+		t.Fatalf("storage down: err = %v, want it returned as it is, to be retried", err)
+	}
+	if err := h.Handle(ctx, ev); err != nil || len(store.saved) != 2 {
+		t.Fatalf("the retry: err %v, saved %v; want its alert stored", err, store.saved)
+	}
+	if err := h.Checkpoint(ctx, 4); err != nil || store.cp.NextOffset != 4 || len(store.cp.State) == 0 {
+		t.Errorf("checkpoint: err %v, saved offset %d with %d state bytes", err, store.cp.NextOffset, len(store.cp.State))
+	}
+}

@@ -1,0 +1,195 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/dowserhq/dowser"
+	"github.com/dowserhq/dowser/detector"
+	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser/schema"
+)
+
+// partitionWorker owns one partition's detector state. ingest calls it from
+// one goroutine only.
+type partitionWorker struct {
+	p         *Pipeline
+	partition int
+	owner     string // this worker's claim on the partition's checkpoint
+	erased    int64  // the last erasure request applied to engine
+	// eraseAnon are anonymous ids the engine linked to erased people
+	// that the erasures did not name (links learnt before they were
+	// recorded in PostgreSQL): their alerts go before the checkpoint
+	// that forgets the links is saved.
+	eraseAnon []string
+	snap      *signalSnapshot
+	engine    *detector.Engine
+	// whereStops is engine.WhereStops() already added to the metric.
+	whereStops uint64
+
+	// pending holds alerts of pendingEvent not yet stored: a retry of the
+	// same event must store them, not evaluate the event a second time
+	// (the engine would rightly count it as a duplicate and stay silent).
+	pendingEvent *schema.Event
+	pending      []schema.Alert
+	// dropped holds the permanent failures of pendingEvent's alerts,
+	// reported once the others are stored.
+	dropped error
+}
+
+// Handle implements ingest.PartitionHandler. A failure PostgreSQL will
+// repeat on every retry (postgres.Permanent: bad data, a constraint) is
+// permanent: an alert that cannot be routed or stored is dropped, the
+// event's other alerts are stored, and then the error is returned wrapping
+// ingest.ErrPermanent, so that ingest dead-letters the event and the
+// partition goes on. The engine keeps the event counted: its state is then
+// what a replay from any checkpoint rebuilds (the same event evaluates the
+// same way and fails the same way), so later alerts keep their ids and are
+// stored once. Every other failure is returned as it is, to be retried.
+func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
+	if w.pendingEvent != ev {
+		if !w.p.privacy.tracked(ev) {
+			return nil
+		}
+		if err := w.p.privacy.link(ctx, ev); err != nil {
+			return err
+		}
+		w.applyErasures()
+		if snap := w.p.signals.current(); snap != w.snap {
+			w.engine.SetSignals(snap.signals)
+			w.snap = snap
+		}
+		if err := dowser.FillLifecycle(&ev.Customer, func(accountID string) (string, error) {
+			return w.p.lifecycles.get(ctx, w.p.cfg.Accounts, accountID)
+		}); err != nil {
+			return permanently(err)
+		}
+		w.pending = w.engine.Evaluate(ev)
+		w.pendingEvent = ev
+		if n := w.engine.WhereStops(); n != w.whereStops {
+			w.p.whereStopped.Add(float64(n - w.whereStops))
+			w.whereStops = n
+		}
+	}
+	for len(w.pending) > 0 {
+		a := &w.pending[0]
+		route, err := w.p.cfg.Router.Route(ctx, a)
+		if err != nil {
+			err = fmt.Errorf("routing alert %s of signal %s: %w", a.ID, a.SignalID, err)
+		}
+		var saved postgres.SavedAlert
+		if err == nil {
+			for _, sk := range route.Skipped {
+				// A role changed or a user removed after the owner was
+				// saved: the alert went on to the next step; someone should
+				// fix the ownership.
+				w.p.skipped.WithLabelValues(sk.Step).Inc()
+				w.p.log.Warn("routing skipped an owner whose role does not fit", "alert", a.ID, "step", sk.Step, "owner", sk.Owner, "role", sk.Role)
+			}
+			saved, err = w.p.cfg.Alerts.SaveAlert(ctx, a, route.Recipients())
+			if err != nil {
+				err = fmt.Errorf("storing alert %s of signal %s: %w", a.ID, a.SignalID, err)
+			}
+		}
+		if err != nil {
+			if !postgres.Permanent(err) {
+				return err
+			}
+			w.dropped = errors.Join(w.dropped, err)
+			w.pending = w.pending[1:]
+			continue
+		}
+		w.pending = w.pending[1:]
+		if saved.OutboxID == 0 {
+			continue // stored before: a replay, already delivered
+		}
+		w.p.fired.WithLabelValues(a.SignalID, a.Priority).Inc()
+		w.p.log.Info("alert", "id", a.ID, "signal", a.SignalID, "subject", w.p.privacy.pseudonym(a.Subject), "recipients", len(saved.Deliveries),
+			"sales", route.Sales, "sales_by", route.SalesBy, "partition", strconv.Itoa(w.partition))
+		// Sockets on this instance hear at once; the alerts topic carries
+		// it to every other instance (and back here, deduplicated by seq).
+		// The partition does not wait for the alerts topic: its next
+		// events, and their alerts, would.
+		w.p.cfg.Hub.Deliver(saved.Deliveries...)
+		w.p.cfg.Broadcast.Publish(saved)
+	}
+	w.pendingEvent = nil
+	if w.dropped != nil {
+		err := w.dropped
+		w.dropped = nil
+		return fmt.Errorf("%w: %w", ingest.ErrPermanent, err)
+	}
+	return nil
+}
+
+// permanently marks a failure PostgreSQL will repeat as permanent for the
+// event.
+func permanently(err error) error {
+	if postgres.Permanent(err) {
+		return fmt.Errorf("%w: %w", ingest.ErrPermanent, err)
+	}
+	return err
+}
+
+// Checkpoint implements ingest.PartitionHandler: the engine's state and the
+// offset it reflects are saved in one statement.
+func (w *partitionWorker) Checkpoint(ctx context.Context, nextOffset int64) error {
+	if w.pendingEvent != nil {
+		// The state already counts an event whose alerts are not stored:
+		// saving it would lose them for good.
+		return fmt.Errorf("partition %d: an event is half-handled; not checkpointing", w.partition)
+	}
+	start := time.Now()
+	w.applyErasures()
+	if len(w.eraseAnon) > 0 {
+		n, err := w.p.cfg.Privacy.EraseAnonymousIDs(ctx, w.eraseAnon)
+		if err != nil {
+			return fmt.Errorf("partition %d: %w", w.partition, err)
+		}
+		w.p.log.Info("erasure reached anonymous ids only this partition knew", "partition", w.partition, "ids", len(w.eraseAnon), "alerts_deleted", n)
+		w.eraseAnon = nil
+	}
+	state, err := w.engine.Snapshot()
+	if err != nil {
+		return fmt.Errorf("snapshotting partition %d: %w", w.partition, err)
+	}
+	err = w.p.cfg.Checkpoints.SaveCheckpoint(ctx, w.p.cfg.Group, w.p.cfg.Topic, w.partition, w.owner, postgres.Checkpoint{NextOffset: nextOffset, State: state, ErasureSeq: w.erased})
+	if errors.Is(err, postgres.ErrNotOwner) {
+		return fmt.Errorf("%w: %w", ingest.ErrNotOwner, err)
+	}
+	if err != nil {
+		return err
+	}
+	w.p.cpTime.Observe(time.Since(start).Seconds())
+	w.p.cpBytes.Set(float64(len(state)))
+	return nil
+}
+
+// applyErasures makes the engine forget the people of erasure requests it
+// has not applied yet.
+func (w *partitionWorker) applyErasures() {
+	for _, e := range w.p.privacy.erasuresAfter(w.erased) {
+		for _, anon := range w.engine.LinkedTo(e.CustomerID) {
+			if !slices.Contains(e.LinkedIDs, anon) {
+				w.eraseAnon = append(w.eraseAnon, anon)
+			}
+		}
+		dropped := w.engine.Forget(e.CustomerID)
+		for _, anon := range e.LinkedIDs {
+			dropped += w.engine.Forget(anon)
+		}
+		w.erased = e.Seq
+		w.p.log.Info("erasure applied", "erasure", e.Seq, "partition", w.partition, "states_dropped", dropped)
+	}
+}
+
+// CheckpointDue implements ingest's checkpoint request: an idle partition
+// still saves a new checkpoint when an erasure must reach it.
+func (w *partitionWorker) CheckpointDue() bool {
+	return len(w.p.privacy.erasuresAfter(w.erased)) > 0
+}

@@ -1,0 +1,7 @@
+// Package preview answers the console's "what if" questions without
+// touching the service's state: what a signal would have fired on the
+// events topic's recent history, and whose alerts a content change would
+// reroute. It runs per request, beside the event path, never in it.
+//
+// It imports only: api, backtest, detector, ingest, notify, postgres, schema.
+package preview

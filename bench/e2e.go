@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/deploy"
 	"github.com/dowserhq/dowser/detector"
 	"github.com/dowserhq/dowser/ingest"
@@ -274,19 +275,19 @@ func seed(ctx context.Context, dbURL string, probes, reps int) (string, error) {
 	if err := store.Migrate(ctx); err != nil {
 		return "", err
 	}
-	if err := store.PutUser(ctx, postgres.User{ID: "bench-marketer", Name: "Bench marketer", Role: postgres.RoleMarketer}, ""); err != nil {
+	if err := store.People.PutUser(ctx, dowser.User{ID: "bench-marketer", Name: "Bench marketer", Role: dowser.RoleMarketer}, ""); err != nil {
 		return "", err
 	}
 	for i := range reps {
 		id := fmt.Sprintf("bench-rep-%05d", i)
-		if err := store.PutUser(ctx, postgres.User{ID: id, Name: id, Role: postgres.RoleRep}, token(i)); err != nil {
+		if err := store.People.PutUser(ctx, dowser.User{ID: id, Name: id, Role: dowser.RoleRep}, token(i)); err != nil {
 			return "", err
 		}
 	}
 	for i := range probes {
-		a := postgres.Account{ID: fmt.Sprintf("bench-acct-%05d", i), Name: fmt.Sprintf("Bench %d", i),
+		a := dowser.Account{ID: fmt.Sprintf("bench-acct-%05d", i), Name: fmt.Sprintf("Bench %d", i),
 			OwnerID: fmt.Sprintf("bench-rep-%05d", i%reps), Lifecycle: schema.LifecycleProspect}
-		if err := store.PutAccount(ctx, a); err != nil {
+		if err := store.Directory.PutAccount(ctx, a); err != nil {
 			return "", err
 		}
 	}
@@ -311,7 +312,7 @@ func seed(ctx context.Context, dbURL string, probes, reps int) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if _, err := store.SaveSignal(ctx, s.ID, doc, srcs[s.ID], "bench", true); err != nil {
+		if _, err := store.Signals.SaveSignal(ctx, s.ID, doc, srcs[s.ID], "bench", true); err != nil {
 			return "", err
 		}
 	}

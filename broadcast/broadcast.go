@@ -29,20 +29,29 @@ type Config struct {
 	// are written (1 s when 0).
 	RelayEvery      time.Duration
 	TombstonesEvery time.Duration
-	Store           Store
+	Outbox          Outbox
+	Erasures        Erasures
 	Hub             Hub
 	Logger          *slog.Logger
 }
 
-// Store is the outbox and the erased alerts in PostgreSQL: *postgres.Store.
-type Store interface {
+// Outbox is the alert messages stored with their alerts: *postgres.Alerts.
+type Outbox interface {
 	MarkPublished(ctx context.Context, ids ...int64) error
-	AlertsGone(ctx context.Context, ids []string) ([]string, error)
 	PublishPending(ctx context.Context, olderThan time.Duration, limit int, publish func(context.Context, []postgres.OutboxMessage) error) (int, error)
+}
+
+// Erasures tells which alerts were erased, and hands out their tombstones:
+// *postgres.Privacy.
+type Erasures interface {
+	AlertsGone(ctx context.Context, ids []string) ([]string, error)
 	PublishTombstones(ctx context.Context, limit int, publish func(context.Context, []string) error) (int, error)
 }
 
-var _ Store = (*postgres.Store)(nil)
+var (
+	_ Outbox   = (*postgres.Alerts)(nil)
+	_ Erasures = (*postgres.Privacy)(nil)
+)
 
 // Hub pushes deliveries to the sockets of this instance: *notify.Hub.
 type Hub interface {
@@ -67,8 +76,8 @@ const publishQueue = 4096
 // New resolves where the alerts topic ends now, so that every message
 // written after New returns reaches this instance's hub once Run runs.
 func New(ctx context.Context, cfg Config) (*Broadcaster, error) {
-	if cfg.Store == nil || cfg.Hub == nil || cfg.Logger == nil {
-		return nil, errors.New("broadcast: Store, Hub and Logger must be set")
+	if cfg.Outbox == nil || cfg.Erasures == nil || cfg.Hub == nil || cfg.Logger == nil {
+		return nil, errors.New("broadcast: Outbox, Erasures, Hub and Logger must be set")
 	}
 	if cfg.RelayEvery <= 0 {
 		cfg.RelayEvery = time.Second

@@ -81,7 +81,7 @@ func TestPublishedAlertReachesTheHubThroughTheTopic(t *testing.T) {
 	cfg := broadcast.Config{
 		Brokers: b.Brokers(), Topic: "alerts", Partitions: 2, Replication: 1,
 		RelayEvery: 50 * time.Millisecond, TombstonesEvery: 50 * time.Millisecond,
-		Store: store, Hub: hub, Logger: slog.New(slog.DiscardHandler),
+		Outbox: store, Erasures: store, Hub: hub, Logger: slog.New(slog.DiscardHandler),
 	}
 	if err := broadcast.EnsureTopic(ctx, cfg); err != nil {
 		t.Fatal(err)

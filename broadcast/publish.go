@@ -75,13 +75,13 @@ func (b *Broadcaster) publish(ctx context.Context, batch []postgres.SavedAlert) 
 		b.log.Warn("publishing alerts; the outbox relay will retry", "alerts", len(msgs), "err", err)
 		return
 	}
-	if err := b.cfg.Store.MarkPublished(ctx, ids...); err != nil {
+	if err := b.cfg.Outbox.MarkPublished(ctx, ids...); err != nil {
 		b.log.Warn("marking alerts published; they may be published twice, harmlessly", "alerts", len(ids), "err", err)
 	}
 	// An alert erased after it was stored got its tombstone, perhaps
 	// before its message, which we just wrote: one more tombstone after
 	// it keeps the erasure the last word on the topic.
-	gone, err := b.cfg.Store.AlertsGone(ctx, alertIDs)
+	gone, err := b.cfg.Erasures.AlertsGone(ctx, alertIDs)
 	if err == nil && len(gone) > 0 {
 		err = b.producer.Produce(ctx, tombstones(gone)...)
 	}

@@ -21,7 +21,7 @@ func (b *Broadcaster) relayOutbox(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		n, err := b.cfg.Store.PublishPending(ctx, 2*interval, 500, func(ctx context.Context, msgs []postgres.OutboxMessage) error {
+		n, err := b.cfg.Outbox.PublishPending(ctx, 2*interval, 500, func(ctx context.Context, msgs []postgres.OutboxMessage) error {
 			out := make([]ingest.Message, len(msgs))
 			for i, m := range msgs {
 				out[i] = ingest.Message{Key: []byte(m.AlertID), Value: m.Payload}
@@ -58,7 +58,7 @@ func (b *Broadcaster) relayTombstones(ctx context.Context) error {
 // is retried at the next tick.
 func (b *Broadcaster) writeTombstones(ctx context.Context) {
 	for ctx.Err() == nil {
-		n, err := b.cfg.Store.PublishTombstones(ctx, 500, func(ctx context.Context, ids []string) error {
+		n, err := b.cfg.Erasures.PublishTombstones(ctx, 500, func(ctx context.Context, ids []string) error {
 			return b.producer.Produce(ctx, tombstones(ids)...)
 		})
 		if err != nil {

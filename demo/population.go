@@ -9,24 +9,24 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/schema"
 )
 
 // user is a seeded demo login. The tokens are fixed so the README can
 // name them; they are for the local demo only.
 type user struct {
-	postgres.User
+	dowser.User
 	token string
 }
 
 var users = []user{
-	{postgres.User{ID: "admin", Name: "Administrator", Role: postgres.RoleAdmin}, "demo-admin-token"},
-	{postgres.User{ID: "rep-ana", Name: "Ana Ruiz", Role: postgres.RoleRep}, "demo-rep-ana-token"},
-	{postgres.User{ID: "rep-ben", Name: "Ben Okafor", Role: postgres.RoleRep}, "demo-rep-ben-token"},
-	{postgres.User{ID: "rep-cho", Name: "Cho Min-jun", Role: postgres.RoleRep}, "demo-rep-cho-token"},
-	{postgres.User{ID: "mkt-jane", Name: "Jane Hollis", Role: postgres.RoleMarketer}, "demo-mkt-jane-token"},
-	{postgres.User{ID: "mkt-omar", Name: "Omar Haddad", Role: postgres.RoleMarketer}, "demo-mkt-omar-token"},
+	{dowser.User{ID: "admin", Name: "Administrator", Role: dowser.RoleAdmin}, "demo-admin-token"},
+	{dowser.User{ID: "rep-ana", Name: "Ana Ruiz", Role: dowser.RoleRep}, "demo-rep-ana-token"},
+	{dowser.User{ID: "rep-ben", Name: "Ben Okafor", Role: dowser.RoleRep}, "demo-rep-ben-token"},
+	{dowser.User{ID: "rep-cho", Name: "Cho Min-jun", Role: dowser.RoleRep}, "demo-rep-cho-token"},
+	{dowser.User{ID: "mkt-jane", Name: "Jane Hollis", Role: dowser.RoleMarketer}, "demo-mkt-jane-token"},
+	{dowser.User{ID: "mkt-omar", Name: "Omar Haddad", Role: dowser.RoleMarketer}, "demo-mkt-omar-token"},
 }
 
 // The demo's population. Account i is owned by ownerOf(i) and has the
@@ -179,7 +179,7 @@ func personOf(i, j int) schema.Customer {
 const Site = "https://dowser.example"
 
 // content is what the demo's marketers own: the pages their signals watch.
-var content = []postgres.Content{
+var content = []dowser.Content{
 	{ID: "pricing-page", Title: "Pricing", URLPrefix: Site + "/pricing", OwnerID: "mkt-jane"},
 	{ID: "kafka-webinar", Title: "Webinar: real-time intent with Kafka", URLPrefix: Site + "/webinars/kafka", OwnerID: "mkt-jane"},
 	{ID: "integration-docs", Title: "Integration guides", URLPrefix: Site + "/docs/integrations/", OwnerID: "mkt-omar"},
@@ -188,8 +188,8 @@ var content = []postgres.Content{
 }
 
 // account is demo account i, as [Seed] writes it.
-func account(i int) postgres.Account {
-	return postgres.Account{ID: accountIDs[i], Name: accountNames[i], OwnerID: ownerOf(i), Lifecycle: lifecycleOf(i)}
+func account(i int) dowser.Account {
+	return dowser.Account{ID: accountIDs[i], Name: accountNames[i], OwnerID: ownerOf(i), Lifecycle: lifecycleOf(i)}
 }
 
 // WriteAccountsCSV writes the demo accounts, with the owners and

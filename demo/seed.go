@@ -9,43 +9,53 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/deploy"
 	"github.com/dowserhq/dowser/detector"
 	"github.com/dowserhq/dowser/postgres"
 )
 
-// Store is the storage [Seed] writes the demo's data to; *postgres.Store
-// is one.
-type Store interface {
-	PutUser(ctx context.Context, u postgres.User, token string) error
-	PutAccount(ctx context.Context, a postgres.Account) error
-	PutContent(ctx context.Context, c postgres.Content) error
-	GetSignal(ctx context.Context, id string) (postgres.StoredSignal, error)
-	SaveSignal(ctx context.Context, id string, document json.RawMessage, source, by string, enabled bool) (int, error)
-	ListSignals(ctx context.Context) ([]postgres.StoredSignal, error)
-	DeleteSignal(ctx context.Context, id, by string) error
+// Stores are where [Seed] writes the demo's data: postgres's People,
+// Directory and Signals.
+type Stores struct {
+	People interface {
+		PutUser(ctx context.Context, u dowser.User, token string) error
+	}
+	Directory interface {
+		PutAccount(ctx context.Context, a dowser.Account) error
+		PutContent(ctx context.Context, c dowser.Content) error
+	}
+	Signals interface {
+		GetSignal(ctx context.Context, id string) (postgres.StoredSignal, error)
+		SaveSignal(ctx context.Context, id string, document json.RawMessage, source, by string, enabled bool) (int, error)
+		ListSignals(ctx context.Context) ([]postgres.StoredSignal, error)
+		DeleteSignal(ctx context.Context, id, by string) error
+	}
 }
 
-var _ Store = (*postgres.Store)(nil)
+// StoresOf returns the stores of s that Seed writes to.
+func StoresOf(s *postgres.Store) Stores {
+	return Stores{People: s.People, Directory: s.Directory, Signals: s.Signals}
+}
 
 // Seed writes the demo users, accounts, content and the default signal
 // pack, and deletes the signals an earlier demo seeded that the pack no
 // longer has (those a person saved since are theirs and stay). It is
 // idempotent: a signal whose text is unchanged keeps its version.
-func Seed(ctx context.Context, store Store, log *slog.Logger) error {
+func Seed(ctx context.Context, store Stores, log *slog.Logger) error {
 	start := time.Now()
 	for _, u := range users {
-		if err := store.PutUser(ctx, u.User, u.token); err != nil {
+		if err := store.People.PutUser(ctx, u.User, u.token); err != nil {
 			return err
 		}
 	}
 	for i := range accountIDs {
-		if err := store.PutAccount(ctx, account(i)); err != nil {
+		if err := store.Directory.PutAccount(ctx, account(i)); err != nil {
 			return err
 		}
 	}
 	for _, c := range content {
-		if err := store.PutContent(ctx, c); err != nil {
+		if err := store.Directory.PutContent(ctx, c); err != nil {
 			return err
 		}
 	}
@@ -64,25 +74,25 @@ func Seed(ctx context.Context, store Store, log *slog.Logger) error {
 			return fmt.Errorf("signal pack %s: %w", f, err)
 		}
 		pack[sig.ID] = true
-		if cur, err := store.GetSignal(ctx, sig.ID); err == nil && cur.Source == string(src) {
+		if cur, err := store.Signals.GetSignal(ctx, sig.ID); err == nil && cur.Source == string(src) {
 			continue
 		}
 		doc, err := json.Marshal(sig)
 		if err != nil {
 			return fmt.Errorf("encoding %s: %w", f, err)
 		}
-		if _, err := store.SaveSignal(ctx, sig.ID, doc, string(src), "demo", true); err != nil {
+		if _, err := store.Signals.SaveSignal(ctx, sig.ID, doc, string(src), "demo", true); err != nil {
 			return err
 		}
 	}
-	stored, err := store.ListSignals(ctx)
+	stored, err := store.Signals.ListSignals(ctx)
 	if err != nil {
 		return err
 	}
 	var removed []string
 	for _, s := range stored {
 		if s.UpdatedBy == "demo" && !pack[s.ID] {
-			if err := store.DeleteSignal(ctx, s.ID, "demo"); err != nil {
+			if err := store.Signals.DeleteSignal(ctx, s.ID, "demo"); err != nil {
 				return err
 			}
 			removed = append(removed, s.ID)

@@ -37,13 +37,13 @@ func TestDemoSeed(t *testing.T) {
 			t.Fatal(err)
 		}
 		doc, _ := json.Marshal(sig)
-		if _, err := store.SaveSignal(ctx, sig.ID, doc, s.src, s.by, true); err != nil {
+		if _, err := store.Signals.SaveSignal(ctx, sig.ID, doc, s.src, s.by, true); err != nil {
 			t.Fatal(err)
 		}
 	}
 
 	start := time.Now()
-	if err := Seed(ctx, store, log); err != nil {
+	if err := Seed(ctx, StoresOf(store), log); err != nil {
 		t.Fatal(err)
 	}
 	took := time.Since(start)
@@ -53,14 +53,14 @@ func TestDemoSeed(t *testing.T) {
 	if took > 30*time.Second {
 		t.Errorf("seeding took %s, want it to finish (under 30s)", took)
 	}
-	first, err := store.ListSignals(ctx)
+	first, err := store.Signals.ListSignals(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Seed(ctx, store, log); err != nil {
+	if err := Seed(ctx, StoresOf(store), log); err != nil {
 		t.Fatal(err)
 	}
-	second, err := store.ListSignals(ctx)
+	second, err := store.Signals.ListSignals(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestDemoSeed(t *testing.T) {
 		t.Errorf("signals after seeding = %v, want the pack and someones-signal, not old-demo-signal", ids)
 	}
 	for i, id := range []string{"acme", "amber-analytics", accountIDs[len(accountIDs)-1]} {
-		a, err := store.GetAccount(ctx, id)
+		a, err := store.Directory.GetAccount(ctx, id)
 		j := accountIndex[id]
 		if err != nil || a.Name != accountNames[j] || a.OwnerID != ownerOf(j) || a.Lifecycle != lifecycleOf(j) {
 			t.Errorf("account %d %s = %+v, %v", i, id, a, err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -488,9 +489,11 @@ func (c *client) wake() {
 	}
 }
 
+// actionError is what the client is told of a failed action: whether the
+// alert is not theirs, or to retry; never the storage's own words.
 func actionError(err error) string {
-	if errors.Is(err, ErrNotAddressed) {
-		return ErrNotAddressed.Error()
+	if errors.Is(err, dowser.ErrNotFound) {
+		return "no such alert for this user"
 	}
 	return "could not be saved; retry"
 }

@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -28,7 +27,7 @@ type History interface {
 }
 
 // Actions records what a user does with an alert addressed to them. Each
-// returns an error wrapping a not-found error when the alert was not
+// returns an error wrapping dowser.ErrNotFound when the alert was not
 // addressed to the user; the hub reports it without detail.
 //
 // The hub calls them off the connection's reader, one call at a time per
@@ -40,10 +39,6 @@ type Actions interface {
 	Ack(ctx context.Context, userID, alertID string) error
 	Feedback(ctx context.Context, userID, alertID, verdict, note string) error
 }
-
-// ErrNotAddressed may be wrapped by Actions errors for an alert that was not
-// addressed to the user.
-var ErrNotAddressed = errors.New("no such alert for this user")
 
 // Close codes the hub uses beyond the standard ones.
 const (

@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -68,7 +69,7 @@ func (m *memHistory) Ack(_ context.Context, user, id string) error {
 	if id == "al-1" {
 		return nil
 	}
-	return ErrNotAddressed
+	return dowser.ErrNotFound
 }
 
 func (m *memHistory) Seen(ctx context.Context, user, id string) error {

@@ -18,7 +18,7 @@ import (
 )
 
 // Config is the pipeline's collaborators and settings. Every collaborator
-// must be set; in the service, the stores are one *postgres.Store.
+// must be set; in the service, the stores are postgres's.
 type Config struct {
 	// Group and Topic are the consumer group and the events topic: the
 	// key of the partitions' checkpoints.
@@ -56,20 +56,20 @@ type Config struct {
 }
 
 // CheckpointStore keeps each partition's detector state with the offset
-// it reflects: *postgres.Store.
+// it reflects: *postgres.Checkpoints.
 type CheckpointStore interface {
 	ClaimCheckpoint(ctx context.Context, group, topic string, partition int, owner string) (postgres.Checkpoint, error)
 	SaveCheckpoint(ctx context.Context, group, topic string, partition int, owner string, cp postgres.Checkpoint) error
 }
 
 // AlertStore stores an alert with its deliveries and outbox row:
-// *postgres.Store.
+// *postgres.Alerts.
 type AlertStore interface {
 	SaveAlert(ctx context.Context, a *schema.Alert, recipients []string) (postgres.SavedAlert, error)
 }
 
 // AccountStore answers an account's lifecycle for events that carry
-// none: *postgres.Store.
+// none: *postgres.Directory.
 type AccountStore interface {
 	AccountLifecycle(ctx context.Context, accountID string) (string, error)
 }
@@ -92,9 +92,9 @@ type Broadcaster interface {
 }
 
 var (
-	_ CheckpointStore = (*postgres.Store)(nil)
-	_ AlertStore      = (*postgres.Store)(nil)
-	_ AccountStore    = (*postgres.Store)(nil)
+	_ CheckpointStore = (*postgres.Checkpoints)(nil)
+	_ AlertStore      = (*postgres.Alerts)(nil)
+	_ AccountStore    = (*postgres.Directory)(nil)
 	_ Router          = (*notify.Router)(nil)
 	_ Hub             = (*notify.Hub)(nil)
 )

@@ -18,7 +18,7 @@ import (
 )
 
 // PrivacyStore is what the privacy rules read and change in PostgreSQL:
-// *postgres.Store.
+// *postgres.Privacy.
 type PrivacyStore interface {
 	DoNotTrack(ctx context.Context) (map[string]map[string]bool, error)
 	ErasuresAfter(ctx context.Context, seq int64) ([]postgres.Erasure, error)
@@ -29,7 +29,7 @@ type PrivacyStore interface {
 	PurgeIdentityLinksBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error)
 }
 
-var _ PrivacyStore = (*postgres.Store)(nil)
+var _ PrivacyStore = (*postgres.Privacy)(nil)
 
 // privacy enforces what people asked for: events of customers and
 // accounts marked do-not-track are dropped before the detector sees them,

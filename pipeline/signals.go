@@ -18,13 +18,13 @@ type signalSnapshot struct {
 	next chan struct{}
 }
 
-// SignalStore is where the pipeline reads the signals: *postgres.Store.
+// SignalStore is where the pipeline reads the signals: *postgres.Signals.
 type SignalStore interface {
 	SignalsRevision(ctx context.Context) (string, error)
 	ListSignals(ctx context.Context) ([]postgres.StoredSignal, error)
 }
 
-var _ SignalStore = (*postgres.Store)(nil)
+var _ SignalStore = (*postgres.Signals)(nil)
 
 // signalSet keeps the enabled signals in step with PostgreSQL, so that a
 // change reaches every partition's engine within one poll interval.

@@ -30,17 +30,15 @@ type DB struct {
 
 // Store holds every aggregate's store over one DB: callers take the one
 // they need (store.Alerts, store.Directory, ...) and declare the small
-// interface they use of it. The stores are embedded only for the #12
-// transition, so that calls such as store.SaveAlert(...) still compile;
-// the embedding is removed after the #12 merge.
+// interface they use of it.
 type Store struct {
 	*DB
-	*People
-	*Directory
-	*Signals
-	*Alerts
-	*Checkpoints
-	*Privacy
+	People      *People
+	Directory   *Directory
+	Signals     *Signals
+	Alerts      *Alerts
+	Checkpoints *Checkpoints
+	Privacy     *Privacy
 }
 
 // New returns the store of each aggregate over db.

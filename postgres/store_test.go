@@ -448,17 +448,17 @@ func TestImportDoNotTrack(t *testing.T) {
 func TestFailedSaveAlertLeavesNothing(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	if err := s.PutUser(ctx, postgres.User{ID: "ana", Name: "ana", Role: postgres.RoleRep}, "token-ana-0123456789"); err != nil {
+	if err := s.People.PutUser(ctx, dowser.User{ID: "ana", Name: "ana", Role: dowser.RoleRep}, "token-ana-0123456789"); err != nil {
 		t.Fatal(err)
 	}
 	bad := alert("al-bad")
 	bad.Evidence[0].Title = "Pri\x00cing"
 	for range 20 { // more than the pool's connections
-		if _, err := s.SaveAlert(ctx, bad, []string{"ana"}); err == nil {
+		if _, err := s.Alerts.SaveAlert(ctx, bad, []string{"ana"}); err == nil {
 			t.Fatal("an alert with a NUL in its evidence was stored")
 		}
 	}
-	saved, err := s.SaveAlert(ctx, alert("al-good"), []string{"ana"})
+	saved, err := s.Alerts.SaveAlert(ctx, alert("al-good"), []string{"ana"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,30 +25,40 @@ const (
 // alerts' marketing recipients twice with notify's router, over the
 // content items as stored and as they would be with the change, and
 // reports the alerts whose recipients differ.
-type Content struct{ Store ContentStore }
+type Content struct {
+	Directory ContentDirectory
+	Alerts    RecentAlerts
+}
 
-// ContentStore is what a content preview reads: *postgres.Store.
-type ContentStore interface {
+// ContentDirectory is the content items and users' roles a content
+// preview reads: *postgres.Directory.
+type ContentDirectory interface {
 	ListContent(ctx context.Context) ([]dowser.Content, error)
-	ListAlerts(ctx context.Context, userID string, limit int) ([]postgres.ListedAlert, error)
 	UserRoles(ctx context.Context, ids []string) (map[string]dowser.Role, error)
 }
 
+// RecentAlerts lists the alerts a content preview routes again:
+// *postgres.Alerts.
+type RecentAlerts interface {
+	ListAlerts(ctx context.Context, userID string, limit int) ([]postgres.ListedAlert, error)
+}
+
 var (
-	_ ContentStore         = (*postgres.Store)(nil)
+	_ ContentDirectory     = (*postgres.Directory)(nil)
+	_ RecentAlerts         = (*postgres.Alerts)(nil)
 	_ api.ReroutePreviewer = Content{}
 )
 
 // ContentImpact implements api.ReroutePreviewer.
 func (p Content) ContentImpact(ctx context.Context, c dowser.Content) (api.ContentImpact, error) {
 	out := api.ContentImpact{ContentID: c.ID, Alerts: []api.ReroutedAlert{}, Gain: []string{}, Lose: []string{}}
-	before, err := p.Store.ListContent(ctx)
+	before, err := p.Directory.ListContent(ctx)
 	if err != nil {
 		return out, err
 	}
 	after := slices.DeleteFunc(slices.Clone(before), func(have dowser.Content) bool { return have.ID == c.ID })
 	after = append(after, c)
-	listed, err := p.Store.ListAlerts(ctx, "", rerouteAlerts)
+	listed, err := p.Alerts.ListAlerts(ctx, "", rerouteAlerts)
 	if err != nil {
 		return out, err
 	}
@@ -65,7 +75,7 @@ func (p Content) ContentImpact(ctx context.Context, c dowser.Content) (api.Conte
 		alerts = append(alerts, &a)
 		users = append(users, a.SignalOwner)
 	}
-	roles, err := p.Store.UserRoles(ctx, users)
+	roles, err := p.Directory.UserRoles(ctx, users)
 	if err != nil {
 		return out, err
 	}

@@ -33,13 +33,13 @@ type Signal struct {
 }
 
 // AccountOwners answers every account's owner and lifecycle, which the
-// backtest routes and fills by: *postgres.Store.
+// backtest routes and fills by: *postgres.Directory.
 type AccountOwners interface {
 	AccountOwners(ctx context.Context) (map[string][2]string, error)
 }
 
 var (
-	_ AccountOwners = (*postgres.Store)(nil)
+	_ AccountOwners = (*postgres.Directory)(nil)
 	_ api.Previewer = Signal{}
 )
 

@@ -22,6 +22,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/detector"
 	"github.com/dowserhq/dowser/notify"
 	"github.com/dowserhq/dowser/postgres"
@@ -346,15 +347,15 @@ func newChaosRun(t *testing.T, db string, n int) *chaosRun {
 			t.Fatal(err)
 		}
 		doc, _ := json.Marshal(sig)
-		if _, err := store.SaveSignal(r.ctx, sig.ID, doc, src, "test", true); err != nil {
+		if _, err := store.Signals.SaveSignal(r.ctx, sig.ID, doc, src, "test", true); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := store.PutUser(r.ctx, postgres.User{ID: "rep-ana", Name: "Ana", Role: postgres.RoleRep}, token("rep-ana")); err != nil {
+	if err := store.People.PutUser(r.ctx, dowser.User{ID: "rep-ana", Name: "Ana", Role: dowser.RoleRep}, token("rep-ana")); err != nil {
 		t.Fatal(err)
 	}
 	for a := range accounts {
-		if err := store.PutAccount(r.ctx, postgres.Account{ID: fmt.Sprintf("acct-%d", a), OwnerID: "rep-ana", Lifecycle: "prospect"}); err != nil {
+		if err := store.Directory.PutAccount(r.ctx, dowser.Account{ID: fmt.Sprintf("acct-%d", a), OwnerID: "rep-ana", Lifecycle: "prospect"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -429,7 +430,7 @@ func (r *chaosRun) finish(produced <-chan error, what string) int {
 		time.Sleep(200 * time.Millisecond)
 	}
 	got := map[string]int{}
-	rows, err := r.store.ListAlerts(r.ctx, "", 10_000_000)
+	rows, err := r.store.Alerts.ListAlerts(r.ctx, "", 10_000_000)
 	if err != nil {
 		t.Fatal(err)
 	}

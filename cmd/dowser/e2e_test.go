@@ -837,7 +837,7 @@ func TestEndToEndErasureRemovesThePersonEverywhere(t *testing.T) {
 	ctx := context.Background()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		cps, err := app.store.CheckpointStates(ctx, "dowser", "dowser.events")
+		cps, err := app.store.Checkpoints.CheckpointStates(ctx, "dowser", "dowser.events")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -847,7 +847,7 @@ func TestEndToEndErasureRemovesThePersonEverywhere(t *testing.T) {
 				clean = false
 			}
 		}
-		pending, err := app.store.ErasuresAfter(ctx, 0)
+		pending, err := app.store.Privacy.ErasuresAfter(ctx, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -28,7 +28,7 @@ func resolvePrivacyKey(ctx context.Context, inline, file string, store *postgres
 		what = "--privacy-key-file " + file
 	}
 	if len(key) == 0 {
-		return store.PrivacyKey(ctx)
+		return store.Privacy.PrivacyKey(ctx)
 	}
 	if len(key) < postgres.MinPrivacyKeyBytes {
 		return nil, fmt.Errorf("%s: the key has %d bytes, want at least %d (openssl rand -hex 32 makes one)", what, len(key), postgres.MinPrivacyKeyBytes)

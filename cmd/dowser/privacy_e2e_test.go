@@ -235,7 +235,7 @@ message: "{{.Customer}} viewed pricing {{.Count}} times, last {{(index .Evidence
 	deadline := time.Now().Add(20 * time.Second)
 	var compacted map[string][]byte
 	for {
-		pending, err := app.store.ErasuresAfter(ctx, 0)
+		pending, err := app.store.Privacy.ErasuresAfter(ctx, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser"
 )
 
 // An account without an owner goes to its territory rule's rep, and the
@@ -102,7 +102,7 @@ func TestEndToEndContentOwnerAttackIsRefusedAndSkipped(t *testing.T) {
 	app.do("GET", "/v1/content/x", token("mkt-omar"), nil, http.StatusNotFound, nil)
 
 	// The same row, as saved before owners were checked.
-	if err := app.store.PutContent(context.Background(), postgres.Content{ID: "legacy", URLPrefix: "https://", OwnerID: "rep-ben"}); err != nil {
+	if err := app.store.Directory.PutContent(context.Background(), dowser.Content{ID: "legacy", URLPrefix: "https://", OwnerID: "rep-ben"}); err != nil {
 		t.Fatal(err)
 	}
 	ana := app.connect("rep-ana")

@@ -297,7 +297,7 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	defer store.Close()
-	store.LimitEnabledSignals(a.cfg.MaxEnabledSignals)
+	store.Signals.LimitEnabledSignals(a.cfg.MaxEnabledSignals)
 	a.store = store
 	if err := store.Migrate(ctx); err != nil {
 		return err
@@ -309,7 +309,7 @@ func (a *App) Run(ctx context.Context) error {
 	store = store.WithPrivacyKey(key)
 	a.store = store
 	if a.cfg.AdminToken != "" {
-		if err := store.PutUser(ctx, postgres.User{ID: "admin", Name: "Administrator", Role: postgres.RoleAdmin}, a.cfg.AdminToken); err != nil {
+		if err := store.People.PutUser(ctx, dowser.User{ID: "admin", Name: "Administrator", Role: dowser.RoleAdmin}, a.cfg.AdminToken); err != nil {
 			return err
 		}
 	}
@@ -333,7 +333,7 @@ func (a *App) Run(ctx context.Context) error {
 		Brokers: brokers, Topic: a.cfg.AlertsTopic,
 		Partitions: a.cfg.Partitions, Replication: a.cfg.Replication, Retention: a.cfg.AlertsRetention,
 		RelayEvery: time.Second, TombstonesEvery: a.cfg.SignalsPoll,
-		Store: store, Logger: log,
+		Outbox: store.Alerts, Erasures: store.Privacy, Logger: log,
 	}
 	if err := retryForever(ctx, log, "creating the alerts topic", func() error {
 		return broadcast.EnsureTopic(ctx, alertsTopic)
@@ -346,13 +346,13 @@ func (a *App) Run(ctx context.Context) error {
 	registerPoolStats(reg, store)
 
 	if a.cfg.Demo {
-		if err := demo.Seed(ctx, store, log); err != nil {
+		if err := demo.Seed(ctx, demo.StoresOf(store), log); err != nil {
 			return err
 		}
 	}
 
-	hub := notify.NewHub(notify.HubConfig{AllowedOrigins: splitList(a.cfg.AllowedOrigins), Logger: log}, store, hubActions{store}, reg)
-	revoked, err := notify.NewRevocationWatcher(ctx, store, hub, a.cfg.RevocationPoll, log)
+	hub := notify.NewHub(notify.HubConfig{AllowedOrigins: splitList(a.cfg.AllowedOrigins), Logger: log}, store.Alerts, store.Alerts, reg)
+	revoked, err := notify.NewRevocationWatcher(ctx, store.People, hub, a.cfg.RevocationPoll, log)
 	if err != nil {
 		return err
 	}
@@ -367,7 +367,7 @@ func (a *App) Run(ctx context.Context) error {
 	defer alerts.Close()
 	pipe, err := pipeline.New(pipeline.Config{
 		Group: a.cfg.GroupID, Topic: a.cfg.EventsTopic,
-		Checkpoints: store, Alerts: store, Accounts: store, Privacy: store, Signals: store,
+		Checkpoints: store.Checkpoints, Alerts: store.Alerts, Accounts: store.Directory, Privacy: store.Privacy, Signals: store.Signals,
 		Router: notify.NewRouter(store.Directory, hub), Hub: hub, Broadcast: alerts,
 		SignalsPoll: a.cfg.SignalsPoll, MaxEnabledSignals: a.cfg.MaxEnabledSignals, Retention: a.cfg.Retention,
 		PrivacyKey: key, KeepURLParams: splitList(a.cfg.EvidenceURLParams),
@@ -425,14 +425,14 @@ func (a *App) Run(ctx context.Context) error {
 		Events: eventProducer{events},
 		// Over HTTP as over Kafka: a far-future event is refused.
 		MaxEventSkew: a.cfg.MaxEventSkew,
-		Preview: preview.Signal{Brokers: brokers, Topic: a.cfg.EventsTopic, Store: store,
+		Preview: preview.Signal{Brokers: brokers, Topic: a.cfg.EventsTopic, Store: store.Directory,
 			MaxEvents: a.cfg.MaxPreviewEvents, Timeout: a.cfg.PreviewTimeout, Started: a.cfg.previewStarted},
 		MaxPreviews:           a.cfg.MaxPreviews,
 		Logger:                log,
 		SecureCookies:         api.CookieSecurity(a.cfg.SecureCookies),
 		TrustedProxies:        proxies,
 		AuthFailuresPerMinute: failures,
-		Reroute:               preview.Content{Store: store},
+		Reroute:               preview.Content{Directory: store.Directory, Alerts: store.Alerts},
 	}, api.Stores{People: store.People, Directory: store.Directory, Signals: store.Signals, Alerts: store.Alerts, Privacy: store.Privacy}, hub))
 	// The timeouts bound how long a client may take to send a request; a
 	// websocket, once upgraded, keeps the hub's own deadlines instead.
@@ -542,26 +542,4 @@ func (e eventProducer) ProduceEvents(ctx context.Context, events []schema.Event,
 		msgs[i] = ingest.Message{Key: []byte(ingest.EventKey(&events[i])), Value: raw[i]}
 	}
 	return e.p.Produce(ctx, msgs...)
-}
-
-// hubActions adapts the store's not-found error to the hub's.
-type hubActions struct{ store *postgres.Store }
-
-func (h hubActions) Seen(ctx context.Context, userID, alertID string) error {
-	return notAddressed(h.store.Seen(ctx, userID, alertID))
-}
-
-func (h hubActions) Ack(ctx context.Context, userID, alertID string) error {
-	return notAddressed(h.store.Ack(ctx, userID, alertID))
-}
-
-func (h hubActions) Feedback(ctx context.Context, userID, alertID, verdict, note string) error {
-	return notAddressed(h.store.Feedback(ctx, userID, alertID, verdict, note))
-}
-
-func notAddressed(err error) error {
-	if errors.Is(err, postgres.ErrNotFound) {
-		return fmt.Errorf("%w: %w", notify.ErrNotAddressed, err)
-	}
-	return err
 }

@@ -14,7 +14,7 @@
 //     [Input], with a progress bar, writing the summary or one alert a line.
 //
 // The package reads files but does no network I/O: Kafka history is read by
-// ingest and handed in by cmd/dowser.
+// kafka and handed in by cmd/dowser.
 //
 // It imports only: dowser, detector, schema.
 package backtest

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/kafka"
 )
 
 // Config is one run of the benchmark. Every count must be at least 1,
@@ -108,7 +108,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.Notes = append(res.Notes, "broker: embedded kfake broker in a child process (`dowser broker`), in memory")
 	}
 	topic := fmt.Sprintf("dowser.bench.%d", time.Now().UnixNano())
-	if err := ingest.EnsureTopics(ctx, brokers, cfg.Partitions, 1, topic, ingest.DLQTopic(topic)); err != nil {
+	if err := kafka.EnsureTopics(ctx, brokers, cfg.Partitions, 1, topic, kafka.DLQTopic(topic)); err != nil {
 		return nil, err
 	}
 
@@ -126,7 +126,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// 2. Raw consume.
 	runtime.GC()
 	start = time.Now()
-	n, err := ingest.DrainTopic(ctx, brokers, topic)
+	n, err := kafka.DrainTopic(ctx, brokers, topic)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +149,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.PipelineEPS = ptr(eps)
 	res.PipelineAlerts = alerts
 	res.PipelineVsRaw = ptr(eps / *res.RawConsumeEPS)
-	res.Notes = append(res.Notes, "pipeline: ingest.Consumer (consumer group, decoding, validation) + one detector engine a partition; "+
+	res.Notes = append(res.Notes, "pipeline: kafka.Consumer (consumer group, decoding, validation) + one detector engine a partition; "+
 		"alerts counted and discarded, checkpoints no-ops, account lifecycles from an in-memory map: no PostgreSQL")
 	progress("pipeline: %.0f events/s (%.2f of raw), %d alerts", eps, *res.PipelineVsRaw, alerts)
 

@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/kafka"
 )
 
 // startChildBroker runs `dowser broker` (this very binary) on a free port
@@ -46,7 +46,7 @@ func startChildBroker(ctx context.Context, partitions int) (string, func(), erro
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		err := ingest.Ping(pctx, []string{addr})
+		err := kafka.Ping(pctx, []string{addr})
 		cancel()
 		if err == nil {
 			return addr, stop, nil

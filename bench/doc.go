@@ -14,7 +14,7 @@
 // It is the one exception to "only notify imports gorilla/websocket": the
 // clients play the reps' browsers, reading alert frames from the service's
 // stream, and a websocket client has no other place in Dowser. It reaches
-// PostgreSQL only through postgres, and Kafka only through ingest.
+// PostgreSQL only through postgres, and Kafka only through kafka.
 //
-// It imports only: demo, deploy, detector, ingest, postgres, schema.
+// It imports only: demo, deploy, detector, kafka, postgres, schema.
 package bench

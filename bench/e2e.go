@@ -16,7 +16,7 @@ import (
 	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/deploy"
 	"github.com/dowserhq/dowser/detector"
-	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/schema"
 )
@@ -150,11 +150,11 @@ func endToEnd(ctx context.Context, cfg Config, brokers []string, progress func(s
 	// not slow the pace.
 	progress("e2e: %0.f events/s, %d probes", cfg.E2ERate, probes)
 	type batch struct {
-		msgs  []ingest.Message
+		msgs  []kafka.Message
 		probe string
 	}
 	batches := make(chan batch, 1024)
-	p := ingest.NewProducer(brokers, scfg.EventsTopic)
+	p := kafka.NewProducer(brokers, scfg.EventsTopic)
 	defer p.Close()
 	g, gctx := errgroup.WithContext(ctx)
 	for range 16 {
@@ -197,7 +197,7 @@ func endToEnd(ctx context.Context, cfg Config, brokers []string, progress func(s
 					ev.Customer = schema.Customer{ID: "c-" + acct, AccountID: acct}
 					ev.Properties = map[string]any{"form": "probe", "url": "https://dowser.example/bench-probe"}
 					// A probe goes alone, so that its acknowledgement is its own.
-					if err := send(gctx, batches, batch{msgs: []ingest.Message{message(&ev)}, probe: acct}); err != nil {
+					if err := send(gctx, batches, batch{msgs: []kafka.Message{message(&ev)}, probe: acct}); err != nil {
 						return err
 					}
 					continue

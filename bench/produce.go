@@ -12,7 +12,7 @@ import (
 
 	"github.com/dowserhq/dowser/demo"
 	"github.com/dowserhq/dowser/detector"
-	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -33,15 +33,15 @@ func eventTime(i int) time.Time {
 // produce produces n demo events and returns their total size.
 func produce(ctx context.Context, brokers []string, topic string, n int) (int64, error) {
 	const chunk = 2000
-	p := ingest.NewProducer(brokers, topic)
+	p := kafka.NewProducer(brokers, topic)
 	defer p.Close()
-	chunks := make(chan []ingest.Message, 8)
+	chunks := make(chan []kafka.Message, 8)
 	g, gctx := errgroup.WithContext(ctx)
 	var total int64
 	g.Go(func() error {
 		defer close(chunks)
 		t := newTraffic()
-		batch := make([]ingest.Message, 0, chunk)
+		batch := make([]kafka.Message, 0, chunk)
 		for i := range n {
 			ev := t.Next(eventTime(i))
 			b, err := json.Marshal(&ev)
@@ -49,14 +49,14 @@ func produce(ctx context.Context, brokers []string, topic string, n int) (int64,
 				return err
 			}
 			total += int64(len(b))
-			batch = append(batch, ingest.Message{Key: []byte(ingest.EventKey(&ev)), Value: b})
+			batch = append(batch, kafka.Message{Key: []byte(kafka.EventKey(&ev)), Value: b})
 			if len(batch) == chunk || i == n-1 {
 				select {
 				case chunks <- batch:
 				case <-gctx.Done():
 					return gctx.Err()
 				}
-				batch = make([]ingest.Message, 0, chunk)
+				batch = make([]kafka.Message, 0, chunk)
 			}
 		}
 		return nil
@@ -75,7 +75,7 @@ func produce(ctx context.Context, brokers []string, topic string, n int) (int64,
 	return total, err
 }
 
-// processor is an ingest.Processor running one detector engine a
+// processor is an kafka.Processor running one detector engine a
 // partition, as the service does, without PostgreSQL: alerts are counted
 // and dropped, checkpoints do nothing.
 type processor struct {
@@ -88,7 +88,7 @@ type processor struct {
 	doneAt  time.Time
 }
 
-func (p *processor) Partition(ctx context.Context, partition int) (ingest.PartitionHandler, int64, error) {
+func (p *processor) Partition(ctx context.Context, partition int) (kafka.PartitionHandler, int64, error) {
 	p.started.CompareAndSwap(0, time.Now().UnixNano())
 	return &partitionHandler{p: p, engine: detector.New(p.signals)}, 0, nil
 }
@@ -117,10 +117,10 @@ func (h *partitionHandler) Checkpoint(ctx context.Context, nextOffset int64) err
 // partition assigned to the last event evaluated.
 func runPipeline(ctx context.Context, brokers []string, topic string, n int, sigs []*detector.Signal) (float64, int64, error) {
 	proc := &processor{signals: sigs, target: int64(n), done: make(chan struct{})}
-	c, err := ingest.NewConsumer(ingest.Config{
+	c, err := kafka.NewConsumer(kafka.Config{
 		Brokers: brokers, Topic: topic, GroupID: topic + ".bench",
 		CheckpointInterval: 2 * time.Second,
-	}, proc, ingest.NewMetrics(prometheus.NewRegistry()))
+	}, proc, kafka.NewMetrics(prometheus.NewRegistry()))
 	if err != nil {
 		return 0, 0, err
 	}
@@ -148,7 +148,7 @@ func send[T any](ctx context.Context, ch chan<- T, v T) error {
 	}
 }
 
-func message(ev *schema.Event) ingest.Message {
+func message(ev *schema.Event) kafka.Message {
 	b, _ := json.Marshal(ev)
-	return ingest.Message{Key: []byte(ingest.EventKey(ev)), Value: b}
+	return kafka.Message{Key: []byte(kafka.EventKey(ev)), Value: b}
 }

@@ -8,7 +8,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/schema"
 )
@@ -63,8 +63,8 @@ type Hub interface {
 type Broadcaster struct {
 	cfg      Config
 	log      *slog.Logger
-	producer *ingest.Producer
-	tail     *ingest.Tailer
+	producer *kafka.Producer
+	tail     *kafka.Tailer
 	// toPublish carries stored alerts from the partitions to publishLoop.
 	toPublish chan postgres.SavedAlert
 }
@@ -85,13 +85,13 @@ func New(ctx context.Context, cfg Config) (*Broadcaster, error) {
 	if cfg.TombstonesEvery <= 0 {
 		cfg.TombstonesEvery = time.Second
 	}
-	tail, err := ingest.NewTailer(ctx, cfg.Brokers, cfg.Topic, cfg.Logger)
+	tail, err := kafka.NewTailer(ctx, cfg.Brokers, cfg.Topic, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
 	return &Broadcaster{
 		cfg: cfg, log: cfg.Logger, tail: tail,
-		producer:  ingest.NewProducer(cfg.Brokers, cfg.Topic),
+		producer:  kafka.NewProducer(cfg.Brokers, cfg.Topic),
 		toPublish: make(chan postgres.SavedAlert, publishQueue),
 	}, nil
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/postgres"
 )
 
@@ -63,11 +63,11 @@ func (b *Broadcaster) publishLoop(ctx context.Context) error {
 func (b *Broadcaster) publish(ctx context.Context, batch []postgres.SavedAlert) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	msgs := make([]ingest.Message, len(batch))
+	msgs := make([]kafka.Message, len(batch))
 	ids := make([]int64, len(batch))
 	alertIDs := make([]string, len(batch))
 	for i, saved := range batch {
-		msgs[i] = ingest.Message{Key: []byte(saved.AlertID), Value: saved.Message}
+		msgs[i] = kafka.Message{Key: []byte(saved.AlertID), Value: saved.Message}
 		ids[i] = saved.OutboxID
 		alertIDs[i] = saved.AlertID
 	}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/postgres"
 )
 
@@ -22,9 +22,9 @@ func (b *Broadcaster) relayOutbox(ctx context.Context) error {
 		case <-t.C:
 		}
 		n, err := b.cfg.Outbox.PublishPending(ctx, 2*interval, 500, func(ctx context.Context, msgs []postgres.OutboxMessage) error {
-			out := make([]ingest.Message, len(msgs))
+			out := make([]kafka.Message, len(msgs))
 			for i, m := range msgs {
-				out[i] = ingest.Message{Key: []byte(m.AlertID), Value: m.Payload}
+				out[i] = kafka.Message{Key: []byte(m.AlertID), Value: m.Payload}
 			}
 			return b.producer.Produce(ctx, out...)
 		})
@@ -75,10 +75,10 @@ func (b *Broadcaster) writeTombstones(ctx context.Context) {
 
 // tombstones are the alerts-topic messages that erase alerts: keyed by
 // alert id like the alerts' own messages, with a null value.
-func tombstones(alertIDs []string) []ingest.Message {
-	out := make([]ingest.Message, len(alertIDs))
+func tombstones(alertIDs []string) []kafka.Message {
+	out := make([]kafka.Message, len(alertIDs))
 	for i, id := range alertIDs {
-		out[i] = ingest.Message{Key: []byte(id)}
+		out[i] = kafka.Message{Key: []byte(id)}
 	}
 	return out
 }

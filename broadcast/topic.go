@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/kafka"
 )
 
 // EnsureTopic creates the alerts topic compacted as well as time-limited:
@@ -21,7 +21,7 @@ func EnsureTopic(ctx context.Context, cfg Config) error {
 	// Compaction and retention only touch closed segments: roll them at
 	// least hourly so an erased alert leaves within about an hour.
 	segment := min(retention, time.Hour.Milliseconds())
-	have, err := ingest.EnsureTopicConfigured(ctx, cfg.Brokers, cfg.Topic, cfg.Partitions, cfg.Replication, map[string]string{
+	have, err := kafka.EnsureTopicConfigured(ctx, cfg.Brokers, cfg.Topic, cfg.Partitions, cfg.Replication, map[string]string{
 		"cleanup.policy": "compact,delete",
 		"retention.ms":   strconv.FormatInt(retention, 10),
 		"segment.ms":     strconv.FormatInt(segment, 10),
@@ -29,7 +29,7 @@ func EnsureTopic(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	if have != nil && !ingest.Compacted(have["cleanup.policy"]) {
+	if have != nil && !kafka.Compacted(have["cleanup.policy"]) {
 		cfg.Logger.Warn("the alerts topic is not compacted: erased alerts stay on it until its retention; see docs/privacy.md",
 			"topic", cfg.Topic, "cleanup.policy", have["cleanup.policy"], "retention.ms", have["retention.ms"])
 	}

@@ -9,7 +9,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/kafka"
 )
 
 // RunTraffic produces rate events a second of the demo's traffic to topic,
@@ -19,7 +19,7 @@ func RunTraffic(ctx context.Context, brokers []string, topic string, rate float6
 	if rate <= 0 {
 		return nil
 	}
-	p := ingest.NewProducer(brokers, topic)
+	p := kafka.NewProducer(brokers, topic)
 	defer p.Close()
 	t := NewTraffic(uint64(time.Now().UnixNano()), 0)
 	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
@@ -36,7 +36,7 @@ func RunTraffic(ctx context.Context, brokers []string, topic string, rate float6
 			if err != nil {
 				return fmt.Errorf("encoding demo event: %w", err)
 			}
-			if err := p.Produce(ctx, ingest.Message{Key: []byte(ingest.EventKey(&ev)), Value: b}); err != nil {
+			if err := p.Produce(ctx, kafka.Message{Key: []byte(kafka.EventKey(&ev)), Value: b}); err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}

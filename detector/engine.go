@@ -33,7 +33,7 @@ const (
 //
 // Time range: an event whose time is not representable as int64
 // nanoseconds since 1970 (before 1677-09-21 or after 2262-04-11) is
-// ignored entirely; the ingest edge rejects such events. Every time in the
+// ignored entirely; the kafka package rejects such events. Every time in the
 // range, both ends included, is evaluated by the rules below, exactly: a
 // window, horizon or cooldown that reaches past an end of the range takes
 // every time on that side.
@@ -170,7 +170,7 @@ const (
 //
 // The limitation: a subject with an event dated after W is not forgotten
 // before W reaches that time, so a far-future event keeps its subject's
-// state (for the signals it is relevant to) for as long; the ingest edge
+// state (for the signals it is relevant to) for as long; the kafka package
 // bounds how far ahead of the wall clock an event may be.
 type Engine struct {
 	programs  []*program // every signal, in id order

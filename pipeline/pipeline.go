@@ -11,7 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dowserhq/dowser/detector"
-	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/notify"
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/schema"
@@ -99,7 +99,7 @@ var (
 	_ Hub             = (*notify.Hub)(nil)
 )
 
-// Pipeline connects ingest to the detector, storage and delivery: each
+// Pipeline connects kafka to the detector, storage and delivery: each
 // assigned partition gets its own engine, fed in offset order.
 type Pipeline struct {
 	cfg     Config
@@ -116,7 +116,7 @@ type Pipeline struct {
 	lifecycles lifecycleCache
 }
 
-var _ ingest.Processor = (*Pipeline)(nil)
+var _ kafka.Processor = (*Pipeline)(nil)
 
 // New builds the pipeline and registers its metrics. Call Load before
 // the consumer starts and Run beside it.
@@ -192,11 +192,11 @@ func (p *Pipeline) DoNotTrack(kind, id string) bool {
 	return (*p.privacy.dnt.Load())[kind][id]
 }
 
-// Partition implements ingest.Processor: it claims the partition's
+// Partition implements kafka.Processor: it claims the partition's
 // checkpoint, so that a previous owner still running can no longer save
 // over it, restores the detector state and resumes at the offset that
 // state reflects.
-func (p *Pipeline) Partition(ctx context.Context, partition int) (ingest.PartitionHandler, int64, error) {
+func (p *Pipeline) Partition(ctx context.Context, partition int) (kafka.PartitionHandler, int64, error) {
 	owner := postgres.NewToken()
 	cp, err := p.cfg.Checkpoints.ClaimCheckpoint(ctx, p.cfg.Group, p.cfg.Topic, partition, owner)
 	if err != nil {

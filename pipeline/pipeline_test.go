@@ -10,7 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/notify"
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/schema"
@@ -133,7 +133,7 @@ func TestHandleStoresDeliversAndPublishes(t *testing.T) {
 	down := errors.New("postgres down")
 	store.saveErr = down
 	ev := event(3, "c-3")
-	if err := h.Handle(ctx, ev); !errors.Is(err, down) || errors.Is(err, ingest.ErrPermanent) {
+	if err := h.Handle(ctx, ev); !errors.Is(err, down) || errors.Is(err, kafka.ErrPermanent) {
 		t.Fatalf("storage down: err = %v, want it returned as it is, to be retried", err)
 	}
 	if err := h.Handle(ctx, ev); err != nil || len(store.saved) != 2 {

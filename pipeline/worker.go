@@ -10,12 +10,12 @@ import (
 
 	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/detector"
-	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/schema"
 )
 
-// partitionWorker owns one partition's detector state. ingest calls it from
+// partitionWorker owns one partition's detector state. kafka calls it from
 // one goroutine only.
 type partitionWorker struct {
 	p         *Pipeline
@@ -42,11 +42,11 @@ type partitionWorker struct {
 	dropped error
 }
 
-// Handle implements ingest.PartitionHandler. A failure PostgreSQL will
+// Handle implements kafka.PartitionHandler. A failure PostgreSQL will
 // repeat on every retry (postgres.Permanent: bad data, a constraint) is
 // permanent: an alert that cannot be routed or stored is dropped, the
 // event's other alerts are stored, and then the error is returned wrapping
-// ingest.ErrPermanent, so that ingest dead-letters the event and the
+// kafka.ErrPermanent, so that kafka dead-letters the event and the
 // partition goes on. The engine keeps the event counted: its state is then
 // what a replay from any checkpoint rebuilds (the same event evaluates the
 // same way and fails the same way), so later alerts keep their ids and are
@@ -122,7 +122,7 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 	if w.dropped != nil {
 		err := w.dropped
 		w.dropped = nil
-		return fmt.Errorf("%w: %w", ingest.ErrPermanent, err)
+		return fmt.Errorf("%w: %w", kafka.ErrPermanent, err)
 	}
 	return nil
 }
@@ -131,12 +131,12 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 // event.
 func permanently(err error) error {
 	if postgres.Permanent(err) {
-		return fmt.Errorf("%w: %w", ingest.ErrPermanent, err)
+		return fmt.Errorf("%w: %w", kafka.ErrPermanent, err)
 	}
 	return err
 }
 
-// Checkpoint implements ingest.PartitionHandler: the engine's state and the
+// Checkpoint implements kafka.PartitionHandler: the engine's state and the
 // offset it reflects are saved in one statement.
 func (w *partitionWorker) Checkpoint(ctx context.Context, nextOffset int64) error {
 	if w.pendingEvent != nil {
@@ -160,7 +160,7 @@ func (w *partitionWorker) Checkpoint(ctx context.Context, nextOffset int64) erro
 	}
 	err = w.p.cfg.Checkpoints.SaveCheckpoint(ctx, w.p.cfg.Group, w.p.cfg.Topic, w.partition, w.owner, postgres.Checkpoint{NextOffset: nextOffset, State: state, ErasureSeq: w.erased})
 	if errors.Is(err, postgres.ErrNotOwner) {
-		return fmt.Errorf("%w: %w", ingest.ErrNotOwner, err)
+		return fmt.Errorf("%w: %w", kafka.ErrNotOwner, err)
 	}
 	if err != nil {
 		return err
@@ -188,7 +188,7 @@ func (w *partitionWorker) applyErasures() {
 	}
 }
 
-// CheckpointDue implements ingest's checkpoint request: an idle partition
+// CheckpointDue implements kafka's checkpoint request: an idle partition
 // still saves a new checkpoint when an erasure must reach it.
 func (w *partitionWorker) CheckpointDue() bool {
 	return len(w.p.privacy.erasuresAfter(w.erased)) > 0

@@ -7,10 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/postgres/pgtest"
-	"github.com/jackc/pgx/v5"
 )
 
 func TestPrecisionCountsFeedbackAndMedianAckTime(t *testing.T) {

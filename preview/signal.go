@@ -9,7 +9,7 @@ import (
 	"github.com/dowserhq/dowser/api"
 	"github.com/dowserhq/dowser/backtest"
 	"github.com/dowserhq/dowser/detector"
-	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/schema"
 )
@@ -88,7 +88,7 @@ func (p Signal) Preview(parent context.Context, sig *detector.Signal, since time
 			return nil
 		},
 	})
-	history, err := ingest.OpenHistory(ctx, p.Brokers, p.Topic, time.Now().Add(-since))
+	history, err := kafka.OpenHistory(ctx, p.Brokers, p.Topic, time.Now().Add(-since))
 	if err != nil {
 		return nil, err
 	}
@@ -120,12 +120,12 @@ func (p Signal) Preview(parent context.Context, sig *detector.Signal, since time
 // keepNewest shrinks ranges to their newest offsets, at most n in all,
 // shared out evenly: a partition with fewer than its share keeps them all
 // and leaves the rest to the others.
-func keepNewest(ranges []ingest.PartitionRange, n int64) {
-	bySize := make([]*ingest.PartitionRange, len(ranges))
+func keepNewest(ranges []kafka.PartitionRange, n int64) {
+	bySize := make([]*kafka.PartitionRange, len(ranges))
 	for i := range ranges {
 		bySize[i] = &ranges[i]
 	}
-	slices.SortFunc(bySize, func(a, b *ingest.PartitionRange) int {
+	slices.SortFunc(bySize, func(a, b *kafka.PartitionRange) int {
 		return int((a.End - a.Start) - (b.End - b.Start))
 	})
 	for i, r := range bySize {

@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/detector"
@@ -261,22 +261,22 @@ func TestMain(m *testing.M) {
 // caughtUp reports whether the group's committed offsets reached the end
 // of every partition of topic.
 func caughtUp(ctx context.Context, brokers, topic, group string) (bool, error) {
-	client := &kafka.Client{Addr: kafka.TCP(brokers), Timeout: 5 * time.Second}
-	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	client := &kafkago.Client{Addr: kafkago.TCP(brokers), Timeout: 5 * time.Second}
+	meta, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
 	if err != nil || len(meta.Topics) == 0 {
 		return false, err
 	}
-	var reqs []kafka.OffsetRequest
+	var reqs []kafkago.OffsetRequest
 	var parts []int
 	for _, p := range meta.Topics[0].Partitions {
-		reqs = append(reqs, kafka.LastOffsetOf(p.ID))
+		reqs = append(reqs, kafkago.LastOffsetOf(p.ID))
 		parts = append(parts, p.ID)
 	}
-	ends, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	ends, err := client.ListOffsets(ctx, &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{topic: reqs}})
 	if err != nil {
 		return false, err
 	}
-	committed, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
+	committed, err := client.OffsetFetch(ctx, &kafkago.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
 	if err != nil {
 		return false, err
 	}
@@ -384,15 +384,15 @@ func (r *chaosRun) serve(name string) (*process, string) {
 func (r *chaosRun) produce() <-chan error {
 	produced := make(chan error, 1)
 	go func() {
-		w := &kafka.Writer{Addr: kafka.TCP(r.kafkaAddr), Topic: "dowser.events", Balancer: &kafka.Hash{},
-			BatchSize: 1000, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireAll, AllowAutoTopicCreation: true}
+		w := &kafkago.Writer{Addr: kafkago.TCP(r.kafkaAddr), Topic: "dowser.events", Balancer: &kafkago.Hash{},
+			BatchSize: 1000, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafkago.RequireAll, AllowAutoTopicCreation: true}
 		defer w.Close()
 		const chunk = 2000
 		for i := 0; i < len(r.events); i += chunk {
-			var msgs []kafka.Message
+			var msgs []kafkago.Message
 			for _, e := range r.events[i:min(i+chunk, len(r.events))] {
 				b, _ := json.Marshal(e)
-				msgs = append(msgs, kafka.Message{Key: []byte(e.Customer.AccountID), Value: b})
+				msgs = append(msgs, kafkago.Message{Key: []byte(e.Customer.AccountID), Value: b})
 			}
 			if err := w.WriteMessages(r.ctx, msgs...); err != nil {
 				produced <- fmt.Errorf("producing: %w", err)

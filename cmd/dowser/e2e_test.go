@@ -15,11 +15,11 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/dowserhq/dowser/broker"
 	"github.com/dowserhq/dowser/detector"
-	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/postgres/pgtest"
 )
@@ -204,23 +204,23 @@ func pricingView(account, customer string, at time.Time) (key, value []byte) {
 	return []byte(account), b
 }
 
-func (a *testApp) writer() *kafka.Writer {
-	w := &kafka.Writer{
-		Addr:         kafka.TCP(a.Brokers()...),
+func (a *testApp) writer() *kafkago.Writer {
+	w := &kafkago.Writer{
+		Addr:         kafkago.TCP(a.Brokers()...),
 		Topic:        "dowser.events",
-		Balancer:     &kafka.Hash{},
+		Balancer:     &kafkago.Hash{},
 		BatchTimeout: time.Millisecond,
-		RequiredAcks: kafka.RequireAll,
+		RequiredAcks: kafkago.RequireAll,
 	}
 	a.t.Cleanup(func() { w.Close() })
 	return w
 }
 
-func (a *testApp) produce(w *kafka.Writer, msgs ...[2][]byte) {
+func (a *testApp) produce(w *kafkago.Writer, msgs ...[2][]byte) {
 	a.t.Helper()
-	out := make([]kafka.Message, len(msgs))
+	out := make([]kafkago.Message, len(msgs))
 	for i, m := range msgs {
-		out[i] = kafka.Message{Key: m[0], Value: m[1]}
+		out[i] = kafkago.Message{Key: m[0], Value: m[1]}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -524,9 +524,9 @@ func TestEndToEndMalformedMessageGoesToDeadLetterTopic(t *testing.T) {
 		t.Errorf("alert = %v", a)
 	}
 
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: app.Brokers(), Topic: ingest.DLQTopic("dowser.events"), GroupID: "test-dlq",
-		StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond,
+	r := kafkago.NewReader(kafkago.ReaderConfig{
+		Brokers: app.Brokers(), Topic: kafka.DLQTopic("dowser.events"), GroupID: "test-dlq",
+		StartOffset: kafkago.FirstOffset, MaxWait: 100 * time.Millisecond,
 	})
 	defer r.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -541,7 +541,7 @@ func TestEndToEndMalformedMessageGoesToDeadLetterTopic(t *testing.T) {
 		for _, h := range m.Headers {
 			headers[h.Key] = string(h.Value)
 		}
-		got[string(m.Value)] = headers[ingest.HeaderReason] + " | " + headers[ingest.HeaderError]
+		got[string(m.Value)] = headers[kafka.HeaderReason] + " | " + headers[kafka.HeaderError]
 	}
 	if r := got[string(bad)]; !strings.HasPrefix(r, "not_json | ") {
 		t.Errorf("truncated JSON dead-lettered with %q, want reason not_json", r)
@@ -652,7 +652,7 @@ func partitionOf(key string, n int) int {
 	for i := range parts {
 		parts[i] = i
 	}
-	return (&kafka.Hash{}).Balance(kafka.Message{Key: []byte(key)}, parts...)
+	return (&kafkago.Hash{}).Balance(kafkago.Message{Key: []byte(key)}, parts...)
 }
 
 func TestEndToEndAlertDetectedOnOneInstanceReachesSocketOnAnother(t *testing.T) {

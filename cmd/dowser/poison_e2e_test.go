@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 
-	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/postgres/pgtest"
 )
 
@@ -36,9 +36,9 @@ type deadLetter struct {
 // n messages, or fails t after 30 s.
 func (a *testApp) deadLetters(n int) []deadLetter {
 	a.t.Helper()
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: a.Brokers(), Topic: ingest.DLQTopic("dowser.events"), GroupID: fmt.Sprintf("test-dlq-%d", time.Now().UnixNano()),
-		StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond, MaxBytes: 4 << 20,
+	r := kafkago.NewReader(kafkago.ReaderConfig{
+		Brokers: a.Brokers(), Topic: kafka.DLQTopic("dowser.events"), GroupID: fmt.Sprintf("test-dlq-%d", time.Now().UnixNano()),
+		StartOffset: kafkago.FirstOffset, MaxWait: 100 * time.Millisecond, MaxBytes: 4 << 20,
 	})
 	defer r.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -63,7 +63,7 @@ func byOffset(t *testing.T, dls []deadLetter) map[int64]deadLetter {
 	t.Helper()
 	out := map[int64]deadLetter{}
 	for _, d := range dls {
-		o, err := strconv.ParseInt(d.h[ingest.HeaderOffset], 10, 64)
+		o, err := strconv.ParseInt(d.h[kafka.HeaderOffset], 10, 64)
 		if err != nil {
 			t.Fatalf("dead letter without an offset: %v", d.h)
 		}
@@ -73,7 +73,7 @@ func byOffset(t *testing.T, dls []deadLetter) map[int64]deadLetter {
 }
 
 // produceAt produces messages one by one and returns the offset of each.
-func (a *testApp) produceAt(w *kafka.Writer, msgs ...[2][]byte) []int64 {
+func (a *testApp) produceAt(w *kafkago.Writer, msgs ...[2][]byte) []int64 {
 	a.t.Helper()
 	offsets := make([]int64, len(msgs))
 	for i, m := range msgs {
@@ -86,7 +86,7 @@ func (a *testApp) produceAt(w *kafka.Writer, msgs ...[2][]byte) []int64 {
 // lastOffset is the offset of the last message in key's partition.
 func (a *testApp) lastOffset(key string) int64 {
 	a.t.Helper()
-	conn, err := kafka.DialLeader(context.Background(), "tcp", a.Brokers()[0], "dowser.events", partitionOf(key, 3))
+	conn, err := kafkago.DialLeader(context.Background(), "tcp", a.Brokers()[0], "dowser.events", partitionOf(key, 3))
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -150,21 +150,21 @@ func TestEndToEndPoisonEventsGoToDeadLetterTopicAndThePartitionGoesOn(t *testing
 				t.Errorf("alert = %v, want the one evt-3 fired counting three views", a)
 			}
 			d := app.deadLetters(1)[0]
-			if d.h[ingest.HeaderOffset] != strconv.FormatInt(offsets[2], 10) || d.h[ingest.HeaderReason] != c.reason || !strings.HasPrefix(d.h[ingest.HeaderError], c.error) {
+			if d.h[kafka.HeaderOffset] != strconv.FormatInt(offsets[2], 10) || d.h[kafka.HeaderReason] != c.reason || !strings.HasPrefix(d.h[kafka.HeaderError], c.error) {
 				t.Errorf("dead letter at offset %s as %q %q, want offset %d as %q %q...",
-					d.h[ingest.HeaderOffset], d.h[ingest.HeaderReason], d.h[ingest.HeaderError], offsets[2], c.reason, c.error)
+					d.h[kafka.HeaderOffset], d.h[kafka.HeaderReason], d.h[kafka.HeaderError], offsets[2], c.reason, c.error)
 			}
 			if len(c.poison[1]) < 1<<20-1<<10 {
-				if string(d.value) != string(c.poison[1]) || string(d.key) != "acme" || d.h[ingest.HeaderTruncated] != "" {
-					t.Errorf("dead letter %q %q (truncated: %q), want the message as it was", d.key, d.value, d.h[ingest.HeaderTruncated])
+				if string(d.value) != string(c.poison[1]) || string(d.key) != "acme" || d.h[kafka.HeaderTruncated] != "" {
+					t.Errorf("dead letter %q %q (truncated: %q), want the message as it was", d.key, d.value, d.h[kafka.HeaderTruncated])
 				}
 				return
 			}
 			// Cut to what fits, saying so.
-			if d.h[ingest.HeaderTruncated] != strconv.Itoa(len(c.poison[1])) || len(d.value) > 64<<10 ||
+			if d.h[kafka.HeaderTruncated] != strconv.Itoa(len(c.poison[1])) || len(d.value) > 64<<10 ||
 				string(d.value) != string(c.poison[1][:len(d.value)]) || string(d.key) != "acme" {
 				t.Errorf("dead letter of the large message: %d bytes, key %q, %s %q; want its first bytes, at most 64 KiB, and the original size %d",
-					len(d.value), d.key, ingest.HeaderTruncated, d.h[ingest.HeaderTruncated], len(c.poison[1]))
+					len(d.value), d.key, kafka.HeaderTruncated, d.h[kafka.HeaderTruncated], len(c.poison[1]))
 			}
 		})
 	}
@@ -321,8 +321,8 @@ message: "{{.Account}}: pricing viewed"
 	pgtest.Exec(t, db, `INSERT INTO fault VALUES ('23514', 'pricing-research')`)
 	failed := app.produceAt(w, view("evt-4", "Pricing", now.Add(-2*time.Minute)))[0]
 	d := app.deadLetters(1)[0]
-	if d.h[ingest.HeaderOffset] != strconv.FormatInt(failed, 10) || d.h[ingest.HeaderReason] != "processing_failed" ||
-		!strings.Contains(d.h[ingest.HeaderError], "SQLSTATE 23514") || !strings.Contains(d.h[ingest.HeaderError], "pricing-research") {
+	if d.h[kafka.HeaderOffset] != strconv.FormatInt(failed, 10) || d.h[kafka.HeaderReason] != "processing_failed" ||
+		!strings.Contains(d.h[kafka.HeaderError], "SQLSTATE 23514") || !strings.Contains(d.h[kafka.HeaderError], "pricing-research") {
 		t.Errorf("dead letter %v, want offset %d, reason processing_failed, the error of pricing-research with SQLSTATE 23514", d.h, failed)
 	}
 	if _, a := ana.nextAlert(20 * time.Second); a["event_id"] != "evt-4" || a["signal_id"] != "pricing-any" {

@@ -17,10 +17,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/dowserhq/dowser/broker"
-	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/kafka"
 )
 
 // syncBuffer collects a service's log output, written from many
@@ -58,7 +58,7 @@ func topicAsCompacted(t *testing.T, brokers []string, topic string, partitions i
 	defer cancel()
 	out := map[string][]byte{}
 	for p := range partitions {
-		conn, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, p)
+		conn, err := kafkago.DialLeader(ctx, "tcp", brokers[0], topic, p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,8 +70,8 @@ func topicAsCompacted(t *testing.T, brokers []string, topic string, partitions i
 		if end == 0 {
 			continue
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p, MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 100 * time.Millisecond})
-		if err := r.SetOffset(kafka.FirstOffset); err != nil {
+		r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p, MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 100 * time.Millisecond})
+		if err := r.SetOffset(kafkago.FirstOffset); err != nil {
 			t.Fatal(err)
 		}
 		for {
@@ -384,7 +384,7 @@ func TestAlertsTopicIsCreatedCompactedOrWarnedAbout(t *testing.T) {
 	}
 	t.Cleanup(fresh.Close)
 	startApp(t, func(c *serveConfig) { c.KafkaBrokers = fresh.Addr(); c.AlertsRetention = 2 * time.Hour })
-	have, err := ingest.EnsureTopicConfigured(ctx, fresh.Brokers(), "dowser.alerts", 3, 1, map[string]string{"cleanup.policy": "", "retention.ms": "", "segment.ms": ""})
+	have, err := kafka.EnsureTopicConfigured(ctx, fresh.Brokers(), "dowser.alerts", 3, 1, map[string]string{"cleanup.policy": "", "retention.ms": "", "segment.ms": ""})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +397,7 @@ func TestAlertsTopicIsCreatedCompactedOrWarnedAbout(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(old.Close)
-	if err := ingest.EnsureTopics(ctx, old.Brokers(), 3, 1, "dowser.alerts"); err != nil {
+	if err := kafka.EnsureTopics(ctx, old.Brokers(), 3, 1, "dowser.alerts"); err != nil {
 		t.Fatal(err)
 	}
 	var logs syncBuffer

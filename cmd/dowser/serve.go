@@ -24,7 +24,7 @@ import (
 	"github.com/dowserhq/dowser/broadcast"
 	"github.com/dowserhq/dowser/broker"
 	"github.com/dowserhq/dowser/demo"
-	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/notify"
 	"github.com/dowserhq/dowser/pipeline"
 	"github.com/dowserhq/dowser/postgres"
@@ -197,7 +197,7 @@ type App struct {
 	httpAddr string
 	brokers  []string
 	pipe     *pipeline.Pipeline
-	consumer *ingest.Consumer
+	consumer *kafka.Consumer
 	store    *postgres.Store
 }
 
@@ -325,7 +325,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.brokers = brokers
 	if err := retryForever(ctx, log, "creating topics", func() error {
-		return ingest.EnsureTopics(ctx, brokers, a.cfg.Partitions, a.cfg.Replication, a.cfg.EventsTopic, ingest.DLQTopic(a.cfg.EventsTopic))
+		return kafka.EnsureTopics(ctx, brokers, a.cfg.Partitions, a.cfg.Replication, a.cfg.EventsTopic, kafka.DLQTopic(a.cfg.EventsTopic))
 	}); err != nil {
 		return err
 	}
@@ -380,7 +380,7 @@ func (a *App) Run(ctx context.Context) error {
 	if err := pipe.Load(ctx); err != nil {
 		return err
 	}
-	consumer, err := ingest.NewConsumer(ingest.Config{
+	consumer, err := kafka.NewConsumer(kafka.Config{
 		Brokers:            brokers,
 		Topic:              a.cfg.EventsTopic,
 		GroupID:            a.cfg.GroupID,
@@ -389,7 +389,7 @@ func (a *App) Run(ctx context.Context) error {
 		StallThreshold:     a.cfg.StallThreshold,
 		CheckpointInterval: a.cfg.CheckpointEvery,
 		Logger:             log,
-	}, pipe, ingest.NewMetrics(reg))
+	}, pipe, kafka.NewMetrics(reg))
 	if err != nil {
 		return err
 	}
@@ -413,7 +413,7 @@ func (a *App) Run(ctx context.Context) error {
 		// whole Service. It is reported here, in the log and in metrics.
 		_ = json.NewEncoder(w).Encode(map[string]any{"status": "ready", "partitions": consumer.Assignment().Partitions, "stalled": stalled})
 	})
-	events := ingest.NewProducer(brokers, a.cfg.EventsTopic)
+	events := kafka.NewProducer(brokers, a.cfg.EventsTopic)
 	defer events.Close()
 	proxies, _ := parseProxies(a.cfg.TrustedProxies) // checked in newApp
 	failures := a.cfg.AuthFailuresPerMinute
@@ -494,7 +494,7 @@ func (a *App) readiness(ctx context.Context, store *postgres.Store, brokers []st
 	if err := store.Ping(ctx); err != nil {
 		problems = append(problems, "postgres: "+err.Error())
 	}
-	if err := ingest.Ping(ctx, brokers); err != nil {
+	if err := kafka.Ping(ctx, brokers); err != nil {
 		problems = append(problems, "kafka: "+err.Error())
 	}
 	if a.consumer.Assignment().Generation == 0 {
@@ -505,7 +505,7 @@ func (a *App) readiness(ctx context.Context, store *postgres.Store, brokers []st
 
 // stallReport words the stalled partitions for /readyz: "partition 2
 // stalled at offset 41 for 1m5s: <error>"; an empty list when none is.
-func stallReport(stalls []ingest.Stall) []string {
+func stallReport(stalls []kafka.Stall) []string {
 	out := make([]string, 0, len(stalls))
 	for _, st := range stalls {
 		line := fmt.Sprintf("partition %d stalled at offset %d for %v", st.Partition, st.Offset, st.For.Round(time.Second))
@@ -534,12 +534,12 @@ func registerPoolStats(reg prometheus.Registerer, store *postgres.Store) {
 }
 
 // eventProducer produces events posted over HTTP, keyed like any other.
-type eventProducer struct{ p *ingest.Producer }
+type eventProducer struct{ p *kafka.Producer }
 
 func (e eventProducer) ProduceEvents(ctx context.Context, events []schema.Event, raw [][]byte) error {
-	msgs := make([]ingest.Message, len(events))
+	msgs := make([]kafka.Message, len(events))
 	for i := range events {
-		msgs[i] = ingest.Message{Key: []byte(ingest.EventKey(&events[i])), Value: raw[i]}
+		msgs[i] = kafka.Message{Key: []byte(kafka.EventKey(&events[i])), Value: raw[i]}
 	}
 	return e.p.Produce(ctx, msgs...)
 }

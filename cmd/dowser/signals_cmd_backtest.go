@@ -10,7 +10,7 @@ import (
 
 	"github.com/dowserhq/dowser/backtest"
 	"github.com/dowserhq/dowser/detector"
-	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -84,9 +84,9 @@ func runSignalsBacktest(ctx context.Context, args []string, stdout, stderr io.Wr
 
 	start := time.Now()
 	var in backtest.Input
-	var history *ingest.History
+	var history *kafka.History
 	if c.FromKafka {
-		history, err = ingest.OpenHistory(ctx, splitList(c.KafkaBrokers), c.EventsTopic, start.Add(-time.Duration(c.Since)))
+		history, err = kafka.OpenHistory(ctx, splitList(c.KafkaBrokers), c.EventsTopic, start.Add(-time.Duration(c.Since)))
 		if err != nil {
 			return err
 		}

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/dowserhq/dowser/broker"
-	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/kafka"
 )
 
 // runSignalsCmd runs the real program in-process with an empty environment and
@@ -250,7 +250,7 @@ func TestSignalsBacktestFromKafka(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	const topic = "backtest.events"
-	if err := ingest.EnsureTopics(ctx, b.Brokers(), 3, 1, topic); err != nil {
+	if err := kafka.EnsureTopics(ctx, b.Brokers(), 3, 1, topic); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
@@ -270,11 +270,11 @@ func TestSignalsBacktestFromKafka(t *testing.T) {
 	}
 	// RequireAll: a Writer literal defaults to fire-and-forget, and the
 	// backtest must find every message in the log when it lists offsets.
-	w := &kafka.Writer{Addr: kafka.TCP(b.Addr()), Topic: topic, Balancer: &kafka.Hash{}, BatchSize: 1, RequiredAcks: kafka.RequireAll}
+	w := &kafkago.Writer{Addr: kafkago.TCP(b.Addr()), Topic: topic, Balancer: &kafkago.Hash{}, BatchSize: 1, RequiredAcks: kafkago.RequireAll}
 	for _, m := range msgs {
 		// Event time follows Kafka time here, so that windows and --since
 		// agree: the old events are 10 days before the rest.
-		err := w.WriteMessages(ctx, kafka.Message{Key: []byte(m.account), Value: []byte(pricingLine(m.id, m.account, m.at)), Time: m.at})
+		err := w.WriteMessages(ctx, kafkago.Message{Key: []byte(m.account), Value: []byte(pricingLine(m.id, m.account, m.at)), Time: m.at})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,7 +8,7 @@ import (
 	"log/slog"
 
 	"github.com/dowserhq/dowser/broker"
-	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/schema"
 )
@@ -70,7 +70,7 @@ func runProduce(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 	if err := parseFlags(fs, args, stderr, getenv, nil); err != nil {
 		return err
 	}
-	p := ingest.NewProducer(splitList(*brokers), *topic)
+	p := kafka.NewProducer(splitList(*brokers), *topic)
 	defer p.Close()
 	sc := bufio.NewScanner(stdin)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
@@ -86,9 +86,9 @@ func runProduce(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 			if err != nil {
 				return fmt.Errorf("line %d: %w", line, err)
 			}
-			key = []byte(ingest.EventKey(&ev))
+			key = []byte(kafka.EventKey(&ev))
 		}
-		if err := p.Produce(ctx, ingest.Message{Key: key, Value: b}); err != nil {
+		if err := p.Produce(ctx, kafka.Message{Key: key, Value: b}); err != nil {
 			return err
 		}
 		n++

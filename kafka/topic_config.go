@@ -1,4 +1,4 @@
-package ingest
+package kafka
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 )
 
 // EnsureTopicConfigured creates topic with the given partition count,
@@ -16,12 +16,12 @@ import (
 // configs as the brokers report them are returned, for the caller to
 // check (nil when the topic was created here).
 func EnsureTopicConfigured(ctx context.Context, brokers []string, topic string, partitions, replication int, configs map[string]string) (map[string]string, error) {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
-	tc := kafka.TopicConfig{Topic: topic, NumPartitions: partitions, ReplicationFactor: replication}
+	client := &kafkago.Client{Addr: kafkago.TCP(brokers...), Timeout: 10 * time.Second}
+	tc := kafkago.TopicConfig{Topic: topic, NumPartitions: partitions, ReplicationFactor: replication}
 	for k, v := range configs {
-		tc.ConfigEntries = append(tc.ConfigEntries, kafka.ConfigEntry{ConfigName: k, ConfigValue: v})
+		tc.ConfigEntries = append(tc.ConfigEntries, kafkago.ConfigEntry{ConfigName: k, ConfigValue: v})
 	}
-	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{tc}})
+	resp, err := client.CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{tc}})
 	if err != nil {
 		return nil, fmt.Errorf("creating topic %s: %w", topic, err)
 	}
@@ -29,15 +29,15 @@ func EnsureTopicConfigured(ctx context.Context, brokers []string, topic string, 
 	if err == nil {
 		return nil, nil
 	}
-	if !errors.Is(err, kafka.TopicAlreadyExists) {
+	if !errors.Is(err, kafkago.TopicAlreadyExists) {
 		return nil, fmt.Errorf("creating topic %s with %v: %w", topic, configs, err)
 	}
 	names := make([]string, 0, len(configs))
 	for k := range configs {
 		names = append(names, k)
 	}
-	desc, err := client.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{{
-		ResourceType: kafka.ResourceTypeTopic, ResourceName: topic, ConfigNames: names,
+	desc, err := client.DescribeConfigs(ctx, &kafkago.DescribeConfigsRequest{Resources: []kafkago.DescribeConfigRequestResource{{
+		ResourceType: kafkago.ResourceTypeTopic, ResourceName: topic, ConfigNames: names,
 	}}})
 	if err != nil {
 		return nil, fmt.Errorf("describing topic %s: %w", topic, err)

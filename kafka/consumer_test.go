@@ -1,4 +1,4 @@
-package ingest_test
+package kafka_test
 
 import (
 	"context"
@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/dowserhq/dowser/broker"
-	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -35,7 +35,7 @@ func newRecorder() *recorder {
 	return &recorder{events: map[int][]schema.Event{}, checkpoints: map[int][]int64{}, changed: make(chan struct{}, 1)}
 }
 
-func (r *recorder) Partition(ctx context.Context, partition int) (ingest.PartitionHandler, int64, error) {
+func (r *recorder) Partition(ctx context.Context, partition int) (kafka.PartitionHandler, int64, error) {
 	return &recordingPartition{r: r, partition: partition}, 0, nil
 }
 
@@ -114,7 +114,7 @@ func TestConsumer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const topic = "events"
-	if err := ingest.EnsureTopics(ctx, b.Brokers(), 1, 1, topic, ingest.DLQTopic(topic)); err != nil {
+	if err := kafka.EnsureTopics(ctx, b.Brokers(), 1, 1, topic, kafka.DLQTopic(topic)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -135,20 +135,20 @@ func TestConsumer(t *testing.T) {
 		}
 		values = append(values, v)
 	}
-	p := ingest.NewProducer(b.Brokers(), topic)
+	p := kafka.NewProducer(b.Brokers(), topic)
 	defer p.Close()
 	for _, v := range values {
-		if err := p.Produce(ctx, ingest.Message{Key: []byte("acme"), Value: v}); err != nil {
+		if err := p.Produce(ctx, kafka.Message{Key: []byte("acme"), Value: v}); err != nil {
 			t.Fatal(err)
 		}
 	}
 
 	rec := newRecorder()
 	rec.failOnce = "evt-acme-5"
-	c, err := ingest.NewConsumer(ingest.Config{
+	c, err := kafka.NewConsumer(kafka.Config{
 		Brokers: b.Brokers(), Topic: topic, MaxEventBytes: 1 << 10,
 		CheckpointInterval: 300 * time.Millisecond, MaxWait: 50 * time.Millisecond,
-	}, rec, ingest.NewMetrics(prometheus.NewRegistry()))
+	}, rec, kafka.NewMetrics(prometheus.NewRegistry()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestConsumer(t *testing.T) {
 	}
 
 	// The bad ones are on the dead-letter topic, with why and where.
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: b.Brokers(), Topic: ingest.DLQTopic(topic), Partition: 0, MaxWait: 50 * time.Millisecond})
+	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: b.Brokers(), Topic: kafka.DLQTopic(topic), Partition: 0, MaxWait: 50 * time.Millisecond})
 	defer r.Close()
 	for n := range len(bad) {
 		msg, err := r.ReadMessage(ctx)
@@ -208,11 +208,11 @@ func TestConsumer(t *testing.T) {
 			h[hd.Key] = string(hd.Value)
 		}
 		var offset int
-		if _, err := fmt.Sscan(h[ingest.HeaderOffset], &offset); err != nil {
-			t.Fatalf("dead letter %d: offset header %q", n, h[ingest.HeaderOffset])
+		if _, err := fmt.Sscan(h[kafka.HeaderOffset], &offset); err != nil {
+			t.Fatalf("dead letter %d: offset header %q", n, h[kafka.HeaderOffset])
 		}
-		if h[ingest.HeaderReason] != bad[offset] || !strings.HasPrefix(h[ingest.HeaderError], bad[offset]+": ") ||
-			h[ingest.HeaderTopic] != topic || h[ingest.HeaderPartition] != "0" || string(msg.Value) != string(values[offset]) || string(msg.Key) != "acme" {
+		if h[kafka.HeaderReason] != bad[offset] || !strings.HasPrefix(h[kafka.HeaderError], bad[offset]+": ") ||
+			h[kafka.HeaderTopic] != topic || h[kafka.HeaderPartition] != "0" || string(msg.Value) != string(values[offset]) || string(msg.Key) != "acme" {
 			t.Errorf("dead letter %d: headers %v, key %q, value %q; want reason %q for offset %d", n, h, msg.Key, msg.Value, bad[offset], offset)
 		}
 	}
@@ -231,14 +231,14 @@ func BenchmarkConsumer(b *testing.B) {
 	b.Cleanup(br.Close)
 	ctx := context.Background()
 	const topic = "bench"
-	if err := ingest.EnsureTopics(ctx, br.Brokers(), partitions, 1, topic, ingest.DLQTopic(topic)); err != nil {
+	if err := kafka.EnsureTopics(ctx, br.Brokers(), partitions, 1, topic, kafka.DLQTopic(topic)); err != nil {
 		b.Fatal(err)
 	}
-	p := ingest.NewProducer(br.Brokers(), topic)
-	batch := make([]ingest.Message, 0, 5000)
+	p := kafka.NewProducer(br.Brokers(), topic)
+	batch := make([]kafka.Message, 0, 5000)
 	for i := range n {
 		account := fmt.Sprintf("acct-%d", i%50)
-		batch = append(batch, ingest.Message{Key: []byte(account), Value: testEvent(account, i)})
+		batch = append(batch, kafka.Message{Key: []byte(account), Value: testEvent(account, i)})
 		if len(batch) == cap(batch) {
 			if err := p.Produce(ctx, batch...); err != nil {
 				b.Fatal(err)
@@ -251,14 +251,14 @@ func BenchmarkConsumer(b *testing.B) {
 	var drainEPS, consumeEPS float64
 	for i := 0; b.Loop(); i++ {
 		start := time.Now()
-		if _, err := ingest.DrainTopic(ctx, br.Brokers(), topic); err != nil {
+		if _, err := kafka.DrainTopic(ctx, br.Brokers(), topic); err != nil {
 			b.Fatal(err)
 		}
 		drainEPS += n / time.Since(start).Seconds()
 
 		proc := &countingProcessor{target: n, done: make(chan struct{})}
-		c, err := ingest.NewConsumer(ingest.Config{Brokers: br.Brokers(), Topic: topic, GroupID: fmt.Sprintf("bench-%d", i)},
-			proc, ingest.NewMetrics(prometheus.NewRegistry()))
+		c, err := kafka.NewConsumer(kafka.Config{Brokers: br.Brokers(), Topic: topic, GroupID: fmt.Sprintf("bench-%d", i)},
+			proc, kafka.NewMetrics(prometheus.NewRegistry()))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -285,7 +285,7 @@ type countingProcessor struct {
 	done    chan struct{}
 }
 
-func (p *countingProcessor) Partition(ctx context.Context, partition int) (ingest.PartitionHandler, int64, error) {
+func (p *countingProcessor) Partition(ctx context.Context, partition int) (kafka.PartitionHandler, int64, error) {
 	p.mu.Lock()
 	if p.started.IsZero() {
 		p.started = time.Now()

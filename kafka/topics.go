@@ -1,4 +1,4 @@
-package ingest
+package kafka
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/dowserhq/dowser/schema"
 )
@@ -15,17 +15,17 @@ import (
 // replication factor where they do not exist yet; existing topics are left
 // as they are.
 func EnsureTopics(ctx context.Context, brokers []string, partitions, replication int, topics ...string) error {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
-	req := &kafka.CreateTopicsRequest{}
+	client := &kafkago.Client{Addr: kafkago.TCP(brokers...), Timeout: 10 * time.Second}
+	req := &kafkago.CreateTopicsRequest{}
 	for _, t := range topics {
-		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: replication})
+		req.Topics = append(req.Topics, kafkago.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: replication})
 	}
 	resp, err := client.CreateTopics(ctx, req)
 	if err != nil {
 		return fmt.Errorf("creating topics %v: %w", topics, err)
 	}
 	for t, err := range resp.Errors {
-		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+		if err != nil && !errors.Is(err, kafkago.TopicAlreadyExists) {
 			return fmt.Errorf("creating topic %s: %w", t, err)
 		}
 	}
@@ -34,8 +34,8 @@ func EnsureTopics(ctx context.Context, brokers []string, partitions, replication
 
 // Ping checks that one of the brokers answers a metadata request.
 func Ping(ctx context.Context, brokers []string) error {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 2 * time.Second}
-	if _, err := client.Metadata(ctx, &kafka.MetadataRequest{}); err != nil {
+	client := &kafkago.Client{Addr: kafkago.TCP(brokers...), Timeout: 2 * time.Second}
+	if _, err := client.Metadata(ctx, &kafkago.MetadataRequest{}); err != nil {
 		return fmt.Errorf("reaching brokers %v: %w", brokers, err)
 	}
 	return nil
@@ -44,18 +44,18 @@ func Ping(ctx context.Context, brokers []string) error {
 // Producer writes events to a topic, keyed by account (else customer) so
 // that one account's events stay in one partition, in order.
 type Producer struct {
-	w *kafka.Writer
+	w *kafkago.Writer
 }
 
 // NewProducer returns a producer tuned for latency: it sends as soon as it
 // has a message instead of waiting for kafka-go's one-second batch timeout.
 func NewProducer(brokers []string, topic string) *Producer {
-	return &Producer{w: &kafka.Writer{
-		Addr:         kafka.TCP(brokers...),
+	return &Producer{w: &kafkago.Writer{
+		Addr:         kafkago.TCP(brokers...),
 		Topic:        topic,
-		Balancer:     &kafka.Hash{},
+		Balancer:     &kafkago.Hash{},
 		BatchTimeout: 2 * time.Millisecond,
-		RequiredAcks: kafka.RequireAll,
+		RequiredAcks: kafkago.RequireAll,
 	}}
 }
 
@@ -75,9 +75,9 @@ type Message struct {
 
 // Produce writes the messages and returns once the broker acknowledged them.
 func (p *Producer) Produce(ctx context.Context, msgs ...Message) error {
-	out := make([]kafka.Message, len(msgs))
+	out := make([]kafkago.Message, len(msgs))
 	for i, m := range msgs {
-		out[i] = kafka.Message{Key: m.Key, Value: m.Value}
+		out[i] = kafkago.Message{Key: m.Key, Value: m.Value}
 	}
 	if err := p.w.WriteMessages(ctx, out...); err != nil {
 		return fmt.Errorf("producing to %s: %w", p.w.Topic, err)

@@ -1,4 +1,4 @@
-package ingest
+package kafka
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 )
 
 // History is a fixed stretch of a topic's past, for replaying it outside
@@ -45,8 +45,8 @@ func OpenHistory(ctx context.Context, brokers []string, topic string, from time.
 	if len(brokers) == 0 {
 		return nil, errors.New("ingest: no brokers configured")
 	}
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
-	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	client := &kafkago.Client{Addr: kafkago.TCP(brokers...), Timeout: 10 * time.Second}
+	meta, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return nil, fmt.Errorf("reading metadata of topic %s: %w", topic, err)
 	}
@@ -68,20 +68,20 @@ func OpenHistory(ctx context.Context, brokers []string, topic string, from time.
 	slices.Sort(parts)
 
 	// Two requests: a broker rejects a partition named twice in one.
-	starts := make([]kafka.OffsetRequest, len(parts))
-	ends := make([]kafka.OffsetRequest, len(parts))
+	starts := make([]kafkago.OffsetRequest, len(parts))
+	ends := make([]kafkago.OffsetRequest, len(parts))
 	for i, p := range parts {
-		starts[i] = kafka.TimeOffsetOf(p, from)
+		starts[i] = kafkago.TimeOffsetOf(p, from)
 		if from.IsZero() {
-			starts[i] = kafka.FirstOffsetOf(p)
+			starts[i] = kafkago.FirstOffsetOf(p)
 		}
-		ends[i] = kafka.LastOffsetOf(p)
+		ends[i] = kafkago.LastOffsetOf(p)
 	}
-	endResp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: ends}})
+	endResp, err := client.ListOffsets(ctx, &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{topic: ends}})
 	if err != nil {
 		return nil, fmt.Errorf("listing end offsets of %s: %w", topic, err)
 	}
-	startResp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: starts}})
+	startResp, err := client.ListOffsets(ctx, &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{topic: starts}})
 	if err != nil {
 		return nil, fmt.Errorf("listing offsets of %s at %s: %w", topic, from.Format(time.RFC3339), err)
 	}
@@ -154,7 +154,7 @@ func (h *History) Read(ctx context.Context, fn func(partition int, offset int64,
 }
 
 func (h *History) readPartition(ctx context.Context, pr PartitionRange, fn func(partition int, offset int64, value []byte) error) error {
-	r := kafka.NewReader(kafka.ReaderConfig{
+	r := kafkago.NewReader(kafkago.ReaderConfig{
 		Brokers:   h.brokers,
 		Topic:     h.topic,
 		Partition: pr.Partition,

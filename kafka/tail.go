@@ -1,4 +1,4 @@
-package ingest
+package kafka
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -26,7 +26,7 @@ func NewTailer(ctx context.Context, brokers []string, topic string, log *slog.Lo
 	if len(brokers) == 0 {
 		return nil, fmt.Errorf("tailing %s: no brokers", topic)
 	}
-	conn, err := (&kafka.Dialer{Timeout: 10 * time.Second}).DialContext(ctx, "tcp", brokers[0])
+	conn, err := (&kafkago.Dialer{Timeout: 10 * time.Second}).DialContext(ctx, "tcp", brokers[0])
 	if err != nil {
 		return nil, fmt.Errorf("tailing %s: %w", topic, err)
 	}
@@ -37,7 +37,7 @@ func NewTailer(ctx context.Context, brokers []string, topic string, log *slog.Lo
 	}
 	t := &Tailer{brokers: brokers, topic: topic, log: log, start: make(map[int]int64, len(ps))}
 	for _, p := range ps {
-		lc, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, p.ID)
+		lc, err := kafkago.DialLeader(ctx, "tcp", brokers[0], topic, p.ID)
 		if err != nil {
 			return nil, fmt.Errorf("dialing the leader of %s/%d: %w", topic, p.ID, err)
 		}
@@ -57,7 +57,7 @@ func (t *Tailer) Run(ctx context.Context, fn func(value []byte)) error {
 	g, ctx := errgroup.WithContext(ctx)
 	for p, offset := range t.start {
 		g.Go(func() error {
-			r := kafka.NewReader(kafka.ReaderConfig{
+			r := kafkago.NewReader(kafkago.ReaderConfig{
 				Brokers:   t.brokers,
 				Topic:     t.topic,
 				Partition: p,

@@ -1,4 +1,4 @@
-package ingest_test
+package kafka_test
 
 import (
 	"context"
@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/dowserhq/dowser/broker"
-	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -28,7 +28,7 @@ type faultyProcessor struct {
 	changed chan struct{}
 }
 
-func (p *faultyProcessor) Partition(ctx context.Context, partition int) (ingest.PartitionHandler, int64, error) {
+func (p *faultyProcessor) Partition(ctx context.Context, partition int) (kafka.PartitionHandler, int64, error) {
 	return faultyHandler{p}, 0, nil
 }
 
@@ -82,11 +82,11 @@ func startPoisonBroker(t *testing.T, topic string, dlqMax int) []string {
 	t.Cleanup(b.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	client := &kafka.Client{Addr: kafka.TCP(b.Brokers()...)}
-	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
+	client := &kafkago.Client{Addr: kafkago.TCP(b.Brokers()...)}
+	resp, err := client.CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{
 		{Topic: topic, NumPartitions: 1, ReplicationFactor: 1},
-		{Topic: ingest.DLQTopic(topic), NumPartitions: 1, ReplicationFactor: 1,
-			ConfigEntries: []kafka.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(dlqMax)}}},
+		{Topic: kafka.DLQTopic(topic), NumPartitions: 1, ReplicationFactor: 1,
+			ConfigEntries: []kafkago.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(dlqMax)}}},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -99,9 +99,9 @@ func startPoisonBroker(t *testing.T, topic string, dlqMax int) []string {
 	return b.Brokers()
 }
 
-func runConsumer(t *testing.T, cfg ingest.Config, proc ingest.Processor, reg *prometheus.Registry) *ingest.Consumer {
+func runConsumer(t *testing.T, cfg kafka.Config, proc kafka.Processor, reg *prometheus.Registry) *kafka.Consumer {
 	t.Helper()
-	c, err := ingest.NewConsumer(cfg, proc, ingest.NewMetrics(reg))
+	c, err := kafka.NewConsumer(cfg, proc, kafka.NewMetrics(reg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,23 +123,23 @@ func TestConsumerDeadLettersPermanentFailuresAndTruncatesRefusedCopies(t *testin
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	large := []byte(`{"pad":"` + strings.Repeat("x", 5000) + `"}`)
-	p := ingest.NewProducer(brokers, topic)
+	p := kafka.NewProducer(brokers, topic)
 	defer p.Close()
 	for _, v := range [][]byte{testEvent("acme", 0), testEvent("acme", 1), large, testEvent("acme", 3)} {
-		if err := p.Produce(ctx, ingest.Message{Key: []byte("acme"), Value: v}); err != nil {
+		if err := p.Produce(ctx, kafka.Message{Key: []byte("acme"), Value: v}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	proc := &faultyProcessor{tries: map[string]int{}, changed: make(chan struct{}, 1), fail: func(id string, attempt int) error {
 		switch {
 		case id == "evt-acme-1":
-			return fmt.Errorf("storing: %w: value refused (SQLSTATE 22P05)", ingest.ErrPermanent)
+			return fmt.Errorf("storing: %w: value refused (SQLSTATE 22P05)", kafka.ErrPermanent)
 		case id == "evt-acme-3" && attempt == 1:
 			return errors.New("connection reset") // transient: retried
 		}
 		return nil
 	}}
-	runConsumer(t, ingest.Config{Brokers: brokers, Topic: topic, MaxEventBytes: 1 << 10, MaxWait: 50 * time.Millisecond}, proc, prometheus.NewRegistry())
+	runConsumer(t, kafka.Config{Brokers: brokers, Topic: topic, MaxEventBytes: 1 << 10, MaxWait: 50 * time.Millisecond}, proc, prometheus.NewRegistry())
 	proc.awaitHandled(t, "evt-acme-3")
 	proc.mu.Lock()
 	handled, tries := proc.handled, proc.tries
@@ -148,21 +148,21 @@ func TestConsumerDeadLettersPermanentFailuresAndTruncatesRefusedCopies(t *testin
 		t.Errorf("handled %v after tries %v; want evt-acme-0 and evt-acme-3, the permanent failure tried once, the transient one twice", handled, tries)
 	}
 
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: ingest.DLQTopic(topic), Partition: 0, MaxWait: 50 * time.Millisecond})
+	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: brokers, Topic: kafka.DLQTopic(topic), Partition: 0, MaxWait: 50 * time.Millisecond})
 	defer r.Close()
-	got := map[string]kafka.Message{}
+	got := map[string]kafkago.Message{}
 	for len(got) < 2 {
 		m, err := r.ReadMessage(ctx)
 		if err != nil {
 			t.Fatalf("reading dead letters (have %d): %v", len(got), err)
 		}
 		for _, h := range m.Headers {
-			if h.Key == ingest.HeaderOffset {
+			if h.Key == kafka.HeaderOffset {
 				got[string(h.Value)] = m
 			}
 		}
 	}
-	header := func(m kafka.Message, key string) string {
+	header := func(m kafkago.Message, key string) string {
 		for _, h := range m.Headers {
 			if h.Key == key {
 				return string(h.Value)
@@ -171,17 +171,17 @@ func TestConsumerDeadLettersPermanentFailuresAndTruncatesRefusedCopies(t *testin
 		return ""
 	}
 	failed := got["1"]
-	if header(failed, ingest.HeaderReason) != schema.ReasonProcessingFailed || !strings.Contains(header(failed, ingest.HeaderError), "SQLSTATE 22P05") ||
-		string(failed.Value) != string(testEvent("acme", 1)) || header(failed, ingest.HeaderTruncated) != "" {
+	if header(failed, kafka.HeaderReason) != schema.ReasonProcessingFailed || !strings.Contains(header(failed, kafka.HeaderError), "SQLSTATE 22P05") ||
+		string(failed.Value) != string(testEvent("acme", 1)) || header(failed, kafka.HeaderTruncated) != "" {
 		t.Errorf("dead letter of the permanent failure: %q headers %v", failed.Value, failed.Headers)
 	}
 	// 5 KB is too large an event, and its copy too large for the
 	// dead-letter topic's 1000 bytes: cut to the 1 KiB event limit (still
 	// refused), then to half of that.
 	cut := got["2"]
-	if header(cut, ingest.HeaderReason) != schema.ReasonTooLarge || header(cut, ingest.HeaderTruncated) != strconv.Itoa(len(large)) ||
+	if header(cut, kafka.HeaderReason) != schema.ReasonTooLarge || header(cut, kafka.HeaderTruncated) != strconv.Itoa(len(large)) ||
 		len(cut.Value) != 512 || string(cut.Value) != string(large[:512]) {
-		t.Errorf("dead letter of the large message: %d bytes, headers %v; want its first 512 bytes and %s %d", len(cut.Value), cut.Headers, ingest.HeaderTruncated, len(large))
+		t.Errorf("dead letter of the large message: %d bytes, headers %v; want its first 512 bytes and %s %d", len(cut.Value), cut.Headers, kafka.HeaderTruncated, len(large))
 	}
 }
 
@@ -190,10 +190,10 @@ func TestConsumerReportsAStalledPartition(t *testing.T) {
 	brokers := startPoisonBroker(t, topic, 1<<20)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	p := ingest.NewProducer(brokers, topic)
+	p := kafka.NewProducer(brokers, topic)
 	defer p.Close()
 	for i := range 3 {
-		if err := p.Produce(ctx, ingest.Message{Key: []byte("acme"), Value: testEvent("acme", i)}); err != nil {
+		if err := p.Produce(ctx, kafka.Message{Key: []byte("acme"), Value: testEvent("acme", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -210,7 +210,7 @@ func TestConsumerReportsAStalledPartition(t *testing.T) {
 		}
 	}}
 	reg := prometheus.NewRegistry()
-	c := runConsumer(t, ingest.Config{Brokers: brokers, Topic: topic, MaxWait: 50 * time.Millisecond, StallThreshold: 200 * time.Millisecond}, proc, reg)
+	c := runConsumer(t, kafka.Config{Brokers: brokers, Topic: topic, MaxWait: 50 * time.Millisecond, StallThreshold: 200 * time.Millisecond}, proc, reg)
 	gauge := func(name string) float64 {
 		mfs, err := reg.Gather()
 		if err != nil {
@@ -227,7 +227,7 @@ func TestConsumerReportsAStalledPartition(t *testing.T) {
 	}
 
 	deadline := time.Now().Add(30 * time.Second)
-	var stalls []ingest.Stall
+	var stalls []kafka.Stall
 	for stalls = c.Stalled(); len(stalls) == 0; stalls = c.Stalled() {
 		if time.Now().After(deadline) {
 			t.Fatal("no stall reported within 30s")

@@ -1,4 +1,4 @@
-package ingest
+package kafka
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -28,7 +28,7 @@ func DrainTopic(ctx context.Context, brokers []string, topic string) (messages i
 			continue
 		}
 		g.Go(func() error {
-			r := kafka.NewReader(kafka.ReaderConfig{
+			r := kafkago.NewReader(kafkago.ReaderConfig{
 				Brokers:   brokers,
 				Topic:     topic,
 				Partition: pr.Partition,

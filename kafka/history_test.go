@@ -1,4 +1,4 @@
-package ingest_test
+package kafka_test
 
 import (
 	"context"
@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/dowserhq/dowser/broker"
-	"github.com/dowserhq/dowser/ingest"
+	"github.com/dowserhq/dowser/kafka"
 )
 
 func TestHistory(t *testing.T) {
@@ -23,7 +23,7 @@ func TestHistory(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	const topic = "history"
-	if err := ingest.EnsureTopics(ctx, b.Brokers(), 3, 1, topic); err != nil {
+	if err := kafka.EnsureTopics(ctx, b.Brokers(), 3, 1, topic); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
@@ -36,13 +36,13 @@ func TestHistory(t *testing.T) {
 		2: {old},
 	}
 	for p, times := range produce {
-		conn, err := kafka.DialLeader(ctx, "tcp", b.Addr(), topic, p)
+		conn, err := kafkago.DialLeader(ctx, "tcp", b.Addr(), topic, p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var msgs []kafka.Message
+		var msgs []kafkago.Message
 		for i, ts := range times {
-			msgs = append(msgs, kafka.Message{Value: fmt.Appendf(nil, "p%d-%d", p, i), Time: ts})
+			msgs = append(msgs, kafkago.Message{Value: fmt.Appendf(nil, "p%d-%d", p, i), Time: ts})
 		}
 		if _, err := conn.WriteMessages(msgs...); err != nil {
 			t.Fatal(err)
@@ -50,11 +50,11 @@ func TestHistory(t *testing.T) {
 		conn.Close()
 	}
 
-	h, err := ingest.OpenHistory(ctx, b.Brokers(), topic, now.Add(-7*24*time.Hour))
+	h, err := kafka.OpenHistory(ctx, b.Brokers(), topic, now.Add(-7*24*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []ingest.PartitionRange{{0, 3, 5}, {1, 0, 2}, {2, 1, 1}}
+	want := []kafka.PartitionRange{{0, 3, 5}, {1, 0, 2}, {2, 1, 1}}
 	if !slices.Equal(h.Ranges, want) {
 		t.Errorf("Ranges = %v, want %v", h.Ranges, want)
 	}
@@ -76,11 +76,11 @@ func TestHistory(t *testing.T) {
 		t.Errorf("Incomplete = %v, want none", h.Incomplete)
 	}
 
-	all, err := ingest.OpenHistory(ctx, b.Brokers(), topic, time.Time{})
+	all, err := kafka.OpenHistory(ctx, b.Brokers(), topic, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w := []ingest.PartitionRange{{0, 0, 5}, {1, 0, 2}, {2, 0, 1}}; !slices.Equal(all.Ranges, w) {
+	if w := []kafka.PartitionRange{{0, 0, 5}, {1, 0, 2}, {2, 0, 1}}; !slices.Equal(all.Ranges, w) {
 		t.Errorf("from zero: Ranges = %v, want %v", all.Ranges, w)
 	}
 	stop := errors.New("stop")
@@ -95,7 +95,7 @@ func TestHistory(t *testing.T) {
 		t.Errorf("Read with a failing fn = %v after %d calls, want %v after 2", err, n, stop)
 	}
 
-	if _, err := ingest.OpenHistory(ctx, b.Brokers(), "no-such-topic", now); err == nil {
+	if _, err := kafka.OpenHistory(ctx, b.Brokers(), "no-such-topic", now); err == nil {
 		t.Error("OpenHistory of a missing topic: no error")
 	}
 }

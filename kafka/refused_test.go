@@ -1,4 +1,4 @@
-package ingest
+package kafka
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"net"
 	"testing"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 )
 
 // Kafka errors on both sides of the line: a record refused for what it is
@@ -19,17 +19,17 @@ func TestRefused(t *testing.T) {
 		err  error
 		want bool
 	}{
-		{kafka.MessageSizeTooLarge, true},
-		{kafka.MessageTooLargeError{}, true}, // the writer's own check of BatchBytes
-		{kafka.RecordListTooLarge, true},
-		{kafka.InvalidRecord, true},
-		{kafka.WriteErrors{kafka.MessageSizeTooLarge}, true},
-		{fmt.Errorf("writing: %w", kafka.WriteErrors{nil, kafka.InvalidRecord}), true},
-		{kafka.NotLeaderForPartition, false},
-		{kafka.LeaderNotAvailable, false},
-		{kafka.RequestTimedOut, false},
-		{kafka.NotEnoughReplicas, false},
-		{kafka.WriteErrors{kafka.NotLeaderForPartition}, false},
+		{kafkago.MessageSizeTooLarge, true},
+		{kafkago.MessageTooLargeError{}, true}, // the writer's own check of BatchBytes
+		{kafkago.RecordListTooLarge, true},
+		{kafkago.InvalidRecord, true},
+		{kafkago.WriteErrors{kafkago.MessageSizeTooLarge}, true},
+		{fmt.Errorf("writing: %w", kafkago.WriteErrors{nil, kafkago.InvalidRecord}), true},
+		{kafkago.NotLeaderForPartition, false},
+		{kafkago.LeaderNotAvailable, false},
+		{kafkago.RequestTimedOut, false},
+		{kafkago.NotEnoughReplicas, false},
+		{kafkago.WriteErrors{kafkago.NotLeaderForPartition}, false},
 		{io.EOF, false},
 		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, false},
 		{context.DeadlineExceeded, false},
@@ -42,7 +42,7 @@ func TestRefused(t *testing.T) {
 }
 
 func TestShrinkCutsTheValueThenTheProducersHeaders(t *testing.T) {
-	m := kafka.Message{Key: []byte("k"), Value: make([]byte, 3000), Headers: []kafka.Header{
+	m := kafkago.Message{Key: []byte("k"), Value: make([]byte, 3000), Headers: []kafkago.Header{
 		{Key: "trace-id", Value: []byte("abc")}, {Key: HeaderReason, Value: []byte("too_large")},
 	}}
 	var sizes []int
@@ -52,7 +52,7 @@ func TestShrinkCutsTheValueThenTheProducersHeaders(t *testing.T) {
 	if want := "[1000 500 250 125 62 31 15 7 3 1 0 0]"; fmt.Sprint(sizes) != want {
 		t.Errorf("value sizes %v, want %s", sizes, want)
 	}
-	if fmt.Sprint(m.Headers) != fmt.Sprint([]kafka.Header{{Key: HeaderReason, Value: []byte("too_large")}, {Key: HeaderTruncated, Value: []byte("3000")}}) {
+	if fmt.Sprint(m.Headers) != fmt.Sprint([]kafkago.Header{{Key: HeaderReason, Value: []byte("too_large")}, {Key: HeaderTruncated, Value: []byte("3000")}}) {
 		t.Errorf("headers at the end %v, want only Dowser's, with %s 3000", m.Headers, HeaderTruncated)
 	}
 }

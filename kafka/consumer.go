@@ -1,4 +1,4 @@
-package ingest
+package kafka
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/dowserhq/dowser/schema"
 )
@@ -306,7 +306,7 @@ type Consumer struct {
 	cfg     Config
 	proc    Processor
 	metrics *Metrics
-	dlq     *kafka.Writer
+	dlq     *kafkago.Writer
 
 	assignment atomic.Pointer[Assignment]
 }
@@ -342,12 +342,12 @@ func NewConsumer(cfg Config, proc Processor, metrics *Metrics) (*Consumer, error
 		cfg:     cfg,
 		proc:    proc,
 		metrics: metrics,
-		dlq: &kafka.Writer{
-			Addr:         kafka.TCP(cfg.Brokers...),
+		dlq: &kafkago.Writer{
+			Addr:         kafkago.TCP(cfg.Brokers...),
 			Topic:        DLQTopic(cfg.Topic),
-			Balancer:     &kafka.Hash{},
+			Balancer:     &kafkago.Hash{},
 			BatchTimeout: 5 * time.Millisecond,
-			RequiredAcks: kafka.RequireAll,
+			RequiredAcks: kafkago.RequireAll,
 		},
 	}
 	c.assign(0, nil)
@@ -357,11 +357,11 @@ func NewConsumer(cfg Config, proc Processor, metrics *Metrics) (*Consumer, error
 // Run consumes until ctx ends, rejoining the group after each rebalance.
 func (c *Consumer) Run(ctx context.Context) error {
 	defer c.dlq.Close()
-	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+	group, err := kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
 		ID:                     c.cfg.GroupID,
 		Brokers:                c.cfg.Brokers,
 		Topics:                 []string{c.cfg.Topic},
-		StartOffset:            kafka.FirstOffset,
+		StartOffset:            kafkago.FirstOffset,
 		HeartbeatInterval:      time.Second,
 		SessionTimeout:         10 * time.Second,
 		RebalanceTimeout:       10 * time.Second,
@@ -381,7 +381,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		// generation: kafka-go has no revoke callback to say otherwise.
 		gen, err := group.Next(ctx)
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
+			if ctx.Err() != nil || errors.Is(err, kafkago.ErrGroupClosed) {
 				return nil
 			}
 			c.cfg.Logger.Warn("consumer group generation failed; rejoining", "err", err)
@@ -412,7 +412,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 
 // consumePartition reads one partition from offset until ctx ends or the
 // partition is lost.
-func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, partition int, offset int64) error {
+func (c *Consumer) consumePartition(ctx context.Context, gen *kafkago.Generation, partition int, offset int64) error {
 	handler, from, err := c.proc.Partition(ctx, partition)
 	if err != nil {
 		return fmt.Errorf("opening partition %d: %w", partition, err)
@@ -420,7 +420,7 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 	if from >= 0 {
 		offset = from
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{
+	r := kafkago.NewReader(kafkago.ReaderConfig{
 		Brokers:   c.cfg.Brokers,
 		Topic:     c.cfg.Topic,
 		Partition: partition,
@@ -655,7 +655,7 @@ func rejectReason(err error) string {
 	return schema.ReasonNotJSON
 }
 
-func (c *Consumer) deadLetter(ctx context.Context, msg kafka.Message, reason string, cause error, p *progress) error {
+func (c *Consumer) deadLetter(ctx context.Context, msg kafkago.Message, reason string, cause error, p *progress) error {
 	c.metrics.rejected.WithLabelValues(reason).Inc()
 	// The message's own details are personal data; log only where it was,
 	// and for a processing failure our own error, which names the cause.
@@ -664,15 +664,15 @@ func (c *Consumer) deadLetter(ctx context.Context, msg kafka.Message, reason str
 	} else {
 		c.cfg.Logger.Warn("event rejected to dead-letter topic", "partition", msg.Partition, "offset", msg.Offset, "reason", reason)
 	}
-	out := kafka.Message{
+	out := kafkago.Message{
 		Key:   msg.Key,
 		Value: msg.Value,
-		Headers: append(append([]kafka.Header(nil), msg.Headers...),
-			kafka.Header{Key: HeaderReason, Value: []byte(reason)},
-			kafka.Header{Key: HeaderError, Value: []byte(cause.Error())},
-			kafka.Header{Key: HeaderTopic, Value: []byte(msg.Topic)},
-			kafka.Header{Key: HeaderPartition, Value: []byte(strconv.Itoa(msg.Partition))},
-			kafka.Header{Key: HeaderOffset, Value: []byte(strconv.FormatInt(msg.Offset, 10))},
+		Headers: append(append([]kafkago.Header(nil), msg.Headers...),
+			kafkago.Header{Key: HeaderReason, Value: []byte(reason)},
+			kafkago.Header{Key: HeaderError, Value: []byte(cause.Error())},
+			kafkago.Header{Key: HeaderTopic, Value: []byte(msg.Topic)},
+			kafkago.Header{Key: HeaderPartition, Value: []byte(strconv.Itoa(msg.Partition))},
+			kafkago.Header{Key: HeaderOffset, Value: []byte(strconv.FormatInt(msg.Offset, 10))},
 		),
 	}
 	return c.writeDeadLetter(ctx, out, p)
@@ -682,7 +682,7 @@ func (c *Consumer) deadLetter(ctx context.Context, msg kafka.Message, reason str
 // failures. A copy Kafka refuses for what it is (too large for the writer
 // or the broker, an invalid record) would be refused for ever: it is cut
 // down by shrink and written again, so that the partition goes on.
-func (c *Consumer) writeDeadLetter(ctx context.Context, m kafka.Message, p *progress) error {
+func (c *Consumer) writeDeadLetter(ctx context.Context, m kafkago.Message, p *progress) error {
 	for {
 		err := c.retry(ctx, "writing to dead-letter topic", p, func() error {
 			err := c.dlq.WriteMessages(ctx, m)
@@ -709,11 +709,11 @@ func (c *Consumer) writeDeadLetter(ctx context.Context, m kafka.Message, p *prog
 // kafka-go writer says of a message above its BatchBytes),
 // RECORD_LIST_TOO_LARGE (18), INVALID_RECORD (87).
 func refused(err error) bool {
-	var werrs kafka.WriteErrors
+	var werrs kafkago.WriteErrors
 	if errors.As(err, &werrs) {
 		return slices.ContainsFunc(werrs, func(e error) bool { return e != nil && refused(e) })
 	}
-	return errors.Is(err, kafka.MessageSizeTooLarge) || errors.Is(err, kafka.RecordListTooLarge) || errors.Is(err, kafka.InvalidRecord)
+	return errors.Is(err, kafkago.MessageSizeTooLarge) || errors.Is(err, kafkago.RecordListTooLarge) || errors.Is(err, kafkago.InvalidRecord)
 }
 
 // shrink cuts a dead-letter copy down one step: the value first, to at
@@ -721,10 +721,10 @@ func refused(err error) bool {
 // half, marked with HeaderTruncated and the original size; once the value
 // is empty, the producer's own headers go. It reports false when only the
 // key and Dowser's headers are left.
-func shrink(m *kafka.Message, limit int) bool {
+func shrink(m *kafkago.Message, limit int) bool {
 	if len(m.Value) > 0 {
-		if !slices.ContainsFunc(m.Headers, func(h kafka.Header) bool { return h.Key == HeaderTruncated }) {
-			m.Headers = append(m.Headers, kafka.Header{Key: HeaderTruncated, Value: []byte(strconv.Itoa(len(m.Value)))})
+		if !slices.ContainsFunc(m.Headers, func(h kafkago.Header) bool { return h.Key == HeaderTruncated }) {
+			m.Headers = append(m.Headers, kafkago.Header{Key: HeaderTruncated, Value: []byte(strconv.Itoa(len(m.Value)))})
 		}
 		n := len(m.Value) / 2
 		if len(m.Value) > limit {
@@ -733,16 +733,16 @@ func shrink(m *kafka.Message, limit int) bool {
 		m.Value = m.Value[:n:n]
 		return true
 	}
-	ours := func(h kafka.Header) bool {
+	ours := func(h kafkago.Header) bool {
 		switch h.Key {
 		case HeaderReason, HeaderError, HeaderTopic, HeaderPartition, HeaderOffset, HeaderTruncated:
 			return true
 		}
 		return false
 	}
-	if !slices.ContainsFunc(m.Headers, func(h kafka.Header) bool { return !ours(h) }) {
+	if !slices.ContainsFunc(m.Headers, func(h kafkago.Header) bool { return !ours(h) }) {
 		return false
 	}
-	m.Headers = slices.DeleteFunc(slices.Clone(m.Headers), func(h kafka.Header) bool { return !ours(h) })
+	m.Headers = slices.DeleteFunc(slices.Clone(m.Headers), func(h kafkago.Header) bool { return !ours(h) })
 	return true
 }

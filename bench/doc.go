@@ -11,10 +11,11 @@
 // to end is built by the caller ([Config.NewService]), which keeps the
 // wiring in cmd/dowser.
 //
-// It is the one exception to "only notify imports gorilla/websocket": the
-// clients play the reps' browsers, reading alert frames from the service's
-// stream, and a websocket client has no other place in Dowser. It reaches
-// PostgreSQL only through postgres, and Kafka only through kafka.
+// It also imports github.com/gorilla/websocket, the one exception to
+// notify having it alone: the clients play the reps' browsers, reading
+// alert frames from the service's stream, and a websocket client has no
+// other place in Dowser. It reaches PostgreSQL only through postgres, and
+// Kafka only through kafka.
 //
-// It imports only: demo, deploy, detector, kafka, postgres, schema.
+// It imports only: dowser, demo, deploy, detector, kafka, postgres, schema.
 package bench

@@ -3,7 +3,8 @@
 // it. It is Dowser's default when no external brokers are configured, and the
 // broker of the tests.
 //
-// It is the only package that imports kfake.
+// It is the only package that imports github.com/twmb/franz-go.
+// It imports no other Dowser package.
 package broker
 
 import (

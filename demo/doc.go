@@ -11,5 +11,5 @@
 // [ProductLine]). Everything is derived from account indexes and a seed,
 // so the same seed gives the same events in every process.
 //
-// It imports only: deploy, detector, kafka, postgres, schema.
+// It imports only: dowser, deploy, detector, kafka, postgres, schema.
 package demo

@@ -5,12 +5,13 @@
 //
 // The package is pure: it does no I/O, reads no clock (all time comes from
 // the events it is given) and starts no goroutines. Events go in, alerts come
-// out; everything else is wired in cmd/dowser. Besides the standard library
-// it imports only the shared contracts in schema, gopkg.in/yaml.v3 (to read
-// definitions) and github.com/google/cel-go (the `where` expressions); it
-// must never import ingest, notify, postgres or api.
+// out; everything else is wired in cmd/dowser. Besides the shared contracts
+// it uses gopkg.in/yaml.v3 (to read definitions) and cel-go (the `where`
+// expressions).
 //
 // Evaluation state (per signal and subject, recent event ids, identity
 // links) is plain data with no references into compiled signals, so that
 // it can be checkpointed and restored.
+// It is the only package that imports github.com/google/cel-go.
+// It imports only: schema.
 package detector

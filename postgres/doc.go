@@ -7,8 +7,10 @@
 // the outbox, precision), [Checkpoints] and [Privacy]. Consumers declare
 // the small interface they need; each store satisfies it directly.
 //
-// It is the only package that imports pgx. Callers pass the domain's
-// values (package dowser) in and get them back.
+// Callers pass the domain's values (package dowser) in and get them back.
+//
+// It is the only package that imports github.com/jackc/pgx, and the only
+// package that imports github.com/pressly/goose (the migrations).
 //
 // It imports only: dowser, schema.
 package postgres

@@ -1,5 +1,9 @@
 // Package pgtest gives integration tests a fresh, migrated PostgreSQL
 // database of their own on the server named by DATABASE_URL.
+//
+// It also imports github.com/jackc/pgx, to create and drop those databases
+// on a server the store is not yet connected to.
+// It imports no other Dowser package.
 package pgtest
 
 import (

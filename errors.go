@@ -51,3 +51,7 @@ func (p Problems) Error() string {
 	}
 	return strings.Join(msgs, "; ")
 }
+
+// ErrUserDeleted is returned when saving a user under the id of a deleted
+// one: the id stays reserved for the history of the alerts it was sent.
+var ErrUserDeleted = errors.New("the user was deleted; its id stays reserved")

@@ -82,7 +82,7 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 		if err != nil {
 			err = fmt.Errorf("routing alert %s of signal %s: %w", a.ID, a.SignalID, err)
 		}
-		var saved postgres.SavedAlert
+		var saved dowser.SavedAlert
 		if err == nil {
 			for _, sk := range route.Skipped {
 				// A role changed or a user removed after the owner was
@@ -158,8 +158,8 @@ func (w *partitionWorker) Checkpoint(ctx context.Context, nextOffset int64) erro
 	if err != nil {
 		return fmt.Errorf("snapshotting partition %d: %w", w.partition, err)
 	}
-	err = w.p.cfg.Checkpoints.SaveCheckpoint(ctx, w.p.cfg.Group, w.p.cfg.Topic, w.partition, w.owner, postgres.Checkpoint{NextOffset: nextOffset, State: state, ErasureSeq: w.erased})
-	if errors.Is(err, postgres.ErrNotOwner) {
+	err = w.p.cfg.Checkpoints.SaveCheckpoint(ctx, w.p.cfg.Group, w.p.cfg.Topic, w.partition, w.owner, dowser.Checkpoint{NextOffset: nextOffset, State: state, ErasureSeq: w.erased})
+	if errors.Is(err, dowser.ErrNotOwner) {
 		return fmt.Errorf("%w: %w", kafka.ErrNotOwner, err)
 	}
 	if err != nil {

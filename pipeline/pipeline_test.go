@@ -89,7 +89,9 @@ func (b *fakeBroadcast) Run(context.Context) error { return nil }
 // worker: a matching event's alert is stored, delivered here and handed to
 // the alerts topic; a do-not-track customer's event is dropped unseen; a
 // retry of an event whose alert failed to be stored stores it, without
-// evaluating the event again (the engine would count it as a duplicate).
+// evaluating the event again (the engine would count it as a duplicate);
+// an alert storage refuses for good (dowser.ErrPermanent) is dropped and
+// its event dead-lettered.
 func TestHandleStoresDeliversAndPublishes(t *testing.T) {
 	ctx := context.Background()
 	store := &fakeStore{
@@ -139,7 +141,12 @@ func TestHandleStoresDeliversAndPublishes(t *testing.T) {
 	if err := h.Handle(ctx, ev); err != nil || len(store.saved) != 2 {
 		t.Fatalf("the retry: err %v, saved %v; want its alert stored", err, store.saved)
 	}
-	if err := h.Checkpoint(ctx, 4); err != nil || store.cp.NextOffset != 4 || len(store.cp.State) == 0 {
+	refused := fmt.Errorf("saving alert: %w", dowser.ErrPermanent)
+	store.saveErr = refused
+	if err := h.Handle(ctx, event(4, "c-4")); !errors.Is(err, refused) || !errors.Is(err, kafka.ErrPermanent) || len(store.saved) != 2 {
+		t.Fatalf("storage refusing the data: err %v, saved %v; want the alert dropped and the event dead-lettered", err, store.saved)
+	}
+	if err := h.Checkpoint(ctx, 5); err != nil || store.cp.NextOffset != 5 || len(store.cp.State) == 0 {
 		t.Errorf("checkpoint: err %v, saved offset %d with %d state bytes", err, store.cp.NextOffset, len(store.cp.State))
 	}
 }

@@ -52,7 +52,7 @@ func (s *Alerts) SaveAlert(ctx context.Context, a *schema.Alert, recipients []st
 		evIDs, evTypes, evTimes, evCustomers, evContent, evURLs, recipients)
 	if err != nil {
 		rollback(conn.Conn())
-		return dowser.SavedAlert{}, fmt.Errorf("saving alert %s: %w", a.ID, err)
+		return dowser.SavedAlert{}, markPermanent(fmt.Errorf("saving alert %s: %w", a.ID, err))
 	}
 	return out, nil
 }

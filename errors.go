@@ -9,6 +9,12 @@ import (
 // ErrNotFound is returned when the requested record does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrPermanent marks a failure that the same operation with the same data
+// meets on every retry (a value storage refuses, a broken constraint), so
+// that retrying only stalls the caller. Stores wrap such failures so that
+// errors.Is(err, ErrPermanent) holds; every other failure may pass.
+var ErrPermanent = errors.New("permanent failure")
+
 // FieldError is a value of a record's field that is refused, and why.
 // Reason never repeats a secret (a token).
 type FieldError struct {
@@ -51,3 +57,7 @@ func (p Problems) Error() string {
 	}
 	return strings.Join(msgs, "; ")
 }
+
+// ErrUserDeleted is returned when saving a user under the id of a deleted
+// one: the id stays reserved for the history of the alerts it was sent.
+var ErrUserDeleted = errors.New("the user was deleted; its id stays reserved")

@@ -5,18 +5,15 @@ import (
 	"net/http"
 
 	"github.com/dowserhq/dowser"
-	"github.com/dowserhq/dowser/postgres"
 )
 
 // Alerts is the storage of the alerts sent and of what their recipients
 // did with them.
 type Alerts interface {
-	ListAlerts(ctx context.Context, userID string, limit int) ([]postgres.ListedAlert, error)
-	SignalPrecision(ctx context.Context, signalID string) (postgres.Precision, error)
-	ListPrecision(ctx context.Context) ([]postgres.Precision, error)
+	ListAlerts(ctx context.Context, userID string, limit int) ([]dowser.ListedAlert, error)
+	SignalPrecision(ctx context.Context, signalID string) (dowser.Precision, error)
+	ListPrecision(ctx context.Context) ([]dowser.Precision, error)
 }
-
-var _ Alerts = (*postgres.Alerts)(nil)
 
 // listAlerts lists the caller's own alerts, newest first; admins see every
 // alert.

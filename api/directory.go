@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/dowserhq/dowser"
-	"github.com/dowserhq/dowser/postgres"
 )
 
 // Directory is the storage of the records routing reads: accounts,
@@ -26,8 +25,6 @@ type Directory interface {
 	// owner check of every record.
 	RoleOf(ctx context.Context, userID string) (dowser.Role, error)
 }
-
-var _ Directory = (*postgres.Directory)(nil)
 
 func (s *Server) putAccount(w http.ResponseWriter, r *http.Request, _ dowser.User) {
 	var a dowser.Account

@@ -15,7 +15,6 @@ import (
 
 	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/detector"
-	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -185,12 +184,12 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"ContentImpact":    ContentImpact{},
 		"Contact":          dowser.Contact{},
 		"TerritoryRule":    dowser.TerritoryRule{},
-		"Precision":        postgres.Precision{},
+		"Precision":        dowser.Precision{},
 		"SignalDefinition": detector.Signal{},
-		"StoredSignal":     postgres.StoredSignal{},
-		"SignalChange":     postgres.SignalChange{},
-		"SignalVersion":    postgres.SignalVersion{},
-		"ListedAlert":      postgres.ListedAlert{},
+		"StoredSignal":     dowser.StoredSignal{},
+		"SignalChange":     dowser.SignalChange{},
+		"SignalVersion":    dowser.SignalVersion{},
+		"ListedAlert":      dowser.ListedAlert{},
 		"Alert":            schema.Alert{},
 		"Problem":          detector.FieldError{},
 	} {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -125,7 +125,7 @@ func TestPrecisionContract(t *testing.T) {
 		t.Fatalf("GET /v1/precision = %d %s", status, body)
 	}
 	check(string(list.Precision[0]), map[string]any{"signal_id": "pricing", "acked": 1.0, "useful": 1.0, "not_useful": 0.0, "won": 0.0})
-	var p postgres.Precision
+	var p dowser.Precision
 	if err := json.Unmarshal(list.Precision[0], &p); err != nil || p.MedianAckSeconds == nil || *p.MedianAckSeconds < 0 {
 		t.Errorf("median after one ack = %v, %v; want a number of seconds", p.MedianAckSeconds, err)
 	}

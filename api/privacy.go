@@ -5,24 +5,21 @@ import (
 	"net/http"
 
 	"github.com/dowserhq/dowser"
-	"github.com/dowserhq/dowser/postgres"
 )
 
 // Privacy is the storage of do-not-track entries and erasures.
 type Privacy interface {
 	SetDoNotTrack(ctx context.Context, kind, id string, on bool, by string) error
 	EraseCustomer(ctx context.Context, customerID, by string) (seq int64, alerts int64, err error)
-	ErasureAudit(ctx context.Context) ([]postgres.ErasureAuditEntry, error)
+	ErasureAudit(ctx context.Context) ([]dowser.ErasureAuditEntry, error)
 }
-
-var _ Privacy = (*postgres.Privacy)(nil)
 
 // doNotTrack marks or unmarks a customer or an account: its events are
 // dropped before any state is kept, on every instance within a poll.
 func (s *Server) doNotTrack(on bool) authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, me dowser.User) {
 		kind := r.PathValue("kind")
-		if kind != postgres.DNTCustomer && kind != postgres.DNTAccount {
+		if kind != dowser.DNTCustomer && kind != dowser.DNTAccount {
 			s.fail(w, r, errorf(http.StatusBadRequest, "kind: %q is not customer or account", kind))
 			return
 		}

@@ -20,7 +20,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/dowserhq/dowser"
-	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -215,7 +214,7 @@ func errorf(status int, format string, args ...any) *httpError {
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var he *httpError
-	var limit *postgres.SignalLimitError
+	var limit *dowser.SignalLimitError
 	switch {
 	case errors.As(err, &he):
 	case errors.As(err, &limit):

@@ -14,22 +14,19 @@ import (
 
 	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/detector"
-	"github.com/dowserhq/dowser/postgres"
 )
 
 // Signals is the storage of signal definitions, their versions and who
 // changed them.
 type Signals interface {
 	SaveSignal(ctx context.Context, id string, document json.RawMessage, source, by string, enabled bool) (int, error)
-	GetSignal(ctx context.Context, id string) (postgres.StoredSignal, error)
-	ListSignals(ctx context.Context) ([]postgres.StoredSignal, error)
+	GetSignal(ctx context.Context, id string) (dowser.StoredSignal, error)
+	ListSignals(ctx context.Context) ([]dowser.StoredSignal, error)
 	DeleteSignal(ctx context.Context, id, by string) error
 	SetSignalEnabled(ctx context.Context, id string, enabled bool, by string) error
-	SignalHistory(ctx context.Context, id string) ([]postgres.SignalChange, error)
-	GetSignalVersion(ctx context.Context, id string, version int) (postgres.SignalVersion, error)
+	SignalHistory(ctx context.Context, id string) ([]dowser.SignalChange, error)
+	GetSignalVersion(ctx context.Context, id string, version int) (dowser.SignalVersion, error)
 }
-
-var _ Signals = (*postgres.Signals)(nil)
 
 // putSignal validates the definition (YAML or JSON) and stores it as the
 // signal's next version. ?enabled=false stores it disabled.

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/dowserhq/dowser"
-	"github.com/dowserhq/dowser/postgres"
 )
 
 // People are the users, their credentials and managers' subscriptions to
@@ -23,8 +22,6 @@ type People interface {
 	Subscribe(ctx context.Context, managerID, repID string) error
 	Unsubscribe(ctx context.Context, managerID, repID string) error
 }
-
-var _ People = (*postgres.People)(nil)
 
 type userRequest struct {
 	Name     string      `json:"name"`
@@ -66,7 +63,7 @@ func (s *Server) putUser(w http.ResponseWriter, r *http.Request, _ dowser.User) 
 		return
 	}
 	if err := s.people.PutUser(r.Context(), u, req.Token); err != nil {
-		if errors.Is(err, postgres.ErrUserDeleted) {
+		if errors.Is(err, dowser.ErrUserDeleted) {
 			err = errorf(http.StatusConflict, "id: %q belonged to a deleted user and stays reserved for its alerts' history; choose another id", id)
 		}
 		s.fail(w, r, err)

@@ -8,8 +8,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/kafka"
-	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -38,7 +38,7 @@ type Config struct {
 // Outbox is the alert messages stored with their alerts: *postgres.Alerts.
 type Outbox interface {
 	MarkPublished(ctx context.Context, ids ...int64) error
-	PublishPending(ctx context.Context, olderThan time.Duration, limit int, publish func(context.Context, []postgres.OutboxMessage) error) (int, error)
+	PublishPending(ctx context.Context, olderThan time.Duration, limit int, publish func(context.Context, []dowser.OutboxMessage) error) (int, error)
 }
 
 // Erasures tells which alerts were erased, and hands out their tombstones:
@@ -47,11 +47,6 @@ type Erasures interface {
 	AlertsGone(ctx context.Context, ids []string) ([]string, error)
 	PublishTombstones(ctx context.Context, limit int, publish func(context.Context, []string) error) (int, error)
 }
-
-var (
-	_ Outbox   = (*postgres.Alerts)(nil)
-	_ Erasures = (*postgres.Privacy)(nil)
-)
 
 // Hub pushes deliveries to the sockets of this instance: *notify.Hub.
 type Hub interface {
@@ -66,7 +61,7 @@ type Broadcaster struct {
 	producer *kafka.Producer
 	tail     *kafka.Tailer
 	// toPublish carries stored alerts from the partitions to publishLoop.
-	toPublish chan postgres.SavedAlert
+	toPublish chan dowser.SavedAlert
 }
 
 // publishQueue bounds the stored alerts waiting for publishLoop; beyond
@@ -92,7 +87,7 @@ func New(ctx context.Context, cfg Config) (*Broadcaster, error) {
 	return &Broadcaster{
 		cfg: cfg, log: cfg.Logger, tail: tail,
 		producer:  kafka.NewProducer(cfg.Brokers, cfg.Topic),
-		toPublish: make(chan postgres.SavedAlert, publishQueue),
+		toPublish: make(chan dowser.SavedAlert, publishQueue),
 	}, nil
 }
 

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/broadcast"
 	"github.com/dowserhq/dowser/broker"
-	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -33,7 +33,7 @@ func (s *fakeStore) MarkPublished(_ context.Context, ids ...int64) error {
 
 func (s *fakeStore) AlertsGone(context.Context, []string) ([]string, error) { return nil, nil }
 
-func (s *fakeStore) PublishPending(context.Context, time.Duration, int, func(context.Context, []postgres.OutboxMessage) error) (int, error) {
+func (s *fakeStore) PublishPending(context.Context, time.Duration, int, func(context.Context, []dowser.OutboxMessage) error) (int, error) {
 	return 0, nil
 }
 
@@ -103,7 +103,7 @@ func TestPublishedAlertReachesTheHubThroughTheTopic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bc.Publish(postgres.SavedAlert{AlertID: "al-1", OutboxID: 7, Message: msg, Deliveries: deliveries})
+	bc.Publish(dowser.SavedAlert{AlertID: "al-1", OutboxID: 7, Message: msg, Deliveries: deliveries})
 	for _, c := range []chan struct{}{hub.new, store.marked, store.tombstoned} {
 		select {
 		case <-c:

@@ -6,5 +6,5 @@
 // instance. The message itself is schema.AlertMessage, written to the
 // outbox by postgres in the alert's transaction.
 //
-// It imports only: kafka, postgres, schema.
+// It imports only: dowser, kafka, schema.
 package broadcast

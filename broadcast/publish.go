@@ -4,15 +4,15 @@ import (
 	"context"
 	"time"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/kafka"
-	"github.com/dowserhq/dowser/postgres"
 )
 
 // Publish hands a stored alert to the publishing loop without waiting: the
 // partition that stored it goes on with its next events. When the queue
 // is full the alert's outbox row stays unmarked, and the outbox relay
 // publishes it.
-func (b *Broadcaster) Publish(saved postgres.SavedAlert) {
+func (b *Broadcaster) Publish(saved dowser.SavedAlert) {
 	select {
 	case b.toPublish <- saved:
 	default:
@@ -27,7 +27,7 @@ func (b *Broadcaster) Publish(saved postgres.SavedAlert) {
 // what is left unmarked.
 func (b *Broadcaster) publishLoop(ctx context.Context) error {
 	const most = 500
-	batch := make([]postgres.SavedAlert, 0, most)
+	batch := make([]dowser.SavedAlert, 0, most)
 	take := func() {
 		for len(batch) < most {
 			select {
@@ -60,7 +60,7 @@ func (b *Broadcaster) publishLoop(ctx context.Context) error {
 
 // publish puts stored alerts on the alerts topic and marks their outbox
 // rows published.
-func (b *Broadcaster) publish(ctx context.Context, batch []postgres.SavedAlert) {
+func (b *Broadcaster) publish(ctx context.Context, batch []dowser.SavedAlert) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	msgs := make([]kafka.Message, len(batch))

@@ -4,8 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/kafka"
-	"github.com/dowserhq/dowser/postgres"
 )
 
 // relayOutbox publishes, every RelayEvery, the outbox rows that the
@@ -21,7 +21,7 @@ func (b *Broadcaster) relayOutbox(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		n, err := b.cfg.Outbox.PublishPending(ctx, 2*interval, 500, func(ctx context.Context, msgs []postgres.OutboxMessage) error {
+		n, err := b.cfg.Outbox.PublishPending(ctx, 2*interval, 500, func(ctx context.Context, msgs []dowser.OutboxMessage) error {
 			out := make([]kafka.Message, len(msgs))
 			for i, m := range msgs {
 				out[i] = kafka.Message{Key: []byte(m.AlertID), Value: m.Payload}

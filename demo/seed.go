@@ -26,9 +26,9 @@ type Stores struct {
 		PutContent(ctx context.Context, c dowser.Content) error
 	}
 	Signals interface {
-		GetSignal(ctx context.Context, id string) (postgres.StoredSignal, error)
+		GetSignal(ctx context.Context, id string) (dowser.StoredSignal, error)
 		SaveSignal(ctx context.Context, id string, document json.RawMessage, source, by string, enabled bool) (int, error)
-		ListSignals(ctx context.Context) ([]postgres.StoredSignal, error)
+		ListSignals(ctx context.Context) ([]dowser.StoredSignal, error)
 		DeleteSignal(ctx context.Context, id, by string) error
 	}
 }

@@ -6,5 +6,5 @@
 // the detector state with its offset. Its background loops keep the
 // enabled signals and the privacy lists fresh and purge old alerts.
 //
-// It imports only: dowser, detector, kafka, notify, postgres, schema.
+// It imports only: dowser, detector, kafka, notify, schema.
 package pipeline

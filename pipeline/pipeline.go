@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,10 +11,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/detector"
 	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/notify"
-	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -58,14 +59,14 @@ type Config struct {
 // CheckpointStore keeps each partition's detector state with the offset
 // it reflects: *postgres.Checkpoints.
 type CheckpointStore interface {
-	ClaimCheckpoint(ctx context.Context, group, topic string, partition int, owner string) (postgres.Checkpoint, error)
-	SaveCheckpoint(ctx context.Context, group, topic string, partition int, owner string, cp postgres.Checkpoint) error
+	ClaimCheckpoint(ctx context.Context, group, topic string, partition int, owner string) (dowser.Checkpoint, error)
+	SaveCheckpoint(ctx context.Context, group, topic string, partition int, owner string, cp dowser.Checkpoint) error
 }
 
 // AlertStore stores an alert with its deliveries and outbox row:
 // *postgres.Alerts.
 type AlertStore interface {
-	SaveAlert(ctx context.Context, a *schema.Alert, recipients []string) (postgres.SavedAlert, error)
+	SaveAlert(ctx context.Context, a *schema.Alert, recipients []string) (dowser.SavedAlert, error)
 }
 
 // AccountStore answers an account's lifecycle for events that carry
@@ -87,16 +88,13 @@ type Hub interface {
 // Broadcaster puts stored alerts on the alerts topic without making the
 // partition wait: *broadcast.Broadcaster.
 type Broadcaster interface {
-	Publish(saved postgres.SavedAlert)
+	Publish(saved dowser.SavedAlert)
 	Run(ctx context.Context) error
 }
 
 var (
-	_ CheckpointStore = (*postgres.Checkpoints)(nil)
-	_ AlertStore      = (*postgres.Alerts)(nil)
-	_ AccountStore    = (*postgres.Directory)(nil)
-	_ Router          = (*notify.Router)(nil)
-	_ Hub             = (*notify.Hub)(nil)
+	_ Router = (*notify.Router)(nil)
+	_ Hub    = (*notify.Hub)(nil)
 )
 
 // Pipeline connects kafka to the detector, storage and delivery: each
@@ -187,7 +185,7 @@ func (p *Pipeline) Signals() ([]*detector.Signal, <-chan struct{}) {
 }
 
 // DoNotTrack reports whether the do-not-track list in force names the
-// customer or account id; kind is postgres.DNTCustomer or DNTAccount.
+// customer or account id; kind is dowser.DNTCustomer or DNTAccount.
 func (p *Pipeline) DoNotTrack(kind, id string) bool {
 	return (*p.privacy.dnt.Load())[kind][id]
 }
@@ -197,7 +195,8 @@ func (p *Pipeline) DoNotTrack(kind, id string) bool {
 // over it, restores the detector state and resumes at the offset that
 // state reflects.
 func (p *Pipeline) Partition(ctx context.Context, partition int) (kafka.PartitionHandler, int64, error) {
-	owner := postgres.NewToken()
+	// A random token, to tell this claim from any other.
+	owner := rand.Text()
 	cp, err := p.cfg.Checkpoints.ClaimCheckpoint(ctx, p.cfg.Group, p.cfg.Topic, partition, owner)
 	if err != nil {
 		return nil, 0, err

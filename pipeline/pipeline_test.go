@@ -10,9 +10,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/notify"
-	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -22,29 +22,29 @@ type fakeStore struct {
 	dnt     map[string]map[string]bool
 	saved   []string
 	saveErr error // returned by the next SaveAlert
-	cp      postgres.Checkpoint
+	cp      dowser.Checkpoint
 }
 
-func (s *fakeStore) ClaimCheckpoint(context.Context, string, string, int, string) (postgres.Checkpoint, error) {
+func (s *fakeStore) ClaimCheckpoint(context.Context, string, string, int, string) (dowser.Checkpoint, error) {
 	return s.cp, nil
 }
 
-func (s *fakeStore) SaveCheckpoint(_ context.Context, _, _ string, _ int, _ string, cp postgres.Checkpoint) error {
+func (s *fakeStore) SaveCheckpoint(_ context.Context, _, _ string, _ int, _ string, cp dowser.Checkpoint) error {
 	s.cp = cp
 	return nil
 }
 
-func (s *fakeStore) SaveAlert(_ context.Context, a *schema.Alert, recipients []string) (postgres.SavedAlert, error) {
+func (s *fakeStore) SaveAlert(_ context.Context, a *schema.Alert, recipients []string) (dowser.SavedAlert, error) {
 	if err := s.saveErr; err != nil {
 		s.saveErr = nil
-		return postgres.SavedAlert{}, err
+		return dowser.SavedAlert{}, err
 	}
 	s.saved = append(s.saved, a.ID)
 	ds := make([]schema.Delivery, len(recipients))
 	for i, u := range recipients {
 		ds[i] = schema.Delivery{UserID: u, Seq: int64(len(s.saved)), AlertID: a.ID}
 	}
-	return postgres.SavedAlert{AlertID: a.ID, Deliveries: ds, OutboxID: int64(len(s.saved))}, nil
+	return dowser.SavedAlert{AlertID: a.ID, Deliveries: ds, OutboxID: int64(len(s.saved))}, nil
 }
 
 func (s *fakeStore) AccountLifecycle(context.Context, string) (string, error) { return "prospect", nil }
@@ -53,7 +53,7 @@ func (s *fakeStore) DoNotTrack(context.Context) (map[string]map[string]bool, err
 	return s.dnt, nil
 }
 
-func (s *fakeStore) ErasuresAfter(context.Context, int64) ([]postgres.Erasure, error) {
+func (s *fakeStore) ErasuresAfter(context.Context, int64) ([]dowser.Erasure, error) {
 	return nil, nil
 }
 func (s *fakeStore) ForgetAppliedErasures(context.Context) error                { return nil }
@@ -80,7 +80,7 @@ func (h *fakeHub) Deliver(ds ...schema.Delivery) { h.got = append(h.got, ds...) 
 
 type fakeBroadcast struct{ published []string }
 
-func (b *fakeBroadcast) Publish(saved postgres.SavedAlert) {
+func (b *fakeBroadcast) Publish(saved dowser.SavedAlert) {
 	b.published = append(b.published, saved.AlertID)
 }
 func (b *fakeBroadcast) Run(context.Context) error { return nil }
@@ -89,12 +89,14 @@ func (b *fakeBroadcast) Run(context.Context) error { return nil }
 // worker: a matching event's alert is stored, delivered here and handed to
 // the alerts topic; a do-not-track customer's event is dropped unseen; a
 // retry of an event whose alert failed to be stored stores it, without
-// evaluating the event again (the engine would count it as a duplicate).
+// evaluating the event again (the engine would count it as a duplicate);
+// an alert storage refuses for good (dowser.ErrPermanent) is dropped and
+// its event dead-lettered.
 func TestHandleStoresDeliversAndPublishes(t *testing.T) {
 	ctx := context.Background()
 	store := &fakeStore{
-		fakeSignals: fakeSignals{rev: 1, signals: []postgres.StoredSignal{storedSignal("views", 0)}},
-		dnt:         map[string]map[string]bool{postgres.DNTCustomer: {"c-hidden": true}},
+		fakeSignals: fakeSignals{rev: 1, signals: []dowser.StoredSignal{storedSignal("views", 0)}},
+		dnt:         map[string]map[string]bool{dowser.DNTCustomer: {"c-hidden": true}},
 	}
 	hub, bc := &fakeHub{}, &fakeBroadcast{}
 	p, err := New(Config{
@@ -139,7 +141,12 @@ func TestHandleStoresDeliversAndPublishes(t *testing.T) {
 	if err := h.Handle(ctx, ev); err != nil || len(store.saved) != 2 {
 		t.Fatalf("the retry: err %v, saved %v; want its alert stored", err, store.saved)
 	}
-	if err := h.Checkpoint(ctx, 4); err != nil || store.cp.NextOffset != 4 || len(store.cp.State) == 0 {
+	refused := fmt.Errorf("saving alert: %w", dowser.ErrPermanent)
+	store.saveErr = refused
+	if err := h.Handle(ctx, event(4, "c-4")); !errors.Is(err, refused) || !errors.Is(err, kafka.ErrPermanent) || len(store.saved) != 2 {
+		t.Fatalf("storage refusing the data: err %v, saved %v; want the alert dropped and the event dead-lettered", err, store.saved)
+	}
+	if err := h.Checkpoint(ctx, 5); err != nil || store.cp.NextOffset != 5 || len(store.cp.State) == 0 {
 		t.Errorf("checkpoint: err %v, saved offset %d with %d state bytes", err, store.cp.NextOffset, len(store.cp.State))
 	}
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -21,15 +21,13 @@ import (
 // *postgres.Privacy.
 type PrivacyStore interface {
 	DoNotTrack(ctx context.Context) (map[string]map[string]bool, error)
-	ErasuresAfter(ctx context.Context, seq int64) ([]postgres.Erasure, error)
+	ErasuresAfter(ctx context.Context, seq int64) ([]dowser.Erasure, error)
 	ForgetAppliedErasures(ctx context.Context) error
 	EraseAnonymousIDs(ctx context.Context, ids []string) (int64, error)
 	RecordIdentityLink(ctx context.Context, customerID, anonymousID string) error
 	PurgeAlertsBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error)
 	PurgeIdentityLinksBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error)
 }
-
-var _ PrivacyStore = (*postgres.Privacy)(nil)
 
 // privacy enforces what people asked for: events of customers and
 // accounts marked do-not-track are dropped before the detector sees them,
@@ -48,7 +46,7 @@ type privacy struct {
 	dnt        atomic.Pointer[map[string]map[string]bool]
 	// erasures are the queued erasure requests, oldest first; replaced,
 	// never changed, when new ones arrive.
-	erasures atomic.Pointer[[]postgres.Erasure]
+	erasures atomic.Pointer[[]dowser.Erasure]
 	dropped  prometheus.Counter
 	purged   prometheus.Counter
 
@@ -77,7 +75,7 @@ func newPrivacy(cfg *Config) *privacy {
 	}
 	empty := map[string]map[string]bool{}
 	p.dnt.Store(&empty)
-	p.erasures.Store(&[]postgres.Erasure{})
+	p.erasures.Store(&[]dowser.Erasure{})
 	return p
 }
 
@@ -85,7 +83,7 @@ func newPrivacy(cfg *Config) *privacy {
 func (p *privacy) tracked(ev *schema.Event) bool {
 	dnt := *p.dnt.Load()
 	c := ev.Customer
-	if dnt[postgres.DNTCustomer][c.ID] || dnt[postgres.DNTCustomer][c.AnonymousID] || dnt[postgres.DNTAccount][c.AccountID] {
+	if dnt[dowser.DNTCustomer][c.ID] || dnt[dowser.DNTCustomer][c.AnonymousID] || dnt[dowser.DNTAccount][c.AccountID] {
 		p.dropped.Inc()
 		return false
 	}
@@ -108,7 +106,7 @@ func (p *privacy) load(ctx context.Context) error {
 		return err
 	}
 	if len(more) > 0 {
-		all := append(append([]postgres.Erasure(nil), old...), more...)
+		all := append(append([]dowser.Erasure(nil), old...), more...)
 		p.erasures.Store(&all)
 		// The erased people's links are gone from the database: should
 		// they come back, their links must be recorded afresh.
@@ -121,7 +119,7 @@ func (p *privacy) load(ctx context.Context) error {
 }
 
 // erasuresAfter returns the queued erasures with a sequence above seq.
-func (p *privacy) erasuresAfter(seq int64) []postgres.Erasure {
+func (p *privacy) erasuresAfter(seq int64) []dowser.Erasure {
 	all := *p.erasures.Load()
 	i := sort.Search(len(all), func(i int) bool { return all[i].Seq > seq })
 	return all[i:]
@@ -174,7 +172,7 @@ func (p *privacy) link(ctx context.Context, ev *schema.Event) error {
 		return nil
 	}
 	err := p.store.RecordIdentityLink(ctx, c.ID, c.AnonymousID)
-	if errors.Is(err, postgres.ErrUnstorableID) {
+	if errors.Is(err, dowser.ErrUnstorableID) {
 		// Retrying cannot help, and the event is worth evaluating; only
 		// an erasure of the person will miss this link.
 		p.log.Warn("identity link not recorded", "event", ev.ID, "err", err)
@@ -199,9 +197,9 @@ func (p *privacy) link(ctx context.Context, ev *schema.Event) error {
 func (p *privacy) pseudonym(subject string) string {
 	kind, id, ok := strings.Cut(subject, ":")
 	if !ok {
-		return "~" + postgres.KeyedHash(p.key, subject)[:16]
+		return "~" + dowser.KeyedHash(p.key, subject)[:16]
 	}
-	return kind + ":~" + postgres.KeyedHash(p.key, id)[:16]
+	return kind + ":~" + dowser.KeyedHash(p.key, id)[:16]
 }
 
 // evidenceURL is the URL an alert's evidence keeps of an event's URL:

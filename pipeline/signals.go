@@ -6,8 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/detector"
-	"github.com/dowserhq/dowser/postgres"
 )
 
 // signalSnapshot is one immutable view of the enabled signals.
@@ -21,10 +21,8 @@ type signalSnapshot struct {
 // SignalStore is where the pipeline reads the signals: *postgres.Signals.
 type SignalStore interface {
 	SignalsRevision(ctx context.Context) (string, error)
-	ListSignals(ctx context.Context) ([]postgres.StoredSignal, error)
+	ListSignals(ctx context.Context) ([]dowser.StoredSignal, error)
 }
-
-var _ SignalStore = (*postgres.Signals)(nil)
 
 // signalSet keeps the enabled signals in step with PostgreSQL, so that a
 // change reaches every partition's engine within one poll interval.

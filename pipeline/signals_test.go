@@ -6,26 +6,26 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser"
 )
 
 // fakeSignals is a SignalStore held in memory.
 type fakeSignals struct {
 	rev     int
-	signals []postgres.StoredSignal
+	signals []dowser.StoredSignal
 }
 
 func (f *fakeSignals) SignalsRevision(context.Context) (string, error) {
 	return fmt.Sprint(f.rev), nil
 }
 
-func (f *fakeSignals) ListSignals(context.Context) ([]postgres.StoredSignal, error) {
+func (f *fakeSignals) ListSignals(context.Context) ([]dowser.StoredSignal, error) {
 	return f.signals, nil
 }
 
-func storedSignal(id string, version int) postgres.StoredSignal {
+func storedSignal(id string, version int) dowser.StoredSignal {
 	doc := fmt.Sprintf(`{"id":%q,"owner":"o","when":{"threshold":{"match":{"type":"page_view","where":"event.properties.?n.orValue(0) > %d"},"count":1,"within":"1h"}}}`, id, version)
-	return postgres.StoredSignal{ID: id, Version: version, Enabled: true, Document: []byte(doc)}
+	return dowser.StoredSignal{ID: id, Version: version, Enabled: true, Document: []byte(doc)}
 }
 
 // TestSignalReloadCompilesOnlyWhatChanged: a reload after one save

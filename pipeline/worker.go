@@ -11,7 +11,6 @@ import (
 	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/detector"
 	"github.com/dowserhq/dowser/kafka"
-	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -43,7 +42,7 @@ type partitionWorker struct {
 }
 
 // Handle implements kafka.PartitionHandler. A failure PostgreSQL will
-// repeat on every retry (postgres.Permanent: bad data, a constraint) is
+// repeat on every retry (dowser.ErrPermanent: bad data, a constraint) is
 // permanent: an alert that cannot be routed or stored is dropped, the
 // event's other alerts are stored, and then the error is returned wrapping
 // kafka.ErrPermanent, so that kafka dead-letters the event and the
@@ -82,7 +81,7 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 		if err != nil {
 			err = fmt.Errorf("routing alert %s of signal %s: %w", a.ID, a.SignalID, err)
 		}
-		var saved postgres.SavedAlert
+		var saved dowser.SavedAlert
 		if err == nil {
 			for _, sk := range route.Skipped {
 				// A role changed or a user removed after the owner was
@@ -97,7 +96,7 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 			}
 		}
 		if err != nil {
-			if !postgres.Permanent(err) {
+			if !errors.Is(err, dowser.ErrPermanent) {
 				return err
 			}
 			w.dropped = errors.Join(w.dropped, err)
@@ -127,10 +126,10 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 	return nil
 }
 
-// permanently marks a failure PostgreSQL will repeat as permanent for the
-// event.
+// permanently marks a failure storage will repeat (dowser.ErrPermanent) as
+// permanent for the event.
 func permanently(err error) error {
-	if postgres.Permanent(err) {
+	if errors.Is(err, dowser.ErrPermanent) {
 		return fmt.Errorf("%w: %w", kafka.ErrPermanent, err)
 	}
 	return err
@@ -158,8 +157,8 @@ func (w *partitionWorker) Checkpoint(ctx context.Context, nextOffset int64) erro
 	if err != nil {
 		return fmt.Errorf("snapshotting partition %d: %w", w.partition, err)
 	}
-	err = w.p.cfg.Checkpoints.SaveCheckpoint(ctx, w.p.cfg.Group, w.p.cfg.Topic, w.partition, w.owner, postgres.Checkpoint{NextOffset: nextOffset, State: state, ErasureSeq: w.erased})
-	if errors.Is(err, postgres.ErrNotOwner) {
+	err = w.p.cfg.Checkpoints.SaveCheckpoint(ctx, w.p.cfg.Group, w.p.cfg.Topic, w.partition, w.owner, dowser.Checkpoint{NextOffset: nextOffset, State: state, ErasureSeq: w.erased})
+	if errors.Is(err, dowser.ErrNotOwner) {
 		return fmt.Errorf("%w: %w", kafka.ErrNotOwner, err)
 	}
 	if err != nil {

@@ -22,25 +22,14 @@ import (
 // did with a signal's alerts.
 type Alerts struct{ pool *pgxpool.Pool }
 
-// SavedAlert is what SaveAlert stored: the deliveries, and the outbox row
-// that will carry them to the alerts topic (0 when nothing was stored).
-type SavedAlert struct {
-	AlertID    string
-	Deliveries []schema.Delivery
-	OutboxID   int64
-	// Message is the alerts-topic payload of the outbox row, encoded by
-	// schema.AlertMessage.
-	Message []byte
-}
-
 // SaveAlert stores an alert, its evidence, one delivery per recipient and
 // its outbox row in one transaction. An alert whose id is already stored is
 // left as it was and yields nothing, so a replayed event can never notify
 // anyone twice.
-func (s *Alerts) SaveAlert(ctx context.Context, a *schema.Alert, recipients []string) (SavedAlert, error) {
+func (s *Alerts) SaveAlert(ctx context.Context, a *schema.Alert, recipients []string) (dowser.SavedAlert, error) {
 	body, err := json.Marshal(a)
 	if err != nil {
-		return SavedAlert{}, fmt.Errorf("encoding alert %s: %w", a.ID, err)
+		return dowser.SavedAlert{}, fmt.Errorf("encoding alert %s: %w", a.ID, err)
 	}
 	// Lock users in a fixed order so that two partitions delivering to the
 	// same people cannot deadlock.
@@ -55,7 +44,7 @@ func (s *Alerts) SaveAlert(ctx context.Context, a *schema.Alert, recipients []st
 	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return SavedAlert{}, fmt.Errorf("saving alert %s: %w", a.ID, err)
+		return dowser.SavedAlert{}, fmt.Errorf("saving alert %s: %w", a.ID, err)
 	}
 	defer conn.Release()
 	out, err := saveAlert(ctx, conn.Conn(), a, body,
@@ -63,7 +52,7 @@ func (s *Alerts) SaveAlert(ctx context.Context, a *schema.Alert, recipients []st
 		evIDs, evTypes, evTimes, evCustomers, evContent, evURLs, recipients)
 	if err != nil {
 		rollback(conn.Conn())
-		return SavedAlert{}, fmt.Errorf("saving alert %s: %w", a.ID, err)
+		return dowser.SavedAlert{}, markPermanent(fmt.Errorf("saving alert %s: %w", a.ID, err))
 	}
 	return out, nil
 }
@@ -73,8 +62,8 @@ func (s *Alerts) SaveAlert(ctx context.Context, a *schema.Alert, recipients []st
 // its alert is stored. It costs two round trips, not four: BEGIN is sent
 // with the statement, and COMMIT with the outbox row. On an error the
 // transaction may be left open; the caller rolls it back.
-func saveAlert(ctx context.Context, conn *pgx.Conn, a *schema.Alert, body []byte, args ...any) (SavedAlert, error) {
-	out := SavedAlert{AlertID: a.ID}
+func saveAlert(ctx context.Context, conn *pgx.Conn, a *schema.Alert, body []byte, args ...any) (dowser.SavedAlert, error) {
+	out := dowser.SavedAlert{AlertID: a.ID}
 	var b pgx.Batch
 	b.Queue("BEGIN")
 	b.Queue(saveAlertSQL, args...)
@@ -104,13 +93,13 @@ func saveAlert(ctx context.Context, conn *pgx.Conn, a *schema.Alert, body []byte
 		return br.Close()
 	}()
 	if err != nil {
-		return SavedAlert{}, err
+		return dowser.SavedAlert{}, err
 	}
 	var commit pgx.Batch
 	if stored {
 		m := schema.NewAlertMessage(a.ID, a.Time, body, out.Deliveries)
 		if out.Message, err = m.Encode(); err != nil {
-			return SavedAlert{}, err
+			return dowser.SavedAlert{}, err
 		}
 		commit.Queue(`INSERT INTO outbox (alert_id, payload) VALUES ($1, $2) RETURNING id`, a.ID, out.Message).QueryRow(func(row pgx.Row) error {
 			return row.Scan(&out.OutboxID)
@@ -124,7 +113,7 @@ func saveAlert(ctx context.Context, conn *pgx.Conn, a *schema.Alert, body []byte
 		return nil
 	})
 	if err := conn.SendBatch(ctx, &commit).Close(); err != nil {
-		return SavedAlert{}, err
+		return dowser.SavedAlert{}, err
 	}
 	return out, nil
 }
@@ -169,14 +158,6 @@ SELECT delivered.user_id, delivered.seq
 FROM alert LEFT JOIN delivered ON true
 ORDER BY delivered.user_id`
 
-// OutboxMessage is an alert message not yet known to be on the alerts
-// topic.
-type OutboxMessage struct {
-	ID      int64
-	AlertID string
-	Payload []byte
-}
-
 // MarkPublished records that the outbox rows reached the alerts topic.
 func (s *Alerts) MarkPublished(ctx context.Context, ids ...int64) error {
 	if _, err := s.pool.Exec(ctx, `UPDATE outbox SET published_at = now() WHERE id = ANY($1) AND published_at IS NULL`, ids); err != nil {
@@ -190,7 +171,7 @@ func (s *Alerts) MarkPublished(ctx context.Context, ids ...int64) error {
 // succeeds. Rows another instance is publishing are skipped, so two relays
 // rarely send the same row (and when they do, deliveries are idempotent by
 // sequence). It returns how many rows were published.
-func (s *Alerts) PublishPending(ctx context.Context, olderThan time.Duration, limit int, publish func(context.Context, []OutboxMessage) error) (int, error) {
+func (s *Alerts) PublishPending(ctx context.Context, olderThan time.Duration, limit int, publish func(context.Context, []dowser.OutboxMessage) error) (int, error) {
 	var n int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
@@ -200,7 +181,7 @@ func (s *Alerts) PublishPending(ctx context.Context, olderThan time.Duration, li
 		if err != nil {
 			return err
 		}
-		msgs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[OutboxMessage])
+		msgs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[dowser.OutboxMessage])
 		if err != nil || len(msgs) == 0 {
 			return err
 		}
@@ -295,18 +276,9 @@ func (s *Alerts) Feedback(ctx context.Context, userID, alertID, verdict, note st
 	return nil
 }
 
-// ListedAlert is an alert as listed over REST, with the viewer's delivery
-// state when it was addressed to them.
-type ListedAlert struct {
-	Seq     int64           `json:"seq,omitempty"`
-	Acked   bool            `json:"acked"`
-	Verdict string          `json:"verdict,omitempty"`
-	Alert   json.RawMessage `json:"alert"`
-}
-
 // ListAlerts returns the newest alerts addressed to userID, newest first, or
 // every alert when userID is empty (admins).
-func (s *Alerts) ListAlerts(ctx context.Context, userID string, limit int) ([]ListedAlert, error) {
+func (s *Alerts) ListAlerts(ctx context.Context, userID string, limit int) ([]dowser.ListedAlert, error) {
 	var rows pgx.Rows
 	var err error
 	if userID == "" {
@@ -321,9 +293,9 @@ func (s *Alerts) ListAlerts(ctx context.Context, userID string, limit int) ([]Li
 		return nil, fmt.Errorf("listing alerts: %w", err)
 	}
 	defer rows.Close()
-	out := []ListedAlert{}
+	out := []dowser.ListedAlert{}
 	for rows.Next() {
-		var la ListedAlert
+		var la dowser.ListedAlert
 		if err := rows.Scan(&la.Seq, &la.Acked, &la.Verdict, &la.Alert); err != nil {
 			return nil, fmt.Errorf("reading alert: %w", err)
 		}

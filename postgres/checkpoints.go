@@ -2,9 +2,9 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
+	"github.com/dowserhq/dowser"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -13,24 +13,10 @@ import (
 // reflects, claimed by one consumer at a time.
 type Checkpoints struct{ pool *pgxpool.Pool }
 
-// Checkpoint is a partition's saved detector state and the offset of the
-// first event it does not reflect; NextOffset is negative when nothing has
-// been saved yet.
-type Checkpoint struct {
-	NextOffset int64
-	State      []byte
-	// ErasureSeq is the last erasure request State has applied.
-	ErasureSeq int64
-}
-
-// ErrNotOwner is returned when saving the checkpoint of a partition that
-// another owner has claimed since.
-var ErrNotOwner = errors.New("partition claimed by another owner")
-
 // ClaimCheckpoint makes owner the only one allowed to save the partition's
 // checkpoint from now on, and returns the checkpoint to resume from.
-func (s *Checkpoints) ClaimCheckpoint(ctx context.Context, group, topic string, partition int, owner string) (Checkpoint, error) {
-	var cp Checkpoint
+func (s *Checkpoints) ClaimCheckpoint(ctx context.Context, group, topic string, partition int, owner string) (dowser.Checkpoint, error) {
+	var cp dowser.Checkpoint
 	err := s.pool.QueryRow(ctx, `
 		INSERT INTO checkpoints (group_id, topic, partition, next_offset, state, owner) VALUES ($1, $2, $3, -1, '', $4)
 		ON CONFLICT (group_id, topic, partition) DO UPDATE SET owner = $4
@@ -43,8 +29,8 @@ func (s *Checkpoints) ClaimCheckpoint(ctx context.Context, group, topic string, 
 
 // SaveCheckpoint replaces the partition's checkpoint with cp, in one
 // statement, provided owner still holds the claim; otherwise it returns
-// ErrNotOwner and changes nothing.
-func (s *Checkpoints) SaveCheckpoint(ctx context.Context, group, topic string, partition int, owner string, cp Checkpoint) error {
+// dowser.ErrNotOwner and changes nothing.
+func (s *Checkpoints) SaveCheckpoint(ctx context.Context, group, topic string, partition int, owner string, cp dowser.Checkpoint) error {
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE checkpoints SET next_offset = $5, state = $6, erasure_seq = $7, updated_at = now()
 		WHERE group_id = $1 AND topic = $2 AND partition = $3 AND owner = $4`,
@@ -53,23 +39,23 @@ func (s *Checkpoints) SaveCheckpoint(ctx context.Context, group, topic string, p
 		return fmt.Errorf("saving checkpoint of %s/%d: %w", topic, partition, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("checkpoint of %s/%d: %w", topic, partition, ErrNotOwner)
+		return fmt.Errorf("checkpoint of %s/%d: %w", topic, partition, dowser.ErrNotOwner)
 	}
 	return nil
 }
 
 // CheckpointStates returns the saved state of every partition of the
 // group's topic, without claiming anything: for audits and tests.
-func (s *Checkpoints) CheckpointStates(ctx context.Context, group, topic string) (map[int]Checkpoint, error) {
+func (s *Checkpoints) CheckpointStates(ctx context.Context, group, topic string) (map[int]dowser.Checkpoint, error) {
 	rows, err := s.pool.Query(ctx, `SELECT partition, next_offset, state, erasure_seq FROM checkpoints WHERE group_id = $1 AND topic = $2`, group, topic)
 	if err != nil {
 		return nil, fmt.Errorf("reading checkpoints: %w", err)
 	}
-	out := map[int]Checkpoint{}
+	out := map[int]dowser.Checkpoint{}
 	var p int
-	var cp Checkpoint
+	var cp dowser.Checkpoint
 	_, err = pgx.ForEachRow(rows, []any{&p, &cp.NextOffset, &cp.State, &cp.ErasureSeq}, func() error {
-		out[p] = Checkpoint{NextOffset: cp.NextOffset, State: append([]byte(nil), cp.State...), ErasureSeq: cp.ErasureSeq}
+		out[p] = dowser.Checkpoint{NextOffset: cp.NextOffset, State: append([]byte(nil), cp.State...), ErasureSeq: cp.ErasureSeq}
 		return nil
 	})
 	if err != nil {

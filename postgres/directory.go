@@ -102,7 +102,7 @@ func (s *Directory) AccountLifecycle(ctx context.Context, accountID string) (str
 	if errors.Is(err, dowser.ErrNotFound) {
 		return "", nil
 	}
-	return a.Lifecycle, err
+	return a.Lifecycle, markPermanent(err)
 }
 
 // ContentOwners returns, by id, the distinct owners of the content items
@@ -115,11 +115,11 @@ func (s *Directory) ContentOwners(ctx context.Context, contentIDs, urls []string
 			OR (c.url_prefix <> '' AND EXISTS (SELECT 1 FROM unnest($2::text[]) x WHERE starts_with(x, c.url_prefix))))
 		ORDER BY c.owner_id`, contentIDs, urls)
 	if err != nil {
-		return nil, fmt.Errorf("finding content owners: %w", err)
+		return nil, markPermanent(fmt.Errorf("finding content owners: %w", err))
 	}
 	owners, err := pgx.CollectRows(rows, pgx.RowToStructByPos[dowser.Owner])
 	if err != nil {
-		return nil, fmt.Errorf("reading content owners: %w", err)
+		return nil, markPermanent(fmt.Errorf("reading content owners: %w", err))
 	}
 	return owners, nil
 }
@@ -132,7 +132,7 @@ func (s *Directory) RoleOf(ctx context.Context, userID string) (dowser.Role, err
 		return "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("reading the role of user %q: %w", userID, err)
+		return "", markPermanent(fmt.Errorf("reading the role of user %q: %w", userID, err))
 	}
 	return role, nil
 }
@@ -214,19 +214,19 @@ func (s *Directory) RoutingTerritoryRules(ctx context.Context) (rules []dowser.T
 		FROM territory_rules r LEFT JOIN users u ON u.id = r.rep_id AND NOT u.disabled AND u.deleted_at IS NULL
 		ORDER BY r.priority, r.id`)
 	if err != nil {
-		return nil, nil, fmt.Errorf("listing territory rules: %w", err)
+		return nil, nil, markPermanent(fmt.Errorf("listing territory rules: %w", err))
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var r dowser.TerritoryRule
 		var role dowser.Role
 		if err := rows.Scan(&r.ID, &r.Priority, &r.Region, &r.Industry, &r.Size, &r.RepID, &role); err != nil {
-			return nil, nil, fmt.Errorf("reading territory rules: %w", err)
+			return nil, nil, markPermanent(fmt.Errorf("reading territory rules: %w", err))
 		}
 		rules, roles = append(rules, r), append(roles, role)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("reading territory rules: %w", err)
+		return nil, nil, markPermanent(fmt.Errorf("reading territory rules: %w", err))
 	}
 	return rules, roles, nil
 }
@@ -254,11 +254,11 @@ func (s *Directory) Subscribers(ctx context.Context, userIDs []string) ([]string
 		SELECT DISTINCT m.manager_id FROM manager_subscriptions m JOIN users u ON u.id = m.manager_id
 		WHERE m.rep_id = ANY($1::text[]) AND u.role = 'manager' AND NOT u.disabled AND u.deleted_at IS NULL ORDER BY m.manager_id`, userIDs)
 	if err != nil {
-		return nil, fmt.Errorf("finding subscribed managers: %w", err)
+		return nil, markPermanent(fmt.Errorf("finding subscribed managers: %w", err))
 	}
 	managers, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, fmt.Errorf("reading subscribed managers: %w", err)
+		return nil, markPermanent(fmt.Errorf("reading subscribed managers: %w", err))
 	}
 	return managers, nil
 }
@@ -276,7 +276,7 @@ func (s *Directory) ContactRouting(ctx context.Context, customerID string) (c do
 	}
 	if err != nil {
 		// Not the id: the message ends up in logs.
-		return c, "", fmt.Errorf("reading a contact: %w", err)
+		return c, "", markPermanent(fmt.Errorf("reading a contact: %w", err))
 	}
 	return c, ownerRole, nil
 }
@@ -294,7 +294,7 @@ func (s *Directory) AccountRouting(ctx context.Context, accountID string) (a dow
 		return a, "", nil
 	}
 	if err != nil {
-		return a, "", fmt.Errorf("reading account %q: %w", accountID, err)
+		return a, "", markPermanent(fmt.Errorf("reading account %q: %w", accountID, err))
 	}
 	return a, ownerRole, nil
 }
@@ -304,11 +304,11 @@ func (s *Directory) AccountRouting(ctx context.Context, accountID string) (a dow
 func (s *Directory) Reps(ctx context.Context) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id FROM users WHERE role = 'rep' AND NOT disabled AND deleted_at IS NULL ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("listing reps: %w", err)
+		return nil, markPermanent(fmt.Errorf("listing reps: %w", err))
 	}
 	reps, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, fmt.Errorf("reading reps: %w", err)
+		return nil, markPermanent(fmt.Errorf("reading reps: %w", err))
 	}
 	return reps, nil
 }

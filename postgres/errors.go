@@ -4,9 +4,11 @@ import (
 	"errors"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/dowserhq/dowser"
 )
 
-// Permanent reports whether err is a PostgreSQL error that the same
+// isPermanent reports whether err is a PostgreSQL error that the same
 // statement with the same data will meet on every retry, so that retrying
 // only stalls the caller: SQLSTATE class 22 (data exception: a NUL in text
 // is 22021, in jsonb 22P05; a value out of range) and class 23 (integrity
@@ -18,7 +20,7 @@ import (
 // serialization failures and deadlocks (40001, 40P01), and any error it
 // does not know, since wrongly dropping an event is worse than wrongly
 // waiting for an operator.
-func Permanent(err error) bool {
+func isPermanent(err error) bool {
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) || len(pe.Code) != 5 {
 		return false
@@ -29,6 +31,23 @@ func Permanent(err error) bool {
 	}
 	return false
 }
+
+// markPermanent returns err so that errors.Is(err, dowser.ErrPermanent)
+// holds when isPermanent(err), and err itself otherwise (nil for nil).
+// The message is err's own.
+func markPermanent(err error) error {
+	if !isPermanent(err) {
+		return err
+	}
+	return &permanentError{err}
+}
+
+// permanentError is a failure the same data meets on every retry: it is
+// both its PostgreSQL error and dowser.ErrPermanent.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string   { return e.err.Error() }
+func (e *permanentError) Unwrap() []error { return []error{e.err, dowser.ErrPermanent} }
 
 // SQLState returns the SQLSTATE of a PostgreSQL error in err's chain, or
 // "" when there is none.

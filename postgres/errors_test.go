@@ -2,11 +2,13 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/postgres/pgtest"
 )
@@ -68,9 +70,21 @@ func TestPermanentClassifiesRealErrors(t *testing.T) {
 			if code := postgres.SQLState(tt.err); code != tt.code {
 				t.Errorf("SQLSTATE of %v = %q, want %q", tt.err, code, tt.code)
 			}
-			if got := postgres.Permanent(tt.err); got != tt.permanent {
-				t.Errorf("Permanent(%v) = %v, want %v", tt.err, got, tt.permanent)
+			if got := errors.Is(postgres.MarkPermanent(tt.err), dowser.ErrPermanent); got != tt.permanent {
+				t.Errorf("MarkPermanent(%v) is dowser.ErrPermanent: %v, want %v", tt.err, got, tt.permanent)
+			}
+			if tt.err != nil && postgres.MarkPermanent(tt.err).Error() != tt.err.Error() {
+				t.Errorf("marking changed the message: %q, want %q", postgres.MarkPermanent(tt.err), tt.err)
 			}
 		})
+	}
+	// The event path's store methods mark what they return themselves.
+	for name, err := range map[string]error{"account lookup": accountErr, "alert save": alertErr} {
+		if !errors.Is(err, dowser.ErrPermanent) {
+			t.Errorf("%s: %v is not dowser.ErrPermanent", name, err)
+		}
+		if postgres.SQLState(err) == "" {
+			t.Errorf("%s: %v lost its SQLSTATE", name, err)
+		}
 	}
 }

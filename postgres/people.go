@@ -18,10 +18,6 @@ import (
 // revocations that end them, and managers' subscriptions to reps.
 type People struct{ pool *pgxpool.Pool }
 
-// ErrUserDeleted is returned when saving a user under the id of a deleted
-// one: the id stays reserved for the history of the alerts it was sent.
-var ErrUserDeleted = errors.New("the user was deleted; its id stays reserved")
-
 // PutUser creates or updates a user. A non-empty token replaces the user's
 // login token; an empty one keeps the current token. Replacing the token
 // with a different one, or disabling the user, ends the user's sessions
@@ -43,7 +39,7 @@ func (s *People) PutUser(ctx context.Context, u dowser.User, token string) error
 			return err
 		}
 		if deleted {
-			return ErrUserDeleted
+			return dowser.ErrUserDeleted
 		}
 		if _, err := tx.Exec(ctx, `
 			INSERT INTO users (id, name, role, token_hash, disabled) VALUES ($1, $2, $3, $4, $5)

@@ -130,7 +130,7 @@ func TestDeleteUserKeepsAlertHistory(t *testing.T) {
 	if err != nil || len(ds) != 1 || ds[0].AlertID != "al-1" {
 		t.Errorf("deliveries after deletion = %v, %v; want al-1 kept", ds, err)
 	}
-	if err := s.People.PutUser(ctx, dowser.User{ID: "ana", Name: "New Ana", Role: dowser.RoleRep}, ""); !errors.Is(err, postgres.ErrUserDeleted) {
+	if err := s.People.PutUser(ctx, dowser.User{ID: "ana", Name: "New Ana", Role: dowser.RoleRep}, ""); !errors.Is(err, dowser.ErrUserDeleted) {
 		t.Errorf("reusing a deleted id: %v, want ErrUserDeleted", err)
 	}
 	if err := s.People.DeleteUser(ctx, "ana"); !errors.Is(err, dowser.ErrNotFound) {

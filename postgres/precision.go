@@ -9,28 +9,7 @@ import (
 	"github.com/dowserhq/dowser"
 )
 
-// Precision is what the recipients of a signal's alerts did with them: the
-// marketers' measure of whether a signal is worth keeping.
-type Precision struct {
-	SignalID string `json:"signal_id"`
-	// Alerts is how many alerts the signal fired (any version).
-	Alerts int64 `json:"alerts"`
-	// Delivered counts deliveries: one per alert and recipient.
-	Delivered int64 `json:"delivered"`
-	// Acked counts the deliveries acknowledged (giving a verdict
-	// acknowledges too).
-	Acked int64 `json:"acked"`
-	// Useful, NotUseful and Won count the deliveries by verdict.
-	Useful    int64 `json:"useful"`
-	NotUseful int64 `json:"not_useful"`
-	Won       int64 `json:"won"`
-	// MedianAckSeconds is the median, over acknowledged deliveries, of the
-	// time from delivery to acknowledgement; nil when none was
-	// acknowledged.
-	MedianAckSeconds *float64 `json:"median_ack_seconds"`
-}
-
-// precisionQuery computes Precision for every signal that is not deleted
+// precisionQuery computes dowser.Precision for every signal that is not deleted
 // or that has alerts, or only for signal $1 when $1 is not empty.
 const precisionQuery = `
 	WITH ids AS (
@@ -59,15 +38,15 @@ const precisionQuery = `
 
 // SignalPrecision returns the precision of one signal, deleted or not, or
 // dowser.ErrNotFound when no such signal was ever saved and no alert names it.
-func (s *Alerts) SignalPrecision(ctx context.Context, signalID string) (Precision, error) {
+func (s *Alerts) SignalPrecision(ctx context.Context, signalID string) (dowser.Precision, error) {
 	if signalID == "" {
-		return Precision{}, fmt.Errorf("signal %q: %w", signalID, dowser.ErrNotFound)
+		return dowser.Precision{}, fmt.Errorf("signal %q: %w", signalID, dowser.ErrNotFound)
 	}
 	rows, err := s.pool.Query(ctx, precisionQuery, signalID)
 	if err != nil {
-		return Precision{}, fmt.Errorf("computing precision of %q: %w", signalID, err)
+		return dowser.Precision{}, fmt.Errorf("computing precision of %q: %w", signalID, err)
 	}
-	p, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[Precision])
+	p, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[dowser.Precision])
 	if err != nil {
 		return p, notFound(err, "signal "+signalID)
 	}
@@ -76,17 +55,17 @@ func (s *Alerts) SignalPrecision(ctx context.Context, signalID string) (Precisio
 
 // ListPrecision returns the precision of every signal not deleted and of
 // every signal, deleted or not, that has alerts, by signal id.
-func (s *Alerts) ListPrecision(ctx context.Context) ([]Precision, error) {
+func (s *Alerts) ListPrecision(ctx context.Context) ([]dowser.Precision, error) {
 	rows, err := s.pool.Query(ctx, precisionQuery, "")
 	if err != nil {
 		return nil, fmt.Errorf("computing precision: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Precision])
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[dowser.Precision])
 	if err != nil {
 		return nil, fmt.Errorf("reading precision: %w", err)
 	}
 	if out == nil {
-		out = []Precision{}
+		out = []dowser.Precision{}
 	}
 	return out, nil
 }

@@ -77,7 +77,7 @@ func TestPrecisionCountsFeedbackAndMedianAckTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	median := 30.0
-	want := postgres.Precision{SignalID: "s", Alerts: 3, Delivered: 12, Acked: 4, Useful: 1, NotUseful: 1, Won: 1, MedianAckSeconds: &median}
+	want := dowser.Precision{SignalID: "s", Alerts: 3, Delivered: 12, Acked: 4, Useful: 1, NotUseful: 1, Won: 1, MedianAckSeconds: &median}
 	if !samePrecision(got, want) {
 		t.Errorf("precision of s = %s, want %s", show(got), show(want))
 	}
@@ -88,7 +88,7 @@ func TestPrecisionCountsFeedbackAndMedianAckTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantAll := []postgres.Precision{
+	wantAll := []dowser.Precision{
 		{SignalID: "other", Alerts: 1, Delivered: 1},
 		{SignalID: "quiet"},
 		want,
@@ -119,7 +119,7 @@ func backdate(t *testing.T, url, user, alert string, after time.Duration) {
 	}
 }
 
-func samePrecision(a, b postgres.Precision) bool {
+func samePrecision(a, b dowser.Precision) bool {
 	am, bm := a.MedianAckSeconds, b.MedianAckSeconds
 	a.MedianAckSeconds, b.MedianAckSeconds = nil, nil
 	if a != b || (am == nil) != (bm == nil) {
@@ -128,7 +128,7 @@ func samePrecision(a, b postgres.Precision) bool {
 	return am == nil || (*am-*bm < 1e-6 && *bm-*am < 1e-6)
 }
 
-func show(p postgres.Precision) string {
+func show(p dowser.Precision) string {
 	m := "null"
 	if p.MedianAckSeconds != nil {
 		m = time.Duration(*p.MedianAckSeconds * float64(time.Second)).String()

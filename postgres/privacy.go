@@ -2,16 +2,14 @@ package postgres
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/dowserhq/dowser"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -26,12 +24,6 @@ type Privacy struct {
 	// PrivacyKey).
 	privacyKey []byte
 }
-
-// Kinds of do-not-track entries.
-const (
-	DNTCustomer = "customer"
-	DNTAccount  = "account"
-)
 
 // SetDoNotTrack marks (on) or unmarks a customer or an account as not to be
 // tracked.
@@ -55,7 +47,7 @@ func (s *Privacy) DoNotTrack(ctx context.Context) (map[string]map[string]bool, e
 	if err != nil {
 		return nil, fmt.Errorf("reading do-not-track: %w", err)
 	}
-	out := map[string]map[string]bool{DNTCustomer: {}, DNTAccount: {}}
+	out := map[string]map[string]bool{dowser.DNTCustomer: {}, dowser.DNTAccount: {}}
 	var kind, id string
 	_, err = pgx.ForEachRow(rows, []any{&kind, &id}, func() error {
 		out[kind][id] = true
@@ -78,26 +70,6 @@ func (s *Privacy) PurgeAlertsBefore(ctx context.Context, cutoff time.Time, limit
 	}
 	return tag.RowsAffected(), nil
 }
-
-// Erasure is one right-to-erasure request still being applied by the
-// detectors.
-type Erasure struct {
-	Seq        int64
-	CustomerID string
-	// LinkedIDs are the anonymous ids known to be the person when the
-	// erasure was asked for: the detectors forget them too.
-	LinkedIDs []string
-}
-
-// Hash schemes of erasure audit entries.
-const (
-	// AuditHashSHA256 is a plain SHA-256 of the id: entries written before
-	// the audit hash was keyed. Anyone can recompute it for a guessable id.
-	AuditHashSHA256 = "sha256"
-	// AuditHashHMAC is HMAC-SHA256 of the id keyed with the privacy key:
-	// only the key's holders can check an id against it.
-	AuditHashHMAC = "hmac-sha256"
-)
 
 // EraseCustomer deletes everything stored about a person, through every
 // anonymous id linked to them (see RecordIdentityLink): the alerts about
@@ -137,7 +109,7 @@ func (s *Privacy) EraseCustomer(ctx context.Context, customerID, by string) (seq
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO erasure_audit (seq, subject_sha256, subject_hash_scheme, requested_by, alerts_deleted) VALUES ($1, $2, $3, $4, $5)`,
-			seq, KeyedHash(key, customerID), AuditHashHMAC, by, alerts)
+			seq, dowser.KeyedHash(key, customerID), dowser.AuditHashHMAC, by, alerts)
 		return err
 	})
 	if err != nil {
@@ -188,19 +160,17 @@ func (s *Privacy) EraseAnonymousIDs(ctx context.Context, ids []string) (int64, e
 // btree index entry holds at most about 2.7 kB.
 const MaxLinkedIDBytes = 1024
 
-// ErrUnstorableID is returned for an id PostgreSQL cannot store or index:
-// one with a NUL, invalid UTF-8, or longer than MaxLinkedIDBytes.
-var ErrUnstorableID = errors.New("id cannot be stored: NUL, invalid UTF-8 or too long")
-
 // RecordIdentityLink records that anonymousID is customerID, so that
 // erasing the customer reaches what was stored under the anonymous id.
-// Recording a known link again only refreshes when it was last seen.
+// Recording a known link again only refreshes when it was last seen. An id
+// with a NUL, invalid UTF-8 or longer than MaxLinkedIDBytes is refused
+// with dowser.ErrUnstorableID.
 func (s *Privacy) RecordIdentityLink(ctx context.Context, customerID, anonymousID string) error {
 	for _, id := range []string{customerID, anonymousID} {
 		// Checked here rather than left to fail: an event that PostgreSQL
 		// refuses for ever would stop its partition.
 		if len(id) > MaxLinkedIDBytes || strings.ContainsRune(id, 0) || !utf8.ValidString(id) {
-			return fmt.Errorf("recording an identity link of a %d-byte id: %w", len(id), ErrUnstorableID)
+			return fmt.Errorf("recording an identity link of a %d-byte id: %w", len(id), dowser.ErrUnstorableID)
 		}
 	}
 	_, err := s.pool.Exec(ctx, `
@@ -303,23 +273,14 @@ func (s *Privacy) WithKey(key []byte) *Privacy {
 	return &c
 }
 
-// KeyedHash is the hex HMAC-SHA256 of id keyed with key: what erasure
-// audit entries hold, and (its first characters) what logs show instead
-// of a person's id.
-func KeyedHash(key []byte, id string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(id))
-	return hex.EncodeToString(m.Sum(nil))
-}
-
 // ErasuresAfter returns the queued erasures with a sequence above seq, in
 // order.
-func (s *Privacy) ErasuresAfter(ctx context.Context, seq int64) ([]Erasure, error) {
+func (s *Privacy) ErasuresAfter(ctx context.Context, seq int64) ([]dowser.Erasure, error) {
 	rows, err := s.pool.Query(ctx, `SELECT seq, customer_id, linked_ids FROM erasures WHERE seq > $1 ORDER BY seq`, seq)
 	if err != nil {
 		return nil, fmt.Errorf("reading erasures: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Erasure])
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[dowser.Erasure])
 	if err != nil {
 		return nil, fmt.Errorf("reading erasures: %w", err)
 	}
@@ -336,30 +297,15 @@ func (s *Privacy) ForgetAppliedErasures(ctx context.Context) error {
 	return nil
 }
 
-// ErasureAuditEntry records one erasure without the person's id.
-type ErasureAuditEntry struct {
-	Seq int64 `json:"erasure"`
-	// SubjectSHA256 is a hash of the id, by SubjectHashScheme: an
-	// HMAC-SHA256 keyed with the privacy key (AuditHashHMAC), or for
-	// entries older than that a plain SHA-256 (AuditHashSHA256).
-	SubjectSHA256     string    `json:"subject_sha256"`
-	SubjectHashScheme string    `json:"subject_hash_scheme"`
-	RequestedBy       string    `json:"requested_by"`
-	RequestedAt       time.Time `json:"requested_at"`
-	AlertsDeleted     int       `json:"alerts_deleted"`
-	// Pending is true while some detector checkpoint has not applied it.
-	Pending bool `json:"pending"`
-}
-
 // ErasureAudit lists every erasure, newest first.
-func (s *Privacy) ErasureAudit(ctx context.Context) ([]ErasureAuditEntry, error) {
+func (s *Privacy) ErasureAudit(ctx context.Context) ([]dowser.ErasureAuditEntry, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT a.seq, a.subject_sha256, a.subject_hash_scheme, a.requested_by, a.requested_at, a.alerts_deleted, e.seq IS NOT NULL
 		FROM erasure_audit a LEFT JOIN erasures e ON e.seq = a.seq ORDER BY a.seq DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("reading erasure audit: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[ErasureAuditEntry])
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[dowser.ErasureAuditEntry])
 	if err != nil {
 		return nil, fmt.Errorf("reading erasure audit: %w", err)
 	}

@@ -84,8 +84,8 @@ func TestEraseCustomerReachesLinkedIdentitiesAndQueuesTombstones(t *testing.T) {
 		t.Fatal(err)
 	}
 	plain := sha256.Sum256([]byte("c-1"))
-	if len(audit) != 1 || audit[0].SubjectSHA256 != postgres.KeyedHash(key, "c-1") || audit[0].SubjectSHA256 == hex.EncodeToString(plain[:]) ||
-		audit[0].SubjectHashScheme != postgres.AuditHashHMAC || audit[0].AlertsDeleted != 2 {
+	if len(audit) != 1 || audit[0].SubjectSHA256 != dowser.KeyedHash(key, "c-1") || audit[0].SubjectSHA256 == hex.EncodeToString(plain[:]) ||
+		audit[0].SubjectHashScheme != dowser.AuditHashHMAC || audit[0].AlertsDeleted != 2 {
 		t.Errorf("audit = %+v, want the HMAC of c-1 under the key", audit)
 	}
 }
@@ -131,7 +131,7 @@ func TestPrivacyKeyIsMadeOnceAndShared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if audit[0].SubjectSHA256 != postgres.KeyedHash(keys[0], "c-9") {
+	if audit[0].SubjectSHA256 != dowser.KeyedHash(keys[0], "c-9") {
 		t.Errorf("audit hash = %s, want the HMAC under the database's key", audit[0].SubjectSHA256)
 	}
 }
@@ -140,10 +140,10 @@ func TestRecordIdentityLinkRefusesWhatPostgreSQLCannotIndex(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
 	for _, id := range []string{strings.Repeat("x", postgres.MaxLinkedIDBytes+1), "a\x00b", "bad-\xff"} {
-		if err := s.Privacy.RecordIdentityLink(ctx, id, "anon-1"); !errors.Is(err, postgres.ErrUnstorableID) {
+		if err := s.Privacy.RecordIdentityLink(ctx, id, "anon-1"); !errors.Is(err, dowser.ErrUnstorableID) {
 			t.Errorf("RecordIdentityLink(%.20q…) = %v, want ErrUnstorableID", id, err)
 		}
-		if err := s.Privacy.RecordIdentityLink(ctx, "c-1", id); !errors.Is(err, postgres.ErrUnstorableID) {
+		if err := s.Privacy.RecordIdentityLink(ctx, "c-1", id); !errors.Is(err, dowser.ErrUnstorableID) {
 			t.Errorf("RecordIdentityLink(c-1, %.20q…) = %v, want ErrUnstorableID", id, err)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -22,32 +21,8 @@ type Signals struct {
 	maxEnabled atomic.Int64
 }
 
-// StoredSignal is one signal definition as stored: its current version and
-// whether it is enabled.
-type StoredSignal struct {
-	ID        string          `json:"id"`
-	Version   int             `json:"version"`
-	Enabled   bool            `json:"enabled"`
-	Document  json.RawMessage `json:"document"`
-	Source    string          `json:"source"`
-	UpdatedBy string          `json:"updated_by"`
-	UpdatedAt time.Time       `json:"updated_at"`
-}
-
-// SignalLimitError is returned when a save or enable would make more
-// signals enabled than the limit set with [Signals.LimitEnabledSignals].
-// Nothing was changed.
-type SignalLimitError struct {
-	ID    string // the signal that would have been enabled
-	Limit int
-}
-
-func (e *SignalLimitError) Error() string {
-	return fmt.Sprintf("enabling signal %q: %d signals are enabled already, the most allowed", e.ID, e.Limit)
-}
-
 // LimitEnabledSignals makes saving or enabling a signal fail with a
-// *SignalLimitError when n signals (others than it) are enabled already;
+// *dowser.SignalLimitError when n signals (others than it) are enabled already;
 // n <= 0 (the default) sets no limit. Call it before the store is shared.
 func (s *Signals) LimitEnabledSignals(n int) { s.maxEnabled.Store(int64(n)) }
 
@@ -55,7 +30,7 @@ func (s *Signals) LimitEnabledSignals(n int) { s.maxEnabled.Store(int64(n)) }
 // serialises the count of enabled signals with the change it allows.
 const enabledSignalsLock = 0x646f7773 // "dows"
 
-// checkEnabledLimit fails with a *SignalLimitError when enabling id would
+// checkEnabledLimit fails with a *dowser.SignalLimitError when enabling id would
 // exceed the limit; it holds the lock until tx ends.
 func (s *Signals) checkEnabledLimit(ctx context.Context, tx pgx.Tx, id string) error {
 	limit := s.maxEnabled.Load()
@@ -70,7 +45,7 @@ func (s *Signals) checkEnabledLimit(ctx context.Context, tx pgx.Tx, id string) e
 		return err
 	}
 	if others >= limit {
-		return &SignalLimitError{ID: id, Limit: int(limit)}
+		return &dowser.SignalLimitError{ID: id, Limit: int(limit)}
 	}
 	return nil
 }
@@ -79,7 +54,7 @@ func (s *Signals) checkEnabledLimit(ctx context.Context, tx pgx.Tx, id string) e
 // text as submitted) as a new immutable version of signal id, makes it the
 // current version, and returns its number. A deleted signal comes back to
 // life with the next version. Saving it enabled may fail with a
-// *SignalLimitError.
+// *dowser.SignalLimitError.
 func (s *Signals) SaveSignal(ctx context.Context, id string, document json.RawMessage, source, by string, enabled bool) (int, error) {
 	var version int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -118,15 +93,15 @@ const selectSignal = `
 	SELECT s.id, s.version, s.enabled, v.document, v.source, v.created_by, s.updated_at
 	FROM signals s JOIN signal_versions v ON v.id = s.id AND v.version = s.version`
 
-func scanSignal(row pgx.Row) (StoredSignal, error) {
-	var sig StoredSignal
+func scanSignal(row pgx.Row) (dowser.StoredSignal, error) {
+	var sig dowser.StoredSignal
 	err := row.Scan(&sig.ID, &sig.Version, &sig.Enabled, &sig.Document, &sig.Source, &sig.UpdatedBy, &sig.UpdatedAt)
 	return sig, err
 }
 
 // GetSignal returns the current version of a signal that is not deleted,
 // or dowser.ErrNotFound.
-func (s *Signals) GetSignal(ctx context.Context, id string) (StoredSignal, error) {
+func (s *Signals) GetSignal(ctx context.Context, id string) (dowser.StoredSignal, error) {
 	sig, err := scanSignal(s.pool.QueryRow(ctx, selectSignal+` WHERE s.id = $1 AND NOT s.deleted`, id))
 	if err != nil {
 		return sig, notFound(err, "signal "+id)
@@ -147,7 +122,7 @@ func (s *Signals) DeleteSignal(ctx context.Context, id, by string) error {
 
 // SetSignalEnabled enables or disables the current version of a signal.
 // Doing what is already so is not an error, and is not recorded.
-// Enabling may fail with a *SignalLimitError.
+// Enabling may fail with a *dowser.SignalLimitError.
 func (s *Signals) SetSignalEnabled(ctx context.Context, id string, enabled bool, by string) error {
 	action, set := "disabled", `enabled = false`
 	if enabled {
@@ -184,22 +159,14 @@ func (s *Signals) changeSignal(ctx context.Context, id, by, action, set string) 
 	return nil
 }
 
-// SignalChange is one entry of a signal's history.
-type SignalChange struct {
-	Version   int       `json:"version"`
-	Action    string    `json:"action"`
-	ChangedBy string    `json:"changed_by"`
-	ChangedAt time.Time `json:"changed_at"`
-}
-
 // SignalHistory returns every change to a signal, oldest first, or
 // dowser.ErrNotFound when it never existed.
-func (s *Signals) SignalHistory(ctx context.Context, id string) ([]SignalChange, error) {
+func (s *Signals) SignalHistory(ctx context.Context, id string) ([]dowser.SignalChange, error) {
 	rows, err := s.pool.Query(ctx, `SELECT version, action, changed_by, changed_at FROM signal_changes WHERE signal_id = $1 ORDER BY id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("reading history of signal %q: %w", id, err)
 	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[SignalChange])
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[dowser.SignalChange])
 	if err != nil {
 		return nil, fmt.Errorf("reading history of signal %q: %w", id, err)
 	}
@@ -209,19 +176,9 @@ func (s *Signals) SignalHistory(ctx context.Context, id string) ([]SignalChange,
 	return out, nil
 }
 
-// SignalVersion is one immutable saved definition.
-type SignalVersion struct {
-	ID        string          `json:"id"`
-	Version   int             `json:"version"`
-	Document  json.RawMessage `json:"document"`
-	Source    string          `json:"source"`
-	CreatedBy string          `json:"created_by"`
-	CreatedAt time.Time       `json:"created_at"`
-}
-
 // GetSignalVersion returns one saved version, or dowser.ErrNotFound.
-func (s *Signals) GetSignalVersion(ctx context.Context, id string, version int) (SignalVersion, error) {
-	var v SignalVersion
+func (s *Signals) GetSignalVersion(ctx context.Context, id string, version int) (dowser.SignalVersion, error) {
+	var v dowser.SignalVersion
 	err := s.pool.QueryRow(ctx, `SELECT id, version, document, source, created_by, created_at FROM signal_versions WHERE id = $1 AND version = $2`, id, version).
 		Scan(&v.ID, &v.Version, &v.Document, &v.Source, &v.CreatedBy, &v.CreatedAt)
 	if err != nil {
@@ -232,13 +189,13 @@ func (s *Signals) GetSignalVersion(ctx context.Context, id string, version int) 
 
 // ListSignals returns the current version of every signal not deleted,
 // enabled or not, by id.
-func (s *Signals) ListSignals(ctx context.Context) ([]StoredSignal, error) {
+func (s *Signals) ListSignals(ctx context.Context) ([]dowser.StoredSignal, error) {
 	rows, err := s.pool.Query(ctx, selectSignal+` WHERE NOT s.deleted ORDER BY s.id`)
 	if err != nil {
 		return nil, fmt.Errorf("listing signals: %w", err)
 	}
 	defer rows.Close()
-	var out []StoredSignal
+	var out []dowser.StoredSignal
 	for rows.Next() {
 		sig, err := scanSignal(rows)
 		if err != nil {

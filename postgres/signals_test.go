@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser"
 )
 
 // TestEnabledSignalsLimitHoldsUnderConcurrency: saves and enables racing
@@ -36,7 +36,7 @@ func TestEnabledSignalsLimitHoldsUnderConcurrency(t *testing.T) {
 			} else {
 				err = s.Signals.SetSignalEnabled(ctx, fmt.Sprintf("off-%d", i/2), true, "jane")
 			}
-			var le *postgres.SignalLimitError
+			var le *dowser.SignalLimitError
 			switch {
 			case errors.As(err, &le):
 				if le.Limit != limit {

@@ -334,7 +334,7 @@ func TestOutboxRelayPublishesWhatWasLeft(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	publish := func(_ context.Context, msgs []postgres.OutboxMessage) error {
+	publish := func(_ context.Context, msgs []dowser.OutboxMessage) error {
 		for _, m := range msgs {
 			got = append(got, m.AlertID)
 		}
@@ -347,7 +347,7 @@ func TestOutboxRelayPublishesWhatWasLeft(t *testing.T) {
 	if n, err := s.Alerts.PublishPending(ctx, 0, 10, publish); err != nil || n != 1 || got[0] != "al-b" {
 		t.Fatalf("published %d %v, %v; want only al-b (al-a was marked)", n, got, err)
 	}
-	failing := func(context.Context, []postgres.OutboxMessage) error { return errors.New("broker down") }
+	failing := func(context.Context, []dowser.OutboxMessage) error { return errors.New("broker down") }
 	if err := s.Alerts.MarkPublished(ctx, b.OutboxID); err != nil {
 		t.Fatal(err)
 	}
@@ -368,7 +368,7 @@ func TestCheckpointClaimsFenceOffOldOwners(t *testing.T) {
 	if err != nil || cp.NextOffset != -1 || len(cp.State) != 0 {
 		t.Fatalf("first claim = %+v, %v; want nothing saved", cp, err)
 	}
-	if err := s.Checkpoints.SaveCheckpoint(ctx, "g", "events", 0, "a", postgres.Checkpoint{NextOffset: 10, State: []byte("ten")}); err != nil {
+	if err := s.Checkpoints.SaveCheckpoint(ctx, "g", "events", 0, "a", dowser.Checkpoint{NextOffset: 10, State: []byte("ten")}); err != nil {
 		t.Fatal(err)
 	}
 	// b takes the partition over; a, still running, must not overwrite.
@@ -376,13 +376,13 @@ func TestCheckpointClaimsFenceOffOldOwners(t *testing.T) {
 	if err != nil || cp.NextOffset != 10 || string(cp.State) != "ten" {
 		t.Fatalf("b's claim = %+v, %v; want a's checkpoint", cp, err)
 	}
-	if err := s.Checkpoints.SaveCheckpoint(ctx, "g", "events", 0, "a", postgres.Checkpoint{NextOffset: 20, State: []byte("zombie")}); !errors.Is(err, postgres.ErrNotOwner) {
+	if err := s.Checkpoints.SaveCheckpoint(ctx, "g", "events", 0, "a", dowser.Checkpoint{NextOffset: 20, State: []byte("zombie")}); !errors.Is(err, dowser.ErrNotOwner) {
 		t.Fatalf("old owner's save: %v, want ErrNotOwner", err)
 	}
-	if err := s.Checkpoints.SaveCheckpoint(ctx, "g", "events", 0, "b", postgres.Checkpoint{NextOffset: 12, State: []byte("twelve")}); err != nil {
+	if err := s.Checkpoints.SaveCheckpoint(ctx, "g", "events", 0, "b", dowser.Checkpoint{NextOffset: 12, State: []byte("twelve")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Checkpoints.SaveCheckpoint(ctx, "g", "events", 1, "b", postgres.Checkpoint{NextOffset: 1}); !errors.Is(err, postgres.ErrNotOwner) {
+	if err := s.Checkpoints.SaveCheckpoint(ctx, "g", "events", 1, "b", dowser.Checkpoint{NextOffset: 1}); !errors.Is(err, dowser.ErrNotOwner) {
 		t.Fatalf("saving an unclaimed partition: %v, want ErrNotOwner", err)
 	}
 	cp, _ = s.Checkpoints.ClaimCheckpoint(ctx, "g", "events", 0, "c")
@@ -418,7 +418,7 @@ func TestPurgeDeletesOnlyOldAlertsWithTheirEvidence(t *testing.T) {
 	if err != nil || len(dnt["customer"]) != 0 {
 		t.Fatalf("empty do-not-track = %v, %v", dnt, err)
 	}
-	if err := s.Privacy.SetDoNotTrack(ctx, postgres.DNTCustomer, "c-1", true, "admin"); err != nil {
+	if err := s.Privacy.SetDoNotTrack(ctx, dowser.DNTCustomer, "c-1", true, "admin"); err != nil {
 		t.Fatal(err)
 	}
 	if dnt, _ := s.Privacy.DoNotTrack(ctx); !dnt["customer"]["c-1"] {

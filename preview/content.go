@@ -10,7 +10,6 @@ import (
 	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/api"
 	"github.com/dowserhq/dowser/notify"
-	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -40,14 +39,10 @@ type ContentDirectory interface {
 // RecentAlerts lists the alerts a content preview routes again:
 // *postgres.Alerts.
 type RecentAlerts interface {
-	ListAlerts(ctx context.Context, userID string, limit int) ([]postgres.ListedAlert, error)
+	ListAlerts(ctx context.Context, userID string, limit int) ([]dowser.ListedAlert, error)
 }
 
-var (
-	_ ContentDirectory     = (*postgres.Directory)(nil)
-	_ RecentAlerts         = (*postgres.Alerts)(nil)
-	_ api.ReroutePreviewer = Content{}
-)
+var _ api.ReroutePreviewer = Content{}
 
 // ContentImpact implements api.ReroutePreviewer.
 func (p Content) ContentImpact(ctx context.Context, c dowser.Content) (api.ContentImpact, error) {

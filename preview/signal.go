@@ -10,7 +10,6 @@ import (
 	"github.com/dowserhq/dowser/backtest"
 	"github.com/dowserhq/dowser/detector"
 	"github.com/dowserhq/dowser/kafka"
-	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -38,10 +37,7 @@ type AccountOwners interface {
 	AccountOwners(ctx context.Context) (map[string][2]string, error)
 }
 
-var (
-	_ AccountOwners = (*postgres.Directory)(nil)
-	_ api.Previewer = Signal{}
-)
+var _ api.Previewer = Signal{}
 
 // previewSummary is what a preview answers.
 type previewSummary struct {

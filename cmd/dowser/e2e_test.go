@@ -17,10 +17,10 @@ import (
 	"github.com/gorilla/websocket"
 	kafkago "github.com/segmentio/kafka-go"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/broker"
 	"github.com/dowserhq/dowser/detector"
 	"github.com/dowserhq/dowser/kafka"
-	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/postgres/pgtest"
 )
 
@@ -758,7 +758,7 @@ func TestEndToEndDoNotTrackDropsEventsBeforeAnyState(t *testing.T) {
 	app.do("PUT", "/v1/accounts/initech", adminToken, map[string]string{"name": "Initech", "owner": "rep-ana"}, http.StatusOK, nil)
 	// The list reaches the detectors within a poll; wait for it there.
 	deadline := time.Now().Add(5 * time.Second)
-	for !app.pipe.DoNotTrack(postgres.DNTAccount, "acme") {
+	for !app.pipe.DoNotTrack(dowser.DNTAccount, "acme") {
 		if time.Now().After(deadline) {
 			t.Fatal("do-not-track list not loaded within 5 s")
 		}
@@ -781,7 +781,7 @@ func TestEndToEndDoNotTrackDropsEventsBeforeAnyState(t *testing.T) {
 	// Tracking acme again must not resurrect the dropped views: no state was kept.
 	app.do("DELETE", "/v1/do-not-track/account/acme", adminToken, nil, http.StatusNoContent, nil)
 	deadline = time.Now().Add(5 * time.Second)
-	for app.pipe.DoNotTrack(postgres.DNTAccount, "acme") {
+	for app.pipe.DoNotTrack(dowser.DNTAccount, "acme") {
 		if time.Now().After(deadline) {
 			t.Fatal("do-not-track list not reloaded within 5 s")
 		}

@@ -1,0 +1,58 @@
+package dowser
+
+import (
+	"encoding/json"
+
+	"github.com/dowserhq/dowser/schema"
+)
+
+// ListedAlert is an alert as listed over REST, with the viewer's delivery
+// state when it was addressed to them.
+type ListedAlert struct {
+	Seq     int64           `json:"seq,omitempty"`
+	Acked   bool            `json:"acked"`
+	Verdict string          `json:"verdict,omitempty"`
+	Alert   json.RawMessage `json:"alert"`
+}
+
+// Precision is what the recipients of a signal's alerts did with them: the
+// marketers' measure of whether a signal is worth keeping.
+type Precision struct {
+	SignalID string `json:"signal_id"`
+	// Alerts is how many alerts the signal fired (any version).
+	Alerts int64 `json:"alerts"`
+	// Delivered counts deliveries: one per alert and recipient.
+	Delivered int64 `json:"delivered"`
+	// Acked counts the deliveries acknowledged (giving a verdict
+	// acknowledges too).
+	Acked int64 `json:"acked"`
+	// Useful, NotUseful and Won count the deliveries by verdict.
+	Useful    int64 `json:"useful"`
+	NotUseful int64 `json:"not_useful"`
+	Won       int64 `json:"won"`
+	// MedianAckSeconds is the median, over acknowledged deliveries, of the
+	// time from delivery to acknowledgement; nil when none was
+	// acknowledged.
+	MedianAckSeconds *float64 `json:"median_ack_seconds"`
+}
+
+// SavedAlert is what storing an alert stored: the deliveries, and the
+// outbox row that will carry them to the alerts topic (0 when nothing was
+// stored). The outbox row is stored with its alert, so a message reaches
+// the alerts topic if and only if its alert is stored.
+type SavedAlert struct {
+	AlertID    string
+	Deliveries []schema.Delivery
+	OutboxID   int64
+	// Message is the alerts-topic payload of the outbox row, encoded by
+	// schema.AlertMessage.
+	Message []byte
+}
+
+// OutboxMessage is an alert message not yet known to be on the alerts
+// topic: the outbox row's id and its payload.
+type OutboxMessage struct {
+	ID      int64
+	AlertID string
+	Payload []byte
+}

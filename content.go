@@ -1,5 +1,7 @@
 package dowser
 
+import "time"
+
 // Content is a piece of marketing content (a page, a webinar, a paper) and
 // the marketer who owns it.
 type Content struct {
@@ -14,4 +16,32 @@ type Content struct {
 // caller's to check ([CheckOwner]).
 func (c Content) Validate() error {
 	return checkFields(KindContent, "id", c.ID, "title", c.Title, "url_prefix", c.URLPrefix, "owner", c.OwnerID).Err()
+}
+
+// ContentImpact is what saving a content item would change: whose
+// marketing alerts, among the recent ones, would go to someone else.
+type ContentImpact struct {
+	ContentID string `json:"content_id"`
+	// AlertsExamined is how many of the most recent alerts were routed
+	// again, with and without the change.
+	AlertsExamined int `json:"alerts_examined"`
+	// Rerouted is how many of them would change marketing recipients.
+	Rerouted int `json:"rerouted"`
+	// Alerts are the first of those, newest first.
+	Alerts []ReroutedAlert `json:"alerts"`
+	// Gain are the users who would receive alerts they do not now; Lose
+	// those who would no longer receive some.
+	Gain []string `json:"gain"`
+	Lose []string `json:"lose"`
+}
+
+// ReroutedAlert is one recent alert whose marketing recipients a change
+// would alter.
+type ReroutedAlert struct {
+	ID        string    `json:"id"`
+	SignalID  string    `json:"signal_id"`
+	AccountID string    `json:"account_id"`
+	Time      time.Time `json:"time"`
+	Before    []string  `json:"before"`
+	After     []string  `json:"after"`
 }

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"time"
 
 	"github.com/dowserhq/dowser"
 )
@@ -75,38 +74,10 @@ func (s *Server) getContent(w http.ResponseWriter, r *http.Request, _ dowser.Use
 	serveGet(s, w, r, s.directory.GetContent)
 }
 
-// ContentImpact is what saving a content item would change: whose
-// marketing alerts, among the recent ones, would go to someone else.
-type ContentImpact struct {
-	ContentID string `json:"content_id"`
-	// AlertsExamined is how many of the most recent alerts were routed
-	// again, with and without the change.
-	AlertsExamined int `json:"alerts_examined"`
-	// Rerouted is how many of them would change marketing recipients.
-	Rerouted int `json:"rerouted"`
-	// Alerts are the first of those, newest first.
-	Alerts []ReroutedAlert `json:"alerts"`
-	// Gain are the users who would receive alerts they do not now; Lose
-	// those who would no longer receive some.
-	Gain []string `json:"gain"`
-	Lose []string `json:"lose"`
-}
-
-// ReroutedAlert is one recent alert whose marketing recipients a change
-// would alter.
-type ReroutedAlert struct {
-	ID        string    `json:"id"`
-	SignalID  string    `json:"signal_id"`
-	AccountID string    `json:"account_id"`
-	Time      time.Time `json:"time"`
-	Before    []string  `json:"before"`
-	After     []string  `json:"after"`
-}
-
 // ReroutePreviewer routes recent alerts again as if a content item were
 // saved, without saving it.
 type ReroutePreviewer interface {
-	ContentImpact(ctx context.Context, c dowser.Content) (ContentImpact, error)
+	ContentImpact(ctx context.Context, c dowser.Content) (dowser.ContentImpact, error)
 }
 
 // contentImpact answers, before a save, whose alerts the posted content

@@ -181,7 +181,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"User":             dowser.User{},
 		"Account":          dowser.Account{},
 		"Content":          dowser.Content{},
-		"ContentImpact":    ContentImpact{},
+		"ContentImpact":    dowser.ContentImpact{},
 		"Contact":          dowser.Contact{},
 		"TerritoryRule":    dowser.TerritoryRule{},
 		"Precision":        dowser.Precision{},

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/dowserhq/dowser"
-	"github.com/dowserhq/dowser/api"
 	"github.com/dowserhq/dowser/notify"
 	"github.com/dowserhq/dowser/schema"
 )
@@ -42,11 +41,9 @@ type RecentAlerts interface {
 	ListAlerts(ctx context.Context, userID string, limit int) ([]dowser.ListedAlert, error)
 }
 
-var _ api.ReroutePreviewer = Content{}
-
-// ContentImpact implements api.ReroutePreviewer.
-func (p Content) ContentImpact(ctx context.Context, c dowser.Content) (api.ContentImpact, error) {
-	out := api.ContentImpact{ContentID: c.ID, Alerts: []api.ReroutedAlert{}, Gain: []string{}, Lose: []string{}}
+// ContentImpact answers what saving c would change (api.ReroutePreviewer).
+func (p Content) ContentImpact(ctx context.Context, c dowser.Content) (dowser.ContentImpact, error) {
+	out := dowser.ContentImpact{ContentID: c.ID, Alerts: []dowser.ReroutedAlert{}, Gain: []string{}, Lose: []string{}}
 	before, err := p.Directory.ListContent(ctx)
 	if err != nil {
 		return out, err
@@ -102,7 +99,7 @@ func (p Content) ContentImpact(ctx context.Context, c dowser.Content) (api.Conte
 			}
 		}
 		if len(out.Alerts) < rerouteListed {
-			out.Alerts = append(out.Alerts, api.ReroutedAlert{ID: a.ID, SignalID: a.SignalID, AccountID: a.AccountID, Time: a.Time, Before: m1, After: m2})
+			out.Alerts = append(out.Alerts, dowser.ReroutedAlert{ID: a.ID, SignalID: a.SignalID, AccountID: a.AccountID, Time: a.Time, Before: m1, After: m2})
 		}
 	}
 	out.AlertsExamined = len(alerts)

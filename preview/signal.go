@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/dowserhq/dowser/api"
 	"github.com/dowserhq/dowser/backtest"
 	"github.com/dowserhq/dowser/detector"
 	"github.com/dowserhq/dowser/kafka"
@@ -36,8 +35,6 @@ type Signal struct {
 type AccountOwners interface {
 	AccountOwners(ctx context.Context) (map[string][2]string, error)
 }
-
-var _ api.Previewer = Signal{}
 
 // previewSummary is what a preview answers.
 type previewSummary struct {

@@ -30,8 +30,8 @@ func resolvePrivacyKey(ctx context.Context, inline, file string, store *postgres
 	if len(key) == 0 {
 		return store.Privacy.PrivacyKey(ctx)
 	}
-	if len(key) < postgres.MinPrivacyKeyBytes {
-		return nil, fmt.Errorf("%s: the key has %d bytes, want at least %d (openssl rand -hex 32 makes one)", what, len(key), postgres.MinPrivacyKeyBytes)
+	if err := postgres.CheckPrivacyKey(key); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return key, nil
 }

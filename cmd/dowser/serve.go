@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -29,7 +28,6 @@ import (
 	"github.com/dowserhq/dowser/pipeline"
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/preview"
-	"github.com/dowserhq/dowser/schema"
 	"github.com/dowserhq/dowser/web"
 )
 
@@ -131,24 +129,6 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	c.Log.register(fs)
 }
 
-// parseProxies parses --trusted-proxies: addresses or CIDR ranges.
-func parseProxies(s string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, p := range splitList(s) {
-		if pr, err := netip.ParsePrefix(p); err == nil {
-			out = append(out, pr.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(p)
-		if err != nil {
-			return nil, fmt.Errorf("--trusted-proxies: %q is not an address or CIDR range", p)
-		}
-		a = a.Unmap()
-		out = append(out, netip.PrefixFrom(a, a.BitLen()))
-	}
-	return out, nil
-}
-
 func runServe(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string, demo bool) error {
 	name := "serve"
 	if demo {
@@ -215,8 +195,8 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 	if cfg.PrivacyKey != "" && cfg.PrivacyKeyFile != "" {
 		return nil, errors.New("--privacy-key and --privacy-key-file are both set; set one")
 	}
-	if n := len(cfg.PrivacyKey); n > 0 && n < postgres.MinPrivacyKeyBytes {
-		return nil, fmt.Errorf("--privacy-key: the key has %d bytes, want at least %d (openssl rand -hex 32 makes one)", n, postgres.MinPrivacyKeyBytes)
+	if err := postgres.CheckPrivacyKey([]byte(cfg.PrivacyKey)); cfg.PrivacyKey != "" && err != nil {
+		return nil, fmt.Errorf("--privacy-key: %w", err)
 	}
 	if cfg.AlertsRetention != 0 && cfg.AlertsRetention < time.Minute {
 		return nil, fmt.Errorf("--alerts-retention: %v is under a minute", cfg.AlertsRetention)
@@ -232,8 +212,8 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 	if _, err := api.ParseCookieSecurity(cfg.SecureCookies); err != nil {
 		return nil, fmt.Errorf("--secure-cookies: %w", err)
 	}
-	if _, err := parseProxies(cfg.TrustedProxies); err != nil {
-		return nil, err
+	if _, err := api.ParseTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	if cfg.MaxConnsPerAddr < 0 || cfg.AuthFailuresPerMinute < 0 {
 		return nil, fmt.Errorf("--max-conns-per-addr %d and --auth-failures-per-minute %d must not be negative", cfg.MaxConnsPerAddr, cfg.AuthFailuresPerMinute)
@@ -343,7 +323,7 @@ func (a *App) Run(ctx context.Context) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	registerPoolStats(reg, store)
+	reg.MustRegister(store.Collectors()...)
 
 	if a.cfg.Demo {
 		if err := demo.Seed(ctx, demo.StoresOf(store), log); err != nil {
@@ -399,7 +379,10 @@ func (a *App) Run(ctx context.Context) error {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		problems := a.readiness(r.Context(), store, brokers)
-		stalled := stallReport(consumer.Stalled())
+		stalled := []string{}
+		for _, st := range consumer.Stalled() {
+			stalled = append(stalled, st.String())
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		if len(problems) > 0 {
@@ -415,14 +398,14 @@ func (a *App) Run(ctx context.Context) error {
 	})
 	events := kafka.NewProducer(brokers, a.cfg.EventsTopic)
 	defer events.Close()
-	proxies, _ := parseProxies(a.cfg.TrustedProxies) // checked in newApp
+	proxies, _ := api.ParseTrustedProxies(a.cfg.TrustedProxies) // checked in newApp
 	failures := a.cfg.AuthFailuresPerMinute
 	if failures == 0 {
 		failures = -1 // off
 	}
 	mux.Handle("/", api.New(api.Config{
 		Assets: web.Files(),
-		Events: eventProducer{events},
+		Events: events,
 		// Over HTTP as over Kafka: a far-future event is refused.
 		MaxEventSkew: a.cfg.MaxEventSkew,
 		Preview: preview.Signal{Brokers: brokers, Topic: a.cfg.EventsTopic, Store: store.Directory,
@@ -501,45 +484,4 @@ func (a *App) readiness(ctx context.Context, store *postgres.Store, brokers []st
 		problems = append(problems, "kafka: not yet a member of consumer group "+a.cfg.GroupID)
 	}
 	return problems
-}
-
-// stallReport words the stalled partitions for /readyz: "partition 2
-// stalled at offset 41 for 1m5s: <error>"; an empty list when none is.
-func stallReport(stalls []kafka.Stall) []string {
-	out := make([]string, 0, len(stalls))
-	for _, st := range stalls {
-		line := fmt.Sprintf("partition %d stalled at offset %d for %v", st.Partition, st.Offset, st.For.Round(time.Second))
-		if st.Err != "" {
-			line += ": " + st.Err
-		}
-		out = append(out, line)
-	}
-	return out
-}
-
-// registerPoolStats exposes the PostgreSQL pool's gauges.
-func registerPoolStats(reg prometheus.Registerer, store *postgres.Store) {
-	for _, g := range []struct {
-		name, help string
-		pick       func(acquired, idle, total int32) int32
-	}{
-		{"dowser_postgres_pool_acquired_conns", "PostgreSQL connections in use.", func(a, _, _ int32) int32 { return a }},
-		{"dowser_postgres_pool_idle_conns", "PostgreSQL connections idle in the pool.", func(_, i, _ int32) int32 { return i }},
-		{"dowser_postgres_pool_total_conns", "PostgreSQL connections in the pool.", func(_, _, t int32) int32 { return t }},
-	} {
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: g.name, Help: g.help}, func() float64 {
-			return float64(g.pick(store.PoolStats()))
-		}))
-	}
-}
-
-// eventProducer produces events posted over HTTP, keyed like any other.
-type eventProducer struct{ p *kafka.Producer }
-
-func (e eventProducer) ProduceEvents(ctx context.Context, events []schema.Event, raw [][]byte) error {
-	msgs := make([]kafka.Message, len(events))
-	for i := range events {
-		msgs[i] = kafka.Message{Key: []byte(kafka.EventKey(&events[i])), Value: raw[i]}
-	}
-	return e.p.Produce(ctx, msgs...)
 }

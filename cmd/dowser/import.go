@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/dowserhq/dowser/csvimport"
@@ -102,4 +103,12 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	}
 	fmt.Fprintf(stdout, "imported %s from %s\n", plural(n, strings.TrimSuffix(kind, "s")), file)
 	return nil
+}
+
+// plural counts n of a regular noun: "1 user", "2 users".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }

@@ -10,15 +10,30 @@ import (
 	"github.com/dowserhq/dowser/postgres"
 )
 
-// read reads csv as a file "F" of kind, with the columns the store takes.
-func read(t *testing.T, kind, csv string) []csvimport.Problem {
+// checkRead reads csv as a file "F" of kind, with the columns the store
+// takes, and reports unless its problems are exactly want (each a part of
+// one); it returns the problems, one a line.
+func checkRead(t *testing.T, kind, csv string, want []string) string {
 	t.Helper()
 	columns, required, ok := postgres.ImportColumns(kind)
 	if !ok {
 		t.Fatalf("unknown kind %q", kind)
 	}
 	_, problems := csvimport.Read("F", csvimport.Table{Kind: kind, Columns: columns, Required: required}, strings.NewReader(csv))
-	return problems
+	var got []string
+	for _, p := range problems {
+		got = append(got, p.String())
+	}
+	all := strings.Join(got, "\n")
+	for _, w := range want {
+		if !strings.Contains(all, w) {
+			t.Errorf("%s %q: problems\n%s\nlack %s", kind, csv, all, w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%s %q: %d problems, want %d:\n%s", kind, csv, len(got), len(want), all)
+	}
+	return all
 }
 
 func TestReadReportsEveryProblemWithItsLine(t *testing.T) {
@@ -36,20 +51,7 @@ func TestReadReportsEveryProblemWithItsLine(t *testing.T) {
 		{"contacts", "", []string{`F:1: empty file`}},
 		{"users", "id,name,role,token\na,A,rep,0123456789abcdef0123\nb,B,rep,0123456789abcdef0123\n", []string{`F:3: token: same as line 2's`}},
 	} {
-		problems := read(t, tc.kind, tc.csv)
-		var got []string
-		for _, p := range problems {
-			got = append(got, p.String())
-		}
-		all := strings.Join(got, "\n")
-		for _, w := range tc.want {
-			if !strings.Contains(all, w) {
-				t.Errorf("%s %q: problems\n%s\nlack %s", tc.kind, tc.csv, all, w)
-			}
-		}
-		if len(got) != len(tc.want) {
-			t.Errorf("%s %q: %d problems, want %d:\n%s", tc.kind, tc.csv, len(got), len(tc.want), all)
-		}
+		all := checkRead(t, tc.kind, tc.csv, tc.want)
 		if strings.Contains(all, "0123456789abcdef") {
 			t.Errorf("a problem prints a token: %s", all)
 		}
@@ -68,20 +70,7 @@ func TestReadAppliesTheAPIsFieldRules(t *testing.T) {
 		{"accounts", "id,name,region\na,\"\xff\",\n", []string{`F:2: name: is not valid UTF-8`}},
 		{"users", "id,name,role,token\nu," + strings.Repeat("n", 257) + ",rep,\n", []string{`F:2: name: is 257 bytes, at most 256 allowed`}},
 	} {
-		problems := read(t, tc.kind, tc.csv)
-		var got []string
-		for _, p := range problems {
-			got = append(got, p.String())
-		}
-		all := strings.Join(got, "\n")
-		for _, w := range tc.want {
-			if !strings.Contains(all, w) {
-				t.Errorf("%s %q: problems\n%s\nlack %s", tc.kind, tc.csv, all, w)
-			}
-		}
-		if len(got) != len(tc.want) {
-			t.Errorf("%s %q: %d problems, want %d:\n%s", tc.kind, tc.csv, len(got), len(tc.want), all)
-		}
+		checkRead(t, tc.kind, tc.csv, tc.want)
 	}
 }
 

@@ -77,14 +77,11 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return report(problems)
 	}
 
-	store, err := postgres.Open(ctx, *url)
+	store, err := openStore(ctx, *url)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		return err
-	}
 	if problems, err = batch.CheckOwners(ctx, store.Directory); err != nil {
 		return err
 	}

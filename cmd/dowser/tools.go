@@ -46,16 +46,26 @@ func runMigrate(ctx context.Context, args []string, stderr io.Writer, getenv fun
 	if *url == "" {
 		return fmt.Errorf("no database: set --database-url, DOWSER_DATABASE_URL or DATABASE_URL")
 	}
-	store, err := postgres.Open(ctx, *url)
+	store, err := openStore(ctx, *url)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		return err
-	}
+	store.Close()
 	fmt.Fprintln(stderr, "migrations applied")
 	return nil
+}
+
+// openStore opens the database at url and applies the migrations it lacks.
+func openStore(ctx context.Context, url string) (*postgres.Store, error) {
+	store, err := postgres.Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.Migrate(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return store, nil
 }
 
 // runProduce produces one event per stdin line, validating each first so

@@ -40,6 +40,7 @@ type Problem struct {
 	Reason string
 }
 
+// String words the problem for the person fixing the file.
 func (p Problem) String() string {
 	if p.Column == "" {
 		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Reason)

@@ -69,6 +69,35 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer, getenv func(s
 	return errors.Join(errs...)
 }
 
+// parseFlagsAndFiles is parseFlags for commands that take file arguments:
+// flags may come before, between or after the files ("--" ends the flags).
+func parseFlagsAndFiles(fs *flag.FlagSet, args []string, stderr io.Writer, getenv func(string) string) ([]string, error) {
+	var flags, files []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			files = append(files, args[i+1:]...)
+			i = len(args)
+		case len(a) > 1 && a[0] == '-':
+			flags = append(flags, a)
+			name := strings.SplitN(strings.TrimLeft(a, "-"), "=", 2)[0]
+			if f := fs.Lookup(name); f != nil && !strings.Contains(a, "=") && !isBoolFlag(f) && i+1 < len(args) {
+				i++
+				flags = append(flags, args[i])
+			}
+		default:
+			files = append(files, a)
+		}
+	}
+	return files, parseFlags(fs, flags, stderr, getenv, nil)
+}
+
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
 func newFlagSet(name string) *flag.FlagSet {
 	return flag.NewFlagSet(name, flag.ContinueOnError)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -12,11 +11,9 @@ import (
 
 // resolvePrivacyKey returns the privacy key: the one given (inline or in
 // a file), else the one kept in the database, created by the first
-// instance. Every instance must use the same key.
+// instance. Every instance must use the same key. newApp has refused
+// both flags set.
 func resolvePrivacyKey(ctx context.Context, inline, file string, store *postgres.Store) ([]byte, error) {
-	if inline != "" && file != "" {
-		return nil, errors.New("--privacy-key and --privacy-key-file are both set; set one")
-	}
 	key := []byte(inline)
 	what := "--privacy-key"
 	if file != "" {
@@ -30,8 +27,8 @@ func resolvePrivacyKey(ctx context.Context, inline, file string, store *postgres
 	if len(key) == 0 {
 		return store.Privacy.PrivacyKey(ctx)
 	}
-	if len(key) < postgres.MinPrivacyKeyBytes {
-		return nil, fmt.Errorf("%s: the key has %d bytes, want at least %d (openssl rand -hex 32 makes one)", what, len(key), postgres.MinPrivacyKeyBytes)
+	if err := postgres.CheckPrivacyKey(key); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return key, nil
 }

@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 
 	"github.com/dowserhq/dowser/backtest"
 )
@@ -45,35 +42,6 @@ func runSignals(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	return errUsage
 }
 
-// parseFlagsAndFiles is parseFlags for commands that take file arguments:
-// flags may come before, between or after the files ("--" ends the flags).
-func parseFlagsAndFiles(fs *flag.FlagSet, args []string, stderr io.Writer, getenv func(string) string) ([]string, error) {
-	var flags, files []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--":
-			files = append(files, args[i+1:]...)
-			i = len(args)
-		case len(a) > 1 && a[0] == '-':
-			flags = append(flags, a)
-			name := strings.SplitN(strings.TrimLeft(a, "-"), "=", 2)[0]
-			if f := fs.Lookup(name); f != nil && !strings.Contains(a, "=") && !isBoolFlag(f) && i+1 < len(args) {
-				i++
-				flags = append(flags, args[i])
-			}
-		default:
-			files = append(files, a)
-		}
-	}
-	return files, parseFlags(fs, flags, stderr, getenv, nil)
-}
-
-func isBoolFlag(f *flag.Flag) bool {
-	b, ok := f.Value.(interface{ IsBoolFlag() bool })
-	return ok && b.IsBoolFlag()
-}
-
 // runSignalsLint checks signal files and prints every problem.
 func runSignalsLint(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	fs := newFlagSet("signals lint")
@@ -85,19 +53,7 @@ func runSignalsLint(args []string, stdout, stderr io.Writer, getenv func(string)
 		fmt.Fprintln(stderr, "usage: dowser signals lint FILE...")
 		return errUsage
 	}
-	signals, problems := backtest.Lint(files...)
-	for _, p := range problems {
-		fmt.Fprintln(stdout, p)
-	}
-	if len(problems) > 0 {
-		bad := map[string]bool{}
-		for _, p := range problems {
-			bad[p.File] = true
-		}
-		return fmt.Errorf("%s in %s", plural(len(problems), "problem"), plural(len(bad), "file"))
-	}
-	fmt.Fprintf(stdout, "ok: %s in %s\n", plural(len(signals), "signal"), plural(len(files), "file"))
-	return nil
+	return backtest.LintFiles(stdout, files...)
 }
 
 // runSignalsTest runs fixtures and prints a diff for each one that fails.
@@ -112,42 +68,5 @@ func runSignalsTest(args []string, stdout, stderr io.Writer, getenv func(string)
 		fmt.Fprintln(stderr, "usage: dowser signals test [-v] FIXTURE...")
 		return errUsage
 	}
-	failed := 0
-	for _, file := range files {
-		f, err := backtest.LoadFixture(file)
-		if err != nil {
-			failed++
-			fmt.Fprintf(stdout, "FAIL %s\n%s", file, indent(err.Error()))
-			continue
-		}
-		r := f.Run()
-		if !r.OK() {
-			failed++
-			fmt.Fprintf(stdout, "FAIL %s\n%s", file, indent(r.Diff()))
-			continue
-		}
-		fmt.Fprintf(stdout, "ok   %s (%s, %s)\n", file, plural(len(f.Events), "event"), plural(len(r.Alerts), "alert"))
-		if *verbose {
-			for i := range r.Alerts {
-				a := &r.Alerts[i]
-				fmt.Fprintf(stdout, "       %s %s at %s: %s\n", a.SignalID, a.Subject, a.EventID, a.Message)
-			}
-		}
-	}
-	if failed > 0 {
-		return fmt.Errorf("%d of %s failed", failed, plural(len(files), "fixture"))
-	}
-	return nil
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return strconv.Itoa(n) + " " + noun + "s"
-}
-
-func indent(s string) string {
-	s = strings.TrimRight(s, "\n")
-	return "    " + strings.ReplaceAll(s, "\n", "\n    ") + "\n"
+	return backtest.TestFixtures(stdout, *verbose, files...)
 }

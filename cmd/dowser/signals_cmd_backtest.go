@@ -93,18 +93,11 @@ func runSignalsBacktest(ctx context.Context, args []string, stdout, stderr io.Wr
 		in.Size = history.Messages()
 		in.Records = func(emit func(int, int64, []byte) error) error { return history.Read(ctx, emit) }
 	} else {
-		in.JSONL = os.Stdin
-		if c.Events != "-" {
-			f, err := os.Open(c.Events)
-			if err != nil {
-				return fmt.Errorf("reading events: %w", err)
-			}
-			defer f.Close()
-			if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
-				in.Size = st.Size()
-			}
-			in.JSONL = f
+		var f io.Closer
+		if in, f, err = backtest.OpenJSONL(c.Events); err != nil {
+			return err
 		}
+		defer f.Close()
 	}
 	s, err := backtest.Report(ctx, cfg, in, stdout, stderr)
 	elapsed := time.Since(start)

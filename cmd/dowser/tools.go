@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"github.com/dowserhq/dowser/broker"
 	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/postgres"
-	"github.com/dowserhq/dowser/schema"
 )
 
 // runBroker runs the embedded Kafka broker alone until ctx ends.
@@ -48,16 +46,26 @@ func runMigrate(ctx context.Context, args []string, stderr io.Writer, getenv fun
 	if *url == "" {
 		return fmt.Errorf("no database: set --database-url, DOWSER_DATABASE_URL or DATABASE_URL")
 	}
-	store, err := postgres.Open(ctx, *url)
+	store, err := openStore(ctx, *url)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		return err
-	}
+	store.Close()
 	fmt.Fprintln(stderr, "migrations applied")
 	return nil
+}
+
+// openStore opens the database at url and applies the migrations it lacks.
+func openStore(ctx context.Context, url string) (*postgres.Store, error) {
+	store, err := postgres.Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.Migrate(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return store, nil
 }
 
 // runProduce produces one event per stdin line, validating each first so
@@ -72,29 +80,9 @@ func runProduce(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 	}
 	p := kafka.NewProducer(splitList(*brokers), *topic)
 	defer p.Close()
-	sc := bufio.NewScanner(stdin)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	n := 0
-	for line := 1; sc.Scan(); line++ {
-		b := append([]byte(nil), sc.Bytes()...)
-		if len(b) == 0 {
-			continue
-		}
-		var key []byte
-		if !*raw {
-			ev, err := schema.ParseEvent(b, 0)
-			if err != nil {
-				return fmt.Errorf("line %d: %w", line, err)
-			}
-			key = []byte(kafka.EventKey(&ev))
-		}
-		if err := p.Produce(ctx, kafka.Message{Key: key, Value: b}); err != nil {
-			return err
-		}
-		n++
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("reading stdin: %w", err)
+	n, err := p.ProduceLines(ctx, stdin, "stdin", *raw)
+	if err != nil {
+		return err
 	}
 	slog.New(slog.NewTextHandler(stderr, nil)).Info("produced", "events", n, "topic", *topic)
 	return nil

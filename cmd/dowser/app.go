@@ -1,0 +1,351 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/dowserhq/dowser"
+	"github.com/dowserhq/dowser/api"
+	"github.com/dowserhq/dowser/broadcast"
+	"github.com/dowserhq/dowser/broker"
+	"github.com/dowserhq/dowser/demo"
+	"github.com/dowserhq/dowser/kafka"
+	"github.com/dowserhq/dowser/notify"
+	"github.com/dowserhq/dowser/pipeline"
+	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser/preview"
+	"github.com/dowserhq/dowser/web"
+)
+
+// App is one running Dowser service: everything `dowser serve` starts.
+type App struct {
+	cfg   serveConfig
+	log   *slog.Logger
+	out   io.Writer // where the demo banner goes
+	ready chan struct{}
+
+	// Set before ready is closed.
+	httpAddr string
+	brokers  []string
+	pipe     *pipeline.Pipeline
+	consumer *kafka.Consumer
+	store    *postgres.Store
+}
+
+func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
+	if cfg.DatabaseURL == "" {
+		return nil, errors.New("no database: set --database-url, DOWSER_DATABASE_URL or DATABASE_URL")
+	}
+	if cfg.EventsTopic == "" || cfg.AlertsTopic == "" || cfg.EventsTopic == cfg.AlertsTopic {
+		return nil, fmt.Errorf("--events-topic %q and --alerts-topic %q must be set and differ", cfg.EventsTopic, cfg.AlertsTopic)
+	}
+	if cfg.Partitions < 1 {
+		return nil, fmt.Errorf("--partitions: %d must be at least 1", cfg.Partitions)
+	}
+	// Checked before connecting to anything; the file is read at Run.
+	if cfg.PrivacyKey != "" && cfg.PrivacyKeyFile != "" {
+		return nil, errors.New("--privacy-key and --privacy-key-file are both set; set one")
+	}
+	if err := postgres.CheckPrivacyKey([]byte(cfg.PrivacyKey)); cfg.PrivacyKey != "" && err != nil {
+		return nil, fmt.Errorf("--privacy-key: %w", err)
+	}
+	if cfg.AlertsRetention != 0 && cfg.AlertsRetention < time.Minute {
+		return nil, fmt.Errorf("--alerts-retention: %v is under a minute", cfg.AlertsRetention)
+	}
+	if cfg.AdminToken != "" {
+		if err := dowser.CheckToken(cfg.AdminToken); err != nil {
+			return nil, fmt.Errorf("--admin-token: %w", err)
+		}
+	}
+	if cfg.SecureCookies == "" {
+		cfg.SecureCookies = string(api.CookiesSecureAuto)
+	}
+	if _, err := api.ParseCookieSecurity(cfg.SecureCookies); err != nil {
+		return nil, fmt.Errorf("--secure-cookies: %w", err)
+	}
+	if _, err := api.ParseTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	if cfg.MaxConnsPerAddr < 0 || cfg.AuthFailuresPerMinute < 0 {
+		return nil, fmt.Errorf("--max-conns-per-addr %d and --auth-failures-per-minute %d must not be negative", cfg.MaxConnsPerAddr, cfg.AuthFailuresPerMinute)
+	}
+	if cfg.RevocationPoll <= 0 {
+		cfg.RevocationPoll = time.Second
+	}
+	// Zero (a serveConfig built in code) means the default.
+	if cfg.MaxPreviews < 0 || cfg.MaxPreviewEvents < 0 || cfg.PreviewTimeout < 0 {
+		return nil, fmt.Errorf("--max-previews %d, --max-preview-events %d and --preview-timeout %v must be more than 0", cfg.MaxPreviews, cfg.MaxPreviewEvents, cfg.PreviewTimeout)
+	}
+	if cfg.MaxEnabledSignals < 0 {
+		return nil, fmt.Errorf("--max-enabled-signals: %d must be more than 0", cfg.MaxEnabledSignals)
+	}
+	if cfg.MaxEnabledSignals == 0 {
+		cfg.MaxEnabledSignals = defaultMaxEnabledSignals
+	}
+	if cfg.MaxPreviews == 0 {
+		cfg.MaxPreviews = api.DefaultMaxPreviews
+	}
+	if cfg.MaxPreviewEvents == 0 {
+		cfg.MaxPreviewEvents = defaultMaxPreviewEvents
+	}
+	if cfg.PreviewTimeout == 0 {
+		cfg.PreviewTimeout = defaultPreviewTimeout
+	}
+	return &App{cfg: cfg, log: log, out: out, ready: make(chan struct{})}, nil
+}
+
+// Ready is closed once the app serves HTTP and consumes events.
+func (a *App) Ready() <-chan struct{} { return a.ready }
+
+// HTTPAddr is the address the HTTP server listens on; valid after Ready.
+func (a *App) HTTPAddr() string { return a.httpAddr }
+
+// Brokers are the Kafka bootstrap brokers in use; valid after Ready.
+func (a *App) Brokers() []string { return a.brokers }
+
+// retryForever runs op with capped exponential backoff and jitter until it
+// succeeds or ctx ends.
+func retryForever(ctx context.Context, log *slog.Logger, what string, op func() error) error {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 100 * time.Millisecond
+	b.MaxInterval = 5 * time.Second
+	b.MaxElapsedTime = 0
+	return backoff.RetryNotify(op, backoff.WithContext(b, ctx), func(err error, wait time.Duration) {
+		log.Warn(what+" failed; retrying", "err", err, "in", wait)
+	})
+}
+
+// Run starts every part, serves until ctx ends, then shuts down in order:
+// stop taking connections and events, close the sockets, close storage and
+// the embedded broker.
+func (a *App) Run(ctx context.Context) error {
+	log := a.log
+	var store *postgres.Store
+	if err := retryForever(ctx, log, "connecting to postgres", func() (err error) {
+		store, err = postgres.Open(ctx, a.cfg.DatabaseURL)
+		return err
+	}); err != nil {
+		return err
+	}
+	defer store.Close()
+	store.Signals.LimitEnabledSignals(a.cfg.MaxEnabledSignals)
+	a.store = store
+	if err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	key, err := resolvePrivacyKey(ctx, a.cfg.PrivacyKey, a.cfg.PrivacyKeyFile, store)
+	if err != nil {
+		return err
+	}
+	store = store.WithPrivacyKey(key)
+	a.store = store
+	if a.cfg.AdminToken != "" {
+		if err := store.People.PutUser(ctx, dowser.User{ID: "admin", Name: "Administrator", Role: dowser.RoleAdmin}, a.cfg.AdminToken); err != nil {
+			return err
+		}
+	}
+
+	brokers := splitList(a.cfg.KafkaBrokers)
+	if len(brokers) == 0 {
+		b, err := broker.Start(broker.Config{Addr: a.cfg.EmbeddedKafkaAddr, Dir: a.cfg.EmbeddedKafkaDir, Partitions: a.cfg.Partitions, Logger: log})
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		brokers = b.Brokers()
+	}
+	a.brokers = brokers
+	if err := retryForever(ctx, log, "creating topics", func() error {
+		return kafka.EnsureTopics(ctx, brokers, a.cfg.Partitions, a.cfg.Replication, a.cfg.EventsTopic, kafka.DLQTopic(a.cfg.EventsTopic))
+	}); err != nil {
+		return err
+	}
+	alertsTopic := broadcast.Config{
+		Brokers: brokers, Topic: a.cfg.AlertsTopic,
+		Partitions: a.cfg.Partitions, Replication: a.cfg.Replication, Retention: a.cfg.AlertsRetention,
+		RelayEvery: time.Second, TombstonesEvery: a.cfg.SignalsPoll,
+		Outbox: store.Alerts, Erasures: store.Privacy, Logger: log,
+	}
+	if err := retryForever(ctx, log, "creating the alerts topic", func() error {
+		return broadcast.EnsureTopic(ctx, alertsTopic)
+	}); err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(store.Collectors()...)
+
+	if a.cfg.Demo {
+		if err := demo.Seed(ctx, demo.StoresOf(store), log); err != nil {
+			return err
+		}
+	}
+
+	hub := notify.NewHub(notify.HubConfig{AllowedOrigins: splitList(a.cfg.AllowedOrigins), Logger: log}, store.Alerts, store.Alerts, reg)
+	revoked, err := notify.NewRevocationWatcher(ctx, store.People, hub, a.cfg.RevocationPoll, log)
+	if err != nil {
+		return err
+	}
+	alertsTopic.Hub = hub
+	var alerts *broadcast.Broadcaster
+	if err := retryForever(ctx, log, "reading the end of the alerts topic", func() (err error) {
+		alerts, err = broadcast.New(ctx, alertsTopic)
+		return err
+	}); err != nil {
+		return err
+	}
+	defer alerts.Close()
+	pipe, err := pipeline.New(pipeline.Config{
+		Group: a.cfg.GroupID, Topic: a.cfg.EventsTopic,
+		Checkpoints: store.Checkpoints, Alerts: store.Alerts, Accounts: store.Directory, Privacy: store.Privacy, Signals: store.Signals,
+		Router: notify.NewRouter(store.Directory, hub), Hub: hub, Broadcast: alerts,
+		SignalsPoll: a.cfg.SignalsPoll, MaxEnabledSignals: a.cfg.MaxEnabledSignals, Retention: a.cfg.Retention,
+		PrivacyKey: key, KeepURLParams: splitList(a.cfg.EvidenceURLParams),
+		Logger: log, Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+	a.pipe = pipe
+	if err := pipe.Load(ctx); err != nil {
+		return err
+	}
+	consumer, err := kafka.NewConsumer(kafka.Config{
+		Brokers:            brokers,
+		Topic:              a.cfg.EventsTopic,
+		GroupID:            a.cfg.GroupID,
+		MaxEventBytes:      a.cfg.MaxEventBytes,
+		MaxEventSkew:       a.cfg.MaxEventSkew,
+		StallThreshold:     a.cfg.StallThreshold,
+		CheckpointInterval: a.cfg.CheckpointEvery,
+		Logger:             log,
+	}, pipe, kafka.NewMetrics(reg))
+	if err != nil {
+		return err
+	}
+	a.consumer = consumer
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		problems := a.readiness(r.Context(), store, brokers)
+		stalled := []string{}
+		for _, st := range consumer.Stalled() {
+			stalled = append(stalled, st.String())
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if len(problems) > 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_ = json.NewEncoder(w).Encode(map[string]any{"status": "not ready", "problems": problems, "stalled": stalled})
+			return
+		}
+		// A stalled partition does not make the instance unready: taking
+		// it out of the Service would cut its websockets and API without
+		// helping the partition, and PostgreSQL down would then empty the
+		// whole Service. It is reported here, in the log and in metrics.
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": "ready", "partitions": consumer.Assignment().Partitions, "stalled": stalled})
+	})
+	events := kafka.NewProducer(brokers, a.cfg.EventsTopic)
+	defer events.Close()
+	proxies, _ := api.ParseTrustedProxies(a.cfg.TrustedProxies) // checked in newApp
+	failures := a.cfg.AuthFailuresPerMinute
+	if failures == 0 {
+		failures = -1 // off
+	}
+	mux.Handle("/", api.New(api.Config{
+		Assets: web.Files(),
+		Events: events,
+		// Over HTTP as over Kafka: a far-future event is refused.
+		MaxEventSkew: a.cfg.MaxEventSkew,
+		Preview: preview.Signal{Brokers: brokers, Topic: a.cfg.EventsTopic, Store: store.Directory,
+			MaxEvents: a.cfg.MaxPreviewEvents, Timeout: a.cfg.PreviewTimeout, Started: a.cfg.previewStarted},
+		MaxPreviews:           a.cfg.MaxPreviews,
+		Logger:                log,
+		SecureCookies:         api.CookieSecurity(a.cfg.SecureCookies),
+		TrustedProxies:        proxies,
+		AuthFailuresPerMinute: failures,
+		Reroute:               preview.Content{Directory: store.Directory, Alerts: store.Alerts},
+	}, api.Stores{People: store.People, Directory: store.Directory, Signals: store.Signals, Alerts: store.Alerts, Privacy: store.Privacy}, hub))
+	// The timeouts bound how long a client may take to send a request; a
+	// websocket, once upgraded, keeps the hub's own deadlines instead.
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: a.cfg.ReadHeaderTimeout,
+		ReadTimeout:       a.cfg.ReadTimeout,
+		IdleTimeout:       a.cfg.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	srv.RegisterOnShutdown(hub.Close)
+	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", a.cfg.HTTPAddr, err)
+	}
+	a.httpAddr = ln.Addr().String()
+	if a.cfg.MaxConnsPerAddr > 0 {
+		refused := prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dowser_http_connections_refused_total",
+			Help: "Connections closed on accept because their client address already had --max-conns-per-addr open.",
+		})
+		reg.MustRegister(refused)
+		ln = api.LimitConnsPerAddr(ln, a.cfg.MaxConnsPerAddr, proxies, refused.Inc)
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return consumer.Run(gctx) })
+	g.Go(func() error { return pipe.Run(gctx) })
+	g.Go(func() error { return revoked.Run(gctx) })
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serving http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	if a.cfg.Demo {
+		g.Go(func() error { return demo.RunTraffic(gctx, brokers, a.cfg.EventsTopic, a.cfg.DemoRate, log) })
+		demo.PrintBanner(a.out, a.httpAddr)
+	}
+	log.Info("dowser serving", "http", a.httpAddr, "brokers", brokers, "events_topic", a.cfg.EventsTopic, "version", version)
+	close(a.ready)
+	return g.Wait()
+}
+
+// readiness lists what keeps this instance from doing its job: PostgreSQL
+// or Kafka unreachable, or not yet a member of the consumer group. An
+// instance that joined but owns no partitions (more instances than
+// partitions) is ready: it still serves websockets.
+func (a *App) readiness(ctx context.Context, store *postgres.Store, brokers []string) []string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var problems []string
+	if err := store.Ping(ctx); err != nil {
+		problems = append(problems, "postgres: "+err.Error())
+	}
+	if err := kafka.Ping(ctx, brokers); err != nil {
+		problems = append(problems, "kafka: "+err.Error())
+	}
+	if a.consumer.Assignment().Generation == 0 {
+		problems = append(problems, "kafka: not yet a member of consumer group "+a.cfg.GroupID)
+	}
+	return problems
+}

@@ -1,0 +1,179 @@
+package csvimport
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/dowserhq/dowser"
+)
+
+// Table is what a kind of import may carry: the columns allowed, in their
+// documented order, and those required.
+type Table struct {
+	Kind     string
+	Columns  []string
+	Required []string
+}
+
+// Batch is a CSV file with no problems: its columns as the header names
+// them, and its rows with the line each starts on.
+type Batch struct {
+	File    string
+	Kind    string
+	Columns []string
+	Rows    [][]string
+	// Lines[i] is the line Rows[i] starts on.
+	Lines []int
+}
+
+// Problem is one thing wrong with an import file, printed as
+// FILE:LINE: column: reason (FILE:LINE: reason when no column is at fault).
+type Problem struct {
+	File   string
+	Line   int
+	Column string
+	Reason string
+}
+
+// String words the problem for the person fixing the file.
+func (p Problem) String() string {
+	if p.Column == "" {
+		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Reason)
+	}
+	return fmt.Sprintf("%s:%d: %s: %s", p.File, p.Line, p.Column, p.Reason)
+}
+
+// Read reads and checks a whole CSV file, named file, of the kind t
+// describes, and returns its rows, or every problem found. Values are
+// trimmed, and an empty lifecycle is the default one. Token values never
+// appear in a problem.
+func Read(file string, t Table, r io.Reader) (*Batch, []Problem) {
+	b := &Batch{File: file, Kind: t.Kind}
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1 // counted below, to report every bad row
+	header, err := cr.Read()
+	if err == io.EOF {
+		return nil, []Problem{{file, 1, "", "empty file: the first line must name the columns"}}
+	}
+	if err != nil {
+		return nil, []Problem{csvProblem(file, err)}
+	}
+	var problems []Problem
+	for _, name := range header {
+		name = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(name, "\ufeff")))
+		switch {
+		case !slices.Contains(t.Columns, name):
+			problems = append(problems, Problem{file, 1, name, fmt.Sprintf("unknown column; %s takes %s", t.Kind, strings.Join(t.Columns, ", "))})
+		case slices.Contains(b.Columns, name):
+			problems = append(problems, Problem{file, 1, name, "named twice"})
+		}
+		b.Columns = append(b.Columns, name)
+	}
+	for _, name := range t.Required {
+		if !slices.Contains(b.Columns, name) {
+			problems = append(problems, Problem{file, 1, name, "required column missing"})
+		}
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	firstLine := map[[2]string]int{} // (column, value) -> line, for unique columns
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			// A syntax error (a stray quote) leaves the rest unreadable.
+			return nil, append(problems, csvProblem(file, err))
+		}
+		line, _ := cr.FieldPos(0)
+		if len(rec) != len(b.Columns) {
+			problems = append(problems, Problem{file, line, "", fmt.Sprintf("%d fields, but the header names %d columns", len(rec), len(b.Columns))})
+			continue
+		}
+		row := make([]string, len(rec))
+		for i, v := range rec {
+			v = strings.TrimSpace(v)
+			col := b.Columns[i]
+			if col == "lifecycle" {
+				v = dowser.DefaultLifecycle(v)
+			}
+			// The rule of that field which the records' Validate, and so
+			// the REST API, apply, so that whatever one accepts the other
+			// does. A row is checked column by column because it may carry
+			// only some of a record's fields: on update, the others keep
+			// their values.
+			if fe := dowser.CheckField(t.Kind, col, v); fe != nil {
+				problems = append(problems, Problem{file, line, col, fe.Reason})
+			} else if (col == "id" || col == "token") && v != "" {
+				key := [2]string{col, v}
+				if prev, dup := firstLine[key]; dup {
+					what := fmt.Sprintf("%q is also on line %d", v, prev)
+					if col == "token" {
+						what = fmt.Sprintf("same as line %d's", prev)
+					}
+					problems = append(problems, Problem{file, line, col, what})
+				} else {
+					firstLine[key] = line
+				}
+			}
+			row[i] = v
+		}
+		b.Rows = append(b.Rows, row)
+		b.Lines = append(b.Lines, line)
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	return b, nil
+}
+
+func csvProblem(file string, err error) Problem {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return Problem{file, pe.Line, "", "csv: " + pe.Err.Error()}
+	}
+	return Problem{file, 0, "", err.Error()}
+}
+
+// UserRoles looks up the roles of the enabled users among ids; an id that
+// is no such user is absent from the map.
+type UserRoles interface {
+	UserRoles(ctx context.Context, ids []string) (map[string]dowser.Role, error)
+}
+
+// CheckOwners reports the rows whose owner is not a user, or is one whose
+// role may not own a row of this kind (dowser.CheckOwner).
+func (b *Batch) CheckOwners(ctx context.Context, users UserRoles) ([]Problem, error) {
+	col := slices.Index(b.Columns, "owner")
+	if col < 0 {
+		return nil, nil
+	}
+	var owners []string
+	for _, row := range b.Rows {
+		if row[col] != "" {
+			owners = append(owners, row[col])
+		}
+	}
+	roles, err := users.UserRoles(ctx, owners)
+	if err != nil {
+		return nil, err
+	}
+	var problems []Problem
+	for i, row := range b.Rows {
+		if fe := dowser.CheckOwner(b.Kind, "owner", row[col], roles[row[col]]); fe != nil {
+			reason := fe.Reason
+			if roles[row[col]] == "" {
+				reason += "; import users first"
+			}
+			problems = append(problems, Problem{b.File, b.Lines[i], "owner", reason})
+		}
+	}
+	return problems, nil
+}

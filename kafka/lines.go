@@ -1,0 +1,43 @@
+package kafka
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/dowserhq/dowser/schema"
+)
+
+// ProduceLines produces one message per non-empty line of r (at most 1 MiB
+// a line), named name in errors, and returns how many it produced. Unless
+// raw, each line must be a valid event (schema.ParseEvent), keyed like any
+// event (EventKey), so that a typo is reported to the caller rather than
+// dead-lettered; raw lines are produced as they are, without a key.
+func (p *Producer) ProduceLines(ctx context.Context, r io.Reader, name string, raw bool) (int, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	n := 0
+	for line := 1; sc.Scan(); line++ {
+		b := append([]byte(nil), sc.Bytes()...)
+		if len(b) == 0 {
+			continue
+		}
+		var key []byte
+		if !raw {
+			ev, err := schema.ParseEvent(b, 0)
+			if err != nil {
+				return n, fmt.Errorf("line %d: %w", line, err)
+			}
+			key = []byte(EventKey(&ev))
+		}
+		if err := p.Produce(ctx, Message{Key: key, Value: b}); err != nil {
+			return n, err
+		}
+		n++
+	}
+	if err := sc.Err(); err != nil {
+		return n, fmt.Errorf("reading %s: %w", name, err)
+	}
+	return n, nil
+}

@@ -207,15 +207,16 @@ func WriteAccountsCSV(w io.Writer) error {
 }
 
 // FillLifecycle gives an event of a demo account without a lifecycle the
-// account's, as the service's lifecycle cache does once [Seed] has run.
-// Events of other accounts are left as they are.
+// account's, as the service's lifecycle cache does once [Seed] has run
+// (dowser.FillLifecycle over the demo's accounts). Events of other
+// accounts are left as they are.
 func FillLifecycle(ev *schema.Event) {
-	if ev.Customer.Lifecycle != "" || ev.Customer.AccountID == "" {
-		return
-	}
-	if i, ok := accountIndex[ev.Customer.AccountID]; ok {
-		ev.Customer.Lifecycle = lifecycleOf(i)
-	}
+	_ = dowser.FillLifecycle(&ev.Customer, func(accountID string) (string, error) {
+		if i, ok := accountIndex[accountID]; ok {
+			return lifecycleOf(i), nil
+		}
+		return "", nil
+	})
 }
 
 // researchPaths are the path prefixes [FileUnderProductLine] moves.

@@ -2,6 +2,7 @@ package dowser
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/dowserhq/dowser/schema"
 )
@@ -41,18 +42,23 @@ type Precision struct {
 // stored). The outbox row is stored with its alert, so a message reaches
 // the alerts topic if and only if its alert is stored.
 type SavedAlert struct {
-	AlertID    string
+	AlertID string
+	// EventTime is the triggering event's time; Alert the alert's JSON
+	// document, as stored.
+	EventTime  time.Time
+	Alert      json.RawMessage
 	Deliveries []schema.Delivery
 	OutboxID   int64
-	// Message is the alerts-topic payload of the outbox row, encoded by
-	// schema.AlertMessage.
-	Message []byte
 }
 
-// OutboxMessage is an alert message not yet known to be on the alerts
-// topic: the outbox row's id and its payload.
+// OutboxMessage is a stored alert not yet known to be on the alerts
+// topic: its outbox row, the alert's JSON document and the deliveries its
+// transaction numbered (UserID and Seq), in user id order. Payload is the
+// message already encoded, in rows an older version wrote; nil otherwise.
 type OutboxMessage struct {
-	ID      int64
-	AlertID string
-	Payload []byte
+	ID         int64
+	AlertID    string
+	Alert      json.RawMessage
+	Deliveries []schema.Delivery
+	Payload    []byte
 }

@@ -98,12 +98,7 @@ func TestPublishedAlertReachesTheHubThroughTheTopic(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	body := []byte(`{"id":"al-1"}`)
 	deliveries := []schema.Delivery{{UserID: "ana", Seq: 3}, {UserID: "jane", Seq: 9}}
-	m := schema.NewAlertMessage("al-1", at, body, deliveries)
-	msg, err := m.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bc.Publish(dowser.SavedAlert{AlertID: "al-1", OutboxID: 7, Message: msg, Deliveries: deliveries})
+	bc.Publish(dowser.SavedAlert{AlertID: "al-1", OutboxID: 7, EventTime: at, Alert: body, Deliveries: deliveries})
 	for _, c := range []chan struct{}{hub.new, store.marked, store.tombstoned} {
 		select {
 		case <-c:

@@ -3,8 +3,10 @@
 // publishes each stored alert's message right after the alert is saved,
 // relays the outbox rows and the tombstones left behind, tails the topic
 // from its end and fans every message out to the sockets of this
-// instance. The message itself is schema.AlertMessage, written to the
-// outbox by postgres in the alert's transaction.
+// instance. The message is schema.AlertMessage, encoded here: from the
+// saved alert by the publish loop, and by the relay from the outbox row
+// (the alert and the deliveries its transaction numbered) that postgres
+// writes in the alert's transaction.
 //
 // It imports only: dowser, kafka, schema.
 package broadcast

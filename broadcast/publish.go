@@ -6,6 +6,7 @@ import (
 
 	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/kafka"
+	"github.com/dowserhq/dowser/schema"
 )
 
 // Publish hands a stored alert to the publishing loop without waiting: the
@@ -63,13 +64,20 @@ func (b *Broadcaster) publishLoop(ctx context.Context) error {
 func (b *Broadcaster) publish(ctx context.Context, batch []dowser.SavedAlert) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	msgs := make([]kafka.Message, len(batch))
-	ids := make([]int64, len(batch))
-	alertIDs := make([]string, len(batch))
-	for i, saved := range batch {
-		msgs[i] = kafka.Message{Key: []byte(saved.AlertID), Value: saved.Message}
-		ids[i] = saved.OutboxID
-		alertIDs[i] = saved.AlertID
+	msgs := make([]kafka.Message, 0, len(batch))
+	ids := make([]int64, 0, len(batch))
+	alertIDs := make([]string, 0, len(batch))
+	for _, saved := range batch {
+		m := schema.NewAlertMessage(saved.AlertID, saved.EventTime, saved.Alert, saved.Deliveries)
+		value, err := m.Encode()
+		if err != nil {
+			// Left unmarked: the relay tries again, and says so.
+			b.log.Error("encoding an alert message", "alert", saved.AlertID, "err", err)
+			continue
+		}
+		msgs = append(msgs, kafka.Message{Key: []byte(saved.AlertID), Value: value})
+		ids = append(ids, saved.OutboxID)
+		alertIDs = append(alertIDs, saved.AlertID)
 	}
 	if err := b.producer.Produce(ctx, msgs...); err != nil {
 		b.log.Warn("publishing alerts; the outbox relay will retry", "alerts", len(msgs), "err", err)

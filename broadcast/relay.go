@@ -2,10 +2,13 @@ package broadcast
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/kafka"
+	"github.com/dowserhq/dowser/schema"
 )
 
 // relayOutbox publishes, every RelayEvery, the outbox rows that the
@@ -22,9 +25,17 @@ func (b *Broadcaster) relayOutbox(ctx context.Context) error {
 		case <-t.C:
 		}
 		n, err := b.cfg.Outbox.PublishPending(ctx, 2*interval, 500, func(ctx context.Context, msgs []dowser.OutboxMessage) error {
-			out := make([]kafka.Message, len(msgs))
-			for i, m := range msgs {
-				out[i] = kafka.Message{Key: []byte(m.AlertID), Value: m.Payload}
+			out := make([]kafka.Message, 0, len(msgs))
+			for _, m := range msgs {
+				value, err := outboxValue(m)
+				if err != nil {
+					// It never can be: skipped, and marked with the rest,
+					// rather than stop the relay. Its recipients still
+					// read it from PostgreSQL.
+					b.log.Error("outbox row cannot be encoded; skipped", "outbox_id", m.ID, "alert", m.AlertID, "err", err)
+					continue
+				}
+				out = append(out, kafka.Message{Key: []byte(m.AlertID), Value: value})
 			}
 			return b.producer.Produce(ctx, out...)
 		})
@@ -81,4 +92,22 @@ func tombstones(alertIDs []string) []kafka.Message {
 		out[i] = kafka.Message{Key: []byte(id)}
 	}
 	return out
+}
+
+// outboxValue is the alerts-topic message of an outbox row: encoded from
+// the stored alert and its deliveries as the publish loop encodes it, the
+// event time read back from the alert's own document; or, for a row an
+// older version wrote, the payload it encoded then.
+func outboxValue(m dowser.OutboxMessage) ([]byte, error) {
+	if m.Payload != nil {
+		return m.Payload, nil
+	}
+	var a struct {
+		Time time.Time `json:"time"`
+	}
+	if err := json.Unmarshal(m.Alert, &a); err != nil {
+		return nil, fmt.Errorf("reading the time of alert %s in outbox row %d: %w", m.AlertID, m.ID, err)
+	}
+	msg := schema.NewAlertMessage(m.AlertID, a.Time, m.Alert, m.Deliveries)
+	return msg.Encode()
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dowserhq/dowser"
@@ -42,97 +41,37 @@ func (s *Alerts) SaveAlert(ctx context.Context, a *schema.Alert, recipients []st
 	for i, ev := range a.Evidence {
 		evIDs[i], evTypes[i], evTimes[i], evCustomers[i], evContent[i], evURLs[i] = ev.EventID, ev.Type, ev.Time, ev.CustomerID, ev.ContentID, ev.URL
 	}
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return dowser.SavedAlert{}, fmt.Errorf("saving alert %s: %w", a.ID, err)
-	}
-	defer conn.Release()
-	out, err := saveAlert(ctx, conn.Conn(), a, body,
+	// One statement, so one round trip and its own transaction: the
+	// alert, its evidence, each recipient's next sequence (the users'
+	// rows locked in id order, and held no longer than the statement)
+	// and delivery, and the outbox row; nothing but the alert's insert
+	// when its id is stored already.
+	rows, err := s.pool.Query(ctx, saveAlertSQL,
 		a.ID, a.SignalID, a.SignalVersion, a.Subject, a.CustomerID, a.AccountID, a.Priority, a.EventID, a.Time, body,
 		evIDs, evTypes, evTimes, evCustomers, evContent, evURLs, recipients)
 	if err != nil {
-		rollback(conn.Conn())
+		return dowser.SavedAlert{}, markPermanent(fmt.Errorf("saving alert %s: %w", a.ID, err))
+	}
+	out := dowser.SavedAlert{AlertID: a.ID, EventTime: a.Time, Alert: body}
+	var user *string
+	var seq *int64
+	_, err = pgx.ForEachRow(rows, []any{&out.OutboxID, &user, &seq}, func() error {
+		if user != nil && seq != nil {
+			out.Deliveries = append(out.Deliveries, schema.Delivery{UserID: *user, Seq: *seq, AlertID: a.ID, Alert: body, EventTime: a.Time})
+		}
+		return nil
+	})
+	if err != nil {
 		return dowser.SavedAlert{}, markPermanent(fmt.Errorf("saving alert %s: %w", a.ID, err))
 	}
 	return out, nil
 }
 
-// saveAlert runs saveAlertSQL and writes the outbox row in one
-// transaction, so that a message reaches the alerts topic if and only if
-// its alert is stored. It costs two round trips, not four: BEGIN is sent
-// with the statement, and COMMIT with the outbox row. On an error the
-// transaction may be left open; the caller rolls it back.
-func saveAlert(ctx context.Context, conn *pgx.Conn, a *schema.Alert, body []byte, args ...any) (dowser.SavedAlert, error) {
-	out := dowser.SavedAlert{AlertID: a.ID}
-	var b pgx.Batch
-	b.Queue("BEGIN")
-	b.Queue(saveAlertSQL, args...)
-	stored := false
-	err := func() error {
-		br := conn.SendBatch(ctx, &b)
-		defer br.Close()
-		if _, err := br.Exec(); err != nil {
-			return err
-		}
-		rows, err := br.Query()
-		if err != nil {
-			return err
-		}
-		var user *string
-		var seq *int64
-		_, err = pgx.ForEachRow(rows, []any{&user, &seq}, func() error {
-			stored = true
-			if user != nil && seq != nil {
-				out.Deliveries = append(out.Deliveries, schema.Delivery{UserID: *user, Seq: *seq, AlertID: a.ID, Alert: body, EventTime: a.Time})
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		return br.Close()
-	}()
-	if err != nil {
-		return dowser.SavedAlert{}, err
-	}
-	var commit pgx.Batch
-	if stored {
-		m := schema.NewAlertMessage(a.ID, a.Time, body, out.Deliveries)
-		if out.Message, err = m.Encode(); err != nil {
-			return dowser.SavedAlert{}, err
-		}
-		commit.Queue(`INSERT INTO outbox (alert_id, payload) VALUES ($1, $2) RETURNING id`, a.ID, out.Message).QueryRow(func(row pgx.Row) error {
-			return row.Scan(&out.OutboxID)
-		})
-	}
-	commit.Queue("COMMIT").Exec(func(tag pgconn.CommandTag) error {
-		// COMMIT of a failed transaction rolls it back, without an error.
-		if tag.String() != "COMMIT" {
-			return pgx.ErrTxCommitRollback
-		}
-		return nil
-	})
-	if err := conn.SendBatch(ctx, &commit).Close(); err != nil {
-		return dowser.SavedAlert{}, err
-	}
-	return out, nil
-}
-
-// rollback ends the transaction a failed saveAlert left open, so that the
-// connection goes back to the pool; when it cannot, the pool closes the
-// connection instead.
-func rollback(conn *pgx.Conn) {
-	if conn.IsClosed() || conn.PgConn().IsBusy() || conn.PgConn().TxStatus() == 'I' {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, _ = conn.Exec(ctx, "ROLLBACK")
-}
-
 // saveAlertSQL returns one row when the alert was stored (none when its
-// id was stored already): a delivery per row, by user id, or one row of
-// nulls when nobody received it.
+// id was stored already): the outbox row's id with a delivery per row,
+// by user id, or with nulls when nobody received it. The outbox row keeps
+// the recipients and their sequences, from which the alerts-topic message
+// is encoded when the row is published.
 const saveAlertSQL = `
 WITH alert AS (
 	INSERT INTO alerts (id, signal_id, signal_version, subject, customer_id, account_id, priority, event_id, event_time, body)
@@ -153,9 +92,16 @@ WITH alert AS (
 	INSERT INTO deliveries (user_id, seq, alert_id)
 	SELECT numbered.id, numbered.last_seq, alert.id FROM numbered, alert
 	RETURNING user_id, seq
+), outboxed AS (
+	INSERT INTO outbox (alert_id, recipients, seqs)
+	SELECT alert.id,
+		ARRAY(SELECT user_id FROM delivered ORDER BY user_id),
+		ARRAY(SELECT seq FROM delivered ORDER BY user_id)
+	FROM alert
+	RETURNING id
 )
-SELECT delivered.user_id, delivered.seq
-FROM alert LEFT JOIN delivered ON true
+SELECT outboxed.id, delivered.user_id, delivered.seq
+FROM outboxed LEFT JOIN delivered ON true
 ORDER BY delivered.user_id`
 
 // MarkPublished records that the outbox rows reached the alerts topic.
@@ -175,13 +121,32 @@ func (s *Alerts) PublishPending(ctx context.Context, olderThan time.Duration, li
 	var n int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
-			SELECT id, alert_id, payload FROM outbox
-			WHERE published_at IS NULL AND created_at < now() - $1::interval
-			ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`, olderThan.String(), limit)
+			WITH pending AS (
+				SELECT id, alert_id, payload, recipients, seqs FROM outbox
+				WHERE published_at IS NULL AND created_at < now() - $1::interval
+				ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+			)
+			SELECT p.id, p.alert_id, a.body, p.payload, coalesce(p.recipients, '{}'), coalesce(p.seqs, '{}')
+			FROM pending p JOIN alerts a ON a.id = p.alert_id ORDER BY p.id`, olderThan.String(), limit)
 		if err != nil {
 			return err
 		}
-		msgs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[dowser.OutboxMessage])
+		var msgs []dowser.OutboxMessage
+		var m dowser.OutboxMessage
+		var users []string
+		var seqs []int64
+		_, err = pgx.ForEachRow(rows, []any{&m.ID, &m.AlertID, &m.Alert, &m.Payload, &users, &seqs}, func() error {
+			if len(users) != len(seqs) {
+				return fmt.Errorf("outbox row %d: %d recipients but %d sequences", m.ID, len(users), len(seqs))
+			}
+			m.Deliveries = make([]schema.Delivery, len(users))
+			for i := range users {
+				m.Deliveries[i] = schema.Delivery{UserID: users[i], Seq: seqs[i], AlertID: m.AlertID}
+			}
+			msgs = append(msgs, m)
+			m = dowser.OutboxMessage{}
+			return nil
+		})
 		if err != nil || len(msgs) == 0 {
 			return err
 		}

@@ -109,10 +109,10 @@ type Config struct {
 
 func (c *Config) setDefaults() error {
 	if len(c.Brokers) == 0 {
-		return errors.New("ingest: no brokers configured")
+		return errors.New("kafka: no brokers configured")
 	}
 	if c.Topic == "" {
-		return errors.New("ingest: no events topic configured")
+		return errors.New("kafka: no events topic configured")
 	}
 	if c.GroupID == "" {
 		c.GroupID = "dowser"

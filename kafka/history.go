@@ -43,7 +43,7 @@ type PartitionRange struct {
 // configuration), not the events' own times.
 func OpenHistory(ctx context.Context, brokers []string, topic string, from time.Time) (*History, error) {
 	if len(brokers) == 0 {
-		return nil, errors.New("ingest: no brokers configured")
+		return nil, errors.New("kafka: no brokers configured")
 	}
 	client := &kafkago.Client{Addr: kafkago.TCP(brokers...), Timeout: 10 * time.Second}
 	meta, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})

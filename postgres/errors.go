@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -30,6 +31,18 @@ func isPermanent(err error) bool {
 		return true
 	}
 	return false
+}
+
+// refusedForGood reports whether the server refused a connection for a
+// reason waiting will not change: the credentials (SQLSTATE class 28) or
+// a database that does not exist (3D000). A server starting up, full or
+// unreachable is worth waiting for.
+func refusedForGood(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	return strings.HasPrefix(pe.Code, "28") || pe.Code == "3D000"
 }
 
 // markPermanent returns err so that errors.Is(err, dowser.ErrPermanent)

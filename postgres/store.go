@@ -66,13 +66,15 @@ func (s *Store) WithPrivacyKey(key []byte) *Store {
 const defaultMaxConns = 16
 
 // Open connects to the database at url, checks that it answers, and
-// returns the store of each aggregate over it. The pool holds up to
+// returns the store of each aggregate over it. An unreadable url, refused
+// credentials or a missing database fail with dowser.ErrPermanent: no
+// retry will help. The pool holds up to
 // defaultMaxConns connections unless the URL's pool_max_conns says
 // otherwise.
 func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("parsing database url: %w", err)
+		return nil, &permanentError{fmt.Errorf("parsing database url: %w", err)}
 	}
 	if !strings.Contains(url, "pool_max_conns") {
 		// pgx's default, the larger of 4 and the CPUs, makes the partitions
@@ -87,7 +89,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connecting to postgres at %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+		err = fmt.Errorf("connecting to postgres at %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+		if refusedForGood(err) {
+			err = &permanentError{err}
+		}
+		return nil, err
 	}
 	return New(&DB{pool: pool}), nil
 }

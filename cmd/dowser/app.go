@@ -117,13 +117,21 @@ func (a *App) HTTPAddr() string { return a.httpAddr }
 func (a *App) Brokers() []string { return a.brokers }
 
 // retryForever runs op with capped exponential backoff and jitter until it
-// succeeds or ctx ends.
+// succeeds, fails with dowser.ErrPermanent (no retry will help), or ctx
+// ends.
 func retryForever(ctx context.Context, log *slog.Logger, what string, op func() error) error {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 100 * time.Millisecond
 	b.MaxInterval = 5 * time.Second
 	b.MaxElapsedTime = 0
-	return backoff.RetryNotify(op, backoff.WithContext(b, ctx), func(err error, wait time.Duration) {
+	try := func() error {
+		err := op()
+		if errors.Is(err, dowser.ErrPermanent) {
+			return backoff.Permanent(err)
+		}
+		return err
+	}
+	return backoff.RetryNotify(try, backoff.WithContext(b, ctx), func(err error, wait time.Duration) {
 		log.Warn(what+" failed; retrying", "err", err, "in", wait)
 	})
 }

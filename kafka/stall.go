@@ -1,6 +1,8 @@
 package kafka
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -13,4 +15,24 @@ func (st Stall) String() string {
 		line += ": " + st.Err
 	}
 	return line
+}
+
+// StalledReport words the partitions stalled now, for /readyz; empty when
+// none is.
+func (c *Consumer) StalledReport() []string {
+	var out []string
+	for _, st := range c.Stalled() {
+		out = append(out, st.String())
+	}
+	return out
+}
+
+// Joined fails until the consumer is a member of its group: an instance
+// that joined but owns no partitions (more instances than partitions) is
+// still of use, serving websockets.
+func (c *Consumer) Joined(context.Context) error {
+	if c.Assignment().Generation == 0 {
+		return errors.New("not yet a member of consumer group " + c.cfg.GroupID)
+	}
+	return nil
 }

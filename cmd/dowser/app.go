@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -249,24 +248,14 @@ func (a *App) Run(ctx context.Context) error {
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		problems := a.readiness(r.Context(), store, brokers)
-		stalled := []string{}
-		for _, st := range consumer.Stalled() {
-			stalled = append(stalled, st.String())
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		if len(problems) > 0 {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_ = json.NewEncoder(w).Encode(map[string]any{"status": "not ready", "problems": problems, "stalled": stalled})
-			return
-		}
-		// A stalled partition does not make the instance unready: taking
-		// it out of the Service would cut its websockets and API without
-		// helping the partition, and PostgreSQL down would then empty the
-		// whole Service. It is reported here, in the log and in metrics.
-		_ = json.NewEncoder(w).Encode(map[string]any{"status": "ready", "partitions": consumer.Assignment().Partitions, "stalled": stalled})
+	mux.Handle("GET /readyz", api.Readiness{
+		Checks: []api.ReadyCheck{
+			{Name: "postgres", Check: store.Ping},
+			{Name: "kafka", Check: func(ctx context.Context) error { return kafka.Ping(ctx, brokers) }},
+			{Name: "kafka", Check: consumer.Joined},
+		},
+		Stalled:    consumer.StalledReport,
+		Partitions: func() []int { return consumer.Assignment().Partitions },
 	})
 	events := kafka.NewProducer(brokers, a.cfg.EventsTopic)
 	defer events.Close()
@@ -336,24 +325,4 @@ func (a *App) Run(ctx context.Context) error {
 	log.Info("dowser serving", "http", a.httpAddr, "brokers", brokers, "events_topic", a.cfg.EventsTopic, "version", version)
 	close(a.ready)
 	return g.Wait()
-}
-
-// readiness lists what keeps this instance from doing its job: PostgreSQL
-// or Kafka unreachable, or not yet a member of the consumer group. An
-// instance that joined but owns no partitions (more instances than
-// partitions) is ready: it still serves websockets.
-func (a *App) readiness(ctx context.Context, store *postgres.Store, brokers []string) []string {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	var problems []string
-	if err := store.Ping(ctx); err != nil {
-		problems = append(problems, "postgres: "+err.Error())
-	}
-	if err := kafka.Ping(ctx, brokers); err != nil {
-		problems = append(problems, "kafka: "+err.Error())
-	}
-	if a.consumer.Assignment().Generation == 0 {
-		problems = append(problems, "kafka: not yet a member of consumer group "+a.cfg.GroupID)
-	}
-	return problems
 }

@@ -110,7 +110,9 @@ func (h *partitionHandler) Handle(ctx context.Context, ev *schema.Event) error {
 	return nil
 }
 
-func (h *partitionHandler) Checkpoint(ctx context.Context, nextOffset int64) error { return nil }
+func (h *partitionHandler) Checkpoint(ctx context.Context, nextOffset int64, final bool) (int64, error) {
+	return nextOffset, nil
+}
 
 // runPipeline runs the consumer over the topic from its start until it
 // has handled n events and returns the events a second from the first

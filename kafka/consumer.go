@@ -51,13 +51,17 @@ type PartitionHandler interface {
 	// Handle succeeds: the next event is decoded into them. The strings of
 	// the event may be kept.
 	Handle(ctx context.Context, ev *schema.Event) error
-	// Checkpoint makes the handler's state durable together with
-	// nextOffset, the first offset it does not reflect. The consumer calls
-	// it between events, every CheckpointInterval and when it loses the
-	// partition, and commits nextOffset to the group only after it
-	// succeeded. An error wrapping ErrNotOwner stops the partition: another
-	// instance owns it now.
-	Checkpoint(ctx context.Context, nextOffset int64) error
+	// Checkpoint asks the handler to make its state durable together
+	// with nextOffset, the first offset it does not reflect, and returns
+	// the offset its durable state reflects now. The consumer calls it
+	// between events, every CheckpointInterval, and with final set when it
+	// loses the partition. Without final the handler may write in the
+	// background and return an older offset (the event path must not wait
+	// for storage); with final it returns only once nextOffset is durable.
+	// The consumer commits the durable offset to the group, and asks again
+	// while it is behind. An error wrapping ErrNotOwner stops the
+	// partition: another instance owns it now.
+	Checkpoint(ctx context.Context, nextOffset int64, final bool) (durable int64, err error)
 }
 
 // CheckpointRequester may be implemented by a PartitionHandler whose state
@@ -448,7 +452,7 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafkago.Generation
 	defer c.metrics.progress.remove(prog)
 	lastSave := time.Since(clock)
 	requester, _ := handler.(CheckpointRequester)
-	checkpoint := func(ctx context.Context) error {
+	checkpoint := func(ctx context.Context, final bool) error {
 		lastSave = time.Since(clock)
 		due := requester != nil && requester.CheckpointDue()
 		if !due && (next < 0 || next == saved) {
@@ -456,24 +460,26 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafkago.Generation
 		}
 		prog.begin(next, lastSave)
 		defer c.done(prog)
+		durable := saved
 		err := c.retry(ctx, "checkpointing", prog, func() error {
-			err := handler.Checkpoint(ctx, next)
+			d, err := handler.Checkpoint(ctx, next, final)
 			if errors.Is(err, ErrNotOwner) {
 				return backoff.Permanent(err)
 			}
+			durable = d
 			return err
 		})
 		if err != nil {
 			return err
 		}
-		saved = next
-		if next < 0 {
-			return nil // saved for an erasure before any event was read
+		if durable == saved || durable < 0 {
+			return nil // still writing, or saved for an erasure before any event was read
 		}
+		saved = durable
 		// Commit too, so that standard lag tools see progress; the
 		// checkpoint, not this commit, is where a restart resumes.
-		if err := gen.CommitOffsets(map[string]map[int]int64{c.cfg.Topic: {partition: next}}); err != nil {
-			c.cfg.Logger.Debug("committing offset", "partition", partition, "offset", next, "err", err)
+		if err := gen.CommitOffsets(map[string]map[int]int64{c.cfg.Topic: {partition: saved}}); err != nil {
+			c.cfg.Logger.Debug("committing offset", "partition", partition, "offset", saved, "err", err)
 		}
 		return nil
 	}
@@ -485,7 +491,7 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafkago.Generation
 		// the next owner resumes from here rather than from the last tick.
 		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := checkpoint(fctx); err != nil {
+		if err := checkpoint(fctx, true); err != nil {
 			c.cfg.Logger.Warn("final checkpoint", "partition", partition, "err", err)
 		}
 	}()
@@ -521,7 +527,7 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafkago.Generation
 					continue // messages came since the deadline was set
 				}
 				// Idle: a good moment to save what the last events did.
-				if err := checkpoint(ctx); err != nil {
+				if err := checkpoint(ctx, false); err != nil {
 					return err
 				}
 				quietSince = time.Since(clock)
@@ -568,7 +574,7 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafkago.Generation
 		next = msg.Offset + 1
 		quietSince = now
 		if now-lastSave >= c.cfg.CheckpointInterval {
-			if err := checkpoint(ctx); err != nil {
+			if err := checkpoint(ctx, false); err != nil {
 				return err
 			}
 			quietSince = time.Since(clock)

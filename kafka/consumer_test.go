@@ -90,12 +90,12 @@ func (h *recordingPartition) Handle(ctx context.Context, ev *schema.Event) error
 	return nil
 }
 
-func (h *recordingPartition) Checkpoint(ctx context.Context, nextOffset int64) error {
+func (h *recordingPartition) Checkpoint(ctx context.Context, nextOffset int64, final bool) (int64, error) {
 	h.r.mu.Lock()
 	defer h.r.mu.Unlock()
 	h.r.checkpoints[h.partition] = append(h.r.checkpoints[h.partition], nextOffset)
 	h.r.signal()
-	return nil
+	return nextOffset, nil
 }
 
 // testEvent is a valid encoded event, the i-th of account.
@@ -306,4 +306,6 @@ func (h countingPartition) Handle(ctx context.Context, ev *schema.Event) error {
 	return nil
 }
 
-func (countingPartition) Checkpoint(ctx context.Context, nextOffset int64) error { return nil }
+func (countingPartition) Checkpoint(ctx context.Context, nextOffset int64, final bool) (int64, error) {
+	return nextOffset, nil
+}

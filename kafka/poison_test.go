@@ -50,7 +50,9 @@ func (h faultyHandler) Handle(ctx context.Context, ev *schema.Event) error {
 	return nil
 }
 
-func (faultyHandler) Checkpoint(ctx context.Context, nextOffset int64) error { return nil }
+func (faultyHandler) Checkpoint(ctx context.Context, nextOffset int64, final bool) (int64, error) {
+	return nextOffset, nil
+}
 
 // awaitHandled waits until id was handled, or fails t after a minute.
 func (p *faultyProcessor) awaitHandled(t *testing.T, id string) {

@@ -146,7 +146,7 @@ func TestHandleStoresDeliversAndPublishes(t *testing.T) {
 	if err := h.Handle(ctx, event(4, "c-4")); !errors.Is(err, refused) || !errors.Is(err, kafka.ErrPermanent) || len(store.saved) != 2 {
 		t.Fatalf("storage refusing the data: err %v, saved %v; want the alert dropped and the event dead-lettered", err, store.saved)
 	}
-	if err := h.Checkpoint(ctx, 5); err != nil || store.cp.NextOffset != 5 || len(store.cp.State) == 0 {
+	if _, err := h.Checkpoint(ctx, 5, false); err != nil || store.cp.NextOffset != 5 || len(store.cp.State) == 0 {
 		t.Errorf("checkpoint: err %v, saved offset %d with %d state bytes", err, store.cp.NextOffset, len(store.cp.State))
 	}
 }

@@ -137,7 +137,11 @@ func permanently(err error) error {
 
 // Checkpoint implements kafka.PartitionHandler: the engine's state and the
 // offset it reflects are saved in one statement.
-func (w *partitionWorker) Checkpoint(ctx context.Context, nextOffset int64) error {
+func (w *partitionWorker) Checkpoint(ctx context.Context, nextOffset int64, final bool) (int64, error) {
+	return nextOffset, w.checkpoint(ctx, nextOffset)
+}
+
+func (w *partitionWorker) checkpoint(ctx context.Context, nextOffset int64) error {
 	if w.pendingEvent != nil {
 		// The state already counts an event whose alerts are not stored:
 		// saving it would lose them for good.

@@ -38,6 +38,10 @@ type Config struct {
 	// topic); Run runs it.
 	Broadcast Broadcaster
 
+	// CheckpointInterval is how often kafka asks for a checkpoint
+	// (--checkpoint-interval): checkpoints more than three behind are
+	// reported.
+	CheckpointInterval time.Duration
 	// SignalsPoll is how often the signals and the privacy lists are
 	// reloaded (--signals-poll).
 	SignalsPoll time.Duration
@@ -57,10 +61,11 @@ type Config struct {
 }
 
 // CheckpointStore keeps each partition's detector state with the offset
-// it reflects: *postgres.Checkpoints.
+// it reflects, as a header and rows: *postgres.Checkpoints.
 type CheckpointStore interface {
 	ClaimCheckpoint(ctx context.Context, group, topic string, partition int, owner string) (dowser.Checkpoint, error)
-	SaveCheckpoint(ctx context.Context, group, topic string, partition int, owner string, cp dowser.Checkpoint) error
+	LoadCheckpointRows(ctx context.Context, checkpointID int64, fn func(key string, data []byte) error) error
+	DeltaStore
 }
 
 // AlertStore stores an alert with its deliveries and outbox row:
@@ -106,8 +111,7 @@ type Pipeline struct {
 	signals *signalSet
 	fired   *prometheus.CounterVec
 	skipped *prometheus.CounterVec // owners routing passed over
-	cpTime  prometheus.Histogram
-	cpBytes prometheus.Gauge
+	cp      *checkpointMetrics
 	// whereStopped counts where evaluations stopped at a CEL limit.
 	whereStopped prometheus.Counter
 
@@ -126,17 +130,12 @@ func New(cfg Config) (*Pipeline, error) {
 	if cfg.SignalsPoll <= 0 {
 		return nil, fmt.Errorf("pipeline: SignalsPoll %v must be more than 0", cfg.SignalsPoll)
 	}
+	if cfg.CheckpointInterval <= 0 {
+		cfg.CheckpointInterval = 2 * time.Second
+	}
 	p := &Pipeline{
 		cfg: cfg, log: cfg.Logger,
-		cpTime: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "dowser_checkpoint_duration_seconds",
-			Help:    "Time to snapshot a partition's detector state and save it with its offset.",
-			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
-		}),
-		cpBytes: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "dowser_checkpoint_bytes",
-			Help: "Size of the last checkpoint saved by this instance.",
-		}),
+		cp: newCheckpointMetrics(),
 		fired: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dowser_alerts_fired_total",
 			Help: "Alerts stored, by signal and priority.",
@@ -151,7 +150,8 @@ func New(cfg Config) (*Pipeline, error) {
 		}, []string{"step"}),
 		lifecycles: lifecycleCache{ttl: 30 * time.Second, m: map[string]lifecycleEntry{}},
 	}
-	cfg.Registerer.MustRegister(p.fired, p.skipped, p.cpTime, p.cpBytes, p.whereStopped)
+	cfg.Registerer.MustRegister(p.fired, p.skipped, p.whereStopped)
+	cfg.Registerer.MustRegister(p.cp.collectors()...)
 	p.signals = newSignalSet(cfg.Signals, cfg.SignalsPoll, cfg.Logger)
 	p.signals.maxEnabled = cfg.MaxEnabledSignals
 	p.privacy = newPrivacy(&cfg)
@@ -202,20 +202,74 @@ func (p *Pipeline) Partition(ctx context.Context, partition int) (kafka.Partitio
 		return nil, 0, err
 	}
 	snap := p.signals.current()
-	engine := detector.New(snap.signals)
-	if len(cp.State) > 0 {
-		if err := engine.Restore(cp.State); err != nil {
-			// An unreadable state (from an incompatible version, say)
-			// costs the windows it held, not the partition: resume at its
-			// offset with empty state.
-			p.log.Error("checkpoint state unreadable; resuming with empty state", "partition", partition, "offset", cp.NextOffset, "err", err)
-			engine = detector.New(snap.signals)
-		}
+	start := time.Now()
+	engine, rows, reset, err := p.restore(ctx, partition, cp, snap.signals)
+	if err != nil {
+		return nil, 0, err
 	}
-	// After Restore: the evidence an older build kept is cleaned too.
+	p.cp.restore.Observe(time.Since(start).Seconds())
+	// After the restore: the evidence an older build kept is cleaned too.
 	engine.SetEvidenceURL(p.privacy.evidenceURL)
-	w := &partitionWorker{p: p, partition: partition, owner: owner, snap: snap, engine: engine, erased: cp.ErasureSeq}
-	w.applyErasures()
-	p.log.Info("partition opened", "partition", partition, "checkpoint_offset", cp.NextOffset, "state_bytes", len(cp.State))
+	w := &partitionWorker{p: p, partition: partition, owner: owner, snap: snap, engine: engine, erased: cp.ErasureSeq,
+		cp: newCheckpointer(ctx, p.cfg.Checkpoints, p, partition, owner, cp.NextOffset)}
+	if reset {
+		w.cp.reset = true
+		w.cp.changed(time.Now())
+	}
+	if w.applyErasures() {
+		w.cp.changed(time.Now())
+	}
+	p.log.Info("partition opened", "partition", partition, "checkpoint_offset", cp.NextOffset, "state_rows", rows,
+		"legacy_bytes", len(cp.Legacy), "restore", time.Since(start).Round(time.Millisecond))
 	return w, cp.NextOffset, nil
 }
+
+// restore rebuilds the engine of a partition from its checkpoint: the
+// header and every row, or a whole-state snapshot an older build saved
+// (rewritten as rows by the first checkpoint). A state that cannot be read
+// (from an incompatible build, say) costs the windows it held, not the
+// partition: the engine starts empty at the checkpoint's offset. Either
+// way reset is set: the first checkpoint must replace every stored row. A
+// failure to read is returned.
+func (p *Pipeline) restore(ctx context.Context, partition int, cp dowser.Checkpoint, signals []*detector.Signal) (engine *detector.Engine, rows int, reset bool, err error) {
+	engine = detector.New(signals)
+	if len(cp.Legacy) > 0 {
+		if err := engine.RestoreSnapshot(cp.Legacy); err != nil {
+			p.log.Error("checkpoint state unreadable; resuming with empty state", "partition", partition, "offset", cp.NextOffset, "err", err)
+			engine = detector.New(signals)
+		} else {
+			p.log.Info("checkpoint of the layout before incremental checkpoints restored; its first checkpoint rewrites it as rows", "partition", partition, "bytes", len(cp.Legacy))
+		}
+		engine.MarkAllChanged()
+		return engine, 0, true, nil
+	}
+	r, err := engine.BeginRestore(cp.Meta)
+	if err == nil {
+		err = p.cfg.Checkpoints.LoadCheckpointRows(ctx, cp.ID, func(key string, data []byte) error {
+			rows++
+			if err := r.Add(key, data); err != nil {
+				return &unreadable{err}
+			}
+			return nil
+		})
+		var bad *unreadable
+		if err != nil && !errors.As(err, &bad) {
+			return nil, 0, false, fmt.Errorf("reading the checkpoint of partition %d: %w", partition, err)
+		}
+		if err == nil {
+			err = r.Finish()
+		}
+	}
+	if err != nil {
+		p.log.Error("checkpoint state unreadable; resuming with empty state", "partition", partition, "offset", cp.NextOffset, "err", err)
+		return detector.New(signals), rows, true, nil
+	}
+	return engine, rows, false, nil
+}
+
+// unreadable marks a row the engine could not decode, as opposed to a
+// failure to read rows at all.
+type unreadable struct{ err error }
+
+func (u *unreadable) Error() string { return u.err.Error() }
+func (u *unreadable) Unwrap() error { return u.err }

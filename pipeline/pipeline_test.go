@@ -22,16 +22,7 @@ type fakeStore struct {
 	dnt     map[string]map[string]bool
 	saved   []string
 	saveErr error // returned by the next SaveAlert
-	cp      dowser.Checkpoint
-}
-
-func (s *fakeStore) ClaimCheckpoint(context.Context, string, string, int, string) (dowser.Checkpoint, error) {
-	return s.cp, nil
-}
-
-func (s *fakeStore) SaveCheckpoint(_ context.Context, _, _ string, _ int, _ string, cp dowser.Checkpoint) error {
-	s.cp = cp
-	return nil
+	fakeCheckpoints
 }
 
 func (s *fakeStore) SaveAlert(_ context.Context, a *schema.Alert, recipients []string) (dowser.SavedAlert, error) {
@@ -113,7 +104,7 @@ func TestHandleStoresDeliversAndPublishes(t *testing.T) {
 		t.Fatal(err)
 	}
 	h, next, err := p.Partition(ctx, 0)
-	if err != nil || next != 0 {
+	if err != nil || next != -1 {
 		t.Fatalf("Partition = %d, %v", next, err)
 	}
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -146,7 +137,7 @@ func TestHandleStoresDeliversAndPublishes(t *testing.T) {
 	if err := h.Handle(ctx, event(4, "c-4")); !errors.Is(err, refused) || !errors.Is(err, kafka.ErrPermanent) || len(store.saved) != 2 {
 		t.Fatalf("storage refusing the data: err %v, saved %v; want the alert dropped and the event dead-lettered", err, store.saved)
 	}
-	if _, err := h.Checkpoint(ctx, 5, false); err != nil || store.cp.NextOffset != 5 || len(store.cp.State) == 0 {
-		t.Errorf("checkpoint: err %v, saved offset %d with %d state bytes", err, store.cp.NextOffset, len(store.cp.State))
+	if durable, err := h.Checkpoint(ctx, 5, true); err != nil || durable != 5 || store.cp.NextOffset != 5 || len(store.rows) == 0 {
+		t.Errorf("checkpoint: err %v, durable %d, saved offset %d with %d state rows", err, durable, store.cp.NextOffset, len(store.rows))
 	}
 }

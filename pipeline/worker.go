@@ -28,6 +28,7 @@ type partitionWorker struct {
 	eraseAnon []string
 	snap      *signalSnapshot
 	engine    *detector.Engine
+	cp        *checkpointer
 	// whereStops is engine.WhereStops() already added to the metric.
 	whereStops uint64
 
@@ -70,6 +71,7 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 		}
 		w.pending = w.engine.Evaluate(ev)
 		w.pendingEvent = ev
+		w.cp.changed(time.Now())
 		if n := w.engine.WhereStops(); n != w.whereStops {
 			w.p.whereStopped.Add(float64(n - w.whereStops))
 			w.whereStops = n
@@ -135,48 +137,41 @@ func permanently(err error) error {
 	return err
 }
 
-// Checkpoint implements kafka.PartitionHandler: the engine's state and the
-// offset it reflects are saved in one statement.
+// Checkpoint implements kafka.PartitionHandler: what changed in the
+// engine since the last checkpoint is written with nextOffset in the
+// background (see checkpointer); final waits for it.
 func (w *partitionWorker) Checkpoint(ctx context.Context, nextOffset int64, final bool) (int64, error) {
-	return nextOffset, w.checkpoint(ctx, nextOffset)
-}
-
-func (w *partitionWorker) checkpoint(ctx context.Context, nextOffset int64) error {
+	if final {
+		defer w.cp.close()
+	}
 	if w.pendingEvent != nil {
 		// The state already counts an event whose alerts are not stored:
 		// saving it would lose them for good.
-		return fmt.Errorf("partition %d: an event is half-handled; not checkpointing", w.partition)
+		return w.cp.durable, fmt.Errorf("partition %d: an event is half-handled; not checkpointing", w.partition)
 	}
-	start := time.Now()
-	w.applyErasures()
+	if w.applyErasures() {
+		w.cp.changed(time.Now())
+	}
 	if len(w.eraseAnon) > 0 {
 		n, err := w.p.cfg.Privacy.EraseAnonymousIDs(ctx, w.eraseAnon)
 		if err != nil {
-			return fmt.Errorf("partition %d: %w", w.partition, err)
+			return w.cp.durable, fmt.Errorf("partition %d: %w", w.partition, err)
 		}
 		w.p.log.Info("erasure reached anonymous ids only this partition knew", "partition", w.partition, "ids", len(w.eraseAnon), "alerts_deleted", n)
 		w.eraseAnon = nil
 	}
-	state, err := w.engine.Snapshot()
-	if err != nil {
-		return fmt.Errorf("snapshotting partition %d: %w", w.partition, err)
-	}
-	err = w.p.cfg.Checkpoints.SaveCheckpoint(ctx, w.p.cfg.Group, w.p.cfg.Topic, w.partition, w.owner, dowser.Checkpoint{NextOffset: nextOffset, State: state, ErasureSeq: w.erased})
+	durable, err := w.cp.save(ctx, w.engine, nextOffset, w.erased, final)
 	if errors.Is(err, dowser.ErrNotOwner) {
-		return fmt.Errorf("%w: %w", kafka.ErrNotOwner, err)
+		return durable, fmt.Errorf("%w: %w", kafka.ErrNotOwner, err)
 	}
-	if err != nil {
-		return err
-	}
-	w.p.cpTime.Observe(time.Since(start).Seconds())
-	w.p.cpBytes.Set(float64(len(state)))
-	return nil
+	return durable, err
 }
 
 // applyErasures makes the engine forget the people of erasure requests it
-// has not applied yet.
-func (w *partitionWorker) applyErasures() {
-	for _, e := range w.p.privacy.erasuresAfter(w.erased) {
+// has not applied yet, and reports whether there were any.
+func (w *partitionWorker) applyErasures() bool {
+	es := w.p.privacy.erasuresAfter(w.erased)
+	for _, e := range es {
 		for _, anon := range w.engine.LinkedTo(e.CustomerID) {
 			if !slices.Contains(e.LinkedIDs, anon) {
 				w.eraseAnon = append(w.eraseAnon, anon)
@@ -189,10 +184,12 @@ func (w *partitionWorker) applyErasures() {
 		w.erased = e.Seq
 		w.p.log.Info("erasure applied", "erasure", e.Seq, "partition", w.partition, "states_dropped", dropped)
 	}
+	return len(es) > 0
 }
 
 // CheckpointDue implements kafka's checkpoint request: an idle partition
-// still saves a new checkpoint when an erasure must reach it.
+// still saves a new checkpoint when an erasure must reach it, or when
+// changes wait behind a write in flight.
 func (w *partitionWorker) CheckpointDue() bool {
-	return len(w.p.privacy.erasuresAfter(w.erased)) > 0
+	return w.cp.pending() || len(w.p.privacy.erasuresAfter(w.erased)) > 0
 }

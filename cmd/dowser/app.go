@@ -220,7 +220,8 @@ func (a *App) Run(ctx context.Context) error {
 		Group: a.cfg.GroupID, Topic: a.cfg.EventsTopic,
 		Checkpoints: store.Checkpoints, Alerts: store.Alerts, Accounts: store.Directory, Privacy: store.Privacy, Signals: store.Signals,
 		Router: notify.NewRouter(store.Directory, hub), Hub: hub, Broadcast: alerts,
-		SignalsPoll: a.cfg.SignalsPoll, MaxEnabledSignals: a.cfg.MaxEnabledSignals, Retention: a.cfg.Retention,
+		CheckpointInterval: a.cfg.CheckpointEvery,
+		SignalsPoll:        a.cfg.SignalsPoll, MaxEnabledSignals: a.cfg.MaxEnabledSignals, Retention: a.cfg.Retention,
 		PrivacyKey: key, KeepURLParams: splitList(a.cfg.EvidenceURLParams),
 		Logger: log, Registerer: reg,
 	})

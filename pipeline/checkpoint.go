@@ -1,0 +1,261 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dowserhq/dowser"
+	"github.com/dowserhq/dowser/detector"
+)
+
+// checkpointMetrics are the checkpoint series of every partition.
+type checkpointMetrics struct {
+	duration prometheus.Histogram
+	bytes    prometheus.Counter
+	rows     prometheus.Counter
+	deferred prometheus.Counter
+	failures prometheus.Counter
+	behind   *prometheus.GaugeVec
+	restore  prometheus.Histogram
+}
+
+func newCheckpointMetrics() *checkpointMetrics {
+	return &checkpointMetrics{
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "dowser_checkpoint_duration_seconds",
+			Help: "Time to write one checkpoint (the state that changed since the last one, with its offset), retries included.",
+			// 5 ms to about 11 minutes: a write that falls behind must
+			// show how far, not pile up in the last bucket.
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 18),
+		}),
+		bytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dowser_checkpoint_written_bytes_total",
+			Help: "Bytes of state (keys, data and headers) written by checkpoints.",
+		}),
+		rows: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dowser_checkpoint_rows_written_total",
+			Help: "State rows written or deleted by checkpoints.",
+		}),
+		deferred: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dowser_checkpoints_deferred_total",
+			Help: "Checkpoints put off because the partition's previous one was still being written.",
+		}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dowser_checkpoint_failures_total",
+			Help: "Checkpoint writes that failed and were retried.",
+		}),
+		behind: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "dowser_checkpoint_behind_seconds",
+			Help: "Age of the oldest change of a partition's state not yet durable; 0 when everything handled is saved.",
+		}, []string{"partition"}),
+		restore: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "dowser_checkpoint_restore_seconds",
+			Help:    "Time to read a partition's checkpoint and rebuild its state when the partition is assigned.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 18),
+		}),
+	}
+}
+
+func (m *checkpointMetrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.duration, m.bytes, m.rows, m.deferred, m.failures, m.behind, m.restore}
+}
+
+// DeltaStore saves a partition's checkpoints: *postgres.Checkpoints.
+type DeltaStore interface {
+	SaveCheckpointDelta(ctx context.Context, group, topic string, partition int, owner string, d *dowser.CheckpointDelta) error
+}
+
+// writeGrace is how long a write in flight may go on after its partition
+// was lost without a final checkpoint.
+const writeGrace = 30 * time.Second
+
+// checkpointer writes a partition's checkpoints in the background, one at
+// a time and in order: each delta holds what changed since the previous
+// one, so the stored rows are the state at the newest stored offset once
+// every delta before it is stored too. A failed write is retried with the
+// same delta, never skipped, for the same reason.
+type checkpointer struct {
+	store     DeltaStore
+	group     string
+	topic     string
+	partition int
+	owner     string
+	log       *slog.Logger
+	m         *checkpointMetrics
+	behind    prometheus.Gauge
+	interval  time.Duration
+
+	// ctx ends the background writes when the partition is closed; it does
+	// not end with the partition's context, so that a revoke waits for the
+	// write in flight rather than tearing it.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// reset makes the next delta replace every stored row: the engine
+	// did not start from them.
+	reset    bool
+	durable  int64 // the offset the stored state reflects
+	taken    int64 // the offset of the last delta taken from the engine
+	inFlight chan error
+	// since is when the oldest change not yet durable was made: the first
+	// one after the delta in flight (or stored last) was taken, or the
+	// in-flight delta's own first change.
+	since, flightSince time.Time
+	warned             time.Time
+}
+
+func newCheckpointer(parent context.Context, store DeltaStore, p *Pipeline, partition int, owner string, durable int64) *checkpointer {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	// A partition lost without its final checkpoint (an event left
+	// half-handled) still lets the write in flight finish, for a while.
+	context.AfterFunc(parent, func() { time.AfterFunc(writeGrace, cancel) })
+	return &checkpointer{
+		store: store, group: p.cfg.Group, topic: p.cfg.Topic, partition: partition, owner: owner,
+		log: p.log, m: p.cp, behind: p.cp.behind.WithLabelValues(strconv.Itoa(partition)), interval: p.cfg.CheckpointInterval,
+		ctx: ctx, cancel: cancel, durable: durable, taken: durable,
+	}
+}
+
+// changed notes that the state changed at now (an event handled, an
+// erasure applied).
+func (c *checkpointer) changed(now time.Time) {
+	if c.since.IsZero() {
+		c.since = now
+	}
+}
+
+// pending reports whether there is state not yet durable.
+func (c *checkpointer) pending() bool { return c.inFlight != nil || !c.since.IsZero() }
+
+// collect takes the result of the write in flight, waiting for it when
+// wait is set (until ctx ends); it reports whether none is in flight any
+// more.
+func (c *checkpointer) collect(ctx context.Context, wait bool) (bool, error) {
+	if c.inFlight == nil {
+		return true, nil
+	}
+	var err error
+	if wait {
+		select {
+		case err = <-c.inFlight:
+		case <-ctx.Done():
+			return false, fmt.Errorf("partition %d: waiting for the checkpoint being written: %w", c.partition, ctx.Err())
+		}
+	} else {
+		select {
+		case err = <-c.inFlight:
+		default:
+			return false, nil
+		}
+	}
+	c.inFlight = nil
+	if err != nil {
+		return true, err
+	}
+	c.durable = c.taken
+	c.flightSince = time.Time{}
+	return true, nil
+}
+
+// save takes what changed in engine since the last delta and writes it
+// with next and erased: in the background, unless final, when it returns
+// once the delta is durable. With a write still in flight (and not final)
+// it writes nothing: the changes wait for the next call.
+func (c *checkpointer) save(ctx context.Context, engine *detector.Engine, next, erased int64, final bool) (int64, error) {
+	idle, err := c.collect(ctx, final)
+	if err != nil {
+		return c.durable, err
+	}
+	now := time.Now()
+	if !idle {
+		c.m.deferred.Inc()
+		c.report(now)
+		return c.durable, nil
+	}
+	if next == c.durable && c.since.IsZero() {
+		c.behind.Set(0)
+		return c.durable, nil
+	}
+	d := &dowser.CheckpointDelta{NextOffset: next, ErasureSeq: erased, Reset: c.reset}
+	c.reset = false
+	d.Meta = engine.Changes(func(key string, data []byte) {
+		d.Rows = append(d.Rows, dowser.StateRow{Key: key, Data: data})
+	})
+	c.taken, c.flightSince, c.since = next, c.since, time.Time{}
+	if c.flightSince.IsZero() {
+		c.flightSince = now
+	}
+	done := make(chan error, 1)
+	c.inFlight = done
+	if final {
+		done <- c.write(ctx, d)
+		if _, err := c.collect(ctx, true); err != nil {
+			return c.durable, err
+		}
+		c.report(time.Now())
+		return c.durable, nil
+	}
+	go func() { done <- c.write(c.ctx, d) }()
+	c.report(now)
+	return c.durable, nil
+}
+
+// write stores d, retrying transient failures with capped backoff until
+// ctx ends; a fenced partition is not retried.
+func (c *checkpointer) write(ctx context.Context, d *dowser.CheckpointDelta) error {
+	start := time.Now()
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 100 * time.Millisecond
+	b.MaxInterval = 5 * time.Second
+	b.MaxElapsedTime = 0
+	err := backoff.RetryNotify(func() error {
+		err := c.store.SaveCheckpointDelta(ctx, c.group, c.topic, c.partition, c.owner, d)
+		if errors.Is(err, dowser.ErrNotOwner) {
+			return backoff.Permanent(err)
+		}
+		return err
+	}, backoff.WithContext(b, ctx), func(err error, wait time.Duration) {
+		c.m.failures.Inc()
+		c.log.Warn("checkpoint write failed; retrying the same delta", "partition", c.partition, "offset", d.NextOffset, "rows", len(d.Rows), "err", err, "in", wait)
+	})
+	if err != nil {
+		return fmt.Errorf("partition %d: writing checkpoint at offset %d: %w", c.partition, d.NextOffset, err)
+	}
+	c.m.duration.Observe(time.Since(start).Seconds())
+	c.m.bytes.Add(float64(d.Bytes()))
+	c.m.rows.Add(float64(len(d.Rows)))
+	return nil
+}
+
+// report sets the behind gauge and warns, at most every half minute, when
+// the state is more than three intervals from being durable.
+func (c *checkpointer) report(now time.Time) {
+	oldest := c.flightSince
+	if oldest.IsZero() {
+		oldest = c.since
+	}
+	if oldest.IsZero() {
+		c.behind.Set(0)
+		return
+	}
+	behind := now.Sub(oldest)
+	c.behind.Set(behind.Seconds())
+	if behind > 3*c.interval && now.Sub(c.warned) > 30*time.Second {
+		c.warned = now
+		c.log.Warn("checkpoints are falling behind: a restart would replay more", "partition", c.partition,
+			"behind", behind.Round(time.Millisecond), "durable_offset", c.durable, "interval", c.interval)
+	}
+}
+
+// close ends background writes and the partition's series.
+func (c *checkpointer) close() {
+	c.cancel()
+	c.m.behind.DeleteLabelValues(strconv.Itoa(c.partition))
+}

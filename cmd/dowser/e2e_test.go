@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +34,9 @@ const adminToken = "test-admin-token-0123456789"
 type testApp struct {
 	*App
 	t *testing.T
+	// stop ends the service and waits for it; the test's cleanup calls it
+	// too.
+	stop func()
 }
 
 func startApp(t *testing.T, opts ...func(*serveConfig)) *testApp {
@@ -75,13 +79,14 @@ func startAppWithLog(t *testing.T, log *slog.Logger, opts ...func(*serveConfig))
 		cancel()
 		t.Fatal("app not ready within 30s")
 	}
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		cancel()
 		if err := <-errc; err != nil {
 			t.Errorf("app.Run: %v", err)
 		}
 	})
-	return &testApp{App: app, t: t}
+	t.Cleanup(stop)
+	return &testApp{App: app, t: t, stop: stop}
 }
 
 // do sends a REST request as the holder of token and decodes the JSON

@@ -417,7 +417,25 @@ func (c *Consumer) Run(ctx context.Context) error {
 // consumePartition reads one partition from offset until ctx ends or the
 // partition is lost.
 func (c *Consumer) consumePartition(ctx context.Context, gen *kafkago.Generation, partition int, offset int64) error {
-	handler, from, err := c.proc.Partition(ctx, partition)
+	// Times are durations since clock: time.Since reads one clock (the
+	// monotonic one), time.Now two.
+	clock := time.Now()
+	prog := &progress{partition: partition, clock: clock}
+	c.metrics.progress.add(prog)
+	defer c.metrics.progress.remove(prog)
+
+	// Opening claims and restores the partition's state from storage: a
+	// failure there is retried like an event's (and reported as a stall),
+	// not left as a partition no one reads.
+	var handler PartitionHandler
+	from := int64(-1)
+	prog.begin(offset, time.Since(clock))
+	err := c.retry(ctx, "opening partition", prog, func() error {
+		var err error
+		handler, from, err = c.proc.Partition(ctx, partition)
+		return err
+	})
+	c.done(prog)
 	if err != nil {
 		return fmt.Errorf("opening partition %d: %w", partition, err)
 	}
@@ -444,12 +462,6 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafkago.Generation
 	// previous one instead.
 	next, saved := offset, offset
 	torn := false
-	// Times are durations since clock: time.Since reads one clock (the
-	// monotonic one), time.Now two.
-	clock := time.Now()
-	prog := &progress{partition: partition, clock: clock}
-	c.metrics.progress.add(prog)
-	defer c.metrics.progress.remove(prog)
 	lastSave := time.Since(clock)
 	requester, _ := handler.(CheckpointRequester)
 	checkpoint := func(ctx context.Context, final bool) error {

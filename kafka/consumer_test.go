@@ -1,9 +1,11 @@
 package kafka_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"reflect"
 	"strings"
@@ -28,7 +30,10 @@ type recorder struct {
 	// failOnce makes the first attempt at the event of this id fail.
 	failOnce string
 	failed   bool
-	changed  chan struct{}
+	// openFails is how many more times opening a partition fails, as a
+	// storage outage during a restore would.
+	openFails int
+	changed   chan struct{}
 }
 
 func newRecorder() *recorder {
@@ -36,6 +41,12 @@ func newRecorder() *recorder {
 }
 
 func (r *recorder) Partition(ctx context.Context, partition int) (kafka.PartitionHandler, int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.openFails > 0 {
+		r.openFails--
+		return nil, 0, errors.New("restoring: connection refused")
+	}
 	return &recordingPartition{r: r, partition: partition}, 0, nil
 }
 
@@ -145,9 +156,11 @@ func TestConsumer(t *testing.T) {
 
 	rec := newRecorder()
 	rec.failOnce = "evt-acme-5"
+	rec.openFails = 2
+	var logs lockedBuffer
 	c, err := kafka.NewConsumer(kafka.Config{
 		Brokers: b.Brokers(), Topic: topic, MaxEventBytes: 1 << 10,
-		CheckpointInterval: 300 * time.Millisecond, MaxWait: 50 * time.Millisecond,
+		CheckpointInterval: 300 * time.Millisecond, MaxWait: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 	}, rec, kafka.NewMetrics(prometheus.NewRegistry()))
 	if err != nil {
 		t.Fatal(err)
@@ -183,6 +196,11 @@ func TestConsumer(t *testing.T) {
 	rec.mu.Lock()
 	got, failed := rec.events[0], rec.failed
 	rec.mu.Unlock()
+	// Opening failed twice and was retried in place: no new generation,
+	// which on a real cluster is a rebalance of every member.
+	if n := strings.Count(logs.String(), `msg="partitions assigned"`); n != 1 {
+		t.Errorf("partitions assigned %d times, want once: a failed open was retried by rejoining the group", n)
+	}
 	if !failed {
 		t.Errorf("event %s never failed", rec.failOnce)
 	}
@@ -308,4 +326,22 @@ func (h countingPartition) Handle(ctx context.Context, ev *schema.Event) error {
 
 func (countingPartition) Checkpoint(ctx context.Context, nextOffset int64, final bool) (int64, error) {
 	return nextOffset, nil
+}
+
+// lockedBuffer is a bytes.Buffer safe for a logger and a test at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -11,13 +11,15 @@ import (
 	"github.com/dowserhq/dowser/schema"
 )
 
-// blockingHandler blocks in Handle on the event of id block until release
-// is closed, after saying so on blocked.
+// blockingHandler blocks in Handle on the event of id block, or in
+// Checkpoint asked for offset blockCheckpoint, until release is closed,
+// after saying so on blocked.
 type blockingHandler struct {
-	block   string
-	blocked chan struct{}
-	release chan struct{}
-	handled chan string
+	block           string
+	blockCheckpoint int64
+	blocked         chan struct{}
+	release         chan struct{}
+	handled         chan string
 }
 
 func (h *blockingHandler) Partition(ctx context.Context, partition int) (kafka.PartitionHandler, int64, error) {
@@ -38,13 +40,29 @@ func (h *blockingHandler) Handle(ctx context.Context, ev *schema.Event) error {
 }
 
 func (h *blockingHandler) Checkpoint(ctx context.Context, nextOffset int64, final bool) (int64, error) {
+	if nextOffset == h.blockCheckpoint {
+		h.blockCheckpoint = -1 // once: the final checkpoint must pass
+		close(h.blocked)
+		select {
+		case <-h.release:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
 	return nextOffset, nil
 }
 
-// TestConsumerLagWhileStuck: a partition stuck on one event shows the
-// backlog that grows behind it, not the end offset its reader saw when it
-// fetched that event, and shows 0 once it has caught up.
+// TestConsumerLagWhileStuck: a partition stuck on one event, or in one
+// checkpoint, shows the backlog that grows behind it, not the end offset
+// its reader saw when it fetched the last event, and shows 0 once it has
+// caught up.
 func TestConsumerLagWhileStuck(t *testing.T) {
+	for _, stuck := range []string{"handle", "checkpoint"} {
+		t.Run(stuck, func(t *testing.T) { testConsumerLagWhileStuck(t, stuck) })
+	}
+}
+
+func testConsumerLagWhileStuck(t *testing.T, stuck string) {
 	const topic, more = "events", 1000
 	brokers := startPoisonBroker(t, topic, 1<<20)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -54,13 +72,23 @@ func TestConsumerLagWhileStuck(t *testing.T) {
 	if err := p.Produce(ctx, kafka.Message{Key: []byte("acme"), Value: testEvent("acme", 0)}); err != nil {
 		t.Fatal(err)
 	}
-	h := &blockingHandler{block: "evt-acme-0", blocked: make(chan struct{}), release: make(chan struct{}), handled: make(chan string, more+1)}
+	h := &blockingHandler{blockCheckpoint: -1, blocked: make(chan struct{}), release: make(chan struct{}), handled: make(chan string, more+1)}
+	// Stuck on the first event, or in the idle checkpoint after it; the
+	// backlog behind it is the same.
+	backlog := float64(more + 1)
+	if stuck == "handle" {
+		h.block = "evt-acme-0"
+	} else {
+		h.blockCheckpoint = 1
+		backlog = more
+	}
 	reg := prometheus.NewRegistry()
-	runConsumer(t, kafka.Config{Brokers: brokers, Topic: topic, MaxWait: 50 * time.Millisecond, LagInterval: 100 * time.Millisecond}, h, reg)
+	runConsumer(t, kafka.Config{Brokers: brokers, Topic: topic, MaxWait: 50 * time.Millisecond,
+		CheckpointInterval: 100 * time.Millisecond, LagInterval: 100 * time.Millisecond}, h, reg)
 	select {
 	case <-h.blocked:
 	case <-ctx.Done():
-		t.Fatal("the handler never got the first event")
+		t.Fatalf("the handler never got stuck in %s", stuck)
 	}
 
 	batch := make([]kafka.Message, more)
@@ -71,7 +99,7 @@ func TestConsumerLagWhileStuck(t *testing.T) {
 		t.Fatal(err)
 	}
 	lag := func() float64 { return gatheredGauge(t, reg, "dowser_consumer_lag", "partition", "0") }
-	awaitGauge(t, "dowser_consumer_lag >= 1001 while stuck on the first event", lag, func(v float64) bool { return v >= more+1 })
+	awaitGauge(t, "dowser_consumer_lag >= the backlog while stuck in "+stuck, lag, func(v float64) bool { return v >= backlog })
 	if age := gatheredGauge(t, reg, "dowser_consumer_lag_age_seconds", "", ""); age < 0 {
 		t.Errorf("dowser_consumer_lag_age_seconds absent while the consumer owns a partition")
 	}

@@ -105,6 +105,10 @@ func (c *Consumer) watchLag(ctx context.Context) {
 		case err == nil:
 			now := time.Now()
 			c.metrics.lagRefreshed.Store(&now)
+			if !logged.IsZero() {
+				logged = time.Time{}
+				c.cfg.Logger.Info("reading partition end offsets again", "topic", c.cfg.Topic)
+			}
 		case ctx.Err() != nil:
 			return
 		case time.Since(logged) >= time.Minute:

@@ -93,7 +93,8 @@ func (c *Consumer) watchLag(ctx context.Context) {
 	c.metrics.lagRefreshed.Store(&now)
 	t := time.NewTicker(c.cfg.LagInterval)
 	defer t.Stop()
-	var logged time.Time
+	var warned time.Time // the last warning, kept across recoveries
+	failing := false     // warned, and not yet read again
 	for {
 		select {
 		case <-ctx.Done():
@@ -105,14 +106,15 @@ func (c *Consumer) watchLag(ctx context.Context) {
 		case err == nil:
 			now := time.Now()
 			c.metrics.lagRefreshed.Store(&now)
-			if !logged.IsZero() {
-				logged = time.Time{}
+			if failing {
+				failing = false
 				c.cfg.Logger.Info("reading partition end offsets again", "topic", c.cfg.Topic)
 			}
 		case ctx.Err() != nil:
 			return
-		case time.Since(logged) >= time.Minute:
-			logged = time.Now()
+		case time.Since(warned) >= time.Minute:
+			failing = true
+			warned = time.Now()
 			at := c.metrics.lagRefreshed.Load()
 			c.cfg.Logger.Warn("reading partition end offsets failed; consumer lag is stale", "topic", c.cfg.Topic,
 				"since", at.Round(time.Second), "err", err)
@@ -121,7 +123,8 @@ func (c *Consumer) watchLag(ctx context.Context) {
 }
 
 // refreshLag reads the first and end offsets of the partitions being
-// consumed, in one request.
+// consumed, in one ListOffsets call (which kafka-go sends to each leader
+// as one request per partition and offset).
 func (c *Consumer) refreshLag(ctx context.Context, client *kafkago.Client) error {
 	parts := c.metrics.progress.all()
 	if len(parts) == 0 {

@@ -591,7 +591,11 @@ func TestKubernetesManifests(t *testing.T) {
 var metricNames = []string{
 	"dowser_events_consumed_total", "dowser_events_rejected_total", "dowser_alerts_fired_total",
 	"dowser_websocket_connections", "dowser_consumer_lag",
-	"dowser_event_processing_seconds", "dowser_delivery_latency_seconds", "dowser_checkpoint_duration_seconds", "dowser_checkpoint_bytes",
+	"dowser_consumer_lag_age_seconds",
+	"dowser_event_processing_seconds", "dowser_delivery_latency_seconds",
+	"dowser_checkpoint_duration_seconds", "dowser_checkpoint_written_bytes_total", "dowser_checkpoint_rows_written_total",
+	"dowser_checkpoint_behind_seconds", "dowser_checkpoints_deferred_total", "dowser_checkpoint_failures_total",
+	"dowser_checkpoint_table_bytes", "dowser_checkpoint_rows",
 	"dowser_postgres_pool_acquired_conns", "dowser_postgres_pool_idle_conns", "dowser_postgres_pool_total_conns",
 	"dowser_events_dropped_do_not_track_total", "dowser_alerts_purged_total",
 	"dowser_partition_stalled_seconds",

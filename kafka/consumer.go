@@ -105,6 +105,10 @@ type Config struct {
 	// checkpoint) before it counts as stalled: it is then logged as an
 	// error and listed by Stalled. 30 s when zero.
 	StallThreshold time.Duration
+	// LagInterval is how often the end offsets of the partitions this
+	// instance owns are read from Kafka for dowser_consumer_lag. 5 s when
+	// zero.
+	LagInterval time.Duration
 	// Now is the wall clock MaxEventSkew is measured from; time.Now when
 	// nil.
 	Now    func() time.Time
@@ -133,6 +137,9 @@ func (c *Config) setDefaults() error {
 	if c.StallThreshold <= 0 {
 		c.StallThreshold = 30 * time.Second
 	}
+	if c.LagInterval <= 0 {
+		c.LagInterval = 5 * time.Second
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -149,9 +156,10 @@ func DLQTopic(topic string) string { return topic + ".dlq" }
 type Metrics struct {
 	consumed   *prometheus.CounterVec
 	rejected   *prometheus.CounterVec
-	lag        *prometheus.GaugeVec
 	processing prometheus.Histogram
 	progress   *progressTable
+	// lagRefreshed is when the lag loop last read the end offsets.
+	lagRefreshed atomic.Pointer[time.Time]
 }
 
 // NewMetrics registers the consumer's metrics with reg.
@@ -166,17 +174,24 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Messages sent to the dead-letter topic, by reason.",
 		}, []string{"reason"}),
 	}
-	m.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "dowser_consumer_lag",
-		Help: "Messages between the last one this instance processed and the partition's end, by partition it owns; a message being processed or retried counts.",
-	}, []string{"partition"})
 	m.processing = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "dowser_event_processing_seconds",
-		Help:    "Time from a valid event read to its alerts stored and handed to the sockets.",
-		Buckets: prometheus.ExponentialBuckets(0.00001, 4, 12),
+		Name: "dowser_event_processing_seconds",
+		Help: "Time from a valid event read to its alerts stored and handed to the sockets, retries included.",
+		// 10 µs to about 11 minutes: an event retried for minutes must
+		// not vanish into +Inf.
+		Buckets: prometheus.ExponentialBuckets(0.00001, 4, 14),
 	})
 	m.progress = &progressTable{m: map[int]*progress{}}
-	reg.MustRegister(m.consumed, m.rejected, m.lag, m.processing, stallCollector{
+	reg.MustRegister(m.consumed, m.rejected, m.processing, lagCollector{
+		t:         m.progress,
+		refreshed: &m.lagRefreshed,
+		lag: prometheus.NewDesc("dowser_consumer_lag",
+			"Messages from the one this instance is working on (or will read next) to the end of the partition, by partition it owns; the end is read from Kafka every LagInterval, so a partition stuck on one message or checkpoint shows its backlog growing.",
+			[]string{"partition"}, nil),
+		age: prometheus.NewDesc("dowser_consumer_lag_age_seconds",
+			"Seconds since the end offsets behind dowser_consumer_lag were last read from Kafka; grows while reading them fails. Only while this instance owns partitions.",
+			nil, nil),
+	}, stallCollector{
 		t: m.progress,
 		desc: prometheus.NewDesc("dowser_partition_stalled_seconds",
 			"Seconds a partition this instance owns has been working on its current message or checkpoint (retrying, or waiting on PostgreSQL or Kafka); 0 between messages.",
@@ -186,8 +201,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 // progress is where one partition is: the offset it works on, since when,
-// and the last failure. Durations are since clock, on the monotonic clock.
+// the last failure, and its lag. Durations are since clock, on the
+// monotonic clock.
 type progress struct {
+	lagState
 	partition int
 	clock     time.Time
 	offset    atomic.Int64
@@ -380,6 +397,12 @@ func (c *Consumer) Run(ctx context.Context) error {
 	defer stop()
 	defer group.Close()
 
+	lagCtx, stopLag := context.WithCancel(ctx)
+	var lagDone sync.WaitGroup
+	lagDone.Go(func() { c.watchLag(lagCtx) })
+	defer lagDone.Wait()
+	defer stopLag()
+
 	for {
 		// The assignment stays as it is while Next waits for the next
 		// generation: kafka-go has no revoke callback to say otherwise.
@@ -421,6 +444,7 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafkago.Generation
 	// monotonic one), time.Now two.
 	clock := time.Now()
 	prog := &progress{partition: partition, clock: clock}
+	prog.lagState.init(offset)
 	c.metrics.progress.add(prog)
 	defer c.metrics.progress.remove(prog)
 
@@ -441,6 +465,7 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafkago.Generation
 	}
 	if from >= 0 {
 		offset = from
+		prog.lagState.position.Store(offset)
 	}
 	r := kafkago.NewReader(kafkago.ReaderConfig{
 		Brokers:   c.cfg.Brokers,
@@ -508,11 +533,8 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafkago.Generation
 		}
 	}()
 
-	label := strconv.Itoa(partition)
-	defer c.metrics.lag.DeleteLabelValues(label)
 	// The partition's series, looked up once: a lookup hashes the labels.
-	consumed := c.metrics.consumed.WithLabelValues(label)
-	lag := c.metrics.lag.WithLabelValues(label)
+	consumed := c.metrics.consumed.WithLabelValues(strconv.Itoa(partition))
 
 	// Every event is decoded into ev, with the partition's decoder and its
 	// table of recent strings.
@@ -550,7 +572,8 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafkago.Generation
 		consumed.Inc()
 		// The message counts as lag until it is done, however long its
 		// retries take.
-		lag.Set(float64(max(msg.HighWaterMark-msg.Offset, 0)))
+		prog.position.Store(msg.Offset)
+		prog.raiseEnd(msg.HighWaterMark)
 		start := time.Since(clock)
 		prog.begin(msg.Offset, start)
 		err = dec.Decode(msg.Value, &ev)
@@ -582,8 +605,8 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafkago.Generation
 		}
 		now := time.Since(clock)
 		c.done(prog)
-		lag.Set(float64(max(msg.HighWaterMark-msg.Offset-1, 0)))
 		next = msg.Offset + 1
+		prog.position.Store(next)
 		quietSince = now
 		if now-lastSave >= c.cfg.CheckpointInterval {
 			if err := checkpoint(ctx, false); err != nil {

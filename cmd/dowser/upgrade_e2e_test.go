@@ -50,7 +50,7 @@ func TestEndToEndUpgradeRestoresAWholeStateCheckpoint(t *testing.T) {
 	}
 	defer conn.Close(ctx)
 	var id int64
-	err = conn.QueryRow(ctx, `UPDATE checkpoints SET state = $1, meta = NULL, next_offset = 0
+	err = conn.QueryRow(ctx, `UPDATE checkpoints SET state = $1, meta = '', next_offset = 0
 		WHERE group_id = 'dowser' AND topic = 'dowser.events' AND partition = $2 RETURNING id`, legacy, partition).Scan(&id)
 	if err != nil {
 		t.Fatal(err)

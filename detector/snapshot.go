@@ -10,7 +10,7 @@ import (
 	"github.com/dowserhq/dowser/schema"
 )
 
-// snapshotVersion names the layout below; Restore refuses any other, so a
+// snapshotVersion names the layout below; RestoreSnapshot refuses any other, so a
 // checkpoint from an incompatible build is reported, never misread.
 const snapshotVersion = 1
 
@@ -22,7 +22,7 @@ type (
 		Watermark time.Time
 		NextSweep time.Time
 		// Clock is nil in a snapshot written before the clock existed,
-		// whose Watermark the newest event alone set: Restore then learns
+		// whose Watermark the newest event alone set: RestoreSnapshot then learns
 		// W again, so that an absurd one heals.
 		Clock    *snapClock
 		Recent   []string // the recent-id ring as stored, and its cursor
@@ -106,12 +106,15 @@ func (e *Engine) Snapshot() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Restore replaces the engine's state with a snapshot taken by Snapshot.
+// RestoreSnapshot reads a whole-state snapshot of the layout before
+// incremental checkpoints; kept to migrate old checkpoints (follow it with
+// [Engine.MarkAllChanged] to rewrite the state as rows). It replaces the
+// engine's state with a snapshot taken by Snapshot.
 // The state of a signal is restored only when the engine runs the same
 // signal ID, Version and Hash; the state of signals that changed or went
 // away since is dropped, as SetSignals would. On error the engine is left
 // as it was.
-func (e *Engine) Restore(data []byte) error {
+func (e *Engine) RestoreSnapshot(data []byte) error {
 	var s snapEngine
 	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil {
 		return fmt.Errorf("decoding detector state: %w", err)

@@ -204,7 +204,7 @@ func (p *Pipeline) Partition(ctx context.Context, partition int) (kafka.Partitio
 	snap := p.signals.current()
 	engine := detector.New(snap.signals)
 	if len(cp.State) > 0 {
-		if err := engine.Restore(cp.State); err != nil {
+		if err := engine.RestoreSnapshot(cp.State); err != nil {
 			// An unreadable state (from an incompatible version, say)
 			// costs the windows it held, not the partition: resume at its
 			// offset with empty state.
@@ -212,7 +212,7 @@ func (p *Pipeline) Partition(ctx context.Context, partition int) (kafka.Partitio
 			engine = detector.New(snap.signals)
 		}
 	}
-	// After Restore: the evidence an older build kept is cleaned too.
+	// After RestoreSnapshot: the evidence an older build kept is cleaned too.
 	engine.SetEvidenceURL(p.privacy.evidenceURL)
 	w := &partitionWorker{p: p, partition: partition, owner: owner, snap: snap, engine: engine, erased: cp.ErasureSeq}
 	w.applyErasures()

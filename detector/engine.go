@@ -182,6 +182,12 @@ type Engine struct {
 	recent recentIDs
 	links  identityLinks
 	x      evalCtx // the event being evaluated; reused
+
+	// marks are the subjects changed since the last checkpoint, shared
+	// with every program; nextNum numbers the next new program in rows.
+	marks   *changeMarks
+	nextNum uint64
+	enc     rowEncoder // reused by Changes
 }
 
 // program is one signal's plan and its evaluation state in one engine.
@@ -195,6 +201,11 @@ type program struct {
 
 	scratch []byte              // reused by subject
 	set     map[string]struct{} // reused to count distinct values
+
+	// num names the program in checkpoint rows; a changed signal is a
+	// new program with a new number. marks is the engine's.
+	num   uint64
+	marks *changeMarks
 }
 
 // New returns an engine evaluating signals, normally values returned by
@@ -207,6 +218,7 @@ func New(signals []*Signal) *Engine {
 		links:     identityLinks{limit: MaxIdentityLinks},
 		clock:     clock{size: clockWindow},
 		watermark: math.MinInt64,
+		marks:     newChangeMarks(),
 	}
 	e.x.seed = maphash.MakeSeed()
 	e.recent.seed = e.x.seed
@@ -246,7 +258,16 @@ func (e *Engine) SetSignals(signals []*Signal) {
 			c.sig = &sig
 			pl = &c
 		}
-		byID[s.ID] = &program{plan: pl, states: make(map[string]*subjectState), set: make(map[string]struct{})}
+		byID[s.ID] = &program{plan: pl, states: make(map[string]*subjectState), set: make(map[string]struct{}), num: e.nextNum, marks: e.marks}
+		e.nextNum++
+	}
+	for _, o := range old {
+		if byID[o.sig.ID] != o {
+			// Its states go: their rows are rewritten without them.
+			for subject := range o.states {
+				e.marks.mark(subject)
+			}
+		}
 	}
 
 	e.programs = e.programs[:0]
@@ -377,6 +398,7 @@ func (p *program) evaluate(x *evalCtx) (schema.Alert, bool) {
 	case !st.admits(x, p.plan):
 		return schema.Alert{}, false
 	}
+	x.mark(p.marks, st.subject)
 	r.ev, r.at = x.evidence(), x.ev.Time.UnixNano()
 	if r.ev.EventID != "" {
 		r.idHash = x.idHash()

@@ -112,8 +112,9 @@ func (e *Engine) Snapshot() ([]byte, error) {
 // engine's state with a snapshot taken by Snapshot.
 // The state of a signal is restored only when the engine runs the same
 // signal ID, Version and Hash; the state of signals that changed or went
-// away since is dropped, as SetSignals would. On error the engine is left
-// as it was.
+// away since is dropped, as SetSignals would. Afterwards every row is
+// marked changed, as [Engine.MarkAllChanged] marks them. On error the
+// engine is left as it was.
 func (e *Engine) RestoreSnapshot(data []byte) error {
 	var s snapEngine
 	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil {
@@ -136,12 +137,12 @@ func (e *Engine) RestoreSnapshot(data []byte) error {
 		e.clock, e.watermark = e.clock.restored(s.Clock.Times), s.Clock.W
 	}
 	e.nextSweep = math.MaxInt64
-	e.recent = recentIDs{limit: limit, ring: s.Recent, next: s.RecentAt, seed: e.recent.seed}
+	e.recent = recentIDs{limit: limit, ring: s.Recent, next: s.RecentAt, seed: e.recent.seed, rows: e.recent.rows}
 	e.recent.rebuild()
-	e.links = identityLinks{limit: e.links.limit, next: s.LinksAt, byAnon: make(map[string]link, len(s.Links))}
-	for _, l := range s.Links {
+	e.links = identityLinks{limit: e.links.limit, next: s.LinksAt, byAnon: make(map[string]slotLink, len(s.Links)), rows: e.links.rows}
+	for i, l := range s.Links {
 		e.links.ring = append(e.links.ring, l.Anon)
-		e.links.byAnon[l.Anon] = link{customer: l.Customer, account: l.Account, lifecycle: l.Lifecycle}
+		e.links.byAnon[l.Anon] = slotLink{link: link{customer: l.Customer, account: l.Account, lifecycle: l.Lifecycle}, slot: i}
 	}
 	// The records of one event share their evidence, as they did when
 	// evaluated.
@@ -190,5 +191,7 @@ func (e *Engine) RestoreSnapshot(data []byte) error {
 			p.expiry.push(p.expiresAt(st), st)
 		}
 	}
+	// Every row is new to the checkpoint table.
+	e.MarkAllChanged()
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/bits"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dowserhq/dowser/schema"
@@ -93,7 +94,8 @@ func (c *chunkMarks) flush(prefix string, n int, enc func(lo, hi int) []byte, em
 // string. An idle engine emits nothing.
 func (e *Engine) Changes(emit func(key string, data []byte)) (meta []byte) {
 	w := &e.enc
-	w.slab = nil // rows are handed out: start a new one
+	// Rows are handed out: a new slab, sized for the usual row.
+	w.slab = make([]byte, 0, min(len(e.marks.subjects), 1<<16)*128)
 	for subject := range e.marks.subjects {
 		emit(subject, w.subjectRow(e, subject))
 	}
@@ -108,6 +110,9 @@ func (e *Engine) Changes(emit func(key string, data []byte)) (meta []byte) {
 	}
 	e.recent.rows.flush(recentPrefix, len(e.recent.ring), w.recentRow(e), emit)
 	e.links.rows.flush(linksPrefix, len(e.links.ring), w.linksRow(e), emit)
+	w.slab = nil // the rows are emit's now
+	clear(w.states)
+	clear(w.evs)
 	return e.meta()
 }
 
@@ -149,7 +154,11 @@ func (w *rowEncoder) row(start int) []byte { return w.slab[start:len(w.slab):len
 //	record   = uvarint evidence index, flags, [str value], [uvarint steps], [f64 points]
 func (w *rowEncoder) subjectRow(e *Engine, subject string) []byte {
 	w.states = w.states[:0]
+	account := strings.HasPrefix(subject, "account:")
 	for _, p := range e.programs {
+		if account && p.sig.Scope != ScopeAccount {
+			continue // only an account's signal has account subjects
+		}
 		if st := p.states[subject]; st != nil && len(st.records) > 0 {
 			w.states = append(w.states, numState{p.num, st})
 		}

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -282,4 +283,174 @@ func TestChangesRestoreExactly(t *testing.T) {
 		t.Errorf("only %d restores: the runs test little", restores)
 	}
 	t.Logf("%d restores", restores)
+}
+
+// smallCheckpoint returns the signals, meta and rows of an engine after a
+// random run with identity links.
+func smallCheckpoint(tb testing.TB) ([]*Signal, []byte, table) {
+	tb.Helper()
+	sigs := parseAll(tb, snapshotSignals)
+	e := New(sigs)
+	evaluateAll(e, randomEvents(rand.New(rand.NewPCG(3, 3)), 400))
+	rows := table{}
+	return sigs, rows.apply(e), rows
+}
+
+// TestRestoreRejectsCorruptRows gives BeginRestore and Add truncated,
+// re-versioned and garbled input: each must be an error naming the row,
+// never a panic or a silent success.
+func TestRestoreRejectsCorruptRows(t *testing.T) {
+	sigs, meta, rows := smallCheckpoint(t)
+	begin := func() *Restorer {
+		r, err := New(sigs).BeginRestore(meta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	kinds := map[byte]bool{}
+	for key, data := range rows {
+		kinds[key[0]] = true
+		bad := map[string][]byte{"version 9": append([]byte{9}, data[1:]...), "trailing byte": append(slices.Clone(data), 0)}
+		for i := range len(data) {
+			bad[fmt.Sprintf("cut at %d", i)] = data[:i]
+		}
+		for what, b := range bad {
+			err := begin().Add(key, b)
+			if err == nil {
+				t.Fatalf("row %q, %s: no error", key, what)
+			}
+			if !strings.Contains(err.Error(), strconv.Quote(key)) {
+				t.Fatalf("row %q, %s: error %q does not name the row", key, what, err)
+			}
+		}
+		// Flipped bytes may still decode, but must not panic.
+		rng := rand.New(rand.NewPCG(uint64(len(data)), 1))
+		for range 200 {
+			b := slices.Clone(data)
+			b[rng.IntN(len(b))] ^= byte(1 + rng.IntN(255))
+			_ = begin().Add(key, b)
+		}
+	}
+	if !kinds['#'] || !kinds['c'] || !kinds['a'] {
+		t.Fatalf("the checkpoint lacks ring, customer or account rows: %v", kinds)
+	}
+	for i := range len(meta) {
+		if _, err := New(sigs).BeginRestore(meta[:i:i]); err == nil && i > 0 {
+			t.Fatalf("meta cut at %d: no error", i)
+		}
+	}
+	if _, err := New(sigs).BeginRestore(append([]byte{9}, meta[1:]...)); err == nil {
+		t.Fatal("meta of layout 9: no error")
+	}
+	if err := begin().Add("#nothing/0", []byte{1}); err == nil || !strings.Contains(err.Error(), `"#nothing/0"`) {
+		t.Fatalf("unknown engine-wide row: %v", err)
+	}
+	r := begin()
+	for key, data := range rows {
+		if key != recentPrefix+"0" {
+			if err := r.Add(key, data); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := r.Finish(); err == nil || !strings.Contains(err.Error(), `"#recent/0"`) {
+		t.Fatalf("Finish without #recent/0: %v", err)
+	}
+}
+
+// FuzzRestoreRow feeds arbitrary rows and metas to a restore: errors are
+// fine, panics are not.
+func FuzzRestoreRow(f *testing.F) {
+	sigs := parseAll(f, snapshotSignals)
+	e := New(sigs)
+	evaluateAll(e, randomEvents(rand.New(rand.NewPCG(3, 3)), 400))
+	rows := table{}
+	meta := rows.apply(e)
+	for key, data := range rows {
+		f.Add(key, data, false)
+	}
+	f.Add("", meta, true)
+	f.Fuzz(func(t *testing.T, key string, data []byte, isMeta bool) {
+		if isMeta {
+			if r, err := New(sigs).BeginRestore(data); err == nil {
+				_ = r.Finish()
+			}
+			return
+		}
+		r, err := New(sigs).BeginRestore(meta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Add(key, data); err != nil && !strings.Contains(err.Error(), strconv.Quote(key)) {
+			t.Fatalf("error %q does not name the row", err)
+		}
+		_ = r.Finish()
+	})
+}
+
+// TestChangesCostFollowsEvents warms an engine of the default pack with
+// many subjects, then evaluates a few events: the checkpoint after them
+// holds at most a row per subject they can have touched and per ring chunk
+// their ids and links fall in, and an idle engine's holds none.
+func TestChangesCostFollowsEvents(t *testing.T) {
+	signals := packVariants(t, 8)
+	events, _ := demoEvents(1<<15, 1000)
+	warm, rest := events[:len(events)-200], events[len(events)-200:]
+	e := New(signals)
+	for i := range warm {
+		e.Evaluate(&warm[i])
+	}
+	// Later events at one time T, W ≤ T: past the sweep due by T, so that
+	// the measured events sweep nothing.
+	at := warm[len(warm)-1].Time
+	for i := 0; e.nextSweep <= at.UnixNano(); i++ {
+		ev := rest[i%100]
+		ev.ID, ev.Time = fmt.Sprintf("filler-%d", i), at
+		e.Evaluate(&ev)
+	}
+	all := table{}
+	all.apply(e)
+	if n := e.ActiveSubjects(); n < 1000 {
+		t.Fatalf("warm engine has %d subjects; want many", n)
+	}
+	if got := len(table{}.applyCount(e)); got != 0 {
+		t.Fatalf("an idle engine emitted %d rows", got)
+	}
+	for _, k := range []int{1, 10, 100} {
+		touched := map[string]bool{}
+		links := 0
+		for i := range k {
+			ev := rest[100+i%100]
+			ev.ID, ev.Time = fmt.Sprintf("measured-%d-%d", k, i), at
+			c := ev.Customer
+			for _, s := range []string{c.ID, c.AnonymousID, c.AccountID} {
+				if s != "" {
+					touched["customer:"+s], touched["account:"+s] = true, true
+				}
+			}
+			if c.ID != "" && c.AnonymousID != "" {
+				links++
+			}
+			e.Evaluate(&ev)
+		}
+		// k new ids touch at most two chunks per 1024; links as many.
+		bound := len(touched) + 2*(k/ringChunk+1) + links
+		rows := table{}.applyCount(e)
+		if len(rows) == 0 || len(rows) > bound {
+			t.Errorf("%d events: %d rows changed, want 1 to %d", k, len(rows), bound)
+		}
+		size := 0
+		for _, d := range rows {
+			size += len(d)
+		}
+		t.Logf("%d events: %d rows, %d bytes", k, len(rows), size)
+	}
+}
+
+// applyCount is apply, returning the rows emitted.
+func (t table) applyCount(e *Engine) table {
+	got := table{}
+	e.Changes(func(key string, data []byte) { got[key] = data })
+	return got
 }

@@ -29,6 +29,18 @@ const (
 // signals it is given are only read, so one set may be shared by many
 // engines.
 //
+// # Checkpoints
+//
+// The state is checkpointed incrementally: the engine marks every subject
+// whose state any call changes (Evaluate, identity merges, sweeps,
+// Forget, SetSignals, SetEvidenceURL) and every chunk of the recent-id and
+// link rings that changed, and [Engine.Changes] encodes only those, one
+// row per subject, plus a small meta blob for the rest. An engine
+// restored from the latest meta and the rows ([Engine.BeginRestore])
+// evaluates every later event exactly as this one would. Rows are a
+// compact binary layout (see STATE_LAYOUT.md); [Engine.Snapshot] and
+// [Engine.RestoreSnapshot] keep the older whole-state gob layout.
+//
 // # Events in, alerts out
 //
 // Time range: an event whose time is not representable as int64

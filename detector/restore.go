@@ -24,10 +24,11 @@ type Restorer struct {
 	gotRecent, gotLinks []bool
 	done                bool
 
-	evs    []*schema.Evidence // the row's evidence table; reused
-	hashes []uint32           // their event ids' hashes
-	states []numState         // the row's states; reused
-	intern map[string]string  // repeated evidence strings, shared
+	evs    []*schema.Evidence          // the row's evidence table; reused
+	hashes []uint32                    // their event ids' hashes
+	states []numState                  // the row's states; reused
+	strs   map[string]string           // repeated evidence strings, shared
+	shared map[string]*schema.Evidence // by event id
 	zones  map[int64]*time.Location
 }
 
@@ -69,7 +70,8 @@ func (e *Engine) BeginRestore(meta []byte) (*Restorer, error) {
 		progs:     make(map[uint64]*program, len(m.programs)),
 		gotRecent: make([]bool, chunks(m.recentLen)),
 		gotLinks:  make([]bool, chunks(m.linksLen)),
-		intern:    make(map[string]string),
+		strs:      make(map[string]string),
+		shared:    make(map[string]*schema.Evidence),
 		zones:     make(map[int64]*time.Location),
 	}
 	e.clock, e.watermark, e.nextSweep = e.clock.restored(m.clock), m.watermark, m.nextSweep
@@ -154,7 +156,7 @@ func (r *Restorer) Finish() error {
 		}
 	}
 	r.e.recent.rebuild()
-	r.done = true
+	r.done, r.shared, r.strs = true, nil, nil
 	return nil
 }
 
@@ -214,30 +216,28 @@ func (r *Restorer) addSubject(key string, data []byte) error {
 		return err
 	}
 	n := d.count(9)
+	subject := strings.Clone(key)
 	r.evs, r.hashes = r.evs[:0], r.hashes[:0]
 	for range n {
 		if d.err != nil {
 			break
 		}
-		ev := &schema.Evidence{EventID: d.str()}
-		ev.Type = r.str(&d)
-		ev.CustomerID = r.str(&d)
-		ev.ContentID = r.str(&d)
-		ev.URL = r.str(&d)
-		ev.Title = r.str(&d)
-		ev.Subject = r.str(&d)
-		ev.Time = r.time(&d)
+		ev := r.evidence(&d, subject)
+		if ev == nil {
+			break
+		}
 		var h uint32
 		if ev.EventID != "" {
 			h = idHash(e.x.seed, ev.EventID)
 		}
 		r.evs, r.hashes = append(r.evs, ev), append(r.hashes, h)
 	}
-	subject := strings.Clone(key)
 	stale := false
 	r.states = r.states[:0]
 	states := d.count(3)
-	for range states {
+	// One allocation for the row's states.
+	block := make([]subjectState, states)
+	for i := range states {
 		if d.err != nil {
 			break
 		}
@@ -253,8 +253,11 @@ func (r *Restorer) addSubject(key string, data []byte) error {
 		}
 		var st *subjectState
 		if p != nil {
-			st = newState(subject, p.kind)
-			st.records = make([]record, k)
+			st = &block[i]
+			st.subject, st.records = subject, make([]record, k)
+			if p.kind == kindScore {
+				st.stateMore = &stateMore{}
+			}
 		}
 		for j := 0; j < k && d.err == nil; j++ {
 			var rec record
@@ -353,23 +356,65 @@ func (r *Restorer) addSubject(key string, data []byte) error {
 	return nil
 }
 
+// evidence decodes one evidence of subject's row. The records of one
+// event share one evidence across the rows of its subjects, as evaluation
+// made them share it: an evidence equal to one an earlier row held is
+// that one.
+func (r *Restorer) evidence(d *rowDecoder, subject string) *schema.Evidence {
+	var f [7][]byte
+	for i := range f {
+		f[i] = d.bytes()
+	}
+	t := r.time(d)
+	if d.err != nil {
+		return nil
+	}
+	if len(f[0]) > 0 {
+		if o := r.shared[string(f[0])]; o != nil && o.Time.Equal(t) && o.Time.Location() == t.Location() &&
+			o.Type == string(f[1]) && o.CustomerID == string(f[2]) && o.ContentID == string(f[3]) &&
+			o.URL == string(f[4]) && o.Title == string(f[5]) && o.Subject == string(f[6]) {
+			return o
+		}
+	}
+	ev := &schema.Evidence{EventID: string(f[0]), Type: r.intern(f[1]), ContentID: r.intern(f[3]),
+		URL: r.intern(f[4]), Title: r.intern(f[5]), Subject: r.intern(f[6]), Time: t}
+	// The customer key of a customer's own row is in its subject.
+	if c, ok := strings.CutPrefix(subject, "customer:"); ok && c == string(f[2]) {
+		ev.CustomerID = c
+	} else {
+		ev.CustomerID = string(f[2])
+		for _, o := range r.evs {
+			if o.CustomerID == ev.CustomerID {
+				ev.CustomerID = o.CustomerID
+				break
+			}
+		}
+	}
+	if ev.EventID != "" {
+		r.shared[ev.EventID] = ev
+	}
+	return ev
+}
+
 // str decodes a string, sharing one copy of the strings that repeat
 // across rows (types, URLs, titles, customers), as evaluation shares the
 // strings of one event.
-func (r *Restorer) str(d *rowDecoder) string {
-	b := d.bytes()
+func (r *Restorer) str(d *rowDecoder) string { return r.intern(d.bytes()) }
+
+// intern returns b as a string, shared with earlier equal ones.
+func (r *Restorer) intern(b []byte) string {
 	switch {
 	case len(b) == 0:
 		return ""
 	case len(b) > 128:
 		return string(b)
 	}
-	if s, ok := r.intern[string(b)]; ok {
+	if s, ok := r.strs[string(b)]; ok {
 		return s
 	}
 	s := string(b)
-	if len(r.intern) < 1<<16 {
-		r.intern[s] = s
+	if len(r.strs) < 1<<16 {
+		r.strs[s] = s
 	}
 	return s
 }

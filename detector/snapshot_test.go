@@ -45,7 +45,7 @@ when:
     level: 50
 `}
 
-func parseAll(t *testing.T, srcs []string) []*Signal {
+func parseAll(t testing.TB, srcs []string) []*Signal {
 	t.Helper()
 	var out []*Signal
 	for _, src := range srcs {

@@ -394,8 +394,11 @@ func stateSize(b *testing.B, signals []*Signal, events []schema.Event, subjects 
 		for i := range events {
 			e.Evaluate(&events[i])
 		}
-		// The recent-id memory is per engine, not per subject.
+		// The recent-id memory is per engine, not per subject; what
+		// changed since the last checkpoint is at most a checkpoint
+		// interval's worth in a running partition: checkpoint once.
 		e.recent = recentIDs{}
+		e.Changes(func(string, []byte) {})
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		used := float64(after.HeapAlloc) - float64(before.HeapAlloc)
@@ -405,4 +408,110 @@ func stateSize(b *testing.B, signals []*Signal, events []schema.Event, subjects 
 	}
 	b.ReportMetric(perSubject, "B/subject")
 	b.ReportMetric(perState, "B/state")
+}
+
+// checkpointEngine returns the default pack's engine after one research
+// page view by each of people people, each in an account of their own (as
+// BenchmarkStateSize's pack), and its number of subjects; its recent ids
+// are dropped, so that the rows are the subjects'.
+func checkpointEngine(b *testing.B, people int) (*Engine, []*Signal, int) {
+	b.Helper()
+	pack, err := deploy.Pack()
+	if err != nil {
+		b.Fatal(err)
+	}
+	signals := packVariants(b, len(pack))
+	pages := []string{"/pricing", "/compare", "/docs/integrations/salesforce", "/resources/buyers-guide"}
+	e := New(signals)
+	for i := range people {
+		acct := fmt.Sprintf("acct-%07d", i)
+		c := schema.Customer{ID: fmt.Sprintf("c-%07d", i), AccountID: acct, Lifecycle: schema.LifecycleProspect}
+		e.Evaluate(&schema.Event{ID: fmt.Sprintf("evt-%08d", i), Type: schema.TypePageView, Time: t0.Add(time.Duration(i) * time.Millisecond),
+			Customer: c, Properties: map[string]any{"url": "https://dowser.example" + pages[i%len(pages)], "title": "Page"}})
+	}
+	e.recent = recentIDs{limit: MaxRecentEvents, seed: e.recent.seed}
+	return e, signals, e.ActiveSubjects()
+}
+
+// BenchmarkChanges encodes every subject of a large warm engine of the
+// default pack, as a checkpoint after they all changed would: the cost
+// and size of a changed subject's row.
+func BenchmarkChanges(b *testing.B) {
+	e, _, subjects := checkpointEngine(b, 100_000)
+	var rows, size int
+	emit := func(_ string, data []byte) { rows, size = rows+1, size+len(data) }
+	b.ReportAllocs()
+	cpu := cpuTime()
+	for b.Loop() {
+		rows, size = 0, 0
+		e.MarkAllChanged()
+		e.Changes(emit)
+	}
+	cpu = cpuTime() - cpu
+	if rows != subjects {
+		b.Fatalf("%d rows for %d subjects", rows, subjects)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*subjects), "ns/subject")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*subjects), "cpu-ns/subject")
+	b.ReportMetric(float64(size)/float64(subjects), "bytes/subject")
+}
+
+// BenchmarkRestore rebuilds an engine like BenchmarkChanges's, of more
+// than 200,000 subjects, from its meta and rows: MB/s of rows and subjects/s on one
+// core, and the heap the restored engine holds per subject.
+func BenchmarkRestore(b *testing.B) {
+	e, signals, subjects := checkpointEngine(b, 280_000)
+	if subjects < 200_000 {
+		b.Fatalf("%d subjects, want at least 200,000", subjects)
+	}
+	type row struct {
+		key  string
+		data []byte
+	}
+	var rows []row
+	var size int64
+	e.MarkAllChanged()
+	meta := e.Changes(func(key string, data []byte) {
+		rows = append(rows, row{key, data})
+		size += int64(len(data))
+	})
+	e = nil
+	b.SetBytes(size)
+	b.ReportAllocs()
+	var heap float64
+	var cpu time.Duration
+	for b.Loop() {
+		start := cpuTime()
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		r := New(signals)
+		rs, err := r.BeginRestore(meta)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, w := range rows {
+			if err := rs.Add(w.key, w.data); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := rs.Finish(); err != nil {
+			b.Fatal(err)
+		}
+		cpu += cpuTime() - start
+		b.StopTimer()
+		if r.ActiveSubjects() != subjects {
+			b.Fatalf("restored %d subjects, saved %d", r.ActiveSubjects(), subjects)
+		}
+		r.recent = recentIDs{}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		heap = (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(subjects)
+		runtime.KeepAlive(r)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.N*subjects)/b.Elapsed().Seconds(), "subjects/s")
+	b.ReportMetric(float64(b.N*subjects)/cpu.Seconds(), "subjects/cpu-s")
+	b.ReportMetric(float64(int64(b.N)*size)/1e6/cpu.Seconds(), "MB/cpu-s")
+	b.ReportMetric(heap, "heap-B/subject")
 }

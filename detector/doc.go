@@ -11,7 +11,11 @@
 //
 // Evaluation state (per signal and subject, recent event ids, identity
 // links) is plain data with no references into compiled signals, so that
-// it can be checkpointed and restored.
+// it can be checkpointed and restored. Checkpoints are incremental: the
+// engine marks what each call changes, and [Engine.Changes] encodes only
+// the rows of those subjects and ring chunks, plus a small meta blob;
+// [Engine.BeginRestore] rebuilds an engine from the meta and its rows in
+// any order.
 // It is the only package that imports github.com/google/cel-go.
 // It imports only: schema.
 package detector

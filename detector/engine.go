@@ -29,6 +29,18 @@ const (
 // signals it is given are only read, so one set may be shared by many
 // engines.
 //
+// # Checkpoints
+//
+// The state is checkpointed incrementally: the engine marks every subject
+// whose state any call changes (Evaluate, identity merges, sweeps,
+// Forget, SetSignals, SetEvidenceURL) and every chunk of the recent-id and
+// link rings that changed, and [Engine.Changes] encodes only those, one
+// row per subject, plus a small meta blob for the rest. An engine
+// restored from the latest meta and the rows ([Engine.BeginRestore])
+// evaluates every later event exactly as this one would. Rows are a
+// compact binary layout (see STATE_LAYOUT.md); [Engine.Snapshot] and
+// [Engine.RestoreSnapshot] keep the older whole-state gob layout.
+//
 // # Events in, alerts out
 //
 // Time range: an event whose time is not representable as int64
@@ -182,6 +194,12 @@ type Engine struct {
 	recent recentIDs
 	links  identityLinks
 	x      evalCtx // the event being evaluated; reused
+
+	// marks are the subjects changed since the last checkpoint, shared
+	// with every program; nextNum numbers the next new program in rows.
+	marks   *changeMarks
+	nextNum uint64
+	enc     rowEncoder // reused by Changes
 }
 
 // program is one signal's plan and its evaluation state in one engine.
@@ -195,6 +213,11 @@ type program struct {
 
 	scratch []byte              // reused by subject
 	set     map[string]struct{} // reused to count distinct values
+
+	// num names the program in checkpoint rows; a changed signal is a
+	// new program with a new number. marks is the engine's.
+	num   uint64
+	marks *changeMarks
 }
 
 // New returns an engine evaluating signals, normally values returned by
@@ -207,6 +230,7 @@ func New(signals []*Signal) *Engine {
 		links:     identityLinks{limit: MaxIdentityLinks},
 		clock:     clock{size: clockWindow},
 		watermark: math.MinInt64,
+		marks:     newChangeMarks(),
 	}
 	e.x.seed = maphash.MakeSeed()
 	e.recent.seed = e.x.seed
@@ -246,7 +270,16 @@ func (e *Engine) SetSignals(signals []*Signal) {
 			c.sig = &sig
 			pl = &c
 		}
-		byID[s.ID] = &program{plan: pl, states: make(map[string]*subjectState), set: make(map[string]struct{})}
+		byID[s.ID] = &program{plan: pl, states: make(map[string]*subjectState), set: make(map[string]struct{}), num: e.nextNum, marks: e.marks}
+		e.nextNum++
+	}
+	for _, o := range old {
+		if byID[o.sig.ID] != o {
+			// Its states go: their rows are rewritten without them.
+			for subject := range o.states {
+				e.marks.mark(subject)
+			}
+		}
 	}
 
 	e.programs = e.programs[:0]
@@ -377,6 +410,7 @@ func (p *program) evaluate(x *evalCtx) (schema.Alert, bool) {
 	case !st.admits(x, p.plan):
 		return schema.Alert{}, false
 	}
+	x.mark(p.marks, st.subject)
 	r.ev, r.at = x.evidence(), x.ev.Time.UnixNano()
 	if r.ev.EventID != "" {
 		r.idHash = x.idHash()

@@ -30,6 +30,9 @@ func (e *Engine) SetEvidenceURL(clean func(string) string) {
 					}
 					copies[r.ev] = c
 				}
+				if r.ev != c {
+					p.marks.mark(st.subject)
+				}
 				r.ev = c
 			}
 		}

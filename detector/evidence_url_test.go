@@ -43,7 +43,7 @@ message: "{{.Account}}: {{(index .Evidence 0).URL}}"
 		t.Fatal("test setup: the uncleaned state should hold the query")
 	}
 	e := New([]*Signal{sig})
-	if err := e.Restore(data); err != nil {
+	if err := e.RestoreSnapshot(data); err != nil {
 		t.Fatal(err)
 	}
 	e.SetEvidenceURL(cut)

@@ -128,6 +128,7 @@ func (p *program) sweep(w int64) {
 // stays reachable from a queue entry that still points to it.
 func (p *program) drop(st *subjectState) {
 	if p.states[st.subject] == st {
+		p.marks.mark(st.subject)
 		delete(p.states, st.subject)
 	}
 	*st = subjectState{}

@@ -27,7 +27,15 @@ func (e *Engine) Forget(customerID string) int {
 			delete(e.links.byAnon, anon)
 			continue
 		}
+		k := e.links.byAnon[anon]
+		k.slot = len(kept)
+		e.links.byAnon[anon] = k
 		kept = append(kept, anon)
+	}
+	if len(kept) != n || e.links.next != 0 {
+		// The ring moved: every chunk is rewritten, and those past its
+		// end deleted.
+		e.links.rows.markAll(n)
 	}
 	// Oldest first from index 0, as put expects when the ring is full.
 	e.links.ring, e.links.next = kept, 0

@@ -231,7 +231,7 @@ func checkEngine(t *testing.T, c fuzzCase) {
 				t.Fatalf("snapshot after %d events: %v", i, err)
 			}
 			after = fuzzEngine(c)
-			if err := after.Restore(snap); err != nil {
+			if err := after.RestoreSnapshot(snap); err != nil {
 				t.Fatalf("restoring after %d events: %v", i, err)
 			}
 		}

@@ -24,6 +24,8 @@ type recentIDs struct {
 	// confirm a match. Its length is a power of two at least twice the
 	// ring's.
 	table []uint64
+	// rows marks the ring's chunks changed since the last checkpoint.
+	rows chunkMarks
 }
 
 func recentEntry(h uint32, k int) uint64 { return uint64(h)<<32 | uint64(k+1) }
@@ -47,6 +49,7 @@ func (r *recentIDs) seen(id string) (seen bool, h uint64) {
 	if len(r.ring) < r.limit {
 		r.ring = append(r.ring, id)
 		r.tags = append(r.tags, uint32(h))
+		r.rows.mark(len(r.ring) - 1)
 		if 2*len(r.ring) > len(r.table) {
 			r.rebuild()
 		} else {
@@ -56,6 +59,7 @@ func (r *recentIDs) seen(id string) (seen bool, h uint64) {
 	}
 	r.remove(r.next)
 	r.ring[r.next], r.tags[r.next] = id, uint32(h)
+	r.rows.mark(r.next)
 	r.place(recentEntry(uint32(h), r.next))
 	r.next = (r.next + 1) % r.limit
 	return false, h
@@ -130,32 +134,46 @@ type link struct {
 // identityLinks maps anonymous ids to customers, at most MaxIdentityLinks
 // of them, forgetting the one learnt longest ago first.
 type identityLinks struct {
-	byAnon map[string]link
+	byAnon map[string]slotLink
 	ring   []string // anonymous ids in the order learnt, from next on
 	next   int
 	limit  int // MaxIdentityLinks; lowered by tests
+	// rows marks the ring's chunks changed since the last checkpoint.
+	rows chunkMarks
+}
+
+// slotLink is a link and its anonymous id's index in the ring, so that a
+// changed link marks its chunk without a search.
+type slotLink struct {
+	link
+	slot int
 }
 
 func (l *identityLinks) get(anon string) (link, bool) {
 	k, ok := l.byAnon[anon]
-	return k, ok
+	return k.link, ok
 }
 
 // put sets the link of anon; a new anonymous id may evict the oldest.
 func (l *identityLinks) put(anon string, k link) {
 	if l.byAnon == nil {
-		l.byAnon = make(map[string]link)
+		l.byAnon = make(map[string]slotLink)
 	}
-	if _, ok := l.byAnon[anon]; !ok {
+	old, ok := l.byAnon[anon]
+	slot := old.slot
+	if !ok {
 		if len(l.ring) < l.limit {
+			slot = len(l.ring)
 			l.ring = append(l.ring, anon)
 		} else {
+			slot = l.next
 			delete(l.byAnon, l.ring[l.next])
 			l.ring[l.next] = anon
 			l.next = (l.next + 1) % l.limit
 		}
 	}
-	l.byAnon[anon] = k
+	l.byAnon[anon] = slotLink{link: k, slot: slot}
+	l.rows.mark(slot)
 }
 
 // identify learns the link an event carries, merging the anonymous
@@ -202,6 +220,9 @@ func (e *Engine) merge(anon string, k link) {
 			dst = "account:" + k.account
 		}
 		d := p.states[dst]
+		if d != nil {
+			p.marks.mark(d.subject)
+		}
 		if d != nil && p.expired(d, e.watermark) {
 			p.drop(d) // forgotten: as if absent
 			d = nil
@@ -215,6 +236,7 @@ func (e *Engine) merge(anon string, k link) {
 		if st == nil {
 			continue
 		}
+		p.marks.mark(st.subject)
 		if p.expired(st, e.watermark) {
 			p.drop(st)
 			continue
@@ -228,5 +250,6 @@ func (e *Engine) merge(anon string, k link) {
 		}
 		st.subject = dst
 		p.states[dst] = st
+		p.marks.mark(dst)
 	}
 }

@@ -80,6 +80,10 @@ type evalCtx struct {
 	// event, so that every signal's state shares the string.
 	subjects  [2]string
 	subjectsN int
+	// marked are the subjects this event marked changed, so that the
+	// signals of one subject mark it once.
+	marked  [2]string
+	markedN int
 	// dispatch is the engine's, which tests each match once per event.
 	dispatch *dispatch
 	// seed is the engine's hash seed; hash is ev's id's, once hashReady.
@@ -111,6 +115,7 @@ func (x *evalCtx) reset(ev *schema.Event, id link) {
 	x.whereN = 0
 	x.hashReady = false
 	x.subjectsN = 0
+	x.markedN = 0
 }
 
 // release drops the references to the event, so that an idle engine does
@@ -120,6 +125,7 @@ func (x *evalCtx) release() {
 	x.cel = whereEvent{}
 	x.wheres, x.whereN = [4]whereResult{}, 0
 	x.subjects, x.subjectsN = [2]string{}, 0
+	x.marked, x.markedN = [2]string{}, 0
 	x.evidenceOf, x.urlProp = nil, ""
 	x.customerID, x.key, x.account, x.lifecycle = "", "", "", ""
 }
@@ -173,6 +179,20 @@ func (x *evalCtx) subjectString(key []byte) string {
 		x.subjectsN++
 	}
 	return s
+}
+
+// mark marks subject changed in m, once per event.
+func (x *evalCtx) mark(m *changeMarks, subject string) {
+	for _, s := range x.marked[:x.markedN] {
+		if s == subject {
+			return
+		}
+	}
+	if x.markedN < len(x.marked) {
+		x.marked[x.markedN] = subject
+		x.markedN++
+	}
+	m.mark(subject)
 }
 
 // holds reports whether the match of dispatch slot s holds for the event.

@@ -95,7 +95,7 @@ func BenchmarkWindowUpdate(b *testing.B) {
 	}
 }
 
-// BenchmarkCheckpoint encodes (Snapshot) and decodes (Restore) the state
+// BenchmarkCheckpoint encodes (Snapshot) and decodes (RestoreSnapshot) the state
 // of an engine running the default pack after demo-like traffic of 1,000
 // accounts, as a partition's checkpoint does; it reports the bytes a
 // checkpoint takes and the states it holds.
@@ -124,7 +124,7 @@ func BenchmarkCheckpoint(b *testing.B) {
 		r := New(signals)
 		b.ReportAllocs()
 		for b.Loop() {
-			if err := r.Restore(data); err != nil {
+			if err := r.RestoreSnapshot(data); err != nil {
 				b.Fatal(err)
 			}
 		}

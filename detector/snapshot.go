@@ -10,7 +10,7 @@ import (
 	"github.com/dowserhq/dowser/schema"
 )
 
-// snapshotVersion names the layout below; Restore refuses any other, so a
+// snapshotVersion names the layout below; RestoreSnapshot refuses any other, so a
 // checkpoint from an incompatible build is reported, never misread.
 const snapshotVersion = 1
 
@@ -22,7 +22,7 @@ type (
 		Watermark time.Time
 		NextSweep time.Time
 		// Clock is nil in a snapshot written before the clock existed,
-		// whose Watermark the newest event alone set: Restore then learns
+		// whose Watermark the newest event alone set: RestoreSnapshot then learns
 		// W again, so that an absurd one heals.
 		Clock    *snapClock
 		Recent   []string // the recent-id ring as stored, and its cursor
@@ -106,12 +106,16 @@ func (e *Engine) Snapshot() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Restore replaces the engine's state with a snapshot taken by Snapshot.
+// RestoreSnapshot reads a whole-state snapshot of the layout before
+// incremental checkpoints; kept to migrate old checkpoints (follow it with
+// [Engine.MarkAllChanged] to rewrite the state as rows). It replaces the
+// engine's state with a snapshot taken by Snapshot.
 // The state of a signal is restored only when the engine runs the same
 // signal ID, Version and Hash; the state of signals that changed or went
-// away since is dropped, as SetSignals would. On error the engine is left
-// as it was.
-func (e *Engine) Restore(data []byte) error {
+// away since is dropped, as SetSignals would. Afterwards every row is
+// marked changed, as [Engine.MarkAllChanged] marks them. On error the
+// engine is left as it was.
+func (e *Engine) RestoreSnapshot(data []byte) error {
 	var s snapEngine
 	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil {
 		return fmt.Errorf("decoding detector state: %w", err)
@@ -133,12 +137,12 @@ func (e *Engine) Restore(data []byte) error {
 		e.clock, e.watermark = e.clock.restored(s.Clock.Times), s.Clock.W
 	}
 	e.nextSweep = math.MaxInt64
-	e.recent = recentIDs{limit: limit, ring: s.Recent, next: s.RecentAt, seed: e.recent.seed}
+	e.recent = recentIDs{limit: limit, ring: s.Recent, next: s.RecentAt, seed: e.recent.seed, rows: e.recent.rows}
 	e.recent.rebuild()
-	e.links = identityLinks{limit: e.links.limit, next: s.LinksAt, byAnon: make(map[string]link, len(s.Links))}
-	for _, l := range s.Links {
+	e.links = identityLinks{limit: e.links.limit, next: s.LinksAt, byAnon: make(map[string]slotLink, len(s.Links)), rows: e.links.rows}
+	for i, l := range s.Links {
 		e.links.ring = append(e.links.ring, l.Anon)
-		e.links.byAnon[l.Anon] = link{customer: l.Customer, account: l.Account, lifecycle: l.Lifecycle}
+		e.links.byAnon[l.Anon] = slotLink{link: link{customer: l.Customer, account: l.Account, lifecycle: l.Lifecycle}, slot: i}
 	}
 	// The records of one event share their evidence, as they did when
 	// evaluated.
@@ -187,5 +191,7 @@ func (e *Engine) Restore(data []byte) error {
 			p.expiry.push(p.expiresAt(st), st)
 		}
 	}
+	// Every row is new to the checkpoint table.
+	e.MarkAllChanged()
 	return nil
 }

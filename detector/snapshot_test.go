@@ -45,7 +45,7 @@ when:
     level: 50
 `}
 
-func parseAll(t *testing.T, srcs []string) []*Signal {
+func parseAll(t testing.TB, srcs []string) []*Signal {
 	t.Helper()
 	var out []*Signal
 	for _, src := range srcs {
@@ -125,7 +125,7 @@ func TestSnapshotRestoreContinuesExactly(t *testing.T) {
 			t.Fatal(err)
 		}
 		restored := New(sigs)
-		if err := restored.Restore(data); err != nil {
+		if err := restored.RestoreSnapshot(data); err != nil {
 			t.Fatal(err)
 		}
 		if restored.Subjects() != first.Subjects() {
@@ -172,16 +172,16 @@ func TestRestoreDropsStateOfChangedSignals(t *testing.T) {
 		t.Fatal(err)
 	}
 	same := New(sigs)
-	if err := same.Restore(data); err != nil || same.Subjects() != 1 {
+	if err := same.RestoreSnapshot(data); err != nil || same.Subjects() != 1 {
 		t.Fatalf("same signals: %d subjects, %v; want 1", same.Subjects(), err)
 	}
 	changed := parseAll(t, snapshotSignals[:1])
 	changed[0].Version = 2
 	other := New(changed)
-	if err := other.Restore(data); err != nil || other.Subjects() != 0 {
+	if err := other.RestoreSnapshot(data); err != nil || other.Subjects() != 0 {
 		t.Fatalf("changed signal: %d subjects, %v; want its state dropped", other.Subjects(), err)
 	}
-	if err := other.Restore([]byte("garbage")); err == nil {
+	if err := other.RestoreSnapshot([]byte("garbage")); err == nil {
 		t.Fatal("restoring garbage must fail")
 	}
 }

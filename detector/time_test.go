@@ -253,7 +253,7 @@ func TestFarFutureEventDoesNotBlindThePartition(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := New(signals)
-	if err := b.Restore(snap); err != nil {
+	if err := b.RestoreSnapshot(snap); err != nil {
 		t.Fatal(err)
 	}
 	if got := withoutOutliers(append(before, alertsOf(b, events[cut:]...)...)); !slices.Equal(got, want) {
@@ -304,7 +304,7 @@ func TestCheckpointWithAbsurdWatermarkHeals(t *testing.T) {
 
 	// The same engine without the absurd watermark, for reference.
 	ref := New(signals)
-	if err := ref.Restore(snap); err != nil {
+	if err := ref.RestoreSnapshot(snap); err != nil {
 		t.Fatal(err)
 	}
 	want := alertKeys(alertsOf(ref, events[cut:]...))
@@ -312,7 +312,7 @@ func TestCheckpointWithAbsurdWatermarkHeals(t *testing.T) {
 		t.Fatalf("got %d alerts, want a test that fires", len(want))
 	}
 	b := New(signals)
-	if err := b.Restore(buf.Bytes()); err != nil {
+	if err := b.RestoreSnapshot(buf.Bytes()); err != nil {
 		t.Fatal(err)
 	}
 	if got := alertKeys(alertsOf(b, events[cut:]...)); !slices.Equal(got, want) {
@@ -392,7 +392,7 @@ func TestClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := New(nil)
-	if err := r.Restore(snap); err != nil {
+	if err := r.RestoreSnapshot(snap); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(r.clock.times(), e.clock.times()) || len(r.clock.times()) != 100-3*clockWindow || r.watermark != e.watermark {

@@ -2,14 +2,47 @@ package dowser
 
 import "errors"
 
-// Checkpoint is a partition's saved detector state and the offset of the
-// first event it does not reflect; NextOffset is negative when nothing has
-// been saved yet.
+// Checkpoint is where a partition's detector resumes: the offset of the
+// first event its saved state does not reflect (negative when nothing has
+// been saved yet), and the engine's header. The rest of the state is kept
+// as rows, one per subject, read with the checkpoint's ID.
 type Checkpoint struct {
+	// ID names the partition's checkpoint; its state rows hang off it.
+	ID         int64
 	NextOffset int64
-	State      []byte
-	// ErasureSeq is the last erasure request State has applied.
+	// ErasureSeq is the last erasure request the state has applied.
 	ErasureSeq int64
+	// Meta is the engine's header; empty before the first save.
+	Meta []byte
+	// Legacy is a whole-state snapshot saved by a build before
+	// incremental checkpoints; empty once rewritten as rows.
+	Legacy []byte
+}
+
+// StateRow is one changed row of a partition's state; a nil Data deletes
+// the row.
+type StateRow struct {
+	Key  string
+	Data []byte
+}
+
+// CheckpointDelta is what changed since a partition's previous checkpoint:
+// saved in order, each on top of the last, the rows always describe the
+// state at NextOffset.
+type CheckpointDelta struct {
+	NextOffset int64
+	ErasureSeq int64
+	Meta       []byte
+	Rows       []StateRow
+}
+
+// Bytes is the size of the delta's keys and data, its meta included.
+func (d *CheckpointDelta) Bytes() int64 {
+	n := int64(len(d.Meta))
+	for _, r := range d.Rows {
+		n += int64(len(r.Key) + len(r.Data))
+	}
+	return n
 }
 
 // ErrNotOwner is returned when saving the checkpoint of a partition that

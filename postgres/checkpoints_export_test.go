@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 
@@ -30,15 +31,13 @@ func (s *DB) MigrateTo(ctx context.Context, version int64) error {
 	return nil
 }
 
-// LoadRowsCopy and LoadRowsSelect are the two ways of reading a
-// checkpoint's rows that BenchmarkLoadCheckpointRows compares.
+// LoadRowsCopy is the binary COPY that BenchmarkLoadCheckpointRows
+// measures LoadCheckpointRows against.
 func (s *Checkpoints) LoadRowsCopy(ctx context.Context, id int64, fn func(string, []byte) error) error {
 	return s.loadRowsCopy(ctx, id, fn)
 }
 
-func (s *Checkpoints) LoadRowsSelect(ctx context.Context, id int64, fn func(string, []byte) error) error {
-	return s.loadRowsSelect(ctx, id, fn)
-}
-
 // SaveChunkRows is the most rows one statement of a save writes.
 const SaveChunkRows = saveChunkRows
+
+func (s *Checkpoints) Pool() *pgxpool.Pool { return s.pool }

@@ -264,9 +264,25 @@ func TestCheckpointSaveOfUnstorableKeyIsPermanent(t *testing.T) {
 	}
 }
 
+// TestCheckpointLoadersAgree: the SELECT, also through the simple
+// protocol (text results), and the COPY it was measured against read the
+// same rows.
 func TestCheckpointLoadersAgree(t *testing.T) {
 	ctx := context.Background()
-	s := open(t)
+	url := pgtest.URL(t)
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	simple, err := postgres.Open(ctx, url+"&default_query_exec_mode=simple_protocol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(simple.Close)
 	cp, err := s.Checkpoints.ClaimCheckpoint(ctx, "g", "events", 0, "a")
 	if err != nil {
 		t.Fatal(err)
@@ -285,9 +301,14 @@ func TestCheckpointLoadersAgree(t *testing.T) {
 		}
 		return got
 	}
-	byCopy, bySelect := read(s.Checkpoints.LoadRowsCopy), read(s.Checkpoints.LoadRowsSelect)
-	if len(byCopy) != len(d.Rows) || !maps.Equal(byCopy, bySelect) {
-		t.Fatalf("COPY read %d rows, SELECT %d, want %d each and the same", len(byCopy), len(bySelect), len(d.Rows))
+	bySelect := read(s.Checkpoints.LoadCheckpointRows)
+	if len(bySelect) != len(d.Rows) {
+		t.Fatalf("read %d rows, want %d", len(bySelect), len(d.Rows))
+	}
+	for name, got := range map[string]map[string]string{"COPY": read(s.Checkpoints.LoadRowsCopy), "simple protocol": read(simple.Checkpoints.LoadCheckpointRows)} {
+		if !maps.Equal(got, bySelect) {
+			t.Errorf("%s read %d rows, not the same as the SELECT's", name, len(got))
+		}
 	}
 	// fn's error stops the load and is returned; the pool stays usable.
 	stop := errors.New("stop")

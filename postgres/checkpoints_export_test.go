@@ -40,4 +40,5 @@ func (s *Checkpoints) LoadRowsCopy(ctx context.Context, id int64, fn func(string
 // SaveChunkRows is the most rows one statement of a save writes.
 const SaveChunkRows = saveChunkRows
 
+// Pool lets a test change the checkpoint tables behind the store's back.
 func (s *Checkpoints) Pool() *pgxpool.Pool { return s.pool }

@@ -19,8 +19,10 @@ type Checkpoint struct {
 	Legacy []byte
 }
 
-// StateRow is one changed row of a partition's state; a nil Data deletes
-// the row.
+// StateRow is one changed row of a partition's state, keyed by subject
+// (such as "customer:c-1") or by a part of the engine (such as
+// "#recent/3"); a nil Data deletes the row, an empty non-nil one keeps it
+// with no data.
 type StateRow struct {
 	Key  string
 	Data []byte
@@ -28,7 +30,8 @@ type StateRow struct {
 
 // CheckpointDelta is what changed since a partition's previous checkpoint:
 // saved in order, each on top of the last, the rows always describe the
-// state at NextOffset.
+// state at NextOffset. Rows may come in any order, and name a key at most
+// once.
 type CheckpointDelta struct {
 	NextOffset int64
 	ErasureSeq int64

@@ -386,36 +386,6 @@ func TestOutboxRelayPublishesWhatWasLeft(t *testing.T) {
 	}
 }
 
-func TestCheckpointClaimsFenceOffOldOwners(t *testing.T) {
-	ctx := context.Background()
-	s := open(t)
-	cp, err := s.Checkpoints.ClaimCheckpoint(ctx, "g", "events", 0, "a")
-	if err != nil || cp.NextOffset != -1 || len(cp.State) != 0 {
-		t.Fatalf("first claim = %+v, %v; want nothing saved", cp, err)
-	}
-	if err := s.Checkpoints.SaveCheckpoint(ctx, "g", "events", 0, "a", dowser.Checkpoint{NextOffset: 10, State: []byte("ten")}); err != nil {
-		t.Fatal(err)
-	}
-	// b takes the partition over; a, still running, must not overwrite.
-	cp, err = s.Checkpoints.ClaimCheckpoint(ctx, "g", "events", 0, "b")
-	if err != nil || cp.NextOffset != 10 || string(cp.State) != "ten" {
-		t.Fatalf("b's claim = %+v, %v; want a's checkpoint", cp, err)
-	}
-	if err := s.Checkpoints.SaveCheckpoint(ctx, "g", "events", 0, "a", dowser.Checkpoint{NextOffset: 20, State: []byte("zombie")}); !errors.Is(err, dowser.ErrNotOwner) {
-		t.Fatalf("old owner's save: %v, want ErrNotOwner", err)
-	}
-	if err := s.Checkpoints.SaveCheckpoint(ctx, "g", "events", 0, "b", dowser.Checkpoint{NextOffset: 12, State: []byte("twelve")}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Checkpoints.SaveCheckpoint(ctx, "g", "events", 1, "b", dowser.Checkpoint{NextOffset: 1}); !errors.Is(err, dowser.ErrNotOwner) {
-		t.Fatalf("saving an unclaimed partition: %v, want ErrNotOwner", err)
-	}
-	cp, _ = s.Checkpoints.ClaimCheckpoint(ctx, "g", "events", 0, "c")
-	if cp.NextOffset != 12 || string(cp.State) != "twelve" {
-		t.Fatalf("c resumes from %+v, want b's checkpoint", cp)
-	}
-}
-
 func TestPurgeDeletesOnlyOldAlertsWithTheirEvidence(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)

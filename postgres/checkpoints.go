@@ -124,6 +124,9 @@ func (s *Checkpoints) saveDelta(ctx context.Context, group, topic string, partit
 	}
 
 	var b pgx.Batch
+	if d.Reset {
+		b.Queue(`DELETE FROM checkpoint_rows WHERE checkpoint_id = $1`, id)
+	}
 	queueRows(&b, id, lastOccurrences(d.Rows))
 	b.Queue(`UPDATE checkpoints SET next_offset = $2, erasure_seq = $3, meta = $4, state = '', updated_at = now() WHERE id = $1`,
 		id, d.NextOffset, d.ErasureSeq, nonNil(d.Meta))

@@ -159,6 +159,7 @@ func TestCheckpointsDoNotHoldUpTheEventPath(t *testing.T) {
 	for i := 20; i < 25; i++ {
 		handle(h, i)
 	}
+	store.gate <- struct{}{} // the second delta lands
 	go func() {
 		for range store.entered {
 			store.gate <- struct{}{}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -193,8 +194,13 @@ func (a *App) Run(ctx context.Context) error {
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(
+		// The live heap after the last GC (go_gc_heap_live_bytes): what the
+		// detector state really holds, to compare the RSS with.
+		collectors.WithGoCollectorRuntimeMetrics(collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/live:bytes$`)}),
+	), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(store.Collectors()...)
+	reg.MustRegister(store.Checkpoints.Collector())
 
 	if a.cfg.Demo {
 		if err := demo.Seed(ctx, demo.StoresOf(store), log); err != nil {

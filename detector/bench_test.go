@@ -394,11 +394,8 @@ func stateSize(b *testing.B, signals []*Signal, events []schema.Event, subjects 
 		for i := range events {
 			e.Evaluate(&events[i])
 		}
-		// The recent-id memory is per engine, not per subject; what
-		// changed since the last checkpoint is at most a checkpoint
-		// interval's worth in a running partition: checkpoint once.
+		// The recent-id memory is per engine, not per subject.
 		e.recent = recentIDs{}
-		e.Changes(func(string, []byte) {})
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		used := float64(after.HeapAlloc) - float64(before.HeapAlloc)

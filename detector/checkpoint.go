@@ -32,15 +32,23 @@ const (
 
 // changeMarks holds the subjects changed since the last checkpoint. The
 // keys are the states' own subject strings, so marking copies nothing.
+// Until on (the first Changes, MarkAllChanged or restore), nothing is
+// marked: every live row is new then, and an engine whose caller never
+// asks for changes keeps no set that grows with every subject.
 type changeMarks struct {
 	subjects map[string]struct{}
+	on       bool
 }
 
-func newChangeMarks() *changeMarks {
-	return &changeMarks{subjects: make(map[string]struct{})}
+func newChangeMarks(on bool) *changeMarks {
+	return &changeMarks{subjects: make(map[string]struct{}), on: on}
 }
 
-func (m *changeMarks) mark(subject string) { m.subjects[subject] = struct{}{} }
+func (m *changeMarks) mark(subject string) {
+	if m.on {
+		m.subjects[subject] = struct{}{}
+	}
+}
 
 // chunkMarks marks the changed chunks of a ring, one bit each, and
 // remembers how many chunk rows the last checkpoint left, so that a ring
@@ -86,13 +94,18 @@ func (c *chunkMarks) flush(prefix string, n int, enc func(lo, hi int) []byte, em
 
 // Changes calls emit for every row that changed since the previous call to
 // Changes (or since New, [Engine.BeginRestore]'s Finish or
-// [Engine.MarkAllChanged]), data nil meaning the row is to be deleted, and
+// [Engine.MarkAllChanged]; the first call on an engine from New emits
+// every live row), data nil meaning the row is to be deleted, and
 // returns the meta blob describing the rest of the engine (its layout
 // version, clock and watermark, sweep times, programs table, ring
 // positions). Afterwards nothing is marked changed. emit may keep key and
 // data: data is allocated afresh, and key may share the engine's subject
 // string. An idle engine emits nothing.
 func (e *Engine) Changes(emit func(key string, data []byte)) (meta []byte) {
+	if !e.marks.on {
+		// The first checkpoint of a new engine: every live row.
+		e.MarkAllChanged()
+	}
 	w := &e.enc
 	// Rows are handed out: a new slab, sized for the usual row.
 	w.slab = make([]byte, 0, min(len(e.marks.subjects), 1<<16)*128)
@@ -101,7 +114,7 @@ func (e *Engine) Changes(emit func(key string, data []byte)) (meta []byte) {
 	}
 	if len(e.marks.subjects) > 1024 {
 		// Keep the set's memory proportional to what changes.
-		e.marks.subjects = make(map[string]struct{})
+		e.marks = newChangeMarks(true)
 		for _, p := range e.programs {
 			p.marks = e.marks
 		}
@@ -119,6 +132,7 @@ func (e *Engine) Changes(emit func(key string, data []byte)) (meta []byte) {
 // MarkAllChanged makes the next [Engine.Changes] emit every live row: used
 // after [Engine.RestoreSnapshot], to rewrite a legacy checkpoint as rows.
 func (e *Engine) MarkAllChanged() {
+	e.marks.on = true
 	for _, p := range e.programs {
 		for subject := range p.states {
 			e.marks.mark(subject)

@@ -80,7 +80,7 @@ func (e *Engine) BeginRestore(meta []byte) (*Restorer, error) {
 		rows: chunkMarks{rows: len(r.gotRecent)}}
 	e.links = identityLinks{limit: e.links.limit, next: m.linksAt, ring: make([]string, m.linksLen),
 		byAnon: make(map[string]slotLink, m.linksLen), rows: chunkMarks{rows: len(r.gotLinks)}}
-	e.marks = newChangeMarks()
+	e.marks = newChangeMarks(true)
 	e.nextNum = m.nextNum
 
 	type sig struct {

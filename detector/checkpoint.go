@@ -148,6 +148,7 @@ type rowEncoder struct {
 	states []numState
 	evs    []*schema.Evidence
 	evIdx  map[*schema.Evidence]uint64 // for a row of many records
+	idx    []uint64                    // each record's index in evs
 }
 
 type numState struct {
@@ -184,11 +185,13 @@ func (w *rowEncoder) subjectRow(e *Engine, subject string) []byte {
 	// the records of one event share it.
 	w.evs = w.evs[:0]
 	clear(w.evIdx)
+	w.idx = w.idx[:0]
 	for _, s := range w.states {
 		for i := range s.st.records {
-			w.evidenceIndex(s.st.records[i].ev)
+			w.idx = append(w.idx, w.evidenceIndex(s.st.records[i].ev))
 		}
 	}
+	idx := w.idx // the records' indexes, in the order written below
 	start := len(w.slab)
 	b := append(w.slab, rowVersion)
 	b = binary.AppendUvarint(b, uint64(len(w.evs)))
@@ -219,7 +222,8 @@ func (w *rowEncoder) subjectRow(e *Engine, subject string) []byte {
 		b = binary.AppendUvarint(b, uint64(len(st.records)))
 		for i := range st.records {
 			r := &st.records[i]
-			b = binary.AppendUvarint(b, w.evidenceIndex(r.ev))
+			b = binary.AppendUvarint(b, idx[0])
+			idx = idx[1:]
 			var rf byte
 			if r.absent {
 				rf |= recAbsent

@@ -107,8 +107,6 @@ func (e *Engine) Changes(emit func(key string, data []byte)) (meta []byte) {
 		e.MarkAllChanged()
 	}
 	w := &e.enc
-	// Rows are handed out: a new slab, sized for the usual row.
-	w.slab = make([]byte, 0, min(len(e.marks.subjects), 1<<16)*128)
 	for subject := range e.marks.subjects {
 		emit(subject, w.subjectRow(e, subject))
 	}
@@ -123,7 +121,8 @@ func (e *Engine) Changes(emit func(key string, data []byte)) (meta []byte) {
 	}
 	e.recent.rows.flush(recentPrefix, len(e.recent.ring), w.recentRow(e), emit)
 	e.links.rows.flush(linksPrefix, len(e.links.ring), w.linksRow(e), emit)
-	w.slab = nil // the rows are emit's now
+	// The rows are emit's now; the slab's free tail (at most one slab,
+	// past them) serves the next checkpoint.
 	clear(w.states)
 	clear(w.evs)
 	return e.meta()
@@ -144,7 +143,8 @@ func (e *Engine) MarkAllChanged() {
 
 // rowEncoder is the scratch Changes reuses.
 type rowEncoder struct {
-	slab   []byte // this checkpoint's rows, each a capped slice of it
+	slab   []byte // rows are capped slices of it; see begin
+	last   int    // the last row's length
 	states []numState
 	evs    []*schema.Evidence
 	evIdx  map[*schema.Evidence]uint64 // for a row of many records
@@ -156,8 +156,25 @@ type numState struct {
 	st  *subjectState
 }
 
-// row returns slab[start:] as a row capped at its length.
-func (w *rowEncoder) row(start int) []byte { return w.slab[start:len(w.slab):len(w.slab)] }
+// slabSize is the size of the slabs rows are cut from: rows are small,
+// and one allocation per row would cost more than encoding it.
+const slabSize = 64 << 10
+
+// begin starts a row at the start of w.slab, past the rows handed out, so
+// that a row outgrowing the slab copies only itself.
+// It expects a row as long as the last one.
+func (w *rowEncoder) begin() {
+	w.slab = w.slab[len(w.slab):]
+	if need := max(1024, w.last); cap(w.slab) < need {
+		w.slab = make([]byte, 0, max(slabSize, 2*need))
+	}
+}
+
+// row returns the row begun last, capped at its length.
+func (w *rowEncoder) row() []byte {
+	w.last = len(w.slab)
+	return w.slab[:len(w.slab):len(w.slab)]
+}
 
 // subjectRow encodes every state of subject, nil when it has none.
 //
@@ -192,7 +209,7 @@ func (w *rowEncoder) subjectRow(e *Engine, subject string) []byte {
 		}
 	}
 	idx := w.idx // the records' indexes, in the order written below
-	start := len(w.slab)
+	w.begin()
 	b := append(w.slab, rowVersion)
 	b = binary.AppendUvarint(b, uint64(len(w.evs)))
 	for _, ev := range w.evs {
@@ -265,7 +282,7 @@ func (w *rowEncoder) subjectRow(e *Engine, subject string) []byte {
 		}
 	}
 	w.slab = b
-	return w.row(start)
+	return w.row()
 }
 
 // Flags of a state and of a record in a row.
@@ -312,14 +329,14 @@ func (w *rowEncoder) evidenceIndex(ev *schema.Evidence) uint64 {
 // recentRow encodes ring slots [lo, hi): version, uvarint n, n × str.
 func (w *rowEncoder) recentRow(e *Engine) func(lo, hi int) []byte {
 	return func(lo, hi int) []byte {
-		start := len(w.slab)
+		w.begin()
 		b := append(w.slab, rowVersion)
 		b = binary.AppendUvarint(b, uint64(hi-lo))
 		for _, id := range e.recent.ring[lo:hi] {
 			b = appendStr(b, id)
 		}
 		w.slab = b
-		return w.row(start)
+		return w.row()
 	}
 }
 
@@ -327,7 +344,7 @@ func (w *rowEncoder) recentRow(e *Engine) func(lo, hi int) []byte {
 // (str anon, customer, account, lifecycle).
 func (w *rowEncoder) linksRow(e *Engine) func(lo, hi int) []byte {
 	return func(lo, hi int) []byte {
-		start := len(w.slab)
+		w.begin()
 		b := append(w.slab, rowVersion)
 		b = binary.AppendUvarint(b, uint64(hi-lo))
 		for _, anon := range e.links.ring[lo:hi] {
@@ -338,7 +355,7 @@ func (w *rowEncoder) linksRow(e *Engine) func(lo, hi int) []byte {
 			b = appendStr(b, k.lifecycle)
 		}
 		w.slab = b
-		return w.row(start)
+		return w.row()
 	}
 }
 

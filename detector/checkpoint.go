@@ -99,7 +99,8 @@ func (c *chunkMarks) flush(prefix string, n int, enc func(lo, hi int) []byte, em
 // returns the meta blob describing the rest of the engine (its layout
 // version, clock and watermark, sweep times, programs table, ring
 // positions). Afterwards nothing is marked changed. emit may keep key and
-// data: data is allocated afresh, and key may share the engine's subject
+// data: the engine never writes data again (rows are cut from shared
+// slabs, capped at their length), and key may share the engine's subject
 // string. An idle engine emits nothing.
 func (e *Engine) Changes(emit func(key string, data []byte)) (meta []byte) {
 	if !e.marks.on {

@@ -394,11 +394,8 @@ func stateSize(b *testing.B, signals []*Signal, events []schema.Event, subjects 
 		for i := range events {
 			e.Evaluate(&events[i])
 		}
-		// The recent-id memory is per engine, not per subject; what
-		// changed since the last checkpoint is at most a checkpoint
-		// interval's worth in a running partition: checkpoint once.
+		// The recent-id memory is per engine, not per subject.
 		e.recent = recentIDs{}
-		e.Changes(func(string, []byte) {})
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		used := float64(after.HeapAlloc) - float64(before.HeapAlloc)
@@ -433,27 +430,73 @@ func checkpointEngine(b *testing.B, people int) (*Engine, []*Signal, int) {
 	return e, signals, e.ActiveSubjects()
 }
 
-// BenchmarkChanges encodes every subject of a large warm engine of the
-// default pack, as a checkpoint after they all changed would: the cost
-// and size of a changed subject's row.
+// BenchmarkChanges measures a checkpoint's cost per changed subject's
+// row, with the default pack: "all" encodes every subject of a large warm
+// engine (as after MarkAllChanged: subjects cold in the cache), "events"
+// the rows that 1,000 events of demo-like traffic from 1,000 accounts
+// changed (the evaluation not timed), as a running partition does.
 func BenchmarkChanges(b *testing.B) {
-	e, _, subjects := checkpointEngine(b, 100_000)
-	var rows, size int
-	emit := func(_ string, data []byte) { rows, size = rows+1, size+len(data) }
-	b.ReportAllocs()
-	cpu := cpuTime()
-	for b.Loop() {
-		rows, size = 0, 0
-		e.MarkAllChanged()
-		e.Changes(emit)
-	}
-	cpu = cpuTime() - cpu
-	if rows != subjects {
-		b.Fatalf("%d rows for %d subjects", rows, subjects)
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*subjects), "ns/subject")
-	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*subjects), "cpu-ns/subject")
-	b.ReportMetric(float64(size)/float64(subjects), "bytes/subject")
+	b.Run("all", func(b *testing.B) {
+		e, _, subjects := checkpointEngine(b, 100_000)
+		var rows, size int
+		emit := func(_ string, data []byte) { rows, size = rows+1, size+len(data) }
+		b.ReportAllocs()
+		cpu := cpuTime()
+		for b.Loop() {
+			rows, size = 0, 0
+			e.MarkAllChanged()
+			e.Changes(emit)
+		}
+		cpu = cpuTime() - cpu
+		if rows != subjects {
+			b.Fatalf("%d rows for %d subjects", rows, subjects)
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*subjects), "ns/row")
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*subjects), "cpu-ns/row")
+		b.ReportMetric(float64(size)/float64(subjects), "bytes/row")
+	})
+	b.Run("events", func(b *testing.B) {
+		pack, err := deploy.Pack()
+		if err != nil {
+			b.Fatal(err)
+		}
+		e := New(packVariants(b, len(pack)))
+		events, span := demoEvents(1<<18, 1000)
+		ids := benchIDs()
+		n, lap := 0, time.Duration(0)
+		evaluate := func(k int) {
+			for range k {
+				ev := events[n%len(events)]
+				ev.ID, ev.Time = ids[n%len(ids)], ev.Time.Add(lap)
+				e.Evaluate(&ev)
+				if n++; n%len(events) == 0 {
+					lap += span
+				}
+			}
+		}
+		evaluate(1 << 18)
+		e.Changes(func(string, []byte) {})
+		var rows, size int
+		emit := func(key string, data []byte) {
+			if key[0] != '#' {
+				rows, size = rows+1, size+len(data)
+			}
+		}
+		var cpu time.Duration
+		b.ReportAllocs()
+		for b.Loop() {
+			b.StopTimer()
+			evaluate(1000)
+			b.StartTimer()
+			start := cpuTime()
+			e.Changes(emit)
+			cpu += cpuTime() - start
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(rows), "ns/row")
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(rows), "cpu-ns/row")
+		b.ReportMetric(float64(size)/float64(rows), "bytes/row")
+		b.ReportMetric(float64(rows)/float64(b.N), "rows/op")
+	})
 }
 
 // BenchmarkRestore rebuilds an engine like BenchmarkChanges's, of more

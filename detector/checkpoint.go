@@ -32,15 +32,23 @@ const (
 
 // changeMarks holds the subjects changed since the last checkpoint. The
 // keys are the states' own subject strings, so marking copies nothing.
+// Until on (the first Changes, MarkAllChanged or restore), nothing is
+// marked: every live row is new then, and an engine whose caller never
+// asks for changes keeps no set that grows with every subject.
 type changeMarks struct {
 	subjects map[string]struct{}
+	on       bool
 }
 
-func newChangeMarks() *changeMarks {
-	return &changeMarks{subjects: make(map[string]struct{})}
+func newChangeMarks(on bool) *changeMarks {
+	return &changeMarks{subjects: make(map[string]struct{}), on: on}
 }
 
-func (m *changeMarks) mark(subject string) { m.subjects[subject] = struct{}{} }
+func (m *changeMarks) mark(subject string) {
+	if m.on {
+		m.subjects[subject] = struct{}{}
+	}
+}
 
 // chunkMarks marks the changed chunks of a ring, one bit each, and
 // remembers how many chunk rows the last checkpoint left, so that a ring
@@ -86,22 +94,26 @@ func (c *chunkMarks) flush(prefix string, n int, enc func(lo, hi int) []byte, em
 
 // Changes calls emit for every row that changed since the previous call to
 // Changes (or since New, [Engine.BeginRestore]'s Finish or
-// [Engine.MarkAllChanged]), data nil meaning the row is to be deleted, and
+// [Engine.MarkAllChanged]; the first call on an engine from New emits
+// every live row), data nil meaning the row is to be deleted, and
 // returns the meta blob describing the rest of the engine (its layout
 // version, clock and watermark, sweep times, programs table, ring
 // positions). Afterwards nothing is marked changed. emit may keep key and
-// data: data is allocated afresh, and key may share the engine's subject
+// data: the engine never writes data again (rows are cut from shared
+// slabs, capped at their length), and key may share the engine's subject
 // string. An idle engine emits nothing.
 func (e *Engine) Changes(emit func(key string, data []byte)) (meta []byte) {
+	if !e.marks.on {
+		// The first checkpoint of a new engine: every live row.
+		e.MarkAllChanged()
+	}
 	w := &e.enc
-	// Rows are handed out: a new slab, sized for the usual row.
-	w.slab = make([]byte, 0, min(len(e.marks.subjects), 1<<16)*128)
 	for subject := range e.marks.subjects {
 		emit(subject, w.subjectRow(e, subject))
 	}
 	if len(e.marks.subjects) > 1024 {
 		// Keep the set's memory proportional to what changes.
-		e.marks.subjects = make(map[string]struct{})
+		e.marks = newChangeMarks(true)
 		for _, p := range e.programs {
 			p.marks = e.marks
 		}
@@ -110,7 +122,8 @@ func (e *Engine) Changes(emit func(key string, data []byte)) (meta []byte) {
 	}
 	e.recent.rows.flush(recentPrefix, len(e.recent.ring), w.recentRow(e), emit)
 	e.links.rows.flush(linksPrefix, len(e.links.ring), w.linksRow(e), emit)
-	w.slab = nil // the rows are emit's now
+	// The rows are emit's now; the slab's free tail (at most one slab,
+	// past them) serves the next checkpoint.
 	clear(w.states)
 	clear(w.evs)
 	return e.meta()
@@ -119,6 +132,7 @@ func (e *Engine) Changes(emit func(key string, data []byte)) (meta []byte) {
 // MarkAllChanged makes the next [Engine.Changes] emit every live row: used
 // after [Engine.RestoreSnapshot], to rewrite a legacy checkpoint as rows.
 func (e *Engine) MarkAllChanged() {
+	e.marks.on = true
 	for _, p := range e.programs {
 		for subject := range p.states {
 			e.marks.mark(subject)
@@ -130,10 +144,12 @@ func (e *Engine) MarkAllChanged() {
 
 // rowEncoder is the scratch Changes reuses.
 type rowEncoder struct {
-	slab   []byte // this checkpoint's rows, each a capped slice of it
+	slab   []byte // rows are capped slices of it; see begin
+	last   int    // the last row's length
 	states []numState
 	evs    []*schema.Evidence
 	evIdx  map[*schema.Evidence]uint64 // for a row of many records
+	idx    []uint64                    // each record's index in evs
 }
 
 type numState struct {
@@ -141,8 +157,25 @@ type numState struct {
 	st  *subjectState
 }
 
-// row returns slab[start:] as a row capped at its length.
-func (w *rowEncoder) row(start int) []byte { return w.slab[start:len(w.slab):len(w.slab)] }
+// slabSize is the size of the slabs rows are cut from: rows are small,
+// and one allocation per row would cost more than encoding it.
+const slabSize = 64 << 10
+
+// begin starts a row at the start of w.slab, past the rows handed out, so
+// that a row outgrowing the slab copies only itself.
+// It expects a row as long as the last one.
+func (w *rowEncoder) begin() {
+	w.slab = w.slab[len(w.slab):]
+	if need := max(1024, w.last); cap(w.slab) < need {
+		w.slab = make([]byte, 0, max(slabSize, 2*need))
+	}
+}
+
+// row returns the row begun last, capped at its length.
+func (w *rowEncoder) row() []byte {
+	w.last = len(w.slab)
+	return w.slab[:len(w.slab):len(w.slab)]
+}
 
 // subjectRow encodes every state of subject, nil when it has none.
 //
@@ -170,12 +203,14 @@ func (w *rowEncoder) subjectRow(e *Engine, subject string) []byte {
 	// the records of one event share it.
 	w.evs = w.evs[:0]
 	clear(w.evIdx)
+	w.idx = w.idx[:0]
 	for _, s := range w.states {
 		for i := range s.st.records {
-			w.evidenceIndex(s.st.records[i].ev)
+			w.idx = append(w.idx, w.evidenceIndex(s.st.records[i].ev))
 		}
 	}
-	start := len(w.slab)
+	idx := w.idx // the records' indexes, in the order written below
+	w.begin()
 	b := append(w.slab, rowVersion)
 	b = binary.AppendUvarint(b, uint64(len(w.evs)))
 	for _, ev := range w.evs {
@@ -205,7 +240,8 @@ func (w *rowEncoder) subjectRow(e *Engine, subject string) []byte {
 		b = binary.AppendUvarint(b, uint64(len(st.records)))
 		for i := range st.records {
 			r := &st.records[i]
-			b = binary.AppendUvarint(b, w.evidenceIndex(r.ev))
+			b = binary.AppendUvarint(b, idx[0])
+			idx = idx[1:]
 			var rf byte
 			if r.absent {
 				rf |= recAbsent
@@ -247,7 +283,7 @@ func (w *rowEncoder) subjectRow(e *Engine, subject string) []byte {
 		}
 	}
 	w.slab = b
-	return w.row(start)
+	return w.row()
 }
 
 // Flags of a state and of a record in a row.
@@ -294,14 +330,14 @@ func (w *rowEncoder) evidenceIndex(ev *schema.Evidence) uint64 {
 // recentRow encodes ring slots [lo, hi): version, uvarint n, n × str.
 func (w *rowEncoder) recentRow(e *Engine) func(lo, hi int) []byte {
 	return func(lo, hi int) []byte {
-		start := len(w.slab)
+		w.begin()
 		b := append(w.slab, rowVersion)
 		b = binary.AppendUvarint(b, uint64(hi-lo))
 		for _, id := range e.recent.ring[lo:hi] {
 			b = appendStr(b, id)
 		}
 		w.slab = b
-		return w.row(start)
+		return w.row()
 	}
 }
 
@@ -309,7 +345,7 @@ func (w *rowEncoder) recentRow(e *Engine) func(lo, hi int) []byte {
 // (str anon, customer, account, lifecycle).
 func (w *rowEncoder) linksRow(e *Engine) func(lo, hi int) []byte {
 	return func(lo, hi int) []byte {
-		start := len(w.slab)
+		w.begin()
 		b := append(w.slab, rowVersion)
 		b = binary.AppendUvarint(b, uint64(hi-lo))
 		for _, anon := range e.links.ring[lo:hi] {
@@ -320,7 +356,7 @@ func (w *rowEncoder) linksRow(e *Engine) func(lo, hi int) []byte {
 			b = appendStr(b, k.lifecycle)
 		}
 		w.slab = b
-		return w.row(start)
+		return w.row()
 	}
 }
 

@@ -346,6 +346,15 @@ func TestRestoreRejectsCorruptRows(t *testing.T) {
 	if err := begin().Add("#nothing/0", []byte{1}); err == nil || !strings.Contains(err.Error(), `"#nothing/0"`) {
 		t.Fatalf("unknown engine-wide row: %v", err)
 	}
+	for key, data := range rows {
+		r := begin()
+		if err := r.Add(key, data); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Add(key, data); err == nil || !strings.Contains(err.Error(), strconv.Quote(key)) {
+			t.Fatalf("row %q added twice: %v", key, err)
+		}
+	}
 	r := begin()
 	for key, data := range rows {
 		if key != recentPrefix+"0" {

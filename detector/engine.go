@@ -230,7 +230,7 @@ func New(signals []*Signal) *Engine {
 		links:     identityLinks{limit: MaxIdentityLinks},
 		clock:     clock{size: clockWindow},
 		watermark: math.MinInt64,
-		marks:     newChangeMarks(),
+		marks:     newChangeMarks(false),
 	}
 	e.x.seed = maphash.MakeSeed()
 	e.recent.seed = e.x.seed

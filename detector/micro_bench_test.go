@@ -132,4 +132,40 @@ func BenchmarkCheckpoint(b *testing.B) {
 			b.Fatalf("restored %d states, saved %d", r.Subjects(), e.Subjects())
 		}
 	})
+	// The same state as incremental rows (see BenchmarkChanges and
+	// BenchmarkRestore): every row, as after MarkAllChanged.
+	rows := table{}
+	e.MarkAllChanged()
+	meta := rows.apply(e)
+	size := len(meta)
+	for _, d := range rows {
+		size += len(d)
+	}
+	b.Run("rows-encode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			e.MarkAllChanged()
+			e.Changes(func(string, []byte) {})
+		}
+		b.ReportMetric(float64(size), "bytes")
+	})
+	b.Run("rows-decode", func(b *testing.B) {
+		b.SetBytes(int64(size))
+		b.ReportAllocs()
+		for b.Loop() {
+			r := New(signals)
+			rs, err := r.BeginRestore(meta)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for k, d := range rows {
+				if err := rs.Add(k, d); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := rs.Finish(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -30,6 +30,7 @@ type Restorer struct {
 	strs   map[string]string           // repeated evidence strings, shared
 	shared map[string]*schema.Evidence // by event id
 	zones  map[int64]*time.Location
+	last   [7]string // the previous evidence's fields; see field
 }
 
 // metaData is a decoded meta blob.
@@ -79,7 +80,7 @@ func (e *Engine) BeginRestore(meta []byte) (*Restorer, error) {
 		rows: chunkMarks{rows: len(r.gotRecent)}}
 	e.links = identityLinks{limit: e.links.limit, next: m.linksAt, ring: make([]string, m.linksLen),
 		byAnon: make(map[string]slotLink, m.linksLen), rows: chunkMarks{rows: len(r.gotLinks)}}
-	e.marks = newChangeMarks()
+	e.marks = newChangeMarks(true)
 	e.nextNum = m.nextNum
 
 	type sig struct {
@@ -339,15 +340,17 @@ func (r *Restorer) addSubject(key string, data []byte) error {
 	if states == 0 {
 		return errors.New("the row holds no state")
 	}
-	for _, s := range r.states {
-		if p := r.progs[s.num]; p.states[subject] != nil {
-			return errors.New("added twice")
-		}
-	}
+	twice := false
 	for _, s := range r.states {
 		p := r.progs[s.num]
+		n := len(p.states)
 		p.states[subject] = s.st
+		// A subject's row comes once; a repeat replaced a state.
+		twice = twice || len(p.states) == n
 		p.expiry.push(p.expiresAt(s.st), s.st)
+	}
+	if twice {
+		return errors.New("added twice")
 	}
 	if stale {
 		// Rewritten without the states of changed signals, or deleted.
@@ -376,8 +379,8 @@ func (r *Restorer) evidence(d *rowDecoder, subject string) *schema.Evidence {
 			return o
 		}
 	}
-	ev := &schema.Evidence{EventID: string(f[0]), Type: r.intern(f[1]), ContentID: r.intern(f[3]),
-		URL: r.intern(f[4]), Title: r.intern(f[5]), Subject: r.intern(f[6]), Time: t}
+	ev := &schema.Evidence{EventID: string(f[0]), Type: r.field(1, f[1]), ContentID: r.field(3, f[3]),
+		URL: r.field(4, f[4]), Title: r.field(5, f[5]), Subject: r.field(6, f[6]), Time: t}
 	// The customer key of a customer's own row is in its subject.
 	if c, ok := strings.CutPrefix(subject, "customer:"); ok && c == string(f[2]) {
 		ev.CustomerID = c
@@ -394,6 +397,21 @@ func (r *Restorer) evidence(d *rowDecoder, subject string) *schema.Evidence {
 		r.shared[ev.EventID] = ev
 	}
 	return ev
+}
+
+// field returns evidence field i as a string: the previous one's value
+// when equal (consecutive evidence mostly shares its type and page),
+// else interned.
+func (r *Restorer) field(i int, b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if last := r.last[i]; last == string(b) {
+		return last
+	}
+	s := r.intern(b)
+	r.last[i] = s
+	return s
 }
 
 // str decodes a string, sharing one copy of the strings that repeat

@@ -11,7 +11,7 @@ import (
 	"github.com/dowserhq/dowser/schema"
 )
 
-// Incremental checkpoints (see STATE_LAYOUT.md): the state is rows keyed
+// Incremental checkpoints (see docs/architecture.md, "State and checkpoints"): the state is rows keyed
 // by subject, plus chunks of the two rings, plus a small meta blob; the
 // engine marks what changes so that a checkpoint encodes only that.
 

@@ -38,7 +38,7 @@ const (
 // row per subject, plus a small meta blob for the rest. An engine
 // restored from the latest meta and the rows ([Engine.BeginRestore])
 // evaluates every later event exactly as this one would. Rows are a
-// compact binary layout (see STATE_LAYOUT.md); [Engine.Snapshot] and
+// compact binary layout (see docs/architecture.md, "State and checkpoints"); [Engine.Snapshot] and
 // [Engine.RestoreSnapshot] keep the older whole-state gob layout.
 //
 // # Events in, alerts out

@@ -115,12 +115,13 @@ func newCheckpointer(parent context.Context, store DeltaStore, p *Pipeline, part
 	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
 	// A partition lost without its final checkpoint (an event left
 	// half-handled) still lets the write in flight finish, for a while.
-	context.AfterFunc(parent, func() { time.AfterFunc(writeGrace, cancel) })
-	return &checkpointer{
+	c := &checkpointer{
 		store: store, group: p.cfg.Group, topic: p.cfg.Topic, partition: partition, owner: owner,
 		log: p.log, m: p.cp, behind: p.cp.behind.WithLabelValues(strconv.Itoa(partition)), interval: p.cfg.CheckpointInterval,
 		ctx: ctx, cancel: cancel, durable: durable, taken: durable,
 	}
+	context.AfterFunc(parent, func() { time.AfterFunc(writeGrace, c.close) })
+	return c
 }
 
 // changed notes that the state changed at now (an event handled, an

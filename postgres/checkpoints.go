@@ -60,13 +60,12 @@ func (s *Checkpoints) loadRows(ctx context.Context, checkpointID int64, fn func(
 		return err
 	}
 	defer rows.Close()
-	// The raw values are data as stored only in the binary format, which
-	// pgx asks for unless configured for the simple protocol.
-	binaryData := rows.FieldDescriptions()[1].Format == pgx.BinaryFormatCode
 	var data []byte
 	for rows.Next() {
 		v := rows.RawValues()
-		if binaryData {
+		// The raw value is data as stored only in the binary format, which
+		// pgx asks for unless configured for the simple protocol.
+		if rows.FieldDescriptions()[1].Format == pgx.BinaryFormatCode {
 			data = v[1]
 		} else if err := rows.Scan(nil, &data); err != nil {
 			return err

@@ -56,6 +56,8 @@ CREATE TABLE checkpoint_rows (
     -- visibility map (and index-only pages) stay current.
     autovacuum_vacuum_insert_threshold = 10000,
     autovacuum_vacuum_insert_scale_factor = 0.05,
+    -- The restore's plan (scan the table or the key's index) depends on a
+    -- checkpoint's share of the rows, which changes as partitions grow.
     autovacuum_analyze_scale_factor = 0.05,
     -- Unthrottled: the default 2 ms sleep every 200 pages lets a
     -- gigabyte table fall behind a save every two seconds.

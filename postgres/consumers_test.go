@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"github.com/dowserhq/dowser/api"
 	"github.com/dowserhq/dowser/broadcast"
+	"github.com/dowserhq/dowser/pipeline"
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/preview"
 )
@@ -15,6 +16,12 @@ var (
 	_ api.Signals   = (*postgres.Signals)(nil)
 	_ api.Alerts    = (*postgres.Alerts)(nil)
 	_ api.Privacy   = (*postgres.Privacy)(nil)
+
+	_ pipeline.CheckpointStore = (*postgres.Checkpoints)(nil)
+	_ pipeline.AlertStore      = (*postgres.Alerts)(nil)
+	_ pipeline.AccountStore    = (*postgres.Directory)(nil)
+	_ pipeline.SignalStore     = (*postgres.Signals)(nil)
+	_ pipeline.PrivacyStore    = (*postgres.Privacy)(nil)
 
 	_ broadcast.Outbox   = (*postgres.Alerts)(nil)
 	_ broadcast.Erasures = (*postgres.Privacy)(nil)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -340,8 +341,11 @@ func TestChaosLargeStateKilledDuringCheckpointWrites(t *testing.T) {
 				o.partition, o.checkpoint, bulkEnd[o.partition])
 		}
 	}
-	t.Logf("the last instance restored %v (partition, checkpoint offset, state bytes); the whole test took %v",
-		final, time.Since(began).Round(time.Second))
+	var restored []string
+	for _, o := range final {
+		restored = append(restored, fmt.Sprintf("%d at offset %d (state %s bytes)", o.partition, o.checkpoint, cmp.Or(o.stateBytes, "?")))
+	}
+	t.Logf("the last instance restored partitions %s; the whole test took %v", strings.Join(restored, ", "), time.Since(began).Round(time.Second))
 }
 
 func closedChan() <-chan error {

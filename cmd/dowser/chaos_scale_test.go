@@ -140,9 +140,10 @@ func awaitOpened(t *testing.T, p *process, n int, within time.Duration) []partit
 }
 
 // checkpointWatch spots, from outside, a checkpoint being written to the
-// test's database: a session other than its own, of a process started
-// since a given moment, in a statement or transaction on a table whose
-// name starts with "checkpoint".
+// test's database: a client session other than its own, of a process
+// started since a given moment (not an orphan of a killed one, which
+// PostgreSQL ends only once it notices), in a statement or transaction on
+// a table whose name starts with "checkpoint".
 type checkpointWatch struct{ conn *pgx.Conn }
 
 func newCheckpointWatch(t *testing.T, db string) *checkpointWatch {
@@ -175,6 +176,7 @@ func (c *checkpointWatch) await(t *testing.T, since time.Time, within time.Durat
 		err := c.conn.QueryRow(context.Background(), `
 			SELECT left(regexp_replace(query, '\s+', ' ', 'g'), 100) FROM pg_stat_activity
 			WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_start > $1
+			  AND backend_type = 'client backend' -- not autovacuum on those tables
 			  AND state IN ('active', 'idle in transaction') AND query ILIKE '%checkpoint%'
 			LIMIT 1`, since).Scan(&q)
 		switch {

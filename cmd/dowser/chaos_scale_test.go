@@ -142,8 +142,8 @@ func awaitOpened(t *testing.T, p *process, n int, within time.Duration) []partit
 // checkpointWatch spots, from outside, a checkpoint being written to the
 // test's database: a client session other than its own, of a process
 // started since a given moment (not an orphan of a killed one, which
-// PostgreSQL ends only once it notices), in a statement or transaction on
-// a table whose name starts with "checkpoint".
+// PostgreSQL ends only once it notices), in a statement or transaction
+// that writes into a table whose name starts with "checkpoint".
 type checkpointWatch struct{ conn *pgx.Conn }
 
 func newCheckpointWatch(t *testing.T, db string) *checkpointWatch {
@@ -166,22 +166,31 @@ func (c *checkpointWatch) now(t *testing.T) time.Time {
 	return now
 }
 
+// checkpointWrite is a statement seen in flight on a checkpoint table.
+type checkpointWrite struct {
+	pid   int32
+	start time.Time // the statement's query_start, which tells it from the session's next one
+	query string
+}
+
 // await polls until a session started after since is writing a
 // checkpoint, and returns its statement; false after within.
-func (c *checkpointWatch) await(t *testing.T, since time.Time, within time.Duration) (string, bool) {
+func (c *checkpointWatch) await(t *testing.T, since time.Time, within time.Duration) (checkpointWrite, bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
-		var q string
+		var w checkpointWrite
 		err := c.conn.QueryRow(context.Background(), `
-			SELECT left(regexp_replace(query, '\s+', ' ', 'g'), 100) FROM pg_stat_activity
+			SELECT pid, query_start, left(regexp_replace(query, '\s+', ' ', 'g'), 100) FROM pg_stat_activity
 			WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_start > $1
 			  AND backend_type = 'client backend' -- not autovacuum on those tables
-			  AND state IN ('active', 'idle in transaction') AND query ILIKE '%checkpoint%'
-			LIMIT 1`, since).Scan(&q)
+			  AND state IN ('active', 'idle in transaction')
+			  -- a write into the table, not a read of it in another's statement
+			  AND query ~* '(insert\s+into|update|copy|delete\s+from|merge\s+into)\s+("?\w+"?\.)?"?checkpoint'
+			LIMIT 1`, since).Scan(&w.pid, &w.start, &w.query)
 		switch {
 		case err == nil:
-			return q, true
+			return w, true
 		case !errors.Is(err, pgx.ErrNoRows):
 			t.Fatalf("watching pg_stat_activity: %v", err)
 		}
@@ -189,7 +198,22 @@ func (c *checkpointWatch) await(t *testing.T, since time.Time, within time.Durat
 		// poll is short enough to catch a write of a few milliseconds.
 		time.Sleep(2 * time.Millisecond)
 	}
-	return "", false
+	return checkpointWrite{}, false
+}
+
+// stillRunning reports whether w's statement is still in flight. Asked
+// once its client is dead, yes proves the client died during it; no
+// proves nothing, since the server may already have ended the orphan.
+func (c *checkpointWatch) stillRunning(t *testing.T, w checkpointWrite) bool {
+	t.Helper()
+	var n int
+	err := c.conn.QueryRow(context.Background(), `
+		SELECT count(*) FROM pg_stat_activity
+		WHERE pid = $1 AND query_start = $2 AND state IN ('active', 'idle in transaction')`, w.pid, w.start).Scan(&n)
+	if err != nil {
+		t.Fatalf("watching pg_stat_activity: %v", err)
+	}
+	return n > 0
 }
 
 func TestChaosLargeStateKilledDuringCheckpointWrites(t *testing.T) {
@@ -292,7 +316,7 @@ func TestChaosLargeStateKilledDuringCheckpointWrites(t *testing.T) {
 	// to write; the try ends when a write is seen, and the kill follows at
 	// once. Under load a try may see none: try again until the deadline.
 	topUp := max(5_000, subjects/20)
-	hits, tries, round := 0, 0, 0
+	hits, tries, round, proven := 0, 0, 0, 0
 	var hitLog []string
 	targeting := time.Now()
 	deadline = targeting.Add(5*time.Minute + scale*3*time.Minute)
@@ -315,16 +339,20 @@ func TestChaosLargeStateKilledDuringCheckpointWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 		tries++
-		q, ok := watch.await(t, since, time.Minute)
+		w, ok := watch.await(t, since, time.Minute)
 		if !ok {
 			continue
 		}
 		serve.kill()
 		hits++
-		hitLog = append(hitLog, q)
+		if watch.stillRunning(t, w) {
+			proven++
+		}
+		hitLog = append(hitLog, w.query)
 		start()
 	}
-	t.Logf("%d of %d tries killed an instance during a checkpoint write; the statements in flight: %q", hits, tries, hitLog)
+	t.Logf("%d of %d tries killed an instance during a checkpoint write (%d of them still in flight after the death, the others "+
+		"seen a few milliseconds before it); the statements: %q", hits, tries, proven, hitLog)
 
 	// And one more at a random moment.
 	opened()

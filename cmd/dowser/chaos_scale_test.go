@@ -90,14 +90,14 @@ func committedOffsets(ctx context.Context, brokers, topic, group string, partiti
 var (
 	openedPartition  = regexp.MustCompile(`\bpartition=(\d+)`)
 	openedCheckpoint = regexp.MustCompile(`\bcheckpoint_offset=(-?\d+)`)
-	openedStateBytes = regexp.MustCompile(`\bstate_bytes=(\d+)`)
+	openedStateSize  = regexp.MustCompile(`\bstate_(bytes|rows)=(\d+)`)
 )
 
 // partitionOpened is one "partition opened" line of a process's log.
 type partitionOpened struct {
 	partition  int
 	checkpoint int64
-	stateBytes string // as logged, when it is
+	stateSize  string // as logged ("123 rows", "4567 bytes"), when it is
 }
 
 // opened returns the "partition opened" lines of p's log so far.
@@ -115,8 +115,8 @@ func (p *process) opened() []partitionOpened {
 		if m := openedCheckpoint.FindStringSubmatch(line); m != nil {
 			o.checkpoint, _ = strconv.ParseInt(m[1], 10, 64)
 		}
-		if m := openedStateBytes.FindStringSubmatch(line); m != nil {
-			o.stateBytes = m[1]
+		if m := openedStateSize.FindStringSubmatch(line); m != nil {
+			o.stateSize = m[2] + " " + m[1]
 		}
 		out = append(out, o)
 	}
@@ -373,7 +373,7 @@ func TestChaosLargeStateKilledDuringCheckpointWrites(t *testing.T) {
 	}
 	var restored []string
 	for _, o := range final {
-		restored = append(restored, fmt.Sprintf("%d at offset %d (state %s bytes)", o.partition, o.checkpoint, cmp.Or(o.stateBytes, "?")))
+		restored = append(restored, fmt.Sprintf("%d at offset %d (state %s)", o.partition, o.checkpoint, cmp.Or(o.stateSize, "of unlogged size")))
 	}
 	t.Logf("the last instance restored partitions %s; the whole test took %v", strings.Join(restored, ", "), time.Since(began).Round(time.Second))
 }

@@ -296,7 +296,7 @@ func TestChaosLargeStateKilledDuringCheckpointWrites(t *testing.T) {
 	if err := <-produced; err != nil {
 		t.Fatal(err)
 	}
-	produced = closedChan()
+	produced = closedChan() // for finish, which waits for the production
 	deadline := time.Now().Add(2*time.Minute + scale*2*time.Minute)
 	for {
 		got, err := committedOffsets(r.ctx, r.kafkaAddr, "dowser.events", "dowser", partitions)
@@ -323,7 +323,7 @@ func TestChaosLargeStateKilledDuringCheckpointWrites(t *testing.T) {
 	for hits < midWrite {
 		if time.Now().After(deadline) {
 			t.Fatalf("only %d of %d kills landed during a checkpoint write in %d tries over %v: no session of a dowser serve was seen "+
-				"in a statement on a table named checkpoint*; logs in %s", hits, midWrite, tries, time.Since(targeting).Round(time.Second), r.dir)
+				"writing into a table named checkpoint*; logs in %s", hits, midWrite, tries, time.Since(targeting).Round(time.Second), r.dir)
 		}
 		opened()
 		round++

@@ -123,17 +123,22 @@ func (p *process) opened() []partitionOpened {
 	return out
 }
 
-// awaitOpened waits until p has opened n partitions (claimed and restored
-// their checkpoints) and returns the log lines that say so.
+// awaitOpened waits until p has opened n distinct partitions (claimed and
+// restored their checkpoints) and returns the log lines that say so.
 func awaitOpened(t *testing.T, p *process, n int, within time.Duration) []partitionOpened {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		if o := p.opened(); len(o) >= n {
+		o := p.opened()
+		seen := map[int]bool{}
+		for _, l := range o {
+			seen[l.partition] = true
+		}
+		if len(seen) >= n {
 			return o
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s opened %d of %d partitions in %v", p.log, len(p.opened()), n, within)
+			t.Fatalf("%s opened %d of %d partitions in %v", p.log, len(seen), n, within)
 		}
 		time.Sleep(50 * time.Millisecond) // another process: nothing to await but its log
 	}

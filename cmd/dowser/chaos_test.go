@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -78,17 +80,17 @@ type chaosEvent struct {
 	Time     time.Time `json:"time"`
 	Customer struct {
 		ID        string `json:"id"`
-		AccountID string `json:"account_id"`
+		AccountID string `json:"account_id,omitempty"`
 	} `json:"customer"`
 	Properties map[string]string `json:"properties"`
 }
 
 // chaosEvents makes n events over accounts, each account's events in one
 // partition (keyed by account). Time runs on one clock, as it does for
-// real trackers, a few seconds per event; each event is up to five minutes
+// real trackers, up to step per event; each event is up to five minutes
 // late, so some arrive out of order inside the windows; a few are exact
 // duplicates of earlier ones.
-func chaosEvents(rng *rand.Rand, n, accounts int) []chaosEvent {
+func chaosEvents(rng *rand.Rand, n, accounts int, step time.Duration) []chaosEvent {
 	clock := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	out := make([]chaosEvent, 0, n)
 	for len(out) < n {
@@ -96,7 +98,7 @@ func chaosEvents(rng *rand.Rand, n, accounts int) []chaosEvent {
 			out = append(out, out[rng.IntN(len(out))]) // an upstream duplicate
 			continue
 		}
-		clock = clock.Add(time.Duration(rng.IntN(4000)) * time.Millisecond)
+		clock = clock.Add(time.Duration(rng.Int64N(int64(step))))
 		a := rng.IntN(accounts)
 		var ev chaosEvent
 		ev.ID = fmt.Sprintf("e%d", len(out))
@@ -122,7 +124,9 @@ func chaosEvents(rng *rand.Rand, n, accounts int) []chaosEvent {
 // events so far with a time in (e.time − within, e.time]; fire when there
 // are at least count and no alert of the subject in (e.time − cooldown,
 // e.time]. Per subject, events are seen in produce order, which is
-// partition order because one account is one partition.
+// partition order because one account (or, without one, one customer) is
+// one partition. An account-scoped signal falls back to the customer when
+// the event names no account, as the detector does.
 func oracle(events []chaosEvent) map[string]bool {
 	type key struct{ sig, subject string }
 	times := map[key][]time.Time{}
@@ -135,7 +139,7 @@ func oracle(events []chaosEvent) map[string]bool {
 				continue
 			}
 			subject := "customer:" + e.Customer.ID
-			if s.account {
+			if s.account && e.Customer.AccountID != "" {
 				subject = "account:" + e.Customer.AccountID
 			}
 			k := key{s.id, subject}
@@ -304,17 +308,25 @@ type chaosRun struct {
 	rng       *rand.Rand
 	events    []chaosEvent
 	want      map[string]bool
+	// catchUp bounds how long finish waits for the group to catch up.
+	catchUp time.Duration
 }
 
 // newChaosRun prepares the database at db (migrated, with the signals and
 // with rep-ana owning every account, so every alert reaches her), starts the
-// broker process and makes n events. It reads DOWSER_CHAOS_EVENTS when set.
+// broker process and makes n events, a few seconds apart. It reads
+// DOWSER_CHAOS_EVENTS when set.
 func newChaosRun(t *testing.T, db string, n int) *chaosRun {
+	return newChaosRunStep(t, db, n, 4*time.Second)
+}
+
+// newChaosRunStep is newChaosRun with events up to step apart.
+func newChaosRunStep(t *testing.T, db string, n int, step time.Duration) *chaosRun {
 	if v, _ := strconv.Atoi(os.Getenv("DOWSER_CHAOS_EVENTS")); v > 0 {
 		n = v
 	}
 	const accounts = 500
-	r := &chaosRun{t: t, ctx: context.Background(), bin: buildBinary(t), dir: t.TempDir(), db: db}
+	r := &chaosRun{t: t, ctx: context.Background(), bin: buildBinary(t), dir: t.TempDir(), db: db, catchUp: 3 * time.Minute}
 	t.Cleanup(func() {
 		// Keep the processes' logs of a failed run for whoever looks next.
 		if !t.Failed() {
@@ -366,7 +378,7 @@ func newChaosRun(t *testing.T, db string, n int) *chaosRun {
 	// port: a refused dial ends the production.
 	awaitListening(t, r.kafkaAddr)
 	r.rng = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
-	r.events = chaosEvents(r.rng, n, accounts)
+	r.events = chaosEvents(r.rng, n, accounts, step)
 	r.want = oracle(r.events)
 	return r
 }
@@ -382,26 +394,45 @@ func (r *chaosRun) serve(name string) (*process, string) {
 // produce writes every event in the background; the channel says how it
 // ended.
 func (r *chaosRun) produce() <-chan error {
+	return r.produceAll(slices.Values(r.events))
+}
+
+// produceAll writes events in the background, in order, at full speed;
+// the channel says how it ended.
+func (r *chaosRun) produceAll(events iter.Seq[chaosEvent]) <-chan error {
 	produced := make(chan error, 1)
-	go func() {
-		w := &kafkago.Writer{Addr: kafkago.TCP(r.kafkaAddr), Topic: "dowser.events", Balancer: &kafkago.Hash{},
-			BatchSize: 1000, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafkago.RequireAll, AllowAutoTopicCreation: true}
-		defer w.Close()
-		const chunk = 2000
-		for i := 0; i < len(r.events); i += chunk {
-			var msgs []kafkago.Message
-			for _, e := range r.events[i:min(i+chunk, len(r.events))] {
-				b, _ := json.Marshal(e)
-				msgs = append(msgs, kafkago.Message{Key: []byte(e.Customer.AccountID), Value: b})
-			}
-			if err := w.WriteMessages(r.ctx, msgs...); err != nil {
-				produced <- fmt.Errorf("producing: %w", err)
-				return
+	go func() { produced <- r.write(events) }()
+	return produced
+}
+
+// write produces events, in order, each keyed by its account or, without
+// one, its customer, and returns once the broker has them all.
+func (r *chaosRun) write(events iter.Seq[chaosEvent]) error {
+	w := &kafkago.Writer{Addr: kafkago.TCP(r.kafkaAddr), Topic: "dowser.events", Balancer: &kafkago.Hash{},
+		BatchSize: 1000, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafkago.RequireAll, AllowAutoTopicCreation: true}
+	defer w.Close()
+	const chunk = 2000
+	msgs := make([]kafkago.Message, 0, chunk)
+	flush := func() error {
+		if err := w.WriteMessages(r.ctx, msgs...); err != nil {
+			return fmt.Errorf("producing: %w", err)
+		}
+		msgs = msgs[:0]
+		return nil
+	}
+	for e := range events {
+		b, _ := json.Marshal(e)
+		msgs = append(msgs, kafkago.Message{Key: []byte(cmp.Or(e.Customer.AccountID, e.Customer.ID)), Value: b})
+		if len(msgs) == chunk {
+			if err := flush(); err != nil {
+				return err
 			}
 		}
-		produced <- nil
-	}()
-	return produced
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return flush()
 }
 
 // pause waits a random 0.5 to 3 s: chaos needs random moments, this is not
@@ -418,14 +449,14 @@ func (r *chaosRun) finish(produced <-chan error, what string) int {
 	if err := <-produced; err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(3 * time.Minute)
+	deadline := time.Now().Add(r.catchUp)
 	for {
 		done, err := caughtUp(r.ctx, r.kafkaAddr, "dowser.events", "dowser")
 		if err == nil && done {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("detector did not catch up within 3 minutes (last error %v); logs in %s", err, r.dir)
+			t.Fatalf("detector did not catch up within %v (last error %v); logs in %s", r.catchUp, err, r.dir)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -43,6 +43,7 @@ type ScaleResult struct {
 	ConsumeEPS    *float64       `json:"consume_eps"`
 	LastMinuteEPS *float64       `json:"last_minute_eps"`
 	Segments      []ScaleSegment `json:"segments"`
+	Timeline      []ScaleTick    `json:"timeline"`
 
 	// Checkpoints during the growth: mean duration, the last one's size
 	// (dowser_checkpoint_bytes), the WAL the PostgreSQL server wrote a
@@ -86,8 +87,24 @@ type ScaleSegment struct {
 	CheckpointMs *float64 `json:"checkpoint_mean_ms"`
 }
 
-// scaleSegment is the events of one segment of the growth's consume rate.
-const scaleSegment = 1_000_000
+// nextSegment is where the growth's consume-rate segment that starts at
+// consumed events ends: every 100,000 events up to a million, where the
+// rate of a service that collapses is worth seeing closely, then every
+// million.
+func nextSegment(consumed int64) int64 {
+	if consumed < 1_000_000 {
+		return (consumed/100_000 + 1) * 100_000
+	}
+	return (consumed/1_000_000 + 1) * 1_000_000
+}
+
+// ScaleTick is the growth every 30 seconds.
+type ScaleTick struct {
+	Seconds  float64 `json:"seconds"`
+	Consumed int64   `json:"consumed"`
+	Subjects int     `json:"subjects"`
+	RSSBytes int64   `json:"rss_bytes"`
+}
 
 // scaleSample is one poll of the service during the growth.
 type scaleSample struct {
@@ -98,6 +115,7 @@ type scaleSample struct {
 	cpSum      float64
 	cpCount    float64
 	wal        int64
+	rss        int64
 }
 
 // runScale is the state-at-scale stage: see docs/benchmarks.md. What it
@@ -177,7 +195,7 @@ func runScale(ctx context.Context, cfg Config, brokers []string, progress func(s
 	// The latency and restart runs need a few minutes of the time box.
 	growthEnd := stageStart.Add(max(cfg.ScaleTimeout-4*time.Minute, cfg.ScaleTimeout/2))
 	origin := scaleSample{at: time.Now(), wal: fp0.WAL}
-	samples, stopped := scaleGrowth(ctx, child, db, origin, int64(res.Events), growthEnd, maxRSS)
+	samples, stopped := scaleGrowth(ctx, child, db, origin, int64(res.Events), growthEnd, maxRSS, progress)
 	res.GrowthStopped = stopped
 	if len(samples) < 2 {
 		note("growth: no events consumed: %s", stopped)
@@ -326,7 +344,7 @@ func produceScale(ctx context.Context, brokers []string, topic string, t *scaleT
 // returns the samples and why it stopped early. The first sample is the
 // last one with nothing consumed yet: origin, the child's start, unless a
 // later poll saw nothing consumed.
-func scaleGrowth(ctx context.Context, child *serveChild, db *postgres.Store, origin scaleSample, events int64, deadline time.Time, maxRSS int64) ([]scaleSample, string) {
+func scaleGrowth(ctx context.Context, child *serveChild, db *postgres.Store, origin scaleSample, events int64, deadline time.Time, maxRSS int64, progress func(string, ...any)) ([]scaleSample, string) {
 	samples := []scaleSample{origin}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -365,12 +383,13 @@ func scaleGrowth(ctx context.Context, child *serveChild, db *postgres.Store, ori
 			return samples, ""
 		}
 		rss, _, err := child.memory()
+		samples[len(samples)-1].rss = rss
 		if err == nil && maxRSS > 0 && rss > maxRSS {
 			return samples, fmt.Sprintf("the service's RSS, %d MiB, passed the limit of %d MiB", rss>>20, maxRSS>>20)
 		}
 		if time.Since(logged) >= 30*time.Second {
 			logged = time.Now()
-			fmt.Fprintf(os.Stderr, "bench: scale: %.0f of %d events consumed, RSS %d MiB\n", s.consumed, events, rss>>20)
+			progress("scale: %.0f s: %.0f of %d events consumed, RSS %d MiB", s.at.Sub(origin.at).Seconds(), s.consumed, events, rss>>20)
 		}
 	}
 }
@@ -396,7 +415,7 @@ func scaleRates(res *ScaleResult, samples []scaleSample, t *scaleTraffic) {
 	}
 	from := first
 	for i, s := range samples {
-		next := (int64(from.consumed)/scaleSegment + 1) * scaleSegment
+		next := nextSegment(int64(from.consumed))
 		if int64(s.consumed) < next && i < len(samples)-1 {
 			continue
 		}
@@ -410,6 +429,15 @@ func scaleRates(res *ScaleResult, samples []scaleSample, t *scaleTraffic) {
 		}
 		res.Segments = append(res.Segments, seg)
 		from = s
+	}
+	var tick time.Time
+	for i, s := range samples {
+		if i > 0 && s.at.Sub(tick) < 30*time.Second && i < len(samples)-1 {
+			continue
+		}
+		tick = s.at
+		res.Timeline = append(res.Timeline, ScaleTick{Seconds: s.at.Sub(first.at).Seconds(), Consumed: int64(s.consumed),
+			Subjects: t.subjects(int(s.consumed)), RSSBytes: s.rss})
 	}
 }
 

@@ -274,6 +274,8 @@ func runScale(ctx context.Context, cfg Config, brokers []string, progress func(s
 		ms := func(d time.Duration) *float64 { return ptr(float64(d) / float64(time.Millisecond)) }
 		res.E2EP50Ms, res.E2EP99Ms, res.E2EMaxMs = ms(percentile(lat, 0.5)), ms(percentile(lat, 0.99)), ms(lat[len(lat)-1])
 		res.E2EAlerts = len(lat)
+		note("e2e: %d probe alerts at %.0f events/s of demo traffic, one in 50 a probe; latency from the probe's acknowledgement to its alert frame read by one websocket client %s",
+			len(lat), cfg.E2ERate, clientsWhere())
 	}
 
 	// SIGKILL and restart on the same database and topics.

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"testing"
 	"time"
 
 	"github.com/dowserhq/dowser/kafka"
@@ -42,6 +43,19 @@ type Config struct {
 	EngineTime time.Duration
 	// StateSubjects active subjects for the detector-state measurement.
 	StateSubjects int
+	// ScaleSubjects detector subjects the state-at-scale stage grows a
+	// `dowser serve` child process's state to (with DatabaseURL); 0 skips
+	// the stage. ScalePartitions is its topic's partition count,
+	// ScaleTimeout the most the whole stage takes, ScaleAlerts the probe
+	// alerts of its latency run (at E2ERate), and ScaleMaxRSS the child's
+	// RSS at which the growth stops (0: half the machine's available
+	// memory). ScaleOnly skips every other stage.
+	ScaleSubjects   int
+	ScalePartitions int
+	ScaleTimeout    time.Duration
+	ScaleAlerts     int
+	ScaleMaxRSS     int64
+	ScaleOnly       bool
 	// NewService builds the service the end-to-end run measures; nil
 	// skips the end-to-end run.
 	NewService func(ServiceConfig) (Service, error)
@@ -75,7 +89,9 @@ type Result struct {
 	StateSubjects    int      `json:"state_subjects"`
 	StateSignalPairs int      `json:"state_signal_subject_pairs"`
 	GOMAXPROCS       int      `json:"gomaxprocs"`
-	Notes            []string `json:"notes"`
+	// Scale is the state-at-scale stage; nil when skipped.
+	Scale *ScaleResult `json:"scale"`
+	Notes []string     `json:"notes"`
 }
 
 func ptr(v float64) *float64 { return &v }
@@ -106,6 +122,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		brokers = []string{addr}
 		progress("broker: `dowser broker` child process on %s", addr)
 		res.Notes = append(res.Notes, "broker: embedded kfake broker in a child process (`dowser broker`), in memory")
+	}
+	if cfg.ScaleOnly {
+		res.Events, res.Partitions, res.PipelineSignals = 0, 0, 0
+		if err := scaleStage(ctx, cfg, brokers, res, progress); err != nil {
+			return nil, err
+		}
+		return res, nil
 	}
 	topic := fmt.Sprintf("dowser.bench.%d", time.Now().UnixNano())
 	if err := kafka.EnsureTopics(ctx, brokers, cfg.Partitions, 1, topic, kafka.DLQTopic(topic)); err != nil {
@@ -222,7 +245,39 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.StateSubjects = cfg.StateSubjects
 	res.StateSignalPairs = pairs
 	progress("detector state: %.0f bytes a subject (%d subjects, %d signal-subject states)", per, cfg.StateSubjects, pairs)
+
+	// 7. State at scale.
+	if err := scaleStage(ctx, cfg, brokers, res, progress); err != nil {
+		return nil, err
+	}
 	return res, nil
+}
+
+// scaleStage runs the state-at-scale stage when it is asked for and
+// possible, into res.
+func scaleStage(ctx context.Context, cfg Config, brokers []string, res *Result, progress func(string, ...any)) error {
+	switch {
+	case cfg.ScaleSubjects < 1:
+		res.Notes = append(res.Notes, "scale: not measured (--scale-subjects 0)")
+		return nil
+	case cfg.DatabaseURL == "":
+		res.Notes = append(res.Notes, "scale: not measured (no --database-url / DATABASE_URL)")
+		return nil
+	case testing.Testing():
+		res.Notes = append(res.Notes, "scale: not measured (a test binary cannot be started as `dowser serve`)")
+		return nil
+	}
+	scale, notes, err := runScale(ctx, cfg, brokers, progress)
+	res.Notes = append(res.Notes, notes...)
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		res.Notes = append(res.Notes, "scale: not measured: "+err.Error())
+		return nil
+	}
+	res.Scale = scale
+	return nil
 }
 
 // percentile returns the q quantile (0..1) of sorted durations.

@@ -50,13 +50,20 @@ func clientsWhere() string {
 // dowser, the clients run in this process instead.
 func startClients(ctx context.Context, mode, addr string, n, users int, probe string) (*clients, error) {
 	args := []string{mode, addr, strconv.Itoa(n), strconv.Itoa(users), probe}
-	stdinR, stdinW := io.Pipe()
+	// A file, not an io.Pipe, for the child's input: exec would copy from
+	// a pipe in a goroutine that Wait awaits, so a child that fails
+	// before "ready" would never be waited for.
+	stdinR, stdinW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("starting the websocket clients: %w", err)
+	}
 	stdoutR, stdoutW := io.Pipe()
 	var wait func() error
 	if testing.Testing() {
 		errc := make(chan error, 1)
 		go func() {
 			err := RunClients(ctx, args, stdinR, stdoutW)
+			stdinR.Close()
 			stdoutW.CloseWithError(err)
 			errc <- err
 		}()
@@ -68,7 +75,10 @@ func startClients(ctx context.Context, mode, addr string, n, users int, probe st
 		}
 		cmd := exec.Command(exe, append([]string{"bench", ClientsArg}, args...)...)
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdinR, stdoutW, os.Stderr
-		if err := cmd.Start(); err != nil {
+		err = cmd.Start()
+		stdinR.Close() // the child's now
+		if err != nil {
+			stdinW.Close()
 			return nil, fmt.Errorf("starting %s bench %s: %w", exe, ClientsArg, err)
 		}
 		exited := make(chan error, 1)

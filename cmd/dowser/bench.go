@@ -36,11 +36,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.IntVar(&cfg.WSConns, "ws-conns", 10_000, "idle websocket connections of the memory measurement (with --database-url; 0 skips it)")
 	fs.DurationVar(&cfg.EngineTime, "engine-time", 10*time.Second, "most CPU time the engine measurement spends evaluating for one signal count")
 	fs.IntVar(&cfg.StateSubjects, "state-subjects", 1_000_000, "active subjects (people and their accounts, half each) of the detector state measurement (20 signals)")
+	fs.IntVar(&cfg.ScaleSubjects, "scale-subjects", 5_000_000, "detector subjects (people and their accounts, 5 people an account) the state-at-scale stage grows a `dowser serve` child process to (with --database-url); 0 skips the stage")
+	fs.IntVar(&cfg.ScalePartitions, "scale-partitions", 6, "partitions of the state-at-scale topic")
+	fs.DurationVar(&cfg.ScaleTimeout, "scale-timeout", 15*time.Minute, "most time the state-at-scale stage takes; what it reached by then is reported")
+	fs.IntVar(&cfg.ScaleAlerts, "scale-alerts", 300, "probe alerts of the state-at-scale latency run (at --e2e-rate)")
+	fs.Int64Var(&cfg.ScaleMaxRSS, "scale-max-rss", 0, "RSS in bytes of the service child at which the state-at-scale growth stops; 0 is half the machine's available memory")
+	fs.BoolVar(&cfg.ScaleOnly, "scale-only", false, "run only the state-at-scale stage")
 	if err := parseFlags(fs, args, stderr, getenv, map[string]string{"database-url": "DATABASE_URL"}); err != nil {
 		return err
 	}
 	if cfg.Events < 1 || cfg.Partitions < 1 || cfg.Signals < 1 || cfg.StateSubjects < 1 {
 		return errors.New("--events, --partitions, --signals and --state-subjects must be at least 1")
+	}
+	if cfg.ScaleSubjects < 0 || cfg.ScalePartitions < 1 || cfg.ScaleTimeout <= 0 || cfg.ScaleAlerts < 1 || cfg.ScaleMaxRSS < 0 {
+		return errors.New("--scale-subjects and --scale-max-rss must be at least 0, --scale-partitions and --scale-alerts at least 1, --scale-timeout positive")
 	}
 	cfg.KafkaBrokers = splitList(brokers)
 	cfg.Progress = stderr

@@ -1,0 +1,57 @@
+package postgres_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/dowserhq/dowser"
+	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser/postgres/pgtest"
+)
+
+// The footprint counts the checkpoint tables with their TOAST, and the WAL
+// position moves with a write.
+func TestFootprintCountsCheckpoints(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before, err := s.Footprint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Database <= 0 || before.WAL <= 0 {
+		t.Fatalf("footprint = %+v, want a database size and a WAL position", before)
+	}
+	if _, err := s.Checkpoints.ClaimCheckpoint(ctx, "g", "t", 0, "me"); err != nil {
+		t.Fatal(err)
+	}
+	// Random-looking text, so that compression cannot shrink it below 4 MB.
+	var b strings.Builder
+	for i := range 1 << 20 {
+		b.WriteString(string(rune('a' + (i*7919)%26)))
+		b.WriteString(string(rune('a' + (i*104729/3)%26)))
+		b.WriteString(string(rune('a' + (i*31)%26)))
+		b.WriteString(string(rune('a' + (i*i)%26)))
+	}
+	if err := s.Checkpoints.SaveCheckpoint(ctx, "g", "t", 0, "me", dowser.Checkpoint{NextOffset: 1, State: []byte(b.String())}); err != nil {
+		t.Fatal(err)
+	}
+	after, err := s.Footprint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if grew := after.Checkpoints - before.Checkpoints; grew < 1<<20 {
+		t.Errorf("checkpoint tables grew by %d bytes with a 4 MB state, want at least 1 MB", grew)
+	}
+	if after.WAL <= before.WAL {
+		t.Errorf("WAL position %d after a write, %d before: want it to move", after.WAL, before.WAL)
+	}
+}

@@ -132,7 +132,7 @@ func BenchmarkLoadCheckpointRows(b *testing.B) {
 	for _, m := range []struct {
 		name string
 		load func(context.Context, int64, func(string, []byte) error) error
-	}{{"copy", s.Checkpoints.LoadRowsCopy}, {"select", s.Checkpoints.LoadCheckpointRows}} {
+	}{{"select", s.Checkpoints.LoadCheckpointRows}} {
 		b.Run(m.name, func(b *testing.B) {
 			b.SetBytes(bytes)
 			for b.Loop() {

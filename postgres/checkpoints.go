@@ -243,7 +243,7 @@ func (s *Checkpoints) saveDelta(ctx context.Context, group, topic string, partit
 		if !s.compacting.CompareAndSwap(false, true) {
 			s.stats.skipped.Add(1)
 		} else {
-			err := s.compact(ctx, tx, id, st.baseSeq)
+			err := s.compact(ctx, tx, id, st.baseSeq, st.baseBytes+st.logBytes)
 			s.compacting.Store(false)
 			if err != nil {
 				return fmt.Errorf("compacting checkpoint %d: %w", id, err)
@@ -281,7 +281,7 @@ func encodeDelta(rows []dowser.StateRow, maxPiece int) (blobs [][]byte, size, ke
 // blobs are read newest first through a cursor, one at a time, and the
 // survivors written as new blobs as they fill, after which the old ones
 // are deleted. Readers see either the old blobs or the new ones.
-func (s *Checkpoints) compact(ctx context.Context, tx pgx.Tx, id, baseSeq int64) error {
+func (s *Checkpoints) compact(ctx context.Context, tx pgx.Tx, id, baseSeq, logSize int64) error {
 	start := time.Now()
 	var top int64
 	if err := tx.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM checkpoint_log WHERE checkpoint_id = $1`, id).Scan(&top); err != nil {
@@ -300,7 +300,7 @@ func (s *Checkpoints) compact(ctx context.Context, tx pgx.Tx, id, baseSeq int64)
 		keys    int64
 		buf     []byte // the blob read, copied out of the FETCH's result
 	)
-	w := pieceWriter{max: s.maxPiece(), flush: func(b []byte) error {
+	w := pieceWriter{max: s.maxPiece(), hint: int(logSize), reuse: true, flush: func(b []byte) error {
 		next++
 		written += int64(len(b))
 		_, err := tx.Exec(ctx, `INSERT INTO checkpoint_log (checkpoint_id, seq, data) VALUES ($1, $2, $3)`, id, next, b)

@@ -32,10 +32,12 @@ func uvarintLen(x uint64) int {
 
 // pieceWriter encodes entries into blobs of at most max bytes (an entry
 // larger than max alone gets a blob of its own) and hands each full blob
-// to flush, which then owns it.
+// to flush, which then owns it unless reuse is set (flush is done with it
+// when it returns, and the writer fills the same buffer again).
 type pieceWriter struct {
 	max   int
-	hint  int // bytes still to come, when known: sizes the next blob
+	hint  int // bytes still to come, at most: sizes the next blob
+	reuse bool
 	buf   []byte
 	flush func(blob []byte) error
 }
@@ -48,9 +50,11 @@ func addEntry[K string | []byte](w *pieceWriter, key K, data []byte) error {
 			return err
 		}
 	}
-	if w.buf == nil {
-		w.buf = make([]byte, 1, max(1+n, min(w.max, 1+w.hint)))
-		w.buf[0] = logVersion
+	if len(w.buf) == 0 {
+		if size := max(1+n, min(w.max, 1+w.hint)); cap(w.buf) < size {
+			w.buf = make([]byte, 0, size)
+		}
+		w.buf = append(w.buf, logVersion)
 	}
 	w.hint -= n
 	w.buf = binary.AppendUvarint(w.buf, uint64(len(key)))
@@ -66,11 +70,15 @@ func addEntry[K string | []byte](w *pieceWriter, key K, data []byte) error {
 
 // close flushes the blob being filled, if any.
 func (w *pieceWriter) close() error {
-	if w.buf == nil {
+	if len(w.buf) == 0 {
 		return nil
 	}
 	b := w.buf
-	w.buf = nil
+	if w.reuse {
+		w.buf = w.buf[:0]
+	} else {
+		w.buf = nil
+	}
 	return w.flush(b)
 }
 

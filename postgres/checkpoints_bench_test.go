@@ -136,7 +136,7 @@ func BenchmarkSaveCheckpointDelta(b *testing.B) {
 			}
 			b.ReportMetric(float64(i*rows)/b.Elapsed().Seconds(), "rows/s")
 			if cpu1, ok := cpu(); ok && cpuOK {
-				b.ReportMetric((cpu1 - cpu0).Seconds()/float64(i), "pg-cpu-s/op")
+				b.ReportMetric((cpu1-cpu0).Seconds()/float64(i), "pg-cpu-s/op")
 			}
 			if compact && s.Checkpoints.Compactions() < int64(i) {
 				b.Fatalf("%d compactions in %d saves, want one a save", s.Checkpoints.Compactions(), i)

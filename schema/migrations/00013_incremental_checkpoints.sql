@@ -53,21 +53,22 @@ CREATE TABLE checkpoint_log (
     data          bytea NOT NULL,
     PRIMARY KEY (checkpoint_id, seq)
 ) WITH (
-    -- A compaction leaves the partition's old blobs dead at once; vacuum as
-    -- soon as a few hundred rows are (a few of them are gigabytes of
-    -- chunks), so their space is reused by the next appends rather than
-    -- the files growing.
+    -- A compaction leaves the partition's old blobs dead at once, and the
+    -- save that compacted vacuums the table right after. Autovacuum is the
+    -- fallback (a vacuum skipped because another ran): as soon as a few
+    -- hundred rows are dead, whatever the table's size, since each dead row
+    -- can hold megabytes of chunks.
     autovacuum_vacuum_threshold = 200,
     autovacuum_vacuum_scale_factor = 0,
     -- Unthrottled: the default 2 ms sleep every 200 pages lets a
     -- gigabyte of dead chunks outlive several compactions.
     autovacuum_vacuum_cost_delay = 0,
-    -- The dead bytes are in the TOAST table: a 16 MB blob is 8,000 chunks.
-    -- Vacuum it once a tenth of its chunks are dead (plus 20,000, ~40 MB),
-    -- which every compaction passes; its live chunks are never updated, so
-    -- vacuum only ever reclaims whole deleted blobs.
+    -- The dead bytes are in the TOAST table, in 2 KB chunks (a 16 MB blob
+    -- is 8,000): vacuum it once 20,000 chunks (~40 MB) are dead, however
+    -- large the live state; its live chunks are never updated, so there is
+    -- nothing else to reclaim.
     toast.autovacuum_vacuum_threshold = 20000,
-    toast.autovacuum_vacuum_scale_factor = 0.1,
+    toast.autovacuum_vacuum_scale_factor = 0,
     toast.autovacuum_vacuum_cost_delay = 0,
     -- Appends alone (no compaction due yet) leave no dead tuples: vacuum
     -- them too now and then, so the visibility map stays current and the

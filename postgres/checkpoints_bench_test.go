@@ -251,8 +251,13 @@ func BenchmarkCompactCheckpointLog(b *testing.B) {
 // DOWSER_BLOAT_ROUNDS changes the number of rewrites.
 //
 // The log holds at most the compacted base plus as many bytes appended
-// (2× the live data); on top of that are the blobs a compaction deleted
-// until autovacuum (at most once a minute) has reclaimed them.
+// (2× the live data); during a compaction the new base is written before
+// the old blobs are deleted, and vacuumed after it commits.
+//
+// Measured (2 cores shared with other work, PostgreSQL 15): 3.27× from the
+// tenth rewrite to the hundredth (164 MB for 50 MB), 104 compactions, 3.0
+// bytes of WAL per delta byte. Without the vacuum after each compaction,
+// autovacuum alone let it reach 55× (2.8 GB) by the thirtieth rewrite.
 func TestCheckpointLogBloat(t *testing.T) {
 	if os.Getenv("DOWSER_BLOAT_TEST") == "" {
 		t.Skip("set DOWSER_BLOAT_TEST=1 to measure bloat (minutes)")

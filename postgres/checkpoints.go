@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,9 +15,51 @@ import (
 )
 
 // Checkpoints stores each partition's detector state and the offset it
-// reflects, claimed by one consumer at a time. The state is kept as rows,
-// one per subject, and each save writes only the rows that changed.
-type Checkpoints struct{ pool *pgxpool.Pool }
+// reflects, claimed by one consumer at a time. The state is kept as a
+// compacted log: each save appends the rows that changed as one blob (or
+// a few), and a save that finds as many bytes appended as the last
+// compaction left rewrites the log with only each key's newest entry.
+type Checkpoints struct {
+	pool *pgxpool.Pool
+	// compacting is held by the one compaction of this store running at a
+	// time; a save that finds it held leaves compacting to a later save.
+	compacting atomic.Bool
+	// vacuuming is held by the one vacuum of the log this store runs.
+	vacuuming atomic.Bool
+	// compactMin and pieceMax are compactMinBytes and pieceMaxBytes unless
+	// set (by tests).
+	compactMin int64
+	pieceMax   int
+	stats      compactionStats
+}
+
+// compactionStats are what Collector reports of the compactions.
+type compactionStats struct {
+	runs, skipped, nanos, written atomic.Int64
+}
+
+const (
+	// compactMinBytes is the fewest appended bytes that trigger a
+	// compaction: below it a log is small enough to read as it is.
+	compactMinBytes = 1 << 20
+	// pieceMaxBytes bounds one blob, so that no single bytea (and no
+	// buffer on either side) grows with the state.
+	pieceMaxBytes = 16 << 20
+)
+
+func (s *Checkpoints) minCompact() int64 {
+	if s.compactMin > 0 {
+		return s.compactMin
+	}
+	return compactMinBytes
+}
+
+func (s *Checkpoints) maxPiece() int {
+	if s.pieceMax > 0 {
+		return s.pieceMax
+	}
+	return pieceMaxBytes
+}
 
 // ClaimCheckpoint makes owner the only one allowed to save the partition's
 // checkpoint from now on, and returns the checkpoint to resume from: its
@@ -41,12 +84,16 @@ func (s *Checkpoints) ClaimCheckpoint(ctx context.Context, group, topic string, 
 	return cp, nil
 }
 
-// LoadCheckpointRows calls fn with every state row of checkpoint id, in no
-// particular order, and stops at fn's first error, which it returns
-// wrapped. data is valid only during the call: fn must copy what it keeps.
+// LoadCheckpointRows calls fn once with every key of checkpoint id and its
+// newest data, in no particular order, and stops at fn's first error,
+// which it returns wrapped. key may be a fresh string; data is valid only
+// during the call: fn must copy what it keeps. A blob of the log that
+// does not parse fails the load with an error naming the checkpoint and
+// the blob's seq.
 //
-// A plain SELECT read in pgx's wire buffer: a binary COPY parsed by hand
-// cost the same CPU on both sides (BenchmarkLoadCheckpointRows).
+// The log is read newest blob first, one blob in memory at a time, with
+// the set of keys already seen in the blobs appended since the last
+// compaction (the compacted blobs hold each key once).
 func (s *Checkpoints) LoadCheckpointRows(ctx context.Context, checkpointID int64, fn func(key string, data []byte) error) error {
 	if err := s.loadRows(ctx, checkpointID, fn); err != nil {
 		return markPermanent(fmt.Errorf("loading rows of checkpoint %d: %w", checkpointID, err))
@@ -55,46 +102,86 @@ func (s *Checkpoints) LoadCheckpointRows(ctx context.Context, checkpointID int64
 }
 
 func (s *Checkpoints) loadRows(ctx context.Context, checkpointID int64, fn func(key string, data []byte) error) error {
-	rows, err := s.pool.Query(ctx, `SELECT key, data FROM checkpoint_rows WHERE checkpoint_id = $1`, checkpointID)
+	// One statement, so one snapshot: base_seq matches the blobs read.
+	rows, err := s.pool.Query(ctx, `
+		SELECT l.seq, l.seq <= c.base_seq, l.data FROM checkpoint_log l JOIN checkpoints c ON c.id = l.checkpoint_id
+		WHERE l.checkpoint_id = $1 ORDER BY l.seq DESC`, checkpointID)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	var data []byte
+	seen := map[string]struct{}{}
+	var (
+		seq  int64
+		base bool
+		blob []byte
+	)
 	for rows.Next() {
-		v := rows.RawValues()
-		// The raw value is data as stored only in the binary format, which
-		// pgx asks for unless configured for the simple protocol.
-		if rows.FieldDescriptions()[1].Format == pgx.BinaryFormatCode {
-			data = v[1]
-		} else if err := rows.Scan(nil, &data); err != nil {
+		if err := scanBlob(rows, &seq, &base, &blob); err != nil {
 			return err
 		}
-		if err := fn(string(v[0]), data); err != nil {
+		err := parseBlob(blob, func(k, data []byte) error {
+			if _, ok := seen[string(k)]; ok {
+				return nil
+			}
+			if base {
+				// Compacted: the key is nowhere else in the base, and
+				// nothing older follows.
+				if data == nil {
+					return nil
+				}
+				return fn(string(k), data)
+			}
+			key := string(k)
+			seen[key] = struct{}{}
+			if data == nil {
+				return nil
+			}
+			return fn(key, data)
+		})
+		if errors.Is(err, errCorrupt) {
+			return fmt.Errorf("log blob seq %d: %w", seq, err)
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return rows.Err()
 }
 
-// Bounds of one statement of a save: a large delta is cut into statements
-// of at most this many rows or bytes, all sent in one round trip, so that
-// no single array parameter grows with the state.
-const (
-	saveChunkRows  = 8192
-	saveChunkBytes = 4 << 20
-)
+// scanBlob reads a row of (seq, base, data), data in pgx's wire buffer
+// when it can: valid until the next row.
+func scanBlob(rows pgx.Rows, seq *int64, base *bool, blob *[]byte) error {
+	// The raw value is data as stored only in the binary format, which
+	// pgx asks for unless configured for the simple protocol.
+	if rows.FieldDescriptions()[2].Format == pgx.BinaryFormatCode {
+		if err := rows.Scan(seq, base, nil); err != nil {
+			return err
+		}
+		*blob = rows.RawValues()[2]
+		return nil
+	}
+	return rows.Scan(seq, base, blob)
+}
 
 // SaveCheckpointDelta applies d on top of the partition's checkpoint in one
-// transaction: the rows with nil Data are deleted, the others written, and
-// the meta, offset and erasure sequence replaced; the legacy snapshot, if
-// any, is cleared. It does so only while owner holds the claim; otherwise
-// it returns an error wrapping dowser.ErrNotOwner and changes nothing.
+// transaction: its rows are appended to the log (nil Data as a delete),
+// after deleting the whole log if d.Reset, and the meta, offset and erasure
+// sequence replaced; the legacy snapshot, if any, is cleared. It does so
+// only while owner holds the claim; otherwise it returns an error wrapping
+// dowser.ErrNotOwner and changes nothing.
 //
 // Deltas must be saved in order, each on top of the previous one; the
 // order of d.Rows does not matter. A key should appear at most once in a
 // delta; if it appears more, its last occurrence wins. Saving the same
-// delta again (after an unknown commit outcome, say) changes nothing more.
+// delta again (after an unknown commit outcome, say) appends the same
+// entries again, which changes no key's newest data; the next compaction
+// drops the copies.
+//
+// When the bytes appended since the last compaction reach the size it
+// left (and at least 1 MiB), the save compacts the log in the same
+// transaction, unless another save of this store is compacting, and after
+// committing vacuums the log to reclaim the blobs it deleted.
 func (s *Checkpoints) SaveCheckpointDelta(ctx context.Context, group, topic string, partition int, owner string, d *dowser.CheckpointDelta) error {
 	if err := s.saveDelta(ctx, group, topic, partition, owner, d); err != nil {
 		return markPermanent(fmt.Errorf("saving checkpoint of %s/%d: %w", topic, partition, err))
@@ -102,7 +189,15 @@ func (s *Checkpoints) SaveCheckpointDelta(ctx context.Context, group, topic stri
 	return nil
 }
 
+// logState is a partition's log bookkeeping, as in its checkpoints row.
+type logState struct {
+	baseBytes, logBytes, baseSeq, liveKeys int64
+}
+
 func (s *Checkpoints) saveDelta(ctx context.Context, group, topic string, partition int, owner string, d *dowser.CheckpointDelta) error {
+	// Encoded before the transaction: no lock is held meanwhile.
+	blobs, appended, keys := encodeDelta(d.Rows, s.maxPiece())
+
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return err
@@ -110,11 +205,15 @@ func (s *Checkpoints) saveDelta(ctx context.Context, group, topic string, partit
 	defer func() { _ = tx.Rollback(ctx) }()
 	// The row lock orders this save against a claim: a claim waits for it
 	// to commit (and then returns what it wrote), or this save waits for
-	// the claim and finds another owner.
+	// the claim and finds another owner. It also makes this save the only
+	// writer of the partition's log until it commits.
 	var id int64
 	var holder string
-	err = tx.QueryRow(ctx, `SELECT id, owner FROM checkpoints WHERE group_id = $1 AND topic = $2 AND partition = $3 FOR UPDATE`,
-		group, topic, partition).Scan(&id, &holder)
+	var st logState
+	err = tx.QueryRow(ctx, `
+		SELECT id, owner, base_bytes, log_bytes, base_seq, live_keys FROM checkpoints
+		WHERE group_id = $1 AND topic = $2 AND partition = $3 FOR UPDATE`,
+		group, topic, partition).Scan(&id, &holder, &st.baseBytes, &st.logBytes, &st.baseSeq, &st.liveKeys)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && holder != owner) {
 		return dowser.ErrNotOwner
 	}
@@ -124,85 +223,173 @@ func (s *Checkpoints) saveDelta(ctx context.Context, group, topic string, partit
 
 	var b pgx.Batch
 	if d.Reset {
-		b.Queue(`DELETE FROM checkpoint_rows WHERE checkpoint_id = $1`, id)
+		// The delta is the whole state: it counts as the base, so that a
+		// large rebuilt state is not compacted again at once.
+		b.Queue(`DELETE FROM checkpoint_log WHERE checkpoint_id = $1`, id)
+		st = logState{baseBytes: appended, liveKeys: keys}
+	} else {
+		st.logBytes += appended
 	}
-	queueRows(&b, id, lastOccurrences(d.Rows))
-	b.Queue(`UPDATE checkpoints SET next_offset = $2, erasure_seq = $3, meta = $4, state = '', updated_at = now() WHERE id = $1`,
-		id, d.NextOffset, d.ErasureSeq, nonNil(d.Meta))
+	// The blob holding the delta's last rows gets the highest seq: each
+	// statement sees the previous one's row.
+	for i := len(blobs) - 1; i >= 0; i-- {
+		b.Queue(`INSERT INTO checkpoint_log (checkpoint_id, seq, data)
+			SELECT $1, coalesce(max(seq), 0) + 1, $2 FROM checkpoint_log WHERE checkpoint_id = $1`, id, blobs[i])
+	}
+	b.Queue(`UPDATE checkpoints SET next_offset = $2, erasure_seq = $3, meta = $4, state = '', updated_at = now(),
+		base_bytes = $5, log_bytes = $6, base_seq = $7, live_keys = $8 WHERE id = $1`,
+		id, d.NextOffset, d.ErasureSeq, nonNil(d.Meta), st.baseBytes, st.logBytes, st.baseSeq, st.liveKeys)
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return err
 	}
-	return tx.Commit(ctx)
-}
-
-// queueRows queues the statements deleting and upserting rows, each within
-// the chunk bounds.
-func queueRows(b *pgx.Batch, id int64, rows []dowser.StateRow) {
-	var (
-		delKeys []string
-		upKeys  []string
-		upData  [][]byte
-		upBytes int
-	)
-	flushDeletes := func() {
-		if len(delKeys) > 0 {
-			b.Queue(`DELETE FROM checkpoint_rows WHERE checkpoint_id = $1 AND key = ANY($2::text[])`, id, delKeys)
-			delKeys = nil
-		}
-	}
-	flushUpserts := func() {
-		if len(upKeys) > 0 {
-			// An unchanged row is not rewritten: a retried delta leaves no
-			// dead versions behind.
-			b.Queue(`
-				INSERT INTO checkpoint_rows (checkpoint_id, key, data)
-				SELECT $1, k, v FROM unnest($2::text[], $3::bytea[]) AS u(k, v)
-				ON CONFLICT (checkpoint_id, key) DO UPDATE SET data = EXCLUDED.data
-				WHERE checkpoint_rows.data IS DISTINCT FROM EXCLUDED.data`, id, upKeys, upData)
-			upKeys, upData, upBytes = nil, nil, 0
-		}
-	}
-	for _, r := range rows {
-		if r.Data == nil {
-			delKeys = append(delKeys, r.Key)
-			if len(delKeys) == saveChunkRows {
-				flushDeletes()
+	compacted := false
+	if st.logBytes >= max(st.baseBytes, s.minCompact()) {
+		if !s.compacting.CompareAndSwap(false, true) {
+			s.stats.skipped.Add(1)
+		} else {
+			err := s.compact(ctx, tx, id, st.baseSeq, st.baseBytes+st.logBytes)
+			s.compacting.Store(false)
+			if err != nil {
+				return fmt.Errorf("compacting checkpoint %d: %w", id, err)
 			}
-			continue
-		}
-		upKeys = append(upKeys, r.Key)
-		upData = append(upData, r.Data)
-		upBytes += len(r.Key) + len(r.Data)
-		if len(upKeys) == saveChunkRows || upBytes >= saveChunkBytes {
-			flushUpserts()
+			compacted = true
 		}
 	}
-	flushDeletes()
-	flushUpserts()
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	if compacted {
+		s.vacuumLog(ctx)
+	}
+	return nil
 }
 
-// lastOccurrences returns rows with only the last occurrence of each key,
-// in their order; rows itself when no key repeats (the documented case),
-// since one statement may not upsert the same key twice.
-func lastOccurrences(rows []dowser.StateRow) []dowser.StateRow {
-	seen := make(map[string]int, len(rows))
-	dup := false
-	for i, r := range rows {
-		if _, ok := seen[r.Key]; ok {
-			dup = true
+// vacuumLog reclaims the blobs a compaction just deleted, unless this
+// store or another session is vacuuming the log already. Left to
+// autovacuum, which looks at most once a minute (autovacuum_naptime), they
+// piled up to a minute of writes: 2.8 GB for 50 MB of live state in
+// TestCheckpointLogBloat. Best effort: the save has committed, and
+// autovacuum remains.
+func (s *Checkpoints) vacuumLog(ctx context.Context) {
+	if !s.vacuuming.CompareAndSwap(false, true) {
+		return
+	}
+	defer s.vacuuming.Store(false)
+	_, _ = s.pool.Exec(ctx, `VACUUM (SKIP_LOCKED) checkpoint_log`)
+}
+
+// encodeDelta encodes rows as log blobs, last row first so that a key's
+// last occurrence is its first entry, and returns them, their bytes and
+// the rows that are not deletes.
+func encodeDelta(rows []dowser.StateRow, maxPiece int) (blobs [][]byte, size, keys int64) {
+	total := 0
+	for _, r := range rows {
+		total += entrySize(len(r.Key), r.Data)
+		if r.Data != nil {
+			keys++
 		}
-		seen[r.Key] = i
 	}
-	if !dup {
-		return rows
+	w := pieceWriter{max: maxPiece, hint: total, flush: func(b []byte) error {
+		blobs = append(blobs, b)
+		size += int64(len(b))
+		return nil
+	}}
+	for i := len(rows) - 1; i >= 0; i-- {
+		_ = addEntry(&w, rows[i].Key, rows[i].Data) // flush cannot fail
 	}
-	out := make([]dowser.StateRow, 0, len(seen))
-	for i, r := range rows {
-		if seen[r.Key] == i {
-			out = append(out, r)
+	_ = w.close()
+	return blobs, size, keys
+}
+
+// compact rewrites the log of checkpoint id, inside the transaction that
+// holds its row lock, with only the newest entry of each live key: the
+// blobs are read newest first through a cursor, one at a time, and the
+// survivors written as new blobs as they fill, after which the old ones
+// are deleted. Readers see either the old blobs or the new ones.
+func (s *Checkpoints) compact(ctx context.Context, tx pgx.Tx, id, baseSeq, logSize int64) error {
+	start := time.Now()
+	var top int64
+	if err := tx.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM checkpoint_log WHERE checkpoint_id = $1`, id).Scan(&top); err != nil {
+		return err
+	}
+	// A cursor sees the rows as of its DECLARE: not the blobs this
+	// compaction writes (seq > top) after it.
+	if _, err := tx.Exec(ctx, `DECLARE compaction NO SCROLL CURSOR FOR
+		SELECT seq, seq <= $2, data FROM checkpoint_log WHERE checkpoint_id = $1 AND seq <= $3 ORDER BY seq DESC`, id, baseSeq, top); err != nil {
+		return err
+	}
+	var (
+		seen    = map[string]struct{}{}
+		next    = top
+		written int64
+		keys    int64
+		buf     []byte // the blob read, copied out of the FETCH's result
+	)
+	w := pieceWriter{max: s.maxPiece(), hint: int(logSize), reuse: true, flush: func(b []byte) error {
+		next++
+		written += int64(len(b))
+		_, err := tx.Exec(ctx, `INSERT INTO checkpoint_log (checkpoint_id, seq, data) VALUES ($1, $2, $3)`, id, next, b)
+		return err
+	}}
+	for {
+		var seq int64
+		var base, got bool
+		// The connection is busy until the FETCH's result is read: the
+		// blob is copied out so that full blobs can be written meanwhile.
+		rows, err := tx.Query(ctx, `FETCH 1 FROM compaction`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var raw []byte
+			if err := scanBlob(rows, &seq, &base, &raw); err != nil {
+				rows.Close()
+				return err
+			}
+			buf = append(buf[:0], raw...)
+			got = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if !got {
+			break
+		}
+		err = parseBlob(buf, func(k, data []byte) error {
+			if _, ok := seen[string(k)]; ok {
+				return nil
+			}
+			if !base {
+				seen[string(k)] = struct{}{}
+			}
+			if data == nil {
+				return nil
+			}
+			keys++
+			return addEntry(&w, k, data)
+		})
+		if errors.Is(err, errCorrupt) {
+			return fmt.Errorf("log blob seq %d: %w", seq, err)
+		}
+		if err != nil {
+			return err
 		}
 	}
-	return out
+	if err := w.close(); err != nil {
+		return err
+	}
+	var b pgx.Batch
+	b.Queue(`CLOSE compaction`)
+	b.Queue(`DELETE FROM checkpoint_log WHERE checkpoint_id = $1 AND seq <= $2`, id, top)
+	b.Queue(`UPDATE checkpoints SET base_bytes = $2, log_bytes = 0, base_seq = $3, live_keys = $4 WHERE id = $1`, id, written, next, keys)
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return err
+	}
+	s.stats.runs.Add(1)
+	s.stats.written.Add(written)
+	s.stats.nanos.Add(int64(time.Since(start)))
+	return nil
 }
 
 // nonNil is b, or an empty slice for nil: meta is NOT NULL.
@@ -243,41 +430,58 @@ func (s *Checkpoints) CheckpointStates(ctx context.Context, group, topic string)
 // collectTimeout bounds the queries of one scrape.
 const collectTimeout = 2 * time.Second
 
-// Collector gauges the checkpoint tables at each scrape, for the caller to
-// register: dowser_checkpoint_table_bytes, their size on disk (indexes and
-// TOAST included), and dowser_checkpoint_rows, the estimated live state
-// rows. Both are cheap catalog reads; a scrape that cannot read them within
-// collectTimeout reports neither.
+// Collector reports, for the caller to register, at each scrape:
+// dowser_checkpoint_table_bytes, the checkpoint tables' size on disk
+// (indexes and TOAST included); dowser_checkpoint_log_bytes, the bytes of
+// the logs' entries (what compaction bounds: the table over it is
+// PostgreSQL's overhead and dead space awaiting vacuum);
+// dowser_checkpoint_keys, the live keys as of each partition's last
+// compaction (or reset); and counters of this store's compactions. The
+// gauges are cheap reads; a scrape that cannot read them within
+// collectTimeout reports only the counters.
 func (s *Checkpoints) Collector() prometheus.Collector {
 	return &checkpointCollector{
-		pool:  s.pool,
-		bytes: prometheus.NewDesc("dowser_checkpoint_table_bytes", "Size on disk of the checkpoint tables, indexes and TOAST included.", nil, nil),
-		rows:  prometheus.NewDesc("dowser_checkpoint_rows", "Estimated live rows of the checkpoints' state (from the statistics, not counted).", nil, nil),
+		pool:     s.pool,
+		stats:    &s.stats,
+		bytes:    prometheus.NewDesc("dowser_checkpoint_table_bytes", "Size on disk of the checkpoint tables, indexes and TOAST included.", nil, nil),
+		logBytes: prometheus.NewDesc("dowser_checkpoint_log_bytes", "Bytes of the checkpoint logs' entries: the compacted ones and those appended since.", nil, nil),
+		keys:     prometheus.NewDesc("dowser_checkpoint_keys", "Live keys of the checkpoints' state as of each partition's last compaction or reset (later deltas not counted).", nil, nil),
+		runs:     prometheus.NewDesc("dowser_checkpoint_compactions_total", "Compactions of a checkpoint log by this instance.", nil, nil),
+		skipped:  prometheus.NewDesc("dowser_checkpoint_compactions_skipped_total", "Compactions due but left to a later save because another was running.", nil, nil),
+		seconds:  prometheus.NewDesc("dowser_checkpoint_compaction_seconds_total", "Time spent compacting checkpoint logs, within their saves.", nil, nil),
+		written:  prometheus.NewDesc("dowser_checkpoint_compaction_written_bytes_total", "Bytes of entries that compactions rewrote.", nil, nil),
 	}
 }
 
 type checkpointCollector struct {
-	pool        *pgxpool.Pool
-	bytes, rows *prometheus.Desc
+	pool                                                   *pgxpool.Pool
+	stats                                                  *compactionStats
+	bytes, logBytes, keys, runs, skipped, seconds, written *prometheus.Desc
 }
 
 func (c *checkpointCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.bytes
-	ch <- c.rows
+	for _, d := range []*prometheus.Desc{c.bytes, c.logBytes, c.keys, c.runs, c.skipped, c.seconds, c.written} {
+		ch <- d
+	}
 }
 
 func (c *checkpointCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(c.runs, prometheus.CounterValue, float64(c.stats.runs.Load()))
+	ch <- prometheus.MustNewConstMetric(c.skipped, prometheus.CounterValue, float64(c.stats.skipped.Load()))
+	ch <- prometheus.MustNewConstMetric(c.seconds, prometheus.CounterValue, time.Duration(c.stats.nanos.Load()).Seconds())
+	ch <- prometheus.MustNewConstMetric(c.written, prometheus.CounterValue, float64(c.stats.written.Load()))
 	ctx, cancel := context.WithTimeout(context.Background(), collectTimeout)
 	defer cancel()
-	var size, live int64
+	var size, logBytes, keys int64
 	err := c.pool.QueryRow(ctx, `
-		SELECT pg_total_relation_size('checkpoints') + pg_total_relation_size('checkpoint_rows'),
-		       coalesce((SELECT n_live_tup FROM pg_stat_user_tables WHERE relid = 'checkpoint_rows'::regclass), 0)`).Scan(&size, &live)
+		SELECT pg_total_relation_size('checkpoints') + pg_total_relation_size('checkpoint_log'),
+		       coalesce(sum(base_bytes + log_bytes), 0)::bigint, coalesce(sum(live_keys), 0)::bigint FROM checkpoints`).Scan(&size, &logBytes, &keys)
 	if err != nil {
 		// An error metric would fail the whole scrape; missing gauges are
 		// enough to notice.
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(size))
-	ch <- prometheus.MustNewConstMetric(c.rows, prometheus.GaugeValue, float64(live))
+	ch <- prometheus.MustNewConstMetric(c.logBytes, prometheus.GaugeValue, float64(logBytes))
+	ch <- prometheus.MustNewConstMetric(c.keys, prometheus.GaugeValue, float64(keys))
 }

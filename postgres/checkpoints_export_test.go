@@ -31,14 +31,27 @@ func (s *DB) MigrateTo(ctx context.Context, version int64) error {
 	return nil
 }
 
-// LoadRowsCopy is the binary COPY that BenchmarkLoadCheckpointRows
-// measures LoadCheckpointRows against.
-func (s *Checkpoints) LoadRowsCopy(ctx context.Context, id int64, fn func(string, []byte) error) error {
-	return s.loadRowsCopy(ctx, id, fn)
+// SetCompaction makes s compact once minBytes are appended (and as many
+// as the last compaction left) and cut blobs at maxPiece bytes, so that
+// tests see both with little data.
+func (s *Checkpoints) SetCompaction(minBytes int64, maxPiece int) {
+	s.compactMin, s.pieceMax = minBytes, maxPiece
 }
 
-// SaveChunkRows is the most rows one statement of a save writes.
-const SaveChunkRows = saveChunkRows
+// Compactions is how many compactions s has run.
+func (s *Checkpoints) Compactions() int64 { return s.stats.runs.Load() }
 
 // Pool lets a test change the checkpoint tables behind the store's back.
 func (s *Checkpoints) Pool() *pgxpool.Pool { return s.pool }
+
+// HoldCompaction takes the compaction semaphore as a running compaction
+// would, until release.
+func (s *Checkpoints) HoldCompaction() (release func()) {
+	if !s.compacting.CompareAndSwap(false, true) {
+		panic("compaction already held")
+	}
+	return func() { s.compacting.Store(false) }
+}
+
+// ParseLogBlob calls fn with each entry of a log blob (nil data: deleted).
+func ParseLogBlob(blob []byte, fn func(key, data []byte) error) error { return parseBlob(blob, fn) }

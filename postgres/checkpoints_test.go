@@ -102,8 +102,9 @@ func TestCheckpointDeltasApplyInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// More rows than one statement writes, to cross chunk boundaries.
-	n := 2*postgres.SaveChunkRows + 17
+	// Blobs of 64 KB: the delta is cut into many.
+	s.Checkpoints.SetCompaction(0, 64<<10)
+	n := 20_017
 	big := &dowser.CheckpointDelta{NextOffset: 1, Meta: []byte("m1")}
 	want := map[string]string{}
 	for i := range n {
@@ -246,28 +247,30 @@ func TestCheckpointSaveRacingClaim(t *testing.T) {
 	t.Logf("saves landed before the claim: %d, refused: %d", outcomes[true], outcomes[false])
 }
 
-func TestCheckpointSaveOfUnstorableKeyIsPermanent(t *testing.T) {
+// TestCheckpointKeysAreBytes: keys are bytes inside a blob, not text
+// columns, so a key that PostgreSQL text could not hold (a NUL, invalid
+// UTF-8) is stored and read back as it was rather than failing the save
+// for good.
+func TestCheckpointKeysAreBytes(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	if _, err := s.Checkpoints.ClaimCheckpoint(ctx, "g", "events", 0, "a"); err != nil {
+	cp, err := s.Checkpoints.ClaimCheckpoint(ctx, "g", "events", 0, "a")
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{"customer:nul\x00", "customer:\xff"} {
-		err := s.Checkpoints.SaveCheckpointDelta(ctx, "g", "events", 0, "a", delta(5, "m", "ok", "v", key, "v"))
-		if !errors.Is(err, dowser.ErrPermanent) {
-			t.Errorf("saving key %q: %v (SQLSTATE %q), want ErrPermanent", key, err, postgres.SQLState(err))
-		}
+	d := delta(5, "m", "ok", "v", "customer:nul\x00", "n", "customer:\xff", "ff", "", "empty key")
+	if err := s.Checkpoints.SaveCheckpointDelta(ctx, "g", "events", 0, "a", d); err != nil {
+		t.Fatal(err)
 	}
-	st, err := s.Checkpoints.CheckpointStates(ctx, "g", "events")
-	if err != nil || st[0].NextOffset != -1 {
-		t.Errorf("checkpoint after failed saves = %+v, %v; want nothing saved", st[0], err)
+	want := map[string]string{"ok": "v", "customer:nul\x00": "n", "customer:\xff": "ff", "": "empty key"}
+	if got := loadRows(t, s, cp.ID); !maps.Equal(got, want) {
+		t.Errorf("rows = %q, want %q", got, want)
 	}
 }
 
-// TestCheckpointLoadersAgree: the SELECT, also through the simple
-// protocol (text results), and the COPY it was measured against read the
-// same rows.
-func TestCheckpointLoadersAgree(t *testing.T) {
+// TestCheckpointLoadThroughTheSimpleProtocol: text results (bytea as hex)
+// read the same rows as binary ones, and fn's error stops a load.
+func TestCheckpointLoadThroughTheSimpleProtocol(t *testing.T) {
 	ctx := context.Background()
 	url := pgtest.URL(t)
 	s, err := postgres.Open(ctx, url)
@@ -294,21 +297,16 @@ func TestCheckpointLoadersAgree(t *testing.T) {
 	if err := s.Checkpoints.SaveCheckpointDelta(ctx, "g", "events", 0, "a", d); err != nil {
 		t.Fatal(err)
 	}
-	read := func(load func(context.Context, int64, func(string, []byte) error) error) map[string]string {
-		got := map[string]string{}
-		if err := load(ctx, cp.ID, func(k string, v []byte) error { got[k] = string(v); return nil }); err != nil {
-			t.Fatal(err)
-		}
-		return got
+	// A second delta, so that the load merges two blobs.
+	if err := s.Checkpoints.SaveCheckpointDelta(ctx, "g", "events", 0, "a", delta(2, "", "customer:ü-7", "new", "customer:ü-8", "<nil>")); err != nil {
+		t.Fatal(err)
 	}
-	bySelect := read(s.Checkpoints.LoadCheckpointRows)
-	if len(bySelect) != len(d.Rows) {
-		t.Fatalf("read %d rows, want %d", len(bySelect), len(d.Rows))
+	binary := loadRows(t, s, cp.ID)
+	if len(binary) != len(d.Rows)-1 || binary["customer:ü-7"] != "new" {
+		t.Fatalf("read %d rows (ü-7 = %.10q), want %d and the newest", len(binary), binary["customer:ü-7"], len(d.Rows)-1)
 	}
-	for name, got := range map[string]map[string]string{"COPY": read(s.Checkpoints.LoadRowsCopy), "simple protocol": read(simple.Checkpoints.LoadCheckpointRows)} {
-		if !maps.Equal(got, bySelect) {
-			t.Errorf("%s read %d rows, not the same as the SELECT's", name, len(got))
-		}
+	if got := loadRows(t, simple, cp.ID); !maps.Equal(got, binary) {
+		t.Errorf("the simple protocol read %d rows, not the same as the binary one's", len(got))
 	}
 	// fn's error stops the load and is returned; the pool stays usable.
 	stop := errors.New("stop")
@@ -322,8 +320,8 @@ func TestCheckpointLoadersAgree(t *testing.T) {
 	if !errors.Is(err, stop) || n != 10 {
 		t.Fatalf("load stopped after %d rows with %v, want 10 and the callback's error", n, err)
 	}
-	if got := loadRows(t, s, cp.ID); len(got) != len(d.Rows) {
-		t.Fatalf("load after a stopped one: %d rows, want %d", len(got), len(d.Rows))
+	if got := loadRows(t, s, cp.ID); len(got) != len(binary) {
+		t.Fatalf("load after a stopped one: %d rows, want %d", len(got), len(binary))
 	}
 }
 
@@ -344,16 +342,27 @@ func TestCheckpointCollectorGaugesTheTables(t *testing.T) {
 	}
 	got := map[string]float64{}
 	for _, f := range families {
-		got[f.GetName()] = f.GetMetric()[0].GetGauge().GetValue()
+		m := f.GetMetric()[0]
+		got[f.GetName()] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
 	}
-	if names := slices.Sorted(maps.Keys(got)); !slices.Equal(names, []string{"dowser_checkpoint_rows", "dowser_checkpoint_table_bytes"}) {
+	want := []string{
+		"dowser_checkpoint_compaction_seconds_total", "dowser_checkpoint_compaction_written_bytes_total",
+		"dowser_checkpoint_compactions_skipped_total", "dowser_checkpoint_compactions_total",
+		"dowser_checkpoint_keys", "dowser_checkpoint_log_bytes", "dowser_checkpoint_table_bytes",
+	}
+	if names := slices.Sorted(maps.Keys(got)); !slices.Equal(names, want) {
 		t.Fatalf("gathered %v", names)
 	}
 	// Two tables, their primary keys and TOAST: at least a page each.
 	if got["dowser_checkpoint_table_bytes"] < 4*8192 {
 		t.Errorf("dowser_checkpoint_table_bytes = %v, want the tables' pages", got["dowser_checkpoint_table_bytes"])
 	}
-	if got["dowser_checkpoint_rows"] < 0 {
-		t.Errorf("dowser_checkpoint_rows = %v", got["dowser_checkpoint_rows"])
+	// Nothing compacted yet: the keys count only as of a compaction.
+	if got["dowser_checkpoint_keys"] != 0 || got["dowser_checkpoint_compactions_total"] != 0 {
+		t.Errorf("keys %v after %v compactions, want 0 before any", got["dowser_checkpoint_keys"], got["dowser_checkpoint_compactions_total"])
+	}
+	// A version byte, then per key: lengths (1 byte each), key and data.
+	if want := float64(1 + 2*(1+2+1+1)); got["dowser_checkpoint_log_bytes"] != want {
+		t.Errorf("dowser_checkpoint_log_bytes = %v, want %v", got["dowser_checkpoint_log_bytes"], want)
 	}
 }

@@ -55,7 +55,7 @@ func TestEndToEndUpgradeRestoresAWholeStateCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := conn.Exec(ctx, `DELETE FROM checkpoint_rows WHERE checkpoint_id = $1`, id); err != nil {
+	if _, err := conn.Exec(ctx, `DELETE FROM checkpoint_log WHERE checkpoint_id = $1`, id); err != nil {
 		t.Fatal(err)
 	}
 
@@ -72,7 +72,7 @@ func TestEndToEndUpgradeRestoresAWholeStateCheckpoint(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var legacyBytes, rows int
-		err := conn.QueryRow(ctx, `SELECT length(state), (SELECT count(*) FROM checkpoint_rows WHERE checkpoint_id = $1)
+		err := conn.QueryRow(ctx, `SELECT length(state), (SELECT count(*) FROM checkpoint_log WHERE checkpoint_id = $1)
 			FROM checkpoints WHERE id = $1`, id).Scan(&legacyBytes, &rows)
 		if err != nil {
 			t.Fatal(err)

@@ -1,18 +1,29 @@
 -- +goose Up
--- Incremental checkpoints (#13). A partition's state is kept as one row per
--- subject, and a checkpoint writes only the rows that changed since the
--- previous one; the checkpoints row keeps the offset, the owner and the
+-- Incremental checkpoints (#13). A partition's state is kept as a
+-- compacted log: each checkpoint appends the rows that changed since the
+-- previous one as one blob (or a few), and the log is rewritten with only
+-- the newest entry of each key once the appended bytes reach the size of
+-- the last rewrite. The checkpoints row keeps the offset, the owner and the
 -- engine's small header (meta). Rewriting the whole state as one blob every
--- few seconds bloated the table to 70 times its live size and took seconds
--- per save at 650k subjects per partition.
+-- few seconds bloated the table to 70 times its live size; upserting one
+-- row per changed subject cost ~7 µs of PostgreSQL a row.
 
--- The rows hang off this id rather than off (group_id, topic, partition):
--- a short fixed-width key keeps the rows table's primary key small.
+-- The log hangs off this id rather than off (group_id, topic, partition):
+-- a short fixed-width key keeps the log's primary key small.
 ALTER TABLE checkpoints ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY;
 ALTER TABLE checkpoints ADD CONSTRAINT checkpoints_id_key UNIQUE (id);
 ALTER TABLE checkpoints ADD COLUMN meta bytea NOT NULL DEFAULT '';
 -- state stays as the legacy whole-state snapshot of an older build: the
 -- first incremental save sets it to '' (empty means no legacy snapshot).
+
+-- The log's bookkeeping, changed only under the row's lock: the bytes of
+-- the log as of its last compaction (base_bytes) and appended since
+-- (log_bytes), the highest seq of the compacted entries (each key there at
+-- most once), and the keys the compaction kept.
+ALTER TABLE checkpoints ADD COLUMN base_bytes bigint NOT NULL DEFAULT 0;
+ALTER TABLE checkpoints ADD COLUMN log_bytes bigint NOT NULL DEFAULT 0;
+ALTER TABLE checkpoints ADD COLUMN base_seq bigint NOT NULL DEFAULT 0;
+ALTER TABLE checkpoints ADD COLUMN live_keys bigint NOT NULL DEFAULT 0;
 
 -- Every save updates the partition's row (offset, meta, updated_at), some
 -- every two seconds: half-empty pages let those updates stay HOT (on the
@@ -29,57 +40,53 @@ ALTER TABLE checkpoints SET (
     toast.autovacuum_vacuum_cost_delay = 0
 );
 
--- One row per subject of a partition's state (or per part of the engine,
--- such as "#recent/3"); a delete-then-upsert per changed key is how every
--- save writes it.
+-- A partition's log: blobs of entries (key, data or deleted), read newest
+-- seq first, the first entry of a key winning. Rows are only inserted and
+-- deleted, never updated: a blob's bytes live in the TOAST table, in 2 KB
+-- chunks, and a compaction deletes all of a partition's older blobs at once.
 --
--- No foreign key to checkpoints: checking it would cost an index probe on
--- every inserted row, and checkpoints rows are never deleted. Whoever
--- deletes one must delete its rows too.
-CREATE TABLE checkpoint_rows (
+-- No foreign key to checkpoints: checkpoints rows are never deleted.
+-- Whoever deletes one must delete its log too.
+CREATE TABLE checkpoint_log (
     checkpoint_id bigint NOT NULL,
-    key           text NOT NULL,
+    seq           bigint NOT NULL,
     data          bytea NOT NULL,
-    PRIMARY KEY (checkpoint_id, key)
+    PRIMARY KEY (checkpoint_id, seq)
 ) WITH (
-    -- The same keys are rewritten all day; an update that changes only data
-    -- (not an indexed column) can be HOT if its page has room, which leaves
-    -- no new index entry and lets any later reader prune the old version
-    -- without waiting for vacuum. 70 leaves room for a few new versions per
-    -- page at ~300 bytes a row while costing 30% more pages to restore.
-    fillfactor = 70,
-    -- Vacuum after 2% of the rows (plus 1000) are dead, not the default 20%:
-    -- the dead versions are reused only once vacuum has marked them free.
-    autovacuum_vacuum_threshold = 1000,
-    autovacuum_vacuum_scale_factor = 0.02,
-    -- Steady upserts also insert new keys; vacuum those pages too, so the
-    -- visibility map (and index-only pages) stay current.
-    autovacuum_vacuum_insert_threshold = 10000,
-    autovacuum_vacuum_insert_scale_factor = 0.05,
-    -- The restore's plan (scan the table or the key's index) depends on a
-    -- checkpoint's share of the rows, which changes as partitions grow.
-    autovacuum_analyze_scale_factor = 0.05,
+    -- A compaction leaves the partition's old blobs dead at once, and the
+    -- save that compacted vacuums the table right after. Autovacuum is the
+    -- fallback (a vacuum skipped because another ran): as soon as a few
+    -- hundred rows are dead, whatever the table's size, since each dead row
+    -- can hold megabytes of chunks.
+    autovacuum_vacuum_threshold = 200,
+    autovacuum_vacuum_scale_factor = 0,
     -- Unthrottled: the default 2 ms sleep every 200 pages lets a
-    -- gigabyte table fall behind a save every two seconds.
+    -- gigabyte of dead chunks outlive several compactions.
     autovacuum_vacuum_cost_delay = 0,
-    -- The rare large row (tens of KB) lives in the TOAST table, where every
-    -- rewrite leaves a dead chunk per 2 KB: vacuumed on the same terms.
-    toast.autovacuum_vacuum_threshold = 1000,
-    toast.autovacuum_vacuum_scale_factor = 0.02,
-    toast.autovacuum_vacuum_cost_delay = 0
+    -- The dead bytes are in the TOAST table, in 2 KB chunks (a 16 MB blob
+    -- is 8,000): vacuum it once 20,000 chunks (~40 MB) are dead, however
+    -- large the live state; its live chunks are never updated, so there is
+    -- nothing else to reclaim.
+    toast.autovacuum_vacuum_threshold = 20000,
+    toast.autovacuum_vacuum_scale_factor = 0,
+    toast.autovacuum_vacuum_cost_delay = 0,
+    -- Appends alone (no compaction due yet) leave no dead tuples: vacuum
+    -- them too now and then, so the visibility map stays current and the
+    -- chunks are frozen a little at a time, not all at once.
+    toast.autovacuum_vacuum_insert_threshold = 100000,
+    toast.autovacuum_vacuum_insert_scale_factor = 0.2
 );
 
--- Rows are small (100-400 bytes: never compressed nor moved out of line
--- whatever the storage) and read only on a restore, while written every
--- few seconds: compressing the large ones (pglz, the default for bytea)
--- costs CPU on every save for space that a restore does not miss. Out of
--- line when large, never compressed.
-ALTER TABLE checkpoint_rows ALTER COLUMN data SET STORAGE EXTERNAL;
+-- Blobs are the engine's encoding (incompressible varints and ids) and are
+-- read only on a restore, while written every few seconds: compressing them
+-- (pglz, the default for bytea) costs CPU on every save for little space.
+-- Out of line when large, never compressed.
+ALTER TABLE checkpoint_log ALTER COLUMN data SET STORAGE EXTERNAL;
 
 -- +goose Down
--- An older build cannot read rows: the state of a partition saved
+-- An older build cannot read the log: the state of a partition saved
 -- incrementally is lost, and it resumes at its offset with an empty state.
-DROP TABLE checkpoint_rows;
+DROP TABLE checkpoint_log;
 ALTER TABLE checkpoints RESET (
     fillfactor,
     autovacuum_vacuum_threshold,
@@ -89,5 +96,9 @@ ALTER TABLE checkpoints RESET (
     toast.autovacuum_vacuum_scale_factor,
     toast.autovacuum_vacuum_cost_delay
 );
+ALTER TABLE checkpoints DROP COLUMN live_keys;
+ALTER TABLE checkpoints DROP COLUMN base_seq;
+ALTER TABLE checkpoints DROP COLUMN log_bytes;
+ALTER TABLE checkpoints DROP COLUMN base_bytes;
 ALTER TABLE checkpoints DROP COLUMN meta;
 ALTER TABLE checkpoints DROP COLUMN id;

@@ -41,7 +41,8 @@ func TestFootprintCountsCheckpoints(t *testing.T) {
 		b.WriteString(string(rune('a' + (i*31)%26)))
 		b.WriteString(string(rune('a' + (i*i)%26)))
 	}
-	if err := s.Checkpoints.SaveCheckpoint(ctx, "g", "t", 0, "me", dowser.Checkpoint{NextOffset: 1, State: []byte(b.String())}); err != nil {
+	d := &dowser.CheckpointDelta{NextOffset: 1, Rows: []dowser.StateRow{{Key: "customer:c-1", Data: []byte(b.String())}}}
+	if err := s.Checkpoints.SaveCheckpointDelta(ctx, "g", "t", 0, "me", d); err != nil {
 		t.Fatal(err)
 	}
 	after, err := s.Footprint(ctx)

@@ -14,6 +14,10 @@ type Checkpoint struct {
 	ErasureSeq int64
 	// Meta is the engine's header; empty before the first save.
 	Meta []byte
+	// Owner is the claim the checkpoint is under.
+	Owner string
+	// Saves counts the saves of the state: unchanged, so is the state.
+	Saves int64
 	// Legacy is a whole-state snapshot saved by a build before
 	// incremental checkpoints; empty once rewritten as rows.
 	Legacy []byte

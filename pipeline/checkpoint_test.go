@@ -27,6 +27,7 @@ type fakeCheckpoints struct {
 	rows     map[string][]byte
 	owner    string
 	writes   int
+	loads    int
 	gate     chan struct{} // when set, each write waits for a receive
 	failNext int
 	entered  chan struct{} // when set, each write sends on it first
@@ -39,12 +40,23 @@ func (s *fakeCheckpoints) ClaimCheckpoint(_ context.Context, _, _ string, _ int,
 	if s.cp.ID == 0 {
 		s.cp = dowser.Checkpoint{ID: 1, NextOffset: -1}
 	}
+	s.cp.Owner = owner
 	return s.cp, nil
+}
+
+func (s *fakeCheckpoints) CheckpointStates(context.Context, string, string) (map[int]dowser.Checkpoint, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cp.ID == 0 {
+		return nil, nil
+	}
+	return map[int]dowser.Checkpoint{0: s.cp}, nil
 }
 
 func (s *fakeCheckpoints) LoadCheckpointRows(_ context.Context, id int64, fn func(string, []byte) error) error {
 	s.mu.Lock()
 	rows := maps.Clone(s.rows)
+	s.loads++
 	s.mu.Unlock()
 	for k, v := range rows {
 		if err := fn(k, v); err != nil {
@@ -85,6 +97,7 @@ func (s *fakeCheckpoints) SaveCheckpointDelta(ctx context.Context, _, _ string, 
 		}
 	}
 	s.cp.NextOffset, s.cp.ErasureSeq, s.cp.Meta, s.cp.Legacy = d.NextOffset, d.ErasureSeq, d.Meta, nil
+	s.cp.Saves++
 	s.writes++
 	return nil
 }

@@ -38,6 +38,10 @@ type Config struct {
 	// topic); Run runs it.
 	Broadcast Broadcaster
 
+	// Instance names this instance across its restarts (the host name,
+	// say): its claims carry it, and Warm restores the partitions it held.
+	// Empty: no warm restarts.
+	Instance string
 	// CheckpointInterval is how often kafka asks for a checkpoint
 	// (--checkpoint-interval): checkpoints more than three behind are
 	// reported.
@@ -64,6 +68,7 @@ type Config struct {
 // it reflects, as a header and rows: *postgres.Checkpoints.
 type CheckpointStore interface {
 	ClaimCheckpoint(ctx context.Context, group, topic string, partition int, owner string) (dowser.Checkpoint, error)
+	CheckpointStates(ctx context.Context, group, topic string) (map[int]dowser.Checkpoint, error)
 	LoadCheckpointRows(ctx context.Context, checkpointID int64, fn func(key string, data []byte) error) error
 	DeltaStore
 }
@@ -116,6 +121,7 @@ type Pipeline struct {
 	whereStopped prometheus.Counter
 
 	lifecycles lifecycleCache
+	warm       warmStates
 }
 
 var _ kafka.Processor = (*Pipeline)(nil)
@@ -152,6 +158,7 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	cfg.Registerer.MustRegister(p.fired, p.skipped, p.whereStopped)
 	cfg.Registerer.MustRegister(p.cp.collectors()...)
+	p.warm.m = map[int]*warming{}
 	p.signals = newSignalSet(cfg.Signals, cfg.SignalsPoll, cfg.Logger)
 	p.signals.maxEnabled = cfg.MaxEnabledSignals
 	p.privacy = newPrivacy(&cfg)
@@ -195,76 +202,84 @@ func (p *Pipeline) DoNotTrack(kind, id string) bool {
 // over it, restores the detector state and resumes at the offset that
 // state reflects.
 func (p *Pipeline) Partition(ctx context.Context, partition int) (kafka.PartitionHandler, int64, error) {
-	// A random token, to tell this claim from any other.
-	owner := rand.Text()
+	// A random token, to tell this claim from any other, after the
+	// instance's name, to find its partitions again after a restart.
+	owner := p.cfg.Instance + "/" + rand.Text()
 	cp, err := p.cfg.Checkpoints.ClaimCheckpoint(ctx, p.cfg.Group, p.cfg.Topic, partition, owner)
 	if err != nil {
 		return nil, 0, err
 	}
-	snap := p.signals.current()
-	start := time.Now()
-	engine, rows, reset, err := p.restore(ctx, partition, cp, snap.signals)
-	if err != nil {
-		return nil, 0, err
+	// A state restored ahead is current when nothing was saved since it
+	// was read: the claim fences off any later save.
+	r := p.warm.take(ctx, partition)
+	warm := r != nil && r.cp.ID == cp.ID && r.cp.Saves == cp.Saves
+	if !warm {
+		if r, err = p.restore(ctx, partition, cp); err != nil {
+			return nil, 0, err
+		}
 	}
-	p.cp.restore.Observe(time.Since(start).Seconds())
+	p.cp.restore.Observe(r.took.Seconds())
 	// After the restore: the evidence an older build kept is cleaned too.
-	engine.SetEvidenceURL(p.privacy.evidenceURL)
-	w := &partitionWorker{p: p, partition: partition, owner: owner, snap: snap, engine: engine, erased: cp.ErasureSeq,
+	r.engine.SetEvidenceURL(p.privacy.evidenceURL)
+	w := &partitionWorker{p: p, partition: partition, owner: owner, snap: r.snap, engine: r.engine, erased: cp.ErasureSeq,
 		cp: newCheckpointer(ctx, p.cfg.Checkpoints, p, partition, owner, cp.NextOffset)}
-	if reset {
+	if r.reset {
 		w.cp.reset = true
 		w.cp.changed(time.Now())
 	}
 	if w.applyErasures() {
 		w.cp.changed(time.Now())
 	}
-	p.log.Info("partition opened", "partition", partition, "checkpoint_offset", cp.NextOffset, "state_rows", rows,
-		"legacy_bytes", len(cp.Legacy), "restore", time.Since(start).Round(time.Millisecond))
+	p.log.Info("partition opened", "partition", partition, "checkpoint_offset", cp.NextOffset, "state_rows", r.rows,
+		"legacy_bytes", len(cp.Legacy), "restore", r.took.Round(time.Millisecond), "warm", warm)
 	return w, cp.NextOffset, nil
 }
 
-// restore rebuilds the engine of a partition from its checkpoint: the
-// header and every row, or a whole-state snapshot an older build saved
-// (rewritten as rows by the first checkpoint). A state that cannot be read
-// (from an incompatible build, say) costs the windows it held, not the
-// partition: the engine starts empty at the checkpoint's offset. Either
-// way reset is set: the first checkpoint must replace every stored row. A
-// failure to read is returned.
-func (p *Pipeline) restore(ctx context.Context, partition int, cp dowser.Checkpoint, signals []*detector.Signal) (engine *detector.Engine, rows int, reset bool, err error) {
-	engine = detector.New(signals)
+// restore rebuilds the engine of a partition from its checkpoint, with
+// the signals in force: the header and every row, or a whole-state
+// snapshot an older build saved (rewritten as rows by the first
+// checkpoint). A state that cannot be read (from an incompatible build,
+// say) costs the windows it held, not the partition: the engine starts
+// empty at the checkpoint's offset. Either way reset is set: the first
+// checkpoint must replace every stored row. A failure to read is returned.
+func (p *Pipeline) restore(ctx context.Context, partition int, cp dowser.Checkpoint) (*restored, error) {
+	start := time.Now()
+	snap := p.signals.current()
+	r := &restored{cp: cp, snap: snap, engine: detector.New(snap.signals)}
+	defer func() { r.took = time.Since(start) }()
 	if len(cp.Legacy) > 0 {
-		if err := engine.RestoreSnapshot(cp.Legacy); err != nil {
+		r.reset = true
+		if err := r.engine.RestoreSnapshot(cp.Legacy); err != nil {
 			p.log.Error("checkpoint state unreadable; resuming with empty state", "partition", partition, "offset", cp.NextOffset, "err", err)
-			engine = detector.New(signals)
+			r.engine = detector.New(snap.signals)
 		} else {
 			p.log.Info("checkpoint of the layout before incremental checkpoints restored; its first checkpoint rewrites it as rows", "partition", partition, "bytes", len(cp.Legacy))
 		}
-		engine.MarkAllChanged()
-		return engine, 0, true, nil
+		r.engine.MarkAllChanged()
+		return r, nil
 	}
-	r, err := engine.BeginRestore(cp.Meta)
+	rs, err := r.engine.BeginRestore(cp.Meta)
 	if err == nil {
 		err = p.cfg.Checkpoints.LoadCheckpointRows(ctx, cp.ID, func(key string, data []byte) error {
-			rows++
-			if err := r.Add(key, data); err != nil {
+			r.rows++
+			if err := rs.Add(key, data); err != nil {
 				return &unreadable{err}
 			}
 			return nil
 		})
 		var bad *unreadable
 		if err != nil && !errors.As(err, &bad) {
-			return nil, 0, false, fmt.Errorf("reading the checkpoint of partition %d: %w", partition, err)
+			return nil, fmt.Errorf("reading the checkpoint of partition %d: %w", partition, err)
 		}
 		if err == nil {
-			err = r.Finish()
+			err = rs.Finish()
 		}
 	}
 	if err != nil {
 		p.log.Error("checkpoint state unreadable; resuming with empty state", "partition", partition, "offset", cp.NextOffset, "err", err)
-		return detector.New(signals), rows, true, nil
+		r.engine, r.reset = detector.New(snap.signals), true
 	}
-	return engine, rows, false, nil
+	return r, nil
 }
 
 // unreadable marks a row the engine could not decode, as opposed to a

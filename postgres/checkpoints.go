@@ -74,7 +74,7 @@ func (s *Checkpoints) ClaimCheckpoint(ctx context.Context, group, topic string, 
 	err := s.pool.QueryRow(ctx, `
 		INSERT INTO checkpoints (group_id, topic, partition, next_offset, state, owner) VALUES ($1, $2, $3, -1, '', $4)
 		ON CONFLICT (group_id, topic, partition) DO UPDATE SET owner = $4
-		RETURNING id, next_offset, erasure_seq, meta, state`, group, topic, partition, owner).Scan(&cp.ID, &cp.NextOffset, &cp.ErasureSeq, &cp.Meta, &state)
+		RETURNING id, next_offset, erasure_seq, meta, state, owner, saves`, group, topic, partition, owner).Scan(&cp.ID, &cp.NextOffset, &cp.ErasureSeq, &cp.Meta, &state, &cp.Owner, &cp.Saves)
 	if err != nil {
 		return dowser.Checkpoint{}, markPermanent(fmt.Errorf("claiming checkpoint of %s/%d: %w", topic, partition, err))
 	}
@@ -236,7 +236,7 @@ func (s *Checkpoints) saveDelta(ctx context.Context, group, topic string, partit
 		b.Queue(`INSERT INTO checkpoint_log (checkpoint_id, seq, data)
 			SELECT $1, coalesce(max(seq), 0) + 1, $2 FROM checkpoint_log WHERE checkpoint_id = $1`, id, blobs[i])
 	}
-	b.Queue(`UPDATE checkpoints SET next_offset = $2, erasure_seq = $3, meta = $4, state = '', updated_at = now(),
+	b.Queue(`UPDATE checkpoints SET next_offset = $2, erasure_seq = $3, meta = $4, state = '', updated_at = now(), saves = saves + 1,
 		base_bytes = $5, log_bytes = $6, base_seq = $7, live_keys = $8 WHERE id = $1`,
 		id, d.NextOffset, d.ErasureSeq, nonNil(d.Meta), st.baseBytes, st.logBytes, st.baseSeq, st.liveKeys)
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
@@ -404,7 +404,7 @@ func nonNil(b []byte) []byte {
 // group's topic, without claiming anything and without their rows: for
 // audits and tests.
 func (s *Checkpoints) CheckpointStates(ctx context.Context, group, topic string) (map[int]dowser.Checkpoint, error) {
-	rows, err := s.pool.Query(ctx, `SELECT partition, id, next_offset, erasure_seq, meta, state FROM checkpoints WHERE group_id = $1 AND topic = $2`, group, topic)
+	rows, err := s.pool.Query(ctx, `SELECT partition, id, next_offset, erasure_seq, meta, state, owner, saves FROM checkpoints WHERE group_id = $1 AND topic = $2`, group, topic)
 	if err != nil {
 		return nil, fmt.Errorf("reading checkpoints: %w", err)
 	}
@@ -412,7 +412,7 @@ func (s *Checkpoints) CheckpointStates(ctx context.Context, group, topic string)
 	var p int
 	var cp dowser.Checkpoint
 	var meta, state []byte
-	_, err = pgx.ForEachRow(rows, []any{&p, &cp.ID, &cp.NextOffset, &cp.ErasureSeq, &meta, &state}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&p, &cp.ID, &cp.NextOffset, &cp.ErasureSeq, &meta, &state, &cp.Owner, &cp.Saves}, func() error {
 		c := cp
 		c.Meta = append([]byte{}, meta...)
 		if len(state) > 0 {

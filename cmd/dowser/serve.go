@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"io"
+	"os"
 	"runtime/debug"
 	"time"
 
@@ -20,6 +21,7 @@ type serveConfig struct {
 	EventsTopic       string
 	AlertsTopic       string
 	GroupID           string
+	Instance          string
 	Partitions        int
 	Replication       int
 	AdminToken        string
@@ -80,6 +82,8 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.EventsTopic, "events-topic", "dowser.events", "Kafka topic of customer-behaviour events; bad events go to <topic>.dlq")
 	fs.StringVar(&c.AlertsTopic, "alerts-topic", "dowser.alerts", "Kafka topic every instance reads to push alerts detected anywhere to its own websockets")
 	fs.StringVar(&c.GroupID, "group-id", "dowser", "Kafka consumer group shared by all instances")
+	host, _ := os.Hostname()
+	fs.StringVar(&c.Instance, "instance", host, "this instance's name, stable across its restarts (the host name by default): after a crash it restores the partitions it held while the group waits out its old session; empty turns that off")
 	fs.IntVar(&c.Partitions, "partitions", 6, "partition count of topics Dowser creates")
 	fs.IntVar(&c.Replication, "replication", 1, "replication factor of topics Dowser creates")
 	fs.StringVar(&c.AdminToken, "admin-token", "", "create or update the user \"admin\" with this login token at start-up")

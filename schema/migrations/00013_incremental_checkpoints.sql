@@ -24,6 +24,9 @@ ALTER TABLE checkpoints ADD COLUMN base_bytes bigint NOT NULL DEFAULT 0;
 ALTER TABLE checkpoints ADD COLUMN log_bytes bigint NOT NULL DEFAULT 0;
 ALTER TABLE checkpoints ADD COLUMN base_seq bigint NOT NULL DEFAULT 0;
 ALTER TABLE checkpoints ADD COLUMN live_keys bigint NOT NULL DEFAULT 0;
+-- saves counts the saves of the partition's state: a state read without a
+-- claim (a restarting instance warming up) is current as long as it holds.
+ALTER TABLE checkpoints ADD COLUMN saves bigint NOT NULL DEFAULT 0;
 
 -- Every save updates the partition's row (offset, meta, updated_at), some
 -- every two seconds: half-empty pages let those updates stay HOT (on the
@@ -96,6 +99,7 @@ ALTER TABLE checkpoints RESET (
     toast.autovacuum_vacuum_scale_factor,
     toast.autovacuum_vacuum_cost_delay
 );
+ALTER TABLE checkpoints DROP COLUMN saves;
 ALTER TABLE checkpoints DROP COLUMN live_keys;
 ALTER TABLE checkpoints DROP COLUMN base_seq;
 ALTER TABLE checkpoints DROP COLUMN log_bytes;

@@ -102,13 +102,15 @@ type checkpointer struct {
 	// did not start from them.
 	reset    bool
 	durable  int64 // the offset the stored state reflects
-	taken    int64 // the offset of the last delta taken from the engine
+	taken    int64 // the offset of the delta in flight, or stored last
 	inFlight chan error
-	// since is when the oldest change not yet durable was made: the first
-	// one after the delta in flight (or stored last) was taken, or the
-	// in-flight delta's own first change.
-	since, flightSince time.Time
-	warned             time.Time
+	// held is what was taken from the engine while a write was in flight,
+	// for the next write.
+	held *dowser.CheckpointDelta
+	// The oldest change not yet taken, held and in flight: since is the
+	// first change after the last take.
+	since, heldSince, flightSince time.Time
+	warned                        time.Time
 }
 
 func newCheckpointer(parent context.Context, store DeltaStore, p *Pipeline, partition int, owner string, durable int64) *checkpointer {
@@ -133,7 +135,9 @@ func (c *checkpointer) changed(now time.Time) {
 }
 
 // pending reports whether there is state not yet durable.
-func (c *checkpointer) pending() bool { return c.inFlight != nil || !c.since.IsZero() }
+func (c *checkpointer) pending() bool {
+	return c.inFlight != nil || c.held != nil || !c.since.IsZero()
+}
 
 // collect takes the result of the write in flight, waiting for it when
 // wait is set (until ctx ends); it reports whether none is in flight any
@@ -165,34 +169,36 @@ func (c *checkpointer) collect(ctx context.Context, wait bool) (bool, error) {
 	return true, nil
 }
 
-// save takes what changed in engine since the last delta and writes it
+// save takes what changed in engine since the last take and writes it
 // with next and erased: in the background, unless final, when it returns
-// once the delta is durable. With a write still in flight (and not final)
-// it writes nothing: the changes wait for the next call.
+// once it is durable. With a write still in flight (and not final) the
+// changes are taken all the same, so that the partition never encodes
+// more than an interval's changes at once, and held for the next write,
+// which stores every held take in order (a key's last take wins).
 func (c *checkpointer) save(ctx context.Context, engine *detector.Engine, next, erased int64, final bool) (int64, error) {
 	idle, err := c.collect(ctx, final)
 	if err != nil {
 		return c.durable, err
 	}
 	now := time.Now()
+	taken := c.taken
+	if c.held != nil {
+		taken = c.held.NextOffset
+	}
+	if next != taken || !c.since.IsZero() {
+		c.take(engine, next, erased, now)
+	}
 	if !idle {
 		c.m.deferred.Inc()
 		c.report(now)
 		return c.durable, nil
 	}
-	if next == c.durable && c.since.IsZero() {
-		c.behind.Set(0)
+	if c.held == nil {
+		c.report(now)
 		return c.durable, nil
 	}
-	d := &dowser.CheckpointDelta{NextOffset: next, ErasureSeq: erased, Reset: c.reset}
-	c.reset = false
-	d.Meta = engine.Changes(func(key string, data []byte) {
-		d.Rows = append(d.Rows, dowser.StateRow{Key: key, Data: data})
-	})
-	c.taken, c.flightSince, c.since = next, c.since, time.Time{}
-	if c.flightSince.IsZero() {
-		c.flightSince = now
-	}
+	d := c.held
+	c.held, c.taken, c.flightSince, c.heldSince = nil, d.NextOffset, c.heldSince, time.Time{}
 	done := make(chan error, 1)
 	c.inFlight = done
 	if final {
@@ -206,6 +212,25 @@ func (c *checkpointer) save(ctx context.Context, engine *detector.Engine, next, 
 	go func() { done <- c.write(c.ctx, d) }()
 	c.report(now)
 	return c.durable, nil
+}
+
+// take adds what changed in engine since the last take to the held delta,
+// now at next and erased.
+func (c *checkpointer) take(engine *detector.Engine, next, erased int64, now time.Time) {
+	if c.held == nil {
+		c.held = &dowser.CheckpointDelta{Reset: c.reset}
+		c.reset = false
+		c.heldSince = c.since
+		if c.heldSince.IsZero() {
+			c.heldSince = now
+		}
+	}
+	d := c.held
+	d.NextOffset, d.ErasureSeq = next, erased
+	d.Meta = engine.Changes(func(key string, data []byte) {
+		d.Rows = append(d.Rows, dowser.StateRow{Key: key, Data: data})
+	})
+	c.since = time.Time{}
 }
 
 // write stores d, retrying transient failures with capped backoff until
@@ -238,9 +263,12 @@ func (c *checkpointer) write(ctx context.Context, d *dowser.CheckpointDelta) err
 // report sets the behind gauge and warns, at most every half minute, when
 // the state is more than three intervals from being durable.
 func (c *checkpointer) report(now time.Time) {
-	oldest := c.flightSince
-	if oldest.IsZero() {
-		oldest = c.since
+	var oldest time.Time
+	for _, t := range []time.Time{c.flightSince, c.heldSince, c.since} {
+		if !t.IsZero() {
+			oldest = t
+			break
+		}
 	}
 	if oldest.IsZero() {
 		c.behind.Set(0)

@@ -207,13 +207,13 @@ func (s *Checkpoints) saveDelta(ctx context.Context, group, topic string, partit
 	// to commit (and then returns what it wrote), or this save waits for
 	// the claim and finds another owner. It also makes this save the only
 	// writer of the partition's log until it commits.
-	var id int64
+	var id, erased int64
 	var holder string
 	var st logState
 	err = tx.QueryRow(ctx, `
-		SELECT id, owner, base_bytes, log_bytes, base_seq, live_keys FROM checkpoints
+		SELECT id, owner, base_bytes, log_bytes, base_seq, live_keys, erasure_seq FROM checkpoints
 		WHERE group_id = $1 AND topic = $2 AND partition = $3 FOR UPDATE`,
-		group, topic, partition).Scan(&id, &holder, &st.baseBytes, &st.logBytes, &st.baseSeq, &st.liveKeys)
+		group, topic, partition).Scan(&id, &holder, &st.baseBytes, &st.logBytes, &st.baseSeq, &st.liveKeys, &erased)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && holder != owner) {
 		return dowser.ErrNotOwner
 	}
@@ -243,9 +243,15 @@ func (s *Checkpoints) saveDelta(ctx context.Context, group, topic string, partit
 		return err
 	}
 	compacted := false
-	if st.logBytes >= max(st.baseBytes, s.minCompact()) {
+	// A delta that applies an erasure compacts at once: the entries it
+	// supersedes may hold the erased person's events.
+	erasing := d.ErasureSeq > erased && !d.Reset
+	if erasing || st.logBytes >= max(st.baseBytes, s.minCompact()) {
 		if !s.compacting.CompareAndSwap(false, true) {
 			s.stats.skipped.Add(1)
+			if erasing {
+				return errors.New("an erasure must compact the log, and another compaction is running: retry")
+			}
 		} else {
 			err := s.compact(ctx, tx, id, st.baseSeq, st.baseBytes+st.logBytes)
 			s.compacting.Store(false)

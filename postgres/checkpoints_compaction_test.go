@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -251,5 +252,42 @@ func TestCheckpointCorruptBlobIsAnError(t *testing.T) {
 	}
 	if st, err := s.Checkpoints.CheckpointStates(ctx, "g", "events"); err != nil || st[0].NextOffset != 2 {
 		t.Errorf("after the failed save: %+v, %v; want offset 2", st[0], err)
+	}
+}
+
+// TestCheckpointErasureCompacts: a delta that applies an erasure compacts
+// the log at once, so that no superseded entry keeps the erased person's
+// data; while another compaction runs, such a save fails, to be retried,
+// rather than leave the entries behind.
+func TestCheckpointErasureCompacts(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	cp, err := s.Checkpoints.ClaimCheckpoint(ctx, "g", "events", 0, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	save := func(d *dowser.CheckpointDelta) error {
+		return s.Checkpoints.SaveCheckpointDelta(ctx, "g", "events", 0, "a", d)
+	}
+	first := delta(1, "m", "customer:erased", "secret", "customer:kept", "v")
+	if err := save(first); err != nil {
+		t.Fatal(err)
+	}
+	erase := delta(2, "m", "customer:erased", "<nil>")
+	erase.ErasureSeq = 7
+	release := s.Checkpoints.HoldCompaction()
+	if err := save(erase); err == nil || errors.Is(err, dowser.ErrPermanent) {
+		t.Fatalf("an erasure's save while another compaction runs: %v, want a transient error", err)
+	}
+	release()
+	if err := save(erase); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := logEntries(t, s, cp.ID)
+	if slices.Contains(entries, "customer:erased") {
+		t.Fatalf("log entries %v still name the erased subject", entries)
+	}
+	if got := loadRows(t, s, cp.ID); !maps.Equal(got, map[string]string{"customer:kept": "v"}) {
+		t.Fatalf("rows = %v", got)
 	}
 }

@@ -23,6 +23,7 @@ type checkpointMetrics struct {
 	deferred prometheus.Counter
 	failures prometheus.Counter
 	behind   *prometheus.GaugeVec
+	states   *prometheus.GaugeVec
 	restore  prometheus.Histogram
 }
 
@@ -55,6 +56,10 @@ func newCheckpointMetrics() *checkpointMetrics {
 			Name: "dowser_checkpoint_behind_seconds",
 			Help: "Age of the oldest change of a partition's state not yet durable; 0 when everything handled is saved.",
 		}, []string{"partition"}),
+		states: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "dowser_detector_states",
+			Help: "Signal-subject states a partition's detector holds, as of its last checkpoint: what its memory and checkpoints grow with.",
+		}, []string{"partition"}),
 		restore: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "dowser_checkpoint_restore_seconds",
 			Help:    "Time to read a partition's checkpoint and rebuild its state when the partition is assigned.",
@@ -64,7 +69,7 @@ func newCheckpointMetrics() *checkpointMetrics {
 }
 
 func (m *checkpointMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.duration, m.bytes, m.rows, m.deferred, m.failures, m.behind, m.restore}
+	return []prometheus.Collector{m.duration, m.bytes, m.rows, m.deferred, m.failures, m.behind, m.states, m.restore}
 }
 
 // DeltaStore saves a partition's checkpoints: *postgres.Checkpoints.
@@ -90,6 +95,7 @@ type checkpointer struct {
 	log       *slog.Logger
 	m         *checkpointMetrics
 	behind    prometheus.Gauge
+	states    prometheus.Gauge
 	interval  time.Duration
 
 	// ctx ends the background writes when the partition is closed; it does
@@ -119,7 +125,8 @@ func newCheckpointer(parent context.Context, store DeltaStore, p *Pipeline, part
 	// half-handled) still lets the write in flight finish, for a while.
 	c := &checkpointer{
 		store: store, group: p.cfg.Group, topic: p.cfg.Topic, partition: partition, owner: owner,
-		log: p.log, m: p.cp, behind: p.cp.behind.WithLabelValues(strconv.Itoa(partition)), interval: p.cfg.CheckpointInterval,
+		log: p.log, m: p.cp, behind: p.cp.behind.WithLabelValues(strconv.Itoa(partition)),
+		states: p.cp.states.WithLabelValues(strconv.Itoa(partition)), interval: p.cfg.CheckpointInterval,
 		ctx: ctx, cancel: cancel, durable: durable, taken: durable,
 	}
 	context.AfterFunc(parent, func() { time.AfterFunc(writeGrace, c.close) })
@@ -181,6 +188,7 @@ func (c *checkpointer) save(ctx context.Context, engine *detector.Engine, next, 
 		return c.durable, err
 	}
 	now := time.Now()
+	c.states.Set(float64(engine.Subjects()))
 	taken := c.taken
 	if c.held != nil {
 		taken = c.held.NextOffset
@@ -287,4 +295,5 @@ func (c *checkpointer) report(now time.Time) {
 func (c *checkpointer) close() {
 	c.cancel()
 	c.m.behind.DeleteLabelValues(strconv.Itoa(c.partition))
+	c.m.states.DeleteLabelValues(strconv.Itoa(c.partition))
 }

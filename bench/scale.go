@@ -68,11 +68,18 @@ type ScaleResult struct {
 
 	// With every subject held: end-to-end latency at E2ERate events a
 	// second, then a SIGKILL and a restart.
-	E2ERate              float64  `json:"e2e_rate"`
-	E2EAlerts            int      `json:"e2e_alerts"`
-	E2EP50Ms             *float64 `json:"e2e_p50_ms"`
-	E2EP99Ms             *float64 `json:"e2e_p99_ms"`
-	E2EMaxMs             *float64 `json:"e2e_max_ms"`
+	E2ERate   float64  `json:"e2e_rate"`
+	E2EAlerts int      `json:"e2e_alerts"`
+	E2EP50Ms  *float64 `json:"e2e_p50_ms"`
+	E2EP99Ms  *float64 `json:"e2e_p99_ms"`
+	E2EMaxMs  *float64 `json:"e2e_max_ms"`
+	// Then once the checkpoints caught up with the growth (every
+	// partition's dowser_checkpoint_behind_seconds within two intervals),
+	// SettleS after the first measurement, the same measurement again.
+	SettleS              *float64 `json:"settle_s"`
+	E2ESettledP50Ms      *float64 `json:"e2e_settled_p50_ms"`
+	E2ESettledP99Ms      *float64 `json:"e2e_settled_p99_ms"`
+	E2ESettledMaxMs      *float64 `json:"e2e_settled_max_ms"`
 	RestartToConsumingS  *float64 `json:"restart_to_consuming_s"`
 	RestartToFirstAlertS *float64 `json:"restart_to_first_alert_s"`
 	RSSAfterRestart      *float64 `json:"rss_after_restart_bytes"`
@@ -276,6 +283,21 @@ func runScale(ctx context.Context, cfg Config, brokers []string, progress func(s
 		res.E2EAlerts = len(lat)
 		note("e2e: %d probe alerts at %.0f events/s of demo traffic, one in 50 a probe; latency from the probe's acknowledgement to its alert frame read by one websocket client %s",
 			len(lat), cfg.E2ERate, clientsWhere())
+	}
+
+	// The same once the checkpoints caught up with the growth.
+	settleStart := time.Now()
+	if err := scaleSettle(ctx, child, cfg.ScalePartitions, 3*time.Minute); err != nil {
+		note("settle: %v; measured anyway", err)
+	}
+	res.SettleS = ptr(time.Since(settleStart).Seconds())
+	progress("scale: checkpoints caught up after %.0f s", *res.SettleS)
+	if lat, err := scaleLatency(ctx, cfg, child.addr, p, probe, progress); err != nil {
+		note("e2e latency once settled: not measured: %v", err)
+	} else {
+		slices.Sort(lat)
+		ms := func(d time.Duration) *float64 { return ptr(float64(d) / float64(time.Millisecond)) }
+		res.E2ESettledP50Ms, res.E2ESettledP99Ms, res.E2ESettledMaxMs = ms(percentile(lat, 0.5)), ms(percentile(lat, 0.99)), ms(lat[len(lat)-1])
 	}
 
 	// SIGKILL and restart on the same database and topics.
@@ -674,4 +696,32 @@ func memAvailable() int64 {
 		return 0
 	}
 	return statusField(string(b), "MemAvailable")
+}
+
+// scaleSettle waits until every partition's checkpoints are within two
+// intervals of what it handled (the sum of dowser_checkpoint_behind_seconds
+// over partitions at most partitions × 4 s), or within passes.
+func scaleSettle(ctx context.Context, child *serveChild, partitions int, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		m, err := child.metrics(ctx)
+		if err != nil {
+			return err
+		}
+		behind, ok := m.get("dowser_checkpoint_behind_seconds")
+		if !ok {
+			return errors.New("no dowser_checkpoint_behind_seconds")
+		}
+		if behind <= float64(partitions)*4 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("checkpoints still %.0f s behind in all after %v", behind, within)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second): // another process: its metrics are all there is to poll
+		}
+	}
 }

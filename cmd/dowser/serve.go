@@ -92,7 +92,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.MaxEventSkew, "max-event-skew", time.Hour, "events dated more than this ahead of the wall clock are rejected (dead-lettered as bad_field time, 422 over HTTP); 0 accepts any time")
 	fs.DurationVar(&c.StallThreshold, "stall-threshold", 30*time.Second, "a partition retrying one message (or checkpoint) longer than this is reported stalled in the log and /readyz")
 	fs.DurationVar(&c.CheckpointEvery, "checkpoint-interval", 2*time.Second, "how often what changed in each partition's detector state is saved to PostgreSQL with its offset, in the background; a restart replays about this much")
-	fs.IntVar(&c.GCPercent, "gc-percent", 50, "the Go garbage collector's heap growth between collections, in percent of the live heap (GOGC, which wins when set): lower keeps memory closer to the detector state for more CPU")
+	fs.IntVar(&c.GCPercent, "gc-percent", 40, "the Go garbage collector's heap growth between collections, in percent of the live heap (GOGC, which wins when set): lower keeps memory closer to the detector state for more CPU")
 	fs.DurationVar(&c.Retention, "retention", 0, "delete alerts (and their evidence and deliveries) older than this, e.g. 8760h; 0 keeps them forever")
 	fs.DurationVar(&c.SignalsPoll, "signals-poll", time.Second, "how often to check PostgreSQL for signal changes")
 	fs.StringVar(&c.PrivacyKey, "privacy-key", "", "server secret (at least 32 bytes) that keys the erasure audit's hash and the pseudonyms of people in logs; every instance needs the same; empty uses --privacy-key-file, else a key generated once and kept in PostgreSQL")

@@ -154,7 +154,8 @@ func runScale(ctx context.Context, cfg Config, brokers []string, progress func(s
 		return nil, nil, err
 	}
 	defer drop()
-	probes := cfg.ScaleAlerts + cfg.ScaleAlerts/10 + 5000
+	// Two latency measurements, then the restart's.
+	probes := 2*(cfg.ScaleAlerts+cfg.ScaleAlerts/10) + 5000
 	probe, err := seed(ctx, dbURL, probes, 1)
 	if err != nil {
 		return nil, nil, err
@@ -274,7 +275,8 @@ func runScale(ctx context.Context, cfg Config, brokers []string, progress func(s
 	// Latency with every subject held.
 	p := kafka.NewProducer(brokers, topic)
 	defer p.Close()
-	if lat, err := scaleLatency(ctx, cfg, child.addr, p, probe, progress); err != nil {
+	n := cfg.ScaleAlerts + cfg.ScaleAlerts/10 // probe accounts a measurement uses
+	if lat, err := scaleLatency(ctx, cfg, child.addr, p, probe, 0, progress); err != nil {
 		note("e2e latency: not measured: %v", err)
 	} else {
 		slices.Sort(lat)
@@ -292,7 +294,7 @@ func runScale(ctx context.Context, cfg Config, brokers []string, progress func(s
 	}
 	res.SettleS = ptr(time.Since(settleStart).Seconds())
 	progress("scale: checkpoints caught up after %.0f s", *res.SettleS)
-	if lat, err := scaleLatency(ctx, cfg, child.addr, p, probe, progress); err != nil {
+	if lat, err := scaleLatency(ctx, cfg, child.addr, p, probe, n, progress); err != nil {
 		note("e2e latency once settled: not measured: %v", err)
 	} else {
 		slices.Sort(lat)
@@ -301,7 +303,7 @@ func runScale(ctx context.Context, cfg Config, brokers []string, progress func(s
 	}
 
 	// SIGKILL and restart on the same database and topics.
-	restarted, err := scaleRestart(ctx, res, child, p, probe, cfg.ScaleAlerts+cfg.ScaleAlerts/10, probes, serveArgs, progress)
+	restarted, err := scaleRestart(ctx, res, child, p, probe, 2*n, probes, serveArgs, progress)
 	if restarted != nil {
 		child = restarted
 	}
@@ -538,7 +540,7 @@ func probeRun(ctx context.Context, p *kafka.Producer, rate float64, every, first
 // scaleLatency measures, as the e2e stage does, the latency of
 // cfg.ScaleAlerts probe alerts at cfg.E2ERate events a second, read by
 // one websocket client of the rep owning the probe accounts.
-func scaleLatency(ctx context.Context, cfg Config, addr string, p *kafka.Producer, probe string, progress func(string, ...any)) ([]time.Duration, error) {
+func scaleLatency(ctx context.Context, cfg Config, addr string, p *kafka.Producer, probe string, first int, progress func(string, ...any)) ([]time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	clients, err := startClients(ctx, "e2e", addr, 1, 1, probe)
@@ -554,7 +556,7 @@ func scaleLatency(ctx context.Context, cfg Config, addr string, p *kafka.Produce
 	go readAlerts(clients.lines, &mu, received)
 	probes := cfg.ScaleAlerts + cfg.ScaleAlerts/10
 	progress("scale: e2e latency at %.0f events/s, %d probes, every subject held", cfg.E2ERate, probes)
-	err = probeRun(ctx, p, cfg.E2ERate, 50, 0, probes, func(acct string, at time.Time) {
+	err = probeRun(ctx, p, cfg.E2ERate, 50, first, first+probes, func(acct string, at time.Time) {
 		mu.Lock()
 		acked[acct] = at
 		mu.Unlock()

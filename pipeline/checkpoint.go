@@ -133,11 +133,12 @@ func newCheckpointer(parent context.Context, store DeltaStore, p *Pipeline, part
 	return c
 }
 
-// changed notes that the state changed at now (an event handled, an
-// erasure applied).
-func (c *checkpointer) changed(now time.Time) {
+// changed notes that the state changed (an event handled, an erasure
+// applied); the clock is read only for the first change after a take, not
+// for every event.
+func (c *checkpointer) changed() {
 	if c.since.IsZero() {
-		c.since = now
+		c.since = time.Now()
 	}
 }
 

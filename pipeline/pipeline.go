@@ -225,10 +225,10 @@ func (p *Pipeline) Partition(ctx context.Context, partition int) (kafka.Partitio
 		cp: newCheckpointer(ctx, p.cfg.Checkpoints, p, partition, owner, cp.NextOffset)}
 	if r.reset {
 		w.cp.reset = true
-		w.cp.changed(time.Now())
+		w.cp.changed()
 	}
 	if w.applyErasures() {
-		w.cp.changed(time.Now())
+		w.cp.changed()
 	}
 	p.log.Info("partition opened", "partition", partition, "checkpoint_offset", cp.NextOffset, "state_rows", r.rows,
 		"legacy_bytes", len(cp.Legacy), "restore", r.took.Round(time.Millisecond), "warm", warm)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/detector"
@@ -71,7 +70,7 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 		}
 		w.pending = w.engine.Evaluate(ev)
 		w.pendingEvent = ev
-		w.cp.changed(time.Now())
+		w.cp.changed()
 		if n := w.engine.WhereStops(); n != w.whereStops {
 			w.p.whereStopped.Add(float64(n - w.whereStops))
 			w.whereStops = n
@@ -150,7 +149,7 @@ func (w *partitionWorker) Checkpoint(ctx context.Context, nextOffset int64, fina
 		return w.cp.durable, fmt.Errorf("partition %d: an event is half-handled; not checkpointing", w.partition)
 	}
 	if w.applyErasures() {
-		w.cp.changed(time.Now())
+		w.cp.changed()
 	}
 	if len(w.eraseAnon) > 0 {
 		n, err := w.p.cfg.Privacy.EraseAnonymousIDs(ctx, w.eraseAnon)

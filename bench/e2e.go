@@ -149,70 +149,17 @@ func endToEnd(ctx context.Context, cfg Config, brokers []string, progress func(s
 	// produced by 16 producers so that waiting for acknowledgements does
 	// not slow the pace.
 	progress("e2e: %0.f events/s, %d probes", cfg.E2ERate, probes)
-	type batch struct {
-		msgs  []kafka.Message
-		probe string
-	}
-	batches := make(chan batch, 1024)
 	p := kafka.NewProducer(brokers, scfg.EventsTopic)
 	defer p.Close()
-	g, gctx := errgroup.WithContext(ctx)
-	for range 16 {
-		g.Go(func() error {
-			for b := range batches {
-				if err := p.Produce(gctx, b.msgs...); err != nil {
-					return err
-				}
-				if b.probe != "" {
-					now := time.Now()
-					mu.Lock()
-					acked[b.probe] = now
-					mu.Unlock()
-				}
-			}
-			return nil
-		})
-	}
-	g.Go(func() error {
-		defer close(batches)
-		t := newTraffic()
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		start := time.Now()
-		sent, probed := 0, 0
-		for probed < probes {
-			select {
-			case <-gctx.Done():
-				return gctx.Err()
-			case <-tick.C:
-			}
-			due := int(time.Since(start).Seconds() * cfg.E2ERate)
-			var b batch
-			for ; sent < due; sent++ {
-				ev := t.Next(time.Now())
-				if sent%50 == 49 && probed < probes {
-					acct := fmt.Sprintf("bench-acct-%05d", probed)
-					probed++
-					ev.Type, ev.ContentID = schema.TypeFormSubmit, ""
-					ev.Customer = schema.Customer{ID: "c-" + acct, AccountID: acct}
-					ev.Properties = map[string]any{"form": "probe", "url": "https://dowser.example/bench-probe"}
-					// A probe goes alone, so that its acknowledgement is its own.
-					if err := send(gctx, batches, batch{msgs: []kafka.Message{message(&ev)}, probe: acct}); err != nil {
-						return err
-					}
-					continue
-				}
-				b.msgs = append(b.msgs, message(&ev))
-			}
-			if len(b.msgs) > 0 {
-				if err := send(gctx, batches, b); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+	err = probeRun(ctx, p, cfg.E2ERate, 50, 0, probes, func(acct string, at time.Time) {
+		mu.Lock()
+		acked[acct] = at
+		mu.Unlock()
 	})
-	if err := g.Wait(); err != nil {
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
 		return nil, nil, err
 	}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
@@ -317,4 +264,74 @@ func seed(ctx context.Context, dbURL string, probes, reps int) (string, error) {
 		}
 	}
 	return probe.ID, nil
+}
+
+// probeRun produces demo traffic to p at rate events a second, one in
+// every `every` a probe form submission of account bench-acct-<n> for n
+// from first up to (not including) end, until ctx ends or the probes run
+// out, and calls acked with each probe's account as it is acknowledged.
+func probeRun(ctx context.Context, p *kafka.Producer, rate float64, every, first, end int, acked func(acct string, at time.Time)) error {
+	type batch struct {
+		msgs  []kafka.Message
+		probe string
+	}
+	batches := make(chan batch, 1024)
+	g, gctx := errgroup.WithContext(ctx)
+	for range 16 {
+		g.Go(func() error {
+			for b := range batches {
+				if err := p.Produce(gctx, b.msgs...); err != nil {
+					return err
+				}
+				if b.probe != "" {
+					acked(b.probe, time.Now())
+				}
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		defer close(batches)
+		t := newTraffic()
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		start := time.Now()
+		sent, next := 0, first
+		for next < end {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-tick.C:
+			}
+			due := int(time.Since(start).Seconds() * rate)
+			var b batch
+			for ; sent < due; sent++ {
+				ev := t.Next(time.Now())
+				if sent%every == every-1 && next < end {
+					acct := fmt.Sprintf("bench-acct-%05d", next)
+					next++
+					ev.Type, ev.ContentID = schema.TypeFormSubmit, ""
+					ev.Customer = schema.Customer{ID: "c-" + acct, AccountID: acct}
+					ev.Properties = map[string]any{"form": "probe", "url": "https://dowser.example/bench-probe"}
+					// A probe goes alone, so that its acknowledgement is its own.
+					if err := send(gctx, batches, batch{msgs: []kafka.Message{message(&ev)}, probe: acct}); err != nil {
+						return nil
+					}
+					continue
+				}
+				b.msgs = append(b.msgs, message(&ev))
+			}
+			if len(b.msgs) > 0 {
+				if send(gctx, batches, b) != nil {
+					return nil
+				}
+			}
+		}
+		return nil
+	})
+	err := g.Wait()
+	if ctx.Err() != nil {
+		return nil // ended by its caller
+	}
+	return err
 }

@@ -17,7 +17,6 @@ import (
 
 	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/postgres"
-	"github.com/dowserhq/dowser/schema"
 )
 
 // ScaleResult is what the state-at-scale stage measured (issue #13): a
@@ -465,76 +464,6 @@ func scaleRates(res *ScaleResult, samples []scaleSample, t *scaleTraffic) {
 		res.Timeline = append(res.Timeline, ScaleTick{Seconds: s.at.Sub(first.at).Seconds(), Consumed: int64(s.consumed),
 			Subjects: t.subjects(int(s.consumed)), RSSBytes: s.rss})
 	}
-}
-
-// probeRun produces demo traffic to p at rate events a second, one in
-// every `every` a probe form submission of account bench-acct-<n> for n
-// from first up to (not including) end, until ctx ends or the probes run
-// out, and calls acked with each probe's account as it is acknowledged.
-func probeRun(ctx context.Context, p *kafka.Producer, rate float64, every, first, end int, acked func(acct string, at time.Time)) error {
-	type batch struct {
-		msgs  []kafka.Message
-		probe string
-	}
-	batches := make(chan batch, 1024)
-	g, gctx := errgroup.WithContext(ctx)
-	for range 16 {
-		g.Go(func() error {
-			for b := range batches {
-				if err := p.Produce(gctx, b.msgs...); err != nil {
-					return err
-				}
-				if b.probe != "" {
-					acked(b.probe, time.Now())
-				}
-			}
-			return nil
-		})
-	}
-	g.Go(func() error {
-		defer close(batches)
-		t := newTraffic()
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		start := time.Now()
-		sent, next := 0, first
-		for next < end {
-			select {
-			case <-gctx.Done():
-				return nil
-			case <-tick.C:
-			}
-			due := int(time.Since(start).Seconds() * rate)
-			var b batch
-			for ; sent < due; sent++ {
-				ev := t.Next(time.Now())
-				if sent%every == every-1 && next < end {
-					acct := fmt.Sprintf("bench-acct-%05d", next)
-					next++
-					ev.Type, ev.ContentID = schema.TypeFormSubmit, ""
-					ev.Customer = schema.Customer{ID: "c-" + acct, AccountID: acct}
-					ev.Properties = map[string]any{"form": "probe", "url": "https://dowser.example/bench-probe"}
-					// A probe goes alone, so that its acknowledgement is its own.
-					if err := send(gctx, batches, batch{msgs: []kafka.Message{message(&ev)}, probe: acct}); err != nil {
-						return nil
-					}
-					continue
-				}
-				b.msgs = append(b.msgs, message(&ev))
-			}
-			if len(b.msgs) > 0 {
-				if send(gctx, batches, b) != nil {
-					return nil
-				}
-			}
-		}
-		return nil
-	})
-	err := g.Wait()
-	if ctx.Err() != nil {
-		return nil // ended by its caller
-	}
-	return err
 }
 
 // scaleLatency measures, as the e2e stage does, the latency of

@@ -6,15 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dowserhq/dowser"
@@ -193,12 +187,7 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(
-		// The live heap after the last GC (go_gc_heap_live_bytes): what the
-		// detector state really holds, to compare the RSS with.
-		collectors.WithGoCollectorRuntimeMetrics(collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/live:bytes$`)}),
-	), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := api.NewRegistry()
 	reg.MustRegister(store.Collectors()...)
 	reg.MustRegister(store.Checkpoints.Collector())
 
@@ -253,9 +242,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.consumer = consumer
 
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.Handle("GET /readyz", api.Readiness{
+	ready := api.Readiness{
 		Checks: []api.ReadyCheck{
 			{Name: "postgres", Check: store.Ping},
 			{Name: "kafka", Check: func(ctx context.Context) error { return kafka.Ping(ctx, brokers) }},
@@ -263,7 +250,7 @@ func (a *App) Run(ctx context.Context) error {
 		},
 		Stalled:    consumer.StalledReport,
 		Partitions: func() []int { return consumer.Assignment().Partitions },
-	})
+	}
 	events := kafka.NewProducer(brokers, a.cfg.EventsTopic)
 	defer events.Close()
 	proxies, _ := api.ParseTrustedProxies(a.cfg.TrustedProxies) // checked in newApp
@@ -271,7 +258,7 @@ func (a *App) Run(ctx context.Context) error {
 	if failures == 0 {
 		failures = -1 // off
 	}
-	mux.Handle("/", api.New(api.Config{
+	app := api.New(api.Config{
 		Assets: web.Files(),
 		Events: events,
 		// Over HTTP as over Kafka: a far-future event is refused.
@@ -284,48 +271,23 @@ func (a *App) Run(ctx context.Context) error {
 		TrustedProxies:        proxies,
 		AuthFailuresPerMinute: failures,
 		Reroute:               preview.Content{Directory: store.Directory, Alerts: store.Alerts},
-	}, api.Stores{People: store.People, Directory: store.Directory, Signals: store.Signals, Alerts: store.Alerts, Privacy: store.Privacy}, hub))
-	// The timeouts bound how long a client may take to send a request; a
-	// websocket, once upgraded, keeps the hub's own deadlines instead.
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: a.cfg.ReadHeaderTimeout,
-		ReadTimeout:       a.cfg.ReadTimeout,
-		IdleTimeout:       a.cfg.IdleTimeout,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	srv.RegisterOnShutdown(hub.Close)
-	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
+	}, api.Stores{People: store.People, Directory: store.Directory, Signals: store.Signals, Alerts: store.Alerts, Privacy: store.Privacy}, hub)
+	edge, err := api.Listen(api.EdgeConfig{
+		Addr: a.cfg.HTTPAddr, ReadHeaderTimeout: a.cfg.ReadHeaderTimeout, ReadTimeout: a.cfg.ReadTimeout, IdleTimeout: a.cfg.IdleTimeout,
+		MaxConnsPerAddr: a.cfg.MaxConnsPerAddr, TrustedProxies: proxies, Logger: log,
+	}, app, reg, ready)
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", a.cfg.HTTPAddr, err)
+		return err
 	}
-	a.httpAddr = ln.Addr().String()
-	if a.cfg.MaxConnsPerAddr > 0 {
-		refused := prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "dowser_http_connections_refused_total",
-			Help: "Connections closed on accept because their client address already had --max-conns-per-addr open.",
-		})
-		reg.MustRegister(refused)
-		ln = api.LimitConnsPerAddr(ln, a.cfg.MaxConnsPerAddr, proxies, refused.Inc)
-	}
+	edge.OnShutdown(hub.Close)
+	a.httpAddr = edge.Addr()
 
 	g, gctx := errgroup.WithContext(ctx)
 	pipe.Warm(gctx)
 	g.Go(func() error { return consumer.Run(gctx) })
 	g.Go(func() error { return pipe.Run(gctx) })
 	g.Go(func() error { return revoked.Run(gctx) })
-	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serving http: %w", err)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		<-gctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		return srv.Shutdown(sctx)
-	})
+	g.Go(func() error { return edge.Serve(gctx) })
 	if a.cfg.Demo {
 		g.Go(func() error { return demo.RunTraffic(gctx, brokers, a.cfg.EventsTopic, a.cfg.DemoRate, log) })
 		demo.PrintBanner(a.out, a.httpAddr)

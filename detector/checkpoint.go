@@ -108,9 +108,26 @@ func (e *Engine) Changes(emit func(key string, data []byte)) (meta []byte) {
 		e.MarkAllChanged()
 	}
 	w := &e.enc
+	t := &e.tier
+	marked := t.marked[:0]
 	for subject := range e.marks.subjects {
-		emit(subject, w.subjectRow(e, subject))
+		if t.markedCold {
+			if i, ok := t.rows.find([]byte(subject), t.rows.hash([]byte(subject))); ok {
+				_, row := t.rows.entry(i)
+				emit(subject, row) // cold, as it was stored
+				continue
+			}
+		}
+		row := w.subjectRow(e, subject)
+		emit(subject, row)
+		if t.after > 0 {
+			marked = append(marked, hotRow{subject: subject, row: row, progs: w.progs})
+		}
 	}
+	t.markedCold = false
+	e.track(marked)
+	clear(marked)
+	t.marked = marked[:0]
 	if len(e.marks.subjects) > 1024 {
 		// Keep the set's memory proportional to what changes.
 		e.marks = newChangeMarks(true)
@@ -138,6 +155,13 @@ func (e *Engine) MarkAllChanged() {
 			e.marks.mark(subject)
 		}
 	}
+	for i := range e.tier.rows.slots {
+		if e.tier.rows.slots[i].n != 0 {
+			k, _ := e.tier.rows.entry(uint32(i))
+			e.marks.mark(string(k))
+			e.tier.markedCold = true
+		}
+	}
 	e.recent.rows.markAll(len(e.recent.ring))
 	e.links.rows.markAll(len(e.links.ring))
 }
@@ -150,6 +174,7 @@ type rowEncoder struct {
 	evs    []*schema.Evidence
 	evIdx  map[*schema.Evidence]uint64 // for a row of many records
 	idx    []uint64                    // each record's index in evs
+	progs  progSet                     // the programs holding the last row's subject
 }
 
 type numState struct {
@@ -187,13 +212,17 @@ func (w *rowEncoder) row() []byte {
 //	record   = uvarint evidence index, flags, [str value], [uvarint steps], [f64 points]
 func (w *rowEncoder) subjectRow(e *Engine, subject string) []byte {
 	w.states = w.states[:0]
+	w.progs = progSet{epoch: e.tier.epoch}
 	account := strings.HasPrefix(subject, "account:")
-	for _, p := range e.programs {
+	for i, p := range e.programs {
 		if account && p.sig.Scope != ScopeAccount {
 			continue // only an account's signal has account subjects
 		}
-		if st := p.states[subject]; st != nil && len(st.records) > 0 {
-			w.states = append(w.states, numState{p.num, st})
+		if st := p.states[subject]; st != nil {
+			w.progs.add(i)
+			if len(st.records) > 0 {
+				w.states = append(w.states, numState{p.num, st})
+			}
 		}
 	}
 	if len(w.states) == 0 {
@@ -366,7 +395,7 @@ func (w *rowEncoder) linksRow(e *Engine) func(lo, hi int) []byte {
 //	clock time, uvarint recent length, uvarint recent next, uvarint links
 //	length, uvarint links next, uvarint nextNum, uvarint programs,
 //	programs × (uvarint num, str ID, varint Version, str Hash, varint
-//	nextSweep, uvarint states)
+//	nextSweep, uvarint states); a program gone has an empty ID
 func (e *Engine) meta() []byte {
 	b := make([]byte, 0, 64+len(e.programs)*48)
 	b = append(b, metaVersion)
@@ -382,7 +411,7 @@ func (e *Engine) meta() []byte {
 	b = binary.AppendUvarint(b, uint64(len(e.links.ring)))
 	b = binary.AppendUvarint(b, uint64(e.links.next))
 	b = binary.AppendUvarint(b, e.nextNum)
-	b = binary.AppendUvarint(b, uint64(len(e.programs)))
+	b = binary.AppendUvarint(b, uint64(len(e.programs)+len(e.tier.retired)))
 	for _, p := range e.programs {
 		b = binary.AppendUvarint(b, p.num)
 		b = appendStr(b, p.sig.ID)
@@ -390,6 +419,16 @@ func (e *Engine) meta() []byte {
 		b = appendStr(b, p.hash)
 		b = binary.AppendVarint(b, p.nextSweep)
 		b = binary.AppendUvarint(b, uint64(len(p.states)))
+	}
+	for _, num := range e.tier.retired {
+		// A program gone whose states cold rows still hold: no signal
+		// has an empty ID, so a restore drops them as stale.
+		b = binary.AppendUvarint(b, num)
+		b = appendStr(b, "")
+		b = binary.AppendVarint(b, 0)
+		b = appendStr(b, "")
+		b = binary.AppendVarint(b, 0)
+		b = binary.AppendUvarint(b, 0)
 	}
 	return b
 }

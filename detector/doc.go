@@ -15,7 +15,9 @@
 // engine marks what each call changes, and [Engine.Changes] encodes only
 // the rows of those subjects and ring chunks, plus a small meta blob;
 // [Engine.BeginRestore] rebuilds an engine from the meta and its rows in
-// any order.
+// any order. Subjects not in use are kept as those rows, encoded, and
+// decoded when needed (see [Engine.SetColdAfter]), so that the garbage
+// collector does not mark millions of idle states.
 // It is the only package that imports github.com/google/cel-go.
 // It imports only: schema.
 package detector

@@ -200,6 +200,7 @@ type Engine struct {
 	marks   *changeMarks
 	nextNum uint64
 	enc     rowEncoder // reused by Changes
+	tier    tier       // subjects held encoded; see tier
 }
 
 // program is one signal's plan and its evaluation state in one engine.
@@ -215,9 +216,11 @@ type program struct {
 	set     map[string]struct{} // reused to count distinct values
 
 	// num names the program in checkpoint rows; a changed signal is a
-	// new program with a new number. marks is the engine's.
+	// new program with a new number. marks is the engine's, e the engine.
 	num   uint64
 	marks *changeMarks
+	e     *Engine
+	gone  int // entries of expiry whose state went cold
 }
 
 // New returns an engine evaluating signals, normally values returned by
@@ -234,6 +237,7 @@ func New(signals []*Signal) *Engine {
 	}
 	e.x.seed = maphash.MakeSeed()
 	e.recent.seed = e.x.seed
+	e.tier.rows = newColdRows(e.x.seed)
 	e.SetSignals(signals)
 	return e
 }
@@ -270,7 +274,7 @@ func (e *Engine) SetSignals(signals []*Signal) {
 			c.sig = &sig
 			pl = &c
 		}
-		byID[s.ID] = &program{plan: pl, states: make(map[string]*subjectState), set: make(map[string]struct{}), num: e.nextNum, marks: e.marks}
+		byID[s.ID] = &program{plan: pl, states: make(map[string]*subjectState), set: make(map[string]struct{}), num: e.nextNum, marks: e.marks, e: e}
 		e.nextNum++
 	}
 	for _, o := range old {
@@ -279,6 +283,7 @@ func (e *Engine) SetSignals(signals []*Signal) {
 			for subject := range o.states {
 				e.marks.mark(subject)
 			}
+			e.retire(o.num)
 		}
 	}
 
@@ -289,6 +294,7 @@ func (e *Engine) SetSignals(signals []*Signal) {
 	slices.SortFunc(e.programs, func(a, b *program) int { return strings.Compare(a.sig.ID, b.sig.ID) })
 
 	e.dispatch.build(e.programs)
+	e.newDecoder()
 	// New programs have no sweep scheduled; let the next event plan them.
 	e.nextSweep = math.MinInt64
 }
@@ -308,6 +314,7 @@ func (e *Engine) Evaluate(ev *schema.Event) []schema.Alert {
 	if m, full := e.clock.observe(ev.Time.UnixNano()); full && m > e.watermark {
 		e.watermark = m
 	}
+	e.tier.missedN = 0
 	if e.watermark >= e.nextSweep {
 		e.sweep()
 	}
@@ -332,9 +339,11 @@ func (e *Engine) Evaluate(ev *schema.Event) []schema.Alert {
 	return alerts
 }
 
-// Subjects returns the number of live (signal, subject) states.
+// Subjects returns the number of live (signal, subject) states held
+// decoded, plus the number of subjects held encoded (see
+// [Engine.SetColdAfter]).
 func (e *Engine) Subjects() int {
-	n := 0
+	n := e.tier.rows.len()
 	for _, p := range e.programs {
 		n += len(p.states)
 	}
@@ -348,7 +357,10 @@ func (e *Engine) Subjects() int {
 // on when sweeps happen (after a restart, say).
 func (e *Engine) sweep() {
 	w := e.watermark
-	next := int64(math.MaxInt64)
+	if e.tier.rows.len() > 0 {
+		e.thawDue(w)
+	}
+	next := e.tier.rows.nextDue()
 	for _, p := range e.programs {
 		if w >= p.nextSweep {
 			p.sweep(w)
@@ -396,6 +408,9 @@ func (p *program) evaluate(x *evalCtx) (schema.Alert, bool) {
 	}
 	key := p.subject(x)
 	st := p.states[string(key)]
+	if st == nil && p.e.thawKey(key) {
+		st = p.states[string(key)]
+	}
 	if (st == nil || p.expired(st, x.watermark)) && p.barren(r) {
 		return schema.Alert{}, false
 	}
@@ -553,5 +568,5 @@ func (e *Engine) ActiveSubjects() int {
 			seen[s] = struct{}{}
 		}
 	}
-	return len(seen)
+	return len(seen) + e.tier.rows.len()
 }

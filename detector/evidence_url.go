@@ -7,11 +7,17 @@ import "github.com/dowserhq/dowser/schema"
 // a snapshot, say): evidence is what alerts carry to storage, the alerts
 // topic, websockets and message templates, so a URL cleaned here (of its
 // query string, say) reaches none of them. Matching still sees the
-// event's own URL. nil keeps URLs as they are. clean must be pure.
+// event's own URL. nil keeps URLs as they are. clean must be pure and
+// idempotent: a cold subject's evidence is cleaned when it is thawed,
+// which after a restore may clean a URL cleaned before.
 func (e *Engine) SetEvidenceURL(clean func(string) string) {
 	e.x.evidenceURL = clean
 	if clean == nil {
 		return
+	}
+	if e.tier.rows.len() > 0 {
+		// Cold rows are cleaned when thawed.
+		e.tier.cleaners = append(e.tier.cleaners, clean)
 	}
 	// Records share one evidence per event across signals: keep sharing
 	// the cleaned copy; never change a record's evidence in place.

@@ -42,8 +42,15 @@ func (q *expiryQueue) pop() *subjectState {
 	last := len(h) - 1
 	h[0] = h[last]
 	h[last] = expiryEntry{}
-	h = h[:last]
-	for i := 0; ; {
+	*q = h[:last]
+	q.down(0)
+	return st
+}
+
+// down restores the heap order below i.
+func (q *expiryQueue) down(i int) {
+	h := *q
+	for {
 		least := i
 		if l := 2*i + 1; l < len(h) && h[l].due < h[least].due {
 			least = l
@@ -57,8 +64,23 @@ func (q *expiryQueue) pop() *subjectState {
 		h[i], h[least] = h[least], h[i]
 		i = least
 	}
-	*q = h
-	return st
+}
+
+// prune drops the entries of states no longer in p's map (gone cold), and
+// restores the heap order.
+func (q *expiryQueue) prune(p *program) {
+	h := *q
+	keep := h[:0]
+	for _, en := range h {
+		if len(en.st.records) > 0 && p.states[en.st.subject] == en.st {
+			keep = append(keep, en)
+		}
+	}
+	clear(h[len(keep):])
+	*q = keep
+	for i := len(keep)/2 - 1; i >= 0; i-- {
+		q.down(i)
+	}
 }
 
 // Bounds of the times unixNanos can represent.
@@ -82,14 +104,23 @@ func unixNanos(t time.Time) int64 {
 // expiresAt returns a time (Unix nanoseconds) at or before the earliest
 // watermark at which st is forgotten, if no event is added to it.
 func (p *program) expiresAt(st *subjectState) int64 {
-	newest := st.newestAt()
+	var total float64
+	if st.stateMore != nil {
+		total = st.total
+	}
+	return p.expiresAtOf(st.newestAt(), total)
+}
+
+// expiresAtOf is expiresAt of a state whose newest record is at newest
+// and whose score is total.
+func (p *program) expiresAtOf(newest int64, total float64) int64 {
 	at := satAdd(newest, int64(p.horizon+p.cooldown))
-	if p.kind == kindScore && st.total > 0 {
+	if p.kind == kindScore && total > 0 {
 		// The score at w, total·2^(−(w−newest)/half_life), is below
 		// level/1000 once w − newest > half_life·log2(1000·total/level);
 		// the time is cut by a millionth to stay before it despite
 		// rounding.
-		if halvings := math.Log2(1000 * st.total / p.level); halvings > 0 {
+		if halvings := math.Log2(1000 * total / p.level); halvings > 0 {
 			d := float64(p.halfLife) * halvings * (1 - 1e-6)
 			if d >= math.MaxInt64 {
 				return math.MaxInt64

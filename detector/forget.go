@@ -40,6 +40,9 @@ func (e *Engine) Forget(customerID string) int {
 	// Oldest first from index 0, as put expects when the ring is full.
 	e.links.ring, e.links.next = kept, 0
 
+	if e.tier.rows.len() > 0 {
+		e.thawMatching(keys)
+	}
 	dropped := 0
 	for _, p := range e.programs {
 		for subject, st := range p.states {

@@ -214,6 +214,13 @@ func (e *Engine) identify(ev *schema.Event) link {
 // the subject the linked customer counts as (see Engine).
 func (e *Engine) merge(anon string, k link) {
 	src := "customer:" + anon
+	if e.tier.rows.len() > 0 {
+		e.thawKey([]byte(src))
+		e.thawKey([]byte("customer:" + k.customer))
+		if k.account != "" {
+			e.thawKey([]byte("account:" + k.account))
+		}
+	}
 	for _, p := range e.programs {
 		dst := "customer:" + k.customer
 		if p.sig.Scope == ScopeAccount && k.account != "" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,13 +25,17 @@ type Restorer struct {
 	gotRecent, gotLinks []bool
 	done                bool
 
-	evs    []*schema.Evidence          // the row's evidence table; reused
-	hashes []uint32                    // their event ids' hashes
-	states []numState                  // the row's states; reused
-	strs   map[string]string           // repeated evidence strings, shared
-	shared map[string]*schema.Evidence // by event id
-	zones  map[int64]*time.Location
-	last   [7]string // the previous evidence's fields; see field
+	evs     []*schema.Evidence          // the row's evidence table; reused
+	hashes  []uint32                    // their event ids' hashes
+	ats     []int64                     // their times
+	states  []numState                  // the row's states; reused
+	stale   bool                        // the row held states of programs gone
+	clean   []func(string) string       // cleaners of the evidence URLs built
+	cleaned bool                        // one changed a URL
+	strs    map[string]string           // repeated evidence strings, shared
+	shared  map[string]*schema.Evidence // by event id
+	zones   map[int64]*time.Location
+	last    [7]string // the previous evidence's fields; see field
 }
 
 // metaData is a decoded meta blob.
@@ -82,6 +87,7 @@ func (e *Engine) BeginRestore(meta []byte) (*Restorer, error) {
 		byAnon: make(map[string]slotLink, m.linksLen), rows: chunkMarks{rows: len(r.gotLinks)}}
 	e.marks = newChangeMarks(true)
 	e.nextNum = m.nextNum
+	e.resetTier()
 
 	type sig struct {
 		id, hash string
@@ -94,7 +100,7 @@ func (e *Engine) BeginRestore(meta []byte) (*Restorer, error) {
 		r.progs[mp.num] = nil // until an engine program claims it
 	}
 	for _, p := range e.programs {
-		p.expiry, p.marks = nil, e.marks
+		p.expiry, p.marks, p.gone = nil, e.marks, 0
 		mp := saved[sig{p.sig.ID, p.hash, p.sig.Version}]
 		if mp == nil {
 			// A signal new or changed since: no rows, a sweep to plan.
@@ -109,6 +115,13 @@ func (e *Engine) BeginRestore(meta []byte) (*Restorer, error) {
 		p.nextSweep = min(mp.nextSweep, satAdd(e.watermark, int64(p.horizon/2)))
 		r.progs[mp.num] = p
 	}
+	for num, p := range r.progs {
+		if p == nil {
+			e.tier.retired = append(e.tier.retired, num)
+		}
+	}
+	slices.Sort(e.tier.retired)
+	e.newDecoder()
 	return r, nil
 }
 
@@ -157,6 +170,7 @@ func (r *Restorer) Finish() error {
 		}
 	}
 	r.e.recent.rebuild()
+	r.e.nextSweep = min(r.e.nextSweep, r.e.tier.rows.nextDue())
 	r.done, r.shared, r.strs = true, nil, nil
 	return nil
 }
@@ -208,20 +222,45 @@ func (r *Restorer) linkSlot(d *rowDecoder, k int) {
 	r.e.links.byAnon[anon] = slotLink{link: l, slot: k}
 }
 
-// addSubject decodes the row of one subject (see rowEncoder.subjectRow)
-// and installs its states only when all of it is sound.
+// addSubject checks the row of one subject (see rowEncoder.subjectRow)
+// and keeps it cold, encoded as it is: it is decoded when the subject is
+// next needed (see Engine.thaw), so that a restore costs a pass over the
+// bytes, not the allocation of every state.
 func (r *Restorer) addSubject(key string, data []byte) error {
-	e := r.e
-	d := rowDecoder{b: data}
-	if err := d.version(); err != nil {
+	due, err := r.decodeSubject(key, data, false)
+	if err != nil {
 		return err
 	}
+	r.e.tier.missedN = 0
+	return r.e.tier.rows.put(key, data, due, uint32(len(r.e.tier.cleaners)))
+}
+
+// decodeSubject reads subject's row. With build, it makes the states of
+// the engine's programs in r.states, and sets r.stale when the row holds
+// states of other programs too; without, it only checks the row, as
+// closely, allocating nothing, and returns when it is due back from cold:
+// when its earliest state may be forgotten, or a sweep's interval away.
+func (r *Restorer) decodeSubject(subject string, data []byte, build bool) (due int64, err error) {
+	e := r.e
+	w := e.watermark
+	due = math.MaxInt64
+	d := rowDecoder{b: data}
+	if err := d.version(); err != nil {
+		return 0, err
+	}
 	n := d.count(9)
-	subject := strings.Clone(key)
-	r.evs, r.hashes = r.evs[:0], r.hashes[:0]
+	r.evs, r.hashes, r.ats = r.evs[:0], r.hashes[:0], r.ats[:0]
+	r.cleaned = false
 	for range n {
 		if d.err != nil {
 			break
+		}
+		if !build {
+			for range 7 {
+				d.bytes()
+			}
+			r.ats = append(r.ats, r.time(&d).UnixNano())
+			continue
 		}
 		ev := r.evidence(&d, subject)
 		if ev == nil {
@@ -231,13 +270,16 @@ func (r *Restorer) addSubject(key string, data []byte) error {
 		if ev.EventID != "" {
 			h = idHash(e.x.seed, ev.EventID)
 		}
-		r.evs, r.hashes = append(r.evs, ev), append(r.hashes, h)
+		r.evs, r.hashes, r.ats = append(r.evs, ev), append(r.hashes, h), append(r.ats, ev.Time.UnixNano())
 	}
-	stale := false
+	r.stale = false
 	r.states = r.states[:0]
 	states := d.count(3)
-	// One allocation for the row's states.
-	block := make([]subjectState, states)
+	var block []subjectState
+	if build {
+		// One allocation for the row's states.
+		block = make([]subjectState, states)
+	}
 	for i := range states {
 		if d.err != nil {
 			break
@@ -253,19 +295,24 @@ func (r *Restorer) addSubject(key string, data []byte) error {
 			d.fail("a state of program %d keeps no event", num)
 		}
 		var st *subjectState
-		if p != nil {
+		if p != nil && build {
 			st = &block[i]
 			st.subject, st.records = subject, make([]record, k)
 			if p.kind == kindScore {
 				st.stateMore = &stateMore{}
 			}
 		}
+		var prev int64
 		for j := 0; j < k && d.err == nil; j++ {
 			var rec record
 			idx := d.uvarint()
 			rf := d.byte()
 			if rf&recValue != 0 {
-				rec.value = r.str(&d)
+				if st != nil {
+					rec.value = r.str(&d)
+				} else {
+					d.bytes()
+				}
 			}
 			if rf&recSteps != 0 {
 				steps := d.uvarint()
@@ -278,19 +325,23 @@ func (r *Restorer) addSubject(key string, data []byte) error {
 				rec.points = d.f64()
 			}
 			rec.absent = rf&recAbsent != 0
-			if d.err != nil || st == nil {
+			if d.err != nil {
 				continue
 			}
-			if idx >= uint64(len(r.evs)) {
-				d.fail("record %d names evidence %d of %d", j, idx, len(r.evs))
+			if idx >= uint64(len(r.ats)) {
+				d.fail("record %d names evidence %d of %d", j, idx, len(r.ats))
 				break
 			}
-			rec.ev, rec.idHash, rec.at = r.evs[idx], r.hashes[idx], r.evs[idx].Time.UnixNano()
-			if j > 0 && rec.at < st.records[j-1].at {
+			at := r.ats[idx]
+			if j > 0 && at < prev {
 				d.fail("records of program %d out of time order", num)
 				break
 			}
-			st.records[j] = rec
+			prev = at
+			if st != nil {
+				rec.ev, rec.idHash, rec.at = r.evs[idx], r.hashes[idx], at
+				st.records[j] = rec
+			}
 		}
 		if flags&stAlerts != 0 {
 			a := d.count(2)
@@ -298,12 +349,14 @@ func (r *Restorer) addSubject(key string, data []byte) error {
 			if st != nil && a > 0 {
 				alerts = make([]time.Time, a)
 			}
+			var last int64
 			for j := 0; j < a && d.err == nil; j++ {
 				t := r.time(&d)
+				if j > 0 && t.UnixNano() < last {
+					d.fail("alert times of program %d out of order", num)
+				}
+				last = t.UnixNano()
 				if alerts != nil {
-					if j > 0 && t.Before(alerts[j-1]) {
-						d.fail("alert times of program %d out of order", num)
-					}
 					alerts[j] = t
 				}
 			}
@@ -311,8 +364,8 @@ func (r *Restorer) addSubject(key string, data []byte) error {
 				st.more().alerts = alerts
 			}
 		}
+		var s scoreSums
 		if flags&stScore != 0 {
-			var s scoreSums
 			s.folded = d.f64()
 			fc := d.uvarint()
 			if fc > math.MaxInt32 {
@@ -328,35 +381,24 @@ func (r *Restorer) addSubject(key string, data []byte) error {
 				st.scoreSums = s
 			}
 		}
-		if p == nil {
-			stale = true
-		} else if d.err == nil {
+		switch {
+		case d.err != nil:
+		case p == nil:
+			r.stale = true
+			due = min(due, w) // of a program gone: back at the next sweep, to drop it
+		case build:
 			r.states = append(r.states, numState{num, st})
+		default:
+			due = min(due, max(p.expiresAtOf(prev, s.total), satAdd(w, int64(p.horizon/2))))
 		}
 	}
 	if err := d.end(); err != nil {
-		return err
+		return 0, err
 	}
 	if states == 0 {
-		return errors.New("the row holds no state")
+		return 0, errors.New("the row holds no state")
 	}
-	twice := false
-	for _, s := range r.states {
-		p := r.progs[s.num]
-		n := len(p.states)
-		p.states[subject] = s.st
-		// A subject's row comes once; a repeat replaced a state.
-		twice = twice || len(p.states) == n
-		p.expiry.push(p.expiresAt(s.st), s.st)
-	}
-	if twice {
-		return errors.New("added twice")
-	}
-	if stale {
-		// Rewritten without the states of changed signals, or deleted.
-		e.marks.mark(subject)
-	}
-	return nil
+	return due, nil
 }
 
 // evidence decodes one evidence of subject's row. The records of one
@@ -372,7 +414,7 @@ func (r *Restorer) evidence(d *rowDecoder, subject string) *schema.Evidence {
 	if d.err != nil {
 		return nil
 	}
-	if len(f[0]) > 0 {
+	if len(f[0]) > 0 && r.shared != nil {
 		if o := r.shared[string(f[0])]; o != nil && o.Time.Equal(t) && o.Time.Location() == t.Location() &&
 			o.Type == string(f[1]) && o.CustomerID == string(f[2]) && o.ContentID == string(f[3]) &&
 			o.URL == string(f[4]) && o.Title == string(f[5]) && o.Subject == string(f[6]) {
@@ -381,6 +423,11 @@ func (r *Restorer) evidence(d *rowDecoder, subject string) *schema.Evidence {
 	}
 	ev := &schema.Evidence{EventID: string(f[0]), Type: r.field(1, f[1]), ContentID: r.field(3, f[3]),
 		URL: r.field(4, f[4]), Title: r.field(5, f[5]), Subject: r.field(6, f[6]), Time: t}
+	for _, clean := range r.clean {
+		if u := clean(ev.URL); u != ev.URL {
+			ev.URL, r.cleaned = u, true
+		}
+	}
 	// The customer key of a customer's own row is in its subject.
 	if c, ok := strings.CutPrefix(subject, "customer:"); ok && c == string(f[2]) {
 		ev.CustomerID = c
@@ -393,7 +440,7 @@ func (r *Restorer) evidence(d *rowDecoder, subject string) *schema.Evidence {
 			}
 		}
 	}
-	if ev.EventID != "" {
+	if ev.EventID != "" && r.shared != nil {
 		r.shared[ev.EventID] = ev
 	}
 	return ev

@@ -83,27 +83,52 @@ func (e *Engine) Snapshot() ([]byte, error) {
 		k := e.links.byAnon[anon]
 		s.Links = append(s.Links, snapLink{Anon: anon, Customer: k.customer, Account: k.account, Lifecycle: k.lifecycle})
 	}
+	index := make(map[uint64]int, len(e.programs))
 	for _, p := range e.programs {
 		sp := snapProgram{ID: p.sig.ID, Version: p.sig.Version, Hash: p.hash, NextSweep: time.Unix(0, p.nextSweep), States: make([]snapState, 0, len(p.states))}
 		for _, st := range p.states {
-			ss := snapState{Subject: st.subject, Records: make([]snapRecord, len(st.records))}
-			if m := st.stateMore; m != nil {
-				ss.Alerts = m.alerts
-				ss.Folded, ss.FoldedTime, ss.FoldedCount = m.folded, m.foldedTime, m.foldedCount
-				ss.Total, ss.Disarmed = m.total, m.disarmed
-			}
-			for i, r := range st.records {
-				ss.Records[i] = snapRecord{Ev: *r.ev, Value: r.value, Steps: r.steps, Absent: r.absent, Points: r.points}
-			}
-			sp.States = append(sp.States, ss)
+			sp.States = append(sp.States, snapOf(st))
 		}
+		index[p.num] = len(s.Programs)
 		s.Programs = append(s.Programs, sp)
+	}
+	// Cold subjects, decoded aside: a snapshot leaves them cold.
+	d := e.tier.dec
+	for i := range e.tier.rows.slots {
+		if e.tier.rows.slots[i].n == 0 {
+			continue
+		}
+		k, row := e.tier.rows.entry(uint32(i))
+		d.clean = e.tier.cleaners[e.tier.rows.slots[i].epoch:]
+		_, err := d.decodeSubject(string(k), row, true)
+		d.clean = nil
+		if err != nil {
+			return nil, fmt.Errorf("decoding cold subject %q: %w", k, err)
+		}
+		for _, ns := range d.states {
+			sp := &s.Programs[index[ns.num]]
+			sp.States = append(sp.States, snapOf(ns.st))
+		}
+		clear(d.states)
 	}
 	var buf bytes.Buffer
 	if err := gob.NewEncoder(&buf).Encode(&s); err != nil {
 		return nil, fmt.Errorf("encoding detector state: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+func snapOf(st *subjectState) snapState {
+	ss := snapState{Subject: st.subject, Records: make([]snapRecord, len(st.records))}
+	if m := st.stateMore; m != nil {
+		ss.Alerts = m.alerts
+		ss.Folded, ss.FoldedTime, ss.FoldedCount = m.folded, m.foldedTime, m.foldedCount
+		ss.Total, ss.Disarmed = m.total, m.disarmed
+	}
+	for i, r := range st.records {
+		ss.Records[i] = snapRecord{Ev: *r.ev, Value: r.value, Steps: r.steps, Absent: r.absent, Points: r.points}
+	}
+	return ss
 }
 
 // RestoreSnapshot reads a whole-state snapshot of the layout before
@@ -137,6 +162,8 @@ func (e *Engine) RestoreSnapshot(data []byte) error {
 		e.clock, e.watermark = e.clock.restored(s.Clock.Times), s.Clock.W
 	}
 	e.nextSweep = math.MaxInt64
+	e.resetTier()
+	e.newDecoder()
 	e.recent = recentIDs{limit: limit, ring: s.Recent, next: s.RecentAt, seed: e.recent.seed, rows: e.recent.rows}
 	e.recent.rebuild()
 	e.links = identityLinks{limit: e.links.limit, next: s.LinksAt, byAnon: make(map[string]slotLink, len(s.Links)), rows: e.links.rows}
@@ -157,7 +184,7 @@ func (e *Engine) RestoreSnapshot(data []byte) error {
 	}
 	for _, p := range e.programs {
 		p.states = make(map[string]*subjectState)
-		p.expiry = nil
+		p.expiry, p.gone = nil, 0
 		p.nextSweep = math.MinInt64
 		sp := byID[p.sig.ID]
 		if sp == nil || sp.Version != p.sig.Version || sp.Hash != p.hash {

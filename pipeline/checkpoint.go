@@ -17,14 +17,16 @@ import (
 
 // checkpointMetrics are the checkpoint series of every partition.
 type checkpointMetrics struct {
-	duration prometheus.Histogram
-	bytes    prometheus.Counter
-	rows     prometheus.Counter
-	deferred prometheus.Counter
-	failures prometheus.Counter
-	behind   *prometheus.GaugeVec
-	states   *prometheus.GaugeVec
-	restore  prometheus.Histogram
+	duration  prometheus.Histogram
+	bytes     prometheus.Counter
+	rows      prometheus.Counter
+	deferred  prometheus.Counter
+	failures  prometheus.Counter
+	behind    *prometheus.GaugeVec
+	states    *prometheus.GaugeVec
+	cold      *prometheus.GaugeVec
+	coldBytes *prometheus.GaugeVec
+	restore   prometheus.Histogram
 }
 
 func newCheckpointMetrics() *checkpointMetrics {
@@ -58,7 +60,15 @@ func newCheckpointMetrics() *checkpointMetrics {
 		}, []string{"partition"}),
 		states: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "dowser_detector_states",
-			Help: "Signal-subject states a partition's detector holds, as of its last checkpoint: what its memory and checkpoints grow with.",
+			Help: "Signal-subject states a partition's detector holds decoded, plus the subjects it holds encoded, as of its last checkpoint: what its memory and checkpoints grow with.",
+		}, []string{"partition"}),
+		cold: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "dowser_detector_cold_subjects",
+			Help: "Subjects a partition's detector holds encoded (untouched for --cold-after), as of its last checkpoint.",
+		}, []string{"partition"}),
+		coldBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "dowser_detector_cold_bytes",
+			Help: "Bytes of the subjects a partition's detector holds encoded, as of its last checkpoint.",
 		}, []string{"partition"}),
 		restore: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "dowser_checkpoint_restore_seconds",
@@ -69,7 +79,7 @@ func newCheckpointMetrics() *checkpointMetrics {
 }
 
 func (m *checkpointMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.duration, m.bytes, m.rows, m.deferred, m.failures, m.behind, m.states, m.restore}
+	return []prometheus.Collector{m.duration, m.bytes, m.rows, m.deferred, m.failures, m.behind, m.states, m.cold, m.coldBytes, m.restore}
 }
 
 // DeltaStore saves a partition's checkpoints: *postgres.Checkpoints.
@@ -96,6 +106,8 @@ type checkpointer struct {
 	m         *checkpointMetrics
 	behind    prometheus.Gauge
 	states    prometheus.Gauge
+	cold      prometheus.Gauge
+	coldBytes prometheus.Gauge
 	interval  time.Duration
 
 	// ctx ends the background writes when the partition is closed; it does
@@ -127,6 +139,7 @@ func newCheckpointer(parent context.Context, store DeltaStore, p *Pipeline, part
 		store: store, group: p.cfg.Group, topic: p.cfg.Topic, partition: partition, owner: owner,
 		log: p.log, m: p.cp, behind: p.cp.behind.WithLabelValues(strconv.Itoa(partition)),
 		states: p.cp.states.WithLabelValues(strconv.Itoa(partition)), interval: p.cfg.CheckpointInterval,
+		cold: p.cp.cold.WithLabelValues(strconv.Itoa(partition)), coldBytes: p.cp.coldBytes.WithLabelValues(strconv.Itoa(partition)),
 		ctx: ctx, cancel: cancel, durable: durable, taken: durable,
 	}
 	context.AfterFunc(parent, func() { time.AfterFunc(writeGrace, c.close) })
@@ -190,6 +203,9 @@ func (c *checkpointer) save(ctx context.Context, engine *detector.Engine, next, 
 	}
 	now := time.Now()
 	c.states.Set(float64(engine.Subjects()))
+	cold, coldBytes := engine.ColdSubjects()
+	c.cold.Set(float64(cold))
+	c.coldBytes.Set(float64(coldBytes))
 	taken := c.taken
 	if c.held != nil {
 		taken = c.held.NextOffset
@@ -297,4 +313,6 @@ func (c *checkpointer) close() {
 	c.cancel()
 	c.m.behind.DeleteLabelValues(strconv.Itoa(c.partition))
 	c.m.states.DeleteLabelValues(strconv.Itoa(c.partition))
+	c.m.cold.DeleteLabelValues(strconv.Itoa(c.partition))
+	c.m.coldBytes.DeleteLabelValues(strconv.Itoa(c.partition))
 }

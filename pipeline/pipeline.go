@@ -46,6 +46,10 @@ type Config struct {
 	// (--checkpoint-interval): checkpoints more than three behind are
 	// reported.
 	CheckpointInterval time.Duration
+	// ColdAfter is how long a subject no event touches stays decoded
+	// before the detector keeps it encoded (--cold-after); 0 keeps it
+	// decoded once thawed. See detector.Engine.SetColdAfter.
+	ColdAfter time.Duration
 	// SignalsPoll is how often the signals and the privacy lists are
 	// reloaded (--signals-poll).
 	SignalsPoll time.Duration
@@ -221,6 +225,10 @@ func (p *Pipeline) Partition(ctx context.Context, partition int) (kafka.Partitio
 	p.cp.restore.Observe(r.took.Seconds())
 	// After the restore: the evidence an older build kept is cleaned too.
 	r.engine.SetEvidenceURL(p.privacy.evidenceURL)
+	if p.cfg.ColdAfter > 0 {
+		// Checkpoints are taken about every interval while events come.
+		r.engine.SetColdAfter(int(max(1, (p.cfg.ColdAfter+p.cfg.CheckpointInterval-1)/p.cfg.CheckpointInterval)))
+	}
 	w := &partitionWorker{p: p, partition: partition, owner: owner, snap: r.snap, engine: r.engine, erased: cp.ErasureSeq,
 		cp: newCheckpointer(ctx, p.cfg.Checkpoints, p, partition, owner, cp.NextOffset)}
 	if r.reset {

@@ -215,7 +215,7 @@ func (a *App) Run(ctx context.Context) error {
 		Group: a.cfg.GroupID, Topic: a.cfg.EventsTopic,
 		Checkpoints: store.Checkpoints, Alerts: store.Alerts, Accounts: store.Directory, Privacy: store.Privacy, Signals: store.Signals,
 		Router: notify.NewRouter(store.Directory, hub), Hub: hub, Broadcast: alerts,
-		CheckpointInterval: a.cfg.CheckpointEvery, Instance: a.cfg.Instance,
+		CheckpointInterval: a.cfg.CheckpointEvery, ColdAfter: a.cfg.ColdAfter, Instance: a.cfg.Instance,
 		SignalsPoll: a.cfg.SignalsPoll, MaxEnabledSignals: a.cfg.MaxEnabledSignals, Retention: a.cfg.Retention,
 		PrivacyKey: key, KeepURLParams: splitList(a.cfg.EvidenceURLParams),
 		Logger: log, Registerer: reg,

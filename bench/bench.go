@@ -77,6 +77,8 @@ type Result struct {
 	E2EMaxMs             *float64           `json:"e2e_max_ms"`
 	WSBytesPerConn       *float64           `json:"ws_bytes_per_conn"`
 	StateBytesPerSubject *float64           `json:"state_bytes_per_subject"`
+	// ColdStateBytesPerSubject is the same state held cold (encoded).
+	ColdStateBytesPerSubject *float64 `json:"cold_state_bytes_per_subject"`
 
 	// Context of the figures.
 	Events           int      `json:"events"`
@@ -237,14 +239,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	// 6. Detector state.
 	runtime.GC()
-	per, pairs, err := measureState(cfg.StateSubjects)
+	per, cold, pairs, err := measureState(cfg.StateSubjects)
 	if err != nil {
 		return nil, err
 	}
 	res.StateBytesPerSubject = ptr(per)
+	res.ColdStateBytesPerSubject = ptr(cold)
 	res.StateSubjects = cfg.StateSubjects
 	res.StateSignalPairs = pairs
-	progress("detector state: %.0f bytes a subject (%d subjects, %d signal-subject states)", per, cfg.StateSubjects, pairs)
+	progress("detector state: %.0f bytes a subject decoded, %.0f cold (%d subjects, %d signal-subject states)", per, cold, cfg.StateSubjects, pairs)
 
 	// 7. State at scale.
 	if err := scaleStage(ctx, cfg, brokers, res, progress); err != nil {

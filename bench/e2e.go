@@ -307,6 +307,9 @@ func probeRun(ctx context.Context, p *kafka.Producer, rate float64, every, first
 			var b batch
 			for ; sent < due; sent++ {
 				ev := t.Next(time.Now())
+				// The traffic repeats its ids from run to run: an id seen
+				// before in the partition would be dropped as a duplicate.
+				ev.ID = fmt.Sprintf("run%d-%s", first, ev.ID)
 				if sent%every == every-1 && next < end {
 					acct := fmt.Sprintf("bench-acct-%05d", next)
 					next++

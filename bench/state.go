@@ -17,10 +17,14 @@ import (
 // thresholds of the account), and returns the heap the engine then holds
 // per active subject and its live (signal, subject) states. The events
 // are filed under product lines as the bench traffic files them.
-func measureState(n int) (perSubject float64, pairs int, err error) {
+//
+// It then freezes every subject as a service does once they are idle
+// (three checkpoints with SetColdAfter(1)) and returns the heap per
+// subject held cold, too.
+func measureState(n int) (perSubject, coldPerSubject float64, pairs int, err error) {
 	sigs, err := signalSet(20)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	// Prospects see every research page; for a customer's account only
 	// the integration guides count (the other signals take prospects).
@@ -55,7 +59,19 @@ func measureState(n int) (perSubject float64, pairs int, err error) {
 	pairs = e.Subjects()
 	active := e.ActiveSubjects()
 	if active != 2*people {
-		return 0, pairs, fmt.Errorf("detector state: %d active subjects, want %d (every person and account)", active, 2*people)
+		return 0, 0, pairs, fmt.Errorf("detector state: %d active subjects, want %d (every person and account)", active, 2*people)
 	}
-	return float64(heap) / float64(active), pairs, nil
+	e.SetColdAfter(1)
+	for range 3 {
+		e.Changes(func(string, []byte) {})
+	}
+	if cold, _ := e.ColdSubjects(); cold != active {
+		return 0, 0, pairs, fmt.Errorf("detector state: %d of %d subjects cold after three checkpoints", cold, active)
+	}
+	var frozen runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&frozen)
+	coldHeap := int64(frozen.HeapAlloc) - int64(before.HeapAlloc)
+	runtime.KeepAlive(e)
+	return float64(heap) / float64(active), float64(coldHeap) / float64(active), pairs, nil
 }

@@ -59,6 +59,7 @@ func WriteTable(w io.Writer, r *Result) {
 		row{"e2e_max_ms", f(r.E2EMaxMs, "%.1f"), "", ""},
 		row{"ws_bytes_per_conn", f(r.WSBytesPerConn, "%.0f"), "<= 16384", verdict(r.WSBytesPerConn, func(v float64) bool { return v <= 16<<10 })},
 		row{"state_bytes_per_subject", f(r.StateBytesPerSubject, "%.0f"), "<= 512", verdict(r.StateBytesPerSubject, func(v float64) bool { return v <= 512 })},
+		row{"cold_state_bytes_per_subject", f(r.ColdStateBytesPerSubject, "%.0f"), "<= 478", verdict(r.ColdStateBytesPerSubject, func(v float64) bool { return v <= 478 })},
 	)
 	fmt.Fprintf(w, "dowser bench: %d events (%.0f bytes avg), %d partitions, %d pipeline signals, GOMAXPROCS %d\n\n",
 		r.Events, r.EventBytesAvg, r.Partitions, r.PipelineSignals, r.GOMAXPROCS)

@@ -2,7 +2,7 @@ package postgres_test
 
 import (
 	"context"
-	"strings"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/dowserhq/dowser"
@@ -33,15 +33,11 @@ func TestFootprintCountsCheckpoints(t *testing.T) {
 	if _, err := s.Checkpoints.ClaimCheckpoint(ctx, "g", "t", 0, "me"); err != nil {
 		t.Fatal(err)
 	}
-	// Random-looking text, so that compression cannot shrink it below 4 MB.
-	var b strings.Builder
-	for i := range 1 << 20 {
-		b.WriteString(string(rune('a' + (i*7919)%26)))
-		b.WriteString(string(rune('a' + (i*104729/3)%26)))
-		b.WriteString(string(rune('a' + (i*31)%26)))
-		b.WriteString(string(rune('a' + (i*i)%26)))
-	}
-	d := &dowser.CheckpointDelta{NextOffset: 1, Rows: []dowser.StateRow{{Key: "customer:c-1", Data: []byte(b.String())}}}
+	// Random bytes, so that compression (lz4, where the server has it)
+	// cannot shrink them below 4 MB.
+	data := make([]byte, 4<<20)
+	_, _ = rand.NewChaCha8([32]byte{1}).Read(data)
+	d := &dowser.CheckpointDelta{NextOffset: 1, Rows: []dowser.StateRow{{Key: "customer:c-1", Data: data}}}
 	if err := s.Checkpoints.SaveCheckpointDelta(ctx, "g", "t", 0, "me", d); err != nil {
 		t.Fatal(err)
 	}

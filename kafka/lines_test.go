@@ -13,7 +13,7 @@ import (
 func TestProduceLinesNamesTheBadLine(t *testing.T) {
 	p := kafka.NewProducer([]string{"127.0.0.1:1"}, "events")
 	defer p.Close()
-	n, err := p.ProduceLines(context.Background(), strings.NewReader("\n{\"not\": \"an event\"}\n"), "stdin", false)
+	n, err := p.ProduceLines(context.Background(), strings.NewReader("\n{\"not\": \"an event\"}\n"), "stdin", false, nil)
 	if n != 0 || err == nil || !strings.HasPrefix(err.Error(), "line 2: ") {
 		t.Errorf("ProduceLines = %d, %v; want 0 and an error about line 2", n, err)
 	}

@@ -15,7 +15,7 @@ import (
 
 // sample reads a sample message of testdata, changed by edits (each gets
 // the decoded object to change in place).
-func sample(t *testing.T, file string, edits ...func(map[string]any)) formats.Message {
+func sample(t testing.TB, file string, edits ...func(map[string]any)) formats.Message {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", file))
 	if err != nil {

@@ -737,6 +737,18 @@ func messageFormat(headers []kafkago.Header) string {
 	for _, h := range headers {
 		switch h.Key {
 		case HeaderFormat:
+			// The known names as constants: a conversion in a switch
+			// does not allocate.
+			switch string(h.Value) {
+			case formats.Dowser:
+				return formats.Dowser
+			case formats.Segment:
+				return formats.Segment
+			case formats.Snowplow:
+				return formats.Snowplow
+			case formats.CloudEvents:
+				return formats.CloudEvents
+			}
 			return string(h.Value)
 		case "ce_specversion":
 			format = formats.CloudEvents

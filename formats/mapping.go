@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,9 +75,6 @@ const (
 // fieldNames are the fields' names, by field.
 var fieldNames = [numFields]string{FieldType, FieldID, FieldTime, FieldCustomerID, FieldAnonymousID, FieldEmail,
 	FieldAccountID, FieldLifecycle, FieldContentID, FieldURL, FieldTitle, FieldReferrer, FieldSource}
-
-// Fields are the names of the fields a mapping fills, in a fixed order.
-func Fields() []string { return slices.Clone(fieldNames[:]) }
 
 // eventFields are the schema.EventError fields of an Event by the mapping
 // field that fills them, to name the message's field instead.
@@ -169,7 +167,7 @@ func NewMapping(format string, overrides map[string]string) (*Mapping, error) {
 			m.paths[f] = append(m.paths[f], p)
 		}
 	}
-	for _, name := range slices.Sorted(mapKeys(overrides)) {
+	for _, name := range slices.Sorted(maps.Keys(overrides)) {
 		f := slices.Index(fieldNames[:], name)
 		if f < 0 {
 			return nil, fmt.Errorf("%s: unknown field %q: not %s", format, name, orList(fieldNames[:]))
@@ -182,16 +180,6 @@ func NewMapping(format string, overrides map[string]string) (*Mapping, error) {
 		m.overridden[f] = true
 	}
 	return m, nil
-}
-
-func mapKeys(m map[string]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // Format is the name of the mapping's format.

@@ -56,6 +56,7 @@ fuzz:
 	GO=$(GO) scripts/fuzz.sh ./detector FuzzParseSignal $(FUZZTIME)
 	GO=$(GO) scripts/fuzz.sh ./detector FuzzEngine $(FUZZTIME)
 	GO=$(GO) scripts/fuzz.sh ./notify FuzzClientFrame $(FUZZTIME)
+	GO=$(GO) scripts/fuzz.sh ./formats FuzzConvert $(FUZZTIME)
 
 ## chaos: the fault tests (crash, two instances, PostgreSQL outage,
 ## SIGTERM) five times over, then the crash test with a large state

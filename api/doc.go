@@ -7,5 +7,5 @@
 // Each handler group declares the small storage interface it needs
 // (People, Directory, Signals, Alerts, Privacy), beside its handlers.
 //
-// It imports only: dowser, detector, schema.
+// It imports only: dowser, detector, formats, schema.
 package api

@@ -13,7 +13,9 @@ import (
 
 type producerStub struct{}
 
-func (producerStub) ProduceEvents(context.Context, []schema.Event, [][]byte) error { return nil }
+func (producerStub) ProduceEvents(context.Context, string, []schema.Event, [][]byte) error {
+	return nil
+}
 
 // Every request body is decoded by one strict helper: the right media
 // type, one JSON value, no member twice, UTF-8 without NUL; and every

@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dowserhq/dowser"
+	"github.com/dowserhq/dowser/formats"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -34,15 +35,20 @@ type Streamer interface {
 
 // EventProducer puts validated events on the events topic.
 type EventProducer interface {
-	// ProduceEvents writes raw[i], the encoding of events[i], for every i,
-	// and returns once the broker has acknowledged all of them.
-	ProduceEvents(ctx context.Context, events []schema.Event, raw [][]byte) error
+	// ProduceEvents writes raw[i], the encoding of events[i] in format
+	// (one of formats.Names()), for every i, marked with its format, and
+	// returns once the broker has acknowledged all of them.
+	ProduceEvents(ctx context.Context, format string, events []schema.Event, raw [][]byte) error
 }
 
 // Config configures the HTTP API.
 type Config struct {
 	// Events receives POST /v1/events; nil answers 503.
 	Events EventProducer
+	// Source is how the events topic is read: POST /v1/events in a format
+	// is validated with its mapping for that format. Nil: each format's
+	// defaults.
+	Source *formats.Source
 	// Preview runs POST /v1/signals/preview; nil answers 503.
 	Preview Previewer
 	// MaxEventSkew: POST /v1/events refuses an event dated more than this
@@ -123,6 +129,9 @@ func New(cfg Config, stores Stores, stream Streamer) *Server {
 	}
 	if cfg.MaxPreviews <= 0 {
 		cfg.MaxPreviews = DefaultMaxPreviews
+	}
+	if cfg.Source == nil {
+		cfg.Source, _ = formats.NewSource(formats.SourceConfig{})
 	}
 	s := &Server{cfg: cfg, people: stores.People, directory: stores.Directory, signals: stores.Signals,
 		alerts: stores.Alerts, privacy: stores.Privacy, stream: stream, mux: &routeMux{ServeMux: http.NewServeMux()},

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	kafkago "github.com/segmentio/kafka-go"
 
+	"github.com/dowserhq/dowser/formats"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -29,6 +30,10 @@ const (
 	// whole (too large): the value is cut, and this says how many bytes
 	// the original had.
 	HeaderTruncated = "dowser-truncated"
+	// HeaderFormat names the format of a message (one of formats.Names())
+	// that is not in its topic's: POST /v1/events and dowser produce set
+	// it. A binary CloudEvent (a ce_specversion header) needs none.
+	HeaderFormat = "dowser-format"
 )
 
 // ErrPermanent, wrapped in an error from Handle, says that this event can
@@ -88,6 +93,10 @@ type Config struct {
 	Brokers []string
 	// Topic is the events topic; its dead-letter topic is Topic + ".dlq".
 	Topic string
+	// Source says how the events topic's messages are read (format and
+	// field mapping); nil reads Dowser's envelope. Its topic, when it
+	// names one, must be Topic.
+	Source *formats.Source
 	// GroupID is the consumer group shared by every Dowser instance.
 	GroupID string
 	// MaxEventBytes bounds one message; larger ones are dead-lettered.
@@ -121,6 +130,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Topic == "" {
 		return errors.New("kafka: no events topic configured")
+	}
+	if c.Source == nil {
+		c.Source, _ = formats.NewSource(formats.SourceConfig{})
+	}
+	if t := c.Source.Topic(); t != "" && t != c.Topic {
+		return fmt.Errorf("kafka: source topic %q is not the events topic %q: one source topic is read", t, c.Topic)
 	}
 	if c.GroupID == "" {
 		c.GroupID = "dowser"
@@ -576,7 +591,7 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafkago.Generation
 		prog.raiseEnd(msg.HighWaterMark)
 		start := time.Since(clock)
 		prog.begin(msg.Offset, start)
-		err = dec.Decode(msg.Value, &ev)
+		err = c.decode(dec, &msg, &ev)
 		if err == nil && c.cfg.MaxEventSkew > 0 {
 			err = ev.CheckClock(c.cfg.Now(), c.cfg.MaxEventSkew)
 		}
@@ -685,6 +700,61 @@ func (c *Consumer) handle(ctx context.Context, h PartitionHandler, ev *schema.Ev
 		}
 		return err
 	})
+}
+
+// decode decodes msg into ev with the mapping of its format: the one its
+// headers name, else the events topic's. The envelope is decoded by dec,
+// the partition's schema.Decoder, as it always was; a message without
+// headers costs no more than that.
+func (c *Consumer) decode(dec *schema.Decoder, msg *kafkago.Message, ev *schema.Event) error {
+	m := c.cfg.Source.Mapping()
+	if len(msg.Headers) > 0 {
+		var err error
+		if m, err = c.cfg.Source.For(messageFormat(msg.Headers)); err != nil {
+			*ev = schema.Event{}
+			return &schema.EventError{Reason: schema.ReasonBadField, Field: HeaderFormat, Detail: err.Error()}
+		}
+	}
+	if m.Envelope() {
+		return dec.Decode(msg.Value, ev)
+	}
+	var headers []formats.Header
+	if m.Format() == formats.CloudEvents {
+		headers = make([]formats.Header, len(msg.Headers))
+		for i, h := range msg.Headers {
+			headers[i] = formats.Header(h)
+		}
+	}
+	var err error
+	*ev, err = m.Convert(formats.Message{Value: msg.Value, Headers: headers}, c.cfg.MaxEventBytes)
+	return err
+}
+
+// messageFormat is the format a message's headers name: HeaderFormat's
+// value, else cloudevents for a binary CloudEvent, else "" (its topic's).
+func messageFormat(headers []kafkago.Header) string {
+	format := ""
+	for _, h := range headers {
+		switch h.Key {
+		case HeaderFormat:
+			// The known names as constants: a conversion in a switch
+			// does not allocate.
+			switch string(h.Value) {
+			case formats.Dowser:
+				return formats.Dowser
+			case formats.Segment:
+				return formats.Segment
+			case formats.Snowplow:
+				return formats.Snowplow
+			case formats.CloudEvents:
+				return formats.CloudEvents
+			}
+			return string(h.Value)
+		case "ce_specversion":
+			format = formats.CloudEvents
+		}
+	}
+	return format
 }
 
 // rejectReason is the dead-letter reason of a decoding error.

@@ -1,10 +1,11 @@
 // Package kafka is all of Dowser's Kafka traffic, over segmentio/kafka-go:
 //
 //   - [Consumer] reads the events topic as a member of a consumer group:
-//     it decodes and validates each message, sends the bad ones to the
-//     dead-letter topic with the reason, hands the good ones, partition by
-//     partition and in offset order, to a [Processor], and commits offsets
-//     only after the processor has made their effects durable;
+//     it decodes each message in its format (package formats) and
+//     validates it, sends the bad ones to the dead-letter topic with the
+//     reason, hands the good ones, partition by partition and in offset
+//     order, to a [Processor], and commits offsets only after the
+//     processor has made their effects durable;
 //   - [Producer] writes keyed messages (events, the alerts topic);
 //   - [Tailer] follows a topic from its end without a consumer group (the
 //     alerts topic, on every instance);
@@ -13,5 +14,5 @@
 //   - [EnsureTopics] and [EnsureTopicConfigured] create topics.
 //
 // It is the only package that imports github.com/segmentio/kafka-go.
-// It imports only: schema.
+// It imports only: formats, schema.
 package kafka

@@ -71,6 +71,13 @@ func EventKey(ev *schema.Event) string {
 // Message is one raw record to produce.
 type Message struct {
 	Key, Value []byte
+	Headers    []Header
+}
+
+// Header is a record header.
+type Header struct {
+	Key   string
+	Value []byte
 }
 
 // Produce writes the messages and returns once the broker acknowledged them.
@@ -78,6 +85,9 @@ func (p *Producer) Produce(ctx context.Context, msgs ...Message) error {
 	out := make([]kafkago.Message, len(msgs))
 	for i, m := range msgs {
 		out[i] = kafkago.Message{Key: m.Key, Value: m.Value}
+		for _, h := range m.Headers {
+			out[i].Headers = append(out[i].Headers, kafkago.Header(h))
+		}
 	}
 	if err := p.w.WriteMessages(ctx, out...); err != nil {
 		return fmt.Errorf("producing to %s: %w", p.w.Topic, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/dowserhq/dowser/broadcast"
 	"github.com/dowserhq/dowser/broker"
 	"github.com/dowserhq/dowser/demo"
+	"github.com/dowserhq/dowser/formats"
 	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/notify"
 	"github.com/dowserhq/dowser/pipeline"
@@ -26,10 +27,12 @@ import (
 
 // App is one running Dowser service: everything `dowser serve` starts.
 type App struct {
-	cfg   serveConfig
-	log   *slog.Logger
-	out   io.Writer // where the demo banner goes
-	ready chan struct{}
+	cfg serveConfig
+	// source is how the events topic is read.
+	source *formats.Source
+	log    *slog.Logger
+	out    io.Writer // where the demo banner goes
+	ready  chan struct{}
 
 	// Set before ready is closed.
 	httpAddr string
@@ -45,6 +48,10 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 	}
 	if cfg.EventsTopic == "" || cfg.AlertsTopic == "" || cfg.EventsTopic == cfg.AlertsTopic {
 		return nil, fmt.Errorf("--events-topic %q and --alerts-topic %q must be set and differ", cfg.EventsTopic, cfg.AlertsTopic)
+	}
+	source, err := eventsSource(cfg.Sources, cfg.SourcesFile, cfg.EventsTopic)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Partitions < 1 {
 		return nil, fmt.Errorf("--partitions: %d must be at least 1", cfg.Partitions)
@@ -98,7 +105,7 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 	if cfg.PreviewTimeout == 0 {
 		cfg.PreviewTimeout = defaultPreviewTimeout
 	}
-	return &App{cfg: cfg, log: log, out: out, ready: make(chan struct{})}, nil
+	return &App{cfg: cfg, source: source, log: log, out: out, ready: make(chan struct{})}, nil
 }
 
 // Ready is closed once the app serves HTTP and consumes events.
@@ -230,6 +237,7 @@ func (a *App) Run(ctx context.Context) error {
 	consumer, err := kafka.NewConsumer(kafka.Config{
 		Brokers:            brokers,
 		Topic:              a.cfg.EventsTopic,
+		Source:             a.source,
 		GroupID:            a.cfg.GroupID,
 		MaxEventBytes:      a.cfg.MaxEventBytes,
 		MaxEventSkew:       a.cfg.MaxEventSkew,
@@ -261,6 +269,7 @@ func (a *App) Run(ctx context.Context) error {
 	app := api.New(api.Config{
 		Assets: web.Files(),
 		Events: events,
+		Source: a.source,
 		// Over HTTP as over Kafka: a far-future event is refused.
 		MaxEventSkew: a.cfg.MaxEventSkew,
 		Preview: preview.Signal{Brokers: brokers, Topic: a.cfg.EventsTopic, Store: store.Directory,
@@ -292,7 +301,7 @@ func (a *App) Run(ctx context.Context) error {
 		g.Go(func() error { return demo.RunTraffic(gctx, brokers, a.cfg.EventsTopic, a.cfg.DemoRate, log) })
 		demo.PrintBanner(a.out, a.httpAddr)
 	}
-	log.Info("dowser serving", "http", a.httpAddr, "brokers", brokers, "events_topic", a.cfg.EventsTopic, "version", version)
+	log.Info("dowser serving", "http", a.httpAddr, "brokers", brokers, "events_topic", a.cfg.EventsTopic, "events_format", a.source.Mapping().Format(), "version", version)
 	close(a.ready)
 	return g.Wait()
 }

@@ -27,7 +27,7 @@ Usage:
   dowser demo      serve with demo users, accounts, content, signals and synthetic traffic
   dowser broker    run only the embedded Kafka broker
   dowser migrate   apply the database migrations and exit
-  dowser produce   produce JSON events, one per line on stdin, to the events topic
+  dowser produce   produce events, one per line on stdin, to the events topic (--format: Segment, Snowplow, CloudEvents)
   dowser import    create or update users, accounts, contacts or content from a CSV file
   dowser signals   lint, test and backtest signal files (dowser signals help)
   dowser bench     measure throughput, latency and memory (see docs/benchmarks.md)

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 
 	"github.com/dowserhq/dowser/broker"
+	"github.com/dowserhq/dowser/formats"
 	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/postgres"
 )
@@ -75,12 +77,30 @@ func runProduce(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 	brokers := fs.String("kafka-brokers", "127.0.0.1:9092", "comma-separated Kafka bootstrap brokers")
 	topic := fs.String("events-topic", "dowser.events", "topic to produce to")
 	raw := fs.Bool("raw", false, "produce lines as they are, without validating them")
+	format := fs.String("format", "", "format of the lines: dowser, segment, snowplow or cloudevents (structured); each message then names it in its dowser-format header; empty is Dowser's envelope, unmarked")
+	fields := fs.String("fields", "", "comma-separated FIELD=PATH overrides of the format's mapping to validate with, as --source takes them (e.g. account_id=properties.company)")
 	if err := parseFlags(fs, args, stderr, getenv, nil); err != nil {
 		return err
 	}
+	var mapping *formats.Mapping
+	switch {
+	case *format != "":
+		cfg, err := formats.ParseSource("format=" + *format + "," + *fields)
+		if err != nil {
+			return fmt.Errorf("--fields: %w", err)
+		}
+		if cfg.Topic != "" || cfg.Format != *format {
+			return errors.New("--fields: only FIELD=PATH pairs, not topic or format")
+		}
+		if mapping, err = formats.NewMapping(*format, cfg.Fields); err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+	case *fields != "":
+		return errors.New("--fields needs --format")
+	}
 	p := kafka.NewProducer(splitList(*brokers), *topic)
 	defer p.Close()
-	n, err := p.ProduceLines(ctx, stdin, "stdin", *raw)
+	n, err := p.ProduceLines(ctx, stdin, "stdin", *raw, mapping)
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,7 @@ type tier struct {
 	touched map[string]uint32
 	gens    [][]hotRow
 	spare   []hotRow
+	backlog []hotRow // due to freeze, past a call's budget
 	thawed  []string // since the last Changes
 	marked  []hotRow // reused by Changes
 	// markedCold is set when MarkAllChanged marked cold subjects.
@@ -52,6 +53,7 @@ type hotRow struct {
 	subject string
 	row     []byte
 	progs   progSet
+	gen     uint32 // of the call to Changes that last saw the subject
 }
 
 // progSet is the set of the engine's programs (by index) that held a
@@ -103,6 +105,7 @@ func (e *Engine) resetTier() {
 		for i := range t.gens {
 			t.gens[i] = nil
 		}
+		t.backlog = nil
 	}
 }
 
@@ -264,27 +267,49 @@ func (e *Engine) track(marked []hotRow) {
 			continue
 		}
 		t.touched[h.subject] = g
+		h.gen = g
 		cur = append(cur, h)
 	}
 	for _, s := range t.thawed {
 		if t.touched[s] != g {
 			t.touched[s] = g
-			cur = append(cur, hotRow{subject: s})
+			cur = append(cur, hotRow{subject: s, gen: g})
 		}
 	}
 	clear(t.thawed)
 	t.thawed = t.thawed[:0]
+	// Freezing costs about as much as encoding: at most as many subjects
+	// as this call saw change (or freezeMin), so that the event path
+	// never waits longer for it than for the checkpoint; the rest waits
+	// for the next call. A burst drains at the pace of what follows.
+	budget, n := max(freezeMin, len(cur)), 0
 	slot := int(g % uint32(len(t.gens)))
 	old := t.gens[slot]
-	for _, h := range old {
-		if t.touched[h.subject] == g-uint32(len(t.gens)) {
+	keep := t.backlog[:0]
+	for _, list := range [2][]hotRow{t.backlog, old} {
+		for _, h := range list {
+			if t.touched[h.subject] != h.gen {
+				continue // touched since, or gone
+			}
+			if n == budget {
+				keep = append(keep, h)
+				continue
+			}
+			n++
 			delete(t.touched, h.subject)
 			e.freeze(h.subject, h.row, h.progs)
 		}
 	}
+	if len(keep) <= cap(t.backlog) { // else keep is a new array
+		clear(t.backlog[len(keep):cap(t.backlog)])
+	}
+	t.backlog = keep
 	clear(old)
 	t.gens[slot], t.spare = cur, old[:0]
 }
+
+// freezeMin is the least a call to Changes freezes, if due.
+const freezeMin = 4096
 
 // freeze moves subject's states to cold, as row (encoded now when nil),
 // its states in the programs of progs.

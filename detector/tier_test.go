@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/dowserhq/dowser/schema"
 )
 
 // TestColdSubjectsChangeNothing runs the random runs of
@@ -144,5 +147,37 @@ func TestColdRowsCompactAndReuse(t *testing.T) {
 	}
 	if err := c.put(keys[0], []byte("x"), 0, 0); err != errColdTwice {
 		t.Fatalf("put of a held subject: %v", err)
+	}
+}
+
+// TestFreezingIsPacedByChange checks that a call to Changes freezes no
+// more subjects than it saw change (or freezeMin), and that a burst of
+// idle subjects still all go cold over the calls that follow.
+func TestFreezingIsPacedByChange(t *testing.T) {
+	e := New(parseAll(t, snapshotSignals))
+	e.SetColdAfter(1)
+	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	const people = 3 * freezeMin
+	for i := range people {
+		e.Evaluate(&schema.Event{ID: fmt.Sprintf("e%d", i), Type: "page_view", Time: base.Add(time.Duration(i) * time.Millisecond),
+			Customer: schema.Customer{ID: fmt.Sprintf("c%d", i), AccountID: fmt.Sprintf("a%d", i)}, Properties: map[string]any{"url": "https://x/blog"}})
+	}
+	hot := e.ActiveSubjects()
+	var counts []int
+	for range 8 {
+		e.Changes(func(string, []byte) {})
+		n, _ := e.ColdSubjects()
+		counts = append(counts, n)
+	}
+	for i := 1; i < len(counts); i++ {
+		if d := counts[i] - counts[i-1]; d > freezeMin {
+			t.Fatalf("one call froze %d subjects, more than %d with nothing changed: %v", d, freezeMin, counts)
+		}
+	}
+	if last := counts[len(counts)-1]; last != hot {
+		t.Fatalf("%d of %d subjects cold after the burst: %v", last, hot, counts)
+	}
+	if e.Subjects() != hot {
+		t.Fatalf("%d subjects held, want %d", e.Subjects(), hot)
 	}
 }

@@ -595,7 +595,7 @@ var metricNames = []string{
 	"dowser_event_processing_seconds", "dowser_delivery_latency_seconds",
 	"dowser_checkpoint_duration_seconds", "dowser_checkpoint_written_bytes_total", "dowser_checkpoint_rows_written_total",
 	"dowser_checkpoint_behind_seconds", "dowser_checkpoints_deferred_total", "dowser_checkpoint_failures_total",
-	"dowser_detector_states", "dowser_checkpoint_restore_seconds",
+	"dowser_detector_states", "dowser_detector_cold_subjects", "dowser_detector_cold_bytes", "dowser_checkpoint_restore_seconds",
 	"dowser_checkpoint_table_bytes", "dowser_checkpoint_log_bytes", "dowser_checkpoint_keys",
 	"dowser_checkpoint_compactions_total", "dowser_checkpoint_compactions_skipped_total",
 	"dowser_checkpoint_compaction_seconds_total", "dowser_checkpoint_compaction_written_bytes_total",

@@ -221,6 +221,7 @@ type program struct {
 	marks *changeMarks
 	e     *Engine
 	gone  int // entries of expiry whose state went cold
+	peak  int // the most states held at once since states was made
 }
 
 // New returns an engine evaluating signals, normally values returned by

@@ -77,6 +77,9 @@ func (q *expiryQueue) prune(p *program) {
 		}
 	}
 	clear(h[len(keep):])
+	if len(keep) < cap(h)/4 {
+		keep = append(expiryQueue(nil), keep...) // give back the rest
+	}
 	*q = keep
 	for i := len(keep)/2 - 1; i >= 0; i-- {
 		q.down(i)

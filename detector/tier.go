@@ -35,6 +35,7 @@ type tier struct {
 	gens    [][]hotRow
 	spare   []hotRow
 	backlog []hotRow // due to freeze, past a call's budget
+	peak    int      // the most subjects touched held; see shrinkMaps
 	thawed  []string // since the last Changes
 	marked  []hotRow // reused by Changes
 	// markedCold is set when MarkAllChanged marked cold subjects.
@@ -306,6 +307,35 @@ func (e *Engine) track(marked []hotRow) {
 	t.backlog = keep
 	clear(old)
 	t.gens[slot], t.spare = cur, old[:0]
+	if n > 0 {
+		e.shrinkMaps()
+	}
+}
+
+// shrinkMaps copies a map of hot subjects into a smaller one once it
+// holds a quarter of the most it held: Go maps never give back their
+// buckets, and after a burst the programs' maps would keep the memory of
+// every subject that was hot at once.
+func (e *Engine) shrinkMaps() {
+	for _, p := range e.programs {
+		p.peak = max(p.peak, len(p.states))
+		if p.peak >= 4096 && len(p.states) <= p.peak/4 {
+			m := make(map[string]*subjectState, len(p.states))
+			for k, v := range p.states {
+				m[k] = v
+			}
+			p.states, p.peak = m, len(m)
+		}
+	}
+	t := &e.tier
+	t.peak = max(t.peak, len(t.touched))
+	if t.peak >= 4096 && len(t.touched) <= t.peak/4 {
+		m := make(map[string]uint32, len(t.touched))
+		for k, v := range t.touched {
+			m[k] = v
+		}
+		t.touched, t.peak = m, len(m)
+	}
 }
 
 // freezeMin is the least a call to Changes freezes, if due.
@@ -339,6 +369,7 @@ func (e *Engine) freeze(subject string, row []byte, progs progSet) {
 		if len(st.records) > 0 {
 			due = min(due, max(p.expiresAt(st), satAdd(w, int64(p.horizon/2))))
 		}
+		p.peak = max(p.peak, len(p.states))
 		delete(p.states, subject)
 		*st = subjectState{} // its queue entry is stale now
 		p.gone++

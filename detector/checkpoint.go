@@ -125,7 +125,7 @@ func (e *Engine) Changes(emit func(key string, data []byte)) (meta []byte) {
 		}
 	}
 	t.markedCold = false
-	e.track(marked)
+	e.track(marked, false)
 	clear(marked)
 	t.marked = marked[:0]
 	if len(e.marks.subjects) > 1024 {

@@ -254,7 +254,7 @@ func (e *Engine) thawMatching(keys map[string]bool) {
 // track notes, at a call to Changes, the subjects marked (with the row
 // just encoded) and thawed since the previous one, and freezes those
 // untouched since after calls ago.
-func (e *Engine) track(marked []hotRow) {
+func (e *Engine) track(marked []hotRow, idle bool) {
 	t := &e.tier
 	if t.after == 0 {
 		return
@@ -284,6 +284,9 @@ func (e *Engine) track(marked []hotRow) {
 	// never waits longer for it than for the checkpoint; the rest waits
 	// for the next call. A burst drains at the pace of what follows.
 	budget, n := max(freezeMin, len(cur)), 0
+	if idle {
+		budget = 8 * freezeMin // no event is waiting
+	}
 	slot := int(g % uint32(len(t.gens)))
 	old := t.gens[slot]
 	keep := t.backlog[:0]
@@ -338,8 +341,39 @@ func (e *Engine) shrinkMaps() {
 	}
 }
 
-// freezeMin is the least a call to Changes freezes, if due.
+// freezeMin is the least a call to Changes freezes, if due; a call to
+// FreezeIdle freezes up to eight times as many.
 const freezeMin = 4096
+
+// Freezing reports whether hot subjects wait to go cold: an idle
+// partition should call FreezeIdle at its checkpoint interval until it
+// does not.
+func (e *Engine) Freezing() bool {
+	t := &e.tier
+	if t.after == 0 {
+		return false
+	}
+	if len(t.backlog) > 0 || len(t.thawed) > 0 {
+		return true
+	}
+	for _, g := range t.gens {
+		if len(g) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// FreezeIdle counts as a call to [Engine.Changes] for freezing, on an
+// engine nothing changed since the last one: a partition no event
+// reaches gives back the memory of the subjects it last saw. It does
+// nothing while changes wait to be taken.
+func (e *Engine) FreezeIdle() {
+	if len(e.marks.subjects) > 0 || !e.marks.on {
+		return
+	}
+	e.track(nil, true)
+}
 
 // freeze moves subject's states to cold, as row (encoded now when nil),
 // its states in the programs of progs.

@@ -181,3 +181,36 @@ func TestFreezingIsPacedByChange(t *testing.T) {
 		t.Fatalf("%d subjects held, want %d", e.Subjects(), hot)
 	}
 }
+
+// TestIdleEngineFreezes checks that FreezeIdle freezes the subjects an
+// engine last saw once it is idle, and does nothing while changes wait.
+func TestIdleEngineFreezes(t *testing.T) {
+	e := New(parseAll(t, snapshotSignals))
+	e.SetColdAfter(2)
+	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	ev := func(i int) *schema.Event {
+		return &schema.Event{ID: fmt.Sprintf("e%d", i), Type: "page_view", Time: base.Add(time.Duration(i) * time.Millisecond),
+			Customer: schema.Customer{ID: fmt.Sprintf("c%d", i), AccountID: fmt.Sprintf("a%d", i)}, Properties: map[string]any{"url": "https://x/blog"}}
+	}
+	for i := range 100 {
+		e.Evaluate(ev(i))
+	}
+	e.Changes(func(string, []byte) {})
+	e.Evaluate(ev(100)) // a change not taken yet
+	for range 5 {
+		e.FreezeIdle()
+	}
+	if n, _ := e.ColdSubjects(); n != 0 {
+		t.Fatalf("%d subjects froze while a change waited to be taken", n)
+	}
+	e.Changes(func(string, []byte) {})
+	for i := 0; e.Freezing(); i++ {
+		if i > 10 {
+			t.Fatal("still freezing after 10 idle calls")
+		}
+		e.FreezeIdle()
+	}
+	if n, _ := e.ColdSubjects(); n != e.ActiveSubjects() || n == 0 {
+		t.Fatalf("%d of %d subjects cold once idle", n, e.ActiveSubjects())
+	}
+}

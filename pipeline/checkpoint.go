@@ -212,6 +212,9 @@ func (c *checkpointer) save(ctx context.Context, engine *detector.Engine, next, 
 	}
 	if next != taken || !c.since.IsZero() {
 		c.take(engine, next, erased, now)
+	} else if !final {
+		// Nothing changed: subjects that went idle still go cold.
+		engine.FreezeIdle()
 	}
 	if !idle {
 		c.m.deferred.Inc()

@@ -190,5 +190,5 @@ func (w *partitionWorker) applyErasures() bool {
 // still saves a new checkpoint when an erasure must reach it, or when
 // changes wait behind a write in flight.
 func (w *partitionWorker) CheckpointDue() bool {
-	return w.cp.pending() || len(w.p.privacy.erasuresAfter(w.erased)) > 0
+	return w.cp.pending() || len(w.p.privacy.erasuresAfter(w.erased)) > 0 || w.engine.Freezing()
 }

@@ -292,7 +292,7 @@ func runScale(ctx context.Context, cfg Config, brokers []string, progress func(s
 		note("settle: %v; measured anyway", err)
 	}
 	res.SettleS = ptr(time.Since(settleStart).Seconds())
-	progress("scale: checkpoints caught up after %.0f s", *res.SettleS)
+	progress("scale: checkpoints caught up and the growth's subjects frozen after %.0f s", *res.SettleS)
 	if lat, err := scaleLatency(ctx, cfg, child.addr, p, probe, n, progress); err != nil {
 		note("e2e latency once settled: not measured: %v", err)
 	} else {
@@ -631,7 +631,10 @@ func memAvailable() int64 {
 
 // scaleSettle waits until every partition's checkpoints are within two
 // intervals of what it handled (the sum of dowser_checkpoint_behind_seconds
-// over partitions at most partitions × 4 s), or within passes.
+// over partitions at most partitions × 4 s) and the detector has frozen
+// the subjects of the growth's last seconds (at most 1% of its states
+// decoded: dowser_detector_states against dowser_detector_cold_subjects),
+// or within passes: the state the service holds once the growth is over.
 func scaleSettle(ctx context.Context, child *serveChild, partitions int, within time.Duration) error {
 	deadline := time.Now().Add(within)
 	for {
@@ -643,11 +646,14 @@ func scaleSettle(ctx context.Context, child *serveChild, partitions int, within 
 		if !ok {
 			return errors.New("no dowser_checkpoint_behind_seconds")
 		}
-		if behind <= float64(partitions)*4 {
+		states, _ := m.get("dowser_detector_states")
+		cold, _ := m.get("dowser_detector_cold_subjects")
+		hot := states - cold
+		if behind <= float64(partitions)*4 && hot <= states/100 {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("checkpoints still %.0f s behind in all after %v", behind, within)
+			return fmt.Errorf("after %v, checkpoints still %.0f s behind in all and %.0f of %.0f states decoded", within, behind, hot, states)
 		}
 		select {
 		case <-ctx.Done():

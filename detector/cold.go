@@ -132,9 +132,7 @@ func (c *coldRows) pruneDue() {
 	}
 	clear(c.due[len(keep):])
 	c.due = keep
-	for i := len(keep)/2 - 1; i >= 0; i-- {
-		c.due.down(i)
-	}
+	c.due.heapify()
 }
 
 // alloc returns where size bytes go: the tail of the last slab, or a new
@@ -213,51 +211,11 @@ func (c *coldRows) nextDue() int64 {
 }
 
 // coldQueue is a min-heap of the times cold rows are due back.
-type coldQueue []coldDue
+type coldQueue = dueHeap[coldDue]
 
 type coldDue struct {
 	due       int64
 	slot, seq uint32
 }
 
-func (q *coldQueue) push(d coldDue) {
-	*q = append(*q, d)
-	h := *q
-	for i := len(h) - 1; i > 0; {
-		parent := (i - 1) / 2
-		if h[parent].due <= h[i].due {
-			break
-		}
-		h[parent], h[i] = h[i], h[parent]
-		i = parent
-	}
-}
-
-func (q *coldQueue) pop() coldDue {
-	h := *q
-	d := h[0]
-	last := len(h) - 1
-	h[0] = h[last]
-	*q = h[:last]
-	q.down(0)
-	return d
-}
-
-// down restores the heap order below i.
-func (q *coldQueue) down(i int) {
-	h := *q
-	for {
-		least := i
-		if l := 2*i + 1; l < len(h) && h[l].due < h[least].due {
-			least = l
-		}
-		if r := 2*i + 2; r < len(h) && h[r].due < h[least].due {
-			least = r
-		}
-		if least == i {
-			break
-		}
-		h[i], h[least] = h[least], h[i]
-		i = least
-	}
-}
+func (d coldDue) when() int64 { return d.due }

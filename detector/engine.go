@@ -420,7 +420,7 @@ func (p *program) evaluate(x *evalCtx) (schema.Alert, bool) {
 		st = newState(x.subjectString(key), p.kind)
 		p.states[st.subject] = st
 		// Its newest event will be this one.
-		p.expiry.push(satAdd(x.ev.Time.UnixNano(), int64(p.horizon+p.cooldown)), st)
+		p.expiry.push(expiryEntry{satAdd(x.ev.Time.UnixNano(), int64(p.horizon+p.cooldown)), st})
 	case p.expired(st, x.watermark):
 		st.reset() // forgotten: start afresh
 	case !st.admits(x, p.plan):

@@ -16,60 +16,19 @@ import (
 // event starts afresh in place, whose newest event may then be older; its
 // entry's time is at most the watermark it was forgotten at, so the next
 // sweep still visits it.
-type expiryQueue []expiryEntry
+type expiryQueue = dueHeap[expiryEntry]
 
 type expiryEntry struct {
 	due int64 // unixNanos of the time
 	st  *subjectState
 }
 
-func (q *expiryQueue) push(due int64, st *subjectState) {
-	*q = append(*q, expiryEntry{due, st})
-	h := *q
-	for i := len(h) - 1; i > 0; {
-		parent := (i - 1) / 2
-		if h[parent].due <= h[i].due {
-			break
-		}
-		h[parent], h[i] = h[i], h[parent]
-		i = parent
-	}
-}
+func (e expiryEntry) when() int64 { return e.due }
 
-func (q *expiryQueue) pop() *subjectState {
-	h := *q
-	st := h[0].st
-	last := len(h) - 1
-	h[0] = h[last]
-	h[last] = expiryEntry{}
-	*q = h[:last]
-	q.down(0)
-	return st
-}
-
-// down restores the heap order below i.
-func (q *expiryQueue) down(i int) {
-	h := *q
-	for {
-		least := i
-		if l := 2*i + 1; l < len(h) && h[l].due < h[least].due {
-			least = l
-		}
-		if r := 2*i + 2; r < len(h) && h[r].due < h[least].due {
-			least = r
-		}
-		if least == i {
-			break
-		}
-		h[i], h[least] = h[least], h[i]
-		i = least
-	}
-}
-
-// prune drops the entries of states no longer in p's map (gone cold), and
+// pruneExpiry drops the entries of states no longer in p's map (gone cold), and
 // restores the heap order.
-func (q *expiryQueue) prune(p *program) {
-	h := *q
+func (p *program) pruneExpiry() {
+	h := p.expiry
 	keep := h[:0]
 	for _, en := range h {
 		if len(en.st.records) > 0 && p.states[en.st.subject] == en.st {
@@ -80,10 +39,8 @@ func (q *expiryQueue) prune(p *program) {
 	if len(keep) < cap(h)/4 {
 		keep = append(expiryQueue(nil), keep...) // give back the rest
 	}
-	*q = keep
-	for i := len(keep)/2 - 1; i >= 0; i-- {
-		q.down(i)
-	}
+	p.expiry = keep
+	p.expiry.heapify()
 }
 
 // Bounds of the times unixNanos can represent.
@@ -141,7 +98,7 @@ func (p *program) sweep(w int64) {
 	now := w
 	again := p.again[:0]
 	for len(p.expiry) > 0 && p.expiry[0].due <= now {
-		st := p.expiry.pop()
+		st := p.expiry.pop().st
 		if len(st.records) == 0 || p.states[st.subject] != st {
 			continue // dropped since it was queued
 		}
@@ -152,7 +109,7 @@ func (p *program) sweep(w int64) {
 		again = append(again, st)
 	}
 	for i, st := range again {
-		p.expiry.push(max(p.expiresAt(st), satAdd(now, 1)), st)
+		p.expiry.push(expiryEntry{max(p.expiresAt(st), satAdd(now, 1)), st})
 		again[i] = nil
 	}
 	p.again = again[:0]

@@ -215,7 +215,7 @@ func (e *Engine) RestoreSnapshot(data []byte) error {
 				}
 			}
 			p.states[st.subject] = st
-			p.expiry.push(p.expiresAt(st), st)
+			p.expiry.push(expiryEntry{p.expiresAt(st), st})
 		}
 	}
 	// Every row is new to the checkpoint table.

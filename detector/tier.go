@@ -191,7 +191,7 @@ func (e *Engine) thaw(i uint32) {
 			continue
 		}
 		p.states[subject] = s.st
-		p.expiry.push(p.expiresAt(s.st), s.st)
+		p.expiry.push(expiryEntry{p.expiresAt(s.st), s.st})
 	}
 	clear(d.states)
 	if d.stale || d.cleaned {
@@ -408,7 +408,7 @@ func (e *Engine) freeze(subject string, row []byte, progs progSet) {
 		*st = subjectState{} // its queue entry is stale now
 		p.gone++
 		if p.gone > 1024 && p.gone > len(p.expiry)/2 {
-			p.expiry.prune(p)
+			p.pruneExpiry()
 			p.gone = 0
 		}
 	}

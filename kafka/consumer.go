@@ -479,6 +479,14 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafkago.Generation
 		return fmt.Errorf("opening partition %d: %w", partition, err)
 	}
 	if from >= 0 {
+		if from != offset {
+			// The previous owner stored a checkpoint and died before
+			// committing it: commit it now, or a partition with nothing
+			// new to read would show a lag that never closes.
+			if err := gen.CommitOffsets(map[string]map[int]int64{c.cfg.Topic: {partition: from}}); err != nil {
+				c.cfg.Logger.Debug("committing offset", "partition", partition, "offset", from, "err", err)
+			}
+		}
 		offset = from
 		prog.lagState.position.Store(offset)
 	}

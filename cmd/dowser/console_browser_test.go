@@ -21,7 +21,9 @@ func TestBrowserConsoleEditsSignalAndShowsProblems(t *testing.T) {
 
 	step := func(what string, actions ...chromedp.Action) {
 		t.Helper()
-		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		// A bound that only gives up: a step waits for what the page
+		// shows, and a CI machine busy with other tests can take seconds.
+		c, cancel := context.WithTimeout(ctx, 45*time.Second)
 		defer cancel()
 		if err := chromedp.Run(c, actions...); err != nil {
 			screenshot(t, ctx, "console-failed")

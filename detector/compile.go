@@ -24,12 +24,15 @@ type plan struct {
 	// sequence
 	steps  []matcher
 	absent *matcher
+	// silence: match is its after, expect its expect
+	expect []matcher
 	// score
 	rules    []scoreRule
 	halfLife time.Duration
 	level    float64
 
-	// within is the threshold's or sequence's window; 0 for a score.
+	// within is the threshold's or sequence's window, the silence's wait;
+	// 0 for a score.
 	within   time.Duration
 	cooldown time.Duration
 	// horizon is how far behind its subject's newest kept event a matching
@@ -44,6 +47,7 @@ const (
 	kindThreshold kind = iota
 	kindSequence
 	kindScore
+	kindSilence
 )
 
 type scoreRule struct {
@@ -108,14 +112,14 @@ func compile(s *Signal, p *problems) *plan {
 	pl := &plan{sig: s, cooldown: time.Duration(s.Cooldown)}
 	w := s.When
 	given := 0
-	for _, set := range []bool{w.Threshold != nil, w.Sequence != nil, w.Score != nil} {
+	for _, set := range []bool{w.Threshold != nil, w.Sequence != nil, w.Score != nil, w.Silence != nil} {
 		if set {
 			given++
 		}
 	}
 	switch {
 	case given != 1:
-		p.add("when", "exactly one of threshold, sequence, score is required")
+		p.add("when", "exactly one of threshold, sequence, score, silence is required")
 	case w.Threshold != nil:
 		const tp = "when.threshold"
 		t := w.Threshold
@@ -152,6 +156,21 @@ func compile(s *Signal, p *problems) *plan {
 		pl.within = window(p, sp+".within", q.Within, MaxWithin)
 		pl.count = len(q.Steps)
 		pl.horizon = 2 * pl.within
+	case w.Silence != nil:
+		const qp = "when.silence"
+		q := w.Silence
+		pl.kind = kindSilence
+		pl.match = compileMatch(&q.After, qp+".after", 0, p)
+		if len(q.Expect) < 1 || len(q.Expect) > MaxExpect {
+			p.addf(qp+".expect", "must have between 1 and %d matches, got %d", MaxExpect, len(q.Expect))
+		}
+		pl.expect = make([]matcher, len(q.Expect))
+		for i := range q.Expect {
+			pl.expect[i] = compileMatch(&q.Expect[i], fmt.Sprintf("%s.expect[%d]", qp, i), 0, p)
+		}
+		pl.within = window(p, qp+".within", q.Within, MaxWithin)
+		pl.count = 1
+		pl.horizon = 2 * pl.within
 	case w.Score != nil:
 		const cp = "when.score"
 		sc := w.Score
@@ -181,8 +200,8 @@ func compile(s *Signal, p *problems) *plan {
 		p.addf("min_people", "must be between 1 and %d, got %d", MaxCount, s.MinPeople)
 	case s.Scope != ScopeAccount:
 		p.add("min_people", "requires scope: account")
-	case w.Threshold == nil:
-		p.add("min_people", "is only allowed with when.threshold")
+	case w.Silence != nil:
+		p.add("min_people", "is not allowed with when.silence: its alert is about one event")
 	}
 	pl.minPeople = s.MinPeople
 

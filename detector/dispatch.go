@@ -163,6 +163,11 @@ func (p *program) matches() []*matcher {
 		for i := range p.rules {
 			ms = append(ms, &p.rules[i].m)
 		}
+	case kindSilence:
+		ms = append(ms, &p.match)
+		for i := range p.expect {
+			ms = append(ms, &p.expect[i])
+		}
 	}
 	return ms
 }

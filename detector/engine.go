@@ -201,6 +201,8 @@ type Engine struct {
 	nextNum uint64
 	enc     rowEncoder // reused by Changes
 	tier    tier       // subjects held encoded; see tier
+	// fired are the alerts of silence timers since the last takeFired.
+	fired []schema.Alert
 }
 
 // program is one signal's plan and its evaluation state in one engine.
@@ -209,6 +211,7 @@ type program struct {
 	gate      []int32                  // the dispatch slots of its top-level matches
 	states    map[string]*subjectState // by subject
 	expiry    expiryQueue              // every state in states, and dropped ones
+	timers    expiryQueue              // a silence's states by their next timer
 	nextSweep int64                    // W at which the next expiry pass is due
 	again     []*subjectState          // reused by sweep
 
@@ -327,7 +330,8 @@ func (e *Engine) Evaluate(ev *schema.Event) []schema.Alert {
 	d := &e.dispatch
 	x.dispatch = d
 	d.start(x)
-	var alerts []schema.Alert
+	// Timers the event's W made due fire before the event is evaluated.
+	alerts := e.takeFired()
 	for w, word := range d.relevant {
 		for ; word != 0; word &= word - 1 {
 			p := e.programs[w*64+bits.TrailingZeros64(word)]
@@ -360,6 +364,13 @@ func (e *Engine) sweep() {
 	if e.tier.rows.len() > 0 {
 		e.thawDue(w)
 	}
+	// Timers before the sweeps: a state is forgotten only long after
+	// its last deadline, and must not take its wait with it.
+	for _, p := range e.programs {
+		if p.kind == kindSilence {
+			e.fired = p.fireTimers(w, e.fired)
+		}
+	}
 	next := e.tier.rows.nextDue()
 	for _, p := range e.programs {
 		if w >= p.nextSweep {
@@ -367,6 +378,9 @@ func (e *Engine) sweep() {
 			p.nextSweep = satAdd(w, int64(p.horizon/2))
 		}
 		next = min(next, p.nextSweep)
+		if len(p.timers) > 0 {
+			next = min(next, p.timers[0].due)
+		}
 	}
 	e.nextSweep = next
 }
@@ -435,6 +449,8 @@ func (p *program) evaluate(x *evalCtx) (schema.Alert, bool) {
 		return p.threshold(x, st, r)
 	case kindSequence:
 		return p.sequence(x, st, r)
+	case kindSilence:
+		return p.silence(x, st, r)
 	default:
 		return p.score(x, st, r)
 	}
@@ -472,6 +488,20 @@ func (p *program) relevance(x *evalCtx) (record, bool) {
 		if r.points == 0 {
 			return r, false
 		}
+	case kindSilence:
+		if x.holds(p.gate[0]) {
+			r.steps = stepAfter
+			r.value = x.lifecycle + valueSep + x.account
+		}
+		for i := range p.expect {
+			if x.holds(p.gate[1+i]) {
+				r.absent = true
+				break
+			}
+		}
+		if r.steps == 0 && !r.absent {
+			return r, false
+		}
 	}
 	return r, true
 }
@@ -500,12 +530,7 @@ func (p *program) alert(x *evalCtx, subject string, evidence []schema.Evidence, 
 		Subject: subject, Count: count, People: people, Score: score,
 		Priority: s.Priority, Evidence: evidence,
 	}
-	msg, err := render(p.tmpl, &data)
-	if err != nil {
-		// A template that fails on real data (an index past the evidence,
-		// say) still yields an alert; the default cannot fail.
-		msg, _ = render(defaultTemplate, &data)
-	}
+	msg := p.message(&data)
 	return schema.Alert{
 		ID:            schema.AlertID(s.ID, s.Version, subject, ev.ID),
 		SignalID:      s.ID,
@@ -523,6 +548,17 @@ func (p *program) alert(x *evalCtx, subject string, evidence []schema.Evidence, 
 		Time:          ev.Time,
 		Evidence:      evidence,
 	}
+}
+
+// message renders the signal's message for data.
+func (p *program) message(data *MessageData) string {
+	msg, err := render(p.tmpl, data)
+	if err != nil {
+		// A template that fails on real data (an index past the evidence,
+		// say) still yields an alert; the default cannot fail.
+		msg, _ = render(defaultTemplate, data)
+	}
+	return msg
 }
 
 // people counts the distinct customers among records.

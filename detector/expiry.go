@@ -104,11 +104,15 @@ func unixNanos(t time.Time) int64 {
 // expiresAt returns a time (Unix nanoseconds) at or before the earliest
 // watermark at which st is forgotten, if no event is added to it.
 func (p *program) expiresAt(st *subjectState) int64 {
-	var total float64
-	if st.stateMore != nil {
-		total = st.total
+	return p.expiresAtOf(st.newestAt(), st.totalOrZero())
+}
+
+// totalOrZero is st's score at its newest record, 0 but for a score.
+func (st *subjectState) totalOrZero() float64 {
+	if st.stateMore == nil {
+		return 0
 	}
-	return p.expiresAtOf(st.newestAt(), total)
+	return st.total
 }
 
 // expiresAtOf is expiresAt of a state whose newest record is at newest

@@ -100,7 +100,7 @@ func (e *Engine) BeginRestore(meta []byte) (*Restorer, error) {
 		r.progs[mp.num] = nil // until an engine program claims it
 	}
 	for _, p := range e.programs {
-		p.expiry, p.marks, p.gone = nil, e.marks, 0
+		p.expiry, p.timers, p.marks, p.gone = nil, nil, e.marks, 0
 		mp := saved[sig{p.sig.ID, p.hash, p.sig.Version}]
 		if mp == nil {
 			// A signal new or changed since: no rows, a sweep to plan.
@@ -303,6 +303,7 @@ func (r *Restorer) decodeSubject(subject string, data []byte, build bool) (due i
 			}
 		}
 		var prev int64
+		timer := int64(maxInt64)
 		for j := 0; j < k && d.err == nil; j++ {
 			var rec record
 			idx := d.uvarint()
@@ -338,6 +339,9 @@ func (r *Restorer) decodeSubject(subject string, data []byte, build bool) (due i
 				break
 			}
 			prev = at
+			if p != nil && p.kind == kindSilence && timer == maxInt64 && rec.waiting() {
+				timer = p.fireAt(at)
+			}
 			if st != nil {
 				rec.ev, rec.idHash, rec.at = r.evs[idx], r.hashes[idx], at
 				st.records[j] = rec
@@ -389,7 +393,7 @@ func (r *Restorer) decodeSubject(subject string, data []byte, build bool) (due i
 		case build:
 			r.states = append(r.states, numState{num, st})
 		default:
-			due = min(due, max(p.expiresAtOf(prev, s.total), satAdd(w, int64(p.horizon/2))))
+			due = min(due, p.coldDue(prev, s.total, timer, w))
 		}
 	}
 	if err := d.end(); err != nil {

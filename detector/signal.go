@@ -49,6 +49,8 @@ const (
 	MaxEvidence = 20
 	// MaxSteps is the most steps of a sequence; it has at least 2.
 	MaxSteps = 8
+	// MaxExpect is the most expect matches of a silence.
+	MaxExpect = 8
 	// MaxRules is the most rules of a score.
 	MaxRules = 50
 	// MaxPoints is the most points one score rule gives.
@@ -96,8 +98,9 @@ type Signal struct {
 	// are counted per customer or per account.
 	Scope string `json:"scope,omitempty" yaml:"scope,omitempty"`
 	// MinPeople, when more than 0, requires that many different customers
-	// among the events a threshold counts. Only with ScopeAccount and a
-	// Threshold; 0 (the default) means no such requirement.
+	// among the events a threshold counts, a sequence's steps or a score's
+	// kept scoring events. Only with ScopeAccount, and not with a Silence;
+	// 0 (the default) means no such requirement.
 	MinPeople int `json:"min_people,omitempty" yaml:"min_people,omitempty"`
 	// Priority is one of schema.PriorityLow, PriorityMedium (the default),
 	// PriorityHigh, PriorityUrgent; alerts carry it.
@@ -106,8 +109,8 @@ type Signal struct {
 	When When `json:"when" yaml:"when"`
 	// Cooldown is how long after an alert the same subject cannot fire the
 	// same signal again. Zero means no cooldown. When the document has no
-	// cooldown, ParseSignal sets it to the threshold's or sequence's Within,
-	// or to the score's HalfLife.
+	// cooldown, ParseSignal sets it to the threshold's, sequence's or
+	// silence's Within, or to the score's HalfLife.
 	Cooldown Duration `json:"cooldown" yaml:"cooldown"`
 	// Message is a text/template rendered with [MessageData] into each
 	// alert's message; it defaults to DefaultMessage.
@@ -126,6 +129,7 @@ type When struct {
 	Threshold *Threshold `json:"threshold,omitempty" yaml:"threshold,omitempty"`
 	Sequence  *Sequence  `json:"sequence,omitempty" yaml:"sequence,omitempty"`
 	Score     *Score     `json:"score,omitempty" yaml:"score,omitempty"`
+	Silence   *Silence   `json:"silence,omitempty" yaml:"silence,omitempty"`
 }
 
 // Threshold fires when a subject has at least Count matching events (or
@@ -172,6 +176,21 @@ type Score struct {
 	HalfLife Duration `json:"half_life" yaml:"half_life"`
 	// Level is the score that fires, more than 0 and at most MaxLevel.
 	Level float64 `json:"level" yaml:"level"`
+}
+
+// Silence fires when an event matching After is not followed, within
+// Within, by an event matching one of Expect: "attended the webinar, then
+// no pricing view within 3 days". It fires once the partition's event time
+// passes the deadline (see [Engine] and [Engine.Advance] for the exact
+// rule).
+type Silence struct {
+	// After is the event that starts the wait.
+	After Match `json:"after" yaml:"after"`
+	// Expect are 1 to MaxExpect matches; an event matching any of them
+	// within the wait ends it without an alert.
+	Expect []Match `json:"expect" yaml:"expect"`
+	// Within is how long the wait lasts, more than 0 and at most MaxWithin.
+	Within Duration `json:"within" yaml:"within"`
 }
 
 // ScoreRule gives Points to every event that matches Match.
@@ -354,6 +373,15 @@ func (s *Signal) normalized() *Signal {
 		}
 		n.When.Sequence = &c
 	}
+	if q := n.When.Silence; q != nil {
+		c := *q
+		c.After = q.After.clone()
+		c.Expect = make([]Match, len(q.Expect))
+		for i := range q.Expect {
+			c.Expect[i] = q.Expect[i].clone()
+		}
+		n.When.Silence = &c
+	}
 	if sc := n.When.Score; sc != nil {
 		c := *sc
 		c.Rules = make([]ScoreRule, len(sc.Rules))
@@ -401,6 +429,8 @@ func (s *Signal) defaultCooldown() Duration {
 		return w.Sequence.Within
 	case w.Score != nil:
 		return w.Score.HalfLife
+	case w.Silence != nil:
+		return w.Silence.Within
 	}
 	return 0
 }

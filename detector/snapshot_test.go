@@ -43,6 +43,16 @@ when:
       - {match: {type: form_submit}, points: 30}
     half_life: 1h
     level: 50
+`, `
+id: quiet
+owner: m
+scope: account
+when:
+  silence:
+    after: {type: webinar_signup}
+    expect: [{type: form_submit}, {type: page_view, url: "*/pricing/1"}]
+    within: 2h
+cooldown: 30m
 `}
 
 func parseAll(t testing.TB, srcs []string) []*Signal {

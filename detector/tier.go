@@ -188,6 +188,7 @@ func (e *Engine) thaw(i uint32) {
 		}
 		p.states[subject] = s.st
 		p.expiry.push(p.expiresAt(s.st), s.st)
+		p.schedule(s.st)
 	}
 	clear(d.states)
 	if d.stale || d.cleaned {
@@ -217,7 +218,12 @@ func (e *Engine) thawDue(w int64) {
 		subject := string(key)
 		e.thaw(i)
 		for _, p := range e.programs {
-			if st := p.states[subject]; st != nil && p.expired(st, w) {
+			st := p.states[subject]
+			if st != nil && p.kind == kindSilence {
+				// Its timers first: they are why it may be due.
+				e.fired = p.fireDue(st, w, e.fired)
+			}
+			if st != nil && p.expired(st, w) {
 				p.drop(st)
 			}
 		}
@@ -312,13 +318,14 @@ func (e *Engine) freeze(subject string, row []byte, progs progSet) {
 			continue
 		}
 		if len(st.records) > 0 {
-			due = min(due, max(p.expiresAt(st), satAdd(w, int64(p.horizon/2))))
+			due = min(due, p.coldDue(st.newestAt(), st.totalOrZero(), p.timerOf(st), w))
 		}
 		delete(p.states, subject)
 		*st = subjectState{} // its queue entry is stale now
 		p.gone++
 		if p.gone > 1024 && p.gone > len(p.expiry)/2 {
 			p.expiry.prune(p)
+			p.timers.prune(p)
 			p.gone = 0
 		}
 	}

@@ -144,6 +144,26 @@ const (
 // identity merges two states of a score, the merged one is disarmed if
 // either was.
 //
+// Silence: every event x matching after starts a wait with the deadline
+// x.time + within (saturating). An expect event (matching any of expect)
+// of x's subject ends the wait when it is after x in the order above and
+// its time is ≤ the deadline. The wait is decided once, the first time W
+// is past the deadline (W > deadline): W moves with Evaluate and with
+// [Engine.Advance]; a trigger that arrives with W already past its
+// deadline is decided on arrival. It fires unless an expect event known
+// by then ends it, or the cooldown, checked at the deadline, holds it
+// back. The alert's time is the deadline; its event id, evidence and
+// customer are the trigger's (its id is thus as deterministic as any);
+// its count is 1. An expect event that arrives after the decision changes
+// nothing. Alerts of waits decided when an event moves W come first in
+// what Evaluate returns, ordered by time, signal id and subject, before
+// the event's own. Decided waits are part of the state (a checkpoint
+// taken after an alert never fires it again).
+//
+// min_people: the threshold's window, a sequence's chain, a score's kept
+// records up to the event must come from at least that many customer keys
+// for the signal to fire; a score held back by it stays armed.
+//
 // # Retention, and its limitation
 //
 // W, the partition's event time, is taken from the events the engine
@@ -156,7 +176,7 @@ const (
 // are the majority of a block; in a stream in time order W lags the newest
 // event by 16 to 47 events.
 //
-// Let the horizon be 2·within for a threshold or sequence, and
+// Let the horizon be 2·within for a threshold, sequence or silence, and
 // 2·half_life for a score; newest is the newest kept event time of a
 // (signal, subject), and ref = min(newest, W). A (signal, subject) keeps
 // the relevant events with time > ref − horizon, and the alert times >
@@ -303,8 +323,9 @@ func (e *Engine) SetSignals(signals []*Signal) {
 }
 
 // Evaluate runs one event through every signal of the engine that can match
-// its type, updates their state and returns the alerts that fire, in
-// signal-id order (nil when none does). It never blocks, does no I/O and
+// its type, updates their state and returns the alerts that fire: those of
+// the silences whose deadline the event's W passed first, then the
+// event's own in signal-id order (nil when none does). It never blocks, does no I/O and
 // does not panic; see [Engine] for the rules.
 func (e *Engine) Evaluate(ev *schema.Event) []schema.Alert {
 	if ev == nil || ev.Time.Before(minNanoTime) || ev.Time.After(maxNanoTime) {

@@ -26,6 +26,9 @@ type plan struct {
 	absent *matcher
 	// silence: match is its after, expect its expect
 	expect []matcher
+	// change: match, within its period, and these
+	baseline int
+	rise     float64
 	// score
 	rules    []scoreRule
 	halfLife time.Duration
@@ -48,6 +51,7 @@ const (
 	kindSequence
 	kindScore
 	kindSilence
+	kindChange
 )
 
 type scoreRule struct {
@@ -112,14 +116,14 @@ func compile(s *Signal, p *problems) *plan {
 	pl := &plan{sig: s, cooldown: time.Duration(s.Cooldown)}
 	w := s.When
 	given := 0
-	for _, set := range []bool{w.Threshold != nil, w.Sequence != nil, w.Score != nil, w.Silence != nil} {
+	for _, set := range []bool{w.Threshold != nil, w.Sequence != nil, w.Score != nil, w.Silence != nil, w.Change != nil} {
 		if set {
 			given++
 		}
 	}
 	switch {
 	case given != 1:
-		p.add("when", "exactly one of threshold, sequence, score, silence is required")
+		p.add("when", "exactly one of threshold, sequence, score, silence, change is required")
 	case w.Threshold != nil:
 		const tp = "when.threshold"
 		t := w.Threshold
@@ -171,6 +175,27 @@ func compile(s *Signal, p *problems) *plan {
 		pl.within = window(p, qp+".within", q.Within, MaxWithin)
 		pl.count = 1
 		pl.horizon = 2 * pl.within
+	case w.Change != nil:
+		const cp = "when.change"
+		c := w.Change
+		pl.kind = kindChange
+		pl.match = compileMatch(&c.Match, cp+".match", 0, p)
+		pl.within = window(p, cp+".period", c.Period, MaxWithin)
+		pl.baseline = c.Baseline
+		if c.Baseline < 1 || c.Baseline > MaxBaseline {
+			p.addf(cp+".baseline", "must be between 1 and %d, got %d", MaxBaseline, c.Baseline)
+		}
+		pl.rise = c.Rise
+		if !(c.Rise > 1 && c.Rise <= MaxRise) {
+			p.addf(cp+".rise", "must be more than 1 and at most %d, got %s", MaxRise, number(c.Rise))
+		}
+		pl.count = c.MinCount
+		if c.MinCount < 1 || c.MinCount > MaxCount {
+			p.addf(cp+".min_count", "must be between 1 and %d, got %d", MaxCount, c.MinCount)
+		}
+		// The current period and the baseline, from the start of the
+		// oldest: one period more than they span.
+		pl.horizon = time.Duration(c.Baseline+2) * pl.within
 	case w.Score != nil:
 		const cp = "when.score"
 		sc := w.Score
@@ -202,6 +227,8 @@ func compile(s *Signal, p *problems) *plan {
 		p.add("min_people", "requires scope: account")
 	case w.Silence != nil:
 		p.add("min_people", "is not allowed with when.silence: its alert is about one event")
+	case w.Change != nil:
+		p.add("min_people", "is not allowed with when.change: it keeps counts, not people")
 	}
 	pl.minPeople = s.MinPeople
 

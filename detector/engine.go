@@ -160,6 +160,18 @@ const (
 // the event's own. Decided waits are part of the state (a checkpoint
 // taken after an alert never fires it again).
 //
+// Change: time is cut into periods of the change's period P, period k
+// being [o + k·P, o + (k+1)·P) with o = 1970-01-05T00:00:00Z (a Monday).
+// For a matching event e in period k, let c be the matching events of e's
+// subject in period k (e included) and b their count in periods k−N …
+// k−1, N being baseline, over N. The signal fires on e when b > 0, c ≥
+// min_count, c ≥ rise·b (relative tolerance 10⁻⁹) and the cooldown
+// allows. The alert's count is c, its score c/b, its evidence e. A late
+// event counts in its own period and is judged against that period's
+// baseline. Only a count per period is kept, with the period's first
+// event: beyond the engine's recent ids, a duplicate is recognised only
+// when it repeats such a first event.
+//
 // min_people: the threshold's window, a sequence's chain, a score's kept
 // records up to the event must come from at least that many customer keys
 // for the signal to fire; a score held back by it stays armed.
@@ -176,7 +188,8 @@ const (
 // are the majority of a block; in a stream in time order W lags the newest
 // event by 16 to 47 events.
 //
-// Let the horizon be 2·within for a threshold, sequence or silence, and
+// Let the horizon be 2·within for a threshold, sequence or silence,
+// (baseline+2)·period for a change, and
 // 2·half_life for a score; newest is the newest kept event time of a
 // (signal, subject), and ref = min(newest, W). A (signal, subject) keeps
 // the relevant events with time > ref − horizon, and the alert times >
@@ -472,6 +485,8 @@ func (p *program) evaluate(x *evalCtx) (schema.Alert, bool) {
 		return p.sequence(x, st, r)
 	case kindSilence:
 		return p.silence(x, st, r)
+	case kindChange:
+		return p.change(x, st, r)
 	default:
 		return p.score(x, st, r)
 	}
@@ -509,6 +524,11 @@ func (p *program) relevance(x *evalCtx) (record, bool) {
 		if r.points == 0 {
 			return r, false
 		}
+	case kindChange:
+		if !x.holds(p.gate[0]) {
+			return r, false
+		}
+		r.points = 1
 	case kindSilence:
 		if x.holds(p.gate[0]) {
 			r.steps = stepAfter

@@ -166,6 +166,7 @@ func (d *decoder) when(n *yaml.Node, path string, w *When) {
 		"sequence":  func(v *yaml.Node, p string) { w.Sequence = d.sequence(v, p) },
 		"score":     func(v *yaml.Node, p string) { w.Score = d.score(v, p) },
 		"silence":   func(v *yaml.Node, p string) { w.Silence = d.silence(v, p) },
+		"change":    func(v *yaml.Node, p string) { w.Change = d.change(v, p) },
 	})
 }
 
@@ -225,6 +226,19 @@ func (d *decoder) silence(n *yaml.Node, path string) *Silence {
 	})
 	d.required(path, "after", "expect", "within")
 	return q
+}
+
+func (d *decoder) change(n *yaml.Node, path string) *Change {
+	c := &Change{}
+	d.object(n, path, fields{
+		"match":     func(v *yaml.Node, p string) { d.match(v, p, &c.Match, 0) },
+		"period":    func(v *yaml.Node, p string) { c.Period = d.duration(v, p) },
+		"baseline":  func(v *yaml.Node, p string) { c.Baseline = d.integer(v, p) },
+		"rise":      func(v *yaml.Node, p string) { c.Rise = d.number(v, p) },
+		"min_count": func(v *yaml.Node, p string) { c.MinCount = d.integer(v, p) },
+	})
+	d.required(path, "match", "period", "rise")
+	return c
 }
 
 func (d *decoder) score(n *yaml.Node, path string) *Score {

@@ -51,6 +51,10 @@ const (
 	MaxSteps = 8
 	// MaxExpect is the most expect matches of a silence.
 	MaxExpect = 8
+	// MaxBaseline is the most periods a change averages.
+	MaxBaseline = 52
+	// MaxRise is the largest factor of a change.
+	MaxRise = 1000
 	// MaxRules is the most rules of a score.
 	MaxRules = 50
 	// MaxPoints is the most points one score rule gives.
@@ -130,6 +134,28 @@ type When struct {
 	Sequence  *Sequence  `json:"sequence,omitempty" yaml:"sequence,omitempty"`
 	Score     *Score     `json:"score,omitempty" yaml:"score,omitempty"`
 	Silence   *Silence   `json:"silence,omitempty" yaml:"silence,omitempty"`
+	Change    *Change    `json:"change,omitempty" yaml:"change,omitempty"`
+}
+
+// Change fires when a subject's matching events in the current period
+// rise to Rise times their average over the Baseline periods before it:
+// "support emails this week at least 3 × the weekly average of the
+// previous 8 weeks". Periods are fixed, aligned to Monday 1970-01-05
+// 00:00 UTC. Only the count per period is kept, so long periods cost
+// little. See [Engine] for the exact rule.
+type Change struct {
+	// Match selects the events counted.
+	Match Match `json:"match" yaml:"match"`
+	// Period is the length of a period, more than 0 and at most MaxWithin.
+	Period Duration `json:"period" yaml:"period"`
+	// Baseline is how many periods before the current one are averaged,
+	// 1 (the default) to MaxBaseline.
+	Baseline int `json:"baseline,omitempty" yaml:"baseline,omitempty"`
+	// Rise is the factor, more than 1 and at most MaxRise.
+	Rise float64 `json:"rise" yaml:"rise"`
+	// MinCount is the fewest events of the current period that fire, 1
+	// (the default) to MaxCount.
+	MinCount int `json:"min_count,omitempty" yaml:"min_count,omitempty"`
 }
 
 // Threshold fires when a subject has at least Count matching events (or
@@ -235,10 +261,13 @@ type Match struct {
 //   - .Subject: "customer:<id>" or "account:<id>", whose behaviour fired
 //   - .Count: threshold: the matching events in the window (distinct
 //     values, with distinct); sequence: the number of steps; score: the
-//     matching events that contributed to the score
+//     matching events that contributed to the score; silence: 1; change:
+//     the matching events of the current period
 //   - .People: the number of different customers among the events behind
-//     .Count (for a score, among those of the last two half-lives)
-//   - .Score: the score after the triggering event (0 but for scores)
+//     .Count (for a score, among those of the last two half-lives; 1 for
+//     a silence and a change)
+//   - .Score: the score after the triggering event; for a change, the
+//     current period's count over the baseline's average; else 0
 //   - .Priority: the signal's priority
 //   - .Evidence: the alert's evidence, oldest first (at most MaxEvidence)
 //
@@ -382,6 +411,17 @@ func (s *Signal) normalized() *Signal {
 		}
 		n.When.Silence = &c
 	}
+	if ch := n.When.Change; ch != nil {
+		c := *ch
+		c.Match = ch.Match.clone()
+		if c.Baseline == 0 {
+			c.Baseline = 1
+		}
+		if c.MinCount == 0 {
+			c.MinCount = 1
+		}
+		n.When.Change = &c
+	}
 	if sc := n.When.Score; sc != nil {
 		c := *sc
 		c.Rules = make([]ScoreRule, len(sc.Rules))
@@ -431,6 +471,8 @@ func (s *Signal) defaultCooldown() Duration {
 		return w.Score.HalfLife
 	case w.Silence != nil:
 		return w.Silence.Within
+	case w.Change != nil:
+		return w.Change.Period
 	}
 	return 0
 }

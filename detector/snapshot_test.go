@@ -53,6 +53,12 @@ when:
     expect: [{type: form_submit}, {type: page_view, url: "*/pricing/1"}]
     within: 2h
 cooldown: 30m
+`, `
+id: spike
+owner: m
+scope: account
+when: {change: {match: {type: page_view, url: "*/pricing*"}, period: 30m, baseline: 3, rise: 2}}
+cooldown: 20m
 `}
 
 func parseAll(t testing.TB, srcs []string) []*Signal {

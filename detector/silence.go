@@ -216,6 +216,15 @@ func (e *Engine) takeFired() []schema.Alert {
 	return out
 }
 
+// Watermark returns W, the partition's event time (see [Engine]), and
+// false while it is not known yet (fewer than a block of events seen).
+func (e *Engine) Watermark() (time.Time, bool) {
+	if e.watermark == minInt64 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, e.watermark).UTC(), true
+}
+
 // Advance moves W, the partition's event time (see [Engine]), forward to
 // t when t is later, as if events up to t had been seen, and returns the
 // alerts of the silences whose deadline W then passes (nil when none). It

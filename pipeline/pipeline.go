@@ -66,9 +66,10 @@ type Config struct {
 	// Lateness is how late, by the wall clock, events may arrive at a
 	// quiet partition and still count for silences: a partition that
 	// handled no event for a CheckpointInterval moves the detector's event
-	// time to now − Lateness (detector.Engine.Advance), so that a silence
-	// fires although no later event comes. 0 means DefaultLateness; a
-	// negative value turns the fallback off.
+	// time (detector.Engine.Advance) to its newest event time plus the
+	// time it has been quiet, but no later than now − Lateness, so that a
+	// silence fires although no later event comes. 0 means
+	// DefaultLateness; a negative value turns the fallback off.
 	Lateness time.Duration
 
 	Logger     *slog.Logger
@@ -247,6 +248,9 @@ func (p *Pipeline) Partition(ctx context.Context, partition int) (kafka.Partitio
 		// Not quiet yet: a backlog gets a checkpoint interval to arrive
 		// before the event time is advanced past it.
 		lastEvent: time.Now()}
+	if t, ok := r.engine.Watermark(); ok {
+		w.newest = t
+	}
 	if r.reset {
 		w.cp.reset = true
 		w.cp.changed()

@@ -43,8 +43,11 @@ type partitionWorker struct {
 
 	// lastEvent and lastAdvance are the wall-clock times of the last
 	// event handled and of the last Advance: a partition quiet for a
-	// checkpoint interval advances its event time (see Config.Lateness).
+	// checkpoint interval advances its event time (see Config.Lateness)
+	// from newest, the newest event time handled (the restored event
+	// time until an event comes).
 	lastEvent, lastAdvance time.Time
+	newest                 time.Time
 }
 
 // Handle implements kafka.PartitionHandler. A failure PostgreSQL will
@@ -58,6 +61,9 @@ type partitionWorker struct {
 // stored once. Every other failure is returned as it is, to be retried.
 func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 	w.lastEvent = time.Now()
+	if ev.Time.After(w.newest) {
+		w.newest = ev.Time
+	}
 	if w.pendingEvent != ev && len(w.pending) > 0 {
 		// Alerts of an Advance not stored yet go first.
 		if err := w.storeTimers(ctx); err != nil {
@@ -151,14 +157,23 @@ func (w *partitionWorker) store(ctx context.Context) error {
 }
 
 // advance is the processing-time fallback of silences: a partition that
-// handled no event for a checkpoint interval moves its event time to the
-// wall clock less Config.Lateness, and the alerts of the waits that ends
-// are stored like an event's, before the checkpoint that counts them.
+// handled no event for a checkpoint interval takes event time to have run
+// on at the wall clock's pace since its newest event, but no further than
+// the wall clock less Config.Lateness, and moves the detector's event
+// time there. So a live stream's silences fire Lateness after their
+// deadline, while a replay of history (events far older than the wall
+// clock) only moves by the time it was quiet, and its next events are not
+// made late. The alerts of the waits that end are stored like an event's,
+// before the checkpoint that counts them.
 func (w *partitionWorker) advance(ctx context.Context) error {
 	if w.advanceDue() {
 		now := time.Now()
 		w.lastAdvance = now
-		if alerts := w.engine.Advance(now.Add(-w.p.cfg.Lateness)); len(alerts) > 0 {
+		to := now.Add(-w.p.cfg.Lateness)
+		if run := w.newest.Add(now.Sub(w.lastEvent)); run.Before(to) {
+			to = run
+		}
+		if alerts := w.engine.Advance(to); len(alerts) > 0 {
 			w.pending = append(w.pending, alerts...)
 			w.cp.changed()
 		}
@@ -170,7 +185,7 @@ func (w *partitionWorker) advance(ctx context.Context) error {
 // to advance its event time again.
 func (w *partitionWorker) advanceDue() bool {
 	every := w.p.cfg.CheckpointInterval
-	return w.p.cfg.Lateness > 0 && w.pendingEvent == nil &&
+	return w.p.cfg.Lateness > 0 && w.pendingEvent == nil && !w.newest.IsZero() &&
 		time.Since(w.lastEvent) >= every && time.Since(w.lastAdvance) >= every
 }
 

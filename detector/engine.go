@@ -365,7 +365,10 @@ func (e *Engine) Evaluate(ev *schema.Event) []schema.Alert {
 	x.dispatch = d
 	d.start(x)
 	// Timers the event's W made due fire before the event is evaluated.
-	alerts := e.takeFired()
+	var alerts []schema.Alert
+	if e.fired != nil {
+		alerts = e.takeFired()
+	}
 	for w, word := range d.relevant {
 		for ; word != 0; word &= word - 1 {
 			p := e.programs[w*64+bits.TrailingZeros64(word)]

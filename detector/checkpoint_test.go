@@ -429,7 +429,7 @@ func FuzzRestoreRow(f *testing.F) {
 // holds at most a row per subject they can have touched and per ring chunk
 // their ids and links fall in, and an idle engine's holds none.
 func TestChangesCostFollowsEvents(t *testing.T) {
-	signals := packVariants(t, 8)
+	signals := packVariants(t, 10) // the whole pack
 	events, _ := demoEvents(1<<15, 1000)
 	warm, rest := events[:len(events)-200], events[len(events)-200:]
 	e := New(signals)

@@ -32,6 +32,11 @@ owner: mkt-jane
 scope: account
 when: {change: {match: {type: page_view, url: "*/docs/*"}, period: 1h, baseline: 3, rise: 2, min_count: 2}}
 `),
+		writeFile(t, dir, "slump.yaml", `id: blog-slump
+owner: mkt-jane
+scope: account
+when: {change: {match: {type: page_view, url: "*/blog/*"}, period: 1h, baseline: 2, fall: 0.5}}
+`),
 	}
 	extra, err := LoadSignals(files...)
 	if err != nil {
@@ -106,7 +111,7 @@ when: {change: {match: {type: page_view, url: "*/docs/*"}, period: 1h, baseline:
 		}
 	}
 	emit(engine.Advance(newest))
-	if bySignal["webinar-quiet"] < 20 || bySignal["docs-spike"] < 20 {
+	if bySignal["webinar-quiet"] < 20 || bySignal["docs-spike"] < 20 || bySignal["blog-slump"] < 20 {
 		t.Fatalf("the live engine fired %v: too few silences or changes to test anything", bySignal)
 	}
 	t.Logf("%d alerts; by signal %v", len(want), bySignal)

@@ -2,6 +2,7 @@ package detector
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -115,5 +116,109 @@ when:
 	// 2000 views over about 9.7 days: one record per day kept.
 	if st == nil || len(st.records) > 10 {
 		t.Fatalf("kept %d records, want one per period", len(st.records))
+	}
+}
+
+// TestChangeFall: a fall is decided when a period closes (W reaches the
+// next period's start), against the baseline before it, also for a
+// period with no event at all; once; across a restore and while cold.
+func TestChangeFall(t *testing.T) {
+	const (
+		d    = 24 * time.Hour
+		week = 7 * d
+	)
+	doc := `
+id: drop
+owner: o
+scope: account
+when:
+  change:
+    match: {type: page_view}
+    period: 7d
+    baseline: 2
+    fall: 0.5
+`
+	monday := t0.Add(-7 * time.Hour)
+	n := 0
+	use := func(at time.Time) *schema.Event {
+		n++
+		return &schema.Event{ID: fmt.Sprint("u", n), Type: "page_view", Time: at,
+			Customer: schema.Customer{ID: "c-1", AccountID: "acme"}}
+	}
+	// baseline: four uses in each of the two weeks before monday.
+	setup := func(e *Engine, now int) {
+		n = 0 // the same ids every time
+		for w := 2; w >= 1; w-- {
+			for i := range 4 {
+				e.Evaluate(use(monday.Add(-time.Duration(w)*week + time.Duration(i)*time.Hour)))
+			}
+		}
+		for i := range now {
+			e.Evaluate(use(monday.Add(d + time.Duration(i)*time.Hour)))
+		}
+	}
+	times := func(as []schema.Alert) []string {
+		var out []string
+		for _, a := range as {
+			out = append(out, fmt.Sprintf("%s/%d", a.Time.Sub(monday), a.Count))
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		now  int
+		want []string
+	}{
+		// Half the average fires at the close; the weeks after, with no
+		// use, fall too, while their baselines have uses.
+		{2, []string{"168h0m0s/2", "336h0m0s/0", "504h0m0s/0"}},
+		{3, []string{"336h0m0s/0", "504h0m0s/0"}},
+		// Stopped: this week, and next (its baseline has this week's zero).
+		{0, []string{"168h0m0s/0", "336h0m0s/0"}},
+	} {
+		e := New([]*Signal{mustParse(t, doc)})
+		setup(e, tt.now)
+		if got := e.Advance(monday.Add(week - 1)); len(got) != 0 {
+			t.Fatalf("%d uses: fired before the week closed: %v", tt.now, times(got))
+		}
+		got := times(e.Advance(monday.Add(week)))
+		got = append(got, times(e.Advance(monday.Add(10*week)))...)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%d uses this week: got %v, want %v", tt.now, got, tt.want)
+		}
+		if again := e.Advance(monday.Add(20 * week)); len(again) != 0 {
+			t.Errorf("%d uses: fired again: %v", tt.now, times(again))
+		}
+	}
+
+	// Across a checkpoint and restore (every subject cold), and while
+	// cold, it fires the same alert at the close.
+	sigs := []*Signal{mustParse(t, doc)}
+	ref := New(sigs)
+	setup(ref, 2)
+	want := ref.Advance(monday.Add(week))
+	if len(want) != 1 {
+		t.Fatalf("reference: %v", times(want))
+	}
+	e := New(sigs)
+	e.SetColdAfter(1)
+	setup(e, 2)
+	rows := table{}
+	var meta []byte
+	for range 3 {
+		meta = rows.apply(e)
+	}
+	if c, _ := e.ColdSubjects(); c != 1 {
+		t.Fatalf("%d subjects cold, want 1", c)
+	}
+	r := restoreRows(t, rand.New(rand.NewPCG(5, 6)), sigs, e, meta, rows)
+	for name, eng := range map[string]*Engine{"cold": e, "restored": r} {
+		got := eng.Advance(monday.Add(week))
+		if len(got) != 1 || got[0].ID != want[0].ID || !got[0].Time.Equal(want[0].Time) {
+			t.Errorf("%s: got %v, want %v", name, times(got), times(want))
+		}
+		// A late use in the closed week changes nothing.
+		if late := eng.Evaluate(use(monday.Add(2 * d))); len(late) != 0 {
+			t.Errorf("%s: a late use fired %v", name, times(late))
+		}
 	}
 }

@@ -27,8 +27,8 @@ type plan struct {
 	// silence: match is its after, expect its expect
 	expect []matcher
 	// change: match, within its period, and these
-	baseline int
-	rise     float64
+	baseline   int
+	rise, fall float64
 	// score
 	rules    []scoreRule
 	halfLife time.Duration
@@ -185,9 +185,16 @@ func compile(s *Signal, p *problems) *plan {
 		if c.Baseline < 1 || c.Baseline > MaxBaseline {
 			p.addf(cp+".baseline", "must be between 1 and %d, got %d", MaxBaseline, c.Baseline)
 		}
-		pl.rise = c.Rise
-		if !(c.Rise > 1 && c.Rise <= MaxRise) {
+		pl.rise, pl.fall = c.Rise, c.Fall
+		switch {
+		case (c.Rise == 0) == (c.Fall == 0):
+			if !p.has(cp+".rise") && !p.has(cp+".fall") {
+				p.add(cp, "exactly one of rise, fall is required")
+			}
+		case c.Rise != 0 && !(c.Rise > 1 && c.Rise <= MaxRise):
 			p.addf(cp+".rise", "must be more than 1 and at most %d, got %s", MaxRise, number(c.Rise))
+		case c.Fall != 0 && !(c.Fall > 0 && c.Fall < 1):
+			p.addf(cp+".fall", "must be more than 0 and less than 1, got %s", number(c.Fall))
 		}
 		pl.count = c.MinCount
 		if c.MinCount < 1 || c.MinCount > MaxCount {

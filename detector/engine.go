@@ -168,7 +168,12 @@ const (
 // min_count, c ≥ rise·b (relative tolerance 10⁻⁹) and the cooldown
 // allows. The alert's count is c, its score c/b, its evidence e. A late
 // event counts in its own period and is judged against that period's
-// baseline. Only a count per period is kept, with the period's first
+// baseline. With fall instead of rise, period k is decided once, when W
+// first reaches o + (k+1)·P, for each subject with events in periods
+// k−N … k−1: it fires when b > 0, c ≤ fall·b (c may be 0) and the
+// cooldown allows at that time, the alert's time; its event and evidence
+// are the subject's newest record's, its id names the close too. Events
+// that arrive after the close do not change the decision. Only a count per period is kept, with the period's first
 // event: beyond the engine's recent ids, a duplicate is recognised only
 // when it repeats such a first event.
 //
@@ -234,8 +239,11 @@ type Engine struct {
 	nextNum uint64
 	enc     rowEncoder // reused by Changes
 	tier    tier       // subjects held encoded; see tier
-	// fired are the alerts of silence timers since the last takeFired.
+	// fired are the alerts of timers since the last takeFired; passW is
+	// W at the last timer pass: the periods of a change's fall that
+	// closed at or before it are decided.
 	fired []schema.Alert
+	passW int64
 }
 
 // program is one signal's plan and its evaluation state in one engine.
@@ -269,6 +277,7 @@ func New(signals []*Signal) *Engine {
 		links:     identityLinks{limit: MaxIdentityLinks},
 		clock:     clock{size: clockWindow},
 		watermark: math.MinInt64,
+		passW:     math.MinInt64,
 		marks:     newChangeMarks(false),
 	}
 	e.x.seed = maphash.MakeSeed()
@@ -404,10 +413,11 @@ func (e *Engine) sweep() {
 	// Timers before the sweeps: a state is forgotten only long after
 	// its last deadline, and must not take its wait with it.
 	for _, p := range e.programs {
-		if p.kind == kindSilence {
+		if p.timed() {
 			e.fired = p.fireTimers(w, e.fired)
 		}
 	}
+	e.passW = w
 	next := e.tier.rows.nextDue()
 	for _, p := range e.programs {
 		if w >= p.nextSweep {

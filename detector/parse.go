@@ -235,9 +235,10 @@ func (d *decoder) change(n *yaml.Node, path string) *Change {
 		"period":    func(v *yaml.Node, p string) { c.Period = d.duration(v, p) },
 		"baseline":  func(v *yaml.Node, p string) { c.Baseline = d.integer(v, p) },
 		"rise":      func(v *yaml.Node, p string) { c.Rise = d.number(v, p) },
+		"fall":      func(v *yaml.Node, p string) { c.Fall = d.number(v, p) },
 		"min_count": func(v *yaml.Node, p string) { c.MinCount = d.integer(v, p) },
 	})
-	d.required(path, "match", "period", "rise")
+	d.required(path, "match", "period")
 	return c
 }
 

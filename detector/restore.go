@@ -81,6 +81,7 @@ func (e *Engine) BeginRestore(meta []byte) (*Restorer, error) {
 		zones:     make(map[int64]*time.Location),
 	}
 	e.clock, e.watermark, e.nextSweep = e.clock.restored(m.clock), m.watermark, m.nextSweep
+	e.passW = m.watermark
 	e.recent = recentIDs{limit: e.recent.limit, seed: e.recent.seed, ring: make([]string, m.recentLen), next: m.recentAt,
 		rows: chunkMarks{rows: len(r.gotRecent)}}
 	e.links = identityLinks{limit: e.links.limit, next: m.linksAt, ring: make([]string, m.linksLen),
@@ -302,7 +303,7 @@ func (r *Restorer) decodeSubject(subject string, data []byte, build bool) (due i
 				st.stateMore = &stateMore{}
 			}
 		}
-		var prev int64
+		var prev, first int64
 		timer := int64(maxInt64)
 		for j := 0; j < k && d.err == nil; j++ {
 			var rec record
@@ -339,6 +340,9 @@ func (r *Restorer) decodeSubject(subject string, data []byte, build bool) (due i
 				break
 			}
 			prev = at
+			if j == 0 {
+				first = at
+			}
 			if p != nil && p.kind == kindSilence && timer == maxInt64 && rec.waiting() {
 				timer = p.fireAt(at)
 			}
@@ -393,6 +397,9 @@ func (r *Restorer) decodeSubject(subject string, data []byte, build bool) (due i
 		case build:
 			r.states = append(r.states, numState{num, st})
 		default:
+			if p.kind == kindChange && p.fall > 0 {
+				timer = p.nextClose(first, prev, w)
+			}
 			due = min(due, p.coldDue(prev, s.total, timer, w))
 		}
 	}

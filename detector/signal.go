@@ -140,7 +140,8 @@ type When struct {
 // Change fires when a subject's matching events in the current period
 // rise to Rise times their average over the Baseline periods before it:
 // "support emails this week at least 3 × the weekly average of the
-// previous 8 weeks". Periods are fixed, aligned to Monday 1970-01-05
+// previous 8 weeks"; or, with Fall, when a period ends with at most Fall
+// times that average: "product usage down 50% week over week". Periods are fixed, aligned to Monday 1970-01-05
 // 00:00 UTC. Only the count per period is kept, so long periods cost
 // little. See [Engine] for the exact rule.
 type Change struct {
@@ -151,8 +152,12 @@ type Change struct {
 	// Baseline is how many periods before the current one are averaged,
 	// 1 (the default) to MaxBaseline.
 	Baseline int `json:"baseline,omitempty" yaml:"baseline,omitempty"`
-	// Rise is the factor, more than 1 and at most MaxRise.
-	Rise float64 `json:"rise" yaml:"rise"`
+	// Rise, for a rise, is the factor, more than 1 and at most MaxRise.
+	Rise float64 `json:"rise,omitempty" yaml:"rise,omitempty"`
+	// Fall, for a fall, is the fraction, more than 0 and less than 1: a
+	// closed period with at most Fall times the baseline's average fires.
+	// Exactly one of Rise and Fall is set.
+	Fall float64 `json:"fall,omitempty" yaml:"fall,omitempty"`
 	// MinCount is the fewest events of the current period that fire, 1
 	// (the default) to MaxCount.
 	MinCount int `json:"min_count,omitempty" yaml:"min_count,omitempty"`
@@ -340,6 +345,16 @@ func (p *problems) add(path, reason string) {
 		}
 	}
 	p.list = append(p.list, FieldError{Path: path, Reason: reason})
+}
+
+// has reports whether a problem was added about the field at path.
+func (p *problems) has(path string) bool {
+	for _, q := range p.list {
+		if q.Path == path {
+			return true
+		}
+	}
+	return false
 }
 
 // under reports whether a problem was added about a field below path.

@@ -226,7 +226,11 @@ func TestParseSignalProblems(t *testing.T) {
 			"when.silence.expect[0]: at least one of type, url, content_id, keywords, where, not is required",
 			"when.silence.within: must be more than 0, got 0s"}},
 		{"change fields missing", "id: p\nowner: o\nwhen:\n  change: {baseline: 2}\n", []string{
-			"when.change.match: is required", "when.change.period: is required", "when.change.rise: is required"}},
+			"when.change.match: is required", "when.change.period: is required", "when.change: exactly one of rise, fall is required"}},
+		{"change rise and fall", "id: p\nowner: o\nwhen:\n  change: {match: {type: a}, period: 7d, rise: 2, fall: 0.5}\n", []string{
+			"when.change: exactly one of rise, fall is required"}},
+		{"change fall out of range", "id: p\nowner: o\nwhen:\n  change: {match: {type: a}, period: 7d, fall: 1}\n", []string{
+			"when.change.fall: must be more than 0 and less than 1, got 1"}},
 		{"change problems", "id: p\nowner: o\nwhen:\n  change: {match: {type: a}, period: 0s, baseline: 53, rise: 1, min_count: 0}\n", []string{
 			"when.change.period: must be more than 0, got 0s",
 			"when.change.baseline: must be between 1 and 52, got 53",

@@ -37,6 +37,9 @@ func (p *plan) fireAt(at int64) int64 { return satAdd(p.deadline(at), 1) }
 // MaxInt64 when none waits. Records are in time order, so the first
 // waiting one has the earliest deadline.
 func (p *program) timerOf(st *subjectState) int64 {
+	if p.kind == kindChange && p.fall > 0 && len(st.records) > 0 {
+		return p.nextClose(st.records[0].at, st.newestAt(), p.e.watermark)
+	}
 	if p.kind != kindSilence {
 		return maxInt64
 	}
@@ -124,14 +127,26 @@ func (p *program) fireTimers(w int64, out []schema.Alert) []schema.Alert {
 		if len(st.records) == 0 || p.states[st.subject] != st {
 			continue // dropped or gone cold since it was queued
 		}
+		if p.kind == kindChange {
+			out = p.fireCloses(st, w, out)
+			continue
+		}
 		out = p.fireDue(st, w, out)
 	}
 	return out
 }
 
+// timed reports whether p has timers: a silence, or a change's fall.
+func (p *program) timed() bool {
+	return p.kind == kindSilence || (p.kind == kindChange && p.fall > 0)
+}
+
 // fireDue decides st's waits whose deadline w has passed, in time order,
-// and queues its next timer.
+// and queues its next timer; for a change's fall, the periods that closed.
 func (p *program) fireDue(st *subjectState, w int64, out []schema.Alert) []schema.Alert {
+	if p.kind == kindChange {
+		return p.fireCloses(st, w, out)
+	}
 	changed := false
 	for i := range st.records {
 		r := &st.records[i]

@@ -162,6 +162,7 @@ func (e *Engine) RestoreSnapshot(data []byte) error {
 		e.clock, e.watermark = e.clock.restored(s.Clock.Times), s.Clock.W
 	}
 	e.nextSweep = math.MaxInt64
+	e.passW = e.watermark
 	e.resetTier()
 	e.newDecoder()
 	e.recent = recentIDs{limit: limit, ring: s.Recent, next: s.RecentAt, seed: e.recent.seed, rows: e.recent.rows}

@@ -59,6 +59,12 @@ owner: m
 scope: account
 when: {change: {match: {type: page_view, url: "*/pricing*"}, period: 30m, baseline: 3, rise: 2}}
 cooldown: 20m
+`, `
+id: slump
+owner: m
+scope: account
+when: {change: {match: {type: page_view}, period: 30m, baseline: 2, fall: 0.5}}
+cooldown: 0s
 `}
 
 func parseAll(t testing.TB, srcs []string) []*Signal {

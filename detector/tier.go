@@ -219,7 +219,7 @@ func (e *Engine) thawDue(w int64) {
 		e.thaw(i)
 		for _, p := range e.programs {
 			st := p.states[subject]
-			if st != nil && p.kind == kindSilence {
+			if st != nil && p.timed() {
 				// Its timers first: they are why it may be due.
 				e.fired = p.fireDue(st, w, e.fired)
 			}

@@ -222,3 +222,40 @@ when:
 		}
 	}
 }
+
+// TestChangeFallLateSubject: periods that closed before a subject's first
+// (late) events reached the engine are not decided, whether the engine
+// ran on or was restored in between.
+func TestChangeFallLateSubject(t *testing.T) {
+	const week = 7 * 24 * time.Hour
+	sigs := []*Signal{mustParse(t, `
+id: drop
+owner: o
+when: {change: {match: {type: page_view}, period: 7d, baseline: 2, fall: 0.5}}
+`)}
+	monday := t0.Add(-7 * time.Hour)
+	e := New(sigs)
+	e.Advance(monday.Add(2 * week)) // a pass
+	e.Advance(monday.Add(3 * week)) // W moves on, no pass due
+	for i := range 8 {
+		// Weeks 0 and 1 busy, week 2 quiet: its close at 3 weeks is no
+		// later than W when the subject comes.
+		at := monday.Add(time.Duration(i) * 40 * time.Hour)
+		e.Evaluate(&schema.Event{ID: fmt.Sprint("l", i), Type: "page_view", Time: at, Customer: schema.Customer{ID: "c-1"}})
+	}
+	rows := table{}
+	meta := rows.apply(e)
+	r := restoreRows(t, rand.New(rand.NewPCG(7, 8)), sigs, e, meta, rows)
+	// Week 2 closed at 3 weeks, before; week 3 (baseline weeks 1 and 2:
+	// 3 uses) closes at 4 weeks and falls; week 4's baseline is empty.
+	for name, eng := range map[string]*Engine{"ran on": e, "restored": r} {
+		got := eng.Advance(monday.Add(10 * week))
+		if len(got) != 1 || !got[0].Time.Equal(monday.Add(4*week)) {
+			var at []time.Time
+			for _, a := range got {
+				at = append(at, a.Time)
+			}
+			t.Errorf("%s: alerts at %v, want one at the close of week 3 only", name, at)
+		}
+	}
+}

@@ -363,6 +363,9 @@ func (e *Engine) Evaluate(ev *schema.Event) []schema.Alert {
 	e.tier.missedN = 0
 	if e.watermark >= e.nextSweep {
 		e.sweep()
+	} else {
+		// No close or deadline lies before W: every one up to W is decided.
+		e.passW = e.watermark
 	}
 	x := &e.x
 	x.watermark = e.watermark

@@ -260,6 +260,9 @@ func (e *Engine) Advance(t time.Time) []schema.Alert {
 	e.tier.missedN = 0
 	if e.watermark >= e.nextSweep {
 		e.sweep()
+	} else {
+		// No close or deadline lies before W: every one up to W is decided.
+		e.passW = e.watermark
 	}
 	return e.takeFired()
 }

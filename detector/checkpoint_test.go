@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dowserhq/dowser/deploy"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -429,7 +430,11 @@ func FuzzRestoreRow(f *testing.F) {
 // holds at most a row per subject they can have touched and per ring chunk
 // their ids and links fall in, and an idle engine's holds none.
 func TestChangesCostFollowsEvents(t *testing.T) {
-	signals := packVariants(t, 10) // the whole pack
+	pack, err := deploy.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signals := packVariants(t, len(pack)) // the whole pack
 	events, _ := demoEvents(1<<15, 1000)
 	warm, rest := events[:len(events)-200], events[len(events)-200:]
 	e := New(signals)

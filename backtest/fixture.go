@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -241,14 +242,22 @@ func (r *Result) Diff() string {
 
 // Run evaluates every event of the fixture, in order, with one engine over
 // all of its signals (as one partition of the live service would), and
-// compares the alerts with the expected ones. Run does not modify f and
-// may be called again.
+// compares the alerts with the expected ones. The end of the events ends
+// the input as [Runner.Finish] does: silences whose wait ended before the
+// newest event fire then. Run does not modify f and may be called again.
 func (f *Fixture) Run() *Result {
 	engine := detector.New(f.Signals)
 	r := &Result{Fixture: f.Path, Events: len(f.Events)}
+	var newest time.Time
 	for i := range f.Events {
 		ev := f.Events[i]
+		if ev.Time.After(newest) {
+			newest = ev.Time
+		}
 		r.Alerts = append(r.Alerts, engine.Evaluate(&ev)...)
+	}
+	if len(f.Events) > 0 {
+		r.Alerts = append(r.Alerts, engine.Advance(newest)...)
 	}
 	r.compare(f.Expect)
 	return r

@@ -56,6 +56,13 @@ func Report(ctx context.Context, cfg ReportConfig, in Input, out, diag io.Writer
 		run = func() error { return runner.RunRecords(ctx, in.Records) }
 	}
 	var err error
+	run0 := run
+	run = func() error {
+		if err := run0(); err != nil {
+			return err
+		}
+		return runner.Finish()
+	}
 	if cfg.Progress != nil {
 		inBytes := in.JSONL != nil
 		p := StartProgress(cfg.Progress, in.Size, inBytes, func() (int64, int64) {

@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -57,10 +60,12 @@ const NoOwner = "(no owner)"
 //
 // A Runner's Run methods must not be called concurrently. Calling them one
 // after the other continues with the same engines, as if the inputs were
-// one.
+// one; [Runner.Finish] ends the input.
 type Runner struct {
 	cfg     Config
 	engines map[int]*detector.Engine
+	// newest is the newest event time each partition evaluated.
+	newest  map[int]time.Time
 	summary Summary
 
 	// Progress, read concurrently by Progress.
@@ -78,7 +83,7 @@ func NewRunner(cfg Config) *Runner {
 	if cfg.MaxEventBytes <= 0 {
 		cfg.MaxEventBytes = schema.MaxEventBytes
 	}
-	r := &Runner{cfg: cfg, engines: map[int]*detector.Engine{}}
+	r := &Runner{cfg: cfg, engines: map[int]*detector.Engine{}, newest: map[int]time.Time{}}
 	r.summary.init(cfg.Signals, cfg.Accounts != nil)
 	return r
 }
@@ -376,28 +381,58 @@ func (r *Runner) evaluate(c *chunk) error {
 	// order among the chunk's other invalid lines only affects the samples.
 	s.addInvalid(c.tooLong)
 	s.addInvalid(c.invalid)
-	var fired int64
+	newest := r.newest[c.partition]
 	for i := range c.events {
 		ev := &c.events[i]
 		s.addEvent(ev)
+		if ev.Time.After(newest) {
+			newest = ev.Time
+		}
 		stops := engine.WhereStops()
 		alerts := engine.Evaluate(ev)
 		s.WhereStopped += int64(engine.WhereStops() - stops)
-		for j := range alerts {
-			a := &alerts[j]
-			rep := r.cfg.Accounts[a.AccountID].Owner
-			s.addAlert(a, rep)
-			fired++
-			if r.cfg.OnAlert != nil {
-				if err := r.cfg.OnAlert(a, rep); err != nil {
-					return err
-				}
-			}
+		if err := r.emit(alerts); err != nil {
+			return err
 		}
 	}
+	r.newest[c.partition] = newest
 	s.Records += c.records
 	r.bytes.Add(c.size)
 	r.records.Add(c.records)
-	r.alerts.Add(fired)
+	return nil
+}
+
+// emit counts alerts in the summary and hands them to OnAlert.
+func (r *Runner) emit(alerts []schema.Alert) error {
+	for j := range alerts {
+		a := &alerts[j]
+		rep := r.cfg.Accounts[a.AccountID].Owner
+		r.summary.addAlert(a, rep)
+		r.alerts.Add(1)
+		if r.cfg.OnAlert != nil {
+			if err := r.cfg.OnAlert(a, rep); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Finish ends the input: each partition is taken to have gone quiet at
+// the time of its newest event, as the live service's idle partitions
+// do once the wall clock is the allowed lateness past it, so its event
+// time W moves to that time (see [detector.Engine.Advance]). Silences
+// whose wait ended by then without the expected event fire now, in
+// partition order; those whose wait ends after the newest event are left
+// pending and fire nothing, since the input cannot say what came next.
+// Call it once, after the last Run method.
+func (r *Runner) Finish() error {
+	for _, p := range slices.Sorted(maps.Keys(r.engines)) {
+		if t, ok := r.newest[p]; ok {
+			if err := r.emit(r.engines[p].Advance(t)); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }

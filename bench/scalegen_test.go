@@ -5,13 +5,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dowserhq/dowser/deploy"
 	"github.com/dowserhq/dowser/detector"
 )
 
 // The state-at-scale traffic makes as many subjects as it says, counted
 // as the detector counts them, with the default pack, and fires nothing.
 func TestScaleTrafficSubjects(t *testing.T) {
-	pack, err := signalSet(7)
+	whole, err := deploy.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pack, err := signalSet(len(whole))
 	if err != nil {
 		t.Fatal(err)
 	}

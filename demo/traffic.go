@@ -31,6 +31,11 @@ import (
 //   - churn: a customer writes about cancelling or a competitor, or reports
 //     outages three times in a row (churn-risk).
 //
+// The pack's silence (outage-then-silence: no use for 7 days after an
+// outage) and changes (usage-surge, usage-drop: a week against the four
+// before) need days to weeks of event time, so the demo's first hours do
+// not show them; the outage emails of churn phases do start their waits.
+//
 // The pack's cooldowns are 2 to 14 days per account or person, so the
 // traffic remembers (in event time) whom it gave which behaviour, gives a
 // phase to a subject whose signal is not cooling down, and paces the

@@ -87,7 +87,9 @@ func (r demoRun) perSlice(slice time.Duration, n int) (counts []int, bySignal []
 // TestDemoTrafficKeepsAlertsComing runs an hour of the demo's traffic at
 // its default rate (20 events a second) through the detector and the
 // default pack: the first alert comes within a minute, then alerts keep
-// coming at a few a minute, and every signal of the pack fires.
+// coming at a few a minute, and every signal of the pack fires (but its
+// silences and changes, whose waits and baselines are days to weeks of
+// event time).
 //
 // DOWSER_DEMO_HOURS=24 runs (and logs) a day instead; the per-slice floor
 // then applies to the first hour only, the rest is measured.
@@ -119,6 +121,10 @@ func TestDemoTrafficKeepsAlertsComing(t *testing.T) {
 		t.Errorf("first hour: %d alerts, want 30 to 600", n)
 	}
 	for _, s := range loadDemoPack(t) {
+		if s.When.Silence != nil || s.When.Change != nil {
+			// A week's wait or a month's baseline: not in an hour.
+			continue
+		}
 		if bySignal[0][s.ID] == 0 {
 			t.Errorf("signal %s never fired in the first hour", s.ID)
 		}

@@ -11,7 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/dowserhq/dowser/deploy"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -114,6 +116,8 @@ type op struct {
 	clean   bool
 	changes bool
 	all     bool // MarkAllChanged before the checkpoint
+	// advance, when set, is given to Engine.Advance.
+	advance time.Time
 }
 
 // cleanURL is the evidence URL cleaner the runs set.
@@ -144,6 +148,9 @@ func randomOps(t *testing.T, rng *rand.Rand, n int) []op {
 			ops = append(ops, op{signals: sets[rng.IntN(2)]})
 		case 4:
 			ops = append(ops, op{clean: true})
+		case 5, 6:
+			// (No draw from rng: the runs stay those of the seeds.)
+			ops = append(ops, op{advance: ev.Time.Add(time.Duration(len(ops)%90) * time.Minute)})
 		}
 		if rng.IntN(40) == 0 {
 			ops = append(ops, op{changes: true, all: rng.IntN(10) == 0})
@@ -167,6 +174,8 @@ func run(e *Engine, ops []op, t table, at func(i int, meta []byte)) []string {
 			e.SetSignals(o.signals)
 		case o.clean:
 			e.SetEvidenceURL(cleanURL)
+		case !o.advance.IsZero():
+			out[i] = texts(e.Advance(o.advance))
 		case o.changes && t != nil:
 			if o.all {
 				e.MarkAllChanged()
@@ -421,7 +430,11 @@ func FuzzRestoreRow(f *testing.F) {
 // holds at most a row per subject they can have touched and per ring chunk
 // their ids and links fall in, and an idle engine's holds none.
 func TestChangesCostFollowsEvents(t *testing.T) {
-	signals := packVariants(t, 8)
+	pack, err := deploy.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signals := packVariants(t, len(pack)) // the whole pack
 	events, _ := demoEvents(1<<15, 1000)
 	warm, rest := events[:len(events)-200], events[len(events)-200:]
 	e := New(signals)

@@ -24,12 +24,18 @@ type plan struct {
 	// sequence
 	steps  []matcher
 	absent *matcher
+	// silence: match is its after, expect its expect
+	expect []matcher
+	// change: match, within its period, and these
+	baseline   int
+	rise, fall float64
 	// score
 	rules    []scoreRule
 	halfLife time.Duration
 	level    float64
 
-	// within is the threshold's or sequence's window; 0 for a score.
+	// within is the threshold's or sequence's window, the silence's wait;
+	// 0 for a score.
 	within   time.Duration
 	cooldown time.Duration
 	// horizon is how far behind its subject's newest kept event a matching
@@ -44,6 +50,8 @@ const (
 	kindThreshold kind = iota
 	kindSequence
 	kindScore
+	kindSilence
+	kindChange
 )
 
 type scoreRule struct {
@@ -108,14 +116,14 @@ func compile(s *Signal, p *problems) *plan {
 	pl := &plan{sig: s, cooldown: time.Duration(s.Cooldown)}
 	w := s.When
 	given := 0
-	for _, set := range []bool{w.Threshold != nil, w.Sequence != nil, w.Score != nil} {
+	for _, set := range []bool{w.Threshold != nil, w.Sequence != nil, w.Score != nil, w.Silence != nil, w.Change != nil} {
 		if set {
 			given++
 		}
 	}
 	switch {
 	case given != 1:
-		p.add("when", "exactly one of threshold, sequence, score is required")
+		p.add("when", "exactly one of threshold, sequence, score, silence, change is required")
 	case w.Threshold != nil:
 		const tp = "when.threshold"
 		t := w.Threshold
@@ -152,6 +160,49 @@ func compile(s *Signal, p *problems) *plan {
 		pl.within = window(p, sp+".within", q.Within, MaxWithin)
 		pl.count = len(q.Steps)
 		pl.horizon = 2 * pl.within
+	case w.Silence != nil:
+		const qp = "when.silence"
+		q := w.Silence
+		pl.kind = kindSilence
+		pl.match = compileMatch(&q.After, qp+".after", 0, p)
+		if len(q.Expect) < 1 || len(q.Expect) > MaxExpect {
+			p.addf(qp+".expect", "must have between 1 and %d matches, got %d", MaxExpect, len(q.Expect))
+		}
+		pl.expect = make([]matcher, len(q.Expect))
+		for i := range q.Expect {
+			pl.expect[i] = compileMatch(&q.Expect[i], fmt.Sprintf("%s.expect[%d]", qp, i), 0, p)
+		}
+		pl.within = window(p, qp+".within", q.Within, MaxWithin)
+		pl.count = 1
+		pl.horizon = 2 * pl.within
+	case w.Change != nil:
+		const cp = "when.change"
+		c := w.Change
+		pl.kind = kindChange
+		pl.match = compileMatch(&c.Match, cp+".match", 0, p)
+		pl.within = window(p, cp+".period", c.Period, MaxWithin)
+		pl.baseline = c.Baseline
+		if c.Baseline < 1 || c.Baseline > MaxBaseline {
+			p.addf(cp+".baseline", "must be between 1 and %d, got %d", MaxBaseline, c.Baseline)
+		}
+		pl.rise, pl.fall = c.Rise, c.Fall
+		switch {
+		case (c.Rise == 0) == (c.Fall == 0):
+			if !p.has(cp+".rise") && !p.has(cp+".fall") {
+				p.add(cp, "exactly one of rise, fall is required")
+			}
+		case c.Rise != 0 && !(c.Rise > 1 && c.Rise <= MaxRise):
+			p.addf(cp+".rise", "must be more than 1 and at most %d, got %s", MaxRise, number(c.Rise))
+		case c.Fall != 0 && !(c.Fall > 0 && c.Fall < 1):
+			p.addf(cp+".fall", "must be more than 0 and less than 1, got %s", number(c.Fall))
+		}
+		pl.count = c.MinCount
+		if c.MinCount < 1 || c.MinCount > MaxCount {
+			p.addf(cp+".min_count", "must be between 1 and %d, got %d", MaxCount, c.MinCount)
+		}
+		// The current period and the baseline, from the start of the
+		// oldest: one period more than they span.
+		pl.horizon = time.Duration(c.Baseline+2) * pl.within
 	case w.Score != nil:
 		const cp = "when.score"
 		sc := w.Score
@@ -181,8 +232,10 @@ func compile(s *Signal, p *problems) *plan {
 		p.addf("min_people", "must be between 1 and %d, got %d", MaxCount, s.MinPeople)
 	case s.Scope != ScopeAccount:
 		p.add("min_people", "requires scope: account")
-	case w.Threshold == nil:
-		p.add("min_people", "is only allowed with when.threshold")
+	case w.Silence != nil:
+		p.add("min_people", "is not allowed with when.silence: its alert is about one event")
+	case w.Change != nil:
+		p.add("min_people", "is not allowed with when.change: it keeps counts, not people")
 	}
 	pl.minPeople = s.MinPeople
 

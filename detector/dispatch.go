@@ -163,6 +163,13 @@ func (p *program) matches() []*matcher {
 		for i := range p.rules {
 			ms = append(ms, &p.rules[i].m)
 		}
+	case kindChange:
+		ms = append(ms, &p.match)
+	case kindSilence:
+		ms = append(ms, &p.match)
+		for i := range p.expect {
+			ms = append(ms, &p.expect[i])
+		}
 	}
 	return ms
 }

@@ -4,8 +4,10 @@
 // signal fires (see [Engine]).
 //
 // The package is pure: it does no I/O, reads no clock (all time comes from
-// the events it is given) and starts no goroutines. Events go in, alerts come
-// out; everything else is wired in cmd/dowser. Besides the shared contracts
+// the events it is given, and from the caller's [Engine.Advance] for a
+// partition gone quiet, so that a silence can fire) and starts no
+// goroutines. Events go in, alerts come out; everything else is wired in
+// cmd/dowser. Besides the shared contracts
 // it uses gopkg.in/yaml.v3 (to read definitions) and cel-go (the `where`
 // expressions).
 //

@@ -144,6 +144,43 @@ const (
 // identity merges two states of a score, the merged one is disarmed if
 // either was.
 //
+// Silence: every event x matching after starts a wait with the deadline
+// x.time + within (saturating). An expect event (matching any of expect)
+// of x's subject ends the wait when it is after x in the order above and
+// its time is ≤ the deadline. The wait is decided once, the first time W
+// is past the deadline (W > deadline): W moves with Evaluate and with
+// [Engine.Advance]; a trigger that arrives with W already past its
+// deadline is decided on arrival. It fires unless an expect event known
+// by then ends it, or the cooldown, checked at the deadline, holds it
+// back. The alert's time is the deadline; its event id, evidence and
+// customer are the trigger's (its id is thus as deterministic as any);
+// its count is 1. An expect event that arrives after the decision changes
+// nothing. Alerts of waits decided when an event moves W come first in
+// what Evaluate returns, ordered by time, signal id and subject, before
+// the event's own. Decided waits are part of the state (a checkpoint
+// taken after an alert never fires it again).
+//
+// Change: time is cut into periods of the change's period P, period k
+// being [o + k·P, o + (k+1)·P) with o = 1970-01-05T00:00:00Z (a Monday).
+// For a matching event e in period k, let c be the matching events of e's
+// subject in period k (e included) and b their count in periods k−N …
+// k−1, N being baseline, over N. The signal fires on e when b > 0, c ≥
+// min_count, c ≥ rise·b (relative tolerance 10⁻⁹) and the cooldown
+// allows. The alert's count is c, its score c/b, its evidence e. A late
+// event counts in its own period and is judged against that period's
+// baseline. With fall instead of rise, period k is decided once, when W
+// first reaches o + (k+1)·P, for each subject with events in periods
+// k−N … k−1: it fires when b > 0, c ≤ fall·b (c may be 0) and the
+// cooldown allows at that time, the alert's time; its event and evidence
+// are the subject's newest record's, its id names the close too. Events
+// that arrive after the close do not change the decision. Only a count per period is kept, with the period's first
+// event: beyond the engine's recent ids, a duplicate is recognised only
+// when it repeats such a first event.
+//
+// min_people: the threshold's window, a sequence's chain, a score's kept
+// records up to the event must come from at least that many customer keys
+// for the signal to fire; a score held back by it stays armed.
+//
 // # Retention, and its limitation
 //
 // W, the partition's event time, is taken from the events the engine
@@ -156,7 +193,8 @@ const (
 // are the majority of a block; in a stream in time order W lags the newest
 // event by 16 to 47 events.
 //
-// Let the horizon be 2·within for a threshold or sequence, and
+// Let the horizon be 2·within for a threshold, sequence or silence,
+// (baseline+2)·period for a change, and
 // 2·half_life for a score; newest is the newest kept event time of a
 // (signal, subject), and ref = min(newest, W). A (signal, subject) keeps
 // the relevant events with time > ref − horizon, and the alert times >
@@ -201,6 +239,11 @@ type Engine struct {
 	nextNum uint64
 	enc     rowEncoder // reused by Changes
 	tier    tier       // subjects held encoded; see tier
+	// fired are the alerts of timers since the last takeFired; passW is
+	// W at the last timer pass: the periods of a change's fall that
+	// closed at or before it are decided.
+	fired []schema.Alert
+	passW int64
 }
 
 // program is one signal's plan and its evaluation state in one engine.
@@ -209,6 +252,7 @@ type program struct {
 	gate      []int32                  // the dispatch slots of its top-level matches
 	states    map[string]*subjectState // by subject
 	expiry    expiryQueue              // every state in states, and dropped ones
+	timers    expiryQueue              // a silence's states by their next timer
 	nextSweep int64                    // W at which the next expiry pass is due
 	again     []*subjectState          // reused by sweep
 
@@ -234,6 +278,7 @@ func New(signals []*Signal) *Engine {
 		links:     identityLinks{limit: MaxIdentityLinks},
 		clock:     clock{size: clockWindow},
 		watermark: math.MinInt64,
+		passW:     math.MinInt64,
 		marks:     newChangeMarks(false),
 	}
 	e.x.seed = maphash.MakeSeed()
@@ -301,8 +346,9 @@ func (e *Engine) SetSignals(signals []*Signal) {
 }
 
 // Evaluate runs one event through every signal of the engine that can match
-// its type, updates their state and returns the alerts that fire, in
-// signal-id order (nil when none does). It never blocks, does no I/O and
+// its type, updates their state and returns the alerts that fire: those of
+// the silences whose deadline the event's W passed first, then the
+// event's own in signal-id order (nil when none does). It never blocks, does no I/O and
 // does not panic; see [Engine] for the rules.
 func (e *Engine) Evaluate(ev *schema.Event) []schema.Alert {
 	if ev == nil || ev.Time.Before(minNanoTime) || ev.Time.After(maxNanoTime) {
@@ -318,6 +364,9 @@ func (e *Engine) Evaluate(ev *schema.Event) []schema.Alert {
 	e.tier.missedN = 0
 	if e.watermark >= e.nextSweep {
 		e.sweep()
+	} else {
+		// No close or deadline lies before W: every one up to W is decided.
+		e.passW = e.watermark
 	}
 	x := &e.x
 	x.watermark = e.watermark
@@ -328,7 +377,11 @@ func (e *Engine) Evaluate(ev *schema.Event) []schema.Alert {
 	d := &e.dispatch
 	x.dispatch = d
 	d.start(x)
+	// Timers the event's W made due fire before the event is evaluated.
 	var alerts []schema.Alert
+	if e.fired != nil {
+		alerts = e.takeFired()
+	}
 	for w, word := range d.relevant {
 		for ; word != 0; word &= word - 1 {
 			p := e.programs[w*64+bits.TrailingZeros64(word)]
@@ -361,6 +414,14 @@ func (e *Engine) sweep() {
 	if e.tier.rows.len() > 0 {
 		e.thawDue(w)
 	}
+	// Timers before the sweeps: a state is forgotten only long after
+	// its last deadline, and must not take its wait with it.
+	for _, p := range e.programs {
+		if p.timed() {
+			e.fired = p.fireTimers(w, e.fired)
+		}
+	}
+	e.passW = w
 	next := e.tier.rows.nextDue()
 	for _, p := range e.programs {
 		if w >= p.nextSweep {
@@ -368,6 +429,9 @@ func (e *Engine) sweep() {
 			p.nextSweep = satAdd(w, int64(p.horizon/2))
 		}
 		next = min(next, p.nextSweep)
+		if len(p.timers) > 0 {
+			next = min(next, p.timers[0].due)
+		}
 	}
 	e.nextSweep = next
 }
@@ -436,6 +500,10 @@ func (p *program) evaluate(x *evalCtx) (schema.Alert, bool) {
 		return p.threshold(x, st, r)
 	case kindSequence:
 		return p.sequence(x, st, r)
+	case kindSilence:
+		return p.silence(x, st, r)
+	case kindChange:
+		return p.change(x, st, r)
 	default:
 		return p.score(x, st, r)
 	}
@@ -473,6 +541,25 @@ func (p *program) relevance(x *evalCtx) (record, bool) {
 		if r.points == 0 {
 			return r, false
 		}
+	case kindChange:
+		if !x.holds(p.gate[0]) {
+			return r, false
+		}
+		r.points = 1
+	case kindSilence:
+		if x.holds(p.gate[0]) {
+			r.steps = stepAfter
+			r.value = x.lifecycle + valueSep + x.account
+		}
+		for i := range p.expect {
+			if x.holds(p.gate[1+i]) {
+				r.absent = true
+				break
+			}
+		}
+		if r.steps == 0 && !r.absent {
+			return r, false
+		}
 	}
 	return r, true
 }
@@ -501,12 +588,7 @@ func (p *program) alert(x *evalCtx, subject string, evidence []schema.Evidence, 
 		Subject: subject, Count: count, People: people, Score: score,
 		Priority: s.Priority, Evidence: evidence,
 	}
-	msg, err := render(p.tmpl, &data)
-	if err != nil {
-		// A template that fails on real data (an index past the evidence,
-		// say) still yields an alert; the default cannot fail.
-		msg, _ = render(defaultTemplate, &data)
-	}
+	msg := p.message(&data)
 	return schema.Alert{
 		ID:            schema.AlertID(s.ID, s.Version, subject, ev.ID),
 		SignalID:      s.ID,
@@ -524,6 +606,17 @@ func (p *program) alert(x *evalCtx, subject string, evidence []schema.Evidence, 
 		Time:          ev.Time,
 		Evidence:      evidence,
 	}
+}
+
+// message renders the signal's message for data.
+func (p *program) message(data *MessageData) string {
+	msg, err := render(p.tmpl, data)
+	if err != nil {
+		// A template that fails on real data (an index past the evidence,
+		// say) still yields an alert; the default cannot fail.
+		msg, _ = render(defaultTemplate, data)
+	}
+	return msg
 }
 
 // people counts the distinct customers among records.

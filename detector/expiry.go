@@ -25,10 +25,11 @@ type expiryEntry struct {
 
 func (e expiryEntry) when() int64 { return e.due }
 
-// pruneExpiry drops the entries of states no longer in p's map (gone cold), and
-// restores the heap order.
-func (p *program) pruneExpiry() {
-	h := p.expiry
+// pruneQueue drops the entries of q, p's expiry or timer queue, whose
+// states are no longer in p's map (gone cold), and restores the heap
+// order.
+func (p *program) pruneQueue(q *expiryQueue) {
+	h := *q
 	keep := h[:0]
 	for _, en := range h {
 		if len(en.st.records) > 0 && p.states[en.st.subject] == en.st {
@@ -39,8 +40,8 @@ func (p *program) pruneExpiry() {
 	if len(keep) < cap(h)/4 {
 		keep = append(expiryQueue(nil), keep...) // give back the rest
 	}
-	p.expiry = keep
-	p.expiry.heapify()
+	*q = keep
+	q.heapify()
 }
 
 // Bounds of the times unixNanos can represent.
@@ -64,11 +65,15 @@ func unixNanos(t time.Time) int64 {
 // expiresAt returns a time (Unix nanoseconds) at or before the earliest
 // watermark at which st is forgotten, if no event is added to it.
 func (p *program) expiresAt(st *subjectState) int64 {
-	var total float64
-	if st.stateMore != nil {
-		total = st.total
+	return p.expiresAtOf(st.newestAt(), st.totalOrZero())
+}
+
+// totalOrZero is st's score at its newest record, 0 but for a score.
+func (st *subjectState) totalOrZero() float64 {
+	if st.stateMore == nil {
+		return 0
 	}
-	return p.expiresAtOf(st.newestAt(), total)
+	return st.total
 }
 
 // expiresAtOf is expiresAt of a state whose newest record is at newest

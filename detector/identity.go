@@ -253,6 +253,7 @@ func (e *Engine) merge(anon string, k link) {
 		if d != nil {
 			d.absorb(st, p.plan, e.watermark)
 			*st = subjectState{} // as drop: its queue entry is stale
+			p.schedule(d)
 			continue
 		}
 		st.subject = dst

@@ -23,11 +23,14 @@ func legacyEvents() []schema.Event {
 
 const legacyCut = 1500
 
+// legacySignals are the signals the legacy snapshot was written with.
+var legacySignals = snapshotSignals[:4]
+
 func TestWriteLegacySnapshot(t *testing.T) {
 	if os.Getenv("DOWSER_WRITE_LEGACY") != "1" {
 		t.Skip("set DOWSER_WRITE_LEGACY=1 to write " + legacyFile)
 	}
-	e := New(parseAll(t, snapshotSignals))
+	e := New(parseAll(t, legacySignals))
 	evaluateAll(e, legacyEvents()[:legacyCut])
 	data, err := e.Snapshot()
 	if err != nil {
@@ -46,7 +49,7 @@ func TestLegacySnapshotMigrates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sigs := parseAll(t, snapshotSignals)
+	sigs := parseAll(t, legacySignals)
 	events := legacyEvents()
 	whole := New(sigs)
 	evaluateAll(whole, events[:legacyCut])

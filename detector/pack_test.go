@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -100,6 +101,7 @@ func runFixture(t *testing.T, file string) {
 	}
 	e := New(signals)
 	var got []schema.Alert
+	var newest time.Time
 	for i, raw := range f.Events {
 		b, err := json.Marshal(raw)
 		if err != nil {
@@ -109,8 +111,13 @@ func runFixture(t *testing.T, file string) {
 		if err != nil {
 			t.Fatalf("events[%d]: %v", i, err)
 		}
+		if ev.Time.After(newest) {
+			newest = ev.Time
+		}
 		got = append(got, e.Evaluate(&ev)...)
 	}
+	// The end of the input, as backtest.Runner.Finish takes it.
+	got = append(got, e.Advance(newest)...)
 
 	var gotKeys, wantKeys []string
 	for _, a := range got {

@@ -165,6 +165,8 @@ func (d *decoder) when(n *yaml.Node, path string, w *When) {
 		"threshold": func(v *yaml.Node, p string) { w.Threshold = d.threshold(v, p) },
 		"sequence":  func(v *yaml.Node, p string) { w.Sequence = d.sequence(v, p) },
 		"score":     func(v *yaml.Node, p string) { w.Score = d.score(v, p) },
+		"silence":   func(v *yaml.Node, p string) { w.Silence = d.silence(v, p) },
+		"change":    func(v *yaml.Node, p string) { w.Change = d.change(v, p) },
 	})
 }
 
@@ -207,6 +209,37 @@ func (d *decoder) sequence(n *yaml.Node, path string) *Sequence {
 	})
 	d.required(path, "steps", "within")
 	return q
+}
+
+func (d *decoder) silence(n *yaml.Node, path string) *Silence {
+	q := &Silence{}
+	d.object(n, path, fields{
+		"after": func(v *yaml.Node, p string) { d.match(v, p, &q.After, 0) },
+		"expect": func(v *yaml.Node, p string) {
+			d.list(v, p, func(item *yaml.Node, ip string) {
+				var m Match
+				d.match(item, ip, &m, 0)
+				q.Expect = append(q.Expect, m)
+			})
+		},
+		"within": func(v *yaml.Node, p string) { q.Within = d.duration(v, p) },
+	})
+	d.required(path, "after", "expect", "within")
+	return q
+}
+
+func (d *decoder) change(n *yaml.Node, path string) *Change {
+	c := &Change{}
+	d.object(n, path, fields{
+		"match":     func(v *yaml.Node, p string) { d.match(v, p, &c.Match, 0) },
+		"period":    func(v *yaml.Node, p string) { c.Period = d.duration(v, p) },
+		"baseline":  func(v *yaml.Node, p string) { c.Baseline = d.integer(v, p) },
+		"rise":      func(v *yaml.Node, p string) { c.Rise = d.number(v, p) },
+		"fall":      func(v *yaml.Node, p string) { c.Fall = d.number(v, p) },
+		"min_count": func(v *yaml.Node, p string) { c.MinCount = d.integer(v, p) },
+	})
+	d.required(path, "match", "period")
+	return c
 }
 
 func (d *decoder) score(n *yaml.Node, path string) *Score {

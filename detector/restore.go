@@ -81,6 +81,7 @@ func (e *Engine) BeginRestore(meta []byte) (*Restorer, error) {
 		zones:     make(map[int64]*time.Location),
 	}
 	e.clock, e.watermark, e.nextSweep = e.clock.restored(m.clock), m.watermark, m.nextSweep
+	e.passW = m.watermark
 	e.recent = recentIDs{limit: e.recent.limit, seed: e.recent.seed, ring: make([]string, m.recentLen), next: m.recentAt,
 		rows: chunkMarks{rows: len(r.gotRecent)}}
 	e.links = identityLinks{limit: e.links.limit, next: m.linksAt, ring: make([]string, m.linksLen),
@@ -100,7 +101,7 @@ func (e *Engine) BeginRestore(meta []byte) (*Restorer, error) {
 		r.progs[mp.num] = nil // until an engine program claims it
 	}
 	for _, p := range e.programs {
-		p.expiry, p.marks, p.gone = nil, e.marks, 0
+		p.expiry, p.timers, p.marks, p.gone = nil, nil, e.marks, 0
 		mp := saved[sig{p.sig.ID, p.hash, p.sig.Version}]
 		if mp == nil {
 			// A signal new or changed since: no rows, a sweep to plan.
@@ -302,7 +303,8 @@ func (r *Restorer) decodeSubject(subject string, data []byte, build bool) (due i
 				st.stateMore = &stateMore{}
 			}
 		}
-		var prev int64
+		var prev, first int64
+		timer := int64(maxInt64)
 		for j := 0; j < k && d.err == nil; j++ {
 			var rec record
 			idx := d.uvarint()
@@ -338,6 +340,12 @@ func (r *Restorer) decodeSubject(subject string, data []byte, build bool) (due i
 				break
 			}
 			prev = at
+			if j == 0 {
+				first = at
+			}
+			if p != nil && p.kind == kindSilence && timer == maxInt64 && rec.waiting() {
+				timer = p.fireAt(at)
+			}
 			if st != nil {
 				rec.ev, rec.idHash, rec.at = r.evs[idx], r.hashes[idx], at
 				st.records[j] = rec
@@ -389,7 +397,10 @@ func (r *Restorer) decodeSubject(subject string, data []byte, build bool) (due i
 		case build:
 			r.states = append(r.states, numState{num, st})
 		default:
-			due = min(due, max(p.expiresAtOf(prev, s.total), satAdd(w, int64(p.horizon/2))))
+			if p.kind == kindChange && p.fall > 0 {
+				timer = p.nextClose(first, prev, w)
+			}
+			due = min(due, p.coldDue(prev, s.total, timer, w))
 		}
 	}
 	if err := d.end(); err != nil {

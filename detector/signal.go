@@ -49,6 +49,12 @@ const (
 	MaxEvidence = 20
 	// MaxSteps is the most steps of a sequence; it has at least 2.
 	MaxSteps = 8
+	// MaxExpect is the most expect matches of a silence.
+	MaxExpect = 8
+	// MaxBaseline is the most periods a change averages.
+	MaxBaseline = 52
+	// MaxRise is the largest factor of a change.
+	MaxRise = 1000
 	// MaxRules is the most rules of a score.
 	MaxRules = 50
 	// MaxPoints is the most points one score rule gives.
@@ -96,8 +102,9 @@ type Signal struct {
 	// are counted per customer or per account.
 	Scope string `json:"scope,omitempty" yaml:"scope,omitempty"`
 	// MinPeople, when more than 0, requires that many different customers
-	// among the events a threshold counts. Only with ScopeAccount and a
-	// Threshold; 0 (the default) means no such requirement.
+	// among the events a threshold counts, a sequence's steps or a score's
+	// kept scoring events. Only with ScopeAccount, and not with a Silence;
+	// 0 (the default) means no such requirement.
 	MinPeople int `json:"min_people,omitempty" yaml:"min_people,omitempty"`
 	// Priority is one of schema.PriorityLow, PriorityMedium (the default),
 	// PriorityHigh, PriorityUrgent; alerts carry it.
@@ -106,8 +113,8 @@ type Signal struct {
 	When When `json:"when" yaml:"when"`
 	// Cooldown is how long after an alert the same subject cannot fire the
 	// same signal again. Zero means no cooldown. When the document has no
-	// cooldown, ParseSignal sets it to the threshold's or sequence's Within,
-	// or to the score's HalfLife.
+	// cooldown, ParseSignal sets it to the threshold's, sequence's or
+	// silence's Within, or to the score's HalfLife.
 	Cooldown Duration `json:"cooldown" yaml:"cooldown"`
 	// Message is a text/template rendered with [MessageData] into each
 	// alert's message; it defaults to DefaultMessage.
@@ -126,6 +133,34 @@ type When struct {
 	Threshold *Threshold `json:"threshold,omitempty" yaml:"threshold,omitempty"`
 	Sequence  *Sequence  `json:"sequence,omitempty" yaml:"sequence,omitempty"`
 	Score     *Score     `json:"score,omitempty" yaml:"score,omitempty"`
+	Silence   *Silence   `json:"silence,omitempty" yaml:"silence,omitempty"`
+	Change    *Change    `json:"change,omitempty" yaml:"change,omitempty"`
+}
+
+// Change fires when a subject's matching events in the current period
+// rise to Rise times their average over the Baseline periods before it:
+// "support emails this week at least 3 × the weekly average of the
+// previous 8 weeks"; or, with Fall, when a period ends with at most Fall
+// times that average: "product usage down 50% week over week". Periods are fixed, aligned to Monday 1970-01-05
+// 00:00 UTC. Only the count per period is kept, so long periods cost
+// little. See [Engine] for the exact rule.
+type Change struct {
+	// Match selects the events counted.
+	Match Match `json:"match" yaml:"match"`
+	// Period is the length of a period, more than 0 and at most MaxWithin.
+	Period Duration `json:"period" yaml:"period"`
+	// Baseline is how many periods before the current one are averaged,
+	// 1 (the default) to MaxBaseline.
+	Baseline int `json:"baseline,omitempty" yaml:"baseline,omitempty"`
+	// Rise, for a rise, is the factor, more than 1 and at most MaxRise.
+	Rise float64 `json:"rise,omitempty" yaml:"rise,omitempty"`
+	// Fall, for a fall, is the fraction, more than 0 and less than 1: a
+	// closed period with at most Fall times the baseline's average fires.
+	// Exactly one of Rise and Fall is set.
+	Fall float64 `json:"fall,omitempty" yaml:"fall,omitempty"`
+	// MinCount is the fewest events of the current period that fire, 1
+	// (the default) to MaxCount.
+	MinCount int `json:"min_count,omitempty" yaml:"min_count,omitempty"`
 }
 
 // Threshold fires when a subject has at least Count matching events (or
@@ -174,6 +209,21 @@ type Score struct {
 	Level float64 `json:"level" yaml:"level"`
 }
 
+// Silence fires when an event matching After is not followed, within
+// Within, by an event matching one of Expect: "attended the webinar, then
+// no pricing view within 3 days". It fires once the partition's event time
+// passes the deadline (see [Engine] and [Engine.Advance] for the exact
+// rule).
+type Silence struct {
+	// After is the event that starts the wait.
+	After Match `json:"after" yaml:"after"`
+	// Expect are 1 to MaxExpect matches; an event matching any of them
+	// within the wait ends it without an alert.
+	Expect []Match `json:"expect" yaml:"expect"`
+	// Within is how long the wait lasts, more than 0 and at most MaxWithin.
+	Within Duration `json:"within" yaml:"within"`
+}
+
 // ScoreRule gives Points to every event that matches Match.
 type ScoreRule struct {
 	Match Match `json:"match" yaml:"match"`
@@ -216,10 +266,13 @@ type Match struct {
 //   - .Subject: "customer:<id>" or "account:<id>", whose behaviour fired
 //   - .Count: threshold: the matching events in the window (distinct
 //     values, with distinct); sequence: the number of steps; score: the
-//     matching events that contributed to the score
+//     matching events that contributed to the score; silence: 1; change:
+//     the matching events of the current period
 //   - .People: the number of different customers among the events behind
-//     .Count (for a score, among those of the last two half-lives)
-//   - .Score: the score after the triggering event (0 but for scores)
+//     .Count (for a score, among those of the last two half-lives; 1 for
+//     a silence and a change)
+//   - .Score: the score after the triggering event; for a change, the
+//     current period's count over the baseline's average; else 0
 //   - .Priority: the signal's priority
 //   - .Evidence: the alert's evidence, oldest first (at most MaxEvidence)
 //
@@ -294,6 +347,16 @@ func (p *problems) add(path, reason string) {
 	p.list = append(p.list, FieldError{Path: path, Reason: reason})
 }
 
+// has reports whether a problem was added about the field at path.
+func (p *problems) has(path string) bool {
+	for _, q := range p.list {
+		if q.Path == path {
+			return true
+		}
+	}
+	return false
+}
+
 // under reports whether a problem was added about a field below path.
 func (p *problems) under(path string) bool {
 	for _, q := range p.list {
@@ -354,6 +417,26 @@ func (s *Signal) normalized() *Signal {
 		}
 		n.When.Sequence = &c
 	}
+	if q := n.When.Silence; q != nil {
+		c := *q
+		c.After = q.After.clone()
+		c.Expect = make([]Match, len(q.Expect))
+		for i := range q.Expect {
+			c.Expect[i] = q.Expect[i].clone()
+		}
+		n.When.Silence = &c
+	}
+	if ch := n.When.Change; ch != nil {
+		c := *ch
+		c.Match = ch.Match.clone()
+		if c.Baseline == 0 {
+			c.Baseline = 1
+		}
+		if c.MinCount == 0 {
+			c.MinCount = 1
+		}
+		n.When.Change = &c
+	}
 	if sc := n.When.Score; sc != nil {
 		c := *sc
 		c.Rules = make([]ScoreRule, len(sc.Rules))
@@ -401,6 +484,10 @@ func (s *Signal) defaultCooldown() Duration {
 		return w.Sequence.Within
 	case w.Score != nil:
 		return w.Score.HalfLife
+	case w.Silence != nil:
+		return w.Silence.Within
+	case w.Change != nil:
+		return w.Change.Period
 	}
 	return 0
 }

@@ -160,14 +160,14 @@ func TestParseSignalProblems(t *testing.T) {
 		{"audience", edit(nil, "audience: all"), []string{`audience: "all" is not one of prospect, customer, any`}},
 		{"scope", edit(nil, "scope: team"), []string{`scope: "team" is not one of customer, account`}},
 		{"priority", edit(nil, "priority: critical"), []string{`priority: "critical" is not one of low, medium, high, urgent`}},
-		{"missing when", "id: p\nowner: o\n", []string{"when: exactly one of threshold, sequence, score is required"}},
-		{"empty when", "id: p\nowner: o\nwhen: {}\n", []string{"when: exactly one of threshold, sequence, score is required"}},
+		{"missing when", "id: p\nowner: o\n", []string{"when: exactly one of threshold, sequence, score, silence, change is required"}},
+		{"empty when", "id: p\nowner: o\nwhen: {}\n", []string{"when: exactly one of threshold, sequence, score, silence, change is required"}},
 		{"sequence a list", "id: p\nowner: o\nwhen:\n  sequence: [{match: {type: a}}]\n", []string{"when.sequence: must be a mapping, got a list (line 4)"}},
 		{"score without rules", "id: p\nowner: o\nwhen:\n  score: {level: 10}\n", []string{
 			"when.score.rules: is required",
 			"when.score.half_life: is required"}},
 		{"threshold and score", edit(nil, "  score: {rules: [{match: {type: a}, points: 1}], half_life: 1d, level: 3}"), []string{
-			"when: exactly one of threshold, sequence, score is required"}},
+			"when: exactly one of threshold, sequence, score, silence, change is required"}},
 		{"count zero", edit(map[string]string{"count": "    count: 0"}), []string{"when.threshold.count: must be between 1 and 10000, got 0"}},
 		{"count too big", edit(map[string]string{"count": "    count: 10001"}), []string{"when.threshold.count: must be between 1 and 10000, got 10001"}},
 		{"count missing", edit(map[string]string{"count": ""}), []string{"when.threshold.count: is required"}},
@@ -215,8 +215,38 @@ func TestParseSignalProblems(t *testing.T) {
 		{"min_people without account scope", edit(nil, "min_people: 3"), []string{"min_people: requires scope: account"}},
 		{"min_people zero or less", edit(nil, "scope: account", "min_people: -1"), []string{"min_people: must be between 1 and 10000, got -1"}},
 		{"min_people a string", edit(nil, "scope: account", "min_people: many"), []string{`min_people: must be an integer, got "many" (line 9)`}},
-		{"min_people with a sequence", "id: p\nowner: o\nscope: account\nmin_people: 2\nwhen:\n  sequence: {steps: [{type: a}, {type: b}], within: 1d}\n", []string{
-			"min_people: is only allowed with when.threshold"}},
+		{"min_people with a silence", "id: p\nowner: o\nscope: account\nmin_people: 2\nwhen:\n  silence: {after: {type: a}, expect: [{type: b}], within: 1d}\n", []string{
+			"min_people: is not allowed with when.silence: its alert is about one event"}},
+		{"silence fields missing", "id: p\nowner: o\nwhen:\n  silence: {}\n", []string{
+			"when.silence.after: is required", "when.silence.expect: is required", "when.silence.within: is required"}},
+		{"silence problems", "id: p\nowner: o\nwhen:\n  silence:\n    after: {type: Attended}\n    expect: [{}, {type: b, colour: red}]\n    within: 0s\n    then: x\n", []string{
+			"when.silence.expect[1].colour: unknown field (line 6)",
+			"when.silence.then: unknown field (line 8)",
+			`when.silence.after.type: "Attended" is not a lowercase event type`,
+			"when.silence.expect[0]: at least one of type, url, content_id, keywords, where, not is required",
+			"when.silence.within: must be more than 0, got 0s"}},
+		{"change fields missing", "id: p\nowner: o\nwhen:\n  change: {baseline: 2}\n", []string{
+			"when.change.match: is required", "when.change.period: is required", "when.change: exactly one of rise, fall is required"}},
+		{"change rise and fall", "id: p\nowner: o\nwhen:\n  change: {match: {type: a}, period: 7d, rise: 2, fall: 0.5}\n", []string{
+			"when.change: exactly one of rise, fall is required"}},
+		{"change fall out of range", "id: p\nowner: o\nwhen:\n  change: {match: {type: a}, period: 7d, fall: 1}\n", []string{
+			"when.change.fall: must be more than 0 and less than 1, got 1"}},
+		{"change problems", "id: p\nowner: o\nwhen:\n  change: {match: {type: a}, period: 0s, baseline: 53, rise: 1, min_count: 0}\n", []string{
+			"when.change.period: must be more than 0, got 0s",
+			"when.change.baseline: must be between 1 and 52, got 53",
+			"when.change.rise: must be more than 1 and at most 1000, got 1"}},
+		{"change kinds", "id: p\nowner: o\nwhen:\n  change: {match: {type: a}, period: 7d, baseline: two, rise: lots}\n", []string{
+			`when.change.baseline: must be an integer, got "two" (line 4)`,
+			`when.change.rise: must be a number, got "lots" (line 4)`}},
+		{"min_people with a change", "id: p\nowner: o\nscope: account\nmin_people: 2\nwhen:\n  change: {match: {type: a}, period: 7d, rise: 2}\n", []string{
+			"min_people: is not allowed with when.change: it keeps counts, not people"}},
+		{"silence expect a mapping", "id: p\nowner: o\nwhen:\n  silence: {after: {type: a}, expect: {type: b}, within: 1d}\n", []string{
+			"when.silence.expect: must be a list, got a mapping (line 4)"}},
+		{"silence expect empty", "id: p\nowner: o\nwhen:\n  silence: {after: {type: a}, expect: [], within: 401d}\n", []string{
+			"when.silence.expect: must have between 1 and 8 matches, got 0",
+			"when.silence.within: must be at most 400d, got 401d"}},
+		{"silence and sequence", "id: p\nowner: o\nwhen:\n  silence: {after: {type: a}, expect: [{type: b}], within: 1d}\n  sequence: {steps: [{type: a}, {type: b}], within: 1d}\n", []string{
+			"when: exactly one of threshold, sequence, score, silence, change is required"}},
 		{"sequence one step", "id: p\nowner: o\nwhen:\n  sequence: {steps: [{type: a}], within: 1d}\n", []string{
 			"when.sequence.steps: must have between 2 and 8 steps, got 1"}},
 		{"sequence too many steps", "id: p\nowner: o\nwhen:\n  sequence: {steps: [" + strings.Repeat("{type: a}, ", 8) + "{type: a}], within: 1d}\n", []string{

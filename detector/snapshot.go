@@ -162,6 +162,7 @@ func (e *Engine) RestoreSnapshot(data []byte) error {
 		e.clock, e.watermark = e.clock.restored(s.Clock.Times), s.Clock.W
 	}
 	e.nextSweep = math.MaxInt64
+	e.passW = e.watermark
 	e.resetTier()
 	e.newDecoder()
 	e.recent = recentIDs{limit: limit, ring: s.Recent, next: s.RecentAt, seed: e.recent.seed, rows: e.recent.rows}
@@ -184,7 +185,7 @@ func (e *Engine) RestoreSnapshot(data []byte) error {
 	}
 	for _, p := range e.programs {
 		p.states = make(map[string]*subjectState)
-		p.expiry, p.gone = nil, 0
+		p.expiry, p.timers, p.gone = nil, nil, 0
 		p.nextSweep = math.MinInt64
 		sp := byID[p.sig.ID]
 		if sp == nil || sp.Version != p.sig.Version || sp.Hash != p.hash {
@@ -216,6 +217,7 @@ func (e *Engine) RestoreSnapshot(data []byte) error {
 			}
 			p.states[st.subject] = st
 			p.expiry.push(expiryEntry{p.expiresAt(st), st})
+			p.schedule(st)
 		}
 	}
 	// Every row is new to the checkpoint table.

@@ -43,6 +43,28 @@ when:
       - {match: {type: form_submit}, points: 30}
     half_life: 1h
     level: 50
+`, `
+id: quiet
+owner: m
+scope: account
+when:
+  silence:
+    after: {type: webinar_signup}
+    expect: [{type: form_submit}, {type: page_view, url: "*/pricing/1"}]
+    within: 2h
+cooldown: 30m
+`, `
+id: spike
+owner: m
+scope: account
+when: {change: {match: {type: page_view, url: "*/pricing*"}, period: 30m, baseline: 3, rise: 2}}
+cooldown: 20m
+`, `
+id: slump
+owner: m
+scope: account
+when: {change: {match: {type: page_view}, period: 30m, baseline: 2, fall: 0.5}}
+cooldown: 0s
 `}
 
 func parseAll(t testing.TB, srcs []string) []*Signal {

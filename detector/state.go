@@ -435,15 +435,16 @@ func (p *program) sequence(x *evalCtx, st *subjectState, r record) (schema.Alert
 			return schema.Alert{}, false
 		}
 	}
-	if st.cooling(t.Add(-p.cooldown), t) {
-		return schema.Alert{}, false
-	}
-	st.recordAlert(t)
 	steps := make([]record, len(p.steps))
 	for j := range steps {
 		steps[j] = st.records[chain[j]]
 	}
-	return p.alert(x, st.subject, evidenceOf(steps), len(steps), p.people(steps), 0), true
+	people := p.people(steps)
+	if people < p.minPeople || st.cooling(t.Add(-p.cooldown), t) {
+		return schema.Alert{}, false
+	}
+	st.recordAlert(t)
+	return p.alert(x, st.subject, evidenceOf(steps), len(steps), people, 0), true
 }
 
 // levelTolerance is the relative tolerance of score comparisons.
@@ -479,13 +480,17 @@ func (p *program) score(x *evalCtx, st *subjectState, r record) (schema.Alert, b
 	if before < level {
 		st.disarmed = false
 	}
-	if st.disarmed || after < level || st.cooling(t.Add(-p.cooldown), t) {
+	if st.disarmed || after < level {
+		return schema.Alert{}, false
+	}
+	counted := st.records[:pos+1]
+	people := p.people(counted)
+	if people < p.minPeople || st.cooling(t.Add(-p.cooldown), t) {
 		return schema.Alert{}, false
 	}
 	st.disarmed = true
 	st.recordAlert(t)
-	counted := st.records[:pos+1]
-	return p.alert(x, st.subject, evidenceOf(counted), st.foldedCount+len(counted), p.people(counted), after), true
+	return p.alert(x, st.subject, evidenceOf(counted), st.foldedCount+len(counted), people, after), true
 }
 
 // absorb merges src, another subject's state for the same signal, into

@@ -192,6 +192,7 @@ func (e *Engine) thaw(i uint32) {
 		}
 		p.states[subject] = s.st
 		p.expiry.push(expiryEntry{p.expiresAt(s.st), s.st})
+		p.schedule(s.st)
 	}
 	clear(d.states)
 	if d.stale || d.cleaned {
@@ -221,7 +222,12 @@ func (e *Engine) thawDue(w int64) {
 		subject := string(key)
 		e.thaw(i)
 		for _, p := range e.programs {
-			if st := p.states[subject]; st != nil && p.expired(st, w) {
+			st := p.states[subject]
+			if st != nil && p.timed() {
+				// Its timers first: they are why it may be due.
+				e.fired = p.fireDue(st, w, e.fired)
+			}
+			if st != nil && p.expired(st, w) {
 				p.drop(st)
 			}
 		}
@@ -401,14 +407,15 @@ func (e *Engine) freeze(subject string, row []byte, progs progSet) {
 			continue
 		}
 		if len(st.records) > 0 {
-			due = min(due, max(p.expiresAt(st), satAdd(w, int64(p.horizon/2))))
+			due = min(due, p.coldDue(st.newestAt(), st.totalOrZero(), p.timerOf(st), w))
 		}
 		p.peak = max(p.peak, len(p.states))
 		delete(p.states, subject)
 		*st = subjectState{} // its queue entry is stale now
 		p.gone++
 		if p.gone > 1024 && p.gone > len(p.expiry)/2 {
-			p.pruneExpiry()
+			p.pruneQueue(&p.expiry)
+			p.pruneQueue(&p.timers)
 			p.gone = 0
 		}
 	}

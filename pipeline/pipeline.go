@@ -63,10 +63,21 @@ type Config struct {
 	// KeepURLParams are the query parameters evidence URLs keep; every
 	// other one, and fragments and user info, are stripped.
 	KeepURLParams []string
+	// Lateness is how late, by the wall clock, events may arrive at a
+	// quiet partition and still count for silences: a partition that
+	// handled no event for a CheckpointInterval moves the detector's event
+	// time (detector.Engine.Advance) to its newest event time plus the
+	// time it has been quiet, but no later than now − Lateness, so that a
+	// silence fires although no later event comes. 0 means
+	// DefaultLateness; a negative value turns the fallback off.
+	Lateness time.Duration
 
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 }
+
+// DefaultLateness is Config.Lateness when it is left 0.
+const DefaultLateness = 5 * time.Minute
 
 // CheckpointStore keeps each partition's detector state with the offset
 // it reflects, as a header and rows: *postgres.Checkpoints.
@@ -142,6 +153,9 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	if cfg.CheckpointInterval <= 0 {
 		cfg.CheckpointInterval = 2 * time.Second
+	}
+	if cfg.Lateness == 0 {
+		cfg.Lateness = DefaultLateness
 	}
 	p := &Pipeline{
 		cfg: cfg, log: cfg.Logger,
@@ -230,7 +244,13 @@ func (p *Pipeline) Partition(ctx context.Context, partition int) (kafka.Partitio
 		r.engine.SetColdAfter(int(max(1, (p.cfg.ColdAfter+p.cfg.CheckpointInterval-1)/p.cfg.CheckpointInterval)))
 	}
 	w := &partitionWorker{p: p, partition: partition, owner: owner, snap: r.snap, engine: r.engine, erased: cp.ErasureSeq,
-		cp: newCheckpointer(ctx, p.cfg.Checkpoints, p, partition, owner, cp.NextOffset)}
+		cp: newCheckpointer(ctx, p.cfg.Checkpoints, p, partition, owner, cp.NextOffset),
+		// Not quiet yet: a backlog gets a checkpoint interval to arrive
+		// before the event time is advanced past it.
+		lastEvent: time.Now()}
+	if t, ok := r.engine.Watermark(); ok {
+		w.newest = t
+	}
 	if r.reset {
 		w.cp.reset = true
 		w.cp.changed()

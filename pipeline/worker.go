@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/detector"
@@ -39,6 +40,14 @@ type partitionWorker struct {
 	// dropped holds the permanent failures of pendingEvent's alerts,
 	// reported once the others are stored.
 	dropped error
+
+	// lastEvent and lastAdvance are the wall-clock times of the last
+	// event handled and of the last Advance: a partition quiet for a
+	// checkpoint interval advances its event time (see Config.Lateness)
+	// from newest, the newest event time handled (the restored event
+	// time until an event comes).
+	lastEvent, lastAdvance time.Time
+	newest                 time.Time
 }
 
 // Handle implements kafka.PartitionHandler. A failure PostgreSQL will
@@ -51,6 +60,16 @@ type partitionWorker struct {
 // same way and fails the same way), so later alerts keep their ids and are
 // stored once. Every other failure is returned as it is, to be retried.
 func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
+	w.lastEvent = time.Now()
+	if ev.Time.After(w.newest) {
+		w.newest = ev.Time
+	}
+	if w.pendingEvent != ev && len(w.pending) > 0 {
+		// Alerts of an Advance not stored yet go first.
+		if err := w.storeTimers(ctx); err != nil {
+			return err
+		}
+	}
 	if w.pendingEvent != ev {
 		if !w.p.privacy.tracked(ev) {
 			return nil
@@ -76,6 +95,22 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 			w.whereStops = n
 		}
 	}
+	if err := w.store(ctx); err != nil {
+		return err
+	}
+	w.pendingEvent = nil
+	if w.dropped != nil {
+		err := w.dropped
+		w.dropped = nil
+		return fmt.Errorf("%w: %w", kafka.ErrPermanent, err)
+	}
+	return nil
+}
+
+// store routes and stores w.pending, in order, removing each once stored
+// or (a permanent failure, added to w.dropped) dropped. Any other failure
+// is returned with the rest still pending.
+func (w *partitionWorker) store(ctx context.Context) error {
 	for len(w.pending) > 0 {
 		a := &w.pending[0]
 		route, err := w.p.cfg.Router.Route(ctx, a)
@@ -118,13 +153,52 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 		w.p.cfg.Hub.Deliver(saved.Deliveries...)
 		w.p.cfg.Broadcast.Publish(saved)
 	}
-	w.pendingEvent = nil
-	if w.dropped != nil {
-		err := w.dropped
-		w.dropped = nil
-		return fmt.Errorf("%w: %w", kafka.ErrPermanent, err)
-	}
 	return nil
+}
+
+// advance is the processing-time fallback of silences: a partition that
+// handled no event for a checkpoint interval takes event time to have run
+// on at the wall clock's pace since its newest event, but no further than
+// the wall clock less Config.Lateness, and moves the detector's event
+// time there. So a live stream's silences fire Lateness after their
+// deadline, while a replay of history (events far older than the wall
+// clock) only moves by the time it was quiet, and its next events are not
+// made late. The alerts of the waits that end are stored like an event's,
+// before the checkpoint that counts them.
+func (w *partitionWorker) advance(ctx context.Context) error {
+	if w.advanceDue() {
+		now := time.Now()
+		w.lastAdvance = now
+		to := now.Add(-w.p.cfg.Lateness)
+		if run := w.newest.Add(now.Sub(w.lastEvent)); run.Before(to) {
+			to = run
+		}
+		if alerts := w.engine.Advance(to); len(alerts) > 0 {
+			w.pending = append(w.pending, alerts...)
+			w.cp.changed()
+		}
+	}
+	return w.storeTimers(ctx)
+}
+
+// advanceDue reports whether the partition has been quiet long enough
+// to advance its event time again.
+func (w *partitionWorker) advanceDue() bool {
+	every := w.p.cfg.CheckpointInterval
+	return w.p.cfg.Lateness > 0 && w.pendingEvent == nil && !w.newest.IsZero() &&
+		time.Since(w.lastEvent) >= every && time.Since(w.lastAdvance) >= every
+}
+
+// storeTimers stores the pending alerts of an Advance; a permanent
+// failure drops the alert, logged, as no event can be dead-lettered for
+// it.
+func (w *partitionWorker) storeTimers(ctx context.Context) error {
+	err := w.store(ctx)
+	if w.dropped != nil {
+		w.p.log.Error("dropped a silence's alert that cannot be stored", "partition", w.partition, "err", w.dropped)
+		w.dropped = nil
+	}
+	return err
 }
 
 // permanently marks a failure storage will repeat (dowser.ErrPermanent) as
@@ -147,6 +221,10 @@ func (w *partitionWorker) Checkpoint(ctx context.Context, nextOffset int64, fina
 		// The state already counts an event whose alerts are not stored:
 		// saving it would lose them for good.
 		return w.cp.durable, fmt.Errorf("partition %d: an event is half-handled; not checkpointing", w.partition)
+	}
+	if err := w.advance(ctx); err != nil {
+		// As for an event: the state counts the alerts, so it waits.
+		return w.cp.durable, fmt.Errorf("partition %d: storing the alerts of silences: %w", w.partition, err)
 	}
 	if w.applyErasures() {
 		w.cp.changed()
@@ -190,5 +268,6 @@ func (w *partitionWorker) applyErasures() bool {
 // still saves a new checkpoint when an erasure must reach it, or when
 // changes wait behind a write in flight.
 func (w *partitionWorker) CheckpointDue() bool {
-	return w.cp.pending() || len(w.p.privacy.erasuresAfter(w.erased)) > 0 || w.engine.Freezing()
+	return w.cp.pending() || len(w.p.privacy.erasuresAfter(w.erased)) > 0 || w.advanceDue() || len(w.pending) > 0 ||
+		w.engine.Freezing()
 }

@@ -104,6 +104,11 @@ func (p Signal) Preview(parent context.Context, sig *detector.Signal, since time
 		}
 		out.Stopped = fmt.Sprintf("stopped after %v, the most a preview runs (--preview-timeout): the counts cover the events read until then; try a shorter since", p.Timeout)
 	}
+	// As a backtest ends: silences and falls decided by the newest event
+	// read count too.
+	if err := runner.Finish(); err != nil {
+		return nil, err
+	}
 	s := runner.Summary()
 	out.Events, out.Invalid, out.Alerts, out.WhereStopped = s.Events, s.Invalid, s.Alerts, s.WhereStopped
 	out.ByDay, out.ByPriority, out.ByRep = s.ByDay, s.ByPriority, s.ByRep

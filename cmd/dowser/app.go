@@ -222,7 +222,7 @@ func (a *App) Run(ctx context.Context) error {
 		Group: a.cfg.GroupID, Topic: a.cfg.EventsTopic,
 		Checkpoints: store.Checkpoints, Alerts: store.Alerts, Accounts: store.Directory, Privacy: store.Privacy, Signals: store.Signals,
 		Router: notify.NewRouter(store.Directory, hub), Hub: hub, Broadcast: alerts,
-		CheckpointInterval: a.cfg.CheckpointEvery, ColdAfter: a.cfg.ColdAfter, Instance: a.cfg.Instance,
+		CheckpointInterval: a.cfg.CheckpointEvery, ColdAfter: a.cfg.ColdAfter, Lateness: lateness(a.cfg.Lateness), Instance: a.cfg.Instance,
 		SignalsPoll: a.cfg.SignalsPoll, MaxEnabledSignals: a.cfg.MaxEnabledSignals, Retention: a.cfg.Retention,
 		PrivacyKey: key, KeepURLParams: splitList(a.cfg.EvidenceURLParams),
 		Logger: log, Registerer: reg,
@@ -304,4 +304,13 @@ func (a *App) Run(ctx context.Context) error {
 	log.Info("dowser serving", "http", a.httpAddr, "brokers", brokers, "events_topic", a.cfg.EventsTopic, "events_format", a.source.Mapping().Format(), "version", version)
 	close(a.ready)
 	return g.Wait()
+}
+
+// lateness is --lateness as pipeline.Config takes it: 0 turns the
+// fallback off there, while the pipeline reads 0 as its default.
+func lateness(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }

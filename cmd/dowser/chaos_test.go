@@ -59,6 +59,15 @@ when:
     count: 2
     within: 30m
 cooldown: 0s
+`, `
+id: quiet
+owner: mkt
+scope: customer
+when:
+  silence:
+    after: {type: webinar_attended}
+    expect: [{type: page_view, url: "*/pricing*"}]
+    within: 30m
 `}
 
 // oracleSignal is one threshold signal as the oracle understands it.

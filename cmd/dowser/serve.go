@@ -34,6 +34,7 @@ type serveConfig struct {
 	SignalsPoll       time.Duration
 	CheckpointEvery   time.Duration
 	ColdAfter         time.Duration
+	Lateness          time.Duration
 	GCPercent         int
 	Retention         time.Duration
 	MaxEnabledSignals int
@@ -98,6 +99,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.StallThreshold, "stall-threshold", 30*time.Second, "a partition retrying one message (or checkpoint) longer than this is reported stalled in the log and /readyz")
 	fs.DurationVar(&c.CheckpointEvery, "checkpoint-interval", 2*time.Second, "how often what changed in each partition's detector state is saved to PostgreSQL with its offset, in the background; a restart replays about this much")
 	fs.DurationVar(&c.ColdAfter, "cold-after", 10*time.Second, "a subject's detector state that no event touched for this long is kept encoded, a few hundred bytes the garbage collector never scans, until an event needs it again; 0 keeps every state decoded once used")
+	fs.DurationVar(&c.Lateness, "lateness", 5*time.Minute, "a partition that receives no event for a checkpoint interval moves its event time on at the wall clock's pace from its newest event, but no later than now less this, so that silences fire without a later event; events that reach a quiet partition later than this are late; 0 turns that off")
 	fs.IntVar(&c.GCPercent, "gc-percent", 25, "the Go garbage collector's heap growth between collections, in percent of the live heap (GOGC, which wins when set): lower keeps memory closer to the detector state for more CPU")
 	fs.DurationVar(&c.Retention, "retention", 0, "delete alerts (and their evidence and deliveries) older than this, e.g. 8760h; 0 keeps them forever")
 	fs.DurationVar(&c.SignalsPoll, "signals-poll", time.Second, "how often to check PostgreSQL for signal changes")

@@ -27,7 +27,7 @@ audience: prospect      # prospect | customer | any
 scope: account          # customer | account
 priority: medium        # low | medium | high | urgent
 when:
-  threshold:            # or sequence, or score
+  threshold:            # or sequence, score, silence, change
     match: {type: page_view, url: "*/pricing*"}
     count: 3
     within: 7d

@@ -116,12 +116,12 @@ func TestLinkReEmitsTheVisitorsHistoryAsTheCustomersInOrderOnce(t *testing.T) {
 		event("v1", 0, "", "ajs-1", ""),
 		event("v2", 1, "", "ajs-1", ""),
 		event("old", -3*24*60, "", "ajs-1", ""), // beyond the horizon of the login
-		event("c0", 2, "c-7", "", "acme"),      // a customer, no anonymous id
+		event("c0", 2, "c-7", "", "acme"),       // a customer, no anonymous id
 	)
 	checkpoint(t, anonPart, 4)
 	handle(t, loginPart, event("login", 3, "c-1", "ajs-1", "acme"))
 	handle(t, loginPart, event("login", 3, "c-1", "ajs-1", "acme")) // replayed: passed on again, nothing re-emitted
-	handle(t, anonPart, event("v3", 4, "", "ajs-1", ""))             // after the link: the customer's
+	handle(t, anonPart, event("v3", 4, "", "ajs-1", ""))            // after the link: the customer's
 	checkpoint(t, anonPart, 5)
 	checkpoint(t, loginPart, 2)
 	want := []string{

@@ -32,25 +32,31 @@ func lockAnonymous(ctx context.Context, tx pgx.Tx, anon string) error {
 // RememberAnonymous returns the customer, account and lifecycle anon is
 // linked to; when it is linked to none, it remembers the event (its id,
 // time and encoded form) instead and returns customer "". Remembering an
-// event id anon already has changes nothing, so a replay is harmless.
+// event id anon already has changes nothing, so a replay is harmless. It
+// is one round trip: the statements go as one batch, which PostgreSQL runs
+// as one implicit transaction, holding the lock to its end.
 func (s *Identities) RememberAnonymous(ctx context.Context, anon, eventID string, at time.Time, event []byte) (customer, account, lifecycle string, err error) {
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := lockAnonymous(ctx, tx, anon); err != nil {
-			return err
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, identityLockClass, anon)
+	b.Queue(`
+		INSERT INTO identity_pending (anonymous_id, event_id, event_time, event)
+		SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM identity_graph WHERE anonymous_id = $1)
+		ON CONFLICT DO NOTHING`, anon, eventID, at, event)
+	b.Queue(`SELECT customer_id, account_id, lifecycle FROM identity_graph WHERE anonymous_id = $1`, anon)
+	br := s.pool.SendBatch(ctx, b)
+	_, err = br.Exec()
+	if err == nil {
+		_, err = br.Exec()
+	}
+	if err == nil {
+		err = br.QueryRow().Scan(&customer, &account, &lifecycle)
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = nil
 		}
-		err := tx.QueryRow(ctx, `SELECT customer_id, account_id, lifecycle FROM identity_graph WHERE anonymous_id = $1`, anon).
-			Scan(&customer, &account, &lifecycle)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		_, err = tx.Exec(ctx, `
-			INSERT INTO identity_pending (anonymous_id, event_id, event_time, event) VALUES ($1, $2, $3, $4)
-			ON CONFLICT DO NOTHING`, anon, eventID, at, event)
-		return err
-	})
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		// No ids in the message: it ends up in logs.
 		return "", "", "", fmt.Errorf("resolving an anonymous id: %w", err)

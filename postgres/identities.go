@@ -29,29 +29,52 @@ func lockAnonymous(ctx context.Context, tx pgx.Tx, anon string) error {
 	return err
 }
 
-// RememberAnonymous returns the customer, account and lifecycle anon is
-// linked to; when it is linked to none, it remembers the event (its id,
-// time and encoded form) instead and returns customer "". Remembering an
-// event id anon already has changes nothing, so a replay is harmless. It
-// is one round trip: the statements go as one batch, which PostgreSQL runs
-// as one implicit transaction, holding the lock to its end.
-func (s *Identities) RememberAnonymous(ctx context.Context, anon, eventID string, at time.Time, event []byte) (customer, account, lifecycle string, err error) {
+// RememberAnonymous resolves a batch of anonymous events, the i-th
+// being event i of anons[i] with eventIDs[i] and times[i]: for each it
+// returns the customer, account and lifecycle its anonymous id is linked
+// to, or, when it is linked to none, remembers the event and returns
+// customer "". Remembering an event id its anonymous id already has
+// changes nothing, so a replay is harmless. It is one round trip: the
+// statements go as one batch, which PostgreSQL runs as one implicit
+// transaction, holding the anonymous ids' locks (taken in one order, so
+// that two batches never wait for each other) to its end.
+func (s *Identities) RememberAnonymous(ctx context.Context, anons, eventIDs []string, times []time.Time, events [][]byte) (customers, accounts, lifecycles []string, err error) {
+	n := len(anons)
+	if len(eventIDs) != n || len(times) != n || len(events) != n {
+		return nil, nil, nil, fmt.Errorf("resolving anonymous events: %d ids, %d event ids, %d times, %d events", n, len(eventIDs), len(times), len(events))
+	}
+	customers, accounts, lifecycles = make([]string, n), make([]string, n), make([]string, n)
+	if n == 0 {
+		return customers, accounts, lifecycles, nil
+	}
 	b := &pgx.Batch{}
-	b.Queue(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, identityLockClass, anon)
+	b.Queue(`SELECT count(pg_advisory_xact_lock($1, h)) FROM (SELECT DISTINCT hashtext(a) AS h FROM unnest($2::text[]) a ORDER BY 1) l`, identityLockClass, anons)
 	b.Queue(`
 		INSERT INTO identity_pending (anonymous_id, event_id, event_time, event)
-		SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM identity_graph WHERE anonymous_id = $1)
-		ON CONFLICT DO NOTHING`, anon, eventID, at, event)
-	b.Queue(`SELECT customer_id, account_id, lifecycle FROM identity_graph WHERE anonymous_id = $1`, anon)
+		SELECT e.a, e.id, e.t, e.ev FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bytea[]) WITH ORDINALITY AS e(a, id, t, ev, i)
+		WHERE NOT EXISTS (SELECT 1 FROM identity_graph g WHERE g.anonymous_id = e.a)
+		ORDER BY e.i
+		ON CONFLICT DO NOTHING`, anons, eventIDs, times, events)
+	b.Queue(`SELECT anonymous_id, customer_id, account_id, lifecycle FROM identity_graph WHERE anonymous_id = ANY($1)`, anons)
 	br := s.pool.SendBatch(ctx, b)
 	_, err = br.Exec()
 	if err == nil {
 		_, err = br.Exec()
 	}
 	if err == nil {
-		err = br.QueryRow().Scan(&customer, &account, &lifecycle)
-		if errors.Is(err, pgx.ErrNoRows) {
-			err = nil
+		var rows pgx.Rows
+		if rows, err = br.Query(); err == nil {
+			links := map[string][3]string{}
+			var anon string
+			var l [3]string
+			_, err = pgx.ForEachRow(rows, []any{&anon, &l[0], &l[1], &l[2]}, func() error {
+				links[anon] = l
+				return nil
+			})
+			for i, a := range anons {
+				l := links[a]
+				customers[i], accounts[i], lifecycles[i] = l[0], l[1], l[2]
+			}
 		}
 	}
 	if cerr := br.Close(); err == nil {
@@ -59,9 +82,9 @@ func (s *Identities) RememberAnonymous(ctx context.Context, anon, eventID string
 	}
 	if err != nil {
 		// No ids in the message: it ends up in logs.
-		return "", "", "", fmt.Errorf("resolving an anonymous id: %w", err)
+		return nil, nil, nil, fmt.Errorf("resolving %d anonymous events: %w", n, err)
 	}
-	return customer, account, lifecycle, nil
+	return customers, accounts, lifecycles, nil
 }
 
 // LinkAnonymous links anon to customer. When anon was linked to no

@@ -6,7 +6,48 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/dowserhq/dowser/postgres"
 )
+
+// remember resolves one anonymous event.
+func remember(ctx context.Context, ids *postgres.Identities, anon, eventID string, at time.Time, event []byte) (customer, account, lifecycle string, err error) {
+	c, a, l, err := ids.RememberAnonymous(ctx, []string{anon}, []string{eventID}, []time.Time{at}, [][]byte{event})
+	if err != nil {
+		return "", "", "", err
+	}
+	return c[0], a[0], l[0], nil
+}
+
+func TestIdentitiesRememberBatch(t *testing.T) {
+	ctx := context.Background()
+	ids := open(t).Identities
+	t0 := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	if _, err := ids.LinkAnonymous(ctx, "anon-2", "c-2", "acme", "prospect", t0, func([][]byte) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	// A batch with a repeated event and a linked visitor.
+	c, a, l, err := ids.RememberAnonymous(ctx, []string{"anon-1", "anon-2", "anon-1", "anon-1"}, []string{"e1", "e2", "e3", "e1"},
+		[]time.Time{t0, t0, t0.Add(time.Minute), t0}, [][]byte{[]byte("e1"), []byte("e2"), []byte("e3"), []byte("e1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c, []string{"", "c-2", "", ""}) || a[1] != "acme" || l[1] != "prospect" {
+		t.Errorf("resolved customers %q accounts %q lifecycles %q; want only anon-2's, as c-2 of acme", c, a, l)
+	}
+	var got []string
+	if _, err := ids.LinkAnonymous(ctx, "anon-1", "c-1", "", "", t0, func(evs [][]byte) error {
+		for _, e := range evs {
+			got = append(got, string(e))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []string{"e1", "e3"}) {
+		t.Errorf("anon-1 remembered %q, want e1 then e3, once each", got)
+	}
+}
 
 func TestIdentitiesRememberLinkAndReLink(t *testing.T) {
 	ctx := context.Background()
@@ -18,7 +59,7 @@ func TestIdentitiesRememberLinkAndReLink(t *testing.T) {
 		if id == "e0" {
 			at = t0.Add(-48 * time.Hour)
 		}
-		c, _, _, err := ids.RememberAnonymous(ctx, "anon-1", id, at, []byte(id))
+		c, _, _, err := remember(ctx, ids, "anon-1", id, at, []byte(id))
 		if err != nil || c != "" {
 			t.Fatalf("RememberAnonymous(%s) = %q, %v; want unlinked", id, c, err)
 		}
@@ -46,7 +87,7 @@ func TestIdentitiesRememberLinkAndReLink(t *testing.T) {
 	}
 
 	// Linked now: later anonymous events resolve, and are not remembered.
-	c, a, _, err := ids.RememberAnonymous(ctx, "anon-1", "e3", t0.Add(time.Hour), []byte("e3"))
+	c, a, _, err := remember(ctx, ids, "anon-1", "e3", t0.Add(time.Hour), []byte("e3"))
 	if err != nil || c != "c-1" || a != "acme" {
 		t.Fatalf("RememberAnonymous after the link = %q, %q, %v; want c-1, acme", c, a, err)
 	}
@@ -55,7 +96,7 @@ func TestIdentitiesRememberLinkAndReLink(t *testing.T) {
 	if changed, err := ids.LinkAnonymous(ctx, "anon-1", "c-1", "", "customer", t0, emit); err != nil || changed || got != nil {
 		t.Fatalf("LinkAnonymous again = %v, %v, emitted %q; want unchanged and nothing", changed, err, got)
 	}
-	if _, _, l, _ := ids.RememberAnonymous(ctx, "anon-1", "e4", t0, nil); l != "customer" {
+	if _, _, l, _ := remember(ctx, ids, "anon-1", "e4", t0, nil); l != "customer" {
 		t.Errorf("lifecycle after update = %q, want customer", l)
 	}
 	// Linked to another customer: later events follow it; nothing is
@@ -63,7 +104,7 @@ func TestIdentitiesRememberLinkAndReLink(t *testing.T) {
 	if changed, err := ids.LinkAnonymous(ctx, "anon-1", "c-2", "globex", "", t0, emit); err != nil || !changed || len(got) != 0 {
 		t.Fatalf("re-link = %v, %v, emitted %q; want changed and nothing", changed, err, got)
 	}
-	if c, a, _, _ := ids.RememberAnonymous(ctx, "anon-1", "e5", t0, nil); c != "c-2" || a != "globex" {
+	if c, a, _, _ := remember(ctx, ids, "anon-1", "e5", t0, nil); c != "c-2" || a != "globex" {
 		t.Errorf("after re-link resolves to %q, %q; want c-2, globex", c, a)
 	}
 }
@@ -74,7 +115,7 @@ func TestIdentitiesErasureAndPurge(t *testing.T) {
 	ids := s.Identities
 	t0 := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
 	for _, r := range []struct{ anon, ev string }{{"anon-1", "e1"}, {"anon-2", "e2"}, {"anon-3", "e3"}, {"c-1", "e4"}} {
-		if _, _, _, err := ids.RememberAnonymous(ctx, r.anon, r.ev, t0, []byte(r.ev)); err != nil {
+		if _, _, _, err := remember(ctx, ids, r.anon, r.ev, t0, []byte(r.ev)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -84,7 +125,7 @@ func TestIdentitiesErasureAndPurge(t *testing.T) {
 	if _, _, err := s.Privacy.EraseCustomer(ctx, "c-1", "admin"); err != nil {
 		t.Fatal(err)
 	}
-	if c, _, _, _ := ids.RememberAnonymous(ctx, "anon-1", "e5", t0, []byte("e5")); c != "" {
+	if c, _, _, _ := remember(ctx, ids, "anon-1", "e5", t0, []byte("e5")); c != "" {
 		t.Errorf("anon-1 still linked to %q after erasure", c)
 	}
 	var emitted []string

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -29,9 +28,10 @@ type handler struct {
 
 var _ kafka.PartitionHandler = (*handler)(nil)
 
-// Handle passes ev on as its resolved subject (see the package doc). It
-// appends to the outbox only once nothing else can fail, so that a retry
-// never queues the event twice.
+// Handle passes ev on as its resolved subject (see the package doc). An
+// anonymous event is queued as it is and resolved when the queue is sent,
+// many in one round trip. It queues only once nothing else can fail, so
+// that a retry never queues the event twice.
 func (h *handler) Handle(ctx context.Context, ev *schema.Event) error {
 	if h.out.full(h.r.cfg.MaxPending) {
 		if err := h.out.flush(ctx); err != nil {
@@ -50,41 +50,39 @@ func (h *handler) Handle(ctx context.Context, ev *schema.Event) error {
 	if err != nil {
 		return err
 	}
-	customer, account, lifecycle, err := h.r.cfg.Store.RememberAnonymous(ctx, anon, ev.ID, ev.Time, msg.Value)
-	if err != nil {
-		return err
-	}
-	if customer == "" {
-		h.out.add(msg)
-		h.r.metrics.events.WithLabelValues(outcomeRemembered).Inc()
-		return nil
-	}
-	// The graph's copy of the event is the consumer's to reuse: change a
-	// copy of its customer.
-	rev := *ev
-	asCustomer(&rev.Customer, customer, account, lifecycle)
-	return h.pass(&rev, outcomeResolved)
+	h.out.add(item{msg: msg, anon: anon, id: ev.ID, at: ev.Time})
+	return nil
 }
 
 // link handles an event that carries both a customer and an anonymous id.
-// When it links the anonymous id anew, the visitor's remembered events go
-// out as the customer's, then the event itself, all acknowledged before
-// the link is written; otherwise the event is passed on as it is.
+// When it links the anonymous id anew, what this partition queued before
+// (so that the customer's partition sees this partition's events in
+// order), then the visitor's remembered events as the customer's, then
+// the event itself go out in one produce, acknowledged before the link is
+// written; otherwise the event is queued as it is.
 func (h *handler) link(ctx context.Context, ev *schema.Event) error {
-	// What this partition passed on before goes out first, so that the
-	// customer's partition sees this partition's events in order.
-	if err := h.out.flush(ctx); err != nil {
-		return err
-	}
 	c := ev.Customer
 	linking, err := encode(ev)
 	if err != nil {
 		return err
 	}
+	o := h.out
+	o.sending.Lock()
+	defer o.sending.Unlock()
+	queued := o.take()
+	// The queued anonymous events are remembered first: the link must find
+	// this visitor's among them.
+	if err := o.resolve(ctx, queued); err != nil {
+		o.putBack(queued)
+		return err
+	}
 	var reemitted int
 	since := timeBefore(ev.Time, h.r.cfg.Horizon())
 	changed, err := h.r.cfg.Store.LinkAnonymous(ctx, c.AnonymousID, c.ID, c.AccountID, c.Lifecycle, since, func(events [][]byte) error {
-		msgs := make([]kafka.Message, 0, len(events)+1)
+		msgs := make([]kafka.Message, 0, len(queued)+len(events)+1)
+		for i := range queued {
+			msgs = append(msgs, queued[i].msg)
+		}
 		for _, data := range events {
 			var old schema.Event
 			if err := json.Unmarshal(data, &old); err != nil {
@@ -99,14 +97,19 @@ func (h *handler) link(ctx context.Context, ev *schema.Event) error {
 			}
 			msgs = append(msgs, m)
 		}
-		reemitted = len(msgs)
-		return h.out.produce(ctx, append(msgs, linking)...)
+		reemitted = len(msgs) - len(queued)
+		if err := o.r.cfg.Out.Produce(ctx, append(msgs, linking)...); err != nil {
+			return fmt.Errorf("passing a link's %d events on to the resolved topic: %w", len(msgs)+1, err)
+		}
+		queued = nil // acknowledged
+		return nil
 	})
+	o.putBack(queued)
 	if err != nil {
 		return err
 	}
 	if !changed {
-		h.out.add(linking)
+		o.add(item{msg: linking})
 		h.r.metrics.events.WithLabelValues(outcomePassed).Inc()
 		return nil
 	}
@@ -129,7 +132,7 @@ func (h *handler) pass(ev *schema.Event, outcome string) error {
 	if err != nil {
 		return err
 	}
-	h.out.add(m)
+	h.out.add(item{msg: m})
 	h.r.metrics.events.WithLabelValues(outcome).Inc()
 	return nil
 }
@@ -183,30 +186,41 @@ func encode(ev *schema.Event) (kafka.Message, error) {
 	return kafka.Message{Key: []byte(kafka.EventKey(ev)), Value: bytes.TrimSuffix(b.Bytes(), []byte("\n"))}, nil
 }
 
+// item is a message queued in an outbox; with anon set, an anonymous
+// event still to resolve (its message is the event as it came, keyed by
+// anon).
+type item struct {
+	msg  kafka.Message
+	anon string
+	id   string
+	at   time.Time
+}
+
+// maxResolveBatch bounds the anonymous ids one round trip locks: advisory
+// locks take slots of PostgreSQL's shared lock table (64 per connection by
+// default).
+const maxResolveBatch = 200
+
 // outbox holds a partition's messages until the broker acknowledged them.
 // A background loop sends what is queued as soon as it can; flush sends
 // the rest and returns once everything queued before it is acknowledged.
+// Sending first resolves the queued anonymous events, a batch at a time.
 // Sends are serialized, and a failed batch goes back to the front, so
 // messages go out in the order queued (a retry may repeat some: the
 // detector drops repeated event ids).
 type outbox struct {
-	out       Producer
-	log       *slog.Logger
+	r         *Resolver
 	partition int
 
 	sending sync.Mutex // held for each send, in order
 	mu      sync.Mutex
-	queued  []kafka.Message
+	queued  []item
 	wake    chan struct{}
 }
 
-func newOutbox(out Producer, log *slog.Logger, partition int) *outbox {
-	return &outbox{out: out, log: log, partition: partition, wake: make(chan struct{}, 1)}
-}
-
-func (o *outbox) add(m kafka.Message) {
+func (o *outbox) add(it item) {
 	o.mu.Lock()
-	o.queued = append(o.queued, m)
+	o.queued = append(o.queued, it)
 	o.mu.Unlock()
 	o.poke()
 }
@@ -224,31 +238,90 @@ func (o *outbox) flush(ctx context.Context) error {
 	return o.send(ctx)
 }
 
-// produce sends msgs after everything queued, and returns once all of
-// them are acknowledged.
-func (o *outbox) produce(ctx context.Context, msgs ...kafka.Message) error {
-	o.sending.Lock()
-	defer o.sending.Unlock()
-	if err := o.send(ctx); err != nil {
-		return err
-	}
-	return o.out.Produce(ctx, msgs...)
+// take empties the queue and returns what it held; the caller holds
+// sending, and puts back what it could not send.
+func (o *outbox) take() []item {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	q := o.queued
+	o.queued = nil
+	return q
 }
 
-// send sends the queue; the caller holds sending.
-func (o *outbox) send(ctx context.Context) error {
+// putBack puts items taken and not sent back at the front of the queue.
+func (o *outbox) putBack(items []item) {
+	if len(items) == 0 {
+		return
+	}
 	o.mu.Lock()
-	batch := o.queued
-	o.queued = nil
+	o.queued = append(items, o.queued...)
 	o.mu.Unlock()
+	o.poke()
+}
+
+// send resolves and sends the queue; the caller holds sending.
+func (o *outbox) send(ctx context.Context) error {
+	batch := o.take()
 	if len(batch) == 0 {
 		return nil
 	}
-	if err := o.out.Produce(ctx, batch...); err != nil {
-		o.mu.Lock()
-		o.queued = append(batch, o.queued...)
-		o.mu.Unlock()
-		return fmt.Errorf("passing %d events on to the resolved topic: %w", len(batch), err)
+	err := o.resolve(ctx, batch)
+	if err == nil {
+		msgs := make([]kafka.Message, len(batch))
+		for i := range batch {
+			msgs[i] = batch[i].msg
+		}
+		if err = o.r.cfg.Out.Produce(ctx, msgs...); err != nil {
+			err = fmt.Errorf("passing %d events on to the resolved topic: %w", len(batch), err)
+		}
+	}
+	if err != nil {
+		o.putBack(batch)
+	}
+	return err
+}
+
+// resolve resolves the anonymous events of batch in place, at most
+// maxResolveBatch a round trip: a linked visitor's becomes the customer's,
+// the others are remembered as they are.
+func (o *outbox) resolve(ctx context.Context, batch []item) error {
+	var idx []int
+	for i := range batch {
+		if batch[i].anon != "" {
+			idx = append(idx, i)
+		}
+	}
+	for len(idx) > 0 {
+		chunk := idx[:min(len(idx), maxResolveBatch)]
+		idx = idx[len(chunk):]
+		anons, ids := make([]string, len(chunk)), make([]string, len(chunk))
+		times, events := make([]time.Time, len(chunk)), make([][]byte, len(chunk))
+		for j, i := range chunk {
+			anons[j], ids[j], times[j], events[j] = batch[i].anon, batch[i].id, batch[i].at, batch[i].msg.Value
+		}
+		customers, accounts, lifecycles, err := o.r.cfg.Store.RememberAnonymous(ctx, anons, ids, times, events)
+		if err != nil {
+			return err
+		}
+		for j, i := range chunk {
+			it := &batch[i]
+			if customers[j] == "" {
+				it.anon = ""
+				o.r.metrics.events.WithLabelValues(outcomeRemembered).Inc()
+				continue
+			}
+			var ev schema.Event
+			if err := json.Unmarshal(it.msg.Value, &ev); err != nil {
+				return fmt.Errorf("decoding an event this stage encoded: %w", err)
+			}
+			asCustomer(&ev.Customer, customers[j], accounts[j], lifecycles[j])
+			m, err := encode(&ev)
+			if err != nil {
+				return err
+			}
+			it.msg, it.anon = m, ""
+			o.r.metrics.events.WithLabelValues(outcomeResolved).Inc()
+		}
 	}
 	return nil
 }
@@ -263,7 +336,7 @@ func (o *outbox) run(ctx context.Context) {
 		case <-o.wake:
 		}
 		if err := o.flush(ctx); err != nil && ctx.Err() == nil {
-			o.log.Warn("passing events on to the resolved topic failed; retrying", "partition", o.partition, "err", err)
+			o.r.cfg.Logger.Warn("passing events on to the resolved topic failed; retrying", "partition", o.partition, "err", err)
 			select {
 			case <-ctx.Done():
 				return

@@ -15,9 +15,12 @@ import (
 // Store is the identity graph: *postgres.Identities. Each method is
 // idempotent, so that a replayed event changes nothing.
 type Store interface {
-	// RememberAnonymous returns the customer anon is linked to, with its
-	// account and lifecycle, or remembers the event and returns "".
-	RememberAnonymous(ctx context.Context, anon, eventID string, at time.Time, event []byte) (customer, account, lifecycle string, err error)
+	// RememberAnonymous resolves a batch of anonymous events (the i-th of
+	// anons[i], with eventIDs[i], times[i], encoded as events[i]): for
+	// each, the customer its anonymous id is linked to, with account and
+	// lifecycle, or "" when it is linked to none, and then the event is
+	// remembered.
+	RememberAnonymous(ctx context.Context, anons, eventIDs []string, times []time.Time, events [][]byte) (customers, accounts, lifecycles []string, err error)
 	// LinkAnonymous links anon to customer; when that changes anon's
 	// customer it first calls emit with anon's remembered events dated at
 	// or after since, oldest first, and forgets them only once emit
@@ -117,7 +120,7 @@ func New(cfg Config) (*Resolver, error) {
 // Partition implements kafka.Processor: a partition resumes at the
 // group's committed offset, which covers only what was acknowledged.
 func (r *Resolver) Partition(ctx context.Context, partition int) (kafka.PartitionHandler, int64, error) {
-	h := &handler{r: r, partition: partition, out: newOutbox(r.cfg.Out, r.cfg.Logger, partition)}
+	h := &handler{r: r, partition: partition, out: &outbox{r: r, partition: partition, wake: make(chan struct{}, 1)}}
 	go h.out.run(ctx)
 	return h, -1, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -76,10 +77,10 @@ func TestChaosResolvedIdentitiesSurviveKills(t *testing.T) {
 	// behind one another: the events span less than the signals' windows,
 	// as on a real clock a restart's lag is short beside them, so that no
 	// partition's time runs past a visitor's history before it arrives.
-	r := newChaosRunStep(t, pgtest.URL(t), 40_000, 100*time.Millisecond)
+	r := newChaosRunStep(t, pgtest.URL(t), 20_000, 200*time.Millisecond)
 	r.resolve = true
 	var who map[string]visitor
-	r.events, who = withVisitors(r.rng, r.events, 1500)
+	r.events, who = withVisitors(r.rng, r.events, 800)
 	r.want = oracle(resolved(r.events, who))
 	fromVisitors := 0
 	for k := range r.want {
@@ -97,12 +98,19 @@ func TestChaosResolvedIdentitiesSurviveKills(t *testing.T) {
 		kills = k
 	}
 	serve, addr := r.serve("serve")
-	produced := r.produce()
-	for range kills {
+	// A share of the events before each kill, so that every kill finds
+	// links being made and messages in flight, not a stage at rest.
+	share := len(r.events)/(kills+1) + 1
+	chunk := func(k int) []chaosEvent { return r.events[min(k*share, len(r.events)):min((k+1)*share, len(r.events))] }
+	for k := range kills {
+		if err := <-r.produceAll(slices.Values(chunk(k))); err != nil {
+			t.Fatal(err)
+		}
 		awaitSplitOverHTTP(t, 4, addr)
 		r.pause()
 		serve.kill()
 		serve, addr = r.serve("serve")
 	}
+	produced := r.produceAll(slices.Values(chunk(kills)))
 	r.finish(produced, fmt.Sprintf("%d visitors, %d SIGKILLs", len(who), kills))
 }

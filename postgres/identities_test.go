@@ -157,3 +157,29 @@ func TestIdentitiesErasureAndPurge(t *testing.T) {
 		t.Errorf("purge = %d, %v; want anon-2's and anon-3's 2", n, err)
 	}
 }
+
+func TestIdentitiesRetentionPurgesTheGraphsOldLinks(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	for _, anon := range []string{"anon-old", "anon-seen"} {
+		if _, err := s.Identities.LinkAnonymous(ctx, anon, "c-1", "", "", time.Time{}, func([][]byte) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cutoff := time.Now().Add(time.Second)
+	// The detector saw anon-seen's link again after the cutoff.
+	if err := s.Privacy.RecordIdentityLink(ctx, "c-1", "anon-seen"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Checkpoints.Pool().Exec(ctx, `UPDATE identity_links SET last_seen_at = now() + interval '1 minute' WHERE anonymous_id = 'anon-seen'`); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Privacy.PurgeIdentityLinksBefore(ctx, cutoff, 10); err != nil || n != 1 {
+		t.Fatalf("purge = %d, %v; want anon-old's link", n, err)
+	}
+	for anon, want := range map[string]string{"anon-old": "", "anon-seen": "c-1"} {
+		if c, _, _, err := remember(ctx, s.Identities, anon, "e", time.Now(), []byte("e")); err != nil || c != want {
+			t.Errorf("%s resolves to %q, %v after the purge; want %q", anon, c, err, want)
+		}
+	}
+}

@@ -198,15 +198,26 @@ func (s *Privacy) RecordIdentityLink(ctx context.Context, customerID, anonymousI
 }
 
 // PurgeIdentityLinksBefore deletes the identity links last seen before
-// cutoff, at most limit at a time; it returns how many it deleted.
+// cutoff, at most limit at a time, with the resolution stage's graph rows
+// of the same links made before cutoff (the detector records a link it
+// sees again, so a visitor still active keeps it); it returns how many
+// links it deleted.
 func (s *Privacy) PurgeIdentityLinksBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `
-		DELETE FROM identity_links WHERE (customer_id, anonymous_id) IN (
-			SELECT customer_id, anonymous_id FROM identity_links WHERE last_seen_at < $1 ORDER BY last_seen_at LIMIT $2)`, cutoff, limit)
+	var n int64
+	err := s.pool.QueryRow(ctx, `
+		WITH gone AS (
+			DELETE FROM identity_links WHERE (customer_id, anonymous_id) IN (
+				SELECT customer_id, anonymous_id FROM identity_links WHERE last_seen_at < $1 ORDER BY last_seen_at LIMIT $2)
+			RETURNING customer_id, anonymous_id
+		), graph AS (
+			DELETE FROM identity_graph g USING gone
+			WHERE g.anonymous_id = gone.anonymous_id AND g.customer_id = gone.customer_id AND g.linked_at < $1
+		)
+		SELECT count(*) FROM gone`, cutoff, limit).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("purging identity links before %s: %w", cutoff.Format(time.RFC3339), err)
 	}
-	return tag.RowsAffected(), nil
+	return n, nil
 }
 
 // PublishTombstones hands publish the ids of the oldest erased alerts

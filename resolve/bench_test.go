@@ -24,7 +24,8 @@ func (discard) Produce(context.Context, ...kafka.Message) error { return nil }
 
 // BenchmarkHandle is the stage's cost per event on one partition, by kind
 // of event: a customer's (no PostgreSQL), an anonymous visitor's not
-// linked (remembered) and a linked visitor's (resolved).
+// linked (remembered), a linked visitor's (resolved), and a visitor's
+// first login after one anonymous view (both events).
 func BenchmarkHandle(b *testing.B) {
 	ctx := context.Background()
 	s, err := postgres.Open(ctx, pgtest.URL(b))
@@ -50,7 +51,7 @@ func BenchmarkHandle(b *testing.B) {
 	for _, kind := range []struct {
 		name           string
 		customer, anon string
-	}{{"customer", "c-1", ""}, {"anonymous", "", "ajs-"}, {"linked", "", "ajs-linked"}} {
+	}{{"customer", "c-1", ""}, {"anonymous", "", "ajs-"}, {"linked", "", "ajs-linked"}, {"login", "c-", "new-"}} {
 		b.Run(kind.name, func(b *testing.B) {
 			h, _, _ := r.Partition(ctx, 0)
 			ev := schema.Event{Type: "page_view", Properties: map[string]any{"url": "https://example.com/pricing"}}
@@ -58,8 +59,17 @@ func BenchmarkHandle(b *testing.B) {
 			for b.Loop() {
 				ev.ID, ev.Time = kind.name+strconv.Itoa(i), t0.Add(time.Duration(i)*time.Millisecond)
 				ev.Customer = schema.Customer{ID: kind.customer, AnonymousID: kind.anon}
-				if kind.anon == "ajs-" {
+				switch kind.name {
+				case "anonymous":
 					ev.Customer.AnonymousID += strconv.Itoa(i % 10_000) // ten thousand visitors
+				case "login":
+					// A visitor's first login, after one anonymous view.
+					ev.Customer = schema.Customer{AnonymousID: "new-" + strconv.Itoa(i)}
+					if err := h.Handle(ctx, &ev); err != nil {
+						b.Fatal(err)
+					}
+					ev.ID += "-login"
+					ev.Customer = schema.Customer{ID: "c-" + strconv.Itoa(i), AnonymousID: "new-" + strconv.Itoa(i), AccountID: "acme"}
 				}
 				if err := h.Handle(ctx, &ev); err != nil {
 					b.Fatal(err)

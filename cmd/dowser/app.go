@@ -269,7 +269,7 @@ func (a *App) Run(ctx context.Context) error {
 	var resolver *resolve.Resolver
 	var resolving *kafka.Consumer
 	if a.cfg.ResolveIdentities {
-		out := kafka.NewProducer(brokers, detectTopic)
+		out := kafka.NewBatchProducer(brokers, detectTopic)
 		defer out.Close()
 		resolver, err = resolve.New(resolve.Config{
 			Store: store.Identities, Out: out,

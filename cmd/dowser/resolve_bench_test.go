@@ -17,21 +17,22 @@ import (
 )
 
 // trackerEvents are n events as a web tracker keys them: visitors of
-// ten events each (six anonymous pricing or blog views keyed by the
-// anonymous id, the login, then three views as the customer keyed by the
-// account), 500 accounts.
-func trackerEvents(n int) []kafkago.Message {
+// perVisitor events each (three fifths anonymous pricing or blog views
+// keyed by the anonymous id, the login, then views as the customer keyed
+// by the account), 500 accounts.
+func trackerEvents(n, perVisitor int) []kafkago.Message {
 	at := time.Now().Add(-time.Hour)
 	out := make([]kafkago.Message, 0, n)
+	loginAt := perVisitor * 6 / 10
 	for i := range n {
-		v, step := i/10, i%10
+		v, step := i/perVisitor, i%perVisitor
 		anon, customer, account := fmt.Sprintf("anon-%d", v), fmt.Sprintf("vc-%d", v), fmt.Sprintf("acct-%d", v%500)
 		c := map[string]any{"anonymous_id": anon}
 		typ, key := "page_view", anon
 		switch {
-		case step == 6:
+		case step == loginAt:
 			typ, c = "identify", map[string]any{"id": customer, "anonymous_id": anon, "account_id": account}
-		case step > 6:
+		case step > loginAt:
 			c, key = map[string]any{"id": customer, "account_id": account}, account
 		}
 		url := "https://example.com/blog"
@@ -53,16 +54,16 @@ func trackerEvents(n int) []kafkago.Message {
 // Run it with -benchtime 1x.
 func BenchmarkEndToEndResolution(b *testing.B) {
 	const n = 60_000
-	events := trackerEvents(n)
-	for _, resolve := range []bool{false, true} {
-		name := "detect"
-		if resolve {
-			name = "resolve+detect"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, run := range []struct {
+		name       string
+		resolve    bool
+		perVisitor int
+	}{{"detect", false, 10}, {"resolve+detect/login-1-in-10", true, 10}, {"resolve+detect/login-1-in-50", true, 50}} {
+		events := trackerEvents(n, run.perVisitor)
+		b.Run(run.name, func(b *testing.B) {
 			// One run, however large b.N: events/s is the measure, not
 			// ns/op, which includes starting the service.
-			b.ReportMetric(runResolutionBench(b, resolve, events), "events/s")
+			b.ReportMetric(runResolutionBench(b, run.resolve, events), "events/s")
 		})
 	}
 }

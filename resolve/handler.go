@@ -55,11 +55,11 @@ func (h *handler) Handle(ctx context.Context, ev *schema.Event) error {
 }
 
 // link handles an event that carries both a customer and an anonymous id.
-// When it links the anonymous id anew, what this partition queued before
-// (so that the customer's partition sees this partition's events in
-// order), then the visitor's remembered events as the customer's, then
-// the event itself go out in one produce, acknowledged before the link is
-// written; otherwise the event is queued as it is.
+// When it links the anonymous id anew, the visitor's remembered events
+// and those still queued here go out as the customer's, oldest first, then
+// the event itself, in one produce acknowledged before the link is
+// written (one PostgreSQL commit); otherwise the event is queued as it
+// is. The rest of the queue waits for the link, then follows it.
 func (h *handler) link(ctx context.Context, ev *schema.Event) error {
 	c := ev.Customer
 	linking, err := encode(ev)
@@ -69,42 +69,66 @@ func (h *handler) link(ctx context.Context, ev *schema.Event) error {
 	o := h.out
 	o.sending.Lock()
 	defer o.sending.Unlock()
+	since := timeBefore(ev.Time, h.r.cfg.Horizon())
+	// What is queued goes first, in the same produce, when it needs no
+	// PostgreSQL: messages ready to go, and the visitor's own anonymous
+	// events, not remembered but re-emitted from here. Other visitors'
+	// anonymous events still to resolve wait for the link and follow it.
 	queued := o.take()
-	// The queued anonymous events are remembered first: the link must find
-	// this visitor's among them.
-	if err := o.resolve(ctx, queued); err != nil {
-		o.putBack(queued)
-		return err
+	var ready []kafka.Message
+	var mine, others []item
+	for _, it := range queued {
+		switch it.anon {
+		case "":
+			ready = append(ready, it.msg)
+		case c.AnonymousID:
+			mine = append(mine, it)
+		default:
+			others = append(others, it)
+		}
 	}
 	var reemitted int
-	since := timeBefore(ev.Time, h.r.cfg.Horizon())
+	sent := false
 	changed, err := h.r.cfg.Store.LinkAnonymous(ctx, c.AnonymousID, c.ID, c.AccountID, c.Lifecycle, since, func(events [][]byte) error {
-		msgs := make([]kafka.Message, 0, len(queued)+len(events)+1)
-		for i := range queued {
-			msgs = append(msgs, queued[i].msg)
+		msgs := make([]kafka.Message, 0, len(ready)+len(events)+2*len(mine)+1)
+		msgs = append(msgs, ready...)
+		// The visitor's queued events go as they came too, as they would
+		// have had they been sent before the login: the visitor's own
+		// subject counts them.
+		for _, it := range mine {
+			msgs = append(msgs, it.msg)
 		}
+		first := len(msgs)
 		for _, data := range events {
-			var old schema.Event
-			if err := json.Unmarshal(data, &old); err != nil {
-				// Written by this stage: unreadable only if corrupted.
-				h.r.cfg.Logger.Error("remembered anonymous event unreadable; not re-emitted", "partition", h.partition, "err", err)
-				continue
-			}
-			asCustomer(&old.Customer, c.ID, c.AccountID, c.Lifecycle)
-			m, err := encode(&old)
+			m, ok, err := h.asCustomer(data, c, since)
 			if err != nil {
 				return err
 			}
-			msgs = append(msgs, m)
+			if ok {
+				msgs = append(msgs, m)
+			}
 		}
-		reemitted = len(msgs) - len(queued)
+		for _, it := range mine {
+			m, ok, err := h.asCustomer(it.msg.Value, c, since)
+			if err != nil {
+				return err
+			}
+			if ok {
+				msgs = append(msgs, m)
+			}
+		}
+		reemitted = len(msgs) - first
 		if err := o.r.cfg.Out.Produce(ctx, append(msgs, linking)...); err != nil {
 			return fmt.Errorf("passing a link's %d events on to the resolved topic: %w", len(msgs)+1, err)
 		}
-		queued = nil // acknowledged
+		sent = true
 		return nil
 	})
-	o.putBack(queued)
+	if sent && err == nil {
+		o.putBack(others)
+	} else {
+		o.putBack(queued) // not linked anew, or failed: as they were
+	}
 	if err != nil {
 		return err
 	}
@@ -116,6 +140,24 @@ func (h *handler) link(ctx context.Context, ev *schema.Event) error {
 	h.r.metrics.events.WithLabelValues(outcomeLinked).Inc()
 	h.r.metrics.reemitted.Add(float64(reemitted))
 	return nil
+}
+
+// asCustomer is an anonymous event, as this stage encoded it, made the
+// customer's of c; ok is false for an event dated before since, or one
+// that cannot be read (logged).
+func (h *handler) asCustomer(data []byte, c schema.Customer, since time.Time) (m kafka.Message, ok bool, err error) {
+	var old schema.Event
+	if err := json.Unmarshal(data, &old); err != nil {
+		// Written by this stage: unreadable only if corrupted.
+		h.r.cfg.Logger.Error("remembered anonymous event unreadable; not re-emitted", "partition", h.partition, "err", err)
+		return kafka.Message{}, false, nil
+	}
+	if old.Time.Before(since) {
+		return kafka.Message{}, false, nil
+	}
+	asCustomer(&old.Customer, c.ID, c.AccountID, c.Lifecycle)
+	m, err = encode(&old)
+	return m, err == nil, err
 }
 
 // Checkpoint makes everything handed on so far acknowledged: only then

@@ -191,3 +191,37 @@ func TestReLinkAndDoNotTrack(t *testing.T) {
 		t.Errorf("produced %q, want %q", got, want)
 	}
 }
+
+func TestLinkReEmitsTheVisitorsQueuedEventsWithoutRememberingThem(t *testing.T) {
+	out := &topic{}
+	r, s := newStage(t, out, nil)
+	// A partition whose background sender is stopped: everything stays
+	// queued until the login takes it.
+	stopped, stop := context.WithCancel(context.Background())
+	stop()
+	h, _, _ := r.Partition(stopped, 0)
+	handle(t, h,
+		event("c0", 0, "c-7", "", "acme"),
+		event("v1", 1, "", "ajs-1", ""),
+		event("x1", 2, "", "ajs-2", ""), // another visitor: follows the login
+		event("v2", 3, "", "ajs-1", ""),
+		event("login", 4, "c-1", "ajs-1", "acme"),
+	)
+	checkpoint(t, h, 5)
+	want := []string{
+		"acme c0 c-7 acme", "ajs-1 v1  ", "ajs-1 v2  ", "acme v1 c-1 acme", "acme v2 c-1 acme", "acme login c-1 acme",
+		"ajs-2 x1  ",
+	}
+	if got := out.got(t); !slices.Equal(got, want) {
+		t.Errorf("produced\n%q\nwant\n%q", got, want)
+	}
+	// Re-emitted, not remembered: a later link of ajs-1 finds nothing.
+	if _, err := s.Identities.LinkAnonymous(context.Background(), "ajs-1", "c-2", "", "", time.Time{}, func(evs [][]byte) error {
+		if len(evs) > 0 {
+			t.Errorf("ajs-1 still has %d events remembered", len(evs))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -37,11 +37,15 @@ test: vet fmt-check
 
 ## bench: the Go micro-benchmarks of the hot paths (bench-go), then
 ## `dowser bench` against the private PostgreSQL (or DATABASE_URL) for the
-## end-to-end run; BENCHFLAGS adds flags to the latter, e.g. --json. See
-## docs/benchmarks.md.
+## end-to-end run; BENCHFLAGS adds flags to the latter, e.g. --json; then
+## the identity-resolution stage's cost (per event, and events/s through
+## resolve + detect beside detect alone). See docs/benchmarks.md.
 bench: build bench-go
 	@url="$(PGURL)"; test -n "$$url" || echo "could not start PostgreSQL: no end-to-end run" >&2; \
 	DATABASE_URL="$$url" $(BIN) bench $(BENCHFLAGS)
+	@url="$(PGURL)"; test -n "$$url" || exit 0; \
+	DATABASE_URL="$$url" $(GO) test -run '^$$' -bench BenchmarkHandle ./resolve && \
+	DATABASE_URL="$$url" $(GO) test -run '^$$' -bench BenchmarkEndToEndResolution -benchtime 1x ./cmd/dowser
 
 ## bench-go: decoding, matching, window updates, checkpoints, the engine
 ## and the backtest runner, with allocations (about two minutes).

@@ -93,6 +93,9 @@ type Config struct {
 	Brokers []string
 	// Topic is the events topic; its dead-letter topic is Topic + ".dlq".
 	Topic string
+	// DeadLetterTopic, when set, replaces Topic + ".dlq": the detector
+	// reading the resolved topic dead-letters to the source's.
+	DeadLetterTopic string
 	// Source says how the events topic's messages are read (format and
 	// field mapping); nil reads Dowser's envelope. Its topic, when it
 	// names one, must be Topic.
@@ -137,6 +140,9 @@ func (c *Config) setDefaults() error {
 	if t := c.Source.Topic(); t != "" && t != c.Topic {
 		return fmt.Errorf("kafka: source topic %q is not the events topic %q: one source topic is read", t, c.Topic)
 	}
+	if c.DeadLetterTopic == "" {
+		c.DeadLetterTopic = DLQTopic(c.Topic)
+	}
 	if c.GroupID == "" {
 		c.GroupID = "dowser"
 	}
@@ -166,6 +172,11 @@ func (c *Config) setDefaults() error {
 
 // DLQTopic names the dead-letter topic of an events topic.
 func DLQTopic(topic string) string { return topic + ".dlq" }
+
+// ResolvedTopic names the topic the identity-resolution stage writes the
+// events of an events topic to, re-keyed by their resolved subject; the
+// detector reads it instead.
+func ResolvedTopic(topic string) string { return topic + ".resolved" }
 
 // Metrics counts what the consumer does.
 type Metrics struct {
@@ -380,7 +391,7 @@ func NewConsumer(cfg Config, proc Processor, metrics *Metrics) (*Consumer, error
 		metrics: metrics,
 		dlq: &kafkago.Writer{
 			Addr:         kafkago.TCP(cfg.Brokers...),
-			Topic:        DLQTopic(cfg.Topic),
+			Topic:        cfg.DeadLetterTopic,
 			Balancer:     &kafkago.Hash{},
 			BatchTimeout: 5 * time.Millisecond,
 			RequiredAcks: kafkago.RequireAll,

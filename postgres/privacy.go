@@ -75,7 +75,8 @@ func (s *Privacy) PurgeAlertsBefore(ctx context.Context, cutoff time.Time, limit
 // anonymous id linked to them (see RecordIdentityLink): the alerts about
 // them or with one of their events in the evidence (with that evidence,
 // the deliveries and outbox rows), their contact row and their identity
-// links; do-not-track is left as it is. It queues a tombstone for the
+// links (identity_links, and the resolution stage's graph and remembered
+// anonymous events); do-not-track is left as it is. It queues a tombstone for the
 // alerts topic per deleted alert and the erasure for the detectors,
 // records an audit entry holding only a keyed hash of the id, and returns
 // the erasure's sequence and the number of alerts deleted.
@@ -87,7 +88,12 @@ func (s *Privacy) EraseCustomer(ctx context.Context, customerID, by string) (seq
 		}
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT anonymous_id FROM identity_links WHERE customer_id = $1 ORDER BY anonymous_id`, customerID)
+		// The resolution stage's graph names linked ids too (and records
+		// them in identity_links, unless an erasure raced it).
+		rows, err := tx.Query(ctx, `
+			SELECT anonymous_id FROM identity_links WHERE customer_id = $1
+			UNION SELECT anonymous_id FROM identity_graph WHERE customer_id = $1
+			ORDER BY anonymous_id`, customerID)
 		if err != nil {
 			return err
 		}
@@ -103,6 +109,14 @@ func (s *Privacy) EraseCustomer(ctx context.Context, customerID, by string) (seq
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM identity_links WHERE customer_id = $1`, customerID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM identity_graph WHERE customer_id = $1 OR anonymous_id = ANY($2)`, customerID, ids); err != nil {
+			return err
+		}
+		// Events remembered under the person's anonymous ids (or under
+		// the customer id itself, sent as an anonymous id by a tracker).
+		if _, err := tx.Exec(ctx, `DELETE FROM identity_pending WHERE anonymous_id = ANY($1)`, ids); err != nil {
 			return err
 		}
 		if err := tx.QueryRow(ctx, `INSERT INTO erasures (customer_id, linked_ids) VALUES ($1, $2) RETURNING seq`, customerID, linked).Scan(&seq); err != nil {
@@ -184,15 +198,26 @@ func (s *Privacy) RecordIdentityLink(ctx context.Context, customerID, anonymousI
 }
 
 // PurgeIdentityLinksBefore deletes the identity links last seen before
-// cutoff, at most limit at a time; it returns how many it deleted.
+// cutoff, at most limit at a time, with the resolution stage's graph rows
+// of the same links made before cutoff (the detector records a link it
+// sees again, so a visitor still active keeps it); it returns how many
+// links it deleted.
 func (s *Privacy) PurgeIdentityLinksBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `
-		DELETE FROM identity_links WHERE (customer_id, anonymous_id) IN (
-			SELECT customer_id, anonymous_id FROM identity_links WHERE last_seen_at < $1 ORDER BY last_seen_at LIMIT $2)`, cutoff, limit)
+	var n int64
+	err := s.pool.QueryRow(ctx, `
+		WITH gone AS (
+			DELETE FROM identity_links WHERE (customer_id, anonymous_id) IN (
+				SELECT customer_id, anonymous_id FROM identity_links WHERE last_seen_at < $1 ORDER BY last_seen_at LIMIT $2)
+			RETURNING customer_id, anonymous_id
+		), graph AS (
+			DELETE FROM identity_graph g USING gone
+			WHERE g.anonymous_id = gone.anonymous_id AND g.customer_id = gone.customer_id AND g.linked_at < $1
+		)
+		SELECT count(*) FROM gone`, cutoff, limit).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("purging identity links before %s: %w", cutoff.Format(time.RFC3339), err)
 	}
-	return tag.RowsAffected(), nil
+	return n, nil
 }
 
 // PublishTombstones hands publish the ids of the oldest erased alerts

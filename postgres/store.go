@@ -39,6 +39,7 @@ type Store struct {
 	Alerts      *Alerts
 	Checkpoints *Checkpoints
 	Privacy     *Privacy
+	Identities  *Identities
 }
 
 // New returns the store of each aggregate over db.
@@ -51,6 +52,7 @@ func New(db *DB) *Store {
 		Alerts:      &Alerts{pool: db.pool},
 		Checkpoints: &Checkpoints{pool: db.pool},
 		Privacy:     &Privacy{pool: db.pool},
+		Identities:  &Identities{pool: db.pool},
 	}
 }
 

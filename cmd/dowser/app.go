@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dowserhq/dowser"
@@ -22,6 +23,7 @@ import (
 	"github.com/dowserhq/dowser/pipeline"
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/preview"
+	"github.com/dowserhq/dowser/resolve"
 	"github.com/dowserhq/dowser/web"
 )
 
@@ -178,7 +180,11 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.brokers = brokers
 	if err := retryForever(ctx, log, "creating topics", func() error {
-		return kafka.EnsureTopics(ctx, brokers, a.cfg.Partitions, a.cfg.Replication, a.cfg.EventsTopic, kafka.DLQTopic(a.cfg.EventsTopic))
+		topics := []string{a.cfg.EventsTopic, kafka.DLQTopic(a.cfg.EventsTopic)}
+		if a.cfg.ResolveIdentities {
+			topics = append(topics, kafka.ResolvedTopic(a.cfg.EventsTopic))
+		}
+		return kafka.EnsureTopics(ctx, brokers, a.cfg.Partitions, a.cfg.Replication, topics...)
 	}); err != nil {
 		return err
 	}
@@ -218,8 +224,18 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	defer alerts.Close()
+	// The topic the detector reads: the events topic, or with identity
+	// resolution the stage's re-keyed copy of it, in Dowser's envelope.
+	detectTopic, detectSource := a.cfg.EventsTopic, a.source
+	detectMaxBytes, detectSkew := a.cfg.MaxEventBytes, a.cfg.MaxEventSkew
+	if a.cfg.ResolveIdentities {
+		detectTopic, detectSource = kafka.ResolvedTopic(a.cfg.EventsTopic), nil
+		// Checked by the stage already; re-encoding (and a customer id
+		// added) may grow an event a little.
+		detectMaxBytes, detectSkew = 2*a.cfg.MaxEventBytes, 0
+	}
 	pipe, err := pipeline.New(pipeline.Config{
-		Group: a.cfg.GroupID, Topic: a.cfg.EventsTopic,
+		Group: a.cfg.GroupID, Topic: detectTopic,
 		Checkpoints: store.Checkpoints, Alerts: store.Alerts, Accounts: store.Directory, Privacy: store.Privacy, Signals: store.Signals,
 		Router: notify.NewRouter(store.Directory, hub), Hub: hub, Broadcast: alerts,
 		CheckpointInterval: a.cfg.CheckpointEvery, ColdAfter: a.cfg.ColdAfter, Lateness: lateness(a.cfg.Lateness), Instance: a.cfg.Instance,
@@ -236,11 +252,12 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	consumer, err := kafka.NewConsumer(kafka.Config{
 		Brokers:            brokers,
-		Topic:              a.cfg.EventsTopic,
-		Source:             a.source,
+		Topic:              detectTopic,
+		DeadLetterTopic:    kafka.DLQTopic(a.cfg.EventsTopic),
+		Source:             detectSource,
 		GroupID:            a.cfg.GroupID,
-		MaxEventBytes:      a.cfg.MaxEventBytes,
-		MaxEventSkew:       a.cfg.MaxEventSkew,
+		MaxEventBytes:      detectMaxBytes,
+		MaxEventSkew:       detectSkew,
 		StallThreshold:     a.cfg.StallThreshold,
 		CheckpointInterval: a.cfg.CheckpointEvery,
 		Logger:             log,
@@ -249,6 +266,39 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	a.consumer = consumer
+	var resolver *resolve.Resolver
+	var resolving *kafka.Consumer
+	if a.cfg.ResolveIdentities {
+		out := kafka.NewBatchProducer(brokers, detectTopic)
+		defer out.Close()
+		resolver, err = resolve.New(resolve.Config{
+			Store: store.Identities, Out: out,
+			Horizon: func() time.Duration {
+				signals, _ := pipe.Signals()
+				return resolve.Horizon(signals)
+			},
+			DoNotTrack: pipe.DoNotTrack,
+			Logger:     log.With("stage", "resolve"), Registerer: reg,
+		})
+		if err != nil {
+			return err
+		}
+		resolving, err = kafka.NewConsumer(kafka.Config{
+			Brokers:            brokers,
+			Topic:              a.cfg.EventsTopic,
+			Source:             a.source,
+			GroupID:            resolveGroup(a.cfg.GroupID),
+			MaxEventBytes:      a.cfg.MaxEventBytes,
+			MaxEventSkew:       a.cfg.MaxEventSkew,
+			StallThreshold:     a.cfg.StallThreshold,
+			CheckpointInterval: a.cfg.CheckpointEvery,
+			Logger:             log.With("stage", "resolve"),
+			// The stage's consumer metrics are the detector's, prefixed.
+		}, resolver, kafka.NewMetrics(prometheus.WrapRegistererWithPrefix("resolve_", reg)))
+		if err != nil {
+			return err
+		}
+	}
 
 	ready := api.Readiness{
 		Checks: []api.ReadyCheck{
@@ -258,6 +308,16 @@ func (a *App) Run(ctx context.Context) error {
 		},
 		Stalled:    consumer.StalledReport,
 		Partitions: func() []int { return consumer.Assignment().Partitions },
+	}
+	if resolving != nil {
+		ready.Checks = append(ready.Checks, api.ReadyCheck{Name: "kafka", Check: resolving.Joined})
+		ready.Stalled = func() []string {
+			out := consumer.StalledReport()
+			for _, s := range resolving.StalledReport() {
+				out = append(out, "resolve "+s)
+			}
+			return out
+		}
 	}
 	events := kafka.NewProducer(brokers, a.cfg.EventsTopic)
 	defer events.Close()
@@ -294,6 +354,10 @@ func (a *App) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	pipe.Warm(gctx)
 	g.Go(func() error { return consumer.Run(gctx) })
+	if resolving != nil {
+		g.Go(func() error { return resolving.Run(gctx) })
+		g.Go(func() error { return resolver.Run(gctx) })
+	}
 	g.Go(func() error { return pipe.Run(gctx) })
 	g.Go(func() error { return revoked.Run(gctx) })
 	g.Go(func() error { return edge.Serve(gctx) })
@@ -301,7 +365,7 @@ func (a *App) Run(ctx context.Context) error {
 		g.Go(func() error { return demo.RunTraffic(gctx, brokers, a.cfg.EventsTopic, a.cfg.DemoRate, log) })
 		demo.PrintBanner(a.out, a.httpAddr)
 	}
-	log.Info("dowser serving", "http", a.httpAddr, "brokers", brokers, "events_topic", a.cfg.EventsTopic, "events_format", a.source.Mapping().Format(), "version", version)
+	log.Info("dowser serving", "resolve_identities", a.cfg.ResolveIdentities, "http", a.httpAddr, "brokers", brokers, "events_topic", a.cfg.EventsTopic, "events_format", a.source.Mapping().Format(), "version", version)
 	close(a.ready)
 	return g.Wait()
 }
@@ -314,3 +378,6 @@ func lateness(d time.Duration) time.Duration {
 	}
 	return d
 }
+
+// resolveGroup is the consumer group of the identity-resolution stage.
+func resolveGroup(group string) string { return group + ".resolve" }

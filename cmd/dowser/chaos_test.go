@@ -88,8 +88,9 @@ type chaosEvent struct {
 	Type     string    `json:"type"`
 	Time     time.Time `json:"time"`
 	Customer struct {
-		ID        string `json:"id"`
-		AccountID string `json:"account_id,omitempty"`
+		ID          string `json:"id,omitempty"`
+		AnonymousID string `json:"anonymous_id,omitempty"`
+		AccountID   string `json:"account_id,omitempty"`
 	} `json:"customer"`
 	Properties map[string]string `json:"properties"`
 }
@@ -319,6 +320,9 @@ type chaosRun struct {
 	want      map[string]bool
 	// catchUp bounds how long finish waits for the group to catch up.
 	catchUp time.Duration
+	// resolve runs the identity-resolution stage: finish then waits for
+	// it and for the detector behind it.
+	resolve bool
 }
 
 // newChaosRun prepares the database at db (migrated, with the signals and
@@ -397,7 +401,8 @@ func newChaosRunStep(t *testing.T, db string, n int, step time.Duration) *chaosR
 func (r *chaosRun) serve(name string) (*process, string) {
 	addr := freePort(r.t)
 	return startProcess(r.t, r.bin, filepath.Join(r.dir, name+".log"), "serve", "--kafka-brokers", r.kafkaAddr,
-		"--database-url", r.db, "--http", addr, "--partitions", "4", "--log-format", "text"), addr
+		"--database-url", r.db, "--http", addr, "--partitions", "4", "--log-format", "text",
+		"--resolve-identities="+strconv.FormatBool(r.resolve)), addr
 }
 
 // produce writes every event in the background; the channel says how it
@@ -431,7 +436,7 @@ func (r *chaosRun) write(events iter.Seq[chaosEvent]) error {
 	}
 	for e := range events {
 		b, _ := json.Marshal(e)
-		msgs = append(msgs, kafkago.Message{Key: []byte(cmp.Or(e.Customer.AccountID, e.Customer.ID)), Value: b})
+		msgs = append(msgs, kafkago.Message{Key: []byte(chaosKey(e)), Value: b})
 		if len(msgs) == chunk {
 			if err := flush(); err != nil {
 				return err
@@ -442,6 +447,16 @@ func (r *chaosRun) write(events iter.Seq[chaosEvent]) error {
 		return nil
 	}
 	return flush()
+}
+
+// chaosKey is the key a tracker gives an event: its account, else its
+// customer, else (a web tracker's anonymous visitor, its login included)
+// its anonymous id.
+func chaosKey(e chaosEvent) string {
+	if e.Customer.AnonymousID != "" {
+		return e.Customer.AnonymousID
+	}
+	return cmp.Or(e.Customer.AccountID, e.Customer.ID)
 }
 
 // pause waits a random 0.5 to 3 s: chaos needs random moments, this is not
@@ -461,6 +476,13 @@ func (r *chaosRun) finish(produced <-chan error, what string) int {
 	deadline := time.Now().Add(r.catchUp)
 	for {
 		done, err := caughtUp(r.ctx, r.kafkaAddr, "dowser.events", "dowser")
+		if r.resolve {
+			// The stage commits only what it has passed on: once it is at
+			// the end, so is the resolved topic.
+			if done, err = caughtUp(r.ctx, r.kafkaAddr, "dowser.events", "dowser.resolve"); err == nil && done {
+				done, err = caughtUp(r.ctx, r.kafkaAddr, "dowser.events.resolved", "dowser")
+			}
+		}
 		if err == nil && done {
 			break
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -51,7 +52,15 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 	if cfg.EventsTopic == "" || cfg.AlertsTopic == "" || cfg.EventsTopic == cfg.AlertsTopic {
 		return nil, fmt.Errorf("--events-topic %q and --alerts-topic %q must be set and differ", cfg.EventsTopic, cfg.AlertsTopic)
 	}
-	source, err := eventsSource(cfg.Sources, cfg.SourcesFile, cfg.EventsTopic)
+	var sourcesFile []byte
+	if cfg.SourcesFile != "" {
+		b, err := os.ReadFile(cfg.SourcesFile)
+		if err != nil {
+			return nil, fmt.Errorf("--sources-file: %w", err)
+		}
+		sourcesFile = b
+	}
+	source, err := formats.EventsSource(cfg.Sources, cfg.SourcesFile, sourcesFile, cfg.EventsTopic)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 
 	kafkago "github.com/segmentio/kafka-go"
 
+	"github.com/dowserhq/dowser/formats"
 	"github.com/dowserhq/dowser/kafka"
 )
 
@@ -130,7 +131,7 @@ func checkPricingAlert(t *testing.T, ana *wsClient, signal, customer, trigger st
 func TestEndToEndSegmentTopic(t *testing.T) {
 	// Segment's defaults, and one override: the content id is a property.
 	app := startApp(t, func(c *serveConfig) {
-		c.Sources = sourceList{"format=segment,content_id=properties.content_id"}
+		c.Sources = formats.SourceList{"format=segment,content_id=properties.content_id"}
 	})
 	app.seed()
 	app.do("PUT", "/v1/users/tracker", adminToken, map[string]string{"name": "Web tracker", "role": "source", "token": token("tracker")}, http.StatusOK, nil)
@@ -175,7 +176,7 @@ func TestEndToEndSegmentTopic(t *testing.T) {
 func TestEndToEndSnowplowTopic(t *testing.T) {
 	// The account comes from a custom context: an override.
 	app := startApp(t, func(c *serveConfig) {
-		c.Sources = sourceList{"format=snowplow,account_id=contexts_com_acme_account_1.0.id"}
+		c.Sources = formats.SourceList{"format=snowplow,account_id=contexts_com_acme_account_1.0.id"}
 	})
 	app.seed()
 	ana := app.connect("rep-ana")
@@ -201,7 +202,7 @@ func TestEndToEndSnowplowTopic(t *testing.T) {
 func TestEndToEndCloudEventsTopic(t *testing.T) {
 	// The account is the data's company: an override.
 	app := startApp(t, func(c *serveConfig) {
-		c.Sources = sourceList{"format=cloudevents,account_id=data.company"}
+		c.Sources = formats.SourceList{"format=cloudevents,account_id=data.company"}
 	})
 	app.seed()
 	app.putSignal("ce-pricing", `

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dowserhq/dowser/api"
+	"github.com/dowserhq/dowser/formats"
 )
 
 // serveConfig is the configuration of `dowser serve` (and demo).
@@ -19,7 +20,7 @@ type serveConfig struct {
 	EmbeddedKafkaAddr string
 	EmbeddedKafkaDir  string
 	EventsTopic       string
-	Sources           sourceList
+	Sources           formats.SourceList
 	SourcesFile       string
 	AlertsTopic       string
 	GroupID           string

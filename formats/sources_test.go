@@ -1,0 +1,51 @@
+package formats_test
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/dowserhq/dowser/formats"
+)
+
+func TestEventsSource(t *testing.T) {
+	type file struct{ name, body string }
+	yamlFile := file{"sources.yaml", "sources:\n  - topic: web\n    format: segment\n    fields:\n      account_id: properties.company\n"}
+	jsonFile := file{"sources.json", `{"sources": [{"format": "snowplow", "fields": {"account_id": "contexts_com_acme_account_1.0.id"}}]}`}
+	typo := file{"typo.yaml", "sources:\n  - format: segment\n    fileds: {account_id: groupId}\n"}
+	for _, c := range []struct {
+		name       string
+		flags      []string
+		file       file
+		topic      string
+		wantFormat string
+		wantPaths  []string // of account_id
+		wantErr    string
+	}{
+		{name: "none is the envelope", topic: "dowser.events", wantFormat: "dowser", wantPaths: []string{"customer.account_id"}},
+		{name: "a flag", flags: []string{"format=segment,account_id=properties.company"}, topic: "dowser.events", wantFormat: "segment", wantPaths: []string{"properties.company"}},
+		{name: "a YAML file", file: yamlFile, topic: "web", wantFormat: "segment", wantPaths: []string{"properties.company"}},
+		{name: "a JSON file", file: jsonFile, topic: "dowser.events", wantFormat: "snowplow", wantPaths: []string{"contexts_com_acme_account_1.0.id"}},
+		{name: "another topic", file: yamlFile, topic: "dowser.events", wantErr: `source topic "web": Dowser reads one source topic, the events topic "dowser.events"; set --events-topic=web`},
+		{name: "two sources", flags: []string{"format=segment", "format=snowplow"}, topic: "dowser.events", wantErr: `2 sources are configured`},
+		{name: "a misspelt key", file: typo, topic: "dowser.events", wantErr: "field fileds not found"},
+		{name: "an unknown field", flags: []string{"format=segment,acount_id=groupId"}, topic: "dowser.events", wantErr: `unknown field "acount_id"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src, err := formats.EventsSource(c.flags, c.file.name, []byte(c.file.body), c.topic)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("error = %v, want one containing %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := src.Mapping()
+			if m.Format() != c.wantFormat || !reflect.DeepEqual(m.Paths("account_id"), c.wantPaths) || src.Topic() != c.topic {
+				t.Errorf("source %s format %s account_id %v; want %s, %s, %v", src.Topic(), m.Format(), m.Paths("account_id"), c.topic, c.wantFormat, c.wantPaths)
+			}
+		})
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/dowserhq/dowser/broadcast"
 	"github.com/dowserhq/dowser/broker"
 	"github.com/dowserhq/dowser/demo"
+	"github.com/dowserhq/dowser/envflag"
 	"github.com/dowserhq/dowser/formats"
 	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/notify"
@@ -178,7 +179,7 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}
 
-	brokers := splitList(a.cfg.KafkaBrokers)
+	brokers := envflag.SplitList(a.cfg.KafkaBrokers)
 	if len(brokers) == 0 {
 		b, err := broker.Start(broker.Config{Addr: a.cfg.EmbeddedKafkaAddr, Dir: a.cfg.EmbeddedKafkaDir, Partitions: a.cfg.Partitions, Logger: log})
 		if err != nil {
@@ -219,7 +220,7 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}
 
-	hub := notify.NewHub(notify.HubConfig{AllowedOrigins: splitList(a.cfg.AllowedOrigins), Logger: log}, store.Alerts, store.Alerts, reg)
+	hub := notify.NewHub(notify.HubConfig{AllowedOrigins: envflag.SplitList(a.cfg.AllowedOrigins), Logger: log}, store.Alerts, store.Alerts, reg)
 	revoked, err := notify.NewRevocationWatcher(ctx, store.People, hub, a.cfg.RevocationPoll, log)
 	if err != nil {
 		return err
@@ -249,7 +250,7 @@ func (a *App) Run(ctx context.Context) error {
 		Router: notify.NewRouter(store.Directory, hub), Hub: hub, Broadcast: alerts,
 		CheckpointInterval: a.cfg.CheckpointEvery, ColdAfter: a.cfg.ColdAfter, Lateness: lateness(a.cfg.Lateness), Instance: a.cfg.Instance,
 		SignalsPoll: a.cfg.SignalsPoll, MaxEnabledSignals: a.cfg.MaxEnabledSignals, Retention: a.cfg.Retention,
-		PrivacyKey: key, KeepURLParams: splitList(a.cfg.EvidenceURLParams),
+		PrivacyKey: key, KeepURLParams: envflag.SplitList(a.cfg.EvidenceURLParams),
 		Logger: log, Registerer: reg,
 	})
 	if err != nil {

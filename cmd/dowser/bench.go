@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dowserhq/dowser/bench"
+	"github.com/dowserhq/dowser/envflag"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -20,7 +21,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if len(args) > 0 && args[0] == bench.ClientsArg {
 		return bench.RunClients(ctx, args[1:], os.Stdin, stdout)
 	}
-	fs := newFlagSet("bench")
+	fs := envflag.NewFlagSet("bench")
 	var cfg bench.Config
 	var brokers string
 	var asJSON bool
@@ -42,7 +43,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.IntVar(&cfg.ScaleAlerts, "scale-alerts", 300, "probe alerts of the state-at-scale latency run (at --e2e-rate)")
 	fs.Int64Var(&cfg.ScaleMaxRSS, "scale-max-rss", 0, "RSS in bytes of the service child at which the state-at-scale growth stops; 0 is half the machine's available memory")
 	fs.BoolVar(&cfg.ScaleOnly, "scale-only", false, "run only the state-at-scale stage")
-	if err := parseFlags(fs, args, stderr, getenv, map[string]string{"database-url": "DATABASE_URL"}); err != nil {
+	if err := envflag.Parse(fs, args, stderr, getenv, map[string]string{"database-url": "DATABASE_URL"}); err != nil {
 		return err
 	}
 	if cfg.Events < 1 || cfg.Partitions < 1 || cfg.Signals < 1 || cfg.StateSubjects < 1 {
@@ -51,7 +52,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if cfg.ScaleSubjects < 0 || cfg.ScalePartitions < 1 || cfg.ScaleTimeout <= 0 || cfg.ScaleAlerts < 1 || cfg.ScaleMaxRSS < 0 {
 		return errors.New("--scale-subjects and --scale-max-rss must be at least 0, --scale-partitions and --scale-alerts at least 1, --scale-timeout positive")
 	}
-	cfg.KafkaBrokers = splitList(brokers)
+	cfg.KafkaBrokers = envflag.SplitList(brokers)
 	cfg.Progress = stderr
 	cfg.NewService = newBenchService
 	res, err := bench.Run(ctx, cfg)

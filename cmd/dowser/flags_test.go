@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dowserhq/dowser/envflag"
 )
 
 // TestConfigurationDocsMatchFlags keeps docs/configuration.md in step with
@@ -19,8 +21,8 @@ func TestConfigurationDocsMatchFlags(t *testing.T) {
 	}
 	documented := map[string]bool{}
 	for _, m := range regexp.MustCompile("\\| `--([a-z-]+)` \\| `(DOWSER_[A-Z_]+)`").FindAllStringSubmatch(string(doc), -1) {
-		if envName(m[1]) != m[2] {
-			t.Errorf("docs pair --%s with %s, but its variable is %s", m[1], m[2], envName(m[1]))
+		if envflag.EnvName(m[1]) != m[2] {
+			t.Errorf("docs pair --%s with %s, but its variable is %s", m[1], m[2], envflag.EnvName(m[1]))
 		}
 		documented[m[1]] = true
 	}
@@ -48,18 +50,18 @@ func TestConfigurationDocsMatchFlags(t *testing.T) {
 func TestEnvironmentFillsUnsetFlags(t *testing.T) {
 	env := map[string]string{"DOWSER_EVENTS_TOPIC": "from-env", "DOWSER_PARTITIONS": "9", "DATABASE_URL": "postgres://alias", "DOWSER_SIGNALS_POLL": "5s"}
 	var cfg serveConfig
-	fs := newFlagSet("serve")
+	fs := envflag.NewFlagSet("serve")
 	cfg.register(fs)
-	if err := parseFlags(fs, []string{"--partitions", "4"}, &bytes.Buffer{}, func(k string) string { return env[k] }, map[string]string{"database-url": "DATABASE_URL"}); err != nil {
+	if err := envflag.Parse(fs, []string{"--partitions", "4"}, &bytes.Buffer{}, func(k string) string { return env[k] }, map[string]string{"database-url": "DATABASE_URL"}); err != nil {
 		t.Fatal(err)
 	}
 	if cfg.EventsTopic != "from-env" || cfg.Partitions != 4 || cfg.DatabaseURL != "postgres://alias" || cfg.SignalsPoll != 5*time.Second {
 		t.Errorf("config = %+v: want the env topic, the flag's partitions, DATABASE_URL and 5s", cfg)
 	}
 	env["DOWSER_PARTITIONS"] = "many"
-	fs = newFlagSet("serve")
+	fs = envflag.NewFlagSet("serve")
 	cfg.register(fs)
-	err := parseFlags(fs, nil, &bytes.Buffer{}, func(k string) string { return env[k] }, nil)
+	err := envflag.Parse(fs, nil, &bytes.Buffer{}, func(k string) string { return env[k] }, nil)
 	if err == nil || !strings.Contains(err.Error(), `DOWSER_PARTITIONS: "many"`) {
 		t.Errorf("bad env value: %v, want an error naming DOWSER_PARTITIONS", err)
 	}

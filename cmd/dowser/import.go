@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/dowserhq/dowser/csvimport"
+	"github.com/dowserhq/dowser/envflag"
 	"github.com/dowserhq/dowser/postgres"
 )
 
@@ -36,10 +37,10 @@ one transaction: all of them or none.
 
 // runImport runs `dowser import KIND FILE`.
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs := newFlagSet("import")
+	fs := envflag.NewFlagSet("import")
 	url := fs.String("database-url", "", "PostgreSQL URL (also read from DATABASE_URL)")
-	pos, err := parseFlagsAndFiles(fs, args, stderr, getenv)
-	if errors.Is(err, errHelp) {
+	pos, err := envflag.ParseWithFiles(fs, args, stderr, getenv)
+	if errors.Is(err, envflag.ErrHelp) {
 		fmt.Fprint(stderr, "\n"+importUsage)
 	}
 	if err != nil {
@@ -47,13 +48,13 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	}
 	if len(pos) != 2 {
 		fmt.Fprint(stderr, importUsage)
-		return errUsage
+		return envflag.ErrUsage
 	}
 	kind, file := pos[0], pos[1]
 	columns, required, ok := postgres.ImportColumns(kind)
 	if !ok {
 		fmt.Fprintf(stderr, "dowser import: unknown kind %q\n\n%s", kind, importUsage)
-		return errUsage
+		return envflag.ErrUsage
 	}
 	if *url == "" {
 		*url = getenv("DATABASE_URL")

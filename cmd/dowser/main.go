@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/dowserhq/dowser/envflag"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -73,9 +75,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	if err != nil {
 		switch err {
-		case errHelp:
+		case envflag.ErrHelp:
 			return 0
-		case errUsage:
+		case envflag.ErrUsage:
 			return 2
 		}
 		fmt.Fprintf(stderr, "dowser %s: %v\n", cmd, err)

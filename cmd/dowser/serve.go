@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dowserhq/dowser/api"
+	"github.com/dowserhq/dowser/envflag"
 	"github.com/dowserhq/dowser/formats"
 )
 
@@ -45,7 +46,7 @@ type serveConfig struct {
 	MaxPreviews       int
 	MaxPreviewEvents  int64
 	PreviewTimeout    time.Duration
-	Log               logConfig
+	Log               envflag.LogFlags
 
 	// Privacy: see docs/privacy.md.
 	PrivacyKey        string
@@ -124,7 +125,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxPreviews, "max-previews", api.DefaultMaxPreviews, "signal previews run at once by this instance; more are answered 429")
 	fs.Int64Var(&c.MaxPreviewEvents, "max-preview-events", defaultMaxPreviewEvents, "events one signal preview reads at most (the newest)")
 	fs.DurationVar(&c.PreviewTimeout, "preview-timeout", defaultPreviewTimeout, "time one signal preview runs at most; it answers with what it read by then")
-	c.Log.register(fs)
+	c.Log.Register(fs)
 }
 
 func runServe(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string, demo bool) error {
@@ -132,17 +133,17 @@ func runServe(ctx context.Context, args []string, stderr io.Writer, getenv func(
 	if demo {
 		name = "demo"
 	}
-	fs := newFlagSet(name)
+	fs := envflag.NewFlagSet(name)
 	var cfg serveConfig
 	cfg.register(fs)
 	cfg.Demo = demo
 	if demo {
 		fs.Float64Var(&cfg.DemoRate, "demo-rate", 20, "synthetic events per second produced by the demo traffic generator")
 	}
-	if err := parseFlags(fs, args, stderr, getenv, map[string]string{"database-url": "DATABASE_URL"}); err != nil {
+	if err := envflag.Parse(fs, args, stderr, getenv, map[string]string{"database-url": "DATABASE_URL"}); err != nil {
 		return err
 	}
-	log, err := cfg.Log.logger(stderr)
+	log, err := cfg.Log.Logger(stderr)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/dowserhq/dowser/backtest"
+	"github.com/dowserhq/dowser/envflag"
 )
 
 const signalsUsage = `Usage:
@@ -22,7 +23,7 @@ Run "dowser signals COMMAND -h" for a command's flags; docs/signals-workflow.md 
 func runSignals(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, signalsUsage)
-		return errUsage
+		return envflag.ErrUsage
 	}
 	sub, args := args[0], args[1:]
 	switch sub {
@@ -39,34 +40,34 @@ func runSignals(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return nil
 	}
 	fmt.Fprintf(stderr, "dowser signals: unknown command %q\n\n%s", sub, signalsUsage)
-	return errUsage
+	return envflag.ErrUsage
 }
 
 // runSignalsLint checks signal files and prints every problem.
 func runSignalsLint(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs := newFlagSet("signals lint")
-	files, err := parseFlagsAndFiles(fs, args, stderr, getenv)
+	fs := envflag.NewFlagSet("signals lint")
+	files, err := envflag.ParseWithFiles(fs, args, stderr, getenv)
 	if err != nil {
 		return err
 	}
 	if len(files) == 0 {
 		fmt.Fprintln(stderr, "usage: dowser signals lint FILE...")
-		return errUsage
+		return envflag.ErrUsage
 	}
 	return backtest.LintFiles(stdout, files...)
 }
 
 // runSignalsTest runs fixtures and prints a diff for each one that fails.
 func runSignalsTest(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs := newFlagSet("signals test")
+	fs := envflag.NewFlagSet("signals test")
 	verbose := fs.Bool("v", false, "also list the alerts of fixtures that pass")
-	files, err := parseFlagsAndFiles(fs, args, stderr, getenv)
+	files, err := envflag.ParseWithFiles(fs, args, stderr, getenv)
 	if err != nil {
 		return err
 	}
 	if len(files) == 0 {
 		fmt.Fprintln(stderr, "usage: dowser signals test [-v] FIXTURE...")
-		return errUsage
+		return envflag.ErrUsage
 	}
 	return backtest.TestFixtures(stdout, *verbose, files...)
 }

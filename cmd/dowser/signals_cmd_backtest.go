@@ -10,6 +10,7 @@ import (
 
 	"github.com/dowserhq/dowser/backtest"
 	"github.com/dowserhq/dowser/detector"
+	"github.com/dowserhq/dowser/envflag"
 	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/schema"
 )
@@ -45,27 +46,27 @@ func (c *backtestConfig) register(fs *flag.FlagSet) {
 // runSignalsBacktest runs signals over a file of events or the events
 // topic's history and prints what would have fired.
 func runSignalsBacktest(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs := newFlagSet("signals backtest")
+	fs := envflag.NewFlagSet("signals backtest")
 	var c backtestConfig
 	c.register(fs)
-	if err := parseFlags(fs, args, stderr, getenv, nil); err != nil {
+	if err := envflag.Parse(fs, args, stderr, getenv, nil); err != nil {
 		return err
 	}
 	switch {
 	case c.Signals == "":
 		fmt.Fprintln(stderr, "dowser signals backtest: --signals is required")
-		return errUsage
+		return envflag.ErrUsage
 	case (c.Events == "") == !c.FromKafka:
 		fmt.Fprintln(stderr, "dowser signals backtest: give exactly one of --events FILE and --from-kafka")
-		return errUsage
+		return envflag.ErrUsage
 	case c.Format != "summary" && c.Format != "jsonl":
 		fmt.Fprintf(stderr, "dowser signals backtest: --format %q is not summary or jsonl\n", c.Format)
-		return errUsage
+		return envflag.ErrUsage
 	case c.FromKafka && c.Since <= 0:
 		fmt.Fprintf(stderr, "dowser signals backtest: --since must be more than 0, got %s\n", c.Since)
-		return errUsage
+		return envflag.ErrUsage
 	}
-	signals, err := backtest.LoadSignals(splitList(c.Signals)...)
+	signals, err := backtest.LoadSignals(envflag.SplitList(c.Signals)...)
 	if err != nil {
 		return fmt.Errorf("loading signals:\n%w", err)
 	}
@@ -86,7 +87,7 @@ func runSignalsBacktest(ctx context.Context, args []string, stdout, stderr io.Wr
 	var in backtest.Input
 	var history *kafka.History
 	if c.FromKafka {
-		history, err = kafka.OpenHistory(ctx, splitList(c.KafkaBrokers), c.EventsTopic, start.Add(-time.Duration(c.Since)))
+		history, err = kafka.OpenHistory(ctx, envflag.SplitList(c.KafkaBrokers), c.EventsTopic, start.Add(-time.Duration(c.Since)))
 		if err != nil {
 			return err
 		}

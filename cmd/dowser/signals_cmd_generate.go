@@ -8,19 +8,20 @@ import (
 	"time"
 
 	"github.com/dowserhq/dowser/demo"
+	"github.com/dowserhq/dowser/envflag"
 )
 
 // runSignalsGenerate writes synthetic events with the demo's traffic mix:
 // mostly noise, with accounts researching in earnest now and then.
 func runSignalsGenerate(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs := newFlagSet("signals generate")
+	fs := envflag.NewFlagSet("signals generate")
 	n := fs.Int("events", 100_000, "number of events")
 	outPath := fs.String("out", "-", "file to write, one JSON event a line; - is stdout")
 	accountsPath := fs.String("accounts", "", "also write the demo accounts as CSV (account_id,owner,lifecycle) for backtest --owners")
 	startText := fs.String("start", "2026-11-01T00:00:00Z", "event time of the first event (RFC 3339)")
 	step := fs.Duration("step", time.Second, "event time between consecutive events")
 	seed := fs.Uint64("seed", 1, "random seed")
-	if err := parseFlags(fs, args, stderr, getenv, nil); err != nil {
+	if err := envflag.Parse(fs, args, stderr, getenv, nil); err != nil {
 		return err
 	}
 	start, err := time.Parse(time.RFC3339, *startText)
@@ -29,7 +30,7 @@ func runSignalsGenerate(args []string, stdout, stderr io.Writer, getenv func(str
 	}
 	if *n < 0 || *step <= 0 {
 		fmt.Fprintln(stderr, "dowser signals generate: --events must be at least 0 and --step more than 0")
-		return errUsage
+		return envflag.ErrUsage
 	}
 	w := stdout
 	if *outPath != "-" {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"github.com/dowserhq/dowser/broker"
+	"github.com/dowserhq/dowser/envflag"
 	"github.com/dowserhq/dowser/formats"
 	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/postgres"
@@ -15,16 +16,16 @@ import (
 
 // runBroker runs the embedded Kafka broker alone until ctx ends.
 func runBroker(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
-	fs := newFlagSet("broker")
+	fs := envflag.NewFlagSet("broker")
 	addr := fs.String("embedded-kafka-addr", "127.0.0.1:9092", "listen address")
 	dir := fs.String("embedded-kafka-dir", "", "folder to persist topics, offsets and groups in; empty keeps them in memory")
 	partitions := fs.Int("partitions", 6, "partition count of automatically created topics")
-	var lc logConfig
-	lc.register(fs)
-	if err := parseFlags(fs, args, stderr, getenv, nil); err != nil {
+	var lc envflag.LogFlags
+	lc.Register(fs)
+	if err := envflag.Parse(fs, args, stderr, getenv, nil); err != nil {
 		return err
 	}
-	log, err := lc.logger(stderr)
+	log, err := lc.Logger(stderr)
 	if err != nil {
 		return err
 	}
@@ -40,9 +41,9 @@ func runBroker(ctx context.Context, args []string, stderr io.Writer, getenv func
 
 // runMigrate applies the migrations and exits.
 func runMigrate(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
-	fs := newFlagSet("migrate")
+	fs := envflag.NewFlagSet("migrate")
 	url := fs.String("database-url", "", "PostgreSQL URL (also read from DATABASE_URL)")
-	if err := parseFlags(fs, args, stderr, getenv, map[string]string{"database-url": "DATABASE_URL"}); err != nil {
+	if err := envflag.Parse(fs, args, stderr, getenv, map[string]string{"database-url": "DATABASE_URL"}); err != nil {
 		return err
 	}
 	if *url == "" {
@@ -73,13 +74,13 @@ func openStore(ctx context.Context, url string) (*postgres.Store, error) {
 // runProduce produces one event per stdin line, validating each first so
 // that a typo is reported here rather than dead-lettered.
 func runProduce(ctx context.Context, args []string, stdin io.Reader, stderr io.Writer, getenv func(string) string) error {
-	fs := newFlagSet("produce")
+	fs := envflag.NewFlagSet("produce")
 	brokers := fs.String("kafka-brokers", "127.0.0.1:9092", "comma-separated Kafka bootstrap brokers")
 	topic := fs.String("events-topic", "dowser.events", "topic to produce to")
 	raw := fs.Bool("raw", false, "produce lines as they are, without validating them")
 	format := fs.String("format", "", "format of the lines: dowser, segment, snowplow or cloudevents (structured); each message then names it in its dowser-format header; empty is Dowser's envelope, unmarked")
 	fields := fs.String("fields", "", "comma-separated FIELD=PATH overrides of the format's mapping to validate with, as --source takes them (e.g. account_id=properties.company)")
-	if err := parseFlags(fs, args, stderr, getenv, nil); err != nil {
+	if err := envflag.Parse(fs, args, stderr, getenv, nil); err != nil {
 		return err
 	}
 	var mapping *formats.Mapping
@@ -98,7 +99,7 @@ func runProduce(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 	case *fields != "":
 		return errors.New("--fields needs --format")
 	}
-	p := kafka.NewProducer(splitList(*brokers), *topic)
+	p := kafka.NewProducer(envflag.SplitList(*brokers), *topic)
 	defer p.Close()
 	n, err := p.ProduceLines(ctx, stdin, "stdin", *raw, mapping)
 	if err != nil {

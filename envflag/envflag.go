@@ -1,4 +1,10 @@
-package main
+// Package envflag parses the command lines of dowser's commands: flags,
+// each backed by a DOWSER_* environment variable when not given, the
+// usage text that names both, and the logging flags every long-running
+// command shares.
+//
+// It imports no other Dowser package.
+package envflag
 
 import (
 	"errors"
@@ -10,28 +16,28 @@ import (
 	"strings"
 )
 
-// errUsage means the usage was printed for a bad command line (exit 2);
-// errHelp that it was asked for (exit 0).
+// ErrUsage means the usage was printed for a bad command line (exit 2);
+// ErrHelp that it was asked for (exit 0).
 var (
-	errUsage = errors.New("usage")
-	errHelp  = errors.New("help")
+	ErrUsage = errors.New("usage")
+	ErrHelp  = errors.New("help")
 )
 
-// envName is the environment variable that backs a flag:
+// EnvName is the environment variable that backs a flag:
 // --kafka-brokers is DOWSER_KAFKA_BROKERS.
-func envName(flagName string) string {
+func EnvName(flagName string) string {
 	return "DOWSER_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// parseFlags parses args, then fills every flag not given on the command
+// Parse parses args, then fills every flag not given on the command
 // line from its DOWSER_* environment variable. aliases maps a flag to a
 // further variable read when its DOWSER_* one is empty (DATABASE_URL).
-func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer, getenv func(string) string, aliases map[string]string) error {
+func Parse(fs *flag.FlagSet, args []string, stderr io.Writer, getenv func(string) string, aliases map[string]string) error {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage of dowser %s:\n", fs.Name())
 		fs.VisitAll(func(f *flag.Flag) {
-			fmt.Fprintf(stderr, "  --%s (env %s)\n\t%s", f.Name, envName(f.Name), f.Usage)
+			fmt.Fprintf(stderr, "  --%s (env %s)\n\t%s", f.Name, EnvName(f.Name), f.Usage)
 			if f.DefValue != "" {
 				fmt.Fprintf(stderr, " (default %q)", f.DefValue)
 			}
@@ -40,13 +46,13 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer, getenv func(s
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
+			return ErrHelp
 		}
-		return errUsage
+		return ErrUsage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "dowser %s: unexpected arguments %q\n", fs.Name(), fs.Args())
-		return errUsage
+		return ErrUsage
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -55,7 +61,7 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer, getenv func(s
 		if set[f.Name] {
 			return
 		}
-		v := getenv(envName(f.Name))
+		v := getenv(EnvName(f.Name))
 		if v == "" && aliases[f.Name] != "" {
 			v = getenv(aliases[f.Name])
 		}
@@ -63,15 +69,15 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer, getenv func(s
 			return
 		}
 		if err := f.Value.Set(v); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %q: %w", envName(f.Name), v, err))
+			errs = append(errs, fmt.Errorf("%s: %q: %w", EnvName(f.Name), v, err))
 		}
 	})
 	return errors.Join(errs...)
 }
 
-// parseFlagsAndFiles is parseFlags for commands that take file arguments:
+// ParseWithFiles is Parse for commands that take file arguments:
 // flags may come before, between or after the files ("--" ends the flags).
-func parseFlagsAndFiles(fs *flag.FlagSet, args []string, stderr io.Writer, getenv func(string) string) ([]string, error) {
+func ParseWithFiles(fs *flag.FlagSet, args []string, stderr io.Writer, getenv func(string) string) ([]string, error) {
 	var flags, files []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -90,7 +96,7 @@ func parseFlagsAndFiles(fs *flag.FlagSet, args []string, stderr io.Writer, geten
 			files = append(files, a)
 		}
 	}
-	return files, parseFlags(fs, flags, stderr, getenv, nil)
+	return files, Parse(fs, flags, stderr, getenv, nil)
 }
 
 func isBoolFlag(f *flag.Flag) bool {
@@ -98,12 +104,13 @@ func isBoolFlag(f *flag.Flag) bool {
 	return ok && b.IsBoolFlag()
 }
 
-func newFlagSet(name string) *flag.FlagSet {
+// NewFlagSet is a flag set of the command name that returns its errors.
+func NewFlagSet(name string) *flag.FlagSet {
 	return flag.NewFlagSet(name, flag.ContinueOnError)
 }
 
-// splitList splits a comma-separated flag value, dropping empty items.
-func splitList(s string) []string {
+// SplitList splits a comma-separated flag value, dropping empty items.
+func SplitList(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
 		if p = strings.TrimSpace(p); p != "" {
@@ -113,18 +120,20 @@ func splitList(s string) []string {
 	return out
 }
 
-// logConfig are the logging flags every long-running command has.
-type logConfig struct {
+// LogFlags are the logging flags every long-running command has.
+type LogFlags struct {
 	format string
 	level  string
 }
 
-func (c *logConfig) register(fs *flag.FlagSet) {
+// Register adds --log-format and --log-level to fs.
+func (c *LogFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.format, "log-format", "auto", "log format: auto (JSON unless stderr is a terminal), json or text")
 	fs.StringVar(&c.level, "log-level", "info", "log level: debug, info, warn or error")
 }
 
-func (c *logConfig) logger(w io.Writer) (*slog.Logger, error) {
+// Logger is the logger the flags describe, writing to w.
+func (c *LogFlags) Logger(w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)

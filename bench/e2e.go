@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -126,24 +125,7 @@ func endToEnd(ctx context.Context, cfg Config, brokers []string, progress func(s
 	if clients.opened < cfg.E2EClients {
 		return nil, nil, fmt.Errorf("only %d of %d websocket clients connected: %s", clients.opened, cfg.E2EClients, clients.short)
 	}
-	go func() {
-		for line := range clients.lines {
-			// "alert <account> <unix nanoseconds read>"
-			f := strings.Fields(line)
-			if len(f) != 3 || f[0] != "alert" {
-				continue
-			}
-			ns, err := strconv.ParseInt(f[2], 10, 64)
-			if err != nil {
-				continue
-			}
-			mu.Lock()
-			if _, ok := received[f[1]]; !ok {
-				received[f[1]] = time.Unix(0, ns)
-			}
-			mu.Unlock()
-		}
-	}()
+	go readAlerts(clients.lines, &mu, received)
 
 	// Traffic: rate events a second in 1 ms ticks, one in 50 a probe,
 	// produced by 16 producers so that waiting for acknowledgements does

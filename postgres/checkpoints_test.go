@@ -272,15 +272,7 @@ func TestCheckpointKeysAreBytes(t *testing.T) {
 // read the same rows as binary ones, and fn's error stops a load.
 func TestCheckpointLoadThroughTheSimpleProtocol(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.URL(t)
-	s, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s, url := openURL(t)
 	simple, err := postgres.Open(ctx, url+"&default_query_exec_mode=simple_protocol")
 	if err != nil {
 		t.Fatal(err)

@@ -6,23 +6,13 @@ import (
 	"testing"
 
 	"github.com/dowserhq/dowser"
-	"github.com/dowserhq/dowser/postgres"
-	"github.com/dowserhq/dowser/postgres/pgtest"
 )
 
 // The footprint counts the checkpoint tables with their TOAST, and the WAL
 // position moves with a write.
 func TestFootprintCountsCheckpoints(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.URL(t)
-	s, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s, _ := openURL(t)
 	before, err := s.Footprint(ctx)
 	if err != nil {
 		t.Fatal(err)

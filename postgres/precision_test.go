@@ -10,21 +10,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/dowserhq/dowser"
-	"github.com/dowserhq/dowser/postgres"
-	"github.com/dowserhq/dowser/postgres/pgtest"
 )
 
 func TestPrecisionCountsFeedbackAndMedianAckTime(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.URL(t)
-	s, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s, url := openURL(t)
 	users := []string{"ana", "ben", "cho", "jane"}
 	for _, u := range users {
 		putUsers(t, s, dowser.User{ID: u, Name: u, Role: dowser.RoleRep})

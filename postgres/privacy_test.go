@@ -92,15 +92,7 @@ func TestEraseCustomerReachesLinkedIdentitiesAndQueuesTombstones(t *testing.T) {
 
 func TestPrivacyKeyIsMadeOnceAndShared(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.URL(t)
-	s, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s, url := openURL(t)
 	// Instances starting at once race to make the key: every round starts
 	// from none, and every caller must get the one that won.
 	keys := make([][]byte, 8)

@@ -18,10 +18,13 @@ import (
 	"github.com/dowserhq/dowser/schema"
 )
 
-func open(t *testing.T) *postgres.Store {
+// openURL opens a migrated store on a scratch database, and returns its
+// URL.
+func openURL(t *testing.T) (*postgres.Store, string) {
 	t.Helper()
 	ctx := context.Background()
-	s, err := postgres.Open(ctx, pgtest.URL(t))
+	url := pgtest.URL(t)
+	s, err := postgres.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,6 +32,13 @@ func open(t *testing.T) *postgres.Store {
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return s, url
+}
+
+func open(t *testing.T) *postgres.Store {
+	t.Helper()
+	ctx := context.Background()
+	s, _ := openURL(t)
 	// A second run must be a no-op, as at every restart.
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatalf("migrating twice: %v", err)
@@ -326,15 +336,7 @@ func TestSessions(t *testing.T) {
 
 func TestOutboxRelayPublishesWhatWasLeft(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.URL(t)
-	s, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s, url := openURL(t)
 	if err := s.People.PutUser(ctx, dowser.User{ID: "ana", Name: "Ana", Role: dowser.RoleRep}, ""); err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,12 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"sync/atomic"
 	"time"
 
@@ -45,6 +48,10 @@ const (
 	// pieceMaxBytes bounds one blob, so that no single bytea (and no
 	// buffer on either side) grows with the state.
 	pieceMaxBytes = 16 << 20
+	// maxSeenHint caps the keys a compaction sizes its set of seen keys
+	// for up front, from the live keys the last one left: growing the set
+	// rehashes it, sizing it for many more keys than change wastes memory.
+	maxSeenHint = 1 << 22
 )
 
 func (s *Checkpoints) minCompact() int64 {
@@ -110,7 +117,7 @@ func (s *Checkpoints) loadRows(ctx context.Context, checkpointID int64, fn func(
 		return err
 	}
 	defer rows.Close()
-	seen := map[string]struct{}{}
+	seen := newKeySet(0)
 	var (
 		seq  int64
 		base bool
@@ -121,23 +128,16 @@ func (s *Checkpoints) loadRows(ctx context.Context, checkpointID int64, fn func(
 			return err
 		}
 		err := parseBlob(blob, func(k, data []byte) error {
-			if _, ok := seen[string(k)]; ok {
-				return nil
-			}
 			if base {
 				// Compacted: the key is nowhere else in the base, and
 				// nothing older follows.
-				if data == nil {
+				if data == nil || seen.has(k) {
 					return nil
 				}
-				return fn(string(k), data)
-			}
-			key := string(k)
-			seen[key] = struct{}{}
-			if data == nil {
+			} else if !seen.add(k) || data == nil {
 				return nil
 			}
-			return fn(key, data)
+			return fn(string(k), data)
 		})
 		if errors.Is(err, errCorrupt) {
 			return fmt.Errorf("log blob seq %d: %w", seq, err)
@@ -253,7 +253,7 @@ func (s *Checkpoints) saveDelta(ctx context.Context, group, topic string, partit
 				return errors.New("an erasure must compact the log, and another compaction is running: retry")
 			}
 		} else {
-			err := s.compact(ctx, tx, id, st.baseSeq, st.baseBytes+st.logBytes)
+			err := s.compact(ctx, tx, id, st)
 			s.compacting.Store(false)
 			if err != nil {
 				return fmt.Errorf("compacting checkpoint %d: %w", id, err)
@@ -312,7 +312,8 @@ func encodeDelta(rows []dowser.StateRow, maxPiece int) (blobs [][]byte, size, ke
 // blobs are read newest first through a cursor, one at a time, and the
 // survivors written as new blobs as they fill, after which the old ones
 // are deleted. Readers see either the old blobs or the new ones.
-func (s *Checkpoints) compact(ctx context.Context, tx pgx.Tx, id, baseSeq, logSize int64) error {
+func (s *Checkpoints) compact(ctx context.Context, tx pgx.Tx, id int64, st logState) error {
+	baseSeq, logSize := st.baseSeq, st.baseBytes+st.logBytes
 	start := time.Now()
 	var top int64
 	if err := tx.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM checkpoint_log WHERE checkpoint_id = $1`, id).Scan(&top); err != nil {
@@ -325,7 +326,7 @@ func (s *Checkpoints) compact(ctx context.Context, tx pgx.Tx, id, baseSeq, logSi
 		return err
 	}
 	var (
-		seen    = map[string]struct{}{}
+		seen    = newKeySet(int(min(st.liveKeys, maxSeenHint)))
 		next    = top
 		written int64
 		keys    int64
@@ -334,8 +335,7 @@ func (s *Checkpoints) compact(ctx context.Context, tx pgx.Tx, id, baseSeq, logSi
 	w := pieceWriter{max: s.maxPiece(), hint: int(logSize), reuse: true, flush: func(b []byte) error {
 		next++
 		written += int64(len(b))
-		_, err := tx.Exec(ctx, `INSERT INTO checkpoint_log (checkpoint_id, seq, data) VALUES ($1, $2, $3)`, id, next, b)
-		return err
+		return copyBlob(ctx, tx, id, next, b)
 	}}
 	for {
 		var seq int64
@@ -363,13 +363,11 @@ func (s *Checkpoints) compact(ctx context.Context, tx pgx.Tx, id, baseSeq, logSi
 			break
 		}
 		err = parseBlob(buf, func(k, data []byte) error {
-			if _, ok := seen[string(k)]; ok {
-				return nil
-			}
-			if !base {
-				seen[string(k)] = struct{}{}
-			}
-			if data == nil {
+			if base {
+				if data == nil || seen.has(k) {
+					return nil
+				}
+			} else if !seen.add(k) || data == nil {
 				return nil
 			}
 			keys++
@@ -395,6 +393,34 @@ func (s *Checkpoints) compact(ctx context.Context, tx pgx.Tx, id, baseSeq, logSi
 	s.stats.runs.Add(1)
 	s.stats.written.Add(written)
 	s.stats.nanos.Add(int64(time.Since(start)))
+	return nil
+}
+
+// copyBlob inserts one log blob with COPY, which streams it to the server
+// in small chunks: as a parameter of an INSERT, pgx copies a blob twice
+// into buffers of its size, which a compaction did for every piece it
+// wrote, hundreds of megabytes of garbage at a time.
+func copyBlob(ctx context.Context, tx pgx.Tx, id, seq int64, blob []byte) error {
+	// The binary COPY format: a header, one tuple of three fields (each
+	// a length and the value: bigint, bigint, bytea) and the trailer.
+	head := make([]byte, 0, 64)
+	head = append(head, "PGCOPY\n\xff\r\n\x00"...)
+	head = binary.BigEndian.AppendUint32(head, 0) // flags
+	head = binary.BigEndian.AppendUint32(head, 0) // header extension
+	head = binary.BigEndian.AppendUint16(head, 3)
+	for _, v := range []int64{id, seq} {
+		head = binary.BigEndian.AppendUint32(head, 8)
+		head = binary.BigEndian.AppendUint64(head, uint64(v))
+	}
+	head = binary.BigEndian.AppendUint32(head, uint32(len(blob)))
+	r := io.MultiReader(bytes.NewReader(head), bytes.NewReader(blob), bytes.NewReader([]byte{0xff, 0xff}))
+	tag, err := tx.Conn().PgConn().CopyFrom(ctx, r, `COPY checkpoint_log (checkpoint_id, seq, data) FROM STDIN (FORMAT binary)`)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("copying log blob seq %d: %d rows copied", seq, tag.RowsAffected())
+	}
 	return nil
 }
 

@@ -9,9 +9,10 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/dowserhq/dowser"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/dowserhq/dowser"
 )
 
 // Privacy stores what privacy asks of Dowser: do-not-track entries,

@@ -33,12 +33,37 @@ type Checkpoints struct {
 	// set (by tests).
 	compactMin int64
 	pieceMax   int
-	stats      compactionStats
+	// duty is the share of its running time a compaction may be busy;
+	// see SetCompactionDuty.
+	duty  float64
+	stats compactionStats
 }
+
+// SetCompactionDuty sets the share (0 < duty ≤ 1) of a compaction's wall
+// time it spends working: after each blob it reads it pauses until its
+// busy time is at most duty of the time since it began. A compaction
+// rewrites a partition's whole state (several seconds of one core for
+// each million keys, with the server's compression of the blobs it
+// writes); at full speed on a small machine it took the cores the events
+// need and stretched their latency. Pausing holds the partition's
+// checkpoint row longer instead, which only delays that partition's next
+// checkpoint: the event path does not wait for checkpoints. The default
+// is DefaultCompactionDuty.
+func (s *Checkpoints) SetCompactionDuty(duty float64) error {
+	if !(duty > 0 && duty <= 1) {
+		return fmt.Errorf("compaction duty %v: want a share above 0 and at most 1", duty)
+	}
+	s.duty = duty
+	return nil
+}
+
+// DefaultCompactionDuty is the compaction duty of a store whose
+// SetCompactionDuty was not called.
+const DefaultCompactionDuty = 0.5
 
 // compactionStats are what Collector reports of the compactions.
 type compactionStats struct {
-	runs, skipped, nanos, written atomic.Int64
+	runs, skipped, nanos, paused, written atomic.Int64
 }
 
 const (
@@ -337,7 +362,11 @@ func (s *Checkpoints) compact(ctx context.Context, tx pgx.Tx, id int64, st logSt
 		written += int64(len(b))
 		return copyBlob(ctx, tx, id, next, b)
 	}}
+	pace := newPacer(s.duty)
 	for {
+		if err := pace.wait(ctx); err != nil {
+			return err
+		}
 		var seq int64
 		var base, got bool
 		// The connection is busy until the FETCH's result is read: the
@@ -393,7 +422,55 @@ func (s *Checkpoints) compact(ctx context.Context, tx pgx.Tx, id int64, st logSt
 	s.stats.runs.Add(1)
 	s.stats.written.Add(written)
 	s.stats.nanos.Add(int64(time.Since(start)))
+	s.stats.paused.Add(int64(pace.paused))
 	return nil
+}
+
+// pacer keeps a compaction busy at most duty of its wall time.
+type pacer struct {
+	duty         float64
+	start, since time.Time // when the compaction began; when this step did
+	busy, paused time.Duration
+	now          func() time.Time                                 // time.Now unless a test's
+	sleep        func(ctx context.Context, d time.Duration) error // sleepCtx unless a test's
+}
+
+func newPacer(duty float64) *pacer {
+	if duty == 0 {
+		duty = DefaultCompactionDuty
+	}
+	p := &pacer{duty: duty, now: time.Now, sleep: sleepCtx}
+	p.start = p.now()
+	p.since = p.start
+	return p
+}
+
+// wait ends the step begun at the last call (or at the start) and sleeps,
+// unless ctx ends first, until the busy time is within duty of the time
+// elapsed.
+func (p *pacer) wait(ctx context.Context) error {
+	now := p.now()
+	p.busy += now.Sub(p.since)
+	pause := time.Duration(float64(p.busy)/p.duty) - now.Sub(p.start)
+	if p.duty < 1 && pause >= time.Millisecond {
+		if err := p.sleep(ctx, pause); err != nil {
+			return err
+		}
+		p.paused += pause
+	}
+	p.since = p.now()
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // copyBlob inserts one log blob with COPY, which streams it to the server
@@ -480,19 +557,20 @@ func (s *Checkpoints) Collector() prometheus.Collector {
 		keys:     prometheus.NewDesc("dowser_checkpoint_keys", "Live keys of the checkpoints' state as of each partition's last compaction or reset (later deltas not counted).", nil, nil),
 		runs:     prometheus.NewDesc("dowser_checkpoint_compactions_total", "Compactions of a checkpoint log by this instance.", nil, nil),
 		skipped:  prometheus.NewDesc("dowser_checkpoint_compactions_skipped_total", "Compactions due but left to a later save because another was running.", nil, nil),
-		seconds:  prometheus.NewDesc("dowser_checkpoint_compaction_seconds_total", "Time spent compacting checkpoint logs, within their saves.", nil, nil),
+		seconds:  prometheus.NewDesc("dowser_checkpoint_compaction_seconds_total", "Time spent compacting checkpoint logs, within their saves, pauses included.", nil, nil),
+		paused:   prometheus.NewDesc("dowser_checkpoint_compaction_paused_seconds_total", "Time compactions spent pausing to stay within --compaction-duty.", nil, nil),
 		written:  prometheus.NewDesc("dowser_checkpoint_compaction_written_bytes_total", "Bytes of entries that compactions rewrote.", nil, nil),
 	}
 }
 
 type checkpointCollector struct {
-	pool                                                   *pgxpool.Pool
-	stats                                                  *compactionStats
-	bytes, logBytes, keys, runs, skipped, seconds, written *prometheus.Desc
+	pool                                                           *pgxpool.Pool
+	stats                                                          *compactionStats
+	bytes, logBytes, keys, runs, skipped, seconds, paused, written *prometheus.Desc
 }
 
 func (c *checkpointCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.bytes, c.logBytes, c.keys, c.runs, c.skipped, c.seconds, c.written} {
+	for _, d := range []*prometheus.Desc{c.bytes, c.logBytes, c.keys, c.runs, c.skipped, c.seconds, c.paused, c.written} {
 		ch <- d
 	}
 }
@@ -501,6 +579,7 @@ func (c *checkpointCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.runs, prometheus.CounterValue, float64(c.stats.runs.Load()))
 	ch <- prometheus.MustNewConstMetric(c.skipped, prometheus.CounterValue, float64(c.stats.skipped.Load()))
 	ch <- prometheus.MustNewConstMetric(c.seconds, prometheus.CounterValue, time.Duration(c.stats.nanos.Load()).Seconds())
+	ch <- prometheus.MustNewConstMetric(c.paused, prometheus.CounterValue, time.Duration(c.stats.paused.Load()).Seconds())
 	ch <- prometheus.MustNewConstMetric(c.written, prometheus.CounterValue, float64(c.stats.written.Load()))
 	ctx, cancel := context.WithTimeout(context.Background(), collectTimeout)
 	defer cancel()

@@ -338,7 +338,7 @@ func TestCheckpointCollectorGaugesTheTables(t *testing.T) {
 		got[f.GetName()] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
 	}
 	want := []string{
-		"dowser_checkpoint_compaction_seconds_total", "dowser_checkpoint_compaction_written_bytes_total",
+		"dowser_checkpoint_compaction_paused_seconds_total", "dowser_checkpoint_compaction_seconds_total", "dowser_checkpoint_compaction_written_bytes_total",
 		"dowser_checkpoint_compactions_skipped_total", "dowser_checkpoint_compactions_total",
 		"dowser_checkpoint_keys", "dowser_checkpoint_log_bytes", "dowser_checkpoint_table_bytes",
 	}

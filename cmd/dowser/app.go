@@ -65,6 +65,12 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.CompactionDuty == 0 {
+		cfg.CompactionDuty = postgres.DefaultCompactionDuty
+	}
+	if !(cfg.CompactionDuty > 0 && cfg.CompactionDuty <= 1) {
+		return nil, fmt.Errorf("--compaction-duty: %v must be above 0 and at most 1", cfg.CompactionDuty)
+	}
 	if cfg.Partitions < 1 {
 		return nil, fmt.Errorf("--partitions: %d must be at least 1", cfg.Partitions)
 	}
@@ -163,6 +169,9 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	defer store.Close()
 	store.Signals.LimitEnabledSignals(a.cfg.MaxEnabledSignals)
+	if err := store.Checkpoints.SetCompactionDuty(a.cfg.CompactionDuty); err != nil {
+		return err
+	}
 	a.store = store
 	if err := store.Migrate(ctx); err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"github.com/dowserhq/dowser/api"
 	"github.com/dowserhq/dowser/envflag"
 	"github.com/dowserhq/dowser/formats"
+	"github.com/dowserhq/dowser/postgres"
 )
 
 // serveConfig is the configuration of `dowser serve` (and demo).
@@ -41,6 +42,7 @@ type serveConfig struct {
 	ColdAfter         time.Duration
 	Lateness          time.Duration
 	GCPercent         int
+	CompactionDuty    float64
 	Retention         time.Duration
 	MaxEnabledSignals int
 	MaxPreviews       int
@@ -107,6 +109,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ColdAfter, "cold-after", 10*time.Second, "a subject's detector state that no event touched for this long is kept encoded, a few hundred bytes the garbage collector never scans, until an event needs it again; 0 keeps every state decoded once used")
 	fs.DurationVar(&c.Lateness, "lateness", 5*time.Minute, "a partition that receives no event for a checkpoint interval moves its event time on at the wall clock's pace from its newest event, but no later than now less this, so that silences fire without a later event; events that reach a quiet partition later than this are late; 0 turns that off")
 	fs.IntVar(&c.GCPercent, "gc-percent", 25, "the Go garbage collector's heap growth between collections, in percent of the live heap (GOGC, which wins when set): lower keeps memory closer to the detector state for more CPU")
+	fs.Float64Var(&c.CompactionDuty, "compaction-duty", postgres.DefaultCompactionDuty, "share of its time a checkpoint log's compaction may keep working (0 < share ≤ 1; 0 means the default); it pauses for the rest, so that rewriting a partition's state leaves the events their cores")
 	fs.DurationVar(&c.Retention, "retention", 0, "delete alerts (and their evidence and deliveries) older than this, e.g. 8760h; 0 keeps them forever")
 	fs.DurationVar(&c.SignalsPoll, "signals-poll", time.Second, "how often to check PostgreSQL for signal changes")
 	fs.StringVar(&c.PrivacyKey, "privacy-key", "", "server secret (at least 32 bytes) that keys the erasure audit's hash and the pseudonyms of people in logs; every instance needs the same; empty uses --privacy-key-file, else a key generated once and kept in PostgreSQL")

@@ -306,7 +306,24 @@ func (s *Checkpoints) vacuumLog(ctx context.Context) {
 		return
 	}
 	defer s.vacuuming.Store(false)
-	_, _ = s.pool.Exec(ctx, `VACUUM (SKIP_LOCKED) checkpoint_log`)
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return
+	}
+	defer conn.Release()
+	// A manual VACUUM runs unthrottled (vacuum_cost_delay 0), its reads of
+	// the dead blobs' pages competing with the events for the server's
+	// cores; the delay gives it autovacuum's pace, five times its budget.
+	// SET, not SET LOCAL: VACUUM runs outside a transaction; the RESET
+	// returns the connection to the pool as it came.
+	if _, err := conn.Exec(ctx, `SET vacuum_cost_delay = '2ms'; SET vacuum_cost_limit = 1000`); err != nil {
+		return
+	}
+	_, _ = conn.Exec(ctx, `VACUUM (SKIP_LOCKED) checkpoint_log`)
+	if _, err := conn.Exec(ctx, `RESET vacuum_cost_delay; RESET vacuum_cost_limit`); err != nil {
+		// Not known to be reset: the pool must not hand it out again.
+		_ = conn.Conn().Close(ctx)
+	}
 }
 
 // encodeDelta encodes rows as log blobs, last row first so that a key's

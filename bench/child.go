@@ -2,13 +2,16 @@ package bench
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -134,7 +137,7 @@ func parseMetrics(r io.Reader) (promMetrics, error) {
 		if line == "" || line[0] == '#' {
 			continue
 		}
-		name, rest := line, ""
+		name, rest, labels := line, "", ""
 		if i := strings.IndexAny(line, "{ "); i >= 0 {
 			name, rest = line[:i], line[i:]
 		}
@@ -157,6 +160,9 @@ func parseMetrics(r io.Reader) (promMetrics, error) {
 			if end < 0 {
 				return nil, fmt.Errorf("metrics line %q: unterminated labels", line)
 			}
+			if strings.HasSuffix(name, "_bucket") {
+				labels = rest[1:end]
+			}
 			rest = rest[end+1:]
 		}
 		fields := strings.Fields(rest)
@@ -168,6 +174,9 @@ func parseMetrics(r io.Reader) (promMetrics, error) {
 			return nil, fmt.Errorf("metrics line %q: %w", line, err)
 		}
 		m[name] += v
+		if le, ok := labelValue(labels, "le"); ok {
+			m[name+"|"+le] += v
+		}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("reading metrics: %w", err)
@@ -176,6 +185,42 @@ func parseMetrics(r io.Reader) (promMetrics, error) {
 		return nil, errors.New("reading metrics: none")
 	}
 	return m, nil
+}
+
+// labelValue returns the value of label name in a metric's labels, if
+// it is there and its value has no escapes (bucket bounds have none).
+func labelValue(labels, name string) (string, bool) {
+	_, v, ok := strings.Cut(","+labels, ","+name+`="`)
+	if !ok {
+		return "", false
+	}
+	v, _, ok = strings.Cut(v, `"`)
+	return v, ok
+}
+
+// bucket is histogram h's count of observations at most le (summed over
+// its other labels).
+func (m promMetrics) bucket(h, le string) float64 { return m[h+"_bucket|"+le] }
+
+// bounds returns histogram h's bucket bounds, in increasing order, +Inf
+// last.
+func (m promMetrics) bounds(h string) []string {
+	var les []string
+	prefix := h + "_bucket|"
+	for k := range m {
+		if le, ok := strings.CutPrefix(k, prefix); ok {
+			les = append(les, le)
+		}
+	}
+	num := func(le string) float64 {
+		f, err := strconv.ParseFloat(le, 64)
+		if err != nil {
+			return math.Inf(1)
+		}
+		return f
+	}
+	slices.SortFunc(les, func(a, b string) int { return cmp.Compare(num(a), num(b)) })
+	return les
 }
 
 // get is the named metric's sum and whether it was exposed.

@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -52,5 +54,37 @@ func TestStatusField(t *testing.T) {
 	}
 	if got := statusField(status, "VmSwap"); got != 0 {
 		t.Errorf("VmSwap = %d, want 0 when absent", got)
+	}
+}
+
+// The settled window's p99 bound of event processing comes from the
+// difference of two scrapes' buckets, summed over partitions.
+func TestScaleWindowFindsTheP99Bucket(t *testing.T) {
+	scrape := func(fast, slow float64) promMetrics {
+		exp := fmt.Sprintf(`dowser_event_processing_seconds_bucket{partition="0",le="0.001"} %[1]v
+dowser_event_processing_seconds_bucket{partition="0",le="0.016"} %[1]v
+dowser_event_processing_seconds_bucket{partition="0",le="0.064"} %[2]v
+dowser_event_processing_seconds_bucket{partition="0",le="+Inf"} %[2]v
+process_cpu_seconds_total %[1]v
+`, fast, fast+slow)
+		m, err := parseMetrics(strings.NewReader(exp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if got := scrape(0, 0).bounds("dowser_event_processing_seconds"); !slices.Equal(got, []string{"0.001", "0.016", "0.064", "+Inf"}) {
+		t.Fatalf("bounds %v", got)
+	}
+	// Before: 1000 fast events and 500 slow; the window adds 980 fast and
+	// 20 slow (2%): its p99 is in the 64 ms bucket, though the totals'
+	// would be too.
+	w := scaleWindow(scrape(1000, 500), scrape(1980, 520), 10)
+	if w.ProcessingP99Bound != 0.064 || w.ServiceCPUSeconds != 980 {
+		t.Fatalf("window %+v", w)
+	}
+	// 5 slow in 1000: 99% within 1 ms.
+	if w := scaleWindow(scrape(1000, 500), scrape(1995, 505), 10); w.ProcessingP99Bound != 0.001 {
+		t.Fatalf("window %+v", w)
 	}
 }

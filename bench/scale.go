@@ -75,14 +75,57 @@ type ScaleResult struct {
 	// Then once the checkpoints caught up with the growth (every
 	// partition's dowser_checkpoint_behind_seconds within two intervals),
 	// SettleS after the first measurement, the same measurement again.
-	SettleS              *float64 `json:"settle_s"`
-	E2ESettledP50Ms      *float64 `json:"e2e_settled_p50_ms"`
-	E2ESettledP99Ms      *float64 `json:"e2e_settled_p99_ms"`
-	E2ESettledMaxMs      *float64 `json:"e2e_settled_max_ms"`
-	RestartToConsumingS  *float64 `json:"restart_to_consuming_s"`
-	RestartToFirstAlertS *float64 `json:"restart_to_first_alert_s"`
-	RSSAfterRestart      *float64 `json:"rss_after_restart_bytes"`
-	HWMAfterRestart      *float64 `json:"hwm_after_restart_bytes"`
+	SettleS         *float64 `json:"settle_s"`
+	E2ESettledP50Ms *float64 `json:"e2e_settled_p50_ms"`
+	E2ESettledP99Ms *float64 `json:"e2e_settled_p99_ms"`
+	E2ESettledMaxMs *float64 `json:"e2e_settled_max_ms"`
+	// What the service did during the settled measurement, from its
+	// metrics before and after: what competes with the events for the
+	// cores (see docs/benchmarks.md).
+	Settled              *ScaleWindow `json:"settled_window,omitempty"`
+	RestartToConsumingS  *float64     `json:"restart_to_consuming_s"`
+	RestartToFirstAlertS *float64     `json:"restart_to_first_alert_s"`
+	RSSAfterRestart      *float64     `json:"rss_after_restart_bytes"`
+	HWMAfterRestart      *float64     `json:"hwm_after_restart_bytes"`
+}
+
+// ScaleWindow is what the service's metrics say of a stretch of time.
+type ScaleWindow struct {
+	Seconds            float64 `json:"seconds"`
+	ServiceCPUSeconds  float64 `json:"service_cpu_s"`
+	Compactions        float64 `json:"compactions"`
+	CompactionSeconds  float64 `json:"compaction_s"`
+	CompactionPausedS  float64 `json:"compaction_paused_s"`
+	CheckpointSaves    float64 `json:"checkpoint_saves"`
+	GCCycles           float64 `json:"gc_cycles"`
+	GCPauseSeconds     float64 `json:"gc_pause_s"`
+	ProcessingP99Bound float64 `json:"event_processing_p99_le_s"`
+}
+
+// scaleWindow is the difference of the service's metrics a and b, taken
+// at and seconds apart.
+func scaleWindow(a, b promMetrics, seconds float64) *ScaleWindow {
+	d := func(name string) float64 { return b[name] - a[name] }
+	w := &ScaleWindow{
+		Seconds:           seconds,
+		ServiceCPUSeconds: d("process_cpu_seconds_total"),
+		Compactions:       d("dowser_checkpoint_compactions_total"),
+		CompactionSeconds: d("dowser_checkpoint_compaction_seconds_total"),
+		CompactionPausedS: d("dowser_checkpoint_compaction_paused_seconds_total"),
+		CheckpointSaves:   d("dowser_checkpoint_duration_seconds_count"),
+		GCCycles:          d("go_gc_duration_seconds_count"),
+		GCPauseSeconds:    d("go_gc_duration_seconds_sum"),
+	}
+	// The smallest bucket bound holding 99% of the window's events.
+	const h = "dowser_event_processing_seconds"
+	total := b.bucket(h, "+Inf") - a.bucket(h, "+Inf")
+	for _, le := range b.bounds(h) {
+		if n := b.bucket(h, le) - a.bucket(h, le); total > 0 && n >= 0.99*total {
+			w.ProcessingP99Bound, _ = strconv.ParseFloat(le, 64)
+			break
+		}
+	}
+	return w
 }
 
 // ScaleSegment is the consume rate over a stretch of the growth.
@@ -293,7 +336,13 @@ func runScale(ctx context.Context, cfg Config, brokers []string, progress func(s
 	}
 	res.SettleS = ptr(time.Since(settleStart).Seconds())
 	progress("scale: checkpoints caught up and the growth's subjects frozen after %.0f s", *res.SettleS)
-	if lat, err := scaleLatency(ctx, cfg, child.addr, p, probe, n, progress); err != nil {
+	before, beforeErr := child.metrics(ctx)
+	windowStart := time.Now()
+	lat, err := scaleLatency(ctx, cfg, child.addr, p, probe, n, progress)
+	if after, afterErr := child.metrics(ctx); beforeErr == nil && afterErr == nil {
+		res.Settled = scaleWindow(before, after, time.Since(windowStart).Seconds())
+	}
+	if err != nil {
 		note("e2e latency once settled: not measured: %v", err)
 	} else {
 		slices.Sort(lat)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"math"
+	"math/bits"
 )
 
 // coldRows holds the subjects no event has touched for a while as the
@@ -25,14 +26,22 @@ type coldRows struct {
 	clash map[string]uint32
 	slots []coldSlot
 	free  []uint32 // unused slots
-	slabs [][]byte // never written again below their length
-	live  int      // bytes of the slots in use
-	dead  int      // bytes of slabs no slot uses
-	due   coldQueue
+	// slabs are never written again below their length; a slab emptied
+	// by evacuate is nil, its index in spare for a new one.
+	slabs    [][]byte
+	slabLive []int // bytes of the slots in use in each slab
+	spare    []uint32
+	tail     int // the slab being filled, -1 when none
+	live     int // bytes of the slots in use
+	held     int // bytes of the slabs held (their capacity)
+	// evac is the slab evacuate empties, -1 when none, and evacAt how
+	// far it got.
+	evac, evacAt int
+	due          coldQueue
 }
 
-// coldSlot locates one subject's entry, uvarint key length, key, row, in
-// a slab; n is 0 for an unused slot. seq changes whenever the slot is
+// coldSlot locates one subject's entry, uvarint key length, key, uvarint
+// row length, row, in a slab (the lengths let evacuate walk a slab); n is 0 for an unused slot. seq changes whenever the slot is
 // reused, so that a queue entry of its former subject is told apart.
 type coldSlot struct {
 	slab, off, n uint32
@@ -47,7 +56,7 @@ const coldSlab = 1 << 20
 var errColdTwice = errors.New("added twice")
 
 func newColdRows(seed maphash.Seed) coldRows {
-	return coldRows{seed: seed, index: make(map[uint64]uint32), clash: make(map[string]uint32)}
+	return coldRows{seed: seed, index: make(map[uint64]uint32), clash: make(map[string]uint32), tail: -1, evac: -1}
 }
 
 // len returns the number of subjects held.
@@ -69,13 +78,22 @@ func (c *coldRows) find(subject []byte, h uint64) (uint32, bool) {
 }
 
 // entry returns the key and row of slot i, capped at their lengths: they
-// stay valid, unchanged, after the slot is removed.
+// stay valid, unchanged, after the slot is removed or moved.
 func (c *coldRows) entry(i uint32) (key, row []byte) {
 	s := c.slots[i]
-	b := c.slabs[s.slab][s.off : s.off+s.n : s.off+s.n]
+	key, row, _ = parseColdEntry(c.slabs[s.slab][s.off : s.off+s.n : s.off+s.n])
+	return key, row
+}
+
+// parseColdEntry splits the entry at the start of b, and returns its size.
+func parseColdEntry(b []byte) (key, row []byte, size int) {
 	k, n := binary.Uvarint(b)
-	key = b[n : n+int(k) : n+int(k)]
-	return key, b[n+int(k):]
+	end := n + int(k)
+	key = b[n:end:end]
+	r, n := binary.Uvarint(b[end:])
+	start := end + n
+	end = start + int(r)
+	return key, b[start:end:end], end
 }
 
 // put adds subject's row, to be brought back by watermark due at the
@@ -93,7 +111,7 @@ func (c *coldRows) put(subject string, row []byte, due int64, epoch uint32) erro
 func (c *coldRows) add(subject string, row []byte, due int64, epoch uint32) {
 	h := maphash.String(c.seed, subject)
 	key := subject
-	size := binary.PutUvarint(make([]byte, binary.MaxVarintLen64), uint64(len(key))) + len(key) + len(row)
+	size := uvarintLen(len(key)) + len(key) + uvarintLen(len(row)) + len(row)
 	var i uint32
 	if n := len(c.free); n > 0 {
 		i = c.free[n-1]
@@ -105,11 +123,14 @@ func (c *coldRows) add(subject string, row []byte, due int64, epoch uint32) {
 	slab, off := c.alloc(size)
 	b := c.slabs[slab][:off]
 	b = binary.AppendUvarint(b, uint64(len(key)))
-	b = append(append(b, key...), row...)
+	b = append(b, key...)
+	b = binary.AppendUvarint(b, uint64(len(row)))
+	b = append(b, row...)
 	c.slabs[slab] = b
 	s := &c.slots[i]
 	s.slab, s.off, s.n, s.epoch = slab, off, uint32(size), epoch
 	c.live += size
+	c.slabLive[slab] += size
 	if _, taken := c.index[h]; taken {
 		c.clash[subject] = i
 	} else {
@@ -135,18 +156,27 @@ func (c *coldRows) pruneDue() {
 	c.due.heapify()
 }
 
-// alloc returns where size bytes go: the tail of the last slab, or a new
-// one.
+// alloc returns where size bytes go: the tail of the slab being filled,
+// or a new one.
 func (c *coldRows) alloc(size int) (slab, off uint32) {
-	if n := len(c.slabs); n > 0 {
-		last := c.slabs[n-1]
+	if c.tail >= 0 {
+		last := c.slabs[c.tail]
 		if cap(last)-len(last) >= size {
-			return uint32(n - 1), uint32(len(last))
+			return uint32(c.tail), uint32(len(last))
 		}
-		c.dead += cap(last) - len(last) // the tail left unused
 	}
-	c.slabs = append(c.slabs, make([]byte, 0, max(coldSlab, size)))
-	return uint32(len(c.slabs) - 1), 0
+	b := make([]byte, 0, max(coldSlab, size))
+	c.held += cap(b)
+	if n := len(c.spare); n > 0 {
+		c.tail = int(c.spare[n-1])
+		c.spare = c.spare[:n-1]
+		c.slabs[c.tail] = b
+	} else {
+		c.tail = len(c.slabs)
+		c.slabs = append(c.slabs, b)
+		c.slabLive = append(c.slabLive, 0)
+	}
+	return uint32(c.tail), 0
 }
 
 // remove frees slot i, whose key is subject.
@@ -158,30 +188,87 @@ func (c *coldRows) remove(i uint32, subject []byte) {
 	}
 	s := &c.slots[i]
 	c.live -= int(s.n)
-	c.dead += int(s.n)
+	c.slabLive[s.slab] -= int(s.n)
 	*s = coldSlot{seq: s.seq + 1}
 	c.free = append(c.free, i)
-	c.compact()
 }
 
-// compact copies the live entries to new slabs once most bytes are dead,
-// so that the slabs stay within twice the rows they hold. The old slabs
-// are dropped, not reused: rows handed out of them stay valid.
-func (c *coldRows) compact() {
-	if c.dead < 64<<20 || c.dead < c.live {
-		return
+// Evacuation: once the slabs hold evacMin bytes of removed entries and
+// at least half as many as of live ones, evacuate moves the live entries
+// of the emptiest slab to the tail, a budget of bytes read per call, and
+// drops the slab when it is through. Rewriting every slab at once, as
+// before, stopped the partition for 100 ms and more at a million
+// subjects; a budget per call to Changes keeps each step to a millisecond
+// or two, several times the pace at which events thaw rows.
+const (
+	evacMin    = 64 << 20
+	evacBudget = 8 << 20
+)
+
+// evacuate moves live entries out of emptier slabs, reading at most
+// budget bytes of them.
+func (c *coldRows) evacuate(budget int) {
+	for budget > 0 {
+		if c.evac < 0 && !c.pickEvac() {
+			return
+		}
+		b := c.slabs[c.evac]
+		for c.evacAt < len(b) && budget > 0 {
+			key, row, n := parseColdEntry(b[c.evacAt:])
+			if i, ok := c.find(key, c.hash(key)); ok && int(c.slots[i].slab) == c.evac && int(c.slots[i].off) == c.evacAt {
+				s := &c.slots[i]
+				slab, off := c.alloc(n)
+				d := binary.AppendUvarint(c.slabs[slab], uint64(len(key)))
+				d = append(d, key...)
+				d = binary.AppendUvarint(d, uint64(len(row)))
+				c.slabs[slab] = append(d, row...)
+				c.slabLive[c.evac] -= n
+				c.slabLive[slab] += n
+				s.slab, s.off = slab, off
+			}
+			c.evacAt += n
+			budget -= n
+		}
+		if c.evacAt < len(b) {
+			return
+		}
+		// Rows handed out of it stay valid: nothing writes to it again.
+		c.held -= cap(b)
+		c.slabs[c.evac] = nil
+		c.spare = append(c.spare, uint32(c.evac))
+		c.evac = -1
 	}
-	old := c.slabs
-	c.slabs, c.dead = nil, 0
-	for i := range c.slots {
-		s := &c.slots[i]
-		if s.n == 0 {
+}
+
+// evacuating reports whether evacuate has work.
+func (c *coldRows) evacuating() bool {
+	return c.evac >= 0 || c.victim() >= 0
+}
+
+// pickEvac chooses the slab to evacuate, if any.
+func (c *coldRows) pickEvac() bool {
+	c.evac, c.evacAt = c.victim(), 0
+	return c.evac >= 0
+}
+
+// victim returns the slab to evacuate next, -1 for none: if the slabs
+// are due, the one with the fewest live bytes, if under three quarters of
+// it are.
+func (c *coldRows) victim() int {
+	dead := c.held - c.live
+	if dead < evacMin || 2*dead < c.live {
+		return -1
+	}
+	best := -1
+	for i, b := range c.slabs {
+		if b == nil || i == c.tail {
 			continue
 		}
-		slab, off := c.alloc(int(s.n))
-		c.slabs[slab] = append(c.slabs[slab], old[s.slab][s.off:s.off+s.n]...)
-		s.slab, s.off = slab, off
+		if 4*c.slabLive[i] < 3*cap(b) && (best < 0 || c.slabLive[i] < c.slabLive[best]) {
+			best = i
+		}
 	}
+	return best
 }
 
 // popDue returns a slot whose time came at watermark w, if any; entries of
@@ -219,3 +306,6 @@ type coldDue struct {
 }
 
 func (d coldDue) when() int64 { return d.due }
+
+// uvarintLen is the size of x as a uvarint.
+func uvarintLen(x int) int { return (bits.Len64(uint64(x)|1) + 6) / 7 }

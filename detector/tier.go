@@ -262,6 +262,11 @@ func (e *Engine) thawMatching(keys map[string]bool) {
 // untouched since after calls ago.
 func (e *Engine) track(marked []hotRow, idle bool) {
 	t := &e.tier
+	if idle {
+		t.rows.evacuate(4 * evacBudget) // no event is waiting
+	} else {
+		t.rows.evacuate(evacBudget)
+	}
 	if t.after == 0 {
 		return
 	}
@@ -351,11 +356,14 @@ func (e *Engine) shrinkMaps() {
 // FreezeIdle freezes up to eight times as many.
 const freezeMin = 4096
 
-// Freezing reports whether hot subjects wait to go cold: an idle
-// partition should call FreezeIdle at its checkpoint interval until it
-// does not.
+// Freezing reports whether hot subjects wait to go cold, or the memory of
+// thawed cold ones to be given back: an idle partition should call
+// FreezeIdle at its checkpoint interval until it does not.
 func (e *Engine) Freezing() bool {
 	t := &e.tier
+	if t.rows.evacuating() {
+		return true
+	}
 	if t.after == 0 {
 		return false
 	}

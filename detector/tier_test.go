@@ -104,7 +104,20 @@ func TestColdRowsCompactAndReuse(t *testing.T) {
 	want := map[string]string{}
 	rng := rand.New(rand.NewPCG(1, 2))
 	row := func(k string, n int) string { return strings.Repeat(k[len(k)-1:], n) }
+	moved := 0
 	for i := range 400_000 {
+		if i%1000 == 0 {
+			// As a call to Changes does: one step of evacuation, bounded.
+			before := c.held
+			at, evac := c.evacAt, c.evac
+			c.evacuate(evacBudget)
+			if evac >= 0 && c.evac == evac && c.evacAt-at > evacBudget+4096 {
+				t.Fatalf("one step read %d bytes of a slab", c.evacAt-at)
+			}
+			if c.held < before {
+				moved++
+			}
+		}
 		k := fmt.Sprintf("customer:c%d", rng.IntN(50_000))
 		if _, ok := want[k]; ok {
 			i, found := c.find([]byte(k), c.hash([]byte(k)))
@@ -128,12 +141,16 @@ func TestColdRowsCompactAndReuse(t *testing.T) {
 	if c.len() != len(want) {
 		t.Fatalf("%d held, want %d", c.len(), len(want))
 	}
-	total := 0
-	for _, s := range c.slabs {
+	total, live := 0, 0
+	for i, s := range c.slabs {
 		total += cap(s)
+		live += c.slabLive[i]
 	}
-	if total > 3*c.live+2*coldSlab+(64<<20) {
-		t.Fatalf("slabs of %d bytes hold %d live", total, c.live)
+	if total != c.held || live != c.live {
+		t.Fatalf("slabs of %d bytes, %d live; counted %d and %d", total, live, c.held, c.live)
+	}
+	if moved == 0 || total > 2*c.live+2*coldSlab+evacMin {
+		t.Fatalf("slabs of %d bytes hold %d live; %d steps gave slabs back", total, c.live, moved)
 	}
 	keys := slices.Sorted(maps.Keys(want))
 	for _, k := range keys {

@@ -48,6 +48,7 @@ type client struct {
 	acting    bool              // a goroutine is in act
 	room      chan struct{}     // closed when replies shrink; nil when nobody waits
 	stopped   bool
+	recheck   *time.Timer // checks cred every RecheckInterval; nil without cred
 	closeCode int
 	closeText string
 
@@ -244,9 +245,41 @@ func (c *client) flush() {
 	}
 }
 
+// checkCredential closes the connection with CloseSessionRevoked if its
+// credential no longer holds. A check that fails (storage unreachable)
+// leaves it open: the next check decides.
+func (c *client) checkCredential(ctx context.Context) {
+	ok, err := c.cred(ctx)
+	if err != nil {
+		c.hub.cfg.Logger.Warn("websocket: re-checking credential", "user", c.user, "err", err)
+		return
+	}
+	if !ok {
+		c.stop(CloseSessionRevoked, "session revoked")
+	}
+}
+
+// recheckDue runs on the recheck timer's goroutine.
+func (c *client) recheckDue() {
+	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+	defer cancel()
+	c.checkCredential(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx.Err() == nil {
+		c.recheck.Reset(c.hub.cfg.RecheckInterval)
+	}
+}
+
 // finish sends the close frame, closes the connection and forgets it.
 func (c *client) finish(code int, text string) {
 	c.ping.Stop()
+	c.cancel() // also ends the rechecks: recheckDue resets only while ctx lives
+	c.mu.Lock()
+	if c.recheck != nil {
+		c.recheck.Stop()
+	}
+	c.mu.Unlock()
 	if code != websocket.CloseAbnormalClosure {
 		_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
 	}

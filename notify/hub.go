@@ -71,7 +71,11 @@ type HubConfig struct {
 	ActionQueueSize int
 	// MaxFrameBytes bounds a client frame.
 	MaxFrameBytes int64
-	Logger        *slog.Logger
+	// RecheckInterval is how often each connection's credential is checked
+	// again on its own, besides when a revocation names its user: a
+	// session that simply expires records no revocation.
+	RecheckInterval time.Duration
+	Logger          *slog.Logger
 }
 
 func (c *HubConfig) setDefaults() {
@@ -89,6 +93,9 @@ func (c *HubConfig) setDefaults() {
 	}
 	if c.MaxFrameBytes <= 0 {
 		c.MaxFrameBytes = 4 << 10
+	}
+	if c.RecheckInterval <= 0 {
+		c.RecheckInterval = time.Minute
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -255,14 +262,7 @@ func (h *Hub) Recheck(ctx context.Context, userID string) {
 		if c.cred == nil {
 			continue
 		}
-		ok, err := c.cred(ctx)
-		if err != nil {
-			h.cfg.Logger.Warn("websocket: re-checking credential", "user", userID, "err", err)
-			continue
-		}
-		if !ok {
-			c.stop(CloseSessionRevoked, "session revoked")
-		}
+		c.checkCredential(ctx)
 	}
 }
 
@@ -294,6 +294,11 @@ func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, userID string,
 	h.mu.Unlock()
 	h.conns.Inc()
 	c.ping = time.AfterFunc(h.cfg.PingInterval, c.pingDue)
+	if cred != nil {
+		c.mu.Lock() // recheckDue reads it
+		c.recheck = time.AfterFunc(h.cfg.RecheckInterval, c.recheckDue)
+		c.mu.Unlock()
+	}
 	// The hello is the first frame: the writer starts with it.
 	go c.flush()
 	go c.readLoop()

@@ -458,3 +458,51 @@ func TestHubRecheckClosesOnlyRevokedCredentials(t *testing.T) {
 		t.Error("ana has no socket left")
 	}
 }
+
+// A session that expires records no revocation: the hub checks each
+// socket's credential on its own every RecheckInterval, and closes the
+// socket once it fails, not before.
+func TestHubClosesSocketsWhoseSessionExpired(t *testing.T) {
+	h := &memHistory{ds: map[string][]schema.Delivery{}}
+	hub := NewHub(HubConfig{RecheckInterval: 20 * time.Millisecond}, h, h, prometheus.NewRegistry())
+	checks := make(chan bool, 100)
+	var mu sync.Mutex
+	expired := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hub.ServeStream(w, r, r.URL.Query().Get("user"), func(context.Context) (bool, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			select {
+			case checks <- !expired:
+			default:
+			}
+			return !expired, nil
+		})
+	}))
+	t.Cleanup(func() {
+		hub.Close()
+		srv.Close()
+	})
+	c := dial(t, srv, "ana", nil)
+	if f := read(t, c); f["op"] != "hello" {
+		t.Fatalf("hello = %v", f)
+	}
+	// Rechecked while valid, and still open.
+	for range 3 {
+		if ok := <-checks; !ok {
+			t.Fatal("a check saw the session expired before it did")
+		}
+	}
+	if !hub.Connected("ana") {
+		t.Fatal("a valid session's socket was closed")
+	}
+	mu.Lock()
+	expired = true
+	mu.Unlock()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, _, err := c.ReadMessage()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != CloseSessionRevoked {
+		t.Fatalf("expired socket ended with %v, want close %d", err, CloseSessionRevoked)
+	}
+}

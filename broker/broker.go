@@ -8,12 +8,14 @@
 package broker
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Config configures the embedded broker.
@@ -27,6 +29,19 @@ type Config struct {
 	Partitions int
 	// Logger receives the broker's start-up line; nil discards it.
 	Logger *slog.Logger
+	// TLS, when set, makes the broker accept TLS connections only (tests
+	// of clusters that ask for it).
+	TLS *tls.Config
+	// Users, when there are any, turn SASL on: a client must sign in as
+	// one of them. Each may do anything (tests of clusters that ask for
+	// credentials).
+	Users []User
+}
+
+// User is a SASL user of the broker.
+type User struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	Mechanism, Name, Password string
 }
 
 // Broker is a running embedded broker.
@@ -62,6 +77,15 @@ func Start(cfg Config) (*Broker, error) {
 	if cfg.Dir != "" {
 		opts = append(opts, kfake.DataDir(cfg.Dir))
 	}
+	if cfg.TLS != nil {
+		opts = append(opts, kfake.TLS(cfg.TLS))
+	}
+	if len(cfg.Users) > 0 {
+		opts = append(opts, kfake.EnableSASL())
+		for _, u := range cfg.Users {
+			opts = append(opts, kfake.Superuser(u.Mechanism, u.Name, u.Password))
+		}
+	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("starting embedded kafka broker: %w", err)
@@ -80,6 +104,15 @@ func (b *Broker) Addr() string { return b.addr }
 
 // Brokers is Addr as a bootstrap list.
 func (b *Broker) Brokers() []string { return strings.Split(b.addr, ",") }
+
+// OnSASLAuthenticate calls fn on each SASL authentication a client
+// attempts, before the broker answers it (tests count them).
+func (b *Broker) OnSASLAuthenticate(fn func()) {
+	b.cluster.ControlKey(int16(kmsg.SASLAuthenticate), func(kmsg.Request) (kmsg.Response, error, bool) {
+		fn()
+		return nil, nil, false
+	})
+}
 
 // Close stops the broker, flushing persisted state.
 func (b *Broker) Close() { b.cluster.Close() }

@@ -33,8 +33,7 @@ type Config struct {
 	// of clusters that ask for it).
 	TLS *tls.Config
 	// Users, when there are any, turn SASL on: a client must sign in as
-	// one of them. Each may do anything (tests of clusters that ask for
-	// credentials).
+	// one of them (tests of clusters that ask for credentials).
 	Users []User
 }
 
@@ -42,6 +41,32 @@ type Config struct {
 type User struct {
 	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
 	Mechanism, Name, Password string
+	// Grants, when not nil, are all this user may do: ACLs are then
+	// checked, and a user with nil Grants may do anything.
+	Grants []Grant
+}
+
+// Grant allows a user one operation on a resource.
+type Grant struct {
+	// Resource is "topic", "group" or "cluster".
+	Resource string
+	// Name is the topic's or group's name, "kafka-cluster" for the cluster.
+	Name string
+	// Operation is "read", "write", "create", "describe",
+	// "describeconfigs" or "all".
+	Operation string
+}
+
+func (g Grant) acl() (kfake.ACL, error) {
+	res := map[string]kmsg.ACLResourceType{"topic": kmsg.ACLResourceTypeTopic, "group": kmsg.ACLResourceTypeGroup, "cluster": kmsg.ACLResourceTypeCluster}[g.Resource]
+	op := map[string]kmsg.ACLOperation{
+		"read": kmsg.ACLOperationRead, "write": kmsg.ACLOperationWrite, "create": kmsg.ACLOperationCreate,
+		"describe": kmsg.ACLOperationDescribe, "describeconfigs": kmsg.ACLOperationDescribeConfigs, "all": kmsg.ACLOperationAll,
+	}[g.Operation]
+	if res == 0 || op == 0 {
+		return kfake.ACL{}, fmt.Errorf("grant %s %s on %s: unknown resource or operation", g.Operation, g.Name, g.Resource)
+	}
+	return kfake.ACL{Resource: res, Name: g.Name, Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: op, Allow: true}, nil
 }
 
 // Broker is a running embedded broker.
@@ -83,7 +108,18 @@ func Start(cfg Config) (*Broker, error) {
 	if len(cfg.Users) > 0 {
 		opts = append(opts, kfake.EnableSASL())
 		for _, u := range cfg.Users {
-			opts = append(opts, kfake.Superuser(u.Mechanism, u.Name, u.Password))
+			if u.Grants == nil {
+				opts = append(opts, kfake.Superuser(u.Mechanism, u.Name, u.Password))
+				continue
+			}
+			acls := make([]kfake.ACL, len(u.Grants))
+			for i, g := range u.Grants {
+				var err error
+				if acls[i], err = g.acl(); err != nil {
+					return nil, err
+				}
+			}
+			opts = append(opts, kfake.EnableACLs(), kfake.User(u.Mechanism, u.Name, u.Password, acls...))
 		}
 	}
 	c, err := kfake.NewCluster(opts...)

@@ -444,7 +444,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 			if ctx.Err() != nil || errors.Is(err, kafkago.ErrGroupClosed) {
 				return nil
 			}
-			err = explain(err, fmt.Sprintf("Read on group %s, or Read on topic %s", c.cfg.GroupID, c.cfg.Topic))
+			need := "Read on group " + c.cfg.GroupID
+			if errors.Is(err, kafkago.TopicAuthorizationFailed) {
+				need = "Read on topic " + c.cfg.Topic
+			}
+			err = explain(err, need)
 			if !errors.Is(err, ErrDenied) {
 				c.cfg.Logger.Warn("consumer group generation failed; rejoining", "err", err)
 				continue

@@ -9,14 +9,17 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -279,4 +282,69 @@ func TestKafkaCreateTopicsFalseChecksInsteadOfCreating(t *testing.T) {
 		t.Fatal(err)
 	}
 	startApp(t, func(c *serveConfig) { c.KafkaBrokers = b.Addr(); c.KafkaNoCreateTopics = true })
+}
+
+// TestKafkaGroupDeniedByACLIsReportedByReadyz gives the service's user
+// every right on its topics but none on its consumer group: the service
+// starts, /readyz answers 503 naming the group and the ACLs, and the
+// refusal is retried slowly.
+func TestKafkaGroupDeniedByACLIsReportedByReadyz(t *testing.T) {
+	var grants []broker.Grant
+	for _, topic := range []string{"dowser.events", "dowser.events.dlq", "dowser.alerts"} {
+		for _, op := range []string{"read", "write", "describe", "create", "describeconfigs"} {
+			grants = append(grants, broker.Grant{Resource: "topic", Name: topic, Operation: op})
+		}
+	}
+	b := startBroker(t, broker.Config{Users: []broker.User{{Mechanism: kafka.SASLSCRAMSHA256, Name: "dowser", Password: "pw", Grants: grants}}})
+	var logs syncBuffer
+	app := startAppLogging(t, &logs, func(c *serveConfig) {
+		c.KafkaBrokers = b.Addr()
+		c.Kafka = kafkaFlags{Security: kafka.Security{SASLMechanism: kafka.SASLSCRAMSHA256, Username: "dowser", Password: "pw"}}
+	})
+	var problems []string
+	await(t, 30*time.Second, "/readyz reporting the denied group", func() bool {
+		resp, err := http.Get("http://" + app.HTTPAddr() + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct{ Problems []string }
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			t.Fatalf("decoding /readyz: %v", err)
+		}
+		problems = body.Problems
+		return resp.StatusCode == http.StatusServiceUnavailable && slices.ContainsFunc(problems, func(p string) bool {
+			return strings.Contains(p, "ACLs deny") && strings.Contains(p, "group dowser")
+		})
+	})
+	t.Logf("/readyz problems: %q", problems)
+	if n := strings.Count(logs.String(), "kafka refused the consumer"); n < 1 || n > 3 {
+		t.Errorf("%d refusal lines by the time /readyz reported it, want 1 to 3 (a slow retry)", n)
+	}
+}
+
+// TestUntrustedKafkaCertificateFailsFast: a broker whose certificate the
+// service cannot verify (no CA file for a private CA) stops start-up with
+// an error that says so.
+func TestUntrustedKafkaCertificateFailsFast(t *testing.T) {
+	pki := newTestPKI(t)
+	srv := pki.serverTLS()
+	srv.ClientAuth = tls.NoClientCert
+	b := startBroker(t, broker.Config{TLS: srv})
+	cfg := serveConfig{
+		HTTPAddr: "127.0.0.1:0", DatabaseURL: pgtest.URL(t), KafkaBrokers: b.Addr(),
+		EventsTopic: "dowser.events", AlertsTopic: "dowser.alerts", GroupID: "dowser", Partitions: 3, Replication: 1,
+		MaxEventBytes: 64 << 10, SignalsPoll: 50 * time.Millisecond,
+		Kafka: kafkaFlags{Security: kafka.Security{TLS: true}},
+	}
+	app, err := newApp(cfg, slog.New(slog.NewTextHandler(t.Output(), nil)), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err = app.Run(ctx)
+	if !errors.Is(err, kafka.ErrDenied) || !strings.Contains(err.Error(), "TLS certificate was not accepted") {
+		t.Fatalf("Run = %v, want ErrDenied saying the certificate was not accepted", err)
+	}
 }

@@ -95,6 +95,9 @@ func (s Security) String() string {
 // LogValue keeps the password out of structured logs.
 func (s Security) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
+// Enabled reports whether s asks for TLS or SASL.
+func (s Security) Enabled() bool { return s.usesTLS() || s.SASLMechanism != "" }
+
 func (s Security) usesTLS() bool {
 	return s.TLS || s.CAFile != "" || s.CertFile != "" || s.KeyFile != "" || len(s.KeyPEM) > 0 || s.ServerName != "" || s.InsecureSkipVerify
 }

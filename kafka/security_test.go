@@ -99,3 +99,34 @@ func TestConnectRejectsBadSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestAWSMSKIAMSignsIn: with AWS_MSK_IAM the client offers that mechanism
+// with credentials from the AWS SDK's chain (here the environment); the
+// embedded broker does not speak it, so it refuses, which shows the
+// mechanism is the one on the wire. Without a region Connect says so.
+func TestAWSMSKIAMSignsIn(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := kafka.Connect(ctx, []string{"127.0.0.1:9098"}, kafka.Security{TLS: true, SASLMechanism: kafka.SASLAWSMSKIAM}, nil); err == nil || !strings.Contains(err.Error(), "no AWS region") {
+		t.Errorf("Connect without a region = %v, want an error saying so", err)
+	}
+	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", Users: []broker.User{{Mechanism: kafka.SASLPlain, Name: "u", Password: "p"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cl, err := kafka.Connect(ctx, b.Brokers(), kafka.Security{SASLMechanism: kafka.SASLAWSMSKIAM, AWSRegion: "eu-west-1"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = kafka.Ping(ctx, cl)
+	if !errors.Is(err, kafka.ErrDenied) || !strings.Contains(err.Error(), "Unsupported SASL Mechanism") {
+		t.Errorf("Ping = %v, want ErrDenied for the mechanism the broker does not support", err)
+	}
+}

@@ -196,6 +196,9 @@ func (a *App) Run(ctx context.Context) error {
 		defer b.Close()
 		brokers = b.Brokers()
 		cl = kafka.Cluster{Brokers: brokers} // plaintext, on this machine
+		if a.cfg.Kafka.Security.Enabled() {
+			log.Warn("the Kafka TLS and SASL flags are ignored: the embedded broker speaks plaintext; set --kafka-brokers to use them")
+		}
 	} else if cl, err = a.cfg.Kafka.cluster(ctx, brokers, log); err != nil {
 		return err
 	}

@@ -27,6 +27,10 @@ type kafkaFlags struct {
 	Key string
 }
 
+// String describes the settings without the secrets, so that a printed
+// configuration does not leak them.
+func (k kafkaFlags) String() string { return k.Security.String() }
+
 func (k *kafkaFlags) register(fs *flag.FlagSet) {
 	s := &k.Security
 	fs.BoolVar(&s.TLS, "kafka-tls", false, "connect to Kafka over TLS (implied by any other --kafka-tls-* flag)")

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,6 +86,17 @@ func TestKafkaSecretFlags(t *testing.T) {
 	} {
 		if _, err := tc.flags.security(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: security() = %v, want an error containing %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestPrintedConfigurationHidesKafkaSecrets: a serveConfig printed whole
+// (a debugging line, a panic) shows no password or key.
+func TestPrintedConfigurationHidesKafkaSecrets(t *testing.T) {
+	cfg := serveConfig{Kafka: kafkaFlags{Security: kafka.Security{SASLMechanism: kafka.SASLPlain, Username: "u", Password: "pw-1234567"}, Key: "KEY-PEM-BYTES"}}
+	for _, out := range []string{fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg)} {
+		if strings.Contains(out, "pw-1234567") || strings.Contains(out, "KEY-PEM-BYTES") {
+			t.Errorf("printed configuration holds a secret: %s", out)
 		}
 	}
 }

@@ -628,7 +628,7 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafkago.Generation
 				quietSince = time.Since(clock)
 				continue
 			}
-			return fmt.Errorf("reading partition %d: %w", partition, err)
+			return fmt.Errorf("reading partition %d: %w", partition, explain(err, "Read on topic "+c.cfg.Topic))
 		}
 		consumed.Inc()
 		// The message counts as lag until it is done, however long its

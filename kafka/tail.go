@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -71,6 +72,7 @@ func (t *Tailer) Run(ctx context.Context, fn func(value []byte)) error {
 			if err := r.SetOffset(offset); err != nil {
 				return fmt.Errorf("seeking %s/%d to %d: %w", t.topic, p, offset, err)
 			}
+			wait := time.Second
 			for {
 				m, err := r.ReadMessage(ctx)
 				if err != nil {
@@ -78,15 +80,23 @@ func (t *Tailer) Run(ctx context.Context, fn func(value []byte)) error {
 						return nil
 					}
 					// The reader retries broker errors itself; what
-					// reaches us is worth a log line and another try.
-					t.log.Warn("reading topic", "topic", t.topic, "partition", p, "err", err)
+					// reaches us is worth a log line and another try, a
+					// refusal a slower one: it lasts until someone acts.
+					err = explain(err, "Read on topic "+t.topic)
+					if errors.Is(err, ErrDenied) {
+						wait = min(2*wait, time.Minute)
+					} else {
+						wait = time.Second
+					}
+					t.log.Warn("reading topic", "topic", t.topic, "partition", p, "err", err, "in", wait)
 					select {
 					case <-ctx.Done():
 						return nil
-					case <-time.After(time.Second):
+					case <-time.After(wait):
 					}
 					continue
 				}
+				wait = time.Second
 				fn(m.Value)
 			}
 		})

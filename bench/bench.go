@@ -26,6 +26,10 @@ type Config struct {
 	// KafkaBrokers are the bootstrap brokers; none starts `dowser broker`
 	// (this very binary) as a child process on a free port.
 	KafkaBrokers []string
+	// KafkaSecurity is how to reach KafkaBrokers (TLS, SASL); the
+	// state-at-scale stage's `dowser serve` child takes it from the
+	// DOWSER_KAFKA_* variables it inherits instead.
+	KafkaSecurity kafka.Security
 	// DatabaseURL names the PostgreSQL server the end-to-end run makes a
 	// fresh database on; empty skips the end-to-end and websocket-memory
 	// measurements.
@@ -114,33 +118,39 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		Events: cfg.Events, Partitions: cfg.Partitions, PipelineSignals: cfg.Signals,
 		GOMAXPROCS: runtime.GOMAXPROCS(0), EngineEPSPerCore: map[string]float64{}, EngineEPSWall: map[string]float64{},
 	}
-	brokers := cfg.KafkaBrokers
-	if len(brokers) == 0 {
+	var cl kafka.Cluster
+	if len(cfg.KafkaBrokers) > 0 {
+		var err error
+		if cl, err = kafka.Connect(ctx, cfg.KafkaBrokers, cfg.KafkaSecurity, nil); err != nil {
+			return nil, err
+		}
+	} else {
 		addr, stop, err := startChildBroker(ctx, cfg.Partitions)
 		if err != nil {
 			return nil, err
 		}
 		defer stop()
-		brokers = []string{addr}
+		cl = kafka.Cluster{Brokers: []string{addr}}
+		cfg.KafkaSecurity = kafka.Security{} // the child broker is plaintext
 		progress("broker: `dowser broker` child process on %s", addr)
 		res.Notes = append(res.Notes, "broker: embedded kfake broker in a child process (`dowser broker`), in memory")
 	}
 	if cfg.ScaleOnly {
 		res.Events, res.Partitions, res.PipelineSignals = 0, 0, 0
-		if err := scaleStage(ctx, cfg, brokers, res, progress); err != nil {
+		if err := scaleStage(ctx, cfg, cl, res, progress); err != nil {
 			return nil, err
 		}
 		return res, nil
 	}
 	topic := fmt.Sprintf("dowser.bench.%d", time.Now().UnixNano())
-	if err := kafka.EnsureTopics(ctx, brokers, cfg.Partitions, 1, topic, kafka.DLQTopic(topic)); err != nil {
+	if err := kafka.EnsureTopics(ctx, cl, cfg.Partitions, 1, topic, kafka.DLQTopic(topic)); err != nil {
 		return nil, err
 	}
 
 	// 1. Produce.
 	progress("producing %d demo events to %s", cfg.Events, topic)
 	start := time.Now()
-	bytes, err := produce(ctx, brokers, topic, cfg.Events)
+	bytes, err := produce(ctx, cl, topic, cfg.Events)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +161,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// 2. Raw consume.
 	runtime.GC()
 	start = time.Now()
-	n, err := kafka.DrainTopic(ctx, brokers, topic)
+	n, err := kafka.DrainTopic(ctx, cl, topic)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +177,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	runtime.GC()
-	eps, alerts, err := runPipeline(ctx, brokers, topic, cfg.Events, sigs)
+	eps, alerts, err := runPipeline(ctx, cl, topic, cfg.Events, sigs)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +216,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.DatabaseURL == "" || cfg.NewService == nil || cfg.E2EAlerts < 1 || cfg.E2EClients < 1 {
 		res.Notes = append(res.Notes, "e2e latency: not measured (no --database-url / DATABASE_URL)")
 	} else {
-		e2eLat, ws, err = endToEnd(ctx, cfg, brokers, progress)
+		e2eLat, ws, err = endToEnd(ctx, cfg, cl, progress)
 		if err != nil {
 			progress("e2e: %v", err)
 			res.Notes = append(res.Notes, "e2e latency: not measured: "+err.Error())
@@ -250,7 +260,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	progress("detector state: %.0f bytes a subject decoded, %.0f cold (%d subjects, %d signal-subject states)", per, cold, cfg.StateSubjects, pairs)
 
 	// 7. State at scale.
-	if err := scaleStage(ctx, cfg, brokers, res, progress); err != nil {
+	if err := scaleStage(ctx, cfg, cl, res, progress); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -258,7 +268,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 // scaleStage runs the state-at-scale stage when it is asked for and
 // possible, into res.
-func scaleStage(ctx context.Context, cfg Config, brokers []string, res *Result, progress func(string, ...any)) error {
+func scaleStage(ctx context.Context, cfg Config, cl kafka.Cluster, res *Result, progress func(string, ...any)) error {
 	switch {
 	case cfg.ScaleSubjects < 1:
 		res.Notes = append(res.Notes, "scale: not measured (--scale-subjects 0)")
@@ -270,7 +280,7 @@ func scaleStage(ctx context.Context, cfg Config, brokers []string, res *Result, 
 		res.Notes = append(res.Notes, "scale: not measured (a test binary cannot be started as `dowser serve`)")
 		return nil
 	}
-	scale, notes, err := runScale(ctx, cfg, brokers, progress)
+	scale, notes, err := runScale(ctx, cfg, cl, progress)
 	res.Notes = append(res.Notes, notes...)
 	if err != nil {
 		if ctx.Err() != nil {

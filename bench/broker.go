@@ -46,7 +46,7 @@ func startChildBroker(ctx context.Context, partitions int) (string, func(), erro
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		err := kafka.Ping(pctx, []string{addr})
+		err := kafka.Ping(pctx, kafka.Cluster{Brokers: []string{addr}})
 		cancel()
 		if err == nil {
 			return addr, stop, nil

@@ -54,10 +54,13 @@ type Service interface {
 type ServiceConfig struct {
 	DatabaseURL  string
 	KafkaBrokers []string
-	EventsTopic  string
-	AlertsTopic  string
-	GroupID      string
-	Partitions   int
+	// KafkaSecurity is how to reach KafkaBrokers; zero for the bench's
+	// own broker.
+	KafkaSecurity kafka.Security
+	EventsTopic   string
+	AlertsTopic   string
+	GroupID       string
+	Partitions    int
 }
 
 // endToEnd runs the whole service (cfg.NewService, on the given brokers
@@ -67,7 +70,7 @@ type ServiceConfig struct {
 // events a second with one probe in 50, and returns the latencies from
 // each probe's producer acknowledgement to its alert frame read by its
 // owner's client.
-func endToEnd(ctx context.Context, cfg Config, brokers []string, progress func(string, ...any)) (lat []time.Duration, ws *wsMemory, err error) {
+func endToEnd(ctx context.Context, cfg Config, cl kafka.Cluster, progress func(string, ...any)) (lat []time.Duration, ws *wsMemory, err error) {
 	dbURL, drop, err := postgres.CreateScratchDatabase(ctx, cfg.DatabaseURL, "dowser_bench_")
 	if err != nil {
 		return nil, nil, err
@@ -82,12 +85,13 @@ func endToEnd(ctx context.Context, cfg Config, brokers []string, progress func(s
 	}
 	stamp := strconv.FormatInt(time.Now().UnixNano(), 36)
 	scfg := ServiceConfig{
-		DatabaseURL:  dbURL,
-		KafkaBrokers: brokers,
-		EventsTopic:  "dowser.bench-e2e.events." + stamp,
-		AlertsTopic:  "dowser.bench-e2e.alerts." + stamp,
-		GroupID:      "dowser.bench-e2e." + stamp,
-		Partitions:   cfg.Partitions,
+		DatabaseURL:   dbURL,
+		KafkaBrokers:  cl.Brokers,
+		KafkaSecurity: cfg.KafkaSecurity,
+		EventsTopic:   "dowser.bench-e2e.events." + stamp,
+		AlertsTopic:   "dowser.bench-e2e.alerts." + stamp,
+		GroupID:       "dowser.bench-e2e." + stamp,
+		Partitions:    cfg.Partitions,
 	}
 	app, err := cfg.NewService(scfg)
 	if err != nil {
@@ -131,7 +135,7 @@ func endToEnd(ctx context.Context, cfg Config, brokers []string, progress func(s
 	// produced by 16 producers so that waiting for acknowledgements does
 	// not slow the pace.
 	progress("e2e: %0.f events/s, %d probes", cfg.E2ERate, probes)
-	p := kafka.NewProducer(brokers, scfg.EventsTopic)
+	p := kafka.NewProducer(cl, scfg.EventsTopic)
 	defer p.Close()
 	err = probeRun(ctx, p, cfg.E2ERate, 50, 0, probes, func(acct string, at time.Time) {
 		mu.Lock()

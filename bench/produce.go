@@ -31,9 +31,9 @@ func eventTime(i int) time.Time {
 }
 
 // produce produces n demo events and returns their total size.
-func produce(ctx context.Context, brokers []string, topic string, n int) (int64, error) {
+func produce(ctx context.Context, cl kafka.Cluster, topic string, n int) (int64, error) {
 	const chunk = 2000
-	p := kafka.NewProducer(brokers, topic)
+	p := kafka.NewProducer(cl, topic)
 	defer p.Close()
 	chunks := make(chan []kafka.Message, 8)
 	g, gctx := errgroup.WithContext(ctx)
@@ -117,10 +117,10 @@ func (h *partitionHandler) Checkpoint(ctx context.Context, nextOffset int64, fin
 // runPipeline runs the consumer over the topic from its start until it
 // has handled n events and returns the events a second from the first
 // partition assigned to the last event evaluated.
-func runPipeline(ctx context.Context, brokers []string, topic string, n int, sigs []*detector.Signal) (float64, int64, error) {
+func runPipeline(ctx context.Context, cl kafka.Cluster, topic string, n int, sigs []*detector.Signal) (float64, int64, error) {
 	proc := &processor{signals: sigs, target: int64(n), done: make(chan struct{})}
 	c, err := kafka.NewConsumer(kafka.Config{
-		Brokers: brokers, Topic: topic, GroupID: topic + ".bench",
+		Cluster: cl, Topic: topic, GroupID: topic + ".bench",
 		CheckpointInterval: 2 * time.Second,
 	}, proc, kafka.NewMetrics(prometheus.NewRegistry()))
 	if err != nil {

@@ -169,7 +169,7 @@ type scaleSample struct {
 
 // runScale is the state-at-scale stage: see docs/benchmarks.md. What it
 // could not measure is a note, an error only what stops it from starting.
-func runScale(ctx context.Context, cfg Config, brokers []string, progress func(string, ...any)) (*ScaleResult, []string, error) {
+func runScale(ctx context.Context, cfg Config, cl kafka.Cluster, progress func(string, ...any)) (*ScaleResult, []string, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.ScaleTimeout)
 	defer cancel()
 	stageStart := time.Now()
@@ -209,14 +209,14 @@ func runScale(ctx context.Context, cfg Config, brokers []string, progress func(s
 	defer db.Close()
 	stamp := strconv.FormatInt(time.Now().UnixNano(), 36)
 	topic := "dowser.bench-scale.events." + stamp
-	if err := kafka.EnsureTopics(ctx, brokers, cfg.ScalePartitions, 1, topic, kafka.DLQTopic(topic)); err != nil {
+	if err := kafka.EnsureTopics(ctx, cl, cfg.ScalePartitions, 1, topic, kafka.DLQTopic(topic)); err != nil {
 		return nil, nil, err
 	}
 
 	progress("scale: producing %d events (%d people in %d accounts: %d subjects) to %s",
 		res.Events, res.People, res.Accounts, traffic.subjects(res.Events), topic)
 	start := time.Now()
-	if err := produceScale(ctx, brokers, topic, traffic); err != nil {
+	if err := produceScale(ctx, cl, topic, traffic); err != nil {
 		return nil, nil, fmt.Errorf("producing the state-at-scale events: %w", err)
 	}
 	res.ProduceEPS = float64(res.Events) / time.Since(start).Seconds()
@@ -228,7 +228,7 @@ func runScale(ctx context.Context, cfg Config, brokers []string, progress func(s
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	serveArgs := []string{"--database-url", dbURL, "--kafka-brokers", strings.Join(brokers, ","),
+	serveArgs := []string{"--database-url", dbURL, "--kafka-brokers", strings.Join(cl.Brokers, ","),
 		"--events-topic", topic, "--alerts-topic", "dowser.bench-scale.alerts." + stamp, "--group-id", "dowser.bench-scale." + stamp,
 		"--partitions", strconv.Itoa(cfg.ScalePartitions), "--signals-poll", "200ms"}
 
@@ -315,7 +315,7 @@ func runScale(ctx context.Context, cfg Config, brokers []string, progress func(s
 	}
 
 	// Latency with every subject held.
-	p := kafka.NewProducer(brokers, topic)
+	p := kafka.NewProducer(cl, topic)
 	defer p.Close()
 	n := cfg.ScaleAlerts + cfg.ScaleAlerts/10 // probe accounts a measurement uses
 	if lat, err := scaleLatency(ctx, cfg, child.addr, p, probe, 0, progress); err != nil {
@@ -363,9 +363,9 @@ func runScale(ctx context.Context, cfg Config, brokers []string, progress func(s
 
 // produceScale produces the traffic's events, encoded by two goroutines
 // and sent by eight producers.
-func produceScale(ctx context.Context, brokers []string, topic string, t *scaleTraffic) error {
+func produceScale(ctx context.Context, cl kafka.Cluster, topic string, t *scaleTraffic) error {
 	const chunk = 4000
-	p := kafka.NewProducer(brokers, topic)
+	p := kafka.NewProducer(cl, topic)
 	defer p.Close()
 	type work struct{ from, to int }
 	todo := make(chan work)

@@ -16,7 +16,8 @@ import (
 // Config is what a Broadcaster needs: where the alerts topic is, how it is
 // created, and its collaborators.
 type Config struct {
-	Brokers []string
+	// Kafka is the cluster of the alerts topic.
+	Kafka kafka.Cluster
 	// Topic is the alerts topic (--alerts-topic).
 	Topic string
 	// Partitions, Replication and Retention apply when EnsureTopic creates
@@ -80,13 +81,13 @@ func New(ctx context.Context, cfg Config) (*Broadcaster, error) {
 	if cfg.TombstonesEvery <= 0 {
 		cfg.TombstonesEvery = time.Second
 	}
-	tail, err := kafka.NewTailer(ctx, cfg.Brokers, cfg.Topic, cfg.Logger)
+	tail, err := kafka.NewTailer(ctx, cfg.Kafka, cfg.Topic, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
 	return &Broadcaster{
 		cfg: cfg, log: cfg.Logger, tail: tail,
-		producer:  kafka.NewProducer(cfg.Brokers, cfg.Topic),
+		producer:  kafka.NewProducer(cfg.Kafka, cfg.Topic),
 		toPublish: make(chan dowser.SavedAlert, publishQueue),
 	}, nil
 }

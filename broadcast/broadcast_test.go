@@ -11,6 +11,7 @@ import (
 	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/broadcast"
 	"github.com/dowserhq/dowser/broker"
+	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -79,7 +80,7 @@ func TestPublishedAlertReachesTheHubThroughTheTopic(t *testing.T) {
 	store := &fakeStore{tombstones: []string{"al-erased"}, marked: make(chan struct{}, 16), tombstoned: make(chan struct{}, 16)}
 	hub := &fakeHub{new: make(chan struct{}, 16)}
 	cfg := broadcast.Config{
-		Brokers: b.Brokers(), Topic: "alerts", Partitions: 2, Replication: 1,
+		Kafka: kafka.Cluster{Brokers: b.Brokers()}, Topic: "alerts", Partitions: 2, Replication: 1,
 		RelayEvery: 50 * time.Millisecond, TombstonesEvery: 50 * time.Millisecond,
 		Outbox: store, Erasures: store, Hub: hub, Logger: slog.New(slog.DiscardHandler),
 	}

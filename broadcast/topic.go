@@ -21,7 +21,7 @@ func EnsureTopic(ctx context.Context, cfg Config) error {
 	// Compaction and retention only touch closed segments: roll them at
 	// least hourly so an erased alert leaves within about an hour.
 	segment := min(retention, time.Hour.Milliseconds())
-	have, err := kafka.EnsureTopicConfigured(ctx, cfg.Brokers, cfg.Topic, cfg.Partitions, cfg.Replication, map[string]string{
+	have, err := kafka.EnsureTopicConfigured(ctx, cfg.Kafka, cfg.Topic, cfg.Partitions, cfg.Replication, map[string]string{
 		"cleanup.policy": "compact,delete",
 		"retention.ms":   strconv.FormatInt(retention, 10),
 		"segment.ms":     strconv.FormatInt(segment, 10),

@@ -8,12 +8,14 @@
 package broker
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Config configures the embedded broker.
@@ -27,6 +29,44 @@ type Config struct {
 	Partitions int
 	// Logger receives the broker's start-up line; nil discards it.
 	Logger *slog.Logger
+	// TLS, when set, makes the broker accept TLS connections only (tests
+	// of clusters that ask for it).
+	TLS *tls.Config
+	// Users, when there are any, turn SASL on: a client must sign in as
+	// one of them (tests of clusters that ask for credentials).
+	Users []User
+}
+
+// User is a SASL user of the broker.
+type User struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	Mechanism, Name, Password string
+	// Grants, when not nil, are all this user may do: ACLs are then
+	// checked, and a user with nil Grants may do anything.
+	Grants []Grant
+}
+
+// Grant allows a user one operation on a resource.
+type Grant struct {
+	// Resource is "topic", "group" or "cluster".
+	Resource string
+	// Name is the topic's or group's name, "kafka-cluster" for the cluster.
+	Name string
+	// Operation is "read", "write", "create", "describe",
+	// "describeconfigs" or "all".
+	Operation string
+}
+
+func (g Grant) acl() (kfake.ACL, error) {
+	res := map[string]kmsg.ACLResourceType{"topic": kmsg.ACLResourceTypeTopic, "group": kmsg.ACLResourceTypeGroup, "cluster": kmsg.ACLResourceTypeCluster}[g.Resource]
+	op := map[string]kmsg.ACLOperation{
+		"read": kmsg.ACLOperationRead, "write": kmsg.ACLOperationWrite, "create": kmsg.ACLOperationCreate,
+		"describe": kmsg.ACLOperationDescribe, "describeconfigs": kmsg.ACLOperationDescribeConfigs, "all": kmsg.ACLOperationAll,
+	}[g.Operation]
+	if res == 0 || op == 0 {
+		return kfake.ACL{}, fmt.Errorf("grant %s %s on %s: unknown resource or operation", g.Operation, g.Name, g.Resource)
+	}
+	return kfake.ACL{Resource: res, Name: g.Name, Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: op, Allow: true}, nil
 }
 
 // Broker is a running embedded broker.
@@ -62,6 +102,26 @@ func Start(cfg Config) (*Broker, error) {
 	if cfg.Dir != "" {
 		opts = append(opts, kfake.DataDir(cfg.Dir))
 	}
+	if cfg.TLS != nil {
+		opts = append(opts, kfake.TLS(cfg.TLS))
+	}
+	if len(cfg.Users) > 0 {
+		opts = append(opts, kfake.EnableSASL())
+		for _, u := range cfg.Users {
+			if u.Grants == nil {
+				opts = append(opts, kfake.Superuser(u.Mechanism, u.Name, u.Password))
+				continue
+			}
+			acls := make([]kfake.ACL, len(u.Grants))
+			for i, g := range u.Grants {
+				var err error
+				if acls[i], err = g.acl(); err != nil {
+					return nil, err
+				}
+			}
+			opts = append(opts, kfake.EnableACLs(), kfake.User(u.Mechanism, u.Name, u.Password, acls...))
+		}
+	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("starting embedded kafka broker: %w", err)
@@ -80,6 +140,15 @@ func (b *Broker) Addr() string { return b.addr }
 
 // Brokers is Addr as a bootstrap list.
 func (b *Broker) Brokers() []string { return strings.Split(b.addr, ",") }
+
+// OnSASLAuthenticate calls fn on each SASL authentication a client
+// attempts, before the broker answers it (tests count them).
+func (b *Broker) OnSASLAuthenticate(fn func()) {
+	b.cluster.ControlKey(int16(kmsg.SASLAuthenticate), func(kmsg.Request) (kmsg.Response, error, bool) {
+		fn()
+		return nil, nil, false
+	})
+}
 
 // Close stops the broker, flushing persisted state.
 func (b *Broker) Close() { b.cluster.Close() }

@@ -15,11 +15,11 @@ import (
 // RunTraffic produces rate events a second of the demo's traffic to topic,
 // keyed as every event is, until ctx ends. A failed produce is logged and
 // the traffic goes on: the demo keeps running while the broker recovers.
-func RunTraffic(ctx context.Context, brokers []string, topic string, rate float64, log *slog.Logger) error {
+func RunTraffic(ctx context.Context, cl kafka.Cluster, topic string, rate float64, log *slog.Logger) error {
 	if rate <= 0 {
 		return nil
 	}
-	p := kafka.NewProducer(brokers, topic)
+	p := kafka.NewProducer(cl, topic)
 	defer p.Close()
 	t := NewTraffic(uint64(time.Now().UnixNano()), 0)
 	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))

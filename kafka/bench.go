@@ -16,8 +16,8 @@ import (
 // in parallel, and discards the messages: the raw consume rate `dowser
 // bench` compares the pipeline with. It returns the messages read. The
 // readers are set as the Consumer's are (no consumer group).
-func DrainTopic(ctx context.Context, brokers []string, topic string) (messages int64, err error) {
-	h, err := OpenHistory(ctx, brokers, topic, time.Time{})
+func DrainTopic(ctx context.Context, cl Cluster, topic string) (messages int64, err error) {
+	h, err := OpenHistory(ctx, cl, topic, time.Time{})
 	if err != nil {
 		return 0, err
 	}
@@ -29,7 +29,8 @@ func DrainTopic(ctx context.Context, brokers []string, topic string) (messages i
 		}
 		g.Go(func() error {
 			r := kafkago.NewReader(kafkago.ReaderConfig{
-				Brokers:   brokers,
+				Brokers:   cl.Brokers,
+				Dialer:    cl.dialer(),
 				Topic:     topic,
 				Partition: pr.Partition,
 				MinBytes:  1,

@@ -90,7 +90,8 @@ type Processor interface {
 
 // Config configures a Consumer.
 type Config struct {
-	Brokers []string
+	// Cluster is where the topics are, and how to reach it.
+	Cluster Cluster
 	// Topic is the events topic; its dead-letter topic is Topic + ".dlq".
 	Topic string
 	// DeadLetterTopic, when set, replaces Topic + ".dlq": the detector
@@ -128,7 +129,7 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() error {
-	if len(c.Brokers) == 0 {
+	if len(c.Cluster.Brokers) == 0 {
 		return errors.New("kafka: no brokers configured")
 	}
 	if c.Topic == "" {
@@ -353,9 +354,12 @@ type Consumer struct {
 	cfg     Config
 	proc    Processor
 	metrics *Metrics
-	dlq     *kafkago.Writer
+	dlq     *Producer
 
 	assignment atomic.Pointer[Assignment]
+	// denied is the refusal (ErrDenied) that keeps the consumer out of
+	// its group, nil while none does: Joined reports it.
+	denied atomic.Pointer[error]
 }
 
 // Assignment is the set of partitions this member owns in one group
@@ -389,14 +393,9 @@ func NewConsumer(cfg Config, proc Processor, metrics *Metrics) (*Consumer, error
 		cfg:     cfg,
 		proc:    proc,
 		metrics: metrics,
-		dlq: &kafkago.Writer{
-			Addr:         kafkago.TCP(cfg.Brokers...),
-			Topic:        cfg.DeadLetterTopic,
-			Balancer:     &kafkago.Hash{},
-			BatchTimeout: 5 * time.Millisecond,
-			RequiredAcks: kafkago.RequireAll,
-		},
+		dlq:     NewProducer(cfg.Cluster, cfg.DeadLetterTopic),
 	}
+	c.dlq.w.BatchTimeout = 5 * time.Millisecond
 	c.assign(0, nil)
 	return c, nil
 }
@@ -406,7 +405,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 	defer c.dlq.Close()
 	group, err := kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
 		ID:                     c.cfg.GroupID,
-		Brokers:                c.cfg.Brokers,
+		Brokers:                c.cfg.Cluster.Brokers,
+		Dialer:                 c.cfg.Cluster.dialer(),
 		Topics:                 []string{c.cfg.Topic},
 		StartOffset:            kafkago.FirstOffset,
 		HeartbeatInterval:      time.Second,
@@ -429,6 +429,13 @@ func (c *Consumer) Run(ctx context.Context) error {
 	defer lagDone.Wait()
 	defer stopLag()
 
+	// A refusal (credentials, ACLs) is retried slowly, the wait doubling
+	// up to a minute, each with an error line: kafka-go's group waits for
+	// this loop before it tries again, so no connection storm.
+	denials := backoff.NewExponentialBackOff()
+	denials.InitialInterval = time.Second
+	denials.MaxInterval = time.Minute
+	denials.MaxElapsedTime = 0
 	for {
 		// The assignment stays as it is while Next waits for the next
 		// generation: kafka-go has no revoke callback to say otherwise.
@@ -437,9 +444,28 @@ func (c *Consumer) Run(ctx context.Context) error {
 			if ctx.Err() != nil || errors.Is(err, kafkago.ErrGroupClosed) {
 				return nil
 			}
-			c.cfg.Logger.Warn("consumer group generation failed; rejoining", "err", err)
+			need := "Read on group " + c.cfg.GroupID
+			if errors.Is(err, kafkago.TopicAuthorizationFailed) {
+				need = "Read on topic " + c.cfg.Topic
+			}
+			err = explain(err, need)
+			if !errors.Is(err, ErrDenied) {
+				c.cfg.Logger.Warn("consumer group generation failed; rejoining", "err", err)
+				continue
+			}
+			err = fmt.Errorf("joining consumer group %s on topic %s: %w", c.cfg.GroupID, c.cfg.Topic, err)
+			c.denied.Store(&err)
+			wait := denials.NextBackOff()
+			c.cfg.Logger.Error("kafka refused the consumer; trying again later", "err", err, "in", wait.Round(time.Second))
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(wait):
+			}
 			continue
 		}
+		denials.Reset()
+		c.denied.Store(nil)
 		assigned := gen.Assignments[c.cfg.Topic]
 		parts := make([]int, len(assigned))
 		for i, a := range assigned {
@@ -502,7 +528,8 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafkago.Generation
 		prog.lagState.position.Store(offset)
 	}
 	r := kafkago.NewReader(kafkago.ReaderConfig{
-		Brokers:   c.cfg.Brokers,
+		Brokers:   c.cfg.Cluster.Brokers,
+		Dialer:    c.cfg.Cluster.dialer(),
 		Topic:     c.cfg.Topic,
 		Partition: partition,
 		MinBytes:  1,
@@ -601,7 +628,7 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafkago.Generation
 				quietSince = time.Since(clock)
 				continue
 			}
-			return fmt.Errorf("reading partition %d: %w", partition, err)
+			return fmt.Errorf("reading partition %d: %w", partition, explain(err, "Read on topic "+c.cfg.Topic))
 		}
 		consumed.Inc()
 		// The message counts as lag until it is done, however long its
@@ -815,11 +842,11 @@ func (c *Consumer) deadLetter(ctx context.Context, msg kafkago.Message, reason s
 func (c *Consumer) writeDeadLetter(ctx context.Context, m kafkago.Message, p *progress) error {
 	for {
 		err := c.retry(ctx, "writing to dead-letter topic", p, func() error {
-			err := c.dlq.WriteMessages(ctx, m)
+			err := c.dlq.w.WriteMessages(ctx, m)
 			if refused(err) {
 				return backoff.Permanent(err)
 			}
-			return err
+			return c.cfg.Cluster.explain(ctx, err, "Write on topic "+c.cfg.DeadLetterTopic)
 		})
 		if err == nil || !refused(err) {
 			return err
@@ -827,7 +854,9 @@ func (c *Consumer) writeDeadLetter(ctx context.Context, m kafkago.Message, p *pr
 		if !shrink(&m, c.cfg.MaxEventBytes) {
 			// Nothing left to cut: wait like for any other failure, as a
 			// visible stall, rather than lose the message.
-			return c.retry(ctx, "writing to dead-letter topic", p, func() error { return c.dlq.WriteMessages(ctx, m) })
+			return c.retry(ctx, "writing to dead-letter topic", p, func() error {
+				return c.cfg.Cluster.explain(ctx, c.dlq.w.WriteMessages(ctx, m), "Write on topic "+c.cfg.DeadLetterTopic)
+			})
 		}
 		c.cfg.Logger.Warn("dead-letter copy refused; writing it cut down", "partition", p.partition, "offset", p.offset.Load(),
 			"value_bytes", len(m.Value), "headers", len(m.Headers), "err", err)

@@ -125,7 +125,7 @@ func TestConsumer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const topic = "events"
-	if err := kafka.EnsureTopics(ctx, b.Brokers(), 1, 1, topic, kafka.DLQTopic(topic)); err != nil {
+	if err := kafka.EnsureTopics(ctx, kafka.Cluster{Brokers: b.Brokers()}, 1, 1, topic, kafka.DLQTopic(topic)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -146,7 +146,7 @@ func TestConsumer(t *testing.T) {
 		}
 		values = append(values, v)
 	}
-	p := kafka.NewProducer(b.Brokers(), topic)
+	p := kafka.NewProducer(kafka.Cluster{Brokers: b.Brokers()}, topic)
 	defer p.Close()
 	for _, v := range values {
 		if err := p.Produce(ctx, kafka.Message{Key: []byte("acme"), Value: v}); err != nil {
@@ -159,7 +159,7 @@ func TestConsumer(t *testing.T) {
 	rec.openFails = 2
 	var logs lockedBuffer
 	c, err := kafka.NewConsumer(kafka.Config{
-		Brokers: b.Brokers(), Topic: topic, MaxEventBytes: 1 << 10,
+		Cluster: kafka.Cluster{Brokers: b.Brokers()}, Topic: topic, MaxEventBytes: 1 << 10,
 		CheckpointInterval: 300 * time.Millisecond, MaxWait: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 	}, rec, kafka.NewMetrics(prometheus.NewRegistry()))
 	if err != nil {
@@ -249,10 +249,10 @@ func BenchmarkConsumer(b *testing.B) {
 	b.Cleanup(br.Close)
 	ctx := context.Background()
 	const topic = "bench"
-	if err := kafka.EnsureTopics(ctx, br.Brokers(), partitions, 1, topic, kafka.DLQTopic(topic)); err != nil {
+	if err := kafka.EnsureTopics(ctx, kafka.Cluster{Brokers: br.Brokers()}, partitions, 1, topic, kafka.DLQTopic(topic)); err != nil {
 		b.Fatal(err)
 	}
-	p := kafka.NewProducer(br.Brokers(), topic)
+	p := kafka.NewProducer(kafka.Cluster{Brokers: br.Brokers()}, topic)
 	batch := make([]kafka.Message, 0, 5000)
 	for i := range n {
 		account := fmt.Sprintf("acct-%d", i%50)
@@ -269,13 +269,13 @@ func BenchmarkConsumer(b *testing.B) {
 	var drainEPS, consumeEPS float64
 	for i := 0; b.Loop(); i++ {
 		start := time.Now()
-		if _, err := kafka.DrainTopic(ctx, br.Brokers(), topic); err != nil {
+		if _, err := kafka.DrainTopic(ctx, kafka.Cluster{Brokers: br.Brokers()}, topic); err != nil {
 			b.Fatal(err)
 		}
 		drainEPS += n / time.Since(start).Seconds()
 
 		proc := &countingProcessor{target: n, done: make(chan struct{})}
-		c, err := kafka.NewConsumer(kafka.Config{Brokers: br.Brokers(), Topic: topic, GroupID: fmt.Sprintf("bench-%d", i)},
+		c, err := kafka.NewConsumer(kafka.Config{Cluster: kafka.Cluster{Brokers: br.Brokers()}, Topic: topic, GroupID: fmt.Sprintf("bench-%d", i)},
 			proc, kafka.NewMetrics(prometheus.NewRegistry()))
 		if err != nil {
 			b.Fatal(err)

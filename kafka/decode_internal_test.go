@@ -16,7 +16,7 @@ const benchEnvelope = `{"id":"evt-8c1f5e2a9b3d4c70","type":"page_view","time":"2
 // schema.Decoder: the format lookup must cost the hot path next to
 // nothing.
 func BenchmarkDecodeEnvelope(b *testing.B) {
-	c := &Consumer{cfg: Config{Brokers: []string{"x"}, Topic: "t"}}
+	c := &Consumer{cfg: Config{Cluster: Cluster{Brokers: []string{"x"}}, Topic: "t"}}
 	if err := c.cfg.setDefaults(); err != nil {
 		b.Fatal(err)
 	}

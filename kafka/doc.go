@@ -11,7 +11,13 @@
 //     alerts topic, on every instance);
 //   - [OpenHistory] reads a topic's newest messages (signal previews and
 //     backtests), and [DrainTopic] a whole topic (benchmarks);
-//   - [EnsureTopics] and [EnsureTopicConfigured] create topics.
+//   - [EnsureTopics] and [EnsureTopicConfigured] create topics, and
+//     [CheckTopics] checks them for a principal that may not.
+//
+// Every connection goes through a [Cluster]: the brokers, and the TLS and
+// SASL settings [Connect] makes of a [Security]. A refused credential,
+// certificate or ACL is an error wrapping [ErrDenied] that says what to
+// check or grant.
 //
 // It is the only package that imports github.com/segmentio/kafka-go.
 // It imports only: formats, schema.

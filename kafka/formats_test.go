@@ -27,7 +27,7 @@ func TestConsumerReadsTheSourceFormat(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const topic = "segment"
-	if err := kafka.EnsureTopics(ctx, b.Brokers(), 1, 1, topic, kafka.DLQTopic(topic)); err != nil {
+	if err := kafka.EnsureTopics(ctx, kafka.Cluster{Brokers: b.Brokers()}, 1, 1, topic, kafka.DLQTopic(topic)); err != nil {
 		t.Fatal(err)
 	}
 	hdr := func(kv ...string) []kafka.Header {
@@ -54,7 +54,7 @@ func TestConsumerReadsTheSourceFormat(t *testing.T) {
 		{Value: []byte(`{}`), Headers: hdr(kafka.HeaderFormat, "csv")},
 		{Value: []byte(`{"user_id":"u-3"}`), Headers: ce("")},
 	}
-	p := kafka.NewProducer(b.Brokers(), topic)
+	p := kafka.NewProducer(kafka.Cluster{Brokers: b.Brokers()}, topic)
 	defer p.Close()
 	for _, m := range msgs {
 		m.Key = []byte("k")
@@ -69,7 +69,7 @@ func TestConsumerReadsTheSourceFormat(t *testing.T) {
 	}
 	rec := newRecorder()
 	c, err := kafka.NewConsumer(kafka.Config{
-		Brokers: b.Brokers(), Topic: topic, Source: src,
+		Cluster: kafka.Cluster{Brokers: b.Brokers()}, Topic: topic, Source: src,
 		CheckpointInterval: 300 * time.Millisecond, MaxWait: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
 	}, rec, kafka.NewMetrics(prometheus.NewRegistry()))
 	if err != nil {
@@ -133,7 +133,7 @@ func TestConsumerReadsTheSourceFormat(t *testing.T) {
 // source topic is read.
 func TestConsumerRefusesAnotherSourceTopic(t *testing.T) {
 	src, _ := formats.NewSource(formats.SourceConfig{Topic: "web", Format: formats.Segment})
-	_, err := kafka.NewConsumer(kafka.Config{Brokers: []string{"127.0.0.1:1"}, Topic: "events", Source: src}, newRecorder(), kafka.NewMetrics(prometheus.NewRegistry()))
+	_, err := kafka.NewConsumer(kafka.Config{Cluster: kafka.Cluster{Brokers: []string{"127.0.0.1:1"}}, Topic: "events", Source: src}, newRecorder(), kafka.NewMetrics(prometheus.NewRegistry()))
 	if err == nil {
 		t.Fatal("NewConsumer accepted a source of another topic")
 	}

@@ -16,7 +16,7 @@ import (
 // partition's end when [OpenHistory] looked. Messages produced later are
 // not part of it.
 type History struct {
-	brokers []string
+	cluster Cluster
 	topic   string
 	// Ranges are the partitions, in ascending order, with their offsets.
 	Ranges []PartitionRange
@@ -41,14 +41,15 @@ type PartitionRange struct {
 // when from is zero) and the current end offset. Timestamps are the
 // messages' Kafka timestamps (producer or broker time, by the topic's
 // configuration), not the events' own times.
-func OpenHistory(ctx context.Context, brokers []string, topic string, from time.Time) (*History, error) {
-	if len(brokers) == 0 {
+func OpenHistory(ctx context.Context, cl Cluster, topic string, from time.Time) (*History, error) {
+	if len(cl.Brokers) == 0 {
 		return nil, errors.New("kafka: no brokers configured")
 	}
-	client := &kafkago.Client{Addr: kafkago.TCP(brokers...), Timeout: 10 * time.Second}
+	client, done := cl.client(10 * time.Second)
+	defer done()
 	meta, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		return nil, fmt.Errorf("reading metadata of topic %s: %w", topic, err)
+		return nil, fmt.Errorf("reading metadata of topic %s: %w", topic, cl.explain(ctx, err, "Describe on topic "+topic))
 	}
 	var parts []int
 	for _, t := range meta.Topics {
@@ -56,7 +57,7 @@ func OpenHistory(ctx context.Context, brokers []string, topic string, from time.
 			continue
 		}
 		if t.Error != nil {
-			return nil, fmt.Errorf("topic %s: %w", topic, t.Error)
+			return nil, fmt.Errorf("topic %s: %w", topic, cl.explain(ctx, t.Error, "Describe on topic "+topic))
 		}
 		for _, p := range t.Partitions {
 			parts = append(parts, p.ID)
@@ -85,7 +86,7 @@ func OpenHistory(ctx context.Context, brokers []string, topic string, from time.
 	if err != nil {
 		return nil, fmt.Errorf("listing offsets of %s at %s: %w", topic, from.Format(time.RFC3339), err)
 	}
-	h := &History{brokers: brokers, topic: topic, Idle: 10 * time.Second}
+	h := &History{cluster: cl, topic: topic, Idle: 10 * time.Second}
 	byPart := map[int]*PartitionRange{}
 	for _, p := range parts {
 		h.Ranges = append(h.Ranges, PartitionRange{Partition: p})
@@ -155,7 +156,8 @@ func (h *History) Read(ctx context.Context, fn func(partition int, offset int64,
 
 func (h *History) readPartition(ctx context.Context, pr PartitionRange, fn func(partition int, offset int64, value []byte) error) error {
 	r := kafkago.NewReader(kafkago.ReaderConfig{
-		Brokers:   h.brokers,
+		Brokers:   h.cluster.Brokers,
+		Dialer:    h.cluster.dialer(),
 		Topic:     h.topic,
 		Partition: pr.Partition,
 		MinBytes:  1,

@@ -23,7 +23,7 @@ func TestHistory(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	const topic = "history"
-	if err := kafka.EnsureTopics(ctx, b.Brokers(), 3, 1, topic); err != nil {
+	if err := kafka.EnsureTopics(ctx, kafka.Cluster{Brokers: b.Brokers()}, 3, 1, topic); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
@@ -50,7 +50,7 @@ func TestHistory(t *testing.T) {
 		conn.Close()
 	}
 
-	h, err := kafka.OpenHistory(ctx, b.Brokers(), topic, now.Add(-7*24*time.Hour))
+	h, err := kafka.OpenHistory(ctx, kafka.Cluster{Brokers: b.Brokers()}, topic, now.Add(-7*24*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestHistory(t *testing.T) {
 		t.Errorf("Incomplete = %v, want none", h.Incomplete)
 	}
 
-	all, err := kafka.OpenHistory(ctx, b.Brokers(), topic, time.Time{})
+	all, err := kafka.OpenHistory(ctx, kafka.Cluster{Brokers: b.Brokers()}, topic, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestHistory(t *testing.T) {
 		t.Errorf("Read with a failing fn = %v after %d calls, want %v after 2", err, n, stop)
 	}
 
-	if _, err := kafka.OpenHistory(ctx, b.Brokers(), "no-such-topic", now); err == nil {
+	if _, err := kafka.OpenHistory(ctx, kafka.Cluster{Brokers: b.Brokers()}, "no-such-topic", now); err == nil {
 		t.Error("OpenHistory of a missing topic: no error")
 	}
 }

@@ -86,9 +86,8 @@ func (l lagCollector) Collect(ch chan<- prometheus.Metric) {
 // figures (dowser_consumer_lag_age_seconds grows) and is logged at most
 // once a minute.
 func (c *Consumer) watchLag(ctx context.Context) {
-	tr := &kafkago.Transport{}
-	defer tr.CloseIdleConnections()
-	client := &kafkago.Client{Addr: kafkago.TCP(c.cfg.Brokers...), Transport: tr}
+	client, done := c.cfg.Cluster.client(0)
+	defer done()
 	now := time.Now()
 	c.metrics.lagRefreshed.Store(&now)
 	t := time.NewTicker(c.cfg.LagInterval)

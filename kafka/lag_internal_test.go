@@ -48,7 +48,7 @@ func TestRefreshLagFailureKeepsTheLastFigures(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now
 	m := NewMetrics(prometheus.NewRegistry())
-	c, err := NewConsumer(Config{Brokers: []string{addr}, Topic: "events"}, nil, m)
+	c, err := NewConsumer(Config{Cluster: Cluster{Brokers: []string{addr}}, Topic: "events"}, nil, m)
 	if err != nil {
 		t.Fatal(err)
 	}

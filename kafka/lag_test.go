@@ -67,7 +67,7 @@ func testConsumerLagWhileStuck(t *testing.T, stuck string) {
 	brokers := startPoisonBroker(t, topic, 1<<20)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	p := kafka.NewProducer(brokers, topic)
+	p := kafka.NewProducer(kafka.Cluster{Brokers: brokers}, topic)
 	defer p.Close()
 	if err := p.Produce(ctx, kafka.Message{Key: []byte("acme"), Value: testEvent("acme", 0)}); err != nil {
 		t.Fatal(err)
@@ -83,7 +83,7 @@ func testConsumerLagWhileStuck(t *testing.T, stuck string) {
 		backlog = more
 	}
 	reg := prometheus.NewRegistry()
-	runConsumer(t, kafka.Config{Brokers: brokers, Topic: topic, MaxWait: 50 * time.Millisecond,
+	runConsumer(t, kafka.Config{Cluster: kafka.Cluster{Brokers: brokers}, Topic: topic, MaxWait: 50 * time.Millisecond,
 		CheckpointInterval: 100 * time.Millisecond, LagInterval: 100 * time.Millisecond}, h, reg)
 	select {
 	case <-h.blocked:

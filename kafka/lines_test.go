@@ -12,7 +12,7 @@ import (
 // A line that is not a valid event is refused by its line number before
 // anything is sent (the producer's broker is never dialled).
 func TestProduceLinesNamesTheBadLine(t *testing.T) {
-	p := kafka.NewProducer([]string{"127.0.0.1:1"}, "events")
+	p := kafka.NewProducer(kafka.Cluster{Brokers: []string{"127.0.0.1:1"}}, "events")
 	defer p.Close()
 	n, err := p.ProduceLines(context.Background(), strings.NewReader("\n{\"not\": \"an event\"}\n"), "stdin", false, nil)
 	if n != 0 || err == nil || !strings.HasPrefix(err.Error(), "line 2: ") {
@@ -24,7 +24,7 @@ func TestProduceLinesNamesTheBadLine(t *testing.T) {
 // cannot be mapped is refused by its line and its own field, before
 // anything is sent.
 func TestProduceLinesValidatesTheFormat(t *testing.T) {
-	p := kafka.NewProducer([]string{"127.0.0.1:1"}, "events")
+	p := kafka.NewProducer(kafka.Cluster{Brokers: []string{"127.0.0.1:1"}}, "events")
 	defer p.Close()
 	m, err := formats.NewMapping(formats.Segment, nil)
 	if err != nil {

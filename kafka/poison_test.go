@@ -125,7 +125,7 @@ func TestConsumerDeadLettersPermanentFailuresAndTruncatesRefusedCopies(t *testin
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	large := []byte(`{"pad":"` + strings.Repeat("x", 5000) + `"}`)
-	p := kafka.NewProducer(brokers, topic)
+	p := kafka.NewProducer(kafka.Cluster{Brokers: brokers}, topic)
 	defer p.Close()
 	for _, v := range [][]byte{testEvent("acme", 0), testEvent("acme", 1), large, testEvent("acme", 3)} {
 		if err := p.Produce(ctx, kafka.Message{Key: []byte("acme"), Value: v}); err != nil {
@@ -141,7 +141,7 @@ func TestConsumerDeadLettersPermanentFailuresAndTruncatesRefusedCopies(t *testin
 		}
 		return nil
 	}}
-	runConsumer(t, kafka.Config{Brokers: brokers, Topic: topic, MaxEventBytes: 1 << 10, MaxWait: 50 * time.Millisecond}, proc, prometheus.NewRegistry())
+	runConsumer(t, kafka.Config{Cluster: kafka.Cluster{Brokers: brokers}, Topic: topic, MaxEventBytes: 1 << 10, MaxWait: 50 * time.Millisecond}, proc, prometheus.NewRegistry())
 	proc.awaitHandled(t, "evt-acme-3")
 	proc.mu.Lock()
 	handled, tries := proc.handled, proc.tries
@@ -192,7 +192,7 @@ func TestConsumerReportsAStalledPartition(t *testing.T) {
 	brokers := startPoisonBroker(t, topic, 1<<20)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	p := kafka.NewProducer(brokers, topic)
+	p := kafka.NewProducer(kafka.Cluster{Brokers: brokers}, topic)
 	defer p.Close()
 	for i := range 3 {
 		if err := p.Produce(ctx, kafka.Message{Key: []byte("acme"), Value: testEvent("acme", i)}); err != nil {
@@ -212,7 +212,7 @@ func TestConsumerReportsAStalledPartition(t *testing.T) {
 		}
 	}}
 	reg := prometheus.NewRegistry()
-	c := runConsumer(t, kafka.Config{Brokers: brokers, Topic: topic, MaxWait: 50 * time.Millisecond, StallThreshold: 200 * time.Millisecond}, proc, reg)
+	c := runConsumer(t, kafka.Config{Cluster: kafka.Cluster{Brokers: brokers}, Topic: topic, MaxWait: 50 * time.Millisecond, StallThreshold: 200 * time.Millisecond}, proc, reg)
 	gauge := func(name string) float64 {
 		mfs, err := reg.Gather()
 		if err != nil {

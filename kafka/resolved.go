@@ -11,9 +11,11 @@ import (
 // holds a partial batch until its timeout even when the caller waits, so
 // the timeout here is 100 µs rather than NewProducer's 2 ms, and a batch
 // holds up to 1,000 messages a partition.
-func NewBatchProducer(brokers []string, topic string) *Producer {
-	return &Producer{w: &kafkago.Writer{
-		Addr:         kafkago.TCP(brokers...),
+func NewBatchProducer(cl Cluster, topic string) *Producer {
+	tr := cl.transport()
+	return &Producer{tr: tr, cl: cl, w: &kafkago.Writer{
+		Addr:         kafkago.TCP(cl.Brokers...),
+		Transport:    tr,
 		Topic:        topic,
 		Balancer:     &kafkago.Hash{},
 		BatchTimeout: 100 * time.Microsecond,

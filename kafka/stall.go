@@ -31,6 +31,9 @@ func (c *Consumer) StalledReport() []string {
 // that joined but owns no partitions (more instances than partitions) is
 // still of use, serving websockets.
 func (c *Consumer) Joined(context.Context) error {
+	if err := c.denied.Load(); err != nil {
+		return *err
+	}
 	if c.Assignment().Generation == 0 {
 		return errors.New("not yet a member of consumer group " + c.cfg.GroupID)
 	}

@@ -15,7 +15,8 @@ import (
 // Signal runs the backtest of a signal over the events topic's recent
 // history, for the console's "what would this have fired" preview.
 type Signal struct {
-	Brokers []string
+	// Kafka is the cluster of the events topic.
+	Kafka kafka.Cluster
 	// Topic is the events topic.
 	Topic string
 	Store AccountOwners
@@ -81,7 +82,7 @@ func (p Signal) Preview(parent context.Context, sig *detector.Signal, since time
 			return nil
 		},
 	})
-	history, err := kafka.OpenHistory(ctx, p.Brokers, p.Topic, time.Now().Add(-since))
+	history, err := kafka.OpenHistory(ctx, p.Kafka, p.Topic, time.Now().Add(-since))
 	if err != nil {
 		return nil, err
 	}

@@ -41,6 +41,7 @@ type App struct {
 	// Set before ready is closed.
 	httpAddr string
 	brokers  []string
+	cluster  kafka.Cluster
 	pipe     *pipeline.Pipeline
 	consumer *kafka.Consumer
 	store    *postgres.Store
@@ -70,6 +71,10 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 	}
 	if !(cfg.CompactionDuty > 0 && cfg.CompactionDuty <= 1) {
 		return nil, fmt.Errorf("--compaction-duty: %v must be above 0 and at most 1", cfg.CompactionDuty)
+	}
+	// Checked before connecting to anything; files are read again at Run.
+	if _, err := cfg.Kafka.security(); err != nil {
+		return nil, err
 	}
 	if cfg.Partitions < 1 {
 		return nil, fmt.Errorf("--partitions: %d must be at least 1", cfg.Partitions)
@@ -145,7 +150,9 @@ func retryForever(ctx context.Context, log *slog.Logger, what string, op func() 
 	b.MaxElapsedTime = 0
 	try := func() error {
 		err := op()
-		if errors.Is(err, dowser.ErrPermanent) {
+		// A refused credential or ACL, or a topic Dowser may not create,
+		// stays so until someone acts: fail with the reason at once.
+		if errors.Is(err, dowser.ErrPermanent) || errors.Is(err, kafka.ErrDenied) || errors.Is(err, kafka.ErrMissingTopic) {
 			return backoff.Permanent(err)
 		}
 		return err
@@ -189,6 +196,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 
 	brokers := envflag.SplitList(a.cfg.KafkaBrokers)
+	var cl kafka.Cluster
 	if len(brokers) == 0 {
 		b, err := broker.Start(broker.Config{Addr: a.cfg.EmbeddedKafkaAddr, Dir: a.cfg.EmbeddedKafkaDir, Partitions: a.cfg.Partitions, Logger: log})
 		if err != nil {
@@ -196,24 +204,40 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		defer b.Close()
 		brokers = b.Brokers()
-	}
-	a.brokers = brokers
-	if err := retryForever(ctx, log, "creating topics", func() error {
-		topics := []string{a.cfg.EventsTopic, kafka.DLQTopic(a.cfg.EventsTopic)}
-		if a.cfg.ResolveIdentities {
-			topics = append(topics, kafka.ResolvedTopic(a.cfg.EventsTopic))
+		cl = kafka.Cluster{Brokers: brokers} // plaintext, on this machine
+		if a.cfg.Kafka.Security.Enabled() {
+			log.Warn("the Kafka TLS and SASL flags are ignored: the embedded broker speaks plaintext; set --kafka-brokers to use them")
 		}
-		return kafka.EnsureTopics(ctx, brokers, a.cfg.Partitions, a.cfg.Replication, topics...)
-	}); err != nil {
+	} else if cl, err = a.cfg.Kafka.cluster(ctx, brokers, log); err != nil {
+		return err
+	}
+	a.brokers, a.cluster = brokers, cl
+	topics := []string{a.cfg.EventsTopic, kafka.DLQTopic(a.cfg.EventsTopic)}
+	if a.cfg.ResolveIdentities {
+		topics = append(topics, kafka.ResolvedTopic(a.cfg.EventsTopic))
+	}
+	if a.cfg.KafkaNoCreateTopics {
+		err = retryForever(ctx, log, "checking topics", func() error {
+			return kafka.CheckTopics(ctx, cl, append(topics, a.cfg.AlertsTopic)...)
+		})
+	} else {
+		err = retryForever(ctx, log, "creating topics", func() error {
+			return kafka.EnsureTopics(ctx, cl, a.cfg.Partitions, a.cfg.Replication, topics...)
+		})
+	}
+	if err != nil {
 		return err
 	}
 	alertsTopic := broadcast.Config{
-		Brokers: brokers, Topic: a.cfg.AlertsTopic,
+		Kafka: cl, Topic: a.cfg.AlertsTopic,
 		Partitions: a.cfg.Partitions, Replication: a.cfg.Replication, Retention: a.cfg.AlertsRetention,
 		RelayEvery: time.Second, TombstonesEvery: a.cfg.SignalsPoll,
 		Outbox: store.Alerts, Erasures: store.Privacy, Logger: log,
 	}
 	if err := retryForever(ctx, log, "creating the alerts topic", func() error {
+		if a.cfg.KafkaNoCreateTopics {
+			return nil // checked above
+		}
 		return broadcast.EnsureTopic(ctx, alertsTopic)
 	}); err != nil {
 		return err
@@ -270,7 +294,7 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	consumer, err := kafka.NewConsumer(kafka.Config{
-		Brokers:            brokers,
+		Cluster:            cl,
 		Topic:              detectTopic,
 		DeadLetterTopic:    kafka.DLQTopic(a.cfg.EventsTopic),
 		Source:             detectSource,
@@ -288,7 +312,7 @@ func (a *App) Run(ctx context.Context) error {
 	var resolver *resolve.Resolver
 	var resolving *kafka.Consumer
 	if a.cfg.ResolveIdentities {
-		out := kafka.NewBatchProducer(brokers, detectTopic)
+		out := kafka.NewBatchProducer(cl, detectTopic)
 		defer out.Close()
 		resolver, err = resolve.New(resolve.Config{
 			Store: store.Identities, Out: out,
@@ -303,7 +327,7 @@ func (a *App) Run(ctx context.Context) error {
 			return err
 		}
 		resolving, err = kafka.NewConsumer(kafka.Config{
-			Brokers:            brokers,
+			Cluster:            cl,
 			Topic:              a.cfg.EventsTopic,
 			Source:             a.source,
 			GroupID:            resolveGroup(a.cfg.GroupID),
@@ -322,7 +346,7 @@ func (a *App) Run(ctx context.Context) error {
 	ready := api.Readiness{
 		Checks: []api.ReadyCheck{
 			{Name: "postgres", Check: store.Ping},
-			{Name: "kafka", Check: func(ctx context.Context) error { return kafka.Ping(ctx, brokers) }},
+			{Name: "kafka", Check: func(ctx context.Context) error { return kafka.Ping(ctx, cl) }},
 			{Name: "kafka", Check: consumer.Joined},
 		},
 		Stalled:    consumer.StalledReport,
@@ -338,7 +362,7 @@ func (a *App) Run(ctx context.Context) error {
 			return out
 		}
 	}
-	events := kafka.NewProducer(brokers, a.cfg.EventsTopic)
+	events := kafka.NewProducer(cl, a.cfg.EventsTopic)
 	defer events.Close()
 	proxies, _ := api.ParseTrustedProxies(a.cfg.TrustedProxies) // checked in newApp
 	failures := a.cfg.AuthFailuresPerMinute
@@ -351,7 +375,7 @@ func (a *App) Run(ctx context.Context) error {
 		Source: a.source,
 		// Over HTTP as over Kafka: a far-future event is refused.
 		MaxEventSkew: a.cfg.MaxEventSkew,
-		Preview: preview.Signal{Brokers: brokers, Topic: a.cfg.EventsTopic, Store: store.Directory,
+		Preview: preview.Signal{Kafka: cl, Topic: a.cfg.EventsTopic, Store: store.Directory,
 			MaxEvents: a.cfg.MaxPreviewEvents, Timeout: a.cfg.PreviewTimeout, Started: a.cfg.previewStarted},
 		MaxPreviews:           a.cfg.MaxPreviews,
 		Logger:                log,
@@ -381,10 +405,10 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return revoked.Run(gctx) })
 	g.Go(func() error { return edge.Serve(gctx) })
 	if a.cfg.Demo {
-		g.Go(func() error { return demo.RunTraffic(gctx, brokers, a.cfg.EventsTopic, a.cfg.DemoRate, log) })
+		g.Go(func() error { return demo.RunTraffic(gctx, cl, a.cfg.EventsTopic, a.cfg.DemoRate, log) })
 		demo.PrintBanner(a.out, a.httpAddr)
 	}
-	log.Info("dowser serving", "resolve_identities", a.cfg.ResolveIdentities, "http", a.httpAddr, "brokers", brokers, "events_topic", a.cfg.EventsTopic, "events_format", a.source.Mapping().Format(), "version", version)
+	log.Info("dowser serving", "resolve_identities", a.cfg.ResolveIdentities, "http", a.httpAddr, "brokers", brokers, "kafka_security", a.cfg.Kafka.Security, "events_topic", a.cfg.EventsTopic, "events_format", a.source.Mapping().Format(), "version", version)
 	close(a.ready)
 	return g.Wait()
 }

@@ -384,7 +384,7 @@ func TestAlertsTopicIsCreatedCompactedOrWarnedAbout(t *testing.T) {
 	}
 	t.Cleanup(fresh.Close)
 	startApp(t, func(c *serveConfig) { c.KafkaBrokers = fresh.Addr(); c.AlertsRetention = 2 * time.Hour })
-	have, err := kafka.EnsureTopicConfigured(ctx, fresh.Brokers(), "dowser.alerts", 3, 1, map[string]string{"cleanup.policy": "", "retention.ms": "", "segment.ms": ""})
+	have, err := kafka.EnsureTopicConfigured(ctx, kafka.Cluster{Brokers: fresh.Brokers()}, "dowser.alerts", 3, 1, map[string]string{"cleanup.policy": "", "retention.ms": "", "segment.ms": ""})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +397,7 @@ func TestAlertsTopicIsCreatedCompactedOrWarnedAbout(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(old.Close)
-	if err := kafka.EnsureTopics(ctx, old.Brokers(), 3, 1, "dowser.alerts"); err != nil {
+	if err := kafka.EnsureTopics(ctx, kafka.Cluster{Brokers: old.Brokers()}, 3, 1, "dowser.alerts"); err != nil {
 		t.Fatal(err)
 	}
 	var logs syncBuffer

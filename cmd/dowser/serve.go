@@ -68,6 +68,11 @@ type serveConfig struct {
 	// previewStarted, when set, is called as each preview starts (tests).
 	previewStarted func(ctx context.Context)
 
+	// Kafka is how to reach the brokers (TLS, SASL); KafkaNoCreateTopics
+	// is --kafka-create-topics=false.
+	Kafka               kafkaFlags
+	KafkaNoCreateTopics bool
+
 	// Demo seeds demo data and runs the traffic generator.
 	Demo     bool
 	DemoRate float64
@@ -88,6 +93,8 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.HTTPAddr, "http", "127.0.0.1:8080", "HTTP listen address (API, websocket, web panel, metrics)")
 	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL URL (also read from DATABASE_URL)")
 	fs.StringVar(&c.KafkaBrokers, "kafka-brokers", "", "comma-separated Kafka bootstrap brokers; empty starts the embedded broker")
+	c.Kafka.register(fs)
+	fs.Var(createTopicsFlag{&c.KafkaNoCreateTopics}, "kafka-create-topics", "create the topics Dowser uses when they do not exist (needs the ACL Create); false only checks that they exist, for a principal that may not create topics")
 	fs.StringVar(&c.EmbeddedKafkaAddr, "embedded-kafka-addr", "127.0.0.1:9092", "listen address of the embedded Kafka broker")
 	fs.StringVar(&c.EmbeddedKafkaDir, "embedded-kafka-dir", "", "folder where the embedded broker persists its data; empty keeps it in memory")
 	fs.StringVar(&c.EventsTopic, "events-topic", "dowser.events", "Kafka topic of customer-behaviour events; bad events go to <topic>.dlq")

@@ -250,7 +250,7 @@ func TestSignalsBacktestFromKafka(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	const topic = "backtest.events"
-	if err := kafka.EnsureTopics(ctx, b.Brokers(), 3, 1, topic); err != nil {
+	if err := kafka.EnsureTopics(ctx, kafka.Cluster{Brokers: b.Brokers()}, 3, 1, topic); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()

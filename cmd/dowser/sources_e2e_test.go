@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/dowserhq/dowser/formats"
+	"github.com/dowserhq/dowser/kafka"
+)
+
+// Several source topics at once: the events topic in Dowser's envelope, a
+// Segment topic and a Snowplow topic, each with its own mapping. One
+// customer's pricing views are spread over the three; the account's
+// alert counts all of them. Without identity resolution the stage only
+// re-keys them onto the resolved topic; with it, the Segment view is an
+// anonymous visitor's, linked by a login on the events topic.
+func TestEndToEndSeveralSourceTopics(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		resolve bool
+	}{{"re-keyed", false}, {"resolved", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			app := startApp(t, func(cfg *serveConfig) {
+				cfg.ResolveIdentities = c.resolve
+				cfg.Sources = formats.SourceList{
+					"topic=web.segment,format=segment",
+					"topic=app.snowplow,format=snowplow,account_id=contexts_com_acme_account_1.0.id",
+				}
+			})
+			app.seed()
+			ana := app.connect("rep-ana")
+			events, web, mobile := app.writer(), app.topicWriter("web.segment"), app.topicWriter("app.snowplow")
+			now := time.Now()
+
+			// A Snowplow message that cannot be mapped: dead-lettered,
+			// naming its field and its topic.
+			bad := mustJSON(t, sampleMessage(t, "snowplow-page-view.json", map[string]any{"event_id": nil}))
+			app.produce(mobile, kv(keyIn0(), bad))
+
+			// Each view is awaited on the resolved topic before the next,
+			// so that the account's partition sees them in time order.
+			seg := map[string]any{
+				"messageId": "seg-1", "timestamp": now.Add(-3 * time.Minute).UTC().Format(time.RFC3339Nano),
+				"properties.url": "https://example.com/pricing",
+			}
+			anon := "ajs-visitor-1"
+			if c.resolve {
+				seg["userId"], seg["anonymousId"] = nil, anon
+			} else {
+				seg["userId"], seg["context.groupId"] = "c-1", "acme"
+			}
+			app.produce(web, kv([]byte(anon), mustJSON(t, sampleMessage(t, "segment-page.json", seg))))
+			if c.resolve {
+				app.awaitResolved(anon, "seg-1")
+				app.produce(events, login("login-1", anon, anon, "c-1", "acme", now.Add(-150*time.Second)))
+				app.awaitResolved("acme", "seg-1", "login-1")
+			} else {
+				app.awaitResolved("acme", "seg-1")
+			}
+			k, v := pricingView("acme", "c-1", now.Add(-2*time.Minute))
+			app.produce(events, kv(k, v))
+			var view struct{ ID string }
+			_ = json.Unmarshal(v, &view)
+			app.awaitResolved("acme", view.ID)
+			app.produce(mobile, kv([]byte("c-1"), mustJSON(t, sampleMessage(t, "snowplow-page-view.json", map[string]any{
+				"event_id": "sp-1", "user_id": "c-1", "page_url": "https://example.com/pricing",
+				"derived_tstamp":              now.Add(-time.Minute).UTC().Format(time.RFC3339Nano),
+				"contexts_com_acme_account_1": []any{map[string]any{"id": "acme"}},
+			}))))
+
+			_, alert := ana.nextAlert(20 * time.Second)
+			want := []string{view.ID, "seg-1", "sp-1"}
+			slices.Sort(want)
+			if alert["signal_id"] != "pricing-research" || alert["account_id"] != "acme" || alert["customer_id"] != "c-1" ||
+				alert["event_id"] != "sp-1" || alert["count"] != 3.0 || !slices.Equal(evidenceIDs(alert), want) {
+				t.Errorf("alert = %v; want pricing-research of acme by c-1, fired by sp-1, counting %v from the three topics", alert, want)
+			}
+			got := app.deadLetterFrom(bad)
+			if got[kafka.HeaderReason] != "missing_field" || got[kafka.HeaderError] != "snowplow: event_id is required" || got[kafka.HeaderTopic] != "app.snowplow" {
+				t.Errorf("dead letter headers %v; want missing_field, naming event_id and the topic app.snowplow", got)
+			}
+		})
+	}
+}
+
+// topicWriter writes to topic, keyed as the events writer.
+func (a *testApp) topicWriter(topic string) *kafkago.Writer {
+	w := a.writer()
+	w.Topic = topic
+	return w
+}
+
+// deadLetterFrom waits for the dead letter of value (keyed to partition 0
+// of 3) and returns its headers.
+func (a *testApp) deadLetterFrom(value []byte) map[string]string {
+	a.t.Helper()
+	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: a.Brokers(), Topic: kafka.DLQTopic("dowser.events"), Partition: 0, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			a.t.Fatalf("reading the dead-letter topic: %v", err)
+		}
+		if !bytes.Equal(m.Value, value) {
+			continue
+		}
+		h := map[string]string{}
+		for _, hd := range m.Headers {
+			h[hd.Key] = string(hd.Value)
+		}
+		return h
+	}
+}

@@ -373,7 +373,9 @@ func (a *App) Run(ctx context.Context) error {
 		Source: a.source,
 		// Over HTTP as over Kafka: a far-future event is refused.
 		MaxEventSkew: a.cfg.MaxEventSkew,
-		Preview: preview.Signal{Brokers: brokers, Topic: a.cfg.EventsTopic, Store: store.Directory,
+		// Previews read what the detector reads: with the stage, every
+		// source's events, re-keyed, in the envelope.
+		Preview: preview.Signal{Brokers: brokers, Topic: detectTopic, Store: store.Directory,
 			MaxEvents: a.cfg.MaxPreviewEvents, Timeout: a.cfg.PreviewTimeout, Started: a.cfg.previewStarted},
 		MaxPreviews:           a.cfg.MaxPreviews,
 		Logger:                log,

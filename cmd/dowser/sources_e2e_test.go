@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -80,6 +81,26 @@ func TestEndToEndSeveralSourceTopics(t *testing.T) {
 			if alert["signal_id"] != "pricing-research" || alert["account_id"] != "acme" || alert["customer_id"] != "c-1" ||
 				alert["event_id"] != "sp-1" || alert["count"] != 3.0 || !slices.Equal(evidenceIDs(alert), want) {
 				t.Errorf("alert = %v; want pricing-research of acme by c-1, fired by sp-1, counting %v from the three topics", alert, want)
+			}
+			// A preview reads what the detector reads: the three topics'
+			// views, re-keyed, fire a three-views signal once.
+			var preview struct {
+				Alerts  int64
+				Samples []struct{ Subject string }
+			}
+			app.do("POST", "/v1/signals/preview?since=1h", token("mkt-jane"), `
+id: three-views
+owner: mkt-jane
+scope: account
+when:
+  threshold:
+    match: {type: page_view, url: "*/pricing*"}
+    count: 3
+    within: 1h
+cooldown: 1d
+`, http.StatusOK, &preview)
+			if preview.Alerts != 1 || len(preview.Samples) != 1 || preview.Samples[0].Subject != "account:acme" {
+				t.Errorf("preview = %+v, want one alert, for account:acme", preview)
 			}
 			got := app.deadLetterFrom(bad)
 			if got[kafka.HeaderReason] != "missing_field" || got[kafka.HeaderError] != "snowplow: event_id is required" || got[kafka.HeaderTopic] != "app.snowplow" {

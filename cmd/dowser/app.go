@@ -362,6 +362,10 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	events := kafka.NewProducer(brokers, a.cfg.EventsTopic)
 	defer events.Close()
+	var detectMapping *formats.Mapping // the envelope, or the events topic's
+	if detectSource != nil {
+		detectMapping = detectSource.Mapping()
+	}
 	proxies, _ := api.ParseTrustedProxies(a.cfg.TrustedProxies) // checked in newApp
 	failures := a.cfg.AuthFailuresPerMinute
 	if failures == 0 {
@@ -375,7 +379,7 @@ func (a *App) Run(ctx context.Context) error {
 		MaxEventSkew: a.cfg.MaxEventSkew,
 		// Previews read what the detector reads: with the stage, every
 		// source's events, re-keyed, in the envelope.
-		Preview: preview.Signal{Brokers: brokers, Topic: detectTopic, Store: store.Directory,
+		Preview: preview.Signal{Brokers: brokers, Topic: detectTopic, Mapping: detectMapping, Store: store.Directory,
 			MaxEvents: a.cfg.MaxPreviewEvents, Timeout: a.cfg.PreviewTimeout, Started: a.cfg.previewStarted},
 		MaxPreviews:           a.cfg.MaxPreviews,
 		Logger:                log,

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,5 +139,56 @@ func (a *testApp) deadLetterFrom(value []byte) map[string]string {
 			h[hd.Key] = string(hd.Value)
 		}
 		return h
+	}
+}
+
+// On an events topic in a tracker's format, the preview and `dowser
+// signals backtest --from-kafka --source` read the topic's messages as
+// the service does, not as invalid envelopes.
+func TestEndToEndPreviewAndBacktestReadTheTopicsFormat(t *testing.T) {
+	app := startApp(t, func(c *serveConfig) { c.Sources = formats.SourceList{"format=segment"} })
+	app.seed()
+	ana := app.connect("rep-ana")
+	w := app.writer()
+	now := time.Now()
+	for i, id := range []string{"seg-1", "seg-2", "seg-3"} {
+		app.produce(w, kv([]byte("acme"), mustJSON(t, sampleMessage(t, "segment-page.json", map[string]any{
+			"messageId": id, "userId": "c-1", "context.groupId": "acme", "properties.url": "https://example.com/pricing",
+			"timestamp": now.Add(time.Duration(i-3) * time.Minute).UTC().Format(time.RFC3339Nano),
+		}))))
+	}
+	if _, a := ana.nextAlert(20 * time.Second); a["event_id"] != "seg-3" {
+		t.Fatalf("live alert = %v, want the one seg-3 fired", a)
+	}
+	const threeViews = `
+id: three-views
+owner: mkt-jane
+scope: account
+priority: high
+when:
+  threshold:
+    match: {type: page_view, url: "*/pricing*"}
+    count: 3
+    within: 1h
+cooldown: 1d
+`
+	var preview struct {
+		Events, Invalid, Alerts int64
+	}
+	app.do("POST", "/v1/signals/preview?since=1h", token("mkt-jane"), threeViews, http.StatusOK, &preview)
+	if preview.Events != 3 || preview.Invalid != 0 || preview.Alerts != 1 {
+		t.Errorf("preview = %+v, want 3 events, none invalid, one alert", preview)
+	}
+
+	signals := writeSignalsFile(t, t.TempDir(), "three-views.yaml", threeViews)
+	brokers := strings.Join(app.Brokers(), ",")
+	code, stdout, stderr := runSignalsCmd(t, "signals", "backtest", "--signals", signals, "--from-kafka", "--kafka-brokers", brokers,
+		"--source", "format=segment", "--format", "jsonl")
+	if code != 0 || strings.Count(stdout, "\n") != 1 || !strings.Contains(stdout, `"event_id":"seg-3"`) {
+		t.Errorf("backtest --source format=segment: exit %d, alerts:\n%s\nstderr: %s; want one, fired by seg-3", code, stdout, stderr)
+	}
+	if code, _, stderr := runSignalsCmd(t, "signals", "backtest", "--signals", signals, "--from-kafka", "--kafka-brokers", brokers,
+		"--source", "topic=other,format=segment"); code == 0 || !strings.Contains(stderr, `--source topic "other": a backtest reads one topic`) {
+		t.Errorf("backtest with another topic's source: exit %d, stderr %q; want it refused", code, stderr)
 	}
 }

@@ -23,7 +23,7 @@ type Signal struct {
 	// Mapping reads the topic's messages (its format and field mapping);
 	// nil reads Dowser's envelope.
 	Mapping *formats.Mapping
-	Store AccountOwners
+	Store   AccountOwners
 	// MaxEvents bounds the events one preview reads: the newest of each
 	// partition, shared out evenly; 0: no bound.
 	MaxEvents int64

@@ -94,12 +94,3 @@ func Sources(flags []string, fileName string, fileData []byte, eventsTopic strin
 	}
 	return out, nil
 }
-
-// EventsSource is the events topic's source among [Sources].
-func EventsSource(flags []string, fileName string, fileData []byte, eventsTopic string) (*Source, error) {
-	srcs, err := Sources(flags, fileName, fileData, eventsTopic)
-	if err != nil {
-		return nil, err
-	}
-	return srcs[0], nil
-}

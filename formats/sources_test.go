@@ -8,7 +8,8 @@ import (
 	"github.com/dowserhq/dowser/formats"
 )
 
-func TestEventsSource(t *testing.T) {
+// The events topic's source, first of Sources.
+func TestSourcesOfTheEventsTopic(t *testing.T) {
 	type file struct{ name, body string }
 	yamlFile := file{"sources.yaml", "sources:\n  - topic: web\n    format: segment\n    fields:\n      account_id: properties.company\n"}
 	jsonFile := file{"sources.json", `{"sources": [{"format": "snowplow", "fields": {"account_id": "contexts_com_acme_account_1.0.id"}}]}`}
@@ -33,7 +34,7 @@ func TestEventsSource(t *testing.T) {
 		{name: "an unknown field", flags: []string{"format=segment,acount_id=groupId"}, topic: "dowser.events", wantErr: `unknown field "acount_id"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			src, err := formats.EventsSource(c.flags, c.file.name, []byte(c.file.body), c.topic)
+			srcs, err := formats.Sources(c.flags, c.file.name, []byte(c.file.body), c.topic)
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 					t.Fatalf("error = %v, want one containing %q", err, c.wantErr)
@@ -43,6 +44,7 @@ func TestEventsSource(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			src := srcs[0]
 			m := src.Mapping()
 			if m.Format() != c.wantFormat || !reflect.DeepEqual(m.Paths("account_id"), c.wantPaths) || src.Topic() != c.topic {
 				t.Errorf("source %s format %s account_id %v; want %s, %s, %v", src.Topic(), m.Format(), m.Paths("account_id"), c.topic, c.wantFormat, c.wantPaths)

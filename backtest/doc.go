@@ -16,5 +16,5 @@
 // The package reads files but does no network I/O: Kafka history is read by
 // kafka and handed in by cmd/dowser.
 //
-// It imports only: dowser, detector, schema.
+// It imports only: dowser, detector, formats, schema.
 package backtest

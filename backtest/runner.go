@@ -18,6 +18,7 @@ import (
 
 	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/detector"
+	"github.com/dowserhq/dowser/formats"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -41,6 +42,10 @@ type Config struct {
 	// MaxEventBytes bounds one event, as on the events topic; <= 0 means
 	// schema.MaxEventBytes.
 	MaxEventBytes int
+	// Mapping, when not nil, reads each record in its format (a source
+	// topic's, with its field mapping), as the live consumer reads a
+	// message without a format header; nil reads Dowser's envelope.
+	Mapping *formats.Mapping
 	// OnAlert, when set, is called with every alert in order, with the
 	// owner of its account ("" when unknown). It is called from the
 	// goroutine that called the Run method; an error stops the run, which
@@ -345,7 +350,13 @@ func (r *Runner) decode(c *chunk) {
 }
 
 func (r *Runner) parse(c *chunk, b []byte, limit int, where InvalidRecord) {
-	ev, err := schema.ParseEvent(b, limit)
+	var ev schema.Event
+	var err error
+	if r.cfg.Mapping != nil {
+		ev, err = r.cfg.Mapping.Convert(formats.Message{Value: b}, limit)
+	} else {
+		ev, err = schema.ParseEvent(b, limit)
+	}
 	if err != nil {
 		where.Err = err
 		c.invalid = append(c.invalid, where)

@@ -5,8 +5,8 @@
 //
 // The demo's rules (who owns account i, its lifecycle, which product line
 // its research is filed under) are written once, here, and read by
-// everything that needs them: `dowser demo` ([Seed], [RunTraffic],
-// [PrintBanner]), `dowser signals generate` ([WriteEvents],
+// everything that needs them: `dowser demo` ([Seed], [RunTraffic] with its
+// back-dated [History], [PrintBanner]), `dowser signals generate` ([WriteEvents],
 // [WriteAccountsCSV]) and the benchmark ([NewTraffic], [FillLifecycle],
 // [ProductLine]). Everything is derived from account indexes and a seed,
 // so the same seed gives the same events in every process.

@@ -12,8 +12,8 @@ import (
 	"github.com/dowserhq/dowser/kafka"
 )
 
-// RunTraffic produces rate events a second of the demo's traffic to topic,
-// keyed as every event is, until ctx ends. A failed produce is logged and
+// RunTraffic produces the back-dated [History], then rate events a second
+// of the demo's traffic to topic, keyed as every event is, until ctx ends. A failed produce is logged and
 // the traffic goes on: the demo keeps running while the broker recovers.
 func RunTraffic(ctx context.Context, cl kafka.Cluster, topic string, rate float64, log *slog.Logger) error {
 	if rate <= 0 {
@@ -21,7 +21,11 @@ func RunTraffic(ctx context.Context, cl kafka.Cluster, topic string, rate float6
 	}
 	p := kafka.NewProducer(cl, topic)
 	defer p.Close()
-	t := NewTraffic(uint64(time.Now().UnixNano()), 0)
+	start := time.Now()
+	if err := produceHistory(ctx, p, start, log); err != nil {
+		return err
+	}
+	t := NewTraffic(uint64(start.UnixNano()), 0)
 	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
 	defer tick.Stop()
 	produced := 0
@@ -44,6 +48,34 @@ func RunTraffic(ctx context.Context, cl kafka.Cluster, topic string, rate float6
 				continue
 			}
 			produced++
+		}
+	}
+}
+
+// produceHistory produces History(now) in one batch, retrying until the
+// broker takes it (the demo's silence and change alerts need it) or ctx
+// ends.
+func produceHistory(ctx context.Context, p *kafka.Producer, now time.Time, log *slog.Logger) error {
+	history := History(now)
+	msgs := make([]kafka.Message, len(history))
+	for i := range history {
+		b, err := json.Marshal(&history[i])
+		if err != nil {
+			return fmt.Errorf("encoding demo history: %w", err)
+		}
+		msgs[i] = kafka.Message{Key: []byte(kafka.EventKey(&history[i])), Value: b}
+	}
+	for {
+		err := p.Produce(ctx, msgs...)
+		if err == nil {
+			log.Info("demo history produced", "events", len(msgs), "silent_account", SilentAccount, "surging_account", SurgingAccount)
+			return nil
+		}
+		log.Warn("demo history", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
 		}
 	}
 }

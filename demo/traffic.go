@@ -33,8 +33,10 @@ import (
 //
 // The pack's silence (outage-then-silence: no use for 7 days after an
 // outage) and changes (usage-surge, usage-drop: a week against the four
-// before) need days to weeks of event time, so the demo's first hours do
-// not show them; the outage emails of churn phases do start their waits.
+// before) need days to weeks of event time: the traffic alone shows them
+// only after days, though the outage emails of churn phases do start
+// their waits. [RunTraffic] produces a back-dated [History] first, which
+// makes outage-then-silence and usage-surge fire in the first minute.
 //
 // The pack's cooldowns are 2 to 14 days per account or person, so the
 // traffic remembers (in event time) whom it gave which behaviour, gives a

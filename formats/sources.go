@@ -46,11 +46,12 @@ func ParseSourcesFile(name string, data []byte) ([]SourceConfig, error) {
 	return f.Sources, nil
 }
 
-// EventsSource is the source of the events topic that flags (values of a
-// SourceList) and a sources file (its name and bytes; none when name is
-// empty) describe: Dowser's envelope when none does. One source topic is
-// read, the events topic; a source without a topic is that topic's.
-func EventsSource(flags []string, fileName string, fileData []byte, eventsTopic string) (*Source, error) {
+// Sources are the sources that flags (values of a SourceList) and a
+// sources file (its name and bytes; none when name is empty) describe,
+// the events topic's first: Dowser's envelope when none names it, as a
+// source without a topic is the events topic's. Every other source is a
+// topic of its own, read as well; a topic described twice is an error.
+func Sources(flags []string, fileName string, fileData []byte, eventsTopic string) ([]*Source, error) {
 	var cfgs []SourceConfig
 	for _, s := range flags {
 		c, err := ParseSource(s)
@@ -66,23 +67,30 @@ func EventsSource(flags []string, fileName string, fileData []byte, eventsTopic 
 		}
 		cfgs = append(cfgs, fromFile...)
 	}
-	switch len(cfgs) {
-	case 0:
-		return NewSource(SourceConfig{Topic: eventsTopic})
-	case 1:
-	default:
-		return nil, fmt.Errorf("%d sources are configured; Dowser reads one source topic, the events topic %q", len(cfgs), eventsTopic)
+	events := SourceConfig{Topic: eventsTopic}
+	var others []SourceConfig
+	seen := map[string]bool{}
+	for _, c := range cfgs {
+		if c.Topic == "" {
+			c.Topic = eventsTopic
+		}
+		if seen[c.Topic] {
+			return nil, fmt.Errorf("source topic %q is described twice: one format and mapping a topic", c.Topic)
+		}
+		seen[c.Topic] = true
+		if c.Topic == eventsTopic {
+			events = c
+		} else {
+			others = append(others, c)
+		}
 	}
-	c := cfgs[0]
-	if c.Topic == "" {
-		c.Topic = eventsTopic
+	out := make([]*Source, 0, 1+len(others))
+	for _, c := range append([]SourceConfig{events}, others...) {
+		src, err := NewSource(c)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", c.Topic, err)
+		}
+		out = append(out, src)
 	}
-	if c.Topic != eventsTopic {
-		return nil, fmt.Errorf("source topic %q: Dowser reads one source topic, the events topic %q; set --events-topic=%s", c.Topic, eventsTopic, c.Topic)
-	}
-	src, err := NewSource(c)
-	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", c.Topic, err)
-	}
-	return src, nil
+	return out, nil
 }

@@ -3,5 +3,5 @@
 // events topic's recent history, and whose alerts a content change would
 // reroute. It runs per request, beside the event path, never in it.
 //
-// It imports only: dowser, backtest, detector, kafka, notify, schema.
+// It imports only: dowser, backtest, detector, formats, kafka, notify, schema.
 package preview

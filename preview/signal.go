@@ -8,6 +8,7 @@ import (
 
 	"github.com/dowserhq/dowser/backtest"
 	"github.com/dowserhq/dowser/detector"
+	"github.com/dowserhq/dowser/formats"
 	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/schema"
 )
@@ -15,11 +16,15 @@ import (
 // Signal runs the backtest of a signal over the events topic's recent
 // history, for the console's "what would this have fired" preview.
 type Signal struct {
-	// Kafka is the cluster of the events topic.
+	// Kafka is the cluster of the topic.
 	Kafka kafka.Cluster
-	// Topic is the events topic.
+	// Topic is the topic the detector reads: the events topic, or the
+	// resolved topic.
 	Topic string
-	Store AccountOwners
+	// Mapping reads the topic's messages (its format and field mapping);
+	// nil reads Dowser's envelope.
+	Mapping *formats.Mapping
+	Store   AccountOwners
 	// MaxEvents bounds the events one preview reads: the newest of each
 	// partition, shared out evenly; 0: no bound.
 	MaxEvents int64
@@ -75,6 +80,7 @@ func (p Signal) Preview(parent context.Context, sig *detector.Signal, since time
 	runner := backtest.NewRunner(backtest.Config{
 		Signals:  []*detector.Signal{sig},
 		Accounts: accounts,
+		Mapping:  p.Mapping,
 		OnAlert: func(a *schema.Alert, rep string) error {
 			if len(out.Samples) < previewSamples {
 				out.Samples = append(out.Samples, backtest.NewAlertRecord(a, rep))

@@ -40,7 +40,7 @@ func (h *handler) Handle(ctx context.Context, ev *schema.Event) error {
 	}
 	c := ev.Customer
 	anon := c.AnonymousID
-	if anon == "" || anon == c.ID || !h.tracked(ev) || !storable(anon) || !storable(c.ID) {
+	if h.r.cfg.Store == nil || anon == "" || anon == c.ID || !h.tracked(ev) || !storable(anon) || !storable(c.ID) {
 		return h.pass(ev, outcomePassed)
 	}
 	if c.ID != "" {
@@ -252,6 +252,7 @@ const maxResolveBatch = 200
 // detector drops repeated event ids).
 type outbox struct {
 	r         *Resolver
+	topic     string // the source topic, for logs; "" when unnamed
 	partition int
 
 	sending sync.Mutex // held for each send, in order
@@ -378,7 +379,7 @@ func (o *outbox) run(ctx context.Context) {
 		case <-o.wake:
 		}
 		if err := o.flush(ctx); err != nil && ctx.Err() == nil {
-			o.r.cfg.Logger.Warn("passing events on to the resolved topic failed; retrying", "partition", o.partition, "err", err)
+			o.r.cfg.Logger.Warn("passing events on to the resolved topic failed; retrying", "source_topic", o.topic, "partition", o.partition, "err", err)
 			select {
 			case <-ctx.Done():
 				return

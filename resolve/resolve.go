@@ -41,13 +41,16 @@ var _ Producer = (*kafka.Producer)(nil)
 
 // Config is the stage's collaborators and settings.
 type Config struct {
+	// Store is the identity graph; nil turns resolution off, and the
+	// stage only re-keys: every event passes on as it came, keyed by its
+	// subject (several source topics onto one, see Source).
 	Store Store
 	// Out writes to the resolved topic.
 	Out Producer
 	// Horizon is how far back, in event time, a new link re-emits a
 	// visitor's events and how long they are remembered: the longest
 	// horizon of the signals in force (see Horizon). It is read at each
-	// link and each purge.
+	// link and each purge. Needed only with a Store.
 	Horizon func() time.Duration
 	// DoNotTrack reports whether the do-not-track list names the id (kind
 	// "customer" or "account"); such events are passed on untouched (the
@@ -100,8 +103,11 @@ var _ kafka.Processor = (*Resolver)(nil)
 
 // New returns the stage and registers its metrics.
 func New(cfg Config) (*Resolver, error) {
-	if cfg.Store == nil || cfg.Out == nil || cfg.Horizon == nil || cfg.Logger == nil || cfg.Registerer == nil {
-		return nil, errors.New("resolve: Store, Out, Horizon, Logger and Registerer must be set")
+	if cfg.Out == nil || cfg.Logger == nil || cfg.Registerer == nil {
+		return nil, errors.New("resolve: Out, Logger and Registerer must be set")
+	}
+	if cfg.Store != nil && cfg.Horizon == nil {
+		return nil, errors.New("resolve: a Store needs a Horizon")
 	}
 	if cfg.MaxPending <= 0 {
 		cfg.MaxPending = 2000
@@ -120,14 +126,41 @@ func New(cfg Config) (*Resolver, error) {
 // Partition implements kafka.Processor: a partition resumes at the
 // group's committed offset, which covers only what was acknowledged.
 func (r *Resolver) Partition(ctx context.Context, partition int) (kafka.PartitionHandler, int64, error) {
-	h := &handler{r: r, partition: partition, out: &outbox{r: r, partition: partition, wake: make(chan struct{}, 1)}}
-	go h.out.run(ctx)
+	return r.partition(ctx, "", partition)
+}
+
+func (r *Resolver) partition(ctx context.Context, topic string, partition int) (kafka.PartitionHandler, int64, error) {
+	o := &outbox{r: r, topic: topic, partition: partition, wake: make(chan struct{}, 1)}
+	h := &handler{r: r, partition: partition, out: o}
+	go o.run(ctx)
 	return h, -1, nil
 }
 
+// Source is the stage as the processor of one source topic, for a
+// consumer of its own: the stage reads any number of source topics, each
+// in its own consumer group, and passes all their events on to the one
+// resolved topic, keyed by subject, so that a subject's events from every
+// source reach one detector partition. Each source partition's order is
+// kept; events of different sources interleave as they are handled. The
+// topic names the source in logs.
+func (r *Resolver) Source(topic string) kafka.Processor { return source{r: r, topic: topic} }
+
+type source struct {
+	r     *Resolver
+	topic string
+}
+
+func (s source) Partition(ctx context.Context, partition int) (kafka.PartitionHandler, int64, error) {
+	return s.r.partition(ctx, s.topic, partition)
+}
+
 // Run deletes remembered anonymous events past the horizon every
-// PurgeEvery, until ctx ends.
+// PurgeEvery, until ctx ends; without a Store it only waits for ctx.
 func (r *Resolver) Run(ctx context.Context) error {
+	if r.cfg.Store == nil {
+		<-ctx.Done()
+		return nil
+	}
 	t := time.NewTicker(r.cfg.PurgeEvery)
 	defer t.Stop()
 	for {
@@ -161,7 +194,7 @@ type metrics struct {
 
 // Outcomes of an event in dowser_resolve_events_total.
 const (
-	outcomePassed     = "passed"     // no anonymous id to resolve, or not to be tracked
+	outcomePassed     = "passed"     // no anonymous id to resolve, not to be tracked, or resolution off
 	outcomeRemembered = "remembered" // anonymous, not linked: passed on as itself
 	outcomeResolved   = "resolved"   // anonymous, linked: passed on as the customer
 	outcomeLinked     = "linked"     // carried a new link: earlier events re-emitted

@@ -225,3 +225,33 @@ func TestLinkReEmitsTheVisitorsQueuedEventsWithoutRememberingThem(t *testing.T) 
 		t.Fatal(err)
 	}
 }
+
+// Without a Store the stage only re-keys: several sources' events, an
+// anonymous one and a login among them, pass on as they came, keyed by
+// subject, each source partition in its order; nothing is re-emitted.
+func TestWithoutStoreEventsOfEverySourcePassOnKeyedBySubject(t *testing.T) {
+	ctx := context.Background()
+	out := &topic{}
+	r, err := resolve.New(resolve.Config{Out: out, Logger: slog.New(slog.DiscardHandler), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web, _, _ := r.Source("web").Partition(ctx, 0)
+	app, _, _ := r.Source("app").Partition(ctx, 0)
+	handle(t, web, event("w1", 0, "", "ajs-1", ""), event("w2", 1, "c-7", "ajs-1", "acme"))
+	checkpoint(t, web, 2)
+	handle(t, app, event("a1", 2, "c-7", "", "acme"), event("a2", 3, "c-8", "", ""))
+	checkpoint(t, app, 2)
+	want := []string{"ajs-1 w1  ", "acme w2 c-7 acme", "acme a1 c-7 acme", "c-8 a2 c-8 "}
+	if got := out.got(t); !slices.Equal(got, want) {
+		t.Errorf("produced %q, want %q", got, want)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := r.Run(runCtx); err != nil {
+		t.Errorf("Run without a Store: %v", err)
+	}
+	if _, err := resolve.New(resolve.Config{Store: &postgres.Identities{}, Out: out, Logger: slog.New(slog.DiscardHandler), Registerer: prometheus.NewRegistry()}); err == nil {
+		t.Error("a Store without a Horizon was accepted")
+	}
+}

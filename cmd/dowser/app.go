@@ -32,11 +32,13 @@ import (
 // App is one running Dowser service: everything `dowser serve` starts.
 type App struct {
 	cfg serveConfig
-	// source is how the events topic is read.
-	source *formats.Source
-	log    *slog.Logger
-	out    io.Writer // where the demo banner goes
-	ready  chan struct{}
+	// source is how the events topic is read; sources are every source
+	// topic's, the events topic's first.
+	source  *formats.Source
+	sources []*formats.Source
+	log     *slog.Logger
+	out     io.Writer // where the demo banner goes
+	ready   chan struct{}
 
 	// Set before ready is closed.
 	httpAddr string
@@ -62,7 +64,7 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 		}
 		sourcesFile = b
 	}
-	source, err := formats.EventsSource(cfg.Sources, cfg.SourcesFile, sourcesFile, cfg.EventsTopic)
+	sources, err := formats.Sources(cfg.Sources, cfg.SourcesFile, sourcesFile, cfg.EventsTopic)
 	if err != nil {
 		return nil, err
 	}
@@ -75,6 +77,11 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 	// Checked before connecting to anything; files are read again at Run.
 	if _, err := cfg.Kafka.security(); err != nil {
 		return nil, err
+	}
+	for _, s := range sources[1:] {
+		if s.Topic() == kafka.DLQTopic(cfg.EventsTopic) || s.Topic() == kafka.ResolvedTopic(cfg.EventsTopic) || s.Topic() == cfg.AlertsTopic {
+			return nil, fmt.Errorf("source topic %q is one of Dowser's own topics", s.Topic())
+		}
 	}
 	if cfg.Partitions < 1 {
 		return nil, fmt.Errorf("--partitions: %d must be at least 1", cfg.Partitions)
@@ -128,7 +135,7 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 	if cfg.PreviewTimeout == 0 {
 		cfg.PreviewTimeout = defaultPreviewTimeout
 	}
-	return &App{cfg: cfg, source: source, log: log, out: out, ready: make(chan struct{})}, nil
+	return &App{cfg: cfg, source: sources[0], sources: sources, log: log, out: out, ready: make(chan struct{})}, nil
 }
 
 // Ready is closed once the app serves HTTP and consumes events.
@@ -213,8 +220,13 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.brokers, a.cluster = brokers, cl
 	topics := []string{a.cfg.EventsTopic, kafka.DLQTopic(a.cfg.EventsTopic)}
-	if a.cfg.ResolveIdentities {
+	if a.reKeys() {
 		topics = append(topics, kafka.ResolvedTopic(a.cfg.EventsTopic))
+	}
+	// The other source topics are created too when missing, as the events
+	// topic is, so that their consumers can join.
+	for _, s := range a.sources[1:] {
+		topics = append(topics, s.Topic())
 	}
 	if a.cfg.KafkaNoCreateTopics {
 		err = retryForever(ctx, log, "checking topics", func() error {
@@ -268,10 +280,11 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	defer alerts.Close()
 	// The topic the detector reads: the events topic, or with identity
-	// resolution the stage's re-keyed copy of it, in Dowser's envelope.
+	// resolution or several source topics the stage's re-keyed copy of
+	// them, in Dowser's envelope.
 	detectTopic, detectSource := a.cfg.EventsTopic, a.source
 	detectMaxBytes, detectSkew := a.cfg.MaxEventBytes, a.cfg.MaxEventSkew
-	if a.cfg.ResolveIdentities {
+	if a.reKeys() {
 		detectTopic, detectSource = kafka.ResolvedTopic(a.cfg.EventsTopic), nil
 		// Checked by the stage already; re-encoding (and a customer id
 		// added) may grow an event a little.
@@ -310,36 +323,46 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.consumer = consumer
 	var resolver *resolve.Resolver
-	var resolving *kafka.Consumer
-	if a.cfg.ResolveIdentities {
+	var resolving []*kafka.Consumer
+	if a.reKeys() {
 		out := kafka.NewBatchProducer(cl, detectTopic)
 		defer out.Close()
-		resolver, err = resolve.New(resolve.Config{
-			Store: store.Identities, Out: out,
-			Horizon: func() time.Duration {
+		rc := resolve.Config{
+			Out: out, DoNotTrack: pipe.DoNotTrack,
+			Logger: log.With("stage", "resolve"), Registerer: reg,
+		}
+		// Without resolution the stage only re-keys the sources' events.
+		if a.cfg.ResolveIdentities {
+			rc.Store = store.Identities
+			rc.Horizon = func() time.Duration {
 				signals, _ := pipe.Signals()
 				return resolve.Horizon(signals)
-			},
-			DoNotTrack: pipe.DoNotTrack,
-			Logger:     log.With("stage", "resolve"), Registerer: reg,
-		})
+			}
+		}
+		resolver, err = resolve.New(rc)
 		if err != nil {
 			return err
 		}
-		resolving, err = kafka.NewConsumer(kafka.Config{
-			Cluster:            cl,
-			Topic:              a.cfg.EventsTopic,
-			Source:             a.source,
-			GroupID:            resolveGroup(a.cfg.GroupID),
-			MaxEventBytes:      a.cfg.MaxEventBytes,
-			MaxEventSkew:       a.cfg.MaxEventSkew,
-			StallThreshold:     a.cfg.StallThreshold,
-			CheckpointInterval: a.cfg.CheckpointEvery,
-			Logger:             log.With("stage", "resolve"),
-			// The stage's consumer metrics are the detector's, prefixed.
-		}, resolver, kafka.NewMetrics(prometheus.WrapRegistererWithPrefix("resolve_", reg)))
-		if err != nil {
-			return err
+		for _, src := range a.sources {
+			c, err := kafka.NewConsumer(kafka.Config{
+				Cluster:            cl,
+				Topic:              src.Topic(),
+				DeadLetterTopic:    kafka.DLQTopic(a.cfg.EventsTopic),
+				Source:             src,
+				GroupID:            a.resolveGroup(src.Topic()),
+				MaxEventBytes:      a.cfg.MaxEventBytes,
+				MaxEventSkew:       a.cfg.MaxEventSkew,
+				StallThreshold:     a.cfg.StallThreshold,
+				CheckpointInterval: a.cfg.CheckpointEvery,
+				Logger:             log.With("stage", "resolve", "source_topic", src.Topic()),
+				// The stage's consumer metrics are the detector's,
+				// prefixed, one series a source topic.
+			}, resolver.Source(src.Topic()), kafka.NewMetrics(prometheus.WrapRegistererWith(prometheus.Labels{"source_topic": src.Topic()},
+				prometheus.WrapRegistererWithPrefix("resolve_", reg))))
+			if err != nil {
+				return err
+			}
+			resolving = append(resolving, c)
 		}
 	}
 
@@ -353,17 +376,29 @@ func (a *App) Run(ctx context.Context) error {
 		Partitions: func() []int { return consumer.Assignment().Partitions },
 	}
 	if resolving != nil {
-		ready.Checks = append(ready.Checks, api.ReadyCheck{Name: "kafka", Check: resolving.Joined})
+		for _, c := range resolving {
+			ready.Checks = append(ready.Checks, api.ReadyCheck{Name: "kafka", Check: c.Joined})
+		}
 		ready.Stalled = func() []string {
 			out := consumer.StalledReport()
-			for _, s := range resolving.StalledReport() {
-				out = append(out, "resolve "+s)
+			for i, c := range resolving {
+				prefix := "resolve "
+				if i > 0 {
+					prefix += a.sources[i].Topic() + " "
+				}
+				for _, s := range c.StalledReport() {
+					out = append(out, prefix+s)
+				}
 			}
 			return out
 		}
 	}
 	events := kafka.NewProducer(cl, a.cfg.EventsTopic)
 	defer events.Close()
+	var detectMapping *formats.Mapping // the envelope, or the events topic's
+	if detectSource != nil {
+		detectMapping = detectSource.Mapping()
+	}
 	proxies, _ := api.ParseTrustedProxies(a.cfg.TrustedProxies) // checked in newApp
 	failures := a.cfg.AuthFailuresPerMinute
 	if failures == 0 {
@@ -375,7 +410,9 @@ func (a *App) Run(ctx context.Context) error {
 		Source: a.source,
 		// Over HTTP as over Kafka: a far-future event is refused.
 		MaxEventSkew: a.cfg.MaxEventSkew,
-		Preview: preview.Signal{Kafka: cl, Topic: a.cfg.EventsTopic, Store: store.Directory,
+		// Previews read what the detector reads: with the stage, every
+		// source's events, re-keyed, in the envelope.
+		Preview: preview.Signal{Kafka: cl, Topic: detectTopic, Mapping: detectMapping, Store: store.Directory,
 			MaxEvents: a.cfg.MaxPreviewEvents, Timeout: a.cfg.PreviewTimeout, Started: a.cfg.previewStarted},
 		MaxPreviews:           a.cfg.MaxPreviews,
 		Logger:                log,
@@ -397,8 +434,10 @@ func (a *App) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	pipe.Warm(gctx)
 	g.Go(func() error { return consumer.Run(gctx) })
-	if resolving != nil {
-		g.Go(func() error { return resolving.Run(gctx) })
+	for _, c := range resolving {
+		g.Go(func() error { return c.Run(gctx) })
+	}
+	if resolver != nil {
 		g.Go(func() error { return resolver.Run(gctx) })
 	}
 	g.Go(func() error { return pipe.Run(gctx) })
@@ -408,7 +447,7 @@ func (a *App) Run(ctx context.Context) error {
 		g.Go(func() error { return demo.RunTraffic(gctx, cl, a.cfg.EventsTopic, a.cfg.DemoRate, log) })
 		demo.PrintBanner(a.out, a.httpAddr)
 	}
-	log.Info("dowser serving", "resolve_identities", a.cfg.ResolveIdentities, "http", a.httpAddr, "brokers", brokers, "kafka_security", a.cfg.Kafka.Security, "events_topic", a.cfg.EventsTopic, "events_format", a.source.Mapping().Format(), "version", version)
+	log.Info("dowser serving", "resolve_identities", a.cfg.ResolveIdentities, "source_topics", len(a.sources), "http", a.httpAddr, "brokers", brokers, "kafka_security", a.cfg.Kafka.Security, "events_topic", a.cfg.EventsTopic, "events_format", a.source.Mapping().Format(), "version", version)
 	close(a.ready)
 	return g.Wait()
 }
@@ -420,6 +459,20 @@ func lateness(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// reKeys reports whether the resolution stage runs: to resolve
+// identities, or to bring several source topics onto one.
+func (a *App) reKeys() bool { return a.cfg.ResolveIdentities || len(a.sources) > 1 }
+
+// resolveGroup is the consumer group in which the resolution stage reads
+// a source topic: <group>.resolve for the events topic, and
+// <group>.resolve.<topic> for another.
+func (a *App) resolveGroup(topic string) string {
+	if topic == a.cfg.EventsTopic {
+		return resolveGroup(a.cfg.GroupID)
+	}
+	return resolveGroup(a.cfg.GroupID) + "." + topic
 }
 
 // resolveGroup is the consumer group of the identity-resolution stage.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dowserhq/dowser/formats"
 	"github.com/dowserhq/dowser/postgres/pgtest"
 )
 
@@ -113,4 +115,88 @@ func TestChaosResolvedIdentitiesSurviveKills(t *testing.T) {
 	}
 	produced := r.produceAll(slices.Values(chunk(kills)))
 	r.finish(produced, fmt.Sprintf("%d visitors, %d SIGKILLs", len(who), kills))
+}
+
+// stageCaughtUp reports whether the resolution stage has committed the end
+// of every source topic and the detector the end of the resolved topic.
+// The stage commits only what it has passed on: once it is at the end of
+// every source, the resolved topic holds all of it.
+func (r *chaosRun) stageCaughtUp() (bool, error) {
+	groups := map[string]string{"dowser.events": "dowser.resolve"}
+	for _, s := range r.sources {
+		src, err := formats.ParseSource(s)
+		if err != nil {
+			return false, err
+		}
+		groups[src.Topic] = "dowser.resolve." + src.Topic
+	}
+	for topic, group := range groups {
+		if done, err := caughtUp(r.ctx, r.kafkaAddr, topic, group); err != nil || !done {
+			return false, err
+		}
+	}
+	return caughtUp(r.ctx, r.kafkaAddr, "dowser.events.resolved", "dowser")
+}
+
+// inThreeFormats produces each account's events to one of three source
+// topics, by account: the events topic in Dowser's envelope, a Segment
+// topic, a Snowplow topic (the account from an entity, mapped).
+func inThreeFormats(e chaosEvent) (string, []byte) {
+	var a int
+	fmt.Sscanf(e.Customer.AccountID, "acct-%d", &a)
+	at := e.Time.UTC().Format(time.RFC3339Nano)
+	switch a % 3 {
+	case 1:
+		m := map[string]any{"type": "page", "messageId": e.ID, "timestamp": at, "userId": e.Customer.ID,
+			"context": map[string]any{"groupId": e.Customer.AccountID}, "properties": map[string]any{"url": e.Properties["url"]}}
+		if e.Type != "page_view" {
+			m["type"], m["event"], m["properties"] = "track", e.Type, map[string]any{}
+		}
+		b, _ := json.Marshal(m)
+		return "web.segment", b
+	case 2:
+		m := map[string]any{"event_id": e.ID, "event_name": e.Type, "derived_tstamp": at, "user_id": e.Customer.ID,
+			"app_id": "chaos", "contexts_com_acme_account_1": []any{map[string]any{"id": e.Customer.AccountID}}}
+		if u := e.Properties["url"]; u != "" {
+			m["page_url"] = u
+		}
+		b, _ := json.Marshal(m)
+		return "app.snowplow", b
+	}
+	b, _ := json.Marshal(e)
+	return "dowser.events", b
+}
+
+// TestChaosSeveralSourceTopicsSurviveKills reads three source topics in
+// three formats, without identity resolution (the stage only re-keys),
+// and kills the instance three times while they are produced: every
+// expected alert is stored exactly once. Each account's events are in one
+// topic, so that their order, which the oracle follows, is the topic's.
+func TestChaosSeveralSourceTopicsSurviveKills(t *testing.T) {
+	// The stage interleaves the topics, which a kill puts behind one
+	// another: the events span less than the signals' windows, as in the
+	// identity test.
+	r := newChaosRunStep(t, pgtest.URL(t), 20_000, 100*time.Millisecond)
+	r.sources = []string{"topic=web.segment,format=segment", "topic=app.snowplow,format=snowplow,account_id=contexts_com_acme_account_1.0.id"}
+	r.encode = inThreeFormats
+	kills := 3
+	if k, err := strconv.Atoi(os.Getenv("DOWSER_CHAOS_KILLS")); err == nil {
+		kills = k
+	}
+	serve, addr := r.serve("serve")
+	share := len(r.events)/(kills+1) + 1
+	chunk := func(k int) []chaosEvent { return r.events[min(k*share, len(r.events)):min((k+1)*share, len(r.events))] }
+	for k := range kills {
+		if err := <-r.produceAll(slices.Values(chunk(k))); err != nil {
+			t.Fatal(err)
+		}
+		awaitSplitOverHTTP(t, 4, addr)
+		r.pause()
+		serve.kill()
+		serve, addr = r.serve("serve")
+	}
+	produced := r.produceAll(slices.Values(chunk(kills)))
+	if n := r.finish(produced, fmt.Sprintf("3 source topics, %d SIGKILLs", kills)); n == 0 {
+		t.Error("no alert stored")
+	}
 }

@@ -323,6 +323,12 @@ type chaosRun struct {
 	// resolve runs the identity-resolution stage: finish then waits for
 	// it and for the detector behind it.
 	resolve bool
+	// sources are --source flags of source topics besides the events
+	// topic, and encode the topic and value each event is produced as (the
+	// events topic in the envelope when nil): finish then waits for the
+	// stage on every source topic.
+	sources []string
+	encode  func(chaosEvent) (topic string, value []byte)
 }
 
 // newChaosRun prepares the database at db (migrated, with the signals and
@@ -400,9 +406,13 @@ func newChaosRunStep(t *testing.T, db string, n int, step time.Duration) *chaosR
 // process and its HTTP address.
 func (r *chaosRun) serve(name string) (*process, string) {
 	addr := freePort(r.t)
-	return startProcess(r.t, r.bin, filepath.Join(r.dir, name+".log"), "serve", "--kafka-brokers", r.kafkaAddr,
+	args := []string{"serve", "--kafka-brokers", r.kafkaAddr,
 		"--database-url", r.db, "--http", addr, "--partitions", "4", "--log-format", "text",
-		"--resolve-identities="+strconv.FormatBool(r.resolve)), addr
+		"--resolve-identities=" + strconv.FormatBool(r.resolve)}
+	for _, s := range r.sources {
+		args = append(args, "--source", s)
+	}
+	return startProcess(r.t, r.bin, filepath.Join(r.dir, name+".log"), args...), addr
 }
 
 // produce writes every event in the background; the channel says how it
@@ -422,7 +432,8 @@ func (r *chaosRun) produceAll(events iter.Seq[chaosEvent]) <-chan error {
 // write produces events, in order, each keyed by its account or, without
 // one, its customer, and returns once the broker has them all.
 func (r *chaosRun) write(events iter.Seq[chaosEvent]) error {
-	w := &kafkago.Writer{Addr: kafkago.TCP(r.kafkaAddr), Topic: "dowser.events", Balancer: &kafkago.Hash{},
+	// The topic is each message's.
+	w := &kafkago.Writer{Addr: kafkago.TCP(r.kafkaAddr), Balancer: &kafkago.Hash{},
 		BatchSize: 1000, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafkago.RequireAll, AllowAutoTopicCreation: true}
 	defer w.Close()
 	const chunk = 2000
@@ -435,8 +446,13 @@ func (r *chaosRun) write(events iter.Seq[chaosEvent]) error {
 		return nil
 	}
 	for e := range events {
-		b, _ := json.Marshal(e)
-		msgs = append(msgs, kafkago.Message{Key: []byte(chaosKey(e)), Value: b})
+		topic, b := "dowser.events", []byte(nil)
+		if r.encode != nil {
+			topic, b = r.encode(e)
+		} else {
+			b, _ = json.Marshal(e)
+		}
+		msgs = append(msgs, kafkago.Message{Topic: topic, Key: []byte(chaosKey(e)), Value: b})
 		if len(msgs) == chunk {
 			if err := flush(); err != nil {
 				return err
@@ -476,12 +492,8 @@ func (r *chaosRun) finish(produced <-chan error, what string) int {
 	deadline := time.Now().Add(r.catchUp)
 	for {
 		done, err := caughtUp(r.ctx, r.kafkaAddr, "dowser.events", "dowser")
-		if r.resolve {
-			// The stage commits only what it has passed on: once it is at
-			// the end, so is the resolved topic.
-			if done, err = caughtUp(r.ctx, r.kafkaAddr, "dowser.events", "dowser.resolve"); err == nil && done {
-				done, err = caughtUp(r.ctx, r.kafkaAddr, "dowser.events.resolved", "dowser")
-			}
+		if r.resolve || len(r.sources) > 0 {
+			done, err = r.stageCaughtUp()
 		}
 		if err == nil && done {
 			break

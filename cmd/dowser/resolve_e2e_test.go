@@ -120,12 +120,12 @@ func evidenceIDs(a map[string]any) []string {
 }
 
 // awaitResolved waits until the events ids are on the resolved topic in
-// the partition of key (of 6).
+// the partition of key.
 func (a *testApp) awaitResolved(key string, ids ...string) {
 	a.t.Helper()
 	r := kafkago.NewReader(kafkago.ReaderConfig{
 		Brokers: a.Brokers(), Topic: kafka.ResolvedTopic("dowser.events"),
-		Partition: partitionOf(key, 6), MaxWait: 50 * time.Millisecond,
+		Partition: partitionOf(key, a.cfg.Partitions), MaxWait: 50 * time.Millisecond,
 	})
 	defer r.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

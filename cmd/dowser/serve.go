@@ -98,7 +98,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.EmbeddedKafkaAddr, "embedded-kafka-addr", "127.0.0.1:9092", "listen address of the embedded Kafka broker")
 	fs.StringVar(&c.EmbeddedKafkaDir, "embedded-kafka-dir", "", "folder where the embedded broker persists its data; empty keeps it in memory")
 	fs.StringVar(&c.EventsTopic, "events-topic", "dowser.events", "Kafka topic of customer-behaviour events; bad events go to <topic>.dlq")
-	fs.Var(&c.Sources, "source", "how the events topic's messages are read: format=dowser|segment|snowplow|cloudevents, optionally topic=NAME (the events topic) and FIELD=PATH overrides, e.g. format=segment,account_id=properties.company (see docs/formats.md); repeatable, or ';'-separated")
+	fs.Var(&c.Sources, "source", "how the events topic's messages are read: format=dowser|segment|snowplow|cloudevents, optionally topic=NAME (the events topic by default; another topic is read as well, re-keyed onto <events-topic>.resolved) and FIELD=PATH overrides, e.g. format=segment,account_id=properties.company (see docs/formats.md); repeatable, or ';'-separated")
 	fs.StringVar(&c.SourcesFile, "sources-file", "", "YAML or JSON file listing sources (topic, format, fields), as --source does")
 	fs.StringVar(&c.AlertsTopic, "alerts-topic", "dowser.alerts", "Kafka topic every instance reads to push alerts detected anywhere to its own websockets")
 	fs.StringVar(&c.GroupID, "group-id", "dowser", "Kafka consumer group shared by all instances")

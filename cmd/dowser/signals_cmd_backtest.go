@@ -12,6 +12,7 @@ import (
 	"github.com/dowserhq/dowser/backtest"
 	"github.com/dowserhq/dowser/detector"
 	"github.com/dowserhq/dowser/envflag"
+	"github.com/dowserhq/dowser/formats"
 	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/schema"
 )
@@ -29,6 +30,7 @@ type backtestConfig struct {
 	Owners        string
 	Workers       int
 	MaxEventBytes int
+	Sources       formats.SourceList
 }
 
 func (c *backtestConfig) register(fs *flag.FlagSet) {
@@ -44,6 +46,7 @@ func (c *backtestConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Owners, "owners", "", "CSV file of accounts, account_id,owner[,lifecycle]: counts alerts per rep and fills in unknown lifecycles")
 	fs.IntVar(&c.Workers, "workers", 0, "goroutines decoding events; 0 means one per CPU")
 	fs.IntVar(&c.MaxEventBytes, "max-event-bytes", schema.MaxEventBytes, "largest accepted event; larger ones count as invalid")
+	fs.Var(&c.Sources, "source", "the events' format and mapping, as serve's --source gives the events topic's: format=dowser|segment|snowplow|cloudevents and FIELD=PATH overrides (see docs/formats.md)")
 }
 
 // runSignalsBacktest runs signals over a file of events or the events
@@ -69,12 +72,21 @@ func runSignalsBacktest(ctx context.Context, args []string, stdout, stderr io.Wr
 		fmt.Fprintf(stderr, "dowser signals backtest: --since must be more than 0, got %s\n", c.Since)
 		return envflag.ErrUsage
 	}
+	// The events are read in the format of the topic they come from (or
+	// were copied from): one source, the events topic's.
+	sources, err := formats.Sources(c.Sources, "", nil, c.EventsTopic)
+	if err != nil {
+		return err
+	}
+	if len(sources) > 1 {
+		return fmt.Errorf("--source topic %q: a backtest reads one topic, --events-topic %q; to read several, read <events-topic>.resolved, where the service puts them all", sources[1].Topic(), c.EventsTopic)
+	}
 	signals, err := backtest.LoadSignals(envflag.SplitList(c.Signals)...)
 	if err != nil {
 		return fmt.Errorf("loading signals:\n%w", err)
 	}
 	cfg := backtest.ReportConfig{
-		Config: backtest.Config{Signals: signals, Workers: c.Workers, MaxEventBytes: c.MaxEventBytes},
+		Config: backtest.Config{Signals: signals, Workers: c.Workers, MaxEventBytes: c.MaxEventBytes, Mapping: sources[0].Mapping()},
 		JSONL:  c.Format == "jsonl",
 	}
 	if c.Owners != "" {

@@ -29,3 +29,22 @@ func TestSourceFlagFromEnvironment(t *testing.T) {
 		t.Error("--source format was accepted")
 	}
 }
+
+// A source topic that is one of Dowser's own, or a topic described twice,
+// is refused before anything starts.
+func TestServeRefusesSourceTopicsItCannotRead(t *testing.T) {
+	for _, c := range []struct {
+		sources formats.SourceList
+		want    string
+	}{
+		{formats.SourceList{"topic=dowser.events.dlq,format=segment"}, `source topic "dowser.events.dlq" is one of Dowser's own topics`},
+		{formats.SourceList{"topic=dowser.events.resolved,format=segment"}, `source topic "dowser.events.resolved" is one of Dowser's own topics`},
+		{formats.SourceList{"topic=dowser.alerts,format=segment"}, `source topic "dowser.alerts" is one of Dowser's own topics`},
+		{formats.SourceList{"topic=web,format=segment", "topic=web,format=snowplow"}, `source topic "web" is described twice`},
+	} {
+		cfg := serveConfig{DatabaseURL: "postgres://unused", EventsTopic: "dowser.events", AlertsTopic: "dowser.alerts", Partitions: 1, Sources: c.sources}
+		if _, err := newApp(cfg, nil, nil); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("sources %q: error %v, want %q", c.sources, err, c.want)
+		}
+	}
+}

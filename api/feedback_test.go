@@ -212,3 +212,42 @@ func exportCSV(t *testing.T, base, token string) [][]string {
 	}
 	return rows
 }
+
+func TestContentSearch(t *testing.T) {
+	srv, _ := newServer(t)
+	mkt := tok("mkt-jane")
+	for _, c := range []string{
+		`"pricing-page" {"title":"Pricing","url_prefix":"https://example.com/pricing","owner":"mkt-jane"}`,
+		`"webinar-1" {"title":"Webinar: 100% uptime","owner":"mkt-jane"}`,
+		`"case-study" {"title":"Case study"}`,
+	} {
+		id, body, _ := strings.Cut(c, " ")
+		if code, b := call(t, srv, "PUT", "/v1/content/"+strings.Trim(id, `"`), mkt, body, nil); code != 200 {
+			t.Fatalf("PUT content %s = %d (%s)", id, code, b)
+		}
+	}
+	for _, c := range []struct{ query, want string }{
+		{"", "case-study,pricing-page,webinar-1"},
+		{"?q=PRICING", "pricing-page"},
+		{"?q=100%25", "webinar-1"}, // % is literal
+		{"?q=_", ""},               // so is _
+		{"?owner=mkt-jane", "pricing-page,webinar-1"},
+		{"?q=jane&limit=1", "pricing-page"},
+	} {
+		code, body := call(t, srv, "GET", "/v1/content"+c.query, tok("rep-ana"), "", nil)
+		var got struct{ Content []dowser.Content }
+		if err := json.Unmarshal([]byte(body), &got); code != 200 || err != nil {
+			t.Fatalf("GET /v1/content%s = %d %v (%s)", c.query, code, err, body)
+		}
+		var ids []string
+		for _, ci := range got.Content {
+			ids = append(ids, ci.ID)
+		}
+		if strings.Join(ids, ",") != c.want {
+			t.Errorf("GET /v1/content%s = %v, want %s", c.query, ids, c.want)
+		}
+	}
+	if code, _ := call(t, srv, "GET", "/v1/content?owner=bad%20id", mkt, "", nil); code != 400 {
+		t.Errorf("a bad owner = %d, want 400", code)
+	}
+}

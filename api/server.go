@@ -169,6 +169,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("PUT /v1/accounts/{id}", s.auth(adminOnly, s.putAccount))
 	s.mux.HandleFunc("GET /v1/accounts/{id}", s.auth(people, s.getAccount))
 	s.mux.HandleFunc("PUT /v1/content/{id}", s.auth(marketing, s.putContent))
+	s.mux.HandleFunc("GET /v1/content", s.auth(people, s.listContent))
 	s.mux.HandleFunc("GET /v1/content/{id}", s.auth(people, s.getContent))
 	s.mux.HandleFunc("POST /v1/content/{id}/impact", s.auth(marketing, s.contentImpact))
 	s.mux.HandleFunc("PUT /v1/contacts/{id}", s.auth(adminOnly, s.putContact))

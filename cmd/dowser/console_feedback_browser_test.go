@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// A marketer on a 1366-pixel laptop watches the alert count of a signal
+// rise without reloading, sees what the reps' structured verdicts say
+// (per signal over 4 and 12 weeks with a suggestion, per reason, per
+// content item), exports them, maintains the reasons, finds a content
+// owner by searching, and reads a template error in plain words.
+func TestBrowserConsoleShowsFeedbackAndLiveCounts(t *testing.T) {
+	app := startApp(t)
+	app.seed()
+	ctx := browser(t)
+	base := "http://" + app.HTTPAddr() + "/console.html"
+	step := func(what string, actions ...chromedp.Action) {
+		t.Helper()
+		c, cancel := context.WithTimeout(ctx, 45*time.Second)
+		defer cancel()
+		if err := chromedp.Run(c, actions...); err != nil {
+			screenshot(t, ctx, "console-feedback-failed")
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	row := `#signals tr[data-id="pricing-research"]`
+	step("logging in on a laptop screen",
+		chromedp.EmulateViewport(1366, 768),
+		chromedp.Navigate(base),
+		chromedp.WaitVisible(`#token`, chromedp.ByID),
+		chromedp.SendKeys(`#token`, token("mkt-jane"), chromedp.ByID),
+		chromedp.Click(`#login`, chromedp.ByID),
+		chromedp.WaitVisible(row, chromedp.ByQuery),
+	)
+	var alertsCell string
+	step("reading the count", chromedp.Text(row+` td:nth-of-type(4)`, &alertsCell, chromedp.ByQuery))
+	if alertsCell != "0" {
+		t.Fatalf("alerts cell reads %q before any alert, want 0", alertsCell)
+	}
+
+	// Six alerts: the third view fires, and with cooldown 0 each further
+	// one fires again.
+	w := app.writer()
+	now := time.Now()
+	var views [][2][]byte
+	for i := range 8 {
+		views = append(views, kv(pricingView("acme", "c-"+strconv.Itoa(i%2+1), now.Add(time.Duration(i-9)*time.Minute))))
+	}
+	app.produce(w, views...)
+	step("waiting for the count to rise without a reload",
+		chromedp.WaitVisible(row+` td:nth-of-type(4)[data-count="6"]`, chromedp.ByQuery))
+
+	// rep-ana, the account's owner, judges them: five were the wrong
+	// person, one useful.
+	var listed struct {
+		Alerts []struct{ Alert struct{ ID string } }
+	}
+	app.do("GET", "/v1/alerts", token("rep-ana"), nil, http.StatusOK, &listed)
+	if len(listed.Alerts) != 6 {
+		t.Fatalf("rep-ana has %d alerts, want 6", len(listed.Alerts))
+	}
+	for i, a := range listed.Alerts {
+		v := map[string]any{"verdict": "not_useful", "reason": "wrong-person", "note": "spoke to an intern"}
+		if i == 0 {
+			v = map[string]any{"verdict": "useful"}
+		}
+		app.do("PUT", "/v1/alerts/"+a.Alert.ID+"/verdict", token("rep-ana"), v, http.StatusOK, nil)
+	}
+
+	step("opening the signal",
+		chromedp.Click(row+` button.row-open`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#history li[data-version="1"]`, chromedp.ByQuery),
+		// The report is read again on the next refresh at the latest.
+		chromedp.WaitVisible(`#suggestion[data-change="narrow_audience"]`, chromedp.ByQuery),
+	)
+	var impact, suggestion, reasons string
+	step("reading the impact",
+		chromedp.Text(`#impact-table tr[data-period="weeks_4"]`, &impact, chromedp.ByQuery),
+		chromedp.Text(`#suggestion`, &suggestion, chromedp.ByID),
+		chromedp.Text(`#feedback-reasons tr[data-reason="wrong-person"]`, &reasons, chromedp.ByQuery),
+	)
+	if f := strings.Fields(impact); len(f) < 8 || strings.Join(f[len(f)-5:], " ") != "6 6 1 0 0" {
+		t.Errorf("4-week row reads %q, want 6 alerts, 6 acted on, 1 useful, 0 won, 0 value", impact)
+	}
+	if !strings.Contains(suggestion, "17% of verdicts") || !strings.Contains(suggestion, "5 of 5 not useful were the wrong person") {
+		t.Errorf("suggestion reads %q", suggestion)
+	}
+	if f := strings.Fields(reasons); len(f) < 3 || f[len(f)-2] != "5" {
+		t.Errorf("the wrong-person row reads %q, want 5 not useful", reasons)
+	}
+	var content string
+	step("reading the content table", chromedp.Text(`#feedback-content tr[data-content="pricing-page"]`, &content, chromedp.ByQuery))
+	if !strings.Contains(content, "Pricing") || !strings.Contains(content, "17%") {
+		t.Errorf("the pricing-page row reads %q, want its title and 17%% useful", content)
+	}
+	screenshot(t, ctx, "console-feedback")
+
+	// The export link downloads the CSV with the session cookie.
+	var csv string
+	step("exporting",
+		chromedp.Evaluate(`fetch(document.getElementById('export-csv').href).then(r => r.text())`, &csv, func(p *runtime.EvaluateParams) *runtime.EvaluateParams {
+			return p.WithAwaitPromise(true)
+		}),
+	)
+	if !strings.HasPrefix(csv, "alert_id,fired_at,") || strings.Count(csv, "wrong-person") != 5 {
+		t.Errorf("the export reads %q, want a header and five wrong-person verdicts", csv)
+	}
+
+	// Reasons: add one, then retire it.
+	step("adding a reason",
+		chromedp.Click(`#reasons-box summary`, chromedp.ByQuery),
+		chromedp.SendKeys(`#reason-label`, "Bad data", chromedp.ByID),
+		chromedp.Click(`#reason-form button[type="submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#reasons li[data-reason="bad-data"]`, chromedp.ByQuery),
+		chromedp.Click(`#reasons button[data-reason="bad-data"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#reasons li.is-retired[data-reason="bad-data"]`, chromedp.ByQuery),
+	)
+	var stored struct {
+		Reasons []struct {
+			ID      string
+			Label   string
+			Retired bool
+		}
+	}
+	app.do("GET", "/v1/feedback-reasons?retired=true", token("mkt-jane"), nil, http.StatusOK, &stored)
+	found := false
+	for _, r := range stored.Reasons {
+		if r.ID == "bad-data" {
+			found = r.Label == "Bad data" && r.Retired
+		}
+	}
+	if !found {
+		t.Errorf("the server's reasons are %+v, want bad-data labelled Bad data and retired", stored.Reasons)
+	}
+
+	// Content owners by search.
+	var owner string
+	step("searching content",
+		chromedp.SendKeys(`#content-search`, "pric", chromedp.ByID),
+		chromedp.WaitVisible(`#content-results li[data-id="pricing-page"]`, chromedp.ByQuery),
+		chromedp.Click(`#content-results button[data-id="pricing-page"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#content-fields`, chromedp.ByID),
+		chromedp.Value(`#content-owner`, &owner, chromedp.ByID),
+	)
+	if owner != "mkt-jane" {
+		t.Errorf("the found item's owner reads %q, want mkt-jane", owner)
+	}
+
+	// Nothing scrolls sideways on a 1366-pixel screen.
+	var overflow []string
+	step("measuring", chromedp.Evaluate(`(() => {
+		const out = [];
+		const d = document.documentElement;
+		if (d.scrollWidth > d.clientWidth) out.push('page ' + d.scrollWidth + '>' + d.clientWidth);
+		for (const e of document.querySelectorAll('.table-wrap, .card')) {
+			if (e.scrollWidth > e.clientWidth + 1) out.push((e.id || e.className) + ' ' + e.scrollWidth + '>' + e.clientWidth);
+		}
+		return out;
+	})()`, &overflow))
+	if len(overflow) > 0 {
+		t.Errorf("at 1366 pixels these scroll sideways: %v", overflow)
+	}
+
+	// A template that is not closed, in plain words, on its line.
+	var source string
+	step("reading the source", chromedp.Value(`#editor`, &source, chromedp.ByID))
+	msgLine := 0
+	for i, l := range strings.Split(source, "\n") {
+		if strings.HasPrefix(l, "message:") {
+			msgLine = i + 1
+		}
+	}
+	var ok bool
+	step("breaking the template", chromedp.Evaluate(`(() => {
+		const ed = document.getElementById('editor');
+		const i = ed.value.indexOf('{{.Count}} times');
+		if (i < 0) return false;
+		ed.focus();
+		ed.setSelectionRange(i, i + 16);
+		return true;
+	})()`, &ok))
+	if !ok {
+		t.Fatalf("the editor has no {{.Count}} times: %q", source)
+	}
+	var problem, line string
+	var hasLine bool
+	step("saving it",
+		chromedp.KeyEvent("{{.Count"),
+		chromedp.Click(`#save`, chromedp.ByID),
+		chromedp.WaitVisible(`#problems li[data-path="message"]`, chromedp.ByQuery),
+		chromedp.Text(`#problems li[data-path="message"]`, &problem, chromedp.ByQuery),
+		chromedp.AttributeValue(`#problems li[data-path="message"]`, "data-line", &line, &hasLine, chromedp.ByQuery),
+	)
+	if want := "the message template is not closed at line " + strconv.Itoa(msgLine); !strings.Contains(problem, want) || strings.Contains(problem, "template: message") {
+		t.Errorf("the problem reads %q, want %q", problem, want)
+	}
+	if !hasLine || line != strconv.Itoa(msgLine) {
+		t.Errorf("the problem points at line %q, want %d", line, msgLine)
+	}
+	closeBrowser(t, ctx)
+}

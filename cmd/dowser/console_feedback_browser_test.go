@@ -207,3 +207,135 @@ func TestBrowserConsoleShowsFeedbackAndLiveCounts(t *testing.T) {
 	}
 	closeBrowser(t, ctx)
 }
+
+// A marketer writes a signal with the form, and the form and the YAML edit
+// one document: the form writes the YAML, an edit of the YAML shows in the
+// form, and what is saved is that document.
+func TestBrowserConsoleFormEditsTheSameDocument(t *testing.T) {
+	app := startApp(t)
+	app.seed()
+	ctx := browser(t)
+	step := func(what string, actions ...chromedp.Action) {
+		t.Helper()
+		c, cancel := context.WithTimeout(ctx, 45*time.Second)
+		defer cancel()
+		if err := chromedp.Run(c, actions...); err != nil {
+			screenshot(t, ctx, "console-form-failed")
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	// typeInto replaces a form field's text with real key events.
+	typeInto := func(sel, text string) {
+		t.Helper()
+		step("typing into "+sel,
+			chromedp.WaitVisible(sel, chromedp.ByQuery),
+			chromedp.Evaluate(`document.querySelector(`+strconv.Quote(sel)+`).select()`, nil),
+			chromedp.Focus(sel, chromedp.ByQuery),
+			chromedp.Evaluate(`document.querySelector(`+strconv.Quote(sel)+`).select()`, nil),
+			chromedp.KeyEvent(text),
+		)
+	}
+	editor := func() string {
+		t.Helper()
+		var v string
+		step("reading the YAML", chromedp.Value(`#editor`, &v, chromedp.ByID))
+		return v
+	}
+	step("starting a new signal with the form",
+		chromedp.Navigate("http://"+app.HTTPAddr()+"/console.html"),
+		chromedp.WaitVisible(`#token`, chromedp.ByID),
+		chromedp.SendKeys(`#token`, token("mkt-jane"), chromedp.ByID),
+		chromedp.Click(`#login`, chromedp.ByID),
+		chromedp.WaitVisible(`#signals tr[data-id="pricing-research"]`, chromedp.ByQuery),
+		chromedp.Click(`#new-signal`, chromedp.ByID),
+		chromedp.Click(`#mode-form`, chromedp.ByID),
+		chromedp.WaitVisible(`#signal-form [data-f="count"]`, chromedp.ByQuery),
+	)
+	var count string
+	step("reading the form", chromedp.Value(`#signal-form [data-f="count"]`, &count, chromedp.ByQuery))
+	if count != "3" {
+		t.Errorf("the form's count reads %q, want the template's 3", count)
+	}
+	typeInto(`#signal-form [data-f="id"]`, "webinar-then-demo")
+	typeInto(`#signal-form [data-f="count"]`, "5")
+	if y := editor(); !strings.Contains(y, "id: webinar-then-demo\n") || !strings.Contains(y, "    count: 5\n") {
+		t.Errorf("after the form's edits the YAML reads:\n%s", y)
+	}
+	step("switching to a sequence",
+		chromedp.Evaluate(`(() => { const s = document.querySelector('#signal-form [data-f="kind"]'); s.value = 'sequence'; s.dispatchEvent(new Event('input', {bubbles: true})); })()`, nil),
+		chromedp.WaitVisible(`#signal-form [data-f="steps.1.type"]`, chromedp.ByQuery),
+	)
+	typeInto(`#signal-form [data-f="steps.1.type"]`, "form_submit")
+	y := editor()
+	for _, want := range []string{"  sequence:\n", "      - {type: page_view, url: \"*/pricing*\"}\n", "      - {type: form_submit}\n", "    within: 7d\n"} {
+		if !strings.Contains(y, want) {
+			t.Errorf("the YAML lacks %q:\n%s", want, y)
+		}
+	}
+
+	// An edit of the YAML shows in the form.
+	var ok bool
+	step("editing the YAML", chromedp.Evaluate(`(() => {
+		const ed = document.getElementById('editor');
+		const i = ed.value.indexOf('within: 7d');
+		if (i < 0) return false;
+		ed.focus();
+		ed.setSelectionRange(i, i + 10);
+		return true;
+	})()`, &ok))
+	if !ok {
+		t.Fatalf("no within: 7d in:\n%s", y)
+	}
+	step("typing YAML and seeing it in the form",
+		chromedp.KeyEvent("within: 2d"),
+		chromedp.WaitVisible(`#signal-form [data-f="within"]`, chromedp.ByQuery),
+		chromedp.Poll(`document.querySelector('#signal-form [data-f="within"]').value === '2d'`, nil),
+	)
+	// What the form cannot show, it says so.
+	step("adding a where", chromedp.Evaluate(`(() => {
+		const ed = document.getElementById('editor');
+		ed.focus();
+		ed.setSelectionRange(ed.value.indexOf('{type: form_submit}'), ed.value.indexOf('{type: form_submit}') + 19);
+	})()`, nil))
+	var declined string
+	step("reading why the form stepped back",
+		chromedp.KeyEvent(`{type: form_submit, where: "true"}`),
+		chromedp.WaitVisible(`#form-declined`, chromedp.ByID),
+		chromedp.Text(`#form-declined`, &declined, chromedp.ByID),
+	)
+	if !strings.Contains(declined, "when.sequence.steps[1] uses where, which the form does not show") {
+		t.Errorf("the form says %q", declined)
+	}
+	step("taking the where out again",
+		chromedp.Evaluate(`(() => {
+			const ed = document.getElementById('editor');
+			const i = ed.value.indexOf(', where: "true"');
+			ed.focus();
+			ed.setSelectionRange(i, i + 15);
+		})()`, nil),
+		chromedp.KeyEvent(" "),
+		chromedp.WaitNotVisible(`#form-declined`, chromedp.ByID),
+	)
+	screenshot(t, ctx, "console-form")
+	step("saving",
+		chromedp.Click(`#save`, chromedp.ByID),
+		chromedp.WaitVisible(`#signals tr[data-id="webinar-then-demo"]`, chromedp.ByQuery),
+	)
+	var stored struct {
+		Source   string
+		Document struct {
+			When struct {
+				Sequence struct {
+					Steps  []struct{ Type, URL string }
+					Within string
+				}
+			}
+		}
+	}
+	app.do("GET", "/v1/signals/webinar-then-demo", token("mkt-jane"), nil, http.StatusOK, &stored)
+	sq := stored.Document.When.Sequence
+	if len(sq.Steps) != 2 || sq.Steps[0].Type != "page_view" || sq.Steps[1].Type != "form_submit" || sq.Within != "2d" {
+		t.Errorf("the server stored %+v from:\n%s", sq, stored.Source)
+	}
+	closeBrowser(t, ctx)
+}

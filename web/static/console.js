@@ -15,6 +15,7 @@
 
 import { $, h, str, capitalize } from './dom.js';
 import { Session, SessionEnded, showView, isMarketing } from './session.js';
+import { readForm, writeForm, emptyMatch } from './signalform.js';
 
 const PRIORITIES = ['urgent', 'high', 'medium', 'low'];
 const PRIORITY_LABEL = { urgent: 'Urgent', high: 'High', medium: 'Medium', low: 'Low' };
@@ -96,6 +97,13 @@ const ui = {
   contentImpact: $('content-impact'),
   contentSearch: $('content-search'),
   contentResults: $('content-results'),
+
+  modeYAML: $('mode-yaml'),
+  modeForm: $('mode-form'),
+  formNote: $('form-note'),
+  formDeclined: $('form-declined'),
+  signalForm: $('signal-form'),
+  signalFormBody: $('signal-form-body'),
 
   impact: $('impact'),
   impactBody: $('impact-body'),
@@ -1112,6 +1120,185 @@ function refreshCode() {
   }
   ui.marks.replaceChildren(marks);
   syncScroll();
+  if (form.on) syncFormFromText();
+}
+
+// ---------------------------------------------------------------- the form editor
+
+// form holds the form editor's state: the model shown, and the text it
+// last wrote, so that its own writes do not rebuild it under the cursor.
+const form = { on: false, model: null, written: null };
+
+const AUDIENCES = [['', 'Any (default)'], ['prospect', 'Prospects'], ['customer', 'Customers'], ['any', 'Any']];
+const SCOPES = [['', 'Per person (default)'], ['customer', 'Per person'], ['account', 'Per account']];
+const FORM_PRIORITIES = [['', 'Medium (default)'], ['low', 'Low'], ['medium', 'Medium'], ['high', 'High'], ['urgent', 'Urgent']];
+const KIND_LABEL = { threshold: 'Threshold: an event N times within a window', sequence: 'Sequence: events in order within a window', score: 'Score: points per event, fires at a level' };
+
+function setFormMode(on) {
+  form.on = on;
+  ui.modeYAML.setAttribute('aria-pressed', on ? 'false' : 'true');
+  ui.modeForm.setAttribute('aria-pressed', on ? 'true' : 'false');
+  ui.formNote.hidden = !on;
+  if (!on) {
+    ui.signalForm.hidden = true;
+    ui.formDeclined.hidden = true;
+    return;
+  }
+  form.written = null;
+  syncFormFromText();
+}
+
+// syncFormFromText shows the editor's text in the form, or why it cannot.
+function syncFormFromText() {
+  if (!state.current) {
+    ui.signalForm.hidden = true;
+    ui.formDeclined.hidden = true;
+    return;
+  }
+  if (ui.editor.value === form.written) return;
+  const r = readForm(ui.editor.value);
+  if (r.reason) {
+    ui.formDeclined.textContent = `The form cannot show this definition: ${r.reason}. Edit it as YAML; the form comes back when it can.`;
+    ui.formDeclined.hidden = false;
+    ui.signalForm.disabled = true;
+    ui.signalForm.hidden = !form.model;
+    return;
+  }
+  ui.formDeclined.hidden = true;
+  ui.signalForm.disabled = ui.editor.disabled;
+  form.model = r.model;
+  renderForm();
+  ui.signalForm.hidden = false;
+}
+
+// writeFormToText puts the form's model into the editor, as the YAML the
+// next save sends.
+function writeFormToText() {
+  const text = writeForm(form.model);
+  form.written = text;
+  ui.editor.value = text;
+  onEditorInput();
+  refreshCode();
+}
+
+function fieldInput(label, path, value, opts = {}) {
+  const id = `f-${path.replace(/[^a-z0-9]+/gi, '-')}`;
+  const input = opts.options
+    ? h('select', { id, 'data-f': path }, opts.options.map(([v, l]) => h('option', { value: v, selected: v === value }, l)))
+    : h(opts.area ? 'textarea' : 'input', { id, 'data-f': path, type: opts.area ? null : 'text', autocomplete: 'off', spellcheck: 'false', placeholder: opts.placeholder || null, rows: opts.area ? 2 : null, inputmode: opts.numeric ? 'numeric' : null });
+  if (!opts.options) input.value = value;
+  return h('div', { class: opts.wide ? 'form-field is-wide' : 'form-field' }, h('label', { for: id }, label), input);
+}
+
+function matchFields(prefix, m, extra = []) {
+  return [
+    fieldInput('Event type', `${prefix}.type`, m.type, { placeholder: 'page_view' }),
+    fieldInput('URL pattern', `${prefix}.url`, m.url, { placeholder: '*/pricing*' }),
+    fieldInput('Content id', `${prefix}.content_id`, m.content_id, { placeholder: 'pricing-page' }),
+    fieldInput('Keywords (comma-separated)', `${prefix}.keywords`, m.keywords, { placeholder: 'cancel, competitor' }),
+    ...extra,
+  ];
+}
+
+function renderForm() {
+  const m = form.model;
+  const out = [];
+  out.push(h('div', { class: 'form-grid' },
+    fieldInput('Id', 'id', m.id),
+    fieldInput('Name', 'name', m.name),
+    fieldInput('Owner', 'owner', m.owner, { placeholder: 'mkt-jane' }),
+    fieldInput('Audience', 'audience', m.audience, { options: AUDIENCES }),
+    fieldInput('Counted', 'scope', m.scope, { options: SCOPES }),
+    fieldInput('Priority', 'priority', m.priority, { options: FORM_PRIORITIES }),
+    fieldInput('Fires on', 'kind', m.kind, { options: Object.entries(KIND_LABEL), wide: true }),
+  ));
+  if (m.kind === 'threshold') {
+    out.push(h('div', { class: 'form-group', 'data-kind': 'threshold' },
+      h('p', { class: 'form-group-title' }, 'Which events'),
+      h('div', { class: 'form-grid' }, ...matchFields('match', m.match),
+        fieldInput('How many times', 'count', m.count, { numeric: true, placeholder: '3' }),
+        fieldInput('Within', 'within', m.within, { placeholder: '7d' }))));
+  } else if (m.kind === 'sequence') {
+    const steps = m.steps.map((st, i) => h('div', { class: 'form-group', 'data-step': String(i) },
+      h('p', { class: 'form-group-title' }, `Step ${i + 1}`,
+        m.steps.length > 2 ? h('button', { type: 'button', class: 'link-button', 'data-remove': `steps.${i}` }, 'Remove') : ''),
+      h('div', { class: 'form-grid' }, ...matchFields(`steps.${i}`, st))));
+    out.push(...steps,
+      m.steps.length < 8 ? h('button', { type: 'button', class: 'secondary-button', 'data-add': 'steps' }, 'Add a step') : '',
+      h('div', { class: 'form-grid' }, fieldInput('All steps within', 'within', m.within, { placeholder: '48h' })));
+  } else {
+    const rules = m.rules.map((r, i) => h('div', { class: 'form-group', 'data-rule': String(i) },
+      h('p', { class: 'form-group-title' }, `Rule ${i + 1}`,
+        m.rules.length > 1 ? h('button', { type: 'button', class: 'link-button', 'data-remove': `rules.${i}` }, 'Remove') : ''),
+      h('div', { class: 'form-grid' }, ...matchFields(`rules.${i}`, r, [fieldInput('Points', `rules.${i}.points`, r.points, { numeric: true, placeholder: '10' })]))));
+    out.push(...rules,
+      h('button', { type: 'button', class: 'secondary-button', 'data-add': 'rules' }, 'Add a rule'),
+      h('div', { class: 'form-grid' },
+        fieldInput('Fires at score', 'level', m.level, { numeric: true, placeholder: '10' }),
+        fieldInput('Points halve every', 'half_life', m.half_life, { placeholder: '7d' })));
+  }
+  out.push(h('div', { class: 'form-grid' },
+    fieldInput('Quiet after an alert (cooldown)', 'cooldown', m.cooldown, { placeholder: '72h' }),
+    fieldInput('Message', 'message', m.message, { area: true, wide: true, placeholder: '{{.Account}}: pricing viewed {{.Count}} times' })));
+  ui.signalFormBody.replaceChildren(...out);
+}
+
+// setPath sets model[path] for a dotted path such as "steps.1.url" or
+// "match.type" (a score rule's match fields sit on the rule).
+function setPath(m, path, v) {
+  const parts = path.split('.');
+  let o = m;
+  for (const p of parts.slice(0, -1)) o = o[p];
+  o[parts[parts.length - 1]] = v;
+}
+
+function onFormInput(ev) {
+  const el = ev.target.closest('[data-f]');
+  if (!el || !form.model) return;
+  const path = el.dataset.f;
+  if (path === 'kind') {
+    changeKind(el.value);
+    renderForm();
+  } else {
+    setPath(form.model, path, el.value);
+  }
+  writeFormToText();
+}
+
+// changeKind carries what it can over to another kind: the match becomes
+// the first step or rule.
+function changeKind(kind) {
+  const m = form.model;
+  const first = m.kind === 'threshold' ? m.match : m.kind === 'sequence' ? m.steps[0] : m.rules[0];
+  const base = { ...emptyMatch(), ...(first ? { type: first.type, url: first.url, content_id: first.content_id, keywords: first.keywords } : {}) };
+  m.kind = kind;
+  if (kind === 'threshold') {
+    m.match = base;
+    m.count = m.count || '3';
+    m.within = m.within || '7d';
+  } else if (kind === 'sequence') {
+    m.steps = [base, emptyMatch()];
+    m.within = m.within || '48h';
+  } else {
+    m.rules = [{ ...base, points: '10' }];
+    m.level = m.level || '10';
+    m.half_life = m.half_life || '7d';
+  }
+}
+
+function onFormClick(ev) {
+  const add = ev.target.closest('[data-add]');
+  const remove = ev.target.closest('[data-remove]');
+  if (!form.model || (!add && !remove)) return;
+  if (add) {
+    const list = form.model[add.dataset.add];
+    list.push(add.dataset.add === 'rules' ? { ...emptyMatch(), points: '5' } : emptyMatch());
+  } else {
+    const [list, i] = remove.dataset.remove.split('.');
+    form.model[list].splice(Number(i), 1);
+  }
+  renderForm();
+  writeFormToText();
 }
 
 function syncScroll() {
@@ -1608,6 +1795,10 @@ function wireEvents() {
     dialogOpener = null;
   });
 
+  ui.modeYAML.addEventListener('click', () => setFormMode(false));
+  ui.modeForm.addEventListener('click', () => setFormMode(true));
+  ui.signalFormBody.addEventListener('input', onFormInput);
+  ui.signalFormBody.addEventListener('click', onFormClick);
   ui.contentForm.addEventListener('submit', lookupContent);
   ui.contentSearch.addEventListener('input', onContentSearchInput);
   ui.contentResults.addEventListener('click', onContentResultClick);

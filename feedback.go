@@ -215,7 +215,7 @@ func (si SignalImpact) Suggest() *Suggestion {
 			"were the wrong person: narrow the audience (a where condition on lifecycle, title or account)")}
 	}
 	return &Suggestion{Change: "raise_count", Text: fmtSuggestion(pct, o.NotUseful, 0,
-		"fired too early to act on: raise the count or lengthen the window")}
+		"fired too early to act on: raise the count or shorten the window")}
 }
 
 func fmtSuggestion(pct int, notUseful, wrong int64, why string) string {

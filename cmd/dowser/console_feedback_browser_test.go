@@ -58,8 +58,8 @@ func TestBrowserConsoleShowsFeedbackAndLiveCounts(t *testing.T) {
 	step("waiting for the count to rise without a reload",
 		chromedp.WaitVisible(row+` td:nth-of-type(4)[data-count="6"]`, chromedp.ByQuery))
 
-	// rep-ana, the account's owner, judges them: five were the wrong
-	// person, one useful.
+	// rep-ana, the account's owner, judges them: one useful, three too
+	// early, two the wrong person.
 	var listed struct {
 		Alerts []struct{ Alert struct{ ID string } }
 	}
@@ -69,8 +69,11 @@ func TestBrowserConsoleShowsFeedbackAndLiveCounts(t *testing.T) {
 	}
 	for i, a := range listed.Alerts {
 		v := map[string]any{"verdict": "not_useful", "reason": "wrong-person", "note": "spoke to an intern"}
-		if i == 0 {
+		switch {
+		case i == 0:
 			v = map[string]any{"verdict": "useful"}
+		case i <= 3:
+			v = map[string]any{"verdict": "not_useful", "reason": "timing"}
 		}
 		app.do("PUT", "/v1/alerts/"+a.Alert.ID+"/verdict", token("rep-ana"), v, http.StatusOK, nil)
 	}
@@ -79,7 +82,7 @@ func TestBrowserConsoleShowsFeedbackAndLiveCounts(t *testing.T) {
 		chromedp.Click(row+` button.row-open`, chromedp.ByQuery),
 		chromedp.WaitVisible(`#history li[data-version="1"]`, chromedp.ByQuery),
 		// The report is read again on the next refresh at the latest.
-		chromedp.WaitVisible(`#suggestion[data-change="narrow_audience"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#suggestion[data-change="raise_count"]`, chromedp.ByQuery),
 	)
 	var impact, suggestion, reasons string
 	step("reading the impact",
@@ -90,11 +93,22 @@ func TestBrowserConsoleShowsFeedbackAndLiveCounts(t *testing.T) {
 	if f := strings.Fields(impact); len(f) < 8 || strings.Join(f[len(f)-5:], " ") != "6 6 1 0 0" {
 		t.Errorf("4-week row reads %q, want 6 alerts, 6 acted on, 1 useful, 0 won, 0 value", impact)
 	}
-	if !strings.Contains(suggestion, "17% of verdicts") || !strings.Contains(suggestion, "5 of 5 not useful were the wrong person") {
+	if !strings.Contains(suggestion, "17% of verdicts") || !strings.Contains(suggestion, "the 5 not useful suggest it fired too early to act on: raise the count") {
 		t.Errorf("suggestion reads %q", suggestion)
 	}
-	if f := strings.Fields(reasons); len(f) < 3 || f[len(f)-2] != "5" {
-		t.Errorf("the wrong-person row reads %q, want 5 not useful", reasons)
+	if f := strings.Fields(reasons); len(f) < 3 || f[len(f)-2] != "2" {
+		t.Errorf("the wrong-person row reads %q, want 2 not useful", reasons)
+	}
+	// The suggested change, previewed over the same events: with count 5
+	// instead of 3, four of the six views would have fired.
+	var tried string
+	step("previewing the suggestion",
+		chromedp.Click(`#suggestion-try`, chromedp.ByID),
+		chromedp.WaitVisible(`#suggestion-preview[data-now="6"][data-then="4"]`, chromedp.ByQuery),
+		chromedp.Text(`#suggestion-preview`, &tried, chromedp.ByID),
+	)
+	if !strings.Contains(tried, "6 alerts as saved, 4 with count 5 instead of 3") {
+		t.Errorf("the suggestion's preview reads %q", tried)
 	}
 	var content string
 	step("reading the content table", chromedp.Text(`#feedback-content tr[data-content="pricing-page"]`, &content, chromedp.ByQuery))
@@ -110,8 +124,8 @@ func TestBrowserConsoleShowsFeedbackAndLiveCounts(t *testing.T) {
 			return p.WithAwaitPromise(true)
 		}),
 	)
-	if !strings.HasPrefix(csv, "alert_id,fired_at,") || strings.Count(csv, "wrong-person") != 5 {
-		t.Errorf("the export reads %q, want a header and five wrong-person verdicts", csv)
+	if !strings.HasPrefix(csv, "alert_id,fired_at,") || strings.Count(csv, "wrong-person") != 2 || strings.Count(csv, "timing") != 3 {
+		t.Errorf("the export reads %q, want a header, two wrong-person and three timing verdicts", csv)
 	}
 
 	// Reasons: add one, then retire it.

@@ -503,13 +503,96 @@ function renderImpact() {
       given.map((r) => `${str(r.label) || str(r.reason)} (${num(r.not_useful) ? `${num(r.not_useful)} not useful` : ''}${num(r.not_useful) && num(r.won) ? ', ' : ''}${num(r.won) ? `${num(r.won)} won` : ''})`).join(' · ')));
   }
   if (si && si.suggestion && si.suggestion.text) {
-    out.push(h('p', { class: 'suggestion', id: 'suggestion', 'data-change': str(si.suggestion.change) },
-      h('strong', null, 'Suggestion: '), str(si.suggestion.text)));
+    const box = h('div', { class: 'suggestion', id: 'suggestion', 'data-change': str(si.suggestion.change) },
+      h('p', null, h('strong', null, 'Suggestion: '), str(si.suggestion.text)));
+    if (si.suggestion.change === 'raise_count') {
+      // A refresh of the counts keeps the result of a preview already run.
+      const old = $('suggestion-preview');
+      const keep = old && old.dataset.signal === id ? old : h('div', { id: 'suggestion-preview', class: 'suggestion-preview', 'aria-live': 'polite', 'data-signal': id });
+      box.append(h('button', { type: 'button', class: 'secondary-button', id: 'suggestion-try' }, 'Preview the change'), keep);
+    } else {
+      box.append(h('p', { class: 'muted' }, 'Add a where condition (on lifecycle, title or account) in the YAML, then run Preview to see what it leaves.'));
+    }
+    out.push(box);
   } else if (!si || num(si.weeks_12 && si.weeks_12.alerts) === 0) {
     out.push(h('p', { class: 'muted' }, 'No alerts in 12 weeks.'));
   }
   ui.impactBody.replaceChildren(...out);
   ui.impact.hidden = false;
+}
+
+// raisedText is the saved definition with its count (a threshold) or
+// level (a score) raised by half, at least by one, as the suggestion
+// "raise the count" proposes; null with why when the form cannot read it.
+function raisedText(text) {
+  const r = readForm(text);
+  if (r.reason) return { why: `the definition is beyond the form (${r.reason})` };
+  const m = r.model;
+  const raise = (v) => {
+    const n = Number(v);
+    return Number.isFinite(n) && n > 0 ? Math.max(n + 1, Math.ceil(n * 1.5)) : null;
+  };
+  if (m.kind === 'threshold') {
+    const to = raise(m.count);
+    if (to === null) return { why: 'the count is not a number' };
+    const was = m.count;
+    m.count = String(to);
+    return { text: writeForm(m), what: `count ${to} instead of ${was}` };
+  }
+  if (m.kind === 'score') {
+    const to = raise(m.level);
+    if (to === null) return { why: 'the level is not a number' };
+    const was = m.level;
+    m.level = String(to);
+    return { text: writeForm(m), what: `level ${to} instead of ${was}` };
+  }
+  return { why: 'a sequence has no count: shorten its window or add a step instead' };
+}
+
+async function previewCount(text, since) {
+  const res = await session.request('POST', `/v1/signals/preview?since=${encodeURIComponent(since)}`, { text });
+  if (!res.ok) throw new Error(errorText(res, 'The preview failed'));
+  return num(res.body.alerts);
+}
+
+// trySuggestion previews the saved definition and the suggested change
+// over the same recent events, so the marketer sees what raising the count
+// would leave before changing anything.
+async function trySuggestion(btn) {
+  const cur = state.current;
+  const out = $('suggestion-preview');
+  if (!cur || !cur.id || !out) return;
+  const changed = raisedText(cur.baseline);
+  if (!changed.text) {
+    out.replaceChildren(h('p', { class: 'muted' }, `No preview: ${changed.why}.`));
+    return;
+  }
+  const since = ui.previewSince.value;
+  btn.disabled = true;
+  out.replaceChildren(h('p', { class: 'muted' }, `Replaying the last ${sinceLabel(since)} of events, as saved and with the change… (up to a minute each)`));
+  let now;
+  let then;
+  try {
+    now = await previewCount(cur.baseline, since);
+    then = await previewCount(changed.text, since);
+  } catch (err) {
+    out.replaceChildren(h('p', { class: 'form-error' }, netError(err, "Couldn't run the preview") || err.message));
+    return;
+  } finally {
+    btn.disabled = false;
+  }
+  out.dataset.now = String(now);
+  out.dataset.then = String(then);
+  const use = h('button', { type: 'button', class: 'link-button', id: 'suggestion-use' }, 'Put the change in the editor');
+  use.addEventListener('click', () => {
+    if (state.current !== cur || !confirmDiscard()) return;
+    ui.editor.value = changed.text;
+    onEditorInput();
+    refreshCode();
+    ui.editor.focus();
+  });
+  out.replaceChildren(h('p', null,
+    `Over the last ${sinceLabel(since)}: ${numberFmt.format(now)} ${now === 1 ? 'alert' : 'alerts'} as saved, ${numberFmt.format(then)} with ${changed.what}. `), use);
 }
 
 // renderFeedback shows what the verdicts of the chosen period say per
@@ -1795,6 +1878,10 @@ function wireEvents() {
     dialogOpener = null;
   });
 
+  ui.impactBody.addEventListener('click', (ev) => {
+    const btn = ev.target.closest('#suggestion-try');
+    if (btn) trySuggestion(btn);
+  });
   ui.modeYAML.addEventListener('click', () => setFormMode(false));
   ui.modeForm.addEventListener('click', () => setFormMode(true));
   ui.signalFormBody.addEventListener('input', onFormInput);

@@ -183,6 +183,17 @@ func TestStructuredFeedback(t *testing.T) {
 		t.Errorf("no row for al-1 in %q", rows)
 	}
 
+	// Another verdict from the panel's buttons drops the reason that went
+	// with the verdict before: "useful" has none.
+	if err := store.Alerts.Feedback(ctx, "rep-ana", "al-3", "useful", ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range exportCSV(t, srv.URL, mkt) {
+		if r[0] == "al-3" && (r[col("verdict")] != "useful" || r[col("reason")] != "") {
+			t.Errorf("al-3 after a useful verdict = %q, want no reason", r)
+		}
+	}
+
 	// Erasing the person erases the notes written about their alerts.
 	if _, _, err := store.Privacy.EraseCustomer(ctx, "c-1", "admin"); err != nil {
 		t.Fatal(err)

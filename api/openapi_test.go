@@ -185,6 +185,9 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"Contact":          dowser.Contact{},
 		"TerritoryRule":    dowser.TerritoryRule{},
 		"Precision":        dowser.Precision{},
+		"FeedbackReason":   dowser.FeedbackReason{},
+		"VerdictRequest":   dowser.Verdict{},
+		"FeedbackReport":   dowser.FeedbackReport{},
 		"SignalDefinition": detector.Signal{},
 		"StoredSignal":     dowser.StoredSignal{},
 		"SignalChange":     dowser.SignalChange{},
@@ -224,9 +227,10 @@ func compareSchema(t *testing.T, doc map[string]any, ref string, typ reflect.Typ
 		return
 	}
 	fields := map[string]reflect.Type{}
-	for f := range typ.Fields() {
+	// VisibleFields reaches into embedded structs, as encoding/json does.
+	for _, f := range reflect.VisibleFields(typ) {
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if !f.IsExported() || name == "-" {
+		if !f.IsExported() || name == "-" || (f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct) {
 			continue
 		}
 		if name == "" {

@@ -17,6 +17,9 @@ type Stores struct {
 	Signals   Signals
 	Alerts    Alerts
 	Privacy   Privacy
+	// Feedback serves the structured verdicts and their report; nil
+	// takes Alerts when it is one too.
+	Feedback Feedback
 }
 
 func pathID(r *http.Request) (string, error) {

@@ -86,6 +86,7 @@ type Server struct {
 	signals   Signals
 	alerts    Alerts
 	privacy   Privacy
+	feedback  Feedback
 	stream    Streamer
 	mux       *routeMux
 	throttle  *throttle // nil when off
@@ -133,8 +134,11 @@ func New(cfg Config, stores Stores, stream Streamer) *Server {
 	if cfg.Source == nil {
 		cfg.Source, _ = formats.NewSource(formats.SourceConfig{})
 	}
+	if f, ok := stores.Alerts.(Feedback); ok && stores.Feedback == nil {
+		stores.Feedback = f
+	}
 	s := &Server{cfg: cfg, people: stores.People, directory: stores.Directory, signals: stores.Signals,
-		alerts: stores.Alerts, privacy: stores.Privacy, stream: stream, mux: &routeMux{ServeMux: http.NewServeMux()},
+		alerts: stores.Alerts, privacy: stores.Privacy, feedback: stores.Feedback, stream: stream, mux: &routeMux{ServeMux: http.NewServeMux()},
 		previews: make(chan struct{}, cfg.MaxPreviews)}
 	if cfg.AuthFailuresPerMinute > 0 {
 		s.throttle = newThrottle(cfg.AuthFailuresPerMinute, time.Minute, cfg.Now)
@@ -165,6 +169,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("PUT /v1/accounts/{id}", s.auth(adminOnly, s.putAccount))
 	s.mux.HandleFunc("GET /v1/accounts/{id}", s.auth(people, s.getAccount))
 	s.mux.HandleFunc("PUT /v1/content/{id}", s.auth(marketing, s.putContent))
+	s.mux.HandleFunc("GET /v1/content", s.auth(people, s.listContent))
 	s.mux.HandleFunc("GET /v1/content/{id}", s.auth(people, s.getContent))
 	s.mux.HandleFunc("POST /v1/content/{id}/impact", s.auth(marketing, s.contentImpact))
 	s.mux.HandleFunc("PUT /v1/contacts/{id}", s.auth(adminOnly, s.putContact))
@@ -187,6 +192,12 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/signals/{id}/precision", s.auth(people, s.signalPrecision))
 	s.mux.HandleFunc("GET /v1/precision", s.auth(people, s.listPrecision))
 	s.mux.HandleFunc("GET /v1/alerts", s.auth(people, s.listAlerts))
+	s.mux.HandleFunc("GET /v1/feedback-reasons", s.auth(people, s.listFeedbackReasons))
+	s.mux.HandleFunc("PUT /v1/feedback-reasons/{id}", s.auth(marketing, s.putFeedbackReason))
+	s.mux.HandleFunc("DELETE /v1/feedback-reasons/{id}", s.auth(marketing, s.retireFeedbackReason))
+	s.mux.HandleFunc("PUT /v1/alerts/{id}/verdict", s.auth(people, s.putVerdict))
+	s.mux.HandleFunc("GET /v1/feedback/report", s.auth(marketing, s.feedbackReport))
+	s.mux.HandleFunc("GET /v1/export/alerts.csv", s.auth(marketing, s.exportAlerts))
 	s.mux.HandleFunc("POST /v1/events", s.auth(sources, s.postEvents))
 	s.mux.HandleFunc("DELETE /v1/customers/{id}", s.auth(adminOnly, s.eraseCustomer))
 	s.mux.HandleFunc("GET /v1/erasures", s.auth(adminOnly, s.listErasures))

@@ -52,6 +52,10 @@ type Summary struct {
 	Invalid         int64
 	InvalidByReason map[string]int64
 	InvalidSamples  []InvalidRecord
+	// NoLifecycle counts the events whose customer had no lifecycle, after
+	// the accounts' filled it in: signals with an audience read them as
+	// prospects, so a customer-only signal never counts them.
+	NoLifecycle int64
 	// Partitions is the number of partitions (engines) seen.
 	Partitions int
 	// First and Last are the earliest and latest event times.
@@ -104,6 +108,9 @@ func (s *Summary) addInvalid(recs []InvalidRecord) {
 
 func (s *Summary) addEvent(ev *schema.Event) {
 	s.Events++
+	if ev.Customer.Lifecycle == "" {
+		s.NoLifecycle++
+	}
 	if s.First.IsZero() || ev.Time.Before(s.First) {
 		s.First = ev.Time
 	}

@@ -20,8 +20,9 @@ type Table struct {
 	Required []string
 }
 
-// Batch is a CSV file with no problems: its columns as the header names
-// them, and its rows with the line each starts on.
+// Batch is a CSV file as read: its columns as the header names them, and
+// its rows with the line each starts on. Only a batch read without
+// problems may be imported.
 type Batch struct {
 	File    string
 	Kind    string
@@ -49,9 +50,12 @@ func (p Problem) String() string {
 }
 
 // Read reads and checks a whole CSV file, named file, of the kind t
-// describes, and returns its rows, or every problem found. Values are
-// trimmed, and an empty lifecycle is the default one. Token values never
-// appear in a problem.
+// describes, in one pass, and returns its rows and every problem found, in
+// line order: a header's unknown or repeated column is reported and the
+// rows' other columns are still checked, so that one run names all that is
+// wrong. The batch is nil only when no row could be read (an empty file, a
+// header that is not CSV). Values are trimmed, and an empty lifecycle is
+// the default one. Token values never appear in a problem.
 func Read(file string, t Table, r io.Reader) (*Batch, []Problem) {
 	b := &Batch{File: file, Kind: t.Kind}
 	cr := csv.NewReader(r)
@@ -64,13 +68,18 @@ func Read(file string, t Table, r io.Reader) (*Batch, []Problem) {
 		return nil, []Problem{csvProblem(file, err)}
 	}
 	var problems []Problem
-	for _, name := range header {
+	// skip marks the header's columns whose values cannot be checked: an
+	// unknown column, or the second of a repeated one.
+	skip := make([]bool, len(header))
+	for i, name := range header {
 		name = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(name, "\ufeff")))
 		switch {
 		case !slices.Contains(t.Columns, name):
 			problems = append(problems, Problem{file, 1, name, fmt.Sprintf("unknown column; %s takes %s", t.Kind, strings.Join(t.Columns, ", "))})
+			skip[i] = true
 		case slices.Contains(b.Columns, name):
 			problems = append(problems, Problem{file, 1, name, "named twice"})
+			skip[i] = true
 		}
 		b.Columns = append(b.Columns, name)
 	}
@@ -78,9 +87,6 @@ func Read(file string, t Table, r io.Reader) (*Batch, []Problem) {
 		if !slices.Contains(b.Columns, name) {
 			problems = append(problems, Problem{file, 1, name, "required column missing"})
 		}
-	}
-	if len(problems) > 0 {
-		return nil, problems
 	}
 	firstLine := map[[2]string]int{} // (column, value) -> line, for unique columns
 	for {
@@ -90,7 +96,7 @@ func Read(file string, t Table, r io.Reader) (*Batch, []Problem) {
 		}
 		if err != nil {
 			// A syntax error (a stray quote) leaves the rest unreadable.
-			return nil, append(problems, csvProblem(file, err))
+			return b, append(problems, csvProblem(file, err))
 		}
 		line, _ := cr.FieldPos(0)
 		if len(rec) != len(b.Columns) {
@@ -101,6 +107,10 @@ func Read(file string, t Table, r io.Reader) (*Batch, []Problem) {
 		for i, v := range rec {
 			v = strings.TrimSpace(v)
 			col := b.Columns[i]
+			if skip[i] {
+				row[i] = v
+				continue
+			}
 			if col == "lifecycle" {
 				v = dowser.DefaultLifecycle(v)
 			}
@@ -128,10 +138,7 @@ func Read(file string, t Table, r io.Reader) (*Batch, []Problem) {
 		b.Rows = append(b.Rows, row)
 		b.Lines = append(b.Lines, line)
 	}
-	if len(problems) > 0 {
-		return nil, problems
-	}
-	return b, nil
+	return b, problems
 }
 
 func csvProblem(file string, err error) Problem {
@@ -149,7 +156,8 @@ type UserRoles interface {
 }
 
 // CheckOwners reports the rows whose owner is not a user, or is one whose
-// role may not own a row of this kind (dowser.CheckOwner).
+// role may not own a row of this kind (dowser.CheckOwner). An owner that
+// is not a valid id is left out: Read reported it.
 func (b *Batch) CheckOwners(ctx context.Context, users UserRoles) ([]Problem, error) {
 	col := slices.Index(b.Columns, "owner")
 	if col < 0 {
@@ -157,7 +165,7 @@ func (b *Batch) CheckOwners(ctx context.Context, users UserRoles) ([]Problem, er
 	}
 	var owners []string
 	for _, row := range b.Rows {
-		if row[col] != "" {
+		if row[col] != "" && dowser.CheckID("owner", row[col]) == nil {
 			owners = append(owners, row[col])
 		}
 	}
@@ -167,6 +175,9 @@ func (b *Batch) CheckOwners(ctx context.Context, users UserRoles) ([]Problem, er
 	}
 	var problems []Problem
 	for i, row := range b.Rows {
+		if row[col] != "" && dowser.CheckID("owner", row[col]) != nil {
+			continue
+		}
 		if fe := dowser.CheckOwner(b.Kind, "owner", row[col], roles[row[col]]); fe != nil {
 			reason := fe.Reason
 			if roles[row[col]] == "" {
@@ -176,4 +187,10 @@ func (b *Batch) CheckOwners(ctx context.Context, users UserRoles) ([]Problem, er
 		}
 	}
 	return problems, nil
+}
+
+// SortProblems puts problems in line order, keeping the order of those on
+// one line, so that problems found by several checks read as one list.
+func SortProblems(p []Problem) {
+	slices.SortStableFunc(p, func(a, b Problem) int { return a.Line - b.Line })
 }

@@ -45,6 +45,9 @@ func TestReadReportsEveryProblemWithItsLine(t *testing.T) {
 			`F:3: name: is required`, `F:3: role: "boss" is not one of rep, marketer, manager, admin, source`, `F:4: id: "rep-a" is also on line 2`}},
 		{"users", "id,name\n", []string{`F:1: role: required column missing`}},
 		{"accounts", "id,colour,id\n", []string{`F:1: colour: unknown column; accounts takes id, name, owner, lifecycle, region, industry, size`, `F:1: id: named twice`}},
+		// A bad header does not stop the rows' check: one run names all.
+		{"accounts", "id,colour,lifecycle\nbad id,red,customer\nacme,blue,maybe\n", []string{
+			`F:1: colour: unknown column`, `F:2: id: "bad id" is not a valid id`, `F:3: lifecycle: "maybe" is not prospect or customer`}},
 		{"accounts", "id,lifecycle\nacme,maybe\nbad id,customer\nglobex\n", []string{
 			`F:2: lifecycle: "maybe" is not prospect or customer`, `F:3: id: "bad id" is not a valid id`, `F:4: 1 fields, but the header names 2 columns`}},
 		{"content", "id,title\n\"pricing,Pricing\n", []string{`F:2: csv: extraneous or missing " in quoted-field`}},

@@ -247,7 +247,8 @@ func compile(s *Signal, p *problems) *plan {
 	}
 	tmpl, err := parseMessage(s.Message)
 	if err != nil {
-		p.add("message", err.Error())
+		reason, line := messageProblem(err, s.Message, s.messageLine)
+		p.addAt("message", reason, line)
 	}
 	pl.tmpl = tmpl
 	if p.found > before {

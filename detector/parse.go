@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -43,6 +42,8 @@ func ParseSignal(data []byte) (*Signal, error) {
 	if err := p.err(); err != nil {
 		return nil, err
 	}
+	// Only a template error needed it; equal documents make equal signals.
+	n.messageLine = 0
 	pl.hash = n.Hash()
 	n.compiled = pl
 	return n, nil
@@ -60,14 +61,17 @@ func decodeSignal(data []byte, p *problems) (*Signal, map[string]bool) {
 		if errors.Is(err, io.EOF) {
 			p.shape("", "empty document")
 		} else {
-			p.shape("", strings.TrimPrefix(err.Error(), "yaml: "))
+			reason, line := yamlProblem(err.Error())
+			p.addAt("", reason, line)
+			p.blocked = append(p.blocked, "")
 		}
 		return nil, nil
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		if err != nil {
-			p.add("", strings.TrimPrefix(err.Error(), "yaml: "))
+			reason, line := yamlProblem(err.Error())
+			p.addAt("", reason, line)
 		} else {
 			p.addf("", "more than one document (line %d)", extra.Line)
 		}
@@ -99,7 +103,14 @@ func decodeSignal(data []byte, p *problems) (*Signal, map[string]bool) {
 		"priority":   func(v *yaml.Node, path string) { s.Priority = d.str(v, path) },
 		"when":       func(v *yaml.Node, path string) { d.when(v, path, &s.When) },
 		"cooldown":   func(v *yaml.Node, path string) { s.Cooldown = d.duration(v, path) },
-		"message":    func(v *yaml.Node, path string) { s.Message = d.str(v, path) },
+		"message": func(v *yaml.Node, path string) {
+			s.Message = d.str(v, path)
+			// A block scalar (| or >) starts on the line after its key.
+			s.messageLine = v.Line
+			if v.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+				s.messageLine++
+			}
+		},
 	})
 	return s, d.present
 }

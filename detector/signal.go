@@ -123,6 +123,10 @@ type Signal struct {
 	// never read from the document. Alerts name the version that fired them.
 	Version int `json:"-" yaml:"-"`
 
+	// messageLine is the document line of the message's first line, 0
+	// when unknown, so that a template error can name its line.
+	messageLine int
+
 	// compiled is what ParseSignal compiled, reused by engines while the
 	// signal's Hash still equals compiled.hash. Never modified once set.
 	compiled *plan
@@ -295,6 +299,10 @@ type MessageData struct {
 type FieldError struct {
 	Path   string `json:"path"`
 	Reason string `json:"reason"`
+	// Line is the document's line the problem is on, when the parser
+	// knows it better than the field's path does (a YAML syntax error, a
+	// line inside the message template); 0 otherwise.
+	Line int `json:"line,omitempty"`
 }
 
 func (e FieldError) Error() string {
@@ -332,7 +340,10 @@ type problems struct {
 	found int
 }
 
-func (p *problems) add(path, reason string) {
+func (p *problems) add(path, reason string) { p.addAt(path, reason, 0) }
+
+// addAt adds a problem on the document's line (0: unknown).
+func (p *problems) addAt(path, reason string, line int) {
 	p.found++
 	for _, q := range p.list {
 		if q.Path == path {
@@ -344,7 +355,7 @@ func (p *problems) add(path, reason string) {
 			return
 		}
 	}
-	p.list = append(p.list, FieldError{Path: path, Reason: reason})
+	p.list = append(p.list, FieldError{Path: path, Reason: reason, Line: line})
 }
 
 // has reports whether a problem was added about the field at path.

@@ -229,7 +229,11 @@ func (s *Alerts) Ack(ctx context.Context, userID, alertID string) error {
 // also acknowledges it. It returns dowser.ErrNotFound when the alert was not
 // addressed to the user.
 func (s *Alerts) Feedback(ctx context.Context, userID, alertID, verdict, note string) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE deliveries SET verdict = $3, note = $4, acked_at = coalesce(acked_at, now()), seen_at = coalesce(seen_at, now())
+	// A verdict repeated without its reason (the panel's buttons) keeps the
+	// reason and value given with it before.
+	tag, err := s.pool.Exec(ctx, `UPDATE deliveries SET verdict = $3, note = $4, verdict_at = now(),
+			reason = CASE WHEN verdict = $3 THEN reason END, value = CASE WHEN verdict = $3 THEN value END,
+			acked_at = coalesce(acked_at, now()), seen_at = coalesce(seen_at, now())
 		WHERE user_id = $1 AND alert_id = $2`,
 		userID, alertID, verdict, note)
 	if err != nil {

@@ -30,9 +30,10 @@ with a role that fits: a content owner is a marketer or admin, an account or
 contact owner a rep or manager. Values follow the REST API's rules: ids of
 letters, digits, _ . @ : - (at most 128), text without NUL, a content
 url_prefix such as https://example.com/pricing.
-Every row is checked first: any problem is reported as FILE:LINE: column:
-reason, and nothing is imported (exit status 1). The rows are written in
-one transaction: all of them or none.
+Every row is checked first, in one pass (values and owners alike): every
+problem is reported, in line order, as FILE:LINE: column: reason, and
+nothing is imported (exit status 1). The rows are written in one
+transaction: all of them or none.
 `
 
 // runImport runs `dowser import KIND FILE`.
@@ -69,12 +70,13 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	batch, problems := csvimport.Read(file, csvimport.Table{Kind: kind, Columns: columns, Required: required}, f)
 	f.Close()
 	report := func(problems []csvimport.Problem) error {
+		csvimport.SortProblems(problems)
 		for _, p := range problems {
 			fmt.Fprintln(stderr, p)
 		}
 		return fmt.Errorf("%s in %s; nothing imported", plural(len(problems), "problem"), file)
 	}
-	if len(problems) > 0 {
+	if batch == nil {
 		return report(problems)
 	}
 
@@ -83,10 +85,13 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return err
 	}
 	defer store.Close()
-	if problems, err = batch.CheckOwners(ctx, store.Directory); err != nil {
+	// Owners are checked even when values were refused, so that one run
+	// names every problem of the file.
+	owners, err := batch.CheckOwners(ctx, store.Directory)
+	if err != nil {
 		return err
 	}
-	if len(problems) > 0 {
+	if problems = append(problems, owners...); len(problems) > 0 {
 		return report(problems)
 	}
 	n, err := store.Directory.Import(ctx, kind, batch.Columns, batch.Rows)

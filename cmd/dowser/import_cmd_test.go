@@ -117,6 +117,20 @@ func TestImportAppliesTheAPIsOwnerRules(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, content+`:3: owner: "rep-ana" is a rep; the owner of content must be a marketer or admin`) {
 		t.Errorf("importing content owned by a rep: exit %d, %s", code, errOut)
 	}
+	// One run names every problem, values and owners alike, in line
+	// order; an owner that is not even an id is reported once.
+	mixed := writeFile(t, "mixed.csv", "id,url_prefix,owner\n"+
+		"steal,https://example.com/,rep-ana\n"+
+		"bad,https://,mkt-jane\n"+
+		"odd,https://example.com/odd,bad owner\n")
+	code, _, errOut = runImportCmd(t, "content", mixed, "--database-url", db)
+	want := mixed + `:2: owner: "rep-ana" is a rep; the owner of content must be a marketer or admin
+` + mixed + `:3: url_prefix: "https://" names no host; give at least scheme://host/
+` + mixed + `:4: owner: "bad owner" is not a valid id (letters, digits, _ . @ : -, at most 128)
+`
+	if code != 1 || !strings.HasPrefix(errOut, want) || !strings.Contains(errOut, "3 problems in "+mixed+"; nothing imported") {
+		t.Errorf("importing a file with value and owner problems: exit %d, stderr:\n%s\nwant it to start with:\n%s", code, errOut, want)
+	}
 	accounts := writeFile(t, "accounts.csv", "id,owner\nacme,mkt-jane\n")
 	code, _, errOut = runImportCmd(t, "accounts", accounts, "--database-url", db)
 	if code != 1 || !strings.Contains(errOut, accounts+`:2: owner: "mkt-jane" is a marketer; the owner of an account must be a rep or manager`) {

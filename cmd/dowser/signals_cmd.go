@@ -4,13 +4,19 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
 
 	"github.com/dowserhq/dowser/backtest"
 	"github.com/dowserhq/dowser/envflag"
 )
 
 const signalsUsage = `Usage:
-  dowser signals lint FILE...       check signal files; prints FILE: path: reason per problem
+  dowser signals lint FILE|DIR...   check signal files (a directory: its .yaml, .yml and .json files); prints FILE: path: reason per problem
   dowser signals test FIXTURE...    run fixtures: events in, exactly the expected alerts out
   dowser signals backtest           run signals over recorded events and summarize what would have fired
   dowser signals generate           write a file of synthetic events (the demo's traffic) to try backtests on
@@ -51,10 +57,51 @@ func runSignalsLint(args []string, stdout, stderr io.Writer, getenv func(string)
 		return err
 	}
 	if len(files) == 0 {
-		fmt.Fprintln(stderr, "usage: dowser signals lint FILE...")
+		fmt.Fprintln(stderr, "usage: dowser signals lint FILE|DIR...")
 		return envflag.ErrUsage
 	}
+	if files, err = signalFiles(files); err != nil {
+		return err
+	}
 	return backtest.LintFiles(stdout, files...)
+}
+
+// signalExts are the extensions of the signal files a directory stands for.
+var signalExts = []string{".yaml", ".yml", ".json"}
+
+// signalFiles expands the paths given for signal files: a directory stands
+// for the signal files under it, at any depth, in name order. Other paths
+// are kept as given (a missing file is the linter's to report). A
+// directory without signal files is an error: its signals would be
+// silently left out.
+func signalFiles(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil || !st.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && slices.Contains(signalExts, strings.ToLower(filepath.Ext(path))) {
+				found = append(found, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("reading signal directory %s: %w", p, err)
+		}
+		if len(found) == 0 {
+			return nil, fmt.Errorf("%s: no signal files in it (%s)", p, strings.Join(signalExts, ", "))
+		}
+		sort.Strings(found)
+		out = append(out, found...)
+	}
+	return out, nil
 }
 
 // runSignalsTest runs fixtures and prints a diff for each one that fails.

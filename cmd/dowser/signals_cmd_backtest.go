@@ -35,7 +35,7 @@ type backtestConfig struct {
 
 func (c *backtestConfig) register(fs *flag.FlagSet) {
 	c.Since = detector.Duration(7 * 24 * time.Hour)
-	fs.StringVar(&c.Signals, "signals", "", "comma-separated signal files to run (required)")
+	fs.StringVar(&c.Signals, "signals", "", "signal files or directories to run, comma-separated; more may follow the flags as arguments (--signals signals/*.yaml works)")
 	fs.StringVar(&c.Events, "events", "", "JSONL file of events, one per line, in partition order; - reads stdin")
 	fs.BoolVar(&c.FromKafka, "from-kafka", false, "read the events topic's history instead of a file")
 	fs.TextVar(&c.Since, "since", c.Since, "with --from-kafka: how far back to start, by Kafka message time (7d, 36h)")
@@ -55,12 +55,16 @@ func runSignalsBacktest(ctx context.Context, args []string, stdout, stderr io.Wr
 	fs := envflag.NewFlagSet("signals backtest")
 	var c backtestConfig
 	c.register(fs)
-	if err := envflag.Parse(fs, args, stderr, getenv, nil); err != nil {
+	// A shell glob after --signals gives the first file to the flag and
+	// the rest as arguments: all of them are signal files.
+	more, err := envflag.ParseWithFiles(fs, args, stderr, getenv)
+	if err != nil {
 		return err
 	}
+	paths := append(envflag.SplitList(c.Signals), more...)
 	switch {
-	case c.Signals == "":
-		fmt.Fprintln(stderr, "dowser signals backtest: --signals is required")
+	case len(paths) == 0:
+		fmt.Fprintln(stderr, "dowser signals backtest: give the signal files with --signals FILE[,FILE...] or as arguments")
 		return envflag.ErrUsage
 	case (c.Events == "") == !c.FromKafka:
 		fmt.Fprintln(stderr, "dowser signals backtest: give exactly one of --events FILE and --from-kafka")
@@ -81,7 +85,10 @@ func runSignalsBacktest(ctx context.Context, args []string, stdout, stderr io.Wr
 	if len(sources) > 1 {
 		return fmt.Errorf("--source topic %q: a backtest reads one topic, --events-topic %q; to read several, read <events-topic>.resolved, where the service puts them all", sources[1].Topic(), c.EventsTopic)
 	}
-	signals, err := backtest.LoadSignals(envflag.SplitList(c.Signals)...)
+	if paths, err = signalFiles(paths); err != nil {
+		return err
+	}
+	signals, err := backtest.LoadSignals(paths...)
 	if err != nil {
 		return fmt.Errorf("loading signals:\n%w", err)
 	}
@@ -130,6 +137,7 @@ func runSignalsBacktest(ctx context.Context, args []string, stdout, stderr io.Wr
 				pr.Partition, pr.Start, pr.End, history.Idle)
 		}
 	}
+	warnLifecycles(stderr, signals, s, c.Owners != "")
 	rate := float64(s.Records) / max(elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(stderr, "backtest: %d events, %d alerts in %s (%.0f events/s)\n", s.Records, s.Alerts, elapsed.Round(time.Millisecond), rate)
 	return nil
@@ -143,4 +151,24 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// warnLifecycles says why a customer-only signal fired nothing when events
+// carried no lifecycle: the service fills it from its accounts, a backtest
+// only from --owners, and an unknown lifecycle counts as a prospect.
+func warnLifecycles(w io.Writer, signals []*detector.Signal, s *backtest.Summary, owners bool) {
+	if s.NoLifecycle == 0 {
+		return
+	}
+	for _, sig := range signals {
+		if sig.Audience != detector.AudienceCustomer || s.BySignal[sig.ID] > 0 {
+			continue
+		}
+		hint := "give --owners FILE with account_id,owner,lifecycle rows, as the service fills lifecycles from its accounts"
+		if owners {
+			hint = "the --owners file gives no lifecycle for their accounts: add a third column, customer or prospect"
+		}
+		fmt.Fprintf(w, "warning: %s counts customers only and fired nothing, but %d of %d events carried no lifecycle and were read as prospects: %s\n",
+			sig.ID, s.NoLifecycle, s.Events, hint)
+	}
 }

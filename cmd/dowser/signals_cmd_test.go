@@ -61,12 +61,12 @@ func TestSignalsCommandUsage(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"signals"}, 2, "dowser signals lint FILE..."},
+		{[]string{"signals"}, 2, "dowser signals lint FILE|DIR..."},
 		{[]string{"signals", "help"}, 0, "dowser signals backtest"},
 		{[]string{"signals", "nope"}, 2, `unknown command "nope"`},
-		{[]string{"signals", "lint"}, 2, "usage: dowser signals lint FILE..."},
+		{[]string{"signals", "lint"}, 2, "usage: dowser signals lint FILE|DIR..."},
 		{[]string{"signals", "test"}, 2, "usage: dowser signals test"},
-		{[]string{"signals", "backtest", "--events", "x.jsonl"}, 2, "--signals is required"},
+		{[]string{"signals", "backtest", "--events", "x.jsonl"}, 2, "give the signal files with --signals FILE[,FILE...] or as arguments"},
 		{[]string{"signals", "backtest", "--signals", "s.yaml"}, 2, "exactly one of --events FILE and --from-kafka"},
 		{[]string{"signals", "backtest", "--signals", "s.yaml", "--events", "e", "--from-kafka"}, 2, "exactly one of"},
 		{[]string{"signals", "backtest", "--signals", "s.yaml", "--events", "e", "--format", "xml"}, 2, `--format "xml" is not summary or jsonl`},
@@ -309,10 +309,60 @@ func TestSignalsBacktestFromKafka(t *testing.T) {
 		t.Errorf("stderr = %q, want 7 events read (the 2 old ones left out)", stderr)
 	}
 
+	// A customer-only signal over events that carry no lifecycle fires
+	// nothing: the backtest says why instead of a silent 0.
+	customers := writeSignalsFile(t, dir, "renewal.yaml", strings.Replace(strings.Replace(testPricingSignal, "audience: prospect", "audience: customer", 1), "id: pricing-research", "id: renewal-pricing", 1))
+	code, stdout, stderr = runSignalsCmd(t, "signals", "backtest", "--signals", customers, "--from-kafka", "--since", "7d",
+		"--kafka-brokers", b.Addr(), "--events-topic", topic)
+	want := "warning: renewal-pricing counts customers only and fired nothing, but 7 of 7 events carried no lifecycle and were read as prospects: give --owners FILE"
+	if code != 0 || !strings.Contains(stdout, "alerts:   0\n") || !strings.Contains(stderr, want) {
+		t.Errorf("customer-only signal: exit %d, stdout:\n%s\nstderr: %s\nwant the warning %q", code, stdout, stderr, want)
+	}
+	// With the accounts' lifecycles it fires and says nothing more.
+	owners := writeSignalsFile(t, dir, "owners.csv", "account_id,owner,lifecycle\nacme,rep-ana,customer\ninitech,rep-ben,customer\nglobex,rep-ben,customer\n")
+	code, stdout, stderr = runSignalsCmd(t, "signals", "backtest", "--signals", customers, "--from-kafka", "--since", "7d",
+		"--kafka-brokers", b.Addr(), "--events-topic", topic, "--owners", owners)
+	if code != 0 || !strings.Contains(stdout, "alerts:   2\n") || strings.Contains(stderr, "warning:") {
+		t.Errorf("customer-only signal with lifecycles: exit %d, stdout:\n%s\nstderr: %s", code, stdout, stderr)
+	}
+
 	// The summary counts the partitions it saw; all history from 30 days.
 	code, stdout, stderr = runSignalsCmd(t, "signals", "backtest", "--signals", signals, "--from-kafka", "--since", "30d",
 		"--kafka-brokers", b.Addr(), "--events-topic", topic)
 	if code != 0 || !strings.Contains(stdout, "events:   9 read, 9 valid, 0 invalid") {
 		t.Errorf("since 30d: exit %d, stdout:\n%s\nstderr: %s", code, stdout, stderr)
+	}
+}
+
+// A directory stands for its signal files, and a shell glob after
+// --signals (the first file to the flag, the rest as arguments) runs them
+// all.
+func TestSignalsDirectoriesAndGlobs(t *testing.T) {
+	dir := t.TempDir()
+	pricing := writeSignalsFile(t, dir, "pricing.yaml", testPricingSignal)
+	demo := writeSignalsFile(t, dir, "more/demo.yml", strings.Replace(testPricingSignal, "id: pricing-research", "id: demo-request", 1))
+	writeSignalsFile(t, dir, "README.md", "not a signal")
+	code, stdout, stderr := runSignalsCmd(t, "signals", "lint", dir)
+	if code != 0 || stdout != "ok: 2 signals in 2 files\n" {
+		t.Errorf("lint DIR: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	empty := t.TempDir()
+	code, _, stderr = runSignalsCmd(t, "signals", "lint", empty)
+	if code != 1 || !strings.Contains(stderr, empty+": no signal files in it (.yaml, .yml, .json)") {
+		t.Errorf("lint of an empty DIR: exit %d, stderr %q", code, stderr)
+	}
+
+	t0 := time.Date(2026, 11, 23, 7, 0, 0, 0, time.UTC)
+	events := writeSignalsFile(t, dir, "events.jsonl", strings.Join([]string{
+		pricingLine("a1", "acme", t0), pricingLine("a2", "acme", t0.Add(time.Hour)), pricingLine("a3", "acme", t0.Add(2*time.Hour)),
+	}, "\n")+"\n")
+	for _, args := range [][]string{
+		{"--signals", pricing, demo, "--events", events},
+		{"--events", events, "--signals", filepath.Join(dir, "more"), pricing},
+	} {
+		code, stdout, stderr = runSignalsCmd(t, append([]string{"signals", "backtest"}, args...)...)
+		if code != 0 || !strings.Contains(stdout, "alerts:   2\n") || !strings.Contains(stdout, "  demo-request ") || !strings.Contains(stdout, "  pricing-research ") {
+			t.Errorf("backtest %v: exit %d, stdout:\n%s\nstderr: %s\nwant both signals to fire", args, code, stdout, stderr)
+		}
 	}
 }

@@ -7,11 +7,15 @@
 // /v1/session through session.js, as in the panel; every request with
 // X-Dowser-CSRF: 1), the signal endpoints of
 // docs/api.md, GET /v1/precision for the reps' verdicts (optional: a 404
-// shows "precision not available") and POST /v1/signals/preview (optional:
-// without it the page shows the equivalent CLI command).
+// shows "precision not available"), GET /v1/feedback/report and
+// /v1/feedback-reasons for what the verdicts add up to (optional: hidden
+// when absent), GET /v1/content for the content search, and POST
+// /v1/signals/preview (optional: without it the page shows the equivalent
+// CLI command). Counts refresh every REFRESH_MS while the page is visible.
 
 import { $, h, str, capitalize } from './dom.js';
 import { Session, SessionEnded, showView, isMarketing } from './session.js';
+import { readForm, writeForm, emptyMatch } from './signalform.js';
 
 const PRIORITIES = ['urgent', 'high', 'medium', 'low'];
 const PRIORITY_LABEL = { urgent: 'Urgent', high: 'High', medium: 'Medium', low: 'Low' };
@@ -19,6 +23,9 @@ const ACTION_LABEL = { saved: 'Saved', enabled: 'Enabled', disabled: 'Disabled',
 const LINE_PX = 20; // the editor's line height; console.css says the same
 const CODE_PAD_PX = 10; // the editor's top padding; console.css says the same
 const DIFF_MAX_CELLS = 4_000_000;
+// How often the counts (alerts, verdicts) are read again: alerts arrive
+// while a marketer watches.
+const REFRESH_MS = 10_000;
 
 const STARTER = `id: new-signal
 name: New signal
@@ -88,6 +95,26 @@ const ui = {
   contentOwner: $('content-owner'),
   contentSave: $('content-save'),
   contentImpact: $('content-impact'),
+  contentSearch: $('content-search'),
+  contentResults: $('content-results'),
+
+  modeYAML: $('mode-yaml'),
+  modeForm: $('mode-form'),
+  formNote: $('form-note'),
+  formDeclined: $('form-declined'),
+  signalForm: $('signal-form'),
+  signalFormBody: $('signal-form-body'),
+
+  impact: $('impact'),
+  impactBody: $('impact-body'),
+  feedbackWeeks: $('feedback-weeks'),
+  exportCSV: $('export-csv'),
+  feedbackState: $('feedback-state'),
+  feedbackBody: $('feedback-body'),
+  reasons: $('reasons'),
+  reasonForm: $('reason-form'),
+  reasonLabel: $('reason-label'),
+  reasonStatus: $('reason-status'),
 
   live: $('live'),
 };
@@ -98,6 +125,10 @@ const state = {
   signals: new Map(), // id -> stored signal (current version)
   precision: null, // Map signal id -> row, or null when not (yet) available
   precisionStatus: 'loading', // loading | ok | missing | error
+  report: null, // GET /v1/feedback/report, or null when not available
+  impact: new Map(), // signal id -> its impact in the report
+  reportWeeks: 12,
+  reasons: [], // every feedback reason, retired ones too
   // The signal in the editor: id is null for a new, unsaved signal.
   current: null, // {id, stored, baseline}
   problems: [], // [{path, reason}]
@@ -115,6 +146,7 @@ const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
 const absoluteFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 const numberFmt = new Intl.NumberFormat();
+const moneyFmt = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
 
 function relativeTime(ms, now = Date.now()) {
   if (!Number.isFinite(ms)) return 'unknown time';
@@ -214,9 +246,58 @@ function endSession() {
 // ---------------------------------------------------------------- signals list and precision
 
 async function loadAll() {
-  await Promise.all([loadSignals(), loadPrecision()]);
+  await Promise.all([loadSignals(), loadPrecision(), loadReport(), loadReasons()]);
   renderList();
   renderStats();
+  renderFeedback();
+  renderReasons();
+}
+
+// refreshCounts reads the counts again and redraws them, keeping the
+// focus where it was: the list is rebuilt, the editor is not touched.
+async function refreshCounts() {
+  if (document.visibilityState !== 'visible' || !session.user || !isMarketing(session.user.role)) return;
+  if (document.body.dataset.view !== 'console') return;
+  const focused = document.activeElement && document.activeElement.closest && document.activeElement.closest('#signals tr[data-id]');
+  const focusedID = focused ? focused.dataset.id : null;
+  try {
+    await Promise.all([loadPrecision(), loadReport()]);
+  } catch {
+    return; // shown on the next action
+  }
+  renderList();
+  renderStats();
+  renderFeedback();
+  if (focusedID) {
+    const btn = ui.tbody.querySelector(`tr[data-id="${CSS.escape(focusedID)}"] button.row-open`);
+    if (btn) btn.focus();
+  }
+}
+
+async function loadReport() {
+  try {
+    const res = await session.request('GET', `/v1/feedback/report?weeks=${state.reportWeeks}`);
+    if (res.ok && res.body && Array.isArray(res.body.signals)) {
+      state.report = res.body;
+      state.impact = new Map(res.body.signals.filter((si) => si && typeof si.signal_id === 'string').map((si) => [si.signal_id, si]));
+    } else {
+      state.report = null;
+      state.impact = new Map();
+    }
+  } catch (err) {
+    if (err instanceof SessionEnded) return;
+    state.report = null;
+  }
+}
+
+async function loadReasons() {
+  try {
+    const res = await session.request('GET', '/v1/feedback-reasons?retired=true');
+    state.reasons = res.ok && Array.isArray(res.body.reasons) ? res.body.reasons : [];
+  } catch (err) {
+    if (err instanceof SessionEnded) return;
+    state.reasons = [];
+  }
 }
 
 async function loadSignals() {
@@ -307,7 +388,7 @@ function signalRow(s) {
   if (state.precisionStatus !== 'ok') {
     tr.append(h('td', { class: 'num muted', title: 'Precision not available' }, '—'), h('td', { class: 'num muted', title: 'Precision not available' }, '—'));
   } else {
-    tr.append(h('td', { class: 'num' }, numberFmt.format(p ? num(p.alerts) : 0)));
+    tr.append(h('td', { class: 'num', 'data-count': String(p ? num(p.alerts) : 0) }, numberFmt.format(p ? num(p.alerts) : 0)));
     const r = usefulRate(p);
     if (!r) {
       tr.append(h('td', { class: 'num muted', title: 'No verdicts from reps yet' }, '—'));
@@ -340,6 +421,7 @@ function renderStats() {
   if (!id || state.precisionStatus !== 'ok') {
     ui.editorStats.hidden = !id;
     ui.editorStats.replaceChildren(id ? h('span', { class: 'muted' }, 'Precision not available.') : '');
+    renderImpact();
     return;
   }
   const parts = [];
@@ -355,6 +437,274 @@ function renderStats() {
   }
   ui.editorStats.replaceChildren(...parts);
   ui.editorStats.hidden = false;
+  renderImpact();
+}
+
+// ---------------------------------------------------------------- what signals did for the business
+
+const OUTCOME_COLUMNS = [
+  ['alerts', 'Alerts'],
+  ['acted', 'Acted on'],
+  ['useful', 'Useful'],
+  ['won', 'Won'],
+  ['value', 'Value'],
+];
+
+function outcomeCell(o, key) {
+  if (key === 'value') return moneyFmt.format(num(o && o.value));
+  return numberFmt.format(num(o && o[key]));
+}
+
+// renderImpact shows the open signal's outcomes over 4 and 12 weeks, its
+// weeks as bars, the reasons given and the suggestion the server made.
+function renderImpact() {
+  const id = state.current && state.current.id;
+  const si = id ? state.impact.get(id) : null;
+  if (!id || !state.report) {
+    ui.impact.hidden = true;
+    ui.impactBody.replaceChildren();
+    return;
+  }
+  const out = [];
+  const table = h('table', { class: 'impact-table', id: 'impact-table' });
+  const head = h('tr', null, h('td'));
+  for (const [, label] of OUTCOME_COLUMNS) head.append(h('th', { scope: 'col', class: 'num' }, label));
+  table.append(h('thead', null, head));
+  const body = h('tbody');
+  for (const [key, label] of [['weeks_4', 'Last 4 weeks'], ['weeks_12', 'Last 12 weeks']]) {
+    const tr = h('tr', { 'data-period': key }, h('th', { scope: 'row' }, label));
+    for (const [col] of OUTCOME_COLUMNS) tr.append(h('td', { class: 'num', 'data-col': col }, outcomeCell(si && si[key], col)));
+    body.append(tr);
+  }
+  table.append(body);
+  out.push(table);
+
+  const weeks = si && Array.isArray(si.weekly) ? si.weekly : [];
+  if (weeks.some((w) => num(w.alerts) > 0)) {
+    const most = Math.max(1, ...weeks.map((w) => num(w.alerts)));
+    const bars = h('div', { class: 'weeks', role: 'img', 'aria-label': 'Alerts per week over 12 weeks, the useful share filled' });
+    for (const w of weeks) {
+      const judged = num(w.useful) + num(w.won) + num(w.not_useful);
+      const good = num(w.useful) + num(w.won);
+      const when = new Date(w.week);
+      const label = `Week of ${Number.isNaN(when.getTime()) ? '' : when.toLocaleDateString()}: ${num(w.alerts)} alerts, ${judged ? `${Math.round((good / judged) * 100)}% useful` : 'no verdicts'}`;
+      const bar = h('span', { class: 'week', title: label });
+      bar.style.height = `${Math.round((num(w.alerts) / most) * 100)}%`;
+      const fill = h('span', { class: 'week-good' });
+      fill.style.height = judged ? `${Math.round((good / judged) * 100)}%` : '0';
+      bar.append(fill);
+      bars.append(bar);
+    }
+    out.push(bars);
+  }
+  const given = si && Array.isArray(si.reasons) ? si.reasons.filter((r) => num(r.not_useful) + num(r.won) > 0) : [];
+  if (given.length) {
+    out.push(h('p', { class: 'impact-reasons muted' }, 'Reasons given: ',
+      given.map((r) => `${str(r.label) || str(r.reason)} (${num(r.not_useful) ? `${num(r.not_useful)} not useful` : ''}${num(r.not_useful) && num(r.won) ? ', ' : ''}${num(r.won) ? `${num(r.won)} won` : ''})`).join(' · ')));
+  }
+  if (si && si.suggestion && si.suggestion.text) {
+    const box = h('div', { class: 'suggestion', id: 'suggestion', 'data-change': str(si.suggestion.change) },
+      h('p', null, h('strong', null, 'Suggestion: '), str(si.suggestion.text)));
+    if (si.suggestion.change === 'raise_count') {
+      // A refresh of the counts keeps the result of a preview already run.
+      const old = $('suggestion-preview');
+      const keep = old && old.dataset.signal === id ? old : h('div', { id: 'suggestion-preview', class: 'suggestion-preview', 'aria-live': 'polite', 'data-signal': id });
+      box.append(h('button', { type: 'button', class: 'secondary-button', id: 'suggestion-try' }, 'Preview the change'), keep);
+    } else {
+      box.append(h('p', { class: 'muted' }, 'Add a where condition (on lifecycle, title or account) in the YAML, then run Preview to see what it leaves.'));
+    }
+    out.push(box);
+  } else if (!si || num(si.weeks_12 && si.weeks_12.alerts) === 0) {
+    out.push(h('p', { class: 'muted' }, 'No alerts in 12 weeks.'));
+  }
+  ui.impactBody.replaceChildren(...out);
+  ui.impact.hidden = false;
+}
+
+// raisedText is the saved definition with its count (a threshold) or
+// level (a score) raised by half, at least by one, as the suggestion
+// "raise the count" proposes; null with why when the form cannot read it.
+function raisedText(text) {
+  const r = readForm(text);
+  if (r.reason) return { why: `the definition is beyond the form (${r.reason})` };
+  const m = r.model;
+  const raise = (v) => {
+    const n = Number(v);
+    return Number.isFinite(n) && n > 0 ? Math.max(n + 1, Math.ceil(n * 1.5)) : null;
+  };
+  if (m.kind === 'threshold') {
+    const to = raise(m.count);
+    if (to === null) return { why: 'the count is not a number' };
+    const was = m.count;
+    m.count = String(to);
+    return { text: writeForm(m), what: `count ${to} instead of ${was}` };
+  }
+  if (m.kind === 'score') {
+    const to = raise(m.level);
+    if (to === null) return { why: 'the level is not a number' };
+    const was = m.level;
+    m.level = String(to);
+    return { text: writeForm(m), what: `level ${to} instead of ${was}` };
+  }
+  return { why: 'a sequence has no count: shorten its window or add a step instead' };
+}
+
+async function previewCount(text, since) {
+  const res = await session.request('POST', `/v1/signals/preview?since=${encodeURIComponent(since)}`, { text });
+  if (!res.ok) throw new Error(errorText(res, 'The preview failed'));
+  return num(res.body.alerts);
+}
+
+// trySuggestion previews the saved definition and the suggested change
+// over the same recent events, so the marketer sees what raising the count
+// would leave before changing anything.
+async function trySuggestion(btn) {
+  const cur = state.current;
+  const out = $('suggestion-preview');
+  if (!cur || !cur.id || !out) return;
+  const changed = raisedText(cur.baseline);
+  if (!changed.text) {
+    out.replaceChildren(h('p', { class: 'muted' }, `No preview: ${changed.why}.`));
+    return;
+  }
+  const since = ui.previewSince.value;
+  btn.disabled = true;
+  out.replaceChildren(h('p', { class: 'muted' }, `Replaying the last ${sinceLabel(since)} of events, as saved and with the change… (up to a minute each)`));
+  let now;
+  let then;
+  try {
+    now = await previewCount(cur.baseline, since);
+    then = await previewCount(changed.text, since);
+  } catch (err) {
+    out.replaceChildren(h('p', { class: 'form-error' }, netError(err, "Couldn't run the preview") || err.message));
+    return;
+  } finally {
+    btn.disabled = false;
+  }
+  out.dataset.now = String(now);
+  out.dataset.then = String(then);
+  const use = h('button', { type: 'button', class: 'link-button', id: 'suggestion-use' }, 'Put the change in the editor');
+  use.addEventListener('click', () => {
+    if (state.current !== cur || !confirmDiscard()) return;
+    ui.editor.value = changed.text;
+    onEditorInput();
+    refreshCode();
+    ui.editor.focus();
+  });
+  out.replaceChildren(h('p', null,
+    `Over the last ${sinceLabel(since)}: ${numberFmt.format(now)} ${now === 1 ? 'alert' : 'alerts'} as saved, ${numberFmt.format(then)} with ${changed.what}. `), use);
+}
+
+// renderFeedback shows what the verdicts of the chosen period say per
+// reason and per content item.
+function renderFeedback() {
+  const r = state.report;
+  if (!r) {
+    ui.feedbackState.textContent = 'Feedback is not available on this server.';
+    ui.feedbackState.hidden = false;
+    ui.feedbackBody.replaceChildren();
+    return;
+  }
+  const out = [];
+  const reasons = (Array.isArray(r.reasons) ? r.reasons : []);
+  const rt = h('table', { class: 'mini-table', id: 'feedback-reasons' },
+    h('caption', null, 'By reason'),
+    h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Reason'), h('th', { scope: 'col', class: 'num' }, 'Not useful'), h('th', { scope: 'col', class: 'num' }, 'Won'))));
+  const rb = h('tbody');
+  for (const x of reasons) {
+    rb.append(h('tr', { 'data-reason': str(x.reason) }, h('th', { scope: 'row' }, str(x.label) || str(x.reason)),
+      h('td', { class: 'num' }, numberFmt.format(num(x.not_useful))), h('td', { class: 'num' }, numberFmt.format(num(x.won)))));
+  }
+  rt.append(rb);
+  out.push(rt);
+
+  const content = (Array.isArray(r.content) ? r.content : []).slice(0, 10);
+  if (content.length) {
+    const ct = h('table', { class: 'mini-table', id: 'feedback-content' },
+      h('caption', null, 'By content item in the evidence'),
+      h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Content'), h('th', { scope: 'col', class: 'num' }, 'Alerts'),
+        h('th', { scope: 'col', class: 'num' }, 'Useful'), h('th', { scope: 'col', class: 'num' }, 'Won'), h('th', { scope: 'col', class: 'num' }, 'Value'))));
+    const cb = h('tbody');
+    for (const c of content) {
+      const rate = usefulRate(c);
+      cb.append(h('tr', { 'data-content': str(c.content_id) },
+        h('th', { scope: 'row', title: str(c.content_id) }, str(c.title) || str(c.content_id)),
+        h('td', { class: 'num' }, numberFmt.format(num(c.alerts))),
+        h('td', { class: 'num', title: rate ? `${rate.good} of ${rate.judged} verdicts useful or won` : 'No verdicts' }, rate ? `${Math.round(rate.rate * 100)}%` : '—'),
+        h('td', { class: 'num' }, numberFmt.format(num(c.won))),
+        h('td', { class: 'num' }, moneyFmt.format(num(c.value)))));
+    }
+    ct.append(cb);
+    out.push(ct);
+  }
+  ui.feedbackState.hidden = true;
+  ui.feedbackBody.replaceChildren(...out);
+}
+
+function renderReasons() {
+  const items = state.reasons.map((r) => {
+    const btn = h('button', { type: 'button', class: 'link-button', 'data-reason': str(r.id), 'data-retire': r.retired ? 'false' : 'true' }, r.retired ? 'Restore' : 'Retire');
+    return h('li', { 'data-reason': str(r.id), class: r.retired ? 'is-retired' : null },
+      h('span', null, str(r.label) || str(r.id)), r.retired ? h('span', { class: 'muted' }, ' (retired)') : '', ' ', btn);
+  });
+  ui.reasons.replaceChildren(...items);
+}
+
+// reasonID makes a reason's id from its label: "Bad data" -> "bad-data".
+function reasonID(label) {
+  return label.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 64);
+}
+
+async function putReason(r, done) {
+  let res;
+  try {
+    res = await session.request('PUT', `/v1/feedback-reasons/${encodeURIComponent(r.id)}`, { json: { label: r.label, position: r.position, retired: r.retired } });
+  } catch (err) {
+    ui.reasonStatus.textContent = netError(err, "Couldn't save the reason") || '';
+    return;
+  }
+  if (!res.ok) {
+    ui.reasonStatus.textContent = errorText(res, "Couldn't save the reason");
+    return;
+  }
+  ui.reasonStatus.textContent = done;
+  await loadReasons();
+  renderReasons();
+}
+
+async function addReason(ev) {
+  ev.preventDefault();
+  const label = ui.reasonLabel.value.trim();
+  const id = reasonID(label);
+  if (!label || !id) {
+    ui.reasonStatus.textContent = 'Enter a reason with letters or digits.';
+    ui.reasonLabel.focus();
+    return;
+  }
+  if (state.reasons.some((r) => r.id === id)) {
+    ui.reasonStatus.textContent = `There is a reason “${id}” already.`;
+    return;
+  }
+  const position = Math.max(0, ...state.reasons.map((r) => num(r.position))) + 10;
+  await putReason({ id, label, position, retired: false }, `Added “${label}”.`);
+  if (state.reasons.some((r) => r.id === id)) ui.reasonLabel.value = '';
+}
+
+function onReasonsClick(ev) {
+  const btn = ev.target.closest('button[data-reason]');
+  if (!btn) return;
+  const r = state.reasons.find((x) => x.id === btn.dataset.reason);
+  if (!r) return;
+  const retire = btn.dataset.retire === 'true';
+  putReason({ ...r, retired: retire }, `${retire ? 'Retired' : 'Restored'} “${str(r.label)}”.`);
+}
+
+async function changeWeeks() {
+  state.reportWeeks = Number(ui.feedbackWeeks.value) === 4 ? 4 : 12;
+  ui.exportCSV.href = `/v1/export/alerts.csv?weeks=${state.reportWeeks}`;
+  await loadReport();
+  renderFeedback();
+  renderImpact();
 }
 
 function onListClick(ev) {
@@ -643,6 +993,16 @@ function revert() {
 function setProblems(problems, after = 'saved') {
   state.problems = problems;
   locateProblems();
+  // In line order, as the marketer reads the document; those without a
+  // line (a missing field) last, in the server's order.
+  const order = problems.map((p, i) => i).sort((a, b) => {
+    const la = state.problemLines[a] ? state.problemLines[a].line : Infinity;
+    const lb = state.problemLines[b] ? state.problemLines[b].line : Infinity;
+    return la === lb ? a - b : la - lb;
+  });
+  state.problems = order.map((i) => problems[i]);
+  state.problemLines = order.map((i) => state.problemLines[i]);
+  problems = state.problems;
   const list = ui.problems;
   list.replaceChildren();
   problems.forEach((p, i) => {
@@ -669,6 +1029,8 @@ function locateProblems() {
 }
 
 function locate(lines, p) {
+  // The server names the line where it knows it better than the path.
+  if (Number.isInteger(p.line) && p.line >= 1 && p.line <= lines.length) return { line: p.line, exact: true };
   const found = lineForPath(lines, p.path);
   if (found && found.exact) return found;
   const reason = str(p.reason);
@@ -841,6 +1203,185 @@ function refreshCode() {
   }
   ui.marks.replaceChildren(marks);
   syncScroll();
+  if (form.on) syncFormFromText();
+}
+
+// ---------------------------------------------------------------- the form editor
+
+// form holds the form editor's state: the model shown, and the text it
+// last wrote, so that its own writes do not rebuild it under the cursor.
+const form = { on: false, model: null, written: null };
+
+const AUDIENCES = [['', 'Any (default)'], ['prospect', 'Prospects'], ['customer', 'Customers'], ['any', 'Any']];
+const SCOPES = [['', 'Per person (default)'], ['customer', 'Per person'], ['account', 'Per account']];
+const FORM_PRIORITIES = [['', 'Medium (default)'], ['low', 'Low'], ['medium', 'Medium'], ['high', 'High'], ['urgent', 'Urgent']];
+const KIND_LABEL = { threshold: 'Threshold: an event N times within a window', sequence: 'Sequence: events in order within a window', score: 'Score: points per event, fires at a level' };
+
+function setFormMode(on) {
+  form.on = on;
+  ui.modeYAML.setAttribute('aria-pressed', on ? 'false' : 'true');
+  ui.modeForm.setAttribute('aria-pressed', on ? 'true' : 'false');
+  ui.formNote.hidden = !on;
+  if (!on) {
+    ui.signalForm.hidden = true;
+    ui.formDeclined.hidden = true;
+    return;
+  }
+  form.written = null;
+  syncFormFromText();
+}
+
+// syncFormFromText shows the editor's text in the form, or why it cannot.
+function syncFormFromText() {
+  if (!state.current) {
+    ui.signalForm.hidden = true;
+    ui.formDeclined.hidden = true;
+    return;
+  }
+  if (ui.editor.value === form.written) return;
+  const r = readForm(ui.editor.value);
+  if (r.reason) {
+    ui.formDeclined.textContent = `The form cannot show this definition: ${r.reason}. Edit it as YAML; the form comes back when it can.`;
+    ui.formDeclined.hidden = false;
+    ui.signalForm.disabled = true;
+    ui.signalForm.hidden = !form.model;
+    return;
+  }
+  ui.formDeclined.hidden = true;
+  ui.signalForm.disabled = ui.editor.disabled;
+  form.model = r.model;
+  renderForm();
+  ui.signalForm.hidden = false;
+}
+
+// writeFormToText puts the form's model into the editor, as the YAML the
+// next save sends.
+function writeFormToText() {
+  const text = writeForm(form.model);
+  form.written = text;
+  ui.editor.value = text;
+  onEditorInput();
+  refreshCode();
+}
+
+function fieldInput(label, path, value, opts = {}) {
+  const id = `f-${path.replace(/[^a-z0-9]+/gi, '-')}`;
+  const input = opts.options
+    ? h('select', { id, 'data-f': path }, opts.options.map(([v, l]) => h('option', { value: v, selected: v === value }, l)))
+    : h(opts.area ? 'textarea' : 'input', { id, 'data-f': path, type: opts.area ? null : 'text', autocomplete: 'off', spellcheck: 'false', placeholder: opts.placeholder || null, rows: opts.area ? 2 : null, inputmode: opts.numeric ? 'numeric' : null });
+  if (!opts.options) input.value = value;
+  return h('div', { class: opts.wide ? 'form-field is-wide' : 'form-field' }, h('label', { for: id }, label), input);
+}
+
+function matchFields(prefix, m, extra = []) {
+  return [
+    fieldInput('Event type', `${prefix}.type`, m.type, { placeholder: 'page_view' }),
+    fieldInput('URL pattern', `${prefix}.url`, m.url, { placeholder: '*/pricing*' }),
+    fieldInput('Content id', `${prefix}.content_id`, m.content_id, { placeholder: 'pricing-page' }),
+    fieldInput('Keywords (comma-separated)', `${prefix}.keywords`, m.keywords, { placeholder: 'cancel, competitor' }),
+    ...extra,
+  ];
+}
+
+function renderForm() {
+  const m = form.model;
+  const out = [];
+  out.push(h('div', { class: 'form-grid' },
+    fieldInput('Id', 'id', m.id),
+    fieldInput('Name', 'name', m.name),
+    fieldInput('Owner', 'owner', m.owner, { placeholder: 'mkt-jane' }),
+    fieldInput('Audience', 'audience', m.audience, { options: AUDIENCES }),
+    fieldInput('Counted', 'scope', m.scope, { options: SCOPES }),
+    fieldInput('Priority', 'priority', m.priority, { options: FORM_PRIORITIES }),
+    fieldInput('Fires on', 'kind', m.kind, { options: Object.entries(KIND_LABEL), wide: true }),
+  ));
+  if (m.kind === 'threshold') {
+    out.push(h('div', { class: 'form-group', 'data-kind': 'threshold' },
+      h('p', { class: 'form-group-title' }, 'Which events'),
+      h('div', { class: 'form-grid' }, ...matchFields('match', m.match),
+        fieldInput('How many times', 'count', m.count, { numeric: true, placeholder: '3' }),
+        fieldInput('Within', 'within', m.within, { placeholder: '7d' }))));
+  } else if (m.kind === 'sequence') {
+    const steps = m.steps.map((st, i) => h('div', { class: 'form-group', 'data-step': String(i) },
+      h('p', { class: 'form-group-title' }, `Step ${i + 1}`,
+        m.steps.length > 2 ? h('button', { type: 'button', class: 'link-button', 'data-remove': `steps.${i}` }, 'Remove') : ''),
+      h('div', { class: 'form-grid' }, ...matchFields(`steps.${i}`, st))));
+    out.push(...steps,
+      m.steps.length < 8 ? h('button', { type: 'button', class: 'secondary-button', 'data-add': 'steps' }, 'Add a step') : '',
+      h('div', { class: 'form-grid' }, fieldInput('All steps within', 'within', m.within, { placeholder: '48h' })));
+  } else {
+    const rules = m.rules.map((r, i) => h('div', { class: 'form-group', 'data-rule': String(i) },
+      h('p', { class: 'form-group-title' }, `Rule ${i + 1}`,
+        m.rules.length > 1 ? h('button', { type: 'button', class: 'link-button', 'data-remove': `rules.${i}` }, 'Remove') : ''),
+      h('div', { class: 'form-grid' }, ...matchFields(`rules.${i}`, r, [fieldInput('Points', `rules.${i}.points`, r.points, { numeric: true, placeholder: '10' })]))));
+    out.push(...rules,
+      h('button', { type: 'button', class: 'secondary-button', 'data-add': 'rules' }, 'Add a rule'),
+      h('div', { class: 'form-grid' },
+        fieldInput('Fires at score', 'level', m.level, { numeric: true, placeholder: '10' }),
+        fieldInput('Points halve every', 'half_life', m.half_life, { placeholder: '7d' })));
+  }
+  out.push(h('div', { class: 'form-grid' },
+    fieldInput('Quiet after an alert (cooldown)', 'cooldown', m.cooldown, { placeholder: '72h' }),
+    fieldInput('Message', 'message', m.message, { area: true, wide: true, placeholder: '{{.Account}}: pricing viewed {{.Count}} times' })));
+  ui.signalFormBody.replaceChildren(...out);
+}
+
+// setPath sets model[path] for a dotted path such as "steps.1.url" or
+// "match.type" (a score rule's match fields sit on the rule).
+function setPath(m, path, v) {
+  const parts = path.split('.');
+  let o = m;
+  for (const p of parts.slice(0, -1)) o = o[p];
+  o[parts[parts.length - 1]] = v;
+}
+
+function onFormInput(ev) {
+  const el = ev.target.closest('[data-f]');
+  if (!el || !form.model) return;
+  const path = el.dataset.f;
+  if (path === 'kind') {
+    changeKind(el.value);
+    renderForm();
+  } else {
+    setPath(form.model, path, el.value);
+  }
+  writeFormToText();
+}
+
+// changeKind carries what it can over to another kind: the match becomes
+// the first step or rule.
+function changeKind(kind) {
+  const m = form.model;
+  const first = m.kind === 'threshold' ? m.match : m.kind === 'sequence' ? m.steps[0] : m.rules[0];
+  const base = { ...emptyMatch(), ...(first ? { type: first.type, url: first.url, content_id: first.content_id, keywords: first.keywords } : {}) };
+  m.kind = kind;
+  if (kind === 'threshold') {
+    m.match = base;
+    m.count = m.count || '3';
+    m.within = m.within || '7d';
+  } else if (kind === 'sequence') {
+    m.steps = [base, emptyMatch()];
+    m.within = m.within || '48h';
+  } else {
+    m.rules = [{ ...base, points: '10' }];
+    m.level = m.level || '10';
+    m.half_life = m.half_life || '7d';
+  }
+}
+
+function onFormClick(ev) {
+  const add = ev.target.closest('[data-add]');
+  const remove = ev.target.closest('[data-remove]');
+  if (!form.model || (!add && !remove)) return;
+  if (add) {
+    const list = form.model[add.dataset.add];
+    list.push(add.dataset.add === 'rules' ? { ...emptyMatch(), points: '5' } : emptyMatch());
+  } else {
+    const [list, i] = remove.dataset.remove.split('.');
+    form.model[list].splice(Number(i), 1);
+  }
+  renderForm();
+  writeFormToText();
 }
 
 function syncScroll() {
@@ -1183,6 +1724,49 @@ async function lookupContent(ev) {
   }
 }
 
+let searchTimer = 0;
+let searchSeq = 0;
+
+// searchContent lists the content items matching the search box, so that
+// owners can be found without knowing ids.
+async function searchContent() {
+  const q = ui.contentSearch.value.trim();
+  const seq = ++searchSeq;
+  let res;
+  try {
+    res = await session.request('GET', `/v1/content?limit=20&q=${encodeURIComponent(q)}`);
+  } catch (err) {
+    if (seq === searchSeq) ui.contentResults.replaceChildren(h('li', { class: 'muted' }, netError(err, "Couldn't search") || ''));
+    return;
+  }
+  if (seq !== searchSeq) return; // a newer search is under way
+  if (!res.ok) {
+    ui.contentResults.replaceChildren(h('li', { class: 'muted' }, errorText(res, "Couldn't search")));
+    return;
+  }
+  const items = Array.isArray(res.body.content) ? res.body.content : [];
+  if (!items.length) {
+    ui.contentResults.replaceChildren(h('li', { class: 'muted' }, q ? `No content matches “${q}”.` : 'No content items yet.'));
+    return;
+  }
+  ui.contentResults.replaceChildren(...items.map((c) => h('li', { 'data-id': str(c.id) },
+    h('button', { type: 'button', class: 'link-button', 'data-id': str(c.id) }, str(c.id)),
+    h('span', { class: 'content-result-title' }, str(c.title)),
+    h('span', { class: c.owner ? 'content-result-owner' : 'content-result-owner muted' }, c.owner ? str(c.owner) : 'no owner'))));
+}
+
+function onContentSearchInput() {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(searchContent, 250);
+}
+
+function onContentResultClick(ev) {
+  const btn = ev.target.closest('button[data-id]');
+  if (!btn) return;
+  ui.contentId.value = btn.dataset.id;
+  ui.contentForm.requestSubmit();
+}
+
 // contentConfirmed is the body the user has seen the reroute preview of
 // and confirmed; any edit clears it.
 let contentConfirmed = null;
@@ -1294,7 +1878,21 @@ function wireEvents() {
     dialogOpener = null;
   });
 
+  ui.impactBody.addEventListener('click', (ev) => {
+    const btn = ev.target.closest('#suggestion-try');
+    if (btn) trySuggestion(btn);
+  });
+  ui.modeYAML.addEventListener('click', () => setFormMode(false));
+  ui.modeForm.addEventListener('click', () => setFormMode(true));
+  ui.signalFormBody.addEventListener('input', onFormInput);
+  ui.signalFormBody.addEventListener('click', onFormClick);
   ui.contentForm.addEventListener('submit', lookupContent);
+  ui.contentSearch.addEventListener('input', onContentSearchInput);
+  ui.contentResults.addEventListener('click', onContentResultClick);
+  ui.feedbackWeeks.addEventListener('change', changeWeeks);
+  ui.reasonForm.addEventListener('submit', addReason);
+  ui.reasons.addEventListener('click', onReasonsClick);
+  setInterval(refreshCounts, REFRESH_MS);
   ui.contentSave.addEventListener('click', saveContent);
   for (const input of [ui.contentTitle, ui.contentURL, ui.contentOwner]) input.addEventListener('input', resetContentImpact);
 

@@ -126,6 +126,7 @@ func (w *partitionWorker) store(ctx context.Context) error {
 				w.p.skipped.WithLabelValues(sk.Step).Inc()
 				w.p.log.Warn("routing skipped an owner whose role does not fit", "alert", a.ID, "step", sk.Step, "owner", sk.Owner, "role", sk.Role)
 			}
+			a.Rep = route.Sales // stored with the rep's name, for whoever reads the alert
 			saved, err = w.p.cfg.Alerts.SaveAlert(ctx, a, route.Recipients())
 			if err != nil {
 				err = fmt.Errorf("storing alert %s of signal %s: %w", a.ID, a.SignalID, err)

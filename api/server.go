@@ -187,6 +187,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/signals/{id}/precision", s.auth(people, s.signalPrecision))
 	s.mux.HandleFunc("GET /v1/precision", s.auth(people, s.listPrecision))
 	s.mux.HandleFunc("GET /v1/alerts", s.auth(people, s.listAlerts))
+	s.mux.HandleFunc("PUT /v1/alerts/{id}/snooze", s.auth(people, s.snooze(true)))
+	s.mux.HandleFunc("DELETE /v1/alerts/{id}/snooze", s.auth(people, s.snooze(false)))
 	s.mux.HandleFunc("POST /v1/events", s.auth(sources, s.postEvents))
 	s.mux.HandleFunc("DELETE /v1/customers/{id}", s.auth(adminOnly, s.eraseCustomer))
 	s.mux.HandleFunc("GET /v1/erasures", s.auth(adminOnly, s.listErasures))

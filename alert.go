@@ -16,8 +16,21 @@ type ListedAlert struct {
 	// SnoozedUntil is when the viewer's snooze ends, while it has not.
 	SnoozedUntil *time.Time      `json:"snoozed_until,omitempty"`
 	Alert        json.RawMessage `json:"alert"`
-	// Cursor is where the listing stood at this alert; not encoded.
-	Cursor AlertCursor `json:"-"`
+	// Links lead to the alert's account and person in the CRM, when
+	// configured.
+	Links *AlertLinks `json:"links,omitempty"`
+	// Cursor is where the listing stood at this alert; AccountID and
+	// CustomerID are the alert's. None is encoded.
+	Cursor     AlertCursor `json:"-"`
+	AccountID  string      `json:"-"`
+	CustomerID string      `json:"-"`
+}
+
+// AlertLinks are links out of Dowser for an alert; empty when not
+// configured.
+type AlertLinks struct {
+	CRMAccount string `json:"crm_account,omitempty"`
+	CRMContact string `json:"crm_contact,omitempty"`
 }
 
 // States of an alert for its recipient, as GET /v1/alerts filters them.

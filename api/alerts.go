@@ -56,6 +56,10 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request, me dowser.Us
 		s.fail(w, r, err)
 		return
 	}
+	for i := range page.Alerts {
+		la := &page.Alerts[i]
+		la.Links = s.cfg.CRM.links(la.AccountID, la.CustomerID)
+	}
 	body := map[string]any{"alerts": page.Alerts}
 	if page.Next != nil {
 		body["next"] = encodeCursor(*page.Next, q.UserID != "")

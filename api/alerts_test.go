@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dowserhq/dowser"
+	"github.com/dowserhq/dowser/api"
 	"github.com/dowserhq/dowser/postgres"
 	"github.com/dowserhq/dowser/schema"
 )
@@ -213,5 +214,61 @@ func TestSnoozeHidesAnAlertUntilItsTime(t *testing.T) {
 	}
 	if status, _ := call(t, srv, "PUT", "/v1/alerts/al-1/snooze", tok("mkt-jane"), `{"until":"`+time.Now().Add(time.Hour).UTC().Format(time.RFC3339)+`"}`, nil); status != 404 {
 		t.Errorf("snoozing someone else's alert = %d, want 404", status)
+	}
+}
+
+func TestListedAlertsLinkToTheCRM(t *testing.T) {
+	crm := api.CRMLinks{AccountURL: "https://crm.example.com/accounts/{{.AccountID}}", ContactURL: "https://crm.example.com/a/{{.AccountID}}/people/{{.CustomerID}}"}
+	srv, store := newServer(t, api.Config{CRM: crm})
+	seedAlert(t, store, "al-1", "north freight/eu", "pricing", "high", time.Now(), "rep-ana")
+	status, body := call(t, srv, "GET", "/v1/alerts", tok("rep-ana"), "", nil)
+	var p struct {
+		Alerts []struct {
+			Links struct {
+				CRMAccount string `json:"crm_account"`
+				CRMContact string `json:"crm_contact"`
+			}
+		}
+	}
+	if status != 200 || json.Unmarshal([]byte(body), &p) != nil || len(p.Alerts) != 1 {
+		t.Fatalf("GET = %d %s", status, body)
+	}
+	l := p.Alerts[0].Links
+	if want := "https://crm.example.com/accounts/north%20freight%2Feu"; l.CRMAccount != want {
+		t.Errorf("account link %q, want %q", l.CRMAccount, want)
+	}
+	if want := "https://crm.example.com/a/north%20freight%2Feu/people/c-north%20freight%2Feu"; l.CRMContact != want {
+		t.Errorf("contact link %q, want %q", l.CRMContact, want)
+	}
+	status, body = call(t, srv, "GET", "/v1/crm", tok("rep-ana"), "", nil)
+	if status != 200 || !strings.Contains(body, `"account_url":"https://crm.example.com/accounts/{{.AccountID}}"`) {
+		t.Errorf("GET /v1/crm = %d %s", status, body)
+	}
+	// Without templates, no links at all.
+	plain, store2 := newServer(t)
+	seedAlert(t, store2, "al-1", "acme", "pricing", "high", time.Now(), "rep-ana")
+	if _, body := call(t, plain, "GET", "/v1/alerts", tok("rep-ana"), "", nil); strings.Contains(body, "links") {
+		t.Errorf("links without templates: %s", body)
+	}
+}
+
+func TestCRMLinkTemplatesAreChecked(t *testing.T) {
+	for _, tc := range []struct {
+		crm  api.CRMLinks
+		want string
+	}{
+		{api.CRMLinks{AccountURL: "https://crm.example.com/accounts/"}, "--crm-account-url \"https://crm.example.com/accounts/\": has no {{.AccountID}}"},
+		{api.CRMLinks{AccountURL: "crm.example.com/{{.AccountID}}"}, "not an absolute http(s) URL"},
+		{api.CRMLinks{AccountURL: "javascript:alert({{.AccountID}})"}, "not an absolute http(s) URL"},
+		{api.CRMLinks{ContactURL: "https://crm/{{.CustomerID}}/{{.Email}}"}, "--crm-contact-url"},
+		{api.CRMLinks{ContactURL: "https://crm/{{.AccountID}}"}, "has no {{.CustomerID}}"},
+	} {
+		err := tc.crm.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want an error saying %s", tc.crm, err, tc.want)
+		}
+	}
+	if err := (api.CRMLinks{AccountURL: "https://crm.example.com/accounts/{{.AccountID}}", ContactURL: "http://crm.local/p/{{.CustomerID}}?a={{.AccountID}}"}).Validate(); err != nil {
+		t.Errorf("good templates refused: %v", err)
 	}
 }

@@ -73,6 +73,9 @@ type Config struct {
 	AuthFailuresPerMinute int
 	// Now is the throttle's clock; nil is time.Now.
 	Now func() time.Time
+	// CRM are the templates of links to the CRM's records of an alert's
+	// account and person; checked with CRMLinks.Validate.
+	CRM CRMLinks
 	// Assets are the static web files served at /.
 	Assets fs.FS
 	Logger *slog.Logger
@@ -187,6 +190,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/signals/{id}/precision", s.auth(people, s.signalPrecision))
 	s.mux.HandleFunc("GET /v1/precision", s.auth(people, s.listPrecision))
 	s.mux.HandleFunc("GET /v1/alerts", s.auth(people, s.listAlerts))
+	s.mux.HandleFunc("GET /v1/crm", s.auth(people, s.crmLinks))
 	s.mux.HandleFunc("PUT /v1/alerts/{id}/snooze", s.auth(people, s.snooze(true)))
 	s.mux.HandleFunc("DELETE /v1/alerts/{id}/snooze", s.auth(people, s.snooze(false)))
 	s.mux.HandleFunc("POST /v1/events", s.auth(sources, s.postEvents))

@@ -29,7 +29,8 @@ const maxSnooze = 90 * 24 * time.Hour
 var priorities = []string{schema.PriorityUrgent, schema.PriorityHigh, schema.PriorityMedium, schema.PriorityLow}
 
 // listAlerts lists a page of the caller's own alerts, newest first, with
-// the filters of the query; admins see every alert. The answer's next
+// the filters of the query; admins see every alert unless they ask for
+// their own (mine=true). The answer's next
 // continues the listing.
 func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request, me dowser.User) {
 	q, err := alertQuery(r)
@@ -37,10 +38,15 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request, me dowser.Us
 		s.fail(w, r, err)
 		return
 	}
-	if me.Role != dowser.RoleAdmin {
+	mine, err := queryBool(r, "mine")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if me.Role != dowser.RoleAdmin || mine {
 		q.UserID = me.ID
 	} else if q.State != "" {
-		s.fail(w, r, errorf(http.StatusBadRequest, "state: an admin lists every alert, which has no state of its own; filter by account, signal, priority or time"))
+		s.fail(w, r, errorf(http.StatusBadRequest, "state: an admin lists every alert, which has no state of its own; add mine=true to list your own alerts by state"))
 		return
 	}
 	if cur := r.URL.Query().Get("cursor"); cur != "" {
@@ -65,6 +71,18 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request, me dowser.Us
 		body["next"] = encodeCursor(*page.Next, q.UserID != "")
 	}
 	writeJSON(w, http.StatusOK, body)
+}
+
+// queryBool reads a true/false query parameter; absent is false.
+func queryBool(r *http.Request, name string) (bool, error) {
+	switch v := r.URL.Query().Get(name); v {
+	case "", "false", "0":
+		return false, nil
+	case "true", "1":
+		return true, nil
+	default:
+		return false, errorf(http.StatusBadRequest, "%s: %q is not true or false", name, v)
+	}
 }
 
 // alertQuery reads GET /v1/alerts' filters, naming the first one refused.

@@ -88,6 +88,10 @@ func TestListAlertsPagesByCursorWhileAlertsArrive(t *testing.T) {
 			}
 		})
 	}
+	// An admin's own alerts: none were sent to them.
+	if p := get("/v1/alerts?mine=true&state=new", "admin"); len(p.Alerts) != 0 {
+		t.Errorf("an admin's own alerts: %v, want none", p.ids())
+	}
 	// A cursor is for the listing that made it.
 	p := get("/v1/alerts?limit=2", "rep-ana")
 	if status, body := call(t, srv, "GET", "/v1/alerts?cursor="+url.QueryEscape(p.Next), tok("admin"), "", nil); status != 400 || !strings.Contains(body, "cursor") {

@@ -174,7 +174,9 @@ func TestBrowserPanelPagesBackFiltersAndSnoozes(t *testing.T) {
 	)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		var listed struct{ Alerts []struct{ Alert struct{ ID string } } }
+		var listed struct {
+			Alerts []struct{ Alert struct{ ID string } }
+		}
 		app.do("GET", "/v1/alerts?state=snoozed", token("rep-ana"), nil, http.StatusOK, &listed)
 		if len(listed.Alerts) == 1 && listed.Alerts[0].Alert.ID == "al-globex-1" {
 			break

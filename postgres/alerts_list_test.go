@@ -50,8 +50,11 @@ func TestSavedAlertCarriesTheNamesOfItsAccountAndRep(t *testing.T) {
 		if !strings.Contains(string(saved.Alert), want) {
 			t.Errorf("saved alert %s lacks %s", saved.Alert, want)
 		}
-		if len(saved.Deliveries) != 1 || !strings.Contains(string(saved.Deliveries[0].Alert), want) {
-			t.Errorf("delivered alert lacks %s: %+v", want, saved.Deliveries)
+		if len(saved.Deliveries) != 1 {
+			t.Fatalf("deliveries %+v, want one to rep-ana", saved.Deliveries)
+		}
+		if d := saved.Deliveries[0].Alert; !strings.Contains(string(d), want) {
+			t.Errorf("delivered alert %s lacks %s", d, want)
 		}
 	}
 	// An alert stored before its account had a name gets the name when

@@ -93,6 +93,14 @@ func alertQuery(r *http.Request) (dowser.AlertQuery, error) {
 	}
 	v := r.URL.Query()
 	q := dowser.AlertQuery{Limit: limit, AccountID: v.Get("account"), SignalID: v.Get("signal"), State: v.Get("state")}
+	for name, id := range map[string]string{"account": q.AccountID, "signal": q.SignalID} {
+		if id == "" {
+			continue
+		}
+		if fe := dowser.CheckID(name, id); fe != nil {
+			return q, errorf(http.StatusBadRequest, "%v", fe)
+		}
+	}
 	for _, list := range v["priority"] {
 		for p := range strings.SplitSeq(list, ",") {
 			if !slices.Contains(priorities, p) {
@@ -153,7 +161,7 @@ func decodeCursor(cur string, byRecipient bool) (dowser.AlertCursor, error) {
 	case !byRecipient && b[0] == 't':
 		micros, id, ok := strings.Cut(s, ":")
 		us, err := strconv.ParseInt(micros, 10, 64)
-		if !ok || err != nil {
+		if !ok || err != nil || dowser.CheckID("cursor", id) != nil {
 			return dowser.AlertCursor{}, bad
 		}
 		return dowser.AlertCursor{Created: time.UnixMicro(us), ID: id}, nil
@@ -170,7 +178,11 @@ type snoozeRequest struct {
 // brings it back at once.
 func (s *Server) snooze(on bool) authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, me dowser.User) {
-		id := r.PathValue("id")
+		id, err := pathID(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		var until time.Time
 		if on {
 			var req snoozeRequest

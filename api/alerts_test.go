@@ -153,7 +153,9 @@ func TestListAlertsFiltersAndNames(t *testing.T) {
 		"state=done":      `state: \"done\" is not one of`,
 		"from=yesterday":  `from: \"yesterday\" is not a time`,
 		"from=2026-11-24T00:00:00Z&to=2026-11-23T00:00:00Z": "from (2026-11-24T00:00:00Z) must be before to",
-		"limit=0": "limit",
+		"limit=0":       "limit",
+		"account=a%00b": "account",
+		"signal=%FF":    "signal",
 	} {
 		status, body := call(t, srv, "GET", "/v1/alerts?"+query, tok("rep-ana"), "", nil)
 		if status != 400 || !strings.Contains(body, want) {

@@ -82,10 +82,18 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 			w.engine.SetSignals(snap.signals)
 			w.snap = snap
 		}
-		if err := dowser.FillLifecycle(&ev.Customer, func(accountID string) (string, error) {
-			return w.p.lifecycles.get(ctx, w.p.cfg.Accounts, accountID)
-		}); err != nil {
-			return permanently(err)
+		if id := ev.Customer.AccountID; id != "" {
+			// The account's lifecycle when the event names none (as
+			// dowser.FillLifecycle fills it), and its name for message
+			// templates.
+			acc, err := w.p.lifecycles.get(ctx, w.p.cfg.Accounts, id)
+			if err != nil {
+				return permanently(err)
+			}
+			if ev.Customer.Lifecycle == "" {
+				ev.Customer.Lifecycle = acc.lifecycle
+			}
+			ev.Customer.AccountName = acc.name
 		}
 		w.pending = w.engine.Evaluate(ev)
 		w.pendingEvent = ev

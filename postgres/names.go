@@ -2,8 +2,24 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
+
+	"github.com/jackc/pgx/v5"
 )
+
+// AccountProfile returns the account's lifecycle and name, both "" when
+// the account is unknown: what the event path fills into events.
+func (s *Directory) AccountProfile(ctx context.Context, accountID string) (lifecycle, name string, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT lifecycle, name FROM accounts WHERE id = $1`, accountID).Scan(&lifecycle, &name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", "", nil
+	}
+	if err != nil {
+		return "", "", markPermanent(fmt.Errorf("reading account %q: %w", accountID, err))
+	}
+	return lifecycle, name, nil
+}
 
 // UserNames returns the names of the users with the given ids, by id;
 // ids of no user, or of a user without a name, are left out.

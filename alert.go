@@ -10,10 +10,76 @@ import (
 // ListedAlert is an alert as listed over REST, with the viewer's delivery
 // state when it was addressed to them.
 type ListedAlert struct {
-	Seq     int64           `json:"seq,omitempty"`
-	Acked   bool            `json:"acked"`
-	Verdict string          `json:"verdict,omitempty"`
-	Alert   json.RawMessage `json:"alert"`
+	Seq     int64  `json:"seq,omitempty"`
+	Acked   bool   `json:"acked"`
+	Verdict string `json:"verdict,omitempty"`
+	// SnoozedUntil is when the viewer's snooze ends, while it has not.
+	SnoozedUntil *time.Time      `json:"snoozed_until,omitempty"`
+	Alert        json.RawMessage `json:"alert"`
+	// Links lead to the alert's account and person in the CRM, when
+	// configured.
+	Links *AlertLinks `json:"links,omitempty"`
+	// Cursor is where the listing stood at this alert; AccountID and
+	// CustomerID are the alert's. None is encoded.
+	Cursor     AlertCursor `json:"-"`
+	AccountID  string      `json:"-"`
+	CustomerID string      `json:"-"`
+}
+
+// AlertLinks are links out of Dowser for an alert; empty when not
+// configured.
+type AlertLinks struct {
+	CRMAccount string `json:"crm_account,omitempty"`
+	CRMContact string `json:"crm_contact,omitempty"`
+}
+
+// States of an alert for its recipient, as GET /v1/alerts filters them.
+const (
+	// AlertNew is neither acknowledged nor snoozed now.
+	AlertNew = "new"
+	// AlertAcked is acknowledged (a verdict acknowledges too).
+	AlertAcked = "acked"
+	// AlertSnoozed is snoozed until a time still to come.
+	AlertSnoozed = "snoozed"
+	// AlertJudged carries a verdict.
+	AlertJudged = "verdict"
+)
+
+// AlertQuery selects a page of alerts, newest first. Zero fields select
+// everything.
+type AlertQuery struct {
+	// UserID lists the alerts addressed to the user; "" lists every alert
+	// (admins), which knows no delivery state.
+	UserID    string
+	AccountID string
+	SignalID  string
+	// Priorities lists the priorities wanted; empty is any.
+	Priorities []string
+	// From and To bound the alert's time (its triggering event's):
+	// From <= time < To.
+	From, To time.Time
+	// State is one of AlertNew, AlertAcked, AlertSnoozed, AlertJudged, or
+	// "" for any alert not snoozed now. It needs UserID.
+	State string
+	// After continues a listing past the cursor of its previous page's
+	// last alert; nil starts at the newest.
+	After *AlertCursor
+	Limit int
+}
+
+// AlertCursor is a position in a listing: a recipient's sequence (which
+// only grows, in commit order), or for every alert the creation time and
+// id. Alerts stored after a listing began are never in its later pages.
+type AlertCursor struct {
+	Seq     int64
+	Created time.Time
+	ID      string
+}
+
+// AlertPage is one page of a listing; Next is nil on the last page.
+type AlertPage struct {
+	Alerts []ListedAlert
+	Next   *AlertCursor
 }
 
 // Precision is what the recipients of a signal's alerts did with them: the

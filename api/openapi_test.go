@@ -193,6 +193,8 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"SignalChange":     dowser.SignalChange{},
 		"SignalVersion":    dowser.SignalVersion{},
 		"ListedAlert":      dowser.ListedAlert{},
+		"AlertLinks":       dowser.AlertLinks{},
+		"CRMLinks":         CRMLinks{},
 		"Alert":            schema.Alert{},
 		"Problem":          detector.FieldError{},
 	} {

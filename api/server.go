@@ -73,6 +73,9 @@ type Config struct {
 	AuthFailuresPerMinute int
 	// Now is the throttle's clock; nil is time.Now.
 	Now func() time.Time
+	// CRM are the templates of links to the CRM's records of an alert's
+	// account and person; checked with CRMLinks.Validate.
+	CRM CRMLinks
 	// Assets are the static web files served at /.
 	Assets fs.FS
 	Logger *slog.Logger
@@ -198,6 +201,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("PUT /v1/alerts/{id}/verdict", s.auth(people, s.putVerdict))
 	s.mux.HandleFunc("GET /v1/feedback/report", s.auth(marketing, s.feedbackReport))
 	s.mux.HandleFunc("GET /v1/export/alerts.csv", s.auth(marketing, s.exportAlerts))
+	s.mux.HandleFunc("GET /v1/crm", s.auth(people, s.crmLinks))
+	s.mux.HandleFunc("PUT /v1/alerts/{id}/snooze", s.auth(people, s.snooze(true)))
+	s.mux.HandleFunc("DELETE /v1/alerts/{id}/snooze", s.auth(people, s.snooze(false)))
 	s.mux.HandleFunc("POST /v1/events", s.auth(sources, s.postEvents))
 	s.mux.HandleFunc("DELETE /v1/customers/{id}", s.auth(adminOnly, s.eraseCustomer))
 	s.mux.HandleFunc("GET /v1/erasures", s.auth(adminOnly, s.listErasures))

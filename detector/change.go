@@ -125,7 +125,7 @@ func (p *program) fallAlert(st *subjectState, count int, ratio float64, t time.T
 	}
 	evidence := []schema.Evidence{*ev}
 	data := MessageData{
-		Signal: s.Name, SignalID: s.ID, Customer: ev.CustomerID, Account: shown,
+		Signal: s.Name, SignalID: s.ID, Customer: ev.CustomerID, Account: shown, AccountName: shown,
 		Subject: st.subject, Count: count, People: 1, Score: ratio, Priority: s.Priority, Evidence: evidence,
 	}
 	return schema.Alert{

@@ -583,8 +583,12 @@ func (p *program) alert(x *evalCtx, subject string, evidence []schema.Evidence, 
 	if account == "" {
 		account = x.key
 	}
+	name := x.accountName
+	if name == "" || x.account != x.ev.Customer.AccountID {
+		name = account
+	}
 	data := MessageData{
-		Signal: s.Name, SignalID: s.ID, Customer: x.key, Account: account,
+		Signal: s.Name, SignalID: s.ID, Customer: x.key, Account: account, AccountName: name,
 		Subject: subject, Count: count, People: people, Score: score,
 		Priority: s.Priority, Evidence: evidence,
 	}

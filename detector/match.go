@@ -52,6 +52,9 @@ type evalCtx struct {
 	key string
 	// account is the event's account id, else the linked customer's.
 	account string
+	// accountName is the event's account's name, "" when it has none or
+	// the account came from a link.
+	accountName string
 	// lifecycle is the event's lifecycle, else the linked customer's; ""
 	// when unknown.
 	lifecycle string
@@ -97,6 +100,7 @@ func (x *evalCtx) reset(ev *schema.Event, id link) {
 	x.ev = ev
 	x.customerID = ev.Customer.ID
 	x.account = ev.Customer.AccountID
+	x.accountName = ev.Customer.AccountName
 	x.lifecycle = ev.Customer.Lifecycle
 	if x.customerID == "" && id.customer != "" {
 		x.customerID = id.customer

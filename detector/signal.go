@@ -267,6 +267,9 @@ type Match struct {
 //   - .Customer: the triggering event's customer (customer id, else
 //     anonymous id; an anonymous id linked to a customer gives the customer)
 //   - .Account: the customer's account id, or .Customer when it has none
+//   - .AccountName: the account's name when the event path knows it (it
+//     looks names up in the directory; backtests and previews do not),
+//     else .Account
 //   - .Subject: "customer:<id>" or "account:<id>", whose behaviour fired
 //   - .Count: threshold: the matching events in the window (distinct
 //     values, with distinct); sequence: the number of steps; score: the
@@ -280,18 +283,19 @@ type Match struct {
 //   - .Priority: the signal's priority
 //   - .Evidence: the alert's evidence, oldest first (at most MaxEvidence)
 //
-// Example: "{{.Account}}: pricing viewed {{.Count}} times in 7 days".
+// Example: "{{.AccountName}}: pricing viewed {{.Count}} times in 7 days".
 type MessageData struct {
-	Signal   string
-	SignalID string
-	Customer string
-	Account  string
-	Subject  string
-	Count    int
-	People   int
-	Score    float64
-	Priority string
-	Evidence []schema.Evidence
+	Signal      string
+	SignalID    string
+	Customer    string
+	Account     string
+	AccountName string
+	Subject     string
+	Count       int
+	People      int
+	Score       float64
+	Priority    string
+	Evidence    []schema.Evidence
 }
 
 // FieldError is one problem of a signal definition: the dotted path of the
@@ -546,7 +550,7 @@ func parseMessage(text string) (*template.Template, error) {
 		return nil, err
 	}
 	sample := MessageData{
-		Signal: "Sample", SignalID: "sample", Customer: "c-1", Account: "acme",
+		Signal: "Sample", SignalID: "sample", Customer: "c-1", Account: "acme", AccountName: "Acme",
 		Subject: "account:acme", Count: MaxEvidence, Priority: schema.PriorityMedium,
 		Evidence: make([]schema.Evidence, MaxEvidence),
 	}

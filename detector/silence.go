@@ -186,7 +186,7 @@ func (p *program) silenceAlert(st *subjectState, r *record, t time.Time) schema.
 	}
 	evidence := []schema.Evidence{*r.ev}
 	data := MessageData{
-		Signal: s.Name, SignalID: s.ID, Customer: customer, Account: shown,
+		Signal: s.Name, SignalID: s.ID, Customer: customer, Account: shown, AccountName: shown,
 		Subject: st.subject, Count: 1, People: 1, Priority: s.Priority, Evidence: evidence,
 	}
 	return schema.Alert{

@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// lifecycleCache remembers account lifecycles briefly, so that events of
-// the same account do not each cost a query.
+// lifecycleCache remembers account lifecycles and names briefly, so that
+// events of the same account do not each cost a query.
 type lifecycleCache struct {
 	ttl time.Duration
 	mu  sync.Mutex
@@ -16,27 +16,28 @@ type lifecycleCache struct {
 }
 
 type lifecycleEntry struct {
-	lifecycle string
-	expires   time.Time
+	lifecycle, name string
+	expires         time.Time
 }
 
-func (c *lifecycleCache) get(ctx context.Context, store AccountStore, accountID string) (string, error) {
+func (c *lifecycleCache) get(ctx context.Context, store AccountStore, accountID string) (lifecycleEntry, error) {
 	now := time.Now()
 	c.mu.Lock()
 	e, ok := c.m[accountID]
 	c.mu.Unlock()
 	if ok && now.Before(e.expires) {
-		return e.lifecycle, nil
+		return e, nil
 	}
-	lc, err := store.AccountLifecycle(ctx, accountID)
+	lc, name, err := store.AccountProfile(ctx, accountID)
 	if err != nil {
-		return "", fmt.Errorf("looking up lifecycle of account %q: %w", accountID, err)
+		return lifecycleEntry{}, fmt.Errorf("looking up account %q: %w", accountID, err)
 	}
+	e = lifecycleEntry{lifecycle: lc, name: name, expires: now.Add(c.ttl)}
 	c.mu.Lock()
 	if len(c.m) > 100_000 {
 		clear(c.m) // bound memory; a cold cache only costs queries
 	}
-	c.m[accountID] = lifecycleEntry{lifecycle: lc, expires: now.Add(c.ttl)}
+	c.m[accountID] = e
 	c.mu.Unlock()
-	return lc, nil
+	return e, nil
 }

@@ -94,10 +94,11 @@ type AlertStore interface {
 	SaveAlert(ctx context.Context, a *schema.Alert, recipients []string) (dowser.SavedAlert, error)
 }
 
-// AccountStore answers an account's lifecycle for events that carry
-// none: *postgres.Directory.
+// AccountStore answers an account's lifecycle, for events that carry
+// none, and its name, for message templates: *postgres.Directory.
 type AccountStore interface {
-	AccountLifecycle(ctx context.Context, accountID string) (string, error)
+	// AccountProfile returns "", "" for an unknown account.
+	AccountProfile(ctx context.Context, accountID string) (lifecycle, name string, err error)
 }
 
 // Router decides who hears of an alert: *notify.Router.

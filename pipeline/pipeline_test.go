@@ -21,7 +21,8 @@ type fakeStore struct {
 	fakeSignals
 	dnt     map[string]map[string]bool
 	saved   []string
-	saveErr error // returned by the next SaveAlert
+	stored  []schema.Alert // as SaveAlert received them
+	saveErr error          // returned by the next SaveAlert
 	fakeCheckpoints
 }
 
@@ -31,6 +32,7 @@ func (s *fakeStore) SaveAlert(_ context.Context, a *schema.Alert, recipients []s
 		return dowser.SavedAlert{}, err
 	}
 	s.saved = append(s.saved, a.ID)
+	s.stored = append(s.stored, *a)
 	ds := make([]schema.Delivery, len(recipients))
 	for i, u := range recipients {
 		ds[i] = schema.Delivery{UserID: u, Seq: int64(len(s.saved)), AlertID: a.ID}
@@ -38,7 +40,9 @@ func (s *fakeStore) SaveAlert(_ context.Context, a *schema.Alert, recipients []s
 	return dowser.SavedAlert{AlertID: a.ID, Deliveries: ds, OutboxID: int64(len(s.saved))}, nil
 }
 
-func (s *fakeStore) AccountLifecycle(context.Context, string) (string, error) { return "prospect", nil }
+func (s *fakeStore) AccountProfile(_ context.Context, id string) (string, string, error) {
+	return "prospect", "Account " + id, nil
+}
 
 func (s *fakeStore) DoNotTrack(context.Context) (map[string]map[string]bool, error) {
 	return s.dnt, nil
@@ -140,4 +144,48 @@ func TestHandleStoresDeliversAndPublishes(t *testing.T) {
 	if durable, err := h.Checkpoint(ctx, 5, true); err != nil || durable != 5 || store.cp.NextOffset != 5 || len(store.rows) == 0 {
 		t.Errorf("checkpoint: err %v, durable %d, saved offset %d with %d state rows", err, durable, store.cp.NextOffset, len(store.rows))
 	}
+}
+
+// TestAlertsNameTheirAccountAndRep: the event path fills in the account's
+// name from the directory for message templates (.AccountName), and the
+// alert it stores names the rep routing chose.
+func TestAlertsNameTheirAccountAndRep(t *testing.T) {
+	ctx := context.Background()
+	doc := `{"id":"named","owner":"o","message":"{{.AccountName}} ({{.Account}}) read {{.Count}} pages","when":{"threshold":{"match":{"type":"page_view"},"count":1,"within":"1h"}}}`
+	store := &fakeStore{fakeSignals: fakeSignals{rev: 1, signals: []dowser.StoredSignal{{ID: "named", Version: 1, Enabled: true, Document: []byte(doc)}}}}
+	p, err := New(Config{
+		Group: "g", Topic: "events",
+		Checkpoints: store, Alerts: store, Accounts: store, Privacy: store, Signals: store,
+		Router: toRep{}, Hub: &fakeHub{}, Broadcast: &fakeBroadcast{},
+		SignalsPoll: time.Second, PrivacyKey: []byte("k-0123456789abcdef0123456789abcdef"),
+		Logger: slog.New(slog.DiscardHandler), Registerer: prometheus.NewRegistry(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h, _, err := p.Partition(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := &schema.Event{ID: "e1", Type: schema.TypePageView, Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		Customer: schema.Customer{ID: "c-1", AccountID: "acme"}}
+	if err := h.Handle(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if len(store.stored) != 1 {
+		t.Fatalf("stored %d alerts, want 1", len(store.stored))
+	}
+	if a := store.stored[0]; a.Message != "Account acme (acme) read 1 pages" || a.Rep != "rep-ana" {
+		t.Errorf("stored message %q for rep %q, want the account's name and rep-ana", a.Message, a.Rep)
+	}
+}
+
+// toRep routes every alert to rep-ana.
+type toRep struct{}
+
+func (toRep) Route(context.Context, *schema.Alert) (notify.Route, error) {
+	return notify.Route{Sales: "rep-ana", SalesBy: notify.ByAccount}, nil
 }

@@ -82,10 +82,18 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 			w.engine.SetSignals(snap.signals)
 			w.snap = snap
 		}
-		if err := dowser.FillLifecycle(&ev.Customer, func(accountID string) (string, error) {
-			return w.p.lifecycles.get(ctx, w.p.cfg.Accounts, accountID)
-		}); err != nil {
-			return permanently(err)
+		if id := ev.Customer.AccountID; id != "" {
+			// The account's lifecycle when the event names none (as
+			// dowser.FillLifecycle fills it), and its name for message
+			// templates.
+			acc, err := w.p.lifecycles.get(ctx, w.p.cfg.Accounts, id)
+			if err != nil {
+				return permanently(err)
+			}
+			if ev.Customer.Lifecycle == "" {
+				ev.Customer.Lifecycle = acc.lifecycle
+			}
+			ev.Customer.AccountName = acc.name
 		}
 		w.pending = w.engine.Evaluate(ev)
 		w.pendingEvent = ev
@@ -126,6 +134,7 @@ func (w *partitionWorker) store(ctx context.Context) error {
 				w.p.skipped.WithLabelValues(sk.Step).Inc()
 				w.p.log.Warn("routing skipped an owner whose role does not fit", "alert", a.ID, "step", sk.Step, "owner", sk.Owner, "role", sk.Role)
 			}
+			a.Rep = route.Sales // stored with the rep's name, for whoever reads the alert
 			saved, err = w.p.cfg.Alerts.SaveAlert(ctx, a, route.Recipients())
 			if err != nil {
 				err = fmt.Errorf("storing alert %s of signal %s: %w", a.ID, a.SignalID, err)

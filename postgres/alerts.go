@@ -48,19 +48,29 @@ func (s *Alerts) SaveAlert(ctx context.Context, a *schema.Alert, recipients []st
 	// when its id is stored already.
 	rows, err := s.pool.Query(ctx, saveAlertSQL,
 		a.ID, a.SignalID, a.SignalVersion, a.Subject, a.CustomerID, a.AccountID, a.Priority, a.EventID, a.Time, body,
-		evIDs, evTypes, evTimes, evCustomers, evContent, evURLs, recipients)
+		evIDs, evTypes, evTimes, evCustomers, evContent, evURLs, recipients, a.Rep)
 	if err != nil {
 		return dowser.SavedAlert{}, markPermanent(fmt.Errorf("saving alert %s: %w", a.ID, err))
 	}
 	out := dowser.SavedAlert{AlertID: a.ID, EventTime: a.Time, Alert: body}
 	var user *string
 	var seq *int64
-	_, err = pgx.ForEachRow(rows, []any{&out.OutboxID, &user, &seq}, func() error {
+	var accountName, repName string
+	_, err = pgx.ForEachRow(rows, []any{&out.OutboxID, &user, &seq, &accountName, &repName}, func() error {
 		if user != nil && seq != nil {
-			out.Deliveries = append(out.Deliveries, schema.Delivery{UserID: *user, Seq: *seq, AlertID: a.ID, Alert: body, EventTime: a.Time})
+			out.Deliveries = append(out.Deliveries, schema.Delivery{UserID: *user, Seq: *seq, AlertID: a.ID, EventTime: a.Time})
 		}
 		return nil
 	})
+	if err == nil && (accountName != "" || repName != "") {
+		// The document as stored, names and all, in the same encoding.
+		named := *a
+		named.AccountName, named.RepName = accountName, repName
+		out.Alert, err = json.Marshal(&named)
+	}
+	for i := range out.Deliveries {
+		out.Deliveries[i].Alert = out.Alert
+	}
 	if err != nil {
 		return dowser.SavedAlert{}, markPermanent(fmt.Errorf("saving alert %s: %w", a.ID, err))
 	}
@@ -69,14 +79,19 @@ func (s *Alerts) SaveAlert(ctx context.Context, a *schema.Alert, recipients []st
 
 // saveAlertSQL returns one row when the alert was stored (none when its
 // id was stored already): the outbox row's id with a delivery per row,
-// by user id, or with nulls when nobody received it. The outbox row keeps
-// the recipients and their sequences, from which the alerts-topic message
-// is encoded when the row is published.
+// by user id, or with nulls when nobody received it, and the names the
+// directory has for the alert's account and its rep ($18), which the
+// stored alert carries so that every reader sees names beside the ids.
+// The outbox row keeps the recipients and their sequences, from which the
+// alerts-topic message is encoded when the row is published.
 const saveAlertSQL = `
 WITH alert AS (
 	INSERT INTO alerts (id, signal_id, signal_version, subject, customer_id, account_id, priority, event_id, event_time, body)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING
-	RETURNING id
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb || jsonb_strip_nulls(jsonb_build_object(
+		'account_name', (SELECT nullif(name, '') FROM accounts WHERE id = $6 AND $6 <> ''),
+		'rep_name', (SELECT nullif(name, '') FROM users WHERE id = $18 AND $18 <> ''))))
+	ON CONFLICT (id) DO NOTHING
+	RETURNING id, coalesce(body->>'account_name', '') AS account_name, coalesce(body->>'rep_name', '') AS rep_name
 ), evidence AS (
 	INSERT INTO alert_evidence (alert_id, position, event_id, event_type, event_time, customer_id, content_id, url)
 	SELECT alert.id, e.ord - 1, e.event_id, e.event_type, e.event_time, e.customer_id, e.content_id, e.url
@@ -100,8 +115,8 @@ WITH alert AS (
 	FROM alert
 	RETURNING id
 )
-SELECT outboxed.id, delivered.user_id, delivered.seq
-FROM outboxed LEFT JOIN delivered ON true
+SELECT outboxed.id, delivered.user_id, delivered.seq, alert.account_name, alert.rep_name
+FROM outboxed CROSS JOIN alert LEFT JOIN delivered ON true
 ORDER BY delivered.user_id`
 
 // MarkPublished records that the outbox rows reached the alerts topic.
@@ -246,29 +261,127 @@ func (s *Alerts) Feedback(ctx context.Context, userID, alertID, verdict, note st
 }
 
 // ListAlerts returns the newest alerts addressed to userID, newest first, or
-// every alert when userID is empty (admins).
+// every alert when userID is empty (admins); snoozed alerts are left out.
 func (s *Alerts) ListAlerts(ctx context.Context, userID string, limit int) ([]dowser.ListedAlert, error) {
-	var rows pgx.Rows
-	var err error
-	if userID == "" {
-		rows, err = s.pool.Query(ctx, `SELECT 0::bigint, false, '', body FROM alerts ORDER BY created_at DESC, id LIMIT $1`, limit)
-	} else {
-		rows, err = s.pool.Query(ctx, `
-			SELECT d.seq, d.acked_at IS NOT NULL, coalesce(d.verdict, ''), a.body
-			FROM deliveries d JOIN alerts a ON a.id = d.alert_id
-			WHERE d.user_id = $1 ORDER BY d.seq DESC LIMIT $2`, userID, limit)
+	page, err := s.FindAlerts(ctx, dowser.AlertQuery{UserID: userID, Limit: limit})
+	return page.Alerts, err
+}
+
+// FindAlerts returns a page of the alerts q selects, newest first: a
+// recipient's by sequence, every alert (q.UserID "") by creation time and
+// id. Each alert carries its account's name from the directory when it was
+// stored without one.
+func (s *Alerts) FindAlerts(ctx context.Context, q dowser.AlertQuery) (dowser.AlertPage, error) {
+	if q.Limit <= 0 {
+		return dowser.AlertPage{}, fmt.Errorf("listing alerts: limit %d is not positive", q.Limit)
 	}
+	var from, to *time.Time
+	if !q.From.IsZero() {
+		from = &q.From
+	}
+	if !q.To.IsZero() {
+		to = &q.To
+	}
+	priorities := q.Priorities
+	if priorities == nil {
+		priorities = []string{}
+	}
+	args := []any{q.AccountID, q.SignalID, priorities, from, to, q.Limit + 1}
+	var sql string
+	if q.UserID == "" {
+		if q.State != "" {
+			return dowser.AlertPage{}, fmt.Errorf("listing every alert: state %q needs a recipient", q.State)
+		}
+		var afterT *time.Time
+		afterID := ""
+		if q.After != nil {
+			afterT, afterID = &q.After.Created, q.After.ID
+		}
+		args = append(args, afterT, afterID)
+		sql = `SELECT 0::bigint, false, '', NULL::timestamptz, ` + namedBody + `, a.created_at, a.id, a.account_id, a.customer_id
+			FROM alerts a WHERE ` + alertFilters + `
+			AND ($7::timestamptz IS NULL OR (a.created_at, a.id) < ($7, $8))
+			ORDER BY a.created_at DESC, a.id DESC LIMIT $6`
+	} else {
+		var state string
+		switch q.State {
+		case "":
+			state = notSnoozed
+		case dowser.AlertNew:
+			state = notSnoozed + ` AND d.acked_at IS NULL`
+		case dowser.AlertAcked:
+			state = notSnoozed + ` AND d.acked_at IS NOT NULL`
+		case dowser.AlertJudged:
+			state = notSnoozed + ` AND d.verdict IS NOT NULL`
+		case dowser.AlertSnoozed:
+			state = `d.snoozed_until > now()`
+		default:
+			return dowser.AlertPage{}, fmt.Errorf("listing alerts: %q is not a state", q.State)
+		}
+		var afterSeq *int64
+		if q.After != nil {
+			afterSeq = &q.After.Seq
+		}
+		args = append(args, afterSeq, q.UserID)
+		sql = `SELECT d.seq, d.acked_at IS NOT NULL, coalesce(d.verdict, ''),
+				CASE WHEN d.snoozed_until > now() THEN d.snoozed_until END, ` + namedBody + `, a.created_at, a.id, a.account_id, a.customer_id
+			FROM deliveries d JOIN alerts a ON a.id = d.alert_id
+			WHERE d.user_id = $8 AND ` + alertFilters + ` AND ` + state + `
+			AND ($7::bigint IS NULL OR d.seq < $7)
+			ORDER BY d.seq DESC LIMIT $6`
+	}
+	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("listing alerts: %w", err)
+		return dowser.AlertPage{}, fmt.Errorf("listing alerts: %w", err)
 	}
 	defer rows.Close()
-	out := []dowser.ListedAlert{}
+	page := dowser.AlertPage{Alerts: []dowser.ListedAlert{}}
 	for rows.Next() {
 		var la dowser.ListedAlert
-		if err := rows.Scan(&la.Seq, &la.Acked, &la.Verdict, &la.Alert); err != nil {
-			return nil, fmt.Errorf("reading alert: %w", err)
+		if err := rows.Scan(&la.Seq, &la.Acked, &la.Verdict, &la.SnoozedUntil, &la.Alert, &la.Cursor.Created, &la.Cursor.ID, &la.AccountID, &la.CustomerID); err != nil {
+			return dowser.AlertPage{}, fmt.Errorf("reading alert: %w", err)
 		}
-		out = append(out, la)
+		la.Cursor.Seq = la.Seq
+		page.Alerts = append(page.Alerts, la)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return dowser.AlertPage{}, fmt.Errorf("listing alerts: %w", err)
+	}
+	if len(page.Alerts) > q.Limit {
+		page.Alerts = page.Alerts[:q.Limit]
+		next := page.Alerts[q.Limit-1].Cursor
+		page.Next = &next
+	}
+	return page, nil
+}
+
+// The parts of FindAlerts' queries: the filters ($1 account, $2 signal,
+// $3 priorities, $4 from, $5 to), a delivery not snoozed now, and the
+// alert's body with its account's name when it was stored without one
+// (alerts stored before names were).
+const (
+	alertFilters = `($1 = '' OR a.account_id = $1) AND ($2 = '' OR a.signal_id = $2)
+		AND (cardinality($3::text[]) = 0 OR a.priority = ANY($3))
+		AND ($4::timestamptz IS NULL OR a.event_time >= $4) AND ($5::timestamptz IS NULL OR a.event_time < $5)`
+	notSnoozed = `(d.snoozed_until IS NULL OR d.snoozed_until <= now())`
+	namedBody  = `jsonb_strip_nulls(jsonb_build_object('account_name',
+		(SELECT nullif(name, '') FROM accounts WHERE id = a.account_id AND a.account_id <> ''))) || a.body`
+)
+
+// Snooze hides an alert addressed to the user from their listing until
+// until; the zero time wakes it at once. It returns dowser.ErrNotFound
+// when the alert was not addressed to the user.
+func (s *Alerts) Snooze(ctx context.Context, userID, alertID string, until time.Time) error {
+	var at *time.Time
+	if !until.IsZero() {
+		at = &until
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE deliveries SET snoozed_until = $3, seen_at = coalesce(seen_at, now()) WHERE user_id = $1 AND alert_id = $2`, userID, alertID, at)
+	if err != nil {
+		return fmt.Errorf("snoozing %s: %w", alertID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("alert %s for %s: %w", alertID, userID, dowser.ErrNotFound)
+	}
+	return nil
 }

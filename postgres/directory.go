@@ -96,15 +96,6 @@ func (s *Directory) AccountOwner(ctx context.Context, accountID string) (string,
 	return owner, nil
 }
 
-// AccountLifecycle returns the lifecycle of the account, or "" when unknown.
-func (s *Directory) AccountLifecycle(ctx context.Context, accountID string) (string, error) {
-	a, err := s.GetAccount(ctx, accountID)
-	if errors.Is(err, dowser.ErrNotFound) {
-		return "", nil
-	}
-	return a.Lifecycle, markPermanent(err)
-}
-
 // ContentOwners returns, by id, the distinct owners of the content items
 // that have one of contentIDs as id, or a url_prefix that one of urls
 // starts with, each with their role now ("" for an owner who is no user).

@@ -12,7 +12,7 @@
 // It is the only package that imports github.com/jackc/pgx, and the only
 // package that imports github.com/pressly/goose (the migrations).
 //
-// The reads and the saves of the event path (SaveAlert, AccountLifecycle,
+// The reads and the saves of the event path (SaveAlert, AccountProfile,
 // the routing reads and the checkpoints) mark the errors the same data will meet on every
 // retry (SQLSTATE class 22 and 23) as dowser.ErrPermanent, so that the
 // pipeline drops what cannot be stored instead of stalling on it.

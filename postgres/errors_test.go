@@ -33,13 +33,13 @@ func TestPermanentClassifiesRealErrors(t *testing.T) {
 	nulAlert := alert("al-nul")
 	nulAlert.Evidence[0].Title = "Pri\x00cing"
 
-	_, accountErr := s.Directory.AccountLifecycle(ctx, "ac\x00me")
+	_, _, accountErr := s.Directory.AccountProfile(ctx, "ac\x00me")
 	_, alertErr := s.Alerts.SaveAlert(ctx, nulAlert, nil)
 	_, dbErr := pgx.Connect(ctx, "postgres://postgres@127.0.0.1:1/x?connect_timeout=2")
 	deadCtx, cancel := context.WithTimeout(ctx, time.Nanosecond)
 	defer cancel()
 	<-deadCtx.Done()
-	_, ctxErr := s.Directory.AccountLifecycle(deadCtx, "acme")
+	_, _, ctxErr := s.Directory.AccountProfile(deadCtx, "acme")
 
 	tests := []struct {
 		name      string

@@ -34,6 +34,15 @@ type Signal struct {
 	// Started, when set, is called as a preview starts reading events
 	// (tests hold previews with it).
 	Started func(ctx context.Context)
+	// Names, when set, names the reps and accounts of the answer.
+	Names Names
+}
+
+// Names answers the directory's names of users and accounts, by id:
+// *postgres.Directory.
+type Names interface {
+	UserNames(ctx context.Context, ids []string) (map[string]string, error)
+	AccountNames(ctx context.Context, ids []string) (map[string]string, error)
 }
 
 // AccountOwners answers every account's owner and lifecycle, which the
@@ -53,6 +62,10 @@ type previewSummary struct {
 	ByPriority   map[string]int64       `json:"by_priority"`
 	ByRep        map[string]int64       `json:"by_rep"`
 	Samples      []backtest.AlertRecord `json:"samples"`
+	// RepNames and AccountNames name the reps of ByRep and Samples and
+	// the accounts of Samples, where the directory has names.
+	RepNames     map[string]string `json:"rep_names"`
+	AccountNames map[string]string `json:"account_names"`
 	// Stopped, when not empty, says which limit cut the preview short:
 	// its counts cover only the events read.
 	Stopped string `json:"stopped,omitempty"`
@@ -119,7 +132,34 @@ func (p Signal) Preview(parent context.Context, sig *detector.Signal, since time
 	s := runner.Summary()
 	out.Events, out.Invalid, out.Alerts, out.WhereStopped = s.Events, s.Invalid, s.Alerts, s.WhereStopped
 	out.ByDay, out.ByPriority, out.ByRep = s.ByDay, s.ByPriority, s.ByRep
+	if err := p.name(ctx, &out); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// name fills in the names of the summary's reps and accounts.
+func (p Signal) name(ctx context.Context, out *previewSummary) error {
+	out.RepNames, out.AccountNames = map[string]string{}, map[string]string{}
+	if p.Names == nil {
+		return nil
+	}
+	var reps, accounts []string
+	for rep := range out.ByRep {
+		reps = append(reps, rep)
+	}
+	for _, a := range out.Samples {
+		reps = append(reps, a.Rep)
+		accounts = append(accounts, a.AccountID)
+	}
+	// A preview cut short by its time limit still names what it found.
+	ctx = context.WithoutCancel(ctx)
+	var err error
+	if out.RepNames, err = p.Names.UserNames(ctx, reps); err != nil {
+		return err
+	}
+	out.AccountNames, err = p.Names.AccountNames(ctx, accounts)
+	return err
 }
 
 // keepNewest shrinks ranges to their newest offsets, at most n in all,

@@ -58,9 +58,16 @@ type Alert struct {
 	Subject    string `json:"subject"`
 	CustomerID string `json:"customer_id"`
 	AccountID  string `json:"account_id,omitempty"`
-	Lifecycle  string `json:"lifecycle,omitempty"`
-	Priority   string `json:"priority"`
-	Message    string `json:"message"`
+	// AccountName is the account's name in the directory, filled in when
+	// the alert is stored; "" when the directory has none.
+	AccountName string `json:"account_name,omitempty"`
+	// Rep is the sales rep routing chose (the id of a user), and RepName
+	// their name, filled in when the alert is stored; "" for none.
+	Rep       string `json:"rep,omitempty"`
+	RepName   string `json:"rep_name,omitempty"`
+	Lifecycle string `json:"lifecycle,omitempty"`
+	Priority  string `json:"priority"`
+	Message   string `json:"message"`
 	// Count is the number of matching events in the window when it fired.
 	Count int `json:"count"`
 	// EventID and Time are those of the triggering event.

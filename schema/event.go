@@ -25,6 +25,10 @@ type Customer struct {
 	// Lifecycle is "customer" or "prospect"; empty means "look it up from the
 	// account".
 	Lifecycle string `json:"lifecycle,omitempty"`
+	// AccountName is the account's name in the directory, which the event
+	// path fills in for message templates (.AccountName); never on the
+	// wire.
+	AccountName string `json:"-"`
 }
 
 // Key returns the identifier the detector counts a person by: the known

@@ -20,12 +20,22 @@
 //   - GET /v1/stream is a same-origin websocket authenticated by the cookie.
 //     The server greets with {"op":"hello","user":…,"last_seq":N} and pushes
 //     {"op":"alert","seq":N,"alert":{…}} frames; the page sends
-//     {"op":"resume","after":N} on every (re)connect with the highest seq it has
-//     rendered, {"op":"ack","id":…} and
+//     {"op":"resume","after":N} on every (re)connect with the highest seq it
+//     knows (after the first hello: its last_seq), {"op":"ack","id":…} and
 //     {"op":"feedback","id":…,"verdict":"useful|not_useful|won"}.
+//   - GET /v1/alerts?mine=true with the filters lists the history up to the
+//     first hello's last_seq a page at a time (next/cursor), so the stream
+//     never replays it; PUT and DELETE /v1/alerts/{id}/snooze snooze and
+//     wake; GET /v1/signals names the signal filter's choices; GET /v1/crm
+//     gives the CRM link templates for live alerts.
+//
+// The panel's URL may say ?page_size=N (1-200, default 50).
 //
 // Stable hooks for browser tests: #token, #login (rendered by session.js into
-// #login-form), #alerts (each card is li.alert with data-id and data-seq),
-// #conn (data-state is connected, connecting or offline) and the button.ack
-// on each card.
+// #login-form), #alerts (each card is li.alert with data-id and data-seq;
+// .account-name, .rep-name, button.ack, button.fb[data-verdict], .snooze >
+// summary, button[data-action="snooze"][data-for], button.wake), #unacked
+// (data-count), #load-more, the filters #f-account, #f-signal, #f-state,
+// #f-from, #f-to, #f-clear, and #conn (data-state is connected, connecting
+// or offline).
 package web

@@ -56,6 +56,9 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 	if cfg.EventsTopic == "" || cfg.AlertsTopic == "" || cfg.EventsTopic == cfg.AlertsTopic {
 		return nil, fmt.Errorf("--events-topic %q and --alerts-topic %q must be set and differ", cfg.EventsTopic, cfg.AlertsTopic)
 	}
+	if err := (api.CRMLinks{AccountURL: cfg.CRMAccountURL, ContactURL: cfg.CRMContactURL}).Validate(); err != nil {
+		return nil, err
+	}
 	var sourcesFile []byte
 	if cfg.SourcesFile != "" {
 		b, err := os.ReadFile(cfg.SourcesFile)
@@ -413,13 +416,14 @@ func (a *App) Run(ctx context.Context) error {
 		// Previews read what the detector reads: with the stage, every
 		// source's events, re-keyed, in the envelope.
 		Preview: preview.Signal{Kafka: cl, Topic: detectTopic, Mapping: detectMapping, Store: store.Directory,
-			MaxEvents: a.cfg.MaxPreviewEvents, Timeout: a.cfg.PreviewTimeout, Started: a.cfg.previewStarted},
+			MaxEvents: a.cfg.MaxPreviewEvents, Timeout: a.cfg.PreviewTimeout, Started: a.cfg.previewStarted, Names: store.Directory},
 		MaxPreviews:           a.cfg.MaxPreviews,
 		Logger:                log,
 		SecureCookies:         api.CookieSecurity(a.cfg.SecureCookies),
 		TrustedProxies:        proxies,
 		AuthFailuresPerMinute: failures,
 		Reroute:               preview.Content{Directory: store.Directory, Alerts: store.Alerts},
+		CRM:                   api.CRMLinks{AccountURL: a.cfg.CRMAccountURL, ContactURL: a.cfg.CRMContactURL},
 	}, api.Stores{People: store.People, Directory: store.Directory, Signals: store.Signals, Alerts: store.Alerts, Privacy: store.Privacy}, hub)
 	edge, err := api.Listen(api.EdgeConfig{
 		Addr: a.cfg.HTTPAddr, ReadHeaderTimeout: a.cfg.ReadHeaderTimeout, ReadTimeout: a.cfg.ReadTimeout, IdleTimeout: a.cfg.IdleTimeout,

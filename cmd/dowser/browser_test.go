@@ -136,6 +136,13 @@ func TestBrowserPanelShowsLiveAlertAndKeepsAckAcrossReload(t *testing.T) {
 			t.Errorf("card text %q lacks %q", text, want)
 		}
 	}
+	// The live alert names its account, with the id on hover.
+	var account, accountTitle string
+	step("reading the account", chromedp.Text(`#alerts li.alert .account-name`, &account, chromedp.ByQuery),
+		chromedp.AttributeValue(`#alerts li.alert .account-name`, "title", &accountTitle, nil, chromedp.ByQuery))
+	if account != "Acme" || !strings.Contains(accountTitle, "acme") {
+		t.Errorf("live card names the account %q (title %q), want Acme with acme on hover", account, accountTitle)
+	}
 	screenshot(t, ctx, "panel")
 
 	step("acknowledging",

@@ -931,9 +931,12 @@ func TestEndToEndPreviewBacktestsOverRecentHistory(t *testing.T) {
 	// Would "two views" have fired, and how often? Nothing is saved.
 	var preview struct {
 		Events, Alerts int64
-		ByRep          map[string]int64 `json:"by_rep"`
+		ByRep          map[string]int64  `json:"by_rep"`
+		RepNames       map[string]string `json:"rep_names"`
+		AccountNames   map[string]string `json:"account_names"`
 		Samples        []struct{ Subject, Signal string }
 	}
+	app.do("PUT", "/v1/users/rep-ana", adminToken, map[string]string{"name": "Ana Ruiz", "role": "rep"}, http.StatusOK, nil)
 	app.do("POST", "/v1/signals/preview?since=1h", token("mkt-jane"), `
 id: two-views
 owner: mkt-jane
@@ -947,6 +950,9 @@ cooldown: 1d
 `, http.StatusOK, &preview)
 	if preview.Events != 4 || preview.Alerts != 1 || preview.ByRep["rep-ana"] != 1 || len(preview.Samples) != 1 || preview.Samples[0].Subject != "account:acme" {
 		t.Errorf("preview = %+v, want 4 events and one alert for acme, rep-ana's", preview)
+	}
+	if preview.RepNames["rep-ana"] != "Ana Ruiz" || preview.AccountNames["acme"] != "Acme" {
+		t.Errorf("preview names reps %v and accounts %v, want rep-ana as Ana Ruiz and acme as Acme", preview.RepNames, preview.AccountNames)
 	}
 	app.do("GET", "/v1/signals/two-views", token("mkt-jane"), nil, http.StatusNotFound, nil)
 	var bad struct{ Problems []struct{ Path string } }

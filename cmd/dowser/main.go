@@ -33,7 +33,7 @@ Usage:
   dowser import    create or update users, accounts, contacts or content from a CSV file
   dowser signals   lint, test and backtest signal files (dowser signals help)
   dowser bench     measure throughput, latency and memory (see docs/benchmarks.md)
-  dowser version   print the version
+  dowser version   print the version (also dowser --version)
 
 Every flag also reads an environment variable: --kafka-brokers is DOWSER_KAFKA_BROKERS.
 Run "dowser COMMAND -h" for a command's flags.
@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runImport(ctx, args, stdout, stderr, getenv)
 	case "bench":
 		err = runBench(ctx, args, stdout, stderr, getenv)
-	case "version":
+	case "version", "--version", "-version", "-v":
 		fmt.Fprintln(stdout, version)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

@@ -26,6 +26,10 @@ type serveConfig struct {
 	SourcesFile       string
 	AlertsTopic       string
 	GroupID           string
+	// CRMAccountURL and CRMContactURL are the templates of the links from
+	// an alert to its account's and person's CRM records (api.CRMLinks).
+	CRMAccountURL string
+	CRMContactURL string
 	// ResolveIdentities runs the identity-resolution stage before the
 	// detector (see docs/architecture.md, "Identity resolution").
 	ResolveIdentities bool
@@ -102,6 +106,8 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.SourcesFile, "sources-file", "", "YAML or JSON file listing sources (topic, format, fields), as --source does")
 	fs.StringVar(&c.AlertsTopic, "alerts-topic", "dowser.alerts", "Kafka topic every instance reads to push alerts detected anywhere to its own websockets")
 	fs.StringVar(&c.GroupID, "group-id", "dowser", "Kafka consumer group shared by all instances")
+	fs.StringVar(&c.CRMAccountURL, "crm-account-url", "", "link from an alert to its account's record in the CRM, e.g. 'https://crm.example.com/accounts/{{.AccountID}}'; empty shows no link")
+	fs.StringVar(&c.CRMContactURL, "crm-contact-url", "", "link from an alert to its person's record in the CRM, with {{.CustomerID}} (and optionally {{.AccountID}}); empty shows no link")
 	fs.BoolVar(&c.ResolveIdentities, "resolve-identities", false, "resolve identities across partitions before detection: events are re-keyed by the customer an anonymous id is linked to (a graph in PostgreSQL) onto <events-topic>.resolved, which the detector reads, and a visitor's earlier anonymous events are re-emitted as the customer's when they log in; consumer group <group-id>.resolve")
 	host, _ := os.Hostname()
 	fs.StringVar(&c.Instance, "instance", host, "this instance's name, stable across its restarts (the host name by default): after a crash it restores the partitions it held while the group waits out its old session; empty turns that off")

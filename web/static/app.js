@@ -4,10 +4,16 @@
 // server data goes through textContent / createElement; never innerHTML.
 //
 // Contract (see web/doc.go): /v1/session for sign-in, through session.js as
-// in the signals console; /v1/stream websocket for alerts. On every
-// (re)connect the page sends {"op":"resume","after":maxSeq} where maxSeq is
-// the highest seq it has rendered, and drops any seq or alert id it has
-// already seen, so nothing is missed and nothing is shown twice.
+// in the signals console; /v1/stream websocket for alerts; GET /v1/alerts
+// for history. The first hello's last_seq splits the two: the page lists
+// the newest page of history over REST (and older pages on "Load older
+// alerts") and resumes the stream after last_seq, so the whole history is
+// never replayed. On every later (re)connect the page sends
+// {"op":"resume","after":maxSeq} where maxSeq is the highest seq it knows,
+// and drops any seq or alert id it has already seen, so nothing is missed
+// and nothing is shown twice. Filters are the API's (account, signal,
+// priority, dates, state): a change lists again, and live alerts are held
+// to the same filters here.
 
 import { $, h, svgIcon, str, capitalize } from './dom.js';
 import { Session, SessionEnded, showView, isMarketing } from './session.js';
@@ -38,6 +44,14 @@ const HIGHLIGHT_MS = 8_000;
 const ANNOUNCE_BATCH_MS = 700;
 const EVIDENCE_PREVIEW = 5;
 const REMEMBER_MAX = 5_000;
+const PAGE_SIZE = pageSize();
+const MAX_TIMER_MS = 2 ** 31 - 1; // setTimeout's limit
+const SNOOZES = [
+  ['hour', 'For 1 hour'],
+  ['tomorrow', 'Until tomorrow, 9:00'],
+  ['week', 'Until Monday, 9:00'],
+];
+const STATES = ['', 'new', 'acked', 'verdict', 'snoozed'];
 const PREFS_KEY = 'dowser.panel.prefs.v1';
 const MEMORY_KEY = 'dowser.panel.memory.v1:';
 
@@ -51,7 +65,15 @@ const ui = {
   heading: $('alerts-heading'),
   unacked: $('unacked'),
   filters: $('filters'),
-  hideAcked: $('hide-acked'),
+  search: $('search'),
+  fAccount: $('f-account'),
+  accountOptions: $('account-options'),
+  fSignal: $('f-signal'),
+  fState: $('f-state'),
+  fFrom: $('f-from'),
+  fTo: $('f-to'),
+  fClear: $('f-clear'),
+  loadMore: $('load-more'),
   list: $('alerts'),
   alertsLoading: $('alerts-loading'),
   empty: $('empty'),
@@ -89,6 +111,16 @@ const state = {
   connState: 'offline',
 
   outbox: new Map(), // 'ack:<id>' | 'fb:<id>' -> frame; resent on reconnect until confirmed
+
+  // History over REST: the listing's generation (a newer one drops older
+  // answers), whether the first hello started it, the cursor of the next
+  // older page (null on the last), and a page being fetched.
+  listGen: 0,
+  viaList: false,
+  next: null,
+  listing: false,
+  accounts: new Map(), // account id -> name, from the alerts seen
+  crm: { account_url: '', contact_url: '' },
 };
 
 let cardCounter = 0;
@@ -103,6 +135,7 @@ const ICON_PATHS = {
   form_submit: ['M5 3h14a2 2 0 0 1 2 2v14a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z', 'M8 12l3 3 5-6'],
   identify: ['M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8z', 'M4 21a8 8 0 0 1 16 0'],
   event: ['M12 8a4 4 0 1 0 0 8 4 4 0 0 0 0-8z'],
+  clock: ['M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18z', 'M12 7v5l3 2'],
   check: ['M5 12.5l4.5 4.5L19 7.5'],
 };
 
@@ -191,7 +224,24 @@ function storageSet(key, value) {
 function loadPrefs() {
   const p = storageGet(PREFS_KEY) || {};
   const priorities = Array.isArray(p.priorities) ? p.priorities.filter((x) => PRIORITIES.includes(x)) : PRIORITIES.slice();
-  return { priorities, hideAcked: !!p.hideAcked, notify: !!p.notify };
+  const q = p.query && typeof p.query === 'object' ? p.query : {};
+  const day = (v) => (/^\d{4}-\d{2}-\d{2}$/.test(str(v)) ? str(v) : '');
+  const query = {
+    account: str(q.account),
+    signal: str(q.signal),
+    // "Hide acknowledged" of earlier versions is the state "new".
+    state: STATES.includes(q.state) ? q.state : p.hideAcked ? 'new' : '',
+    from: day(q.from),
+    to: day(q.to),
+  };
+  return { priorities, query, notify: !!p.notify };
+}
+
+// pageSize is how many alerts a page lists: ?page_size=N (1-200) on the
+// panel's URL, else 50.
+function pageSize() {
+  const n = Number(new URLSearchParams(location.search).get('page_size'));
+  return Number.isInteger(n) && n >= 1 && n <= 200 ? n : 50;
 }
 
 function savePrefs() {
@@ -225,11 +275,48 @@ function startSession(_user, focusPanel) {
   updateNotifyButton();
   if (focusPanel) ui.heading.focus();
   connect();
+  loadSignals();
+  loadCRM();
+}
+
+// loadSignals fills the signal filter with the signals' names.
+async function loadSignals() {
+  let res;
+  try {
+    res = await session.request('GET', '/v1/signals');
+  } catch {
+    return;
+  }
+  if (!res.ok || !Array.isArray(res.body.signals)) return;
+  const keep = state.prefs.query.signal;
+  const opts = [h('option', { value: '' }, 'Any signal')];
+  const seen = new Set();
+  for (const sg of res.body.signals) {
+    const id = str(sg && sg.id);
+    if (!id || seen.has(id)) continue;
+    seen.add(id);
+    const name = str(sg.document && sg.document.name) || id;
+    opts.push(h('option', { value: id, title: id }, name === id ? id : `${name}`));
+  }
+  if (keep && !seen.has(keep)) opts.push(h('option', { value: keep }, keep));
+  ui.fSignal.replaceChildren(...opts);
+  ui.fSignal.value = keep;
+}
+
+// loadCRM reads the CRM link templates, for the cards of live alerts.
+async function loadCRM() {
+  try {
+    const res = await session.request('GET', '/v1/crm');
+    if (res.ok) state.crm = { account_url: str(res.body.account_url), contact_url: str(res.body.contact_url) };
+  } catch {
+    /* no links */
+  }
 }
 
 function endSession() {
   stopStream();
   resetAlerts();
+  state.accounts.clear();
   state.memory = {};
   state.outbox.clear();
 }
@@ -296,7 +383,7 @@ function sendResume(conn) {
   clearTimeout(conn.helloTimer);
   if (!send(conn, { op: 'resume', after: state.maxSeq })) return;
   conn.resumed = true;
-  if (!state.loaded) armSettle();
+  if (!state.loaded && !state.viaList) armSettle();
   for (const frame of state.outbox.values()) send(conn, frame);
 }
 
@@ -420,8 +507,12 @@ function onHello(conn, msg) {
   if (!state.greeted) {
     state.greeted = true;
     if (lastSeq !== null) {
+      // History up to last_seq comes over REST, a page at a time; the
+      // stream carries what comes after.
       state.quietUpTo = lastSeq;
-      if (state.maxSeq >= lastSeq) markLoaded();
+      state.maxSeq = Math.max(state.maxSeq, lastSeq);
+      state.viaList = true;
+      relist();
     }
   }
   sendResume(conn);
@@ -436,11 +527,102 @@ function armSettle() {
 
 function markLoaded() {
   clearTimeout(state.settleTimer);
+  ui.list.setAttribute('aria-busy', 'false');
   if (state.loaded) return;
   state.loaded = true;
   if (state.quietUpTo < 0) state.quietUpTo = state.maxSeq;
-  ui.list.setAttribute('aria-busy', 'false');
   queueSummary();
+}
+
+// ---------------------------------------------------------------- history over REST
+
+// alertsPath is GET /v1/alerts with the filters, for the page after cursor.
+function alertsPath(cursor) {
+  const q = state.prefs.query;
+  const p = new URLSearchParams({ mine: 'true', limit: String(PAGE_SIZE) });
+  if (q.account) p.set('account', q.account);
+  if (q.signal) p.set('signal', q.signal);
+  if (q.state) p.set('state', q.state);
+  if (state.prefs.priorities.length < PRIORITIES.length) p.set('priority', state.prefs.priorities.join(','));
+  const { from, to } = dayRange();
+  if (from) p.set('from', new Date(from).toISOString());
+  if (to) p.set('to', new Date(to).toISOString());
+  if (cursor) p.set('cursor', cursor);
+  return `/v1/alerts?${p}`;
+}
+
+// dayRange turns the From and To days into [from, to) in milliseconds: from
+// the start of From to the end of To, in the browser's time zone.
+function dayRange() {
+  const q = state.prefs.query;
+  const start = (d) => (d ? new Date(`${d}T00:00:00`).getTime() : NaN);
+  const from = start(q.from);
+  let to = start(q.to);
+  if (Number.isFinite(to)) {
+    const d = new Date(to);
+    d.setDate(d.getDate() + 1);
+    to = d.getTime();
+  }
+  return { from: Number.isFinite(from) ? from : 0, to: Number.isFinite(to) ? to : 0 };
+}
+
+// relist drops the alerts shown and lists the newest page under the
+// filters. Live alerts that arrive meanwhile stay: the page merges.
+async function relist() {
+  const gen = ++state.listGen;
+  clearList();
+  state.next = null;
+  ui.list.setAttribute('aria-busy', 'true');
+  await loadPage(gen, null);
+  if (gen === state.listGen) markLoaded();
+}
+
+// loadOlder lists the next older page.
+async function loadOlder() {
+  if (state.listing || !state.next) return;
+  await loadPage(state.listGen, state.next);
+}
+
+async function loadPage(gen, cursor) {
+  state.listing = true;
+  updateMore();
+  try {
+    const res = await session.request('GET', alertsPath(cursor));
+    if (gen !== state.listGen) return;
+    if (!res.ok) {
+      showNotice(`Could not list alerts: ${str(res.body.error) || `status ${res.status}`}`);
+      return;
+    }
+    for (const la of Array.isArray(res.body.alerts) ? res.body.alerts : []) {
+      if (!la || typeof la !== 'object' || !la.alert || typeof la.alert !== 'object') continue;
+      onListed(la);
+    }
+    state.next = typeof res.body.next === 'string' && res.body.next ? res.body.next : null;
+  } catch (err) {
+    if (err instanceof SessionEnded) return;
+    if (gen === state.listGen) showNotice('Could not list alerts: the server did not answer. Reload to try again.');
+  } finally {
+    if (gen === state.listGen) {
+      state.listing = false;
+      updateMore();
+      queueSummary();
+    }
+  }
+}
+
+function onListed(la) {
+  const a = { ...la.alert, acked: la.acked === true, verdict: la.verdict, snoozed_until: la.snoozed_until, links: la.links };
+  const seq = Number(la.seq) || 0;
+  const id = str(a.id);
+  const old = id && state.records.get(id);
+  if (old) return; // arrived live meanwhile
+  addAlert(seq, a, true);
+}
+
+function updateMore() {
+  ui.loadMore.hidden = !state.next;
+  ui.loadMore.disabled = state.listing;
+  ui.loadMore.textContent = state.listing && state.next ? 'Loading…' : 'Load older alerts';
 }
 
 function isQuiet(seq) {
@@ -458,21 +640,47 @@ function onAlert(rawSeq, alert) {
   const seq = Number(rawSeq);
   if (!Number.isFinite(seq) || !alert || typeof alert !== 'object' || typeof alert.id !== 'string' || !alert.id) return;
   if (seq > state.maxSeq) state.maxSeq = seq;
-  if (state.seqs.has(seq) || state.records.has(alert.id)) return;
-  state.seqs.add(seq);
-
-  const rec = makeRecord(seq, alert);
-  state.records.set(rec.id, rec);
-  rec.el = buildCard(rec);
-  insertRecord(rec);
-  applyVisibility(rec);
-
-  if (!state.loaded) {
+  if (state.viaList && !matches(alert)) return; // the listing under these filters would not show it
+  const rec = addAlert(seq, alert, false);
+  if (!rec) return;
+  if (!state.loaded && !state.viaList) {
     if (state.quietUpTo >= 0 && state.maxSeq >= state.quietUpTo) markLoaded();
     else armSettle();
   }
   if (!isQuiet(seq)) arrived(rec);
+}
+
+// addAlert renders an alert not shown yet; null when it is.
+function addAlert(seq, alert, listed) {
+  if ((seq > 0 && state.seqs.has(seq)) || state.records.has(alert.id)) return null;
+  if (seq > 0) state.seqs.add(seq);
+  const rec = makeRecord(seq, alert);
+  rec.listed = listed;
+  state.records.set(rec.id, rec);
+  const acc = str(alert.account_id);
+  if (acc && !state.accounts.has(acc)) {
+    state.accounts.set(acc, str(alert.account_name));
+    ui.accountOptions.append(h('option', { value: acc }, str(alert.account_name) || acc));
+  }
+  rec.el = buildCard(rec);
+  insertRecord(rec);
+  applyVisibility(rec);
+  armSnoozeTimer(rec);
   queueSummary();
+  return rec;
+}
+
+// matches holds an alert to the filters as GET /v1/alerts does.
+function matches(a) {
+  const q = state.prefs.query;
+  if (q.account && str(a.account_id) !== q.account) return false;
+  if (q.signal && str(a.signal_id) !== q.signal) return false;
+  if (!state.prefs.priorities.includes(normPriority(a.priority))) return false;
+  const { from, to } = dayRange();
+  const t = parseTime(a.time);
+  if (from && !(t >= from)) return false;
+  if (to && !(t < to)) return false;
+  return true;
 }
 
 function makeRecord(seq, a) {
@@ -487,8 +695,10 @@ function makeRecord(seq, a) {
     alert: a,
     priority: normPriority(a.priority),
     t: Number.isFinite(t) ? t : received,
-    acked: a.acked === true || !!str(a.acked_at) || mem.a === 1,
+    acked: a.acked === true || !!str(a.acked_at) || mem.a === 1 || VERDICTS.some(([v]) => v === serverVerdict),
     ackPending: false,
+    snoozedUntil: parseTime(a.snoozed_until) || 0,
+    snoozeTimer: 0,
     verdict,
     verdictPending: false,
     el: null,
@@ -517,10 +727,24 @@ function insertRecord(rec) {
   ui.list.insertBefore(rec.el, next ? next.el : null);
 }
 
-function resetAlerts() {
+// clearList forgets the alerts shown, but not where the stream stands.
+function clearList() {
+  for (const rec of state.order) clearTimeout(rec.snoozeTimer);
   state.records.clear();
   state.seqs.clear();
   state.order = [];
+  pendingArrivals = [];
+  ui.list.replaceChildren();
+  queueSummary();
+}
+
+function resetAlerts() {
+  clearList();
+  state.listGen++;
+  state.viaList = false;
+  state.next = null;
+  state.listing = false;
+  updateMore();
   state.maxSeq = 0;
   state.greeted = false;
   state.quietUpTo = -1;
@@ -562,14 +786,30 @@ function buildCard(rec) {
   // Message
   const message = h('h2', { class: 'message', id: msgId }, str(a.message) || signalName);
 
-  // Who
+  // Who: names where Dowser knows them, ids on hover; the person by their
+  // customer id only (docs/privacy.md), with a link to the CRM's record
+  // when one is configured.
   const meta = h('dl', { class: 'meta' });
-  const addMeta = (label, value) => {
+  const addMeta = (label, value, cls) => {
     if (!value) return;
-    meta.append(h('div', null, h('dt', null, label), h('dd', null, value)));
+    meta.append(h('div', { class: cls || null }, h('dt', null, label), h('dd', null, value)));
   };
-  addMeta('Account', str(a.account_id));
-  addMeta('Customer', str(a.customer_id));
+  const links = crmLinks(a);
+  const accountID = str(a.account_id);
+  const accountName = str(a.account_name) || state.accounts.get(accountID) || '';
+  if (accountID) {
+    const label = accountName || accountID;
+    const title = accountName ? `Account id: ${accountID}` : null;
+    const safe = safeURL(links.crm_account);
+    addMeta('Account', safe ? h('a', { class: 'crm-link account-name', href: safe.href, target: '_blank', rel: 'noopener noreferrer', title: title ? `${title} · open in CRM` : 'Open in CRM' }, label) : h('span', { class: 'account-name', title }, label), 'meta-account');
+  }
+  const customer = str(a.customer_id);
+  if (customer) {
+    const safe = safeURL(links.crm_contact);
+    addMeta('Customer', h('span', null, h('span', { class: 'customer-id' }, customer), safe ? ' ' : null, safe ? h('a', { class: 'crm-link contact-link', href: safe.href, target: '_blank', rel: 'noopener noreferrer', title: `Open ${customer} in CRM` }, 'Who is this?') : null), 'meta-customer');
+  }
+  const rep = str(a.rep);
+  if (rep) addMeta('Rep', h('span', { class: 'rep-name', title: `User id: ${rep}` }, str(a.rep_name) || rep), 'meta-rep');
   addMeta('Lifecycle', capitalize(str(a.lifecycle)));
   if (!a.account_id && !a.customer_id) addMeta('Subject', str(a.subject));
 
@@ -600,6 +840,11 @@ function buildCard(rec) {
 
   // Actions
   rec.ackBtn = h('button', { type: 'button', class: 'ack', 'data-action': 'ack' }, icon('check', 'icon ack-icon'), h('span', { class: 'ack-label' }, 'Acknowledge'));
+  const menu = h('div', { class: 'snooze-menu', role: 'group', 'aria-label': 'Snooze until' });
+  for (const [key, label] of SNOOZES) menu.append(h('button', { type: 'button', 'data-action': 'snooze', 'data-for': key }, label));
+  rec.snoozeBox = h('details', { class: 'snooze' }, h('summary', { class: 'snooze-btn' }, icon('clock', 'icon'), 'Snooze'), menu);
+  rec.snoozeNote = h('span', { class: 'snoozed-note' });
+  rec.wakeBtn = h('button', { type: 'button', class: 'link-button wake', 'data-action': 'wake' }, 'Wake now');
   const fb = h('div', { class: 'feedback', role: 'group', 'aria-label': 'Feedback on this alert' }, h('span', { class: 'feedback-label', 'aria-hidden': 'true' }, 'Was it useful?'));
   const seg = h('div', { class: 'segmented' });
   for (const [v, label] of VERDICTS) {
@@ -608,7 +853,7 @@ function buildCard(rec) {
     seg.append(b);
   }
   fb.append(seg);
-  const actions = h('div', { class: 'actions' }, rec.ackBtn, fb);
+  const actions = h('div', { class: 'actions' }, h('div', { class: 'actions-left' }, rec.ackBtn, rec.snoozeBox, rec.snoozeNote, rec.wakeBtn), fb);
 
   li.append(h('article', { class: 'alert-body' }, head, message, meta.childElementCount ? meta : null, evidenceBlock, actions));
   rec.el = li;
@@ -647,7 +892,7 @@ function evidenceItem(ev, t, alert, rec) {
   }
   if (detail) body.append(detail);
   const who = str(ev.customer_id);
-  if (who && who !== str(alert.customer_id)) body.append(h('span', { class: 'ev-who' }, `by ${who}`));
+  if (who && who !== str(alert.customer_id)) body.append(h('span', { class: 'ev-who', title: 'Customer id' }, `by ${who}`));
   if (sub) body.append(sub);
   if (isTrigger) body.append(h('span', { class: 'sr-only' }, ' (triggered this alert)'));
 
@@ -670,6 +915,111 @@ function updateCard(rec) {
     fb.setAttribute('aria-pressed', on ? 'true' : 'false');
     fb.classList.toggle('is-pending', on && rec.verdictPending);
   }
+  const snoozed = isSnoozed(rec);
+  el.classList.toggle('is-snoozed', snoozed);
+  rec.snoozeBox.hidden = snoozed;
+  rec.wakeBtn.hidden = !snoozed;
+  rec.snoozeNote.hidden = !snoozed;
+  rec.snoozeNote.textContent = snoozed ? `Snoozed until ${absoluteFmt.format(rec.snoozedUntil)}` : '';
+}
+
+// crmLinks are the alert's links into the CRM: the API's for a listed
+// alert, else the templates filled in as the API fills them.
+function crmLinks(a) {
+  const l = a.links && typeof a.links === 'object' ? a.links : {};
+  const fill = (tmpl) =>
+    tmpl
+      .replaceAll('{{.AccountID}}', encodeURIComponent(str(a.account_id)))
+      .replaceAll('{{.CustomerID}}', encodeURIComponent(str(a.customer_id)));
+  return {
+    crm_account: str(l.crm_account) || (state.crm.account_url && a.account_id ? fill(state.crm.account_url) : ''),
+    crm_contact: str(l.crm_contact) || (state.crm.contact_url && a.customer_id ? fill(state.crm.contact_url) : ''),
+  };
+}
+
+function isSnoozed(rec, now = Date.now()) {
+  return rec.snoozedUntil > now;
+}
+
+// snoozeUntil answers when a snooze choice ends, from now.
+function snoozeUntil(key, now = new Date()) {
+  const d = new Date(now);
+  switch (key) {
+    case 'hour':
+      return now.getTime() + 3_600_000;
+    case 'tomorrow':
+      d.setDate(d.getDate() + 1);
+      d.setHours(9, 0, 0, 0);
+      return d.getTime();
+    default: {
+      // next Monday, 9:00
+      d.setDate(d.getDate() + (((8 - d.getDay()) % 7) || 7));
+      d.setHours(9, 0, 0, 0);
+      return d.getTime();
+    }
+  }
+}
+
+async function snooze(rec, until) {
+  const prev = rec.snoozedUntil;
+  rec.snoozedUntil = until;
+  rec.snoozeBox.open = false;
+  moveFocusOffIfHidden(rec, !visible(rec));
+  updateCard(rec);
+  applyVisibility(rec);
+  armSnoozeTimer(rec);
+  refreshSummary();
+  announce(`Snoozed until ${absoluteFmt.format(until)}`);
+  let res;
+  try {
+    res = await session.request('PUT', `/v1/alerts/${encodeURIComponent(rec.id)}/snooze`, { json: { until: new Date(until).toISOString() } });
+  } catch (err) {
+    if (err instanceof SessionEnded) return;
+  }
+  if (res && res.ok) return;
+  rec.snoozedUntil = prev;
+  updateCard(rec);
+  applyVisibility(rec);
+  armSnoozeTimer(rec);
+  refreshSummary();
+  showNotice(`Could not snooze the alert: ${str(res && res.body.error) || 'the server did not answer'}`);
+}
+
+async function wake(rec) {
+  const prev = rec.snoozedUntil;
+  rec.snoozedUntil = 0;
+  moveFocusOffIfHidden(rec, !visible(rec));
+  updateCard(rec);
+  applyVisibility(rec);
+  armSnoozeTimer(rec);
+  refreshSummary();
+  let res;
+  try {
+    res = await session.request('DELETE', `/v1/alerts/${encodeURIComponent(rec.id)}/snooze`);
+  } catch (err) {
+    if (err instanceof SessionEnded) return;
+  }
+  if (res && res.ok) return;
+  rec.snoozedUntil = prev;
+  updateCard(rec);
+  applyVisibility(rec);
+  armSnoozeTimer(rec);
+  refreshSummary();
+  showNotice(`Could not wake the alert: ${str(res && res.body.error) || 'the server did not answer'}`);
+}
+
+// armSnoozeTimer brings a snoozed card back when its snooze ends.
+function armSnoozeTimer(rec) {
+  clearTimeout(rec.snoozeTimer);
+  rec.snoozeTimer = 0;
+  const wait = rec.snoozedUntil - Date.now();
+  if (wait <= 0 || wait > MAX_TIMER_MS) return;
+  rec.snoozeTimer = setTimeout(() => {
+    if (state.records.get(rec.id) !== rec) return;
+    updateCard(rec);
+    applyVisibility(rec);
+    refreshSummary();
+  }, wait + 50);
 }
 
 function remember(rec) {
@@ -697,22 +1047,35 @@ function acknowledge(rec) {
   remember(rec);
   queueFrame(`ack:${rec.id}`, { op: 'ack', id: rec.id });
   refreshSummary();
-  if (state.prefs.hideAcked) {
-    setTimeout(() => {
-      moveFocusOffIfHidden(rec, !visible(rec));
-      applyVisibility(rec);
-      queueSummary();
-    }, 900);
-  }
+  hideLaterIfFiltered(rec);
 }
 
 function giveFeedback(rec, verdict) {
   if (rec.verdict === verdict && !rec.verdictPending) return;
   rec.verdict = verdict;
   rec.verdictPending = true;
+  // A verdict acknowledges (the server stores both at once): say so now.
+  const acking = !rec.acked;
+  if (acking) {
+    rec.acked = true;
+    rec.ackPending = true;
+  }
   updateCard(rec);
   remember(rec);
   queueFrame(`fb:${rec.id}`, { op: 'feedback', id: rec.id, verdict });
+  refreshSummary();
+  if (acking) hideLaterIfFiltered(rec);
+}
+
+// hideLaterIfFiltered lets the rep see what they did before a card the
+// filters no longer show leaves.
+function hideLaterIfFiltered(rec) {
+  if (visible(rec)) return;
+  setTimeout(() => {
+    moveFocusOffIfHidden(rec, !visible(rec));
+    applyVisibility(rec);
+    queueSummary();
+  }, 900);
 }
 
 function onAcked(id) {
@@ -734,16 +1097,38 @@ function onFeedbackSaved(id, verdict) {
   if (!rec || (rec.verdict && rec.verdict !== verdict)) return;
   rec.verdict = verdict;
   rec.verdictPending = false;
+  rec.acked = true;
+  rec.ackPending = false;
   updateCard(rec);
   remember(rec);
+  queueSummary();
 }
 
 // ---------------------------------------------------------------- filters & summary
 
+// visible holds a card to the filters, as the listing would: it leaves
+// when an action takes it out of them (acknowledged under "Not
+// acknowledged", snoozed under anything but "Snoozed").
 function visible(rec) {
   if (!state.prefs.priorities.includes(rec.priority)) return false;
-  if (state.prefs.hideAcked && rec.acked) return false;
-  return true;
+  const snoozed = isSnoozed(rec);
+  switch (state.prefs.query.state) {
+    case 'snoozed':
+      return snoozed;
+    case 'new':
+      return !snoozed && !rec.acked;
+    case 'acked':
+      return !snoozed && rec.acked;
+    case 'verdict':
+      return !snoozed && !!rec.verdict;
+    default:
+      return !snoozed;
+  }
+}
+
+function filtersActive() {
+  const q = state.prefs.query;
+  return !!(q.account || q.signal || q.state || q.from || q.to) || state.prefs.priorities.length < PRIORITIES.length;
 }
 
 function applyVisibility(rec) {
@@ -793,9 +1178,11 @@ function refreshSummary() {
   ui.unacked.textContent = total === 0 ? '' : unacked === 0 ? 'All caught up' : `${unacked} unacknowledged`;
   ui.unacked.hidden = total === 0;
 
-  ui.alertsLoading.hidden = total > 0 || state.loaded;
-  ui.empty.hidden = total > 0 || !state.loaded;
-  ui.noMatch.hidden = total === 0 || shown > 0;
+  const busy = !state.loaded || (state.listing && total === 0);
+  ui.alertsLoading.hidden = shown > 0 || !busy;
+  ui.empty.hidden = total > 0 || busy || filtersActive();
+  ui.noMatch.hidden = shown > 0 || busy || (total === 0 && !filtersActive());
+  ui.fClear.hidden = !filtersActive();
   if (session.user) document.title = unacked > 0 ? `(${unacked}) Alerts · Dowser` : 'Alerts · Dowser';
 }
 
@@ -803,14 +1190,41 @@ function applyPrefsToControls() {
   for (const input of ui.filters.querySelectorAll('input[name="priority"]')) {
     input.checked = state.prefs.priorities.includes(input.value);
   }
-  ui.hideAcked.checked = state.prefs.hideAcked;
+  const q = state.prefs.query;
+  ui.fAccount.value = q.account;
+  if (q.signal && ![...ui.fSignal.options].some((o) => o.value === q.signal)) ui.fSignal.append(h('option', { value: q.signal }, q.signal));
+  ui.fSignal.value = q.signal;
+  ui.fState.value = q.state;
+  ui.fFrom.value = q.from;
+  ui.fTo.value = q.to;
+}
+
+// accountFromInput reads the account filter: an account's id, or the name
+// of one the panel has seen.
+function accountFromInput() {
+  const v = ui.fAccount.value.trim();
+  if (!v || state.accounts.has(v)) return v;
+  const lower = v.toLowerCase();
+  for (const [id, name] of state.accounts) if (name && name.toLowerCase() === lower) return id;
+  return v;
 }
 
 function onFilterChange() {
+  const prevFilters = JSON.stringify([state.prefs.priorities, state.prefs.query]);
   state.prefs.priorities = [...ui.filters.querySelectorAll('input[name="priority"]:checked')].map((i) => i.value);
-  state.prefs.hideAcked = ui.hideAcked.checked;
+  state.prefs.query = {
+    account: accountFromInput(),
+    signal: ui.fSignal.value,
+    state: STATES.includes(ui.fState.value) ? ui.fState.value : '',
+    from: ui.fFrom.value,
+    to: ui.fTo.value,
+  };
   savePrefs();
+  if (JSON.stringify([state.prefs.priorities, state.prefs.query]) === prevFilters) return;
   applyAllVisibility();
+  // The listing decides what the filters show; before the first hello
+  // there is none yet, and it will use these filters.
+  if (state.viaList) relist();
 }
 
 // ---------------------------------------------------------------- arrivals: highlight, announce, notify
@@ -949,6 +1363,12 @@ function onListClick(ev) {
     case 'feedback':
       giveFeedback(rec, btn.dataset.verdict);
       break;
+    case 'snooze':
+      snooze(rec, snoozeUntil(btn.dataset.for));
+      break;
+    case 'wake':
+      wake(rec);
+      break;
     case 'more': {
       const items = btn.parentElement.querySelectorAll('.timeline > li[hidden]');
       items.forEach((li) => (li.hidden = false));
@@ -980,14 +1400,20 @@ function wireEvents() {
   ui.notify.addEventListener('click', toggleNotifications);
   ui.list.addEventListener('click', onListClick);
   ui.filters.addEventListener('change', onFilterChange);
-  ui.hideAcked.addEventListener('change', onFilterChange);
-  ui.showAll.addEventListener('click', () => {
-    state.prefs.priorities = PRIORITIES.slice();
-    state.prefs.hideAcked = false;
-    applyPrefsToControls();
+  ui.search.addEventListener('change', onFilterChange);
+  ui.search.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    onFilterChange();
+  });
+  const showAll = () => {
+    for (const input of ui.filters.querySelectorAll('input[name="priority"]')) input.checked = true;
+    for (const el of [ui.fAccount, ui.fSignal, ui.fState, ui.fFrom, ui.fTo]) el.value = '';
     onFilterChange();
     ui.heading.focus();
-  });
+  };
+  ui.showAll.addEventListener('click', showAll);
+  ui.fClear.addEventListener('click', showAll);
+  ui.loadMore.addEventListener('click', loadOlder);
   ui.noticeClose.addEventListener('click', hideNotice);
 
   window.addEventListener('online', reconnectNow);
@@ -1002,10 +1428,12 @@ function wireEvents() {
   });
   window.addEventListener('storage', (ev) => {
     if (ev.key === PREFS_KEY) {
+      const prevFilters = JSON.stringify([state.prefs.priorities, state.prefs.query]);
       state.prefs = loadPrefs();
       applyPrefsToControls();
       applyAllVisibility();
       updateNotifyButton();
+      if (state.viaList && JSON.stringify([state.prefs.priorities, state.prefs.query]) !== prevFilters) relist();
     }
   });
   setInterval(tickTimes, 30_000);

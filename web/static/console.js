@@ -1666,7 +1666,9 @@ function renderPreview(r, since) {
   }
   const reps = Object.entries(byRep).sort((a, b) => num(b[1]) - num(a[1]));
   if (reps.length) {
-    out.push(h('h3', { class: 'mini-heading' }, 'Per rep'), h('p', { class: 'chips' }, reps.map(([rep, n]) => h('span', { class: 'pill' }, `${rep || 'nobody'}: ${numberFmt.format(num(n))}`))));
+    // Reps by name where the directory has one, the id on hover.
+    const repNames = r.rep_names && typeof r.rep_names === 'object' ? r.rep_names : {};
+    out.push(h('h3', { class: 'mini-heading' }, 'Per rep'), h('p', { class: 'chips' }, reps.map(([rep, n]) => h('span', { class: 'pill', title: rep || null }, `${str(repNames[rep]) || rep || 'nobody'}: ${numberFmt.format(num(n))}`))));
   }
   const prios = PRIORITIES.filter((p) => num(byPriority[p]));
   if (prios.length > 1) {
@@ -1676,7 +1678,10 @@ function renderPreview(r, since) {
   if (samples.length) {
     const ul = h('ul', { class: 'samples' });
     for (const s of samples) {
-      ul.append(h('li', null, h('span', { class: 'sample-msg' }, str(s.message) || str(s.subject)), h('span', { class: 'sample-meta muted' }, [str(s.subject), str(s.rep) && `to ${s.rep}`].filter(Boolean).join(' · '), ' ', timeEl(s.time))));
+      const names = { ...(r.account_names && typeof r.account_names === 'object' ? r.account_names : {}) };
+      const repName = str(r.rep_names && r.rep_names[s.rep]) || str(s.rep);
+      const who = str(names[s.account_id]) || str(s.subject);
+      ul.append(h('li', null, h('span', { class: 'sample-msg' }, str(s.message) || str(s.subject)), h('span', { class: 'sample-meta muted', title: str(s.subject) || null }, [who, repName && `to ${repName}`].filter(Boolean).join(' · '), ' ', timeEl(s.time))));
     }
     out.push(h('h3', { class: 'mini-heading' }, alerts > samples.length ? `First ${samples.length}` : 'Alerts'), ul);
   }

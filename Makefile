@@ -39,9 +39,9 @@ test: vet fmt-check
 ## deploy-check: the files under deploy/ read by the parsers of the systems
 ## that read them (Kubernetes API types, Helm, Prometheus rules and PromQL,
 ## the Compose loader). deploy/validate is a Go module of its own so that
-## those libraries (about 90 modules, 400 packages) stay out of the product's go.mod and
-## build. No -race: its tests start no goroutines of their own, and the
-## race build of those libraries costs about 15% more CPU on a cold cache.
+## those libraries (about 90 modules, 400 packages) stay out of the
+## product's go.mod and build. No -race: its tests start no goroutines of
+## their own, and the race build costs about 15% more CPU on a cold cache.
 deploy-check:
 	cd deploy/validate && $(GO) vet ./... && $(GO) test -shuffle=on -count=1 -timeout 10m ./...
 

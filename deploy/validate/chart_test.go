@@ -364,6 +364,7 @@ func TestChartRefusesBadValues(t *testing.T) {
 			"mechanism": "GSSAPI", "username": "u", "passwordSecret": map[string]any{"name": "s"}}}},
 		"kafka.sasl.username":     {"kafka": map[string]any{"sasl": map[string]any{"mechanism": "PLAIN", "passwordSecret": map[string]any{"name": "s"}}}},
 		"kafka.tls.secretName":    {"kafka": map[string]any{"tls": map[string]any{"enabled": true}}},
+		"kafka.tls.caKey":         {"kafka": map[string]any{"tls": map[string]any{"enabled": true, "secretName": "s", "caKey": ""}}},
 		"kafka.tls.keyKey":        {"kafka": map[string]any{"tls": map[string]any{"enabled": true, "secretName": "s", "certKey": "tls.crt"}}},
 		"database.tls.secretName": {"database": map[string]any{"tls": map[string]any{"enabled": true}}},
 		"kafka.brokers":           {"kafka": map[string]any{"brokers": []any{}}},

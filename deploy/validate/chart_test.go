@@ -247,6 +247,11 @@ func TestChartRendersSecurity(t *testing.T) {
 		}
 	}
 	mountedFile(t, objs, "/etc/dowser/postgres-tls/ca.crt", "postgres-tls")
+	// Secret files mounted 0400 belong to root: only fsGroup lets the
+	// non-root user read them.
+	if sc := objs["Deployment"].value.(*appsv1.Deployment).Spec.Template.Spec.SecurityContext; sc == nil || sc.FSGroup == nil || sc.RunAsGroup == nil || *sc.FSGroup != *sc.RunAsGroup {
+		t.Errorf("pod securityContext %+v: no fsGroup of the pod's group, so it cannot read its mounted Secrets", sc)
+	}
 	if env["DOWSER_KAFKA_SASL_MECHANISM"] != "SCRAM-SHA-512" || env["DOWSER_KAFKA_SASL_USERNAME"] != "dowser" {
 		t.Errorf("SASL settings %q %q", env["DOWSER_KAFKA_SASL_MECHANISM"], env["DOWSER_KAFKA_SASL_USERNAME"])
 	}

@@ -13,7 +13,7 @@ PGURL = $(if $(DATABASE_URL),$(DATABASE_URL),$(shell scripts/postgres.sh start |
 
 FUZZTIME ?= 10s
 
-.PHONY: all build demo test bench bench-go fuzz chaos vet fmt-check pg pg-stop clean
+.PHONY: all build demo test deploy-check bench bench-go fuzz chaos vet fmt-check pg pg-stop clean
 
 all: build
 
@@ -33,7 +33,17 @@ test: vet fmt-check
 	browser=$$(scripts/chromium.sh) || exit 1; \
 	DATABASE_URL="$$url" DOWSER_REQUIRE_DB=1 DOWSER_CHROMIUM="$$browser" DOWSER_REQUIRE_BROWSER=1 \
 		$(GO) test -race -shuffle=on -count=1 -timeout 15m ./...
+	@$(MAKE) --no-print-directory deploy-check
 	@$(MAKE) --no-print-directory fuzz
+
+## deploy-check: the files under deploy/ read by the parsers of the systems
+## that read them (Kubernetes API types, Helm, Prometheus rules and PromQL,
+## the Compose loader). deploy/validate is a Go module of its own so that
+## those libraries (about 90 modules, 400 packages) stay out of the
+## product's go.mod and build. No -race: its tests start no goroutines of
+## their own, and the race build costs about 15% more CPU on a cold cache.
+deploy-check:
+	cd deploy/validate && $(GO) vet ./... && $(GO) test -shuffle=on -count=1 -timeout 10m ./...
 
 ## bench: the Go micro-benchmarks of the hot paths (bench-go), then
 ## `dowser bench` against the private PostgreSQL (or DATABASE_URL) for the

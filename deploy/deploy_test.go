@@ -31,8 +31,16 @@ import (
 func TestFilesParse(t *testing.T) {
 	n := 0
 	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil {
 			return err
+		}
+		if d.IsDir() {
+			// Helm templates are YAML only once rendered: deploy/validate
+			// renders and decodes them.
+			if filepath.Base(path) == "templates" && strings.HasPrefix(path, "helm") {
+				return filepath.SkipDir
+			}
+			return nil
 		}
 		switch filepath.Ext(path) {
 		case ".yaml", ".yml":

@@ -4,10 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"math"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 
 	"github.com/dowserhq/dowser/schema"
 )
@@ -19,16 +18,19 @@ func (s *DB) MigrateTo(ctx context.Context, version int64) error {
 	if err != nil {
 		return err
 	}
-	db := stdlib.OpenDBFromPool(s.pool)
-	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations)
-	if err != nil {
-		return err
-	}
-	if _, err := p.UpTo(ctx, version); err != nil {
+	if err := s.migrate(ctx, migrations, version); err != nil {
 		return fmt.Errorf("migrating to %d: %w", version, err)
 	}
 	return nil
+}
+
+// MigrationLockKey is the advisory lock key that Migrate holds.
+const MigrationLockKey = migrationLockKey
+
+// MigrateFrom applies the migrations in fsys as Migrate applies the
+// embedded ones: a build with other migrations than this one.
+func (s *DB) MigrateFrom(ctx context.Context, fsys fs.FS) error {
+	return s.migrate(ctx, fsys, math.MaxInt64)
 }
 
 // SetCompaction makes s compact once minBytes are appended (and as many

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -16,7 +17,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
-	"github.com/pressly/goose/v3/lock"
 
 	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/schema"
@@ -113,24 +113,59 @@ func (s *DB) PoolStats() (acquired, idle, total int32) {
 	return st.AcquiredConns(), st.IdleConns(), st.TotalConns()
 }
 
-// Migrate applies every embedded migration not yet applied. Concurrent
-// callers are serialised by goose's session lock.
+// Migrate applies every embedded migration not yet applied. Instances
+// that start together may all call it: a PostgreSQL advisory lock lets one
+// run at a time, and each of the others then finds nothing left to apply.
+// The wait for the lock lasts as long as ctx allows. Versions in the
+// database that this build does not know (a newer build migrated it) are
+// left alone, so an older instance still starts during a rolling upgrade.
 func (s *DB) Migrate(ctx context.Context) error {
 	migrations, err := fs.Sub(schema.Migrations, "migrations")
 	if err != nil {
 		return fmt.Errorf("opening embedded migrations: %w", err)
 	}
+	return s.migrate(ctx, migrations, math.MaxInt64)
+}
+
+// migrationLockKey names Dowser's session-level advisory lock on schema
+// migrations ("dowser" in ASCII): a key of its own, so that another
+// program migrating the same database neither waits for it nor holds it.
+const migrationLockKey int64 = 0x646f77736572
+
+// migrate applies the migrations in fsys up to version while holding the
+// migration lock.
+//
+// The lock is a blocking pg_advisory_lock on a connection of its own,
+// outside the pool, held around everything goose does. goose's own
+// session locker is not enough: it polls every 5 seconds, gives up after 5
+// minutes (failing every instance that waits out a long migration), and
+// goose creates its version table and reads the pending migrations before
+// taking it. Outside the pool, so that a pool of one connection
+// (pool_max_conns=1) still has one for the migrations.
+func (s *DB) migrate(ctx context.Context, migrations fs.FS, version int64) (err error) {
+	cfg := s.pool.Config().ConnConfig.Copy()
+	lockConn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("connecting for the migration lock: %w", err)
+	}
+	// Closing the session releases its lock too, also when ctx has ended.
+	defer lockConn.Close(context.WithoutCancel(ctx))
+	if _, err := lockConn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrationLockKey); err != nil {
+		return fmt.Errorf("waiting for the migration lock (advisory lock %d): %w", migrationLockKey, err)
+	}
+	defer func() {
+		if _, uerr := lockConn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockKey); uerr != nil && err == nil {
+			err = fmt.Errorf("releasing the migration lock (advisory lock %d): %w", migrationLockKey, uerr)
+		}
+	}()
+
 	db := stdlib.OpenDBFromPool(s.pool)
 	defer db.Close()
-	locker, err := lock.NewPostgresSessionLocker()
-	if err != nil {
-		return fmt.Errorf("creating migration lock: %w", err)
-	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations, goose.WithSessionLocker(locker))
+	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations)
 	if err != nil {
 		return fmt.Errorf("loading migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
+	if _, err := p.UpTo(ctx, version); err != nil {
 		return fmt.Errorf("applying migrations: %w", err)
 	}
 	return nil

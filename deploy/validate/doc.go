@@ -1,0 +1,3 @@
+// Package validate checks the files under deploy/ with the parsers of the
+// systems that read them.
+package validate

@@ -293,6 +293,33 @@ func TestChartRendersSecurity(t *testing.T) {
 	}
 }
 
+// TLS to a managed service whose certificates public roots sign: no CA
+// bundle, no client certificate, so no Secret to mount or require.
+func TestChartRendersTLSWithPublicRoots(t *testing.T) {
+	objs := renderObjects(t, map[string]any{"kafka": map[string]any{
+		"tls": map[string]any{"enabled": true, "caKey": ""},
+		"sasl": map[string]any{"mechanism": "PLAIN", "username": "key",
+			"passwordSecret": map[string]any{"name": "kafka-sasl", "key": "password"}},
+	}})
+	_, env := container(t, objs)
+	if env["DOWSER_KAFKA_TLS"] != "true" || env["DOWSER_KAFKA_TLS_CA_FILE"] != "" {
+		t.Errorf("DOWSER_KAFKA_TLS %q, DOWSER_KAFKA_TLS_CA_FILE %q: want TLS on the system's roots", env["DOWSER_KAFKA_TLS"], env["DOWSER_KAFKA_TLS_CA_FILE"])
+	}
+	for _, v := range objs["Deployment"].value.(*appsv1.Deployment).Spec.Template.Spec.Volumes {
+		if v.Name == "kafka-tls" {
+			t.Errorf("a kafka-tls volume (%+v) without certificates to hold", v)
+		}
+	}
+	if tr := objs["ScaledObject"].value.(*ScaledObject).Spec.Triggers[0]; tr.Metadata["tls"] != "enable" {
+		t.Errorf("ScaledObject: tls %q, want enable", tr.Metadata["tls"])
+	}
+	for _, r := range objs["TriggerAuthentication"].value.(*TriggerAuthentication).Spec.SecretTargetRef {
+		if r.Parameter == "ca" {
+			t.Errorf("TriggerAuthentication: a ca from %s/%s", r.Name, r.Key)
+		}
+	}
+}
+
 func TestChartRendersWithoutKEDA(t *testing.T) {
 	objs := renderObjects(t, map[string]any{"keda": map[string]any{"enabled": false}, "replicas": 3})
 	var kinds []string
@@ -369,7 +396,6 @@ func TestChartRefusesBadValues(t *testing.T) {
 			"mechanism": "GSSAPI", "username": "u", "passwordSecret": map[string]any{"name": "s"}}}},
 		"kafka.sasl.username":     {"kafka": map[string]any{"sasl": map[string]any{"mechanism": "PLAIN", "passwordSecret": map[string]any{"name": "s"}}}},
 		"kafka.tls.secretName":    {"kafka": map[string]any{"tls": map[string]any{"enabled": true}}},
-		"kafka.tls.caKey":         {"kafka": map[string]any{"tls": map[string]any{"enabled": true, "secretName": "s", "caKey": ""}}},
 		"kafka.tls.keyKey":        {"kafka": map[string]any{"tls": map[string]any{"enabled": true, "secretName": "s", "certKey": "tls.crt"}}},
 		"database.tls.secretName": {"database": map[string]any{"tls": map[string]any{"enabled": true}}},
 		"kafka.brokers":           {"kafka": map[string]any{"brokers": []any{}}},

@@ -35,3 +35,11 @@ app.kubernetes.io/version: {{ .Values.image.tag | quote }}
 {{- define "dowser.kedaAuth" -}}
 {{- or .Values.kafka.tls.enabled .Values.kafka.sasl.mechanism -}}
 {{- end -}}
+
+{{/*
+Whether the Kafka TLS settings need the Secret of certificates: a CA bundle
+or a client certificate. TLS with neither trusts the system's public roots.
+*/}}
+{{- define "dowser.kafkaTLSSecret" -}}
+{{- if .Values.kafka.tls.enabled -}}{{- or .Values.kafka.tls.caKey .Values.kafka.tls.certKey -}}{{- end -}}
+{{- end }}

@@ -17,6 +17,8 @@ type Stores struct {
 	Signals   Signals
 	Alerts    Alerts
 	Privacy   Privacy
+	// Channels serves /v1/channels; nil answers 503.
+	Channels Channels
 }
 
 func pathID(r *http.Request) (string, error) {

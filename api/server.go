@@ -86,6 +86,7 @@ type Server struct {
 	signals   Signals
 	alerts    Alerts
 	privacy   Privacy
+	channels  Channels
 	stream    Streamer
 	mux       *routeMux
 	throttle  *throttle // nil when off
@@ -134,7 +135,7 @@ func New(cfg Config, stores Stores, stream Streamer) *Server {
 		cfg.Source, _ = formats.NewSource(formats.SourceConfig{})
 	}
 	s := &Server{cfg: cfg, people: stores.People, directory: stores.Directory, signals: stores.Signals,
-		alerts: stores.Alerts, privacy: stores.Privacy, stream: stream, mux: &routeMux{ServeMux: http.NewServeMux()},
+		alerts: stores.Alerts, privacy: stores.Privacy, channels: stores.Channels, stream: stream, mux: &routeMux{ServeMux: http.NewServeMux()},
 		previews: make(chan struct{}, cfg.MaxPreviews)}
 	if cfg.AuthFailuresPerMinute > 0 {
 		s.throttle = newThrottle(cfg.AuthFailuresPerMinute, time.Minute, cfg.Now)
@@ -187,6 +188,12 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/signals/{id}/precision", s.auth(people, s.signalPrecision))
 	s.mux.HandleFunc("GET /v1/precision", s.auth(people, s.listPrecision))
 	s.mux.HandleFunc("GET /v1/alerts", s.auth(people, s.listAlerts))
+	s.mux.HandleFunc("GET /v1/channels", s.auth(people, s.listChannels))
+	s.mux.HandleFunc("POST /v1/channels", s.auth(people, s.addChannel))
+	s.mux.HandleFunc("GET /v1/channels/{id}", s.auth(people, s.getChannel))
+	s.mux.HandleFunc("PUT /v1/channels/{id}", s.auth(people, s.putChannel))
+	s.mux.HandleFunc("DELETE /v1/channels/{id}", s.auth(people, s.deleteChannel))
+	s.mux.HandleFunc("GET /v1/channels/{id}/deliveries", s.auth(people, s.channelDeliveries))
 	s.mux.HandleFunc("POST /v1/events", s.auth(sources, s.postEvents))
 	s.mux.HandleFunc("DELETE /v1/customers/{id}", s.auth(adminOnly, s.eraseCustomer))
 	s.mux.HandleFunc("GET /v1/erasures", s.auth(adminOnly, s.listErasures))

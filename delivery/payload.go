@@ -136,7 +136,7 @@ func teamsMessage(a *schema.Alert, panelURL string) obj {
 	}
 	card := obj{"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard", "version": "1.4", "body": body}
 	if panelURL != "" {
-		card["actions"] = []obj{{"type": "Action.OpenUrl", "title": "Open in Dowser", "url": panelURL}}
+		card["actions"] = []obj{{"type": "Action.OpenUrl", "id": "open-" + a.ID, "title": "Open in Dowser", "url": panelURL}}
 	}
 	return obj{"type": "message", "attachments": []obj{{"contentType": "application/vnd.microsoft.card.adaptive", "content": card}}}
 }

@@ -22,9 +22,11 @@ const (
 	ChannelEmail ChannelKind = "email"
 )
 
-// ChannelKinds are the kinds a channel may have, in the order the docs
+// ChannelKinds returns the kinds a channel may have, in the order the docs
 // list them.
-var ChannelKinds = []ChannelKind{ChannelWebhook, ChannelSlack, ChannelTeams, ChannelEmail}
+func ChannelKinds() []ChannelKind {
+	return []ChannelKind{ChannelWebhook, ChannelSlack, ChannelTeams, ChannelEmail}
+}
 
 // Limits of a channel's values, in bytes.
 const (

@@ -31,7 +31,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	// Every kind shows from the start, at zero, so rates and alert rules
 	// need no series to appear first.
-	for _, k := range dowser.ChannelKinds {
+	for _, k := range dowser.ChannelKinds() {
 		m.sent.WithLabelValues(string(k))
 		m.retried.WithLabelValues(string(k))
 		m.failed.WithLabelValues(string(k))

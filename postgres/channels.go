@@ -137,15 +137,15 @@ func (s *Channels) ChannelDeliveries(ctx context.Context, userID string, id int6
 }
 
 // ClaimDeliveries takes up to limit due deliveries of enabled, unpaused
-// channels, counts an attempt on each and moves it lease into the future,
+// channels of users not disabled (or deleted), counts an attempt on each and moves it lease into the future,
 // so that another dispatcher takes it only if this one has not marked it
 // by then (it died). Rows another dispatcher is claiming are skipped. Each
 // comes with its channel and its alert's body.
 func (s *Channels) ClaimDeliveries(ctx context.Context, limit int, lease time.Duration) ([]dowser.ChannelDelivery, error) {
 	rows, err := s.pool.Query(ctx, `
 		WITH due AS (
-			SELECT d.id FROM channel_deliveries d JOIN channels c ON c.id = d.channel_id
-			WHERE d.status = 'pending' AND d.next_at <= now() AND c.enabled AND c.paused_at IS NULL
+			SELECT d.id FROM channel_deliveries d JOIN channels c ON c.id = d.channel_id JOIN users u ON u.id = c.user_id
+			WHERE d.status = 'pending' AND d.next_at <= now() AND c.enabled AND c.paused_at IS NULL AND NOT u.disabled
 			ORDER BY d.next_at LIMIT $1
 			FOR UPDATE OF d SKIP LOCKED
 		), claimed AS (

@@ -58,8 +58,11 @@ type Config struct {
 	Batch, Workers int
 	// Poll is how often an idle dispatcher looks for due deliveries: 500 ms.
 	Poll time.Duration
-	// PanelURL, when set, is linked from chat messages ("Open in Dowser").
+	// PanelURL, when set, is linked from chat messages and mails ("Open
+	// in Dowser").
 	PanelURL string
+	// SMTP sends e-mail channels' deliveries.
+	SMTP SMTP
 	// Client sends the requests; nil is a client that follows no
 	// redirects.
 	Client     *http.Client
@@ -178,7 +181,17 @@ func (d *Dispatcher) Round(ctx context.Context) (int, error) {
 // deliver makes one attempt of del and records its outcome.
 func (d *Dispatcher) deliver(ctx context.Context, del *dowser.ChannelDelivery) error {
 	kind := string(del.Channel.Kind)
-	status, retryAfter, err := d.send(ctx, del)
+	var status int
+	var retryAfter time.Duration
+	var err error
+	var outcome Outcome
+	if del.Channel.Kind == dowser.ChannelEmail {
+		status, err = d.sendEmail(ctx, del)
+		outcome = classifySMTP(err)
+	} else {
+		status, retryAfter, err = d.send(ctx, del)
+		outcome = Classify(status, err)
+	}
 	// Marks outlive a shutdown: the attempt happened.
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -186,7 +199,7 @@ func (d *Dispatcher) deliver(ctx context.Context, del *dowser.ChannelDelivery) e
 		// Stopped mid-attempt: due again at once, for whichever instance.
 		return d.cfg.Store.MarkRetry(mctx, del.ID, del.Attempts, status, "interrupted by shutdown", time.Now())
 	}
-	switch outcome := Classify(status, err); {
+	switch {
 	case outcome == Sent:
 		d.metrics.sent.WithLabelValues(kind).Inc()
 		d.metrics.latency.WithLabelValues(kind).Observe(time.Since(del.CreatedAt).Seconds())

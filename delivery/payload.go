@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -40,8 +39,6 @@ func Payload(del *dowser.ChannelDelivery, panelURL string) ([]byte, error) {
 			return json.Marshal(slackMessage(&a, panelURL))
 		}
 		return json.Marshal(teamsMessage(&a, panelURL))
-	case dowser.ChannelEmail:
-		return nil, errors.New("e-mail channels are not sent by this version of Dowser")
 	}
 	return nil, fmt.Errorf("channel kind %q is not one Dowser sends to", del.Channel.Kind)
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"time"
@@ -123,6 +125,14 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 	if cfg.PublicURL != "" {
 		if u, err := url.Parse(cfg.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("--public-url: %q is not an absolute http or https URL", cfg.PublicURL)
+		}
+	}
+	if cfg.SMTPAddr != "" {
+		if _, _, err := net.SplitHostPort(cfg.SMTPAddr); err != nil {
+			return nil, fmt.Errorf("--smtp-addr: %q is not host:port", cfg.SMTPAddr)
+		}
+		if a, err := mail.ParseAddress(cfg.SMTPFrom); err != nil || a.Address != cfg.SMTPFrom {
+			return nil, fmt.Errorf("--smtp-from: %q is not an address such as dowser@example.com (required with --smtp-addr)", cfg.SMTPFrom)
 		}
 	}
 	if cfg.MaxPreviews == 0 {
@@ -385,6 +395,7 @@ func (a *App) Run(ctx context.Context) error {
 		Store: store.Channels, Timeout: a.cfg.DeliveryTimeout, MaxAttempts: a.cfg.DeliveryAttempts,
 		InitialInterval: a.cfg.DeliveryBackoff, MaxInterval: a.cfg.DeliveryBackoffMax, PauseAfter: a.cfg.DeliveryPauseAfter,
 		PanelURL: a.cfg.PublicURL, Logger: log.With("part", "delivery"), Registerer: reg,
+		SMTP: delivery.SMTP{Addr: a.cfg.SMTPAddr, From: a.cfg.SMTPFrom, Username: a.cfg.SMTPUsername, Password: a.cfg.SMTPPassword},
 	})
 	if err != nil {
 		return err

@@ -4,12 +4,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
+	netmail "net/mail"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	gosmtp "github.com/emersion/go-smtp"
 
 	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/delivery"
@@ -288,4 +292,155 @@ func TestEndToEndChannelDeliveriesRetrySucceedFailAndPause(t *testing.T) {
 		t.Errorf("/metrics does not count the 4 retried attempts of the webhook")
 	}
 	rc.checkSignatures()
+}
+
+// mailbox is a real SMTP server (go-smtp) on 127.0.0.1 that keeps what it
+// accepts; its first DATA is refused with a transient 451, and RCPT to
+// nobody@example.com with a permanent 550.
+type mailbox struct {
+	mu       sync.Mutex
+	messages []*netmail.Message
+	datas    int
+	changed  chan struct{}
+}
+
+func startMailbox(t *testing.T) (*mailbox, string) {
+	t.Helper()
+	mb := &mailbox{changed: make(chan struct{}, 1)}
+	srv := gosmtp.NewServer(gosmtp.BackendFunc(func(*gosmtp.Conn) (gosmtp.Session, error) { return &mailSession{mb: mb}, nil }))
+	srv.Domain = "localhost"
+	srv.ReadTimeout, srv.WriteTimeout = 30*time.Second, 30*time.Second
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	return mb, ln.Addr().String()
+}
+
+type mailSession struct{ mb *mailbox }
+
+func (s *mailSession) Reset()                                 {}
+func (s *mailSession) Logout() error                          { return nil }
+func (s *mailSession) Mail(string, *gosmtp.MailOptions) error { return nil }
+func (s *mailSession) Rcpt(to string, _ *gosmtp.RcptOptions) error {
+	if to == "nobody@example.com" {
+		return &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+	}
+	return nil
+}
+
+func (s *mailSession) Data(r io.Reader) error {
+	m, err := netmail.ReadMessage(r)
+	if err != nil {
+		return err
+	}
+	body, _ := io.ReadAll(m.Body)
+	s.mb.mu.Lock()
+	defer s.mb.mu.Unlock()
+	s.mb.datas++
+	if s.mb.datas == 1 {
+		return &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
+	}
+	m.Body = strings.NewReader(string(body))
+	s.mb.messages = append(s.mb.messages, m)
+	select {
+	case s.mb.changed <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func TestEndToEndUrgentAlertIsMailed(t *testing.T) {
+	mb, smtpAddr := startMailbox(t)
+	app := startApp(t, func(c *serveConfig) {
+		c.DeliveryBackoff = 50 * time.Millisecond
+		c.DeliveryBackoffMax = 200 * time.Millisecond
+		c.SMTPAddr, c.SMTPFrom = smtpAddr, "dowser@example.com"
+		c.PublicURL = "https://dowser.example.com/"
+	})
+	app.seed()
+	// The seeded signal is high; this one fires on the same views, urgent.
+	app.putSignal("pricing-urgent", `
+id: pricing-urgent
+name: Pricing, urgent
+owner: mkt-omar
+audience: prospect
+scope: account
+priority: urgent
+when:
+  threshold:
+    match: {type: page_view, url: "*/pricing*"}
+    count: 3
+    within: 1h
+cooldown: 1h
+message: "{{.Account}}: buying now"
+`)
+	var mail, nobody dowser.Channel
+	app.do("POST", "/v1/channels", token("rep-ana"), map[string]any{"kind": "email", "target": "ana@example.com"}, http.StatusCreated, &mail)
+	app.do("POST", "/v1/channels", token("rep-ana"), map[string]any{"kind": "email", "target": "nobody@example.com"}, http.StatusCreated, &nobody)
+	app.do("POST", "/v1/channels", token("rep-ana"), map[string]any{"kind": "email", "target": "Ana <ana@example.com>\r\nBcc: x@evil.test"}, http.StatusBadRequest, nil)
+
+	w := app.writer()
+	now := time.Now()
+	for i := range 3 {
+		app.produce(w, kv(pricingView("acme", "c1", now.Add(time.Duration(i)*time.Second))))
+	}
+	deadline := time.After(60 * time.Second)
+	for {
+		mb.mu.Lock()
+		n := len(mb.messages)
+		mb.mu.Unlock()
+		if n >= 1 {
+			break
+		}
+		select {
+		case <-mb.changed:
+		case <-deadline:
+			t.Fatal("no mail within 60 s")
+		}
+	}
+	// The refused recipient's delivery fails; by then the urgent mail is
+	// the only one, after one transient refusal.
+	var failed struct{ Deliveries []dowser.ChannelDelivery }
+	awaitCond(t, 30*time.Second, "the mail to nobody failed", func() bool {
+		app.do("GET", fmt.Sprintf("/v1/channels/%d/deliveries?status=failed", nobody.ID), token("rep-ana"), nil, http.StatusOK, &failed)
+		return len(failed.Deliveries) == 1
+	})
+	if d := failed.Deliveries[0]; !strings.Contains(d.LastError, "550") || d.Attempts != 1 {
+		t.Errorf("failed mail delivery %+v: want one attempt, refused with 550", d)
+	}
+	var sent struct{ Deliveries []dowser.ChannelDelivery }
+	app.do("GET", fmt.Sprintf("/v1/channels/%d/deliveries", mail.ID), token("rep-ana"), nil, http.StatusOK, &sent)
+	if len(sent.Deliveries) != 1 || sent.Deliveries[0].Status != dowser.DeliverySent || sent.Deliveries[0].Attempts != 2 {
+		t.Fatalf("mail deliveries %+v: want one (the urgent alert only), sent at the second attempt", sent.Deliveries)
+	}
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	if len(mb.messages) != 1 {
+		t.Fatalf("%d mails accepted, want 1 (the high alert is not mailed)", len(mb.messages))
+	}
+	m := mb.messages[0]
+	body, _ := io.ReadAll(m.Body)
+	subject, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
+	if m.Header.Get("To") != "ana@example.com" || !strings.HasPrefix(subject, "[URGENT] Pricing, urgent") ||
+		m.Header.Get("Message-Id") != "<"+sent.Deliveries[0].ID+"@dowser>" || m.Header.Get(delivery.HeaderDeliveryID) != sent.Deliveries[0].ID {
+		t.Errorf("mail headers %v (subject %q), want to ana, [URGENT] subject, ids of delivery %s", m.Header, subject, sent.Deliveries[0].ID)
+	}
+	if !strings.Contains(string(body), "acme: buying now") || !strings.Contains(string(body), "https://dowser.example.com/") {
+		t.Errorf("mail body %q lacks the message or the panel link", body)
+	}
+}
+
+// awaitCond polls cond (a REST read) until it holds.
+func awaitCond(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(100 * time.Millisecond) // a state only the API shows
+	}
 }

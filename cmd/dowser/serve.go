@@ -72,6 +72,10 @@ type serveConfig struct {
 	DeliveryBackoffMax time.Duration
 	DeliveryPauseAfter int
 	PublicURL          string
+	SMTPAddr           string
+	SMTPFrom           string
+	SMTPUsername       string
+	SMTPPassword       string
 	// previewStarted, when set, is called as each preview starts (tests).
 	previewStarted func(ctx context.Context)
 
@@ -141,6 +145,10 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DeliveryBackoffMax, "delivery-backoff-max", 10*time.Minute, "longest wait between two attempts of a channel delivery")
 	fs.IntVar(&c.DeliveryPauseAfter, "delivery-pause-after", 5, "a channel whose deliveries failed this many times in a row is paused until its owner changes it")
 	fs.StringVar(&c.PublicURL, "public-url", "", "the panel's address as users reach it (e.g. https://dowser.example.com/), linked from chat messages; empty sends no link")
+	fs.StringVar(&c.SMTPAddr, "smtp-addr", "", "mail server (host:port) e-mail channels are sent through, with STARTTLS when it offers it; empty turns e-mail off")
+	fs.StringVar(&c.SMTPFrom, "smtp-from", "", "sender address of alert mails, e.g. dowser@example.com; required with --smtp-addr")
+	fs.StringVar(&c.SMTPUsername, "smtp-username", "", "user name for the mail server (AUTH PLAIN, only over TLS or to this host); empty sends without authenticating")
+	fs.StringVar(&c.SMTPPassword, "smtp-password", "", "password for the mail server; prefer DOWSER_SMTP_PASSWORD to a command-line flag")
 	c.Log.Register(fs)
 }
 

@@ -50,11 +50,37 @@ func channelID(r *http.Request) (int64, error) {
 	return id, nil
 }
 
+// ownerOf is whose channels a request is about: the caller's, or on the
+// admin routes /v1/users/{id}/channels, user {id}'s (who must exist and
+// receive alerts).
+func (s *Server) ownerOf(r *http.Request, me dowser.User) (string, error) {
+	if r.PathValue("user") == "" {
+		return me.ID, nil
+	}
+	id := r.PathValue("user")
+	if fe := dowser.CheckID("id", id); fe != nil {
+		return "", errorf(http.StatusBadRequest, "%v", fe)
+	}
+	u, err := s.people.GetUser(r.Context(), id)
+	if err != nil {
+		return "", err
+	}
+	if u.Role == dowser.RoleSource {
+		return "", errorf(http.StatusBadRequest, "id: %q is a source and receives no alerts", id)
+	}
+	return u.ID, nil
+}
+
 func (s *Server) listChannels(w http.ResponseWriter, r *http.Request, me dowser.User) {
 	if !s.channelsOn(w, r) {
 		return
 	}
-	cs, err := s.channels.ListChannels(r.Context(), me.ID)
+	owner, err := s.ownerOf(r, me)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	cs, err := s.channels.ListChannels(r.Context(), owner)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -66,12 +92,17 @@ func (s *Server) addChannel(w http.ResponseWriter, r *http.Request, me dowser.Us
 	if !s.channelsOn(w, r) {
 		return
 	}
+	owner, err := s.ownerOf(r, me)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	var req channelRequest
 	if err := decodeJSON(r, &req); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	c := dowser.Channel{UserID: me.ID, Kind: req.Kind, Target: req.Target, Enabled: req.Enabled == nil || *req.Enabled, Secret: req.Secret}
+	c := dowser.Channel{UserID: owner, Kind: req.Kind, Target: req.Target, Enabled: req.Enabled == nil || *req.Enabled, Secret: req.Secret}
 	if err := badFieldsOf(c.Validate()); err != nil {
 		s.fail(w, r, err)
 		return
@@ -80,13 +111,13 @@ func (s *Server) addChannel(w http.ResponseWriter, r *http.Request, me dowser.Us
 		s.fail(w, r, errorf(http.StatusBadRequest, "retire_previous_secret: a new channel has no previous secret"))
 		return
 	}
-	have, err := s.channels.ListChannels(r.Context(), me.ID)
+	have, err := s.channels.ListChannels(r.Context(), owner)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	if len(have) >= MaxChannelsPerUser {
-		s.fail(w, r, errorf(http.StatusConflict, "you have %d channels, the most allowed; delete one first", len(have)))
+		s.fail(w, r, errorf(http.StatusConflict, "%s has %d channels, the most allowed; delete one first", owner, len(have)))
 		return
 	}
 	c, err = s.channels.AddChannel(r.Context(), c)

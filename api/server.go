@@ -194,6 +194,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("PUT /v1/channels/{id}", s.auth(people, s.putChannel))
 	s.mux.HandleFunc("DELETE /v1/channels/{id}", s.auth(people, s.deleteChannel))
 	s.mux.HandleFunc("GET /v1/channels/{id}/deliveries", s.auth(people, s.channelDeliveries))
+	s.mux.HandleFunc("GET /v1/users/{user}/channels", s.auth(adminOnly, s.listChannels))
+	s.mux.HandleFunc("POST /v1/users/{user}/channels", s.auth(adminOnly, s.addChannel))
 	s.mux.HandleFunc("POST /v1/events", s.auth(sources, s.postEvents))
 	s.mux.HandleFunc("DELETE /v1/customers/{id}", s.auth(adminOnly, s.eraseCustomer))
 	s.mux.HandleFunc("GET /v1/erasures", s.auth(adminOnly, s.listErasures))

@@ -195,6 +195,17 @@ func TestEndToEndChannelDeliveriesRetrySucceedFailAndPause(t *testing.T) {
 	app.do("POST", "/v1/channels", token("rep-ana"), map[string]any{"kind": "webhook", "target": rc.url("/x")}, http.StatusBadRequest, nil)
 	app.do("POST", "/v1/channels", token("rep-ana"), map[string]any{"kind": "pager", "target": rc.url("/x")}, http.StatusBadRequest, nil)
 	app.do("GET", fmt.Sprintf("/v1/channels/%d", hook.ID), token("rep-ben"), nil, http.StatusNotFound, nil)
+	// An admin sets a channel up for a user, who then sees it as theirs;
+	// nobody else may.
+	var forBen dowser.Channel
+	app.do("POST", "/v1/users/rep-ben/channels", adminToken, map[string]any{"kind": "teams", "target": rc.url("/ben"), "enabled": false}, http.StatusCreated, &forBen)
+	var bens struct{ Channels []dowser.Channel }
+	app.do("GET", "/v1/channels", token("rep-ben"), nil, http.StatusOK, &bens)
+	if len(bens.Channels) != 1 || bens.Channels[0].ID != forBen.ID || bens.Channels[0].Enabled {
+		t.Errorf("rep-ben's channels %+v, want the disabled one the admin added (%d)", bens.Channels, forBen.ID)
+	}
+	app.do("POST", "/v1/users/rep-ben/channels", token("rep-ana"), map[string]any{"kind": "teams", "target": rc.url("/ben")}, http.StatusForbidden, nil)
+	app.do("GET", "/v1/users/nobody/channels", adminToken, nil, http.StatusNotFound, nil)
 
 	rc.mu.Lock()
 	rc.secrets["/hook"] = []string{secret}
@@ -252,6 +263,8 @@ func TestEndToEndChannelDeliveriesRetrySucceedFailAndPause(t *testing.T) {
 			t.Errorf("failed delivery %+v: want 1 attempt, last status 400, done", d)
 		}
 	}
+	// Acceptance is recorded just after the receiver answered.
+	awaitCond(t, 30*time.Second, "the webhook's deliveries recorded as sent", func() bool { return app.channel("rep-ana", hook.ID).Sent == alerts })
 	if got := app.channel("rep-ana", hook.ID); got.Sent != alerts || got.Failed != 0 || got.Pending != 0 || got.PausedAt != nil {
 		t.Errorf("webhook channel: %+v; want %d sent, none failed or pending, not paused", got, alerts)
 	}
@@ -269,13 +282,20 @@ func TestEndToEndChannelDeliveriesRetrySucceedFailAndPause(t *testing.T) {
 		return len(rc.accepted("/hook")) == alerts+1 && len(rc.accepted("/slack")) == alerts+1 && len(rc.accepted("/teams")) == alerts+1
 	})
 
-	// Metrics per channel kind.
-	resp, err := http.Get("http://" + app.HTTPAddr() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	// Metrics per channel kind; a delivery is counted once its acceptance
+	// is recorded, just after the receiver answered.
+	var metrics []byte
+	awaitCond(t, 30*time.Second, "the fourth webhook delivery counted", func() bool {
+		resp, err := http.Get("http://" + app.HTTPAddr() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		metrics, _ = io.ReadAll(resp.Body)
+		return strings.Contains(string(metrics), `dowser_channel_deliveries_sent_total{kind="webhook"} 4`) &&
+			strings.Contains(string(metrics), `dowser_channel_deliveries_sent_total{kind="slack"} 4`) &&
+			strings.Contains(string(metrics), `dowser_channel_deliveries_sent_total{kind="teams"} 4`)
+	})
 	for _, want := range []string{
 		`dowser_channel_deliveries_sent_total{kind="webhook"} 4`,
 		`dowser_channel_deliveries_sent_total{kind="slack"} 4`,
@@ -412,6 +432,10 @@ message: "{{.Account}}: buying now"
 		t.Errorf("failed mail delivery %+v: want one attempt, refused with 550", d)
 	}
 	var sent struct{ Deliveries []dowser.ChannelDelivery }
+	awaitCond(t, 30*time.Second, "the mail recorded as sent", func() bool {
+		app.do("GET", fmt.Sprintf("/v1/channels/%d/deliveries?status=sent", mail.ID), token("rep-ana"), nil, http.StatusOK, &sent)
+		return len(sent.Deliveries) > 0
+	})
 	app.do("GET", fmt.Sprintf("/v1/channels/%d/deliveries", mail.ID), token("rep-ana"), nil, http.StatusOK, &sent)
 	if len(sent.Deliveries) != 1 || sent.Deliveries[0].Status != dowser.DeliverySent || sent.Deliveries[0].Attempts != 2 {
 		t.Fatalf("mail deliveries %+v: want one (the urgent alert only), sent at the second attempt", sent.Deliveries)

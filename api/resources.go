@@ -20,6 +20,8 @@ type Stores struct {
 	// Feedback serves the structured verdicts and their report; nil
 	// takes Alerts when it is one too.
 	Feedback Feedback
+	// Channels serves /v1/channels; nil answers 503.
+	Channels Channels
 }
 
 func pathID(r *http.Request) (string, error) {

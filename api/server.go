@@ -90,6 +90,7 @@ type Server struct {
 	alerts    Alerts
 	privacy   Privacy
 	feedback  Feedback
+	channels  Channels
 	stream    Streamer
 	mux       *routeMux
 	throttle  *throttle // nil when off
@@ -141,7 +142,7 @@ func New(cfg Config, stores Stores, stream Streamer) *Server {
 		stores.Feedback = f
 	}
 	s := &Server{cfg: cfg, people: stores.People, directory: stores.Directory, signals: stores.Signals,
-		alerts: stores.Alerts, privacy: stores.Privacy, feedback: stores.Feedback, stream: stream, mux: &routeMux{ServeMux: http.NewServeMux()},
+		alerts: stores.Alerts, privacy: stores.Privacy, feedback: stores.Feedback, channels: stores.Channels, stream: stream, mux: &routeMux{ServeMux: http.NewServeMux()},
 		previews: make(chan struct{}, cfg.MaxPreviews)}
 	if cfg.AuthFailuresPerMinute > 0 {
 		s.throttle = newThrottle(cfg.AuthFailuresPerMinute, time.Minute, cfg.Now)
@@ -204,6 +205,14 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/crm", s.auth(people, s.crmLinks))
 	s.mux.HandleFunc("PUT /v1/alerts/{id}/snooze", s.auth(people, s.snooze(true)))
 	s.mux.HandleFunc("DELETE /v1/alerts/{id}/snooze", s.auth(people, s.snooze(false)))
+	s.mux.HandleFunc("GET /v1/channels", s.auth(people, s.listChannels))
+	s.mux.HandleFunc("POST /v1/channels", s.auth(people, s.addChannel))
+	s.mux.HandleFunc("GET /v1/channels/{id}", s.auth(people, s.getChannel))
+	s.mux.HandleFunc("PUT /v1/channels/{id}", s.auth(people, s.putChannel))
+	s.mux.HandleFunc("DELETE /v1/channels/{id}", s.auth(people, s.deleteChannel))
+	s.mux.HandleFunc("GET /v1/channels/{id}/deliveries", s.auth(people, s.channelDeliveries))
+	s.mux.HandleFunc("GET /v1/users/{user}/channels", s.auth(adminOnly, s.listChannels))
+	s.mux.HandleFunc("POST /v1/users/{user}/channels", s.auth(adminOnly, s.addChannel))
 	s.mux.HandleFunc("POST /v1/events", s.auth(sources, s.postEvents))
 	s.mux.HandleFunc("DELETE /v1/customers/{id}", s.auth(adminOnly, s.eraseCustomer))
 	s.mux.HandleFunc("GET /v1/erasures", s.auth(adminOnly, s.listErasures))

@@ -611,6 +611,8 @@ var metricNames = []string{
 	"dowser_events_dropped_do_not_track_total", "dowser_alerts_purged_total",
 	"dowser_partition_stalled_seconds",
 	"dowser_routing_owner_skipped_total",
+	"dowser_channel_deliveries_sent_total", "dowser_channel_delivery_retries_total", "dowser_channel_deliveries_failed_total",
+	"dowser_channels_paused_total", "dowser_channel_delivery_latency_seconds",
 }
 
 var metricRef = regexp.MustCompile(`\bdowser_[a-z0-9_]+`)

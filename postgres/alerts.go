@@ -21,8 +21,9 @@ import (
 // did with a signal's alerts.
 type Alerts struct{ pool *pgxpool.Pool }
 
-// SaveAlert stores an alert, its evidence, one delivery per recipient and
-// its outbox row in one transaction. An alert whose id is already stored is
+// SaveAlert stores an alert, its evidence, one delivery per recipient, one
+// channel delivery per enabled channel of each recipient (e-mail channels
+// only for urgent alerts) and its outbox row in one transaction. An alert whose id is already stored is
 // left as it was and yields nothing, so a replayed event can never notify
 // anyone twice.
 func (s *Alerts) SaveAlert(ctx context.Context, a *schema.Alert, recipients []string) (dowser.SavedAlert, error) {
@@ -107,6 +108,13 @@ WITH alert AS (
 	INSERT INTO deliveries (user_id, seq, alert_id)
 	SELECT numbered.id, numbered.last_seq, alert.id FROM numbered, alert
 	RETURNING user_id, seq
+), channeled AS (
+	-- The channel outbox: one delivery per enabled channel of each
+	-- recipient (e-mail only for urgent alerts), sent by the dispatchers
+	-- (package delivery).
+	INSERT INTO channel_deliveries (alert_id, user_id, channel_id)
+	SELECT alert.id, c.user_id, c.id FROM alert, delivered
+	JOIN channels c ON c.user_id = delivered.user_id AND c.enabled AND (c.kind <> 'email' OR $7 = 'urgent')
 ), outboxed AS (
 	INSERT INTO outbox (alert_id, recipients, seqs)
 	SELECT alert.id,

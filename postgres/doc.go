@@ -4,7 +4,8 @@
 // contacts, territory rules, the routing reads and bulk import), [Signals]
 // (versioned signal definitions), [Alerts] (alerts with their evidence,
 // the per-recipient deliveries that make the websocket stream resumable,
-// the outbox, precision), [Checkpoints] and [Privacy]. Consumers declare
+// the outbox, precision), [Channels] (users' channels and the channel
+// outbox SaveAlert fills), [Checkpoints] and [Privacy]. Consumers declare
 // the small interface they need; each store satisfies it directly.
 //
 // Callers pass the domain's values (package dowser) in and get them back.

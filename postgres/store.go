@@ -40,6 +40,7 @@ type Store struct {
 	Checkpoints *Checkpoints
 	Privacy     *Privacy
 	Identities  *Identities
+	Channels    *Channels
 }
 
 // New returns the store of each aggregate over db.
@@ -53,6 +54,7 @@ func New(db *DB) *Store {
 		Checkpoints: &Checkpoints{pool: db.pool},
 		Privacy:     &Privacy{pool: db.pool},
 		Identities:  &Identities{pool: db.pool},
+		Channels:    &Channels{pool: db.pool},
 	}
 }
 

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/mail"
+	"net/url"
 	"os"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	"github.com/dowserhq/dowser/api"
 	"github.com/dowserhq/dowser/broadcast"
 	"github.com/dowserhq/dowser/broker"
+	"github.com/dowserhq/dowser/delivery"
 	"github.com/dowserhq/dowser/demo"
 	"github.com/dowserhq/dowser/envflag"
 	"github.com/dowserhq/dowser/formats"
@@ -128,6 +132,23 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 	}
 	if cfg.MaxEnabledSignals == 0 {
 		cfg.MaxEnabledSignals = defaultMaxEnabledSignals
+	}
+	if cfg.DeliveryTimeout < 0 || cfg.DeliveryAttempts < 0 || cfg.DeliveryBackoff < 0 || cfg.DeliveryBackoffMax < 0 || cfg.DeliveryPauseAfter < 0 {
+		return nil, fmt.Errorf("--delivery-timeout %v, --delivery-attempts %d, --delivery-backoff %v, --delivery-backoff-max %v and --delivery-pause-after %d must not be negative",
+			cfg.DeliveryTimeout, cfg.DeliveryAttempts, cfg.DeliveryBackoff, cfg.DeliveryBackoffMax, cfg.DeliveryPauseAfter)
+	}
+	if cfg.PublicURL != "" {
+		if u, err := url.Parse(cfg.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("--public-url: %q is not an absolute http or https URL", cfg.PublicURL)
+		}
+	}
+	if cfg.SMTPAddr != "" {
+		if _, _, err := net.SplitHostPort(cfg.SMTPAddr); err != nil {
+			return nil, fmt.Errorf("--smtp-addr: %q is not host:port", cfg.SMTPAddr)
+		}
+		if a, err := mail.ParseAddress(cfg.SMTPFrom); err != nil || a.Address != cfg.SMTPFrom {
+			return nil, fmt.Errorf("--smtp-from: %q is not an address such as dowser@example.com (required with --smtp-addr)", cfg.SMTPFrom)
+		}
 	}
 	if cfg.MaxPreviews == 0 {
 		cfg.MaxPreviews = api.DefaultMaxPreviews
@@ -424,7 +445,7 @@ func (a *App) Run(ctx context.Context) error {
 		AuthFailuresPerMinute: failures,
 		Reroute:               preview.Content{Directory: store.Directory, Alerts: store.Alerts},
 		CRM:                   api.CRMLinks{AccountURL: a.cfg.CRMAccountURL, ContactURL: a.cfg.CRMContactURL},
-	}, api.Stores{People: store.People, Directory: store.Directory, Signals: store.Signals, Alerts: store.Alerts, Privacy: store.Privacy}, hub)
+	}, api.Stores{People: store.People, Directory: store.Directory, Signals: store.Signals, Alerts: store.Alerts, Privacy: store.Privacy, Channels: store.Channels}, hub)
 	edge, err := api.Listen(api.EdgeConfig{
 		Addr: a.cfg.HTTPAddr, ReadHeaderTimeout: a.cfg.ReadHeaderTimeout, ReadTimeout: a.cfg.ReadTimeout, IdleTimeout: a.cfg.IdleTimeout,
 		MaxConnsPerAddr: a.cfg.MaxConnsPerAddr, TrustedProxies: proxies, Logger: log,
@@ -434,6 +455,16 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	edge.OnShutdown(hub.Close)
 	a.httpAddr = edge.Addr()
+
+	dispatcher, err := delivery.New(delivery.Config{
+		Store: store.Channels, Timeout: a.cfg.DeliveryTimeout, MaxAttempts: a.cfg.DeliveryAttempts,
+		InitialInterval: a.cfg.DeliveryBackoff, MaxInterval: a.cfg.DeliveryBackoffMax, PauseAfter: a.cfg.DeliveryPauseAfter,
+		PanelURL: a.cfg.PublicURL, Logger: log.With("part", "delivery"), Registerer: reg,
+		SMTP: delivery.SMTP{Addr: a.cfg.SMTPAddr, From: a.cfg.SMTPFrom, Username: a.cfg.SMTPUsername, Password: a.cfg.SMTPPassword},
+	})
+	if err != nil {
+		return err
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	pipe.Warm(gctx)
@@ -446,6 +477,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { return pipe.Run(gctx) })
 	g.Go(func() error { return revoked.Run(gctx) })
+	g.Go(func() error { return dispatcher.Run(gctx) })
 	g.Go(func() error { return edge.Serve(gctx) })
 	if a.cfg.Demo {
 		g.Go(func() error { return demo.RunTraffic(gctx, cl, a.cfg.EventsTopic, a.cfg.DemoRate, log) })

@@ -69,6 +69,17 @@ type serveConfig struct {
 	TrustedProxies        string
 	AuthFailuresPerMinute int
 	RevocationPoll        time.Duration
+	// Channel deliveries (webhooks, Slack, Teams): see docs/delivery.md.
+	DeliveryTimeout    time.Duration
+	DeliveryAttempts   int
+	DeliveryBackoff    time.Duration
+	DeliveryBackoffMax time.Duration
+	DeliveryPauseAfter int
+	PublicURL          string
+	SMTPAddr           string
+	SMTPFrom           string
+	SMTPUsername       string
+	SMTPPassword       string
 	// previewStarted, when set, is called as each preview starts (tests).
 	previewStarted func(ctx context.Context)
 
@@ -141,6 +152,16 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxPreviews, "max-previews", api.DefaultMaxPreviews, "signal previews run at once by this instance; more are answered 429")
 	fs.Int64Var(&c.MaxPreviewEvents, "max-preview-events", defaultMaxPreviewEvents, "events one signal preview reads at most (the newest)")
 	fs.DurationVar(&c.PreviewTimeout, "preview-timeout", defaultPreviewTimeout, "time one signal preview runs at most; it answers with what it read by then")
+	fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", 10*time.Second, "time one attempt to deliver an alert to a channel (webhook, Slack, Teams) may take, connection to response; slower is a failed attempt")
+	fs.IntVar(&c.DeliveryAttempts, "delivery-attempts", 10, "attempts a channel delivery gets before it is marked failed")
+	fs.DurationVar(&c.DeliveryBackoff, "delivery-backoff", time.Second, "wait after a channel delivery's first failed attempt; it doubles per attempt, with jitter, up to --delivery-backoff-max")
+	fs.DurationVar(&c.DeliveryBackoffMax, "delivery-backoff-max", 10*time.Minute, "longest wait between two attempts of a channel delivery")
+	fs.IntVar(&c.DeliveryPauseAfter, "delivery-pause-after", 5, "a channel whose deliveries failed this many times in a row is paused until its owner changes it")
+	fs.StringVar(&c.PublicURL, "public-url", "", "the panel's address as users reach it (e.g. https://dowser.example.com/), linked from chat messages; empty sends no link")
+	fs.StringVar(&c.SMTPAddr, "smtp-addr", "", "mail server (host:port) e-mail channels are sent through, with STARTTLS when it offers it; empty turns e-mail off")
+	fs.StringVar(&c.SMTPFrom, "smtp-from", "", "sender address of alert mails, e.g. dowser@example.com; required with --smtp-addr")
+	fs.StringVar(&c.SMTPUsername, "smtp-username", "", "user name for the mail server (AUTH PLAIN, only over TLS or to this host); empty sends without authenticating")
+	fs.StringVar(&c.SMTPPassword, "smtp-password", "", "password for the mail server; prefer DOWSER_SMTP_PASSWORD to a command-line flag")
 	c.Log.Register(fs)
 }
 

@@ -1,0 +1,17 @@
+// Package delivery sends alerts to users' channels beyond the panel
+// (webhooks, Slack, Teams) like a message queue: each delivery is a row of
+// the channel outbox, written with its alert; a [Dispatcher] claims due
+// rows (several instances share them), sends each with its stable delivery
+// id, and records the outcome. A failed attempt is retried with capped
+// exponential backoff and jitter; a refusal no retry can change (a 4xx
+// other than 408 and 429), or the last attempt, marks the delivery failed;
+// a channel whose deliveries keep failing is paused until its owner
+// changes it.
+//
+// Webhook requests are signed with HMAC-SHA256 over the timestamp and the
+// body ([Sign], [Verify]).
+//
+// It takes its storage as a small interface, [Store].
+//
+// It imports only: dowser, schema.
+package delivery

@@ -1,0 +1,139 @@
+package delivery
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/dowserhq/dowser"
+	"github.com/dowserhq/dowser/schema"
+)
+
+// Webhook is the body of a webhook delivery: the same bytes on every
+// attempt of one delivery.
+type Webhook struct {
+	// Type is "alert".
+	Type       string `json:"type"`
+	DeliveryID string `json:"delivery_id"`
+	ChannelID  int64  `json:"channel_id"`
+	// UserID is the recipient whose channel this is.
+	UserID string `json:"user_id"`
+	// Alert is the alert as stored: ids, the signal's id and name, the
+	// subject, customer and account, priority, message and evidence.
+	Alert json.RawMessage `json:"alert"`
+	// PanelURL is where the recipient sees the alert, when configured.
+	PanelURL string `json:"panel_url,omitempty"`
+}
+
+// Payload returns the request body of del for its channel's kind.
+func Payload(del *dowser.ChannelDelivery, panelURL string) ([]byte, error) {
+	switch del.Channel.Kind {
+	case dowser.ChannelWebhook:
+		return json.Marshal(Webhook{Type: "alert", DeliveryID: del.ID, ChannelID: del.ChannelID, UserID: del.UserID, Alert: del.Alert, PanelURL: panelURL})
+	case dowser.ChannelSlack, dowser.ChannelTeams:
+		var a schema.Alert
+		if err := json.Unmarshal(del.Alert, &a); err != nil {
+			return nil, fmt.Errorf("decoding alert %s: %w", del.AlertID, err)
+		}
+		if del.Channel.Kind == dowser.ChannelSlack {
+			return json.Marshal(slackMessage(&a, panelURL))
+		}
+		return json.Marshal(teamsMessage(&a, panelURL))
+	}
+	return nil, fmt.Errorf("channel kind %q is not one Dowser sends to", del.Channel.Kind)
+}
+
+// facts are the labelled values a chat message shows, in order.
+func facts(a *schema.Alert) [][2]string {
+	out := [][2]string{{"Priority", a.Priority}, {"Signal", cmpOr(a.SignalName, a.SignalID)}}
+	if a.AccountID != "" {
+		out = append(out, [2]string{"Account", a.AccountID})
+	}
+	if a.CustomerID != "" {
+		out = append(out, [2]string{"Customer", a.CustomerID})
+	}
+	out = append(out, [2]string{"When", a.Time.UTC().Format("2006-01-02 15:04 UTC")})
+	return out
+}
+
+// journey summarises the alert's evidence, newest last, at most five.
+func journey(a *schema.Alert) []string {
+	ev := a.Evidence
+	if len(ev) > 5 {
+		ev = ev[len(ev)-5:]
+	}
+	out := make([]string, 0, len(ev))
+	for _, e := range ev {
+		what := cmpOr(e.Title, e.Subject, e.URL, e.ContentID)
+		line := e.Time.UTC().Format("15:04") + " " + e.Type
+		if what != "" {
+			line += ": " + what
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+func title(a *schema.Alert) string {
+	return fmt.Sprintf("[%s] %s", strings.ToUpper(a.Priority), cmpOr(a.SignalName, a.SignalID))
+}
+
+func cmpOr(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// slackEscape escapes the three characters Slack's mrkdwn reserves.
+func slackEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+type obj = map[string]any
+
+// slackMessage is a Block Kit message for a Slack incoming webhook.
+func slackMessage(a *schema.Alert, panelURL string) obj {
+	var fields []obj
+	for _, f := range facts(a) {
+		fields = append(fields, obj{"type": "mrkdwn", "text": "*" + f[0] + "*\n" + slackEscape(f[1])})
+	}
+	blocks := []obj{
+		{"type": "header", "text": obj{"type": "plain_text", "text": title(a)}},
+		{"type": "section", "text": obj{"type": "mrkdwn", "text": slackEscape(a.Message)}, "fields": fields},
+	}
+	if j := journey(a); len(j) > 0 {
+		blocks = append(blocks, obj{"type": "context", "elements": []obj{{"type": "mrkdwn", "text": slackEscape(strings.Join(j, "\n"))}}})
+	}
+	if panelURL != "" {
+		blocks = append(blocks, obj{"type": "actions", "elements": []obj{{
+			"type": "button", "text": obj{"type": "plain_text", "text": "Open in Dowser"}, "url": panelURL, "action_id": "open-" + a.ID,
+		}}})
+	}
+	return obj{"text": title(a) + ": " + a.Message, "blocks": blocks}
+}
+
+// teamsMessage is a message with an Adaptive Card for a Teams incoming
+// webhook (or a Workflows "post to a channel when a webhook request is
+// received" flow, which takes the same shape).
+func teamsMessage(a *schema.Alert, panelURL string) obj {
+	var fs []obj
+	for _, f := range facts(a) {
+		fs = append(fs, obj{"title": f[0], "value": f[1]})
+	}
+	body := []obj{
+		{"type": "TextBlock", "size": "Medium", "weight": "Bolder", "text": title(a), "wrap": true},
+		{"type": "TextBlock", "text": a.Message, "wrap": true},
+		{"type": "FactSet", "facts": fs},
+	}
+	if j := journey(a); len(j) > 0 {
+		body = append(body, obj{"type": "TextBlock", "text": strings.Join(j, "\n\n"), "wrap": true, "isSubtle": true, "size": "Small"})
+	}
+	card := obj{"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard", "version": "1.4", "body": body}
+	if panelURL != "" {
+		card["actions"] = []obj{{"type": "Action.OpenUrl", "id": "open-" + a.ID, "title": "Open in Dowser", "url": panelURL}}
+	}
+	return obj{"type": "message", "attachments": []obj{{"contentType": "application/vnd.microsoft.card.adaptive", "content": card}}}
+}

@@ -42,6 +42,9 @@ type plan struct {
 	// event is still kept (see Engine).
 	horizon time.Duration
 	tmpl    *template.Template
+	// namesAccount is set when the message may use .AccountName: its
+	// alerts are rendered again once the event path knows the name.
+	namesAccount bool
 }
 
 type kind uint8
@@ -251,6 +254,7 @@ func compile(s *Signal, p *problems) *plan {
 		p.addAt("message", reason, line)
 	}
 	pl.tmpl = tmpl
+	pl.namesAccount = strings.Contains(s.Message, "AccountName")
 	if p.found > before {
 		return nil
 	}

@@ -593,6 +593,9 @@ func (p *program) alert(x *evalCtx, subject string, evidence []schema.Evidence, 
 		Priority: s.Priority, Evidence: evidence,
 	}
 	msg := p.message(&data)
+	if p.namesAccount && x.accountName == "" && x.account != "" && x.account == ev.Customer.AccountID {
+		x.unnamed = append(x.unnamed, unnamedAlert{id: schema.AlertID(s.ID, s.Version, subject, ev.ID), p: p, data: data})
+	}
 	return schema.Alert{
 		ID:            schema.AlertID(s.ID, s.Version, subject, ev.ID),
 		SignalID:      s.ID,
@@ -610,6 +613,37 @@ func (p *program) alert(x *evalCtx, subject string, evidence []schema.Evidence, 
 		Time:          ev.Time,
 		Evidence:      evidence,
 	}
+}
+
+// unnamedAlert is what renders an alert's message again with its
+// account's name.
+type unnamedAlert struct {
+	id   string
+	p    *program
+	data MessageData
+}
+
+// NeedsAccountName reports whether alerts of the last call to Evaluate
+// want the name of the event's account in their message, which the event
+// did not carry: the event path looks it up only then, instead of for
+// every event, and passes it to NameAccount.
+func (e *Engine) NeedsAccountName() bool { return len(e.x.unnamed) > 0 }
+
+// NameAccount renders again, with the account's name, the messages of
+// those alerts (returned by the last call to Evaluate) that want it.
+func (e *Engine) NameAccount(alerts []schema.Alert, name string) {
+	if name == "" {
+		return
+	}
+	for _, u := range e.x.unnamed {
+		for i := range alerts {
+			if alerts[i].ID == u.id {
+				u.data.AccountName = name
+				alerts[i].Message = u.p.message(&u.data)
+			}
+		}
+	}
+	e.x.unnamed = e.x.unnamed[:0]
 }
 
 // message renders the signal's message for data.

@@ -55,6 +55,9 @@ type evalCtx struct {
 	// accountName is the event's account's name, "" when it has none or
 	// the account came from a link.
 	accountName string
+	// unnamed are the alerts of this event whose message wants the
+	// account's name, which the event did not carry; see NameAccount.
+	unnamed []unnamedAlert
 	// lifecycle is the event's lifecycle, else the linked customer's; ""
 	// when unknown.
 	lifecycle string
@@ -98,6 +101,7 @@ type evalCtx struct {
 // reset prepares x for ev as id resolves it.
 func (x *evalCtx) reset(ev *schema.Event, id link) {
 	x.ev = ev
+	x.unnamed = x.unnamed[:0]
 	x.customerID = ev.Customer.ID
 	x.account = ev.Customer.AccountID
 	x.accountName = ev.Customer.AccountName

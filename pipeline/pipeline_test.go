@@ -19,10 +19,11 @@ import (
 // fakeStore is every store the pipeline reads and writes, in memory.
 type fakeStore struct {
 	fakeSignals
-	dnt     map[string]map[string]bool
-	saved   []string
-	stored  []schema.Alert // as SaveAlert received them
-	saveErr error          // returned by the next SaveAlert
+	dnt      map[string]map[string]bool
+	saved    []string
+	stored   []schema.Alert // as SaveAlert received them
+	saveErr  error          // returned by the next SaveAlert
+	profiles int            // AccountProfile calls
 	fakeCheckpoints
 }
 
@@ -41,6 +42,7 @@ func (s *fakeStore) SaveAlert(_ context.Context, a *schema.Alert, recipients []s
 }
 
 func (s *fakeStore) AccountProfile(_ context.Context, id string) (string, string, error) {
+	s.profiles++
 	return "prospect", "Account " + id, nil
 }
 
@@ -180,6 +182,26 @@ func TestAlertsNameTheirAccountAndRep(t *testing.T) {
 	}
 	if a := store.stored[0]; a.Message != "Account acme (acme) read 1 pages" || a.Rep != "rep-ana" {
 		t.Errorf("stored message %q for rep %q, want the account's name and rep-ana", a.Message, a.Rep)
+	}
+
+	// An event that carries its lifecycle is not looked up for its name
+	// unless it fires: a query per event halved the consume rate.
+	store.profiles = 0
+	ev = &schema.Event{ID: "e2", Type: schema.TypeSupportEmail, Time: ev.Time,
+		Customer: schema.Customer{ID: "c-2", AccountID: "globex", Lifecycle: "customer"}}
+	if err := h.Handle(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if store.profiles != 0 || len(store.stored) != 1 {
+		t.Fatalf("an event that fired nothing: %d lookups, %d alerts", store.profiles, len(store.stored))
+	}
+	ev = &schema.Event{ID: "e3", Type: schema.TypePageView, Time: ev.Time,
+		Customer: schema.Customer{ID: "c-2", AccountID: "globex", Lifecycle: "customer"}}
+	if err := h.Handle(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if len(store.stored) != 2 || store.stored[1].Message != "Account globex (globex) read 1 pages" || store.profiles != 1 {
+		t.Errorf("an event with its lifecycle that fires: %d lookups, alerts %+v", store.profiles, store.stored)
 	}
 }
 

@@ -73,11 +73,12 @@ const (
 	// compaction: below it a log is small enough to read as it is.
 	compactMinBytes = 1 << 20
 	// pieceMaxBytes bounds one blob, so that no single bytea (and no
-	// buffer on either side) grows with the state.
-	pieceMaxBytes = 16 << 20
-	// compactPieceBytes bounds the blobs a compaction writes; see
-	// compactPiece.
-	compactPieceBytes = 1 << 20
+	// buffer on either side) grows with the state, and so that each step
+	// of a compaction, reading a blob or writing one (the server
+	// compresses it), is a few milliseconds of a core with the pacer's
+	// pauses between them: 16 MiB blobs, deltas of the growth among them,
+	// were 30-100 ms at once, and the events' latency showed it.
+	pieceMaxBytes = 1 << 20
 	// maxSeenHint caps the keys a compaction sizes its set of seen keys
 	// for up front, from the live keys the last one left: growing the set
 	// rehashes it, sizing it for many more keys than change wastes memory.
@@ -89,18 +90,6 @@ func (s *Checkpoints) minCompact() int64 {
 		return s.compactMin
 	}
 	return compactMinBytes
-}
-
-// compactPiece is the size of the blobs a compaction writes: small, so
-// that each step of it, reading a blob or writing one (the server
-// compresses it), is a few milliseconds of a core, with the pacer's pauses
-// between them; a 16 MiB blob was 50-100 ms at once, and the events'
-// latency showed it.
-func (s *Checkpoints) compactPiece() int {
-	if s.pieceMax > 0 {
-		return s.pieceMax
-	}
-	return compactPieceBytes
 }
 
 func (s *Checkpoints) maxPiece() int {
@@ -392,7 +381,8 @@ func (s *Checkpoints) compact(ctx context.Context, tx pgx.Tx, id int64, st logSt
 		buf     []byte // the blob read, copied out of the FETCH's result
 	)
 	pace := newPacer(s.duty)
-	w := pieceWriter{max: s.compactPiece(), hint: int(logSize), reuse: true, flush: func(b []byte) error {
+	pace.start, pace.since, pace.stats = start, start, &s.stats
+	w := pieceWriter{max: s.maxPiece(), hint: int(logSize), reuse: true, flush: func(b []byte) error {
 		next++
 		written += int64(len(b))
 		if err := copyBlob(ctx, tx, id, next, b); err != nil {
@@ -458,8 +448,7 @@ func (s *Checkpoints) compact(ctx context.Context, tx pgx.Tx, id int64, st logSt
 	}
 	s.stats.runs.Add(1)
 	s.stats.written.Add(written)
-	s.stats.nanos.Add(int64(time.Since(start)))
-	s.stats.paused.Add(int64(pace.paused))
+	pace.done()
 	return nil
 }
 
@@ -470,6 +459,9 @@ type pacer struct {
 	busy, paused time.Duration
 	now          func() time.Time                                 // time.Now unless a test's
 	sleep        func(ctx context.Context, d time.Duration) error // sleepCtx unless a test's
+	// stats, when set, gets the time as it passes, so that a long
+	// compaction shows in the metrics while it runs.
+	stats *compactionStats
 }
 
 func newPacer(duty float64) *pacer {
@@ -487,16 +479,28 @@ func newPacer(duty float64) *pacer {
 // elapsed.
 func (p *pacer) wait(ctx context.Context) error {
 	now := p.now()
-	p.busy += now.Sub(p.since)
+	step := now.Sub(p.since)
+	p.busy += step
 	pause := time.Duration(float64(p.busy)/p.duty) - now.Sub(p.start)
-	if p.duty < 1 && pause >= time.Millisecond {
-		if err := p.sleep(ctx, pause); err != nil {
-			return err
-		}
-		p.paused += pause
+	if p.duty >= 1 || pause < time.Millisecond {
+		pause = 0
+	} else if err := p.sleep(ctx, pause); err != nil {
+		return err
+	}
+	p.paused += pause
+	if p.stats != nil {
+		p.stats.nanos.Add(int64(step + pause))
+		p.stats.paused.Add(int64(pause))
 	}
 	p.since = p.now()
 	return nil
+}
+
+// done counts the time since the last step.
+func (p *pacer) done() {
+	if p.stats != nil {
+		p.stats.nanos.Add(int64(p.now().Sub(p.since)))
+	}
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

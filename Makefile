@@ -32,7 +32,7 @@ test: vet fmt-check
 	@url="$(PGURL)"; test -n "$$url" || { echo "could not start PostgreSQL" >&2; exit 1; }; \
 	browser=$$(scripts/chromium.sh) || exit 1; \
 	DATABASE_URL="$$url" DOWSER_REQUIRE_DB=1 DOWSER_CHROMIUM="$$browser" DOWSER_REQUIRE_BROWSER=1 \
-		$(GO) test -race -shuffle=on -count=1 -timeout 15m ./...
+		$(GO) test -race -shuffle=on -count=1 -timeout 25m ./...
 	@$(MAKE) --no-print-directory deploy-check
 	@$(MAKE) --no-print-directory fuzz
 

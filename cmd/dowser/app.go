@@ -82,7 +82,7 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 		return nil, fmt.Errorf("--compaction-duty: %v must be above 0 and at most 1", cfg.CompactionDuty)
 	}
 	// Checked before connecting to anything; files are read again at Run.
-	if _, err := cfg.Kafka.security(); err != nil {
+	if _, err := cfg.Kafka.Settings(); err != nil {
 		return nil, err
 	}
 	for _, s := range sources[1:] {
@@ -239,7 +239,7 @@ func (a *App) Run(ctx context.Context) error {
 		if a.cfg.Kafka.Security.Enabled() {
 			log.Warn("the Kafka TLS and SASL flags are ignored: the embedded broker speaks plaintext; set --kafka-brokers to use them")
 		}
-	} else if cl, err = a.cfg.Kafka.cluster(ctx, brokers, log); err != nil {
+	} else if cl, err = a.cfg.Kafka.Cluster(ctx, brokers, log); err != nil {
 		return err
 	}
 	a.brokers, a.cluster = brokers, cl

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dowserhq/dowser/bench"
 	"github.com/dowserhq/dowser/envflag"
+	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -43,12 +44,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.IntVar(&cfg.ScaleAlerts, "scale-alerts", 300, "probe alerts of the state-at-scale latency run (at --e2e-rate)")
 	fs.Int64Var(&cfg.ScaleMaxRSS, "scale-max-rss", 0, "RSS in bytes of the service child at which the state-at-scale growth stops; 0 is half the machine's available memory")
 	fs.BoolVar(&cfg.ScaleOnly, "scale-only", false, "run only the state-at-scale stage")
-	var kf kafkaFlags
-	kf.register(fs)
+	var kf kafka.Flags
+	kf.Register(fs)
 	if err := envflag.Parse(fs, args, stderr, getenv, map[string]string{"database-url": "DATABASE_URL"}); err != nil {
 		return err
 	}
-	sec, err := kf.security()
+	sec, err := kf.Settings()
 	if err != nil {
 		return err
 	}
@@ -82,7 +83,7 @@ func newBenchService(c bench.ServiceConfig) (bench.Service, error) {
 		HTTPAddr:        "127.0.0.1:0",
 		DatabaseURL:     c.DatabaseURL,
 		KafkaBrokers:    strings.Join(c.KafkaBrokers, ","),
-		Kafka:           kafkaFlags{Security: c.KafkaSecurity},
+		Kafka:           kafka.Flags{Security: c.KafkaSecurity},
 		EventsTopic:     c.EventsTopic,
 		AlertsTopic:     c.AlertsTopic,
 		GroupID:         c.GroupID,

@@ -76,15 +76,15 @@ func TestKafkaSecretFlags(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name  string
-		flags kafkaFlags
+		flags kafka.Flags
 		want  string
 	}{
-		{"password twice", kafkaFlags{Security: kafka.Security{Password: "a"}, PasswordFile: empty}, "both set"},
-		{"empty password file", kafkaFlags{PasswordFile: empty}, "is empty"},
-		{"missing password file", kafkaFlags{PasswordFile: filepath.Join(dir, "nope")}, "--kafka-sasl-password-file"},
-		{"key twice", kafkaFlags{Security: kafka.Security{KeyFile: "k.pem"}, Key: "-----BEGIN"}, "--kafka-tls-key and --kafka-tls-key-file"},
+		{"password twice", kafka.Flags{Security: kafka.Security{Password: "a"}, PasswordFile: empty}, "both set"},
+		{"empty password file", kafka.Flags{PasswordFile: empty}, "is empty"},
+		{"missing password file", kafka.Flags{PasswordFile: filepath.Join(dir, "nope")}, "--kafka-sasl-password-file"},
+		{"key twice", kafka.Flags{Security: kafka.Security{KeyFile: "k.pem"}, Key: "-----BEGIN"}, "--kafka-tls-key and --kafka-tls-key-file"},
 	} {
-		if _, err := tc.flags.security(); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := tc.flags.Settings(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: security() = %v, want an error containing %q", tc.name, err, tc.want)
 		}
 	}
@@ -93,7 +93,7 @@ func TestKafkaSecretFlags(t *testing.T) {
 // TestPrintedConfigurationHidesKafkaSecrets: a serveConfig printed whole
 // (a debugging line, a panic) shows no password or key.
 func TestPrintedConfigurationHidesKafkaSecrets(t *testing.T) {
-	cfg := serveConfig{Kafka: kafkaFlags{Security: kafka.Security{SASLMechanism: kafka.SASLPlain, Username: "u", Password: "pw-1234567"}, Key: "KEY-PEM-BYTES"}}
+	cfg := serveConfig{Kafka: kafka.Flags{Security: kafka.Security{SASLMechanism: kafka.SASLPlain, Username: "u", Password: "pw-1234567"}, Key: "KEY-PEM-BYTES"}}
 	for _, out := range []string{fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg)} {
 		if strings.Contains(out, "pw-1234567") || strings.Contains(out, "KEY-PEM-BYTES") {
 			t.Errorf("printed configuration holds a secret: %s", out)

@@ -129,17 +129,17 @@ func TestEndToEndThroughSecuredKafka(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		broker broker.Config
-		flags  kafkaFlags
+		flags  kafka.Flags
 	}{
-		{"tls", broker.Config{TLS: pki.serverTLS()}, kafkaFlags{Security: kafka.Security{
+		{"tls", broker.Config{TLS: pki.serverTLS()}, kafka.Flags{Security: kafka.Security{
 			CAFile: pki.caFile, CertFile: pki.clientCert, KeyFile: pki.clientKey, ServerName: "kafka.test",
 		}}},
 		{"sasl-plain", broker.Config{Users: []broker.User{{Mechanism: kafka.SASLPlain, Name: "dowser", Password: "plain-secret"}}},
-			kafkaFlags{Security: kafka.Security{SASLMechanism: kafka.SASLPlain, Username: "dowser", Password: "plain-secret"}}},
+			kafka.Flags{Security: kafka.Security{SASLMechanism: kafka.SASLPlain, Username: "dowser", Password: "plain-secret"}}},
 		{"sasl-scram-sha-256", broker.Config{Users: []broker.User{{Mechanism: kafka.SASLSCRAMSHA256, Name: "dowser", Password: "scram-secret"}}},
-			kafkaFlags{Security: kafka.Security{SASLMechanism: kafka.SASLSCRAMSHA256, Username: "dowser", Password: "scram-secret"}}},
+			kafka.Flags{Security: kafka.Security{SASLMechanism: kafka.SASLSCRAMSHA256, Username: "dowser", Password: "scram-secret"}}},
 		{"sasl-scram-sha-512-over-tls", broker.Config{TLS: pki.serverTLS(), Users: []broker.User{{Mechanism: kafka.SASLSCRAMSHA512, Name: "dowser", Password: "scram-secret"}}},
-			kafkaFlags{Security: kafka.Security{
+			kafka.Flags{Security: kafka.Security{
 				CAFile: pki.caFile, CertFile: pki.clientCert, KeyFile: pki.clientKey,
 				SASLMechanism: kafka.SASLSCRAMSHA512, Username: "dowser", Password: "scram-secret",
 			}}},
@@ -159,7 +159,7 @@ func TestEndToEndThroughSecuredKafka(t *testing.T) {
 			app.seed()
 			ana := app.connect("rep-ana")
 
-			sec, err := tc.flags.security()
+			sec, err := tc.flags.Settings()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -223,7 +223,7 @@ func TestWrongKafkaCredentialsFailFastWithoutRetryStorm(t *testing.T) {
 				HTTPAddr: "127.0.0.1:0", DatabaseURL: pgtest.URL(t), KafkaBrokers: b.Addr(),
 				EventsTopic: "dowser.events", AlertsTopic: "dowser.alerts", GroupID: "dowser", Partitions: 3, Replication: 1,
 				MaxEventBytes: 64 << 10, SignalsPoll: 50 * time.Millisecond,
-				Kafka: kafkaFlags{Security: kafka.Security{SASLMechanism: mech, Username: "dowser"}, PasswordFile: pwFile},
+				Kafka: kafka.Flags{Security: kafka.Security{SASLMechanism: mech, Username: "dowser"}, PasswordFile: pwFile},
 			}
 			app, err := newApp(cfg, slog.New(slog.NewTextHandler(&logs, nil)), io.Discard)
 			if err != nil {
@@ -299,7 +299,7 @@ func TestKafkaGroupDeniedByACLIsReportedByReadyz(t *testing.T) {
 	var logs syncBuffer
 	app := startAppLogging(t, &logs, func(c *serveConfig) {
 		c.KafkaBrokers = b.Addr()
-		c.Kafka = kafkaFlags{Security: kafka.Security{SASLMechanism: kafka.SASLSCRAMSHA256, Username: "dowser", Password: "pw"}}
+		c.Kafka = kafka.Flags{Security: kafka.Security{SASLMechanism: kafka.SASLSCRAMSHA256, Username: "dowser", Password: "pw"}}
 	})
 	var problems []string
 	await(t, 30*time.Second, "/readyz reporting the denied group", func() bool {
@@ -335,7 +335,7 @@ func TestUntrustedKafkaCertificateFailsFast(t *testing.T) {
 		HTTPAddr: "127.0.0.1:0", DatabaseURL: pgtest.URL(t), KafkaBrokers: b.Addr(),
 		EventsTopic: "dowser.events", AlertsTopic: "dowser.alerts", GroupID: "dowser", Partitions: 3, Replication: 1,
 		MaxEventBytes: 64 << 10, SignalsPoll: 50 * time.Millisecond,
-		Kafka: kafkaFlags{Security: kafka.Security{TLS: true}},
+		Kafka: kafka.Flags{Security: kafka.Security{TLS: true}},
 	}
 	app, err := newApp(cfg, slog.New(slog.NewTextHandler(t.Output(), nil)), io.Discard)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/dowserhq/dowser/api"
 	"github.com/dowserhq/dowser/envflag"
 	"github.com/dowserhq/dowser/formats"
+	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/postgres"
 )
 
@@ -85,7 +86,7 @@ type serveConfig struct {
 
 	// Kafka is how to reach the brokers (TLS, SASL); KafkaNoCreateTopics
 	// is --kafka-create-topics=false.
-	Kafka               kafkaFlags
+	Kafka               kafka.Flags
 	KafkaNoCreateTopics bool
 
 	// Demo seeds demo data and runs the traffic generator.
@@ -108,7 +109,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.HTTPAddr, "http", "127.0.0.1:8080", "HTTP listen address (API, websocket, web panel, metrics)")
 	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL URL (also read from DATABASE_URL)")
 	fs.StringVar(&c.KafkaBrokers, "kafka-brokers", "", "comma-separated Kafka bootstrap brokers; empty starts the embedded broker")
-	c.Kafka.register(fs)
+	c.Kafka.Register(fs)
 	fs.Var(createTopicsFlag{&c.KafkaNoCreateTopics}, "kafka-create-topics", "create the topics Dowser uses when they do not exist (needs the ACL Create); false only checks that they exist, for a principal that may not create topics")
 	fs.StringVar(&c.EmbeddedKafkaAddr, "embedded-kafka-addr", "127.0.0.1:9092", "listen address of the embedded Kafka broker")
 	fs.StringVar(&c.EmbeddedKafkaDir, "embedded-kafka-dir", "", "folder where the embedded broker persists its data; empty keeps it in memory")

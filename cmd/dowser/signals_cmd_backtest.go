@@ -24,7 +24,7 @@ type backtestConfig struct {
 	FromKafka     bool
 	Since         detector.Duration
 	KafkaBrokers  string
-	Kafka         kafkaFlags
+	Kafka         kafka.Flags
 	EventsTopic   string
 	Format        string
 	Owners        string
@@ -40,7 +40,7 @@ func (c *backtestConfig) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.FromKafka, "from-kafka", false, "read the events topic's history instead of a file")
 	fs.TextVar(&c.Since, "since", c.Since, "with --from-kafka: how far back to start, by Kafka message time (7d, 36h)")
 	fs.StringVar(&c.KafkaBrokers, "kafka-brokers", "127.0.0.1:9092", "with --from-kafka: comma-separated Kafka bootstrap brokers")
-	c.Kafka.register(fs)
+	c.Kafka.Register(fs)
 	fs.StringVar(&c.EventsTopic, "events-topic", "dowser.events", "with --from-kafka: the events topic")
 	fs.StringVar(&c.Format, "format", "summary", "output: summary, or jsonl (one alert a line)")
 	fs.StringVar(&c.Owners, "owners", "", "CSV file of accounts, account_id,owner[,lifecycle]: counts alerts per rep and fills in unknown lifecycles")
@@ -109,7 +109,7 @@ func runSignalsBacktest(ctx context.Context, args []string, stdout, stderr io.Wr
 	var in backtest.Input
 	var history *kafka.History
 	if c.FromKafka {
-		cl, err := c.Kafka.cluster(ctx, envflag.SplitList(c.KafkaBrokers), slog.New(slog.NewTextHandler(stderr, nil)))
+		cl, err := c.Kafka.Cluster(ctx, envflag.SplitList(c.KafkaBrokers), slog.New(slog.NewTextHandler(stderr, nil)))
 		if err != nil {
 			return err
 		}

@@ -79,8 +79,8 @@ func runProduce(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 	topic := fs.String("events-topic", "dowser.events", "topic to produce to")
 	raw := fs.Bool("raw", false, "produce lines as they are, without validating them")
 	format := fs.String("format", "", "format of the lines: dowser, segment, snowplow or cloudevents (structured); each message then names it in its dowser-format header; empty is Dowser's envelope, unmarked")
-	var kf kafkaFlags
-	kf.register(fs)
+	var kf kafka.Flags
+	kf.Register(fs)
 	fields := fs.String("fields", "", "comma-separated FIELD=PATH overrides of the format's mapping to validate with, as --source takes them (e.g. account_id=properties.company)")
 	if err := envflag.Parse(fs, args, stderr, getenv, nil); err != nil {
 		return err
@@ -102,7 +102,7 @@ func runProduce(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 		return errors.New("--fields needs --format")
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	cl, err := kf.cluster(ctx, envflag.SplitList(*brokers), log)
+	cl, err := kf.Cluster(ctx, envflag.SplitList(*brokers), log)
 	if err != nil {
 		return err
 	}

@@ -961,51 +961,39 @@ function snoozeUntil(key, now = new Date()) {
 }
 
 async function snooze(rec, until) {
-  const prev = rec.snoozedUntil;
-  rec.snoozedUntil = until;
   rec.snoozeBox.open = false;
-  moveFocusOffIfHidden(rec, !visible(rec));
-  updateCard(rec);
-  applyVisibility(rec);
-  armSnoozeTimer(rec);
-  refreshSummary();
-  announce(`Snoozed until ${absoluteFmt.format(until)}`);
-  let res;
-  try {
-    res = await session.request('PUT', `/v1/alerts/${encodeURIComponent(rec.id)}/snooze`, { json: { until: new Date(until).toISOString() } });
-  } catch (err) {
-    if (err instanceof SessionEnded) return;
-  }
-  if (res && res.ok) return;
-  rec.snoozedUntil = prev;
-  updateCard(rec);
-  applyVisibility(rec);
-  armSnoozeTimer(rec);
-  refreshSummary();
-  showNotice(`Could not snooze the alert: ${str(res && res.body.error) || 'the server did not answer'}`);
+  const sent = { json: { until: new Date(until).toISOString() } };
+  await changeSnooze(rec, until, 'PUT', sent, `Snoozed until ${absoluteFmt.format(until)}`, 'snooze');
 }
 
 async function wake(rec) {
+  await changeSnooze(rec, 0, 'DELETE', undefined, '', 'wake');
+}
+
+// changeSnooze shows the card snoozed until `until` (0: awake) at once,
+// asks the server, and puts the card back as it was if the server refuses.
+async function changeSnooze(rec, until, method, opts, said, verb) {
   const prev = rec.snoozedUntil;
-  rec.snoozedUntil = 0;
+  const show = (value) => {
+    rec.snoozedUntil = value;
+    updateCard(rec);
+    applyVisibility(rec);
+    armSnoozeTimer(rec);
+    refreshSummary();
+  };
+  rec.snoozedUntil = until;
   moveFocusOffIfHidden(rec, !visible(rec));
-  updateCard(rec);
-  applyVisibility(rec);
-  armSnoozeTimer(rec);
-  refreshSummary();
+  show(until);
+  if (said) announce(said);
   let res;
   try {
-    res = await session.request('DELETE', `/v1/alerts/${encodeURIComponent(rec.id)}/snooze`);
+    res = await session.request(method, `/v1/alerts/${encodeURIComponent(rec.id)}/snooze`, opts);
   } catch (err) {
     if (err instanceof SessionEnded) return;
   }
   if (res && res.ok) return;
-  rec.snoozedUntil = prev;
-  updateCard(rec);
-  applyVisibility(rec);
-  armSnoozeTimer(rec);
-  refreshSummary();
-  showNotice(`Could not wake the alert: ${str(res && res.body.error) || 'the server did not answer'}`);
+  show(prev);
+  showNotice(`Could not ${verb} the alert: ${str(res && res.body.error) || 'the server did not answer'}`);
 }
 
 // armSnoozeTimer brings a snoozed card back when its snooze ends.

@@ -101,7 +101,7 @@ func (c *Config) defaults() {
 	if c.Client == nil {
 		// A redirect would turn the POST into a GET: the receiver's URL
 		// should be the final one, so a 3xx is a refusal.
-		c.Client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		c.Client = &http.Client{CheckRedirect: noRedirects}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -292,8 +292,9 @@ const (
 // error to its outcome.
 func Classify(status int, err error) Outcome {
 	var pe *permanentError
+	var be *BlockedTargetError
 	switch {
-	case errors.As(err, &pe):
+	case errors.As(err, &pe), errors.As(err, &be):
 		return Permanent
 	case err != nil:
 		return Retry

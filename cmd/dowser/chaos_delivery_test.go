@@ -20,6 +20,7 @@ import (
 // after a crash carries the same id, so a receiver that remembers ids
 // processes each delivery once.
 func TestChaosChannelDeliveriesSurviveKills(t *testing.T) {
+	t.Parallel() // see TestMain
 	rc := startReceiver(t)
 	r := newChaosRun(t, pgtest.URL(t), 20_000)
 	secrets := map[string]string{"/one": "first-channel-secret-0123", "/two": "second-channel-secret-0123"}

@@ -204,6 +204,10 @@ func TestVerdictOverRESTIsToldWithItsReason(t *testing.T) {
 	if status, body := call(t, srv, "PUT", "/v1/alerts/al-1/verdict", tok("rep-ana"), `{"verdict":"not_useful","reason":"wrong-person"}`, nil); status != http.StatusOK {
 		t.Fatalf("verdict = %d %s", status, body)
 	}
+	// The giver's listing carries the reason too, for a panel that loads later.
+	if status, body := call(t, srv, "GET", "/v1/alerts", tok("rep-ana"), "", nil); status != http.StatusOK || !strings.Contains(body, `"reason":"wrong-person"`) {
+		t.Errorf("rep-ana's listing = %d %s, want the verdict's reason", status, body)
+	}
 	if status, _ := call(t, srv, "PUT", "/v1/alerts/al-9/verdict", tok("rep-ana"), `{"verdict":"useful"}`, nil); status != http.StatusNotFound {
 		t.Errorf("verdict on an unknown alert = %d, want 404", status)
 	}

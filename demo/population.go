@@ -32,8 +32,9 @@ var users = []user{
 
 // follows are the demo's manager subscriptions, manager then rep: Maya
 // follows two reps, so her team view fills within the demo's first
-// minute.
-var follows = [][2]string{{"mgr-maya", "rep-ana"}, {"mgr-maya", "rep-ben"}}
+// minute (Cho owns the accounts of the back-dated history, whose alerts
+// come first).
+var follows = [][2]string{{"mgr-maya", "rep-ben"}, {"mgr-maya", "rep-cho"}}
 
 // The demo's population. Account i is owned by ownerOf(i) and has the
 // lifecycle lifecycleOf(i) (a third are customers): these two rules are

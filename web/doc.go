@@ -28,7 +28,6 @@
 //     never replays it; PUT and DELETE /v1/alerts/{id}/snooze snooze and
 //     wake; GET /v1/signals names the signal filter's choices; GET /v1/crm
 //     gives the CRM link templates for live alerts.
-//
 //   - The panel's header counts every unacknowledged alert of the user with
 //     GET /v1/alerts/unacked, read again as alerts arrive and are
 //     acknowledged. {"op":"verdict","id":…,"user":…,"verdict":…,"reason":…}

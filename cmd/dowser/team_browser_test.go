@@ -27,6 +27,9 @@ func TestBrowserManagerTeamView(t *testing.T) {
 		defer cancel()
 		if err := chromedp.Run(c, actions...); err != nil {
 			screenshot(t, ctx, "team-failed")
+			var dump string
+			_ = chromedp.Run(ctx, chromedp.Evaluate(`document.body.dataset.view + ' ' + location.href + ' ' + document.getElementById('view-team').innerText.slice(0, 3000)`, &dump))
+			t.Logf("page: %s", dump)
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
@@ -163,9 +166,35 @@ func TestBrowserManagerTeamView(t *testing.T) {
 		t.Errorf("header reads %q, want 5 unacknowledged", header)
 	}
 
+	// The manager judges another card not useful and picks a reason from
+	// the marketers' list: it is stored with the verdict.
+	var mine struct {
+		Alerts []struct{ Alert struct{ ID string } }
+	}
+	app.do("GET", "/v1/alerts?limit=1", token("mgr-max"), nil, http.StatusOK, &mine)
+	other := `#alerts li.alert[data-id="` + mine.Alerts[0].Alert.ID + `"]`
+	step("giving a verdict with a reason",
+		chromedp.WaitVisible(other, chromedp.ByQuery),
+		chromedp.Click(other+` button.fb[data-verdict="not_useful"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(other+` .reason-select`, chromedp.ByQuery),
+		chromedp.Evaluate(`(() => { const s = document.querySelector('`+other+` .reason-select'); s.value = 'no-budget'; s.dispatchEvent(new Event('change', { bubbles: true })); })()`, nil),
+		chromedp.WaitVisible(other+` .own-reason[data-reason="no-budget"]`, chromedp.ByQuery),
+		// The picker is marked pending until the server has answered.
+		chromedp.WaitVisible(other+` .reason-select:not([data-pending])`, chromedp.ByQuery),
+	)
+	var stored struct {
+		Alerts []struct{ Verdict, Reason string }
+	}
+	app.do("GET", "/v1/alerts?limit=1", token("mgr-max"), nil, http.StatusOK, &stored)
+	if a := stored.Alerts[0]; a.Verdict != "not_useful" || a.Reason != "no-budget" {
+		t.Errorf("the manager's verdict is stored as %+v, want not_useful for no-budget", a)
+	}
+
 	// Back in the team view, the verdict shows with its reason and time.
 	step("reading the verdict in the team view",
 		chromedp.Click(`#team-link`, chromedp.ByID),
+		// The tabs move down once the reps' table is drawn.
+		chromedp.WaitVisible(`#team-reps tr[data-rep="rep-ana"]`, chromedp.ByQuery),
 		chromedp.Click(`#tab-acted`, chromedp.ByID),
 		chromedp.WaitVisible(`#team-alerts li.team-alert[data-id="`+newest+`"] .team-verdict`, chromedp.ByQuery),
 	)

@@ -1187,11 +1187,14 @@ async function giveReason(rec, reason) {
   const prev = rec.reason;
   rec.reason = reason;
   updateReason(rec);
+  rec.reasonPick.dataset.pending = 'true'; // until the server has it
   let res;
   try {
     res = await session.request('PUT', `/v1/alerts/${encodeURIComponent(rec.id)}/verdict`, { json: { verdict: rec.verdict, reason } });
   } catch (err) {
     if (err instanceof SessionEnded) return;
+  } finally {
+    delete rec.reasonPick.dataset.pending;
   }
   if (res && res.ok) return;
   rec.reason = prev;

@@ -500,7 +500,7 @@ func (c *client) apply(a action) []byte {
 		return encode(frame{Op: "error", ID: a.id, Error: a.op + ": " + actionError(err)})
 	}
 	if a.op == "feedback" {
-		c.hub.tellStored(ctx, c.user, a.id)
+		c.hub.tellStored(ctx, c, c.user, a.id)
 	}
 	return encode(ok)
 }

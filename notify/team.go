@@ -22,24 +22,32 @@ type Team interface {
 // of the managers given, who follow them. Panels on other instances learn
 // it when they next list their alerts. It never blocks.
 func (h *Hub) TellVerdict(v dowser.VerdictGiven, managers []string) {
+	h.tellVerdict(v, managers, nil)
+}
+
+// tellVerdict is TellVerdict to every connection but from, which gave the
+// verdict and hears feedback_saved instead.
+func (h *Hub) tellVerdict(v dowser.VerdictGiven, managers []string, from *client) {
 	b := encode(frame{Op: "verdict", ID: v.AlertID, User: v.UserID, Verdict: v.Verdict, Reason: v.Reason, Value: v.Value})
 	h.mu.Lock()
 	var cs []*client
 	for _, u := range append([]string{v.UserID}, managers...) {
-		cs = append(cs, h.clients[u]...)
+		for _, c := range h.clients[u] {
+			if c != from {
+				cs = append(cs, c)
+			}
+		}
 	}
 	h.mu.Unlock()
-	// Outside h.mu: a client too slow for its replies is stopped, which
-	// takes h.mu to remove it.
 	for _, c := range cs {
 		c.tell(b)
 	}
 }
 
-// tellStored tells the verdict the user just gave over the stream, as
-// stored (a verdict repeated without a reason keeps the reason given
-// before), when the hub's Actions can read it.
-func (h *Hub) tellStored(ctx context.Context, userID, alertID string) {
+// tellStored tells the verdict the user just gave over the stream on
+// connection from, as stored (a verdict repeated without a reason keeps
+// the reason given before), when the hub's Actions can read it.
+func (h *Hub) tellStored(ctx context.Context, from *client, userID, alertID string) {
 	team, ok := h.actions.(Team)
 	if !ok {
 		return
@@ -54,5 +62,5 @@ func (h *Hub) tellStored(ctx context.Context, userID, alertID string) {
 		h.cfg.Logger.Warn("reading a rep's followers to tell a verdict", "err", err)
 		// The giver's other panels still hear of it.
 	}
-	h.TellVerdict(dowser.VerdictGiven{AlertID: alertID, UserID: userID, Verdict: v.Verdict, Reason: v.Reason, Value: v.Value}, managers)
+	h.tellVerdict(dowser.VerdictGiven{AlertID: alertID, UserID: userID, Verdict: v.Verdict, Reason: v.Reason, Value: v.Value}, managers, from)
 }

@@ -22,6 +22,9 @@ type Stores struct {
 	Feedback Feedback
 	// Channels serves /v1/channels; nil answers 503.
 	Channels Channels
+	// Team serves the team view, subscriptions and unacknowledged
+	// count; nil takes Alerts when it is one too.
+	Team Team
 }
 
 func pathID(r *http.Request) (string, error) {

@@ -91,6 +91,7 @@ type Server struct {
 	privacy   Privacy
 	feedback  Feedback
 	channels  Channels
+	team      Team // nil answers 503
 	stream    Streamer
 	mux       *routeMux
 	throttle  *throttle // nil when off
@@ -141,7 +142,10 @@ func New(cfg Config, stores Stores, stream Streamer) *Server {
 	if f, ok := stores.Alerts.(Feedback); ok && stores.Feedback == nil {
 		stores.Feedback = f
 	}
-	s := &Server{cfg: cfg, people: stores.People, directory: stores.Directory, signals: stores.Signals,
+	if t, ok := stores.Alerts.(Team); ok && stores.Team == nil {
+		stores.Team = t
+	}
+	s := &Server{cfg: cfg, team: stores.Team, people: stores.People, directory: stores.Directory, signals: stores.Signals,
 		alerts: stores.Alerts, privacy: stores.Privacy, feedback: stores.Feedback, channels: stores.Channels, stream: stream, mux: &routeMux{ServeMux: http.NewServeMux()},
 		previews: make(chan struct{}, cfg.MaxPreviews)}
 	if cfg.AuthFailuresPerMinute > 0 {
@@ -182,8 +186,6 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("PUT /v1/territory-rules/{id}", s.auth(adminOnly, s.putTerritoryRule))
 	s.mux.HandleFunc("GET /v1/territory-rules/{id}", s.auth(people, s.getTerritoryRule))
 	s.mux.HandleFunc("DELETE /v1/territory-rules/{id}", s.auth(adminOnly, s.deleteTerritoryRule))
-	s.mux.HandleFunc("PUT /v1/managers/{id}/subscriptions/{rep}", s.auth(adminOnly, s.subscription(true)))
-	s.mux.HandleFunc("DELETE /v1/managers/{id}/subscriptions/{rep}", s.auth(adminOnly, s.subscription(false)))
 	s.mux.HandleFunc("GET /v1/signals", s.auth(people, s.listSignals))
 	s.mux.HandleFunc("PUT /v1/signals/{id}", s.auth(marketing, s.putSignal))
 	s.mux.HandleFunc("POST /v1/signals/preview", s.auth(marketing, s.previewSignal))
@@ -218,6 +220,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/erasures", s.auth(adminOnly, s.listErasures))
 	s.mux.HandleFunc("PUT /v1/do-not-track/{kind}/{id}", s.auth(adminOnly, s.doNotTrack(true)))
 	s.mux.HandleFunc("DELETE /v1/do-not-track/{kind}/{id}", s.auth(adminOnly, s.doNotTrack(false)))
+	s.teamRoutes()
 
 	if s.cfg.Assets != nil {
 		s.mux.Handle("GET /", http.FileServerFS(s.cfg.Assets))

@@ -81,6 +81,10 @@ func TestDemoSeed(t *testing.T) {
 	if !slices.Equal(ids, want) {
 		t.Errorf("signals after seeding = %v, want the pack and someones-signal, not old-demo-signal", ids)
 	}
+	// The manager follows two reps, once however often the demo seeds.
+	if reps, err := store.People.Subscriptions(ctx, "mgr-maya"); err != nil || !slices.Equal(reps, []string{"rep-ben", "rep-cho"}) {
+		t.Errorf("mgr-maya follows %v (%v), want rep-ben and rep-cho", reps, err)
+	}
 	for i, id := range []string{"acme", "amber-analytics", accountIDs[len(accountIDs)-1]} {
 		a, err := store.Directory.GetAccount(ctx, id)
 		j := accountIndex[id]

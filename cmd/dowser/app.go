@@ -33,6 +33,14 @@ import (
 	"github.com/dowserhq/dowser/web"
 )
 
+// The store serves the team view and tells the hub who follows a rep: both
+// are found by type assertion, so a drifting signature would fail silently
+// (#15).
+var (
+	_ api.Team    = (*postgres.Alerts)(nil)
+	_ notify.Team = (*postgres.Alerts)(nil)
+)
+
 // App is one running Dowser service: everything `dowser serve` starts.
 type App struct {
 	cfg serveConfig

@@ -17,6 +17,7 @@
 
 import { $, h, svgIcon, str, capitalize } from './dom.js';
 import { Session, SessionEnded, showView, isMarketing } from './session.js';
+import { TeamView } from './team.js';
 
 const PRIORITIES = ['urgent', 'high', 'medium', 'low'];
 const PRIORITY_LABEL = { urgent: 'Urgent', high: 'High', medium: 'Medium', low: 'Low' };
@@ -121,6 +122,12 @@ const state = {
   listing: false,
   accounts: new Map(), // account id -> name, from the alerts seen
   crm: { account_url: '', contact_url: '' },
+
+  // Team view and verdict reasons (#15): the reasons' labels by id, and
+  // the server's count of the user's unacknowledged alerts (null until
+  // read), which the header shows whatever pages are loaded.
+  reasons: new Map(),
+  unackedTotal: null,
 };
 
 let cardCounter = 0;
@@ -257,6 +264,9 @@ const session = new Session({
   onEnd: endSession,
 });
 
+// The team view of managers (#15), in team.js.
+const team = new TeamView({ session, reasonLabel: (id) => reasonLabel(id) });
+
 function boot() {
   wireEvents();
   applyPrefsToControls();
@@ -269,14 +279,17 @@ function loadUser(user) {
   state.memory = storageGet(MEMORY_KEY + user.id) || {};
 }
 
-function startSession(_user, focusPanel) {
+function startSession(user, focusPanel) {
   showView('panel');
+  team.start(user);
   refreshSummary();
   updateNotifyButton();
   if (focusPanel) ui.heading.focus();
   connect();
+  queueUnacked();
   loadSignals();
   loadCRM();
+  loadReasons();
 }
 
 // loadSignals fills the signal filter with the signals' names.
@@ -314,6 +327,8 @@ async function loadCRM() {
 }
 
 function endSession() {
+  team.stop();
+  state.unackedTotal = null;
   stopStream();
   resetAlerts();
   state.accounts.clear();
@@ -484,6 +499,10 @@ function onFrame(conn, msg) {
     case 'feedback_saved':
       onFeedbackSaved(str(msg.id), str(msg.verdict));
       break;
+    case 'verdict':
+      onVerdictNews(msg);
+      team.onVerdict(msg);
+      break;
     case 'error':
       showNotice(`The server reported a problem: ${str(msg.error) || 'unknown error'}`);
       break;
@@ -611,7 +630,7 @@ async function loadPage(gen, cursor) {
 }
 
 function onListed(la) {
-  const a = { ...la.alert, acked: la.acked === true, verdict: la.verdict, snoozed_until: la.snoozed_until, links: la.links };
+  const a = { ...la.alert, acked: la.acked === true, verdict: la.verdict, reason: la.reason, snoozed_until: la.snoozed_until, links: la.links };
   const seq = Number(la.seq) || 0;
   const id = str(a.id);
   const old = id && state.records.get(id);
@@ -647,7 +666,11 @@ function onAlert(rawSeq, alert) {
     if (state.quietUpTo >= 0 && state.maxSeq >= state.quietUpTo) markLoaded();
     else armSettle();
   }
-  if (!isQuiet(seq)) arrived(rec);
+  if (!isQuiet(seq)) {
+    arrived(rec);
+    if (!rec.acked) bumpUnacked(1);
+    team.changed();
+  }
 }
 
 // addAlert renders an alert not shown yet; null when it is.
@@ -701,6 +724,8 @@ function makeRecord(seq, a) {
     snoozeTimer: 0,
     verdict,
     verdictPending: false,
+    reason: verdict ? str(a.reason) : '',
+    others: new Map(), // user id -> {verdict, reason}: followed reps' verdicts
     el: null,
     ackBtn: null,
     fbBtns: [],
@@ -853,9 +878,13 @@ function buildCard(rec) {
     seg.append(b);
   }
   fb.append(seg);
+  rec.reasonPick = h('select', { class: 'reason-select', 'aria-label': 'Reason for this verdict', hidden: true });
+  rec.reasonPick.addEventListener('change', () => giveReason(rec, rec.reasonPick.value));
+  fb.append(rec.reasonPick);
+  rec.reasonEl = h('p', { class: 'verdict-reason', hidden: true });
   const actions = h('div', { class: 'actions' }, h('div', { class: 'actions-left' }, rec.ackBtn, rec.snoozeBox, rec.snoozeNote, rec.wakeBtn), fb);
 
-  li.append(h('article', { class: 'alert-body' }, head, message, meta.childElementCount ? meta : null, evidenceBlock, actions));
+  li.append(h('article', { class: 'alert-body' }, head, message, meta.childElementCount ? meta : null, evidenceBlock, actions, rec.reasonEl));
   rec.el = li;
   updateCard(rec);
   return li;
@@ -921,6 +950,7 @@ function updateCard(rec) {
   rec.wakeBtn.hidden = !snoozed;
   rec.snoozeNote.hidden = !snoozed;
   rec.snoozeNote.textContent = snoozed ? `Snoozed until ${absoluteFmt.format(rec.snoozedUntil)}` : '';
+  updateReason(rec);
 }
 
 // crmLinks are the alert's links into the CRM: the API's for a listed
@@ -991,7 +1021,10 @@ async function changeSnooze(rec, until, method, opts, said, verb) {
   } catch (err) {
     if (err instanceof SessionEnded) return;
   }
-  if (res && res.ok) return;
+  if (res && res.ok) {
+    queueUnacked();
+    return;
+  }
   show(prev);
   showNotice(`Could not ${verb} the alert: ${str(res && res.body.error) || 'the server did not answer'}`);
 }
@@ -1029,6 +1062,7 @@ function queueFrame(key, frame) {
 
 function acknowledge(rec) {
   if (rec.acked) return;
+  if (!isSnoozed(rec)) bumpUnacked(-1);
   rec.acked = true;
   rec.ackPending = true;
   updateCard(rec);
@@ -1040,11 +1074,14 @@ function acknowledge(rec) {
 
 function giveFeedback(rec, verdict) {
   if (rec.verdict === verdict && !rec.verdictPending) return;
+  // Another verdict drops the reason of the one before, as the server does.
+  if (rec.verdict !== verdict) rec.reason = '';
   rec.verdict = verdict;
   rec.verdictPending = true;
   // A verdict acknowledges (the server stores both at once): say so now.
   const acking = !rec.acked;
   if (acking) {
+    if (!isSnoozed(rec)) bumpUnacked(-1);
     rec.acked = true;
     rec.ackPending = true;
   }
@@ -1075,6 +1112,7 @@ function onAcked(id) {
   updateCard(rec);
   remember(rec);
   queueSummary();
+  queueUnacked();
 }
 
 function onFeedbackSaved(id, verdict) {
@@ -1089,6 +1127,129 @@ function onFeedbackSaved(id, verdict) {
   rec.ackPending = false;
   updateCard(rec);
   remember(rec);
+  queueSummary();
+  queueUnacked();
+}
+
+// ---------------------------------------------------------------- verdict reasons and the true total (#15)
+
+// loadReasons reads the feedback reasons' labels, for the cards, the
+// reason picker and the team view.
+async function loadReasons() {
+  let res;
+  try {
+    res = await session.request('GET', '/v1/feedback-reasons');
+  } catch {
+    return;
+  }
+  if (!res.ok || !Array.isArray(res.body.reasons)) return;
+  state.reasons = new Map(res.body.reasons.filter((r) => r && r.id).map((r) => [str(r.id), str(r.label) || str(r.id)]));
+  for (const rec of state.order) updateReason(rec);
+}
+
+function reasonLabel(id) {
+  return state.reasons.get(id) || id;
+}
+
+// updateReason shows the reason of the user's verdict, the picker for
+// one (not useful and won carry a reason), and the verdicts the reps this
+// manager follows gave the same alert.
+function updateReason(rec) {
+  const pick = rec.reasonPick;
+  const wants = rec.verdict === 'not_useful' || rec.verdict === 'won';
+  pick.hidden = !wants || state.reasons.size === 0;
+  if (!pick.hidden && (pick.options.length !== state.reasons.size + 1 || pick.value !== rec.reason)) {
+    pick.replaceChildren(h('option', { value: '' }, 'Why?'), ...[...state.reasons].map(([id, label]) => h('option', { value: id }, label)));
+    if (rec.reason && !state.reasons.has(rec.reason)) pick.append(h('option', { value: rec.reason }, rec.reason));
+    pick.value = rec.reason || '';
+  }
+  const parts = [];
+  if (rec.verdict && rec.reason) parts.push(h('span', { class: 'own-reason', 'data-reason': rec.reason }, `Reason: ${reasonLabel(rec.reason)}`));
+  for (const [user, o] of rec.others) {
+    const who = user === str(rec.alert.rep) ? str(rec.alert.rep_name) || user : user;
+    const label = VERDICTS.find(([v]) => v === o.verdict);
+    parts.push(
+      h(
+        'span',
+        { class: 'team-reason', 'data-user': user, 'data-reason': o.reason || null },
+        `${who}: ${label ? label[1] : o.verdict}${o.reason ? ` · ${reasonLabel(o.reason)}` : ''}`,
+      ),
+    );
+  }
+  rec.reasonEl.replaceChildren(...parts);
+  rec.reasonEl.hidden = parts.length === 0;
+}
+
+// giveReason saves the reason of the user's verdict over REST; the stream
+// tells their other panels.
+async function giveReason(rec, reason) {
+  if (!reason || !rec.verdict || reason === rec.reason) return;
+  const prev = rec.reason;
+  rec.reason = reason;
+  updateReason(rec);
+  rec.reasonPick.dataset.pending = 'true'; // until the server has it
+  let res;
+  try {
+    res = await session.request('PUT', `/v1/alerts/${encodeURIComponent(rec.id)}/verdict`, { json: { verdict: rec.verdict, reason } });
+  } catch (err) {
+    if (err instanceof SessionEnded) return;
+  } finally {
+    delete rec.reasonPick.dataset.pending;
+  }
+  if (res && res.ok) return;
+  rec.reason = prev;
+  updateReason(rec);
+  showNotice(`Could not save the reason: ${str(res && res.body.error) || 'the server did not answer'}`);
+}
+
+// onVerdictNews hears of a verdict given elsewhere: by this user on
+// another panel, or by a rep this manager follows.
+function onVerdictNews(msg) {
+  const rec = state.records.get(str(msg.id));
+  const verdict = str(msg.verdict);
+  if (!rec || !VERDICTS.some(([v]) => v === verdict)) return;
+  const user = str(msg.user);
+  if (session.user && user === session.user.id) {
+    if (!rec.acked && !isSnoozed(rec)) bumpUnacked(-1);
+    rec.verdict = verdict;
+    rec.reason = str(msg.reason);
+    rec.verdictPending = false;
+    rec.acked = true;
+    rec.ackPending = false;
+    remember(rec);
+    queueUnacked();
+  } else {
+    rec.others.set(user, { verdict, reason: str(msg.reason) });
+  }
+  updateCard(rec);
+  queueSummary();
+}
+
+// bumpUnacked moves the header's total at once; the server's count
+// follows shortly (queueUnacked) and wins.
+function bumpUnacked(d) {
+  if (state.unackedTotal !== null) state.unackedTotal = Math.max(0, state.unackedTotal + d);
+  queueSummary();
+  queueUnacked();
+}
+
+let unackedTimer = 0;
+let unackedGen = 0;
+function queueUnacked() {
+  clearTimeout(unackedTimer);
+  unackedTimer = setTimeout(loadUnacked, 300);
+}
+
+async function loadUnacked() {
+  const gen = ++unackedGen;
+  let res;
+  try {
+    res = await session.request('GET', '/v1/alerts/unacked');
+  } catch {
+    return;
+  }
+  if (gen !== unackedGen || !res.ok || !Number.isFinite(res.body.unacked) || !session.user) return;
+  state.unackedTotal = res.body.unacked;
   queueSummary();
 }
 
@@ -1162,16 +1323,18 @@ function refreshSummary() {
     const c = ui.filters.querySelector(`[data-count-for="${p}"]`);
     c.textContent = String(per[p]);
   }
+  // The server's count covers every page, not only those loaded (#15).
+  if (state.unackedTotal !== null) unacked = state.unackedTotal;
   ui.unacked.dataset.count = String(unacked);
-  ui.unacked.textContent = total === 0 ? '' : unacked === 0 ? 'All caught up' : `${unacked} unacknowledged`;
-  ui.unacked.hidden = total === 0;
+  ui.unacked.textContent = total === 0 && unacked === 0 ? '' : unacked === 0 ? 'All caught up' : `${unacked} unacknowledged`;
+  ui.unacked.hidden = total === 0 && unacked === 0;
 
   const busy = !state.loaded || (state.listing && total === 0);
   ui.alertsLoading.hidden = shown > 0 || !busy;
   ui.empty.hidden = total > 0 || busy || filtersActive();
   ui.noMatch.hidden = shown > 0 || busy || (total === 0 && !filtersActive());
   ui.fClear.hidden = !filtersActive();
-  if (session.user) document.title = unacked > 0 ? `(${unacked}) Alerts · Dowser` : 'Alerts · Dowser';
+  if (session.user && !team.isOpen) document.title = unacked > 0 ? `(${unacked}) Alerts · Dowser` : 'Alerts · Dowser';
 }
 
 function applyPrefsToControls() {

@@ -473,7 +473,7 @@ func (a *App) Run(ctx context.Context) error {
 		Store: store.Channels, Timeout: a.cfg.DeliveryTimeout, MaxAttempts: a.cfg.DeliveryAttempts,
 		InitialInterval: a.cfg.DeliveryBackoff, MaxInterval: a.cfg.DeliveryBackoffMax, PauseAfter: a.cfg.DeliveryPauseAfter,
 		PanelURL: a.cfg.PublicURL, Logger: log.With("part", "delivery"), Registerer: reg,
-		SMTP: delivery.SMTP{Addr: a.cfg.SMTPAddr, From: a.cfg.SMTPFrom, Username: a.cfg.SMTPUsername, Password: a.cfg.SMTPPassword},
+		SMTP:  delivery.SMTP{Addr: a.cfg.SMTPAddr, From: a.cfg.SMTPFrom, Username: a.cfg.SMTPUsername, Password: a.cfg.SMTPPassword},
 		Links: linker,
 	})
 	if err != nil {

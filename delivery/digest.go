@@ -18,8 +18,8 @@ import (
 
 // DigestStore is what the digest scheduler needs of the channels' storage.
 type DigestStore interface {
-	// DigestSchedules lists the enabled e-mail channels that send
-	// digests, with the last digest time each handled.
+	// DigestSchedules lists the e-mail channels that send digests, with
+	// the last digest time each handled.
 	DigestSchedules(ctx context.Context) ([]dowser.DigestSchedule, error)
 	// CreateDigest handles the digest time slot of a channel once, across
 	// instances: unless a time at or after slot was handled, it writes

@@ -11,11 +11,12 @@ import (
 	"github.com/dowserhq/dowser"
 )
 
-// DigestSchedules returns the schedules of the enabled e-mail channels
-// that send digests.
+// DigestSchedules returns the schedules of the e-mail channels that send
+// digests; disabled ones too, whose times pass without a digest so that
+// what came while they were off is not sent when they are on again.
 func (s *Channels) DigestSchedules(ctx context.Context) ([]dowser.DigestSchedule, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, digest_times, time_zone, coalesce(digest_slot_at, created_at) FROM channels
-		WHERE kind = 'email' AND enabled AND cardinality(digest_times) > 0 ORDER BY id`)
+		WHERE kind = 'email' AND cardinality(digest_times) > 0 ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("listing digest schedules: %w", err)
 	}

@@ -479,7 +479,7 @@ func (a *App) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	digester, err := delivery.NewDigester(delivery.DigestConfig{Store: store.Channels, Now: a.cfg.digestNow, Logger: log.With("part", "digest"), Registerer: reg})
+	digester, err := delivery.NewDigester(delivery.DigestConfig{Store: store.Channels, Now: a.cfg.digestNow, Poll: a.cfg.digestPoll, Logger: log.With("part", "digest"), Registerer: reg})
 	if err != nil {
 		return err
 	}

@@ -3,10 +3,14 @@ package main
 import (
 	"encoding/json"
 	"io"
+	"mime"
+	"mime/quotedprintable"
 	"net"
 	"net/http"
+	netmail "net/mail"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -197,4 +201,106 @@ func flip(s string) string {
 		return "B" + s[1:]
 	}
 	return "A" + s[1:]
+}
+
+// testClock is a clock the test sets.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// TestEndToEndDigestIsMailedAtTheUsersTimeAndItsLinkActs sets digest times
+// over the API, moves the digest clock to the user's next time, and
+// follows the acknowledge link of the digest a real SMTP server received.
+func TestEndToEndDigestIsMailedAtTheUsersTimeAndItsLinkActs(t *testing.T) {
+	mb, smtpAddr := startMailbox(t)
+	clk := &testClock{now: time.Now()}
+	app := startApp(t, func(c *serveConfig) {
+		c.DeliveryBackoff = 50 * time.Millisecond
+		c.DeliveryBackoffMax = 200 * time.Millisecond
+		c.SMTPAddr, c.SMTPFrom = smtpAddr, "dowser@example.com"
+		c.PublicURL = "https://dowser.example.com/"
+		c.LinkKey = testLinkKey
+		c.digestNow, c.digestPoll = clk.Now, 50*time.Millisecond
+	})
+	app.seed()
+	app.do("POST", "/v1/channels", token("rep-ana"), map[string]any{"kind": "email", "target": "ana@example.com",
+		"digest_times": []string{"09:00"}, "time_zone": "Mars/Olympus"}, http.StatusBadRequest, nil)
+	var ch dowser.Channel
+	app.do("POST", "/v1/channels", token("rep-ana"), map[string]any{"kind": "email", "target": "ana@example.com",
+		"digest_times": []string{"09:00"}, "time_zone": "Europe/Madrid"}, http.StatusCreated, &ch)
+	if len(ch.DigestTimes) != 1 || ch.TimeZone != "Europe/Madrid" {
+		t.Fatalf("channel %+v: want its digest time and zone back", ch)
+	}
+	w := app.writer()
+	now := time.Now()
+	for i := range 3 {
+		app.produce(w, kv(pricingView("acme", "c1", now.Add(time.Duration(i)*time.Second))))
+	}
+	awaitCond(t, 60*time.Second, "the high alert stored", func() bool {
+		var page struct{ Alerts []dowser.ListedAlert }
+		app.do("GET", "/v1/alerts", token("rep-ana"), nil, http.StatusOK, &page)
+		return len(page.Alerts) == 1
+	})
+	mb.mu.Lock()
+	early := len(mb.messages)
+	mb.mu.Unlock()
+	if early != 0 {
+		t.Fatalf("%d mails before the digest time; the high alert waits for the digest", early)
+	}
+
+	madrid, _ := time.LoadLocation("Europe/Madrid")
+	local := time.Now().In(madrid)
+	at := time.Date(local.Year(), local.Month(), local.Day(), 9, 0, 0, 0, madrid)
+	if !at.After(time.Now()) {
+		at = time.Date(local.Year(), local.Month(), local.Day()+1, 9, 0, 0, 0, madrid)
+	}
+	clk.Set(at)
+	deadline := time.After(60 * time.Second)
+	var digest *netmail.Message
+	for digest == nil {
+		mb.mu.Lock()
+		if len(mb.messages) > 0 {
+			digest = mb.messages[0]
+		}
+		mb.mu.Unlock()
+		if digest != nil {
+			break
+		}
+		select {
+		case <-mb.changed:
+		case <-deadline:
+			t.Fatal("no digest within 60 s of the user's time")
+		}
+	}
+	raw, _ := io.ReadAll(quotedprintable.NewReader(digest.Body))
+	body := string(raw)
+	subject, _ := new(mime.WordDecoder).DecodeHeader(digest.Header.Get("Subject"))
+	if subject != "Dowser digest: 1 alert" || !strings.Contains(body, "acme: pricing viewed 3 times") {
+		t.Fatalf("digest %q:\n%s\nwant one alert, the pricing research", subject, body)
+	}
+	var ack string
+	for _, line := range strings.Split(body, "\n") {
+		if u, ok := strings.CutPrefix(strings.TrimSpace(line), dowser.LinkAck.Label()+": "); ok {
+			ack = u
+		}
+	}
+	if status, page := app.link("POST", ack); status != http.StatusOK {
+		t.Fatalf("POST of the digest's ack link %q: %d %s", ack, status, page)
+	}
+	if n := app.ackedAlerts("rep-ana"); n != 1 {
+		t.Errorf("after the digest's ack link %d alerts acked, want 1", n)
+	}
 }

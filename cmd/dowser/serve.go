@@ -87,8 +87,10 @@ type serveConfig struct {
 	LinkPreviousKey     string
 	LinkPreviousKeyFile string
 	LinkTTL             time.Duration
-	// digestNow, when set (tests), is the clock digest times are read on.
-	digestNow func() time.Time
+	// digestNow and digestPoll, when set (tests), are the clock digest
+	// times are read on and how often.
+	digestNow  func() time.Time
+	digestPoll time.Duration
 	// previewStarted, when set, is called as each preview starts (tests).
 	previewStarted func(ctx context.Context)
 

@@ -184,6 +184,16 @@ func TestEndToEndOneClickLinkFromSlackAcksOnce(t *testing.T) {
 	if len(page2.Alerts) != 1 || page2.Alerts[0].Verdict != dowser.VerdictUseful || !page2.Alerts[0].Acked {
 		t.Errorf("alerts %+v: want one, acked, judged useful", page2.Alerts)
 	}
+	// The snooze link puts it away for 4 hours.
+	if status, page := app.link("POST", buttons[string(dowser.LinkSnooze)]); status != http.StatusOK || !strings.Contains(page, "snoozed") {
+		t.Fatalf("the snooze link: %d %s; want 200, snoozed", status, page)
+	}
+	var snoozed struct{ Alerts []dowser.ListedAlert }
+	app.do("GET", "/v1/alerts?state=snoozed", token("rep-ana"), nil, http.StatusOK, &snoozed)
+	if len(snoozed.Alerts) != 1 || snoozed.Alerts[0].SnoozedUntil == nil ||
+		snoozed.Alerts[0].SnoozedUntil.Sub(time.Now()) < 3*time.Hour || snoozed.Alerts[0].SnoozedUntil.Sub(time.Now()) > 5*time.Hour {
+		t.Errorf("snoozed alerts %+v: want the alert, snoozed about 4 hours", snoozed.Alerts)
+	}
 }
 
 func mustSigner(t *testing.T, now time.Time) *links.Signer {

@@ -20,6 +20,8 @@ type LinkChecker interface {
 // gets dowser.ErrLinkUsed. The Alerts store serves it when it is one.
 type LinkUser interface {
 	UseLink(ctx context.Context, l dowser.Link, now time.Time) error
+	// LinkUsed reports whether the link with nonce was used already.
+	LinkUsed(ctx context.Context, nonce string) (bool, error)
 }
 
 // linkPage is the small page a one-click link shows: a confirmation
@@ -77,8 +79,19 @@ func actionText(l dowser.Link) (ask, done string) {
 // openLink (GET /v1/links/{token}) checks a link and asks to confirm.
 func (s *Server) openLink(w http.ResponseWriter, r *http.Request) {
 	l, err := s.checkLink(r)
+	if err == nil {
+		// Said at once, rather than after the button.
+		var used bool
+		if used, err = s.linkUser().LinkUsed(r.Context(), l.Nonce); err == nil && used {
+			err = dowser.ErrLinkUsed
+		}
+	}
 	if err != nil {
 		status, v := linkRefused(err)
+		if status == http.StatusForbidden && !errors.Is(err, dowser.ErrLinkForged) {
+			s.cfg.Logger.Error("opening a link failed", "err", err)
+			status, v = http.StatusInternalServerError, linkView{Title: "Something went wrong", Text: "Try the link again later."}
+		}
 		writeLinkPage(w, status, v)
 		return
 	}

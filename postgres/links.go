@@ -30,6 +30,15 @@ var linkSQL = map[dowser.LinkAction]string{
 		WHERE user_id = $1 AND alert_id = $2 AND $3::timestamptz IS NULL`,
 }
 
+// LinkUsed reports whether the link with nonce was used already.
+func (s *Alerts) LinkUsed(ctx context.Context, nonce string) (bool, error) {
+	var used bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM link_uses WHERE nonce = $1)`, nonce).Scan(&used); err != nil {
+		return false, fmt.Errorf("looking up a link: %w", err)
+	}
+	return used, nil
+}
+
 // UseLink does what a checked one-click link says, once: the link's nonce
 // is recorded in the transaction that acts, so a second use (or two at
 // once) finds it and gets dowser.ErrLinkUsed, and a failed action records

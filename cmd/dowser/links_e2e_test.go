@@ -172,8 +172,10 @@ func TestEndToEndOneClickLinkFromSlackAcksOnce(t *testing.T) {
 	if n := app.ackedAlerts("rep-ana"); n != 1 {
 		t.Fatalf("after the ack link %d alerts acked, want 1", n)
 	}
-	if status, page := app.link("POST", ack); status != http.StatusConflict || !strings.Contains(page, "used already") {
-		t.Errorf("the ack link replayed: %d %s; want 409, used already", status, page)
+	for _, method := range []string{"POST", "GET"} {
+		if status, page := app.link(method, ack); status != http.StatusConflict || !strings.Contains(page, "used already") {
+			t.Errorf("the ack link replayed (%s): %d %s; want 409, used already", method, status, page)
+		}
 	}
 	// Another link of the same message works on its own.
 	if status, _ := app.link("POST", buttons[string(dowser.LinkUseful)]); status != http.StatusOK {

@@ -57,6 +57,11 @@ type Channel struct {
 	// the owner changes the channel. PauseReason says what failed last.
 	PausedAt    *time.Time `json:"paused_at,omitempty"`
 	PauseReason string     `json:"pause_reason,omitempty"`
+	// DigestTimes ("09:00", "14:00") are when an e-mail channel mails its
+	// user's other (non-urgent) alerts as one digest, in TimeZone (an IANA
+	// name such as Europe/Madrid). Empty: only urgent alerts are mailed.
+	DigestTimes []string `json:"digest_times,omitempty"`
+	TimeZone    string   `json:"time_zone,omitempty"`
 	// Counts of the channel's deliveries by status.
 	Pending int64 `json:"pending"`
 	Sent    int64 `json:"sent"`
@@ -78,6 +83,9 @@ func (c Channel) Validate() error {
 		}
 	default:
 		p.Add(fieldErrorf("kind", "%s is not one of webhook, slack, teams, email", quoteShort(string(c.Kind))))
+	}
+	for _, fe := range c.checkDigest() {
+		p.Add(fe)
 	}
 	if c.Kind == ChannelWebhook {
 		p.Add(checkSecret("secret", c.Secret, true))
@@ -145,7 +153,11 @@ type ChannelDelivery struct {
 	LastStatus int        `json:"last_status,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	DoneAt     *time.Time `json:"done_at,omitempty"`
+	// DigestID is set (AlertID empty) on a digest's delivery: one mail
+	// covering several alerts.
+	DigestID int64 `json:"digest_id,omitempty"`
 	// Channel and Alert are set on a claimed delivery, for its sender.
-	Channel Channel         `json:"-"`
-	Alert   json.RawMessage `json:"-"`
+	Channel Channel `json:"-"`
+	// Alert is a digest's alerts, as a JSON array, when DigestID is set.
+	Alert json.RawMessage `json:"-"`
 }

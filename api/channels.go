@@ -32,6 +32,9 @@ type channelRequest struct {
 	Secret  string             `json:"secret"`
 	// RetirePreviousSecret ends a rotation: only the newest secret signs.
 	RetirePreviousSecret bool `json:"retire_previous_secret"`
+	// DigestTimes and TimeZone: an e-mail channel's digests.
+	DigestTimes []string `json:"digest_times"`
+	TimeZone    string   `json:"time_zone"`
 }
 
 func (s *Server) channelsOn(w http.ResponseWriter, r *http.Request) bool {
@@ -102,7 +105,8 @@ func (s *Server) addChannel(w http.ResponseWriter, r *http.Request, me dowser.Us
 		s.fail(w, r, err)
 		return
 	}
-	c := dowser.Channel{UserID: owner, Kind: req.Kind, Target: req.Target, Enabled: req.Enabled == nil || *req.Enabled, Secret: req.Secret}
+	c := dowser.Channel{UserID: owner, Kind: req.Kind, Target: req.Target, Enabled: req.Enabled == nil || *req.Enabled, Secret: req.Secret,
+		DigestTimes: req.DigestTimes, TimeZone: req.TimeZone}
 	if err := badFieldsOf(c.Validate()); err != nil {
 		s.fail(w, r, err)
 		return
@@ -171,7 +175,8 @@ func (s *Server) putChannel(w http.ResponseWriter, r *http.Request, me dowser.Us
 		s.fail(w, r, errorf(http.StatusBadRequest, "kind: %q channel %d cannot become %q; add a new channel", old.Kind, id, req.Kind))
 		return
 	}
-	c := dowser.Channel{ID: id, UserID: me.ID, Kind: old.Kind, Target: req.Target, Enabled: req.Enabled == nil || *req.Enabled, Secret: req.Secret}
+	c := dowser.Channel{ID: id, UserID: me.ID, Kind: old.Kind, Target: req.Target, Enabled: req.Enabled == nil || *req.Enabled, Secret: req.Secret,
+		DigestTimes: req.DigestTimes, TimeZone: req.TimeZone}
 	check := c
 	if check.Secret == "" {
 		check.Secret = old.Secret // kept

@@ -76,6 +76,9 @@ type Config struct {
 	// CRM are the templates of links to the CRM's records of an alert's
 	// account and person; checked with CRMLinks.Validate.
 	CRM CRMLinks
+	// Links checks one-click links (GET/POST /v1/links/{token}); nil
+	// refuses every link.
+	Links LinkChecker
 	// Assets are the static web files served at /.
 	Assets fs.FS
 	Logger *slog.Logger
@@ -221,6 +224,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("PUT /v1/do-not-track/{kind}/{id}", s.auth(adminOnly, s.doNotTrack(true)))
 	s.mux.HandleFunc("DELETE /v1/do-not-track/{kind}/{id}", s.auth(adminOnly, s.doNotTrack(false)))
 	s.teamRoutes()
+	// One-click links authenticate by their signed token, not a session.
+	s.mux.HandleFunc("GET /v1/links/{token}", s.openLink)
+	s.mux.HandleFunc("POST /v1/links/{token}", s.useLink)
 
 	if s.cfg.Assets != nil {
 		s.mux.Handle("GET /", http.FileServerFS(s.cfg.Assets))

@@ -63,6 +63,9 @@ type Config struct {
 	PanelURL string
 	// SMTP sends e-mail channels' deliveries.
 	SMTP SMTP
+	// Links, when set, adds one-click links (acknowledge, snooze,
+	// feedback) to chat messages and mails.
+	Links Linker
 	// Client sends the requests; nil is a client that follows no
 	// redirects.
 	Client     *http.Client
@@ -226,7 +229,11 @@ func (d *Dispatcher) deliver(ctx context.Context, del *dowser.ChannelDelivery) e
 // send makes the request of one attempt; it returns the response status
 // (0 when there was none) and the wait a 429 or 503 asked for.
 func (d *Dispatcher) send(ctx context.Context, del *dowser.ChannelDelivery) (status int, retryAfter time.Duration, err error) {
-	body, err := Payload(del, d.cfg.PanelURL)
+	links, err := d.linksFor(del.AlertID, del.UserID)
+	if err != nil {
+		return 0, 0, err
+	}
+	body, err := Payload(del, d.cfg.PanelURL, links...)
 	if err != nil {
 		return 0, 0, &permanentError{err}
 	}

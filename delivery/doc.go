@@ -11,6 +11,11 @@
 // Webhook requests are signed with HMAC-SHA256 over the timestamp and the
 // body ([Sign], [Verify]).
 //
+// A [Digester] writes e-mail digests (the non-urgent alerts since the last
+// one) to the same outbox at the times each channel's user picked, once
+// across instances; chat messages and mails carry one-click links made by
+// a [Linker].
+//
 // It takes its storage as a small interface, [Store].
 //
 // It imports only: dowser, schema.

@@ -158,6 +158,9 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 			return nil, fmt.Errorf("--smtp-from: %q is not an address such as dowser@example.com (required with --smtp-addr)", cfg.SMTPFrom)
 		}
 	}
+	if err := checkLinkFlags(&cfg); err != nil {
+		return nil, err
+	}
 	if cfg.MaxPreviews == 0 {
 		cfg.MaxPreviews = api.DefaultMaxPreviews
 	}
@@ -436,7 +439,17 @@ func (a *App) Run(ctx context.Context) error {
 	if failures == 0 {
 		failures = -1 // off
 	}
+	signer, err := linkSigner(&a.cfg)
+	if err != nil {
+		return err
+	}
+	var linkChecker api.LinkChecker
+	var linker delivery.Linker
+	if signer != nil {
+		linkChecker, linker = signer, signer
+	}
 	app := api.New(api.Config{
+		Links:  linkChecker,
 		Assets: web.Files(),
 		Events: events,
 		Source: a.source,
@@ -468,8 +481,13 @@ func (a *App) Run(ctx context.Context) error {
 		Store: store.Channels, Timeout: a.cfg.DeliveryTimeout, MaxAttempts: a.cfg.DeliveryAttempts,
 		InitialInterval: a.cfg.DeliveryBackoff, MaxInterval: a.cfg.DeliveryBackoffMax, PauseAfter: a.cfg.DeliveryPauseAfter,
 		PanelURL: a.cfg.PublicURL, Logger: log.With("part", "delivery"), Registerer: reg,
-		SMTP: delivery.SMTP{Addr: a.cfg.SMTPAddr, From: a.cfg.SMTPFrom, Username: a.cfg.SMTPUsername, Password: a.cfg.SMTPPassword},
+		SMTP:  delivery.SMTP{Addr: a.cfg.SMTPAddr, From: a.cfg.SMTPFrom, Username: a.cfg.SMTPUsername, Password: a.cfg.SMTPPassword},
+		Links: linker,
 	})
+	if err != nil {
+		return err
+	}
+	digester, err := delivery.NewDigester(delivery.DigestConfig{Store: store.Channels, Now: a.cfg.digestNow, Poll: a.cfg.digestPoll, Logger: log.With("part", "digest"), Registerer: reg})
 	if err != nil {
 		return err
 	}
@@ -486,6 +504,7 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return pipe.Run(gctx) })
 	g.Go(func() error { return revoked.Run(gctx) })
 	g.Go(func() error { return dispatcher.Run(gctx) })
+	g.Go(func() error { return digester.Run(gctx) })
 	g.Go(func() error { return edge.Serve(gctx) })
 	if a.cfg.Demo {
 		g.Go(func() error { return demo.RunTraffic(gctx, cl, a.cfg.EventsTopic, a.cfg.DemoRate, log) })

@@ -81,6 +81,16 @@ type serveConfig struct {
 	SMTPFrom           string
 	SMTPUsername       string
 	SMTPPassword       string
+	// One-click links and e-mail digests (docs/delivery.md).
+	LinkKey             string
+	LinkKeyFile         string
+	LinkPreviousKey     string
+	LinkPreviousKeyFile string
+	LinkTTL             time.Duration
+	// digestNow and digestPoll, when set (tests), are the clock digest
+	// times are read on and how often.
+	digestNow  func() time.Time
+	digestPoll time.Duration
 	// previewStarted, when set, is called as each preview starts (tests).
 	previewStarted func(ctx context.Context)
 
@@ -163,6 +173,11 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.SMTPFrom, "smtp-from", "", "sender address of alert mails, e.g. dowser@example.com; required with --smtp-addr")
 	fs.StringVar(&c.SMTPUsername, "smtp-username", "", "user name for the mail server (AUTH PLAIN, only over TLS or to this host); empty sends without authenticating")
 	fs.StringVar(&c.SMTPPassword, "smtp-password", "", "password for the mail server; prefer DOWSER_SMTP_PASSWORD to a command-line flag")
+	fs.StringVar(&c.LinkKey, "link-key", "", "server secret (at least 32 bytes) that signs the one-click links (acknowledge, snooze, feedback) in chat messages and mails; every instance needs the same; needs --public-url; empty uses --link-key-file, else sends no links")
+	fs.StringVar(&c.LinkKeyFile, "link-key-file", "", "file holding the link key (surrounding white space ignored), instead of --link-key")
+	fs.StringVar(&c.LinkPreviousKey, "link-previous-key", "", "the link key before a rotation: links it signed keep working until they expire or it is removed")
+	fs.StringVar(&c.LinkPreviousKeyFile, "link-previous-key-file", "", "file holding the previous link key, instead of --link-previous-key")
+	fs.DurationVar(&c.LinkTTL, "link-ttl", 7*24*time.Hour, "how long a one-click link works after its message was sent")
 	c.Log.Register(fs)
 }
 

@@ -56,9 +56,9 @@ func (c Calendar) Validate() error {
 		p.Add(fieldErrorf("work_days", "are required with working hours; without days, time counts round the clock"))
 	case len(c.WorkDays) == 0:
 	case serr != nil:
-		p.Add(fieldErrorf("work_start", "%s: %v", quoteShort(c.WorkStart), serr))
+		p.Add(fieldErrorf("work_start", "%s %v", quoteShort(c.WorkStart), serr))
 	case eerr != nil:
-		p.Add(fieldErrorf("work_end", "%s: %v", quoteShort(c.WorkEnd), eerr))
+		p.Add(fieldErrorf("work_end", "%s %v", quoteShort(c.WorkEnd), eerr))
 	case end <= start:
 		p.Add(fieldErrorf("work_end", "%s is not after work_start %s (hours across midnight are not supported)", c.WorkEnd, c.WorkStart))
 	}

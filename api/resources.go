@@ -22,6 +22,8 @@ type Stores struct {
 	Feedback Feedback
 	// Channels serves /v1/channels; nil answers 503.
 	Channels Channels
+	// Escalations serves follow-up rules and calendars; nil answers 503.
+	Escalations Escalations
 }
 
 func pathID(r *http.Request) (string, error) {

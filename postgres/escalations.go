@@ -305,3 +305,19 @@ WITH locked AS (
 )
 INSERT INTO outbox (alert_id, recipients, seqs)
 SELECT $1, ARRAY(SELECT user_id FROM delivered ORDER BY user_id), ARRAY(SELECT seq FROM delivered ORDER BY user_id)`
+
+// CanSeeAlert reports whether the alert exists and userID may read its
+// follow-up: it was addressed to them, or to a user they follow (a
+// manager). userID "" (an admin) may read any alert's.
+func (s *Escalations) CanSeeAlert(ctx context.Context, alertID, userID string) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `
+		SELECT CASE WHEN $2 = '' THEN EXISTS (SELECT 1 FROM alerts WHERE id = $1)
+			ELSE EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = $1
+				AND (d.user_id = $2 OR d.user_id IN (SELECT rep_id FROM manager_subscriptions WHERE manager_id = $2))) END`,
+		alertID, userID).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("checking who may read alert %s: %w", alertID, err)
+	}
+	return ok, nil
+}

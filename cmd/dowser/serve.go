@@ -81,6 +81,12 @@ type serveConfig struct {
 	SMTPFrom           string
 	SMTPUsername       string
 	SMTPPassword       string
+	// Follow-up rules (escalation): see docs/delivery.md.
+	FollowUp     string
+	FollowUpPoll time.Duration
+	// followUpClock, when set, is the escalator's and the router's clock
+	// (tests move it by hand).
+	followUpClock func() time.Time
 	// previewStarted, when set, is called as each preview starts (tests).
 	previewStarted func(ctx context.Context)
 
@@ -163,6 +169,8 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.SMTPFrom, "smtp-from", "", "sender address of alert mails, e.g. dowser@example.com; required with --smtp-addr")
 	fs.StringVar(&c.SMTPUsername, "smtp-username", "", "user name for the mail server (AUTH PLAIN, only over TLS or to this host); empty sends without authenticating")
 	fs.StringVar(&c.SMTPPassword, "smtp-password", "", "password for the mail server; prefer DOWSER_SMTP_PASSWORD to a command-line flag")
+	fs.StringVar(&c.FollowUp, "follow-up", "urgent=15m,high=4h", "follow-up rules: per priority, the working time of the rep's calendar after which an unacknowledged alert escalates to the rep's managers, then as long again to the next territory rep; a priority left out never escalates, empty turns escalation off")
+	fs.DurationVar(&c.FollowUpPoll, "follow-up-poll", 5*time.Second, "how often to look for unacknowledged alerts due to escalate")
 	c.Log.Register(fs)
 }
 

@@ -11,7 +11,13 @@
 // Webhook requests are signed with HMAC-SHA256 over the timestamp and the
 // body ([Sign], [Verify]).
 //
-// It takes its storage as a small interface, [Store].
+// An [Escalator] takes the follow-up steps of alerts nobody acknowledged
+// in time (to the rep's managers, then the next territory rep), counting
+// time in the rep's working hours ([Plan]); the store delivers each step
+// like an alert, once.
+//
+// It takes its storage as small interfaces, [Store] and
+// [EscalationStore].
 //
 // It imports only: dowser, schema.
 package delivery

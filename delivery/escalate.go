@@ -217,3 +217,13 @@ func Plan(p dowser.PendingEscalation, now time.Time, followUp map[string]time.Du
 func priorities() []string {
 	return []string{schema.PriorityLow, schema.PriorityMedium, schema.PriorityHigh, schema.PriorityUrgent}
 }
+
+// escalationFact is how a chat message or mail states an alert's latest
+// escalation step: "to mgr-max at 2026-12-02 10:56 UTC: <reason>".
+func escalationFact(e schema.Escalation) string {
+	to := strings.Join(e.To, ", ")
+	if to == "" {
+		to = "nobody"
+	}
+	return fmt.Sprintf("to %s at %s: %s", to, e.At.UTC().Format("2006-01-02 15:04 UTC"), e.Reason)
+}

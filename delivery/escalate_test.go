@@ -1,12 +1,14 @@
 package delivery_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/delivery"
+	"github.com/dowserhq/dowser/schema"
 )
 
 func TestParseFollowUp(t *testing.T) {
@@ -56,6 +58,25 @@ func TestPlan(t *testing.T) {
 	} {
 		if got := delivery.Plan(tc.p, tc.now, rules); got != tc.want {
 			t.Errorf("%s: Plan = %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// A channel delivery of an escalated alert says so: to whom, when, why.
+func TestPayloadStatesTheEscalation(t *testing.T) {
+	a := schema.Alert{ID: "al-1", SignalID: "s", Priority: "urgent", Message: "acme: buying now", Time: time.Date(2026, 12, 2, 9, 41, 0, 0, time.UTC),
+		Escalations: []schema.Escalation{{Step: 1, Kind: "managers", To: []string{"mgr-max"}, Reason: "not acknowledged within 15m0s", At: time.Date(2026, 12, 2, 9, 56, 0, 0, time.UTC)}}}
+	body, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []dowser.ChannelKind{dowser.ChannelSlack, dowser.ChannelTeams} {
+		got, err := delivery.Payload(&dowser.ChannelDelivery{AlertID: "al-1", Channel: dowser.Channel{Kind: kind}, Alert: body}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "to mgr-max at 2026-12-02 09:56 UTC: not acknowledged within 15m0s"; !strings.Contains(string(got), want) {
+			t.Errorf("%s message %s lacks %q", kind, got, want)
 		}
 	}
 }

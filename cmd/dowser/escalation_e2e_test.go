@@ -184,7 +184,9 @@ func TestEndToEndEscalationManagerThenTerritoryOnce(t *testing.T) {
 		t.Errorf("the acknowledged alert escalated: %+v", got)
 	}
 	// The listing carries the steps too.
-	var listed struct{ Alerts []struct{ Alert map[string]any } }
+	var listed struct {
+		Alerts []struct{ Alert map[string]any }
+	}
 	appA.do("GET", "/v1/alerts?mine=true", token("rep-ben"), nil, http.StatusOK, &listed)
 	if len(listed.Alerts) != 1 || len(escalatedTo(listed.Alerts[0].Alert)) != 2 {
 		t.Errorf("rep-ben's listing = %+v, want the escalated alert with both steps", listed)

@@ -214,3 +214,52 @@ func TestCalendarRoundTripAndAway(t *testing.T) {
 		t.Error("calendar of an unknown user saved")
 	}
 }
+
+// TestEscalationStepSurvivesACrashMidStep: an escalator that dies while it
+// takes a step (its transaction never commits) leaves nothing behind, no
+// delivery and no record, and the step is due for the next escalator,
+// which takes it once.
+func TestEscalationStepSurvivesACrashMidStep(t *testing.T) {
+	s := escalationFixture(t)
+	now := time.Now().Truncate(time.Microsecond)
+	a := alert("al-crash")
+	a.Rep = "ana"
+	if _, err := s.Alerts.SaveAlert(context.Background(), a, []string{"ana"}); err != nil {
+		t.Fatal(err)
+	}
+	at := now.Add(time.Hour)
+	ctx, die := context.WithCancel(context.Background())
+	plan := stepAfter(at, time.Minute)
+	if _, err := s.Escalations.Escalate(ctx, at, 10, func(p dowser.PendingEscalation) dowser.EscalationPlan {
+		pl := plan(dowser.PendingEscalation{AlertID: p.AlertID, NextStep: p.NextStep, NextAt: &at})
+		die() // the process goes away as it starts the step
+		return pl
+	}); err == nil {
+		t.Fatal("an escalator that died mid-step reported success")
+	}
+	if ds, _ := s.Alerts.DeliveriesAfter(context.Background(), "max", 0, 10); len(ds) != 0 {
+		t.Errorf("the dead escalator's step delivered %+v", ds)
+	}
+	if steps, _ := s.Escalations.EscalationSteps(context.Background(), "al-crash"); len(steps) != 0 {
+		t.Errorf("the dead escalator's step was recorded: %+v", steps)
+	}
+	var taken []dowser.EscalationStep
+	for range 2 {
+		got, err := s.Escalations.Escalate(context.Background(), at, 10, func(p dowser.PendingEscalation) dowser.EscalationPlan {
+			if p.NextAt == nil {
+				p.NextAt = &at
+			}
+			return plan(p)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		taken = append(taken, got...)
+	}
+	if len(taken) == 0 || taken[0].Step != 1 || !slices.Equal(taken[0].To, []string{"max"}) {
+		t.Fatalf("after the crash: steps %+v, want step 1 to max", taken)
+	}
+	if ds, _ := s.Alerts.DeliveriesAfter(context.Background(), "max", 0, 10); len(ds) != 1 {
+		t.Errorf("max's deliveries %+v, want the alert once", ds)
+	}
+}

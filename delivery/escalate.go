@@ -18,9 +18,10 @@ import (
 // EscalationStore is the follow-up of alerts as the [Escalator] uses it.
 type EscalationStore interface {
 	// Escalate takes up to limit escalations due at now that no other
-	// escalator holds, asks plan what to do with each and does it, each
-	// decision committed with its effects: a step delivers the alert to
-	// its recipients and is recorded once. It returns the steps taken.
+	// escalator holds, asks plan what to do with each (again, for an alert
+	// whose step it then takes) and does it, each decision committed with
+	// its effects: a step delivers the alert to its recipients and is
+	// recorded once. It returns the steps taken.
 	Escalate(ctx context.Context, now time.Time, limit int, plan func(dowser.PendingEscalation) dowser.EscalationPlan) ([]dowser.EscalationStep, error)
 }
 
@@ -162,12 +163,13 @@ func (e *Escalator) Run(ctx context.Context) error {
 }
 
 // Round decides one batch of due escalations at the clock's time and
-// returns the steps taken.
+// returns how many alerts it looked at.
 func (e *Escalator) Round(ctx context.Context) (int, error) {
 	now := e.cfg.Now()
-	seen := 0
+	// The store may ask again for an alert whose step it takes.
+	seen := map[string]bool{}
 	steps, err := e.cfg.Store.Escalate(ctx, now, e.cfg.Batch, func(p dowser.PendingEscalation) dowser.EscalationPlan {
-		seen++
+		seen[p.AlertID] = true
 		return Plan(p, now, e.cfg.FollowUp)
 	})
 	for _, st := range steps {
@@ -178,7 +180,7 @@ func (e *Escalator) Round(ctx context.Context) (int, error) {
 		e.steps.WithLabelValues(st.Priority, st.Kind, to).Inc()
 		e.cfg.Logger.Info("alert escalated", "alert", st.AlertID, "step", st.Kind, "to", st.To, "reason", st.Reason)
 	}
-	return seen, err
+	return len(seen), err
 }
 
 // Plan decides what to do at now with a pending escalation under the

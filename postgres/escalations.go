@@ -103,61 +103,33 @@ func (s *Escalations) EscalationSteps(ctx context.Context, alertID string) ([]do
 
 // Escalate takes up to limit pending escalations due at now (another
 // instance's are skipped: each row stays locked until its decision is
-// committed), asks plan what to do with each, and does it in the same
-// transaction: stop the follow-up, take a step, reschedule. A step
-// delivers the alert to its recipients (users out of office at now are
-// passed over) and records itself; a step that found nobody leaves the
-// next one due at once. Each step thus happens once, whichever instance
-// takes it and however often one crashes. A row whose step fails is
-// retried a minute later; its error is returned with the steps taken.
+// committed), asks plan what to do with each, and does it: stop the
+// follow-up, take a step, reschedule. The cheap decisions of the batch
+// commit together; each step then has a transaction of its own, which
+// claims its row again, asks plan again, and delivers the alert to the
+// step's recipients (users out of office at now are passed over) and
+// records the step, so that the users' rows a delivery locks are held no
+// longer than one step. A step that found nobody leaves the next one due
+// at once. Each step thus happens once, whichever instance takes it and
+// however often one crashes. A row whose step fails is retried a minute
+// later; its error is returned with the steps taken.
 func (s *Escalations) Escalate(ctx context.Context, now time.Time, limit int, plan func(dowser.PendingEscalation) dowser.EscalationPlan) ([]dowser.EscalationStep, error) {
 	var steps []dowser.EscalationStep
 	var errs []error
+	var due []string
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `
-			SELECT e.alert_id, e.rep_id, e.priority, e.created_at, e.next_step, e.next_at,
-				EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = e.alert_id AND (d.acked_at IS NOT NULL OR d.verdict IS NOT NULL)),
-				coalesce(c.time_zone, 'UTC'), coalesce(c.work_days, '{}'), coalesce(c.work_start, 0), coalesce(c.work_end, 1440), c.away_from, c.away_until
-			FROM alert_escalations e LEFT JOIN user_calendars c ON c.user_id = e.rep_id
-			WHERE e.done_at IS NULL AND (e.next_at IS NULL OR e.next_at <= $1)
-			ORDER BY e.next_at NULLS FIRST LIMIT $2
-			FOR UPDATE OF e SKIP LOCKED`, now, limit)
+		pending, err := claimEscalations(ctx, tx, now, limit, "")
 		if err != nil {
-			return fmt.Errorf("claiming due escalations: %w", err)
-		}
-		var pending []dowser.PendingEscalation
-		var p dowser.PendingEscalation
-		var days []int16
-		var start, end int
-		_, err = pgx.ForEachRow(rows, []any{&p.AlertID, &p.RepID, &p.Priority, &p.CreatedAt, &p.NextStep, &p.NextAt, &p.Acked,
-			&p.Calendar.TimeZone, &days, &start, &end, &p.Calendar.AwayFrom, &p.Calendar.AwayUntil}, func() error {
-			p.Calendar.UserID = p.RepID
-			p.Calendar.SetStored(days, start, end)
-			pending = append(pending, p)
-			p = dowser.PendingEscalation{}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("reading due escalations: %w", err)
+			return err
 		}
 		for _, p := range pending {
-			// A savepoint per alert: one that fails is put off without
-			// undoing the others' steps.
-			var st *dowser.EscalationStep
-			err := pgx.BeginFunc(ctx, tx, func(tx pgx.Tx) error {
-				var err error
-				st, err = s.decide(ctx, tx, now, p, plan(p))
-				return err
-			})
-			if err != nil {
-				errs = append(errs, fmt.Errorf("escalating alert %s: %w", p.AlertID, err))
-				if _, err := tx.Exec(ctx, `UPDATE alert_escalations SET next_at = $2 WHERE alert_id = $1`, p.AlertID, now.Add(time.Minute)); err != nil {
-					return fmt.Errorf("putting off alert %s: %w", p.AlertID, err)
-				}
+			pl := plan(p)
+			if pl.Stop == "" && pl.Step > 0 {
+				due = append(due, p.AlertID)
 				continue
 			}
-			if st != nil {
-				steps = append(steps, *st)
+			if _, err := s.decide(ctx, tx, now, p, pl); err != nil {
+				return fmt.Errorf("escalating alert %s: %w", p.AlertID, err)
 			}
 		}
 		return nil
@@ -165,7 +137,62 @@ func (s *Escalations) Escalate(ctx context.Context, now time.Time, limit int, pl
 	if err != nil {
 		return nil, err
 	}
+	for _, id := range due {
+		var st *dowser.EscalationStep
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			pending, err := claimEscalations(ctx, tx, now, 1, id)
+			if err != nil || len(pending) == 0 {
+				return err // taken meanwhile by another escalator
+			}
+			st, err = s.decide(ctx, tx, now, pending[0], plan(pending[0]))
+			return err
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("escalating alert %s: %w", id, err))
+			if ctx.Err() == nil {
+				if _, err := s.pool.Exec(ctx, `UPDATE alert_escalations SET next_at = $2 WHERE alert_id = $1 AND done_at IS NULL`, id, now.Add(time.Minute)); err != nil {
+					errs = append(errs, fmt.Errorf("putting off alert %s: %w", id, err))
+				}
+			}
+			continue
+		}
+		if st != nil {
+			steps = append(steps, *st)
+		}
+	}
 	return steps, errors.Join(errs...)
+}
+
+// claimEscalations locks up to limit follow-ups due at now that no other
+// transaction holds, with their reps' calendars; only alertID's when set.
+func claimEscalations(ctx context.Context, tx pgx.Tx, now time.Time, limit int, alertID string) ([]dowser.PendingEscalation, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT e.alert_id, e.rep_id, e.priority, e.created_at, e.next_step, e.next_at,
+			EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = e.alert_id AND (d.acked_at IS NOT NULL OR d.verdict IS NOT NULL)),
+			coalesce(c.time_zone, 'UTC'), coalesce(c.work_days, '{}'), coalesce(c.work_start, 0), coalesce(c.work_end, 1440), c.away_from, c.away_until
+		FROM alert_escalations e LEFT JOIN user_calendars c ON c.user_id = e.rep_id
+		WHERE e.done_at IS NULL AND (e.next_at IS NULL OR e.next_at <= $1) AND ($3 = '' OR e.alert_id = $3)
+		ORDER BY e.next_at NULLS FIRST LIMIT $2
+		FOR UPDATE OF e SKIP LOCKED`, now, limit, alertID)
+	if err != nil {
+		return nil, fmt.Errorf("claiming due escalations: %w", err)
+	}
+	var pending []dowser.PendingEscalation
+	var p dowser.PendingEscalation
+	var days []int16
+	var start, end int
+	_, err = pgx.ForEachRow(rows, []any{&p.AlertID, &p.RepID, &p.Priority, &p.CreatedAt, &p.NextStep, &p.NextAt, &p.Acked,
+		&p.Calendar.TimeZone, &days, &start, &end, &p.Calendar.AwayFrom, &p.Calendar.AwayUntil}, func() error {
+		p.Calendar.UserID = p.RepID
+		p.Calendar.SetStored(days, start, end)
+		pending = append(pending, p)
+		p = dowser.PendingEscalation{}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading due escalations: %w", err)
+	}
+	return pending, nil
 }
 
 // decide carries out pl for p in tx; it returns the step taken, if any.

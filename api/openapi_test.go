@@ -199,6 +199,8 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"Followable":       dowser.Followable{},
 		"CRMLinks":         CRMLinks{},
 		"Alert":            schema.Alert{},
+		"EscalationStep":   dowser.EscalationStep{},
+		"Calendar":         dowser.Calendar{},
 		"Problem":          detector.FieldError{},
 	} {
 		compareSchema(t, doc, "#/components/schemas/"+name, reflect.TypeOf(v), map[string]bool{})

@@ -25,6 +25,8 @@ type Stores struct {
 	// Team serves the team view, subscriptions and unacknowledged
 	// count; nil takes Alerts when it is one too.
 	Team Team
+	// Escalations serves follow-up rules and calendars; nil answers 503.
+	Escalations Escalations
 }
 
 func pathID(r *http.Request) (string, error) {

@@ -100,6 +100,8 @@ type Server struct {
 	throttle  *throttle // nil when off
 	// previews holds a token for each preview running.
 	previews chan struct{}
+	// escalations serves follow-up rules (api/escalations.go).
+	escalations Escalations
 }
 
 // routeMux is an http.ServeMux that remembers the patterns registered on
@@ -149,7 +151,7 @@ func New(cfg Config, stores Stores, stream Streamer) *Server {
 		stores.Team = t
 	}
 	s := &Server{cfg: cfg, team: stores.Team, people: stores.People, directory: stores.Directory, signals: stores.Signals,
-		alerts: stores.Alerts, privacy: stores.Privacy, feedback: stores.Feedback, channels: stores.Channels, stream: stream, mux: &routeMux{ServeMux: http.NewServeMux()},
+		alerts: stores.Alerts, privacy: stores.Privacy, feedback: stores.Feedback, channels: stores.Channels, escalations: stores.Escalations, stream: stream, mux: &routeMux{ServeMux: http.NewServeMux()},
 		previews: make(chan struct{}, cfg.MaxPreviews)}
 	if cfg.AuthFailuresPerMinute > 0 {
 		s.throttle = newThrottle(cfg.AuthFailuresPerMinute, time.Minute, cfg.Now)
@@ -218,6 +220,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/channels/{id}/deliveries", s.auth(people, s.channelDeliveries))
 	s.mux.HandleFunc("GET /v1/users/{user}/channels", s.auth(adminOnly, s.listChannels))
 	s.mux.HandleFunc("POST /v1/users/{user}/channels", s.auth(adminOnly, s.addChannel))
+	s.escalationRoutes()
 	s.mux.HandleFunc("POST /v1/events", s.auth(sources, s.postEvents))
 	s.mux.HandleFunc("DELETE /v1/customers/{id}", s.auth(adminOnly, s.eraseCustomer))
 	s.mux.HandleFunc("GET /v1/erasures", s.auth(adminOnly, s.listErasures))

@@ -16,7 +16,13 @@
 // across instances; chat messages and mails carry one-click links made by
 // a [Linker].
 //
-// It takes its storage as a small interface, [Store].
+// An [Escalator] takes the follow-up steps of alerts nobody acknowledged
+// in time (to the rep's managers, then the next territory rep), counting
+// time in the rep's working hours ([Plan]); the store delivers each step
+// like an alert, once.
+//
+// It takes its storage as small interfaces, [Store] and
+// [EscalationStore].
 //
 // It imports only: dowser, schema.
 package delivery

@@ -54,6 +54,9 @@ func facts(a *schema.Alert) [][2]string {
 		out = append(out, [2]string{"Customer", a.CustomerID})
 	}
 	out = append(out, [2]string{"When", a.Time.UTC().Format("2006-01-02 15:04 UTC")})
+	if n := len(a.Escalations); n > 0 {
+		out = append(out, [2]string{"Escalated", escalationFact(a.Escalations[n-1])})
+	}
 	return out
 }
 

@@ -145,6 +145,12 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 		return nil, fmt.Errorf("--delivery-timeout %v, --delivery-attempts %d, --delivery-backoff %v, --delivery-backoff-max %v and --delivery-pause-after %d must not be negative",
 			cfg.DeliveryTimeout, cfg.DeliveryAttempts, cfg.DeliveryBackoff, cfg.DeliveryBackoffMax, cfg.DeliveryPauseAfter)
 	}
+	if _, err := delivery.ParseFollowUp(cfg.FollowUp); err != nil {
+		return nil, fmt.Errorf("--follow-up: %w", err)
+	}
+	if cfg.FollowUpPoll < 0 {
+		return nil, fmt.Errorf("--follow-up-poll: %v must not be negative", cfg.FollowUpPoll)
+	}
 	if cfg.PublicURL != "" {
 		if u, err := url.Parse(cfg.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("--public-url: %q is not an absolute http or https URL", cfg.PublicURL)
@@ -328,7 +334,7 @@ func (a *App) Run(ctx context.Context) error {
 	pipe, err := pipeline.New(pipeline.Config{
 		Group: a.cfg.GroupID, Topic: detectTopic,
 		Checkpoints: store.Checkpoints, Alerts: store.Alerts, Accounts: store.Directory, Privacy: store.Privacy, Signals: store.Signals,
-		Router: notify.NewRouter(store.Directory, hub), Hub: hub, Broadcast: alerts,
+		Router: notify.NewRouter(store.Directory, hub).SkipAway(store.Escalations, a.cfg.followUpClock), Hub: hub, Broadcast: alerts,
 		CheckpointInterval: a.cfg.CheckpointEvery, ColdAfter: a.cfg.ColdAfter, Lateness: lateness(a.cfg.Lateness), Instance: a.cfg.Instance,
 		SignalsPoll: a.cfg.SignalsPoll, MaxEnabledSignals: a.cfg.MaxEnabledSignals, Retention: a.cfg.Retention,
 		PrivacyKey: key, KeepURLParams: envflag.SplitList(a.cfg.EvidenceURLParams),
@@ -466,7 +472,8 @@ func (a *App) Run(ctx context.Context) error {
 		AuthFailuresPerMinute: failures,
 		Reroute:               preview.Content{Directory: store.Directory, Alerts: store.Alerts},
 		CRM:                   api.CRMLinks{AccountURL: a.cfg.CRMAccountURL, ContactURL: a.cfg.CRMContactURL},
-	}, api.Stores{People: store.People, Directory: store.Directory, Signals: store.Signals, Alerts: store.Alerts, Privacy: store.Privacy, Channels: store.Channels}, hub)
+	}, api.Stores{People: store.People, Directory: store.Directory, Signals: store.Signals, Alerts: store.Alerts, Privacy: store.Privacy, Channels: store.Channels,
+		Escalations: store.Escalations}, hub)
 	edge, err := api.Listen(api.EdgeConfig{
 		Addr: a.cfg.HTTPAddr, ReadHeaderTimeout: a.cfg.ReadHeaderTimeout, ReadTimeout: a.cfg.ReadTimeout, IdleTimeout: a.cfg.IdleTimeout,
 		MaxConnsPerAddr: a.cfg.MaxConnsPerAddr, TrustedProxies: proxies, Logger: log,
@@ -492,6 +499,15 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 
+	followUp, _ := delivery.ParseFollowUp(a.cfg.FollowUp) // checked by newApp
+	escalator, err := delivery.NewEscalator(delivery.EscalatorConfig{
+		Store: store.Escalations, FollowUp: followUp, Now: a.cfg.followUpClock, Poll: a.cfg.FollowUpPoll,
+		Logger: log.With("part", "escalation"), Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+
 	g, gctx := errgroup.WithContext(ctx)
 	pipe.Warm(gctx)
 	g.Go(func() error { return consumer.Run(gctx) })
@@ -505,6 +521,7 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return revoked.Run(gctx) })
 	g.Go(func() error { return dispatcher.Run(gctx) })
 	g.Go(func() error { return digester.Run(gctx) })
+	g.Go(func() error { return escalator.Run(gctx) })
 	g.Go(func() error { return edge.Serve(gctx) })
 	if a.cfg.Demo {
 		g.Go(func() error { return demo.RunTraffic(gctx, cl, a.cfg.EventsTopic, a.cfg.DemoRate, log) })

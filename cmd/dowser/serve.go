@@ -91,6 +91,12 @@ type serveConfig struct {
 	// times are read on and how often.
 	digestNow  func() time.Time
 	digestPoll time.Duration
+	// Follow-up rules (escalation): see docs/delivery.md.
+	FollowUp     string
+	FollowUpPoll time.Duration
+	// followUpClock, when set, is the escalator's and the router's clock
+	// (tests move it by hand).
+	followUpClock func() time.Time
 	// previewStarted, when set, is called as each preview starts (tests).
 	previewStarted func(ctx context.Context)
 
@@ -178,6 +184,8 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.LinkPreviousKey, "link-previous-key", "", "the link key before a rotation: links it signed keep working until they expire or it is removed")
 	fs.StringVar(&c.LinkPreviousKeyFile, "link-previous-key-file", "", "file holding the previous link key, instead of --link-previous-key")
 	fs.DurationVar(&c.LinkTTL, "link-ttl", 7*24*time.Hour, "how long a one-click link works after its message was sent")
+	fs.StringVar(&c.FollowUp, "follow-up", "urgent=15m,high=4h", "follow-up rules: per priority, the working time of the rep's calendar after which an unacknowledged alert escalates to the rep's managers, then as long again to the next territory rep; a priority left out never escalates, empty turns escalation off")
+	fs.DurationVar(&c.FollowUpPoll, "follow-up-poll", 5*time.Second, "how often to look for unacknowledged alerts due to escalate")
 	c.Log.Register(fs)
 }
 

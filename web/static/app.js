@@ -660,7 +660,7 @@ function onAlert(rawSeq, alert) {
   if (!Number.isFinite(seq) || !alert || typeof alert !== 'object' || typeof alert.id !== 'string' || !alert.id) return;
   if (seq > state.maxSeq) state.maxSeq = seq;
   if (state.viaList && !matches(alert)) return; // the listing under these filters would not show it
-  const rec = addAlert(seq, alert, false);
+  const rec = addAlert(seq, alert, false) || escalated(seq, alert);
   if (!rec) return;
   if (!state.loaded && !state.viaList) {
     if (state.quietUpTo >= 0 && state.maxSeq >= state.quietUpTo) markLoaded();
@@ -691,6 +691,38 @@ function addAlert(seq, alert, listed) {
   armSnoozeTimer(rec);
   queueSummary();
   return rec;
+}
+
+// escalated updates the card of an alert shown already that comes again
+// with more follow-up steps (docs/delivery.md, Follow-up rules): it is the
+// escalation reaching this user. null when nothing is new.
+function escalated(seq, alert) {
+  const rec = state.records.get(alert.id);
+  const steps = (a) => (Array.isArray(a.escalations) ? a.escalations.length : 0);
+  if (!rec || (seq > 0 && state.seqs.has(seq)) || steps(alert) <= steps(rec.alert)) return null;
+  if (seq > 0) state.seqs.add(seq);
+  rec.alert = { ...rec.alert, escalations: alert.escalations };
+  const old = rec.el;
+  rec.times = [];
+  rec.fbBtns = [];
+  rec.el = buildCard(rec);
+  old.replaceWith(rec.el);
+  applyVisibility(rec);
+  return rec;
+}
+
+// escalationText says where an alert's follow-up took it: "mgr-max at
+// 10:56; rep-ben at 11:12"; "" for no step.
+function escalationText(a) {
+  if (!Array.isArray(a.escalations)) return '';
+  return a.escalations
+    .filter((e) => e && typeof e === 'object')
+    .map((e) => {
+      const to = Array.isArray(e.to) && e.to.length ? e.to.map(str).join(', ') : `nobody (${str(e.kind)})`;
+      const t = parseTime(e.at);
+      return Number.isFinite(t) ? `${to} at ${new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}` : to;
+    })
+    .join('; ');
 }
 
 // matches holds an alert to the filters as GET /v1/alerts does.
@@ -835,6 +867,8 @@ function buildCard(rec) {
   }
   const rep = str(a.rep);
   if (rep) addMeta('Rep', h('span', { class: 'rep-name', title: `User id: ${rep}` }, str(a.rep_name) || rep), 'meta-rep');
+  const esc = escalationText(a);
+  if (esc) addMeta('Escalated to', h('span', { class: 'escalated' }, esc), 'meta-escalated');
   addMeta('Lifecycle', capitalize(str(a.lifecycle)));
   if (!a.account_id && !a.customer_id) addMeta('Subject', str(a.subject));
 

@@ -10,7 +10,6 @@ import (
 	netmail "net/mail"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -215,30 +214,12 @@ func flip(s string) string {
 	return "A" + s[1:]
 }
 
-// testClock is a clock the test sets.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 // TestEndToEndDigestIsMailedAtTheUsersTimeAndItsLinkActs sets digest times
 // over the API, moves the digest clock to the user's next time, and
 // follows the acknowledge link of the digest a real SMTP server received.
 func TestEndToEndDigestIsMailedAtTheUsersTimeAndItsLinkActs(t *testing.T) {
 	mb, smtpAddr := startMailbox(t)
-	clk := &testClock{now: time.Now()}
+	clk := &testClock{t: time.Now()}
 	app := startApp(t, func(c *serveConfig) {
 		c.DeliveryBackoff = 50 * time.Millisecond
 		c.DeliveryBackoffMax = 200 * time.Millisecond

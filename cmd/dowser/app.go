@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/mail"
 	"net/url"
 	"os"
@@ -144,6 +145,9 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 	if cfg.DeliveryTimeout < 0 || cfg.DeliveryAttempts < 0 || cfg.DeliveryBackoff < 0 || cfg.DeliveryBackoffMax < 0 || cfg.DeliveryPauseAfter < 0 {
 		return nil, fmt.Errorf("--delivery-timeout %v, --delivery-attempts %d, --delivery-backoff %v, --delivery-backoff-max %v and --delivery-pause-after %d must not be negative",
 			cfg.DeliveryTimeout, cfg.DeliveryAttempts, cfg.DeliveryBackoff, cfg.DeliveryBackoffMax, cfg.DeliveryPauseAfter)
+	}
+	if _, err := delivery.ParseNets(cfg.DeliveryBlockedNets); err != nil {
+		return nil, fmt.Errorf("--delivery-blocked-nets: %w", err)
 	}
 	if _, err := delivery.ParseFollowUp(cfg.FollowUp); err != nil {
 		return nil, fmt.Errorf("--follow-up: %w", err)
@@ -484,8 +488,13 @@ func (a *App) Run(ctx context.Context) error {
 	edge.OnShutdown(hub.Close)
 	a.httpAddr = edge.Addr()
 
+	var client *http.Client
+	if blocked, _ := delivery.ParseNets(a.cfg.DeliveryBlockedNets); len(blocked) > 0 { // checked by newApp
+		client = delivery.GuardedClient(blocked)
+	}
 	dispatcher, err := delivery.New(delivery.Config{
-		Store: store.Channels, Timeout: a.cfg.DeliveryTimeout, MaxAttempts: a.cfg.DeliveryAttempts,
+		Client: client,
+		Store:  store.Channels, Timeout: a.cfg.DeliveryTimeout, MaxAttempts: a.cfg.DeliveryAttempts,
 		InitialInterval: a.cfg.DeliveryBackoff, MaxInterval: a.cfg.DeliveryBackoffMax, PauseAfter: a.cfg.DeliveryPauseAfter,
 		PanelURL: a.cfg.PublicURL, Logger: log.With("part", "delivery"), Registerer: reg,
 		SMTP:  delivery.SMTP{Addr: a.cfg.SMTPAddr, From: a.cfg.SMTPFrom, Username: a.cfg.SMTPUsername, Password: a.cfg.SMTPPassword},

@@ -76,11 +76,14 @@ type serveConfig struct {
 	DeliveryBackoff    time.Duration
 	DeliveryBackoffMax time.Duration
 	DeliveryPauseAfter int
-	PublicURL          string
-	SMTPAddr           string
-	SMTPFrom           string
-	SMTPUsername       string
-	SMTPPassword       string
+	// DeliveryBlockedNets are the networks no delivery may connect to
+	// (delivery.ParseNets); "" blocks none.
+	DeliveryBlockedNets string
+	PublicURL           string
+	SMTPAddr            string
+	SMTPFrom            string
+	SMTPUsername        string
+	SMTPPassword        string
 	// One-click links and e-mail digests (docs/delivery.md).
 	LinkKey             string
 	LinkKeyFile         string
@@ -169,6 +172,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxPreviews, "max-previews", api.DefaultMaxPreviews, "signal previews run at once by this instance; more are answered 429")
 	fs.Int64Var(&c.MaxPreviewEvents, "max-preview-events", defaultMaxPreviewEvents, "events one signal preview reads at most (the newest)")
 	fs.DurationVar(&c.PreviewTimeout, "preview-timeout", defaultPreviewTimeout, "time one signal preview runs at most; it answers with what it read by then")
+	fs.StringVar(&c.DeliveryBlockedNets, "delivery-blocked-nets", "private", "networks that channel deliveries (webhooks, Slack, Teams, CRM calls) may not connect to, checked on the address dialled: comma-separated CIDR prefixes, \"private\" for loopback, private, link-local and similar ranges, \"none\" for no restriction; while a network is blocked, deliveries do not go through HTTP(S)_PROXY")
 	fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", 10*time.Second, "time one attempt to deliver an alert to a channel (webhook, Slack, Teams) may take, connection to response; slower is a failed attempt")
 	fs.IntVar(&c.DeliveryAttempts, "delivery-attempts", 10, "attempts a channel delivery gets before it is marked failed")
 	fs.DurationVar(&c.DeliveryBackoff, "delivery-backoff", time.Second, "wait after a channel delivery's first failed attempt; it doubles per attempt, with jitter, up to --delivery-backoff-max")

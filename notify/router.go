@@ -39,7 +39,8 @@ type Directory interface {
 }
 
 // Presence tells whether a user has a live alert stream. *Hub implements
-// it for the connections it holds.
+// it for the connections it holds; *ClusterPresence for those of every
+// instance.
 type Presence interface {
 	Connected(userID string) bool
 }
@@ -137,7 +138,8 @@ func (r *Router) Recipients(ctx context.Context, a *schema.Alert) ([]string, err
 // reps when none is. Each account thus has a fixed ranking of reps and goes
 // to the highest-ranked one available: the same rep every time while the
 // set of reps stays the same, and adding a rep moves only the accounts it
-// now ranks first for. Presence is this instance's view of the sockets.
+// now ranks first for. Presence is the router's presence: with a
+// ClusterPresence, who is connected to any instance.
 //
 // The marketing recipients are the owners of the content items in the
 // evidence, or the signal's owner when none of them has one. Managers

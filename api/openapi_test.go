@@ -195,6 +195,9 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"ListedAlert":      dowser.ListedAlert{},
 		"AlertLinks":       dowser.AlertLinks{},
 		"CRMLinks":         CRMLinks{},
+		"Channel":          dowser.Channel{},
+		"ChannelRequest":   channelRequest{},
+		"ChannelDelivery":  dowser.ChannelDelivery{},
 		"Alert":            schema.Alert{},
 		"Problem":          detector.FieldError{},
 	} {

@@ -16,7 +16,7 @@ import (
 // SaveAlert with the alert, claimed and marked by the dispatchers.
 type Channels struct{ pool *pgxpool.Pool }
 
-const channelColumns = `c.id, c.user_id, c.kind, c.target, c.enabled, c.secret, c.previous_secret, c.paused_at, c.pause_reason`
+const channelColumns = `c.id, c.user_id, c.kind, c.target, c.enabled, c.secret, c.previous_secret, c.paused_at, c.pause_reason, c.crm`
 
 const channelCounts = `
 	(SELECT count(*) FROM channel_deliveries d WHERE d.channel_id = c.id AND d.status = 'pending'),
@@ -25,7 +25,7 @@ const channelCounts = `
 
 func scanChannel(row pgx.Row, withCounts bool) (dowser.Channel, error) {
 	var c dowser.Channel
-	dest := []any{&c.ID, &c.UserID, &c.Kind, &c.Target, &c.Enabled, &c.Secret, &c.PreviousSecret, &c.PausedAt, &c.PauseReason}
+	dest := []any{&c.ID, &c.UserID, &c.Kind, &c.Target, &c.Enabled, &c.Secret, &c.PreviousSecret, &c.PausedAt, &c.PauseReason, &c.CRM}
 	if withCounts {
 		dest = append(dest, &c.Pending, &c.Sent, &c.Failed)
 	}
@@ -65,8 +65,8 @@ func (s *Channels) GetChannel(ctx context.Context, userID string, id int64) (dow
 
 // AddChannel stores a new channel of c.UserID and returns it with its id.
 func (s *Channels) AddChannel(ctx context.Context, c dowser.Channel) (dowser.Channel, error) {
-	err := s.pool.QueryRow(ctx, `INSERT INTO channels (user_id, kind, target, enabled, secret) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-		c.UserID, c.Kind, c.Target, c.Enabled, c.Secret).Scan(&c.ID)
+	err := s.pool.QueryRow(ctx, `INSERT INTO channels (user_id, kind, target, enabled, secret, crm) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+		c.UserID, c.Kind, c.Target, c.Enabled, c.Secret, c.CRM).Scan(&c.ID)
 	if err != nil {
 		return c, fmt.Errorf("adding a %s channel for %s: %w", c.Kind, c.UserID, err)
 	}
@@ -85,10 +85,10 @@ func (s *Channels) UpdateChannel(ctx context.Context, c dowser.Channel, retirePr
 			previous_secret = CASE WHEN $6 THEN ''
 				WHEN $5 <> '' AND $5 <> c.secret THEN c.secret ELSE c.previous_secret END,
 			secret = CASE WHEN $5 <> '' THEN $5 ELSE c.secret END,
-			paused_at = NULL, pause_reason = '', failures_in_row = 0, updated_at = now()
+			paused_at = NULL, pause_reason = '', failures_in_row = 0, updated_at = now(), crm = $8
 		WHERE c.user_id = $1 AND c.id = $2 AND c.kind = $7
 		RETURNING `+channelColumns+`,`+channelCounts,
-		c.UserID, c.ID, c.Target, c.Enabled, c.Secret, retirePrevious, c.Kind)
+		c.UserID, c.ID, c.Target, c.Enabled, c.Secret, retirePrevious, c.Kind, c.CRM)
 	out, err := scanChannel(row, true)
 	if err != nil {
 		return out, notFound(err, fmt.Sprintf("%s channel %d of %s", c.Kind, c.ID, c.UserID))
@@ -109,10 +109,10 @@ func (s *Channels) DeleteChannel(ctx context.Context, userID string, id int64) e
 	return nil
 }
 
-const deliveryColumns = `d.id::text, d.alert_id, d.user_id, d.channel_id, d.status, d.attempts, d.next_at, d.last_error, d.last_status, d.created_at, d.done_at`
+const deliveryColumns = `d.id::text, d.alert_id, d.user_id, d.channel_id, d.status, d.attempts, d.next_at, d.last_error, d.last_status, d.created_at, d.done_at, d.verdict_user, d.verdict_at`
 
 func deliveryDest(d *dowser.ChannelDelivery) []any {
-	return []any{&d.ID, &d.AlertID, &d.UserID, &d.ChannelID, &d.Status, &d.Attempts, &d.NextAt, &d.LastError, &d.LastStatus, &d.CreatedAt, &d.DoneAt}
+	return []any{&d.ID, &d.AlertID, &d.UserID, &d.ChannelID, &d.Status, &d.Attempts, &d.NextAt, &d.LastError, &d.LastStatus, &d.CreatedAt, &d.DoneAt, &d.VerdictUser, &d.VerdictAt}
 }
 
 // ChannelDeliveries returns the newest deliveries, at most limit, of the
@@ -153,7 +153,7 @@ func (s *Channels) ClaimDeliveries(ctx context.Context, limit int, lease time.Du
 			FROM due WHERE d.id = due.id
 			RETURNING d.*
 		)
-		SELECT `+deliveryColumns+`, `+channelColumns+`, a.body
+		SELECT `+deliveryColumns+`, `+channelColumns+`, a.body, d.verdict
 		FROM claimed d JOIN channels c ON c.id = d.channel_id JOIN alerts a ON a.id = d.alert_id
 		ORDER BY d.next_at`, limit, lease.String())
 	if err != nil {
@@ -164,7 +164,7 @@ func (s *Channels) ClaimDeliveries(ctx context.Context, limit int, lease time.Du
 	for rows.Next() {
 		var d dowser.ChannelDelivery
 		c := &d.Channel
-		dest := append(deliveryDest(&d), &c.ID, &c.UserID, &c.Kind, &c.Target, &c.Enabled, &c.Secret, &c.PreviousSecret, &c.PausedAt, &c.PauseReason, &d.Alert)
+		dest := append(deliveryDest(&d), &c.ID, &c.UserID, &c.Kind, &c.Target, &c.Enabled, &c.Secret, &c.PreviousSecret, &c.PausedAt, &c.PauseReason, &c.CRM, &d.Alert, &d.Verdict)
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("reading claimed delivery: %w", err)
 		}

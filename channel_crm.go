@@ -89,23 +89,23 @@ type CRMCall struct {
 // own (urlquery, printf, ...).
 func crmFuncs() template.FuncMap {
 	return template.FuncMap{
-	// json writes v as JSON: a string becomes a quoted, escaped literal.
-	"json": func(v any) (string, error) {
-		b, err := json.Marshal(v)
-		return string(b), err
-	},
-	// journey is the alert's last five evidence events, one a line.
-	"journey": func(a schema.Alert) string { return strings.Join(Journey(a), "\n") },
-	// pathescape escapes a value for one path segment.
-	"pathescape": url.PathEscape,
-	"upper":      strings.ToUpper,
-	"lower":      strings.ToLower,
-	// unixms is a time in Unix milliseconds (HubSpot's timestamps).
-	"unixms": func(t time.Time) int64 { return t.UnixMilli() },
-	// rfc3339 is a time in UTC as RFC 3339 (Salesforce's dateTime).
-	"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	// date is a time's UTC date, 2006-01-02 (Salesforce's ActivityDate).
-	"date": func(t time.Time) string { return t.UTC().Format(time.DateOnly) },
+		// json writes v as JSON: a string becomes a quoted, escaped literal.
+		"json": func(v any) (string, error) {
+			b, err := json.Marshal(v)
+			return string(b), err
+		},
+		// journey is the alert's last five evidence events, one a line.
+		"journey": func(a schema.Alert) string { return strings.Join(Journey(a), "\n") },
+		// pathescape escapes a value for one path segment.
+		"pathescape": url.PathEscape,
+		"upper":      strings.ToUpper,
+		"lower":      strings.ToLower,
+		// unixms is a time in Unix milliseconds (HubSpot's timestamps).
+		"unixms": func(t time.Time) int64 { return t.UnixMilli() },
+		// rfc3339 is a time in UTC as RFC 3339 (Salesforce's dateTime).
+		"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		// date is a time's UTC date, 2006-01-02 (Salesforce's ActivityDate).
+		"date": func(t time.Time) string { return t.UTC().Format(time.DateOnly) },
 	}
 }
 
@@ -295,4 +295,3 @@ func validHeaderName(name string) bool {
 	}
 	return true
 }
-

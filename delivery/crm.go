@@ -76,4 +76,3 @@ func (d *Dispatcher) sendCRM(ctx context.Context, del *dowser.ChannelDelivery) (
 	}
 	return resp.StatusCode, retryAfter, nil
 }
-

@@ -145,7 +145,9 @@ func TestEndToEndCRMWriteBack(t *testing.T) {
 	app.do("POST", "/v1/channels", token("rep-ana"), crmExample(t, "salesforce", sf.url), http.StatusForbidden, nil)
 	broken := crmExample(t, "salesforce", sf.url)
 	broken["crm"].(map[string]any)["alert"].(map[string]any)["body"] = `{"Subject": {{.Alert.Message}}}`
-	var refused struct{ Problems []struct{ Path, Reason string } }
+	var refused struct {
+		Problems []struct{ Path, Reason string }
+	}
 	app.do("POST", "/v1/channels", adminToken, broken, http.StatusBadRequest, &refused)
 	if len(refused.Problems) != 1 || refused.Problems[0].Path != "crm.alert.body" || !strings.Contains(refused.Problems[0].Reason, "invalid JSON") {
 		t.Errorf("a body rendering invalid JSON was refused with %+v, want crm.alert.body: … invalid JSON", refused.Problems)

@@ -220,7 +220,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("DELETE /v1/do-not-track/{kind}/{id}", s.auth(adminOnly, s.doNotTrack(false)))
 
 	if s.cfg.Assets != nil {
-		s.mux.Handle("GET /", http.FileServerFS(s.cfg.Assets))
+		s.mux.Handle("GET /", appAssets(http.FileServerFS(s.cfg.Assets))) // pwa.go
 	}
 }
 

@@ -232,7 +232,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /v1/links/{token}", s.useLink)
 
 	if s.cfg.Assets != nil {
-		s.mux.Handle("GET /", http.FileServerFS(s.cfg.Assets))
+		s.mux.Handle("GET /", appAssets(http.FileServerFS(s.cfg.Assets))) // pwa.go
 	}
 }
 

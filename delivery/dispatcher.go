@@ -229,6 +229,9 @@ func (d *Dispatcher) deliver(ctx context.Context, del *dowser.ChannelDelivery) e
 // send makes the request of one attempt; it returns the response status
 // (0 when there was none) and the wait a 429 or 503 asked for.
 func (d *Dispatcher) send(ctx context.Context, del *dowser.ChannelDelivery) (status int, retryAfter time.Duration, err error) {
+	if del.Channel.Kind == dowser.ChannelCRM {
+		return d.sendCRM(ctx, del) // crm.go
+	}
 	links, err := d.linksFor(del.AlertID, del.UserID)
 	if err != nil {
 		return 0, 0, err

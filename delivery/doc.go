@@ -1,5 +1,6 @@
 // Package delivery sends alerts to users' channels beyond the panel
-// (webhooks, Slack, Teams) like a message queue: each delivery is a row of
+// (webhooks, Slack, Teams, e-mail, and CRM write-back through an admin's
+// request templates, [CRMCall]) like a message queue: each delivery is a row of
 // the channel outbox, written with its alert; a [Dispatcher] claims due
 // rows (several instances share them), sends each with its stable delivery
 // id, and records the outcome. A failed attempt is retried with capped

@@ -40,7 +40,8 @@ type Directory interface {
 }
 
 // Presence tells whether a user has a live alert stream. *Hub implements
-// it for the connections it holds.
+// it for the connections it holds; *ClusterPresence for those of every
+// instance.
 type Presence interface {
 	Connected(userID string) bool
 }
@@ -172,7 +173,8 @@ func (r *Router) Recipients(ctx context.Context, a *schema.Alert) ([]string, err
 // reps when none is. Each account thus has a fixed ranking of reps and goes
 // to the highest-ranked one available: the same rep every time while the
 // set of reps stays the same, and adding a rep moves only the accounts it
-// now ranks first for. Presence is this instance's view of the sockets.
+// now ranks first for. Presence is the router's presence: with a
+// ClusterPresence, who is connected to any instance.
 //
 // With SkipAway, an owner or territory rep out of office is passed over
 // (Route.Away): the next matching territory rule's rep present gets the

@@ -114,7 +114,11 @@ WITH alert AS (
 	-- (package delivery).
 	INSERT INTO channel_deliveries (alert_id, user_id, channel_id)
 	SELECT alert.id, c.user_id, c.id FROM alert, delivered
-	JOIN channels c ON c.user_id = delivered.user_id AND c.enabled AND (c.kind <> 'email' OR $7 = 'urgent')
+	JOIN channels c ON c.user_id = delivered.user_id AND c.enabled AND (c.kind <> 'email' OR $7 = 'urgent') AND c.kind <> 'crm'
+), crm_queued AS (
+	-- A crm channel writes every alert, whoever receives it.
+	INSERT INTO channel_deliveries (alert_id, user_id, channel_id)
+	SELECT alert.id, c.user_id, c.id FROM alert JOIN channels c ON c.kind = 'crm' AND c.enabled
 ), outboxed AS (
 	INSERT INTO outbox (alert_id, recipients, seqs)
 	SELECT alert.id,
@@ -254,15 +258,20 @@ func (s *Alerts) Ack(ctx context.Context, userID, alertID string) error {
 func (s *Alerts) Feedback(ctx context.Context, userID, alertID, verdict, note string) error {
 	// A verdict repeated without its reason (the panel's buttons) keeps the
 	// reason and value given with it before.
-	tag, err := s.pool.Exec(ctx, `UPDATE deliveries SET verdict = $3, note = $4, verdict_at = now(),
+	var judged int
+	err := s.pool.QueryRow(ctx, `WITH judged AS (
+		UPDATE deliveries SET verdict = $3, note = $4, verdict_at = now(),
 			reason = CASE WHEN verdict = $3 THEN reason END, value = CASE WHEN verdict = $3 THEN value END,
 			acked_at = coalesce(acked_at, now()), seen_at = coalesce(seen_at, now())
-		WHERE user_id = $1 AND alert_id = $2`,
-		userID, alertID, verdict, note)
+		WHERE user_id = $1 AND alert_id = $2
+		RETURNING `+judgedColumns+`
+	), `+verdictToCRM+`
+	SELECT count(*) FROM judged`,
+		userID, alertID, verdict, note).Scan(&judged)
 	if err != nil {
 		return fmt.Errorf("saving feedback on %s: %w", alertID, err)
 	}
-	if tag.RowsAffected() == 0 {
+	if judged == 0 {
 		return fmt.Errorf("alert %s for %s: %w", alertID, userID, dowser.ErrNotFound)
 	}
 	return nil

@@ -42,6 +42,7 @@ type Store struct {
 	Identities  *Identities
 	Channels    *Channels
 	Escalations *Escalations
+	Presence    *Presence
 }
 
 // New returns the store of each aggregate over db.
@@ -57,6 +58,7 @@ func New(db *DB) *Store {
 		Identities:  &Identities{pool: db.pool},
 		Channels:    &Channels{pool: db.pool},
 		Escalations: &Escalations{pool: db.pool},
+		Presence:    &Presence{pool: db.pool},
 	}
 }
 

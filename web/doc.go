@@ -39,12 +39,18 @@
 //
 // The panel's URL may say ?page_size=N (1-200, default 50).
 //
+// The panel installs as an app (pwa.js): it links manifest.webmanifest and
+// registers sw.js, a service worker that caches the shell (never /v1/),
+// shows alert notifications through it, and plays a sound per priority as
+// chosen in #sound (localStorage, dowser.panel.sound.v1).
+//
 // Stable hooks for browser tests: #token, #login (rendered by session.js into
 // #login-form), #alerts (each card is li.alert with data-id and data-seq;
 // .account-name, .rep-name, button.ack, button.fb[data-verdict], .snooze >
 // summary, button[data-action="snooze"][data-for], button.wake), #unacked
 // (data-count), #load-more, the filters #f-account, #f-signal, #f-state,
-// #f-from, #f-to, #f-clear, and #conn (data-state is connected, connecting
+// #f-from, #f-to, #f-clear, #notify, #sound (input[name=sound] per
+// priority, #sound-state), and #conn (data-state is connected, connecting
 // or offline). The team view: #team-link, #follows with #follow-list
 // input[value=<rep id>], #team-reps tr[data-rep] (.unacted-count with
 // data-count, .median-ack), #team-summary (data-count), #tab-unacted,

@@ -316,6 +316,13 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	alertsTopic.Hub = hub
+	presence, err := notify.NewClusterPresence(notify.ClusterPresenceConfig{
+		Store: store.Presence, Local: hub, Instance: a.cfg.Instance, Lease: a.cfg.PresenceLease, Refresh: a.cfg.PresenceRefresh,
+		Logger: log.With("part", "presence"), Registerer: reg,
+	})
+	if err != nil {
+		return fmt.Errorf("--presence-lease, --presence-refresh: %w", err)
+	}
 	var alerts *broadcast.Broadcaster
 	if err := retryForever(ctx, log, "reading the end of the alerts topic", func() (err error) {
 		alerts, err = broadcast.New(ctx, alertsTopic)
@@ -338,7 +345,7 @@ func (a *App) Run(ctx context.Context) error {
 	pipe, err := pipeline.New(pipeline.Config{
 		Group: a.cfg.GroupID, Topic: detectTopic,
 		Checkpoints: store.Checkpoints, Alerts: store.Alerts, Accounts: store.Directory, Privacy: store.Privacy, Signals: store.Signals,
-		Router: notify.NewRouter(store.Directory, hub).SkipAway(store.Escalations, a.cfg.followUpClock), Hub: hub, Broadcast: alerts,
+		Router: notify.NewRouter(store.Directory, presence).SkipAway(store.Escalations, a.cfg.followUpClock), Hub: hub, Broadcast: alerts,
 		CheckpointInterval: a.cfg.CheckpointEvery, ColdAfter: a.cfg.ColdAfter, Lateness: lateness(a.cfg.Lateness), Instance: a.cfg.Instance,
 		SignalsPoll: a.cfg.SignalsPoll, MaxEnabledSignals: a.cfg.MaxEnabledSignals, Retention: a.cfg.Retention,
 		PrivacyKey: key, KeepURLParams: envflag.SplitList(a.cfg.EvidenceURLParams),
@@ -528,6 +535,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { return pipe.Run(gctx) })
 	g.Go(func() error { return revoked.Run(gctx) })
+	g.Go(func() error { return presence.Run(gctx) })
 	g.Go(func() error { return dispatcher.Run(gctx) })
 	g.Go(func() error { return digester.Run(gctx) })
 	g.Go(func() error { return escalator.Run(gctx) })

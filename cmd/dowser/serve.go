@@ -70,6 +70,9 @@ type serveConfig struct {
 	TrustedProxies        string
 	AuthFailuresPerMinute int
 	RevocationPoll        time.Duration
+	// Presence across instances (issue #16): see docs/architecture.md.
+	PresenceLease   time.Duration
+	PresenceRefresh time.Duration
 	// Channel deliveries (webhooks, Slack, Teams): see docs/delivery.md.
 	DeliveryTimeout    time.Duration
 	DeliveryAttempts   int
@@ -168,6 +171,8 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed")
 	fs.IntVar(&c.AuthFailuresPerMinute, "auth-failures-per-minute", 10, "failed logins or bearer tokens allowed per client address and per token prefix each minute (burst of as many); more answer 429; 0 turns throttling off")
 	fs.DurationVar(&c.RevocationPoll, "revocation-poll", time.Second, "how often to check PostgreSQL for ended sessions (logout, rotated token, disabled or deleted user) to close their websockets on this instance")
+	fs.DurationVar(&c.PresenceLease, "presence-lease", 30*time.Second, "how long this instance's record of its connected users holds without renewal: a dead instance's users stop counting as connected (for round-robin routing) after it")
+	fs.DurationVar(&c.PresenceRefresh, "presence-refresh", 0, "how often this instance renews its record of its connected users and reads the other instances'; 0 for a third of --presence-lease")
 	fs.IntVar(&c.MaxEnabledSignals, "max-enabled-signals", defaultMaxEnabledSignals, "signals that may be enabled at once; saving or enabling one more is refused (409)")
 	fs.IntVar(&c.MaxPreviews, "max-previews", api.DefaultMaxPreviews, "signal previews run at once by this instance; more are answered 429")
 	fs.Int64Var(&c.MaxPreviewEvents, "max-preview-events", defaultMaxPreviewEvents, "events one signal preview reads at most (the newest)")

@@ -15,6 +15,7 @@
 // priority, dates, state): a change lists again, and live alerts are held
 // to the same filters here.
 
+import { registerServiceWorker, showNotification, initSound, playSound } from './pwa.js'; // installable app, OS notifications, sound
 import { $, h, svgIcon, str, capitalize } from './dom.js';
 import { Session, SessionEnded, showView, isMarketing } from './session.js';
 import { TeamView } from './team.js';
@@ -268,6 +269,8 @@ const session = new Session({
 const team = new TeamView({ session, reasonLabel: (id) => reasonLabel(id) });
 
 function boot() {
+  registerServiceWorker(); // pwa.js
+  initSound(); // pwa.js
   wireEvents();
   applyPrefsToControls();
   session.boot();
@@ -1441,6 +1444,7 @@ function flushArrivals() {
     announce(`${shown.length} new alerts${important ? `, ${important} high or urgent` : ''}. Latest: ${describe(shown[shown.length - 1])}`);
   }
   notify(batch.filter((r) => r.priority === 'urgent' || r.priority === 'high'));
+  playSound(shown.map((r) => r.priority)); // pwa.js: the sound chosen for the most important
 }
 
 function announce(text) {
@@ -1494,19 +1498,13 @@ function notify(recs) {
   if (!recs.length || !notificationsOn()) return;
   if (document.visibilityState === 'visible' && document.hasFocus()) return; // the page itself shows it
   const make = (title, body, tag, rec) => {
-    try {
-      const n = new Notification(title, { body, tag, icon: 'favicon.svg', requireInteraction: rec ? rec.priority === 'urgent' : false });
-      n.onclick = () => {
-        window.focus();
-        if (rec && rec.el && !rec.el.hidden) {
-          rec.el.scrollIntoView({ block: 'center' });
-          rec.el.focus();
-        }
-        n.close();
-      };
-    } catch {
-      /* some platforms only allow notifications from a service worker */
-    }
+    // pwa.js: through the service worker when there is one (phones).
+    showNotification(title, { body, tag, icon: 'icon-192.png', badge: 'icon-192.png', requireInteraction: rec ? rec.priority === 'urgent' : false }, () => {
+      if (rec && rec.el && !rec.el.hidden) {
+        rec.el.scrollIntoView({ block: 'center' });
+        rec.el.focus();
+      }
+    });
   };
   if (recs.length <= 3) {
     for (const rec of recs) {

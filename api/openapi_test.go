@@ -197,6 +197,11 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"CRMLinks":         CRMLinks{},
 		"Alert":            schema.Alert{},
 		"Problem":          detector.FieldError{},
+		"StageModel":       dowser.StageModel{},
+		"AccountStage":     dowser.AccountStage{},
+		"HandoffRequest":   dowser.Handoff{},
+		"HandoffResponse":  handoffResponse{},
+		"HandoffReport":    dowser.HandoffReport{},
 	} {
 		compareSchema(t, doc, "#/components/schemas/"+name, reflect.TypeOf(v), map[string]bool{})
 	}

@@ -22,6 +22,9 @@ type Stores struct {
 	Feedback Feedback
 	// Channels serves /v1/channels; nil answers 503.
 	Channels Channels
+	// Stages serves /v1/stages and handoffs; nil takes Alerts when it is
+	// one too, else answers 503.
+	Stages Stages
 }
 
 func pathID(r *http.Request) (string, error) {

@@ -91,6 +91,7 @@ type Server struct {
 	privacy   Privacy
 	feedback  Feedback
 	channels  Channels
+	stages    Stages
 	stream    Streamer
 	mux       *routeMux
 	throttle  *throttle // nil when off
@@ -141,8 +142,11 @@ func New(cfg Config, stores Stores, stream Streamer) *Server {
 	if f, ok := stores.Alerts.(Feedback); ok && stores.Feedback == nil {
 		stores.Feedback = f
 	}
+	if st, ok := stores.Alerts.(Stages); ok && stores.Stages == nil {
+		stores.Stages = st
+	}
 	s := &Server{cfg: cfg, people: stores.People, directory: stores.Directory, signals: stores.Signals,
-		alerts: stores.Alerts, privacy: stores.Privacy, feedback: stores.Feedback, channels: stores.Channels, stream: stream, mux: &routeMux{ServeMux: http.NewServeMux()},
+		alerts: stores.Alerts, privacy: stores.Privacy, feedback: stores.Feedback, channels: stores.Channels, stages: stores.Stages, stream: stream, mux: &routeMux{ServeMux: http.NewServeMux()},
 		previews: make(chan struct{}, cfg.MaxPreviews)}
 	if cfg.AuthFailuresPerMinute > 0 {
 		s.throttle = newThrottle(cfg.AuthFailuresPerMinute, time.Minute, cfg.Now)
@@ -218,6 +222,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/erasures", s.auth(adminOnly, s.listErasures))
 	s.mux.HandleFunc("PUT /v1/do-not-track/{kind}/{id}", s.auth(adminOnly, s.doNotTrack(true)))
 	s.mux.HandleFunc("DELETE /v1/do-not-track/{kind}/{id}", s.auth(adminOnly, s.doNotTrack(false)))
+	s.stageRoutes()
 
 	if s.cfg.Assets != nil {
 		s.mux.Handle("GET /", http.FileServerFS(s.cfg.Assets))

@@ -17,6 +17,7 @@
 
 import { $, h, svgIcon, str, capitalize } from './dom.js';
 import { Session, SessionEnded, showView, isMarketing } from './session.js';
+import { handoffBlock } from './handoff.js'; // stages: accept or reject an alert's handoff (docs/stages.md)
 
 const PRIORITIES = ['urgent', 'high', 'medium', 'low'];
 const PRIORITY_LABEL = { urgent: 'Urgent', high: 'High', medium: 'Medium', low: 'Low' };
@@ -855,7 +856,9 @@ function buildCard(rec) {
   fb.append(seg);
   const actions = h('div', { class: 'actions' }, h('div', { class: 'actions-left' }, rec.ackBtn, rec.snoozeBox, rec.snoozeNote, rec.wakeBtn), fb);
 
-  li.append(h('article', { class: 'alert-body' }, head, message, meta.childElementCount ? meta : null, evidenceBlock, actions));
+  // Stages: the handoff to sales, a block of its own (handoff.js).
+  const handoff = handoffBlock(rec.id, session, announce);
+  li.append(h('article', { class: 'alert-body' }, head, message, meta.childElementCount ? meta : null, evidenceBlock, actions, handoff));
   rec.el = li;
   updateCard(rec);
   return li;

@@ -262,7 +262,9 @@ const handoffOutcomeColumns = `
 
 // HandoffReport reads the acceptance of the handoffs of the alerts fired
 // in the last weeks weeks (the current week and the weeks-1 before it):
-// per signal, and per rep with their name.
+// per signal, and per rep with their name. Only the deliveries to sales
+// (reps and managers) count: a marketer receiving a content owner's copy
+// is not handed an account.
 func (s *Alerts) HandoffReport(ctx context.Context, now time.Time, weeks int) (dowser.HandoffReport, error) {
 	if weeks < 1 {
 		return dowser.HandoffReport{}, fmt.Errorf("handoff report over %d weeks: want at least 1", weeks)
@@ -283,14 +285,14 @@ func (s *Alerts) HandoffReport(ctx context.Context, now time.Time, weeks int) (d
 		var err error
 		rep.Signals, err = collect(tx.Query(ctx, `
 			SELECT a.signal_id, '',`+handoffOutcomeColumns+`
-			FROM deliveries d JOIN alerts a ON a.id = d.alert_id
+			FROM deliveries d JOIN alerts a ON a.id = d.alert_id JOIN users u ON u.id = d.user_id AND u.role IN ('rep', 'manager')
 			WHERE a.created_at >= $1 GROUP BY a.signal_id ORDER BY a.signal_id`, since))
 		if err != nil {
 			return err
 		}
 		rep.Reps, err = collect(tx.Query(ctx, `
-			SELECT d.user_id, coalesce(min(u.name), ''),`+handoffOutcomeColumns+`
-			FROM deliveries d JOIN alerts a ON a.id = d.alert_id LEFT JOIN users u ON u.id = d.user_id
+			SELECT d.user_id, min(u.name),`+handoffOutcomeColumns+`
+			FROM deliveries d JOIN alerts a ON a.id = d.alert_id JOIN users u ON u.id = d.user_id AND u.role IN ('rep', 'manager')
 			WHERE a.created_at >= $1 GROUP BY d.user_id ORDER BY d.user_id`, since))
 		return err
 	})

@@ -13,7 +13,7 @@ const numberFmt = new Intl.NumberFormat();
 const absoluteFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
 function duration(seconds) {
-  if (!(seconds >= 0)) return '—';
+  if (typeof seconds !== 'number' || !(seconds >= 0)) return '—';
   if (seconds < 90) return `${Math.round(seconds)} s`;
   if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min`;
   if (seconds < 36 * 3600) return `${(seconds / 3600).toFixed(1)} h`;

@@ -263,7 +263,7 @@ export class Stages {
         h('thead', null, h('tr', null, h('th', { scope: 'col' }, first), h('th', { scope: 'col', class: 'num' }, 'Handed'),
           h('th', { scope: 'col', class: 'num' }, 'Accepted'), h('th', { scope: 'col', class: 'num' }, 'Rejected'),
           h('th', { scope: 'col', class: 'num' }, h('abbr', { title: 'Accepted over accepted and rejected' }, 'Rate')),
-          h('th', { scope: 'col', class: 'num' }, h('abbr', { title: 'Median time from the alert to its acceptance' }, 'To accept')))), tb);
+          h('th', { scope: 'col', class: 'num' }, h('abbr', { title: 'Median time from the alert to its acceptance' }, 'Time')))), tb);
     };
     const signals = res.body.signals;
     const reps = Array.isArray(res.body.reps) ? res.body.reps : [];

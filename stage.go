@@ -183,3 +183,14 @@ type HandoffReport struct {
 	Signals []HandoffOutcome `json:"signals"`
 	Reps    []HandoffOutcome `json:"reps"`
 }
+
+// MaxHandoffLookup bounds the alerts one read of decisions names.
+const MaxHandoffLookup = 200
+
+// HandoffDecision is a recipient's decision on one alert's handoff, as
+// stored.
+type HandoffDecision struct {
+	AlertID string `json:"alert_id"`
+	Handoff
+	DecidedAt time.Time `json:"decided_at"`
+}

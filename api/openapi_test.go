@@ -202,6 +202,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"HandoffRequest":   dowser.Handoff{},
 		"HandoffResponse":  handoffResponse{},
 		"HandoffReport":    dowser.HandoffReport{},
+		"HandoffDecision":  dowser.HandoffDecision{},
 	} {
 		compareSchema(t, doc, "#/components/schemas/"+name, reflect.TypeOf(v), map[string]bool{})
 	}

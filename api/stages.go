@@ -20,6 +20,7 @@ type Stages interface {
 	SaveStageModel(ctx context.Context, m dowser.StageModel, by string) (dowser.StageModel, error)
 	AccountStage(ctx context.Context, accountID string) (dowser.AccountStage, error)
 	DecideHandoff(ctx context.Context, userID, alertID string, h dowser.Handoff) (bool, error)
+	HandoffDecisions(ctx context.Context, userID string, alertIDs []string) ([]dowser.HandoffDecision, error)
 	HandoffReport(ctx context.Context, now time.Time, weeks int) (dowser.HandoffReport, error)
 }
 
@@ -37,6 +38,7 @@ func (s *Server) stageRoutes() {
 	s.mux.HandleFunc("GET /v1/stages/versions/{version}", s.auth(people, s.stageVersion))
 	s.mux.HandleFunc("GET /v1/accounts/{id}/stage", s.auth(people, s.accountStage))
 	s.mux.HandleFunc("PUT /v1/alerts/{id}/handoff", s.auth(people, s.putHandoff))
+	s.mux.HandleFunc("GET /v1/handoffs", s.auth(people, s.listHandoffs))
 	s.mux.HandleFunc("GET /v1/handoffs/report", s.auth(stageEditors, s.handoffReport))
 }
 
@@ -193,6 +195,32 @@ func (s *Server) putHandoff(w http.ResponseWriter, r *http.Request, me dowser.Us
 		return
 	}
 	writeJSON(w, http.StatusOK, handoffResponse{Handoff: h, Moved: moved})
+}
+
+// listHandoffs answers the caller's decisions on the handoffs of the
+// alerts named by ?alert= (repeated, at most dowser.MaxHandoffLookup), so
+// that the panel shows them on cards listed again.
+func (s *Server) listHandoffs(w http.ResponseWriter, r *http.Request, me dowser.User) {
+	if !s.stagesReady(w, r) {
+		return
+	}
+	ids := r.URL.Query()["alert"]
+	if len(ids) == 0 || len(ids) > dowser.MaxHandoffLookup {
+		s.fail(w, r, errorf(http.StatusBadRequest, "alert: name 1 to %d alerts, not %d", dowser.MaxHandoffLookup, len(ids)))
+		return
+	}
+	for _, id := range ids {
+		if fe := dowser.CheckID("alert", id); fe != nil {
+			s.fail(w, r, errorf(http.StatusBadRequest, "%v", fe))
+			return
+		}
+	}
+	list, err := s.stages.HandoffDecisions(r.Context(), me.ID, ids)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"handoffs": list})
 }
 
 // handoffReport answers the acceptance of handoffs over ?weeks=N (12

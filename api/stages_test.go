@@ -41,6 +41,7 @@ func TestStagesAuthorization(t *testing.T) {
 		{"GET", "/v1/stages/versions/1", "", want{unauth, ok, ok, ok, ok}},
 		{"GET", "/v1/accounts/acme/stage", "", want{unauth, ok, ok, ok, ok}},
 		{"PUT", "/v1/alerts/al-1/handoff", `{"decision":"accept"}`, want{unauth, ok, ok, ok, ok}},
+		{"GET", "/v1/handoffs?alert=al-1", "", want{unauth, ok, ok, ok, ok}},
 		{"GET", "/v1/handoffs/report", "", want{unauth, forbidden, ok, ok, ok}},
 	} {
 		for _, who := range []struct {
@@ -135,6 +136,20 @@ func TestHandoffMovesTheAccountAndIsReported(t *testing.T) {
 		if code, body := call(t, srv, "PUT", "/v1/alerts/"+c.alert+"/handoff", rep, c.body, nil); code != c.want || !strings.Contains(body, c.has) {
 			t.Errorf("PUT handoff %s %s = %d (%s), want %d with %s", c.alert, c.body, code, body, c.want, c.has)
 		}
+	}
+	// The rep's decisions, read back for the cards: al-3 is not theirs.
+	var decided struct{ Handoffs []dowser.HandoffDecision }
+	code, body = call(t, srv, "GET", "/v1/handoffs?alert=al-1&alert=al-2&alert=al-3", rep, "", nil)
+	if err := json.Unmarshal([]byte(body), &decided); code != 200 || err != nil || len(decided.Handoffs) != 2 {
+		t.Fatalf("GET /v1/handoffs = %d %v (%s), want al-1 and al-2", code, err, body)
+	}
+	for _, d := range decided.Handoffs {
+		if (d.AlertID == "al-1" && d.Decision != "accept") || (d.AlertID == "al-2" && (d.Decision != "reject" || d.Reason != "timing" || d.Note != "next quarter")) || d.DecidedAt.IsZero() {
+			t.Errorf("decision %+v", d)
+		}
+	}
+	if code, body := call(t, srv, "GET", "/v1/handoffs", rep, "", nil); code != 400 || !strings.Contains(body, "alert") {
+		t.Errorf("GET /v1/handoffs without alerts = %d (%s), want 400 naming alert", code, body)
 	}
 	code, body = call(t, srv, "GET", "/v1/accounts/acme/stage", rep, "", nil)
 	if err := json.Unmarshal([]byte(body), &st); code != 200 || err != nil || st.Stage != "sales-accepted" || len(st.Transitions) != 2 ||

@@ -250,6 +250,30 @@ func (s *Alerts) DecideHandoff(ctx context.Context, userID, alertID string, h do
 	return moved, nil
 }
 
+// HandoffDecisions returns the user's decisions on the handoffs of the
+// alerts, for those of them addressed to the user and decided, in no
+// particular order.
+func (s *Alerts) HandoffDecisions(ctx context.Context, userID string, alertIDs []string) ([]dowser.HandoffDecision, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT alert_id, handoff, coalesce(handoff_reason, ''), handoff_note, handoff_at FROM deliveries
+		WHERE user_id = $1 AND alert_id = ANY($2) AND handoff IS NOT NULL`, userID, alertIDs)
+	if err != nil {
+		return nil, fmt.Errorf("reading handoff decisions: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (dowser.HandoffDecision, error) {
+		var d dowser.HandoffDecision
+		err := row.Scan(&d.AlertID, &d.Decision, &d.Reason, &d.Note, &d.DecidedAt)
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading handoff decisions: %w", err)
+	}
+	if out == nil {
+		out = []dowser.HandoffDecision{}
+	}
+	return out, nil
+}
+
 // handoffOutcomeColumns are the dowser.HandoffOutcome counts of deliveries
 // d, after its key and name.
 const handoffOutcomeColumns = `

@@ -92,6 +92,15 @@ func TestBrowserStagesHandoffAndEditor(t *testing.T) {
 		t.Errorf("the rejected card says %q, want Rejected: Timing", rejected)
 	}
 	screenshot(t, ctx, "panel-handoff")
+	step("reloading: the cards show the decisions made",
+		chromedp.Reload(),
+		chromedp.WaitVisible(first+`[data-decision="accept"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(second+`[data-decision="reject"]`, chromedp.ByQuery),
+		chromedp.Text(second+` .handoff-status`, &rejected, chromedp.ByQuery),
+	)
+	if rejected != "Rejected: Timing." {
+		t.Errorf("after a reload the rejected card says %q, want Rejected: Timing.", rejected)
+	}
 
 	step("signing out",
 		chromedp.Evaluate(`fetch('/v1/session', {method: 'DELETE', headers: {'X-Dowser-CSRF': '1'}}).then(r => r.status)`, nil, func(p *runtime.EvaluateParams) *runtime.EvaluateParams {

@@ -2,9 +2,11 @@
 // an alert hands over, or rejects it with a reason (docs/stages.md).
 //
 // Kept apart from app.js, which only places the block on each card: the
-// block handles its own clicks and calls PUT /v1/alerts/{id}/handoff. The
-// reasons are the feedback reasons the marketers keep
-// (GET /v1/feedback-reasons), read once per page.
+// block handles its own clicks and calls PUT /v1/alerts/{id}/handoff, and
+// shows a decision made earlier: the cards built in one go ask
+// GET /v1/handoffs once for all of them. The reasons are the feedback
+// reasons the marketers keep (GET /v1/feedback-reasons), read once per
+// page.
 
 import { h, str } from './dom.js';
 import { SessionEnded } from './session.js';
@@ -23,6 +25,35 @@ function loadReasons(session) {
       });
   }
   return reasonsPromise;
+}
+
+// The cards waiting to learn of an earlier decision: [{id, show}], asked
+// for together on the next turn of the event loop.
+let waiting = [];
+
+function lookUp(session, id, show) {
+  waiting.push({ id, show });
+  if (waiting.length === 1) setTimeout(() => askDecisions(session), 0);
+}
+
+async function askDecisions(session) {
+  const all = waiting;
+  waiting = [];
+  for (let i = 0; i < all.length; i += 200) {
+    const batch = all.slice(i, i + 200);
+    let res;
+    try {
+      res = await session.request('GET', `/v1/handoffs?${batch.map((b) => `alert=${encodeURIComponent(b.id)}`).join('&')}`);
+    } catch {
+      return; // the buttons still work; the earlier decision is not shown
+    }
+    if (!res.ok || !Array.isArray(res.body.handoffs)) return;
+    const byID = new Map(res.body.handoffs.filter((d) => d && typeof d.alert_id === 'string').map((d) => [d.alert_id, d]));
+    for (const b of batch) {
+      const d = byID.get(b.id);
+      if (d) b.show(d);
+    }
+  }
 }
 
 let blockCounter = 0;
@@ -88,6 +119,20 @@ export function handoffBlock(alertID, session, announce) {
     accept.setAttribute('aria-pressed', String(decision === 'accept'));
     if (announce) announce(label);
   };
+  lookUp(session, alertID, async (d) => {
+    if (box.dataset.decision) return; // decided on this page meanwhile
+    const decision = str(d.decision);
+    if (decision !== 'accept' && decision !== 'reject') return;
+    box.dataset.decision = decision;
+    accept.setAttribute('aria-pressed', String(decision === 'accept'));
+    if (decision === 'accept') {
+      status.textContent = 'Accepted.';
+      return;
+    }
+    const list = await loadReasons(session);
+    const r = list.find((x) => x.id === d.reason);
+    status.textContent = `Rejected: ${r ? str(r.label) : str(d.reason)}.`;
+  });
   box.addEventListener('click', (ev) => {
     const btn = ev.target.closest('button[data-handoff]');
     if (btn && box.contains(btn)) decide(btn.dataset.handoff);

@@ -246,3 +246,31 @@ func show2(o dowser.HandoffOutcome) map[string]any {
 	}
 	return m
 }
+
+// Alerts of an early and a later stage's signal, stored at once for one
+// account, leave it at the later stage: a move that lost the race to a
+// later one does not take the account back.
+func TestConcurrentStageMovesOnlyGoForward(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	putUsers(t, s, dowser.User{ID: "ana", Name: "Ana Ruiz", Role: dowser.RoleRep})
+	saveStages(t, s, "mia")
+	var wg sync.WaitGroup
+	for i := range 12 {
+		wg.Go(func() {
+			a := alert("al-" + string(rune('a'+i)))
+			a.AccountID = "beta"
+			if i%2 == 0 {
+				a.SignalID = "visit"
+			}
+			if _, err := s.Alerts.SaveAlert(ctx, a, []string{"ana"}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	st := stageOf(t, s, "beta")
+	if st.Stage != "mql" || len(st.Transitions) == 0 || len(st.Transitions) > 2 || st.Transitions[0].To != "mql" {
+		t.Fatalf("beta after 12 concurrent alerts: %+v, want mql after at most engaged then mql", st)
+	}
+}

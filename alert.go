@@ -13,6 +13,8 @@ type ListedAlert struct {
 	Seq     int64  `json:"seq,omitempty"`
 	Acked   bool   `json:"acked"`
 	Verdict string `json:"verdict,omitempty"`
+	// Reason is the viewer's verdict's reason, when they gave one.
+	Reason string `json:"reason,omitempty"`
 	// SnoozedUntil is when the viewer's snooze ends, while it has not.
 	SnoozedUntil *time.Time      `json:"snoozed_until,omitempty"`
 	Alert        json.RawMessage `json:"alert"`

@@ -20,12 +20,15 @@ const (
 	ChannelTeams ChannelKind = "teams"
 	// ChannelEmail mails the alert to an address.
 	ChannelEmail ChannelKind = "email"
+	// ChannelCRM writes every alert, and every verdict, to a CRM through
+	// an admin's request templates (see CRMTemplate).
+	ChannelCRM ChannelKind = "crm"
 )
 
 // ChannelKinds returns the kinds a channel may have, in the order the docs
 // list them.
 func ChannelKinds() []ChannelKind {
-	return []ChannelKind{ChannelWebhook, ChannelSlack, ChannelTeams, ChannelEmail}
+	return []ChannelKind{ChannelWebhook, ChannelSlack, ChannelTeams, ChannelEmail, ChannelCRM}
 }
 
 // Limits of a channel's values, in bytes.
@@ -44,7 +47,8 @@ type Channel struct {
 	ID     int64       `json:"id"`
 	UserID string      `json:"user_id"`
 	Kind   ChannelKind `json:"kind"`
-	// Target is the URL (webhook, slack, teams) or the address (email).
+	// Target is the URL (webhook, slack, teams), the address (email) or
+	// the CRM's base URL (crm).
 	Target  string `json:"target"`
 	Enabled bool   `json:"enabled"`
 	// Secret signs a webhook's requests; PreviousSecret, while set, signs
@@ -57,6 +61,13 @@ type Channel struct {
 	// the owner changes the channel. PauseReason says what failed last.
 	PausedAt    *time.Time `json:"paused_at,omitempty"`
 	PauseReason string     `json:"pause_reason,omitempty"`
+	// DigestTimes ("09:00", "14:00") are when an e-mail channel mails its
+	// user's other (non-urgent) alerts as one digest, in TimeZone (an IANA
+	// name such as Europe/Madrid). Empty: only urgent alerts are mailed.
+	DigestTimes []string `json:"digest_times,omitempty"`
+	TimeZone    string   `json:"time_zone,omitempty"`
+	// CRM is a crm channel's request templates; nil for other kinds.
+	CRM *CRMTemplate `json:"crm,omitempty"`
 	// Counts of the channel's deliveries by status.
 	Pending int64 `json:"pending"`
 	Sent    int64 `json:"sent"`
@@ -64,7 +75,8 @@ type Channel struct {
 }
 
 // Validate checks the kind, the target (an absolute http or https URL with
-// a host, or an e-mail address) and, for a webhook, its secret.
+// a host, or an e-mail address), for a webhook its secret and for a crm
+// channel its templates.
 func (c Channel) Validate() error {
 	var p Problems
 	switch c.Kind {
@@ -76,12 +88,25 @@ func (c Channel) Validate() error {
 		} else if a, err := mail.ParseAddress(c.Target); err != nil || a.Address != c.Target {
 			p.Add(fieldErrorf("target", "%s is not an e-mail address such as rep@example.com", quoteShort(c.Target)))
 		}
+	case ChannelCRM:
+		p.Add(checkChannelURL("target", c.Target))
+		p = append(p, c.CRM.Validate("crm")...)
 	default:
-		p.Add(fieldErrorf("kind", "%s is not one of webhook, slack, teams, email", quoteShort(string(c.Kind))))
+		p.Add(fieldErrorf("kind", "%s is not one of webhook, slack, teams, email, crm", quoteShort(string(c.Kind))))
 	}
-	if c.Kind == ChannelWebhook {
+	for _, fe := range c.checkDigest() {
+		p.Add(fe)
+	}
+	if c.Kind != ChannelCRM && c.CRM != nil {
+		p.Add(fieldErrorf("crm", "only crm channels take request templates; a %s channel takes none", c.Kind))
+	}
+	switch {
+	case c.Kind == ChannelWebhook:
 		p.Add(checkSecret("secret", c.Secret, true))
-	} else if c.Secret != "" {
+	case c.Kind == ChannelCRM:
+		// The CRM's API token, for the headers: {{.Secret}}.
+		p.Add(checkSecret("secret", c.Secret, false))
+	case c.Secret != "":
 		p.Add(fieldErrorf("secret", "only webhook channels are signed; a %s channel takes no secret", c.Kind))
 	}
 	return p.Err()
@@ -145,7 +170,18 @@ type ChannelDelivery struct {
 	LastStatus int        `json:"last_status,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	DoneAt     *time.Time `json:"done_at,omitempty"`
+	// DigestID is set (AlertID empty) on a digest's delivery: one mail
+	// covering several alerts.
+	DigestID int64 `json:"digest_id,omitempty"`
+	// VerdictUser and VerdictAt are set on a crm channel's delivery of a
+	// verdict: whose verdict, given when. An alert's delivery has neither.
+	VerdictUser string     `json:"verdict_user,omitempty"`
+	VerdictAt   *time.Time `json:"verdict_at,omitempty"`
+	// Verdict is set on a claimed verdict delivery: the verdict as given
+	// (a CRMVerdict).
+	Verdict json.RawMessage `json:"-"`
 	// Channel and Alert are set on a claimed delivery, for its sender.
-	Channel Channel         `json:"-"`
-	Alert   json.RawMessage `json:"-"`
+	Channel Channel `json:"-"`
+	// Alert is a digest's alerts, as a JSON array, when DigestID is set.
+	Alert json.RawMessage `json:"-"`
 }

@@ -1,6 +1,9 @@
 package dowser
 
-import "errors"
+import (
+	"context"
+	"errors"
+)
 
 // Checkpoint is where a partition's detector resumes: the offset of the
 // first event its saved state does not reflect (negative when nothing has
@@ -58,3 +61,20 @@ func (d *CheckpointDelta) Bytes() int64 {
 // ErrNotOwner is returned when saving the checkpoint of a partition that
 // another owner has claimed since.
 var ErrNotOwner = errors.New("partition claimed by another owner")
+
+type hurryKey struct{}
+
+// WithHurry returns ctx carrying hurry, closed once someone waits for the
+// call made with it (a partition's final checkpoint on revoke or
+// shutdown): a store that paces background work done for the call (a
+// compaction, see --compaction-duty) stops pausing then.
+func WithHurry(ctx context.Context, hurry <-chan struct{}) context.Context {
+	return context.WithValue(ctx, hurryKey{}, hurry)
+}
+
+// Hurry is the channel WithHurry put in ctx; nil, which never closes, when
+// there is none.
+func Hurry(ctx context.Context) <-chan struct{} {
+	h, _ := ctx.Value(hurryKey{}).(<-chan struct{})
+	return h
+}

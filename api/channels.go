@@ -32,6 +32,20 @@ type channelRequest struct {
 	Secret  string             `json:"secret"`
 	// RetirePreviousSecret ends a rotation: only the newest secret signs.
 	RetirePreviousSecret bool `json:"retire_previous_secret"`
+	// DigestTimes and TimeZone: an e-mail channel's digests.
+	DigestTimes []string `json:"digest_times"`
+	TimeZone    string   `json:"time_zone"`
+	// CRM is a crm channel's request templates.
+	CRM *dowser.CRMTemplate `json:"crm"`
+}
+
+// crmByAdmin refuses a crm channel to anyone but an admin: it writes
+// every alert and verdict to the CRM, whoever received them.
+func crmByAdmin(kind dowser.ChannelKind, me dowser.User) error {
+	if kind == dowser.ChannelCRM && me.Role != dowser.RoleAdmin {
+		return errorf(http.StatusForbidden, "kind: only an admin configures crm channels; they write every alert to the CRM")
+	}
+	return nil
 }
 
 func (s *Server) channelsOn(w http.ResponseWriter, r *http.Request) bool {
@@ -102,7 +116,12 @@ func (s *Server) addChannel(w http.ResponseWriter, r *http.Request, me dowser.Us
 		s.fail(w, r, err)
 		return
 	}
-	c := dowser.Channel{UserID: owner, Kind: req.Kind, Target: req.Target, Enabled: req.Enabled == nil || *req.Enabled, Secret: req.Secret}
+	if err := crmByAdmin(req.Kind, me); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	c := dowser.Channel{UserID: owner, Kind: req.Kind, Target: req.Target, Enabled: req.Enabled == nil || *req.Enabled, Secret: req.Secret,
+		DigestTimes: req.DigestTimes, TimeZone: req.TimeZone, CRM: req.CRM}
 	if err := badFieldsOf(c.Validate()); err != nil {
 		s.fail(w, r, err)
 		return
@@ -171,7 +190,12 @@ func (s *Server) putChannel(w http.ResponseWriter, r *http.Request, me dowser.Us
 		s.fail(w, r, errorf(http.StatusBadRequest, "kind: %q channel %d cannot become %q; add a new channel", old.Kind, id, req.Kind))
 		return
 	}
-	c := dowser.Channel{ID: id, UserID: me.ID, Kind: old.Kind, Target: req.Target, Enabled: req.Enabled == nil || *req.Enabled, Secret: req.Secret}
+	if err := crmByAdmin(old.Kind, me); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	c := dowser.Channel{ID: id, UserID: me.ID, Kind: old.Kind, Target: req.Target, Enabled: req.Enabled == nil || *req.Enabled, Secret: req.Secret,
+		DigestTimes: req.DigestTimes, TimeZone: req.TimeZone, CRM: req.CRM}
 	check := c
 	if check.Secret == "" {
 		check.Secret = old.Secret // kept

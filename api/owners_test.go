@@ -12,7 +12,7 @@ import (
 	"github.com/dowserhq/dowser/schema"
 )
 
-func TestManagerReadsLikeAPersonAndWritesNothing(t *testing.T) {
+func TestManagerReadsLikeAPersonAndWritesOnlyTheirFollows(t *testing.T) {
 	srv, _ := newServer(t)
 	if status, body := call(t, srv, "PUT", "/v1/users/mgr-eva", tok("admin"), `{"name":"Eva","role":"manager"}`, nil); status != 200 {
 		t.Errorf("creating a manager = %d %s", status, body)
@@ -28,7 +28,12 @@ func TestManagerReadsLikeAPersonAndWritesNothing(t *testing.T) {
 		{"GET", "/v1/territory-rules", "", 200},
 		{"GET", "/v1/stream", "", 418},
 		{"PUT", "/v1/territory-rules/x", `{"rep":"rep-ana"}`, 403},
-		{"PUT", "/v1/managers/mgr-max/subscriptions/rep-ana", "", 403},
+		// A manager follows and unfollows reps themself, but changes no
+		// other manager's subscriptions.
+		{"PUT", "/v1/managers/mgr-max/subscriptions/rep-ana", "", 204},
+		{"PUT", "/v1/managers/mgr-other/subscriptions/rep-ana", "", 403},
+		{"GET", "/v1/managers/mgr-other/subscriptions", "", 403},
+		{"GET", "/v1/team?manager=mgr-other", "", 403},
 		{"PUT", "/v1/content/x", `{"title":"X"}`, 403},
 		{"POST", "/v1/events", `[]`, 403},
 	} {

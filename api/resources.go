@@ -22,6 +22,11 @@ type Stores struct {
 	Feedback Feedback
 	// Channels serves /v1/channels; nil answers 503.
 	Channels Channels
+	// Team serves the team view, subscriptions and unacknowledged
+	// count; nil takes Alerts when it is one too.
+	Team Team
+	// Escalations serves follow-up rules and calendars; nil answers 503.
+	Escalations Escalations
 	// Stages serves /v1/stages and handoffs; nil takes Alerts when it is
 	// one too, else answers 503.
 	Stages Stages

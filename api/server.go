@@ -76,6 +76,9 @@ type Config struct {
 	// CRM are the templates of links to the CRM's records of an alert's
 	// account and person; checked with CRMLinks.Validate.
 	CRM CRMLinks
+	// Links checks one-click links (GET/POST /v1/links/{token}); nil
+	// refuses every link.
+	Links LinkChecker
 	// Assets are the static web files served at /.
 	Assets fs.FS
 	Logger *slog.Logger
@@ -91,12 +94,15 @@ type Server struct {
 	privacy   Privacy
 	feedback  Feedback
 	channels  Channels
+	team      Team // nil answers 503
 	stages    Stages
 	stream    Streamer
 	mux       *routeMux
 	throttle  *throttle // nil when off
 	// previews holds a token for each preview running.
 	previews chan struct{}
+	// escalations serves follow-up rules (api/escalations.go).
+	escalations Escalations
 }
 
 // routeMux is an http.ServeMux that remembers the patterns registered on
@@ -142,11 +148,14 @@ func New(cfg Config, stores Stores, stream Streamer) *Server {
 	if f, ok := stores.Alerts.(Feedback); ok && stores.Feedback == nil {
 		stores.Feedback = f
 	}
+	if t, ok := stores.Alerts.(Team); ok && stores.Team == nil {
+		stores.Team = t
+	}
 	if st, ok := stores.Alerts.(Stages); ok && stores.Stages == nil {
 		stores.Stages = st
 	}
-	s := &Server{cfg: cfg, people: stores.People, directory: stores.Directory, signals: stores.Signals,
-		alerts: stores.Alerts, privacy: stores.Privacy, feedback: stores.Feedback, channels: stores.Channels, stages: stores.Stages, stream: stream, mux: &routeMux{ServeMux: http.NewServeMux()},
+	s := &Server{cfg: cfg, team: stores.Team, people: stores.People, directory: stores.Directory, signals: stores.Signals,
+		alerts: stores.Alerts, privacy: stores.Privacy, feedback: stores.Feedback, channels: stores.Channels, escalations: stores.Escalations, stages: stores.Stages, stream: stream, mux: &routeMux{ServeMux: http.NewServeMux()},
 		previews: make(chan struct{}, cfg.MaxPreviews)}
 	if cfg.AuthFailuresPerMinute > 0 {
 		s.throttle = newThrottle(cfg.AuthFailuresPerMinute, time.Minute, cfg.Now)
@@ -186,8 +195,6 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("PUT /v1/territory-rules/{id}", s.auth(adminOnly, s.putTerritoryRule))
 	s.mux.HandleFunc("GET /v1/territory-rules/{id}", s.auth(people, s.getTerritoryRule))
 	s.mux.HandleFunc("DELETE /v1/territory-rules/{id}", s.auth(adminOnly, s.deleteTerritoryRule))
-	s.mux.HandleFunc("PUT /v1/managers/{id}/subscriptions/{rep}", s.auth(adminOnly, s.subscription(true)))
-	s.mux.HandleFunc("DELETE /v1/managers/{id}/subscriptions/{rep}", s.auth(adminOnly, s.subscription(false)))
 	s.mux.HandleFunc("GET /v1/signals", s.auth(people, s.listSignals))
 	s.mux.HandleFunc("PUT /v1/signals/{id}", s.auth(marketing, s.putSignal))
 	s.mux.HandleFunc("POST /v1/signals/preview", s.auth(marketing, s.previewSignal))
@@ -217,15 +224,20 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/channels/{id}/deliveries", s.auth(people, s.channelDeliveries))
 	s.mux.HandleFunc("GET /v1/users/{user}/channels", s.auth(adminOnly, s.listChannels))
 	s.mux.HandleFunc("POST /v1/users/{user}/channels", s.auth(adminOnly, s.addChannel))
+	s.escalationRoutes()
 	s.mux.HandleFunc("POST /v1/events", s.auth(sources, s.postEvents))
 	s.mux.HandleFunc("DELETE /v1/customers/{id}", s.auth(adminOnly, s.eraseCustomer))
 	s.mux.HandleFunc("GET /v1/erasures", s.auth(adminOnly, s.listErasures))
 	s.mux.HandleFunc("PUT /v1/do-not-track/{kind}/{id}", s.auth(adminOnly, s.doNotTrack(true)))
 	s.mux.HandleFunc("DELETE /v1/do-not-track/{kind}/{id}", s.auth(adminOnly, s.doNotTrack(false)))
+	s.teamRoutes()
 	s.stageRoutes()
+	// One-click links authenticate by their signed token, not a session.
+	s.mux.HandleFunc("GET /v1/links/{token}", s.openLink)
+	s.mux.HandleFunc("POST /v1/links/{token}", s.useLink)
 
 	if s.cfg.Assets != nil {
-		s.mux.Handle("GET /", http.FileServerFS(s.cfg.Assets))
+		s.mux.Handle("GET /", appAssets(http.FileServerFS(s.cfg.Assets))) // pwa.go
 	}
 }
 

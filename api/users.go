@@ -113,9 +113,10 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, me dowser.User)
 
 // subscription subscribes (on) or unsubscribes the manager {id} to the rep
 // {rep}: while subscribed, the manager receives every alert the rep does.
+// A manager changes their own subscriptions, an admin anyone's.
 func (s *Server) subscription(on bool) authedHandler {
-	return func(w http.ResponseWriter, r *http.Request, _ dowser.User) {
-		managerID, err := pathID(r)
+	return func(w http.ResponseWriter, r *http.Request, me dowser.User) {
+		managerID, err := teamManager(me, "id", r.PathValue("id"))
 		if err != nil {
 			s.fail(w, r, err)
 			return

@@ -1,10 +1,12 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"slices"
@@ -79,6 +81,14 @@ type ScaleResult struct {
 	E2ESettledP50Ms *float64 `json:"e2e_settled_p50_ms"`
 	E2ESettledP99Ms *float64 `json:"e2e_settled_p99_ms"`
 	E2ESettledMaxMs *float64 `json:"e2e_settled_max_ms"`
+	// Where the settled probes' time went: from a probe's acknowledgement
+	// to the start of its alert's transaction (fetch, detection), and from
+	// there to the websocket client (the transaction, the push); and the
+	// slowest probes, to tell a stop of one partition from one of the
+	// process or the broker.
+	E2ESettledToStoreP99Ms       *float64     `json:"e2e_settled_to_store_p99_ms"`
+	E2ESettledStoreToClientP99Ms *float64     `json:"e2e_settled_store_to_client_p99_ms"`
+	E2ESettledSlowest            []ProbeTrace `json:"e2e_settled_slowest,omitempty"`
 	// What the service did during the settled measurement, from its
 	// metrics before and after: what competes with the events for the
 	// cores (see docs/benchmarks.md).
@@ -87,6 +97,21 @@ type ScaleResult struct {
 	RestartToFirstAlertS *float64     `json:"restart_to_first_alert_s"`
 	RSSAfterRestart      *float64     `json:"rss_after_restart_bytes"`
 	HWMAfterRestart      *float64     `json:"hwm_after_restart_bytes"`
+}
+
+// ProbeTrace is one probe's way through the service.
+type ProbeTrace struct {
+	Account string `json:"account"`
+	// AtMs is when the probe was acknowledged, after the window's start.
+	AtMs      float64 `json:"at_ms"`
+	Partition int     `json:"partition"`
+	TotalMs   float64 `json:"total_ms"`
+	// ToStoreMs is to its alert's transaction's start; ToTopicMs to its
+	// message on the alerts topic, written after the transaction (the
+	// detecting instance pushes to its own clients without waiting for
+	// that message, so it can come after the client's read).
+	ToStoreMs float64 `json:"to_store_ms"`
+	ToTopicMs float64 `json:"to_alerts_topic_ms"`
 }
 
 // ScaleWindow is what the service's metrics say of a stretch of time.
@@ -228,8 +253,9 @@ func runScale(ctx context.Context, cfg Config, cl kafka.Cluster, progress func(s
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	alertsTopic := "dowser.bench-scale.alerts." + stamp
 	serveArgs := []string{"--database-url", dbURL, "--kafka-brokers", strings.Join(cl.Brokers, ","),
-		"--events-topic", topic, "--alerts-topic", "dowser.bench-scale.alerts." + stamp, "--group-id", "dowser.bench-scale." + stamp,
+		"--events-topic", topic, "--alerts-topic", alertsTopic, "--group-id", "dowser.bench-scale." + stamp,
 		"--partitions", strconv.Itoa(cfg.ScalePartitions), "--signals-poll", "200ms"}
 
 	// Growth: the service consumes the whole topic while its state grows.
@@ -318,7 +344,7 @@ func runScale(ctx context.Context, cfg Config, cl kafka.Cluster, progress func(s
 	p := kafka.NewProducer(cl, topic)
 	defer p.Close()
 	n := cfg.ScaleAlerts + cfg.ScaleAlerts/10 // probe accounts a measurement uses
-	if lat, err := scaleLatency(ctx, cfg, child.addr, p, probe, 0, progress); err != nil {
+	if lat, _, err := scaleLatency(ctx, cfg, child.addr, p, probe, 0, progress); err != nil {
 		note("e2e latency: not measured: %v", err)
 	} else {
 		slices.Sort(lat)
@@ -338,7 +364,7 @@ func runScale(ctx context.Context, cfg Config, cl kafka.Cluster, progress func(s
 	progress("scale: checkpoints caught up and the growth's subjects frozen after %.0f s", *res.SettleS)
 	before, beforeErr := child.metrics(ctx)
 	windowStart := time.Now()
-	lat, err := scaleLatency(ctx, cfg, child.addr, p, probe, n, progress)
+	lat, times, err := scaleLatency(ctx, cfg, child.addr, p, probe, n, progress)
 	if after, afterErr := child.metrics(ctx); beforeErr == nil && afterErr == nil {
 		res.Settled = scaleWindow(before, after, time.Since(windowStart).Seconds())
 	}
@@ -348,6 +374,9 @@ func runScale(ctx context.Context, cfg Config, cl kafka.Cluster, progress func(s
 		slices.Sort(lat)
 		ms := func(d time.Duration) *float64 { return ptr(float64(d) / float64(time.Millisecond)) }
 		res.E2ESettledP50Ms, res.E2ESettledP99Ms, res.E2ESettledMaxMs = ms(percentile(lat, 0.5)), ms(percentile(lat, 0.99)), ms(lat[len(lat)-1])
+		if err := traceProbes(ctx, cl, db, topic, alertsTopic, windowStart, times, res); err != nil {
+			note("e2e latency once settled: where the time went: not measured: %v", err)
+		}
 	}
 
 	// SIGKILL and restart on the same database and topics.
@@ -518,16 +547,16 @@ func scaleRates(res *ScaleResult, samples []scaleSample, t *scaleTraffic) {
 // scaleLatency measures, as the e2e stage does, the latency of
 // cfg.ScaleAlerts probe alerts at cfg.E2ERate events a second, read by
 // one websocket client of the rep owning the probe accounts.
-func scaleLatency(ctx context.Context, cfg Config, addr string, p *kafka.Producer, probe string, first int, progress func(string, ...any)) ([]time.Duration, error) {
+func scaleLatency(ctx context.Context, cfg Config, addr string, p *kafka.Producer, probe string, first int, progress func(string, ...any)) ([]time.Duration, *probeTimes, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	clients, err := startClients(ctx, "e2e", addr, 1, 1, probe)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer clients.stop()
 	if clients.opened < 1 {
-		return nil, fmt.Errorf("the websocket client did not connect: %s", clients.short)
+		return nil, nil, fmt.Errorf("the websocket client did not connect: %s", clients.short)
 	}
 	var mu sync.Mutex
 	acked, received := map[string]time.Time{}, map[string]time.Time{}
@@ -540,7 +569,7 @@ func scaleLatency(ctx context.Context, cfg Config, addr string, p *kafka.Produce
 		mu.Unlock()
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(100 * time.Millisecond) {
 		mu.Lock()
@@ -559,9 +588,92 @@ func scaleLatency(ctx context.Context, cfg Config, addr string, p *kafka.Produce
 		}
 	}
 	if len(lat) < cfg.ScaleAlerts {
-		return nil, fmt.Errorf("only %d of %d probe alerts reached the client", len(lat), probes)
+		return nil, nil, fmt.Errorf("only %d of %d probe alerts reached the client", len(lat), probes)
 	}
-	return lat, nil
+	return lat, &probeTimes{acked: maps.Clone(acked), received: maps.Clone(received)}, nil
+}
+
+// probeTimes are, by probe account, when its event was acknowledged and
+// when its alert reached the client.
+type probeTimes struct{ acked, received map[string]time.Time }
+
+// traceProbes reads the probes of times from the events topic (their
+// partitions) and their alerts from the alerts topic (when the service
+// wrote them), both from the window's start, and sets res's settled
+// stages and slowest probes.
+func traceProbes(ctx context.Context, cl kafka.Cluster, db *postgres.Store, eventsTopic, alertsTopic string, from time.Time, times *probeTimes, res *ScaleResult) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	// Kafka timestamps are milliseconds: start a little early.
+	from = from.Add(-time.Second)
+	partition := map[string]int{}
+	h, err := kafka.OpenHistory(ctx, cl, eventsTopic, from)
+	if err != nil {
+		return err
+	}
+	if err := h.ReadRecords(ctx, func(r kafka.Record) error {
+		if _, ok := times.acked[string(r.Key)]; ok {
+			partition[string(r.Key)] = r.Partition
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("reading %s: %w", eventsTopic, err)
+	}
+	written := map[string]time.Time{}
+	if h, err = kafka.OpenHistory(ctx, cl, alertsTopic, from); err != nil {
+		return err
+	}
+	if err := h.ReadRecords(ctx, func(r kafka.Record) error {
+		var m struct {
+			Alert struct {
+				AccountID string `json:"account_id"`
+			} `json:"alert"`
+		}
+		if json.Unmarshal(r.Value, &m) != nil {
+			return nil
+		}
+		if _, ok := times.acked[m.Alert.AccountID]; ok {
+			if _, seen := written[m.Alert.AccountID]; !seen {
+				written[m.Alert.AccountID] = r.Time
+			}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("reading %s: %w", alertsTopic, err)
+	}
+	stored, err := db.AlertsStored(ctx, slices.Collect(maps.Keys(times.acked)))
+	if err != nil {
+		return err
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	var traces []ProbeTrace
+	var toStore, toClient []time.Duration
+	start := from.Add(time.Second)
+	for acct, acked := range times.acked {
+		got, ok := times.received[acct]
+		at, wasStored := stored[acct]
+		if !ok || !wasStored {
+			continue
+		}
+		acked = acked.Round(0)
+		toStore, toClient = append(toStore, at.Sub(acked)), append(toClient, got.Sub(at))
+		t := ProbeTrace{Account: acct, AtMs: ms(acked.Sub(start)), Partition: partition[acct],
+			TotalMs: ms(got.Sub(acked)), ToStoreMs: ms(at.Sub(acked))}
+		if w, ok := written[acct]; ok {
+			t.ToTopicMs = ms(w.Sub(acked))
+		}
+		traces = append(traces, t)
+	}
+	if len(traces) == 0 {
+		return errors.New("no probe alert stored and read")
+	}
+	slices.Sort(toStore)
+	slices.Sort(toClient)
+	res.E2ESettledToStoreP99Ms = ptr(ms(percentile(toStore, 0.99)))
+	res.E2ESettledStoreToClientP99Ms = ptr(ms(percentile(toClient, 0.99)))
+	slices.SortFunc(traces, func(a, b ProbeTrace) int { return cmp.Compare(b.TotalMs, a.TotalMs) })
+	res.E2ESettledSlowest = traces[:min(len(traces), 12)]
+	return nil
 }
 
 // readAlerts records, from a client's lines "alert <account> <unix

@@ -114,6 +114,8 @@ func writeScaleTable(w io.Writer, s *ScaleResult, f func(*float64, string) strin
 		{"scale settle_s", f(s.SettleS, "%.0f"), "", ""},
 		{"scale e2e_settled_p50_ms", f(s.E2ESettledP50Ms, "%.1f"), "", ""},
 		{"scale e2e_settled_p99_ms", f(s.E2ESettledP99Ms, "%.1f"), "<= 20", verdict(s.E2ESettledP99Ms, func(v float64) bool { return v <= 20 })},
+		{"  to the alert's store p99_ms", f(s.E2ESettledToStoreP99Ms, "%.1f"), "", ""},
+		{"  store to client p99_ms", f(s.E2ESettledStoreToClientP99Ms, "%.1f"), "", ""},
 		{"scale restart_to_consuming_s", f(s.RestartToConsumingS, "%.1f"), "", ""},
 		{"scale restart_to_first_alert_s", f(s.RestartToFirstAlertS, "%.1f"), "<= 15", verdict(s.RestartToFirstAlertS, func(v float64) bool { return v <= 15 })},
 		{"scale rss_after_restart_MiB (hwm)", f(mib(s.RSSAfterRestart), "%.0f") + " (" + f(mib(s.HWMAfterRestart), "%.0f") + ")", "", ""},

@@ -63,6 +63,9 @@ type Config struct {
 	PanelURL string
 	// SMTP sends e-mail channels' deliveries.
 	SMTP SMTP
+	// Links, when set, adds one-click links (acknowledge, snooze,
+	// feedback) to chat messages and mails.
+	Links Linker
 	// Client sends the requests; nil is a client that follows no
 	// redirects.
 	Client     *http.Client
@@ -101,7 +104,7 @@ func (c *Config) defaults() {
 	if c.Client == nil {
 		// A redirect would turn the POST into a GET: the receiver's URL
 		// should be the final one, so a 3xx is a refusal.
-		c.Client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		c.Client = &http.Client{CheckRedirect: noRedirects}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -226,7 +229,14 @@ func (d *Dispatcher) deliver(ctx context.Context, del *dowser.ChannelDelivery) e
 // send makes the request of one attempt; it returns the response status
 // (0 when there was none) and the wait a 429 or 503 asked for.
 func (d *Dispatcher) send(ctx context.Context, del *dowser.ChannelDelivery) (status int, retryAfter time.Duration, err error) {
-	body, err := Payload(del, d.cfg.PanelURL)
+	if del.Channel.Kind == dowser.ChannelCRM {
+		return d.sendCRM(ctx, del) // crm.go
+	}
+	links, err := d.linksFor(del.AlertID, del.UserID)
+	if err != nil {
+		return 0, 0, err
+	}
+	body, err := Payload(del, d.cfg.PanelURL, links...)
 	if err != nil {
 		return 0, 0, &permanentError{err}
 	}
@@ -292,8 +302,9 @@ const (
 // error to its outcome.
 func Classify(status int, err error) Outcome {
 	var pe *permanentError
+	var be *BlockedTargetError
 	switch {
-	case errors.As(err, &pe):
+	case errors.As(err, &pe), errors.As(err, &be):
 		return Permanent
 	case err != nil:
 		return Retry

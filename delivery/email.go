@@ -33,12 +33,21 @@ type SMTP struct {
 
 // sendEmail mails del's alert to its channel's address; it returns the
 // server's reply code to the message (250 when accepted).
-func (d *Dispatcher) sendEmail(ctx context.Context, del *dowser.ChannelDelivery) (int, error) {
+func (d *Dispatcher) sendEmail(ctx context.Context, del *dowser.ChannelDelivery) (status int, err error) {
 	cfg := d.cfg.SMTP
 	if cfg.Addr == "" {
 		return 0, &permanentError{errors.New("e-mail is not configured on this server (--smtp-addr)")}
 	}
-	msg, err := emailMessage(del, cfg.From, d.cfg.PanelURL, time.Now())
+	var msg []byte
+	if del.DigestID != 0 {
+		msg, err = d.digestMessage(del, cfg.From, time.Now())
+	} else {
+		var links []Link
+		if links, err = d.linksFor(del.AlertID, del.UserID); err != nil {
+			return 0, err
+		}
+		msg, err = emailMessage(del, cfg.From, d.cfg.PanelURL, time.Now(), links...)
+	}
 	if err != nil {
 		return 0, &permanentError{err}
 	}
@@ -121,25 +130,11 @@ func oneLine(s string) string {
 // emailMessage is the RFC 5322 message of an alert: plain text, UTF-8,
 // quoted-printable, its Message-ID derived from the delivery id so that a
 // resent message is recognisable as the same.
-func emailMessage(del *dowser.ChannelDelivery, from, panelURL string, now time.Time) ([]byte, error) {
+func emailMessage(del *dowser.ChannelDelivery, from, panelURL string, now time.Time, links ...Link) ([]byte, error) {
 	var a schema.Alert
 	if err := json.Unmarshal(del.Alert, &a); err != nil {
 		return nil, fmt.Errorf("decoding alert %s: %w", del.AlertID, err)
 	}
-	var b bytes.Buffer
-	header := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
-	header("From", from)
-	header("To", del.Channel.Target)
-	header("Subject", mime.QEncoding.Encode("utf-8", oneLine(title(&a)+": "+a.Message)))
-	header("Date", now.Format(time.RFC1123Z))
-	header("Message-ID", "<"+del.ID+"@dowser>")
-	header(HeaderDeliveryID, del.ID)
-	header("Auto-Submitted", "auto-generated")
-	header("MIME-Version", "1.0")
-	header("Content-Type", "text/plain; charset=utf-8")
-	header("Content-Transfer-Encoding", "quoted-printable")
-	b.WriteString("\r\n")
-	qp := quotedprintable.NewWriter(&b)
 	var text strings.Builder
 	text.WriteString(a.Message + "\n\n")
 	for _, f := range facts(&a) {
@@ -151,8 +146,40 @@ func emailMessage(del *dowser.ChannelDelivery, from, panelURL string, now time.T
 	if panelURL != "" {
 		text.WriteString("\nOpen in Dowser: " + panelURL + "\n")
 	}
+	writeLinks(&text, links)
 	text.WriteString("\nAlert " + a.ID + "\n")
-	if _, err := qp.Write([]byte(strings.ReplaceAll(text.String(), "\n", "\r\n"))); err != nil {
+	return mailMessage(del, from, title(&a)+": "+a.Message, now, text.String())
+}
+
+// writeLinks lists one-click links in a mail's text, one per line.
+func writeLinks(text *strings.Builder, links []Link) {
+	if len(links) == 0 {
+		return
+	}
+	text.WriteString("\n")
+	for _, l := range links {
+		text.WriteString(l.Action.Label() + ": " + l.URL + "\n")
+	}
+}
+
+// mailMessage is an RFC 5322 message of del with subject (cut to one
+// line) and text.
+func mailMessage(del *dowser.ChannelDelivery, from, subject string, now time.Time, text string) ([]byte, error) {
+	var b bytes.Buffer
+	header := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
+	header("From", from)
+	header("To", del.Channel.Target)
+	header("Subject", mime.QEncoding.Encode("utf-8", oneLine(subject)))
+	header("Date", now.Format(time.RFC1123Z))
+	header("Message-ID", "<"+del.ID+"@dowser>")
+	header(HeaderDeliveryID, del.ID)
+	header("Auto-Submitted", "auto-generated")
+	header("MIME-Version", "1.0")
+	header("Content-Type", "text/plain; charset=utf-8")
+	header("Content-Transfer-Encoding", "quoted-printable")
+	b.WriteString("\r\n")
+	qp := quotedprintable.NewWriter(&b)
+	if _, err := qp.Write([]byte(strings.ReplaceAll(text, "\n", "\r\n"))); err != nil {
 		return nil, err
 	}
 	if err := qp.Close(); err != nil {

@@ -25,8 +25,9 @@ type Webhook struct {
 	PanelURL string `json:"panel_url,omitempty"`
 }
 
-// Payload returns the request body of del for its channel's kind.
-func Payload(del *dowser.ChannelDelivery, panelURL string) ([]byte, error) {
+// Payload returns the request body of del for its channel's kind; chat
+// messages carry links as buttons.
+func Payload(del *dowser.ChannelDelivery, panelURL string, links ...Link) ([]byte, error) {
 	switch del.Channel.Kind {
 	case dowser.ChannelWebhook:
 		return json.Marshal(Webhook{Type: "alert", DeliveryID: del.ID, ChannelID: del.ChannelID, UserID: del.UserID, Alert: del.Alert, PanelURL: panelURL})
@@ -36,9 +37,9 @@ func Payload(del *dowser.ChannelDelivery, panelURL string) ([]byte, error) {
 			return nil, fmt.Errorf("decoding alert %s: %w", del.AlertID, err)
 		}
 		if del.Channel.Kind == dowser.ChannelSlack {
-			return json.Marshal(slackMessage(&a, panelURL))
+			return json.Marshal(slackMessage(&a, panelURL, links))
 		}
-		return json.Marshal(teamsMessage(&a, panelURL))
+		return json.Marshal(teamsMessage(&a, panelURL, links))
 	}
 	return nil, fmt.Errorf("channel kind %q is not one Dowser sends to", del.Channel.Kind)
 }
@@ -53,6 +54,9 @@ func facts(a *schema.Alert) [][2]string {
 		out = append(out, [2]string{"Customer", a.CustomerID})
 	}
 	out = append(out, [2]string{"When", a.Time.UTC().Format("2006-01-02 15:04 UTC")})
+	if n := len(a.Escalations); n > 0 {
+		out = append(out, [2]string{"Escalated", escalationFact(a.Escalations[n-1])})
+	}
 	return out
 }
 
@@ -95,7 +99,7 @@ func slackEscape(s string) string {
 type obj = map[string]any
 
 // slackMessage is a Block Kit message for a Slack incoming webhook.
-func slackMessage(a *schema.Alert, panelURL string) obj {
+func slackMessage(a *schema.Alert, panelURL string, links []Link) obj {
 	var fields []obj
 	for _, f := range facts(a) {
 		fields = append(fields, obj{"type": "mrkdwn", "text": "*" + f[0] + "*\n" + slackEscape(f[1])})
@@ -107,10 +111,15 @@ func slackMessage(a *schema.Alert, panelURL string) obj {
 	if j := journey(a); len(j) > 0 {
 		blocks = append(blocks, obj{"type": "context", "elements": []obj{{"type": "mrkdwn", "text": slackEscape(strings.Join(j, "\n"))}}})
 	}
+	var buttons []obj
 	if panelURL != "" {
-		blocks = append(blocks, obj{"type": "actions", "elements": []obj{{
-			"type": "button", "text": obj{"type": "plain_text", "text": "Open in Dowser"}, "url": panelURL, "action_id": "open-" + a.ID,
-		}}})
+		buttons = append(buttons, obj{"type": "button", "text": obj{"type": "plain_text", "text": "Open in Dowser"}, "url": panelURL, "action_id": "open-" + a.ID})
+	}
+	for _, l := range links {
+		buttons = append(buttons, obj{"type": "button", "text": obj{"type": "plain_text", "text": l.Action.Label()}, "url": l.URL, "action_id": string(l.Action) + "-" + a.ID})
+	}
+	if len(buttons) > 0 {
+		blocks = append(blocks, obj{"type": "actions", "elements": buttons})
 	}
 	return obj{"text": title(a) + ": " + a.Message, "blocks": blocks}
 }
@@ -118,7 +127,7 @@ func slackMessage(a *schema.Alert, panelURL string) obj {
 // teamsMessage is a message with an Adaptive Card for a Teams incoming
 // webhook (or a Workflows "post to a channel when a webhook request is
 // received" flow, which takes the same shape).
-func teamsMessage(a *schema.Alert, panelURL string) obj {
+func teamsMessage(a *schema.Alert, panelURL string, links []Link) obj {
 	var fs []obj
 	for _, f := range facts(a) {
 		fs = append(fs, obj{"title": f[0], "value": f[1]})
@@ -132,8 +141,15 @@ func teamsMessage(a *schema.Alert, panelURL string) obj {
 		body = append(body, obj{"type": "TextBlock", "text": strings.Join(j, "\n\n"), "wrap": true, "isSubtle": true, "size": "Small"})
 	}
 	card := obj{"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard", "version": "1.4", "body": body}
+	var actions []obj
 	if panelURL != "" {
-		card["actions"] = []obj{{"type": "Action.OpenUrl", "id": "open-" + a.ID, "title": "Open in Dowser", "url": panelURL}}
+		actions = append(actions, obj{"type": "Action.OpenUrl", "id": "open-" + a.ID, "title": "Open in Dowser", "url": panelURL})
+	}
+	for _, l := range links {
+		actions = append(actions, obj{"type": "Action.OpenUrl", "id": string(l.Action) + "-" + a.ID, "title": l.Action.Label(), "url": l.URL})
+	}
+	if len(actions) > 0 {
+		card["actions"] = actions
 	}
 	return obj{"type": "message", "attachments": []obj{{"contentType": "application/vnd.microsoft.card.adaptive", "content": card}}}
 }

@@ -27,7 +27,14 @@ var users = []user{
 	{dowser.User{ID: "rep-cho", Name: "Cho Min-jun", Role: dowser.RoleRep}, "demo-rep-cho-token"},
 	{dowser.User{ID: "mkt-jane", Name: "Jane Hollis", Role: dowser.RoleMarketer}, "demo-mkt-jane-token"},
 	{dowser.User{ID: "mkt-omar", Name: "Omar Haddad", Role: dowser.RoleMarketer}, "demo-mkt-omar-token"},
+	{dowser.User{ID: "mgr-maya", Name: "Maya Lindqvist", Role: dowser.RoleManager}, "demo-mgr-maya-token"},
 }
+
+// follows are the demo's manager subscriptions, manager then rep: Maya
+// follows two reps, so her team view fills within the demo's first
+// minute (Cho owns the accounts of the back-dated history, whose alerts
+// come first).
+var follows = [][2]string{{"mgr-maya", "rep-ben"}, {"mgr-maya", "rep-cho"}}
 
 // The demo's population. Account i is owned by ownerOf(i) and has the
 // lifecycle lifecycleOf(i) (a third are customers): these two rules are

@@ -20,6 +20,7 @@ import (
 type Stores struct {
 	People interface {
 		PutUser(ctx context.Context, u dowser.User, token string) error
+		Subscribe(ctx context.Context, managerID, repID string) error
 	}
 	Directory interface {
 		PutAccount(ctx context.Context, a dowser.Account) error
@@ -53,6 +54,11 @@ func Seed(ctx context.Context, store Stores, log *slog.Logger) error {
 	for _, u := range users {
 		if err := store.People.PutUser(ctx, u.User, u.token); err != nil {
 			return err
+		}
+	}
+	for _, f := range follows {
+		if err := store.People.Subscribe(ctx, f[0], f[1]); err != nil {
+			return fmt.Errorf("seeding %s following %s: %w", f[0], f[1], err)
 		}
 	}
 	for i := range accountIDs {

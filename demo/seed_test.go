@@ -81,6 +81,10 @@ func TestDemoSeed(t *testing.T) {
 	if !slices.Equal(ids, want) {
 		t.Errorf("signals after seeding = %v, want the pack and someones-signal, not old-demo-signal", ids)
 	}
+	// The manager follows two reps, once however often the demo seeds.
+	if reps, err := store.People.Subscriptions(ctx, "mgr-maya"); err != nil || !slices.Equal(reps, []string{"rep-ben", "rep-cho"}) {
+		t.Errorf("mgr-maya follows %v (%v), want rep-ben and rep-cho", reps, err)
+	}
 	// The default stage model, once: a second seed leaves it, and every
 	// signal it names is in the pack.
 	stages, err := store.Alerts.StageModel(ctx)

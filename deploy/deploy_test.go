@@ -613,6 +613,8 @@ var metricNames = []string{
 	"dowser_routing_owner_skipped_total",
 	"dowser_channel_deliveries_sent_total", "dowser_channel_delivery_retries_total", "dowser_channel_deliveries_failed_total",
 	"dowser_channels_paused_total", "dowser_channel_delivery_latency_seconds",
+	"dowser_email_digests_total", "dowser_email_digest_alerts_total",
+	"dowser_escalations_total",
 }
 
 var metricRef = regexp.MustCompile(`\bdowser_[a-z0-9_]+`)

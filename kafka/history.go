@@ -115,9 +115,11 @@ func OpenHistory(ctx context.Context, cl Cluster, topic string, from time.Time) 
 		} else {
 			// No message at or after from is offset -1 (or no answer):
 			// nothing to read.
+			// The answer is a map: take its least offset, not whichever
+			// the iteration happens to visit last.
 			r.Start = r.End
 			for off := range po.Offsets {
-				if off >= 0 {
+				if off >= 0 && off < r.Start {
 					r.Start = off
 				}
 			}
@@ -142,6 +144,20 @@ func (h *History) Messages() int64 {
 // partition in ascending order, each in offset order, from the calling
 // goroutine. fn owns value. An error from fn stops Read, which returns it.
 func (h *History) Read(ctx context.Context, fn func(partition int, offset int64, value []byte) error) error {
+	return h.ReadRecords(ctx, func(r Record) error { return fn(r.Partition, r.Offset, r.Value) })
+}
+
+// Record is one message of a History.
+type Record struct {
+	Partition int
+	Offset    int64
+	// Time is the message's Kafka timestamp, to the millisecond.
+	Time       time.Time
+	Key, Value []byte
+}
+
+// ReadRecords is Read with each message's key and timestamp.
+func (h *History) ReadRecords(ctx context.Context, fn func(Record) error) error {
 	h.Incomplete = nil
 	for _, pr := range h.Ranges {
 		if pr.Start >= pr.End {
@@ -154,7 +170,7 @@ func (h *History) Read(ctx context.Context, fn func(partition int, offset int64,
 	return nil
 }
 
-func (h *History) readPartition(ctx context.Context, pr PartitionRange, fn func(partition int, offset int64, value []byte) error) error {
+func (h *History) readPartition(ctx context.Context, pr PartitionRange, fn func(Record) error) error {
 	r := kafkago.NewReader(kafkago.ReaderConfig{
 		Brokers:   h.cluster.Brokers,
 		Dialer:    h.cluster.dialer(),
@@ -191,7 +207,7 @@ func (h *History) readPartition(ctx context.Context, pr PartitionRange, fn func(
 			return nil
 		}
 		next = msg.Offset + 1
-		if err := fn(pr.Partition, msg.Offset, msg.Value); err != nil {
+		if err := fn(Record{Partition: pr.Partition, Offset: msg.Offset, Time: msg.Time, Key: msg.Key, Value: msg.Value}); err != nil {
 			return err
 		}
 	}

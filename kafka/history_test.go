@@ -76,6 +76,19 @@ func TestHistory(t *testing.T) {
 		t.Errorf("Incomplete = %v, want none", h.Incomplete)
 	}
 
+	var times []time.Time
+	if err := h.ReadRecords(ctx, func(r kafka.Record) error {
+		times = append(times, r.Time)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i, at := range times {
+		if !at.Equal(recent.Truncate(time.Millisecond)) {
+			t.Errorf("record %d has time %s, want the producer's %s", i, at, recent)
+		}
+	}
+
 	all, err := kafka.OpenHistory(ctx, kafka.Cluster{Brokers: b.Brokers()}, topic, time.Time{})
 	if err != nil {
 		t.Fatal(err)

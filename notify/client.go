@@ -103,6 +103,19 @@ func (c *client) enqueue(d schema.Delivery) {
 	c.mu.Unlock()
 }
 
+// tell queues news (another panel's verdict) for the writer. News is
+// dropped rather than wait behind a full queue of replies: the panel
+// lists again when it reconnects.
+func (c *client) tell(frame []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped || len(c.replies) >= maxReplies {
+		return
+	}
+	c.replies = append(c.replies, frame)
+	c.kick()
+}
+
 func (c *client) reply(frame []byte) {
 	c.mu.Lock()
 	if c.stopped {
@@ -485,6 +498,9 @@ func (c *client) apply(a action) []byte {
 	}
 	if err != nil {
 		return encode(frame{Op: "error", ID: a.id, Error: a.op + ": " + actionError(err)})
+	}
+	if a.op == "feedback" {
+		c.hub.tellStored(ctx, c, c.user, a.id)
 	}
 	return encode(ok)
 }

@@ -14,11 +14,15 @@ type frame struct {
 	LastSeq *int64 `json:"last_seq,omitempty"`
 	ID      string `json:"id,omitempty"`
 	Verdict string `json:"verdict,omitempty"`
-	Error   string `json:"error,omitempty"`
+	// Reason and Value are a verdict's structured reason and a win's
+	// value, in the news of a verdict.
+	Reason string   `json:"reason,omitempty"`
+	Value  *float64 `json:"value,omitempty"`
+	Error  string   `json:"error,omitempty"`
 }
 
 func encode(f frame) []byte {
-	b, _ := json.Marshal(f) // a struct of strings and ints always encodes
+	b, _ := json.Marshal(f) // a struct of strings and numbers always encodes
 	return b
 }
 

@@ -237,6 +237,19 @@ func (h *Hub) Connected(userID string) bool {
 	return len(h.clients[userID]) > 0
 }
 
+// Users returns the users with a stream open on this instance.
+func (h *Hub) Users() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]string, 0, len(h.clients))
+	for u, cs := range h.clients {
+		if len(cs) > 0 {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
 // Close closes every connection with "going away"; clients reconnect to
 // another instance and resume.
 func (h *Hub) Close() {

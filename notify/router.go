@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"time"
 
 	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/schema"
@@ -39,7 +40,8 @@ type Directory interface {
 }
 
 // Presence tells whether a user has a live alert stream. *Hub implements
-// it for the connections it holds.
+// it for the connections it holds; *ClusterPresence for those of every
+// instance.
 type Presence interface {
 	Connected(userID string) bool
 }
@@ -53,6 +55,7 @@ const (
 	ByAccount    = "account"     // the account's owner
 	ByTerritory  = "territory"   // the first matching territory rule
 	ByRoundRobin = "round_robin" // spread over the reps
+	ByManagers   = "managers"    // the owner is away: their managers
 	ByNobody     = ""            // there are no reps at all
 )
 
@@ -70,6 +73,9 @@ type Route struct {
 	// Managers are the managers subscribed to Sales or to a marketing
 	// recipient.
 	Managers []string
+	// Away are the owners and territory reps passed over because they
+	// are out of office; managers subscribed to them receive the alert.
+	Away []string
 	// Skipped are the stored owners passed over because they are no user
 	// or their role does not fit what they own; for the caller to log and
 	// count.
@@ -104,10 +110,40 @@ func (r Route) Recipients() []string {
 	return slices.Compact(out)
 }
 
+// Absences tells who is out of office; the PostgreSQL Escalations store
+// implements it.
+type Absences interface {
+	// Away returns those of the users who are out of office at at.
+	Away(ctx context.Context, userIDs []string, at time.Time) ([]string, error)
+}
+
 // Router decides an alert's recipients.
 type Router struct {
 	dir      Directory
 	presence Presence
+	absences Absences
+	now      func() time.Time
+}
+
+// SkipAway makes the router pass over users out of office, as absences
+// says at now (nil: time.Now): an owner who is away gives the alert to
+// the rep of the first matching territory rule who is not, else to the
+// managers subscribed to the owner; a territory rule's rep who is away
+// to the next matching rule's. It returns r.
+func (r *Router) SkipAway(absences Absences, now func() time.Time) *Router {
+	if now == nil {
+		now = time.Now
+	}
+	r.absences, r.now = absences, now
+	return r
+}
+
+// away returns those of ids who are out of office; none without absences.
+func (r *Router) away(ctx context.Context, ids []string) ([]string, error) {
+	if r.absences == nil || len(ids) == 0 {
+		return nil, nil
+	}
+	return r.absences.Away(ctx, ids, r.now())
 }
 
 // NewRouter returns a router asking dir. presence, which may be nil, lets
@@ -137,11 +173,18 @@ func (r *Router) Recipients(ctx context.Context, a *schema.Alert) ([]string, err
 // reps when none is. Each account thus has a fixed ranking of reps and goes
 // to the highest-ranked one available: the same rep every time while the
 // set of reps stays the same, and adding a rep moves only the accounts it
-// now ranks first for. Presence is this instance's view of the sockets.
+// now ranks first for. Presence is the router's presence: with a
+// ClusterPresence, who is connected to any instance.
+//
+// With SkipAway, an owner or territory rep out of office is passed over
+// (Route.Away): the next matching territory rule's rep present gets the
+// alert, else the away owner's managers, else the round-robin among the
+// reps present.
 //
 // The marketing recipients are the owners of the content items in the
 // evidence, or the signal's owner when none of them has one. Managers
-// subscribed to any of these recipients receive the alert too.
+// subscribed to any of these recipients (or to a user passed over as
+// away) receive the alert too.
 func (r *Router) Route(ctx context.Context, a *schema.Alert) (Route, error) {
 	var route Route
 	var ids, urls []string
@@ -165,7 +208,7 @@ func (r *Router) Route(ctx context.Context, a *schema.Alert) (Route, error) {
 		marketing <- owners{o, err}
 	}()
 	var err error
-	route.Sales, route.SalesBy, route.Rule, route.Skipped, err = r.sales(ctx, a)
+	route.Sales, route.SalesBy, route.Rule, route.Skipped, route.Away, err = r.sales(ctx, a)
 	m := <-marketing
 	if err != nil {
 		return Route{}, fmt.Errorf("routing %s: %w", a.ID, err)
@@ -191,7 +234,7 @@ func (r *Router) Route(ctx context.Context, a *schema.Alert) (Route, error) {
 			route.Skipped = append(route.Skipped, Skip{Step: BySignal, Owner: a.SignalOwner, Role: role})
 		}
 	}
-	if recipients := route.Recipients(); len(recipients) > 0 {
+	if recipients := append(route.Recipients(), route.Away...); len(recipients) > 0 {
 		managers, err := r.dir.Subscribers(ctx, recipients)
 		if err != nil {
 			return Route{}, fmt.Errorf("routing %s: %w", a.ID, err)
@@ -204,7 +247,7 @@ func (r *Router) Route(ctx context.Context, a *schema.Alert) (Route, error) {
 // sales finds the alert's sales recipient and the step that found it. An
 // owner whose role does not fit (dowser.OwnerFits) is skipped, and routing
 // falls through to the next step.
-func (r *Router) sales(ctx context.Context, a *schema.Alert) (rep, by, rule string, skipped []Skip, err error) {
+func (r *Router) sales(ctx context.Context, a *schema.Alert) (rep, by, rule string, skipped []Skip, away []string, err error) {
 	fits := func(step, owner string, role dowser.Role, kind string) bool {
 		if owner == "" {
 			return false
@@ -215,14 +258,22 @@ func (r *Router) sales(ctx context.Context, a *schema.Alert) (rep, by, rule stri
 		skipped = append(skipped, Skip{Step: step, Owner: owner, Role: role})
 		return false
 	}
+	// present reports whether the owner is in; an owner away is noted.
+	present := func(owner string) (bool, error) {
+		out, err := r.away(ctx, []string{owner})
+		away = append(away, out...)
+		return len(out) == 0, err
+	}
 	accountID := a.AccountID
 	if a.CustomerID != "" {
 		c, role, err := r.dir.ContactRouting(ctx, a.CustomerID)
 		if err != nil {
-			return "", "", "", nil, err
+			return "", "", "", nil, nil, err
 		}
 		if fits(ByContact, c.OwnerID, role, dowser.KindContacts) {
-			return c.OwnerID, ByContact, "", skipped, nil
+			if in, err := present(c.OwnerID); err != nil || in {
+				return c.OwnerID, ByContact, "", skipped, away, err
+			}
 		}
 		if accountID == "" {
 			accountID = c.AccountID
@@ -232,24 +283,56 @@ func (r *Router) sales(ctx context.Context, a *schema.Alert) (rep, by, rule stri
 	if accountID != "" {
 		var role dowser.Role
 		if acct, role, err = r.dir.AccountRouting(ctx, accountID); err != nil {
-			return "", "", "", nil, err
+			return "", "", "", nil, nil, err
 		}
-		if fits(ByAccount, acct.OwnerID, role, dowser.KindAccounts) {
-			return acct.OwnerID, ByAccount, "", skipped, nil
+		if fits(ByAccount, acct.OwnerID, role, dowser.KindAccounts) && !slices.Contains(away, acct.OwnerID) {
+			if in, err := present(acct.OwnerID); err != nil || in {
+				return acct.OwnerID, ByAccount, "", skipped, away, err
+			}
 		}
 	}
 	rules, roles, err := r.dir.RoutingTerritoryRules(ctx)
 	if err != nil {
-		return "", "", "", nil, err
+		return "", "", "", nil, nil, err
 	}
+	var matching []dowser.TerritoryRule
+	var candidates []string
 	for i, tr := range rules {
 		if tr.Matches(acct) && fits(ByTerritory, tr.RepID, roles[i], dowser.KindTerritoryRules) {
-			return tr.RepID, ByTerritory, tr.ID, skipped, nil
+			matching, candidates = append(matching, tr), append(candidates, tr.RepID)
+		}
+	}
+	// One question for every matching rule's rep: the first present wins.
+	awayReps, err := r.away(ctx, candidates)
+	if err != nil {
+		return "", "", "", nil, nil, err
+	}
+	for _, tr := range matching {
+		if !slices.Contains(awayReps, tr.RepID) {
+			return tr.RepID, ByTerritory, tr.ID, skipped, away, nil
+		}
+		if !slices.Contains(away, tr.RepID) {
+			away = append(away, tr.RepID)
+		}
+	}
+	if len(away) > 0 {
+		// Nobody in the territory: the managers of whoever is away.
+		managers, err := r.dir.Subscribers(ctx, away)
+		if err != nil {
+			return "", "", "", nil, nil, err
+		}
+		if len(managers) > 0 {
+			return "", ByManagers, "", skipped, away, nil
 		}
 	}
 	reps, err := r.dir.Reps(ctx)
 	if err != nil {
-		return "", "", "", nil, err
+		return "", "", "", nil, nil, err
+	}
+	if awayReps, err := r.away(ctx, reps); err != nil {
+		return "", "", "", nil, nil, err
+	} else if len(awayReps) > 0 && len(awayReps) < len(reps) {
+		reps = slices.DeleteFunc(slices.Clone(reps), func(id string) bool { return slices.Contains(awayReps, id) })
 	}
 	if r.presence != nil {
 		connected := slices.DeleteFunc(slices.Clone(reps), func(id string) bool { return !r.presence.Connected(id) })
@@ -262,9 +345,9 @@ func (r *Router) sales(ctx context.Context, a *schema.Alert) (rep, by, rule stri
 		key = "account:" + accountID
 	}
 	if rep := Rendezvous(key, reps); rep != "" {
-		return rep, ByRoundRobin, "", skipped, nil
+		return rep, ByRoundRobin, "", skipped, away, nil
 	}
-	return "", ByNobody, "", skipped, nil
+	return "", ByNobody, "", skipped, away, nil
 }
 
 // Rendezvous returns the candidate that ranks highest for key by

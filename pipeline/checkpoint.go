@@ -115,6 +115,11 @@ type checkpointer struct {
 	// write in flight rather than tearing it.
 	ctx    context.Context
 	cancel context.CancelFunc
+	// hurry is closed when the final checkpoint is asked for: the write
+	// in flight is then waited for, and a paced compaction in it stops
+	// pausing (see dowser.WithHurry).
+	hurry   chan struct{}
+	hurried bool
 
 	// reset makes the next delta replace every stored row: the engine
 	// did not start from them.
@@ -140,8 +145,9 @@ func newCheckpointer(parent context.Context, store DeltaStore, p *Pipeline, part
 		log: p.log, m: p.cp, behind: p.cp.behind.WithLabelValues(strconv.Itoa(partition)),
 		states: p.cp.states.WithLabelValues(strconv.Itoa(partition)), interval: p.cfg.CheckpointInterval,
 		cold: p.cp.cold.WithLabelValues(strconv.Itoa(partition)), coldBytes: p.cp.coldBytes.WithLabelValues(strconv.Itoa(partition)),
-		ctx: ctx, cancel: cancel, durable: durable, taken: durable,
+		durable: durable, taken: durable, hurry: make(chan struct{}), cancel: cancel,
 	}
+	c.ctx = dowser.WithHurry(ctx, c.hurry)
 	context.AfterFunc(parent, func() { time.AfterFunc(writeGrace, c.close) })
 	return c
 }
@@ -197,6 +203,10 @@ func (c *checkpointer) collect(ctx context.Context, wait bool) (bool, error) {
 // more than an interval's changes at once, and held for the next write,
 // which stores every held take in order (a key's last take wins).
 func (c *checkpointer) save(ctx context.Context, engine *detector.Engine, next, erased int64, final bool) (int64, error) {
+	if final && !c.hurried {
+		c.hurried = true
+		close(c.hurry)
+	}
 	idle, err := c.collect(ctx, final)
 	if err != nil {
 		return c.durable, err
@@ -230,7 +240,7 @@ func (c *checkpointer) save(ctx context.Context, engine *detector.Engine, next, 
 	done := make(chan error, 1)
 	c.inFlight = done
 	if final {
-		done <- c.write(ctx, d)
+		done <- c.write(dowser.WithHurry(ctx, c.hurry), d)
 		if _, err := c.collect(ctx, true); err != nil {
 			return c.durable, err
 		}

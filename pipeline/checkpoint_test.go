@@ -31,6 +31,9 @@ type fakeCheckpoints struct {
 	gate     chan struct{} // when set, each write waits for a receive
 	failNext int
 	entered  chan struct{} // when set, each write sends on it first
+	// paced, when set, makes each write wait for its hurry (dowser.Hurry),
+	// as a paced compaction of the store would pause until then.
+	paced bool
 }
 
 func (s *fakeCheckpoints) ClaimCheckpoint(_ context.Context, _, _ string, _ int, owner string) (dowser.Checkpoint, error) {
@@ -77,6 +80,13 @@ func (s *fakeCheckpoints) SaveCheckpointDelta(ctx context.Context, _, _ string, 
 			return ctx.Err()
 		}
 	}
+	if s.paced {
+		select {
+		case <-dowser.Hurry(ctx):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if owner != s.owner {
@@ -100,6 +110,48 @@ func (s *fakeCheckpoints) SaveCheckpointDelta(ctx context.Context, _, _ string, 
 	s.cp.Saves++
 	s.writes++
 	return nil
+}
+
+// A final checkpoint (a revoke, a shutdown) hurries the background write
+// it must wait for: a paced compaction in it stops pausing.
+func TestFinalCheckpointHurriesTheWriteInFlight(t *testing.T) {
+	ctx := context.Background()
+	store := &fakeStore{
+		fakeSignals: fakeSignals{rev: 1, signals: []dowser.StoredSignal{storedSignal("views", 0)}},
+	}
+	p, err := New(Config{
+		Group: "g", Topic: "t", Checkpoints: store, Alerts: store, Accounts: store, Privacy: store, Signals: store,
+		Router: toOwner{}, Hub: &fakeHub{}, Broadcast: &fakeBroadcast{}, SignalsPoll: time.Hour, CheckpointInterval: time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler), Registerer: prometheus.NewRegistry(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h, _, err := p.Partition(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := h.Handle(ctx, testEvent(i, "c-1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store.paced, store.entered = true, make(chan struct{}, 10)
+	if _, err := h.Checkpoint(ctx, 5, false); err != nil {
+		t.Fatal(err)
+	}
+	<-store.entered // in flight, pacing until hurried
+	if err := h.Handle(ctx, testEvent(5, "c-1")); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if durable, err := h.Checkpoint(wctx, 6, true); err != nil || durable != 6 {
+		t.Fatalf("final checkpoint: durable %d, err %v; want 6", durable, err)
+	}
 }
 
 // TestCheckpointsDoNotHoldUpTheEventPath: a checkpoint hands its delta to

@@ -115,7 +115,11 @@ WITH alert AS (
 	-- (package delivery).
 	INSERT INTO channel_deliveries (alert_id, user_id, channel_id)
 	SELECT alert.id, c.user_id, c.id FROM alert, delivered
-	JOIN channels c ON c.user_id = delivered.user_id AND c.enabled AND (c.kind <> 'email' OR $7 = 'urgent')
+	JOIN channels c ON c.user_id = delivered.user_id AND c.enabled AND (c.kind <> 'email' OR $7 = 'urgent') AND c.kind <> 'crm'
+), crm_queued AS (
+	-- A crm channel writes every alert, whoever receives it.
+	INSERT INTO channel_deliveries (alert_id, user_id, channel_id)
+	SELECT alert.id, c.user_id, c.id FROM alert JOIN channels c ON c.kind = 'crm' AND c.enabled
 ), outboxed AS (
 	INSERT INTO outbox (alert_id, recipients, seqs)
 	SELECT alert.id,
@@ -255,15 +259,20 @@ func (s *Alerts) Ack(ctx context.Context, userID, alertID string) error {
 func (s *Alerts) Feedback(ctx context.Context, userID, alertID, verdict, note string) error {
 	// A verdict repeated without its reason (the panel's buttons) keeps the
 	// reason and value given with it before.
-	tag, err := s.pool.Exec(ctx, `UPDATE deliveries SET verdict = $3, note = $4, verdict_at = now(),
+	var judged int
+	err := s.pool.QueryRow(ctx, `WITH judged AS (
+		UPDATE deliveries SET verdict = $3, note = $4, verdict_at = now(),
 			reason = CASE WHEN verdict = $3 THEN reason END, value = CASE WHEN verdict = $3 THEN value END,
 			acked_at = coalesce(acked_at, now()), seen_at = coalesce(seen_at, now())
-		WHERE user_id = $1 AND alert_id = $2`,
-		userID, alertID, verdict, note)
+		WHERE user_id = $1 AND alert_id = $2
+		RETURNING `+judgedColumns+`
+	), `+verdictToCRM+`
+	SELECT count(*) FROM judged`,
+		userID, alertID, verdict, note).Scan(&judged)
 	if err != nil {
 		return fmt.Errorf("saving feedback on %s: %w", alertID, err)
 	}
-	if tag.RowsAffected() == 0 {
+	if judged == 0 {
 		return fmt.Errorf("alert %s for %s: %w", alertID, userID, dowser.ErrNotFound)
 	}
 	return nil
@@ -307,7 +316,7 @@ func (s *Alerts) FindAlerts(ctx context.Context, q dowser.AlertQuery) (dowser.Al
 			afterT, afterID = &q.After.Created, q.After.ID
 		}
 		args = append(args, afterT, afterID)
-		sql = `SELECT 0::bigint, false, '', NULL::timestamptz, ` + namedBody + `, a.created_at, a.id, a.account_id, a.customer_id
+		sql = `SELECT 0::bigint, false, '', '', NULL::timestamptz, ` + namedBody + `, a.created_at, a.id, a.account_id, a.customer_id
 			FROM alerts a WHERE ` + alertFilters + `
 			AND ($7::timestamptz IS NULL OR (a.created_at, a.id) < ($7, $8))
 			ORDER BY a.created_at DESC, a.id DESC LIMIT $6`
@@ -332,7 +341,7 @@ func (s *Alerts) FindAlerts(ctx context.Context, q dowser.AlertQuery) (dowser.Al
 			afterSeq = &q.After.Seq
 		}
 		args = append(args, afterSeq, q.UserID)
-		sql = `SELECT d.seq, d.acked_at IS NOT NULL, coalesce(d.verdict, ''),
+		sql = `SELECT d.seq, d.acked_at IS NOT NULL, coalesce(d.verdict, ''), coalesce(d.reason, ''),
 				CASE WHEN d.snoozed_until > now() THEN d.snoozed_until END, ` + namedBody + `, a.created_at, a.id, a.account_id, a.customer_id
 			FROM deliveries d JOIN alerts a ON a.id = d.alert_id
 			WHERE d.user_id = $8 AND ` + alertFilters + ` AND ` + state + `
@@ -347,7 +356,7 @@ func (s *Alerts) FindAlerts(ctx context.Context, q dowser.AlertQuery) (dowser.Al
 	page := dowser.AlertPage{Alerts: []dowser.ListedAlert{}}
 	for rows.Next() {
 		var la dowser.ListedAlert
-		if err := rows.Scan(&la.Seq, &la.Acked, &la.Verdict, &la.SnoozedUntil, &la.Alert, &la.Cursor.Created, &la.Cursor.ID, &la.AccountID, &la.CustomerID); err != nil {
+		if err := rows.Scan(&la.Seq, &la.Acked, &la.Verdict, &la.Reason, &la.SnoozedUntil, &la.Alert, &la.Cursor.Created, &la.Cursor.ID, &la.AccountID, &la.CustomerID); err != nil {
 			return dowser.AlertPage{}, fmt.Errorf("reading alert: %w", err)
 		}
 		la.Cursor.Seq = la.Seq

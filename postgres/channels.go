@@ -16,16 +16,20 @@ import (
 // SaveAlert with the alert, claimed and marked by the dispatchers.
 type Channels struct{ pool *pgxpool.Pool }
 
-const channelColumns = `c.id, c.user_id, c.kind, c.target, c.enabled, c.secret, c.previous_secret, c.paused_at, c.pause_reason`
+const channelColumns = `c.id, c.user_id, c.kind, c.target, c.enabled, c.secret, c.previous_secret, c.paused_at, c.pause_reason, c.digest_times, c.time_zone, c.crm`
 
 const channelCounts = `
 	(SELECT count(*) FROM channel_deliveries d WHERE d.channel_id = c.id AND d.status = 'pending'),
 	(SELECT count(*) FROM channel_deliveries d WHERE d.channel_id = c.id AND d.status = 'sent'),
 	(SELECT count(*) FROM channel_deliveries d WHERE d.channel_id = c.id AND d.status = 'failed')`
 
+func channelDest(c *dowser.Channel) []any {
+	return []any{&c.ID, &c.UserID, &c.Kind, &c.Target, &c.Enabled, &c.Secret, &c.PreviousSecret, &c.PausedAt, &c.PauseReason, &c.DigestTimes, &c.TimeZone, &c.CRM}
+}
+
 func scanChannel(row pgx.Row, withCounts bool) (dowser.Channel, error) {
 	var c dowser.Channel
-	dest := []any{&c.ID, &c.UserID, &c.Kind, &c.Target, &c.Enabled, &c.Secret, &c.PreviousSecret, &c.PausedAt, &c.PauseReason}
+	dest := channelDest(&c)
 	if withCounts {
 		dest = append(dest, &c.Pending, &c.Sent, &c.Failed)
 	}
@@ -65,8 +69,10 @@ func (s *Channels) GetChannel(ctx context.Context, userID string, id int64) (dow
 
 // AddChannel stores a new channel of c.UserID and returns it with its id.
 func (s *Channels) AddChannel(ctx context.Context, c dowser.Channel) (dowser.Channel, error) {
-	err := s.pool.QueryRow(ctx, `INSERT INTO channels (user_id, kind, target, enabled, secret) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-		c.UserID, c.Kind, c.Target, c.Enabled, c.Secret).Scan(&c.ID)
+	// A digest covers the alerts from now on (digest_seq, digest_slot_at).
+	err := s.pool.QueryRow(ctx, `INSERT INTO channels (user_id, kind, target, enabled, secret, digest_times, time_zone, digest_seq, digest_slot_at, crm)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce((SELECT last_seq FROM users WHERE id = $1), 0), now(), $8) RETURNING id`,
+		c.UserID, c.Kind, c.Target, c.Enabled, c.Secret, digestTimes(c.DigestTimes), c.TimeZone, c.CRM).Scan(&c.ID)
 	if err != nil {
 		return c, fmt.Errorf("adding a %s channel for %s: %w", c.Kind, c.UserID, err)
 	}
@@ -85,10 +91,17 @@ func (s *Channels) UpdateChannel(ctx context.Context, c dowser.Channel, retirePr
 			previous_secret = CASE WHEN $6 THEN ''
 				WHEN $5 <> '' AND $5 <> c.secret THEN c.secret ELSE c.previous_secret END,
 			secret = CASE WHEN $5 <> '' THEN $5 ELSE c.secret END,
-			paused_at = NULL, pause_reason = '', failures_in_row = 0, updated_at = now()
+			paused_at = NULL, pause_reason = '', failures_in_row = 0, updated_at = now(),
+			digest_times = $8, time_zone = $9, crm = $10,
+			-- Digests turned on cover the alerts from now on; times
+			-- changed count from now, so a time just added that passed
+			-- earlier today does not send at once.
+			digest_seq = CASE WHEN cardinality(c.digest_times) = 0 AND cardinality($8::text[]) > 0
+				THEN (SELECT last_seq FROM users WHERE id = c.user_id) ELSE c.digest_seq END,
+			digest_slot_at = CASE WHEN c.digest_times <> $8 OR c.time_zone <> $9 THEN now() ELSE c.digest_slot_at END
 		WHERE c.user_id = $1 AND c.id = $2 AND c.kind = $7
 		RETURNING `+channelColumns+`,`+channelCounts,
-		c.UserID, c.ID, c.Target, c.Enabled, c.Secret, retirePrevious, c.Kind)
+		c.UserID, c.ID, c.Target, c.Enabled, c.Secret, retirePrevious, c.Kind, digestTimes(c.DigestTimes), c.TimeZone, c.CRM)
 	out, err := scanChannel(row, true)
 	if err != nil {
 		return out, notFound(err, fmt.Sprintf("%s channel %d of %s", c.Kind, c.ID, c.UserID))
@@ -109,10 +122,18 @@ func (s *Channels) DeleteChannel(ctx context.Context, userID string, id int64) e
 	return nil
 }
 
-const deliveryColumns = `d.id::text, d.alert_id, d.user_id, d.channel_id, d.status, d.attempts, d.next_at, d.last_error, d.last_status, d.created_at, d.done_at`
+const deliveryColumns = `d.id::text, coalesce(d.alert_id, ''), d.user_id, d.channel_id, d.status, d.attempts, d.next_at, d.last_error, d.last_status, d.created_at, d.done_at, coalesce(d.digest_id, 0), d.verdict_user, d.verdict_at`
 
 func deliveryDest(d *dowser.ChannelDelivery) []any {
-	return []any{&d.ID, &d.AlertID, &d.UserID, &d.ChannelID, &d.Status, &d.Attempts, &d.NextAt, &d.LastError, &d.LastStatus, &d.CreatedAt, &d.DoneAt}
+	return []any{&d.ID, &d.AlertID, &d.UserID, &d.ChannelID, &d.Status, &d.Attempts, &d.NextAt, &d.LastError, &d.LastStatus, &d.CreatedAt, &d.DoneAt, &d.DigestID, &d.VerdictUser, &d.VerdictAt}
+}
+
+// digestTimes is never nil: the column is NOT NULL.
+func digestTimes(ts []string) []string {
+	if ts == nil {
+		return []string{}
+	}
+	return ts
 }
 
 // ChannelDeliveries returns the newest deliveries, at most limit, of the
@@ -153,8 +174,12 @@ func (s *Channels) ClaimDeliveries(ctx context.Context, limit int, lease time.Du
 			FROM due WHERE d.id = due.id
 			RETURNING d.*
 		)
-		SELECT `+deliveryColumns+`, `+channelColumns+`, a.body
-		FROM claimed d JOIN channels c ON c.id = d.channel_id JOIN alerts a ON a.id = d.alert_id
+		SELECT `+deliveryColumns+`, `+channelColumns+`,
+			-- A digest's body is the array of its alerts, in its order.
+			coalesce(a.body, (SELECT jsonb_agg(x.body ORDER BY u.ord) FROM channel_digests g
+				CROSS JOIN unnest(g.alert_ids) WITH ORDINALITY AS u (id, ord) JOIN alerts x ON x.id = u.id
+				WHERE g.id = d.digest_id)), d.verdict
+		FROM claimed d JOIN channels c ON c.id = d.channel_id LEFT JOIN alerts a ON a.id = d.alert_id
 		ORDER BY d.next_at`, limit, lease.String())
 	if err != nil {
 		return nil, fmt.Errorf("claiming channel deliveries: %w", err)
@@ -164,7 +189,7 @@ func (s *Channels) ClaimDeliveries(ctx context.Context, limit int, lease time.Du
 	for rows.Next() {
 		var d dowser.ChannelDelivery
 		c := &d.Channel
-		dest := append(deliveryDest(&d), &c.ID, &c.UserID, &c.Kind, &c.Target, &c.Enabled, &c.Secret, &c.PreviousSecret, &c.PausedAt, &c.PauseReason, &d.Alert)
+		dest := append(append(deliveryDest(&d), channelDest(c)...), &d.Alert, &d.Verdict)
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("reading claimed delivery: %w", err)
 		}

@@ -482,10 +482,12 @@ func (p *pacer) wait(ctx context.Context) error {
 	step := now.Sub(p.since)
 	p.busy += step
 	pause := time.Duration(float64(p.busy)/p.duty) - now.Sub(p.start)
-	if p.duty >= 1 || pause < time.Millisecond {
+	if p.duty >= 1 || pause < time.Millisecond || hurried(ctx) {
 		pause = 0
 	} else if err := p.sleep(ctx, pause); err != nil {
 		return err
+	} else if hurried(ctx) {
+		pause = min(pause, p.now().Sub(now)) // cut short
 	}
 	p.paused += pause
 	if p.stats != nil {
@@ -510,7 +512,19 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-t.C:
-		return nil
+	case <-dowser.Hurry(ctx):
+	}
+	return nil
+}
+
+// hurried reports whether someone waits for the call of ctx: a compaction
+// then runs unpaced, since pausing only makes the wait longer.
+func hurried(ctx context.Context) bool {
+	select {
+	case <-dowser.Hurry(ctx):
+		return true
+	default:
+		return false
 	}
 }
 

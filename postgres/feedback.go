@@ -66,16 +66,20 @@ func (s *Alerts) GiveVerdict(ctx context.Context, userID, alertID string, v dows
 	if v.Reason != "" {
 		reason = &v.Reason
 	}
-	tag, err := s.pool.Exec(ctx, `
+	var judged int
+	err := s.pool.QueryRow(ctx, `WITH judged AS (
 		UPDATE deliveries SET verdict = $3, reason = $4, note = $5, value = $6, verdict_at = now(),
 			acked_at = coalesce(acked_at, now()), seen_at = coalesce(seen_at, now())
 		WHERE user_id = $1 AND alert_id = $2
-			AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM feedback_reasons WHERE id = $4 AND NOT retired))`,
-		userID, alertID, v.Verdict, reason, v.Note, v.Value)
+			AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM feedback_reasons WHERE id = $4 AND NOT retired))
+		RETURNING `+judgedColumns+`
+	), `+verdictToCRM+`
+	SELECT count(*) FROM judged`,
+		userID, alertID, v.Verdict, reason, v.Note, v.Value).Scan(&judged)
 	if err != nil {
 		return fmt.Errorf("saving the verdict on %s: %w", alertID, err)
 	}
-	if tag.RowsAffected() > 0 {
+	if judged > 0 {
 		return nil
 	}
 	if reason != nil {

@@ -3,6 +3,9 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Footprint is what the database occupies, for `dowser bench`.
@@ -31,4 +34,25 @@ func (s *DB) Footprint(ctx context.Context) (Footprint, error) {
 		return f, fmt.Errorf("measuring the database's footprint: %w", err)
 	}
 	return f, nil
+}
+
+// AlertsStored is, by account, when the first alert of each of accounts
+// was stored (its transaction's start), for `dowser bench` to tell the
+// time before an alert's transaction from the time after it.
+func (s *DB) AlertsStored(ctx context.Context, accounts []string) (map[string]time.Time, error) {
+	rows, err := s.pool.Query(ctx, `SELECT account_id, min(created_at) FROM alerts WHERE account_id = ANY($1) GROUP BY account_id`, accounts)
+	if err != nil {
+		return nil, fmt.Errorf("reading when alerts were stored: %w", err)
+	}
+	out := map[string]time.Time{}
+	var acct string
+	var at time.Time
+	_, err = pgx.ForEachRow(rows, []any{&acct, &at}, func() error {
+		out[acct] = at
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading when alerts were stored: %w", err)
+	}
+	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/dowserhq/dowser"
 )
@@ -40,5 +41,27 @@ func TestFootprintCountsCheckpoints(t *testing.T) {
 	}
 	if after.WAL <= before.WAL {
 		t.Errorf("WAL position %d after a write, %d before: want it to move", after.WAL, before.WAL)
+	}
+}
+
+// AlertsStored gives each account's first stored alert's time, and
+// nothing for an account without alerts.
+func TestAlertsStoredByAccount(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	before := time.Now().Add(-time.Second)
+	first := alert("al-first")
+	if _, err := s.Alerts.SaveAlert(ctx, first, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Alerts.SaveAlert(ctx, alert("al-second"), nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.AlertsStored(ctx, []string{"acme", "globex"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got["acme"].Before(before) || got["acme"].After(time.Now()) {
+		t.Errorf("AlertsStored = %v, want acme's alert stored after %s", got, before)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/dowserhq/dowser"
 )
 
 // The pacer pauses a compaction so that its busy time stays within its
@@ -51,5 +53,35 @@ func TestPacerStopsWithItsContext(t *testing.T) {
 	cancel()
 	if err := p.wait(ctx); err != context.Canceled {
 		t.Fatalf("wait: %v, want context.Canceled", err)
+	}
+}
+
+// Someone waiting for the compaction (dowser.WithHurry) cuts a pause short
+// and skips the later ones: pausing would only make the wait longer.
+func TestPacerStopsPausingWhenHurried(t *testing.T) {
+	p := newPacer(0.5)
+	p.start = p.start.Add(-time.Hour) // an hour's pause due
+	p.since = p.start
+	hurry := make(chan struct{})
+	ctx := dowser.WithHurry(context.Background(), hurry)
+	done := make(chan error, 1)
+	go func() { done <- p.wait(ctx) }()
+	select {
+	case err := <-done:
+		t.Fatalf("wait returned %v before the hurry", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(hurry)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if p.paused > time.Minute {
+		t.Errorf("paused %v counted for a pause cut short", p.paused)
+	}
+	p.since = p.since.Add(-time.Hour) // another hour of work
+	slept := false
+	p.sleep = func(context.Context, time.Duration) error { slept = true; return nil }
+	if err := p.wait(ctx); err != nil || slept {
+		t.Errorf("hurried wait: %v, slept %v; want no pause", err, slept)
 	}
 }

@@ -41,6 +41,8 @@ type Store struct {
 	Privacy     *Privacy
 	Identities  *Identities
 	Channels    *Channels
+	Escalations *Escalations
+	Presence    *Presence
 }
 
 // New returns the store of each aggregate over db.
@@ -55,6 +57,8 @@ func New(db *DB) *Store {
 		Privacy:     &Privacy{pool: db.pool},
 		Identities:  &Identities{pool: db.pool},
 		Channels:    &Channels{pool: db.pool},
+		Escalations: &Escalations{pool: db.pool},
+		Presence:    &Presence{pool: db.pool},
 	}
 }
 

@@ -74,6 +74,20 @@ type Alert struct {
 	EventID  string     `json:"event_id"`
 	Time     time.Time  `json:"time"`
 	Evidence []Evidence `json:"evidence"`
+	// Escalations are the follow-up steps taken because nobody
+	// acknowledged the alert in time, added to the stored alert as they
+	// happen; absent for none.
+	Escalations []Escalation `json:"escalations,omitempty"`
+}
+
+// Escalation is a follow-up step of an alert: to whom (none when there
+// was nobody to take it to), when and why.
+type Escalation struct {
+	Step   int       `json:"step"`
+	Kind   string    `json:"kind"`
+	To     []string  `json:"to"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
 }
 
 // AlertID derives the deterministic alert id from what identifies one firing.

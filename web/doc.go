@@ -28,14 +28,33 @@
 //     never replays it; PUT and DELETE /v1/alerts/{id}/snooze snooze and
 //     wake; GET /v1/signals names the signal filter's choices; GET /v1/crm
 //     gives the CRM link templates for live alerts.
+//   - The panel's header counts every unacknowledged alert of the user with
+//     GET /v1/alerts/unacked, read again as alerts arrive and are
+//     acknowledged. {"op":"verdict","id":…,"user":…,"verdict":…,"reason":…}
+//     frames tell a verdict given on another panel, or by a rep the manager
+//     follows, with its reason (labels from GET /v1/feedback-reasons); the
+//     card's reason picker saves one with PUT /v1/alerts/{id}/verdict.
+//   - team.js is a manager's team view (#team): GET /v1/team and GET, PUT
+//     and DELETE /v1/managers/{id}/subscriptions.
 //
 // The panel's URL may say ?page_size=N (1-200, default 50).
+//
+// The panel installs as an app (pwa.js): it links manifest.webmanifest and
+// registers sw.js, a service worker that caches the shell (never /v1/),
+// shows alert notifications through it, and plays a sound per priority as
+// chosen in #sound (localStorage, dowser.panel.sound.v1).
 //
 // Stable hooks for browser tests: #token, #login (rendered by session.js into
 // #login-form), #alerts (each card is li.alert with data-id and data-seq;
 // .account-name, .rep-name, button.ack, button.fb[data-verdict], .snooze >
 // summary, button[data-action="snooze"][data-for], button.wake), #unacked
 // (data-count), #load-more, the filters #f-account, #f-signal, #f-state,
-// #f-from, #f-to, #f-clear, and #conn (data-state is connected, connecting
-// or offline).
+// #f-from, #f-to, #f-clear, #notify, #sound (input[name=sound] per
+// priority, #sound-state), and #conn (data-state is connected, connecting
+// or offline). The team view: #team-link, #follows with #follow-list
+// input[value=<rep id>], #team-reps tr[data-rep] (.unacted-count with
+// data-count, .median-ack), #team-summary (data-count), #tab-unacted,
+// #tab-acted, #team-alerts li.team-alert[data-id] (.ack-time,
+// .team-verdict), #team-back; on a card, .reason-select, .own-reason and
+// .team-reason[data-user][data-reason].
 package web

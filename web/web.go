@@ -9,8 +9,10 @@ import (
 var static embed.FS
 
 // Files returns the panel's and the console's static assets (index.html,
-// app.js, console.html, console.js, the session.js and dom.js modules they
-// share, the style sheets and favicon.svg) rooted at the static directory, so
+// app.js, team.js, console.html, console.js, the session.js and dom.js modules they
+// share, the style sheets and favicon.svg; for the installable panel
+// pwa.js, the service worker sw.js, manifest.webmanifest and its PNG
+// icons) rooted at the static directory, so
 // that index.html is at the root of the returned file system. Serve it with
 //
 //	http.Handle("/", http.FileServerFS(web.Files()))

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/mail"
 	"net/url"
 	"os"
@@ -31,6 +32,14 @@ import (
 	"github.com/dowserhq/dowser/preview"
 	"github.com/dowserhq/dowser/resolve"
 	"github.com/dowserhq/dowser/web"
+)
+
+// The store serves the team view and tells the hub who follows a rep: both
+// are found by type assertion, so a drifting signature would fail silently
+// (#15).
+var (
+	_ api.Team    = (*postgres.Alerts)(nil)
+	_ notify.Team = (*postgres.Alerts)(nil)
 )
 
 // App is one running Dowser service: everything `dowser serve` starts.
@@ -137,6 +146,15 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 		return nil, fmt.Errorf("--delivery-timeout %v, --delivery-attempts %d, --delivery-backoff %v, --delivery-backoff-max %v and --delivery-pause-after %d must not be negative",
 			cfg.DeliveryTimeout, cfg.DeliveryAttempts, cfg.DeliveryBackoff, cfg.DeliveryBackoffMax, cfg.DeliveryPauseAfter)
 	}
+	if _, err := delivery.ParseNets(cfg.DeliveryBlockedNets); err != nil {
+		return nil, fmt.Errorf("--delivery-blocked-nets: %w", err)
+	}
+	if _, err := delivery.ParseFollowUp(cfg.FollowUp); err != nil {
+		return nil, fmt.Errorf("--follow-up: %w", err)
+	}
+	if cfg.FollowUpPoll < 0 {
+		return nil, fmt.Errorf("--follow-up-poll: %v must not be negative", cfg.FollowUpPoll)
+	}
 	if cfg.PublicURL != "" {
 		if u, err := url.Parse(cfg.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("--public-url: %q is not an absolute http or https URL", cfg.PublicURL)
@@ -149,6 +167,9 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 		if a, err := mail.ParseAddress(cfg.SMTPFrom); err != nil || a.Address != cfg.SMTPFrom {
 			return nil, fmt.Errorf("--smtp-from: %q is not an address such as dowser@example.com (required with --smtp-addr)", cfg.SMTPFrom)
 		}
+	}
+	if err := checkLinkFlags(&cfg); err != nil {
+		return nil, err
 	}
 	if cfg.MaxPreviews == 0 {
 		cfg.MaxPreviews = api.DefaultMaxPreviews
@@ -295,6 +316,13 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	alertsTopic.Hub = hub
+	presence, err := notify.NewClusterPresence(notify.ClusterPresenceConfig{
+		Store: store.Presence, Local: hub, Instance: a.cfg.Instance, Lease: a.cfg.PresenceLease, Refresh: a.cfg.PresenceRefresh,
+		Logger: log.With("part", "presence"), Registerer: reg,
+	})
+	if err != nil {
+		return fmt.Errorf("--presence-lease, --presence-refresh: %w", err)
+	}
 	var alerts *broadcast.Broadcaster
 	if err := retryForever(ctx, log, "reading the end of the alerts topic", func() (err error) {
 		alerts, err = broadcast.New(ctx, alertsTopic)
@@ -317,7 +345,7 @@ func (a *App) Run(ctx context.Context) error {
 	pipe, err := pipeline.New(pipeline.Config{
 		Group: a.cfg.GroupID, Topic: detectTopic,
 		Checkpoints: store.Checkpoints, Alerts: store.Alerts, Accounts: store.Directory, Privacy: store.Privacy, Signals: store.Signals,
-		Router: notify.NewRouter(store.Directory, hub), Hub: hub, Broadcast: alerts,
+		Router: notify.NewRouter(store.Directory, presence).SkipAway(store.Escalations, a.cfg.followUpClock), Hub: hub, Broadcast: alerts,
 		CheckpointInterval: a.cfg.CheckpointEvery, ColdAfter: a.cfg.ColdAfter, Lateness: lateness(a.cfg.Lateness), Instance: a.cfg.Instance,
 		SignalsPoll: a.cfg.SignalsPoll, MaxEnabledSignals: a.cfg.MaxEnabledSignals, Retention: a.cfg.Retention,
 		PrivacyKey: key, KeepURLParams: envflag.SplitList(a.cfg.EvidenceURLParams),
@@ -428,7 +456,17 @@ func (a *App) Run(ctx context.Context) error {
 	if failures == 0 {
 		failures = -1 // off
 	}
+	signer, err := linkSigner(&a.cfg)
+	if err != nil {
+		return err
+	}
+	var linkChecker api.LinkChecker
+	var linker delivery.Linker
+	if signer != nil {
+		linkChecker, linker = signer, signer
+	}
 	app := api.New(api.Config{
+		Links:  linkChecker,
 		Assets: web.Files(),
 		Events: events,
 		Source: a.source,
@@ -445,7 +483,8 @@ func (a *App) Run(ctx context.Context) error {
 		AuthFailuresPerMinute: failures,
 		Reroute:               preview.Content{Directory: store.Directory, Alerts: store.Alerts},
 		CRM:                   api.CRMLinks{AccountURL: a.cfg.CRMAccountURL, ContactURL: a.cfg.CRMContactURL},
-	}, api.Stores{People: store.People, Directory: store.Directory, Signals: store.Signals, Alerts: store.Alerts, Privacy: store.Privacy, Channels: store.Channels}, hub)
+	}, api.Stores{People: store.People, Directory: store.Directory, Signals: store.Signals, Alerts: store.Alerts, Privacy: store.Privacy, Channels: store.Channels,
+		Escalations: store.Escalations}, hub)
 	edge, err := api.Listen(api.EdgeConfig{
 		Addr: a.cfg.HTTPAddr, ReadHeaderTimeout: a.cfg.ReadHeaderTimeout, ReadTimeout: a.cfg.ReadTimeout, IdleTimeout: a.cfg.IdleTimeout,
 		MaxConnsPerAddr: a.cfg.MaxConnsPerAddr, TrustedProxies: proxies, Logger: log,
@@ -456,11 +495,30 @@ func (a *App) Run(ctx context.Context) error {
 	edge.OnShutdown(hub.Close)
 	a.httpAddr = edge.Addr()
 
+	var client *http.Client
+	if blocked, _ := delivery.ParseNets(a.cfg.DeliveryBlockedNets); len(blocked) > 0 { // checked by newApp
+		client = delivery.GuardedClient(blocked)
+	}
 	dispatcher, err := delivery.New(delivery.Config{
-		Store: store.Channels, Timeout: a.cfg.DeliveryTimeout, MaxAttempts: a.cfg.DeliveryAttempts,
+		Client: client,
+		Store:  store.Channels, Timeout: a.cfg.DeliveryTimeout, MaxAttempts: a.cfg.DeliveryAttempts,
 		InitialInterval: a.cfg.DeliveryBackoff, MaxInterval: a.cfg.DeliveryBackoffMax, PauseAfter: a.cfg.DeliveryPauseAfter,
 		PanelURL: a.cfg.PublicURL, Logger: log.With("part", "delivery"), Registerer: reg,
-		SMTP: delivery.SMTP{Addr: a.cfg.SMTPAddr, From: a.cfg.SMTPFrom, Username: a.cfg.SMTPUsername, Password: a.cfg.SMTPPassword},
+		SMTP:  delivery.SMTP{Addr: a.cfg.SMTPAddr, From: a.cfg.SMTPFrom, Username: a.cfg.SMTPUsername, Password: a.cfg.SMTPPassword},
+		Links: linker,
+	})
+	if err != nil {
+		return err
+	}
+	digester, err := delivery.NewDigester(delivery.DigestConfig{Store: store.Channels, Now: a.cfg.digestNow, Poll: a.cfg.digestPoll, Logger: log.With("part", "digest"), Registerer: reg})
+	if err != nil {
+		return err
+	}
+
+	followUp, _ := delivery.ParseFollowUp(a.cfg.FollowUp) // checked by newApp
+	escalator, err := delivery.NewEscalator(delivery.EscalatorConfig{
+		Store: store.Escalations, FollowUp: followUp, Now: a.cfg.followUpClock, Poll: a.cfg.FollowUpPoll,
+		Logger: log.With("part", "escalation"), Registerer: reg,
 	})
 	if err != nil {
 		return err
@@ -477,7 +535,10 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { return pipe.Run(gctx) })
 	g.Go(func() error { return revoked.Run(gctx) })
+	g.Go(func() error { return presence.Run(gctx) })
 	g.Go(func() error { return dispatcher.Run(gctx) })
+	g.Go(func() error { return digester.Run(gctx) })
+	g.Go(func() error { return escalator.Run(gctx) })
 	g.Go(func() error { return edge.Serve(gctx) })
 	if a.cfg.Demo {
 		g.Go(func() error { return demo.RunTraffic(gctx, cl, a.cfg.EventsTopic, a.cfg.DemoRate, log) })

@@ -20,6 +20,7 @@ import (
 // after a crash carries the same id, so a receiver that remembers ids
 // processes each delivery once.
 func TestChaosChannelDeliveriesSurviveKills(t *testing.T) {
+	t.Parallel() // see TestMain
 	rc := startReceiver(t)
 	r := newChaosRun(t, pgtest.URL(t), 20_000)
 	secrets := map[string]string{"/one": "first-channel-secret-0123", "/two": "second-channel-secret-0123"}
@@ -39,7 +40,8 @@ func TestChaosChannelDeliveriesSurviveKills(t *testing.T) {
 		addr := freePort(t)
 		return startProcess(t, r.bin, filepath.Join(r.dir, name+".log"), "serve", "--kafka-brokers", r.kafkaAddr,
 			"--database-url", r.db, "--http", addr, "--partitions", "4", "--log-format", "text",
-			"--delivery-backoff", "100ms", "--delivery-backoff-max", "1s", "--delivery-timeout", "2s"), addr
+			"--delivery-backoff", "100ms", "--delivery-backoff-max", "1s", "--delivery-timeout", "2s",
+			"--delivery-blocked-nets", "none"), addr // the receiver is on 127.0.0.1
 	}
 	accepted := func() int {
 		n := 0

@@ -75,6 +75,7 @@ func resolved(events []chaosEvent, who map[string]visitor) []chaosEvent {
 }
 
 func TestChaosResolvedIdentitiesSurviveKills(t *testing.T) {
+	t.Parallel() // see TestMain
 	// The resolved topic mixes the source partitions, which a kill puts
 	// behind one another: the events span less than the signals' windows,
 	// as on a real clock a restart's lag is short beside them, so that no
@@ -173,6 +174,7 @@ func inThreeFormats(e chaosEvent) (string, []byte) {
 // expected alert is stored exactly once. Each account's events are in one
 // topic, so that their order, which the oracle follows, is the topic's.
 func TestChaosSeveralSourceTopicsSurviveKills(t *testing.T) {
+	t.Parallel() // see TestMain
 	// The stage interleaves the topics, which a kill puts behind one
 	// another: the events span less than the signals' windows, as in the
 	// identity test.

@@ -222,6 +222,7 @@ func (c *checkpointWatch) stillRunning(t *testing.T, w checkpointWrite) bool {
 }
 
 func TestChaosLargeStateKilledDuringCheckpointWrites(t *testing.T) {
+	t.Parallel() // see TestMain
 	const (
 		partitions = 4
 		midWrite   = 3 // kills that must land during a checkpoint write

@@ -90,6 +90,7 @@ func silenceOracle(events []chaosEvent) map[string]bool {
 // while silences wait: the waits survive in the checkpoints (and the
 // cold rows), each fires once, none that an expected event ended fires.
 func TestChaosKilledDetectorFiresSilencesExactlyOnce(t *testing.T) {
+	t.Parallel() // see TestMain
 	r := newChaosRun(t, pgtest.URL(t), 1)
 	// As many events as the other crash tests: the production must
 	// outlast the kills.

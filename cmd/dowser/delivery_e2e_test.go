@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"mime"
@@ -466,5 +467,44 @@ func awaitCond(t *testing.T, within time.Duration, what string, cond func() bool
 			t.Fatalf("%s: not within %v", what, within)
 		}
 		time.Sleep(100 * time.Millisecond) // a state only the API shows
+	}
+}
+
+// By default (--delivery-blocked-nets private) no delivery reaches an
+// address inside the network, here the receiver on 127.0.0.1, even by a
+// name: each fails at its first attempt, saying why, and the receiver gets
+// nothing. (The other delivery tests, with no network blocked, reach it.)
+func TestEndToEndDeliveriesToBlockedNetworksFail(t *testing.T) {
+	rc := startReceiver(t)
+	var fs flag.FlagSet
+	var defaults serveConfig
+	defaults.register(&fs)
+	app := startApp(t, func(c *serveConfig) {
+		c.DeliveryBlockedNets = defaults.DeliveryBlockedNets
+		c.DeliveryBackoff = 50 * time.Millisecond
+	})
+	app.seed()
+	port := rc.addr[strings.LastIndex(rc.addr, ":"):]
+	var byAddr, byName dowser.Channel
+	app.do("POST", "/v1/channels", token("rep-ana"), map[string]any{"kind": "slack", "target": rc.url("/inside")}, http.StatusCreated, &byAddr)
+	app.do("POST", "/v1/channels", token("rep-ana"), map[string]any{"kind": "slack", "target": "http://localhost" + port + "/inside"}, http.StatusCreated, &byName)
+	w := app.writer()
+	now := time.Now()
+	for i := range 3 {
+		app.produce(w, kv(pricingView("acme", "c1", now.Add(time.Duration(i)*time.Second))))
+	}
+	for _, ch := range []dowser.Channel{byAddr, byName} {
+		awaitCond(t, 60*time.Second, "the blocked channel's delivery failed", func() bool { return app.channel("rep-ana", ch.ID).Failed >= 1 })
+		var failed struct{ Deliveries []dowser.ChannelDelivery }
+		app.do("GET", fmt.Sprintf("/v1/channels/%d/deliveries?status=failed", ch.ID), token("rep-ana"), nil, http.StatusOK, &failed)
+		if len(failed.Deliveries) == 0 || failed.Deliveries[0].Attempts != 1 || !strings.Contains(failed.Deliveries[0].LastError, "blocked network") {
+			t.Errorf("channel %s: failed deliveries %+v; want one attempt, refused as in a blocked network", ch.Target, failed.Deliveries)
+		}
+	}
+	rc.mu.Lock()
+	got := rc.requests["/inside"]
+	rc.mu.Unlock()
+	if got != 0 {
+		t.Errorf("the receiver inside got %d requests, want none", got)
 	}
 }

@@ -21,6 +21,7 @@ import (
 // request must be a 4xx that says what is wrong; a 5xx is a bug. This is
 // the class-closing test of issue 11's "a few inputs answer 500".
 func TestEndToEndHostileInputNeverAnswers5xx(t *testing.T) {
+	t.Parallel() // see TestMain
 	app := startApp(t)
 	app.seed()
 	app.do("PUT", "/v1/users/mgr-max", adminToken, map[string]string{"name": "Max", "role": "manager"}, http.StatusOK, nil)

@@ -70,17 +70,39 @@ type serveConfig struct {
 	TrustedProxies        string
 	AuthFailuresPerMinute int
 	RevocationPoll        time.Duration
+	// Presence across instances (issue #16): see docs/architecture.md.
+	PresenceLease   time.Duration
+	PresenceRefresh time.Duration
 	// Channel deliveries (webhooks, Slack, Teams): see docs/delivery.md.
 	DeliveryTimeout    time.Duration
 	DeliveryAttempts   int
 	DeliveryBackoff    time.Duration
 	DeliveryBackoffMax time.Duration
 	DeliveryPauseAfter int
-	PublicURL          string
-	SMTPAddr           string
-	SMTPFrom           string
-	SMTPUsername       string
-	SMTPPassword       string
+	// DeliveryBlockedNets are the networks no delivery may connect to
+	// (delivery.ParseNets); "" blocks none.
+	DeliveryBlockedNets string
+	PublicURL           string
+	SMTPAddr            string
+	SMTPFrom            string
+	SMTPUsername        string
+	SMTPPassword        string
+	// One-click links and e-mail digests (docs/delivery.md).
+	LinkKey             string
+	LinkKeyFile         string
+	LinkPreviousKey     string
+	LinkPreviousKeyFile string
+	LinkTTL             time.Duration
+	// digestNow and digestPoll, when set (tests), are the clock digest
+	// times are read on and how often.
+	digestNow  func() time.Time
+	digestPoll time.Duration
+	// Follow-up rules (escalation): see docs/delivery.md.
+	FollowUp     string
+	FollowUpPoll time.Duration
+	// followUpClock, when set, is the escalator's and the router's clock
+	// (tests move it by hand).
+	followUpClock func() time.Time
 	// previewStarted, when set, is called as each preview starts (tests).
 	previewStarted func(ctx context.Context)
 
@@ -149,10 +171,13 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed")
 	fs.IntVar(&c.AuthFailuresPerMinute, "auth-failures-per-minute", 10, "failed logins or bearer tokens allowed per client address and per token prefix each minute (burst of as many); more answer 429; 0 turns throttling off")
 	fs.DurationVar(&c.RevocationPoll, "revocation-poll", time.Second, "how often to check PostgreSQL for ended sessions (logout, rotated token, disabled or deleted user) to close their websockets on this instance")
+	fs.DurationVar(&c.PresenceLease, "presence-lease", 30*time.Second, "how long this instance's record of its connected users holds without renewal: a dead instance's users stop counting as connected (for round-robin routing) after it")
+	fs.DurationVar(&c.PresenceRefresh, "presence-refresh", 0, "how often this instance renews its record of its connected users and reads the other instances'; 0 for a third of --presence-lease")
 	fs.IntVar(&c.MaxEnabledSignals, "max-enabled-signals", defaultMaxEnabledSignals, "signals that may be enabled at once; saving or enabling one more is refused (409)")
 	fs.IntVar(&c.MaxPreviews, "max-previews", api.DefaultMaxPreviews, "signal previews run at once by this instance; more are answered 429")
 	fs.Int64Var(&c.MaxPreviewEvents, "max-preview-events", defaultMaxPreviewEvents, "events one signal preview reads at most (the newest)")
 	fs.DurationVar(&c.PreviewTimeout, "preview-timeout", defaultPreviewTimeout, "time one signal preview runs at most; it answers with what it read by then")
+	fs.StringVar(&c.DeliveryBlockedNets, "delivery-blocked-nets", "private", "networks that channel deliveries (webhooks, Slack, Teams, CRM calls) may not connect to, checked on the address dialled: comma-separated CIDR prefixes, \"private\" for loopback, private, link-local and similar ranges, \"none\" for no restriction; while a network is blocked, deliveries do not go through HTTP(S)_PROXY")
 	fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", 10*time.Second, "time one attempt to deliver an alert to a channel (webhook, Slack, Teams) may take, connection to response; slower is a failed attempt")
 	fs.IntVar(&c.DeliveryAttempts, "delivery-attempts", 10, "attempts a channel delivery gets before it is marked failed")
 	fs.DurationVar(&c.DeliveryBackoff, "delivery-backoff", time.Second, "wait after a channel delivery's first failed attempt; it doubles per attempt, with jitter, up to --delivery-backoff-max")
@@ -163,6 +188,13 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.SMTPFrom, "smtp-from", "", "sender address of alert mails, e.g. dowser@example.com; required with --smtp-addr")
 	fs.StringVar(&c.SMTPUsername, "smtp-username", "", "user name for the mail server (AUTH PLAIN, only over TLS or to this host); empty sends without authenticating")
 	fs.StringVar(&c.SMTPPassword, "smtp-password", "", "password for the mail server; prefer DOWSER_SMTP_PASSWORD to a command-line flag")
+	fs.StringVar(&c.LinkKey, "link-key", "", "server secret (at least 32 bytes) that signs the one-click links (acknowledge, snooze, feedback) in chat messages and mails; every instance needs the same; needs --public-url; empty uses --link-key-file, else sends no links")
+	fs.StringVar(&c.LinkKeyFile, "link-key-file", "", "file holding the link key (surrounding white space ignored), instead of --link-key")
+	fs.StringVar(&c.LinkPreviousKey, "link-previous-key", "", "the link key before a rotation: links it signed keep working until they expire or it is removed")
+	fs.StringVar(&c.LinkPreviousKeyFile, "link-previous-key-file", "", "file holding the previous link key, instead of --link-previous-key")
+	fs.DurationVar(&c.LinkTTL, "link-ttl", 7*24*time.Hour, "how long a one-click link works after its message was sent")
+	fs.StringVar(&c.FollowUp, "follow-up", "urgent=15m,high=4h", "follow-up rules: per priority, the working time of the rep's calendar after which an unacknowledged alert escalates to the rep's managers, then as long again to the next territory rep; a priority left out never escalates, empty turns escalation off")
+	fs.DurationVar(&c.FollowUpPoll, "follow-up-poll", 5*time.Second, "how often to look for unacknowledged alerts due to escalate")
 	c.Log.Register(fs)
 }
 

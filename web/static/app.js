@@ -15,8 +15,10 @@
 // priority, dates, state): a change lists again, and live alerts are held
 // to the same filters here.
 
+import { registerServiceWorker, showNotification, initSound, playSound } from './pwa.js'; // installable app, OS notifications, sound
 import { $, h, svgIcon, str, capitalize } from './dom.js';
 import { Session, SessionEnded, showView, isMarketing } from './session.js';
+import { TeamView } from './team.js';
 import { handoffBlock } from './handoff.js'; // stages: accept or reject an alert's handoff (docs/stages.md)
 
 const PRIORITIES = ['urgent', 'high', 'medium', 'low'];
@@ -122,6 +124,12 @@ const state = {
   listing: false,
   accounts: new Map(), // account id -> name, from the alerts seen
   crm: { account_url: '', contact_url: '' },
+
+  // Team view and verdict reasons (#15): the reasons' labels by id, and
+  // the server's count of the user's unacknowledged alerts (null until
+  // read), which the header shows whatever pages are loaded.
+  reasons: new Map(),
+  unackedTotal: null,
 };
 
 let cardCounter = 0;
@@ -258,7 +266,12 @@ const session = new Session({
   onEnd: endSession,
 });
 
+// The team view of managers (#15), in team.js.
+const team = new TeamView({ session, reasonLabel: (id) => reasonLabel(id) });
+
 function boot() {
+  registerServiceWorker(); // pwa.js
+  initSound(); // pwa.js
   wireEvents();
   applyPrefsToControls();
   session.boot();
@@ -270,14 +283,17 @@ function loadUser(user) {
   state.memory = storageGet(MEMORY_KEY + user.id) || {};
 }
 
-function startSession(_user, focusPanel) {
+function startSession(user, focusPanel) {
   showView('panel');
+  team.start(user);
   refreshSummary();
   updateNotifyButton();
   if (focusPanel) ui.heading.focus();
   connect();
+  queueUnacked();
   loadSignals();
   loadCRM();
+  loadReasons();
 }
 
 // loadSignals fills the signal filter with the signals' names.
@@ -315,6 +331,8 @@ async function loadCRM() {
 }
 
 function endSession() {
+  team.stop();
+  state.unackedTotal = null;
   stopStream();
   resetAlerts();
   state.accounts.clear();
@@ -485,6 +503,10 @@ function onFrame(conn, msg) {
     case 'feedback_saved':
       onFeedbackSaved(str(msg.id), str(msg.verdict));
       break;
+    case 'verdict':
+      onVerdictNews(msg);
+      team.onVerdict(msg);
+      break;
     case 'error':
       showNotice(`The server reported a problem: ${str(msg.error) || 'unknown error'}`);
       break;
@@ -612,7 +634,7 @@ async function loadPage(gen, cursor) {
 }
 
 function onListed(la) {
-  const a = { ...la.alert, acked: la.acked === true, verdict: la.verdict, snoozed_until: la.snoozed_until, links: la.links };
+  const a = { ...la.alert, acked: la.acked === true, verdict: la.verdict, reason: la.reason, snoozed_until: la.snoozed_until, links: la.links };
   const seq = Number(la.seq) || 0;
   const id = str(a.id);
   const old = id && state.records.get(id);
@@ -642,13 +664,17 @@ function onAlert(rawSeq, alert) {
   if (!Number.isFinite(seq) || !alert || typeof alert !== 'object' || typeof alert.id !== 'string' || !alert.id) return;
   if (seq > state.maxSeq) state.maxSeq = seq;
   if (state.viaList && !matches(alert)) return; // the listing under these filters would not show it
-  const rec = addAlert(seq, alert, false);
+  const rec = addAlert(seq, alert, false) || escalated(seq, alert);
   if (!rec) return;
   if (!state.loaded && !state.viaList) {
     if (state.quietUpTo >= 0 && state.maxSeq >= state.quietUpTo) markLoaded();
     else armSettle();
   }
-  if (!isQuiet(seq)) arrived(rec);
+  if (!isQuiet(seq)) {
+    arrived(rec);
+    if (!rec.acked) bumpUnacked(1);
+    team.changed();
+  }
 }
 
 // addAlert renders an alert not shown yet; null when it is.
@@ -669,6 +695,38 @@ function addAlert(seq, alert, listed) {
   armSnoozeTimer(rec);
   queueSummary();
   return rec;
+}
+
+// escalated updates the card of an alert shown already that comes again
+// with more follow-up steps (docs/delivery.md, Follow-up rules): it is the
+// escalation reaching this user. null when nothing is new.
+function escalated(seq, alert) {
+  const rec = state.records.get(alert.id);
+  const steps = (a) => (Array.isArray(a.escalations) ? a.escalations.length : 0);
+  if (!rec || (seq > 0 && state.seqs.has(seq)) || steps(alert) <= steps(rec.alert)) return null;
+  if (seq > 0) state.seqs.add(seq);
+  rec.alert = { ...rec.alert, escalations: alert.escalations };
+  const old = rec.el;
+  rec.times = [];
+  rec.fbBtns = [];
+  rec.el = buildCard(rec);
+  old.replaceWith(rec.el);
+  applyVisibility(rec);
+  return rec;
+}
+
+// escalationText says where an alert's follow-up took it: "mgr-max at
+// 10:56; rep-ben at 11:12"; "" for no step.
+function escalationText(a) {
+  if (!Array.isArray(a.escalations)) return '';
+  return a.escalations
+    .filter((e) => e && typeof e === 'object')
+    .map((e) => {
+      const to = Array.isArray(e.to) && e.to.length ? e.to.map(str).join(', ') : `nobody (${str(e.kind)})`;
+      const t = parseTime(e.at);
+      return Number.isFinite(t) ? `${to} at ${new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}` : to;
+    })
+    .join('; ');
 }
 
 // matches holds an alert to the filters as GET /v1/alerts does.
@@ -702,6 +760,8 @@ function makeRecord(seq, a) {
     snoozeTimer: 0,
     verdict,
     verdictPending: false,
+    reason: verdict ? str(a.reason) : '',
+    others: new Map(), // user id -> {verdict, reason}: followed reps' verdicts
     el: null,
     ackBtn: null,
     fbBtns: [],
@@ -811,6 +871,8 @@ function buildCard(rec) {
   }
   const rep = str(a.rep);
   if (rep) addMeta('Rep', h('span', { class: 'rep-name', title: `User id: ${rep}` }, str(a.rep_name) || rep), 'meta-rep');
+  const esc = escalationText(a);
+  if (esc) addMeta('Escalated to', h('span', { class: 'escalated' }, esc), 'meta-escalated');
   addMeta('Lifecycle', capitalize(str(a.lifecycle)));
   if (!a.account_id && !a.customer_id) addMeta('Subject', str(a.subject));
 
@@ -854,11 +916,15 @@ function buildCard(rec) {
     seg.append(b);
   }
   fb.append(seg);
+  rec.reasonPick = h('select', { class: 'reason-select', 'aria-label': 'Reason for this verdict', hidden: true });
+  rec.reasonPick.addEventListener('change', () => giveReason(rec, rec.reasonPick.value));
+  fb.append(rec.reasonPick);
+  rec.reasonEl = h('p', { class: 'verdict-reason', hidden: true });
   const actions = h('div', { class: 'actions' }, h('div', { class: 'actions-left' }, rec.ackBtn, rec.snoozeBox, rec.snoozeNote, rec.wakeBtn), fb);
 
   // Stages: the handoff to sales, a block of its own (handoff.js).
   const handoff = handoffBlock(rec.id, session, announce);
-  li.append(h('article', { class: 'alert-body' }, head, message, meta.childElementCount ? meta : null, evidenceBlock, actions, handoff));
+  li.append(h('article', { class: 'alert-body' }, head, message, meta.childElementCount ? meta : null, evidenceBlock, actions, rec.reasonEl, handoff));
   rec.el = li;
   updateCard(rec);
   return li;
@@ -924,6 +990,7 @@ function updateCard(rec) {
   rec.wakeBtn.hidden = !snoozed;
   rec.snoozeNote.hidden = !snoozed;
   rec.snoozeNote.textContent = snoozed ? `Snoozed until ${absoluteFmt.format(rec.snoozedUntil)}` : '';
+  updateReason(rec);
 }
 
 // crmLinks are the alert's links into the CRM: the API's for a listed
@@ -994,7 +1061,10 @@ async function changeSnooze(rec, until, method, opts, said, verb) {
   } catch (err) {
     if (err instanceof SessionEnded) return;
   }
-  if (res && res.ok) return;
+  if (res && res.ok) {
+    queueUnacked();
+    return;
+  }
   show(prev);
   showNotice(`Could not ${verb} the alert: ${str(res && res.body.error) || 'the server did not answer'}`);
 }
@@ -1032,6 +1102,7 @@ function queueFrame(key, frame) {
 
 function acknowledge(rec) {
   if (rec.acked) return;
+  if (!isSnoozed(rec)) bumpUnacked(-1);
   rec.acked = true;
   rec.ackPending = true;
   updateCard(rec);
@@ -1043,11 +1114,14 @@ function acknowledge(rec) {
 
 function giveFeedback(rec, verdict) {
   if (rec.verdict === verdict && !rec.verdictPending) return;
+  // Another verdict drops the reason of the one before, as the server does.
+  if (rec.verdict !== verdict) rec.reason = '';
   rec.verdict = verdict;
   rec.verdictPending = true;
   // A verdict acknowledges (the server stores both at once): say so now.
   const acking = !rec.acked;
   if (acking) {
+    if (!isSnoozed(rec)) bumpUnacked(-1);
     rec.acked = true;
     rec.ackPending = true;
   }
@@ -1078,6 +1152,7 @@ function onAcked(id) {
   updateCard(rec);
   remember(rec);
   queueSummary();
+  queueUnacked();
 }
 
 function onFeedbackSaved(id, verdict) {
@@ -1092,6 +1167,129 @@ function onFeedbackSaved(id, verdict) {
   rec.ackPending = false;
   updateCard(rec);
   remember(rec);
+  queueSummary();
+  queueUnacked();
+}
+
+// ---------------------------------------------------------------- verdict reasons and the true total (#15)
+
+// loadReasons reads the feedback reasons' labels, for the cards, the
+// reason picker and the team view.
+async function loadReasons() {
+  let res;
+  try {
+    res = await session.request('GET', '/v1/feedback-reasons');
+  } catch {
+    return;
+  }
+  if (!res.ok || !Array.isArray(res.body.reasons)) return;
+  state.reasons = new Map(res.body.reasons.filter((r) => r && r.id).map((r) => [str(r.id), str(r.label) || str(r.id)]));
+  for (const rec of state.order) updateReason(rec);
+}
+
+function reasonLabel(id) {
+  return state.reasons.get(id) || id;
+}
+
+// updateReason shows the reason of the user's verdict, the picker for
+// one (not useful and won carry a reason), and the verdicts the reps this
+// manager follows gave the same alert.
+function updateReason(rec) {
+  const pick = rec.reasonPick;
+  const wants = rec.verdict === 'not_useful' || rec.verdict === 'won';
+  pick.hidden = !wants || state.reasons.size === 0;
+  if (!pick.hidden && (pick.options.length !== state.reasons.size + 1 || pick.value !== rec.reason)) {
+    pick.replaceChildren(h('option', { value: '' }, 'Why?'), ...[...state.reasons].map(([id, label]) => h('option', { value: id }, label)));
+    if (rec.reason && !state.reasons.has(rec.reason)) pick.append(h('option', { value: rec.reason }, rec.reason));
+    pick.value = rec.reason || '';
+  }
+  const parts = [];
+  if (rec.verdict && rec.reason) parts.push(h('span', { class: 'own-reason', 'data-reason': rec.reason }, `Reason: ${reasonLabel(rec.reason)}`));
+  for (const [user, o] of rec.others) {
+    const who = user === str(rec.alert.rep) ? str(rec.alert.rep_name) || user : user;
+    const label = VERDICTS.find(([v]) => v === o.verdict);
+    parts.push(
+      h(
+        'span',
+        { class: 'team-reason', 'data-user': user, 'data-reason': o.reason || null },
+        `${who}: ${label ? label[1] : o.verdict}${o.reason ? ` · ${reasonLabel(o.reason)}` : ''}`,
+      ),
+    );
+  }
+  rec.reasonEl.replaceChildren(...parts);
+  rec.reasonEl.hidden = parts.length === 0;
+}
+
+// giveReason saves the reason of the user's verdict over REST; the stream
+// tells their other panels.
+async function giveReason(rec, reason) {
+  if (!reason || !rec.verdict || reason === rec.reason) return;
+  const prev = rec.reason;
+  rec.reason = reason;
+  updateReason(rec);
+  rec.reasonPick.dataset.pending = 'true'; // until the server has it
+  let res;
+  try {
+    res = await session.request('PUT', `/v1/alerts/${encodeURIComponent(rec.id)}/verdict`, { json: { verdict: rec.verdict, reason } });
+  } catch (err) {
+    if (err instanceof SessionEnded) return;
+  } finally {
+    delete rec.reasonPick.dataset.pending;
+  }
+  if (res && res.ok) return;
+  rec.reason = prev;
+  updateReason(rec);
+  showNotice(`Could not save the reason: ${str(res && res.body.error) || 'the server did not answer'}`);
+}
+
+// onVerdictNews hears of a verdict given elsewhere: by this user on
+// another panel, or by a rep this manager follows.
+function onVerdictNews(msg) {
+  const rec = state.records.get(str(msg.id));
+  const verdict = str(msg.verdict);
+  if (!rec || !VERDICTS.some(([v]) => v === verdict)) return;
+  const user = str(msg.user);
+  if (session.user && user === session.user.id) {
+    if (!rec.acked && !isSnoozed(rec)) bumpUnacked(-1);
+    rec.verdict = verdict;
+    rec.reason = str(msg.reason);
+    rec.verdictPending = false;
+    rec.acked = true;
+    rec.ackPending = false;
+    remember(rec);
+    queueUnacked();
+  } else {
+    rec.others.set(user, { verdict, reason: str(msg.reason) });
+  }
+  updateCard(rec);
+  queueSummary();
+}
+
+// bumpUnacked moves the header's total at once; the server's count
+// follows shortly (queueUnacked) and wins.
+function bumpUnacked(d) {
+  if (state.unackedTotal !== null) state.unackedTotal = Math.max(0, state.unackedTotal + d);
+  queueSummary();
+  queueUnacked();
+}
+
+let unackedTimer = 0;
+let unackedGen = 0;
+function queueUnacked() {
+  clearTimeout(unackedTimer);
+  unackedTimer = setTimeout(loadUnacked, 300);
+}
+
+async function loadUnacked() {
+  const gen = ++unackedGen;
+  let res;
+  try {
+    res = await session.request('GET', '/v1/alerts/unacked');
+  } catch {
+    return;
+  }
+  if (gen !== unackedGen || !res.ok || !Number.isFinite(res.body.unacked) || !session.user) return;
+  state.unackedTotal = res.body.unacked;
   queueSummary();
 }
 
@@ -1165,16 +1363,18 @@ function refreshSummary() {
     const c = ui.filters.querySelector(`[data-count-for="${p}"]`);
     c.textContent = String(per[p]);
   }
+  // The server's count covers every page, not only those loaded (#15).
+  if (state.unackedTotal !== null) unacked = state.unackedTotal;
   ui.unacked.dataset.count = String(unacked);
-  ui.unacked.textContent = total === 0 ? '' : unacked === 0 ? 'All caught up' : `${unacked} unacknowledged`;
-  ui.unacked.hidden = total === 0;
+  ui.unacked.textContent = total === 0 && unacked === 0 ? '' : unacked === 0 ? 'All caught up' : `${unacked} unacknowledged`;
+  ui.unacked.hidden = total === 0 && unacked === 0;
 
   const busy = !state.loaded || (state.listing && total === 0);
   ui.alertsLoading.hidden = shown > 0 || !busy;
   ui.empty.hidden = total > 0 || busy || filtersActive();
   ui.noMatch.hidden = shown > 0 || busy || (total === 0 && !filtersActive());
   ui.fClear.hidden = !filtersActive();
-  if (session.user) document.title = unacked > 0 ? `(${unacked}) Alerts · Dowser` : 'Alerts · Dowser';
+  if (session.user && !team.isOpen) document.title = unacked > 0 ? `(${unacked}) Alerts · Dowser` : 'Alerts · Dowser';
 }
 
 function applyPrefsToControls() {
@@ -1247,6 +1447,7 @@ function flushArrivals() {
     announce(`${shown.length} new alerts${important ? `, ${important} high or urgent` : ''}. Latest: ${describe(shown[shown.length - 1])}`);
   }
   notify(batch.filter((r) => r.priority === 'urgent' || r.priority === 'high'));
+  playSound(shown.map((r) => r.priority)); // pwa.js: the sound chosen for the most important
 }
 
 function announce(text) {
@@ -1300,19 +1501,13 @@ function notify(recs) {
   if (!recs.length || !notificationsOn()) return;
   if (document.visibilityState === 'visible' && document.hasFocus()) return; // the page itself shows it
   const make = (title, body, tag, rec) => {
-    try {
-      const n = new Notification(title, { body, tag, icon: 'favicon.svg', requireInteraction: rec ? rec.priority === 'urgent' : false });
-      n.onclick = () => {
-        window.focus();
-        if (rec && rec.el && !rec.el.hidden) {
-          rec.el.scrollIntoView({ block: 'center' });
-          rec.el.focus();
-        }
-        n.close();
-      };
-    } catch {
-      /* some platforms only allow notifications from a service worker */
-    }
+    // pwa.js: through the service worker when there is one (phones).
+    showNotification(title, { body, tag, icon: 'icon-192.png', badge: 'icon-192.png', requireInteraction: rec ? rec.priority === 'urgent' : false }, () => {
+      if (rec && rec.el && !rec.el.hidden) {
+        rec.el.scrollIntoView({ block: 'center' });
+        rec.el.focus();
+      }
+    });
   };
   if (recs.length <= 3) {
     for (const rec of recs) {

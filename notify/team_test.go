@@ -1,0 +1,65 @@
+package notify
+
+import (
+	"context"
+	"testing"
+
+	"github.com/dowserhq/dowser"
+	"github.com/dowserhq/dowser/schema"
+)
+
+// teamHistory is a memHistory that can also say who follows a rep and
+// what verdict was stored, as the PostgreSQL store does.
+type teamHistory struct {
+	*memHistory
+	stored dowser.Verdict
+}
+
+func (teamHistory) Followers(context.Context, string) ([]string, error) { return []string{"max"}, nil }
+
+func (t teamHistory) StoredVerdict(context.Context, string, string) (dowser.Verdict, error) {
+	return t.stored, nil
+}
+
+// A verdict given on one panel reaches the giver's other panels and the
+// panels of the managers who follow them, with its reason and value, and
+// nobody else's; the panel that gave it hears only its answer.
+func TestVerdictNewsReachesOtherPanelsAndFollowers(t *testing.T) {
+	h := &memHistory{ds: map[string][]schema.Delivery{}}
+	value := 1200.0
+	th := teamHistory{memHistory: h, stored: dowser.Verdict{Verdict: "won", Reason: "competitor", Value: &value}}
+	_, srv := newTestHubActing(t, HubConfig{}, h, th)
+	giver, other, manager, stranger := dial(t, srv, "ana", nil), dial(t, srv, "ana", nil), dial(t, srv, "max", nil), dial(t, srv, "ben", nil)
+	read(t, giver)
+	read(t, other)
+	read(t, manager)
+	read(t, stranger)
+	if err := giver.WriteJSON(map[string]any{"op": "feedback", "id": "al-1", "verdict": "won"}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(who string, f map[string]any) {
+		t.Helper()
+		if f["op"] != "verdict" || f["id"] != "al-1" || f["user"] != "ana" || f["verdict"] != "won" || f["reason"] != "competitor" || f["value"] != 1200.0 {
+			t.Errorf("%s heard %v, want the verdict with reason competitor and value 1200", who, f)
+		}
+	}
+	check("the other panel", read(t, other))
+	check("the manager", read(t, manager))
+	// The giver hears the answer to their frame, not the news.
+	if f := read(t, giver); f["op"] != "feedback_saved" {
+		t.Errorf("the giver heard %v, want feedback_saved", f)
+	}
+	if err := giver.WriteJSON(map[string]any{"op": "ack", "id": "al-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if f := read(t, giver); f["op"] != "acked" {
+		t.Errorf("after feedback_saved the giver heard %v, want the answer to its next frame", f)
+	}
+	// The stranger hears nothing of it: the next frame it gets is its own.
+	if err := stranger.WriteJSON(map[string]any{"op": "ack", "id": "al-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if f := read(t, stranger); f["op"] != "acked" {
+		t.Errorf("a user who neither gave nor follows heard %v", f)
+	}
+}

@@ -80,16 +80,6 @@ func (m StageModel) Validate() error {
 	return p.Err()
 }
 
-// StageOf returns the position (0 first) of the stage with the id, or -1.
-func (m StageModel) StageOf(id string) int {
-	for i, st := range m.Stages {
-		if st.ID == id {
-			return i
-		}
-	}
-	return -1
-}
-
 // Causes of a stage transition.
 const (
 	// MovedBySignal: an alert of one of the stage's signals was stored.

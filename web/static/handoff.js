@@ -18,9 +18,8 @@ function loadReasons(session) {
     reasonsPromise = session
       .request('GET', '/v1/feedback-reasons')
       .then((res) => (res.ok && Array.isArray(res.body.reasons) ? res.body.reasons.filter((r) => r && !r.retired) : []))
-      .catch((err) => {
-        reasonsPromise = null; // try again with the next card
-        if (err instanceof SessionEnded) return [];
+      .catch(() => {
+        reasonsPromise = null; // try again with the next picker opened
         return [];
       });
   }

@@ -205,6 +205,12 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"EscalationStep":   dowser.EscalationStep{},
 		"Calendar":         dowser.Calendar{},
 		"Problem":          detector.FieldError{},
+		"StageModel":       dowser.StageModel{},
+		"AccountStage":     dowser.AccountStage{},
+		"HandoffRequest":   dowser.Handoff{},
+		"HandoffResponse":  handoffResponse{},
+		"HandoffReport":    dowser.HandoffReport{},
+		"HandoffDecision":  dowser.HandoffDecision{},
 	} {
 		compareSchema(t, doc, "#/components/schemas/"+name, reflect.TypeOf(v), map[string]bool{})
 	}

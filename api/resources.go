@@ -27,6 +27,9 @@ type Stores struct {
 	Team Team
 	// Escalations serves follow-up rules and calendars; nil answers 503.
 	Escalations Escalations
+	// Stages serves /v1/stages and handoffs; nil takes Alerts when it is
+	// one too, else answers 503.
+	Stages Stages
 }
 
 func pathID(r *http.Request) (string, error) {

@@ -95,6 +95,7 @@ type Server struct {
 	feedback  Feedback
 	channels  Channels
 	team      Team // nil answers 503
+	stages    Stages
 	stream    Streamer
 	mux       *routeMux
 	throttle  *throttle // nil when off
@@ -150,8 +151,11 @@ func New(cfg Config, stores Stores, stream Streamer) *Server {
 	if t, ok := stores.Alerts.(Team); ok && stores.Team == nil {
 		stores.Team = t
 	}
+	if st, ok := stores.Alerts.(Stages); ok && stores.Stages == nil {
+		stores.Stages = st
+	}
 	s := &Server{cfg: cfg, team: stores.Team, people: stores.People, directory: stores.Directory, signals: stores.Signals,
-		alerts: stores.Alerts, privacy: stores.Privacy, feedback: stores.Feedback, channels: stores.Channels, escalations: stores.Escalations, stream: stream, mux: &routeMux{ServeMux: http.NewServeMux()},
+		alerts: stores.Alerts, privacy: stores.Privacy, feedback: stores.Feedback, channels: stores.Channels, escalations: stores.Escalations, stages: stores.Stages, stream: stream, mux: &routeMux{ServeMux: http.NewServeMux()},
 		previews: make(chan struct{}, cfg.MaxPreviews)}
 	if cfg.AuthFailuresPerMinute > 0 {
 		s.throttle = newThrottle(cfg.AuthFailuresPerMinute, time.Minute, cfg.Now)
@@ -227,6 +231,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("PUT /v1/do-not-track/{kind}/{id}", s.auth(adminOnly, s.doNotTrack(true)))
 	s.mux.HandleFunc("DELETE /v1/do-not-track/{kind}/{id}", s.auth(adminOnly, s.doNotTrack(false)))
 	s.teamRoutes()
+	s.stageRoutes()
 	// One-click links authenticate by their signed token, not a session.
 	s.mux.HandleFunc("GET /v1/links/{token}", s.openLink)
 	s.mux.HandleFunc("POST /v1/links/{token}", s.useLink)

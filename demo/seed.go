@@ -32,11 +32,17 @@ type Stores struct {
 		ListSignals(ctx context.Context) ([]dowser.StoredSignal, error)
 		DeleteSignal(ctx context.Context, id, by string) error
 	}
+	// Stages, when not nil, gets the default stage model (DefaultStages)
+	// unless one was saved already.
+	Stages interface {
+		StageModel(ctx context.Context) (dowser.StageModel, error)
+		SaveStageModel(ctx context.Context, m dowser.StageModel, by string) (dowser.StageModel, error)
+	}
 }
 
 // StoresOf returns the stores of s that Seed writes to.
 func StoresOf(s *postgres.Store) Stores {
-	return Stores{People: s.People, Directory: s.Directory, Signals: s.Signals}
+	return Stores{People: s.People, Directory: s.Directory, Signals: s.Signals, Stages: s.Alerts}
 }
 
 // Seed writes the demo users, accounts, content and the default signal
@@ -103,6 +109,9 @@ func Seed(ctx context.Context, store Stores, log *slog.Logger) error {
 			}
 			removed = append(removed, s.ID)
 		}
+	}
+	if err := seedStages(ctx, store); err != nil {
+		return err
 	}
 	log.Info("demo data seeded", "users", len(users), "accounts", len(accountIDs), "content", len(content),
 		"signals", len(files), "signals_removed", removed, "took", time.Since(start).Round(time.Millisecond))

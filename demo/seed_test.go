@@ -85,6 +85,26 @@ func TestDemoSeed(t *testing.T) {
 	if reps, err := store.People.Subscriptions(ctx, "mgr-maya"); err != nil || !slices.Equal(reps, []string{"rep-ben", "rep-cho"}) {
 		t.Errorf("mgr-maya follows %v (%v), want rep-ben and rep-cho", reps, err)
 	}
+	// The default stage model, once: a second seed leaves it, and every
+	// signal it names is in the pack.
+	stages, err := store.Alerts.StageModel(ctx)
+	if err != nil || stages.Version != 1 || stages.SavedBy != "demo" || stages.Accepted != "sales-accepted" {
+		t.Errorf("stage model after seeding twice = %+v, %v; want version 1 by demo", stages, err)
+	}
+	if err := stages.Validate(); err != nil {
+		t.Errorf("the default stage model: %v", err)
+	}
+	inPack := map[string]bool{}
+	for _, s := range pack {
+		inPack[s.ID] = true
+	}
+	for _, st := range stages.Stages {
+		for _, sig := range st.Signals {
+			if !inPack[sig] {
+				t.Errorf("stage %s names %s, which is not in the signal pack", st.ID, sig)
+			}
+		}
+	}
 	for i, id := range []string{"acme", "amber-analytics", accountIDs[len(accountIDs)-1]} {
 		a, err := store.Directory.GetAccount(ctx, id)
 		j := accountIndex[id]

@@ -84,7 +84,8 @@ func (s *Alerts) SaveAlert(ctx context.Context, a *schema.Alert, recipients []st
 // directory has for the alert's account and its rep ($18), which the
 // stored alert carries so that every reader sees names beside the ids.
 // The outbox row keeps the recipients and their sequences, from which the
-// alerts-topic message is encoded when the row is published.
+// alerts-topic message is encoded when the row is published. The alert's
+// account moves into the stage of its signal, if any (signalMoveCTEs).
 const saveAlertSQL = `
 WITH alert AS (
 	INSERT INTO alerts (id, signal_id, signal_version, subject, customer_id, account_id, priority, event_id, event_time, body)
@@ -126,7 +127,7 @@ WITH alert AS (
 		ARRAY(SELECT seq FROM delivered ORDER BY user_id)
 	FROM alert
 	RETURNING id
-)
+)` + signalMoveCTEs + `
 SELECT outboxed.id, delivered.user_id, delivered.seq, alert.account_name, alert.rep_name
 FROM outboxed CROSS JOIN alert LEFT JOIN delivered ON true
 ORDER BY delivered.user_id`

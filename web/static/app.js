@@ -19,6 +19,7 @@ import { registerServiceWorker, showNotification, initSound, playSound } from '.
 import { $, h, svgIcon, str, capitalize } from './dom.js';
 import { Session, SessionEnded, showView, isMarketing } from './session.js';
 import { TeamView } from './team.js';
+import { handoffBlock } from './handoff.js'; // stages: accept or reject an alert's handoff (docs/stages.md)
 
 const PRIORITIES = ['urgent', 'high', 'medium', 'low'];
 const PRIORITY_LABEL = { urgent: 'Urgent', high: 'High', medium: 'Medium', low: 'Low' };
@@ -921,7 +922,9 @@ function buildCard(rec) {
   rec.reasonEl = h('p', { class: 'verdict-reason', hidden: true });
   const actions = h('div', { class: 'actions' }, h('div', { class: 'actions-left' }, rec.ackBtn, rec.snoozeBox, rec.snoozeNote, rec.wakeBtn), fb);
 
-  li.append(h('article', { class: 'alert-body' }, head, message, meta.childElementCount ? meta : null, evidenceBlock, actions, rec.reasonEl));
+  // Stages: the handoff to sales, a block of its own (handoff.js).
+  const handoff = handoffBlock(rec.id, session, announce);
+  li.append(h('article', { class: 'alert-body' }, head, message, meta.childElementCount ? meta : null, evidenceBlock, actions, rec.reasonEl, handoff));
   rec.el = li;
   updateCard(rec);
   return li;

@@ -16,6 +16,7 @@
 import { $, h, str, capitalize } from './dom.js';
 import { Session, SessionEnded, showView, isMarketing } from './session.js';
 import { readForm, writeForm, emptyMatch } from './signalform.js';
+import { Stages } from './stages.js'; // stages: the stage editor and handoff figures (docs/stages.md)
 
 const PRIORITIES = ['urgent', 'high', 'medium', 'low'];
 const PRIORITY_LABEL = { urgent: 'Urgent', high: 'High', medium: 'Medium', low: 'Low' };
@@ -229,6 +230,7 @@ function startSession(user, focus) {
   document.title = 'Signals · Dowser';
   resetEditor();
   loadAll().then(() => {
+    loadStages();
     const id = hashSignal();
     if (id && state.signals.has(id)) openSignal(id, false);
   });
@@ -241,6 +243,16 @@ function endSession() {
   state.current = null;
   setDirty(false);
   if (ui.dialog.open) ui.dialog.close();
+}
+
+// ---------------------------------------------------------------- stages (stages.js)
+
+const stages = new Stages(session);
+
+// loadStages hands the saved signals, by name, to the stage editor.
+function loadStages() {
+  const signals = [...state.signals.values()].map((s) => ({ id: s.id, name: str(s.document && s.document.name) }));
+  stages.load(signals, state.reportWeeks).catch(() => {});
 }
 
 // ---------------------------------------------------------------- signals list and precision
@@ -705,6 +717,7 @@ async function changeWeeks() {
   await loadReport();
   renderFeedback();
   renderImpact();
+  stages.setWeeks(state.reportWeeks).catch(() => {});
 }
 
 function onListClick(ev) {

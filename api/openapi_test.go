@@ -194,6 +194,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"SignalVersion":    dowser.SignalVersion{},
 		"ListedAlert":      dowser.ListedAlert{},
 		"AlertLinks":       dowser.AlertLinks{},
+		"TimelineItem":     timelineItem{},
 		"CRMLinks":         CRMLinks{},
 		"Alert":            schema.Alert{},
 		"Problem":          detector.FieldError{},

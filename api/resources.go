@@ -22,6 +22,8 @@ type Stores struct {
 	Feedback Feedback
 	// Channels serves /v1/channels; nil answers 503.
 	Channels Channels
+	// Journey serves the timelines; nil answers 503.
+	Journey Journey
 }
 
 func pathID(r *http.Request) (string, error) {

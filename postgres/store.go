@@ -41,6 +41,7 @@ type Store struct {
 	Privacy     *Privacy
 	Identities  *Identities
 	Channels    *Channels
+	Journey     *Journey
 }
 
 // New returns the store of each aggregate over db.
@@ -55,6 +56,7 @@ func New(db *DB) *Store {
 		Privacy:     &Privacy{pool: db.pool},
 		Identities:  &Identities{pool: db.pool},
 		Channels:    &Channels{pool: db.pool},
+		Journey:     &Journey{pool: db.pool},
 	}
 }
 

@@ -3,7 +3,8 @@
 // From an alert card, openJourney shows what the account's people (or one
 // person, for an alert without an account) consumed in the last days: items
 // by day, each with its time, person, title, content id and the content's
-// talking point, newest first, a page at a time. Data comes from
+// talking point (with the content's newest item), newest first, a page at a
+// time. Data comes from
 // GET /v1/accounts/{id}/timeline or /v1/customers/{id}/timeline. People are
 // shown by their customer id, as on the cards (docs/privacy.md), with the
 // link to their CRM record when the server gives one.
@@ -44,6 +45,7 @@ const drawer = {
   request: null,
   lastDay: '',
   people: new Set(),
+  talked: new Set(), // content ids whose talking point is shown
   count: 0,
   opener: null,
 };
@@ -91,6 +93,7 @@ export function openJourney({ request, accountId, accountName, customerId, opene
   drawer.next = null;
   drawer.lastDay = '';
   drawer.people = new Set();
+  drawer.talked = new Set();
   drawer.count = 0;
   drawer.opener = opener || null;
   drawer.path = accountId
@@ -165,7 +168,7 @@ function appendItem(list, it) {
   const who = str(it.customer_id);
   const anon = str(it.anonymous_id);
   drawer.people.add(who || `~${anon}`);
-  const title = str(it.content_title) || str(it.title) || str(it.url_path) || str(it.content_id) || type;
+  const title = str(it.title) || str(it.content_title) || str(it.url_path) || str(it.content_id) || type;
 
   const body = h('div', { class: 'j-body' });
   body.append(
@@ -180,12 +183,16 @@ function appendItem(list, it) {
   if (crm && /^https?:\/\//i.test(crm)) {
     facts.append(' ', h('a', { class: 'j-crm', href: crm, target: '_blank', rel: 'noopener noreferrer', title: `Open ${who} in CRM` }, 'Who is this?'));
   }
-  if (str(it.content_id)) facts.append(h('span', { class: 'j-content', title: 'Content id' }, str(it.content_id)));
+  if (str(it.content_id)) facts.append(h('span', { class: 'j-content', title: str(it.content_title) ? `Content: ${str(it.content_title)}` : 'Content id' }, str(it.content_id)));
   const path = str(it.url_path);
   if (path && path !== title) facts.append(h('span', { class: 'j-path' }, path));
   body.append(facts);
+  // A content item's talking point shows with its newest item only: the
+  // same hint under every page of a committee's reading is noise.
   const tp = str(it.talking_point).trim();
-  if (tp) {
+  const cid = str(it.content_id);
+  if (tp && !drawer.talked.has(cid)) {
+    drawer.talked.add(cid);
     body.append(h('p', { class: 'j-talk' }, h('span', { class: 'j-talk-label' }, 'Talking point'), tp));
   }
   const when = h('time', { class: 'j-time', datetime: str(it.time) }, valid ? timeFmt.format(t) : '');

@@ -1,7 +1,7 @@
 package dowser
 
 import (
-	"net/url"
+	"strings"
 	"time"
 
 	"github.com/dowserhq/dowser/schema"
@@ -52,17 +52,28 @@ func JourneyItemOf(ev *schema.Event) JourneyItem {
 	}
 }
 
-// urlPath is the path of a URL, without host, query string, fragment or
-// user info; "" when it is not a URL.
+// urlPath is the path of a URL, without scheme, host (and user info),
+// query string or fragment; "" when it has no path. It slices the string
+// rather than parse it: it runs for every accepted event.
 func urlPath(raw string) string {
-	if raw == "" {
-		return ""
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		raw = raw[:i]
 	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
+	if i := strings.Index(raw, "://"); i >= 0 {
+		rest := raw[i+3:]
+		j := strings.IndexByte(rest, '/')
+		if j < 0 {
+			return ""
+		}
+		return rest[j:]
 	}
-	return u.EscapedPath()
+	if strings.HasPrefix(raw, "//") {
+		return urlPath("x:" + raw)
+	}
+	if strings.HasPrefix(raw, "/") {
+		return raw
+	}
+	return ""
 }
 
 // cut shortens s to at most n bytes without splitting a character.

@@ -192,3 +192,39 @@ func BenchmarkWriter(b *testing.B) {
 	}
 	b.ReportMetric(written/b.Elapsed().Seconds(), "rows/s")
 }
+
+// BenchmarkRecord measures what the journey costs a partition's goroutine
+// per event: the small row and a send to the buffer, queued (a buffer that
+// never fills) or dropped (a full one).
+func BenchmarkRecord(b *testing.B) {
+	for _, full := range []bool{false, true} {
+		name := "queued"
+		if full {
+			name = "dropped"
+		}
+		b.Run(name, func(b *testing.B) {
+			buffer := b.N + 1
+			if full {
+				buffer = 1
+			}
+			w, err := journey.New(journey.Config{Store: nopStore{}, Days: 1, Buffer: buffer, Logger: slog.New(slog.DiscardHandler), Registerer: prometheus.NewRegistry()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ev := event(1, time.Now())
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				w.Record(ev)
+			}
+		})
+	}
+}
+
+// nopStore is a store Run is never started with.
+type nopStore struct{}
+
+func (nopStore) WriteJourney(context.Context, []dowser.JourneyItem) (int, error) { return 0, nil }
+func (nopStore) MaintainJourney(context.Context, time.Time, int) (int, int, error) {
+	return 0, 0, nil
+}

@@ -613,6 +613,7 @@ var metricNames = []string{
 	"dowser_routing_owner_skipped_total",
 	"dowser_channel_deliveries_sent_total", "dowser_channel_delivery_retries_total", "dowser_channel_deliveries_failed_total",
 	"dowser_channels_paused_total", "dowser_channel_delivery_latency_seconds",
+	"dowser_journey_written_total", "dowser_journey_dropped_total", "dowser_journey_buffered",
 }
 
 var metricRef = regexp.MustCompile(`\bdowser_[a-z0-9_]+`)

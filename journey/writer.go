@@ -21,7 +21,7 @@ type Store interface {
 	// and returns how many it wrote.
 	WriteJourney(ctx context.Context, items []dowser.JourneyItem) (int, error)
 	// MaintainJourney creates the partitions from days before now's day
-	// to a few days ahead and drops older ones.
+	// to AheadDays days after it and drops older ones.
 	MaintainJourney(ctx context.Context, now time.Time, days int) (created, dropped int, err error)
 }
 
@@ -135,16 +135,33 @@ func New(cfg Config) (*Writer, error) {
 
 // setWindow keeps the event times that have a partition at now.
 func (w *Writer) setWindow(now time.Time) {
-	day := now.UTC().Truncate(24 * time.Hour)
-	w.from.Store(day.AddDate(0, 0, -w.cfg.Days).UnixNano())
-	w.to.Store(day.AddDate(0, 0, AheadDays+1).UnixNano())
+	w.setFrom(now)
+	w.setTo(now)
+}
+
+// setFrom moves the start of the window to the first day kept at now:
+// before that day's older partitions are dropped.
+func (w *Writer) setFrom(now time.Time) {
+	w.from.Store(now.UTC().Truncate(24*time.Hour).AddDate(0, 0, -w.cfg.Days).UnixNano())
+}
+
+// setTo moves the end of the window past the last day ahead at now: once
+// its partition exists.
+func (w *Writer) setTo(now time.Time) {
+	w.to.Store(now.UTC().Truncate(24*time.Hour).AddDate(0, 0, AheadDays+1).UnixNano())
+}
+
+// inWindow reports whether t has a partition.
+func (w *Writer) inWindow(t time.Time) bool {
+	n := t.UnixNano()
+	return n >= w.from.Load() && n < w.to.Load()
 }
 
 // Record queues the journey row of an accepted event, or drops it
 // (counted) when the buffer is full or its time is outside the kept days.
 // It never blocks.
 func (w *Writer) Record(ev *schema.Event) {
-	if t := ev.Time.UnixNano(); t < w.from.Load() || t >= w.to.Load() {
+	if !w.inWindow(ev.Time) {
 		w.dropped.WithLabelValues(DropOutOfWindow).Inc()
 		return
 	}
@@ -198,6 +215,9 @@ func (w *Writer) maintainAfter(ok bool) time.Duration {
 // whether that succeeded.
 func (w *Writer) maintain(ctx context.Context) bool {
 	now := w.cfg.Now()
+	// Rows of the days about to be dropped are not written any more (a
+	// batch with one of them would fail whole).
+	w.setFrom(now)
 	created, dropped, err := w.cfg.Store.MaintainJourney(ctx, now, w.cfg.Days)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -205,7 +225,7 @@ func (w *Writer) maintain(ctx context.Context) bool {
 		}
 		return false
 	}
-	w.setWindow(now)
+	w.setTo(now)
 	if created > 0 || dropped > 0 {
 		w.cfg.Logger.Info("journey partitions maintained", "created", created, "dropped", dropped, "days", w.cfg.Days)
 	}
@@ -260,6 +280,19 @@ func (w *Writer) drain(batch []dowser.JourneyItem) {
 }
 
 func (w *Writer) flush(ctx context.Context, batch []dowser.JourneyItem) {
+	// Rows buffered before the window moved on have no partition now.
+	kept := batch[:0]
+	for _, it := range batch {
+		if w.inWindow(it.Time) {
+			kept = append(kept, it)
+		}
+	}
+	if out := len(batch) - len(kept); out > 0 {
+		w.dropped.WithLabelValues(DropOutOfWindow).Add(float64(out))
+	}
+	if batch = kept; len(batch) == 0 {
+		return
+	}
 	n, err := w.cfg.Store.WriteJourney(ctx, batch)
 	w.written.Add(float64(n))
 	if err != nil {

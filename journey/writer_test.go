@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -227,4 +228,56 @@ type nopStore struct{}
 func (nopStore) WriteJourney(context.Context, []dowser.JourneyItem) (int, error) { return 0, nil }
 func (nopStore) MaintainJourney(context.Context, time.Time, int) (int, int, error) {
 	return 0, 0, nil
+}
+
+// A row buffered while its day was kept, written after the window moved
+// past it, is left out alone: its batch is written without it.
+func TestWriterLeavesOutRowsWhoseDayWentWhileBuffered(t *testing.T) {
+	s := openStore(t)
+	t0 := time.Now().UTC()
+	var clock atomic.Int64
+	clock.Store(t0.UnixNano())
+	reg := prometheus.NewRegistry()
+	w, err := journey.New(journey.Config{Store: s.Journey, Days: 3, FlushEvery: 50 * time.Millisecond,
+		Now: func() time.Time { return time.Unix(0, clock.Load()).UTC() }, Logger: slog.New(slog.DiscardHandler), Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Record(event(1, t0.AddDate(0, 0, -2))) // kept at t0, not two days on
+	w.Record(event(2, t0))
+	clock.Store(t0.AddDate(0, 0, 2).UnixNano())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	// Run maintains first, then writes what is buffered.
+	for deadline := time.Now().Add(30 * time.Second); written(reg) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("nothing written within 30 s")
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.Journey.Timeline(context.Background(), dowser.TimelineQuery{AccountID: "acct-2", Since: t0.AddDate(0, 0, -10), Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Items) != 1 || page.Items[0].EventID != "evt-2" {
+		t.Errorf("written: %+v, want evt-2 alone", page.Items)
+	}
+	if got := counter(t, reg, "dowser_journey_dropped_total", journey.DropOutOfWindow); got != 1 {
+		t.Errorf("dropped out of window = %v, want 1 (evt-1)", got)
+	}
+}
+
+// written is dowser_journey_written_total.
+func written(reg *prometheus.Registry) float64 {
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() == "dowser_journey_written_total" {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return 0
 }

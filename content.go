@@ -9,13 +9,17 @@ type Content struct {
 	Title     string `json:"title"`
 	URLPrefix string `json:"url_prefix"`
 	OwnerID   string `json:"owner"`
+	// TalkingPoint is the marketer's hint to a rep whose buyer consumed
+	// the item ("if they read this, ask about X"), shown with it in the
+	// journey; empty shows none.
+	TalkingPoint string `json:"talking_point"`
 }
 
 // Validate checks every field of the content item; a [Problems] names
 // every field refused. That the owner is a user who may own it is the
 // caller's to check ([CheckOwner]).
 func (c Content) Validate() error {
-	return checkFields(KindContent, "id", c.ID, "title", c.Title, "url_prefix", c.URLPrefix, "owner", c.OwnerID).Err()
+	return checkFields(KindContent, "id", c.ID, "title", c.Title, "url_prefix", c.URLPrefix, "owner", c.OwnerID, "talking_point", c.TalkingPoint).Err()
 }
 
 // ContentImpact is what saving a content item would change: whose

@@ -30,9 +30,12 @@ const (
 	MaxNameLen      = 256
 	MaxTitleLen     = 512
 	MaxURLPrefixLen = 2048
-	MaxAttributeLen = 128
-	MinTokenLen     = 20
-	MaxTokenLen     = 512
+	// MaxTalkingPointLen bounds a content item's talking point: a
+	// sentence or two for a rep, not a document.
+	MaxTalkingPointLen = 1024
+	MaxAttributeLen    = 128
+	MinTokenLen        = 20
+	MaxTokenLen        = 512
 	// minTokenDistinct rejects "aaaa…" and "abab…" tokens of any length.
 	minTokenDistinct = 8
 )
@@ -143,6 +146,8 @@ func CheckField(kind, field, v string) *FieldError {
 		return CheckText(field, v, MaxTitleLen)
 	case "url_prefix":
 		return CheckURLPrefix(field, v)
+	case "talking_point":
+		return CheckText(field, v, MaxTalkingPointLen)
 	case "role":
 		return Role(v).check(field)
 	case "token":

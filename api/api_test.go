@@ -51,7 +51,8 @@ func newServerWith(t *testing.T, cfg api.Config, stream api.Streamer) (*httptest
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(api.New(cfg, api.Stores{People: store.People, Directory: store.Directory, Signals: store.Signals, Alerts: store.Alerts, Privacy: store.Privacy}, stream))
+	srv := httptest.NewServer(api.New(cfg, api.Stores{People: store.People, Directory: store.Directory, Signals: store.Signals, Alerts: store.Alerts, Privacy: store.Privacy,
+		Journey: store.Journey}, stream))
 	t.Cleanup(srv.Close)
 	return srv, store
 }

@@ -197,6 +197,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"TeamRep":          dowser.TeamRep{},
 		"TeamAlert":        dowser.TeamAlert{},
 		"Followable":       dowser.Followable{},
+		"TimelineItem":     timelineItem{},
 		"CRMLinks":         CRMLinks{},
 		"Channel":          dowser.Channel{},
 		"ChannelRequest":   channelRequest{},

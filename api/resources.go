@@ -30,6 +30,8 @@ type Stores struct {
 	// Stages serves /v1/stages and handoffs; nil takes Alerts when it is
 	// one too, else answers 503.
 	Stages Stages
+	// Journey serves the timelines; nil answers 503.
+	Journey Journey
 }
 
 func pathID(r *http.Request) (string, error) {

@@ -73,6 +73,10 @@ type Config struct {
 	AuthFailuresPerMinute int
 	// Now is the throttle's clock; nil is time.Now.
 	Now func() time.Time
+	// JourneyDays is how many days of the buyer's journey are kept
+	// (--journey-days): the most a timeline reads, and its default; 0
+	// answers the timelines 503.
+	JourneyDays int
 	// CRM are the templates of links to the CRM's records of an alert's
 	// account and person; checked with CRMLinks.Validate.
 	CRM CRMLinks
@@ -96,6 +100,7 @@ type Server struct {
 	channels  Channels
 	team      Team // nil answers 503
 	stages    Stages
+	journey   Journey
 	stream    Streamer
 	mux       *routeMux
 	throttle  *throttle // nil when off
@@ -155,7 +160,7 @@ func New(cfg Config, stores Stores, stream Streamer) *Server {
 		stores.Stages = st
 	}
 	s := &Server{cfg: cfg, team: stores.Team, people: stores.People, directory: stores.Directory, signals: stores.Signals,
-		alerts: stores.Alerts, privacy: stores.Privacy, feedback: stores.Feedback, channels: stores.Channels, escalations: stores.Escalations, stages: stores.Stages, stream: stream, mux: &routeMux{ServeMux: http.NewServeMux()},
+		alerts: stores.Alerts, privacy: stores.Privacy, feedback: stores.Feedback, channels: stores.Channels, escalations: stores.Escalations, stages: stores.Stages, journey: stores.Journey, stream: stream, mux: &routeMux{ServeMux: http.NewServeMux()},
 		previews: make(chan struct{}, cfg.MaxPreviews)}
 	if cfg.AuthFailuresPerMinute > 0 {
 		s.throttle = newThrottle(cfg.AuthFailuresPerMinute, time.Minute, cfg.Now)
@@ -185,6 +190,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/users/{id}", s.auth(people, s.getUser))
 	s.mux.HandleFunc("PUT /v1/accounts/{id}", s.auth(adminOnly, s.putAccount))
 	s.mux.HandleFunc("GET /v1/accounts/{id}", s.auth(people, s.getAccount))
+	s.mux.HandleFunc("GET /v1/accounts/{id}/timeline", s.auth(people, s.timeline(false)))
+	s.mux.HandleFunc("GET /v1/customers/{id}/timeline", s.auth(people, s.timeline(true)))
 	s.mux.HandleFunc("PUT /v1/content/{id}", s.auth(marketing, s.putContent))
 	s.mux.HandleFunc("GET /v1/content", s.auth(people, s.listContent))
 	s.mux.HandleFunc("GET /v1/content/{id}", s.auth(people, s.getContent))

@@ -71,6 +71,7 @@ func TestReadAppliesTheAPIsFieldRules(t *testing.T) {
 		{"content", "id,title,url_prefix\nx,\"A\x00B\",https://\ny,Y,https://example.com\n", []string{
 			`F:2: title: contains a NUL character`, `F:2: url_prefix: "https://" names no host`, `F:3: url_prefix: "https://example.com" must end its host with a /`}},
 		{"accounts", "id,name,region\na,\"\xff\",\n", []string{`F:2: name: is not valid UTF-8`}},
+		{"content", "id,talking_point\nx," + strings.Repeat("t", 1025) + "\n", []string{`F:2: talking_point: is 1025 bytes, at most 1024 allowed`}},
 		{"users", "id,name,role,token\nu," + strings.Repeat("n", 257) + ",rep,\n", []string{`F:2: name: is 257 bytes, at most 256 allowed`}},
 	} {
 		checkRead(t, tc.kind, tc.csv, tc.want)

@@ -185,12 +185,16 @@ func personOf(i, j int) schema.Customer {
 // Site is the demo company's web site, where the traffic's pages are.
 const Site = "https://dowser.example"
 
-// content is what the demo's marketers own: the pages their signals watch.
+// content is what the demo's marketers own: the pages their signals watch,
+// some with a talking point for the reps whose buyers read them.
 var content = []dowser.Content{
-	{ID: "pricing-page", Title: "Pricing", URLPrefix: Site + "/pricing", OwnerID: "mkt-jane"},
+	{ID: "pricing-page", Title: "Pricing", URLPrefix: Site + "/pricing", OwnerID: "mkt-jane",
+		TalkingPoint: "Ask how many seats and events a month they plan for: the annual plan saves them 20%."},
 	{ID: "kafka-webinar", Title: "Webinar: real-time intent with Kafka", URLPrefix: Site + "/webinars/kafka", OwnerID: "mkt-jane"},
-	{ID: "integration-docs", Title: "Integration guides", URLPrefix: Site + "/docs/integrations/", OwnerID: "mkt-omar"},
-	{ID: "compare-page", Title: "Dowser vs. the others", URLPrefix: Site + "/compare", OwnerID: "mkt-jane"},
+	{ID: "integration-docs", Title: "Integration guides", URLPrefix: Site + "/docs/integrations/", OwnerID: "mkt-omar",
+		TalkingPoint: "Ask which CRM and warehouse they run: offer a 30-minute integration review with an engineer."},
+	{ID: "compare-page", Title: "Dowser vs. the others", URLPrefix: Site + "/compare", OwnerID: "mkt-jane",
+		TalkingPoint: "Ask who else they are evaluating; send the side-by-side on latency and data freshness."},
 	{ID: "buyers-guide", Title: "The buyer's guide to intent data", URLPrefix: Site + "/resources/buyers-guide", OwnerID: "mkt-omar"},
 }
 

@@ -230,8 +230,10 @@ type Engine struct {
 	nextSweep int64      // the earliest nextSweep of the programs
 
 	recent recentIDs
-	links  identityLinks
-	x      evalCtx // the event being evaluated; reused
+	// evaluated is whether the last Evaluate evaluated its event.
+	evaluated bool
+	links     identityLinks
+	x         evalCtx // the event being evaluated; reused
 
 	// marks are the subjects changed since the last checkpoint, shared
 	// with every program; nextNum numbers the next new program in rows.
@@ -351,6 +353,7 @@ func (e *Engine) SetSignals(signals []*Signal) {
 // event's own in signal-id order (nil when none does). It never blocks, does no I/O and
 // does not panic; see [Engine] for the rules.
 func (e *Engine) Evaluate(ev *schema.Event) []schema.Alert {
+	e.evaluated = false
 	if ev == nil || ev.Time.Before(minNanoTime) || ev.Time.After(maxNanoTime) {
 		return nil
 	}
@@ -358,6 +361,7 @@ func (e *Engine) Evaluate(ev *schema.Event) []schema.Alert {
 	if dup {
 		return nil
 	}
+	e.evaluated = true
 	if m, full := e.clock.observe(ev.Time.UnixNano()); full && m > e.watermark {
 		e.watermark = m
 	}
@@ -392,6 +396,10 @@ func (e *Engine) Evaluate(ev *schema.Event) []schema.Alert {
 	}
 	return alerts
 }
+
+// Evaluated reports whether the last Evaluate evaluated its event: false
+// for an upstream duplicate or a time out of range, which it ignored.
+func (e *Engine) Evaluated() bool { return e.evaluated }
 
 // Subjects returns the number of live (signal, subject) states held
 // decoded, plus the number of subjects held encoded (see

@@ -37,6 +37,9 @@ type Config struct {
 	// Broadcast carries stored alerts to every instance (the alerts
 	// topic); Run runs it.
 	Broadcast Broadcaster
+	// Journey, when set, is handed every event the detector evaluates
+	// (tracked, not a duplicate): the buyer's journey. Nil keeps none.
+	Journey Journey
 
 	// Instance names this instance across its restarts (the host name,
 	// say): its claims carry it, and Warm restores the partitions it held.
@@ -116,6 +119,12 @@ type Hub interface {
 type Broadcaster interface {
 	Publish(saved dowser.SavedAlert)
 	Run(ctx context.Context) error
+}
+
+// Journey keeps the accepted events for the buyer's journey without
+// making the partition wait: *journey.Writer.
+type Journey interface {
+	Record(ev *schema.Event)
 }
 
 var (

@@ -92,6 +92,9 @@ func (w *partitionWorker) Handle(ctx context.Context, ev *schema.Event) error {
 			ev.Customer.Lifecycle, ev.Customer.AccountName = acc.lifecycle, acc.name
 		}
 		w.pending = w.engine.Evaluate(ev)
+		if w.p.cfg.Journey != nil && w.engine.Evaluated() {
+			w.p.cfg.Journey.Record(ev)
+		}
 		if w.engine.NeedsAccountName() {
 			// Looked up only when an alert's message wants the name: a
 			// query per event whose account left the cache halved the

@@ -17,7 +17,7 @@ func (s *Directory) SearchContent(ctx context.Context, q, owner string, limit in
 	// The pattern is literal: the user's % and _ are not wildcards.
 	pat := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q) + "%"
 	rows, err := s.pool.Query(ctx, `
-		SELECT id, title, url_prefix, coalesce(owner_id, '') FROM content
+		SELECT id, title, url_prefix, coalesce(owner_id, ''), talking_point FROM content
 		WHERE ($1 = '%%' OR id ILIKE $1 OR title ILIKE $1 OR url_prefix ILIKE $1 OR owner_id ILIKE $1)
 			AND ($2 = '' OR owner_id = $2)
 		ORDER BY id LIMIT $3`, pat, owner, limit)

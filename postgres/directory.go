@@ -44,9 +44,9 @@ func (s *Directory) GetAccount(ctx context.Context, id string) (dowser.Account, 
 // PutContent creates or updates a content item.
 func (s *Directory) PutContent(ctx context.Context, c dowser.Content) error {
 	_, err := s.pool.Exec(ctx, `
-		INSERT INTO content (id, title, url_prefix, owner_id) VALUES ($1, $2, $3, nullif($4, ''))
-		ON CONFLICT (id) DO UPDATE SET title = $2, url_prefix = $3, owner_id = nullif($4, ''), updated_at = now()`,
-		c.ID, c.Title, c.URLPrefix, c.OwnerID)
+		INSERT INTO content (id, title, url_prefix, owner_id, talking_point) VALUES ($1, $2, $3, nullif($4, ''), $5)
+		ON CONFLICT (id) DO UPDATE SET title = $2, url_prefix = $3, owner_id = nullif($4, ''), talking_point = $5, updated_at = now()`,
+		c.ID, c.Title, c.URLPrefix, c.OwnerID, c.TalkingPoint)
 	if err != nil {
 		return fmt.Errorf("saving content %q: %w", c.ID, err)
 	}
@@ -56,8 +56,8 @@ func (s *Directory) PutContent(ctx context.Context, c dowser.Content) error {
 // GetContent returns the content item with that id, or dowser.ErrNotFound.
 func (s *Directory) GetContent(ctx context.Context, id string) (dowser.Content, error) {
 	var c dowser.Content
-	err := s.pool.QueryRow(ctx, `SELECT id, title, url_prefix, coalesce(owner_id, '') FROM content WHERE id = $1`, id).
-		Scan(&c.ID, &c.Title, &c.URLPrefix, &c.OwnerID)
+	err := s.pool.QueryRow(ctx, `SELECT id, title, url_prefix, coalesce(owner_id, ''), talking_point FROM content WHERE id = $1`, id).
+		Scan(&c.ID, &c.Title, &c.URLPrefix, &c.OwnerID, &c.TalkingPoint)
 	if err != nil {
 		return c, notFound(err, "content "+id)
 	}
@@ -66,7 +66,7 @@ func (s *Directory) GetContent(ctx context.Context, id string) (dowser.Content, 
 
 // ListContent returns every content item, by id.
 func (s *Directory) ListContent(ctx context.Context) ([]dowser.Content, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, title, url_prefix, coalesce(owner_id, '') FROM content ORDER BY id`)
+	rows, err := s.pool.Query(ctx, `SELECT id, title, url_prefix, coalesce(owner_id, ''), talking_point FROM content ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("listing content: %w", err)
 	}
@@ -74,7 +74,7 @@ func (s *Directory) ListContent(ctx context.Context) ([]dowser.Content, error) {
 	var out []dowser.Content
 	for rows.Next() {
 		var c dowser.Content
-		if err := rows.Scan(&c.ID, &c.Title, &c.URLPrefix, &c.OwnerID); err != nil {
+		if err := rows.Scan(&c.ID, &c.Title, &c.URLPrefix, &c.OwnerID, &c.TalkingPoint); err != nil {
 			return nil, fmt.Errorf("reading content: %w", err)
 		}
 		out = append(out, c)

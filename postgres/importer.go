@@ -43,6 +43,7 @@ func importTableOf(kind string) (importTable, bool) {
 	case dowser.KindContent:
 		return importTable{"content", []importColumn{
 			{"id", "id", true}, {"title", "title", false}, {"url_prefix", "url_prefix", false}, {"owner", "owner_id", false},
+			{"talking_point", "talking_point", false},
 		}}, true
 	case dowser.KindDoNotTrack:
 		return importTable{"do_not_track", []importColumn{{"kind", "kind", true}, {"id", "id", true}}}, true

@@ -75,7 +75,7 @@ func (s *Privacy) PurgeAlertsBefore(ctx context.Context, cutoff time.Time, limit
 // EraseCustomer deletes everything stored about a person, through every
 // anonymous id linked to them (see RecordIdentityLink): the alerts about
 // them or with one of their events in the evidence (with that evidence,
-// the deliveries and outbox rows), their contact row and their identity
+// the deliveries and outbox rows), their journey, their contact row and their identity
 // links (identity_links, and the resolution stage's graph and remembered
 // anonymous events); do-not-track is left as it is. It queues a tombstone for the
 // alerts topic per deleted alert and the erasure for the detectors,
@@ -107,6 +107,9 @@ func (s *Privacy) EraseCustomer(ctx context.Context, customerID, by string) (seq
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM contacts WHERE id = ANY($1)`, ids); err != nil {
+			return err
+		}
+		if err := eraseJourneyOf(ctx, tx, ids); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM identity_links WHERE customer_id = $1`, customerID); err != nil {
@@ -162,8 +165,10 @@ func eraseAlertsOf(ctx context.Context, q querier, ids []string) (int64, error) 
 func (s *Privacy) EraseAnonymousIDs(ctx context.Context, ids []string) (int64, error) {
 	var n int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) (err error) {
-		n, err = eraseAlertsOf(ctx, tx, ids)
-		return err
+		if n, err = eraseAlertsOf(ctx, tx, ids); err != nil {
+			return err
+		}
+		return eraseJourneyOf(ctx, tx, ids)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("erasing %d linked anonymous ids: %w", len(ids), err)

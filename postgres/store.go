@@ -43,6 +43,7 @@ type Store struct {
 	Channels    *Channels
 	Escalations *Escalations
 	Presence    *Presence
+	Journey     *Journey
 }
 
 // New returns the store of each aggregate over db.
@@ -59,6 +60,7 @@ func New(db *DB) *Store {
 		Channels:    &Channels{pool: db.pool},
 		Escalations: &Escalations{pool: db.pool},
 		Presence:    &Presence{pool: db.pool},
+		Journey:     &Journey{pool: db.pool},
 	}
 }
 

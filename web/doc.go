@@ -47,7 +47,10 @@
 // Stable hooks for browser tests: #token, #login (rendered by session.js into
 // #login-form), #alerts (each card is li.alert with data-id and data-seq;
 // .account-name, .rep-name, button.ack, button.fb[data-verdict], .snooze >
-// summary, button[data-action="snooze"][data-for], button.wake), #unacked
+// summary, button[data-action="snooze"][data-for], button.wake,
+// button.journey-btn), the journey drawer #journey (a dialog; its items
+// li.j-item with data-event, .j-person, .j-title, .j-content, .j-talk;
+// #journey-close, #journey-more), #unacked
 // (data-count), #load-more, the filters #f-account, #f-signal, #f-state,
 // #f-from, #f-to, #f-clear, #notify, #sound (input[name=sound] per
 // priority, #sound-state), and #conn (data-state is connected, connecting

@@ -18,7 +18,7 @@ func readFile(t *testing.T, name string) string {
 
 func TestFilesServesPanel(t *testing.T) {
 	files := Files()
-	for _, name := range []string{"index.html", "app.js", "session.js", "dom.js", "style.css", "favicon.svg"} {
+	for _, name := range []string{"index.html", "app.js", "session.js", "dom.js", "journey.js", "style.css", "favicon.svg"} {
 		if _, err := fs.Stat(files, name); err != nil {
 			t.Errorf("%s missing from Files(): %v", name, err)
 		}
@@ -35,7 +35,7 @@ func TestFilesServesPanel(t *testing.T) {
 	}
 	// Offline and safe: nothing is loaded from another origin, and no data is
 	// rendered through innerHTML.
-	for _, name := range []string{"index.html", "app.js", "session.js", "dom.js", "style.css"} {
+	for _, name := range []string{"index.html", "app.js", "session.js", "dom.js", "journey.js", "style.css"} {
 		b, err := fs.ReadFile(files, name)
 		if err != nil {
 			t.Fatal(err)

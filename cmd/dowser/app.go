@@ -25,6 +25,7 @@ import (
 	"github.com/dowserhq/dowser/demo"
 	"github.com/dowserhq/dowser/envflag"
 	"github.com/dowserhq/dowser/formats"
+	"github.com/dowserhq/dowser/journey"
 	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/notify"
 	"github.com/dowserhq/dowser/pipeline"
@@ -98,6 +99,9 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 		if s.Topic() == kafka.DLQTopic(cfg.EventsTopic) || s.Topic() == kafka.ResolvedTopic(cfg.EventsTopic) || s.Topic() == cfg.AlertsTopic {
 			return nil, fmt.Errorf("source topic %q is one of Dowser's own topics", s.Topic())
 		}
+	}
+	if cfg.JourneyDays < 0 {
+		return nil, fmt.Errorf("--journey-days: %d must be 0 (off) or more", cfg.JourneyDays)
 	}
 	if cfg.Partitions < 1 {
 		return nil, fmt.Errorf("--partitions: %d must be at least 1", cfg.Partitions)
@@ -342,10 +346,20 @@ func (a *App) Run(ctx context.Context) error {
 		// added) may grow an event a little.
 		detectMaxBytes, detectSkew = 2*a.cfg.MaxEventBytes, 0
 	}
+	// The buyer's journey: written off the event path, in batches.
+	var journal *journey.Writer
+	var journalIn pipeline.Journey
+	if a.cfg.JourneyDays > 0 {
+		journal, err = journey.New(journey.Config{Store: store.Journey, Days: a.cfg.JourneyDays, Logger: log.With("part", "journey"), Registerer: reg})
+		if err != nil {
+			return err
+		}
+		journalIn = journal
+	}
 	pipe, err := pipeline.New(pipeline.Config{
 		Group: a.cfg.GroupID, Topic: detectTopic,
 		Checkpoints: store.Checkpoints, Alerts: store.Alerts, Accounts: store.Directory, Privacy: store.Privacy, Signals: store.Signals,
-		Router: notify.NewRouter(store.Directory, presence).SkipAway(store.Escalations, a.cfg.followUpClock), Hub: hub, Broadcast: alerts,
+		Router: notify.NewRouter(store.Directory, presence).SkipAway(store.Escalations, a.cfg.followUpClock), Hub: hub, Broadcast: alerts, Journey: journalIn,
 		CheckpointInterval: a.cfg.CheckpointEvery, ColdAfter: a.cfg.ColdAfter, Lateness: lateness(a.cfg.Lateness), Instance: a.cfg.Instance,
 		SignalsPoll: a.cfg.SignalsPoll, MaxEnabledSignals: a.cfg.MaxEnabledSignals, Retention: a.cfg.Retention,
 		PrivacyKey: key, KeepURLParams: envflag.SplitList(a.cfg.EvidenceURLParams),
@@ -483,8 +497,9 @@ func (a *App) Run(ctx context.Context) error {
 		AuthFailuresPerMinute: failures,
 		Reroute:               preview.Content{Directory: store.Directory, Alerts: store.Alerts},
 		CRM:                   api.CRMLinks{AccountURL: a.cfg.CRMAccountURL, ContactURL: a.cfg.CRMContactURL},
+		JourneyDays:           a.cfg.JourneyDays,
 	}, api.Stores{People: store.People, Directory: store.Directory, Signals: store.Signals, Alerts: store.Alerts, Privacy: store.Privacy, Channels: store.Channels,
-		Escalations: store.Escalations}, hub)
+		Escalations: store.Escalations, Journey: store.Journey}, hub)
 	edge, err := api.Listen(api.EdgeConfig{
 		Addr: a.cfg.HTTPAddr, ReadHeaderTimeout: a.cfg.ReadHeaderTimeout, ReadTimeout: a.cfg.ReadTimeout, IdleTimeout: a.cfg.IdleTimeout,
 		MaxConnsPerAddr: a.cfg.MaxConnsPerAddr, TrustedProxies: proxies, Logger: log,
@@ -534,6 +549,9 @@ func (a *App) Run(ctx context.Context) error {
 		g.Go(func() error { return resolver.Run(gctx) })
 	}
 	g.Go(func() error { return pipe.Run(gctx) })
+	if journal != nil {
+		g.Go(func() error { return journal.Run(gctx) })
+	}
 	g.Go(func() error { return revoked.Run(gctx) })
 	g.Go(func() error { return presence.Run(gctx) })
 	g.Go(func() error { return dispatcher.Run(gctx) })

@@ -92,5 +92,7 @@ func newBenchService(c bench.ServiceConfig) (bench.Service, error) {
 		MaxEventBytes:   schema.MaxEventBytes,
 		SignalsPoll:     200 * time.Millisecond,
 		CheckpointEvery: 2 * time.Second,
+		// As served: every event also goes to the buyer's journey.
+		JourneyDays: defaultJourneyDays,
 	}, slog.New(slog.DiscardHandler), io.Discard)
 }

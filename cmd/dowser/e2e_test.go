@@ -59,6 +59,8 @@ func startAppWithLog(t *testing.T, log *slog.Logger, opts ...func(*serveConfig))
 		AdminToken:        adminToken,
 		MaxEventBytes:     64 << 10,
 		SignalsPoll:       50 * time.Millisecond,
+		// As served: the buyer's journey is on by default.
+		JourneyDays: defaultJourneyDays,
 	}
 	for _, o := range opts {
 		o(&cfg)

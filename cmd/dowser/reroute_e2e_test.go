@@ -98,6 +98,7 @@ func TestBrowserConsoleShowsReroutesBeforeSavingContent(t *testing.T) {
 	step("changing the owner and asking to save",
 		chromedp.Evaluate(`document.getElementById('content-owner').value = ''`, nil),
 		chromedp.SendKeys(`#content-owner`, "mkt-omar", chromedp.ByID),
+		chromedp.SendKeys(`#content-talk`, "Ask about seats.", chromedp.ByID),
 		chromedp.Click(`#content-save`, chromedp.ByID),
 		chromedp.WaitVisible(`#content-impact li[data-alert]`, chromedp.ByQuery),
 		chromedp.Text(`#content-impact .impact-summary`, &summary, chromedp.ByQuery),
@@ -109,7 +110,10 @@ func TestBrowserConsoleShowsReroutesBeforeSavingContent(t *testing.T) {
 	if !strings.Contains(item, "pricing-research") || !strings.Contains(item, "mkt-jane → mkt-omar") {
 		t.Errorf("rerouted alert = %q", item)
 	}
-	var c struct{ Owner string }
+	var c struct {
+		Owner        string
+		TalkingPoint string `json:"talking_point"`
+	}
 	app.do("GET", "/v1/content/pricing-page", token("mkt-jane"), nil, http.StatusOK, &c)
 	if c.Owner != "mkt-jane" {
 		t.Fatalf("saved before the user confirmed: owner %q", c.Owner)
@@ -119,7 +123,7 @@ func TestBrowserConsoleShowsReroutesBeforeSavingContent(t *testing.T) {
 		chromedp.Poll(`document.getElementById('content-status').textContent === 'Saved pricing-page.'`, nil),
 	)
 	app.do("GET", "/v1/content/pricing-page", token("mkt-jane"), nil, http.StatusOK, &c)
-	if c.Owner != "mkt-omar" {
-		t.Errorf("after confirming, owner = %q, want mkt-omar", c.Owner)
+	if c.Owner != "mkt-omar" || c.TalkingPoint != "Ask about seats." {
+		t.Errorf("after confirming, owner = %q and talking point %q, want mkt-omar and the one typed", c.Owner, c.TalkingPoint)
 	}
 }

@@ -20,6 +20,7 @@ import { $, h, svgIcon, str, capitalize } from './dom.js';
 import { Session, SessionEnded, showView, isMarketing } from './session.js';
 import { TeamView } from './team.js';
 import { handoffBlock } from './handoff.js'; // stages: accept or reject an alert's handoff (docs/stages.md)
+import { openJourney } from './journey.js';
 
 const PRIORITIES = ['urgent', 'high', 'medium', 'low'];
 const PRIORITY_LABEL = { urgent: 'Urgent', high: 'High', medium: 'Medium', low: 'Low' };
@@ -920,7 +921,9 @@ function buildCard(rec) {
   rec.reasonPick.addEventListener('change', () => giveReason(rec, rec.reasonPick.value));
   fb.append(rec.reasonPick);
   rec.reasonEl = h('p', { class: 'verdict-reason', hidden: true });
-  const actions = h('div', { class: 'actions' }, h('div', { class: 'actions-left' }, rec.ackBtn, rec.snoozeBox, rec.snoozeNote, rec.wakeBtn), fb);
+  // The buyer's journey of the account (or the person): journey.js.
+  const journeyBtn = accountID || customer ? h('button', { type: 'button', class: 'journey-btn', 'data-action': 'journey', title: `What ${accountName || accountID || customer} consumed lately` }, icon('event'), 'Journey') : null;
+  const actions = h('div', { class: 'actions' }, h('div', { class: 'actions-left' }, rec.ackBtn, journeyBtn, rec.snoozeBox, rec.snoozeNote, rec.wakeBtn), fb);
 
   // Stages: the handoff to sales, a block of its own (handoff.js).
   const handoff = handoffBlock(rec.id, session, announce);
@@ -1555,6 +1558,12 @@ function onListClick(ev) {
     case 'wake':
       wake(rec);
       break;
+    case 'journey': {
+      const a = rec.alert;
+      const accountId = str(a.account_id);
+      openJourney({ request: (m, p) => session.request(m, p), accountId, accountName: str(a.account_name) || state.accounts.get(accountId) || '', customerId: str(a.customer_id), opener: btn });
+      break;
+    }
     case 'more': {
       const items = btn.parentElement.querySelectorAll('.timeline > li[hidden]');
       items.forEach((li) => (li.hidden = false));

@@ -94,6 +94,7 @@ const ui = {
   contentTitle: $('content-title'),
   contentURL: $('content-url'),
   contentOwner: $('content-owner'),
+  contentTalk: $('content-talk'), // the talking point reps see in the buyer's journey
   contentSave: $('content-save'),
   contentImpact: $('content-impact'),
   contentSearch: $('content-search'),
@@ -1727,6 +1728,7 @@ async function lookupContent(ev) {
     ui.contentTitle.value = str(res.body.title);
     ui.contentURL.value = str(res.body.url_prefix);
     ui.contentOwner.value = str(res.body.owner);
+    ui.contentTalk.value = str(res.body.talking_point);
     ui.contentFields.hidden = false;
     ui.contentStatus.textContent = res.body.owner ? `${id} is owned by ${res.body.owner}.` : `${id} has no owner: its alerts go to each signal's owner.`;
   } else if (res.status === 404) {
@@ -1734,6 +1736,7 @@ async function lookupContent(ev) {
     ui.contentTitle.value = '';
     ui.contentURL.value = '';
     ui.contentOwner.value = session.user && session.user.role === 'marketer' ? session.user.id : '';
+    ui.contentTalk.value = '';
     ui.contentFields.hidden = false;
     ui.contentStatus.textContent = `There is no content item ${id}. Fill in the fields and save to create it.`;
   } else {
@@ -1790,7 +1793,7 @@ function onContentResultClick(ev) {
 let contentConfirmed = null;
 
 function contentBody() {
-  return { title: ui.contentTitle.value.trim(), url_prefix: ui.contentURL.value.trim(), owner: ui.contentOwner.value.trim() };
+  return { title: ui.contentTitle.value.trim(), url_prefix: ui.contentURL.value.trim(), owner: ui.contentOwner.value.trim(), talking_point: ui.contentTalk.value.trim() };
 }
 
 function resetContentImpact() {
@@ -1912,7 +1915,7 @@ function wireEvents() {
   ui.reasons.addEventListener('click', onReasonsClick);
   setInterval(refreshCounts, REFRESH_MS);
   ui.contentSave.addEventListener('click', saveContent);
-  for (const input of [ui.contentTitle, ui.contentURL, ui.contentOwner]) input.addEventListener('input', resetContentImpact);
+  for (const input of [ui.contentTitle, ui.contentURL, ui.contentOwner, ui.contentTalk]) input.addEventListener('input', resetContentImpact);
 
   document.addEventListener('keydown', (ev) => {
     if ((ev.ctrlKey || ev.metaKey) && !ev.altKey && ev.key.toLowerCase() === 's' && document.body.dataset.view === 'console') {

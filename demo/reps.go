@@ -151,8 +151,8 @@ func ActOnce(ctx context.Context, cfg RepsConfig) (int, error) {
 	return acted, errors.Join(errs...)
 }
 
-// actFor acts on rep's due alerts, page by page, newest first, until the
-// pages reach alerts older than the horizon.
+// actFor acts on rep's due alerts, page by page, newest delivery first,
+// until a page ends with an alert older than the horizon.
 func (cfg RepsConfig) actFor(ctx context.Context, rep string, now time.Time, reasons []string) (int, error) {
 	q := dowser.AlertQuery{UserID: rep, State: dowser.AlertNew, Limit: repPageSize}
 	acted := 0
@@ -162,9 +162,12 @@ func (cfg RepsConfig) actFor(ctx context.Context, rep string, now time.Time, rea
 			return acted, fmt.Errorf("demo rep %s: %w", rep, err)
 		}
 		for _, la := range page.Alerts {
+			// The alert's creation is its delivery's, but for an alert
+			// delivered again later (rerouted): that one is skipped,
+			// not taken for the end of the recent ones.
 			created := la.Cursor.Created
 			if now.Sub(created) > repHorizon {
-				return acted, nil
+				continue
 			}
 			p := planFor(rep, la.Cursor.ID, la.AccountID != "", reasons)
 			if p.leave || now.Before(created.Add(p.delay)) {
@@ -178,7 +181,7 @@ func (cfg RepsConfig) actFor(ctx context.Context, rep string, now time.Time, rea
 			}
 			acted++
 		}
-		if page.Next == nil {
+		if page.Next == nil || now.Sub(page.Alerts[len(page.Alerts)-1].Cursor.Created) > repHorizon {
 			return acted, nil
 		}
 		q.After = page.Next

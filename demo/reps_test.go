@@ -225,6 +225,26 @@ func TestDemoReps(t *testing.T) {
 		t.Errorf("told %d verdicts, want the %d given", len(told.told), useful+notUseful+won)
 	}
 	told.mu.Unlock()
+
+	// Alerts stored longer ago than the horizon are left as they are: a
+	// demo restarted a day later does not answer its backlog.
+	for i := range 10 {
+		a := account(3*i + 1) // rep-ben's
+		id := fmt.Sprintf("alert-reps-old-%02d", i)
+		al := &schema.Alert{ID: id, SignalID: "pricing-research", SignalVersion: 1, Subject: "account:" + a.ID,
+			CustomerID: "c-" + a.ID + "-1", AccountID: a.ID, Rep: a.OwnerID, Priority: "high", Message: "test",
+			EventID: "evt-" + id, Time: at, Evidence: []schema.Evidence{}}
+		if _, err := store.Alerts.SaveAlert(ctx, al, []string{a.OwnerID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stored := time.Now()
+	if n, err := ActOnce(ctx, withClock(cfg, stored.Add(repHorizon+time.Minute))); err != nil || n != 0 {
+		t.Errorf("acting past the horizon = %d, %v; want nothing", n, err)
+	}
+	if n, err := ActOnce(ctx, withClock(cfg, stored.Add(time.Minute))); err != nil || n == 0 {
+		t.Errorf("acting on the alerts a minute later = %d, %v; want some", n, err)
+	}
 }
 
 func withClock(cfg RepsConfig, now time.Time) RepsConfig {

@@ -51,6 +51,7 @@ type VerdictTeller interface {
 
 // RepsConfig configures [RunReps] and [ActOnce].
 type RepsConfig struct {
+	// Alerts is where the reps' alerts are read and their actions stored.
 	Alerts RepAlerts
 	// Teller, when not nil, hears every verdict given, so that open
 	// panels show it at once. Acknowledgements and handoff decisions are
@@ -63,7 +64,8 @@ type RepsConfig struct {
 	// OnRound, when not nil, is called after each round of RunReps with
 	// how many alerts it acted on, and the round's error.
 	OnRound func(acted int, err error)
-	Logger  *slog.Logger
+	// Logger gets a failed round's error; nothing is logged when nil.
+	Logger *slog.Logger
 }
 
 // RepsOf returns the configuration that acts in store and tells verdicts

@@ -47,11 +47,14 @@ func TestEndToEndDemoMovesAccountsThroughStages(t *testing.T) {
 				Transitions []struct {
 					To      string
 					AlertID string `json:"alert_id"`
+					Cause   string
 				}
 			}
 			app.do("GET", "/v1/accounts/"+a.AccountID+"/stage", "demo-rep-ana-token", nil, http.StatusOK, &st)
 			for _, tr := range st.Transitions {
-				if tr.AlertID == a.ID {
+				// The demo's simulated reps may also have accepted
+				// the alert's handoff, a move of its own.
+				if tr.AlertID == a.ID && tr.Cause == "signal" {
 					if tr.To != stageOf[a.SignalID] {
 						t.Errorf("alert %s of %s moved %s to %s, want %s", a.ID, a.SignalID, a.AccountID, tr.To, stageOf[a.SignalID])
 					}

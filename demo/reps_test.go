@@ -1,0 +1,284 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"reflect"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dowserhq/dowser"
+	"github.com/dowserhq/dowser/postgres"
+	"github.com/dowserhq/dowser/postgres/pgtest"
+	"github.com/dowserhq/dowser/schema"
+)
+
+// toldVerdicts records what the simulated reps told the panels.
+type toldVerdicts struct {
+	mu   sync.Mutex
+	told []dowser.VerdictGiven
+	to   [][]string
+}
+
+func (t *toldVerdicts) TellVerdict(v dowser.VerdictGiven, managers []string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.told = append(t.told, v)
+	t.to = append(t.to, managers)
+}
+
+func (t *toldVerdicts) count() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.told)
+}
+
+// TestDemoReps stores alerts for the three demo reps and lets the
+// simulated reps act on them under a clock the test moves: nothing before
+// the shortest delay, some alerts after 20 s and more by a minute (so the
+// times to acknowledge spread), acknowledgements, verdicts with the
+// seeded reasons, wins with a value, handoffs accepted and rejected, some
+// alerts left unacted, rep-ana untouched, and nothing acted on twice.
+func TestDemoReps(t *testing.T) {
+	ctx := context.Background()
+	store, err := postgres.Open(ctx, pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := Seed(ctx, StoresOf(store), log); err != nil {
+		t.Fatal(err)
+	}
+	reasons, err := store.Alerts.ListFeedbackReasons(ctx, false)
+	if err != nil || len(reasons) == 0 {
+		t.Fatalf("seeded feedback reasons = %v, %v", reasons, err)
+	}
+	seeded := map[string]bool{}
+	for _, r := range reasons {
+		seeded[r.ID] = true
+	}
+
+	// 30 alerts for each rep, on the accounts they own.
+	const perRep = 30
+	alertsOf := map[string][]string{}
+	at := time.Now().UTC()
+	for i := range 3 * perRep {
+		a := account(i)
+		id := fmt.Sprintf("alert-reps-%03d", i)
+		al := &schema.Alert{ID: id, SignalID: "pricing-research", SignalVersion: 1, Subject: "account:" + a.ID,
+			CustomerID: "c-" + a.ID + "-1", AccountID: a.ID, Rep: a.OwnerID, Priority: "high", Message: "test",
+			EventID: "evt-" + id, Time: at, Evidence: []schema.Evidence{}}
+		if _, err := store.Alerts.SaveAlert(ctx, al, []string{a.OwnerID}); err != nil {
+			t.Fatal(err)
+		}
+		alertsOf[a.OwnerID] = append(alertsOf[a.OwnerID], id)
+	}
+	if len(alertsOf[handsOffRep]) != perRep {
+		t.Fatalf("alerts of %s = %d, want %d", handsOffRep, len(alertsOf[handsOffRep]), perRep)
+	}
+	// Stored before t0, so an alert is due at t0 plus its delay at most.
+	t0 := time.Now()
+	var clock atomic.Int64
+	clock.Store(t0.UnixNano())
+	told := &toldVerdicts{}
+	cfg := RepsConfig{Alerts: store.Alerts, Teller: told, Logger: log,
+		Now: func() time.Time { return time.Unix(0, clock.Load()) }}
+
+	if n, err := ActOnce(ctx, cfg); err != nil || n != 0 {
+		t.Fatalf("acting at once = %d, %v; want nothing before the shortest delay", n, err)
+	}
+
+	// RunReps, 20 s on: it acts on the alerts whose delay has passed.
+	clock.Store(t0.Add(20 * time.Second).UnixNano())
+	rounds := make(chan int, 100)
+	runCtx, cancel := context.WithCancel(ctx)
+	run := cfg
+	run.Every = 10 * time.Millisecond
+	run.OnRound = func(n int, err error) {
+		if err != nil {
+			t.Errorf("round: %v", err)
+		}
+		select {
+		case rounds <- n:
+		default:
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- RunReps(runCtx, run) }()
+	early := <-rounds
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("RunReps = %v, want nil when its context ends", err)
+	}
+	for len(rounds) > 0 {
+		early += <-rounds
+	}
+	late, err := ActOnce(ctx, withClock(cfg, t0.Add(time.Minute)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("acted on %d alerts by 20 s, %d more by a minute", early, late)
+	if early == 0 || late == 0 {
+		t.Errorf("acted on %d alerts by 20 s and %d more by a minute; want some in each, delays of 5 to 40 s", early, late)
+	}
+	// Nothing twice: a later round, however late, finds nothing to do.
+	toldBefore := told.count()
+	if n, err := ActOnce(ctx, withClock(cfg, t0.Add(2*time.Minute))); err != nil || n != 0 {
+		t.Errorf("acting again = %d, %v; want nothing acted on twice", n, err)
+	}
+	if told.count() != toldBefore {
+		t.Errorf("verdicts told %d times, then %d: a verdict given twice", toldBefore, told.count())
+	}
+
+	var acked, unacted, useful, notUseful, won, accepted, rejected int
+	for rep, ids := range alertsOf {
+		page, err := store.Alerts.FindAlerts(ctx, dowser.AlertQuery{UserID: rep, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		decisions, err := store.Alerts.HandoffDecisions(ctx, rep, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep == handsOffRep {
+			for _, la := range page.Alerts {
+				if la.Acked || la.Verdict != "" {
+					t.Errorf("%s's alert %s acked %v, verdict %q: want her alerts left alone", rep, la.Cursor.ID, la.Acked, la.Verdict)
+				}
+			}
+			if len(decisions) > 0 {
+				t.Errorf("%s's handoffs decided: %+v; want her alerts left alone", rep, decisions)
+			}
+			continue
+		}
+		for _, la := range page.Alerts {
+			if !la.Acked {
+				unacted++
+				if la.Verdict != "" {
+					t.Errorf("alert %s not acknowledged but judged %s", la.Cursor.ID, la.Verdict)
+				}
+				continue
+			}
+			acked++
+			switch la.Verdict {
+			case dowser.VerdictUseful:
+				useful++
+			case dowser.VerdictNotUseful, dowser.VerdictWon:
+				if !seeded[la.Reason] {
+					t.Errorf("alert %s judged %s with reason %q, want one of the seeded reasons", la.Cursor.ID, la.Verdict, la.Reason)
+				}
+				if la.Verdict == dowser.VerdictNotUseful {
+					notUseful++
+					break
+				}
+				won++
+				v, err := store.Alerts.StoredVerdict(ctx, rep, la.Cursor.ID)
+				if err != nil || v.Value == nil || *v.Value <= 0 || v.Note == "" {
+					t.Errorf("won alert %s = %+v, %v; want a value and a note", la.Cursor.ID, v, err)
+				}
+			}
+		}
+		for _, d := range decisions {
+			switch d.Decision {
+			case dowser.HandoffAccept:
+				accepted++
+			case dowser.HandoffReject:
+				rejected++
+				if !seeded[d.Reason] {
+					t.Errorf("handoff of %s rejected with reason %q, want one of the seeded reasons", d.AlertID, d.Reason)
+				}
+			}
+		}
+	}
+	t.Logf("acked %d (useful %d, not useful %d, won %d), unacted %d, handoffs accepted %d, rejected %d",
+		acked, useful, notUseful, won, unacted, accepted, rejected)
+	if acked != early+late {
+		t.Errorf("acked %d alerts, want the %d acted on", acked, early+late)
+	}
+	for name, n := range map[string]int{"acknowledged": acked, "useful": useful, "not useful": notUseful, "won": won,
+		"left unacted": unacted, "handoffs accepted": accepted, "handoffs rejected": rejected} {
+		if n == 0 {
+			t.Errorf("no alert %s by the demo reps", name)
+		}
+	}
+	if unacted >= acked {
+		t.Errorf("%d unacted, %d acked: want most acknowledged", unacted, acked)
+	}
+	// Verdicts reach the panels of the rep and of the manager who
+	// follows them.
+	told.mu.Lock()
+	for i, v := range told.told {
+		if !slices.Contains(told.to[i], "mgr-maya") {
+			t.Errorf("verdict of %s on %s told to %v, want mgr-maya", v.UserID, v.AlertID, told.to[i])
+		}
+	}
+	if len(told.told) != useful+notUseful+won {
+		t.Errorf("told %d verdicts, want the %d given", len(told.told), useful+notUseful+won)
+	}
+	told.mu.Unlock()
+
+	// Alerts stored longer ago than the horizon are left as they are: a
+	// demo restarted a day later does not answer its backlog.
+	for i := range 10 {
+		a := account(3*i + 1) // rep-ben's
+		id := fmt.Sprintf("alert-reps-old-%02d", i)
+		al := &schema.Alert{ID: id, SignalID: "pricing-research", SignalVersion: 1, Subject: "account:" + a.ID,
+			CustomerID: "c-" + a.ID + "-1", AccountID: a.ID, Rep: a.OwnerID, Priority: "high", Message: "test",
+			EventID: "evt-" + id, Time: at, Evidence: []schema.Evidence{}}
+		if _, err := store.Alerts.SaveAlert(ctx, al, []string{a.OwnerID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stored := time.Now()
+	if n, err := ActOnce(ctx, withClock(cfg, stored.Add(repHorizon+time.Minute))); err != nil || n != 0 {
+		t.Errorf("acting past the horizon = %d, %v; want nothing", n, err)
+	}
+	if n, err := ActOnce(ctx, withClock(cfg, stored.Add(time.Minute))); err != nil || n == 0 {
+		t.Errorf("acting on the alerts a minute later = %d, %v; want some", n, err)
+	}
+}
+
+func withClock(cfg RepsConfig, now time.Time) RepsConfig {
+	cfg.Now = func() time.Time { return now }
+	return cfg
+}
+
+// TestDemoRepsPlanIsStable checks that the decisions depend on the alert
+// alone and spread over the delays.
+func TestDemoRepsPlanIsStable(t *testing.T) {
+	reasons := []string{"wrong-person", "timing"}
+	delays := map[time.Duration]bool{}
+	for i := range 200 {
+		id := fmt.Sprintf("alert-%d", i)
+		a, b := planFor("rep-ben", id, true, reasons), planFor("rep-ben", id, true, reasons)
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("plan of %s differs between two calls: %+v, %+v", id, a, b)
+		}
+		if a.delay < repMinDelay || a.delay >= repMinDelay+repDelaySpread*time.Second {
+			t.Errorf("plan of %s waits %s, want 5 s to 40 s", id, a.delay)
+		}
+		delays[a.delay] = true
+		if a.verdict != nil {
+			if err := a.verdict.Validate(); err != nil {
+				t.Errorf("plan of %s: verdict %+v: %v", id, *a.verdict, err)
+			}
+		}
+		if a.handoff != nil {
+			if err := a.handoff.Validate(); err != nil {
+				t.Errorf("plan of %s: handoff %+v: %v", id, *a.handoff, err)
+			}
+		}
+	}
+	if len(delays) < 20 {
+		t.Errorf("%d distinct delays over 200 alerts, want them spread", len(delays))
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/api"
+	"github.com/dowserhq/dowser/links"
 )
 
 type teamAnswer struct {
@@ -214,6 +215,35 @@ func TestVerdictOverRESTIsToldWithItsReason(t *testing.T) {
 	stream.mu.Lock()
 	defer stream.mu.Unlock()
 	if want := []string{"rep-ana al-1 not_useful wrong-person to mgr-max"}; !slices.Equal(stream.told, want) {
+		t.Errorf("told %q, want %q", stream.told, want)
+	}
+}
+
+// A verdict given with a one-click link is told like one given in the
+// panel; an acknowledgement link tells no verdict.
+func TestVerdictByLinkIsTold(t *testing.T) {
+	signer, err := links.New(links.Config{Key: []byte("a-link-key-of-at-least-32-bytes-0123"), BaseURL: "https://dowser.example.com/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := &tellingStream{}
+	srv, store := newServerWith(t, api.Config{Links: signer}, stream)
+	seedAlert(t, store, "al-1", "acme", "pricing", "high", time.Now(), "rep-ana", "mgr-max")
+	if err := store.People.Subscribe(context.Background(), "mgr-max", "rep-ana"); err != nil {
+		t.Fatal(err)
+	}
+	for _, action := range []dowser.LinkAction{dowser.LinkAck, dowser.LinkNotUseful} {
+		token, err := signer.Token(action, "al-1", "rep-ana")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, body := call(t, srv, "POST", "/v1/links/"+token, "", "", nil); status != http.StatusOK {
+			t.Fatalf("%s link = %d %s", action, status, body)
+		}
+	}
+	stream.mu.Lock()
+	defer stream.mu.Unlock()
+	if want := []string{"rep-ana al-1 not_useful  to mgr-max"}; !slices.Equal(stream.told, want) {
 		t.Errorf("told %q, want %q", stream.told, want)
 	}
 }

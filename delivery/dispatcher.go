@@ -204,8 +204,9 @@ func (d *Dispatcher) deliver(ctx context.Context, del *dowser.ChannelDelivery) e
 	}
 	switch {
 	case outcome == Sent:
-		d.metrics.sent.WithLabelValues(kind).Inc()
+		// Latency first: a scrape that sees a delivery sent sees its latency.
 		d.metrics.latency.WithLabelValues(kind).Observe(time.Since(del.CreatedAt).Seconds())
+		d.metrics.sent.WithLabelValues(kind).Inc()
 		return d.cfg.Store.MarkSent(mctx, del.ID, del.Attempts, status)
 	case outcome == Retry && del.Attempts < d.cfg.MaxAttempts:
 		d.metrics.retried.WithLabelValues(kind).Inc()

@@ -26,6 +26,19 @@ func TestEndToEndUpgradeRestoresAWholeStateCheckpoint(t *testing.T) {
 	old := startApp(t, onDB)
 	old.seed()
 	sigs, _ := old.pipe.Signals()
+	partition := partitionOf("acme", 3)
+	conn, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	// Ready means consuming, not assigned: the claim comes with the
+	// group's assignment, which a busy machine may take longer to make.
+	awaitCond(t, time.Minute, "the old service claimed acme's partition", func() bool {
+		var n int
+		err := conn.QueryRow(ctx, `SELECT count(*) FROM checkpoints WHERE group_id = 'dowser' AND topic = 'dowser.events' AND partition = $1`, partition).Scan(&n)
+		return err == nil && n == 1
+	})
 	old.stop()
 
 	// What an older build saved for acme's partition: two pricing views,
@@ -43,12 +56,6 @@ func TestEndToEndUpgradeRestoresAWholeStateCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	partition := partitionOf("acme", 3)
-	conn, err := pgx.Connect(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	var id int64
 	err = conn.QueryRow(ctx, `UPDATE checkpoints SET state = $1, meta = '', next_offset = 0
 		WHERE group_id = 'dowser' AND topic = 'dowser.events' AND partition = $2 RETURNING id`, legacy, partition).Scan(&id)

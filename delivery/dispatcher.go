@@ -66,6 +66,13 @@ type Config struct {
 	// Links, when set, adds one-click links (acknowledge, snooze,
 	// feedback) to chat messages and mails.
 	Links Linker
+	// Journey, when set, adds a summary of the alert's account's (or
+	// person's) recent journey to chat messages, urgent mails and webhook
+	// bodies: read at send time, within JourneyTimeout (2 s), over the last
+	// JourneyWindow (7 days). Nil (the journey off) leaves it out.
+	Journey        JourneyReader
+	JourneyTimeout time.Duration
+	JourneyWindow  time.Duration
 	// Client sends the requests; nil is a client that follows no
 	// redirects.
 	Client     *http.Client
@@ -100,6 +107,12 @@ func (c *Config) defaults() {
 	}
 	if c.Poll <= 0 {
 		c.Poll = 500 * time.Millisecond
+	}
+	if c.JourneyTimeout <= 0 {
+		c.JourneyTimeout = 2 * time.Second
+	}
+	if c.JourneyWindow <= 0 {
+		c.JourneyWindow = 7 * 24 * time.Hour
 	}
 	if c.Client == nil {
 		// A redirect would turn the POST into a GET: the receiver's URL
@@ -237,7 +250,7 @@ func (d *Dispatcher) send(ctx context.Context, del *dowser.ChannelDelivery) (sta
 	if err != nil {
 		return 0, 0, err
 	}
-	body, err := Payload(del, d.cfg.PanelURL, links...)
+	body, err := Payload(del, d.cfg.PanelURL, d.journeyFor(ctx, del), links...)
 	if err != nil {
 		return 0, 0, &permanentError{err}
 	}

@@ -46,7 +46,7 @@ func (d *Dispatcher) sendEmail(ctx context.Context, del *dowser.ChannelDelivery)
 		if links, err = d.linksFor(del.AlertID, del.UserID); err != nil {
 			return 0, err
 		}
-		msg, err = emailMessage(del, cfg.From, d.cfg.PanelURL, time.Now(), links...)
+		msg, err = emailMessage(del, cfg.From, d.cfg.PanelURL, time.Now(), d.journeyFor(ctx, del), links...)
 	}
 	if err != nil {
 		return 0, &permanentError{err}
@@ -130,7 +130,7 @@ func oneLine(s string) string {
 // emailMessage is the RFC 5322 message of an alert: plain text, UTF-8,
 // quoted-printable, its Message-ID derived from the delivery id so that a
 // resent message is recognisable as the same.
-func emailMessage(del *dowser.ChannelDelivery, from, panelURL string, now time.Time, links ...Link) ([]byte, error) {
+func emailMessage(del *dowser.ChannelDelivery, from, panelURL string, now time.Time, j *JourneySummary, links ...Link) ([]byte, error) {
 	var a schema.Alert
 	if err := json.Unmarshal(del.Alert, &a); err != nil {
 		return nil, fmt.Errorf("decoding alert %s: %w", del.AlertID, err)
@@ -140,8 +140,10 @@ func emailMessage(del *dowser.ChannelDelivery, from, panelURL string, now time.T
 	for _, f := range facts(&a) {
 		text.WriteString(f[0] + ": " + f[1] + "\n")
 	}
-	if j := journey(&a); len(j) > 0 {
-		text.WriteString("\nJourney:\n  " + strings.Join(j, "\n  ") + "\n")
+	if j != nil {
+		text.WriteString("\n" + journeyHeading(j) + ":\n  " + textJourney(j, panelURL, "\n  ", "  Talking point: %s") + "\n")
+	} else if ev := journey(&a); len(ev) > 0 {
+		text.WriteString("\nJourney:\n  " + strings.Join(ev, "\n  ") + "\n")
 	}
 	if panelURL != "" {
 		text.WriteString("\nOpen in Dowser: " + panelURL + "\n")

@@ -16,7 +16,7 @@ func TestEmailMessageKeepsHeadersOnTheirLines(t *testing.T) {
 	alert, _ := json.Marshal(map[string]any{"id": "al-1", "signal_name": "Pricing\r\nBcc: victim@example.com", "priority": "urgent",
 		"message": "Acme\nX-Injected: yes", "account_id": "acme", "time": time.Now()})
 	del := &dowser.ChannelDelivery{ID: "d-1", AlertID: "al-1", Channel: dowser.Channel{Kind: dowser.ChannelEmail, Target: "ana@example.com"}, Alert: alert}
-	msg, err := emailMessage(del, "dowser@example.com", "", time.Now())
+	msg, err := emailMessage(del, "dowser@example.com", "", time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,7 @@ func TestPayloadStatesTheEscalation(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, kind := range []dowser.ChannelKind{dowser.ChannelSlack, dowser.ChannelTeams} {
-		got, err := delivery.Payload(&dowser.ChannelDelivery{AlertID: "al-1", Channel: dowser.Channel{Kind: kind}, Alert: body}, "")
+		got, err := delivery.Payload(&dowser.ChannelDelivery{AlertID: "al-1", Channel: dowser.Channel{Kind: kind}, Alert: body}, "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

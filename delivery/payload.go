@@ -23,23 +23,36 @@ type Webhook struct {
 	Alert json.RawMessage `json:"alert"`
 	// PanelURL is where the recipient sees the alert, when configured.
 	PanelURL string `json:"panel_url,omitempty"`
+	// Journey is the recent journey of the alert's account (or person),
+	// newest first, at most five items; JourneyMore counts the further
+	// items of the window (at least that many with JourneyMoreAtLeast).
+	// Both are left out when the journey is off, empty or unreadable.
+	Journey            []dowser.JourneyItem `json:"journey,omitempty"`
+	JourneyMore        int                  `json:"journey_more,omitempty"`
+	JourneyMoreAtLeast bool                 `json:"journey_more_at_least,omitempty"`
 }
 
 // Payload returns the request body of del for its channel's kind; chat
-// messages carry links as buttons.
-func Payload(del *dowser.ChannelDelivery, panelURL string, links ...Link) ([]byte, error) {
+// messages carry links as buttons. j, when not nil, is the journey
+// summary the message carries; without it chat messages show the alert's
+// evidence.
+func Payload(del *dowser.ChannelDelivery, panelURL string, j *JourneySummary, links ...Link) ([]byte, error) {
 	switch del.Channel.Kind {
 	case dowser.ChannelWebhook:
-		return json.Marshal(Webhook{Type: "alert", DeliveryID: del.ID, ChannelID: del.ChannelID, UserID: del.UserID, Alert: del.Alert, PanelURL: panelURL})
+		w := Webhook{Type: "alert", DeliveryID: del.ID, ChannelID: del.ChannelID, UserID: del.UserID, Alert: del.Alert, PanelURL: panelURL}
+		if j != nil {
+			w.Journey, w.JourneyMore, w.JourneyMoreAtLeast = j.Items, j.More, j.MoreAtLeast
+		}
+		return json.Marshal(w)
 	case dowser.ChannelSlack, dowser.ChannelTeams:
 		var a schema.Alert
 		if err := json.Unmarshal(del.Alert, &a); err != nil {
 			return nil, fmt.Errorf("decoding alert %s: %w", del.AlertID, err)
 		}
 		if del.Channel.Kind == dowser.ChannelSlack {
-			return json.Marshal(slackMessage(&a, panelURL, links))
+			return json.Marshal(slackMessage(&a, panelURL, j, links))
 		}
-		return json.Marshal(teamsMessage(&a, panelURL, links))
+		return json.Marshal(teamsMessage(&a, panelURL, j, links))
 	}
 	return nil, fmt.Errorf("channel kind %q is not one Dowser sends to", del.Channel.Kind)
 }
@@ -99,7 +112,7 @@ func slackEscape(s string) string {
 type obj = map[string]any
 
 // slackMessage is a Block Kit message for a Slack incoming webhook.
-func slackMessage(a *schema.Alert, panelURL string, links []Link) obj {
+func slackMessage(a *schema.Alert, panelURL string, j *JourneySummary, links []Link) obj {
 	var fields []obj
 	for _, f := range facts(a) {
 		fields = append(fields, obj{"type": "mrkdwn", "text": "*" + f[0] + "*\n" + slackEscape(f[1])})
@@ -108,8 +121,10 @@ func slackMessage(a *schema.Alert, panelURL string, links []Link) obj {
 		{"type": "header", "text": obj{"type": "plain_text", "text": title(a)}},
 		{"type": "section", "text": obj{"type": "mrkdwn", "text": slackEscape(a.Message)}, "fields": fields},
 	}
-	if j := journey(a); len(j) > 0 {
-		blocks = append(blocks, obj{"type": "context", "elements": []obj{{"type": "mrkdwn", "text": slackEscape(strings.Join(j, "\n"))}}})
+	if j != nil {
+		blocks = append(blocks, obj{"type": "section", "text": obj{"type": "mrkdwn", "text": slackJourney(j, panelURL)}})
+	} else if ev := journey(a); len(ev) > 0 {
+		blocks = append(blocks, obj{"type": "context", "elements": []obj{{"type": "mrkdwn", "text": slackEscape(strings.Join(ev, "\n"))}}})
 	}
 	var buttons []obj
 	if panelURL != "" {
@@ -127,7 +142,7 @@ func slackMessage(a *schema.Alert, panelURL string, links []Link) obj {
 // teamsMessage is a message with an Adaptive Card for a Teams incoming
 // webhook (or a Workflows "post to a channel when a webhook request is
 // received" flow, which takes the same shape).
-func teamsMessage(a *schema.Alert, panelURL string, links []Link) obj {
+func teamsMessage(a *schema.Alert, panelURL string, j *JourneySummary, links []Link) obj {
 	var fs []obj
 	for _, f := range facts(a) {
 		fs = append(fs, obj{"title": f[0], "value": f[1]})
@@ -137,8 +152,12 @@ func teamsMessage(a *schema.Alert, panelURL string, links []Link) obj {
 		{"type": "TextBlock", "text": a.Message, "wrap": true},
 		{"type": "FactSet", "facts": fs},
 	}
-	if j := journey(a); len(j) > 0 {
-		body = append(body, obj{"type": "TextBlock", "text": strings.Join(j, "\n\n"), "wrap": true, "isSubtle": true, "size": "Small"})
+	if j != nil {
+		body = append(body,
+			obj{"type": "TextBlock", "text": journeyHeading(j), "weight": "Bolder", "wrap": true, "spacing": "Medium"},
+			obj{"type": "TextBlock", "text": textJourney(j, panelURL, "\n\n", "_Talking point: %s_"), "wrap": true, "size": "Small"})
+	} else if ev := journey(a); len(ev) > 0 {
+		body = append(body, obj{"type": "TextBlock", "text": strings.Join(ev, "\n\n"), "wrap": true, "isSubtle": true, "size": "Small"})
 	}
 	card := obj{"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard", "version": "1.4", "body": body}
 	var actions []obj

@@ -514,13 +514,17 @@ func (a *App) Run(ctx context.Context) error {
 	if blocked, _ := delivery.ParseNets(a.cfg.DeliveryBlockedNets); len(blocked) > 0 { // checked by newApp
 		client = delivery.GuardedClient(blocked)
 	}
+	var journeyReader delivery.JourneyReader // nil with --journey-days 0: messages carry no journey
+	if a.cfg.JourneyDays > 0 {
+		journeyReader = store.Journey
+	}
 	dispatcher, err := delivery.New(delivery.Config{
 		Client: client,
 		Store:  store.Channels, Timeout: a.cfg.DeliveryTimeout, MaxAttempts: a.cfg.DeliveryAttempts,
 		InitialInterval: a.cfg.DeliveryBackoff, MaxInterval: a.cfg.DeliveryBackoffMax, PauseAfter: a.cfg.DeliveryPauseAfter,
 		PanelURL: a.cfg.PublicURL, Logger: log.With("part", "delivery"), Registerer: reg,
 		SMTP:  delivery.SMTP{Addr: a.cfg.SMTPAddr, From: a.cfg.SMTPFrom, Username: a.cfg.SMTPUsername, Password: a.cfg.SMTPPassword},
-		Links: linker,
+		Links: linker, Journey: journeyReader, JourneyWindow: time.Duration(min(a.cfg.JourneyDays, 7)) * 24 * time.Hour,
 	})
 	if err != nil {
 		return err

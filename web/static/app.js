@@ -271,7 +271,7 @@ const session = new Session({
 // The team view of managers (#15), in team.js.
 const team = new TeamView({ session, reasonLabel: (id) => reasonLabel(id) });
 // ---- Channels (#16), in channels.js: where alerts go besides the panel.
-const channels = new ChannelsView({ session });
+const channels = new ChannelsView({ session, onOpen: () => team.isOpen && team.close() });
 // ---- end channels
 
 function boot() {

@@ -50,6 +50,7 @@ function fieldOf(path) {
 
 export class ChannelsView {
   #session;
+  #onOpen;
   #user = null;
   #open = false;
   #gen = 0;
@@ -58,9 +59,13 @@ export class ChannelsView {
   #channels = new Map(); // id -> the channel as the API gave it
   #ui;
 
-  constructor({ session }) {
+  // session is the panel's Session; onOpen is called as the view opens,
+  // for the panel to leave another view.
+  constructor({ session, onOpen = () => {} }) {
     this.#session = session;
+    this.#onOpen = onOpen;
     this.#ui = {
+      view: $('view-channels'),
       link: $('channels-link'),
       mark: $('channels-mark'),
       heading: $('channels-heading'),
@@ -81,7 +86,7 @@ export class ChannelsView {
       formError: $('ch-form-error'),
     };
     const ui = this.#ui;
-    ui.link.addEventListener('click', () => (this.#open ? this.close() : this.open()));
+    ui.link.addEventListener('click', () => (this.isOpen ? this.close() : this.open()));
     ui.back.addEventListener('click', () => this.close());
     ui.kind.addEventListener('change', () => this.#shapeForm());
     ui.form.addEventListener('submit', (ev) => {
@@ -132,12 +137,14 @@ export class ChannelsView {
     this.#ui.list.replaceChildren();
   }
 
+  // isOpen is false once another view took the page.
   get isOpen() {
-    return this.#open;
+    return this.#open && !this.#ui.view.hidden;
   }
 
   open() {
     if (!this.#user) return;
+    this.#onOpen();
     this.#open = true;
     showView('channels');
     this.#ui.link.setAttribute('aria-pressed', 'true');
@@ -160,7 +167,7 @@ export class ChannelsView {
   changed() {
     if (!this.#user) return;
     clearTimeout(this.#changeTimer);
-    this.#changeTimer = setTimeout(() => (this.#open ? this.#load() : this.#refreshMark()), CHANGE_DEBOUNCE_MS);
+    this.#changeTimer = setTimeout(() => (this.isOpen ? this.#load() : this.#refreshMark()), CHANGE_DEBOUNCE_MS);
   }
 
   async #list() {

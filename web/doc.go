@@ -36,6 +36,11 @@
 //     card's reason picker saves one with PUT /v1/alerts/{id}/verdict.
 //   - team.js is a manager's team view (#team): GET /v1/team and GET, PUT
 //     and DELETE /v1/managers/{id}/subscriptions.
+//   - channels.js is the user's channels view (#channels): GET and POST
+//     /v1/channels, PUT (which lifts a pause) and DELETE /v1/channels/{id},
+//     GET /v1/channels/{id}/deliveries?status=failed. It shows a URL target
+//     by scheme and host only: a chat webhook's URL is a credential. A win's
+//     value is saved with PUT /v1/alerts/{id}/verdict {"value"}.
 //
 // The panel's URL may say ?page_size=N (1-200, default 50).
 //
@@ -59,5 +64,16 @@
 // data-count, .median-ack), #team-summary (data-count), #tab-unacted,
 // #tab-acted, #team-alerts li.team-alert[data-id] (.ack-time,
 // .team-verdict), #team-back; on a card, .reason-select, .own-reason and
-// .team-reason[data-user][data-reason].
+// .team-reason[data-user][data-reason]. The won value on a card:
+// form.won-value-form with input.won-value, button.won-value-save,
+// .won-value-error, and .own-value[data-value] once saved. The channels
+// view: #channels-link (data-alarm is paused, failed or empty) with
+// #channels-mark, #channels-back, #channel-list li.channel[data-id]
+// [data-kind] (.ch-target, .ch-enabled[data-enabled], .ch-sent, .ch-pending,
+// .ch-failed with data-count, .ch-pause-reason, button.ch-resume,
+// button.ch-delete, details.ch-failures > summary with li.ch-failure:
+// .ch-last-error, .ch-last-status, .ch-attempts[data-count], .ch-when), and
+// the form #channel-form: #ch-kind, #ch-target, #ch-secret, #ch-times,
+// #ch-zone, #ch-add, errors #ch-err-<field> (kind, target, secret,
+// digest_times, time_zone) and #ch-form-error.
 package web

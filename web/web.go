@@ -9,7 +9,7 @@ import (
 var static embed.FS
 
 // Files returns the panel's and the console's static assets (index.html,
-// app.js, team.js, console.html, console.js, the session.js and dom.js modules they
+// app.js, team.js, channels.js, console.html, console.js, the session.js and dom.js modules they
 // share, the style sheets and favicon.svg; for the installable panel
 // pwa.js, the service worker sw.js, manifest.webmanifest and its PNG
 // icons) rooted at the static directory, so

@@ -18,7 +18,7 @@ func readFile(t *testing.T, name string) string {
 
 func TestFilesServesPanel(t *testing.T) {
 	files := Files()
-	for _, name := range []string{"index.html", "app.js", "session.js", "dom.js", "journey.js", "style.css", "favicon.svg"} {
+	for _, name := range []string{"index.html", "app.js", "session.js", "dom.js", "journey.js", "channels.js", "style.css", "favicon.svg"} {
 		if _, err := fs.Stat(files, name); err != nil {
 			t.Errorf("%s missing from Files(): %v", name, err)
 		}
@@ -35,7 +35,7 @@ func TestFilesServesPanel(t *testing.T) {
 	}
 	// Offline and safe: nothing is loaded from another origin, and no data is
 	// rendered through innerHTML.
-	for _, name := range []string{"index.html", "app.js", "session.js", "dom.js", "journey.js", "style.css"} {
+	for _, name := range []string{"index.html", "app.js", "session.js", "dom.js", "journey.js", "channels.js", "style.css"} {
 		b, err := fs.ReadFile(files, name)
 		if err != nil {
 			t.Fatal(err)
@@ -44,6 +44,26 @@ func TestFilesServesPanel(t *testing.T) {
 			if strings.Contains(string(b), bad) {
 				t.Errorf("%s contains %q", name, bad)
 			}
+		}
+	}
+}
+
+// The channels view (#16) calls the endpoints docs/api.md names, and the
+// panel imports it.
+func TestFilesServesChannelsView(t *testing.T) {
+	js := readFile(t, "channels.js")
+	for _, path := range []string{"'/v1/channels'", "/deliveries?status=failed", "'PUT'", "'DELETE'", "'POST'"} {
+		if !strings.Contains(js, path) {
+			t.Errorf("channels.js lacks %s", path)
+		}
+	}
+	if !strings.Contains(readFile(t, "app.js"), `from './channels.js'`) {
+		t.Error("app.js does not import channels.js")
+	}
+	page := readFile(t, "index.html")
+	for _, hook := range []string{`id="channels-link"`, `id="channels-mark"`, `id="view-channels"`, `id="channel-list"`, `id="channel-form"`, `id="ch-zone"`} {
+		if !strings.Contains(page, hook) {
+			t.Errorf("index.html lacks %s", hook)
 		}
 	}
 }

@@ -19,6 +19,7 @@ import { registerServiceWorker, showNotification, initSound, playSound } from '.
 import { $, h, svgIcon, str, capitalize } from './dom.js';
 import { Session, SessionEnded, showView, isMarketing } from './session.js';
 import { TeamView } from './team.js';
+import { ChannelsView } from './channels.js'; // the user's channels and their deliveries (#16)
 import { handoffBlock } from './handoff.js'; // stages: accept or reject an alert's handoff (docs/stages.md)
 import { openJourney } from './journey.js';
 
@@ -269,6 +270,9 @@ const session = new Session({
 
 // The team view of managers (#15), in team.js.
 const team = new TeamView({ session, reasonLabel: (id) => reasonLabel(id) });
+// ---- Channels (#16), in channels.js: where alerts go besides the panel.
+const channels = new ChannelsView({ session, onOpen: () => team.isOpen && team.close() });
+// ---- end channels
 
 function boot() {
   registerServiceWorker(); // pwa.js
@@ -287,6 +291,7 @@ function loadUser(user) {
 function startSession(user, focusPanel) {
   showView('panel');
   team.start(user);
+  channels.start(user); // channels (#16)
   refreshSummary();
   updateNotifyButton();
   if (focusPanel) ui.heading.focus();
@@ -333,6 +338,7 @@ async function loadCRM() {
 
 function endSession() {
   team.stop();
+  channels.stop(); // channels (#16)
   state.unackedTotal = null;
   stopStream();
   resetAlerts();
@@ -675,6 +681,7 @@ function onAlert(rawSeq, alert) {
     arrived(rec);
     if (!rec.acked) bumpUnacked(1);
     team.changed();
+    channels.changed(); // its deliveries follow (#16)
   }
 }
 
@@ -762,6 +769,7 @@ function makeRecord(seq, a) {
     verdict,
     verdictPending: false,
     reason: verdict ? str(a.reason) : '',
+    value: null, // a win's opportunity value, once given here or told by the stream (#15)
     others: new Map(), // user id -> {verdict, reason}: followed reps' verdicts
     el: null,
     ackBtn: null,
@@ -920,6 +928,16 @@ function buildCard(rec) {
   rec.reasonPick = h('select', { class: 'reason-select', 'aria-label': 'Reason for this verdict', hidden: true });
   rec.reasonPick.addEventListener('change', () => giveReason(rec, rec.reasonPick.value));
   fb.append(rec.reasonPick);
+  // ---- The won value (#15): saved with the verdict and its reason.
+  rec.valueInput = h('input', { type: 'number', class: 'won-value', min: '0', step: 'any', inputmode: 'decimal', 'aria-label': 'Opportunity value of this win', placeholder: 'Value' });
+  rec.valueError = h('span', { class: 'won-value-error field-error', role: 'alert' });
+  rec.valueForm = h('form', { class: 'won-value-form', hidden: true, novalidate: true }, rec.valueInput, h('button', { type: 'submit', class: 'secondary-button won-value-save' }, 'Save value'), rec.valueError);
+  rec.valueForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    giveValue(rec);
+  });
+  fb.append(rec.valueForm);
+  // ---- end won value
   rec.reasonEl = h('p', { class: 'verdict-reason', hidden: true });
   // The buyer's journey of the account (or the person): journey.js.
   const journeyBtn = accountID || customer ? h('button', { type: 'button', class: 'journey-btn', 'data-action': 'journey', title: `What ${accountName || accountID || customer} consumed lately` }, icon('event'), 'Journey') : null;
@@ -1118,7 +1136,10 @@ function acknowledge(rec) {
 function giveFeedback(rec, verdict) {
   if (rec.verdict === verdict && !rec.verdictPending) return;
   // Another verdict drops the reason of the one before, as the server does.
-  if (rec.verdict !== verdict) rec.reason = '';
+  if (rec.verdict !== verdict) {
+    rec.reason = '';
+    rec.value = null;
+  }
   rec.verdict = verdict;
   rec.verdictPending = true;
   // A verdict acknowledges (the server stores both at once): say so now.
@@ -1208,6 +1229,9 @@ function updateReason(rec) {
   }
   const parts = [];
   if (rec.verdict && rec.reason) parts.push(h('span', { class: 'own-reason', 'data-reason': rec.reason }, `Reason: ${reasonLabel(rec.reason)}`));
+  // The won value (#15): the field while the verdict is a win, the value once saved.
+  rec.valueForm.hidden = rec.verdict !== 'won';
+  if (rec.verdict === 'won' && rec.value !== null) parts.push(h('span', { class: 'own-value', 'data-value': String(rec.value) }, `Value: ${rec.value.toLocaleString()}`));
   for (const [user, o] of rec.others) {
     const who = user === str(rec.alert.rep) ? str(rec.alert.rep_name) || user : user;
     const label = VERDICTS.find(([v]) => v === o.verdict);
@@ -1233,7 +1257,10 @@ async function giveReason(rec, reason) {
   rec.reasonPick.dataset.pending = 'true'; // until the server has it
   let res;
   try {
-    res = await session.request('PUT', `/v1/alerts/${encodeURIComponent(rec.id)}/verdict`, { json: { verdict: rec.verdict, reason } });
+    // A verdict saved replaces the one before: a win keeps its value.
+    const json = { verdict: rec.verdict, reason };
+    if (rec.verdict === 'won' && rec.value !== null) json.value = rec.value;
+    res = await session.request('PUT', `/v1/alerts/${encodeURIComponent(rec.id)}/verdict`, { json });
   } catch (err) {
     if (err instanceof SessionEnded) return;
   } finally {
@@ -1243,6 +1270,39 @@ async function giveReason(rec, reason) {
   rec.reason = prev;
   updateReason(rec);
   showNotice(`Could not save the reason: ${str(res && res.body.error) || 'the server did not answer'}`);
+}
+
+// giveValue saves a win's opportunity value over REST with its reason
+// (the API refuses a value with any other verdict, or below 0). Problems
+// show next to the field.
+async function giveValue(rec) {
+  rec.valueError.textContent = '';
+  const raw = rec.valueInput.value.trim();
+  const value = raw === '' ? NaN : Number(raw);
+  if (rec.verdict !== 'won') return;
+  if (!Number.isFinite(value) || value < 0) {
+    rec.valueError.textContent = raw === '' || rec.valueInput.validity.badInput ? 'Give the value as a number, such as 24000.' : 'The value must be 0 or more.';
+    return;
+  }
+  const json = { verdict: 'won', value };
+  if (rec.reason) json.reason = rec.reason;
+  rec.valueForm.dataset.pending = 'true';
+  let res;
+  try {
+    res = await session.request('PUT', `/v1/alerts/${encodeURIComponent(rec.id)}/verdict`, { json });
+  } catch (err) {
+    if (err instanceof SessionEnded) return;
+  } finally {
+    delete rec.valueForm.dataset.pending;
+  }
+  if (res && res.ok) {
+    rec.value = value;
+    rec.valueInput.value = '';
+    updateReason(rec);
+    return;
+  }
+  const problem = res && Array.isArray(res.body.problems) ? res.body.problems.find((p) => p && p.path === 'value') : null;
+  rec.valueError.textContent = problem ? `The value ${str(problem.reason)}` : `Could not save the value: ${str(res && res.body.error) || 'the server did not answer'}`;
 }
 
 // onVerdictNews hears of a verdict given elsewhere: by this user on
@@ -1255,7 +1315,9 @@ function onVerdictNews(msg) {
   if (session.user && user === session.user.id) {
     if (!rec.acked && !isSnoozed(rec)) bumpUnacked(-1);
     rec.verdict = verdict;
+    if (rec.verdict !== verdict) rec.value = null;
     rec.reason = str(msg.reason);
+    if (typeof msg.value === 'number') rec.value = msg.value;
     rec.verdictPending = false;
     rec.acked = true;
     rec.ackPending = false;
@@ -1377,7 +1439,7 @@ function refreshSummary() {
   ui.empty.hidden = total > 0 || busy || filtersActive();
   ui.noMatch.hidden = shown > 0 || busy || (total === 0 && !filtersActive());
   ui.fClear.hidden = !filtersActive();
-  if (session.user && !team.isOpen) document.title = unacked > 0 ? `(${unacked}) Alerts · Dowser` : 'Alerts · Dowser';
+  if (session.user && !team.isOpen && !channels.isOpen) document.title = unacked > 0 ? `(${unacked}) Alerts · Dowser` : 'Alerts · Dowser';
 }
 
 function applyPrefsToControls() {

@@ -63,8 +63,10 @@ func TestInstallableShell(t *testing.T) {
 	if list == nil {
 		t.Fatal("sw.js has no SHELL list")
 	}
+	shell := map[string]bool{}
 	for _, q := range regexp.MustCompile(`'([^']*)'`).FindAllStringSubmatch(list[1], -1) {
 		name := q[1]
+		shell[name] = true
 		if strings.Contains(name, "v1/") {
 			t.Errorf("sw.js caches %s: API data must not be cached", name)
 		}
@@ -73,6 +75,20 @@ func TestInstallableShell(t *testing.T) {
 		}
 		if _, err := fs.Stat(files, name); err != nil {
 			t.Errorf("sw.js caches %s, which Files() lacks", name)
+		}
+	}
+	// Every module the panel imports, however deep, is in the shell: one
+	// left out makes the offline panel fail to load at all.
+	imports := regexp.MustCompile(`(?m)^import .* from '\./([^']+)'`)
+	for todo, seen := []string{"app.js"}, map[string]bool{}; len(todo) > 0; todo = todo[1:] {
+		for _, m := range imports.FindAllStringSubmatch(readFile(t, todo[0]), -1) {
+			if name := m[1]; !seen[name] {
+				seen[name] = true
+				todo = append(todo, name)
+				if !shell[name] {
+					t.Errorf("the panel imports %s, which sw.js's SHELL lacks", name)
+				}
+			}
 		}
 	}
 	for _, hook := range []string{`rel="manifest" href="manifest.webmanifest"`, `id="sound"`} {

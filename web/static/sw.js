@@ -7,12 +7,16 @@
 // the cached copy serves only when the network fails. SHELL_CACHE's
 // version changes when the list does; activation drops older caches.
 
-const SHELL_CACHE = 'dowser-shell-v1';
+const SHELL_CACHE = 'dowser-shell-v2';
 const SHELL = [
   './',
   'index.html',
   'app.js',
   'pwa.js',
+  'team.js',
+  'channels.js',
+  'handoff.js',
+  'journey.js',
   'session.js',
   'dom.js',
   'style.css',

@@ -564,7 +564,9 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return edge.Serve(gctx) })
 	if a.cfg.Demo {
 		g.Go(func() error { return demo.RunTraffic(gctx, cl, a.cfg.EventsTopic, a.cfg.DemoRate, log) })
-		g.Go(func() error { return demo.RunReps(gctx, demo.RepsOf(store, hub, log.With("part", "demo-reps"))) })
+		if !a.cfg.demoRepsOff {
+			g.Go(func() error { return demo.RunReps(gctx, demo.RepsOf(store, hub, log.With("part", "demo-reps"))) })
+		}
 		demo.PrintBanner(a.out, a.httpAddr)
 	}
 	log.Info("dowser serving", "resolve_identities", a.cfg.ResolveIdentities, "source_topics", len(a.sources), "http", a.httpAddr, "brokers", brokers, "kafka_security", a.cfg.Kafka.Security, "events_topic", a.cfg.EventsTopic, "events_format", a.source.Mapping().Format(), "version", version)

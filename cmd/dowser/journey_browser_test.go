@@ -19,7 +19,9 @@ import (
 // and a talking point are there. With DOWSER_DOCS_SCREENSHOTS=1 the drawer
 // is saved as docs/img/journey.png, the screenshot the docs show.
 func TestBrowserJourneyDrawerAgainstTheDemo(t *testing.T) {
-	app := startApp(t, func(c *serveConfig) { c.Demo, c.DemoRate, c.JourneyDays = true, 20, 30 })
+	// Without the simulated reps: their acknowledgements redraw the card
+	// the test holds the focus of.
+	app := startApp(t, func(c *serveConfig) { c.Demo, c.DemoRate, c.JourneyDays, c.demoRepsOff = true, 20, 30, true })
 	ctx := browser(t)
 
 	// The first phase of the demo's traffic is a committee of one

@@ -106,6 +106,9 @@ type serveConfig struct {
 	// followUpClock, when set, is the escalator's and the router's clock
 	// (tests move it by hand).
 	followUpClock func() time.Time
+	// demoRepsOff keeps the demo's simulated reps from acting (tests
+	// whose cards those would change under the browser).
+	demoRepsOff bool
 	// previewStarted, when set, is called as each preview starts (tests).
 	previewStarted func(ctx context.Context)
 

@@ -246,7 +246,17 @@ func TestEndToEndCRMWriteBack(t *testing.T) {
 			VerdictUser string `json:"verdict_user"`
 		}
 	}
-	app.do("GET", "/v1/channels/"+strconv.FormatInt(created.ID, 10)+"/deliveries", adminToken, nil, http.StatusOK, &list)
+	// Acceptance is recorded just after the receiver answered.
+	awaitCond(t, 30*time.Second, "the crm channel's deliveries recorded as sent", func() bool {
+		list.Deliveries = nil
+		app.do("GET", "/v1/channels/"+strconv.FormatInt(created.ID, 10)+"/deliveries", adminToken, nil, http.StatusOK, &list)
+		for _, d := range list.Deliveries {
+			if d.Status != "sent" {
+				return false
+			}
+		}
+		return true
+	})
 	verdicts := 0
 	for _, d := range list.Deliveries {
 		if d.VerdictUser == "rep-ana" {

@@ -66,7 +66,8 @@ func TestBrowserPanelInstallableNotifiesAndKeepsSound(t *testing.T) {
 		t.Errorf("service worker %q, want activated", state)
 	}
 	var cached []string
-	step("reading the shell cache", awaitJS(`caches.open('dowser-shell-v1').then((c) => c.keys()).then((ks) => ks.map((r) => new URL(r.url).pathname))`, &cached))
+	step("reading the shell cache", awaitJS(`caches.keys().then((names) => Promise.all(names.filter((n) => n.startsWith('dowser-shell-'))
+		.map((n) => caches.open(n).then((c) => c.keys())))).then((lists) => lists.flat().map((r) => new URL(r.url).pathname))`, &cached))
 	for _, want := range []string{"/", "/app.js", "/pwa.js", "/manifest.webmanifest", "/icon-512.png"} {
 		if !slices.Contains(cached, want) {
 			t.Errorf("shell cache %v lacks %s", cached, want)

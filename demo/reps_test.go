@@ -282,3 +282,55 @@ func TestDemoRepsPlanIsStable(t *testing.T) {
 		t.Errorf("%d distinct delays over 200 alerts, want them spread", len(delays))
 	}
 }
+
+// In a run (RunReps), the first alert a rep acts on gets a verdict even
+// when its hash says acknowledge only or leave it: a demo whose first
+// minute brings a rep one or two alerts still shows a verdict. ActOnce,
+// without a run's memory, follows the hash.
+func TestDemoRepsFirstActIsAVerdict(t *testing.T) {
+	ctx := context.Background()
+	store, err := postgres.Open(ctx, pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := Seed(ctx, StoresOf(store), log); err != nil {
+		t.Fatal(err)
+	}
+	var a dowser.Account
+	for i := 0; a.ID == ""; i++ {
+		if acc := account(i); acc.OwnerID == ActingReps()[0] {
+			a = acc
+		}
+	}
+	// Two alerts whose hashes give no verdict.
+	var ids []string
+	for i := 0; len(ids) < 2; i++ {
+		id := fmt.Sprintf("alert-first-%03d", i)
+		if planFor(a.OwnerID, id, true, nil).verdict == nil {
+			ids = append(ids, id)
+		}
+	}
+	for _, id := range ids {
+		al := &schema.Alert{ID: id, SignalID: "pricing-research", SignalVersion: 1, Subject: "account:" + a.ID,
+			CustomerID: "c-" + a.ID + "-1", AccountID: a.ID, Rep: a.OwnerID, Priority: "high", Message: "test",
+			EventID: "evt-" + id, Time: time.Now().UTC(), Evidence: []schema.Evidence{}}
+		if _, err := store.Alerts.SaveAlert(ctx, al, []string{a.OwnerID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	later := time.Now().Add(repMinDelay + repDelaySpread*time.Second)
+	told := &toldVerdicts{}
+	cfg := RepsConfig{Alerts: store.Alerts, Teller: told, Logger: log, Now: func() time.Time { return later }}
+	judged := map[string]bool{}
+	if _, err := actOnce(ctx, cfg, judged); err != nil {
+		t.Fatal(err)
+	}
+	if n := told.count(); n != 1 || !judged[a.OwnerID] {
+		t.Errorf("verdicts told in a run = %d (judged %v), want the first alert's only", n, judged)
+	}
+}

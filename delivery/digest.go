@@ -82,18 +82,7 @@ func NewDigester(cfg DigestConfig) (*Digester, error) {
 // Run writes due digests until ctx ends. A failing store is logged and
 // tried again at the next poll.
 func (g *Digester) Run(ctx context.Context) error {
-	t := time.NewTicker(g.cfg.Poll)
-	defer t.Stop()
-	for {
-		if _, err := g.Round(ctx); err != nil && ctx.Err() == nil {
-			g.cfg.Logger.Warn("writing e-mail digests", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	return poll(ctx, g.cfg.Poll, 0, g.cfg.Logger, "writing e-mail digests", g.Round)
 }
 
 // Round handles every channel whose latest digest time has come since

@@ -150,27 +150,7 @@ func New(cfg Config) (*Dispatcher, error) {
 // Run sends due deliveries until ctx ends. A failing store is logged and
 // tried again at the next poll.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		n, err := d.Round(ctx)
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case err != nil:
-			d.cfg.Logger.Warn("sending channel deliveries", "err", err)
-			t.Reset(d.cfg.Poll)
-		case n == d.cfg.Batch:
-			t.Reset(0) // more may be due
-		default:
-			t.Reset(d.cfg.Poll)
-		}
-	}
+	return poll(ctx, d.cfg.Poll, d.cfg.Batch, d.cfg.Logger, "sending channel deliveries", d.Round)
 }
 
 // Round claims one batch of due deliveries, sends them and records the

@@ -139,27 +139,7 @@ func NewEscalator(cfg EscalatorConfig) (*Escalator, error) {
 // Run takes due steps until ctx ends. A failing store is logged and tried
 // again at the next poll.
 func (e *Escalator) Run(ctx context.Context) error {
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		n, err := e.Round(ctx)
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case err != nil:
-			e.cfg.Logger.Warn("escalating unacknowledged alerts", "err", err)
-		}
-		if n == e.cfg.Batch {
-			t.Reset(0) // more may be due
-		} else {
-			t.Reset(e.cfg.Poll)
-		}
-	}
+	return poll(ctx, e.cfg.Poll, e.cfg.Batch, e.cfg.Logger, "escalating unacknowledged alerts", e.Round)
 }
 
 // Round decides one batch of due escalations at the clock's time and

@@ -66,6 +66,11 @@ type ScaleResult struct {
 	PGCheckpointTableBytes *float64 `json:"pg_checkpoint_table_bytes_metric"`
 	PGDatabaseBytes        *float64 `json:"pg_database_bytes"`
 	PGPerLiveHeap          *float64 `json:"pg_per_live_heap"`
+	// The buyer's journey rows of the growth once it is consumed:
+	// written, dropped (every reason) and still waiting to be written.
+	JourneyWritten  *float64 `json:"journey_rows_written"`
+	JourneyDropped  *float64 `json:"journey_rows_dropped"`
+	JourneyBuffered *float64 `json:"journey_rows_buffered"`
 
 	// With every subject held: end-to-end latency at E2ERate events a
 	// second, then a SIGKILL and a restart.
@@ -317,6 +322,12 @@ func runScale(ctx context.Context, cfg Config, cl kafka.Cluster, progress func(s
 		}
 		if v, ok := m.get("dowser_checkpoint_table_bytes"); ok {
 			res.PGCheckpointTableBytes = ptr(v)
+		}
+		if v, ok := m.get("dowser_journey_written_total"); ok {
+			res.JourneyWritten = ptr(v)
+			dropped, _ := m.get("dowser_journey_dropped_total")
+			buffered, _ := m.get("dowser_journey_buffered")
+			res.JourneyDropped, res.JourneyBuffered = ptr(dropped), ptr(buffered)
 		}
 	}
 	if rss, hwm, err := child.memory(); err != nil {

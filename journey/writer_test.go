@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -135,6 +136,80 @@ func TestWriterDropsWhenBehindWithoutBlocking(t *testing.T) {
 	close(slow.release)
 }
 
+// timedStore takes at least busy for each write and records when each
+// began and ended.
+type timedStore struct {
+	journey.Store
+	busy         time.Duration
+	mu           sync.Mutex
+	starts, ends []time.Time
+	rows         int
+	done         chan struct{} // closed once want rows are written
+	want         int
+}
+
+func (s *timedStore) WriteJourney(ctx context.Context, items []dowser.JourneyItem) (int, error) {
+	start := time.Now()
+	n, err := s.Store.WriteJourney(ctx, items)
+	time.Sleep(s.busy - time.Since(start)) // a slower server
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.starts, s.ends = append(s.starts, start), append(s.ends, time.Now())
+	if s.rows += n; s.rows == s.want {
+		close(s.done)
+	}
+	return n, err
+}
+
+func TestWriterPausesToStayWithinItsDuty(t *testing.T) {
+	s := openStore(t)
+	const rows, batch = 60, 10
+	timed := &timedStore{Store: s.Journey, busy: 20 * time.Millisecond, done: make(chan struct{}), want: rows}
+	w, reg, stop := start(t, journey.Config{Store: timed, Days: 3, Batch: batch, Writers: 1, Duty: 0.25, FlushEvery: time.Millisecond})
+	defer stop()
+	now := time.Now().UTC()
+	for i := range rows {
+		w.Record(event(i, now))
+	}
+	select {
+	case <-timed.done:
+	case <-time.After(time.Minute):
+		t.Fatal("the rows were not written within a minute")
+	}
+	timed.mu.Lock()
+	defer timed.mu.Unlock()
+	// At a quarter of its time, a writer rests three times as long as
+	// each write took before the next one.
+	for i := 1; i < len(timed.starts); i++ {
+		took := timed.ends[i-1].Sub(timed.starts[i-1])
+		if rest := timed.starts[i].Sub(timed.ends[i-1]); rest < 3*took {
+			t.Errorf("write %d began %v after write %d, which took %v: want at least %v", i, rest, i-1, took, 3*took)
+		}
+	}
+	if len(timed.starts) < rows/batch {
+		t.Errorf("%d writes, want at least %d", len(timed.starts), rows/batch)
+	}
+	if got := single(t, reg, "dowser_journey_paused_seconds_total"); got < 0.06*float64(len(timed.starts)-1) {
+		t.Errorf("paused %v s over %d writes of 20 ms, want at least 60 ms for each but the last", got, len(timed.starts))
+	}
+}
+
+// single is the value of the counter name, which has no labels.
+func single(t testing.TB, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no %s", name)
+	return 0
+}
+
 // counter is the value of the counter name{reason=reason}.
 func counter(t testing.TB, reg *prometheus.Registry, name, reason string) float64 {
 	t.Helper()
@@ -160,10 +235,35 @@ func counter(t testing.TB, reg *prometheus.Registry, name, reason string) float6
 
 // BenchmarkWriter measures the rows per second the writer gets into
 // PostgreSQL from Record, with the default batches and writers.
+// BenchmarkWriter measures the rows a second one writer keeps, at its
+// default share of the time and unpaced.
 func BenchmarkWriter(b *testing.B) {
+	for _, duty := range []float64{journey.DefaultDuty, 1} {
+		b.Run(fmt.Sprintf("duty=%v", duty), func(b *testing.B) { benchWriter(b, duty) })
+	}
+}
+
+// countingStore closes done once want rows are written.
+type countingStore struct {
+	journey.Store
+	rows atomic.Int64
+	want int64
+	done chan struct{}
+}
+
+func (s *countingStore) WriteJourney(ctx context.Context, items []dowser.JourneyItem) (int, error) {
+	n, err := s.Store.WriteJourney(ctx, items)
+	if v := s.rows.Add(int64(n)); v >= s.want && v-int64(n) < s.want {
+		close(s.done)
+	}
+	return n, err
+}
+
+func benchWriter(b *testing.B, duty float64) {
 	s := openStore(b)
-	reg := prometheus.NewRegistry()
-	w, err := journey.New(journey.Config{Store: s.Journey, Days: 1, Buffer: 1 << 20, Logger: slog.New(slog.DiscardHandler), Registerer: reg})
+	counting := &countingStore{Store: s.Journey, want: int64(b.N), done: make(chan struct{})}
+	w, err := journey.New(journey.Config{Store: counting, Days: 1, Duty: duty, Buffer: b.N + 1,
+		Logger: slog.New(slog.DiscardHandler), Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -174,24 +274,18 @@ func BenchmarkWriter(b *testing.B) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	b.ResetTimer()
-	go func() { done <- w.Run(ctx) }()
 	for i := 0; i < b.N; i++ {
 		w.Record(events[i%len(events)])
 	}
-	cancel() // Run returns once the buffer is written
+	b.ResetTimer()
+	go func() { done <- w.Run(ctx) }()
+	<-counting.done
+	b.StopTimer()
+	cancel()
 	if err := <-done; err != nil {
 		b.Fatal(err)
 	}
-	b.StopTimer()
-	var written float64
-	mfs, _ := reg.Gather()
-	for _, mf := range mfs {
-		if mf.GetName() == "dowser_journey_written_total" {
-			written = mf.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	b.ReportMetric(written/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
 
 // BenchmarkRecord measures what the journey costs a partition's goroutine

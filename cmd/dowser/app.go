@@ -100,6 +100,12 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 			return nil, fmt.Errorf("source topic %q is one of Dowser's own topics", s.Topic())
 		}
 	}
+	if cfg.JourneyDuty == 0 {
+		cfg.JourneyDuty = journey.DefaultDuty
+	}
+	if !(cfg.JourneyDuty > 0 && cfg.JourneyDuty <= 1) {
+		return nil, fmt.Errorf("--journey-duty: %v must be above 0 and at most 1", cfg.JourneyDuty)
+	}
 	if cfg.JourneyDays < 0 {
 		return nil, fmt.Errorf("--journey-days: %d must be 0 (off) or more", cfg.JourneyDays)
 	}
@@ -350,7 +356,7 @@ func (a *App) Run(ctx context.Context) error {
 	var journal *journey.Writer
 	var journalIn pipeline.Journey
 	if a.cfg.JourneyDays > 0 {
-		journal, err = journey.New(journey.Config{Store: store.Journey, Days: a.cfg.JourneyDays, Logger: log.With("part", "journey"), Registerer: reg})
+		journal, err = journey.New(journey.Config{Store: store.Journey, Days: a.cfg.JourneyDays, Duty: a.cfg.JourneyDuty, Logger: log.With("part", "journey"), Registerer: reg})
 		if err != nil {
 			return err
 		}

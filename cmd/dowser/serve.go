@@ -11,6 +11,7 @@ import (
 	"github.com/dowserhq/dowser/api"
 	"github.com/dowserhq/dowser/envflag"
 	"github.com/dowserhq/dowser/formats"
+	"github.com/dowserhq/dowser/journey"
 	"github.com/dowserhq/dowser/kafka"
 	"github.com/dowserhq/dowser/postgres"
 )
@@ -52,6 +53,9 @@ type serveConfig struct {
 	// JourneyDays is how many days of the buyer's journey are kept; 0
 	// keeps none (see docs/privacy.md, "The buyer's journey").
 	JourneyDays       int
+	// JourneyDuty is the share of their time the journey's writers spend
+	// writing (see journey.Config.Duty).
+	JourneyDuty float64
 	MaxEnabledSignals int
 	MaxPreviews       int
 	MaxPreviewEvents  int64
@@ -167,6 +171,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.GCPercent, "gc-percent", 25, "the Go garbage collector's heap growth between collections, in percent of the live heap (GOGC, which wins when set): lower keeps memory closer to the detector state for more CPU")
 	fs.Float64Var(&c.CompactionDuty, "compaction-duty", postgres.DefaultCompactionDuty, "share of its time a checkpoint log's compaction may keep working (0 < share ≤ 1; 0 means the default); it pauses for the rest, so that rewriting a partition's state leaves the events their cores")
 	fs.DurationVar(&c.Retention, "retention", 0, "delete alerts (and their evidence and deliveries) older than this, e.g. 8760h; 0 keeps them forever")
+	fs.Float64Var(&c.JourneyDuty, "journey-duty", journey.DefaultDuty, "share of its time the buyer's journey writer may spend writing to PostgreSQL (0 < share ≤ 1; 0 means the default); it pauses for the rest, and rows beyond its buffer are dropped and counted, so that a catch-up leaves the events their cores")
 	fs.IntVar(&c.JourneyDays, "journey-days", defaultJourneyDays, "days of the buyer's journey kept (what each person and account consumed, for the timeline); 0 keeps none and turns the timeline off")
 	fs.DurationVar(&c.SignalsPoll, "signals-poll", time.Second, "how often to check PostgreSQL for signal changes")
 	fs.StringVar(&c.PrivacyKey, "privacy-key", "", "server secret (at least 32 bytes) that keys the erasure audit's hash and the pseudonyms of people in logs; every instance needs the same; empty uses --privacy-key-file, else a key generated once and kept in PostgreSQL")

@@ -316,7 +316,7 @@ func (s *Alerts) FindAlerts(ctx context.Context, q dowser.AlertQuery) (dowser.Al
 			afterT, afterID = &q.After.Created, q.After.ID
 		}
 		args = append(args, afterT, afterID)
-		sql = `SELECT 0::bigint, false, '', '', NULL::timestamptz, ` + namedBody + `, a.created_at, a.id, a.account_id, a.customer_id
+		sql = `SELECT 0::bigint, false, '', '', '', NULL::float8, NULL::timestamptz, ` + namedBody + `, a.created_at, a.id, a.account_id, a.customer_id
 			FROM alerts a WHERE ` + alertFilters + `
 			AND ($7::timestamptz IS NULL OR (a.created_at, a.id) < ($7, $8))
 			ORDER BY a.created_at DESC, a.id DESC LIMIT $6`
@@ -342,7 +342,7 @@ func (s *Alerts) FindAlerts(ctx context.Context, q dowser.AlertQuery) (dowser.Al
 		}
 		args = append(args, afterSeq, q.UserID)
 		sql = `SELECT d.seq, d.acked_at IS NOT NULL, coalesce(d.verdict, ''), coalesce(d.reason, ''),
-				CASE WHEN d.snoozed_until > now() THEN d.snoozed_until END, ` + namedBody + `, a.created_at, a.id, a.account_id, a.customer_id
+				coalesce(d.note, ''), d.value::float8, CASE WHEN d.snoozed_until > now() THEN d.snoozed_until END, ` + namedBody + `, a.created_at, a.id, a.account_id, a.customer_id
 			FROM deliveries d JOIN alerts a ON a.id = d.alert_id
 			WHERE d.user_id = $8 AND ` + alertFilters + ` AND ` + state + `
 			AND ($7::bigint IS NULL OR d.seq < $7)
@@ -356,7 +356,7 @@ func (s *Alerts) FindAlerts(ctx context.Context, q dowser.AlertQuery) (dowser.Al
 	page := dowser.AlertPage{Alerts: []dowser.ListedAlert{}}
 	for rows.Next() {
 		var la dowser.ListedAlert
-		if err := rows.Scan(&la.Seq, &la.Acked, &la.Verdict, &la.Reason, &la.SnoozedUntil, &la.Alert, &la.Cursor.Created, &la.Cursor.ID, &la.AccountID, &la.CustomerID); err != nil {
+		if err := rows.Scan(&la.Seq, &la.Acked, &la.Verdict, &la.Reason, &la.Note, &la.Value, &la.SnoozedUntil, &la.Alert, &la.Cursor.Created, &la.Cursor.ID, &la.AccountID, &la.CustomerID); err != nil {
 			return dowser.AlertPage{}, fmt.Errorf("reading alert: %w", err)
 		}
 		la.Cursor.Seq = la.Seq

@@ -641,7 +641,7 @@ async function loadPage(gen, cursor) {
 }
 
 function onListed(la) {
-  const a = { ...la.alert, acked: la.acked === true, verdict: la.verdict, reason: la.reason, snoozed_until: la.snoozed_until, links: la.links };
+  const a = { ...la.alert, acked: la.acked === true, verdict: la.verdict, reason: la.reason, note: la.note, value: la.value, snoozed_until: la.snoozed_until, links: la.links };
   const seq = Number(la.seq) || 0;
   const id = str(a.id);
   const old = id && state.records.get(id);
@@ -769,7 +769,10 @@ function makeRecord(seq, a) {
     verdict,
     verdictPending: false,
     reason: verdict ? str(a.reason) : '',
-    value: null, // a win's opportunity value, once given here or told by the stream (#15)
+    // A win's opportunity value and the verdict's note: listed with the
+    // alert, given here, or (the value) told by the stream (#15).
+    value: verdict === 'won' && Number.isFinite(a.value) ? a.value : null,
+    note: verdict ? str(a.note) : '',
     others: new Map(), // user id -> {verdict, reason}: followed reps' verdicts
     el: null,
     ackBtn: null,
@@ -1139,6 +1142,7 @@ function giveFeedback(rec, verdict) {
   if (rec.verdict !== verdict) {
     rec.reason = '';
     rec.value = null;
+    rec.note = '';
   }
   rec.verdict = verdict;
   rec.verdictPending = true;
@@ -1232,6 +1236,7 @@ function updateReason(rec) {
   // The won value (#15): the field while the verdict is a win, the value once saved.
   rec.valueForm.hidden = rec.verdict !== 'won';
   if (rec.verdict === 'won' && rec.value !== null) parts.push(h('span', { class: 'own-value', 'data-value': String(rec.value) }, `Value: ${rec.value.toLocaleString()}`));
+  if (rec.verdict && rec.note) parts.push(h('span', { class: 'own-note' }, `Note: ${rec.note}`));
   for (const [user, o] of rec.others) {
     const who = user === str(rec.alert.rep) ? str(rec.alert.rep_name) || user : user;
     const label = VERDICTS.find(([v]) => v === o.verdict);
@@ -1260,6 +1265,7 @@ async function giveReason(rec, reason) {
     // A verdict saved replaces the one before: a win keeps its value.
     const json = { verdict: rec.verdict, reason };
     if (rec.verdict === 'won' && rec.value !== null) json.value = rec.value;
+    if (rec.note) json.note = rec.note;
     res = await session.request('PUT', `/v1/alerts/${encodeURIComponent(rec.id)}/verdict`, { json });
   } catch (err) {
     if (err instanceof SessionEnded) return;
@@ -1286,6 +1292,7 @@ async function giveValue(rec) {
   }
   const json = { verdict: 'won', value };
   if (rec.reason) json.reason = rec.reason;
+  if (rec.note) json.note = rec.note;
   rec.valueForm.dataset.pending = 'true';
   let res;
   try {
@@ -1314,8 +1321,13 @@ function onVerdictNews(msg) {
   const user = str(msg.user);
   if (session.user && user === session.user.id) {
     if (!rec.acked && !isSnoozed(rec)) bumpUnacked(-1);
+    // The stream tells no note: one kept with the same verdict, dropped
+    // with another, as the panel's saves do.
+    if (rec.verdict !== verdict) {
+      rec.value = null;
+      rec.note = '';
+    }
     rec.verdict = verdict;
-    if (rec.verdict !== verdict) rec.value = null;
     rec.reason = str(msg.reason);
     if (typeof msg.value === 'number') rec.value = msg.value;
     rec.verdictPending = false;

@@ -57,7 +57,11 @@ type AlertQuery struct {
 	// (admins), which knows no delivery state.
 	UserID    string
 	AccountID string
-	SignalID  string
+	// AccountSearch selects the alerts whose account's id or name (the
+	// directory's, or the one stored with the alert) contains it,
+	// ignoring case; for a name typed into a filter.
+	AccountSearch string
+	SignalID      string
 	// Priorities lists the priorities wanted; empty is any.
 	Priorities []string
 	// From and To bound the alert's time (its triggering event's):

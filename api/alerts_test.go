@@ -345,3 +345,69 @@ func TestListedAlertsCarryTheVerdict(t *testing.T) {
 		}
 	}
 }
+
+// account_q finds an account's alerts by a part of its name or id,
+// ignoring case, whatever alerts a panel has loaded, and pages under the
+// cursor like any other filter.
+func TestListAlertsByAccountSearch(t *testing.T) {
+	srv, store := newServer(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 23, 7, 0, 0, 0, time.UTC)
+	var freight []string
+	for i := range 7 {
+		id := fmt.Sprintf("al-%02d", i)
+		account := "globex"
+		if i%2 == 0 {
+			account = "acme"
+			freight = append([]string{id}, freight...) // newest first
+		}
+		seedAlert(t, store, id, account, "pricing", "high", at.Add(time.Duration(i)*time.Minute), "rep-ana")
+	}
+	seedAlert(t, store, "al-other", "initech", "pricing", "high", at, "mkt-jane")
+	// Named after the alerts were stored: the directory's name counts.
+	for _, a := range []dowser.Account{{ID: "acme", Name: "Acme Freight"}, {ID: "globex", Name: "Globex Corp"}, {ID: "initech", Name: "Initech Freight"}} {
+		a.Lifecycle = dowser.LifecycleProspect
+		if err := store.Directory.PutAccount(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pages := func(user, query string) []string {
+		t.Helper()
+		var seen []string
+		path := "/v1/alerts?limit=2&" + query
+		for range 20 {
+			status, body := call(t, srv, "GET", path, tok(user), "", nil)
+			var p alertsPage
+			if status != 200 || json.Unmarshal([]byte(body), &p) != nil {
+				t.Fatalf("GET %s = %d %s", path, status, body)
+			}
+			seen = append(seen, p.ids()...)
+			if p.Next == "" {
+				return seen
+			}
+			path = "/v1/alerts?limit=2&" + query + "&cursor=" + url.QueryEscape(p.Next)
+		}
+		t.Fatalf("GET ?%s did not end in 20 pages", query)
+		return nil
+	}
+	for _, tc := range []struct {
+		user, query string
+		want        []string
+	}{
+		{"rep-ana", "account_q=freight", freight},
+		{"rep-ana", "account_q=ACME+FR", freight},
+		{"rep-ana", "account_q=cme", freight}, // the id
+		{"rep-ana", "account_q=globex+corp&priority=high", []string{"al-05", "al-03", "al-01"}},
+		{"rep-ana", "account_q=freight&state=new&signal=pricing", freight},
+		{"rep-ana", "account_q=%25", nil}, // % is a plain character
+		{"rep-ana", "account_q=initech", nil},
+		{"admin", "account_q=Freight", append([]string{"al-other"}, freight...)}, // by when stored
+	} {
+		if got := pages(tc.user, tc.query); !slices.Equal(got, tc.want) {
+			t.Errorf("%s paging GET ?%s listed %v, want %v", tc.user, tc.query, got, tc.want)
+		}
+	}
+	if status, body := call(t, srv, "GET", "/v1/alerts?account_q=a%00b", tok("rep-ana"), "", nil); status != 400 || !strings.Contains(body, "account_q") {
+		t.Errorf("GET ?account_q with a NUL = %d %s, want 400 naming account_q", status, body)
+	}
+}

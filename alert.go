@@ -13,8 +13,11 @@ type ListedAlert struct {
 	Seq     int64  `json:"seq,omitempty"`
 	Acked   bool   `json:"acked"`
 	Verdict string `json:"verdict,omitempty"`
-	// Reason is the viewer's verdict's reason, when they gave one.
-	Reason string `json:"reason,omitempty"`
+	// Reason, Note and Value are the viewer's verdict's reason, note and
+	// (for a win) opportunity value, when they gave them.
+	Reason string   `json:"reason,omitempty"`
+	Note   string   `json:"note,omitempty"`
+	Value  *float64 `json:"value,omitempty"`
 	// SnoozedUntil is when the viewer's snooze ends, while it has not.
 	SnoozedUntil *time.Time      `json:"snoozed_until,omitempty"`
 	Alert        json.RawMessage `json:"alert"`
@@ -54,7 +57,11 @@ type AlertQuery struct {
 	// (admins), which knows no delivery state.
 	UserID    string
 	AccountID string
-	SignalID  string
+	// AccountSearch selects the alerts whose account's id or name (the
+	// directory's, or the one stored with the alert) contains it,
+	// ignoring case; for a name typed into a filter.
+	AccountSearch string
+	SignalID      string
 	// Priorities lists the priorities wanted; empty is any.
 	Priorities []string
 	// From and To bound the alert's time (its triggering event's):

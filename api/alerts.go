@@ -92,7 +92,11 @@ func alertQuery(r *http.Request) (dowser.AlertQuery, error) {
 		return dowser.AlertQuery{}, err
 	}
 	v := r.URL.Query()
-	q := dowser.AlertQuery{Limit: limit, AccountID: v.Get("account"), SignalID: v.Get("signal"), State: v.Get("state")}
+	q := dowser.AlertQuery{Limit: limit, AccountID: v.Get("account"), AccountSearch: strings.TrimSpace(v.Get("account_q")),
+		SignalID: v.Get("signal"), State: v.Get("state")}
+	if fe := dowser.CheckText("account_q", q.AccountSearch, dowser.MaxNameLen); fe != nil {
+		return q, errorf(http.StatusBadRequest, "%v", fe)
+	}
 	for name, id := range map[string]string{"account": q.AccountID, "signal": q.SignalID} {
 		if id == "" {
 			continue

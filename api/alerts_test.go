@@ -278,3 +278,136 @@ func TestCRMLinkTemplatesAreChecked(t *testing.T) {
 		t.Errorf("good templates refused: %v", err)
 	}
 }
+
+// The listing carries what the caller said of each alert (reason, note
+// and a win's value, not only the verdict), so that a panel reloaded
+// shows what it showed when the verdict was given.
+func TestListedAlertsCarryTheVerdict(t *testing.T) {
+	srv, store := newServer(t)
+	at := time.Date(2026, 11, 23, 7, 0, 0, 0, time.UTC)
+	seedAlert(t, store, "al-won", "acme", "pricing", "high", at, "rep-ana")
+	seedAlert(t, store, "al-no", "acme", "pricing", "high", at.Add(time.Minute), "rep-ana")
+	seedAlert(t, store, "al-new", "acme", "pricing", "high", at.Add(2*time.Minute), "rep-ana")
+	for id, body := range map[string]string{
+		"al-won": `{"verdict":"won","reason":"competitor","value":24000.5,"note":"beat the incumbent"}`,
+		"al-no":  `{"verdict":"not_useful","reason":"wrong-person","note":"talked to the intern"}`,
+	} {
+		if status, got := call(t, srv, "PUT", "/v1/alerts/"+id+"/verdict", tok("rep-ana"), body, nil); status != 200 {
+			t.Fatalf("PUT verdict on %s = %d %s", id, status, got)
+		}
+	}
+	type listed struct {
+		Verdict, Reason, Note string
+		Value                 *float64
+		Alert                 struct{ ID string }
+	}
+	list := func(user, query string) map[string]listed {
+		t.Helper()
+		status, body := call(t, srv, "GET", "/v1/alerts?"+query, tok(user), "", nil)
+		var p struct{ Alerts []listed }
+		if status != 200 || json.Unmarshal([]byte(body), &p) != nil {
+			t.Fatalf("GET ?%s = %d %s", query, status, body)
+		}
+		out := map[string]listed{}
+		for _, la := range p.Alerts {
+			out[la.Alert.ID] = la
+		}
+		return out
+	}
+	show := func(la listed) string {
+		v := "none"
+		if la.Value != nil {
+			v = fmt.Sprint(*la.Value)
+		}
+		return fmt.Sprintf("%s/%s/%q/%s", la.Verdict, la.Reason, la.Note, v)
+	}
+	want := map[string]string{
+		"al-won": `won/competitor/"beat the incumbent"/24000.5`,
+		"al-no":  `not_useful/wrong-person/"talked to the intern"/none`,
+		"al-new": `//""/none`,
+	}
+	for _, query := range []string{"", "state=verdict"} {
+		got := list("rep-ana", query)
+		for id, w := range want {
+			la, ok := got[id]
+			if !ok && (query == "" || w != `//""/none`) {
+				t.Errorf("GET ?%s does not list %s", query, id)
+			}
+			if s := show(la); ok && s != w {
+				t.Errorf("GET ?%s lists %s as %s, want %s", query, id, s, w)
+			}
+		}
+	}
+	// An admin's list of every alert has no delivery of its own to tell of.
+	for id, la := range list("admin", "") {
+		if s := show(la); s != `//""/none` {
+			t.Errorf("an admin's list of every alert shows %s as %s, want no verdict", id, s)
+		}
+	}
+}
+
+// account_q finds an account's alerts by a part of its name or id,
+// ignoring case, whatever alerts a panel has loaded, and pages under the
+// cursor like any other filter.
+func TestListAlertsByAccountSearch(t *testing.T) {
+	srv, store := newServer(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 23, 7, 0, 0, 0, time.UTC)
+	var freight []string
+	for i := range 7 {
+		id := fmt.Sprintf("al-%02d", i)
+		account := "globex"
+		if i%2 == 0 {
+			account = "acme"
+			freight = append([]string{id}, freight...) // newest first
+		}
+		seedAlert(t, store, id, account, "pricing", "high", at.Add(time.Duration(i)*time.Minute), "rep-ana")
+	}
+	seedAlert(t, store, "al-other", "initech", "pricing", "high", at, "mkt-jane")
+	// Named after the alerts were stored: the directory's name counts.
+	for _, a := range []dowser.Account{{ID: "acme", Name: "Acme Freight"}, {ID: "globex", Name: "Globex Corp"}, {ID: "initech", Name: "Initech Freight"}} {
+		a.Lifecycle = dowser.LifecycleProspect
+		if err := store.Directory.PutAccount(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pages := func(user, query string) []string {
+		t.Helper()
+		var seen []string
+		path := "/v1/alerts?limit=2&" + query
+		for range 20 {
+			status, body := call(t, srv, "GET", path, tok(user), "", nil)
+			var p alertsPage
+			if status != 200 || json.Unmarshal([]byte(body), &p) != nil {
+				t.Fatalf("GET %s = %d %s", path, status, body)
+			}
+			seen = append(seen, p.ids()...)
+			if p.Next == "" {
+				return seen
+			}
+			path = "/v1/alerts?limit=2&" + query + "&cursor=" + url.QueryEscape(p.Next)
+		}
+		t.Fatalf("GET ?%s did not end in 20 pages", query)
+		return nil
+	}
+	for _, tc := range []struct {
+		user, query string
+		want        []string
+	}{
+		{"rep-ana", "account_q=freight", freight},
+		{"rep-ana", "account_q=ACME+FR", freight},
+		{"rep-ana", "account_q=cme", freight}, // the id
+		{"rep-ana", "account_q=globex+corp&priority=high", []string{"al-05", "al-03", "al-01"}},
+		{"rep-ana", "account_q=freight&state=new&signal=pricing", freight},
+		{"rep-ana", "account_q=%25", nil}, // % is a plain character
+		{"rep-ana", "account_q=initech", nil},
+		{"admin", "account_q=Freight", append([]string{"al-other"}, freight...)}, // by when stored
+	} {
+		if got := pages(tc.user, tc.query); !slices.Equal(got, tc.want) {
+			t.Errorf("%s paging GET ?%s listed %v, want %v", tc.user, tc.query, got, tc.want)
+		}
+	}
+	if status, body := call(t, srv, "GET", "/v1/alerts?account_q=a%00b", tok("rep-ana"), "", nil); status != 400 || !strings.Contains(body, "account_q") {
+		t.Errorf("GET ?account_q with a NUL = %d %s, want 400 naming account_q", status, body)
+	}
+}

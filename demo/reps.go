@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/dowserhq/dowser"
@@ -259,13 +260,24 @@ var (
 	rejectNotes    = []string{"", "Too early; back to marketing.", "Not our segment."}
 )
 
+// The seeded reasons each verdict takes (or a rejected handoff, with the
+// not useful ones). Reasons name no verdict of their own, so the demo
+// keeps this mapping: "won / wrong person" reads as nonsense on a card
+// and in the report. A win goes with a competitor beaten, "other", or no
+// reason; reasons the marketers add are left to real reps.
+var (
+	notUsefulReasons = []string{"wrong-person", "already-in-touch", "no-budget", "timing", "competitor", "other"}
+	wonReasons       = []string{"competitor", "other"}
+)
+
 // planFor decides, from a hash of the rep and the alert id alone, what is
 // done with the alert: left unacted (15 %), acknowledged only (25 %),
-// useful (25 %), not useful with a reason (23 %) or won with a reason and
-// a value (12 %); and for an alert with an account, its handoff decided
-// in 60 % of the acted ones, seven in ten accepted. reasons are the ids
-// of the reasons offered; without any, verdicts go without and handoffs
-// are accepted.
+// useful (25 %), not useful with a reason (23 %) or won with a value and
+// often a reason (12 %); and for an alert with an account, its handoff
+// decided in 60 % of the acted ones, seven in ten accepted. reasons are
+// the ids of the reasons offered; each verdict takes only those that fit
+// it (notUsefulReasons, wonReasons), and without any, verdicts go without
+// and handoffs are accepted.
 func planFor(rep, alertID string, hasAccount bool, reasons []string) plan {
 	h := fnv.New64a()
 	h.Write([]byte(rep))
@@ -283,9 +295,20 @@ func planFor(rep, alertID string, hasAccount bool, reasons []string) plan {
 	if slot < 15 {
 		return plan{leave: true, delay: p.delay}
 	}
-	reason := ""
-	if len(reasons) > 0 {
-		reason = reasons[draw(uint64(len(reasons)))]
+	// The reasons offered that fit, in the marketers' order, so that the
+	// same list gives the same draws.
+	fitting := func(fit []string) []string {
+		var out []string
+		for _, r := range reasons {
+			if slices.Contains(fit, r) {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	reason := "" // a not useful verdict's, or a rejected handoff's
+	if fit := fitting(notUsefulReasons); len(fit) > 0 {
+		reason = fit[draw(uint64(len(fit)))]
 	}
 	switch {
 	case slot < 40:
@@ -295,7 +318,11 @@ func planFor(rep, alertID string, hasAccount bool, reasons []string) plan {
 		p.verdict = &dowser.Verdict{Verdict: dowser.VerdictNotUseful, Reason: reason, Note: notUsefulNotes[draw(uint64(len(notUsefulNotes)))]}
 	default:
 		value := float64(5000 + 2500*draw(20))
-		p.verdict = &dowser.Verdict{Verdict: dowser.VerdictWon, Reason: reason, Value: &value, Note: wonNotes[draw(uint64(len(wonNotes)))]}
+		won := ""
+		if fit := append(fitting(wonReasons), ""); len(fit) > 1 {
+			won = fit[draw(uint64(len(fit)))]
+		}
+		p.verdict = &dowser.Verdict{Verdict: dowser.VerdictWon, Reason: won, Value: &value, Note: wonNotes[draw(uint64(len(wonNotes)))]}
 	}
 	if hasAccount && draw(100) < 60 {
 		if draw(100) < 70 || reason == "" {

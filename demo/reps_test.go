@@ -173,7 +173,8 @@ func TestDemoReps(t *testing.T) {
 			case dowser.VerdictUseful:
 				useful++
 			case dowser.VerdictNotUseful, dowser.VerdictWon:
-				if !seeded[la.Reason] {
+				// A win may go without a reason; a given one is seeded.
+				if !seeded[la.Reason] && (la.Verdict == dowser.VerdictNotUseful || la.Reason != "") {
 					t.Errorf("alert %s judged %s with reason %q, want one of the seeded reasons", la.Cursor.ID, la.Verdict, la.Reason)
 				}
 				if la.Verdict == dowser.VerdictNotUseful {
@@ -332,5 +333,51 @@ func TestDemoRepsFirstActIsAVerdict(t *testing.T) {
 	}
 	if n := told.count(); n != 1 || !judged[a.OwnerID] {
 		t.Errorf("verdicts told in a run = %d (judged %v), want the first alert's only", n, judged)
+	}
+}
+
+// Each verdict the simulated reps give takes a reason that fits it: a
+// win is never "wrong person", a not useful verdict and a rejected
+// handoff never go without one; reasons the marketers added are left to
+// real reps.
+func TestDemoRepsReasonsFitTheVerdict(t *testing.T) {
+	// The seeded reasons in their order, and one a marketer added.
+	offered := []string{"wrong-person", "already-in-touch", "no-budget", "timing", "competitor", "other", "budget-cut"}
+	given := map[string]map[string]int{}
+	for i := range 3000 {
+		p := planFor("rep-cho", fmt.Sprintf("alert-%d", i), true, offered)
+		if p.handoff != nil && p.handoff.Decision == dowser.HandoffReject && !slices.Contains(notUsefulReasons, p.handoff.Reason) {
+			t.Errorf("a handoff rejected for %q, want one of %v", p.handoff.Reason, notUsefulReasons)
+		}
+		if p.verdict == nil {
+			continue
+		}
+		v := p.verdict
+		if given[v.Verdict] == nil {
+			given[v.Verdict] = map[string]int{}
+		}
+		given[v.Verdict][v.Reason]++
+	}
+	for verdict, fit := range map[string][]string{
+		dowser.VerdictUseful:    {""},
+		dowser.VerdictNotUseful: notUsefulReasons,
+		dowser.VerdictWon:       append([]string{""}, wonReasons...),
+	} {
+		for reason, n := range given[verdict] {
+			if !slices.Contains(fit, reason) {
+				t.Errorf("%d verdicts %s with the reason %q, want only %q", n, verdict, reason, fit)
+			}
+		}
+		for _, reason := range fit {
+			if given[verdict][reason] == 0 {
+				t.Errorf("no verdict %s with the reason %q over 3000 alerts, want each fitting one used: %v", verdict, reason, given[verdict])
+			}
+		}
+	}
+	// With no reason offered, verdicts go without.
+	for i := range 200 {
+		if p := planFor("rep-cho", fmt.Sprintf("alert-%d", i), true, nil); p.verdict != nil && p.verdict.Reason != "" {
+			t.Fatalf("with no reasons offered, a verdict %+v", *p.verdict)
+		}
 	}
 }

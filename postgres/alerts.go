@@ -315,8 +315,8 @@ func (s *Alerts) FindAlerts(ctx context.Context, q dowser.AlertQuery) (dowser.Al
 		if q.After != nil {
 			afterT, afterID = &q.After.Created, q.After.ID
 		}
-		args = append(args, afterT, afterID)
-		sql = `SELECT 0::bigint, false, '', '', NULL::timestamptz, ` + namedBody + `, a.created_at, a.id, a.account_id, a.customer_id
+		args = append(args, afterT, afterID, q.AccountSearch)
+		sql = `SELECT 0::bigint, false, '', '', '', NULL::float8, NULL::timestamptz, ` + namedBody + `, a.created_at, a.id, a.account_id, a.customer_id
 			FROM alerts a WHERE ` + alertFilters + `
 			AND ($7::timestamptz IS NULL OR (a.created_at, a.id) < ($7, $8))
 			ORDER BY a.created_at DESC, a.id DESC LIMIT $6`
@@ -340,9 +340,9 @@ func (s *Alerts) FindAlerts(ctx context.Context, q dowser.AlertQuery) (dowser.Al
 		if q.After != nil {
 			afterSeq = &q.After.Seq
 		}
-		args = append(args, afterSeq, q.UserID)
+		args = append(args, afterSeq, q.UserID, q.AccountSearch)
 		sql = `SELECT d.seq, d.acked_at IS NOT NULL, coalesce(d.verdict, ''), coalesce(d.reason, ''),
-				CASE WHEN d.snoozed_until > now() THEN d.snoozed_until END, ` + namedBody + `, a.created_at, a.id, a.account_id, a.customer_id
+				coalesce(d.note, ''), d.value::float8, CASE WHEN d.snoozed_until > now() THEN d.snoozed_until END, ` + namedBody + `, a.created_at, a.id, a.account_id, a.customer_id
 			FROM deliveries d JOIN alerts a ON a.id = d.alert_id
 			WHERE d.user_id = $8 AND ` + alertFilters + ` AND ` + state + `
 			AND ($7::bigint IS NULL OR d.seq < $7)
@@ -356,7 +356,7 @@ func (s *Alerts) FindAlerts(ctx context.Context, q dowser.AlertQuery) (dowser.Al
 	page := dowser.AlertPage{Alerts: []dowser.ListedAlert{}}
 	for rows.Next() {
 		var la dowser.ListedAlert
-		if err := rows.Scan(&la.Seq, &la.Acked, &la.Verdict, &la.Reason, &la.SnoozedUntil, &la.Alert, &la.Cursor.Created, &la.Cursor.ID, &la.AccountID, &la.CustomerID); err != nil {
+		if err := rows.Scan(&la.Seq, &la.Acked, &la.Verdict, &la.Reason, &la.Note, &la.Value, &la.SnoozedUntil, &la.Alert, &la.Cursor.Created, &la.Cursor.ID, &la.AccountID, &la.CustomerID); err != nil {
 			return dowser.AlertPage{}, fmt.Errorf("reading alert: %w", err)
 		}
 		la.Cursor.Seq = la.Seq
@@ -374,13 +374,18 @@ func (s *Alerts) FindAlerts(ctx context.Context, q dowser.AlertQuery) (dowser.Al
 }
 
 // The parts of FindAlerts' queries: the filters ($1 account, $2 signal,
-// $3 priorities, $4 from, $5 to), a delivery not snoozed now, and the
+// $3 priorities, $4 from, $5 to, $9 account search: by id, the directory's
+// name or the name stored with the alert, with strpos so that % and _ are
+// plain characters), a delivery not snoozed now, and the
 // alert's body with its account's name when it was stored without one
 // (alerts stored before names were).
 const (
 	alertFilters = `($1 = '' OR a.account_id = $1) AND ($2 = '' OR a.signal_id = $2)
 		AND (cardinality($3::text[]) = 0 OR a.priority = ANY($3))
-		AND ($4::timestamptz IS NULL OR a.event_time >= $4) AND ($5::timestamptz IS NULL OR a.event_time < $5)`
+		AND ($4::timestamptz IS NULL OR a.event_time >= $4) AND ($5::timestamptz IS NULL OR a.event_time < $5)
+		AND ($9 = '' OR strpos(lower(a.account_id), lower($9)) > 0
+			OR strpos(lower(coalesce(a.body->>'account_name', '')), lower($9)) > 0
+			OR EXISTS (SELECT 1 FROM accounts ac WHERE ac.id = a.account_id AND strpos(lower(ac.name), lower($9)) > 0))`
 	notSnoozed = `(d.snoozed_until IS NULL OR d.snoozed_until <= now())`
 	namedBody  = `jsonb_strip_nulls(jsonb_build_object('account_name',
 		(SELECT nullif(name, '') FROM accounts WHERE id = a.account_id AND a.account_id <> ''))) || a.body`

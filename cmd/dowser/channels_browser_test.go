@@ -20,7 +20,8 @@ import (
 // header says so without opening the view; the view shows the failed
 // deliveries with their error and the pause with its reason, and resumes
 // the channel. An e-mail channel gets digest times and a time zone. And a
-// Won verdict carries the opportunity's value (#15).
+// Won verdict carries the opportunity's value and a reason (#15), shown
+// again after a reload.
 func TestBrowserChannelsView(t *testing.T) {
 	rc := startReceiver(t)
 	rc.mu.Lock()
@@ -218,10 +219,23 @@ func TestBrowserChannelsView(t *testing.T) {
 		chromedp.SetValue(card+` input.won-value`, "24000", chromedp.ByQuery),
 		chromedp.Click(card+` button.won-value-save`, chromedp.ByQuery),
 		chromedp.WaitVisible(card+` .own-value[data-value="24000"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(card+` .won-value-form:not([data-pending])`, chromedp.ByQuery),
+		chromedp.Evaluate(`(() => { const s = document.querySelector('`+card+` .reason-select'); s.value = 'competitor'; s.dispatchEvent(new Event('change', { bubbles: true })); })()`, nil),
+		chromedp.WaitVisible(card+` .own-reason[data-reason="competitor"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(card+` .reason-select:not([data-pending])`, chromedp.ByQuery),
 	)
 	if v, verdict := exportedValue(t, app, id); verdict != "won" || !strings.HasPrefix(v, "24000") {
 		t.Errorf("the export has alert %s as verdict %q value %q, want won with 24000", id, verdict, v)
 	}
+	// A reload lists the card again over REST: the win shows its reason
+	// and value as it did when given.
+	step("reloading: the card shows the win's reason and value",
+		chromedp.Reload(),
+		chromedp.WaitVisible(`#conn[data-state="connected"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(card+` button.fb[data-verdict="won"][aria-pressed="true"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(card+` .own-reason[data-reason="competitor"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(card+` .own-value[data-value="24000"]`, chromedp.ByQuery),
+	)
 }
 
 // exportedValue reads an alert's verdict and value from the admin's CSV

@@ -202,3 +202,48 @@ func TestBrowserPanelPagesBackFiltersAndSnoozes(t *testing.T) {
 		chromedp.Poll(visibleCards+` === 3`, nil),
 	)
 }
+
+// The account filter finds an account by a part of its name even when
+// none of its alerts is loaded: the server searches (account_q), and
+// pages under the filter.
+func TestBrowserPanelFindsAnAccountNotLoadedByName(t *testing.T) {
+	app := startApp(t)
+	app.seed()
+	app.do("PUT", "/v1/accounts/north-freight", adminToken, map[string]string{"name": "North Freight Lines", "owner": "rep-ana", "lifecycle": "prospect"}, http.StatusOK, nil)
+	app.storeAlerts("north", "north-freight", "pricing-research", 3) // the oldest
+	app.storeAlerts("acme", "acme", "pricing-research", 4)
+	ctx, step := panelSteps(t, app, "/?page_size=2")
+
+	var loaded []string
+	step("waiting for the first page",
+		chromedp.Poll(visibleCards+` === 2`, nil),
+		chromedp.Evaluate(`[...document.querySelectorAll('#alerts li.alert')].map((li) => li.dataset.id)`, &loaded),
+	)
+	for _, id := range loaded {
+		if strings.HasPrefix(id, "al-north-") {
+			t.Fatalf("the first page has %v, want none of North Freight Lines' alerts loaded yet", loaded)
+		}
+	}
+	cards := `[...document.querySelectorAll('#alerts li.alert:not([hidden])')].map((li) => li.dataset.id)`
+	var ids []string
+	step("filtering by a part of its name",
+		chromedp.SendKeys(`#f-account`, "freight LINES\n", chromedp.ByID),
+		chromedp.Poll(visibleCards+` === 2 && !!document.querySelector('#alerts li.alert[data-id="al-north-2"]')`, nil),
+		chromedp.WaitReady(`#alerts[aria-busy="false"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#load-more`, chromedp.ByID),
+		chromedp.Click(`#load-more`, chromedp.ByID),
+		chromedp.Poll(visibleCards+` === 3`, nil),
+		chromedp.WaitNotVisible(`#load-more`, chromedp.ByID),
+		chromedp.Evaluate(cards, &ids),
+	)
+	if strings.Join(ids, ",") != "al-north-2,al-north-1,al-north-0" {
+		t.Errorf("filtered by %q the panel shows %v, want North Freight Lines' three alerts, newest first", "freight LINES", ids)
+	}
+	screenshot(t, ctx, "panel-account-search")
+	// The filter is kept as typed, and a reload lists under it again.
+	step("reloading",
+		chromedp.Reload(),
+		chromedp.WaitVisible(`#conn[data-state="connected"]`, chromedp.ByQuery),
+		chromedp.Poll(visibleCards+` === 2 && !!document.querySelector('#alerts li.alert[data-id="al-north-2"]') && document.getElementById('f-account').value === 'freight LINES'`, nil),
+	)
+}

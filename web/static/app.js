@@ -239,6 +239,7 @@ function loadPrefs() {
   const day = (v) => (/^\d{4}-\d{2}-\d{2}$/.test(str(v)) ? str(v) : '');
   const query = {
     account: str(q.account),
+    accountQ: q.account ? '' : str(q.accountQ),
     signal: str(q.signal),
     // "Hide acknowledged" of earlier versions is the state "new".
     state: STATES.includes(q.state) ? q.state : p.hideAcked ? 'new' : '',
@@ -571,6 +572,7 @@ function alertsPath(cursor) {
   const q = state.prefs.query;
   const p = new URLSearchParams({ mine: 'true', limit: String(PAGE_SIZE) });
   if (q.account) p.set('account', q.account);
+  else if (q.accountQ) p.set('account_q', q.accountQ);
   if (q.signal) p.set('signal', q.signal);
   if (q.state) p.set('state', q.state);
   if (state.prefs.priorities.length < PRIORITIES.length) p.set('priority', state.prefs.priorities.join(','));
@@ -641,7 +643,7 @@ async function loadPage(gen, cursor) {
 }
 
 function onListed(la) {
-  const a = { ...la.alert, acked: la.acked === true, verdict: la.verdict, reason: la.reason, snoozed_until: la.snoozed_until, links: la.links };
+  const a = { ...la.alert, acked: la.acked === true, verdict: la.verdict, reason: la.reason, note: la.note, value: la.value, snoozed_until: la.snoozed_until, links: la.links };
   const seq = Number(la.seq) || 0;
   const id = str(a.id);
   const old = id && state.records.get(id);
@@ -741,6 +743,7 @@ function escalationText(a) {
 function matches(a) {
   const q = state.prefs.query;
   if (q.account && str(a.account_id) !== q.account) return false;
+  if (q.accountQ && !accountMatches(a, q.accountQ)) return false;
   if (q.signal && str(a.signal_id) !== q.signal) return false;
   if (!state.prefs.priorities.includes(normPriority(a.priority))) return false;
   const { from, to } = dayRange();
@@ -769,7 +772,10 @@ function makeRecord(seq, a) {
     verdict,
     verdictPending: false,
     reason: verdict ? str(a.reason) : '',
-    value: null, // a win's opportunity value, once given here or told by the stream (#15)
+    // A win's opportunity value and the verdict's note: listed with the
+    // alert, given here, or (the value) told by the stream (#15).
+    value: verdict === 'won' && Number.isFinite(a.value) ? a.value : null,
+    note: verdict ? str(a.note) : '',
     others: new Map(), // user id -> {verdict, reason}: followed reps' verdicts
     el: null,
     ackBtn: null,
@@ -1139,6 +1145,7 @@ function giveFeedback(rec, verdict) {
   if (rec.verdict !== verdict) {
     rec.reason = '';
     rec.value = null;
+    rec.note = '';
   }
   rec.verdict = verdict;
   rec.verdictPending = true;
@@ -1232,6 +1239,7 @@ function updateReason(rec) {
   // The won value (#15): the field while the verdict is a win, the value once saved.
   rec.valueForm.hidden = rec.verdict !== 'won';
   if (rec.verdict === 'won' && rec.value !== null) parts.push(h('span', { class: 'own-value', 'data-value': String(rec.value) }, `Value: ${rec.value.toLocaleString()}`));
+  if (rec.verdict && rec.note) parts.push(h('span', { class: 'own-note' }, `Note: ${rec.note}`));
   for (const [user, o] of rec.others) {
     const who = user === str(rec.alert.rep) ? str(rec.alert.rep_name) || user : user;
     const label = VERDICTS.find(([v]) => v === o.verdict);
@@ -1260,6 +1268,7 @@ async function giveReason(rec, reason) {
     // A verdict saved replaces the one before: a win keeps its value.
     const json = { verdict: rec.verdict, reason };
     if (rec.verdict === 'won' && rec.value !== null) json.value = rec.value;
+    if (rec.note) json.note = rec.note;
     res = await session.request('PUT', `/v1/alerts/${encodeURIComponent(rec.id)}/verdict`, { json });
   } catch (err) {
     if (err instanceof SessionEnded) return;
@@ -1286,6 +1295,7 @@ async function giveValue(rec) {
   }
   const json = { verdict: 'won', value };
   if (rec.reason) json.reason = rec.reason;
+  if (rec.note) json.note = rec.note;
   rec.valueForm.dataset.pending = 'true';
   let res;
   try {
@@ -1314,8 +1324,13 @@ function onVerdictNews(msg) {
   const user = str(msg.user);
   if (session.user && user === session.user.id) {
     if (!rec.acked && !isSnoozed(rec)) bumpUnacked(-1);
+    // The stream tells no note: one kept with the same verdict, dropped
+    // with another, as the panel's saves do.
+    if (rec.verdict !== verdict) {
+      rec.value = null;
+      rec.note = '';
+    }
     rec.verdict = verdict;
-    if (rec.verdict !== verdict) rec.value = null;
     rec.reason = str(msg.reason);
     if (typeof msg.value === 'number') rec.value = msg.value;
     rec.verdictPending = false;
@@ -1382,7 +1397,7 @@ function visible(rec) {
 
 function filtersActive() {
   const q = state.prefs.query;
-  return !!(q.account || q.signal || q.state || q.from || q.to) || state.prefs.priorities.length < PRIORITIES.length;
+  return !!(q.account || q.accountQ || q.signal || q.state || q.from || q.to) || state.prefs.priorities.length < PRIORITIES.length;
 }
 
 function applyVisibility(rec) {
@@ -1447,7 +1462,7 @@ function applyPrefsToControls() {
     input.checked = state.prefs.priorities.includes(input.value);
   }
   const q = state.prefs.query;
-  ui.fAccount.value = q.account;
+  ui.fAccount.value = q.account || q.accountQ;
   if (q.signal && ![...ui.fSignal.options].some((o) => o.value === q.signal)) ui.fSignal.append(h('option', { value: q.signal }, q.signal));
   ui.fSignal.value = q.signal;
   ui.fState.value = q.state;
@@ -1455,21 +1470,32 @@ function applyPrefsToControls() {
   ui.fTo.value = q.to;
 }
 
-// accountFromInput reads the account filter: an account's id, or the name
-// of one the panel has seen.
+// accountFromInput reads the account filter: the id of an account the
+// panel has seen, by id or by its whole name; anything else is searched
+// for by the server (account_q: a part of any account's name or id), so
+// an account none of whose alerts is loaded yet is found too.
 function accountFromInput() {
   const v = ui.fAccount.value.trim();
-  if (!v || state.accounts.has(v)) return v;
+  if (!v || state.accounts.has(v)) return { account: v, accountQ: '' };
   const lower = v.toLowerCase();
-  for (const [id, name] of state.accounts) if (name && name.toLowerCase() === lower) return id;
-  return v;
+  for (const [id, name] of state.accounts) if (name && name.toLowerCase() === lower) return { account: id, accountQ: '' };
+  return { account: '', accountQ: v };
+}
+
+// accountMatches holds a live alert to account_q as the server does: a
+// part of its account's id or name, ignoring case.
+function accountMatches(a, text) {
+  const id = str(a.account_id);
+  if (!id) return false;
+  const t = text.toLowerCase();
+  return [id, str(a.account_name), state.accounts.get(id) || ''].some((s) => s.toLowerCase().includes(t));
 }
 
 function onFilterChange() {
   const prevFilters = JSON.stringify([state.prefs.priorities, state.prefs.query]);
   state.prefs.priorities = [...ui.filters.querySelectorAll('input[name="priority"]:checked')].map((i) => i.value);
   state.prefs.query = {
-    account: accountFromInput(),
+    ...accountFromInput(),
     signal: ui.fSignal.value,
     state: STATES.includes(ui.fState.value) ? ui.fState.value : '',
     from: ui.fFrom.value,

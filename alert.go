@@ -24,6 +24,10 @@ type ListedAlert struct {
 	// Links lead to the alert's account and person in the CRM, when
 	// configured.
 	Links *AlertLinks `json:"links,omitempty"`
+	// Person is who the alert's person is, read when listed, when the
+	// identity setting, their consent and do-not-track allow more than
+	// the customer id.
+	Person *Person `json:"person,omitempty"`
 	// Cursor is where the listing stood at this alert; AccountID and
 	// CustomerID are the alert's. None is encoded.
 	Cursor     AlertCursor `json:"-"`

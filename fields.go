@@ -166,6 +166,14 @@ func CheckField(kind, field, v string) *FieldError {
 		if kind == KindDoNotTrack && v != "customer" && v != "account" {
 			return fieldErrorf(field, "%s is not customer or account", quoteShort(v))
 		}
+	case "email":
+		return CheckEmail(field, v)
+	case "identity_consent":
+		if v != "" && v != "true" && v != "false" {
+			return fieldErrorf(field, "%s is not true or false (empty is false)", quoteShort(v))
+		}
+	case "identity_consent_source":
+		return CheckText(field, v, MaxNameLen)
 	case "region", "industry", "size":
 		return CheckText(field, v, MaxAttributeLen)
 	}

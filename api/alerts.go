@@ -62,9 +62,15 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request, me dowser.Us
 		s.fail(w, r, err)
 		return
 	}
+	ids := make([]string, len(page.Alerts))
+	for i, la := range page.Alerts {
+		ids[i] = la.CustomerID
+	}
+	people := s.whoAre(r, ids)
 	for i := range page.Alerts {
 		la := &page.Alerts[i]
 		la.Links = s.cfg.CRM.links(la.AccountID, la.CustomerID)
+		la.Person = personOf(people, la.CustomerID)
 	}
 	body := map[string]any{"alerts": page.Alerts}
 	if page.Next != nil {

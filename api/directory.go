@@ -16,6 +16,10 @@ type Directory interface {
 	GetContent(ctx context.Context, id string) (dowser.Content, error)
 	PutContact(ctx context.Context, c dowser.Contact) error
 	GetContact(ctx context.Context, id string) (dowser.Contact, error)
+	// People returns, by customer id, those of ids whom reps may see by
+	// more than their id, with the fields shown allows; nothing for
+	// shown none (see postgres.Directory.People).
+	People(ctx context.Context, shown dowser.IdentityFields, ids []string) (map[string]dowser.Person, error)
 	PutTerritoryRule(ctx context.Context, r dowser.TerritoryRule) error
 	GetTerritoryRule(ctx context.Context, id string) (dowser.TerritoryRule, error)
 	DeleteTerritoryRule(ctx context.Context, id string) error
@@ -114,11 +118,56 @@ func (s *Server) putContact(w http.ResponseWriter, r *http.Request, _ dowser.Use
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, c)
+	// What was kept: without consent, no name, title or e-mail.
+	stored, err := s.directory.GetContact(r.Context(), c.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, stored)
 }
 
-func (s *Server) getContact(w http.ResponseWriter, r *http.Request, _ dowser.User) {
-	serveGet(s, w, r, s.directory.GetContact)
+// getContact answers the contact: to an admin as stored, to others with
+// only the identity reps may see (--contact-identity, consent,
+// do-not-track) and no record of the consent.
+func (s *Server) getContact(w http.ResponseWriter, r *http.Request, me dowser.User) {
+	serveGet(s, w, r, func(ctx context.Context, id string) (dowser.Contact, error) {
+		c, err := s.directory.GetContact(ctx, id)
+		if err != nil || me.Role == dowser.RoleAdmin {
+			return c, err
+		}
+		people, err := s.directory.People(ctx, s.cfg.Identity, []string{c.ID})
+		if err != nil {
+			return c, err
+		}
+		p := people[c.ID]
+		c.Name, c.Title, c.Email = p.Name, p.Title, p.Email
+		c.IdentityConsent, c.IdentityConsentSource, c.IdentityConsentAt = nil, "", nil
+		return c, nil
+	})
+}
+
+// whoAre returns whom reps may see by more than their id among ids, or
+// nil when the setting shows nothing. A failed read shows ids only: the
+// page is still worth answering.
+func (s *Server) whoAre(r *http.Request, ids []string) map[string]dowser.Person {
+	if s.cfg.Identity.None() {
+		return nil
+	}
+	people, err := s.directory.People(r.Context(), s.cfg.Identity, ids)
+	if err != nil {
+		s.cfg.Logger.Warn("reading who people are; showing their ids only", "err", err)
+		return nil
+	}
+	return people
+}
+
+// personOf is a person of people, nil when they are shown by id only.
+func personOf(people map[string]dowser.Person, id string) *dowser.Person {
+	if p, ok := people[id]; ok {
+		return &p
+	}
+	return nil
 }
 
 func (s *Server) putTerritoryRule(w http.ResponseWriter, r *http.Request, _ dowser.User) {

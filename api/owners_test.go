@@ -55,7 +55,7 @@ func TestRoutingResourcesValidateAndRoundTrip(t *testing.T) {
 		{"GET", "/v1/accounts/acme", "", 200, `"industry":"banking","size":"smb"`},
 		{"PUT", "/v1/accounts/acme", `{"region":"` + strings.Repeat("r", 129) + `"}`, 400, "region: is 129 bytes, at most 128"},
 		{"PUT", "/v1/contacts/c-1", `{"owner":"rep-ana","account_id":"acme"}`, 200, `"account_id":"acme"`},
-		{"GET", "/v1/contacts/c-1", "", 200, `{"id":"c-1","owner":"rep-ana","account_id":"acme"}`},
+		{"GET", "/v1/contacts/c-1", "", 200, `{"id":"c-1","owner":"rep-ana","account_id":"acme","identity_consent":false}`},
 		{"GET", "/v1/contacts/c-2", "", 404, "not found"},
 		{"PUT", "/v1/contacts/c-1", `{"id":"c-9"}`, 400, "does not match"},
 		{"PUT", "/v1/contacts/c-1", `{"owner":"not an id"}`, 400, "owner:"},

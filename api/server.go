@@ -80,6 +80,10 @@ type Config struct {
 	// CRM are the templates of links to the CRM's records of an alert's
 	// account and person; checked with CRMLinks.Validate.
 	CRM CRMLinks
+	// Identity is which of a consenting person's name, title and e-mail
+	// reps see on alerts and timelines (--contact-identity); the zero
+	// value shows people by their customer id only.
+	Identity dowser.IdentityFields
 	// Links checks one-click links (GET/POST /v1/links/{token}); nil
 	// refuses every link.
 	Links LinkChecker

@@ -23,10 +23,12 @@ type Journey interface {
 const maxTimelineLimit = 500
 
 // timelineItem is a journey item as the API answers it, with the link to
-// the person's CRM record when one is configured.
+// the person's CRM record when one is configured, and who the person is
+// when the identity setting and their consent allow.
 type timelineItem struct {
 	dowser.JourneyItem
-	Links *dowser.AlertLinks `json:"links,omitempty"`
+	Links  *dowser.AlertLinks `json:"links,omitempty"`
+	Person *dowser.Person     `json:"person,omitempty"`
 }
 
 // timeline answers GET /v1/accounts/{id}/timeline (byCustomer false) or
@@ -85,11 +87,17 @@ func (s *Server) timeline(byCustomer bool) authedHandler {
 			s.fail(w, r, err)
 			return
 		}
+		ids := make([]string, len(page.Items))
+		for i, it := range page.Items {
+			ids[i] = it.CustomerID
+		}
+		people := s.whoAre(r, ids)
 		items := make([]timelineItem, len(page.Items))
 		for i, it := range page.Items {
 			items[i] = timelineItem{JourneyItem: it}
 			if it.CustomerID != "" {
 				items[i].Links = s.cfg.CRM.links(it.AccountID, it.CustomerID)
+				items[i].Person = personOf(people, it.CustomerID)
 			}
 		}
 		body := map[string]any{"items": items, "days": days}

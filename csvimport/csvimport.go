@@ -88,6 +88,11 @@ func Read(file string, t Table, r io.Reader) (*Batch, []Problem) {
 			problems = append(problems, Problem{file, 1, name, "required column missing"})
 		}
 	}
+	consentCol, sourceCol := -1, -1
+	if t.Kind == dowser.KindContacts {
+		problems = append(problems, identityHeaderProblems(file, b.Columns)...)
+		consentCol, sourceCol = columnIndex(b.Columns, skip, "identity_consent"), columnIndex(b.Columns, skip, "identity_consent_source")
+	}
 	firstLine := map[[2]string]int{} // (column, value) -> line, for unique columns
 	for {
 		rec, err := cr.Read()
@@ -111,8 +116,12 @@ func Read(file string, t Table, r io.Reader) (*Batch, []Problem) {
 				row[i] = v
 				continue
 			}
-			if col == "lifecycle" {
+			switch col {
+			case "lifecycle":
 				v = dowser.DefaultLifecycle(v)
+			case "identity_consent":
+				// Spreadsheets write TRUE and FALSE.
+				v = strings.ToLower(v)
 			}
 			// The rule of that field which the records' Validate, and so
 			// the REST API, apply, so that whatever one accepts the other
@@ -135,10 +144,41 @@ func Read(file string, t Table, r io.Reader) (*Batch, []Problem) {
 			}
 			row[i] = v
 		}
+		if consentCol >= 0 && sourceCol >= 0 {
+			if fe := dowser.CheckConsent(row[consentCol] == "true", row[sourceCol]); fe != nil {
+				problems = append(problems, Problem{file, line, fe.Field, fe.Reason})
+			}
+		}
 		b.Rows = append(b.Rows, row)
 		b.Lines = append(b.Lines, line)
 	}
 	return b, problems
+}
+
+// identityHeaderProblems holds a contacts file to the consent rule: a
+// person's identity is imported only with a column saying whether they
+// consented, and a consent with a column saying where it was given.
+func identityHeaderProblems(file string, columns []string) []Problem {
+	var problems []Problem
+	if !slices.Contains(columns, "identity_consent") {
+		for _, c := range dowser.IdentityColumns() {
+			if slices.Contains(columns, c) {
+				problems = append(problems, Problem{file, 1, c, "needs an identity_consent column (true or false per row): a person's identity is kept only with their recorded consent"})
+			}
+		}
+	} else if !slices.Contains(columns, "identity_consent_source") {
+		problems = append(problems, Problem{file, 1, "identity_consent_source", "required column missing: a consent must say where it was given"})
+	}
+	return problems
+}
+
+// columnIndex is the index of the checked column name, -1 when absent.
+func columnIndex(columns []string, skip []bool, name string) int {
+	i := slices.Index(columns, name)
+	if i >= 0 && skip[i] {
+		return -1
+	}
+	return i
 }
 
 func csvProblem(file string, err error) Problem {

@@ -114,3 +114,23 @@ func TestCheckOwnersNamesTheLineOfEachBadOwner(t *testing.T) {
 		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func TestReadHoldsContactIdentityToConsent(t *testing.T) {
+	ok := "id,name,title,email,identity_consent,identity_consent_source\n" +
+		"c-1,Ann Lee,CTO,ann@acme.example,TRUE,crm:web-form\n" +
+		"c-2,,,,false,\n" +
+		"c-3,Gus,,,,\n"
+	checkRead(t, dowser.KindContacts, ok, nil)
+	checkRead(t, dowser.KindContacts, "id,name,email\nc-1,Ann,ann@acme.example\n", []string{
+		"F:1: name: needs an identity_consent column", "F:1: email: needs an identity_consent column",
+	})
+	checkRead(t, dowser.KindContacts, "id,name,identity_consent\nc-1,Ann,true\n", []string{"F:1: identity_consent_source: required column missing"})
+	checkRead(t, dowser.KindContacts, "id,email,identity_consent,identity_consent_source\n"+
+		"c-1,ann@,true,form\n"+
+		"c-2,b@acme.example,yes,form\n"+
+		"c-3,c@acme.example,true,\n", []string{
+		"F:2: email: \"ann@\" is not an e-mail address",
+		"F:3: identity_consent: \"yes\" is not true or false",
+		"F:4: identity_consent_source: is required with identity_consent true",
+	})
+}

@@ -182,6 +182,44 @@ func personOf(i, j int) schema.Customer {
 	}
 }
 
+// jobTitles are what the demo's known people do.
+var jobTitles = []string{
+	"VP Engineering", "Head of Data", "CTO", "Procurement Lead", "Platform Engineer", "Director of Marketing Ops",
+	"Data Architect", "Head of Growth", "IT Manager", "Staff Engineer", "COO", "Solutions Architect",
+}
+
+// consents reports whether person j of account i consented to reps
+// seeing their name, title and e-mail: about two in three did, so that
+// the panel shows named and unnamed people side by side from its first
+// alerts.
+func consents(i, j int) bool { return hash32(fmt.Sprintf("consent/%s/%d", accountIDs[i], j))%3 != 0 }
+
+// ContactColumns and ContactRows are the demo's known people as [Seed]
+// imports them (postgres.Directory.Import, as `dowser import contacts`
+// does): each with their account and, where they consented, their name,
+// title and e-mail with where the consent was given.
+func ContactColumns() []string {
+	return []string{"id", "account_id", "name", "title", "email", "identity_consent", "identity_consent_source"}
+}
+
+// ContactRows: see [ContactColumns].
+func ContactRows() [][]string {
+	var rows [][]string
+	for i := range accountIDs {
+		for j := 1; j <= peopleCount(i); j++ {
+			c := personOf(i, j)
+			if !consents(i, j) {
+				rows = append(rows, []string{c.ID, c.AccountID, "", "", "", "false", ""})
+				continue
+			}
+			first, last, _ := strings.Cut(strings.SplitN(c.Email, "@", 2)[0], ".")
+			title := jobTitles[hash32(c.ID)%uint32(len(jobTitles))]
+			rows = append(rows, []string{c.ID, c.AccountID, titleWords(first) + " " + titleWords(last), title, c.Email, "true", "demo:web-form"})
+		}
+	}
+	return rows
+}
+
 // Site is the demo company's web site, where the traffic's pages are.
 const Site = "https://dowser.example"
 

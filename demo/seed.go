@@ -25,6 +25,7 @@ type Stores struct {
 	Directory interface {
 		PutAccount(ctx context.Context, a dowser.Account) error
 		PutContent(ctx context.Context, c dowser.Content) error
+		Import(ctx context.Context, kind string, columns []string, rows [][]string) (int, error)
 	}
 	Signals interface {
 		GetSignal(ctx context.Context, id string) (dowser.StoredSignal, error)
@@ -71,6 +72,10 @@ func Seed(ctx context.Context, store Stores, log *slog.Logger) error {
 			return err
 		}
 	}
+	contacts, err := store.Directory.Import(ctx, dowser.KindContacts, ContactColumns(), ContactRows())
+	if err != nil {
+		return fmt.Errorf("seeding contacts: %w", err)
+	}
 	files, err := fs.Glob(deploy.Signals, "signals/*.yaml")
 	if err != nil {
 		return fmt.Errorf("listing the signal pack: %w", err)
@@ -113,7 +118,7 @@ func Seed(ctx context.Context, store Stores, log *slog.Logger) error {
 	if err := seedStages(ctx, store); err != nil {
 		return err
 	}
-	log.Info("demo data seeded", "users", len(users), "accounts", len(accountIDs), "content", len(content),
+	log.Info("demo data seeded", "users", len(users), "accounts", len(accountIDs), "content", len(content), "contacts", contacts,
 		"signals", len(files), "signals_removed", removed, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }

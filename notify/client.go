@@ -336,7 +336,7 @@ func (c *client) deliver(d schema.Delivery) {
 		c.replay(d.Seq)
 		return
 	}
-	if !c.write(alertFrame(d)) {
+	if !c.write(alertFrame(d, personIn(c.hub.people(c.ctx, []schema.Delivery{d}), d))) {
 		return
 	}
 	c.sent = d.Seq
@@ -356,11 +356,12 @@ func (c *client) replay(upto int64) {
 			c.stop(websocket.CloseInternalServerErr, "history unavailable; retry")
 			return
 		}
+		people := c.hub.people(c.ctx, ds)
 		for _, d := range ds {
 			if upto > 0 && d.Seq > upto {
 				return
 			}
-			if !c.write(alertFrame(d)) {
+			if !c.write(alertFrame(d, personIn(people, d))) {
 				return
 			}
 			c.sent = d.Seq

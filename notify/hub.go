@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -38,6 +39,14 @@ type Actions interface {
 	Seen(ctx context.Context, userID, alertID string) error
 	Ack(ctx context.Context, userID, alertID string) error
 	Feedback(ctx context.Context, userID, alertID, verdict, note string) error
+}
+
+// People tells whom alerts are about as reps may see them:
+// *postgres.Directory.
+type People interface {
+	// People returns, by customer id, those of ids whom reps may see by
+	// more than their id, with the fields shown allows.
+	People(ctx context.Context, shown dowser.IdentityFields, ids []string) (map[string]dowser.Person, error)
 }
 
 // Close codes the hub uses beyond the standard ones.
@@ -75,7 +84,12 @@ type HubConfig struct {
 	// again on its own, besides when a revocation names its user: a
 	// session that simply expires records no revocation.
 	RecheckInterval time.Duration
-	Logger          *slog.Logger
+	// Identity is which of a consenting person's fields alert frames
+	// carry (--contact-identity), read from People as each frame is
+	// written; the zero value or a nil People sends customer ids only.
+	Identity dowser.IdentityFields
+	People   People
+	Logger   *slog.Logger
 }
 
 func (c *HubConfig) setDefaults() {

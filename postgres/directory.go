@@ -128,12 +128,26 @@ func (s *Directory) RoleOf(ctx context.Context, userID string) (dowser.Role, err
 	return role, nil
 }
 
-// PutContact creates or updates a contact.
+// PutContact creates or updates a contact. With IdentityConsent nil the
+// stored identity and consent stay as they are; otherwise they are
+// replaced, and without consent the name, title and e-mail are deleted
+// (by the table's trigger, whichever path writes): GetContact reads what
+// was kept.
 func (s *Directory) PutContact(ctx context.Context, c dowser.Contact) error {
-	_, err := s.pool.Exec(ctx, `
-		INSERT INTO contacts (id, owner_id, account_id) VALUES ($1, nullif($2, ''), $3)
-		ON CONFLICT (id) DO UPDATE SET owner_id = nullif($2, ''), account_id = $3, updated_at = now()`,
-		c.ID, c.OwnerID, c.AccountID)
+	var err error
+	if c.IdentityConsent == nil {
+		_, err = s.pool.Exec(ctx, `
+			INSERT INTO contacts (id, owner_id, account_id) VALUES ($1, nullif($2, ''), $3)
+			ON CONFLICT (id) DO UPDATE SET owner_id = nullif($2, ''), account_id = $3, updated_at = now()`,
+			c.ID, c.OwnerID, c.AccountID)
+	} else {
+		_, err = s.pool.Exec(ctx, `
+			INSERT INTO contacts (id, owner_id, account_id, name, title, email, identity_consent, identity_consent_source)
+			VALUES ($1, nullif($2, ''), $3, $4, $5, $6, $7, $8)
+			ON CONFLICT (id) DO UPDATE SET owner_id = nullif($2, ''), account_id = $3, name = $4, title = $5, email = $6,
+				identity_consent = $7, identity_consent_source = $8, updated_at = now()`,
+			c.ID, c.OwnerID, c.AccountID, c.Name, c.Title, c.Email, *c.IdentityConsent, c.IdentityConsentSource)
+	}
 	if err != nil {
 		// Not the id: the message ends up in logs.
 		return fmt.Errorf("saving a contact: %w", err)
@@ -141,15 +155,53 @@ func (s *Directory) PutContact(ctx context.Context, c dowser.Contact) error {
 	return nil
 }
 
-// GetContact returns the contact with that id, or dowser.ErrNotFound.
+// GetContact returns the contact with that id, with its stored identity,
+// or dowser.ErrNotFound.
 func (s *Directory) GetContact(ctx context.Context, id string) (dowser.Contact, error) {
 	var c dowser.Contact
-	err := s.pool.QueryRow(ctx, `SELECT id, coalesce(owner_id, ''), account_id FROM contacts WHERE id = $1`, id).
-		Scan(&c.ID, &c.OwnerID, &c.AccountID)
+	var consent bool
+	err := s.pool.QueryRow(ctx, `
+		SELECT id, coalesce(owner_id, ''), account_id, name, title, email, identity_consent, identity_consent_source, identity_consent_at
+		FROM contacts WHERE id = $1`, id).
+		Scan(&c.ID, &c.OwnerID, &c.AccountID, &c.Name, &c.Title, &c.Email, &consent, &c.IdentityConsentSource, &c.IdentityConsentAt)
 	if err != nil {
 		return c, notFound(err, "contact "+id)
 	}
+	c.IdentityConsent = &consent
 	return c, nil
+}
+
+// People returns, by customer id, those of ids whom reps may see by
+// more than their id: the fields shown allows of each contact who
+// consented and is not do-not-track, neither themselves nor through
+// their account. It reads nothing when shown is none. Read at each call,
+// never copied, so that withdrawal, do-not-track and erasure take effect
+// at the next read.
+func (s *Directory) People(ctx context.Context, shown dowser.IdentityFields, ids []string) (map[string]dowser.Person, error) {
+	ids = dowser.UniqueIDs(ids)
+	if shown.None() || len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT c.id, c.name, c.title, c.email FROM contacts c
+		WHERE c.id = ANY($1::text[]) AND c.identity_consent
+			AND NOT EXISTS (SELECT 1 FROM do_not_track d WHERE (d.kind = 'customer' AND d.id = c.id)
+				OR (d.kind = 'account' AND c.account_id <> '' AND d.id = c.account_id))`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("reading who %d people are: %w", len(ids), err)
+	}
+	out := make(map[string]dowser.Person)
+	var p dowser.Person
+	_, err = pgx.ForEachRow(rows, []any{&p.ID, &p.Name, &p.Title, &p.Email}, func() error {
+		if shownP, ok := shown.Show(p); ok {
+			out[p.ID] = shownP
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading who %d people are: %w", len(ids), err)
+	}
+	return out, nil
 }
 
 // PutTerritoryRule creates or updates a territory rule.

@@ -30,7 +30,8 @@ func TestContactsAndAccountsForRouting(t *testing.T) {
 	if err := s.Directory.PutContact(ctx, dowser.Contact{ID: "c-gone", OwnerID: "rep-left"}); err != nil {
 		t.Fatal(err)
 	}
-	if c, err := s.Directory.GetContact(ctx, "c-1"); err != nil || c != (dowser.Contact{ID: "c-1", OwnerID: "rep-ben", AccountID: "acme"}) {
+	if c, err := s.Directory.GetContact(ctx, "c-1"); err != nil || c.ID != "c-1" || c.OwnerID != "rep-ben" || c.AccountID != "acme" ||
+		c.IdentityConsent == nil || *c.IdentityConsent || c.Name != "" {
 		t.Errorf("GetContact = %+v, %v", c, err)
 	}
 	if _, err := s.Directory.GetContact(ctx, "c-none"); !errors.Is(err, dowser.ErrNotFound) {

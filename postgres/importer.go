@@ -39,6 +39,8 @@ func importTableOf(kind string) (importTable, bool) {
 	case dowser.KindContacts:
 		return importTable{"contacts", []importColumn{
 			{"id", "id", true}, {"owner", "owner_id", false}, {"account_id", "account_id", false},
+			{"name", "name", false}, {"title", "title", false}, {"email", "email", false},
+			{"identity_consent", "identity_consent", false}, {"identity_consent_source", "identity_consent_source", false},
 		}}, true
 	case dowser.KindContent:
 		return importTable{"content", []importColumn{
@@ -85,7 +87,9 @@ func (e *ImportError) Unwrap() error { return e.Err }
 // of every row, and must include the kind's required columns; on update, a
 // column not named keeps its value. Values are stored as given, so validate
 // them first; only these are interpreted: an empty owner is none, a token
-// is stored as its hash, and an empty token keeps the user's current one.
+// is stored as its hash, an empty token keeps the user's current one, and
+// a contact's identity_consent is true or not (empty or false: withdrawn,
+// which deletes the stored name, title and e-mail).
 // It returns the number of rows written.
 func (s *Directory) Import(ctx context.Context, kind string, columns []string, rows [][]string) (int, error) {
 	t, ok := importTableOf(kind)
@@ -119,6 +123,10 @@ func (s *Directory) Import(ctx context.Context, kind string, columns []string, r
 			args := make([]any, len(row))
 			for j, v := range row {
 				args[j] = v
+				if cols[j].name == "identity_consent" {
+					// Without consent the table's trigger clears the identity.
+					args[j] = v == "true"
+				}
 				if cols[j].name == "token" {
 					if v == "" {
 						args[j] = nil

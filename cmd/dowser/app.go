@@ -73,6 +73,9 @@ func newApp(cfg serveConfig, log *slog.Logger, out io.Writer) (*App, error) {
 	if err := (api.CRMLinks{AccountURL: cfg.CRMAccountURL, ContactURL: cfg.CRMContactURL}).Validate(); err != nil {
 		return nil, err
 	}
+	if _, err := dowser.ParseIdentityFields(cfg.ContactIdentity); err != nil {
+		return nil, fmt.Errorf("--contact-identity: %w", err)
+	}
 	var sourcesFile []byte
 	if cfg.SourcesFile != "" {
 		b, err := os.ReadFile(cfg.SourcesFile)
@@ -320,7 +323,9 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}
 
-	hub := notify.NewHub(notify.HubConfig{AllowedOrigins: envflag.SplitList(a.cfg.AllowedOrigins), Logger: log}, store.Alerts, store.Alerts, reg)
+	identity, _ := dowser.ParseIdentityFields(a.cfg.ContactIdentity) // checked by newApp
+	hub := notify.NewHub(notify.HubConfig{AllowedOrigins: envflag.SplitList(a.cfg.AllowedOrigins), Identity: identity, People: store.Directory, Logger: log},
+		store.Alerts, store.Alerts, reg)
 	revoked, err := notify.NewRevocationWatcher(ctx, store.People, hub, a.cfg.RevocationPoll, log)
 	if err != nil {
 		return err
@@ -503,6 +508,7 @@ func (a *App) Run(ctx context.Context) error {
 		AuthFailuresPerMinute: failures,
 		Reroute:               preview.Content{Directory: store.Directory, Alerts: store.Alerts},
 		CRM:                   api.CRMLinks{AccountURL: a.cfg.CRMAccountURL, ContactURL: a.cfg.CRMContactURL},
+		Identity:              identity,
 		JourneyDays:           a.cfg.JourneyDays,
 	}, api.Stores{People: store.People, Directory: store.Directory, Signals: store.Signals, Alerts: store.Alerts, Privacy: store.Privacy, Channels: store.Channels,
 		Escalations: store.Escalations, Journey: store.Journey}, hub)

@@ -21,7 +21,9 @@ columns, in any order (on update, columns not named keep their values):
 
   users     id, name, role (rep|marketer|manager|admin|source), token
   accounts  id, name, owner, lifecycle (prospect|customer), region, industry, size
-  contacts  id (the customer id), owner, account_id
+  contacts  id (the customer id), owner, account_id, name, title, email,
+            identity_consent (true|false), identity_consent_source: the
+            identity is kept only on rows with consent (false deletes it)
   content   id, title, url_prefix, owner
   do-not-track  kind (customer|account), id: their events are dropped unseen
 

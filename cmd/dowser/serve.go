@@ -32,6 +32,10 @@ type serveConfig struct {
 	// an alert to its account's and person's CRM records (api.CRMLinks).
 	CRMAccountURL string
 	CRMContactURL string
+	// ContactIdentity is which of a consenting person's name, title and
+	// e-mail reps see (dowser.ParseIdentityFields): "none" by default,
+	// every field in the demo.
+	ContactIdentity string
 	// ResolveIdentities runs the identity-resolution stage before the
 	// detector (see docs/architecture.md, "Identity resolution").
 	ResolveIdentities bool
@@ -155,6 +159,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.GroupID, "group-id", "dowser", "Kafka consumer group shared by all instances")
 	fs.StringVar(&c.CRMAccountURL, "crm-account-url", "", "link from an alert to its account's record in the CRM, e.g. 'https://crm.example.com/accounts/{{.AccountID}}'; empty shows no link")
 	fs.StringVar(&c.CRMContactURL, "crm-contact-url", "", "link from an alert to its person's record in the CRM, with {{.CustomerID}} (and optionally {{.AccountID}}); empty shows no link")
+	fs.StringVar(&c.ContactIdentity, "contact-identity", "none", "which of a contact's name, title and email reps see on alerts and journeys, for contacts whose consent is recorded and who are not do-not-track: none (people shown by customer id only), or a comma-separated list such as name,title,email (see docs/privacy.md)")
 	fs.BoolVar(&c.ResolveIdentities, "resolve-identities", false, "resolve identities across partitions before detection: events are re-keyed by the customer an anonymous id is linked to (a graph in PostgreSQL) onto <events-topic>.resolved, which the detector reads, and a visitor's earlier anonymous events are re-emitted as the customer's when they log in; consumer group <group-id>.resolve")
 	host, _ := os.Hostname()
 	fs.StringVar(&c.Instance, "instance", host, "this instance's name, stable across its restarts (the host name by default): after a crash it restores the partitions it held while the group waits out its old session; empty turns that off")
@@ -223,6 +228,10 @@ func runServe(ctx context.Context, args []string, stderr io.Writer, getenv func(
 	cfg.register(fs)
 	cfg.Demo = demo
 	if demo {
+		// The demo's contacts are seeded with and without consent, so
+		// that a visitor sees both.
+		cfg.ContactIdentity = "name,title,email"
+		fs.Lookup("contact-identity").DefValue = cfg.ContactIdentity
 		fs.Float64Var(&cfg.DemoRate, "demo-rate", 20, "synthetic events per second produced by the demo traffic generator")
 	}
 	if err := envflag.Parse(fs, args, stderr, getenv, map[string]string{"database-url": "DATABASE_URL"}); err != nil {

@@ -502,7 +502,7 @@ function onFrame(conn, msg) {
     case 'alert':
       // A replayed alert carries what this user already did with it.
       onAlert(msg.seq, msg.alert && typeof msg.alert === 'object'
-        ? { ...msg.alert, acked: msg.acked === true || msg.alert.acked, verdict: msg.verdict ?? msg.alert.verdict }
+        ? { ...msg.alert, acked: msg.acked === true || msg.alert.acked, verdict: msg.verdict ?? msg.alert.verdict, person: msg.person }
         : msg.alert);
       break;
     case 'acked':
@@ -643,7 +643,7 @@ async function loadPage(gen, cursor) {
 }
 
 function onListed(la) {
-  const a = { ...la.alert, acked: la.acked === true, verdict: la.verdict, reason: la.reason, note: la.note, value: la.value, snoozed_until: la.snoozed_until, links: la.links };
+  const a = { ...la.alert, acked: la.acked === true, verdict: la.verdict, reason: la.reason, note: la.note, value: la.value, snoozed_until: la.snoozed_until, links: la.links, person: la.person };
   const seq = Number(la.seq) || 0;
   const id = str(a.id);
   const old = id && state.records.get(id);
@@ -863,8 +863,10 @@ function buildCard(rec) {
   const message = h('h2', { class: 'message', id: msgId }, str(a.message) || signalName);
 
   // Who: names where Dowser knows them, ids on hover; the person by their
-  // customer id only (docs/privacy.md), with a link to the CRM's record
-  // when one is configured.
+  // name, title and e-mail where --contact-identity and their consent
+  // allow (the server sends `person` only then), else by their customer
+  // id (docs/privacy.md), with a link to the CRM's record when one is
+  // configured.
   const meta = h('dl', { class: 'meta' });
   const addMeta = (label, value, cls) => {
     if (!value) return;
@@ -882,7 +884,7 @@ function buildCard(rec) {
   const customer = str(a.customer_id);
   if (customer) {
     const safe = safeURL(links.crm_contact);
-    addMeta('Customer', h('span', null, h('span', { class: 'customer-id' }, customer), safe ? ' ' : null, safe ? h('a', { class: 'crm-link contact-link', href: safe.href, target: '_blank', rel: 'noopener noreferrer', title: `Open ${customer} in CRM` }, 'Who is this?') : null), 'meta-customer');
+    addMeta('Customer', h('span', null, ...personParts(customer, a.person), safe ? ' ' : null, safe ? h('a', { class: 'crm-link contact-link', href: safe.href, target: '_blank', rel: 'noopener noreferrer', title: `Open ${customer} in CRM` }, 'Who is this?') : null), 'meta-customer');
   }
   const rep = str(a.rep);
   if (rep) addMeta('Rep', h('span', { class: 'rep-name', title: `User id: ${rep}` }, str(a.rep_name) || rep), 'meta-rep');
@@ -1018,6 +1020,20 @@ function updateCard(rec) {
   rec.snoozeNote.hidden = !snoozed;
   rec.snoozeNote.textContent = snoozed ? `Snoozed until ${absoluteFmt.format(rec.snoozedUntil)}` : '';
   updateReason(rec);
+}
+
+// personParts render whom an alert is about: their name (the customer id
+// on hover), title and a mailto link for what the server sent of them, or
+// the customer id alone.
+function personParts(customer, person) {
+  const p = person && typeof person === 'object' && str(person.id) === customer ? person : {};
+  const name = str(p.name), title = str(p.title), email = str(p.email);
+  const parts = [name
+    ? h('span', { class: 'person-name', title: `Customer id: ${customer}` }, name)
+    : h('span', { class: 'customer-id' }, customer)];
+  if (title) parts.push(h('span', { class: 'person-title' }, ` · ${title}`));
+  if (email) parts.push(' · ', h('a', { class: 'person-email', href: `mailto:${encodeURIComponent(email).replace('%40', '@')}`, title: `E-mail ${name || customer}` }, email));
+  return parts;
 }
 
 // crmLinks are the alert's links into the CRM: the API's for a listed

@@ -6,8 +6,10 @@
 // talking point (with the content's newest item), newest first, a page at a
 // time. Data comes from
 // GET /v1/accounts/{id}/timeline or /v1/customers/{id}/timeline. People are
-// shown by their customer id, as on the cards (docs/privacy.md), with the
-// link to their CRM record when the server gives one.
+// shown as on the cards (docs/privacy.md): by name and title where the
+// server sends a `person` (--contact-identity and their consent), else by
+// their customer id, with the link to their CRM record when the server
+// gives one.
 //
 // Everything rendered from server data goes through textContent /
 // createElement; never innerHTML.
@@ -175,8 +177,11 @@ function appendItem(list, it) {
     h('p', { class: 'j-line' }, h('span', { class: 'j-type' }, TYPE_LABEL[type] || type.replaceAll('_', ' ')), ' ', h('span', { class: 'j-title' }, type === 'support_email' ? `“${title}”` : title)),
   );
   const facts = h('p', { class: 'j-facts' });
+  const p = it.person && typeof it.person === 'object' && str(it.person.id) === who ? it.person : {};
+  const named = str(p.name) || str(p.title);
   const person = who
-    ? h('span', { class: 'j-person', title: 'Customer id' }, who)
+    ? h('span', { class: named ? 'j-person is-named' : 'j-person', title: named ? `Customer id: ${who}` : 'Customer id' },
+      named ? [str(p.name), str(p.title)].filter(Boolean).join(' · ') : who)
     : h('span', { class: 'j-person is-anon', title: `Anonymous id: ${anon}` }, 'Anonymous visitor');
   facts.append(person);
   const crm = it.links && typeof it.links === 'object' ? str(it.links.crm_contact) : '';

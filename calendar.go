@@ -108,10 +108,15 @@ func (c Calendar) ISOWorkDays() []int16 {
 }
 
 // SetStored fills the calendar's days and hours from their stored form:
-// ISO weekdays and minutes after midnight.
-func (c *Calendar) SetStored(isoDays []int16, start, end int) {
+// ISO weekdays and minutes after midnight. A day outside 1–7 (only a hand
+// edit can store one) is an error, and the calendar keeps no days.
+func (c *Calendar) SetStored(isoDays []int16, start, end int) error {
 	c.WorkDays = []string{}
 	for _, d := range isoDays {
+		if d < 1 || d > 7 {
+			c.WorkDays = []string{}
+			return fmt.Errorf("the calendar of %s: stored work day %d is not an ISO weekday (1 Monday .. 7 Sunday)", c.UserID, d)
+		}
 		c.WorkDays = append(c.WorkDays, weekdayNames[d%7])
 	}
 	c.WorkStart, c.WorkEnd = "", ""
@@ -119,6 +124,7 @@ func (c *Calendar) SetStored(isoDays []int16, start, end int) {
 		c.WorkStart = fmt.Sprintf("%02d:%02d", start/60, start%60)
 		c.WorkEnd = fmt.Sprintf("%02d:%02d", end/60, end%60)
 	}
+	return nil
 }
 
 // Away reports whether the user is out of office at t.

@@ -184,4 +184,8 @@ type ChannelDelivery struct {
 	Channel Channel `json:"-"`
 	// Alert is a digest's alerts, as a JSON array, when DigestID is set.
 	Alert json.RawMessage `json:"-"`
+	// Unreadable, on a claimed delivery, says why its channel's stored
+	// settings cannot be read (CRM templates that do not decode): no
+	// attempt can send it. Channel then lacks those settings.
+	Unreadable string `json:"-"`
 }

@@ -61,4 +61,6 @@ type DigestSchedule struct {
 	TimeZone  string
 	// Last is the last digest time handled (or when the times were set).
 	Last time.Time
+	// Paused is true while the channel is paused.
+	Paused bool
 }

@@ -48,6 +48,15 @@ type PendingEscalation struct {
 	Calendar Calendar
 }
 
+// EscalationSetAside is a follow-up that the store stopped because it can
+// never be carried out (its alert's or its rep's stored rows are
+// inconsistent), so that the others go on; Reason is recorded as its stop
+// reason.
+type EscalationSetAside struct {
+	AlertID string
+	Reason  string
+}
+
 // EscalationPlan is what to do with a pending escalation: stop it (Stop
 // says why), take step Step now (Reason says why) and look again at
 // NextAt (zero: that was the last step), or only look again at NextAt.

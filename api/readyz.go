@@ -19,13 +19,18 @@ type ReadyCheck struct {
 // listed either way without making the instance unready: taking it out of
 // the Service would cut its websockets and API without helping the
 // partition, and PostgreSQL down would then empty the whole Service. They
-// are reported here, in the log and in metrics.
+// are reported here, in the log and in metrics. So are background loops
+// (channel deliveries, escalations, digests, presence) whose latest rounds
+// failed: the event path and the sockets work without them.
 type Readiness struct {
 	Checks []ReadyCheck
 	// Stalled words each stalled partition; Partitions lists those this
 	// instance consumes.
 	Stalled    func() []string
 	Partitions func() []int
+	// FailingLoops, when set, words each background loop whose latest
+	// round failed.
+	FailingLoops func() []string
 }
 
 // ServeHTTP implements http.Handler. The checks get two seconds.
@@ -39,12 +44,16 @@ func (rd Readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	stalled := append([]string{}, rd.Stalled()...)
+	loops := []string{}
+	if rd.FailingLoops != nil {
+		loops = append(loops, rd.FailingLoops()...)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	if len(problems) > 0 {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_ = json.NewEncoder(w).Encode(map[string]any{"status": "not ready", "problems": problems, "stalled": stalled})
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": "not ready", "problems": problems, "stalled": stalled, "failing_loops": loops})
 		return
 	}
-	_ = json.NewEncoder(w).Encode(map[string]any{"status": "ready", "partitions": rd.Partitions(), "stalled": stalled})
+	_ = json.NewEncoder(w).Encode(map[string]any{"status": "ready", "partitions": rd.Partitions(), "stalled": stalled, "failing_loops": loops})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dowserhq/dowser"
+	"github.com/dowserhq/dowser/loop"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -26,7 +27,11 @@ type DigestStore interface {
 	// one digest delivery covering the non-urgent alerts since the last
 	// one (none when there are none) and records slot as handled. It
 	// returns how many alerts the digest covers.
+	// A failure the channel meets on every try is dowser.ErrPermanent.
 	CreateDigest(ctx context.Context, channelID int64, slot time.Time) (int, error)
+	// PauseChannel pauses a channel, with reason, unless it is paused; it
+	// reports whether this call paused it.
+	PauseChannel(ctx context.Context, channelID int64, reason string) (bool, error)
 }
 
 // DigestConfig configures a Digester. Zero values take the defaults named.
@@ -47,6 +52,7 @@ type Digester struct {
 	cfg     DigestConfig
 	created prometheus.Counter
 	alerts  prometheus.Counter
+	loop    *loop.Loop
 }
 
 // NewDigester returns a digest scheduler over cfg.Store.
@@ -76,17 +82,32 @@ func NewDigester(cfg DigestConfig) (*Digester, error) {
 			}
 		}
 	}
+	var err error
+	g.loop, err = loop.New(loop.Config{Name: "digests", What: "writing e-mail digests", Interval: cfg.Poll,
+		Logger: cfg.Logger, Registerer: cfg.Registerer})
+	if err != nil {
+		return nil, err
+	}
 	return g, nil
 }
 
-// Run writes due digests until ctx ends. A failing store is logged and
-// tried again at the next poll.
+// Run writes due digests until ctx ends, a round every Poll. A round that
+// fails (the store) is logged, counted and tried again after a backoff
+// (loop.Loop.Run); a channel whose digests can never be written is paused
+// and does not fail it.
 func (g *Digester) Run(ctx context.Context) error {
-	return poll(ctx, g.cfg.Poll, 0, g.cfg.Logger, "writing e-mail digests", g.Round)
+	return g.loop.Run(ctx, g.Round)
 }
 
+// Failing words the digester's failed rounds in a row, for /readyz; ""
+// while its latest round succeeded.
+func (g *Digester) Failing() string { return g.loop.Failing() }
+
 // Round handles every channel whose latest digest time has come since
-// the last it handled; it returns how many digests it wrote.
+// the last it handled; it returns how many digests it wrote. A channel
+// whose digests can never be written (its time zone does not parse, its
+// rows are refused for good) is paused with the reason, which its owner
+// sees, and the round goes on; a paused one is passed over until changed.
 func (g *Digester) Round(ctx context.Context) (int, error) {
 	schedules, err := g.cfg.Store.DigestSchedules(ctx)
 	if err != nil {
@@ -98,7 +119,9 @@ func (g *Digester) Round(ctx context.Context) (int, error) {
 	for _, s := range schedules {
 		loc, err := time.LoadLocation(s.TimeZone)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("channel %d: time_zone %q: %w", s.ChannelID, s.TimeZone, err))
+			if !s.Paused {
+				errs = append(errs, g.setAside(ctx, s.ChannelID, fmt.Sprintf("its digests cannot be scheduled: time zone %q: %v", s.TimeZone, err)))
+			}
 			continue
 		}
 		slot, ok := LatestSlot(s.Times, loc, now)
@@ -106,6 +129,10 @@ func (g *Digester) Round(ctx context.Context) (int, error) {
 			continue
 		}
 		covered, err := g.cfg.Store.CreateDigest(ctx, s.ChannelID, slot)
+		if errors.Is(err, dowser.ErrPermanent) {
+			errs = append(errs, g.setAside(ctx, s.ChannelID, "its digest cannot be written: "+err.Error()))
+			continue
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -117,6 +144,19 @@ func (g *Digester) Round(ctx context.Context) (int, error) {
 		}
 	}
 	return n, errors.Join(errs...)
+}
+
+// setAside pauses channel id for reason and, when that paused it, logs
+// and counts it; it returns only a failure to pause.
+func (g *Digester) setAside(ctx context.Context, id int64, reason string) error {
+	paused, err := g.cfg.Store.PauseChannel(ctx, id, reason)
+	if err != nil {
+		return err
+	}
+	if paused {
+		g.loop.SetAside("channel", strconv.FormatInt(id, 10), reason)
+	}
+	return nil
 }
 
 // LatestSlot is the latest instant at or before now that is one of times

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dowserhq/dowser"
+	"github.com/dowserhq/dowser/loop"
 )
 
 // Store is the channel outbox as the dispatcher uses it. Every mark
@@ -128,6 +129,7 @@ func (c *Config) defaults() {
 type Dispatcher struct {
 	cfg     Config
 	metrics *metrics
+	loop    *loop.Loop
 }
 
 // New returns a dispatcher over cfg.Store, its metrics registered with
@@ -144,14 +146,25 @@ func New(cfg Config) (*Dispatcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Dispatcher{cfg: cfg, metrics: m}, nil
+	l, err := loop.New(loop.Config{Name: "deliveries", What: "sending channel deliveries", Interval: cfg.Poll, Batch: cfg.Batch,
+		Logger: cfg.Logger, Registerer: cfg.Registerer})
+	if err != nil {
+		return nil, err
+	}
+	return &Dispatcher{cfg: cfg, metrics: m, loop: l}, nil
 }
 
-// Run sends due deliveries until ctx ends. A failing store is logged and
-// tried again at the next poll.
+// Run sends due deliveries until ctx ends: a round every Poll, at once
+// again after a full batch. A round that fails (the store) is logged,
+// counted and tried again after a backoff (loop.Loop.Run); a delivery
+// that cannot be sent for good is marked failed and does not fail it.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	return poll(ctx, d.cfg.Poll, d.cfg.Batch, d.cfg.Logger, "sending channel deliveries", d.Round)
+	return d.loop.Run(ctx, d.Round)
 }
+
+// Failing words the dispatcher's failed rounds in a row, for /readyz; ""
+// while its latest round succeeded.
+func (d *Dispatcher) Failing() string { return d.loop.Failing() }
 
 // Round claims one batch of due deliveries, sends them and records the
 // outcomes; it returns how many it claimed.
@@ -181,10 +194,16 @@ func (d *Dispatcher) deliver(ctx context.Context, del *dowser.ChannelDelivery) e
 	var retryAfter time.Duration
 	var err error
 	var outcome Outcome
-	if del.Channel.Kind == dowser.ChannelEmail {
+	switch {
+	case del.Unreadable != "":
+		// No attempt can send it: failed (and counted against its
+		// channel) like a refusal, so that the other deliveries go on.
+		err, outcome = &permanentError{errors.New(del.Unreadable)}, Permanent
+		d.loop.SetAside("channel delivery", del.ID, del.Unreadable)
+	case del.Channel.Kind == dowser.ChannelEmail:
 		status, err = d.sendEmail(ctx, del)
 		outcome = classifySMTP(err)
-	} else {
+	default:
 		status, retryAfter, err = d.send(ctx, del)
 		outcome = Classify(status, err)
 	}

@@ -25,5 +25,5 @@
 // It takes its storage as small interfaces, [Store] and
 // [EscalationStore].
 //
-// It imports only: dowser, schema.
+// It imports only: dowser, loop, schema.
 package delivery

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dowserhq/dowser"
+	"github.com/dowserhq/dowser/loop"
 	"github.com/dowserhq/dowser/schema"
 )
 
@@ -21,8 +22,10 @@ type EscalationStore interface {
 	// escalator holds, asks plan what to do with each (again, for an alert
 	// whose step it then takes) and does it, each decision committed with
 	// its effects: a step delivers the alert to its recipients and is
-	// recorded once. It returns the steps taken.
-	Escalate(ctx context.Context, now time.Time, limit int, plan func(dowser.PendingEscalation) dowser.EscalationPlan) ([]dowser.EscalationStep, error)
+	// recorded once. It returns the steps taken, and the escalations it
+	// stopped because they can never be carried out (set aside, with the
+	// reason recorded), so that they do not fail every round.
+	Escalate(ctx context.Context, now time.Time, limit int, plan func(dowser.PendingEscalation) dowser.EscalationPlan) ([]dowser.EscalationStep, []dowser.EscalationSetAside, error)
 }
 
 // DefaultFollowUp is the follow-up time of each priority unless
@@ -90,6 +93,7 @@ type EscalatorConfig struct {
 type Escalator struct {
 	cfg   EscalatorConfig
 	steps *prometheus.CounterVec
+	loop  *loop.Loop
 }
 
 // NewEscalator returns an escalator over cfg.Store, its metrics
@@ -133,14 +137,26 @@ func NewEscalator(cfg EscalatorConfig) (*Escalator, error) {
 			return nil, fmt.Errorf("registering escalation metrics: %w", err)
 		}
 	}
+	var err error
+	e.loop, err = loop.New(loop.Config{Name: "escalations", What: "escalating unacknowledged alerts", Interval: cfg.Poll, Batch: cfg.Batch,
+		Logger: cfg.Logger, Registerer: cfg.Registerer})
+	if err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
-// Run takes due steps until ctx ends. A failing store is logged and tried
-// again at the next poll.
+// Run takes due steps until ctx ends: a round every Poll, at once again
+// after a full batch. A round that fails (the store) is logged, counted
+// and tried again after a backoff (loop.Loop.Run); an escalation that can
+// never be carried out is set aside and does not fail it.
 func (e *Escalator) Run(ctx context.Context) error {
-	return poll(ctx, e.cfg.Poll, e.cfg.Batch, e.cfg.Logger, "escalating unacknowledged alerts", e.Round)
+	return e.loop.Run(ctx, e.Round)
 }
+
+// Failing words the escalator's failed rounds in a row, for /readyz; ""
+// while its latest round succeeded.
+func (e *Escalator) Failing() string { return e.loop.Failing() }
 
 // Round decides one batch of due escalations at the clock's time and
 // returns how many alerts it looked at.
@@ -148,10 +164,14 @@ func (e *Escalator) Round(ctx context.Context) (int, error) {
 	now := e.cfg.Now()
 	// The store may ask again for an alert whose step it takes.
 	seen := map[string]bool{}
-	steps, err := e.cfg.Store.Escalate(ctx, now, e.cfg.Batch, func(p dowser.PendingEscalation) dowser.EscalationPlan {
+	steps, aside, err := e.cfg.Store.Escalate(ctx, now, e.cfg.Batch, func(p dowser.PendingEscalation) dowser.EscalationPlan {
 		seen[p.AlertID] = true
 		return Plan(p, now, e.cfg.FollowUp)
 	})
+	for _, b := range aside {
+		seen[b.AlertID] = true
+		e.loop.SetAside("alert", b.AlertID, b.Reason)
+	}
 	for _, st := range steps {
 		to := "someone"
 		if len(st.To) == 0 {

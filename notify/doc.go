@@ -6,5 +6,5 @@
 //
 // It is the only package that imports github.com/gorilla/websocket.
 //
-// It imports only: dowser, schema.
+// It imports only: dowser, loop, schema.
 package notify

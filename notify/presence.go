@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dowserhq/dowser/loop"
 )
 
 // PresenceStore is where instances record who is connected to them; the
@@ -54,6 +56,7 @@ type ClusterPresence struct {
 	instance string
 	users    prometheus.GaugeFunc
 	failures prometheus.Counter
+	loop     *loop.Loop
 
 	mu     sync.Mutex
 	others map[string]struct{}
@@ -99,6 +102,14 @@ func NewClusterPresence(cfg ClusterPresenceConfig) (*ClusterPresence, error) {
 			}
 		}
 	}
+	// Failed renewals back off to half the lease at most: once the storage
+	// answers again, the records are back before a lease more has passed.
+	var err error
+	p.loop, err = loop.New(loop.Config{Name: "presence", What: "renewing presence", Interval: cfg.Refresh, MaxInterval: cfg.Lease / 2,
+		Logger: cfg.Logger, Registerer: cfg.Registerer})
+	if err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -135,27 +146,27 @@ func (p *ClusterPresence) connected() map[string]struct{} {
 
 // Run renews this instance's records every Refresh until ctx ends, then
 // removes them: its users reconnect elsewhere. A failed renewal is logged
-// and counted; the next one tries again.
+// and counted, and tried again after a backoff of at most half the lease
+// (loop.Loop.Run).
 func (p *ClusterPresence) Run(ctx context.Context) error {
-	t := time.NewTicker(p.cfg.Refresh)
-	defer t.Stop()
-	for {
-		if err := p.Refresh(ctx); err != nil && ctx.Err() == nil {
+	_ = p.loop.Run(ctx, func(ctx context.Context) (int, error) {
+		err := p.Refresh(ctx)
+		if err != nil && ctx.Err() == nil {
 			p.failures.Inc()
-			p.cfg.Logger.Warn("renewing presence", "err", err)
 		}
-		select {
-		case <-ctx.Done():
-			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			if err := p.cfg.Store.LeavePresence(lctx, p.instance); err != nil {
-				p.cfg.Logger.Warn("removing presence records; they expire after the lease", "err", err)
-			}
-			return nil
-		case <-t.C:
-		}
+		return 0, err
+	})
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := p.cfg.Store.LeavePresence(lctx, p.instance); err != nil {
+		p.cfg.Logger.Warn("removing presence records; they expire after the lease", "err", err)
 	}
+	return nil
 }
+
+// Failing words the presence renewals failed in a row, for /readyz; ""
+// while the latest succeeded.
+func (p *ClusterPresence) Failing() string { return p.loop.Failing() }
 
 // Refresh renews this instance's records once and reads the others'.
 func (p *ClusterPresence) Refresh(ctx context.Context) error {

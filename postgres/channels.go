@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -161,7 +162,9 @@ func (s *Channels) ChannelDeliveries(ctx context.Context, userID string, id int6
 // channels of users not disabled (or deleted), counts an attempt on each and moves it lease into the future,
 // so that another dispatcher takes it only if this one has not marked it
 // by then (it died). Rows another dispatcher is claiming are skipped. Each
-// comes with its channel and its alert's body.
+// comes with its channel and its alert's body; a channel whose CRM
+// templates do not decode comes without them, its delivery's Unreadable
+// saying why, so that one bad channel does not fail every claim.
 func (s *Channels) ClaimDeliveries(ctx context.Context, limit int, lease time.Duration) ([]dowser.ChannelDelivery, error) {
 	rows, err := s.pool.Query(ctx, `
 		WITH due AS (
@@ -189,11 +192,19 @@ func (s *Channels) ClaimDeliveries(ctx context.Context, limit int, lease time.Du
 	for rows.Next() {
 		var d dowser.ChannelDelivery
 		c := &d.Channel
+		var crm []byte
 		dest := append(append(deliveryDest(&d), channelDest(c)...), &d.Alert, &d.Verdict)
+		dest[len(dest)-3] = &crm // decoded below, row by row
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("reading claimed delivery: %w", err)
 		}
 		c.Rotating = c.PreviousSecret != ""
+		if len(crm) > 0 && string(crm) != "null" {
+			if err := json.Unmarshal(crm, &c.CRM); err != nil {
+				c.CRM = nil
+				d.Unreadable = fmt.Sprintf("the stored CRM templates of channel %d cannot be read: %v", c.ID, err)
+			}
+		}
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {

@@ -15,14 +15,14 @@ import (
 // digests; disabled ones too, whose times pass without a digest so that
 // what came while they were off is not sent when they are on again.
 func (s *Channels) DigestSchedules(ctx context.Context) ([]dowser.DigestSchedule, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, digest_times, time_zone, coalesce(digest_slot_at, created_at) FROM channels
+	rows, err := s.pool.Query(ctx, `SELECT id, digest_times, time_zone, coalesce(digest_slot_at, created_at), paused_at IS NOT NULL FROM channels
 		WHERE kind = 'email' AND cardinality(digest_times) > 0 ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("listing digest schedules: %w", err)
 	}
 	var out []dowser.DigestSchedule
 	var d dowser.DigestSchedule
-	_, err = pgx.ForEachRow(rows, []any{&d.ChannelID, &d.Times, &d.TimeZone, &d.Last}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&d.ChannelID, &d.Times, &d.TimeZone, &d.Last, &d.Paused}, func() error {
 		out = append(out, d)
 		return nil
 	})
@@ -38,7 +38,9 @@ func (s *Channels) DigestSchedules(ctx context.Context) ([]dowser.DigestSchedule
 // delivered since the last digest and, when there are any, writes one
 // digest and its delivery to the channel outbox, in one transaction with
 // the record that slot was handled. It returns how many alerts the digest
-// covers (0 when none was written).
+// covers (0 when none was written). A failure that the same channel meets
+// on every try (its rows refused for what they hold) is also
+// dowser.ErrPermanent.
 func (s *Channels) CreateDigest(ctx context.Context, id int64, slot time.Time) (int, error) {
 	var n int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -90,7 +92,19 @@ func (s *Channels) CreateDigest(ctx context.Context, id int64, slot time.Time) (
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("writing the digest of channel %d for %s: %w", id, slot.UTC().Format(time.RFC3339), err)
+		return 0, markPermanent(fmt.Errorf("writing the digest of channel %d for %s: %w", id, slot.UTC().Format(time.RFC3339), err))
 	}
 	return n, nil
+}
+
+// PauseChannel pauses channel id with reason, as a channel whose
+// deliveries keep failing is paused, unless it is paused already: its
+// owner sees why, and changing the channel lifts the pause. It reports
+// whether this call paused it.
+func (s *Channels) PauseChannel(ctx context.Context, id int64, reason string) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE channels SET paused_at = now(), pause_reason = $2 WHERE id = $1 AND paused_at IS NULL`, id, reason)
+	if err != nil {
+		return false, fmt.Errorf("pausing channel %d: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
 }

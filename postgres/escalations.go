@@ -34,8 +34,7 @@ func (s *Escalations) Calendar(ctx context.Context, userID string) (dowser.Calen
 	if err != nil {
 		return c, notFound(err, "user "+userID)
 	}
-	c.SetStored(days, start, end)
-	return c, nil
+	return c, c.SetStored(days, start, end)
 }
 
 // PutCalendar replaces the calendar of c.UserID; dowser.ErrNotFound when
@@ -111,16 +110,28 @@ func (s *Escalations) EscalationSteps(ctx context.Context, alertID string) ([]do
 // records the step, so that the users' rows a delivery locks are held no
 // longer than one step. A step that found nobody leaves the next one due
 // at once. Each step thus happens once, whichever instance takes it and
-// however often one crashes. A row whose step fails is retried a minute
-// later; its error is returned with the steps taken.
-func (s *Escalations) Escalate(ctx context.Context, now time.Time, limit int, plan func(dowser.PendingEscalation) dowser.EscalationPlan) ([]dowser.EscalationStep, error) {
+// however often one crashes.
+//
+// A follow-up that can never be carried out (its rep's calendar cannot be
+// read; its rows are refused for what they hold, SQLSTATE class 22 or 23)
+// is stopped with "set aside: " and the reason, and returned among the set
+// aside; the others go on. A row whose step fails otherwise is retried a
+// minute later; its error is returned with the steps taken.
+func (s *Escalations) Escalate(ctx context.Context, now time.Time, limit int, plan func(dowser.PendingEscalation) dowser.EscalationPlan) ([]dowser.EscalationStep, []dowser.EscalationSetAside, error) {
 	var steps []dowser.EscalationStep
 	var errs []error
 	var due []string
+	var aside []dowser.EscalationSetAside
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		pending, err := claimEscalations(ctx, tx, now, limit, "")
+		pending, broken, err := claimEscalations(ctx, tx, now, limit, "")
 		if err != nil {
 			return err
+		}
+		for _, b := range broken {
+			if err := setEscalationAside(ctx, tx, now, b); err != nil {
+				return err
+			}
+			aside = append(aside, b)
 		}
 		for _, p := range pending {
 			pl := plan(p)
@@ -128,44 +139,75 @@ func (s *Escalations) Escalate(ctx context.Context, now time.Time, limit int, pl
 				due = append(due, p.AlertID)
 				continue
 			}
-			if _, err := s.decide(ctx, tx, now, p, pl); err != nil {
+			// A savepoint per row, so that one row refused for good does
+			// not undo the batch's other decisions.
+			err := pgx.BeginFunc(ctx, tx, func(row pgx.Tx) error {
+				_, err := s.decide(ctx, row, now, p, pl)
+				return err
+			})
+			if err == nil {
+				continue
+			}
+			if !isPermanent(err) {
 				return fmt.Errorf("escalating alert %s: %w", p.AlertID, err)
 			}
+			b := dowser.EscalationSetAside{AlertID: p.AlertID, Reason: err.Error()}
+			if err := setEscalationAside(ctx, tx, now, b); err != nil {
+				return err
+			}
+			aside = append(aside, b)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, id := range due {
 		var st *dowser.EscalationStep
 		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			pending, err := claimEscalations(ctx, tx, now, 1, id)
+			pending, _, err := claimEscalations(ctx, tx, now, 1, id)
 			if err != nil || len(pending) == 0 {
 				return err // taken meanwhile by another escalator
 			}
 			st, err = s.decide(ctx, tx, now, pending[0], plan(pending[0]))
 			return err
 		})
-		if err != nil {
+		switch {
+		case err != nil && isPermanent(err) && ctx.Err() == nil:
+			b := dowser.EscalationSetAside{AlertID: id, Reason: err.Error()}
+			if err := setEscalationAside(ctx, s.pool, now, b); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			aside = append(aside, b)
+		case err != nil:
 			errs = append(errs, fmt.Errorf("escalating alert %s: %w", id, err))
 			if ctx.Err() == nil {
 				if _, err := s.pool.Exec(ctx, `UPDATE alert_escalations SET next_at = $2 WHERE alert_id = $1 AND done_at IS NULL`, id, now.Add(time.Minute)); err != nil {
 					errs = append(errs, fmt.Errorf("putting off alert %s: %w", id, err))
 				}
 			}
-			continue
-		}
-		if st != nil {
+		case st != nil:
 			steps = append(steps, *st)
 		}
 	}
-	return steps, errors.Join(errs...)
+	return steps, aside, errors.Join(errs...)
+}
+
+// setEscalationAside stops the follow-up of b.AlertID for b.Reason.
+func setEscalationAside(ctx context.Context, db querier, now time.Time, b dowser.EscalationSetAside) error {
+	_, err := db.Exec(ctx, `UPDATE alert_escalations SET done_at = $2, stop_reason = 'set aside: ' || $3 WHERE alert_id = $1 AND done_at IS NULL`,
+		b.AlertID, now, b.Reason)
+	if err != nil {
+		return fmt.Errorf("setting aside the follow-up of alert %s: %w", b.AlertID, err)
+	}
+	return nil
 }
 
 // claimEscalations locks up to limit follow-ups due at now that no other
 // transaction holds, with their reps' calendars; only alertID's when set.
-func claimEscalations(ctx context.Context, tx pgx.Tx, now time.Time, limit int, alertID string) ([]dowser.PendingEscalation, error) {
+// Those whose calendar cannot be read come apart, as broken.
+func claimEscalations(ctx context.Context, tx pgx.Tx, now time.Time, limit int, alertID string) (pending []dowser.PendingEscalation, broken []dowser.EscalationSetAside, err error) {
 	rows, err := tx.Query(ctx, `
 		SELECT e.alert_id, e.rep_id, e.priority, e.created_at, e.next_step, e.next_at,
 			EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = e.alert_id AND (d.acked_at IS NOT NULL OR d.verdict IS NOT NULL)),
@@ -175,24 +217,26 @@ func claimEscalations(ctx context.Context, tx pgx.Tx, now time.Time, limit int, 
 		ORDER BY e.next_at NULLS FIRST LIMIT $2
 		FOR UPDATE OF e SKIP LOCKED`, now, limit, alertID)
 	if err != nil {
-		return nil, fmt.Errorf("claiming due escalations: %w", err)
+		return nil, nil, fmt.Errorf("claiming due escalations: %w", err)
 	}
-	var pending []dowser.PendingEscalation
 	var p dowser.PendingEscalation
 	var days []int16
 	var start, end int
 	_, err = pgx.ForEachRow(rows, []any{&p.AlertID, &p.RepID, &p.Priority, &p.CreatedAt, &p.NextStep, &p.NextAt, &p.Acked,
 		&p.Calendar.TimeZone, &days, &start, &end, &p.Calendar.AwayFrom, &p.Calendar.AwayUntil}, func() error {
 		p.Calendar.UserID = p.RepID
-		p.Calendar.SetStored(days, start, end)
-		pending = append(pending, p)
+		if err := p.Calendar.SetStored(days, start, end); err != nil {
+			broken = append(broken, dowser.EscalationSetAside{AlertID: p.AlertID, Reason: err.Error()})
+		} else {
+			pending = append(pending, p)
+		}
 		p = dowser.PendingEscalation{}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("reading due escalations: %w", err)
+		return nil, nil, fmt.Errorf("reading due escalations: %w", err)
 	}
-	return pending, nil
+	return pending, broken, nil
 }
 
 // decide carries out pl for p in tx; it returns the step taken, if any.

@@ -77,16 +77,16 @@ func TestEscalationStepsDeliverOnceAndSkipTheAway(t *testing.T) {
 	if _, err := s.Alerts.SaveAlert(ctx, a, []string{"ana", "max"}); err != nil {
 		t.Fatal(err)
 	}
-	steps, err := s.Escalations.Escalate(ctx, now, 10, stepAfter(now, 15*time.Minute))
+	steps, _, err := s.Escalations.Escalate(ctx, now, 10, stepAfter(now, 15*time.Minute))
 	if err != nil || len(steps) != 0 {
 		t.Fatalf("first look: steps %v, err %v; want none, only a deadline", steps, err)
 	}
-	if steps, _ := s.Escalations.Escalate(ctx, now.Add(10*time.Minute), 10, stepAfter(now, 15*time.Minute)); len(steps) != 0 {
+	if steps, _, _ := s.Escalations.Escalate(ctx, now.Add(10*time.Minute), 10, stepAfter(now, 15*time.Minute)); len(steps) != 0 {
 		t.Fatalf("before the deadline: steps %v", steps)
 	}
 
 	t1 := now.Add(16 * time.Minute)
-	steps, err = s.Escalations.Escalate(ctx, t1, 10, stepAfter(t1, 15*time.Minute))
+	steps, _, err = s.Escalations.Escalate(ctx, t1, 10, stepAfter(t1, 15*time.Minute))
 	if err != nil || len(steps) != 1 || steps[0].Kind != dowser.EscalateToManagers || !slices.Equal(steps[0].To, []string{"max"}) {
 		t.Fatalf("after the deadline: steps %+v, err %v; want step 1 to max", steps, err)
 	}
@@ -126,7 +126,7 @@ func TestEscalationStepsDeliverOnceAndSkipTheAway(t *testing.T) {
 	for i := range results {
 		wg.Go(func() {
 			var err error
-			if results[i], err = s.Escalations.Escalate(ctx, t2, 10, stepAfter(t2, 15*time.Minute)); err != nil {
+			if results[i], _, err = s.Escalations.Escalate(ctx, t2, 10, stepAfter(t2, 15*time.Minute)); err != nil {
 				t.Error(err)
 			}
 		})
@@ -136,7 +136,7 @@ func TestEscalationStepsDeliverOnceAndSkipTheAway(t *testing.T) {
 	if len(all) != 1 || all[0].Kind != dowser.EscalateToTerritory || !slices.Equal(all[0].To, []string{"ben"}) {
 		t.Fatalf("racing escalators took %+v; want step 2 once, to ben (cara is away)", all)
 	}
-	if again, _ := s.Escalations.Escalate(ctx, t2.Add(time.Hour), 10, stepAfter(t2, 15*time.Minute)); len(again) != 0 {
+	if again, _, _ := s.Escalations.Escalate(ctx, t2.Add(time.Hour), 10, stepAfter(t2, 15*time.Minute)); len(again) != 0 {
 		t.Errorf("after the last step: %+v", again)
 	}
 	recorded, err := s.Escalations.EscalationSteps(ctx, "al-1")
@@ -164,7 +164,7 @@ func TestEscalationStopsWhenAcknowledged(t *testing.T) {
 	if err := s.Alerts.Ack(ctx, "max", "al-acked"); err != nil {
 		t.Fatal(err)
 	}
-	if steps, err := s.Escalations.Escalate(ctx, now.Add(time.Hour), 10, stepAfter(now, time.Minute)); err != nil || len(steps) != 0 {
+	if steps, _, err := s.Escalations.Escalate(ctx, now.Add(time.Hour), 10, stepAfter(now, time.Minute)); err != nil || len(steps) != 0 {
 		t.Fatalf("acknowledged alert escalated: %+v, %v", steps, err)
 	}
 
@@ -176,7 +176,7 @@ func TestEscalationStopsWhenAcknowledged(t *testing.T) {
 	var steps []dowser.EscalationStep
 	for i := range 3 {
 		at := now.Add(time.Duration(i+1) * 10 * time.Minute)
-		got, err := s.Escalations.Escalate(ctx, at, 10, stepAfter(at, 5*time.Minute))
+		got, _, err := s.Escalations.Escalate(ctx, at, 10, stepAfter(at, 5*time.Minute))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -230,7 +230,7 @@ func TestEscalationStepSurvivesACrashMidStep(t *testing.T) {
 	at := now.Add(time.Hour)
 	ctx, die := context.WithCancel(context.Background())
 	plan := stepAfter(at, time.Minute)
-	if _, err := s.Escalations.Escalate(ctx, at, 10, func(p dowser.PendingEscalation) dowser.EscalationPlan {
+	if _, _, err := s.Escalations.Escalate(ctx, at, 10, func(p dowser.PendingEscalation) dowser.EscalationPlan {
 		pl := plan(dowser.PendingEscalation{AlertID: p.AlertID, NextStep: p.NextStep, NextAt: &at})
 		die() // the process goes away as it starts the step
 		return pl
@@ -245,7 +245,7 @@ func TestEscalationStepSurvivesACrashMidStep(t *testing.T) {
 	}
 	var taken []dowser.EscalationStep
 	for range 2 {
-		got, err := s.Escalations.Escalate(context.Background(), at, 10, func(p dowser.PendingEscalation) dowser.EscalationPlan {
+		got, _, err := s.Escalations.Escalate(context.Background(), at, 10, func(p dowser.PendingEscalation) dowser.EscalationPlan {
 			if p.NextAt == nil {
 				p.NextAt = &at
 			}

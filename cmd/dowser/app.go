@@ -443,44 +443,6 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}
 
-	ready := api.Readiness{
-		Checks: []api.ReadyCheck{
-			{Name: "postgres", Check: store.Ping},
-			{Name: "kafka", Check: func(ctx context.Context) error { return kafka.Ping(ctx, cl) }},
-			{Name: "kafka", Check: consumer.Joined},
-		},
-		Stalled:    consumer.StalledReport,
-		Partitions: func() []int { return consumer.Assignment().Partitions },
-	}
-	if resolving != nil {
-		for _, c := range resolving {
-			ready.Checks = append(ready.Checks, api.ReadyCheck{Name: "kafka", Check: c.Joined})
-		}
-		ready.Stalled = func() []string {
-			out := consumer.StalledReport()
-			for i, c := range resolving {
-				prefix := "resolve "
-				if i > 0 {
-					prefix += a.sources[i].Topic() + " "
-				}
-				for _, s := range c.StalledReport() {
-					out = append(out, prefix+s)
-				}
-			}
-			return out
-		}
-	}
-	events := kafka.NewProducer(cl, a.cfg.EventsTopic)
-	defer events.Close()
-	var detectMapping *formats.Mapping // the envelope, or the events topic's
-	if detectSource != nil {
-		detectMapping = detectSource.Mapping()
-	}
-	proxies, _ := api.ParseTrustedProxies(a.cfg.TrustedProxies) // checked in newApp
-	failures := a.cfg.AuthFailuresPerMinute
-	if failures == 0 {
-		failures = -1 // off
-	}
 	signer, err := linkSigner(&a.cfg)
 	if err != nil {
 		return err
@@ -490,38 +452,6 @@ func (a *App) Run(ctx context.Context) error {
 	if signer != nil {
 		linkChecker, linker = signer, signer
 	}
-	app := api.New(api.Config{
-		Links:  linkChecker,
-		Assets: web.Files(),
-		Events: events,
-		Source: a.source,
-		// Over HTTP as over Kafka: a far-future event is refused.
-		MaxEventSkew: a.cfg.MaxEventSkew,
-		// Previews read what the detector reads: with the stage, every
-		// source's events, re-keyed, in the envelope.
-		Preview: preview.Signal{Kafka: cl, Topic: detectTopic, Mapping: detectMapping, Store: store.Directory,
-			MaxEvents: a.cfg.MaxPreviewEvents, Timeout: a.cfg.PreviewTimeout, Started: a.cfg.previewStarted, Names: store.Directory},
-		MaxPreviews:           a.cfg.MaxPreviews,
-		Logger:                log,
-		SecureCookies:         api.CookieSecurity(a.cfg.SecureCookies),
-		TrustedProxies:        proxies,
-		AuthFailuresPerMinute: failures,
-		Reroute:               preview.Content{Directory: store.Directory, Alerts: store.Alerts},
-		CRM:                   api.CRMLinks{AccountURL: a.cfg.CRMAccountURL, ContactURL: a.cfg.CRMContactURL},
-		Identity:              identity,
-		JourneyDays:           a.cfg.JourneyDays,
-	}, api.Stores{People: store.People, Directory: store.Directory, Signals: store.Signals, Alerts: store.Alerts, Privacy: store.Privacy, Channels: store.Channels,
-		Escalations: store.Escalations, Journey: store.Journey}, hub)
-	edge, err := api.Listen(api.EdgeConfig{
-		Addr: a.cfg.HTTPAddr, ReadHeaderTimeout: a.cfg.ReadHeaderTimeout, ReadTimeout: a.cfg.ReadTimeout, IdleTimeout: a.cfg.IdleTimeout,
-		MaxConnsPerAddr: a.cfg.MaxConnsPerAddr, TrustedProxies: proxies, Logger: log,
-	}, app, reg, ready)
-	if err != nil {
-		return err
-	}
-	edge.OnShutdown(hub.Close)
-	a.httpAddr = edge.Addr()
-
 	var client *http.Client
 	if blocked, _ := delivery.ParseNets(a.cfg.DeliveryBlockedNets); len(blocked) > 0 { // checked by newApp
 		client = delivery.GuardedClient(blocked)
@@ -554,6 +484,87 @@ func (a *App) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+
+	ready := api.Readiness{
+		Checks: []api.ReadyCheck{
+			{Name: "postgres", Check: store.Ping},
+			{Name: "kafka", Check: func(ctx context.Context) error { return kafka.Ping(ctx, cl) }},
+			{Name: "kafka", Check: consumer.Joined},
+		},
+		Stalled:    consumer.StalledReport,
+		Partitions: func() []int { return consumer.Assignment().Partitions },
+		// Listed, not unready: the event path and the sockets work
+		// without them.
+		FailingLoops: func() []string {
+			var out []string
+			for _, l := range []interface{ Failing() string }{dispatcher, escalator, digester, presence} {
+				if f := l.Failing(); f != "" {
+					out = append(out, f)
+				}
+			}
+			return out
+		},
+	}
+	if resolving != nil {
+		for _, c := range resolving {
+			ready.Checks = append(ready.Checks, api.ReadyCheck{Name: "kafka", Check: c.Joined})
+		}
+		ready.Stalled = func() []string {
+			out := consumer.StalledReport()
+			for i, c := range resolving {
+				prefix := "resolve "
+				if i > 0 {
+					prefix += a.sources[i].Topic() + " "
+				}
+				for _, s := range c.StalledReport() {
+					out = append(out, prefix+s)
+				}
+			}
+			return out
+		}
+	}
+	events := kafka.NewProducer(cl, a.cfg.EventsTopic)
+	defer events.Close()
+	var detectMapping *formats.Mapping // the envelope, or the events topic's
+	if detectSource != nil {
+		detectMapping = detectSource.Mapping()
+	}
+	proxies, _ := api.ParseTrustedProxies(a.cfg.TrustedProxies) // checked in newApp
+	failures := a.cfg.AuthFailuresPerMinute
+	if failures == 0 {
+		failures = -1 // off
+	}
+	app := api.New(api.Config{
+		Links:  linkChecker,
+		Assets: web.Files(),
+		Events: events,
+		Source: a.source,
+		// Over HTTP as over Kafka: a far-future event is refused.
+		MaxEventSkew: a.cfg.MaxEventSkew,
+		// Previews read what the detector reads: with the stage, every
+		// source's events, re-keyed, in the envelope.
+		Preview: preview.Signal{Kafka: cl, Topic: detectTopic, Mapping: detectMapping, Store: store.Directory,
+			MaxEvents: a.cfg.MaxPreviewEvents, Timeout: a.cfg.PreviewTimeout, Started: a.cfg.previewStarted, Names: store.Directory},
+		MaxPreviews:           a.cfg.MaxPreviews,
+		Logger:                log,
+		SecureCookies:         api.CookieSecurity(a.cfg.SecureCookies),
+		TrustedProxies:        proxies,
+		AuthFailuresPerMinute: failures,
+		Reroute:               preview.Content{Directory: store.Directory, Alerts: store.Alerts},
+		CRM:                   api.CRMLinks{AccountURL: a.cfg.CRMAccountURL, ContactURL: a.cfg.CRMContactURL},
+		Identity:              identity,
+		JourneyDays:           a.cfg.JourneyDays,
+	}, api.Stores{People: store.People, Directory: store.Directory, Signals: store.Signals, Alerts: store.Alerts, Privacy: store.Privacy, Channels: store.Channels,
+		Escalations: store.Escalations, Journey: store.Journey}, hub)
+	edge, err := api.Listen(api.EdgeConfig{
+		Addr: a.cfg.HTTPAddr, ReadHeaderTimeout: a.cfg.ReadHeaderTimeout, ReadTimeout: a.cfg.ReadTimeout, IdleTimeout: a.cfg.IdleTimeout,
+		MaxConnsPerAddr: a.cfg.MaxConnsPerAddr, TrustedProxies: proxies, Logger: log,
+	}, app, reg, ready)
+	if err != nil {
+		return err
+	}
+	edge.OnShutdown(hub.Close)
+	a.httpAddr = edge.Addr()
 
 	g, gctx := errgroup.WithContext(ctx)
 	pipe.Warm(gctx)

@@ -56,10 +56,10 @@ type serveConfig struct {
 	Retention         time.Duration
 	// JourneyDays is how many days of the buyer's journey are kept; 0
 	// keeps none (see docs/privacy.md, "The buyer's journey").
-	JourneyDays       int
+	JourneyDays int
 	// JourneyDuty is the share of their time the journey's writers spend
 	// writing (see journey.Config.Duty).
-	JourneyDuty float64
+	JourneyDuty       float64
 	MaxEnabledSignals int
 	MaxPreviews       int
 	MaxPreviewEvents  int64

@@ -130,6 +130,11 @@ type ScaleWindow struct {
 	GCCycles           float64 `json:"gc_cycles"`
 	GCPauseSeconds     float64 `json:"gc_pause_s"`
 	ProcessingP99Bound float64 `json:"event_processing_p99_le_s"`
+	// The buyer's journey rows written and dropped in the window, and
+	// those waiting at its end.
+	JourneyWritten  float64 `json:"journey_rows_written"`
+	JourneyDropped  float64 `json:"journey_rows_dropped"`
+	JourneyBuffered float64 `json:"journey_rows_buffered"`
 }
 
 // scaleWindow is the difference of the service's metrics a and b, taken
@@ -145,6 +150,9 @@ func scaleWindow(a, b promMetrics, seconds float64) *ScaleWindow {
 		CheckpointSaves:   d("dowser_checkpoint_duration_seconds_count"),
 		GCCycles:          d("go_gc_duration_seconds_count"),
 		GCPauseSeconds:    d("go_gc_duration_seconds_sum"),
+		JourneyWritten:    d("dowser_journey_written_total"),
+		JourneyDropped:    d("dowser_journey_dropped_total"),
+		JourneyBuffered:   b["dowser_journey_buffered"],
 	}
 	// The smallest bucket bound holding 99% of the window's events.
 	const h = "dowser_event_processing_seconds"

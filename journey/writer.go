@@ -95,6 +95,7 @@ type Writer struct {
 	dropped *prometheus.CounterVec
 	full    prometheus.Counter
 	paused  prometheus.Counter
+	took    prometheus.Histogram
 	// fullSince counts rows dropped for a full buffer since the last log
 	// line about it: Record only counts, Run logs.
 	fullSince atomic.Int64
@@ -144,6 +145,11 @@ func New(cfg Config) (*Writer, error) {
 			Name: "dowser_journey_dropped_total",
 			Help: "Journey rows dropped, by reason: buffer_full (the events outran the writer's share of time, --journey-duty, or PostgreSQL), write_failed, out_of_window (dated outside the kept days). Alerts are not affected.",
 		}, []string{"reason"}),
+		took: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "dowser_journey_write_seconds",
+			Help:    "Time a journey batch took to write, the server's wait for a connection included; the writer pauses for three times that at the default --journey-duty.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16), // 1 ms to 33 s
+		}),
 		paused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dowser_journey_paused_seconds_total",
 			Help: "Time the journey writers paused to stay within --journey-duty.",
@@ -155,7 +161,7 @@ func New(cfg Config) (*Writer, error) {
 		Name: "dowser_journey_buffered",
 		Help: "Journey rows waiting to be written.",
 	}, func() float64 { return float64(len(w.rows)) })
-	cfg.Registerer.MustRegister(w.written, w.dropped, w.paused, buffered)
+	cfg.Registerer.MustRegister(w.written, w.dropped, w.paused, w.took, buffered)
 	return w, nil
 }
 
@@ -282,7 +288,9 @@ func (w *Writer) write(ctx context.Context) {
 			start := time.Now()
 			w.flush(ctx, batch)
 			batch = batch[:0]
-			if !w.pause(ctx, time.Since(start)) {
+			busy := time.Since(start)
+			w.took.Observe(busy.Seconds())
+			if !w.pause(ctx, busy) {
 				w.drain(batch)
 				return
 			}

@@ -2,14 +2,22 @@ package dowser
 
 import (
 	"errors"
+	"fmt"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
 // ErrUnknownReason is returned when a verdict names a reason that is not
 // among the active ones.
 var ErrUnknownReason = errors.New("is not one of the feedback reasons offered")
+
+// ErrReasonMisfit is returned when a verdict or a rejected handoff names
+// an active reason whose kinds do not include it; see
+// [FeedbackReason.Misfit].
+var ErrReasonMisfit = errors.New("does not fit")
 
 // WeekStart is the start of t's week as feedback is counted by week:
 // Monday 00:00 UTC.
@@ -38,15 +46,27 @@ const MaxNoteLen = 1000
 // fits the column that stores it.
 const MaxOpportunityValue = 1e13
 
+// ReasonKinds are the decisions a feedback reason can fit, in the order
+// a reason lists them: a "not useful" verdict, a "won" verdict and a
+// rejected handoff ([HandoffReject]).
+func ReasonKinds() []string {
+	return []string{VerdictNotUseful, VerdictWon, HandoffReject}
+}
+
 // FeedbackReason is one of the reasons, maintained by the marketers, that
-// a rep can give with a "not useful" or "won" verdict. A retired reason
-// is no longer offered but keeps the verdicts that named it readable.
+// a rep can give with a "not useful" or "won" verdict or a rejected
+// handoff, as its Kinds say. A retired reason is no longer offered but
+// keeps the verdicts that named it readable.
 type FeedbackReason struct {
 	ID    string `json:"id"`
 	Label string `json:"label"`
 	// Position orders the reasons as they are offered, lowest first.
 	Position int  `json:"position"`
 	Retired  bool `json:"retired"`
+	// Kinds are the decisions the reason fits, among [ReasonKinds] and
+	// in their order. Stored reasons have at least one; a reason saved
+	// without (nil) keeps the kinds it had, or fits all when new.
+	Kinds []string `json:"kinds"`
 }
 
 // Validate checks every field of the reason; a [Problems] names every
@@ -60,7 +80,43 @@ func (r FeedbackReason) Validate() error {
 		p.Add(CheckText("label", r.Label, MaxNameLen))
 	}
 	p.Add(CheckInt32("position", int64(r.Position)))
+	if r.Kinds != nil && len(r.Kinds) == 0 {
+		p.Add(fieldErrorf("kinds", "needs at least one of not_useful, won or reject (or none given: all)"))
+	}
+	for i, k := range r.Kinds {
+		at := "kinds[" + strconv.Itoa(i) + "]"
+		switch {
+		case !slices.Contains(ReasonKinds(), k):
+			p.Add(fieldErrorf(at, "%s is not not_useful, won or reject", quoteShort(k)))
+		case slices.Contains(r.Kinds[:i], k):
+			p.Add(fieldErrorf(at, "%s is given twice", k))
+		}
+	}
 	return p.Err()
+}
+
+// Fits reports whether the reason may be given with kind, one of
+// [ReasonKinds].
+func (r FeedbackReason) Fits(kind string) bool {
+	return slices.Contains(r.Kinds, kind)
+}
+
+// Misfit is the error wrapping [ErrReasonMisfit] that refuses the reason
+// for kind, naming both and what the reason does fit.
+func (r FeedbackReason) Misfit(kind string) error {
+	fits := make([]string, len(r.Kinds))
+	for i, k := range r.Kinds {
+		fits[i] = kindPhrase(k)
+	}
+	return fmt.Errorf("reason %q %w %s; it is given with %s", r.ID, ErrReasonMisfit, kindPhrase(kind), strings.Join(fits, " or "))
+}
+
+// kindPhrase names a reason kind in a sentence: "a won verdict".
+func kindPhrase(kind string) string {
+	if kind == HandoffReject {
+		return "a rejected handoff"
+	}
+	return "a " + kind + " verdict"
 }
 
 // Verdict is what a recipient said of an alert: useful, not useful or

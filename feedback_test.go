@@ -1,6 +1,7 @@
 package dowser_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +55,38 @@ func TestVerdictValidate(t *testing.T) {
 		if strings.Join(got, ",") != c.want {
 			t.Errorf("%+v: refused %v, want %s", c.v, got, c.want)
 		}
+	}
+}
+
+func TestFeedbackReasonKinds(t *testing.T) {
+	for _, c := range []struct {
+		kinds []string
+		want  string // the fields refused
+	}{
+		{nil, ""}, // the stored ones, or all
+		{[]string{"reject", "won"}, ""},
+		{[]string{}, "kinds"},
+		{[]string{"useful", "won", "won"}, "kinds[0],kinds[2]"},
+	} {
+		r := dowser.FeedbackReason{ID: "x", Label: "X", Kinds: c.kinds}
+		var got []string
+		if p, ok := r.Validate().(dowser.Problems); ok {
+			for _, fe := range p {
+				got = append(got, fe.Field)
+			}
+		}
+		if strings.Join(got, ",") != c.want {
+			t.Errorf("kinds %q: refused %v, want %s", c.kinds, got, c.want)
+		}
+	}
+	r := dowser.FeedbackReason{ID: "wrong-person", Kinds: []string{dowser.VerdictNotUseful, dowser.HandoffReject}}
+	if !r.Fits(dowser.HandoffReject) || r.Fits(dowser.VerdictWon) {
+		t.Errorf("%+v fits reject %v and won %v, want only reject", r, r.Fits(dowser.HandoffReject), r.Fits(dowser.VerdictWon))
+	}
+	err := r.Misfit(dowser.VerdictWon)
+	want := `reason "wrong-person" does not fit a won verdict; it is given with a not_useful verdict or a rejected handoff`
+	if !errors.Is(err, dowser.ErrReasonMisfit) || err.Error() != want {
+		t.Errorf("Misfit(won) = %v, want %s wrapping ErrReasonMisfit", err, want)
 	}
 }
 

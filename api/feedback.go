@@ -5,6 +5,8 @@ import (
 	"encoding/csv"
 	"errors"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,7 +17,7 @@ import (
 // they choose from, and what the verdicts add up to.
 type Feedback interface {
 	ListFeedbackReasons(ctx context.Context, withRetired bool) ([]dowser.FeedbackReason, error)
-	PutFeedbackReason(ctx context.Context, r dowser.FeedbackReason) error
+	PutFeedbackReason(ctx context.Context, r dowser.FeedbackReason) (dowser.FeedbackReason, error)
 	RetireFeedbackReason(ctx context.Context, id string) error
 	GiveVerdict(ctx context.Context, userID, alertID string, v dowser.Verdict) error
 	FeedbackReport(ctx context.Context, now time.Time, weeks int) (dowser.FeedbackReport, error)
@@ -25,19 +27,30 @@ type Feedback interface {
 // maxExportWeeks bounds how far back an export reaches.
 const maxExportWeeks = 104
 
-// listFeedbackReasons lists the reasons offered with a verdict; marketers
-// and admins see the retired ones too with ?retired=true.
+// listFeedbackReasons lists the reasons offered with a verdict, or only
+// those that fit ?verdict= (not_useful, won or reject, a rejected
+// handoff); marketers and admins see the retired ones too with
+// ?retired=true.
 func (s *Server) listFeedbackReasons(w http.ResponseWriter, r *http.Request, me dowser.User) {
 	withRetired := r.URL.Query().Get("retired") == "true" && (me.Role == dowser.RoleMarketer || me.Role == dowser.RoleAdmin)
+	kind := r.URL.Query().Get("verdict")
+	if kind != "" && !slices.Contains(dowser.ReasonKinds(), kind) {
+		s.fail(w, r, badFields(dowser.Problems{{Field: "verdict", Reason: strconv.Quote(kind) + " is not not_useful, won or reject"}}, http.StatusBadRequest))
+		return
+	}
 	list, err := s.feedback.ListFeedbackReasons(r.Context(), withRetired)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	if kind != "" {
+		list = slices.DeleteFunc(list, func(fr dowser.FeedbackReason) bool { return !fr.Fits(kind) })
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"reasons": list})
 }
 
-// putFeedbackReason creates or changes a reason (marketers).
+// putFeedbackReason creates or changes a reason (marketers) and answers
+// it as stored, with its kinds.
 func (s *Server) putFeedbackReason(w http.ResponseWriter, r *http.Request, _ dowser.User) {
 	var fr dowser.FeedbackReason
 	if err := decodeRecord(r, &fr, &fr.ID); err != nil {
@@ -48,7 +61,8 @@ func (s *Server) putFeedbackReason(w http.ResponseWriter, r *http.Request, _ dow
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.feedback.PutFeedbackReason(r.Context(), fr); err != nil {
+	fr, err := s.feedback.PutFeedbackReason(r.Context(), fr)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -91,7 +105,7 @@ func (s *Server) putVerdict(w http.ResponseWriter, r *http.Request, me dowser.Us
 		return
 	}
 	if err := s.feedback.GiveVerdict(r.Context(), me.ID, id, v); err != nil {
-		if errors.Is(err, dowser.ErrUnknownReason) {
+		if errors.Is(err, dowser.ErrUnknownReason) || errors.Is(err, dowser.ErrReasonMisfit) {
 			err = badFields(dowser.Problems{{Field: "reason", Reason: err.Error()}}, http.StatusBadRequest)
 		}
 		s.fail(w, r, err)

@@ -71,7 +71,7 @@ func TestStructuredFeedback(t *testing.T) {
 	for _, r := range reasons.Reasons {
 		ids = append(ids, r.ID)
 	}
-	if got, want := strings.Join(ids, ","), "wrong-person,already-in-touch,no-budget,timing,competitor,other"; got != want {
+	if got, want := strings.Join(ids, ","), "wrong-person,already-in-touch,no-budget,timing,competitor,right-timing,champion,other"; got != want {
 		t.Errorf("seeded reasons = %s, want %s", got, want)
 	}
 	if code, body := call(t, srv, "PUT", "/v1/feedback-reasons/budget-cut", mkt, `{"label":"Budget cut","position":35}`, nil); code != 200 {
@@ -260,5 +260,115 @@ func TestContentSearch(t *testing.T) {
 	}
 	if code, _ := call(t, srv, "GET", "/v1/content?owner=bad%20id", mkt, "", nil); code != 400 {
 		t.Errorf("a bad owner = %d, want 400", code)
+	}
+}
+
+// Each reason says which decisions it fits: the list can be filtered by
+// one, a reason saved without kinds fits all (or keeps its own), and a
+// verdict or rejection with a reason that does not fit is refused, but
+// for verdicts given before the reason's kinds changed.
+func TestFeedbackReasonKinds(t *testing.T) {
+	srv, store := newServer(t)
+	rep := tok("rep-ana")
+	mkt := tok("mkt-jane")
+	reasons := func(query string) string {
+		t.Helper()
+		var list struct{ Reasons []dowser.FeedbackReason }
+		code, body := call(t, srv, "GET", "/v1/feedback-reasons"+query, mkt, "", nil)
+		if err := json.Unmarshal([]byte(body), &list); code != 200 || err != nil {
+			t.Fatalf("GET reasons%s = %d %v (%s)", query, code, err, body)
+		}
+		var out []string
+		for _, r := range list.Reasons {
+			out = append(out, r.ID+":"+strings.Join(r.Kinds, "+"))
+		}
+		return strings.Join(out, " ")
+	}
+	if got, want := reasons(""), "wrong-person:not_useful+reject already-in-touch:not_useful+reject no-budget:not_useful+reject "+
+		"timing:not_useful+reject competitor:not_useful+won+reject right-timing:won champion:won other:not_useful+won+reject"; got != want {
+		t.Errorf("seeded reasons =\n%s\nwant\n%s", got, want)
+	}
+	if got, want := reasons("?verdict=won"), "competitor:not_useful+won+reject right-timing:won champion:won other:not_useful+won+reject"; got != want {
+		t.Errorf("reasons for won = %s, want %s", got, want)
+	}
+	if got, want := reasons("?verdict=reject"), "wrong-person:not_useful+reject already-in-touch:not_useful+reject no-budget:not_useful+reject "+
+		"timing:not_useful+reject competitor:not_useful+won+reject other:not_useful+won+reject"; got != want {
+		t.Errorf("reasons for a rejected handoff = %s, want %s", got, want)
+	}
+	if code, body := call(t, srv, "GET", "/v1/feedback-reasons?verdict=useful", rep, "", nil); code != 400 || !strings.Contains(body, `"path":"verdict"`) {
+		t.Errorf("GET reasons?verdict=useful = %d (%s), want 400 naming verdict", code, body)
+	}
+
+	// Saving: kinds in any order are stored in theirs; none given fits all
+	// for a new reason and keeps an existing one's (an older client that
+	// retires or relabels a reason does not widen it).
+	for _, c := range []struct {
+		body, want string
+	}{
+		{`{"label":"Bad data","position":70}`, `"kinds":["not_useful","won","reject"]`},
+		{`{"label":"Bad data","position":70,"kinds":["won","not_useful"]}`, `"kinds":["not_useful","won"]`},
+		{`{"label":"Bad data","position":70,"retired":true}`, `"kinds":["not_useful","won"]`},
+		{`{"label":"Bad data","position":70}`, `"kinds":["not_useful","won"]`},
+	} {
+		if code, body := call(t, srv, "PUT", "/v1/feedback-reasons/bad-data", mkt, c.body, nil); code != 200 || !strings.Contains(body, c.want) {
+			t.Errorf("PUT bad-data %s = %d (%s), want %s", c.body, code, body, c.want)
+		}
+	}
+	if got, want := reasons("?verdict=not_useful&retired=true"), "wrong-person:not_useful+reject already-in-touch:not_useful+reject no-budget:not_useful+reject "+
+		"timing:not_useful+reject competitor:not_useful+won+reject other:not_useful+won+reject bad-data:not_useful+won"; got != want {
+		t.Errorf("reasons for not useful = %s, want %s", got, want)
+	}
+	for _, c := range []struct{ body, names string }{
+		{`{"label":"X","kinds":[]}`, `"path":"kinds"`},
+		{`{"label":"X","kinds":["useful"]}`, `"path":"kinds[0]"`},
+		{`{"label":"X","kinds":["won","won"]}`, `"path":"kinds[1]"`},
+	} {
+		if code, body := call(t, srv, "PUT", "/v1/feedback-reasons/x", mkt, c.body, nil); code != 400 || !strings.Contains(body, c.names) {
+			t.Errorf("PUT reason %s = %d (%s), want 400 naming %s", c.body, code, body, c.names)
+		}
+	}
+
+	saveAlert(t, store.Alerts.SaveAlert, "al-1", "pricing", "c-1", "", "rep-ana")
+	saveAlert(t, store.Alerts.SaveAlert, "al-2", "pricing", "c-2", "", "rep-ana")
+	saveAlert(t, store.Alerts.SaveAlert, "al-3", "pricing", "c-3", "", "rep-ana")
+	for _, c := range []struct {
+		alert, body string
+		want        int
+		names       string
+	}{
+		{"al-1", `{"verdict":"won","reason":"wrong-person","value":100}`, 400, `reason \"wrong-person\" does not fit a won verdict; it is given with a not_useful verdict or a rejected handoff`},
+		{"al-1", `{"verdict":"not_useful","reason":"champion"}`, 400, `reason \"champion\" does not fit a not_useful verdict`},
+		{"al-1", `{"verdict":"won","reason":"champion","value":100}`, 200, ""},
+		{"al-2", `{"verdict":"not_useful","reason":"wrong-person"}`, 200, ""},
+		{"al-3", `{"verdict":"won","reason":"other"}`, 200, ""},
+	} {
+		code, body := call(t, srv, "PUT", "/v1/alerts/"+c.alert+"/verdict", rep, c.body, nil)
+		if code != c.want || !strings.Contains(body, c.names) || (code == 400 && !strings.Contains(body, `"path":"reason"`)) {
+			t.Errorf("PUT verdict %s %s = %d (%s), want %d naming %s", c.alert, c.body, code, body, c.want, c.names)
+		}
+	}
+
+	// "other" stops fitting a win: the win given with it stays, and can be
+	// saved again with its value; a new win cannot take it.
+	if code, body := call(t, srv, "PUT", "/v1/feedback-reasons/other", mkt, `{"label":"Other","position":60,"kinds":["not_useful"]}`, nil); code != 200 {
+		t.Fatalf("PUT other = %d (%s)", code, body)
+	}
+	if code, body := call(t, srv, "PUT", "/v1/alerts/al-3/verdict", rep, `{"verdict":"won","reason":"other","value":900}`, nil); code != 200 {
+		t.Errorf("saving again a win given with other before = %d (%s), want 200", code, body)
+	}
+	if code, body := call(t, srv, "PUT", "/v1/alerts/al-2/verdict", rep, `{"verdict":"won","reason":"other"}`, nil); code != 400 || !strings.Contains(body, "other") {
+		t.Errorf("a new win with other = %d (%s), want 400", code, body)
+	}
+	var report dowser.FeedbackReport
+	code, body := call(t, srv, "GET", "/v1/feedback/report?weeks=4", mkt, "", nil)
+	if err := json.Unmarshal([]byte(body), &report); code != 200 || err != nil {
+		t.Fatalf("GET report = %d %v (%s)", code, err, body)
+	}
+	byReason := map[string]dowser.ReasonCount{}
+	for _, r := range report.Reasons {
+		byReason[r.Reason] = r
+	}
+	if byReason["other"].Won != 1 || byReason["champion"].Won != 1 || byReason["wrong-person"].NotUseful != 1 || byReason["right-timing"].Label != "Right timing" {
+		t.Errorf("report reasons = %+v, want other and champion 1 won each, wrong-person 1 not useful, right-timing listed", report.Reasons)
 	}
 }

@@ -188,7 +188,7 @@ func (s *Server) putHandoff(w http.ResponseWriter, r *http.Request, me dowser.Us
 	}
 	moved, err := s.stages.DecideHandoff(r.Context(), me.ID, id, h)
 	if err != nil {
-		if errors.Is(err, dowser.ErrUnknownReason) {
+		if errors.Is(err, dowser.ErrUnknownReason) || errors.Is(err, dowser.ErrReasonMisfit) {
 			err = badFields(dowser.Problems{{Field: "reason", Reason: err.Error()}}, http.StatusBadRequest)
 		}
 		s.fail(w, r, err)

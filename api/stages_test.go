@@ -128,10 +128,14 @@ func TestHandoffMovesTheAccountAndIsReported(t *testing.T) {
 		{"al-2", `{"decision":"reject"}`, 400, `"path":"reason"`},
 		{"al-2", `{"decision":"maybe"}`, 400, `"path":"decision"`},
 		{"al-2", `{"decision":"reject","reason":"no-such"}`, 400, `"path":"reason"`},
+		// A reason for wins only does not fit a rejection; an acceptance
+		// may carry any active reason.
+		{"al-2", `{"decision":"reject","reason":"champion"}`, 400, `does not fit a rejected handoff`},
 		{"al-3", `{"decision":"accept"}`, 404, ""},
 		{"al-2", `{"decision":"reject","reason":"timing","note":"next quarter"}`, 200, `"moved":false`},
 		{"al-1", `{"decision":"accept","reason":"already-in-touch"}`, 200, `"moved":true`},
 		{"al-1", `{"decision":"accept"}`, 200, `"moved":false`},
+		{"al-1", `{"decision":"accept","reason":"champion"}`, 200, `"moved":false`},
 	} {
 		if code, body := call(t, srv, "PUT", "/v1/alerts/"+c.alert+"/handoff", rep, c.body, nil); code != c.want || !strings.Contains(body, c.has) {
 			t.Errorf("PUT handoff %s %s = %d (%s), want %d with %s", c.alert, c.body, code, body, c.want, c.has)

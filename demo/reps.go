@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/dowserhq/dowser"
@@ -146,14 +145,10 @@ func actOnce(ctx context.Context, cfg RepsConfig, judged map[string]bool) (int, 
 	if err != nil {
 		return 0, fmt.Errorf("demo reps: %w", err)
 	}
-	ids := make([]string, len(reasons))
-	for i, r := range reasons {
-		ids[i] = r.ID
-	}
 	acted := 0
 	var errs []error
 	for _, rep := range ActingReps() {
-		n, err := cfg.actFor(ctx, rep, now(), ids, judged)
+		n, err := cfg.actFor(ctx, rep, now(), reasons, judged)
 		acted += n
 		if err != nil {
 			errs = append(errs, err)
@@ -164,7 +159,7 @@ func actOnce(ctx context.Context, cfg RepsConfig, judged map[string]bool) (int, 
 
 // actFor acts on rep's due alerts, page by page, newest delivery first,
 // until a page ends with an alert older than the horizon.
-func (cfg RepsConfig) actFor(ctx context.Context, rep string, now time.Time, reasons []string, judged map[string]bool) (int, error) {
+func (cfg RepsConfig) actFor(ctx context.Context, rep string, now time.Time, reasons []dowser.FeedbackReason, judged map[string]bool) (int, error) {
 	q := dowser.AlertQuery{UserID: rep, State: dowser.AlertNew, Limit: repPageSize}
 	acted := 0
 	for {
@@ -260,25 +255,15 @@ var (
 	rejectNotes    = []string{"", "Too early; back to marketing.", "Not our segment."}
 )
 
-// The seeded reasons each verdict takes (or a rejected handoff, with the
-// not useful ones). Reasons name no verdict of their own, so the demo
-// keeps this mapping: "won / wrong person" reads as nonsense on a card
-// and in the report. A win goes with a competitor beaten, "other", or no
-// reason; reasons the marketers add are left to real reps.
-var (
-	notUsefulReasons = []string{"wrong-person", "already-in-touch", "no-budget", "timing", "competitor", "other"}
-	wonReasons       = []string{"competitor", "other"}
-)
-
 // planFor decides, from a hash of the rep and the alert id alone, what is
 // done with the alert: left unacted (15 %), acknowledged only (25 %),
 // useful (25 %), not useful with a reason (23 %) or won with a value and
 // often a reason (12 %); and for an alert with an account, its handoff
 // decided in 60 % of the acted ones, seven in ten accepted. reasons are
-// the ids of the reasons offered; each verdict takes only those that fit
-// it (notUsefulReasons, wonReasons), and without any, verdicts go without
-// and handoffs are accepted.
-func planFor(rep, alertID string, hasAccount bool, reasons []string) plan {
+// the reasons offered; each verdict and rejection takes one whose kinds
+// fit it, so that a win is never "wrong person", and without any,
+// verdicts go without and handoffs are accepted.
+func planFor(rep, alertID string, hasAccount bool, reasons []dowser.FeedbackReason) plan {
 	h := fnv.New64a()
 	h.Write([]byte(rep))
 	h.Write([]byte{0})
@@ -295,19 +280,19 @@ func planFor(rep, alertID string, hasAccount bool, reasons []string) plan {
 	if slot < 15 {
 		return plan{leave: true, delay: p.delay}
 	}
-	// The reasons offered that fit, in the marketers' order, so that the
-	// same list gives the same draws.
-	fitting := func(fit []string) []string {
+	// The ids of the reasons offered that fit kind, in the marketers'
+	// order, so that the same list gives the same draws.
+	fitting := func(kind string) []string {
 		var out []string
 		for _, r := range reasons {
-			if slices.Contains(fit, r) {
-				out = append(out, r)
+			if r.Fits(kind) {
+				out = append(out, r.ID)
 			}
 		}
 		return out
 	}
-	reason := "" // a not useful verdict's, or a rejected handoff's
-	if fit := fitting(notUsefulReasons); len(fit) > 0 {
+	reason := "" // a not useful verdict's
+	if fit := fitting(dowser.VerdictNotUseful); len(fit) > 0 {
 		reason = fit[draw(uint64(len(fit)))]
 	}
 	switch {
@@ -319,16 +304,17 @@ func planFor(rep, alertID string, hasAccount bool, reasons []string) plan {
 	default:
 		value := float64(5000 + 2500*draw(20))
 		won := ""
-		if fit := append(fitting(wonReasons), ""); len(fit) > 1 {
+		if fit := append(fitting(dowser.VerdictWon), ""); len(fit) > 1 {
 			won = fit[draw(uint64(len(fit)))]
 		}
 		p.verdict = &dowser.Verdict{Verdict: dowser.VerdictWon, Reason: won, Value: &value, Note: wonNotes[draw(uint64(len(wonNotes)))]}
 	}
 	if hasAccount && draw(100) < 60 {
-		if draw(100) < 70 || reason == "" {
+		if fit := fitting(dowser.HandoffReject); draw(100) < 70 || len(fit) == 0 {
 			p.handoff = &dowser.Handoff{Decision: dowser.HandoffAccept}
 		} else {
-			p.handoff = &dowser.Handoff{Decision: dowser.HandoffReject, Reason: reason, Note: rejectNotes[draw(uint64(len(rejectNotes)))]}
+			why := fit[draw(uint64(len(fit)))]
+			p.handoff = &dowser.Handoff{Decision: dowser.HandoffReject, Reason: why, Note: rejectNotes[draw(uint64(len(rejectNotes)))]}
 		}
 	}
 	return p

@@ -62,9 +62,9 @@ func TestDemoReps(t *testing.T) {
 	if err != nil || len(reasons) == 0 {
 		t.Fatalf("seeded feedback reasons = %v, %v", reasons, err)
 	}
-	seeded := map[string]bool{}
+	seeded := map[string]dowser.FeedbackReason{}
 	for _, r := range reasons {
-		seeded[r.ID] = true
+		seeded[r.ID] = r
 	}
 
 	// 30 alerts for each rep, on the accounts they own.
@@ -173,9 +173,10 @@ func TestDemoReps(t *testing.T) {
 			case dowser.VerdictUseful:
 				useful++
 			case dowser.VerdictNotUseful, dowser.VerdictWon:
-				// A win may go without a reason; a given one is seeded.
-				if !seeded[la.Reason] && (la.Verdict == dowser.VerdictNotUseful || la.Reason != "") {
-					t.Errorf("alert %s judged %s with reason %q, want one of the seeded reasons", la.Cursor.ID, la.Verdict, la.Reason)
+				// A win may go without a reason; a given one is seeded
+				// and fits the verdict.
+				if r, ok := seeded[la.Reason]; (!ok || !r.Fits(la.Verdict)) && (la.Verdict == dowser.VerdictNotUseful || la.Reason != "") {
+					t.Errorf("alert %s judged %s with reason %q, want one of the seeded reasons that fit it", la.Cursor.ID, la.Verdict, la.Reason)
 				}
 				if la.Verdict == dowser.VerdictNotUseful {
 					notUseful++
@@ -194,8 +195,8 @@ func TestDemoReps(t *testing.T) {
 				accepted++
 			case dowser.HandoffReject:
 				rejected++
-				if !seeded[d.Reason] {
-					t.Errorf("handoff of %s rejected with reason %q, want one of the seeded reasons", d.AlertID, d.Reason)
+				if r, ok := seeded[d.Reason]; !ok || !r.Fits(dowser.HandoffReject) {
+					t.Errorf("handoff of %s rejected with reason %q, want one of the seeded reasons that fit a rejection", d.AlertID, d.Reason)
 				}
 			}
 		}
@@ -256,7 +257,7 @@ func withClock(cfg RepsConfig, now time.Time) RepsConfig {
 // TestDemoRepsPlanIsStable checks that the decisions depend on the alert
 // alone and spread over the delays.
 func TestDemoRepsPlanIsStable(t *testing.T) {
-	reasons := []string{"wrong-person", "timing"}
+	reasons := []dowser.FeedbackReason{{ID: "wrong-person", Kinds: dowser.ReasonKinds()}, {ID: "timing", Kinds: dowser.ReasonKinds()}}
 	delays := map[time.Duration]bool{}
 	for i := range 200 {
 		id := fmt.Sprintf("alert-%d", i)
@@ -336,48 +337,74 @@ func TestDemoRepsFirstActIsAVerdict(t *testing.T) {
 	}
 }
 
-// Each verdict the simulated reps give takes a reason that fits it: a
-// win is never "wrong person", a not useful verdict and a rejected
-// handoff never go without one; reasons the marketers added are left to
-// real reps.
+// Each verdict and rejected handoff the simulated reps give takes a reason
+// whose kinds fit it, each such reason in turn (a marketer's too): a win
+// is never "wrong person", a not useful verdict and a rejected handoff
+// never go without one.
 func TestDemoRepsReasonsFitTheVerdict(t *testing.T) {
-	// The seeded reasons in their order, and one a marketer added.
-	offered := []string{"wrong-person", "already-in-touch", "no-budget", "timing", "competitor", "other", "budget-cut"}
+	notUseful, won, reject := dowser.VerdictNotUseful, dowser.VerdictWon, dowser.HandoffReject
+	// The seeded reasons in their order, and two a marketer added.
+	offered := []dowser.FeedbackReason{
+		{ID: "wrong-person", Kinds: []string{notUseful, reject}},
+		{ID: "already-in-touch", Kinds: []string{notUseful, reject}},
+		{ID: "no-budget", Kinds: []string{notUseful, reject}},
+		{ID: "timing", Kinds: []string{notUseful, reject}},
+		{ID: "competitor", Kinds: []string{notUseful, won, reject}},
+		{ID: "right-timing", Kinds: []string{won}},
+		{ID: "champion", Kinds: []string{won}},
+		{ID: "other", Kinds: []string{notUseful, won, reject}},
+		{ID: "budget-cut", Kinds: []string{notUseful}},
+		{ID: "not-our-segment", Kinds: []string{reject}},
+	}
 	given := map[string]map[string]int{}
 	for i := range 3000 {
 		p := planFor("rep-cho", fmt.Sprintf("alert-%d", i), true, offered)
-		if p.handoff != nil && p.handoff.Decision == dowser.HandoffReject && !slices.Contains(notUsefulReasons, p.handoff.Reason) {
-			t.Errorf("a handoff rejected for %q, want one of %v", p.handoff.Reason, notUsefulReasons)
+		var decided []struct{ kind, reason string }
+		if p.handoff != nil && p.handoff.Decision == reject {
+			decided = append(decided, struct{ kind, reason string }{reject, p.handoff.Reason})
 		}
-		if p.verdict == nil {
-			continue
+		if p.verdict != nil {
+			decided = append(decided, struct{ kind, reason string }{p.verdict.Verdict, p.verdict.Reason})
 		}
-		v := p.verdict
-		if given[v.Verdict] == nil {
-			given[v.Verdict] = map[string]int{}
+		for _, d := range decided {
+			if given[d.kind] == nil {
+				given[d.kind] = map[string]int{}
+			}
+			given[d.kind][d.reason]++
 		}
-		given[v.Verdict][v.Reason]++
 	}
-	for verdict, fit := range map[string][]string{
-		dowser.VerdictUseful:    {""},
-		dowser.VerdictNotUseful: notUsefulReasons,
-		dowser.VerdictWon:       append([]string{""}, wonReasons...),
+	fitting := func(kind string) []string {
+		var out []string
+		for _, r := range offered {
+			if r.Fits(kind) {
+				out = append(out, r.ID)
+			}
+		}
+		return out
+	}
+	for kind, fit := range map[string][]string{
+		dowser.VerdictUseful: {""},
+		notUseful:            fitting(notUseful),
+		won:                  append([]string{""}, fitting(won)...),
+		reject:               fitting(reject),
 	} {
-		for reason, n := range given[verdict] {
+		for reason, n := range given[kind] {
 			if !slices.Contains(fit, reason) {
-				t.Errorf("%d verdicts %s with the reason %q, want only %q", n, verdict, reason, fit)
+				t.Errorf("%d decisions %s with the reason %q, want only %q", n, kind, reason, fit)
 			}
 		}
 		for _, reason := range fit {
-			if given[verdict][reason] == 0 {
-				t.Errorf("no verdict %s with the reason %q over 3000 alerts, want each fitting one used: %v", verdict, reason, given[verdict])
+			if given[kind][reason] == 0 {
+				t.Errorf("no decision %s with the reason %q over 3000 alerts, want each fitting one used: %v", kind, reason, given[kind])
 			}
 		}
 	}
-	// With no reason offered, verdicts go without.
+	// With no reason offered, verdicts go without and handoffs are
+	// accepted.
 	for i := range 200 {
-		if p := planFor("rep-cho", fmt.Sprintf("alert-%d", i), true, nil); p.verdict != nil && p.verdict.Reason != "" {
-			t.Fatalf("with no reasons offered, a verdict %+v", *p.verdict)
+		p := planFor("rep-cho", fmt.Sprintf("alert-%d", i), true, nil)
+		if p.verdict != nil && p.verdict.Reason != "" || p.handoff != nil && p.handoff.Decision != dowser.HandoffAccept {
+			t.Fatalf("with no reasons offered, a plan %+v", p)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -15,7 +16,7 @@ import (
 // by position then id; retired ones only when withRetired.
 func (s *Alerts) ListFeedbackReasons(ctx context.Context, withRetired bool) ([]dowser.FeedbackReason, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT id, label, position, retired FROM feedback_reasons
+		SELECT id, label, position, retired, kinds FROM feedback_reasons
 		WHERE $1 OR NOT retired ORDER BY position, id`, withRetired)
 	if err != nil {
 		return nil, fmt.Errorf("listing feedback reasons: %w", err)
@@ -31,16 +32,26 @@ func (s *Alerts) ListFeedbackReasons(ctx context.Context, withRetired bool) ([]d
 }
 
 // PutFeedbackReason creates or replaces a reason (retiring or restoring
-// it as r.Retired says).
-func (s *Alerts) PutFeedbackReason(ctx context.Context, r dowser.FeedbackReason) error {
-	_, err := s.pool.Exec(ctx, `
-		INSERT INTO feedback_reasons (id, label, position, retired) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (id) DO UPDATE SET label = $2, position = $3, retired = $4, updated_at = now()`,
-		r.ID, r.Label, r.Position, r.Retired)
+// it as r.Retired says) and returns it as stored: without kinds (nil) a
+// reason keeps the ones it had, and a new one fits every kind; kinds
+// given are stored in the order of dowser.ReasonKinds. r must be valid
+// (r.Validate).
+func (s *Alerts) PutFeedbackReason(ctx context.Context, r dowser.FeedbackReason) (dowser.FeedbackReason, error) {
+	err := s.pool.QueryRow(ctx, `
+		WITH k AS (
+			SELECT CASE WHEN $5::text[] IS NULL THEN NULL
+				ELSE ARRAY(SELECT x FROM unnest($6::text[]) WITH ORDINALITY AS o(x, n) WHERE x = ANY($5) ORDER BY n) END AS kinds
+		)
+		INSERT INTO feedback_reasons (id, label, position, retired, kinds)
+		SELECT $1, $2, $3, $4, coalesce(k.kinds, $6) FROM k
+		ON CONFLICT (id) DO UPDATE SET label = $2, position = $3, retired = $4,
+			kinds = coalesce((SELECT kinds FROM k), feedback_reasons.kinds), updated_at = now()
+		RETURNING kinds`,
+		r.ID, r.Label, r.Position, r.Retired, r.Kinds, dowser.ReasonKinds()).Scan(&r.Kinds)
 	if err != nil {
-		return fmt.Errorf("saving feedback reason %q: %w", r.ID, err)
+		return r, fmt.Errorf("saving feedback reason %q: %w", r.ID, err)
 	}
-	return nil
+	return r, nil
 }
 
 // RetireFeedbackReason stops offering a reason; the verdicts that gave it
@@ -59,8 +70,12 @@ func (s *Alerts) RetireFeedbackReason(ctx context.Context, id string) error {
 // GiveVerdict records the user's verdict, with its reason, note and value,
 // on an alert addressed to them, and acknowledges it; a later verdict
 // replaces it. It returns dowser.ErrNotFound when the alert was not
-// addressed to the user and an error wrapping dowser.ErrUnknownReason when the
-// reason is retired or unknown. v must be valid (v.Validate).
+// addressed to the user, an error wrapping dowser.ErrUnknownReason when the
+// reason is retired or unknown, and one wrapping dowser.ErrReasonMisfit
+// when the reason's kinds do not include the verdict (but for the verdict
+// and reason stored already, saved again with a note or value: verdicts
+// given before the reason's kinds changed keep their reason). v must be
+// valid (v.Validate).
 func (s *Alerts) GiveVerdict(ctx context.Context, userID, alertID string, v dowser.Verdict) error {
 	var reason *string
 	if v.Reason != "" {
@@ -71,7 +86,8 @@ func (s *Alerts) GiveVerdict(ctx context.Context, userID, alertID string, v dows
 		UPDATE deliveries SET verdict = $3, reason = $4, note = $5, value = $6, verdict_at = now(),
 			acked_at = coalesce(acked_at, now()), seen_at = coalesce(seen_at, now())
 		WHERE user_id = $1 AND alert_id = $2
-			AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM feedback_reasons WHERE id = $4 AND NOT retired))
+			AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM feedback_reasons r WHERE r.id = $4 AND NOT r.retired
+				AND ($3::text = ANY(r.kinds) OR (deliveries.verdict = $3 AND deliveries.reason = $4))))
 		RETURNING `+judgedColumns+`
 	), `+verdictToCRM+`
 	SELECT count(*) FROM judged`,
@@ -83,16 +99,29 @@ func (s *Alerts) GiveVerdict(ctx context.Context, userID, alertID string, v dows
 		return nil
 	}
 	if reason != nil {
-		var active bool
-		err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM feedback_reasons WHERE id = $1 AND NOT retired)`, v.Reason).Scan(&active)
-		if err != nil {
-			return fmt.Errorf("checking feedback reason %q: %w", v.Reason, err)
-		}
-		if !active {
-			return fmt.Errorf("reason %q %w", v.Reason, dowser.ErrUnknownReason)
+		if err := refuseReason(ctx, s.pool, v.Reason, v.Verdict); err != nil {
+			return err
 		}
 	}
 	return fmt.Errorf("alert %s for %s: %w", alertID, userID, dowser.ErrNotFound)
+}
+
+// refuseReason returns why the reason id may not be given with kind: an
+// error wrapping dowser.ErrUnknownReason for a retired or unknown reason,
+// or dowser.ErrReasonMisfit for one whose kinds do not include kind; nil
+// when it may. kind "" asks only whether the reason is active.
+func refuseReason(ctx context.Context, q querier, id, kind string) error {
+	r := dowser.FeedbackReason{ID: id}
+	err := q.QueryRow(ctx, `SELECT kinds FROM feedback_reasons WHERE id = $1 AND NOT retired`, id).Scan(&r.Kinds)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("reason %q %w", id, dowser.ErrUnknownReason)
+	case err != nil:
+		return fmt.Errorf("checking feedback reason %q: %w", id, err)
+	case kind != "" && !r.Fits(kind):
+		return r.Misfit(kind)
+	}
+	return nil
 }
 
 // outcomeColumns are the dowser.Outcomes of the deliveries d of alerts a,

@@ -203,9 +203,12 @@ func (s *Alerts) AccountStage(ctx context.Context, accountID string) (dowser.Acc
 // of an alert addressed to them (a later decision replaces it) and, on
 // acceptance, moves the alert's account into the model's accepted stage,
 // once per alert. It reports whether the account moved, and returns
-// dowser.ErrNotFound when the alert was not addressed to the user and an
-// error wrapping dowser.ErrUnknownReason for a retired or unknown reason.
-// h must be valid (h.Validate).
+// dowser.ErrNotFound when the alert was not addressed to the user, an
+// error wrapping dowser.ErrUnknownReason for a retired or unknown reason,
+// and one wrapping dowser.ErrReasonMisfit for a rejection whose reason
+// does not fit dowser.HandoffReject (but for the rejection and reason
+// stored already). An acceptance may carry any active reason. h must be
+// valid (h.Validate).
 func (s *Alerts) DecideHandoff(ctx context.Context, userID, alertID string, h dowser.Handoff) (moved bool, err error) {
 	var reason *string
 	if h.Reason != "" {
@@ -216,20 +219,20 @@ func (s *Alerts) DecideHandoff(ctx context.Context, userID, alertID string, h do
 			UPDATE deliveries SET handoff = $3, handoff_reason = $4, handoff_note = $5, handoff_at = now(),
 				seen_at = coalesce(seen_at, now())
 			WHERE user_id = $1 AND alert_id = $2
-				AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM feedback_reasons WHERE id = $4 AND NOT retired))`,
+				AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM feedback_reasons r WHERE r.id = $4 AND NOT r.retired
+					AND ($3::text <> 'reject' OR 'reject' = ANY(r.kinds) OR (deliveries.handoff = $3 AND deliveries.handoff_reason = $4))))`,
 			userID, alertID, h.Decision, reason, h.Note)
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
 			if reason != nil {
-				var active bool
-				err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM feedback_reasons WHERE id = $1 AND NOT retired)`, h.Reason).Scan(&active)
-				if err != nil {
-					return err
+				kind := ""
+				if h.Decision == dowser.HandoffReject {
+					kind = dowser.HandoffReject
 				}
-				if !active {
-					return fmt.Errorf("reason %q %w", h.Reason, dowser.ErrUnknownReason)
+				if err := refuseReason(ctx, tx, h.Reason, kind); err != nil {
+					return err
 				}
 			}
 			return fmt.Errorf("alert %s for %s: %w", alertID, userID, dowser.ErrNotFound)

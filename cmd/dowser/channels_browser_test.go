@@ -220,6 +220,16 @@ func TestBrowserChannelsView(t *testing.T) {
 		chromedp.Click(card+` button.won-value-save`, chromedp.ByQuery),
 		chromedp.WaitVisible(card+` .own-value[data-value="24000"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(card+` .won-value-form:not([data-pending])`, chromedp.ByQuery),
+		chromedp.WaitReady(card+` .reason-select option[value="right-timing"]`, chromedp.ByQuery),
+	)
+	// The picker offers the reasons that fit a win only: no "wrong person".
+	var offered []string
+	step("reading the reasons offered for a win",
+		chromedp.Evaluate(`[...document.querySelectorAll('`+card+` .reason-select option')].map((o) => o.value).filter(Boolean)`, &offered))
+	if got, want := strings.Join(offered, ","), "competitor,right-timing,champion,other"; got != want {
+		t.Errorf("the picker for a win offers %s, want %s", got, want)
+	}
+	step("giving the win a reason",
 		chromedp.Evaluate(`(() => { const s = document.querySelector('`+card+` .reason-select'); s.value = 'competitor'; s.dispatchEvent(new Event('change', { bubbles: true })); })()`, nil),
 		chromedp.WaitVisible(card+` .own-reason[data-reason="competitor"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(card+` .reason-select:not([data-pending])`, chromedp.ByQuery),

@@ -128,12 +128,15 @@ func TestBrowserConsoleShowsFeedbackAndLiveCounts(t *testing.T) {
 		t.Errorf("the export reads %q, want a header, two wrong-person and three timing verdicts", csv)
 	}
 
-	// Reasons: add one, then retire it.
+	// Reasons: add one (fitting every verdict), take "won" off it, then
+	// retire it: retiring keeps its kinds.
 	step("adding a reason",
 		chromedp.Click(`#reasons-box summary`, chromedp.ByQuery),
 		chromedp.SendKeys(`#reason-label`, "Bad data", chromedp.ByID),
 		chromedp.Click(`#reason-form button[type="submit"]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`#reasons li[data-reason="bad-data"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#reasons li[data-reason="bad-data"][data-kinds="not_useful won reject"]`, chromedp.ByQuery),
+		chromedp.Click(`#reasons input[data-reason="bad-data"][data-kind="won"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#reasons li[data-reason="bad-data"][data-kinds="not_useful reject"]`, chromedp.ByQuery),
 		chromedp.Click(`#reasons button[data-reason="bad-data"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`#reasons li.is-retired[data-reason="bad-data"]`, chromedp.ByQuery),
 	)
@@ -142,17 +145,18 @@ func TestBrowserConsoleShowsFeedbackAndLiveCounts(t *testing.T) {
 			ID      string
 			Label   string
 			Retired bool
+			Kinds   []string
 		}
 	}
 	app.do("GET", "/v1/feedback-reasons?retired=true", token("mkt-jane"), nil, http.StatusOK, &stored)
 	found := false
 	for _, r := range stored.Reasons {
 		if r.ID == "bad-data" {
-			found = r.Label == "Bad data" && r.Retired
+			found = r.Label == "Bad data" && r.Retired && strings.Join(r.Kinds, ",") == "not_useful,reject"
 		}
 	}
 	if !found {
-		t.Errorf("the server's reasons are %+v, want bad-data labelled Bad data and retired", stored.Reasons)
+		t.Errorf("the server's reasons are %+v, want bad-data labelled Bad data, retired, for not_useful and reject", stored.Reasons)
 	}
 
 	// Content owners by search.

@@ -77,9 +77,17 @@ func TestBrowserStagesHandoffAndEditor(t *testing.T) {
 		t.Errorf("acme's stage after accepting = %q, want sales-accepted", stage.Stage)
 	}
 	var rejected string
-	step("rejecting the other with a reason",
+	var offered []string
+	step("opening the reasons to reject",
 		chromedp.Click(second+` .handoff-reject summary`, chromedp.ByQuery),
 		chromedp.WaitReady(second+` select.handoff-reason option[value="timing"]`, chromedp.ByQuery),
+		chromedp.Evaluate(`[...document.querySelectorAll('`+second+` select.handoff-reason option')].map((o) => o.value).filter(Boolean)`, &offered),
+	)
+	// Only the reasons that fit a rejection: none of those for wins.
+	if got, want := strings.Join(offered, ","), "wrong-person,already-in-touch,no-budget,timing,competitor,other"; got != want {
+		t.Errorf("the reasons to reject are %s, want %s", got, want)
+	}
+	step("rejecting the other with a reason",
 		// Without a reason the rep is asked for one.
 		chromedp.Click(second+` button.handoff-confirm`, chromedp.ByQuery),
 		chromedp.WaitVisible(second+` .handoff-status`, chromedp.ByQuery),

@@ -127,9 +127,10 @@ const state = {
   accounts: new Map(), // account id -> name, from the alerts seen
   crm: { account_url: '', contact_url: '' },
 
-  // Team view and verdict reasons (#15): the reasons' labels by id, and
-  // the server's count of the user's unacknowledged alerts (null until
-  // read), which the header shows whatever pages are loaded.
+  // Team view and verdict reasons (#15): the reasons by id ({label,
+  // kinds}: the verdicts each fits), and the server's count of the user's
+  // unacknowledged alerts (null until read), which the header shows
+  // whatever pages are loaded.
   reasons: new Map(),
   unackedTotal: null,
 };
@@ -1220,8 +1221,11 @@ function onFeedbackSaved(id, verdict) {
 
 // ---------------------------------------------------------------- verdict reasons and the true total (#15)
 
-// loadReasons reads the feedback reasons' labels, for the cards, the
-// reason picker and the team view.
+// REASON_KINDS are what a reason fits when the server names none.
+const REASON_KINDS = ['not_useful', 'won', 'reject'];
+
+// loadReasons reads the feedback reasons' labels and kinds, for the
+// cards, the reason picker and the team view.
 async function loadReasons() {
   let res;
   try {
@@ -1230,24 +1234,34 @@ async function loadReasons() {
     return;
   }
   if (!res.ok || !Array.isArray(res.body.reasons)) return;
-  state.reasons = new Map(res.body.reasons.filter((r) => r && r.id).map((r) => [str(r.id), str(r.label) || str(r.id)]));
+  state.reasons = new Map(
+    res.body.reasons
+      .filter((r) => r && r.id)
+      .map((r) => [str(r.id), { label: str(r.label) || str(r.id), kinds: Array.isArray(r.kinds) ? r.kinds.map(str) : REASON_KINDS }]),
+  );
   for (const rec of state.order) updateReason(rec);
 }
 
 function reasonLabel(id) {
-  return state.reasons.get(id) || id;
+  const r = state.reasons.get(id);
+  return r ? r.label : id;
 }
 
 // updateReason shows the reason of the user's verdict, the picker for
-// one (not useful and won carry a reason), and the verdicts the reps this
-// manager follows gave the same alert.
+// one (not useful and won carry a reason, from those that fit the
+// verdict), and the verdicts the reps this manager follows gave the same
+// alert.
 function updateReason(rec) {
   const pick = rec.reasonPick;
   const wants = rec.verdict === 'not_useful' || rec.verdict === 'won';
-  pick.hidden = !wants || state.reasons.size === 0;
-  if (!pick.hidden && (pick.options.length !== state.reasons.size + 1 || pick.value !== rec.reason)) {
-    pick.replaceChildren(h('option', { value: '' }, 'Why?'), ...[...state.reasons].map(([id, label]) => h('option', { value: id }, label)));
-    if (rec.reason && !state.reasons.has(rec.reason)) pick.append(h('option', { value: rec.reason }, rec.reason));
+  const offered = wants ? [...state.reasons].filter(([, r]) => r.kinds.includes(rec.verdict)) : [];
+  pick.hidden = offered.length === 0;
+  const offer = `${rec.verdict}:${offered.map(([id]) => id).join(',')}`;
+  if (!pick.hidden && (pick.dataset.offer !== offer || pick.value !== rec.reason)) {
+    pick.dataset.offer = offer;
+    pick.replaceChildren(h('option', { value: '' }, 'Why?'), ...offered.map(([id, r]) => h('option', { value: id }, r.label)));
+    // A reason given before it stopped fitting (or was retired) stays shown.
+    if (rec.reason && !offered.some(([id]) => id === rec.reason)) pick.append(h('option', { value: rec.reason }, reasonLabel(rec.reason)));
     pick.value = rec.reason || '';
   }
   const parts = [];

@@ -654,11 +654,25 @@ function renderFeedback() {
   ui.feedbackBody.replaceChildren(...out);
 }
 
+// REASON_KINDS are the decisions a reason can fit, with their labels in
+// the reason editor; a reason the server gives without kinds fits all.
+const REASON_KINDS = [['not_useful', 'Not useful'], ['won', 'Won'], ['reject', 'Rejected handoff']];
+
+function kindsOf(r) {
+  return Array.isArray(r.kinds) ? r.kinds.map(str) : REASON_KINDS.map(([k]) => k);
+}
+
 function renderReasons() {
   const items = state.reasons.map((r) => {
-    const btn = h('button', { type: 'button', class: 'link-button', 'data-reason': str(r.id), 'data-retire': r.retired ? 'false' : 'true' }, r.retired ? 'Restore' : 'Retire');
-    return h('li', { 'data-reason': str(r.id), class: r.retired ? 'is-retired' : null },
-      h('span', null, str(r.label) || str(r.id)), r.retired ? h('span', { class: 'muted' }, ' (retired)') : '', ' ', btn);
+    const id = str(r.id);
+    const label = str(r.label) || id;
+    const btn = h('button', { type: 'button', class: 'link-button', 'data-reason': id, 'data-retire': r.retired ? 'false' : 'true' }, r.retired ? 'Restore' : 'Retire');
+    const kinds = kindsOf(r);
+    const boxes = h('span', { class: 'reason-kinds', role: 'group', 'aria-label': `Verdicts “${label}” fits` },
+      ...REASON_KINDS.map(([k, name]) => h('label', { class: 'reason-kind' },
+        h('input', { type: 'checkbox', 'data-reason': id, 'data-kind': k, checked: kinds.includes(k) }), ` ${name}`)));
+    return h('li', { 'data-reason': id, 'data-kinds': kinds.join(' '), class: r.retired ? 'is-retired' : null },
+      h('span', null, label), r.retired ? h('span', { class: 'muted' }, ' (retired)') : '', boxes, ' ', btn);
   });
   ui.reasons.replaceChildren(...items);
 }
@@ -671,7 +685,7 @@ function reasonID(label) {
 async function putReason(r, done) {
   let res;
   try {
-    res = await session.request('PUT', `/v1/feedback-reasons/${encodeURIComponent(r.id)}`, { json: { label: r.label, position: r.position, retired: r.retired } });
+    res = await session.request('PUT', `/v1/feedback-reasons/${encodeURIComponent(r.id)}`, { json: { label: r.label, position: r.position, retired: r.retired, kinds: kindsOf(r) } });
   } catch (err) {
     ui.reasonStatus.textContent = netError(err, "Couldn't save the reason") || '';
     return;
@@ -701,6 +715,24 @@ async function addReason(ev) {
   const position = Math.max(0, ...state.reasons.map((r) => num(r.position))) + 10;
   await putReason({ id, label, position, retired: false }, `Added “${label}”.`);
   if (state.reasons.some((r) => r.id === id)) ui.reasonLabel.value = '';
+}
+
+// onReasonKind saves the kinds of a reason as its checkboxes say; the
+// last one checked stays, since a reason must fit something.
+function onReasonKind(ev) {
+  const box = ev.target.closest('input[data-kind]');
+  if (!box) return;
+  const r = state.reasons.find((x) => x.id === box.dataset.reason);
+  if (!r) return;
+  const kinds = [...ui.reasons.querySelectorAll('input[data-kind]')]
+    .filter((x) => x.dataset.reason === box.dataset.reason && x.checked)
+    .map((x) => x.dataset.kind);
+  if (kinds.length === 0) {
+    box.checked = true;
+    ui.reasonStatus.textContent = `“${str(r.label)}” must fit at least one verdict.`;
+    return;
+  }
+  putReason({ ...r, kinds }, `Saved the verdicts “${str(r.label)}” fits.`);
 }
 
 function onReasonsClick(ev) {
@@ -1913,6 +1945,7 @@ function wireEvents() {
   ui.feedbackWeeks.addEventListener('change', changeWeeks);
   ui.reasonForm.addEventListener('submit', addReason);
   ui.reasons.addEventListener('click', onReasonsClick);
+  ui.reasons.addEventListener('change', onReasonKind);
   setInterval(refreshCounts, REFRESH_MS);
   ui.contentSave.addEventListener('click', saveContent);
   for (const input of [ui.contentTitle, ui.contentURL, ui.contentOwner, ui.contentTalk]) input.addEventListener('input', resetContentImpact);

@@ -6,7 +6,7 @@
 // shows a decision made earlier: the cards built in one go ask
 // GET /v1/handoffs once for all of them. The reasons are the feedback
 // reasons the marketers keep (GET /v1/feedback-reasons), read once per
-// page.
+// page; the picker offers those whose kinds include "reject".
 
 import { h, str } from './dom.js';
 import { SessionEnded } from './session.js';
@@ -78,7 +78,10 @@ export function handoffBlock(alertID, session, announce) {
   reject.addEventListener('toggle', async () => {
     if (!reject.open || reason.options.length > 1) return;
     const list = await loadReasons(session);
-    for (const r of list) reason.append(h('option', { value: str(r.id) }, str(r.label) || str(r.id)));
+    // Only the reasons that fit a rejection (all, from a server without kinds).
+    for (const r of list.filter((x) => !Array.isArray(x.kinds) || x.kinds.includes('reject'))) {
+      reason.append(h('option', { value: str(r.id) }, str(r.label) || str(r.id)));
+    }
     reason.focus();
   });
 

@@ -97,12 +97,17 @@ type Followable struct {
 	Followed bool   `json:"followed"`
 }
 
-// VerdictGiven is the news that a recipient gave an alert a verdict: told
-// to the recipient's other panels and to the managers who follow them.
+// VerdictGiven is the news that a recipient gave an alert a verdict, as
+// stored: told to the recipient's other panels and to the managers who
+// follow them, on every instance.
 type VerdictGiven struct {
 	AlertID string
 	UserID  string
 	Verdict string
 	Reason  string
 	Value   *float64
+	// From names the stream connection that gave the verdict, which hears
+	// its answer instead of the news; "" when given otherwise (REST, a
+	// link, the demo's simulated reps).
+	From string
 }

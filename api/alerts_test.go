@@ -112,7 +112,7 @@ func TestListAlertsFiltersAndNames(t *testing.T) {
 	seedAlert(t, store, "al-a", "acme", "pricing", "high", day.Add(time.Hour), "rep-ana")
 	seedAlert(t, store, "al-b", "globex", "pricing", "low", day.Add(25*time.Hour), "rep-ana")
 	seedAlert(t, store, "al-c", "acme", "webinar", "urgent", day.Add(49*time.Hour), "rep-ana")
-	if err := store.Alerts.Feedback(ctx, "rep-ana", "al-b", "useful", ""); err != nil {
+	if err := store.Alerts.Feedback(ctx, "rep-ana", "al-b", "useful", "", ""); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {

@@ -111,7 +111,6 @@ func (s *Server) putVerdict(w http.ResponseWriter, r *http.Request, me dowser.Us
 		s.fail(w, r, err)
 		return
 	}
-	s.tellVerdict(r.Context(), me.ID, id, v)
 	writeJSON(w, http.StatusOK, v)
 }
 

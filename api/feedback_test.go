@@ -116,7 +116,7 @@ func TestStructuredFeedback(t *testing.T) {
 	}
 	// The panel's buttons send the verdict alone: the same verdict keeps
 	// the reason given before.
-	if err := store.Alerts.Feedback(ctx, "rep-ana", "al-2", "won", "beat the incumbent"); err != nil {
+	if err := store.Alerts.Feedback(ctx, "rep-ana", "al-2", "won", "beat the incumbent", ""); err != nil {
 		t.Fatal(err)
 	}
 
@@ -185,7 +185,7 @@ func TestStructuredFeedback(t *testing.T) {
 
 	// Another verdict from the panel's buttons drops the reason that went
 	// with the verdict before: "useful" has none.
-	if err := store.Alerts.Feedback(ctx, "rep-ana", "al-3", "useful", ""); err != nil {
+	if err := store.Alerts.Feedback(ctx, "rep-ana", "al-3", "useful", "", ""); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range exportCSV(t, srv.URL, mkt) {

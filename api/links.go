@@ -114,11 +114,6 @@ func (s *Server) useLink(w http.ResponseWriter, r *http.Request) {
 		writeLinkPage(w, status, v)
 		return
 	}
-	if l.Action == dowser.LinkUseful || l.Action == dowser.LinkNotUseful {
-		// As a verdict given in the panel: the rep's open panels and the
-		// managers following them hear of it now, not at their next load.
-		s.tellVerdict(r.Context(), l.UserID, l.AlertID, dowser.Verdict{Verdict: string(l.Action)})
-	}
 	_, done := actionText(l)
 	writeLinkPage(w, http.StatusOK, linkView{Title: "Done", Text: done})
 }

@@ -121,7 +121,7 @@ func TestPrecisionContract(t *testing.T) {
 	}
 	check(body, map[string]any{"signal_id": "pricing", "alerts": 1.0, "delivered": 2.0, "acked": 0.0, "median_ack_seconds": nil})
 
-	if err := store.Alerts.Feedback(ctx, "rep-ana", "al-1", "useful", ""); err != nil {
+	if err := store.Alerts.Feedback(ctx, "rep-ana", "al-1", "useful", "", ""); err != nil {
 		t.Fatal(err)
 	}
 	status, body = call(t, srv, "GET", "/v1/precision", tok("mkt-jane"), "", nil)

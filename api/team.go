@@ -22,12 +22,6 @@ type Team interface {
 	UnackedCount(ctx context.Context, userID string) (int64, error)
 }
 
-// verdictTeller is a Streamer that can tell a verdict to the giver's
-// other panels and to the managers who follow them.
-type verdictTeller interface {
-	TellVerdict(v dowser.VerdictGiven, managers []string)
-}
-
 // managers may read a team view: their own, or (admins) anyone's.
 var managers = roles{dowser.RoleManager, dowser.RoleAdmin}
 
@@ -182,24 +176,6 @@ func (s *Server) unackedCount(w http.ResponseWriter, r *http.Request, me dowser.
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"unacked": n})
-}
-
-// tellVerdict tells a verdict just stored to the giver's other panels and
-// to the managers who follow them; a failure to find them is logged, as
-// the verdict itself is saved.
-func (s *Server) tellVerdict(ctx context.Context, userID, alertID string, v dowser.Verdict) {
-	teller, ok := s.stream.(verdictTeller)
-	if !ok {
-		return
-	}
-	var followers []string
-	if s.team != nil {
-		var err error
-		if followers, err = s.team.Followers(ctx, userID); err != nil {
-			s.cfg.Logger.Warn("reading a rep's followers to tell a verdict", "err", err)
-		}
-	}
-	teller.TellVerdict(dowser.VerdictGiven{AlertID: alertID, UserID: userID, Verdict: v.Verdict, Reason: v.Reason, Value: v.Value}, followers)
 }
 
 // A team cursor is opaque to clients: base64url of

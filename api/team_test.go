@@ -6,13 +6,13 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/dowserhq/dowser"
 	"github.com/dowserhq/dowser/api"
 	"github.com/dowserhq/dowser/links"
+	"github.com/dowserhq/dowser/postgres"
 )
 
 type teamAnswer struct {
@@ -180,28 +180,47 @@ func TestUnackedCountCoversEveryPage(t *testing.T) {
 	}
 }
 
-// tellingStream records the verdicts the API tells the panels.
-type tellingStream struct {
-	streamStub
-	mu   sync.Mutex
-	told []string
+// heardVerdicts listens for the verdicts the store announces to every
+// instance, until the test ends.
+func heardVerdicts(t *testing.T, store *postgres.Store) <-chan string {
+	t.Helper()
+	heard := make(chan string, 10)
+	listening := make(chan struct{})
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		err := store.Alerts.ListenVerdicts(ctx, func() { close(listening) }, func(v dowser.VerdictGiven) {
+			heard <- v.UserID + " " + v.AlertID + " " + v.Verdict + " " + v.Reason
+		})
+		if err != nil {
+			t.Errorf("listening for verdicts: %v", err)
+		}
+	}()
+	t.Cleanup(func() { stop(); <-done })
+	<-listening
+	return heard
 }
 
-func (s *tellingStream) TellVerdict(v dowser.VerdictGiven, managers []string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.told = append(s.told, v.UserID+" "+v.AlertID+" "+v.Verdict+" "+v.Reason+" to "+strings.Join(managers, ","))
-}
-
-// A verdict given over REST, with its reason, is told to the giver's other
-// panels and to the managers who follow them.
-func TestVerdictOverRESTIsToldWithItsReason(t *testing.T) {
-	stream := &tellingStream{}
-	srv, store := newServerWith(t, api.Config{}, stream)
-	seedAlert(t, store, "al-1", "acme", "pricing", "high", time.Now(), "rep-ana", "mgr-max")
-	if err := store.People.Subscribe(context.Background(), "mgr-max", "rep-ana"); err != nil {
-		t.Fatal(err)
+// nextHeard returns the next verdict heard, or fails after 10 s.
+func nextHeard(t *testing.T, heard <-chan string) string {
+	t.Helper()
+	select {
+	case v := <-heard:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatal("no verdict heard in 10 s")
+		return ""
 	}
+}
+
+// A verdict given over REST, with its reason, is announced to every
+// instance, whose hubs tell it to the giver's panels and the managers
+// who follow them.
+func TestVerdictOverRESTIsToldWithItsReason(t *testing.T) {
+	srv, store := newServer(t)
+	seedAlert(t, store, "al-1", "acme", "pricing", "high", time.Now(), "rep-ana", "mgr-max")
+	heard := heardVerdicts(t, store)
 	if status, body := call(t, srv, "PUT", "/v1/alerts/al-1/verdict", tok("rep-ana"), `{"verdict":"not_useful","reason":"wrong-person"}`, nil); status != http.StatusOK {
 		t.Fatalf("verdict = %d %s", status, body)
 	}
@@ -212,38 +231,45 @@ func TestVerdictOverRESTIsToldWithItsReason(t *testing.T) {
 	if status, _ := call(t, srv, "PUT", "/v1/alerts/al-9/verdict", tok("rep-ana"), `{"verdict":"useful"}`, nil); status != http.StatusNotFound {
 		t.Errorf("verdict on an unknown alert = %d, want 404", status)
 	}
-	stream.mu.Lock()
-	defer stream.mu.Unlock()
-	if want := []string{"rep-ana al-1 not_useful wrong-person to mgr-max"}; !slices.Equal(stream.told, want) {
-		t.Errorf("told %q, want %q", stream.told, want)
+	if status, body := call(t, srv, "PUT", "/v1/alerts/al-1/verdict", tok("rep-ana"), `{"verdict":"useful"}`, nil); status != http.StatusOK {
+		t.Fatalf("second verdict = %d %s", status, body)
+	}
+	if got, want := nextHeard(t, heard), "rep-ana al-1 not_useful wrong-person"; got != want {
+		t.Errorf("heard %q, want %q", got, want)
+	}
+	if got, want := nextHeard(t, heard), "rep-ana al-1 useful "; got != want {
+		t.Errorf("after a verdict on an unknown alert, heard %q, want %q", got, want)
 	}
 }
 
-// A verdict given with a one-click link is told like one given in the
-// panel; an acknowledgement link tells no verdict.
+// A verdict given with a one-click link is announced like one given in
+// the panel, as stored (keeping the reason given before); an
+// acknowledgement link announces no verdict.
 func TestVerdictByLinkIsTold(t *testing.T) {
 	signer, err := links.New(links.Config{Key: []byte("a-link-key-of-at-least-32-bytes-0123"), BaseURL: "https://dowser.example.com/"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	stream := &tellingStream{}
-	srv, store := newServerWith(t, api.Config{Links: signer}, stream)
+	srv, store := newServerWith(t, api.Config{Links: signer}, streamStub{})
 	seedAlert(t, store, "al-1", "acme", "pricing", "high", time.Now(), "rep-ana", "mgr-max")
-	if err := store.People.Subscribe(context.Background(), "mgr-max", "rep-ana"); err != nil {
+	seedAlert(t, store, "al-2", "acme", "pricing", "high", time.Now(), "rep-ana")
+	if err := store.Alerts.GiveVerdict(context.Background(), "rep-ana", "al-1", dowser.Verdict{Verdict: dowser.VerdictNotUseful, Reason: "timing"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, action := range []dowser.LinkAction{dowser.LinkAck, dowser.LinkNotUseful} {
-		token, err := signer.Token(action, "al-1", "rep-ana")
+	heard := heardVerdicts(t, store)
+	for _, l := range []struct {
+		action dowser.LinkAction
+		alert  string
+	}{{dowser.LinkAck, "al-2"}, {dowser.LinkNotUseful, "al-1"}} {
+		token, err := signer.Token(l.action, l.alert, "rep-ana")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if status, body := call(t, srv, "POST", "/v1/links/"+token, "", "", nil); status != http.StatusOK {
-			t.Fatalf("%s link = %d %s", action, status, body)
+			t.Fatalf("%s link = %d %s", l.action, status, body)
 		}
 	}
-	stream.mu.Lock()
-	defer stream.mu.Unlock()
-	if want := []string{"rep-ana al-1 not_useful  to mgr-max"}; !slices.Equal(stream.told, want) {
-		t.Errorf("told %q, want %q", stream.told, want)
+	if got, want := nextHeard(t, heard), "rep-ana al-1 not_useful timing"; got != want {
+		t.Errorf("heard %q, want %q", got, want)
 	}
 }

@@ -39,24 +39,12 @@ type RepAlerts interface {
 	Ack(ctx context.Context, userID, alertID string) error
 	GiveVerdict(ctx context.Context, userID, alertID string, v dowser.Verdict) error
 	DecideHandoff(ctx context.Context, userID, alertID string, h dowser.Handoff) (moved bool, err error)
-	Followers(ctx context.Context, userID string) ([]string, error)
-}
-
-// VerdictTeller tells a verdict to the giver's other panels and to the
-// managers who follow them, as the API does after PUT
-// /v1/alerts/{id}/verdict (the notification hub).
-type VerdictTeller interface {
-	TellVerdict(v dowser.VerdictGiven, managers []string)
 }
 
 // RepsConfig configures [RunReps] and [ActOnce].
 type RepsConfig struct {
 	// Alerts is where the reps' alerts are read and their actions stored.
 	Alerts RepAlerts
-	// Teller, when not nil, hears every verdict given, so that open
-	// panels show it at once. Acknowledgements and handoff decisions are
-	// not told: the API does not tell them either.
-	Teller VerdictTeller
 	// Now is the clock that decides when an alert is due; time.Now when nil.
 	Now func() time.Time
 	// Every is the time between two rounds; 3 s when zero.
@@ -68,10 +56,10 @@ type RepsConfig struct {
 	Logger *slog.Logger
 }
 
-// RepsOf returns the configuration that acts in store and tells verdicts
-// to teller (nil for none).
-func RepsOf(store *postgres.Store, teller VerdictTeller, log *slog.Logger) RepsConfig {
-	return RepsConfig{Alerts: store.Alerts, Teller: teller, Logger: log}
+// RepsOf returns the configuration that acts in store. The verdicts it
+// gives reach open panels as any other does (notify.VerdictNews).
+func RepsOf(store *postgres.Store, log *slog.Logger) RepsConfig {
+	return RepsConfig{Alerts: store.Alerts, Logger: log}
 }
 
 // ActingReps are the demo reps the simulated reps act for: every demo rep
@@ -216,17 +204,8 @@ func (cfg RepsConfig) act(ctx context.Context, rep, alertID string, p plan) erro
 		}
 		return nil
 	}
-	v := *p.verdict
-	if err := cfg.Alerts.GiveVerdict(ctx, rep, alertID, v); err != nil {
+	if err := cfg.Alerts.GiveVerdict(ctx, rep, alertID, *p.verdict); err != nil {
 		return fmt.Errorf("demo rep %s: %w", rep, err)
-	}
-	if cfg.Teller != nil {
-		managers, err := cfg.Alerts.Followers(ctx, rep)
-		if err != nil {
-			// The rep's own panels still hear of it, as in the API.
-			cfg.logger().Warn("demo reps: reading a rep's followers to tell a verdict", "err", err)
-		}
-		cfg.Teller.TellVerdict(dowser.VerdictGiven{AlertID: alertID, UserID: rep, Verdict: v.Verdict, Reason: v.Reason, Value: v.Value}, managers)
 	}
 	return nil
 }

@@ -29,6 +29,7 @@ const actionTimeout = 10 * time.Second
 type client struct {
 	hub    *Hub
 	user   string
+	name   string // unique among every instance's connections: the From of its verdicts
 	conn   *websocket.Conn
 	ctx    context.Context // ends when the connection stops: aborts history reads
 	cancel context.CancelFunc
@@ -494,14 +495,11 @@ func (c *client) apply(a action) []byte {
 		err = c.hub.actions.Ack(ctx, c.user, a.id)
 		ok = frame{Op: "acked", ID: a.id}
 	default:
-		err = c.hub.actions.Feedback(ctx, c.user, a.id, a.verdict, a.note)
+		err = c.hub.actions.Feedback(ctx, c.user, a.id, a.verdict, a.note, c.name)
 		ok = frame{Op: "feedback_saved", ID: a.id, Verdict: a.verdict}
 	}
 	if err != nil {
 		return encode(frame{Op: "error", ID: a.id, Error: a.op + ": " + actionError(err)})
-	}
-	if a.op == "feedback" {
-		c.hub.tellStored(ctx, c, c.user, a.id)
 	}
 	return encode(ok)
 }

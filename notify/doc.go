@@ -1,6 +1,7 @@
 // Package notify decides who hears about an alert and pushes it to them:
 // routing (the sales owner and the marketing owners), and the websocket hub
-// that delivers numbered, resumable alert frames to connected users.
+// that delivers numbered, resumable alert frames to connected users and
+// tells them the verdicts given on any instance ([VerdictNews]).
 //
 // Storage reaches it through the small interfaces declared here.
 //

@@ -2,13 +2,17 @@ package notify
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -38,7 +42,10 @@ type Actions interface {
 	// Seen records that the user's panel showed the alert.
 	Seen(ctx context.Context, userID, alertID string) error
 	Ack(ctx context.Context, userID, alertID string) error
-	Feedback(ctx context.Context, userID, alertID, verdict, note string) error
+	// Feedback records a verdict given on the connection named from, and
+	// has every instance hear of it ([VerdictSource]) with From set to
+	// from, so that this connection is not told its own verdict.
+	Feedback(ctx context.Context, userID, alertID, verdict, note, from string) error
 }
 
 // People tells whom alerts are about as reps may see them:
@@ -138,6 +145,10 @@ type Hub struct {
 	conns    prometheus.Gauge
 	latency  prometheus.Histogram
 
+	// name is this hub's, random per process; its connections are named
+	// name/1, name/2, ... (client.name).
+	name    string
+	opened  atomic.Int64 // connections opened, for their names
 	mu      sync.Mutex
 	clients map[string][]*client // by user; a user rarely has more than a few
 	closed  bool
@@ -146,7 +157,10 @@ type Hub struct {
 // NewHub returns a hub replaying from history and recording actions.
 func NewHub(cfg HubConfig, history History, actions Actions, reg prometheus.Registerer) *Hub {
 	cfg.setDefaults()
+	var name [6]byte
+	_, _ = rand.Read(name[:])
 	h := &Hub{
+		name:    hex.EncodeToString(name[:]),
 		cfg:     cfg,
 		history: history,
 		actions: actions,
@@ -308,6 +322,7 @@ func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, userID string,
 		return // the upgrader has answered with an HTTP error
 	}
 	c := newClient(h, userID, conn)
+	c.name = h.name + "/" + strconv.FormatInt(h.opened.Add(1), 10)
 	c.cred = cred
 	h.mu.Lock()
 	if h.closed {

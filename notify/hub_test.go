@@ -76,7 +76,7 @@ func (m *memHistory) Seen(ctx context.Context, user, id string) error {
 	return m.Ack(ctx, user, id)
 }
 
-func (m *memHistory) Feedback(ctx context.Context, user, id, verdict, note string) error {
+func (m *memHistory) Feedback(ctx context.Context, user, id, verdict, note, _ string) error {
 	return m.Ack(ctx, user, id)
 }
 

@@ -8,17 +8,19 @@ import (
 	"github.com/dowserhq/dowser/schema"
 )
 
-// teamHistory is a memHistory that can also say who follows a rep and
-// what verdict was stored, as the PostgreSQL store does.
+// teamHistory is a memHistory that can also say who follows a rep, as
+// the PostgreSQL store does, and records the connection each verdict
+// came from.
 type teamHistory struct {
 	*memHistory
-	stored dowser.Verdict
+	from chan string
 }
 
 func (teamHistory) Followers(context.Context, string) ([]string, error) { return []string{"max"}, nil }
 
-func (t teamHistory) StoredVerdict(context.Context, string, string) (dowser.Verdict, error) {
-	return t.stored, nil
+func (t teamHistory) Feedback(ctx context.Context, user, id, verdict, note, from string) error {
+	t.from <- from
+	return t.memHistory.Feedback(ctx, user, id, verdict, note, from)
 }
 
 // A verdict given on one panel reaches the giver's other panels and the
@@ -26,9 +28,8 @@ func (t teamHistory) StoredVerdict(context.Context, string, string) (dowser.Verd
 // nobody else's; the panel that gave it hears only its answer.
 func TestVerdictNewsReachesOtherPanelsAndFollowers(t *testing.T) {
 	h := &memHistory{ds: map[string][]schema.Delivery{}}
-	value := 1200.0
-	th := teamHistory{memHistory: h, stored: dowser.Verdict{Verdict: "won", Reason: "competitor", Value: &value}}
-	_, srv := newTestHubActing(t, HubConfig{}, h, th)
+	th := teamHistory{memHistory: h, from: make(chan string, 1)}
+	hub, srv := newTestHubActing(t, HubConfig{}, h, th)
 	giver, other, manager, stranger := dial(t, srv, "ana", nil), dial(t, srv, "ana", nil), dial(t, srv, "max", nil), dial(t, srv, "ben", nil)
 	read(t, giver)
 	read(t, other)
@@ -37,6 +38,14 @@ func TestVerdictNewsReachesOtherPanelsAndFollowers(t *testing.T) {
 	if err := giver.WriteJSON(map[string]any{"op": "feedback", "id": "al-1", "verdict": "won"}); err != nil {
 		t.Fatal(err)
 	}
+	from := <-th.from
+	if from == "" {
+		t.Fatal("the verdict was stored without the name of the connection that gave it")
+	}
+	// As VerdictNews does once the store announces it, with the reason
+	// and value stored.
+	value := 1200.0
+	hub.TellVerdict(t.Context(), dowser.VerdictGiven{AlertID: "al-1", UserID: "ana", Verdict: "won", Reason: "competitor", Value: &value, From: from})
 	check := func(who string, f map[string]any) {
 		t.Helper()
 		if f["op"] != "verdict" || f["id"] != "al-1" || f["user"] != "ana" || f["verdict"] != "won" || f["reason"] != "competitor" || f["value"] != 1200.0 {

@@ -254,9 +254,10 @@ func (s *Alerts) Ack(ctx context.Context, userID, alertID string) error {
 }
 
 // Feedback records the user's verdict (and an optional note) on an alert addressed to them; it
-// also acknowledges it. It returns dowser.ErrNotFound when the alert was not
-// addressed to the user.
-func (s *Alerts) Feedback(ctx context.Context, userID, alertID, verdict, note string) error {
+// also acknowledges it, and announces it to every instance (ListenVerdicts)
+// as given by from, the name of the stream connection that gave it. It
+// returns dowser.ErrNotFound when the alert was not addressed to the user.
+func (s *Alerts) Feedback(ctx context.Context, userID, alertID, verdict, note, from string) error {
 	// A verdict repeated without its reason (the panel's buttons) keeps the
 	// reason and value given with it before.
 	var judged int
@@ -266,9 +267,9 @@ func (s *Alerts) Feedback(ctx context.Context, userID, alertID, verdict, note st
 			acked_at = coalesce(acked_at, now()), seen_at = coalesce(seen_at, now())
 		WHERE user_id = $1 AND alert_id = $2
 		RETURNING `+judgedColumns+`
-	), `+verdictToCRM+`
-	SELECT count(*) FROM judged`,
-		userID, alertID, verdict, note).Scan(&judged)
+	), `+verdictToCRM+`, `+verdictNews("$5")+`
+	SELECT count(*) FROM news`,
+		userID, alertID, verdict, note, from).Scan(&judged)
 	if err != nil {
 		return fmt.Errorf("saving feedback on %s: %w", alertID, err)
 	}

@@ -157,7 +157,7 @@ func TestFindAlertsFilters(t *testing.T) {
 	if err := s.Alerts.Ack(ctx, "ana", "al-a"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Alerts.Feedback(ctx, "ana", "al-b", "won", ""); err != nil {
+	if err := s.Alerts.Feedback(ctx, "ana", "al-b", "won", "", ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Alerts.Snooze(ctx, "ana", "al-c", time.Now().Add(time.Hour)); err != nil {

@@ -41,7 +41,7 @@ func TestCRMOutboxRowsPerAlertAndPerVerdict(t *testing.T) {
 	if err := s.Alerts.GiveVerdict(ctx, "ana", "al-1", dowser.Verdict{Verdict: dowser.VerdictWon, Note: "Signed", Value: new(5000.0)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Alerts.Feedback(ctx, "ana", "al-1", dowser.VerdictUseful, ""); err != nil {
+	if err := s.Alerts.Feedback(ctx, "ana", "al-1", dowser.VerdictUseful, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	claimed, err := s.Channels.ClaimDeliveries(ctx, 10, time.Minute)

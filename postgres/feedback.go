@@ -69,7 +69,7 @@ func (s *Alerts) RetireFeedbackReason(ctx context.Context, id string) error {
 
 // GiveVerdict records the user's verdict, with its reason, note and value,
 // on an alert addressed to them, and acknowledges it; a later verdict
-// replaces it. It returns dowser.ErrNotFound when the alert was not
+// replaces it. Every instance hears of it (ListenVerdicts). It returns dowser.ErrNotFound when the alert was not
 // addressed to the user, an error wrapping dowser.ErrUnknownReason when the
 // reason is retired or unknown, and one wrapping dowser.ErrReasonMisfit
 // when the reason's kinds do not include the verdict (but for the verdict
@@ -89,8 +89,8 @@ func (s *Alerts) GiveVerdict(ctx context.Context, userID, alertID string, v dows
 			AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM feedback_reasons r WHERE r.id = $4 AND NOT r.retired
 				AND ($3::text = ANY(r.kinds) OR (deliveries.verdict = $3 AND deliveries.reason = $4))))
 		RETURNING `+judgedColumns+`
-	), `+verdictToCRM+`
-	SELECT count(*) FROM judged`,
+	), `+verdictToCRM+`, `+verdictNews("NULL")+`
+	SELECT count(*) FROM news`,
 		userID, alertID, v.Verdict, reason, v.Note, v.Value).Scan(&judged)
 	if err != nil {
 		return fmt.Errorf("saving the verdict on %s: %w", alertID, err)

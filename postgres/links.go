@@ -13,21 +13,28 @@ import (
 
 // linkSQL is what each one-click action does to the user's delivery of the
 // alert ($1 user, $2 alert, $3 the snooze's end), as the panel's own
-// actions do.
+// actions do; each answers how many deliveries it changed, and a verdict
+// is announced to every instance (ListenVerdicts).
 var linkSQL = map[dowser.LinkAction]string{
-	dowser.LinkAck: `UPDATE deliveries SET acked_at = coalesce(acked_at, now()), seen_at = coalesce(seen_at, now())
-		WHERE user_id = $1 AND alert_id = $2 AND $3::timestamptz IS NULL`,
-	dowser.LinkSnooze: `UPDATE deliveries SET snoozed_until = $3, seen_at = coalesce(seen_at, now())
-		WHERE user_id = $1 AND alert_id = $2`,
+	dowser.LinkAck: `WITH done AS (UPDATE deliveries SET acked_at = coalesce(acked_at, now()), seen_at = coalesce(seen_at, now())
+		WHERE user_id = $1 AND alert_id = $2 AND $3::timestamptz IS NULL RETURNING 1)
+		SELECT count(*) FROM done`,
+	dowser.LinkSnooze: `WITH done AS (UPDATE deliveries SET snoozed_until = $3, seen_at = coalesce(seen_at, now())
+		WHERE user_id = $1 AND alert_id = $2 RETURNING 1)
+		SELECT count(*) FROM done`,
 	// A verdict given again keeps the reason and value given with it.
-	dowser.LinkUseful: `UPDATE deliveries SET verdict = 'useful', verdict_at = now(),
+	dowser.LinkUseful: `WITH judged AS (UPDATE deliveries SET verdict = 'useful', verdict_at = now(),
 			reason = CASE WHEN verdict = 'useful' THEN reason END, value = CASE WHEN verdict = 'useful' THEN value END,
 			acked_at = coalesce(acked_at, now()), seen_at = coalesce(seen_at, now())
-		WHERE user_id = $1 AND alert_id = $2 AND $3::timestamptz IS NULL`,
-	dowser.LinkNotUseful: `UPDATE deliveries SET verdict = 'not_useful', verdict_at = now(),
+		WHERE user_id = $1 AND alert_id = $2 AND $3::timestamptz IS NULL RETURNING ` + judgedColumns + `
+	), ` + verdictNews("NULL") + `
+	SELECT count(*) FROM news`,
+	dowser.LinkNotUseful: `WITH judged AS (UPDATE deliveries SET verdict = 'not_useful', verdict_at = now(),
 			reason = CASE WHEN verdict = 'not_useful' THEN reason END, value = NULL,
 			acked_at = coalesce(acked_at, now()), seen_at = coalesce(seen_at, now())
-		WHERE user_id = $1 AND alert_id = $2 AND $3::timestamptz IS NULL`,
+		WHERE user_id = $1 AND alert_id = $2 AND $3::timestamptz IS NULL RETURNING ` + judgedColumns + `
+	), ` + verdictNews("NULL") + `
+	SELECT count(*) FROM news`,
 }
 
 // LinkUsed reports whether the link with nonce was used already.
@@ -71,11 +78,11 @@ func (s *Alerts) UseLink(ctx context.Context, l dowser.Link, now time.Time) erro
 			}
 			return fmt.Errorf("user %s: %w", l.UserID, dowser.ErrNotFound)
 		}
-		tag, err = tx.Exec(ctx, q, l.UserID, l.AlertID, until)
-		if err != nil {
+		var changed int
+		if err := tx.QueryRow(ctx, q, l.UserID, l.AlertID, until).Scan(&changed); err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
+		if changed == 0 {
 			return fmt.Errorf("alert %s for %s: %w", l.AlertID, l.UserID, dowser.ErrNotFound)
 		}
 		// Links past their expiry are refused before their nonce is

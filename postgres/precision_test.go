@@ -48,7 +48,7 @@ func TestPrecisionCountsFeedbackAndMedianAckTime(t *testing.T) {
 		if act.verdict == "" {
 			err = s.Alerts.Ack(ctx, act.user, act.alert)
 		} else {
-			err = s.Alerts.Feedback(ctx, act.user, act.alert, act.verdict, "")
+			err = s.Alerts.Feedback(ctx, act.user, act.alert, act.verdict, "", "")
 		}
 		if err != nil {
 			t.Fatal(err)

@@ -101,7 +101,7 @@ func TestSaveAlertIsIdempotentAndNumbersPerRecipient(t *testing.T) {
 	if err := s.Alerts.Ack(ctx, "jane", "al-2"); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("jane acking ana's alert: %v, want ErrNotFound", err)
 	}
-	if err := s.Alerts.Feedback(ctx, "ana", "al-2", "useful", "called them"); err != nil {
+	if err := s.Alerts.Feedback(ctx, "ana", "al-2", "useful", "called them", ""); err != nil {
 		t.Fatal(err)
 	}
 	listed, err := s.Alerts.ListAlerts(ctx, "ana", 10)

@@ -39,8 +39,9 @@ import (
 // are found by type assertion, so a drifting signature would fail silently
 // (#15).
 var (
-	_ api.Team    = (*postgres.Alerts)(nil)
-	_ notify.Team = (*postgres.Alerts)(nil)
+	_ api.Team             = (*postgres.Alerts)(nil)
+	_ notify.Team          = (*postgres.Alerts)(nil)
+	_ notify.VerdictSource = (*postgres.Alerts)(nil)
 )
 
 // App is one running Dowser service: everything `dowser serve` starts.
@@ -331,6 +332,10 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	alertsTopic.Hub = hub
+	verdicts, err := notify.NewVerdictNews(notify.VerdictNewsConfig{Source: store.Alerts, Hub: hub, Logger: log.With("part", "verdict-news"), Registerer: reg})
+	if err != nil {
+		return err
+	}
 	presence, err := notify.NewClusterPresence(notify.ClusterPresenceConfig{
 		Store: store.Presence, Local: hub, Instance: a.cfg.Instance, Lease: a.cfg.PresenceLease, Refresh: a.cfg.PresenceRefresh,
 		Logger: log.With("part", "presence"), Registerer: reg,
@@ -581,6 +586,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { return revoked.Run(gctx) })
 	g.Go(func() error { return presence.Run(gctx) })
+	g.Go(func() error { return verdicts.Run(gctx) })
 	g.Go(func() error { return dispatcher.Run(gctx) })
 	g.Go(func() error { return digester.Run(gctx) })
 	g.Go(func() error { return escalator.Run(gctx) })
@@ -588,7 +594,7 @@ func (a *App) Run(ctx context.Context) error {
 	if a.cfg.Demo {
 		g.Go(func() error { return demo.RunTraffic(gctx, cl, a.cfg.EventsTopic, a.cfg.DemoRate, log) })
 		if !a.cfg.demoRepsOff {
-			g.Go(func() error { return demo.RunReps(gctx, demo.RepsOf(store, hub, log.With("part", "demo-reps"))) })
+			g.Go(func() error { return demo.RunReps(gctx, demo.RepsOf(store, log.With("part", "demo-reps"))) })
 		}
 		demo.PrintBanner(a.out, a.httpAddr)
 	}

@@ -77,3 +77,23 @@ func Exec(t testing.TB, url, sql string) {
 		t.Fatalf("%s: %v", sql, err)
 	}
 }
+
+// Terminate kills the connections to the database at url whose
+// application_name is app, as a failover or an administrator would, and
+// returns how many it killed.
+func Terminate(t testing.TB, url, app string) int {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("connecting to %s: %v", url, err)
+	}
+	defer c.Close(ctx)
+	var n int
+	err = c.QueryRow(ctx, `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND application_name = $1 AND pid <> pg_backend_pid()`, app).Scan(&n)
+	if err != nil {
+		t.Fatalf("terminating the connections of %q: %v", app, err)
+	}
+	return n
+}

@@ -77,6 +77,9 @@ function wire() {
     if (ev.target === e.dialog) e.dialog.close();
   });
   e.dialog.addEventListener('close', () => {
+    // The event comes a task after the dialog closed: it may be open
+    // again by then, loading a newer answer that must not be dropped.
+    if (e.dialog.open) return;
     drawer.gen++;
     if (drawer.opener && drawer.opener.isConnected) drawer.opener.focus();
   });

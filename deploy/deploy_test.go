@@ -616,6 +616,7 @@ var metricNames = []string{
 	"dowser_email_digests_total", "dowser_email_digest_alerts_total",
 	"dowser_escalations_total",
 	"dowser_journey_written_total", "dowser_journey_dropped_total", "dowser_journey_buffered", "dowser_journey_paused_seconds_total", "dowser_journey_write_seconds",
+	"dowser_verdict_news_listening", "dowser_verdict_news_failures_total",
 	"dowser_loop_failures_total", "dowser_loop_items_set_aside_total", "dowser_loop_last_success_timestamp_seconds",
 }
 

@@ -11,7 +11,8 @@ import (
 
 // TestCRMOutboxRowsPerAlertAndPerVerdict checks that an enabled crm channel
 // gets one row per stored alert, whoever received it, and none for a replay;
-// one row per verdict given (on either verdict path) when it has a verdict
+// one row per verdict given (on each verdict path: the API's, the stream's,
+// a one-click link's) when it has a verdict
 // template, carrying the verdict; and that a disabled crm channel or one
 // without a verdict template gets no rows of those kinds.
 func TestCRMOutboxRowsPerAlertAndPerVerdict(t *testing.T) {
@@ -44,6 +45,10 @@ func TestCRMOutboxRowsPerAlertAndPerVerdict(t *testing.T) {
 	if err := s.Alerts.Feedback(ctx, "ana", "al-1", dowser.VerdictUseful, "", ""); err != nil {
 		t.Fatal(err)
 	}
+	link := dowser.Link{Action: dowser.LinkNotUseful, AlertID: "al-1", UserID: "ana", Expires: time.Now().Add(time.Hour), Nonce: "n-crm"}
+	if err := s.Alerts.UseLink(ctx, link, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	claimed, err := s.Channels.ClaimDeliveries(ctx, 10, time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -70,16 +75,18 @@ func TestCRMOutboxRowsPerAlertAndPerVerdict(t *testing.T) {
 	if len(alerts) != 2 || alerts[both.ID] != 1 || alerts[alertsOnly.ID] != 1 {
 		t.Errorf("alert deliveries per channel = %v, want one each for %d and %d", alerts, both.ID, alertsOnly.ID)
 	}
-	won, useful := 0, 0
+	won, useful, notUseful := 0, 0, 0
 	for _, v := range verdicts {
 		switch {
+		case v.Verdict == dowser.VerdictNotUseful:
+			notUseful++
 		case v.Verdict == dowser.VerdictWon && v.Note == "Signed" && v.Value != nil && *v.Value == 5000 && v.UserID == "ana" && !v.At.IsZero():
 			won++
 		case v.Verdict == dowser.VerdictUseful && v.Value == nil:
 			useful++
 		}
 	}
-	if won != 1 || useful != 1 {
-		t.Errorf("verdict deliveries %+v, want the won one (note, value) and the useful one, once each", verdicts)
+	if won != 1 || useful != 1 || notUseful != 1 {
+		t.Errorf("verdict deliveries %+v, want the won one (note, value), the useful one and the link's not useful one, once each", verdicts)
 	}
 }

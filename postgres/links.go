@@ -27,13 +27,13 @@ var linkSQL = map[dowser.LinkAction]string{
 			reason = CASE WHEN verdict = 'useful' THEN reason END, value = CASE WHEN verdict = 'useful' THEN value END,
 			acked_at = coalesce(acked_at, now()), seen_at = coalesce(seen_at, now())
 		WHERE user_id = $1 AND alert_id = $2 AND $3::timestamptz IS NULL RETURNING ` + judgedColumns + `
-	), ` + verdictNews("NULL") + `
+	), ` + verdictToCRM + `, ` + verdictNews("NULL") + `
 	SELECT count(*) FROM news`,
 	dowser.LinkNotUseful: `WITH judged AS (UPDATE deliveries SET verdict = 'not_useful', verdict_at = now(),
 			reason = CASE WHEN verdict = 'not_useful' THEN reason END, value = NULL,
 			acked_at = coalesce(acked_at, now()), seen_at = coalesce(seen_at, now())
 		WHERE user_id = $1 AND alert_id = $2 AND $3::timestamptz IS NULL RETURNING ` + judgedColumns + `
-	), ` + verdictNews("NULL") + `
+	), ` + verdictToCRM + `, ` + verdictNews("NULL") + `
 	SELECT count(*) FROM news`,
 }
 

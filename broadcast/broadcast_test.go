@@ -22,6 +22,8 @@ type fakeStore struct {
 	tombstones []string // waiting for PublishTombstones
 	marked     chan struct{}
 	tombstoned chan struct{}
+	// gone, when set, answers AlertsGone.
+	gone func(ctx context.Context, ids []string) ([]string, error)
 }
 
 func (s *fakeStore) MarkPublished(_ context.Context, ids ...int64) error {
@@ -32,7 +34,12 @@ func (s *fakeStore) MarkPublished(_ context.Context, ids ...int64) error {
 	return nil
 }
 
-func (s *fakeStore) AlertsGone(context.Context, []string) ([]string, error) { return nil, nil }
+func (s *fakeStore) AlertsGone(ctx context.Context, ids []string) ([]string, error) {
+	if s.gone == nil {
+		return nil, nil
+	}
+	return s.gone(ctx, ids)
+}
 
 func (s *fakeStore) PublishPending(context.Context, time.Duration, int, func(context.Context, []dowser.OutboxMessage) error) (int, error) {
 	return 0, nil
@@ -122,5 +129,66 @@ func TestPublishedAlertReachesTheHubThroughTheTopic(t *testing.T) {
 	defer store.mu.Unlock()
 	if !slices.Equal(store.published, []int64{7}) || len(store.tombstones) != 0 {
 		t.Errorf("outbox rows marked published %v, tombstones left %v; want [7] and none", store.published, store.tombstones)
+	}
+}
+
+// TestShutdownDuringPublishStillTombstonesAnErasedAlert: an alert erased
+// while its message was being published gets a tombstone after that
+// message, even when the service starts stopping right then; else the
+// erased alert would stay on the compacted topic until its retention.
+func TestShutdownDuringPublishStillTombstonesAnErasedAlert(t *testing.T) {
+	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	store := &fakeStore{marked: make(chan struct{}, 16), tombstoned: make(chan struct{}, 16),
+		gone: func(ctx context.Context, ids []string) ([]string, error) {
+			stop() // the service is told to stop while it checks
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			return ids, nil // erased meanwhile
+		}}
+	cl := kafka.Cluster{Brokers: b.Brokers()}
+	cfg := broadcast.Config{
+		Kafka: cl, Topic: "alerts", Partitions: 1, Replication: 1,
+		RelayEvery: time.Hour, TombstonesEvery: time.Hour,
+		Outbox: store, Erasures: store, Hub: &fakeHub{new: make(chan struct{}, 16)}, Logger: slog.New(slog.DiscardHandler),
+	}
+	if err := broadcast.EnsureTopic(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	bc, err := broadcast.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bc.Close()
+	done := make(chan error, 1)
+	go func() { done <- bc.Run(runCtx) }()
+	bc.Publish(dowser.SavedAlert{AlertID: "al-2", OutboxID: 8, EventTime: time.Now(), Alert: []byte(`{"id":"al-2"}`),
+		Deliveries: []schema.Delivery{{UserID: "ana", Seq: 1}}})
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	h, err := kafka.OpenHistory(ctx, cl, "alerts", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last kafka.Record
+	n := 0
+	if err := h.ReadRecords(ctx, func(r kafka.Record) error {
+		if string(r.Key) == "al-2" {
+			last, n = r, n+1
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 || last.Value != nil {
+		t.Errorf("al-2 has %d records on the topic, the last %q; want its message, then a tombstone", n, last.Value)
 	}
 }

@@ -52,7 +52,10 @@ func (b *Broadcaster) publishLoop(ctx context.Context) error {
 		case s := <-b.toPublish:
 			batch = append(batch, s)
 			take()
-			b.publish(ctx, batch)
+			// A batch begun is finished (publish bounds it) even if the
+			// service stops meanwhile: a message written without its
+			// erasure check could outlive the erasure on the topic.
+			b.publish(context.WithoutCancel(ctx), batch)
 			clear(batch)
 			batch = batch[:0]
 		}

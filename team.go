@@ -98,16 +98,20 @@ type Followable struct {
 }
 
 // VerdictGiven is the news that a recipient gave an alert a verdict, as
-// stored: told to the recipient's other panels and to the managers who
-// follow them, on every instance.
+// stored, or (Acked) acknowledged it: told to the recipient's other panels
+// and to the managers who follow them, on every instance.
 type VerdictGiven struct {
 	AlertID string
 	UserID  string
+	// Acked marks the news of an acknowledgement alone, made when the
+	// alert was not acknowledged before: Verdict, Reason and Value are
+	// empty. A verdict acknowledges too, without this news.
+	Acked   bool
 	Verdict string
 	Reason  string
 	Value   *float64
-	// From names the stream connection that gave the verdict, which hears
-	// its answer instead of the news; "" when given otherwise (REST, a
-	// link, the demo's simulated reps).
+	// From names the stream connection that gave the verdict (or the
+	// acknowledgement), which hears its answer instead of the news; ""
+	// when given otherwise (REST, a link, the demo's simulated reps).
 	From string
 }

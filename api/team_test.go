@@ -84,7 +84,7 @@ func TestTeamViewShowsFollowedRepsAlertsAndTimes(t *testing.T) {
 	seedAlert(t, store, "al-2", "acme", "pricing", "high", at, "rep-ana")
 	seedAlert(t, store, "al-3", "bolt", "pricing", "urgent", at, "rep-bo")
 	seedAlert(t, store, "al-4", "cove", "pricing", "low", at, "rep-cy")
-	if err := store.Alerts.Ack(ctx, "rep-ana", "al-1"); err != nil {
+	if err := store.Alerts.Ack(ctx, "rep-ana", "al-1", ""); err != nil {
 		t.Fatal(err)
 	}
 	if status, body := call(t, srv, "PUT", "/v1/alerts/al-2/verdict", tok("rep-ana"), `{"verdict":"not_useful","reason":"timing"}`, nil); status != http.StatusOK {
@@ -166,7 +166,7 @@ func TestUnackedCountCoversEveryPage(t *testing.T) {
 		t.Fatalf("count = %s, want 5", got)
 	}
 	ctx := context.Background()
-	if err := store.Alerts.Ack(ctx, "rep-ana", "al-1"); err != nil {
+	if err := store.Alerts.Ack(ctx, "rep-ana", "al-1", ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := store.Alerts.Snooze(ctx, "rep-ana", "al-2", time.Now().Add(time.Hour)); err != nil {

@@ -36,7 +36,7 @@ const (
 type RepAlerts interface {
 	FindAlerts(ctx context.Context, q dowser.AlertQuery) (dowser.AlertPage, error)
 	ListFeedbackReasons(ctx context.Context, withRetired bool) ([]dowser.FeedbackReason, error)
-	Ack(ctx context.Context, userID, alertID string) error
+	Ack(ctx context.Context, userID, alertID, from string) error
 	GiveVerdict(ctx context.Context, userID, alertID string, v dowser.Verdict) error
 	DecideHandoff(ctx context.Context, userID, alertID string, h dowser.Handoff) (moved bool, err error)
 }
@@ -199,7 +199,7 @@ func (cfg RepsConfig) act(ctx context.Context, rep, alertID string, p plan) erro
 		}
 	}
 	if p.verdict == nil {
-		if err := cfg.Alerts.Ack(ctx, rep, alertID); err != nil {
+		if err := cfg.Alerts.Ack(ctx, rep, alertID, ""); err != nil {
 			return fmt.Errorf("demo rep %s: %w", rep, err)
 		}
 		return nil

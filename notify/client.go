@@ -492,7 +492,7 @@ func (c *client) apply(a action) []byte {
 		err = c.hub.actions.Seen(ctx, c.user, a.id)
 		ok = frame{Op: "seen_ok", ID: a.id}
 	case "ack":
-		err = c.hub.actions.Ack(ctx, c.user, a.id)
+		err = c.hub.actions.Ack(ctx, c.user, a.id, c.name)
 		ok = frame{Op: "acked", ID: a.id}
 	default:
 		err = c.hub.actions.Feedback(ctx, c.user, a.id, a.verdict, a.note, c.name)

@@ -52,8 +52,8 @@ func (g *gatedActions) call(ctx context.Context, op, id string) error {
 	return nil
 }
 
-func (g *gatedActions) Seen(ctx context.Context, _, id string) error { return g.call(ctx, "seen", id) }
-func (g *gatedActions) Ack(ctx context.Context, _, id string) error  { return g.call(ctx, "ack", id) }
+func (g *gatedActions) Seen(ctx context.Context, _, id string) error   { return g.call(ctx, "seen", id) }
+func (g *gatedActions) Ack(ctx context.Context, _, id, _ string) error { return g.call(ctx, "ack", id) }
 func (g *gatedActions) Feedback(ctx context.Context, _, id, _, _, _ string) error {
 	return g.call(ctx, "feedback", id)
 }

@@ -41,7 +41,10 @@ type History interface {
 type Actions interface {
 	// Seen records that the user's panel showed the alert.
 	Seen(ctx context.Context, userID, alertID string) error
-	Ack(ctx context.Context, userID, alertID string) error
+	// Ack records an acknowledgement made on the connection named from,
+	// and has every instance hear of it when it is the first
+	// ([VerdictSource], Acked), so that this connection is not told.
+	Ack(ctx context.Context, userID, alertID, from string) error
 	// Feedback records a verdict given on the connection named from, and
 	// has every instance hear of it ([VerdictSource]) with From set to
 	// from, so that this connection is not told its own verdict.

@@ -65,7 +65,7 @@ func (m *memHistory) LastSeq(_ context.Context, user string) (int64, error) {
 	return last, nil
 }
 
-func (m *memHistory) Ack(_ context.Context, user, id string) error {
+func (m *memHistory) Ack(_ context.Context, user, id, _ string) error {
 	if id == "al-1" {
 		return nil
 	}
@@ -73,11 +73,11 @@ func (m *memHistory) Ack(_ context.Context, user, id string) error {
 }
 
 func (m *memHistory) Seen(ctx context.Context, user, id string) error {
-	return m.Ack(ctx, user, id)
+	return m.Ack(ctx, user, id, "")
 }
 
 func (m *memHistory) Feedback(ctx context.Context, user, id, verdict, note, _ string) error {
-	return m.Ack(ctx, user, id)
+	return m.Ack(ctx, user, id, "")
 }
 
 func newTestHub(t *testing.T, cfg HubConfig, h *memHistory) (*Hub, *httptest.Server) {

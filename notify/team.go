@@ -14,7 +14,8 @@ type Team interface {
 	Followers(ctx context.Context, userID string) ([]string, error)
 }
 
-// TellVerdict tells the news of a verdict, as stored, to every connection
+// TellVerdict tells the news of a verdict, as stored (or of an
+// acknowledgement, v.Acked, as an "acknowledged" frame), to every connection
 // on this instance of its giver (their other panels) but the one named
 // v.From, which gave it and heard its answer, and of the managers who
 // follow them. [VerdictNews] calls it for every verdict given on any
@@ -36,6 +37,9 @@ func (h *Hub) TellVerdict(ctx context.Context, v dowser.VerdictGiven) {
 		}
 	}
 	b := encode(frame{Op: "verdict", ID: v.AlertID, User: v.UserID, Verdict: v.Verdict, Reason: v.Reason, Value: v.Value})
+	if v.Acked {
+		b = encode(frame{Op: "acknowledged", ID: v.AlertID, User: v.UserID})
+	}
 	h.mu.Lock()
 	var cs []*client
 	for _, u := range append([]string{v.UserID}, managers...) {

@@ -240,17 +240,36 @@ func (s *Alerts) Seen(ctx context.Context, userID, alertID string) error {
 }
 
 // Ack records that the user acknowledged (and so saw) an alert addressed
-// to them. It returns dowser.ErrNotFound when the alert was not addressed to the
-// user.
-func (s *Alerts) Ack(ctx context.Context, userID, alertID string) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE deliveries SET acked_at = coalesce(acked_at, now()), seen_at = coalesce(seen_at, now()) WHERE user_id = $1 AND alert_id = $2`, userID, alertID)
-	if err != nil {
+// to them, on the stream connection named from ("" otherwise), and
+// announces it to every instance (ListenVerdicts) when it was not
+// acknowledged before. It returns dowser.ErrNotFound when the alert was
+// not addressed to the user.
+func (s *Alerts) Ack(ctx context.Context, userID, alertID, from string) error {
+	var found int
+	if err := s.pool.QueryRow(ctx, ackSQL("$3", "true"), userID, alertID, from).Scan(&found); err != nil {
 		return fmt.Errorf("acknowledging %s: %w", alertID, err)
 	}
-	if tag.RowsAffected() == 0 {
+	if found == 0 {
 		return fmt.Errorf("alert %s for %s: %w", alertID, userID, dowser.ErrNotFound)
 	}
 	return nil
+}
+
+// ackSQL acknowledges the delivery of alert $2 to user $1 when cond holds,
+// announcing it as made by from (ackNews) only when it was not
+// acknowledged yet: a row already acknowledged is left as it is, since an
+// acknowledgement marks it seen too. A concurrent acknowledgement waits for
+// the first and finds the row acknowledged, so each is announced once. It
+// answers 1 when the delivery exists (and cond holds), else 0; greatest
+// reads both counts, so the news is always made.
+func ackSQL(from, cond string) string {
+	return `WITH acked AS (
+		UPDATE deliveries SET acked_at = now(), seen_at = coalesce(seen_at, now())
+		WHERE user_id = $1 AND alert_id = $2 AND acked_at IS NULL AND ` + cond + `
+		RETURNING alert_id, user_id
+	), ` + ackNews(from) + `
+	SELECT greatest((SELECT count(*) FROM news),
+		(SELECT count(*) FROM deliveries WHERE user_id = $1 AND alert_id = $2 AND ` + cond + `))::int`
 }
 
 // Feedback records the user's verdict (and an optional note) on an alert addressed to them; it

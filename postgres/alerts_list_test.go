@@ -154,7 +154,7 @@ func TestFindAlertsFilters(t *testing.T) {
 	mk("al-b", "globex", "pricing", "low", day.Add(25*time.Hour))
 	mk("al-c", "acme", "webinar", "urgent", day.Add(49*time.Hour))
 	mk("al-d", "acme", "pricing", "medium", day.Add(50*time.Hour))
-	if err := s.Alerts.Ack(ctx, "ana", "al-a"); err != nil {
+	if err := s.Alerts.Ack(ctx, "ana", "al-a", ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Alerts.Feedback(ctx, "ana", "al-b", "won", "", ""); err != nil {

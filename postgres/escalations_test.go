@@ -161,7 +161,7 @@ func TestEscalationStopsWhenAcknowledged(t *testing.T) {
 	if _, err := s.Alerts.SaveAlert(ctx, a, []string{"ana", "max"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Alerts.Ack(ctx, "max", "al-acked"); err != nil {
+	if err := s.Alerts.Ack(ctx, "max", "al-acked", ""); err != nil {
 		t.Fatal(err)
 	}
 	if steps, _, err := s.Escalations.Escalate(ctx, now.Add(time.Hour), 10, stepAfter(now, time.Minute)); err != nil || len(steps) != 0 {

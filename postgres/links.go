@@ -14,11 +14,12 @@ import (
 // linkSQL is what each one-click action does to the user's delivery of the
 // alert ($1 user, $2 alert, $3 the snooze's end), as the panel's own
 // actions do; each answers how many deliveries it changed, and a verdict
-// is announced to every instance (ListenVerdicts).
+// or a first acknowledgement is announced to every instance
+// (ListenVerdicts).
 var linkSQL = map[dowser.LinkAction]string{
-	dowser.LinkAck: `WITH done AS (UPDATE deliveries SET acked_at = coalesce(acked_at, now()), seen_at = coalesce(seen_at, now())
-		WHERE user_id = $1 AND alert_id = $2 AND $3::timestamptz IS NULL RETURNING 1)
-		SELECT count(*) FROM done`,
+	// Announced when it acknowledges first (ackSQL); answers 1 when the
+	// delivery exists.
+	dowser.LinkAck: ackSQL("NULL", "$3::timestamptz IS NULL"),
 	dowser.LinkSnooze: `WITH done AS (UPDATE deliveries SET snoozed_until = $3, seen_at = coalesce(seen_at, now())
 		WHERE user_id = $1 AND alert_id = $2 RETURNING 1)
 		SELECT count(*) FROM done`,

@@ -34,8 +34,23 @@ func verdictNews(from string) string {
 )`
 }
 
-// verdictPayload is an announcement of verdictNews as read back.
+// ackNews is the CTE "news" that announces the acknowledgements in
+// "acked" (alert_id, user_id), made on the connection named by from, as
+// verdictNews does: the same channel, with "kind" saying it is no verdict.
+// "acked" must hold only the deliveries the statement acknowledged first,
+// so that an acknowledgement repeated is not announced again.
+func ackNews(from string) string {
+	return `news AS (
+	SELECT pg_notify('` + verdictChannel + `', json_build_object('kind', 'ack', 'alert_id', a.alert_id, 'user_id', a.user_id,
+		'from', nullif(` + from + `::text, ''))::text)
+	FROM acked a
+)`
+}
+
+// verdictPayload is an announcement of verdictNews or ackNews as read
+// back; Kind is "ack" for ackNews, empty for a verdict.
 type verdictPayload struct {
+	Kind    string   `json:"kind"`
 	AlertID string   `json:"alert_id"`
 	UserID  string   `json:"user_id"`
 	Verdict string   `json:"verdict"`
@@ -49,8 +64,8 @@ type verdictPayload struct {
 const ListenApplicationName = "dowser verdict news"
 
 // ListenVerdicts opens a connection of its own (LISTEN needs one held for
-// as long as it listens, outside the pool) and hands every verdict any
-// instance stores from then on to news, in commit order, on the calling
+// as long as it listens, outside the pool) and hands every verdict (and
+// first acknowledgement, Acked) any instance stores from then on to news, in commit order, on the calling
 // goroutine; listening is called once the connection listens. It returns
 // nil when ctx ends, and an error when the connection cannot be opened or
 // is lost: verdicts stored until it listens again are not handed over.
@@ -86,11 +101,11 @@ func (s *Alerts) ListenVerdicts(ctx context.Context, listening func(), news func
 		}
 		var p verdictPayload
 		if err := json.Unmarshal([]byte(n.Payload), &p); err != nil || p.AlertID == "" || p.UserID == "" {
-			// Only verdictNews writes on the channel; a payload that does
-			// not read is no verdict to tell.
+			// Only verdictNews and ackNews write on the channel; a payload
+			// that does not read is no news to tell.
 			continue
 		}
-		v := dowser.VerdictGiven{AlertID: p.AlertID, UserID: p.UserID, Verdict: p.Verdict, Value: p.Value}
+		v := dowser.VerdictGiven{AlertID: p.AlertID, UserID: p.UserID, Acked: p.Kind == "ack", Verdict: p.Verdict, Value: p.Value}
 		if p.Reason != nil {
 			v.Reason = *p.Reason
 		}

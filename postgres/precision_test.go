@@ -46,7 +46,7 @@ func TestPrecisionCountsFeedbackAndMedianAckTime(t *testing.T) {
 	} {
 		var err error
 		if act.verdict == "" {
-			err = s.Alerts.Ack(ctx, act.user, act.alert)
+			err = s.Alerts.Ack(ctx, act.user, act.alert, "")
 		} else {
 			err = s.Alerts.Feedback(ctx, act.user, act.alert, act.verdict, "", "")
 		}

@@ -98,7 +98,7 @@ func TestSaveAlertIsIdempotentAndNumbersPerRecipient(t *testing.T) {
 	if last, _ := s.Alerts.LastSeq(ctx, "ana"); last != 2 {
 		t.Errorf("LastSeq = %d, want 2", last)
 	}
-	if err := s.Alerts.Ack(ctx, "jane", "al-2"); !errors.Is(err, dowser.ErrNotFound) {
+	if err := s.Alerts.Ack(ctx, "jane", "al-2", ""); !errors.Is(err, dowser.ErrNotFound) {
 		t.Errorf("jane acking ana's alert: %v, want ErrNotFound", err)
 	}
 	if err := s.Alerts.Feedback(ctx, "ana", "al-2", "useful", "called them", ""); err != nil {

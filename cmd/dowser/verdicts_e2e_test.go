@@ -25,8 +25,9 @@ func (c *wsClient) nextNews() map[string]any {
 // A verdict given through instance A reaches, exactly once, the panels
 // connected to instance B: the rep's second device and the manager who
 // follows the rep; the panel that gave it over the stream hears its
-// answer and not the news. Each panel's next frame after the news is the
-// answer to its own next action, so no news came twice.
+// answer and not the news. So does an acknowledgement, the first time
+// only. Each panel's next frame after the news is the answer to its own
+// next action, so no news came twice.
 func TestEndToEndVerdictNewsAcrossInstances(t *testing.T) {
 	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", Partitions: 3})
 	if err != nil {
@@ -43,7 +44,7 @@ func TestEndToEndVerdictNewsAcrossInstances(t *testing.T) {
 	appB := startApp(t, shared)
 	appA.do("PUT", "/v1/users/mgr-max", adminToken, map[string]string{"name": "Max", "role": "manager", "token": token("mgr-max")}, http.StatusOK, nil)
 	appA.do("PUT", "/v1/managers/mgr-max/subscriptions/rep-ana", adminToken, nil, http.StatusNoContent, nil)
-	for _, id := range []string{"al-news-1", "al-news-2"} {
+	for _, id := range []string{"al-news-1", "al-news-2", "al-news-3"} {
 		al := &schema.Alert{ID: id, SignalID: "pricing-research", SignalVersion: 1, Subject: "account:acme", CustomerID: "c-1",
 			AccountID: "acme", Priority: schema.PriorityHigh, Message: "acme", EventID: "evt-" + id, Time: time.Now(), Rep: "rep-ana"}
 		if _, err := appA.store.Alerts.SaveAlert(context.Background(), al, []string{"rep-ana"}); err != nil {
@@ -78,6 +79,21 @@ func TestEndToEndVerdictNewsAcrossInstances(t *testing.T) {
 	for who, c := range panels {
 		heard(who, c, "al-news-2", "not_useful", "timing")
 	}
+	// An acknowledgement over the stream on A, then the same again: the
+	// others hear it once, the acker only its answers.
+	delete(panels, "the giver on A")
+	for range 2 {
+		giver.send(map[string]any{"op": "ack", "id": "al-news-3"})
+		if f := giver.nextNews(); f["op"] != "acked" || f["id"] != "al-news-3" {
+			t.Fatalf("the acker heard %v, want acked", f)
+		}
+	}
+	for who, c := range panels {
+		if f := c.nextNews(); len(f) != 3 || f["op"] != "acknowledged" || f["id"] != "al-news-3" || f["user"] != "rep-ana" {
+			t.Fatalf("%s heard %v, want rep-ana's acknowledgement of al-news-3", who, f)
+		}
+	}
+	panels["the giver on A"] = giver
 	// Exactly once: the next frame each hears is the answer to its own.
 	for who, c := range panels {
 		c.send(map[string]any{"op": "seen", "id": "al-news-1"})

@@ -107,6 +107,19 @@ func TestBrowserPanelShowsNamesAndAVerdictAcknowledgesAtOnce(t *testing.T) {
 	if !strings.Contains(label, "Acknowledged") {
 		t.Errorf("after a verdict the ack button says %q, want Acknowledged", label)
 	}
+	// An acknowledgement on the rep's other panel shows here too, at
+	// once: the card's button and the header's count.
+	other := app.connect("rep-ana")
+	other.send(map[string]any{"op": "ack", "id": "al-named-0"})
+	for f := other.next(30 * time.Second); f["op"] != "acked"; f = other.next(30 * time.Second) {
+		if f["op"] == "error" {
+			t.Fatalf("the other panel's ack: %v", f)
+		}
+	}
+	step("seeing the other panel's acknowledgement",
+		chromedp.WaitVisible(`#alerts li.alert[data-id="al-named-0"] button.ack[aria-disabled="true"]`, chromedp.ByQuery),
+		chromedp.WaitReady(`#unacked[data-count="0"]`, chromedp.ByQuery),
+	)
 	// And the server stored both.
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -516,6 +516,10 @@ function onFrame(conn, msg) {
       onVerdictNews(msg);
       team.onVerdict(msg);
       break;
+    case 'acknowledged':
+      onAckNews(msg);
+      team.onVerdict(msg);
+      break;
     case 'error':
       showNotice(`The server reported a problem: ${str(msg.error) || 'unknown error'}`);
       break;
@@ -1343,6 +1347,22 @@ async function giveValue(rec) {
   }
   const problem = res && Array.isArray(res.body.problems) ? res.body.problems.find((p) => p && p.path === 'value') : null;
   rec.valueError.textContent = problem ? `The value ${str(problem.reason)}` : `Could not save the value: ${str(res && res.body.error) || 'the server did not answer'}`;
+}
+
+// onAckNews hears of an acknowledgement made elsewhere: by this user on
+// another panel (the card shows it as after its own ack), or by a rep this
+// manager follows (the team view reloads; the card is this user's own).
+function onAckNews(msg) {
+  const rec = state.records.get(str(msg.id));
+  if (!rec || !session.user || str(msg.user) !== session.user.id || rec.acked) return;
+  if (!isSnoozed(rec)) bumpUnacked(-1);
+  rec.acked = true;
+  rec.ackPending = false;
+  updateCard(rec);
+  remember(rec);
+  queueSummary();
+  queueUnacked();
+  hideLaterIfFiltered(rec);
 }
 
 // onVerdictNews hears of a verdict given elsewhere: by this user on

@@ -5,8 +5,8 @@
 // acknowledged, with who did it and how fast, a page at a time; and the
 // reps to follow or unfollow (GET, PUT and DELETE
 // /v1/managers/{id}/subscriptions). The panel's stream tells it of the
-// reps' verdicts (onVerdict) and of new alerts (changed); acknowledgements
-// come with the next refresh, every REFRESH_MS while the view is open.
+// reps' verdicts and acknowledgements (onVerdict) and of new alerts
+// (changed); the view also refreshes every REFRESH_MS while it is open.
 // Everything from the server goes through textContent / createElement.
 
 import { $, h, str, capitalize } from './dom.js';
@@ -138,8 +138,8 @@ export class TeamView {
     this.#changeTimer = setTimeout(() => this.#load(), CHANGE_DEBOUNCE_MS);
   }
 
-  // onVerdict hears a verdict from the stream: a followed rep's changes
-  // what the view shows.
+  // onVerdict hears a verdict or an acknowledgement from the stream: a
+  // followed rep's changes what the view shows.
   onVerdict(msg) {
     if (this.#user && str(msg.user) !== this.#user.id) this.changed();
   }

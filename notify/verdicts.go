@@ -18,7 +18,7 @@ import (
 // they are committed: *postgres.Alerts, over PostgreSQL's LISTEN/NOTIFY.
 type VerdictSource interface {
 	// ListenVerdicts calls listening once it listens, then news for every
-	// verdict stored from then on, until ctx ends (nil) or it stops
+	// verdict (and first acknowledgement, Acked) stored from then on, until ctx ends (nil) or it stops
 	// listening (an error); verdicts stored meanwhile are not handed over.
 	ListenVerdicts(ctx context.Context, listening func(), news func(dowser.VerdictGiven)) error
 }
@@ -37,9 +37,10 @@ type VerdictNewsConfig struct {
 	Registerer      prometheus.Registerer
 }
 
-// VerdictNews carries every verdict, given on whichever instance, to the
-// panels on this instance that should hear of it (Hub.TellVerdict): it is
-// the only teller of verdicts, so each panel hears each verdict once. While
+// VerdictNews carries every verdict (and every first acknowledgement),
+// given on whichever instance, to the panels on this instance that should
+// hear of it (Hub.TellVerdict): it is the only teller of verdicts and
+// acknowledgements, so each panel hears each once. While
 // it does not listen (the database unreachable, the connection lost) the
 // verdicts given are not told here; the panels see them at their next
 // listing.

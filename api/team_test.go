@@ -191,6 +191,10 @@ func heardVerdicts(t *testing.T, store *postgres.Store) <-chan string {
 	go func() {
 		defer close(done)
 		err := store.Alerts.ListenVerdicts(ctx, func() { close(listening) }, func(v dowser.VerdictGiven) {
+			if v.Acked {
+				heard <- v.UserID + " " + v.AlertID + " acknowledged"
+				return
+			}
 			heard <- v.UserID + " " + v.AlertID + " " + v.Verdict + " " + v.Reason
 		})
 		if err != nil {
@@ -244,7 +248,7 @@ func TestVerdictOverRESTIsToldWithItsReason(t *testing.T) {
 
 // A verdict given with a one-click link is announced like one given in
 // the panel, as stored (keeping the reason given before); an
-// acknowledgement link announces no verdict.
+// acknowledgement link announces an acknowledgement, not a verdict.
 func TestVerdictByLinkIsTold(t *testing.T) {
 	signer, err := links.New(links.Config{Key: []byte("a-link-key-of-at-least-32-bytes-0123"), BaseURL: "https://dowser.example.com/"})
 	if err != nil {
@@ -269,7 +273,9 @@ func TestVerdictByLinkIsTold(t *testing.T) {
 			t.Fatalf("%s link = %d %s", l.action, status, body)
 		}
 	}
-	if got, want := nextHeard(t, heard), "rep-ana al-1 not_useful timing"; got != want {
-		t.Errorf("heard %q, want %q", got, want)
+	for _, want := range []string{"rep-ana al-2 acknowledged", "rep-ana al-1 not_useful timing"} {
+		if got := nextHeard(t, heard); got != want {
+			t.Errorf("heard %q, want %q", got, want)
+		}
 	}
 }

@@ -68,6 +68,10 @@ type Channel struct {
 	TimeZone    string   `json:"time_zone,omitempty"`
 	// CRM is a crm channel's request templates; nil for other kinds.
 	CRM *CRMTemplate `json:"crm,omitempty"`
+	// Unreadable says why the stored CRM templates cannot be read (CRM
+	// is then nil): the channel is listed all the same, so that its owner
+	// sees it and can set them again or delete it.
+	Unreadable string `json:"unreadable,omitempty"`
 	// Counts of the channel's deliveries by status.
 	Pending int64 `json:"pending"`
 	Sent    int64 `json:"sent"`

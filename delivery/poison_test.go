@@ -103,6 +103,17 @@ func TestDeliveryOfAnUnreadableChannelIsFailedAndOthersSent(t *testing.T) {
 	if status != dowser.DeliveryFailed || !strings.Contains(reason, "cannot be read") {
 		t.Errorf("crm delivery %s with %q; want failed, saying its templates cannot be read", status, reason)
 	}
+	// Its owner still lists every channel, the bad one saying why.
+	list, err := store.Channels.ListChannels(ctx, "ana")
+	if err != nil || len(list) != 2 {
+		t.Fatalf("channels of ana: %+v, %v; want both", list, err)
+	}
+	if got := list[1]; got.ID != crm.ID || got.CRM != nil || !strings.Contains(got.Unreadable, "cannot be read") || list[0].Unreadable != "" {
+		t.Errorf("channels listed %+v; want the crm one without templates, saying they cannot be read, and the webhook as it is", list)
+	}
+	if got, err := store.Channels.GetChannel(ctx, "ana", crm.ID); err != nil || got.Unreadable == "" {
+		t.Errorf("crm channel read alone: %+v, %v; want it, saying its templates cannot be read", got, err)
+	}
 }
 
 // TestDigestOfAnUnparsableTimeZonePausesItsChannel stores a digest

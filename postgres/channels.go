@@ -28,15 +28,36 @@ func channelDest(c *dowser.Channel) []any {
 	return []any{&c.ID, &c.UserID, &c.Kind, &c.Target, &c.Enabled, &c.Secret, &c.PreviousSecret, &c.PausedAt, &c.PauseReason, &c.DigestTimes, &c.TimeZone, &c.CRM}
 }
 
+// scanChannel reads a channel; CRM templates that do not decode leave the
+// channel's Unreadable saying why rather than failing the read, so that
+// one bad row does not hide its owner's other channels.
 func scanChannel(row pgx.Row, withCounts bool) (dowser.Channel, error) {
 	var c dowser.Channel
+	var crm []byte
 	dest := channelDest(&c)
+	dest[len(dest)-1] = &crm
 	if withCounts {
 		dest = append(dest, &c.Pending, &c.Sent, &c.Failed)
 	}
-	err := row.Scan(dest...)
+	if err := row.Scan(dest...); err != nil {
+		return c, err
+	}
 	c.Rotating = c.PreviousSecret != ""
-	return c, err
+	c.CRM, c.Unreadable = decodeCRM(c.ID, crm)
+	return c, nil
+}
+
+// decodeCRM decodes channel id's stored CRM templates: nil for none, or
+// nil and the reason they cannot be read.
+func decodeCRM(id int64, crm []byte) (*dowser.CRMTemplate, string) {
+	if len(crm) == 0 || string(crm) == "null" {
+		return nil, ""
+	}
+	var t *dowser.CRMTemplate
+	if err := json.Unmarshal(crm, &t); err != nil {
+		return nil, fmt.Sprintf("the stored CRM templates of channel %d cannot be read: %v", id, err)
+	}
+	return t, ""
 }
 
 // ListChannels returns the user's channels, oldest first, with the counts
@@ -199,12 +220,8 @@ func (s *Channels) ClaimDeliveries(ctx context.Context, limit int, lease time.Du
 			return nil, fmt.Errorf("reading claimed delivery: %w", err)
 		}
 		c.Rotating = c.PreviousSecret != ""
-		if len(crm) > 0 && string(crm) != "null" {
-			if err := json.Unmarshal(crm, &c.CRM); err != nil {
-				c.CRM = nil
-				d.Unreadable = fmt.Sprintf("the stored CRM templates of channel %d cannot be read: %v", c.ID, err)
-			}
-		}
+		c.CRM, d.Unreadable = decodeCRM(c.ID, crm)
+		c.Unreadable = d.Unreadable
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {

@@ -256,6 +256,9 @@ export class ChannelsView {
     if (kind === 'email' && Array.isArray(c.digest_times) && c.digest_times.length) {
       li.append(h('p', { class: 'ch-digest' }, `Digest at ${c.digest_times.map(str).join(', ')} (${str(c.time_zone)})`));
     }
+    if (c.unreadable) {
+      li.append(h('p', { class: 'ch-pause-reason', role: 'status' }, `${str(c.unreadable)}. Set them again or delete the channel.`));
+    }
     if (c.paused_at) {
       const at = Date.parse(str(c.paused_at));
       li.append(

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -177,10 +178,15 @@ func TestBrowserConsoleEditsSignalAndShowsProblems(t *testing.T) {
 
 	// Disabling switches the current version off without a new version.
 	// The switch is disabled while the console loads the signal; a click
-	// then does nothing, so wait for it to take clicks.
+	// then does nothing, so it is clicked from script in the task that sees
+	// it enabled (a positional click can also land on a neighbour the
+	// page's last changes moved there, on a busy machine).
 	step("disabling",
-		chromedp.WaitEnabled(`#enabled`, chromedp.ByID),
-		chromedp.Click(`#enabled`, chromedp.ByID),
+		chromedp.Evaluate(`new Promise((done) => {
+			const b = document.getElementById('enabled');
+			const go = () => (b.disabled ? setTimeout(go, 20) : (b.click(), done(true)));
+			go();
+		})`, nil, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }),
 		chromedp.WaitVisible(`#enabled[aria-checked="false"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`#history li[data-action="disabled"]`, chromedp.ByQuery),
 	)

@@ -317,3 +317,26 @@ func LoadAccounts(path string) (map[string]Account, error) {
 		accounts[id] = a
 	}
 }
+
+// LifecycleWarnings say why a customer-only signal fired nothing when
+// events carried no lifecycle: the service fills it from its accounts, a
+// backtest only from the owners file (owners: one was given), and an
+// unknown lifecycle counts as a prospect. None when every event had one.
+func (s *Summary) LifecycleWarnings(signals []*detector.Signal, owners bool) []string {
+	if s.NoLifecycle == 0 {
+		return nil
+	}
+	var out []string
+	for _, sig := range signals {
+		if sig.Audience != detector.AudienceCustomer || s.BySignal[sig.ID] > 0 {
+			continue
+		}
+		hint := "give --owners FILE with account_id,owner,lifecycle rows, as the service fills lifecycles from its accounts"
+		if owners {
+			hint = "the --owners file gives no lifecycle for their accounts: add a third column, customer or prospect"
+		}
+		out = append(out, fmt.Sprintf("%s counts customers only and fired nothing, but %d of %d events carried no lifecycle and were read as prospects: %s",
+			sig.ID, s.NoLifecycle, s.Events, hint))
+	}
+	return out
+}

@@ -156,3 +156,20 @@ func (c *LogFlags) Logger(w io.Writer) (*slog.Logger, error) {
 	}
 	return nil, fmt.Errorf("--log-format: %q is not auto, json or text", c.format)
 }
+
+// Secret is a secret given on the command line inline or, with the flag
+// named flag+"-file", in a file (white space around it ignored): nil when
+// neither is set. Checking the secret is the caller's.
+func Secret(flag, inline, file string) ([]byte, error) {
+	if file == "" {
+		if inline == "" {
+			return nil, nil
+		}
+		return []byte(inline), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("%s-file: %w", flag, err)
+	}
+	return []byte(strings.TrimSpace(string(b))), nil
+}

@@ -3,9 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
-	"strings"
 
+	"github.com/dowserhq/dowser/envflag"
 	"github.com/dowserhq/dowser/links"
 )
 
@@ -44,11 +43,11 @@ func checkLinkFlags(cfg *serveConfig) error {
 // linkSigner returns the signer of one-click links, or nil when no link
 // key is set (messages then carry no links, and /v1/links refuses all).
 func linkSigner(cfg *serveConfig) (*links.Signer, error) {
-	key, err := secretOf("--link-key", cfg.LinkKey, cfg.LinkKeyFile)
+	key, err := linkKey("--link-key", cfg.LinkKey, cfg.LinkKeyFile)
 	if err != nil || key == nil {
 		return nil, err
 	}
-	prev, err := secretOf("--link-previous-key", cfg.LinkPreviousKey, cfg.LinkPreviousKeyFile)
+	prev, err := linkKey("--link-previous-key", cfg.LinkPreviousKey, cfg.LinkPreviousKeyFile)
 	if err != nil {
 		return nil, err
 	}
@@ -63,20 +62,13 @@ func linkSigner(cfg *serveConfig) (*links.Signer, error) {
 	return s, nil
 }
 
-// secretOf is a secret given inline or in a file (white space around it
-// ignored); nil when neither is set.
-func secretOf(flag, inline, file string) ([]byte, error) {
-	if file == "" {
-		if inline == "" {
-			return nil, nil
-		}
-		return []byte(inline), nil
+// linkKey is a link key flag's key, checked when read from its file (an
+// inline key is checked by checkLinkFlags); nil when not set.
+func linkKey(flag, inline, file string) ([]byte, error) {
+	key, err := envflag.Secret(flag, inline, file)
+	if err != nil || file == "" {
+		return key, err
 	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("%s-file: %w", flag, err)
-	}
-	key := []byte(strings.TrimSpace(string(b)))
 	if err := links.CheckKey(key); err != nil {
 		return nil, fmt.Errorf("%s-file %s: the key %w", flag, file, err)
 	}

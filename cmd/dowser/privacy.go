@@ -3,9 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"strings"
 
+	"github.com/dowserhq/dowser/envflag"
 	"github.com/dowserhq/dowser/postgres"
 )
 
@@ -14,18 +13,16 @@ import (
 // instance. Every instance must use the same key. newApp has refused
 // both flags set.
 func resolvePrivacyKey(ctx context.Context, inline, file string, store *postgres.Store) ([]byte, error) {
-	key := []byte(inline)
-	what := "--privacy-key"
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("--privacy-key-file: %w", err)
-		}
-		key = []byte(strings.TrimSpace(string(b)))
-		what = "--privacy-key-file " + file
+	key, err := envflag.Secret("--privacy-key", inline, file)
+	if err != nil {
+		return nil, err
 	}
 	if len(key) == 0 {
 		return store.Privacy.PrivacyKey(ctx)
+	}
+	what := "--privacy-key"
+	if file != "" {
+		what = "--privacy-key-file " + file
 	}
 	if err := postgres.CheckPrivacyKey(key); err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)

@@ -137,7 +137,9 @@ func runSignalsBacktest(ctx context.Context, args []string, stdout, stderr io.Wr
 				pr.Partition, pr.Start, pr.End, history.Idle)
 		}
 	}
-	warnLifecycles(stderr, signals, s, c.Owners != "")
+	for _, w := range s.LifecycleWarnings(signals, c.Owners != "") {
+		fmt.Fprintln(stderr, "warning: "+w)
+	}
 	rate := float64(s.Records) / max(elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(stderr, "backtest: %d events, %d alerts in %s (%.0f events/s)\n", s.Records, s.Alerts, elapsed.Round(time.Millisecond), rate)
 	return nil
@@ -151,24 +153,4 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-// warnLifecycles says why a customer-only signal fired nothing when events
-// carried no lifecycle: the service fills it from its accounts, a backtest
-// only from --owners, and an unknown lifecycle counts as a prospect.
-func warnLifecycles(w io.Writer, signals []*detector.Signal, s *backtest.Summary, owners bool) {
-	if s.NoLifecycle == 0 {
-		return
-	}
-	for _, sig := range signals {
-		if sig.Audience != detector.AudienceCustomer || s.BySignal[sig.ID] > 0 {
-			continue
-		}
-		hint := "give --owners FILE with account_id,owner,lifecycle rows, as the service fills lifecycles from its accounts"
-		if owners {
-			hint = "the --owners file gives no lifecycle for their accounts: add a third column, customer or prospect"
-		}
-		fmt.Fprintf(w, "warning: %s counts customers only and fired nothing, but %d of %d events carried no lifecycle and were read as prospects: %s\n",
-			sig.ID, s.NoLifecycle, s.Events, hint)
-	}
 }

@@ -5,6 +5,7 @@
 // Each loop counts its failed rounds and items set aside, and keeps the
 // time of its last successful round, as metrics labelled with its name,
 // so that a loop that fails for good is told from one that hiccupped.
+// [Retry] is the same patience for a step taken once, at start.
 //
 // It imports no other Dowser package.
 package loop

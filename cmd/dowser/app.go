@@ -13,7 +13,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
@@ -27,6 +26,7 @@ import (
 	"github.com/dowserhq/dowser/formats"
 	"github.com/dowserhq/dowser/journey"
 	"github.com/dowserhq/dowser/kafka"
+	"github.com/dowserhq/dowser/loop"
 	"github.com/dowserhq/dowser/notify"
 	"github.com/dowserhq/dowser/pipeline"
 	"github.com/dowserhq/dowser/postgres"
@@ -206,26 +206,14 @@ func (a *App) HTTPAddr() string { return a.httpAddr }
 // Brokers are the Kafka bootstrap brokers in use; valid after Ready.
 func (a *App) Brokers() []string { return a.brokers }
 
-// retryForever runs op with capped exponential backoff and jitter until it
-// succeeds, fails with dowser.ErrPermanent (no retry will help), or ctx
-// ends.
+// retryForever runs op until it succeeds, fails with dowser.ErrPermanent
+// or a refusal of Kafka that stays until someone acts, or ctx ends.
 func retryForever(ctx context.Context, log *slog.Logger, what string, op func() error) error {
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = 100 * time.Millisecond
-	b.MaxInterval = 5 * time.Second
-	b.MaxElapsedTime = 0
-	try := func() error {
-		err := op()
+	return loop.Retry(ctx, log, what, func(err error) bool {
 		// A refused credential or ACL, or a topic Dowser may not create,
 		// stays so until someone acts: fail with the reason at once.
-		if errors.Is(err, dowser.ErrPermanent) || errors.Is(err, kafka.ErrDenied) || errors.Is(err, kafka.ErrMissingTopic) {
-			return backoff.Permanent(err)
-		}
-		return err
-	}
-	return backoff.RetryNotify(try, backoff.WithContext(b, ctx), func(err error, wait time.Duration) {
-		log.Warn(what+" failed; retrying", "err", err, "in", wait)
-	})
+		return errors.Is(err, dowser.ErrPermanent) || errors.Is(err, kafka.ErrDenied) || errors.Is(err, kafka.ErrMissingTopic)
+	}, op)
 }
 
 // Run starts every part, serves until ctx ends, then shuts down in order:
